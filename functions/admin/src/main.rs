@@ -1,0 +1,20 @@
+//! The administration function's Lambda entry point: wire the AWS adapters once per cold start, then serve.
+
+use lambda_http::{run, service_fn, Error, Request};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    shared::http::init_tracing();
+    let services = shared::adapters::aws::services_from_environment().await?;
+    // The shipped rollout plan fills in cities and waves not stored yet;
+    // switches an administrator made are never overwritten.
+    services
+        .records
+        .seed_rollout(&shared::domain::rollout::Plan::default_plan())
+        .await?;
+    let services = &services;
+    run(service_fn(move |request: Request| async move {
+        Ok::<_, std::convert::Infallible>(edl_admin::handle(services, request).await)
+    }))
+    .await
+}

@@ -1,0 +1,14 @@
+//! The apply function's Lambda entry point: wire the AWS adapters once per cold start, then serve.
+
+use lambda_http::{run, service_fn, Error, Request};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    shared::http::init_tracing();
+    let services = shared::adapters::aws::services_from_environment().await?;
+    let services = &services;
+    run(service_fn(move |request: Request| async move {
+        Ok::<_, std::convert::Infallible>(edl_apply::handle(services, request).await)
+    }))
+    .await
+}

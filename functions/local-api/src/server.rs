@@ -1,0 +1,306 @@
+//! The local API: API Gateway's part (routes, JWT check, event shape) played on loopback for every HTTP function.
+
+use crate::routes::Route;
+use base64::Engine;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use lambda_http::Body;
+use serde::Deserialize;
+use serde_json::json;
+use shared::dev::{DevClaims, DevKeys, DEV_AUDIENCE, DEV_ISSUER};
+use shared::domain::caller::{parse_roles, Role};
+use shared::problem::Problem;
+use shared::service::Services;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// API Gateway HTTP APIs accept payloads up to 10 MB.
+pub const MAX_REQUEST_BODY: usize = 10 * 1024 * 1024;
+
+/// How long a development token lasts.
+pub const TOKEN_SECONDS: i64 = 12 * 3600;
+
+pub struct LocalApi {
+    pub services: Services,
+    pub routes: Vec<Route>,
+    pub keys: DevKeys,
+    requests: AtomicU64,
+}
+
+type HttpResponse = hyper::Response<Full<Bytes>>;
+
+fn problem_response(problem: &Problem) -> HttpResponse {
+    hyper::Response::builder()
+        .status(problem.status)
+        .header("content-type", shared::problem::CONTENT_TYPE)
+        .body(Full::new(Bytes::from(problem.to_json())))
+        .unwrap_or_default()
+}
+
+fn json_response(status: u16, value: &serde_json::Value) -> HttpResponse {
+    hyper::Response::builder()
+        .status(status)
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from(value.to_string())))
+        .unwrap_or_default()
+}
+
+/// `POST /_dev/tokens`
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct TokenRequest {
+    role: String,
+    #[serde(default)]
+    sub: Option<String>,
+    #[serde(default)]
+    office: Option<String>,
+    #[serde(default)]
+    org: Option<String>,
+}
+
+/// `POST /_dev/liveness`
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct LivenessRequest {
+    holder_id: String,
+    /// 0..=100; passes at 90 and above. Defaults to a clear pass.
+    #[serde(default)]
+    confidence: Option<f32>,
+}
+
+/// The default subject for each role, matching the sample register and `events/`.
+pub fn default_subject(role: Role) -> (&'static str, Option<&'static str>, Option<&'static str>) {
+    match role {
+        Role::Holder => ("11010519900307451X", None, None),
+        Role::Clerk => ("clerk-440300-0007", Some("440300"), None),
+        Role::Reviewer => ("reviewer-0001", None, None),
+        Role::Officer => ("officer-110000-0042", None, Some("北京市公安局公安交通管理局")),
+        Role::RelyingParty => ("rp-insurer-0001", None, Some("中国人民财产保险股份有限公司")),
+        Role::Admin => ("admin-0001", None, None),
+        Role::Scheduler => ("scheduler", None, None),
+    }
+}
+
+impl LocalApi {
+    pub fn new(services: Services, routes: Vec<Route>, keys: DevKeys) -> LocalApi {
+        LocalApi {
+            services,
+            routes,
+            keys,
+            requests: AtomicU64::new(0),
+        }
+    }
+
+    pub fn mint(&self, role: Role, sub: Option<String>, office: Option<String>, org: Option<String>) -> (String, DevClaims) {
+        let (default_sub, default_office, default_org) = default_subject(role);
+        let now = self.services.now().timestamp();
+        let claims = DevClaims {
+            sub: sub.unwrap_or_else(|| default_sub.to_string()),
+            roles: role.as_str().to_string(),
+            office: office.or(default_office.map(str::to_string)),
+            org: org.or(default_org.map(str::to_string)),
+            iss: DEV_ISSUER.into(),
+            aud: DEV_AUDIENCE.into(),
+            iat: now,
+            exp: now + TOKEN_SECONDS,
+        };
+        (self.keys.mint_token(&claims), claims)
+    }
+
+    pub async fn handle(&self, request: hyper::Request<Incoming>) -> HttpResponse {
+        let (parts, body) = request.into_parts();
+        let body = match Limited::new(body, MAX_REQUEST_BODY).collect().await {
+            Ok(collected) => collected.to_bytes(),
+            Err(_) => {
+                return problem_response(&Problem::new(
+                    413,
+                    "payload-too-large",
+                    "Request too large",
+                    format!("The body is larger than {MAX_REQUEST_BODY} bytes."),
+                ))
+            }
+        };
+        self.dispatch(parts, body).await
+    }
+
+    pub async fn dispatch(&self, parts: http::request::Parts, body: Bytes) -> HttpResponse {
+        let path = parts.uri.path().to_string();
+        let method = parts.method.as_str().to_string();
+        if let Some(dev) = path.strip_prefix("/_dev/") {
+            return self.development(&method, dev, &body);
+        }
+        let matched = self
+            .routes
+            .iter()
+            .find_map(|route| route.matches(&method, &path).map(|params| (route, params)));
+        let Some((route, parameters)) = matched else {
+            let allowed = self.routes.iter().any(|r| r.matches(r.method.as_str(), &path).is_some());
+            return if allowed {
+                problem_response(&Problem::new(405, "method-not-allowed", "Method not allowed", format!("{method} is not allowed on {path}.")))
+            } else {
+                problem_response(&Problem::new(404, "not-found", "Not found", format!("No route for {method} {path}.")))
+            };
+        };
+        // API Gateway's JWT authorizer: no valid token, no call.
+        let token = parts
+            .headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")));
+        let claims = match token.map(|t| self.keys.verify_token(t.trim(), self.services.now().timestamp())) {
+            Some(Ok(claims)) => claims,
+            Some(Err(e)) => {
+                return problem_response(&Problem::new(401, "unauthenticated", "Not signed in", format!("The bearer token was refused: {e}.")))
+            }
+            None => {
+                return problem_response(&Problem::new(
+                    401,
+                    "unauthenticated",
+                    "Not signed in",
+                    "This call needs `Authorization: Bearer <token>`; mint one with POST /_dev/tokens.",
+                ))
+            }
+        };
+        let number = self.requests.fetch_add(1, Ordering::Relaxed) + 1;
+        let event = api_gateway_event(route, &parts, &body, &parameters, &claims, number);
+        let request = match lambda_http::request::from_str(&event.to_string()) {
+            Ok(request) => request,
+            Err(e) => {
+                return problem_response(&Problem::new(400, "invalid-request", "Invalid request", format!("The request could not be carried to the function: {e}.")))
+            }
+        };
+        let response = match route.function.as_str() {
+            "apply" => edl_apply::handle(&self.services, request).await,
+            "admin" => edl_admin::handle(&self.services, request).await,
+            other => {
+                return problem_response(&Problem::new(
+                    501,
+                    "function-not-served",
+                    "Function not served locally",
+                    format!("template.yaml routes {} to the function {other}, which this server does not serve.", route.key()),
+                ))
+            }
+        };
+        to_http(response)
+    }
+
+    fn development(&self, method: &str, what: &str, body: &[u8]) -> HttpResponse {
+        let bad = |detail: String| problem_response(&Problem::new(400, "invalid-request", "Invalid request", detail));
+        match (method, what) {
+            ("POST", "tokens") => {
+                let request: TokenRequest = match serde_json::from_slice(body) {
+                    Ok(r) => r,
+                    Err(e) => return bad(format!("The body is not valid: {e}.")),
+                };
+                let roles = parse_roles(&request.role);
+                let [role] = roles.as_slice() else {
+                    let names: Vec<_> = Role::ALL.iter().map(|r| r.as_str()).collect();
+                    return bad(format!("role must be one of {}.", names.join(", ")));
+                };
+                let (token, claims) = self.mint(*role, request.sub, request.office, request.org);
+                json_response(201, &json!({ "token": token, "claims": claims }))
+            }
+            ("POST", "liveness") => {
+                let request: LivenessRequest = match serde_json::from_slice(body) {
+                    Ok(r) => r,
+                    Err(e) => return bad(format!("The body is not valid: {e}.")),
+                };
+                let confidence = request.confidence.unwrap_or(99.0);
+                if !(0.0..=100.0).contains(&confidence) {
+                    return bad("confidence must be between 0 and 100.".into());
+                }
+                let session = self.keys.mint_liveness_session(&request.holder_id, confidence, self.services.now().timestamp());
+                json_response(201, &json!({ "livenessSessionId": session, "confidence": confidence }))
+            }
+            _ => problem_response(&Problem::new(
+                404,
+                "not-found",
+                "Not found",
+                "Development endpoints: POST /_dev/tokens, POST /_dev/liveness.",
+            )),
+        }
+    }
+}
+
+/// The API Gateway HTTP API (payload 2.0) event for a request, as the JWT authorizer passes it on.
+pub fn api_gateway_event(
+    route: &Route,
+    parts: &http::request::Parts,
+    body: &[u8],
+    parameters: &[(String, String)],
+    claims: &DevClaims,
+    number: u64,
+) -> serde_json::Value {
+    let mut headers = serde_json::Map::new();
+    for (name, value) in &parts.headers {
+        if let Ok(value) = value.to_str() {
+            headers.insert(name.as_str().to_string(), json!(value));
+        }
+    }
+    let now = chrono::Utc::now();
+    let (body, encoded) = match std::str::from_utf8(body) {
+        Ok("") => (serde_json::Value::Null, false),
+        Ok(text) => (json!(text), false),
+        Err(_) => (json!(base64::engine::general_purpose::STANDARD.encode(body)), true),
+    };
+    let path_parameters: serde_json::Map<_, _> = parameters.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
+    json!({
+        "version": "2.0",
+        "routeKey": route.key(),
+        "rawPath": parts.uri.path(),
+        "rawQueryString": parts.uri.query().unwrap_or(""),
+        "headers": headers,
+        "pathParameters": if path_parameters.is_empty() { serde_json::Value::Null } else { serde_json::Value::Object(path_parameters) },
+        "requestContext": {
+            "accountId": "000000000000",
+            "apiId": "local",
+            "domainName": "127.0.0.1",
+            "domainPrefix": "local",
+            "http": {
+                "method": parts.method.as_str(),
+                "path": parts.uri.path(),
+                "protocol": "HTTP/1.1",
+                "sourceIp": "127.0.0.1",
+                "userAgent": parts.headers.get("user-agent").and_then(|v| v.to_str().ok()).unwrap_or(""),
+            },
+            "requestId": format!("local-{}-{number}", now.timestamp_millis()),
+            "routeKey": route.key(),
+            "stage": "$default",
+            "time": now.format("%d/%b/%Y:%H:%M:%S %z").to_string(),
+            "timeEpoch": now.timestamp_millis(),
+            "authorizer": { "jwt": { "claims": claims.as_authorizer_claims(), "scopes": null } },
+        },
+        "body": body,
+        "isBase64Encoded": encoded,
+    })
+}
+
+fn to_http(response: lambda_http::Response<Body>) -> HttpResponse {
+    let (parts, body) = response.into_parts();
+    let bytes = match body {
+        Body::Empty => Bytes::new(),
+        Body::Text(text) => Bytes::from(text),
+        Body::Binary(bytes) => Bytes::from(bytes),
+        _ => Bytes::new(),
+    };
+    hyper::Response::from_parts(parts, Full::new(bytes))
+}
+
+/// Serves until the process is stopped; each connection on its own task.
+pub async fn serve(api: Arc<LocalApi>, listener: tokio::net::TcpListener) -> std::io::Result<()> {
+    loop {
+        let (stream, _) = listener.accept().await?;
+        let api = api.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |request| {
+                let api = api.clone();
+                async move { Ok::<_, std::convert::Infallible>(api.handle(request).await) }
+            });
+            let io = hyper_util::rt::TokioIo::new(stream);
+            if let Err(e) = hyper::server::conn::http1::Builder::new().serve_connection(io, service).await {
+                tracing::debug!(error = %e, "connection ended");
+            }
+        });
+    }
+}

@@ -1,0 +1,49 @@
+//! Wiring for a Lambda cold start: the AWS configuration and the services built on it.
+
+use super::dynamodb::DynamoRecords;
+use super::NoLivenessService;
+use crate::dev::{DevKeys, DevLiveness};
+use crate::ports::{Clock, LivenessCheck, SystemClock};
+use crate::service::{Limits, Services};
+use std::sync::Arc;
+
+/// The SDK configuration from the environment (`AWS_REGION`, credentials,
+/// and `AWS_ENDPOINT_URL` when pointed at an emulator).
+pub async fn sdk_config() -> aws_config::SdkConfig {
+    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+}
+
+/// A DynamoDB client from the SDK configuration.
+pub fn dynamodb_client(config: &aws_config::SdkConfig) -> aws_sdk_dynamodb::Client {
+    aws_sdk_dynamodb::Client::new(config)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WiringError {
+    #[error("the environment variable {0} is not set")]
+    Missing(&'static str),
+}
+
+/// The services of a deployed function: records in the table named by
+/// `TABLE_NAME`. The liveness check is the development one only when
+/// `EDL_DEV_LIVENESS_SECRET` is set (a test stage); otherwise none is wired
+/// yet and liveness confirmations are refused as unavailable.
+pub async fn services_from_environment() -> Result<Services, WiringError> {
+    let table = std::env::var("TABLE_NAME").map_err(|_| WiringError::Missing("TABLE_NAME"))?;
+    let config = sdk_config().await;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let liveness: Arc<dyn LivenessCheck> = match std::env::var("EDL_DEV_LIVENESS_SECRET") {
+        Ok(secret) if !secret.is_empty() => Arc::new(DevLiveness {
+            keys: DevKeys::from_secret(secret.as_bytes()),
+            clock: clock.clone(),
+        }),
+        _ => Arc::new(NoLivenessService),
+    };
+    Ok(Services {
+        records: Arc::new(DynamoRecords::new(dynamodb_client(&config), table)),
+        clock,
+        liveness,
+        issuer: None,
+        limits: Limits::default(),
+    })
+}

@@ -1,0 +1,488 @@
+//! The DynamoDB adapter of `Records`: one table, conditional writes, transactions where two items change together.
+//!
+//! Keys (`pk`, `sk`):
+//! - `LICENCE#<number>` / `LICENCE`: the paper licence; `CHANGE#<at>#<version>`: its changes;
+//!   `OPEN_APPLICATION`: the lock that allows one open application per licence.
+//! - `HOLDER#<identity>` / `LICENCE`: which licence a holder has.
+//! - `APP#<id>` / `APP`: an application with its history.
+//! - `ROLLOUT` / `CITY#<code>`, `WAVE#<id>`, `CHANGE#<at>#<id>`: the staged rollout.
+
+use crate::domain::application::Application;
+use crate::domain::change::ChangeRecord;
+use crate::domain::licence::Licence;
+use crate::domain::rollout::{City, Plan, Wave};
+use crate::ports::{Records, RolloutChange, StoreError};
+use async_trait::async_trait;
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, Delete, KeySchemaElement, KeyType, Put,
+    ScalarAttributeType, TransactWriteItem,
+};
+use aws_sdk_dynamodb::Client;
+use futures::{StreamExt, TryStreamExt};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::collections::HashMap;
+
+type Item = HashMap<String, AttributeValue>;
+
+/// Attributes the adapter adds around a domain record; removed before decoding.
+const KEY_ATTRIBUTES: [&str; 4] = ["pk", "sk", "kind", "ttl"];
+
+#[derive(Clone)]
+pub struct DynamoRecords {
+    client: Client,
+    table: String,
+}
+
+fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+fn n(value: u64) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+fn unavailable<E: std::error::Error + 'static>(operation: &str, e: E) -> StoreError {
+    StoreError::Unavailable(format!("{operation}: {}", DisplayErrorContext(e)))
+}
+
+fn encode<T: Serialize>(record: &T, pk: String, sk: String, kind: &str) -> Result<Item, StoreError> {
+    let mut item: Item = serde_dynamo::aws_sdk_dynamodb_1::to_item(record)
+        .map_err(|e| StoreError::Corrupt(format!("cannot encode {kind}: {e}")))?;
+    item.insert("pk".into(), s(pk));
+    item.insert("sk".into(), s(sk));
+    item.insert("kind".into(), s(kind));
+    Ok(item)
+}
+
+fn decode<T: DeserializeOwned>(mut item: Item) -> Result<T, StoreError> {
+    let key = item
+        .get("pk")
+        .and_then(|v| v.as_s().ok())
+        .cloned()
+        .unwrap_or_default();
+    for attribute in KEY_ATTRIBUTES {
+        item.remove(attribute);
+    }
+    serde_dynamo::aws_sdk_dynamodb_1::from_item(item).map_err(|e| StoreError::Corrupt(format!("{key}: {e}")))
+}
+
+/// A time that sorts as text in time order (fixed width, UTC).
+fn sortable(at: chrono::DateTime<chrono::Utc>) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+fn licence_pk(number: &str) -> String {
+    format!("LICENCE#{number}")
+}
+
+fn app_pk(id: &str) -> String {
+    format!("APP#{id}")
+}
+
+const ROLLOUT: &str = "ROLLOUT";
+
+impl DynamoRecords {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        DynamoRecords {
+            client,
+            table: table.into(),
+        }
+    }
+
+    /// Creates the table as `template.yaml` declares it (for tests and the
+    /// local server pointed at an emulator) and waits until it is active.
+    pub async fn create_table(client: &Client, table: &str) -> Result<(), StoreError> {
+        let attribute = |name: &str| {
+            AttributeDefinition::builder()
+                .attribute_name(name)
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .map_err(|e| unavailable("CreateTable", e))
+        };
+        let key = |name: &str, kind: KeyType| {
+            KeySchemaElement::builder()
+                .attribute_name(name)
+                .key_type(kind)
+                .build()
+                .map_err(|e| unavailable("CreateTable", e))
+        };
+        let created = client
+            .create_table()
+            .table_name(table)
+            .billing_mode(BillingMode::PayPerRequest)
+            .attribute_definitions(attribute("pk")?)
+            .attribute_definitions(attribute("sk")?)
+            .key_schema(key("pk", KeyType::Hash)?)
+            .key_schema(key("sk", KeyType::Range)?)
+            .send()
+            .await;
+        if let Err(e) = created {
+            if e.as_service_error().and_then(|e| e.code()) != Some("ResourceInUseException") {
+                return Err(unavailable("CreateTable", e));
+            }
+        }
+        for _ in 0..100 {
+            let described = client
+                .describe_table()
+                .table_name(table)
+                .send()
+                .await
+                .map_err(|e| unavailable("DescribeTable", e))?;
+            let active = described
+                .table()
+                .and_then(|t| t.table_status())
+                .is_some_and(|s| s.as_str() == "ACTIVE");
+            if active {
+                return Ok(());
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        Err(StoreError::Unavailable(format!("table {table} did not become active")))
+    }
+
+    async fn get(&self, pk: String, sk: &str) -> Result<Option<Item>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .key("sk", s(sk))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| unavailable("GetItem", e))?;
+        Ok(out.item)
+    }
+
+    /// Every item of a partition whose sort key starts with `prefix`, following pages.
+    async fn query_prefix(&self, pk: &str, prefix: &str) -> Result<Vec<Item>, StoreError> {
+        let pages = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+            .expression_attribute_values(":pk", s(pk))
+            .expression_attribute_values(":prefix", s(prefix))
+            .consistent_read(true)
+            .into_paginator()
+            .items()
+            .send();
+        pages
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err(|e| unavailable("Query", e))
+    }
+
+    fn put(&self, item: Item, condition: &str) -> Result<TransactWriteItem, StoreError> {
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression(condition)
+            .build()
+            .map_err(|e| unavailable("Put", e))?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    /// A put conditional on the stored version (`#version = :expected`).
+    fn versioned_put(&self, item: Item, expected_version: u64) -> Result<TransactWriteItem, StoreError> {
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("#version = :expected")
+            .expression_attribute_names("#version", "version")
+            .expression_attribute_values(":expected", n(expected_version))
+            .build()
+            .map_err(|e| unavailable("Put", e))?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    /// Runs a transaction; a failed condition on any item is a `Conflict`
+    /// unless `on_condition` says what it means for that item's index.
+    async fn transact(
+        &self,
+        items: Vec<TransactWriteItem>,
+        on_condition: impl Fn(usize) -> Option<StoreError>,
+    ) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(SdkError::ServiceError(service)) => match service.err() {
+                TransactWriteItemsError::TransactionCanceledException(cancelled) => {
+                    let reasons = cancelled.cancellation_reasons();
+                    for (index, reason) in reasons.iter().enumerate() {
+                        if reason.code() == Some("ConditionalCheckFailed") {
+                            return Err(on_condition(index).unwrap_or(StoreError::Conflict));
+                        }
+                    }
+                    // Cancelled by a concurrent transaction on the same items:
+                    // the caller's view is stale in the same way as a failed condition.
+                    if reasons.iter().any(|r| r.code() == Some("TransactionConflict")) || reasons.is_empty() {
+                        return Err(StoreError::Conflict);
+                    }
+                    Err(StoreError::Unavailable(format!(
+                        "TransactWriteItems cancelled: {}",
+                        reasons
+                            .iter()
+                            .filter_map(|r| r.code())
+                            .collect::<Vec<_>>()
+                            .join(",")
+                    )))
+                }
+                other => Err(StoreError::Unavailable(format!(
+                    "TransactWriteItems: {}",
+                    DisplayErrorContext(other)
+                ))),
+            },
+            Err(e) => Err(unavailable("TransactWriteItems", e)),
+        }
+    }
+
+    /// Creates or replaces a licence, raising its version, without a read first.
+    async fn upsert_licence(&self, licence: &Licence) -> Result<(), StoreError> {
+        let item = encode(licence, licence_pk(&licence.number), "LICENCE".into(), "licence")?;
+        let mut names = HashMap::new();
+        let mut values = HashMap::new();
+        let mut sets = Vec::new();
+        for (index, (name, value)) in item.into_iter().enumerate() {
+            if name == "pk" || name == "sk" || name == "version" {
+                continue;
+            }
+            names.insert(format!("#a{index}"), name);
+            values.insert(format!(":v{index}"), value);
+            sets.push(format!("#a{index} = :v{index}"));
+        }
+        names.insert("#version".into(), "version".into());
+        values.insert(":one".into(), n(1));
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(licence_pk(&licence.number)))
+            .key("sk", s("LICENCE"))
+            .update_expression(format!("SET {} ADD #version :one", sets.join(", ")))
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values(Some(values))
+            .send()
+            .await
+            .map_err(|e| unavailable("UpdateItem", e))?;
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(format!("HOLDER#{}", licence.holder_id)))
+            .item("sk", s("LICENCE"))
+            .item("kind", s("holder"))
+            .item("licenceNumber", s(&licence.number))
+            .send()
+            .await
+            .map_err(|e| unavailable("PutItem", e))?;
+        Ok(())
+    }
+
+    async fn put_if_absent(&self, item: Item) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(()),
+            Err(e) => Err(unavailable("PutItem", e)),
+        }
+    }
+}
+
+#[async_trait]
+impl Records for DynamoRecords {
+    async fn licence(&self, number: &str) -> Result<Option<Licence>, StoreError> {
+        self.get(licence_pk(number), "LICENCE").await?.map(decode).transpose()
+    }
+
+    async fn licence_number_of_holder(&self, holder_id: &str) -> Result<Option<String>, StoreError> {
+        let item = self.get(format!("HOLDER#{holder_id}"), "LICENCE").await?;
+        Ok(item
+            .and_then(|i| i.get("licenceNumber").cloned())
+            .and_then(|v| v.as_s().ok().cloned()))
+    }
+
+    async fn import_licences(&self, licences: &[Licence]) -> Result<(), StoreError> {
+        // One conditional-free upsert per licence, sixteen at a time: a large
+        // import finishes well inside a Lambda's time and within DynamoDB's
+        // per-partition limits (each licence is its own partition).
+        for chunk in licences.chunks(16) {
+            futures::future::try_join_all(chunk.iter().map(|l| self.upsert_licence(l))).await?;
+        }
+        Ok(())
+    }
+
+    async fn change_licence(
+        &self,
+        licence: &Licence,
+        expected_version: u64,
+        record: &ChangeRecord,
+    ) -> Result<(), StoreError> {
+        let licence_item = encode(licence, licence_pk(&licence.number), "LICENCE".into(), "licence")?;
+        let change_item = encode(
+            record,
+            licence_pk(&licence.number),
+            format!("CHANGE#{}#{:020}", sortable(record.at), record.version),
+            "licence-change",
+        )?;
+        self.transact(
+            vec![
+                self.versioned_put(licence_item, expected_version)?,
+                self.put(change_item, "attribute_not_exists(pk)")?,
+            ],
+            |_| None,
+        )
+        .await
+    }
+
+    async fn licence_changes(&self, number: &str) -> Result<Vec<ChangeRecord>, StoreError> {
+        self.query_prefix(&licence_pk(number), "CHANGE#")
+            .await?
+            .into_iter()
+            .map(decode)
+            .collect()
+    }
+
+    async fn create_application(&self, application: &Application) -> Result<(), StoreError> {
+        let app_item = encode(application, app_pk(&application.id), "APP".into(), "application")?;
+        let mut items = Vec::with_capacity(2);
+        if application.state.is_open() {
+            let mut slot = Item::new();
+            slot.insert("pk".into(), s(licence_pk(&application.licence_number)));
+            slot.insert("sk".into(), s("OPEN_APPLICATION"));
+            slot.insert("kind".into(), s("open-application"));
+            slot.insert("applicationId".into(), s(&application.id));
+            items.push(self.put(slot, "attribute_not_exists(pk)")?);
+        }
+        items.push(self.put(app_item, "attribute_not_exists(pk)")?);
+        let slot_index_taken = application.state.is_open();
+        let outcome = self
+            .transact(items, |index| {
+                if slot_index_taken && index == 0 {
+                    Some(StoreError::OpenApplicationExists { existing: String::new() })
+                } else {
+                    Some(StoreError::AlreadyExists)
+                }
+            })
+            .await;
+        match outcome {
+            Err(StoreError::OpenApplicationExists { .. }) => {
+                // Name the application that holds the slot, so the client can continue it.
+                let slot = self.get(licence_pk(&application.licence_number), "OPEN_APPLICATION").await?;
+                let existing = slot
+                    .and_then(|i| i.get("applicationId").cloned())
+                    .and_then(|v| v.as_s().ok().cloned())
+                    .unwrap_or_default();
+                Err(StoreError::OpenApplicationExists { existing })
+            }
+            other => other,
+        }
+    }
+
+    async fn application(&self, id: &str) -> Result<Option<Application>, StoreError> {
+        self.get(app_pk(id), "APP").await?.map(decode).transpose()
+    }
+
+    async fn update_application(&self, application: &Application, expected_version: u64) -> Result<(), StoreError> {
+        let item = encode(application, app_pk(&application.id), "APP".into(), "application")?;
+        let mut items = vec![self.versioned_put(item, expected_version)?];
+        if !application.state.is_open() {
+            let delete = Delete::builder()
+                .table_name(&self.table)
+                .key("pk", s(licence_pk(&application.licence_number)))
+                .key("sk", s("OPEN_APPLICATION"))
+                // Release only our own slot; a missing one is already released.
+                .condition_expression("attribute_not_exists(pk) OR applicationId = :id")
+                .expression_attribute_values(":id", s(&application.id))
+                .build()
+                .map_err(|e| unavailable("Delete", e))?;
+            items.push(TransactWriteItem::builder().delete(delete).build());
+        }
+        self.transact(items, |_| None).await
+    }
+
+    async fn seed_rollout(&self, plan: &Plan) -> Result<(), StoreError> {
+        let mut items = Vec::new();
+        for wave in &plan.waves {
+            let wave = Wave {
+                version: 1,
+                ..wave.clone()
+            };
+            items.push(encode(&wave, ROLLOUT.into(), format!("WAVE#{}", wave.id), "wave")?);
+        }
+        for city in &plan.cities {
+            let city = City {
+                version: 1,
+                ..city.clone()
+            };
+            items.push(encode(&city, ROLLOUT.into(), format!("CITY#{}", city.code), "city")?);
+        }
+        futures::stream::iter(items.into_iter().map(|i| self.put_if_absent(i)))
+            .buffer_unordered(8)
+            .try_collect::<Vec<()>>()
+            .await?;
+        Ok(())
+    }
+
+    async fn cities(&self) -> Result<Vec<City>, StoreError> {
+        self.query_prefix(ROLLOUT, "CITY#").await?.into_iter().map(decode).collect()
+    }
+
+    async fn waves(&self) -> Result<Vec<Wave>, StoreError> {
+        self.query_prefix(ROLLOUT, "WAVE#").await?.into_iter().map(decode).collect()
+    }
+
+    async fn city(&self, code: &str) -> Result<Option<City>, StoreError> {
+        self.get(ROLLOUT.into(), &format!("CITY#{code}")).await?.map(decode).transpose()
+    }
+
+    async fn wave(&self, id: &str) -> Result<Option<Wave>, StoreError> {
+        self.get(ROLLOUT.into(), &format!("WAVE#{id}")).await?.map(decode).transpose()
+    }
+
+    async fn switch_city(&self, city: &City, expected_version: u64, change: &RolloutChange) -> Result<(), StoreError> {
+        let item = encode(city, ROLLOUT.into(), format!("CITY#{}", city.code), "city")?;
+        self.switch(item, expected_version, change).await
+    }
+
+    async fn switch_wave(&self, wave: &Wave, expected_version: u64, change: &RolloutChange) -> Result<(), StoreError> {
+        let item = encode(wave, ROLLOUT.into(), format!("WAVE#{}", wave.id), "wave")?;
+        self.switch(item, expected_version, change).await
+    }
+
+    async fn rollout_changes(&self) -> Result<Vec<RolloutChange>, StoreError> {
+        self.query_prefix(ROLLOUT, "CHANGE#").await?.into_iter().map(decode).collect()
+    }
+}
+
+impl DynamoRecords {
+    async fn switch(&self, item: Item, expected_version: u64, change: &RolloutChange) -> Result<(), StoreError> {
+        let change_item = encode(
+            change,
+            ROLLOUT.into(),
+            format!("CHANGE#{}#{}", sortable(change.at), uuid::Uuid::now_v7()),
+            "rollout-change",
+        )?;
+        self.transact(
+            vec![
+                self.versioned_put(item, expected_version)?,
+                self.put(change_item, "attribute_not_exists(pk)")?,
+            ],
+            |_| None,
+        )
+        .await
+    }
+}

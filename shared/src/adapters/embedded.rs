@@ -1,0 +1,186 @@
+//! The in-process records store: the local server's and the fast tests' adapter of `Records`.
+
+use crate::domain::application::Application;
+use crate::domain::change::ChangeRecord;
+use crate::domain::licence::Licence;
+use crate::domain::rollout::{City, Plan, Wave};
+use crate::ports::{Records, RolloutChange, StoreError};
+use async_trait::async_trait;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Mutex, MutexGuard};
+
+#[derive(Default)]
+struct State {
+    licences: HashMap<String, Licence>,
+    holders: HashMap<String, String>,
+    changes: HashMap<String, Vec<ChangeRecord>>,
+    applications: HashMap<String, Application>,
+    /// licence number -> id of its open application (the per-holder lock).
+    open_slots: HashMap<String, String>,
+    cities: BTreeMap<String, City>,
+    waves: BTreeMap<String, Wave>,
+    rollout_changes: Vec<RolloutChange>,
+}
+
+/// Every operation takes one lock, so each behaves as one transaction.
+#[derive(Default)]
+pub struct EmbeddedRecords {
+    state: Mutex<State>,
+}
+
+impl EmbeddedRecords {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn state(&self) -> Result<MutexGuard<'_, State>, StoreError> {
+        self.state
+            .lock()
+            .map_err(|_| StoreError::Unavailable("embedded store poisoned by an earlier panic".into()))
+    }
+}
+
+#[async_trait]
+impl Records for EmbeddedRecords {
+    async fn licence(&self, number: &str) -> Result<Option<Licence>, StoreError> {
+        Ok(self.state()?.licences.get(number).cloned())
+    }
+
+    async fn licence_number_of_holder(&self, holder_id: &str) -> Result<Option<String>, StoreError> {
+        Ok(self.state()?.holders.get(holder_id).cloned())
+    }
+
+    async fn import_licences(&self, licences: &[Licence]) -> Result<(), StoreError> {
+        let mut state = self.state()?;
+        for licence in licences {
+            let version = state.licences.get(&licence.number).map_or(0, |l| l.version) + 1;
+            let mut stored = licence.clone();
+            stored.version = version;
+            state.holders.insert(stored.holder_id.clone(), stored.number.clone());
+            state.licences.insert(stored.number.clone(), stored);
+        }
+        Ok(())
+    }
+
+    async fn change_licence(
+        &self,
+        licence: &Licence,
+        expected_version: u64,
+        record: &ChangeRecord,
+    ) -> Result<(), StoreError> {
+        let mut state = self.state()?;
+        match state.licences.get(&licence.number) {
+            Some(current) if current.version == expected_version => {}
+            _ => return Err(StoreError::Conflict),
+        }
+        state.licences.insert(licence.number.clone(), licence.clone());
+        state.holders.insert(licence.holder_id.clone(), licence.number.clone());
+        state
+            .changes
+            .entry(licence.number.clone())
+            .or_default()
+            .push(record.clone());
+        Ok(())
+    }
+
+    async fn licence_changes(&self, number: &str) -> Result<Vec<ChangeRecord>, StoreError> {
+        Ok(self.state()?.changes.get(number).cloned().unwrap_or_default())
+    }
+
+    async fn create_application(&self, application: &Application) -> Result<(), StoreError> {
+        let mut state = self.state()?;
+        if let Some(existing) = state.open_slots.get(&application.licence_number) {
+            return Err(StoreError::OpenApplicationExists {
+                existing: existing.clone(),
+            });
+        }
+        if state.applications.contains_key(&application.id) {
+            return Err(StoreError::AlreadyExists);
+        }
+        if application.state.is_open() {
+            state
+                .open_slots
+                .insert(application.licence_number.clone(), application.id.clone());
+        }
+        state.applications.insert(application.id.clone(), application.clone());
+        Ok(())
+    }
+
+    async fn application(&self, id: &str) -> Result<Option<Application>, StoreError> {
+        Ok(self.state()?.applications.get(id).cloned())
+    }
+
+    async fn update_application(&self, application: &Application, expected_version: u64) -> Result<(), StoreError> {
+        let mut state = self.state()?;
+        match state.applications.get(&application.id) {
+            Some(current) if current.version == expected_version => {}
+            _ => return Err(StoreError::Conflict),
+        }
+        if !application.state.is_open()
+            && state.open_slots.get(&application.licence_number) == Some(&application.id)
+        {
+            state.open_slots.remove(&application.licence_number);
+        }
+        state.applications.insert(application.id.clone(), application.clone());
+        Ok(())
+    }
+
+    async fn seed_rollout(&self, plan: &Plan) -> Result<(), StoreError> {
+        let mut state = self.state()?;
+        for wave in &plan.waves {
+            state.waves.entry(wave.id.clone()).or_insert_with(|| Wave {
+                version: 1,
+                ..wave.clone()
+            });
+        }
+        for city in &plan.cities {
+            state.cities.entry(city.code.clone()).or_insert_with(|| City {
+                version: 1,
+                ..city.clone()
+            });
+        }
+        Ok(())
+    }
+
+    async fn cities(&self) -> Result<Vec<City>, StoreError> {
+        Ok(self.state()?.cities.values().cloned().collect())
+    }
+
+    async fn waves(&self) -> Result<Vec<Wave>, StoreError> {
+        Ok(self.state()?.waves.values().cloned().collect())
+    }
+
+    async fn city(&self, code: &str) -> Result<Option<City>, StoreError> {
+        Ok(self.state()?.cities.get(code).cloned())
+    }
+
+    async fn wave(&self, id: &str) -> Result<Option<Wave>, StoreError> {
+        Ok(self.state()?.waves.get(id).cloned())
+    }
+
+    async fn switch_city(&self, city: &City, expected_version: u64, change: &RolloutChange) -> Result<(), StoreError> {
+        let mut state = self.state()?;
+        match state.cities.get(&city.code) {
+            Some(current) if current.version == expected_version => {}
+            _ => return Err(StoreError::Conflict),
+        }
+        state.cities.insert(city.code.clone(), city.clone());
+        state.rollout_changes.push(change.clone());
+        Ok(())
+    }
+
+    async fn switch_wave(&self, wave: &Wave, expected_version: u64, change: &RolloutChange) -> Result<(), StoreError> {
+        let mut state = self.state()?;
+        match state.waves.get(&wave.id) {
+            Some(current) if current.version == expected_version => {}
+            _ => return Err(StoreError::Conflict),
+        }
+        state.waves.insert(wave.id.clone(), wave.clone());
+        state.rollout_changes.push(change.clone());
+        Ok(())
+    }
+
+    async fn rollout_changes(&self) -> Result<Vec<RolloutChange>, StoreError> {
+        Ok(self.state()?.rollout_changes.clone())
+    }
+}

@@ -1,0 +1,478 @@
+//! The application for an electronic licence and its state machine (R3, R4, R12).
+
+use super::caller::Role;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Where the applicant's photo comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PhotoSource {
+    /// The compliant photo the register already holds (R3).
+    OnFile,
+    /// A new photo taken with the phone camera (R4).
+    Camera,
+    /// An ID photo picked from the phone's album (R4).
+    Album,
+}
+
+/// How the application reached the authority.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    App,
+    /// Opened by a clerk at the vehicle management office (R12).
+    Counter,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ApplicationState {
+    /// Photo on file: waiting for the real-person check (R3).
+    AwaitingLiveness,
+    /// New photo: waiting for the upload (R4).
+    AwaitingPhoto,
+    /// A photo is in the staff review queue (R4).
+    AwaitingReview,
+    /// The photo was refused; the applicant may submit another (R4).
+    Rejected,
+    /// Ready for issuance; the signed licence is made by the issuer.
+    Approved,
+    /// The electronic licence was issued; the application is over.
+    Issued,
+    Withdrawn,
+    /// Abandoned, ended by the scheduled job.
+    Expired,
+    /// Ended because an upload was malicious (R15).
+    Stopped,
+}
+
+impl ApplicationState {
+    /// Whether the application still holds the holder's one open-application slot.
+    pub fn is_open(self) -> bool {
+        matches!(
+            self,
+            Self::AwaitingLiveness
+                | Self::AwaitingPhoto
+                | Self::AwaitingReview
+                | Self::Rejected
+                | Self::Approved
+        )
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AwaitingLiveness => "awaiting_liveness",
+            Self::AwaitingPhoto => "awaiting_photo",
+            Self::AwaitingReview => "awaiting_review",
+            Self::Rejected => "rejected",
+            Self::Approved => "approved",
+            Self::Issued => "issued",
+            Self::Withdrawn => "withdrawn",
+            Self::Expired => "expired",
+            Self::Stopped => "stopped",
+        }
+    }
+}
+
+impl fmt::Display for ApplicationState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Who did something: the caller's subject and the role they acted in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Actor {
+    pub id: String,
+    pub role: Role,
+}
+
+/// One recorded step: who, when, what, and from which state to which.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HistoryEntry {
+    pub at: DateTime<Utc>,
+    pub action: String,
+    pub by: Actor,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<ApplicationState>,
+    pub to: ApplicationState,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Application {
+    pub id: String,
+    pub licence_number: String,
+    pub holder_id: String,
+    pub city_code: String,
+    pub channel: Channel,
+    pub photo_source: PhotoSource,
+    pub state: ApplicationState,
+    pub opened_by: Actor,
+    /// The office of a counter application (R12).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub office: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    #[serde(default)]
+    pub photo_submissions: u32,
+    #[serde(default)]
+    pub failed_liveness_checks: u32,
+    #[serde(default)]
+    pub history: Vec<HistoryEntry>,
+    /// Optimistic-locking version; every stored change increments it.
+    pub version: u64,
+}
+
+/// An action the state machine does not allow from the current state.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("Cannot {action} an application that is {from}.")]
+pub struct IllegalTransition {
+    pub action: &'static str,
+    pub from: ApplicationState,
+}
+
+/// How many failed real-person checks one application tolerates before the
+/// holder must withdraw and start again (slows down face-spoofing attempts).
+pub const MAX_FAILED_LIVENESS_CHECKS: u32 = 5;
+
+/// How many photos one application may submit (R4 allows resubmission, R15
+/// keeps an abuser from filling the review queue).
+pub const MAX_PHOTO_SUBMISSIONS: u32 = 10;
+
+/// The facts needed to open an application, checked by the caller beforehand
+/// (eligibility, rollout, ownership).
+#[derive(Debug, Clone)]
+pub struct Opening {
+    pub id: String,
+    pub licence_number: String,
+    pub holder_id: String,
+    pub city_code: String,
+    pub channel: Channel,
+    pub photo_source: PhotoSource,
+    pub opened_by: Actor,
+    pub office: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
+impl Application {
+    /// A new application. Photo on file waits for the liveness check in the
+    /// app; at the counter the clerk has seen the person, so a photo on file is
+    /// approved at once (R12); a new photo waits for its upload.
+    pub fn open(opening: Opening) -> Application {
+        let state = match (opening.photo_source, opening.channel) {
+            (PhotoSource::OnFile, Channel::App) => ApplicationState::AwaitingLiveness,
+            (PhotoSource::OnFile, Channel::Counter) => ApplicationState::Approved,
+            (PhotoSource::Camera | PhotoSource::Album, _) => ApplicationState::AwaitingPhoto,
+        };
+        let detail = match opening.channel {
+            Channel::App => None,
+            Channel::Counter => Some(format!(
+                "counter application at office {}",
+                opening.office.as_deref().unwrap_or("?")
+            )),
+        };
+        // A counter approval is two steps on the record: opened, then
+        // approved by the clerk who checked the person.
+        let opened_to = match state {
+            ApplicationState::Approved => ApplicationState::AwaitingLiveness,
+            other => other,
+        };
+        let mut history = vec![HistoryEntry {
+            at: opening.at,
+            action: "opened".into(),
+            by: opening.opened_by.clone(),
+            from: None,
+            to: opened_to,
+            detail,
+        }];
+        if state == ApplicationState::Approved {
+            history.push(HistoryEntry {
+                at: opening.at,
+                action: "approved".into(),
+                by: opening.opened_by.clone(),
+                from: Some(opened_to),
+                to: ApplicationState::Approved,
+                detail: Some("identity and photo on file confirmed in person at the counter".into()),
+            });
+        }
+        Application {
+            id: opening.id,
+            licence_number: opening.licence_number,
+            holder_id: opening.holder_id,
+            city_code: opening.city_code,
+            channel: opening.channel,
+            photo_source: opening.photo_source,
+            state,
+            opened_by: opening.opened_by,
+            office: opening.office,
+            created_at: opening.at,
+            updated_at: opening.at,
+            photo_submissions: 0,
+            failed_liveness_checks: 0,
+            history,
+            version: 1,
+        }
+    }
+
+    fn step(
+        &mut self,
+        action: &str,
+        by: &Actor,
+        at: DateTime<Utc>,
+        to: ApplicationState,
+        detail: Option<String>,
+    ) {
+        self.history.push(HistoryEntry {
+            at,
+            action: action.into(),
+            by: by.clone(),
+            from: Some(self.state),
+            to,
+            detail,
+        });
+        self.state = to;
+        self.updated_at = at;
+    }
+
+    fn require(&self, action: &'static str, allowed: &[ApplicationState]) -> Result<(), IllegalTransition> {
+        if allowed.contains(&self.state) {
+            Ok(())
+        } else {
+            Err(IllegalTransition {
+                action,
+                from: self.state,
+            })
+        }
+    }
+
+    /// The outcome of a real-person check on a photo-on-file application (R3).
+    /// A pass approves at once; a failure is recorded and the application
+    /// stays open for another attempt.
+    pub fn record_liveness(
+        &mut self,
+        passed: bool,
+        by: &Actor,
+        at: DateTime<Utc>,
+        detail: String,
+    ) -> Result<(), IllegalTransition> {
+        self.require("confirm the photo on file of", &[ApplicationState::AwaitingLiveness])?;
+        if passed {
+            self.step("liveness_passed", by, at, ApplicationState::Approved, Some(detail));
+        } else {
+            if self.failed_liveness_checks >= MAX_FAILED_LIVENESS_CHECKS {
+                return Err(IllegalTransition {
+                    action: "retry the real-person check of (too many failed checks; withdraw and apply again)",
+                    from: self.state,
+                });
+            }
+            self.failed_liveness_checks += 1;
+            self.step("liveness_failed", by, at, ApplicationState::AwaitingLiveness, Some(detail));
+        }
+        Ok(())
+    }
+
+    /// A photo arrived for review (first upload or resubmission after a rejection).
+    pub fn submit_photo(&mut self, by: &Actor, at: DateTime<Utc>, detail: String) -> Result<(), IllegalTransition> {
+        self.require(
+            "submit a photo for",
+            &[ApplicationState::AwaitingPhoto, ApplicationState::Rejected],
+        )?;
+        if self.photo_submissions >= MAX_PHOTO_SUBMISSIONS {
+            return Err(IllegalTransition {
+                action: "submit another photo (the limit of submissions is reached) for",
+                from: self.state,
+            });
+        }
+        self.photo_submissions += 1;
+        let action = if self.state == ApplicationState::Rejected {
+            "photo_resubmitted"
+        } else {
+            "photo_submitted"
+        };
+        self.step(action, by, at, ApplicationState::AwaitingReview, Some(detail));
+        Ok(())
+    }
+
+    /// A reviewer's decision on the photo in the queue.
+    pub fn decide_review(
+        &mut self,
+        approve: bool,
+        by: &Actor,
+        at: DateTime<Utc>,
+        detail: String,
+    ) -> Result<(), IllegalTransition> {
+        self.require("decide the review of", &[ApplicationState::AwaitingReview])?;
+        if approve {
+            self.step("approved", by, at, ApplicationState::Approved, Some(detail));
+        } else {
+            self.step("rejected", by, at, ApplicationState::Rejected, Some(detail));
+        }
+        Ok(())
+    }
+
+    /// The holder withdraws. An approved application is already on its way to
+    /// issuance and can no longer be withdrawn.
+    pub fn withdraw(&mut self, by: &Actor, at: DateTime<Utc>) -> Result<(), IllegalTransition> {
+        self.require(
+            "withdraw",
+            &[
+                ApplicationState::AwaitingLiveness,
+                ApplicationState::AwaitingPhoto,
+                ApplicationState::AwaitingReview,
+                ApplicationState::Rejected,
+            ],
+        )?;
+        self.step("withdrawn", by, at, ApplicationState::Withdrawn, None);
+        Ok(())
+    }
+
+    /// The scheduled job ends an abandoned application. One waiting for staff
+    /// is never expired: the delay is the authority's, not the applicant's.
+    pub fn expire(&mut self, by: &Actor, at: DateTime<Utc>) -> Result<(), IllegalTransition> {
+        self.require(
+            "expire",
+            &[
+                ApplicationState::AwaitingLiveness,
+                ApplicationState::AwaitingPhoto,
+                ApplicationState::Rejected,
+            ],
+        )?;
+        self.step("expired", by, at, ApplicationState::Expired, None);
+        Ok(())
+    }
+
+    /// The issuer made the electronic licence; the application is over.
+    pub fn mark_issued(&mut self, by: &Actor, at: DateTime<Utc>, serial: &str) -> Result<(), IllegalTransition> {
+        self.require("issue", &[ApplicationState::Approved])?;
+        self.step("issued", by, at, ApplicationState::Issued, Some(format!("licence {serial}")));
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).expect("time").with_timezone(&Utc)
+    }
+
+    fn holder() -> Actor {
+        Actor {
+            id: "11010519900307451X".into(),
+            role: Role::Holder,
+        }
+    }
+
+    fn reviewer() -> Actor {
+        Actor {
+            id: "reviewer-1".into(),
+            role: Role::Reviewer,
+        }
+    }
+
+    fn opening(source: PhotoSource, channel: Channel) -> Opening {
+        let opened_by = match channel {
+            Channel::App => holder(),
+            Channel::Counter => Actor {
+                id: "clerk-110000-1".into(),
+                role: Role::Clerk,
+            },
+        };
+        Opening {
+            id: "app-1".into(),
+            licence_number: "11010519900307451X".into(),
+            holder_id: "11010519900307451X".into(),
+            city_code: "110000".into(),
+            channel,
+            photo_source: source,
+            opened_by,
+            office: (channel == Channel::Counter).then(|| "110000".into()),
+            at: at("2026-11-25T09:00:00+08:00"),
+        }
+    }
+
+    #[test]
+    fn photo_on_file_and_passed_liveness_approves_at_once() {
+        let mut app = Application::open(opening(PhotoSource::OnFile, Channel::App));
+        assert_eq!(app.state, ApplicationState::AwaitingLiveness);
+        app.record_liveness(false, &holder(), at("2026-11-25T09:01:00Z"), "score 12".into())
+            .expect("failure recorded");
+        assert_eq!(app.state, ApplicationState::AwaitingLiveness);
+        assert_eq!(app.failed_liveness_checks, 1);
+        app.record_liveness(true, &holder(), at("2026-11-25T09:02:00Z"), "score 99".into())
+            .expect("pass");
+        assert_eq!(app.state, ApplicationState::Approved);
+        assert!(app.state.is_open(), "approved holds the slot until issuance");
+        let actions: Vec<_> = app.history.iter().map(|h| h.action.as_str()).collect();
+        assert_eq!(actions, ["opened", "liveness_failed", "liveness_passed"]);
+    }
+
+    #[test]
+    fn new_photo_is_reviewed_and_may_be_resubmitted_after_rejection() {
+        let mut app = Application::open(opening(PhotoSource::Camera, Channel::App));
+        assert_eq!(app.state, ApplicationState::AwaitingPhoto);
+        let t = at("2026-11-25T10:00:00Z");
+        app.submit_photo(&holder(), t, "photos/app-1/a".into()).expect("submit");
+        app.decide_review(false, &reviewer(), t, "background".into()).expect("reject");
+        assert_eq!(app.state, ApplicationState::Rejected);
+        app.submit_photo(&holder(), t, "photos/app-1/b".into()).expect("resubmit");
+        assert_eq!(app.history.last().map(|h| h.action.as_str()), Some("photo_resubmitted"));
+        app.decide_review(true, &reviewer(), t, "ok".into()).expect("approve");
+        assert_eq!(app.state, ApplicationState::Approved);
+        app.mark_issued(&reviewer(), t, "EDL-1").expect("issued");
+        assert!(!app.state.is_open());
+    }
+
+    #[test]
+    fn counter_application_with_photo_on_file_is_approved_by_the_clerk() {
+        let app = Application::open(opening(PhotoSource::OnFile, Channel::Counter));
+        assert_eq!(app.state, ApplicationState::Approved);
+        assert_eq!(app.history.len(), 2);
+        assert_eq!(app.history[1].by.role, Role::Clerk);
+    }
+
+    #[test]
+    fn illegal_transitions_are_refused_and_change_nothing() {
+        let mut app = Application::open(opening(PhotoSource::Camera, Channel::App));
+        let before = app.clone();
+        let t = at("2026-11-25T10:00:00Z");
+        assert!(app.record_liveness(true, &holder(), t, String::new()).is_err());
+        assert!(app.decide_review(true, &reviewer(), t, String::new()).is_err());
+        assert!(app.mark_issued(&reviewer(), t, "x").is_err());
+        assert_eq!(app, before);
+        app.withdraw(&holder(), t).expect("withdraw");
+        let err = app.withdraw(&holder(), t).expect_err("twice");
+        assert_eq!(err.from, ApplicationState::Withdrawn);
+        assert!(app.expire(&holder(), t).is_err());
+    }
+
+    #[test]
+    fn liveness_failures_are_bounded() {
+        let mut app = Application::open(opening(PhotoSource::OnFile, Channel::App));
+        let t = at("2026-11-25T10:00:00Z");
+        for _ in 0..MAX_FAILED_LIVENESS_CHECKS {
+            app.record_liveness(false, &holder(), t, String::new()).expect("recorded");
+        }
+        assert!(app.record_liveness(false, &holder(), t, String::new()).is_err());
+        assert_eq!(app.state, ApplicationState::AwaitingLiveness);
+    }
+
+    #[test]
+    fn approved_cannot_be_withdrawn_or_expired_and_review_is_never_expired() {
+        let t = at("2026-11-25T10:00:00Z");
+        let mut app = Application::open(opening(PhotoSource::OnFile, Channel::Counter));
+        assert!(app.withdraw(&holder(), t).is_err());
+        assert!(app.expire(&holder(), t).is_err());
+        let mut app = Application::open(opening(PhotoSource::Album, Channel::App));
+        app.submit_photo(&holder(), t, String::new()).expect("submit");
+        assert!(app.expire(&holder(), t).is_err());
+    }
+}

@@ -1,0 +1,184 @@
+//! The API Gateway edge shared by every function: callers from JWT claims, bodies in, JSON and problems out.
+
+use crate::domain::caller::{parse_roles, Caller};
+use crate::problem::{self, Problem};
+use crate::service::ServiceError;
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+/// JSON bodies of ordinary calls are small; this bounds what a handler parses.
+pub const MAX_JSON_BODY: usize = 16 * 1024;
+
+/// The verified caller, from the claims API Gateway's JWT authorizer put in
+/// the request context. A request without them never passed the authorizer.
+pub fn caller(request: &Request) -> Result<Caller, ServiceError> {
+    let claims = match request.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(context)) => context
+            .authorizer
+            .as_ref()
+            .and_then(|a| a.jwt.as_ref())
+            .map(|jwt| &jwt.claims),
+        _ => None,
+    };
+    let claims = claims.ok_or(ServiceError::Unauthenticated)?;
+    let id = claims
+        .get("sub")
+        .filter(|s| !s.trim().is_empty())
+        .ok_or(ServiceError::Unauthenticated)?;
+    let non_empty = |key: &str| claims.get(key).filter(|v| !v.trim().is_empty()).cloned();
+    Ok(Caller {
+        id: id.clone(),
+        roles: claims.get("roles").map(|r| parse_roles(r)).unwrap_or_default(),
+        office: non_empty("office"),
+        organisation: non_empty("org"),
+    })
+}
+
+/// The route API Gateway matched, e.g. `POST /applications/{id}/liveness`.
+pub fn route_key(request: &Request) -> String {
+    match request.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(context)) => context.route_key.clone().unwrap_or_default(),
+        _ => String::new(),
+    }
+}
+
+pub fn request_id(request: &Request) -> String {
+    match request.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(context)) => context.request_id.clone().unwrap_or_default(),
+        _ => String::new(),
+    }
+}
+
+/// A path parameter the route declares; its absence means a routing defect,
+/// answered as a bad request rather than a panic.
+pub fn path_parameter(request: &Request, name: &str) -> Result<String, ServiceError> {
+    request
+        .path_parameters_ref()
+        .and_then(|p| p.first(name))
+        .filter(|v| !v.is_empty() && v.len() <= 128)
+        .map(str::to_string)
+        .ok_or_else(|| ServiceError::invalid(format!("The path parameter {name} is missing or too long.")))
+}
+
+fn content_type(request: &Request) -> Option<String> {
+    request
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+}
+
+fn body_bytes(request: &Request, limit: usize) -> Result<&[u8], ServiceError> {
+    let bytes: &[u8] = request.body().as_ref();
+    if bytes.len() > limit {
+        return Err(ServiceError::TooLarge { limit });
+    }
+    Ok(bytes)
+}
+
+/// Parses a JSON body of at most `limit` bytes into `T`, refusing unknown fields.
+pub fn read_json<T: DeserializeOwned>(request: &Request, limit: usize) -> Result<T, ServiceError> {
+    if let Some(kind) = content_type(request) {
+        if kind != "application/json" && !kind.ends_with("+json") {
+            return Err(ServiceError::UnsupportedMediaType {
+                expected: "application/json",
+                got: kind,
+            });
+        }
+    }
+    let bytes = body_bytes(request, limit)?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ServiceError::invalid("A JSON body is required."));
+    }
+    serde_json::from_slice(bytes).map_err(|e| ServiceError::invalid(format!("The body is not valid: {e}.")))
+}
+
+/// A UTF-8 text body of at most `limit` bytes whose content type is one of `accepted`.
+pub fn read_text<'r>(request: &'r Request, limit: usize, accepted: &[&str], expected: &'static str) -> Result<&'r str, ServiceError> {
+    match content_type(request) {
+        Some(kind) if accepted.contains(&kind.as_str()) => {}
+        other => {
+            return Err(ServiceError::UnsupportedMediaType {
+                expected,
+                got: other.unwrap_or_else(|| "no content type".into()),
+            })
+        }
+    }
+    let bytes = body_bytes(request, limit)?;
+    std::str::from_utf8(bytes).map_err(|_| ServiceError::invalid("The body is not UTF-8 text."))
+}
+
+pub fn json<T: Serialize>(status: u16, value: &T) -> Response<Body> {
+    match serde_json::to_string(value) {
+        Ok(text) => Response::builder()
+            .status(status)
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .header(http::header::CACHE_CONTROL, "no-store")
+            .body(Body::Text(text))
+            .unwrap_or_default(),
+        Err(e) => problem(&Problem::new(
+            500,
+            "encoding",
+            "Response could not be encoded",
+            format!("{e}"),
+        )),
+    }
+}
+
+pub fn problem(problem: &Problem) -> Response<Body> {
+    Response::builder()
+        .status(problem.status)
+        .header(http::header::CONTENT_TYPE, problem::CONTENT_TYPE)
+        .header(http::header::CACHE_CONTROL, "no-store")
+        .body(Body::Text(problem.to_json()))
+        .unwrap_or_default()
+}
+
+/// Maps a handler's result to the response, logging failures by type (no personal data).
+pub fn respond(result: Result<Response<Body>, ServiceError>) -> Response<Body> {
+    match result {
+        Ok(response) => response,
+        Err(error) => {
+            let p = error.problem();
+            if p.status >= 500 {
+                tracing::error!(problem = p.slug(), error = %error, "request failed");
+            } else {
+                tracing::info!(problem = p.slug(), status = p.status, "request refused");
+            }
+            problem(&p)
+        }
+    }
+}
+
+/// The answer for a route this function does not serve.
+pub fn no_route(request: &Request) -> ServiceError {
+    ServiceError::NotFound {
+        what: "route",
+        id: format!("{} {}", request.method(), request.uri().path()),
+    }
+}
+
+/// JSON logs in Lambda (for CloudWatch Logs Insights), readable text elsewhere.
+pub fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let in_lambda = std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some();
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let _ = if in_lambda {
+        builder
+            .json()
+            .with_current_span(true)
+            .without_time()
+            .with_target(false)
+            .try_init()
+    } else {
+        builder.with_target(false).try_init()
+    };
+}
+
+/// One span per request, carrying the request id and route.
+pub fn request_span(request: &Request) -> tracing::Span {
+    tracing::info_span!("request", request_id = %request_id(request), route = %route_key(request))
+}

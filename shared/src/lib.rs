@@ -1,0 +1,12 @@
+//! The electronic driving licence domain: rules as plain types and functions, the ports they
+//! reach the world through, and the adapters behind those ports.
+
+pub mod adapters;
+pub mod dev;
+pub mod domain;
+#[cfg(feature = "http")]
+pub mod http;
+pub mod ports;
+pub mod problem;
+pub mod sample;
+pub mod service;

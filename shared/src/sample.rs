@@ -1,0 +1,270 @@
+//! A realistic, deterministic sample register: every class and state, Chinese names and addresses.
+
+use crate::domain::licence::{
+    resident_id_check_char, IssuingAuthority, Licence, LicenceState, Sex, VehicleClass,
+};
+use crate::domain::rollout::{City, Plan};
+use chrono::{Days, NaiveDate};
+
+/// The well-known records the README's walkthrough and the events use.
+/// They come first in every generated set.
+pub fn showcase_licences() -> Vec<Licence> {
+    let plan = Plan::default_plan();
+    let authority = |code: &str| authority_for(plan.cities.iter().find(|c| c.code == code), code);
+    let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap_or_default();
+    let base = |number: &str, name: &str, sex: Sex, birth: &str, address: &str, city: &str| Licence {
+        number: number.into(),
+        holder_id: number.into(),
+        name: name.into(),
+        sex,
+        nationality: "CHN".into(),
+        birth_date: d(birth),
+        address: address.into(),
+        first_issue_date: d("2012-06-18"),
+        classes: vec![VehicleClass::C1],
+        valid_from: d("2022-06-18"),
+        valid_to: d("2032-06-18"),
+        issuing_authority: authority(city),
+        archive_number: format!("{}{}", &city[..4], &number[10..18].replace('X', "0")),
+        points: 0,
+        states: Vec::new(),
+        photo_on_file: true,
+        version: 0,
+    };
+    vec![
+        // Eligible, Beijing (first batch), compliant photo on file (R3).
+        base("11010519900307451X", "张伟", Sex::Male, "1990-03-07", "北京市朝阳区建国路88号3号楼1单元502室", "110000"),
+        // Eligible, Shanghai, no photo on file: a new photo is needed (R4).
+        Licence {
+            photo_on_file: false,
+            classes: vec![VehicleClass::C1, VehicleClass::D],
+            ..base("310104199208152623", "李娜", Sex::Female, "1992-08-15", "上海市徐汇区漕溪北路201弄6号1203室", "310000")
+        },
+        // Detained and overdue for the medical examination: refused with both reasons (R1).
+        Licence {
+            states: vec![LicenceState::Detained, LicenceState::MedicalOverdue],
+            classes: vec![VehicleClass::A2],
+            points: 9,
+            ..base("440106198505213821", "王芳", Sex::Female, "1985-05-21", "广东省广州市天河区天河路385号", "440100")
+        },
+        // Eligible, but 湛江 is in wave 2c, not switched on yet (R2).
+        base("440811199501121333", "刘洋", Sex::Male, "1995-01-12", "广东省湛江市赤坎区人民大道北36号", "440800"),
+        // Eligible, Shenzhen: the counter walkthrough (R12).
+        base("440304198809302469", "陈静", Sex::Female, "1988-09-30", "广东省深圳市福田区深南大道6008号", "440300"),
+    ]
+}
+
+fn authority_for(city: Option<&City>, code: &str) -> IssuingAuthority {
+    let name = match city {
+        Some(c) if c.province.is_empty() => format!("{}公安局公安交通管理局车辆管理所", c.name),
+        Some(c) => format!("{}{}公安局交通警察支队车辆管理所", c.province, c.name),
+        None => "公安局交通警察支队车辆管理所".to_string(),
+    };
+    IssuingAuthority {
+        code: code.into(),
+        name,
+    }
+}
+
+/// SplitMix64: small, fast and stable across releases, so a seed always
+/// yields the same register (the README and tests rely on that).
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len() as u64) as usize]
+    }
+}
+
+const SURNAMES: &[&str] = &[
+    "王", "李", "张", "刘", "陈", "杨", "黄", "赵", "吴", "周", "徐", "孙", "马", "朱", "胡", "郭", "何", "高",
+    "林", "罗", "郑", "梁", "谢", "宋", "唐", "许", "韩", "冯", "邓", "曹", "彭", "曾", "萧", "田", "董", "欧阳",
+];
+const GIVEN_MALE: &[&str] = &[
+    "伟", "强", "磊", "军", "洋", "勇", "杰", "涛", "明", "超", "刚", "平", "辉", "鹏", "浩", "建国", "志强", "俊杰",
+    "子轩", "宇航", "文博", "晨阳", "海涛", "国华",
+];
+const GIVEN_FEMALE: &[&str] = &[
+    "芳", "娜", "敏", "静", "丽", "艳", "娟", "霞", "秀英", "婷", "雪", "慧", "颖", "佳怡", "欣怡", "梓涵", "诗涵",
+    "雨桐", "晓燕", "丽华", "玉兰", "春梅",
+];
+const STREETS: &[&str] = &[
+    "人民路", "解放路", "中山路", "建设路", "和平路", "新华路", "文化路", "胜利路", "长江路", "黄河路", "青年路",
+    "友谊路", "朝阳路", "光明街", "幸福路", "学府路", "滨江大道", "东风路", "振兴路", "迎宾大道",
+];
+const DISTRICT_SUFFIXES: &[&str] = &["城区", "新区", "高新区", "经开区", "东区", "西区", "南区", "北区"];
+
+/// The class sets licences commonly carry; each class appears in some.
+const CLASS_SETS: &[&[VehicleClass]] = {
+    use VehicleClass::*;
+    &[
+        &[C1],
+        &[C2],
+        &[C1, D],
+        &[C1, E],
+        &[A1, A2, C1],
+        &[A2, C1],
+        &[A3, C1],
+        &[B1, C1],
+        &[B2, C1],
+        &[C3],
+        &[C4],
+        &[C5],
+        &[D],
+        &[E],
+        &[F],
+        &[M],
+        &[A1, N],
+        &[A1, P],
+    ]
+};
+
+/// The reference date the sample is built around, so a seed gives the same register every day.
+pub fn reference_date() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2026, 11, 25).unwrap_or_default()
+}
+
+/// `count` licences: the showcase records first, then generated ones, covering
+/// every class set, every state flag, licences near and past the end of their
+/// validity, and every city in the rollout plan.
+pub fn generate(count: usize, seed: u64) -> Vec<Licence> {
+    let plan = Plan::default_plan();
+    let mut out: Vec<Licence> = showcase_licences().into_iter().take(count).collect();
+    let mut rng = Rng(seed);
+    let mut seen: std::collections::HashSet<String> = out.iter().map(|l| l.number.clone()).collect();
+    let today = reference_date();
+    let mut index = 0usize;
+    while out.len() < count {
+        index += 1;
+        let city = &plan.cities[index % plan.cities.len().max(1)];
+        let sex = if rng.below(2) == 0 { Sex::Male } else { Sex::Female };
+        let birth = NaiveDate::from_ymd_opt(1950 + rng.below(55) as i32, 1 + rng.below(12) as u32, 1 + rng.below(28) as u32)
+            .unwrap_or_default();
+        let region = format!("{}{:02}", &city.code[..4], 1 + rng.below(12));
+        let seq = {
+            let s = rng.below(500) * 2;
+            if sex == Sex::Male { s + 1 } else { s }
+        };
+        let first17 = format!("{region}{}{:03}", birth.format("%Y%m%d"), seq);
+        let Some(check) = resident_id_check_char(&first17) else { continue };
+        let number = format!("{first17}{check}");
+        if !seen.insert(number.clone()) {
+            continue;
+        }
+        let given = match sex {
+            Sex::Male => rng.pick(GIVEN_MALE),
+            Sex::Female => rng.pick(GIVEN_FEMALE),
+        };
+        let name = format!("{}{}", rng.pick(SURNAMES), given);
+        let short_city = city.name.trim_end_matches('市');
+        let address = format!(
+            "{}{}{}{}{}号{}栋{}室",
+            city.province,
+            city.name,
+            if city.province.is_empty() { format!("{short_city}{}", rng.pick(DISTRICT_SUFFIXES)) } else { rng.pick(DISTRICT_SUFFIXES).to_string() },
+            rng.pick(STREETS),
+            1 + rng.below(400),
+            1 + rng.below(30),
+            100 * (1 + rng.below(30)) + 1 + rng.below(6),
+        );
+        let eighteen = birth.checked_add_days(Days::new(18 * 366)).unwrap_or(birth);
+        let first_issue = eighteen
+            .checked_add_days(Days::new(rng.below(15 * 365)))
+            .unwrap_or(eighteen)
+            .min(today);
+        // Validity periods of 6 or 10 years (or long-term), some ending soon or already over.
+        let valid_from = today
+            .checked_sub_days(Days::new(rng.below(9 * 365)))
+            .unwrap_or(today)
+            .max(first_issue);
+        let years = *rng.pick(&[6u64, 10, 10, 10]);
+        let mut valid_to = valid_from.checked_add_days(Days::new(years * 365)).unwrap_or(valid_from);
+        let mut states = Vec::new();
+        // About one in eight licences carries a state flag, cycling through every flag.
+        if index % 8 == 0 {
+            let state = LicenceState::ALL[(index / 8) % LicenceState::ALL.len()];
+            states.push(state);
+            if state == LicenceState::Expired {
+                valid_to = today.checked_sub_days(Days::new(1 + rng.below(300))).unwrap_or(today);
+            }
+        }
+        // Some licences ran out of validity without the register flagging it yet.
+        if index % 97 == 0 {
+            valid_to = today.checked_sub_days(Days::new(1 + rng.below(30))).unwrap_or(today);
+        }
+        let valid_from = valid_from.min(valid_to.pred_opt().unwrap_or(valid_to));
+        let classes = CLASS_SETS[index % CLASS_SETS.len()].to_vec();
+        out.push(Licence {
+            archive_number: format!("{}{:08}", &city.code[..4], rng.below(100_000_000)),
+            number: number.clone(),
+            holder_id: number,
+            name,
+            sex,
+            nationality: "CHN".into(),
+            birth_date: birth,
+            address,
+            first_issue_date: first_issue.min(valid_from),
+            classes,
+            valid_from,
+            valid_to,
+            issuing_authority: authority_for(Some(city), &city.code),
+            points: if rng.below(5) == 0 { rng.below(13) as u8 } else { 0 },
+            states,
+            photo_on_file: rng.below(10) < 7,
+            version: 0,
+        });
+    }
+    out
+}
+
+/// The sample register as JSON Lines, the import format of `POST /admin/licences`.
+pub fn to_json_lines(licences: &[Licence]) -> String {
+    let mut out = String::with_capacity(licences.len() * 480);
+    for licence in licences {
+        if let Ok(line) = serde_json::to_string(licence) {
+            out.push_str(&line);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sample_is_valid_deterministic_and_covers_every_class_and_state() {
+        let a = generate(10_000, 2026);
+        let b = generate(10_000, 2026);
+        assert_eq!(a, b);
+        assert_eq!(a.len(), 10_000);
+        for licence in &a {
+            let errors = licence.validate();
+            assert!(errors.is_empty(), "{}: {errors:?}", licence.number);
+        }
+        for class in VehicleClass::ALL {
+            assert!(a.iter().any(|l| l.classes.contains(&class)), "{class}");
+        }
+        for state in LicenceState::ALL {
+            assert!(a.iter().any(|l| l.states.contains(&state)), "{state:?}");
+        }
+        let mut numbers: Vec<_> = a.iter().map(|l| &l.number).collect();
+        numbers.sort();
+        numbers.dedup();
+        assert_eq!(numbers.len(), a.len());
+        assert_eq!(&a[..5], &showcase_licences()[..]);
+    }
+}

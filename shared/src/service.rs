@@ -1,0 +1,721 @@
+//! The use cases: authorise the caller, apply the domain rules, persist through the ports.
+
+use crate::domain::application::{Actor, Application, Channel, IllegalTransition, Opening, PhotoSource};
+use crate::domain::caller::{Caller, Role};
+use crate::domain::change::{self, ChangeRecord, LicenceChange};
+use crate::domain::eligibility::{self, Refusal};
+use crate::domain::licence::{FieldError, Licence};
+use crate::domain::rollout::{Availability, City, Switch, Wave};
+use crate::ports::{
+    Clock, Issuer, LivenessCheck, LivenessError, Records, RolloutChange, StoreError,
+};
+use crate::problem::Problem;
+use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
+use std::sync::Arc;
+
+/// A field-level complaint about input, with where it was found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InputError {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
+    pub field: String,
+    pub message: String,
+}
+
+impl From<FieldError> for InputError {
+    fn from(e: FieldError) -> Self {
+        InputError {
+            line: None,
+            field: e.field.into(),
+            message: e.message,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ServiceError {
+    #[error("no verified caller")]
+    Unauthenticated,
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("The {what} {id} was not found.")]
+    NotFound { what: &'static str, id: String },
+    #[error("{detail}")]
+    Invalid { detail: String, errors: Vec<InputError> },
+    #[error("The body is larger than the {limit} bytes this call accepts.")]
+    TooLarge { limit: usize },
+    #[error("The body must be sent as {expected} (Content-Type header); it was sent as {got}.")]
+    UnsupportedMediaType { expected: &'static str, got: String },
+    #[error("the licence is not eligible for an electronic licence")]
+    Ineligible { reasons: Vec<Refusal> },
+    #[error("Electronic licences are not open in {name} ({city}) yet")]
+    CityNotLive {
+        city: String,
+        name: String,
+        opens_at: Option<DateTime<Utc>>,
+    },
+    #[error("there is no compliant photo on file for this licence")]
+    NoPhotoOnFile,
+    #[error("the licence already has an open application")]
+    OpenApplicationExists { existing: String },
+    #[error(transparent)]
+    IllegalTransition(#[from] IllegalTransition),
+    #[error("the record changed while this request was processed")]
+    Conflict,
+    #[error("the real-person check did not pass")]
+    LivenessFailed { confidence: f32 },
+    #[error("The liveness session was refused: {0}.")]
+    LivenessSessionInvalid(String),
+    #[error("A service this request needs is unavailable: {0}")]
+    Unavailable(String),
+}
+
+impl From<StoreError> for ServiceError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict => ServiceError::Conflict,
+            StoreError::OpenApplicationExists { existing } => ServiceError::OpenApplicationExists { existing },
+            StoreError::AlreadyExists => ServiceError::Conflict,
+            StoreError::Unavailable(m) => ServiceError::Unavailable(m),
+            StoreError::Corrupt(m) => ServiceError::Unavailable(format!("stored record unreadable: {m}")),
+        }
+    }
+}
+
+impl ServiceError {
+    pub fn invalid(detail: impl Into<String>) -> ServiceError {
+        ServiceError::Invalid {
+            detail: detail.into(),
+            errors: Vec::new(),
+        }
+    }
+
+    /// The problem document for this error: one stable `type` per failure.
+    pub fn problem(&self) -> Problem {
+        let detail = self.to_string();
+        match self {
+            ServiceError::Unauthenticated => Problem::new(
+                401,
+                "unauthenticated",
+                "Not signed in",
+                "This call needs a bearer token from the authority's login.",
+            ),
+            ServiceError::Forbidden(_) => Problem::new(403, "forbidden", "Not allowed", detail),
+            ServiceError::NotFound { what, id } => {
+                Problem::new(404, "not-found", "Not found", detail).with(what, id)
+            }
+            ServiceError::Invalid { errors, .. } => {
+                let p = Problem::new(400, "invalid-request", "Invalid request", detail);
+                if errors.is_empty() {
+                    p
+                } else {
+                    p.with("errors", errors)
+                }
+            }
+            ServiceError::TooLarge { limit } => {
+                Problem::new(413, "payload-too-large", "Request too large", detail).with("limitBytes", limit)
+            }
+            ServiceError::UnsupportedMediaType { .. } => {
+                Problem::new(415, "unsupported-media-type", "Unsupported media type", detail)
+            }
+            ServiceError::Ineligible { reasons } => Problem::new(
+                422,
+                "ineligible",
+                "Licence not eligible",
+                format!(
+                    "The licence cannot have an electronic licence: {}",
+                    reasons.iter().map(|r| r.message).collect::<Vec<_>>().join(" ")
+                ),
+            )
+            .with("reasons", reasons),
+            ServiceError::CityNotLive { city, opens_at, .. } => {
+                let when = match opens_at {
+                    Some(at) => format!(
+                        "; it opens on {}",
+                        at.with_timezone(&china_offset()).format("%Y-%m-%d %H:%M (UTC+08:00)")
+                    ),
+                    None => "; its opening date has not been announced".into(),
+                };
+                Problem::new(422, "city-not-live", "Not open in this city yet", format!("{detail}{when}."))
+                    .with("city", city)
+                    .with("opensAt", opens_at)
+            }
+            ServiceError::NoPhotoOnFile => Problem::new(
+                422,
+                "no-photo-on-file",
+                "No photo on file",
+                "There is no compliant photo on file for this licence; apply with a new photo (camera or album).",
+            ),
+            ServiceError::OpenApplicationExists { existing } => Problem::new(
+                409,
+                "open-application-exists",
+                "An application is already open",
+                "The licence already has an open application; continue or withdraw it before opening another.",
+            )
+            .with("application", existing),
+            ServiceError::IllegalTransition(t) => {
+                Problem::new(409, "illegal-transition", "Not possible in this state", detail)
+                    .with("state", t.from)
+            }
+            ServiceError::Conflict => Problem::new(
+                409,
+                "conflict",
+                "Changed meanwhile",
+                "The record changed while this request was processed; read it again and retry.",
+            ),
+            ServiceError::LivenessFailed { confidence } => Problem::new(
+                422,
+                "liveness-failed",
+                "Real-person check failed",
+                "The real-person check did not pass; the application stays open and the check can be tried again.",
+            )
+            .with("confidence", confidence),
+            ServiceError::LivenessSessionInvalid(_) => {
+                Problem::new(400, "liveness-session-invalid", "Invalid liveness session", detail)
+            }
+            ServiceError::Unavailable(_) => Problem::new(
+                503,
+                "unavailable",
+                "Temporarily unavailable",
+                "A service this request needs is unavailable; retry shortly.",
+            ),
+        }
+    }
+}
+
+/// The authority's local time zone (China Standard Time); dates on licences are local dates.
+pub fn china_offset() -> FixedOffset {
+    FixedOffset::east_opt(8 * 3600).unwrap_or_else(|| FixedOffset::east_opt(0).expect("zero offset"))
+}
+
+/// Limits on what one request may carry.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    pub max_import_lines: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { max_import_lines: 20_000 }
+    }
+}
+
+/// Everything a handler needs, built once per cold start.
+#[derive(Clone)]
+pub struct Services {
+    pub records: Arc<dyn Records>,
+    pub clock: Arc<dyn Clock>,
+    pub liveness: Arc<dyn LivenessCheck>,
+    /// Where approvals go to become signed licences; none until issuance is deployed.
+    pub issuer: Option<Arc<dyn Issuer>>,
+    pub limits: Limits,
+}
+
+/// `POST /applications`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct OpenApplication {
+    pub photo_source: PhotoSource,
+    /// Required for a clerk; a holder may leave it out.
+    #[serde(default)]
+    pub licence_number: Option<String>,
+}
+
+/// `POST /applications/{id}/liveness`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ConfirmLiveness {
+    pub liveness_session_id: String,
+}
+
+/// `PUT /admin/rollout/...`: `"now"`, an RFC 3339 time, or null to switch off.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SwitchRequest {
+    pub go_live_at: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImportReport {
+    pub imported: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LicenceView {
+    pub licence: Licence,
+    /// Every reason it cannot have an electronic licence today; empty when it can.
+    pub refusals: Vec<Refusal>,
+    pub changes: Vec<ChangeRecord>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub supersedes_electronic_licence: Option<bool>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CityView {
+    #[serde(flatten)]
+    pub city: City,
+    pub availability: Availability,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RolloutView {
+    pub at: DateTime<Utc>,
+    pub waves: Vec<Wave>,
+    pub cities: Vec<CityView>,
+    pub changes: Vec<RolloutChange>,
+}
+
+fn require(caller: &Caller, roles: &[Role], what: &str) -> Result<Role, ServiceError> {
+    caller.acting_as(roles).ok_or_else(|| {
+        let names: Vec<_> = roles.iter().map(|r| r.as_str()).collect();
+        ServiceError::Forbidden(format!("{what} needs the role {}.", names.join(" or ")))
+    })
+}
+
+fn actor(caller: &Caller, role: Role) -> Actor {
+    Actor {
+        id: caller.id.clone(),
+        role,
+    }
+}
+
+impl Services {
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    /// Today's date where the licences are (UTC+08:00).
+    pub fn today(&self) -> NaiveDate {
+        self.now().with_timezone(&china_offset()).date_naive()
+    }
+
+    pub async fn open_application(&self, caller: &Caller, request: OpenApplication) -> Result<Application, ServiceError> {
+        let role = require(caller, &[Role::Clerk, Role::Holder], "Opening an application")?;
+        // A clerk who is also a holder applying for themselves uses the app channel.
+        let counter = role == Role::Clerk
+            && !(caller.has(Role::Holder) && request.licence_number.is_none());
+        let licence = if counter {
+            let number = request.licence_number.as_deref().ok_or_else(|| {
+                ServiceError::invalid("A counter application names the licence: licenceNumber is required.")
+            })?;
+            let licence = self.records.licence(number).await?.ok_or_else(|| ServiceError::NotFound {
+                what: "licence",
+                id: number.into(),
+            })?;
+            // R12: the holder applies at the office that issued the licence.
+            if caller.office.as_deref() != Some(licence.city_code()) {
+                return Err(ServiceError::Forbidden(format!(
+                    "Licence {number} was issued by office {}; a counter application is made at the issuing office.",
+                    licence.city_code()
+                )));
+            }
+            licence
+        } else {
+            self.own_licence(caller, request.licence_number.as_deref()).await?
+        };
+        let refusals = eligibility::refusals(&licence, self.today());
+        if !refusals.is_empty() {
+            return Err(ServiceError::Ineligible { reasons: refusals });
+        }
+        self.require_city_live(licence.city_code()).await?;
+        if request.photo_source == PhotoSource::OnFile && !licence.photo_on_file {
+            return Err(ServiceError::NoPhotoOnFile);
+        }
+        let (channel, role, office) = if counter {
+            (Channel::Counter, Role::Clerk, caller.office.clone())
+        } else {
+            (Channel::App, Role::Holder, None)
+        };
+        let application = Application::open(Opening {
+            id: uuid::Uuid::now_v7().to_string(),
+            licence_number: licence.number.clone(),
+            holder_id: licence.holder_id.clone(),
+            city_code: licence.city_code().to_string(),
+            channel,
+            photo_source: request.photo_source,
+            opened_by: actor(caller, role),
+            office,
+            at: self.now(),
+        });
+        self.records.create_application(&application).await?;
+        tracing::info!(application = %application.id, state = %application.state, channel = ?channel, "application opened");
+        self.hand_to_issuer(&application).await;
+        Ok(application)
+    }
+
+    /// The licence of a holder: the one named (if it is theirs) or the one the register links to them.
+    async fn own_licence(&self, caller: &Caller, number: Option<&str>) -> Result<Licence, ServiceError> {
+        let number = match number {
+            Some(n) => n.to_string(),
+            None => self
+                .records
+                .licence_number_of_holder(&caller.id)
+                .await?
+                .ok_or_else(|| ServiceError::NotFound {
+                    what: "licence",
+                    id: "of this holder".into(),
+                })?,
+        };
+        // Someone else's licence answers exactly as a missing one: no leak of its existence.
+        match self.records.licence(&number).await? {
+            Some(l) if l.holder_id == caller.id => Ok(l),
+            _ => Err(ServiceError::NotFound {
+                what: "licence",
+                id: number,
+            }),
+        }
+    }
+
+    async fn require_city_live(&self, code: &str) -> Result<(), ServiceError> {
+        let now = self.now();
+        let city = self.records.city(code).await?;
+        let Some(city) = city else {
+            return Err(ServiceError::CityNotLive {
+                city: code.into(),
+                name: "this city".into(),
+                opens_at: None,
+            });
+        };
+        let wave = self.records.wave(&city.wave).await?;
+        match city.availability(wave.as_ref(), now) {
+            Availability::Live { .. } => Ok(()),
+            Availability::Scheduled { opens_at } => Err(ServiceError::CityNotLive {
+                city: city.code,
+                name: city.name,
+                opens_at: Some(opens_at),
+            }),
+            Availability::NotScheduled => Err(ServiceError::CityNotLive {
+                city: city.code,
+                name: city.name,
+                opens_at: None,
+            }),
+        }
+    }
+
+    /// Reads an application the caller may see; others answer as not found.
+    pub async fn application(&self, caller: &Caller, id: &str) -> Result<Application, ServiceError> {
+        let role = require(caller, &[Role::Reviewer, Role::Clerk, Role::Holder], "Reading an application")?;
+        let not_found = || ServiceError::NotFound {
+            what: "application",
+            id: id.into(),
+        };
+        let application = self.records.application(id).await?.ok_or_else(not_found)?;
+        let visible = match role {
+            Role::Reviewer => true,
+            Role::Clerk => {
+                caller.office.as_deref() == Some(application.city_code.as_str())
+                    || (caller.has(Role::Holder) && application.holder_id == caller.id)
+            }
+            _ => application.holder_id == caller.id,
+        };
+        if visible {
+            Ok(application)
+        } else {
+            Err(not_found())
+        }
+    }
+
+    /// Reads a holder's own application for a change they make.
+    async fn own_application(&self, caller: &Caller, id: &str, what: &str) -> Result<Application, ServiceError> {
+        require(caller, &[Role::Holder], what)?;
+        match self.records.application(id).await? {
+            Some(a) if a.holder_id == caller.id => Ok(a),
+            _ => Err(ServiceError::NotFound {
+                what: "application",
+                id: id.into(),
+            }),
+        }
+    }
+
+    async fn store_transition(&self, mut application: Application) -> Result<Application, ServiceError> {
+        let expected = application.version;
+        application.version = expected + 1;
+        self.records.update_application(&application, expected).await?;
+        Ok(application)
+    }
+
+    pub async fn withdraw(&self, caller: &Caller, id: &str) -> Result<Application, ServiceError> {
+        let mut application = self.own_application(caller, id, "Withdrawing an application").await?;
+        application.withdraw(&actor(caller, Role::Holder), self.now())?;
+        let application = self.store_transition(application).await?;
+        tracing::info!(application = %application.id, "application withdrawn");
+        Ok(application)
+    }
+
+    /// R3: the holder confirms the photo on file with a passed real-person check.
+    pub async fn confirm_liveness(
+        &self,
+        caller: &Caller,
+        id: &str,
+        request: ConfirmLiveness,
+    ) -> Result<Application, ServiceError> {
+        let mut application = self.own_application(caller, id, "Confirming the photo on file").await?;
+        // Refuse a check on an application in the wrong state before asking the liveness service.
+        if application.state != crate::domain::application::ApplicationState::AwaitingLiveness {
+            return Err(IllegalTransition {
+                action: "confirm the photo on file of",
+                from: application.state,
+            }
+            .into());
+        }
+        let outcome = self
+            .liveness
+            .check(&request.liveness_session_id, &application.holder_id)
+            .await
+            .map_err(|e| match e {
+                LivenessError::InvalidSession(m) => ServiceError::LivenessSessionInvalid(m),
+                LivenessError::Unavailable(m) => ServiceError::Unavailable(m),
+            })?;
+        let detail = format!("liveness {} confidence {:.1}", outcome.reference, outcome.confidence);
+        application.record_liveness(outcome.passed, &actor(caller, Role::Holder), self.now(), detail)?;
+        let application = self.store_transition(application).await?;
+        tracing::info!(application = %application.id, passed = outcome.passed, "liveness recorded");
+        if !outcome.passed {
+            return Err(ServiceError::LivenessFailed {
+                confidence: outcome.confidence,
+            });
+        }
+        self.hand_to_issuer(&application).await;
+        Ok(application)
+    }
+
+    /// Approved applications go to the issuer when one is deployed; a failure
+    /// leaves the application approved, to be retried by issuance.
+    async fn hand_to_issuer(&self, application: &Application) {
+        if application.state != crate::domain::application::ApplicationState::Approved {
+            return;
+        }
+        match &self.issuer {
+            Some(issuer) => {
+                if let Err(e) = issuer.issue(application).await {
+                    tracing::warn!(application = %application.id, error = %e, "issuance failed; application stays approved");
+                }
+            }
+            None => tracing::info!(application = %application.id, "application approved; awaiting issuance"),
+        }
+    }
+
+    /// `POST /admin/licences`: JSON Lines, all validated before anything is written.
+    pub async fn import_licences(&self, caller: &Caller, body: &str) -> Result<ImportReport, ServiceError> {
+        require(caller, &[Role::Admin], "Importing licences")?;
+        let mut licences = Vec::new();
+        let mut errors = Vec::new();
+        let mut seen = HashSet::new();
+        for (index, line) in body.lines().enumerate() {
+            let line_no = index + 1;
+            if line.trim().is_empty() {
+                continue;
+            }
+            if licences.len() + errors.len() >= self.limits.max_import_lines {
+                return Err(ServiceError::invalid(format!(
+                    "An import holds at most {} licences; split the file.",
+                    self.limits.max_import_lines
+                )));
+            }
+            match serde_json::from_str::<Licence>(line) {
+                Ok(mut licence) => {
+                    licence.states.sort();
+                    let problems = licence.validate();
+                    if !seen.insert(licence.number.clone()) {
+                        errors.push(InputError {
+                            line: Some(line_no),
+                            field: "number".into(),
+                            message: format!("licence {} appears twice in this import", licence.number),
+                        });
+                    }
+                    if problems.is_empty() {
+                        licences.push(licence);
+                    } else {
+                        errors.extend(problems.into_iter().map(|p| InputError {
+                            line: Some(line_no),
+                            ..p.into()
+                        }));
+                    }
+                }
+                Err(e) => errors.push(InputError {
+                    line: Some(line_no),
+                    field: "(line)".into(),
+                    message: format!("not a licence record: {e}"),
+                }),
+            }
+        }
+        if !errors.is_empty() {
+            let lines: HashSet<_> = errors.iter().filter_map(|e| e.line).collect();
+            errors.truncate(100);
+            return Err(ServiceError::Invalid {
+                detail: format!(
+                    "{} line(s) are not valid licence records; nothing was imported.",
+                    lines.len()
+                ),
+                errors,
+            });
+        }
+        if licences.is_empty() {
+            return Err(ServiceError::invalid("The import holds no licence records."));
+        }
+        self.records.import_licences(&licences).await?;
+        tracing::info!(by = %caller.id, count = licences.len(), "licences imported");
+        Ok(ImportReport {
+            imported: licences.len(),
+        })
+    }
+
+    pub async fn licence_for_admin(&self, caller: &Caller, number: &str) -> Result<LicenceView, ServiceError> {
+        require(caller, &[Role::Admin], "Reading the register")?;
+        let licence = self.records.licence(number).await?.ok_or_else(|| ServiceError::NotFound {
+            what: "licence",
+            id: number.into(),
+        })?;
+        let changes = self.records.licence_changes(number).await?;
+        Ok(LicenceView {
+            refusals: eligibility::refusals(&licence, self.today()),
+            licence,
+            changes,
+            supersedes_electronic_licence: None,
+        })
+    }
+
+    /// `PATCH /admin/licences/{number}`: points, states, renewal (R7, R11).
+    pub async fn change_licence(
+        &self,
+        caller: &Caller,
+        number: &str,
+        request: LicenceChange,
+    ) -> Result<LicenceView, ServiceError> {
+        require(caller, &[Role::Admin], "Changing a licence")?;
+        let licence = self.records.licence(number).await?.ok_or_else(|| ServiceError::NotFound {
+            what: "licence",
+            id: number.into(),
+        })?;
+        if let Some(expected) = request.expected_version {
+            if expected != licence.version {
+                return Err(ServiceError::Conflict);
+            }
+        }
+        let (mut next, changed) = change::apply(&licence, &request).map_err(|errors| ServiceError::Invalid {
+            detail: "The change is not valid; nothing was changed.".into(),
+            errors: errors.into_iter().map(InputError::from).collect(),
+        })?;
+        if changed.is_empty() {
+            return Err(ServiceError::invalid("The change names nothing that differs from the register."));
+        }
+        next.version = licence.version + 1;
+        let supersedes = change::supersedes_electronic_licence(&changed);
+        let record = ChangeRecord {
+            licence_number: number.into(),
+            at: self.now(),
+            by: actor(caller, Role::Admin),
+            reason: request.reason.trim().to_string(),
+            changed,
+            supersedes_electronic_licence: supersedes,
+            version: next.version,
+        };
+        self.records.change_licence(&next, licence.version, &record).await?;
+        tracing::info!(licence = %number, by = %caller.id, fields = ?record.changed, "licence changed");
+        let changes = self.records.licence_changes(number).await?;
+        Ok(LicenceView {
+            refusals: eligibility::refusals(&next, self.today()),
+            licence: next,
+            changes,
+            supersedes_electronic_licence: Some(supersedes),
+        })
+    }
+
+    pub async fn rollout(&self, caller: &Caller) -> Result<RolloutView, ServiceError> {
+        require(caller, &[Role::Admin], "Reading the rollout")?;
+        let now = self.now();
+        let waves = self.records.waves().await?;
+        let cities = self
+            .records
+            .cities()
+            .await?
+            .into_iter()
+            .map(|city| {
+                let wave = waves.iter().find(|w| w.id == city.wave);
+                CityView {
+                    availability: city.availability(wave, now),
+                    city,
+                }
+            })
+            .collect();
+        Ok(RolloutView {
+            at: now,
+            waves,
+            cities,
+            changes: self.records.rollout_changes().await?,
+        })
+    }
+
+    fn parse_switch(&self, request: &SwitchRequest) -> Result<Switch, ServiceError> {
+        let go_live_at = match request.go_live_at.as_deref() {
+            None => None,
+            Some("now") => Some(self.now()),
+            Some(text) => Some(
+                DateTime::parse_from_rfc3339(text)
+                    .map_err(|_| {
+                        ServiceError::invalid(format!(
+                            "goLiveAt must be \"now\", an RFC 3339 time such as 2026-12-01T00:00:00+08:00, or null; got {text:?}."
+                        ))
+                    })?
+                    .with_timezone(&Utc),
+            ),
+        };
+        Ok(Switch { go_live_at })
+    }
+
+    /// R2: switch one city on (at a time), or off with null.
+    pub async fn switch_city(&self, caller: &Caller, code: &str, request: SwitchRequest) -> Result<CityView, ServiceError> {
+        require(caller, &[Role::Admin], "Switching a city")?;
+        let switch = self.parse_switch(&request)?;
+        let mut city = self.records.city(code).await?.ok_or_else(|| ServiceError::NotFound {
+            what: "city",
+            id: code.into(),
+        })?;
+        let change = RolloutChange {
+            target: format!("city:{code}"),
+            at: self.now(),
+            by: actor(caller, Role::Admin),
+            go_live_before: city.go_live_at,
+            go_live_after: switch.go_live_at,
+        };
+        let expected = city.version;
+        city.go_live_at = switch.go_live_at;
+        city.version = expected + 1;
+        self.records.switch_city(&city, expected, &change).await?;
+        tracing::info!(city = %code, by = %caller.id, "city switched");
+        let wave = self.records.wave(&city.wave).await?;
+        Ok(CityView {
+            availability: city.availability(wave.as_ref(), self.now()),
+            city,
+        })
+    }
+
+    /// R2: switch a whole wave on (at a time), or off with null.
+    pub async fn switch_wave(&self, caller: &Caller, id: &str, request: SwitchRequest) -> Result<Wave, ServiceError> {
+        require(caller, &[Role::Admin], "Switching a wave")?;
+        let switch = self.parse_switch(&request)?;
+        let mut wave = self.records.wave(id).await?.ok_or_else(|| ServiceError::NotFound {
+            what: "wave",
+            id: id.into(),
+        })?;
+        let change = RolloutChange {
+            target: format!("wave:{id}"),
+            at: self.now(),
+            by: actor(caller, Role::Admin),
+            go_live_before: wave.go_live_at,
+            go_live_after: switch.go_live_at,
+        };
+        let expected = wave.version;
+        wave.go_live_at = switch.go_live_at;
+        wave.version = expected + 1;
+        self.records.switch_wave(&wave, expected, &change).await?;
+        tracing::info!(wave = %id, by = %caller.id, "wave switched");
+        Ok(wave)
+    }
+}
