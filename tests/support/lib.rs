@@ -1,0 +1,272 @@
+//! Shared test support: the AWS emulator connection, services with a fixed clock, and API Gateway events.
+
+use chrono::{DateTime, Utc};
+use lambda_http::{Body, Request, Response};
+use serde_json::{json, Value};
+use shared::adapters::dynamodb::DynamoRecords;
+use shared::adapters::embedded::EmbeddedRecords;
+use shared::dev::{DevKeys, DevLiveness};
+use shared::domain::rollout::Plan;
+use shared::ports::{Clock, Records};
+use shared::service::{Limits, Services};
+use std::sync::{Arc, Mutex};
+
+/// The AWS emulator the test command started. Tests that need it fail, never
+/// skip, when it is missing.
+pub fn aws_endpoint() -> String {
+    match std::env::var("AWS_ENDPOINT_URL") {
+        Ok(url) if !url.is_empty() => url,
+        _ => panic!(
+            "AWS_ENDPOINT_URL is not set: these tests run against a local AWS emulator (ministack). \
+             Run the whole suite with `scripts/test.sh`, which installs ministack into .venv, starts it \
+             on 127.0.0.1 and stops it afterwards; or start one yourself \
+             (`pip install ministack==1.5.33 cryptography`, then \
+             `BIND_HOST=127.0.0.1 GATEWAY_PORT=4566 IOT_MTLS_ENABLED=0 SFTP_ENABLED=0 ministack`) and set \
+             AWS_ENDPOINT_URL=http://127.0.0.1:4566 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1."
+        ),
+    }
+}
+
+/// A DynamoDB client for the emulator.
+pub async fn dynamodb_client() -> aws_sdk_dynamodb::Client {
+    let endpoint = aws_endpoint();
+    let config = shared::adapters::aws::sdk_config().await;
+    let config = aws_sdk_dynamodb::config::Builder::from(&config)
+        .endpoint_url(endpoint)
+        .build();
+    aws_sdk_dynamodb::Client::from_conf(config)
+}
+
+/// A fresh table of its own for one test, so tests run in parallel without sharing state.
+pub async fn dynamo_records() -> DynamoRecords {
+    let client = dynamodb_client().await;
+    let table = format!("edl-test-{}", uuid::Uuid::new_v4().simple());
+    if let Err(e) = DynamoRecords::create_table(&client, &table).await {
+        panic!("cannot create table {table} on the emulator at {}: {e}", aws_endpoint());
+    }
+    DynamoRecords::new(client, table)
+}
+
+pub fn embedded_records() -> EmbeddedRecords {
+    EmbeddedRecords::new()
+}
+
+/// A clock the test sets.
+pub struct TestClock(Mutex<DateTime<Utc>>);
+
+impl TestClock {
+    pub fn at(rfc3339: &str) -> Arc<TestClock> {
+        Arc::new(TestClock(Mutex::new(at(rfc3339))))
+    }
+
+    pub fn set(&self, rfc3339: &str) {
+        if let Ok(mut now) = self.0.lock() {
+            *now = at(rfc3339);
+        }
+    }
+}
+
+impl Clock for TestClock {
+    fn now(&self) -> DateTime<Utc> {
+        self.0.lock().map(|t| *t).unwrap_or_else(|_| Utc::now())
+    }
+}
+
+pub fn at(rfc3339: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(rfc3339)
+        .unwrap_or_else(|e| panic!("bad time {rfc3339}: {e}"))
+        .with_timezone(&Utc)
+}
+
+/// The moment the tests live in: waves 1 and 2a are live, 2b opens on the 27th, 2c is unscheduled.
+pub const NOW: &str = "2026-11-25T10:00:00+08:00";
+
+/// Everything a handler needs, over `records`, with the rollout plan and the
+/// first `samples` licences of the sample register (the showcase ones first).
+pub struct Harness {
+    pub services: Services,
+    pub keys: DevKeys,
+    pub clock: Arc<TestClock>,
+}
+
+pub async fn harness(records: Arc<dyn Records>, samples: usize) -> Harness {
+    let clock = TestClock::at(NOW);
+    let keys = DevKeys::random();
+    records
+        .seed_rollout(&Plan::default_plan())
+        .await
+        .unwrap_or_else(|e| panic!("seed rollout: {e}"));
+    if samples > 0 {
+        records
+            .import_licences(&shared::sample::generate(samples, 2026))
+            .await
+            .unwrap_or_else(|e| panic!("import samples: {e}"));
+    }
+    let services = Services {
+        records,
+        clock: clock.clone(),
+        liveness: Arc::new(DevLiveness {
+            keys: keys.clone(),
+            clock: clock.clone(),
+        }),
+        issuer: None,
+        limits: Limits::default(),
+    };
+    Harness { services, keys, clock }
+}
+
+pub async fn embedded_harness() -> Harness {
+    harness(Arc::new(embedded_records()), 5).await
+}
+
+pub async fn dynamo_harness() -> Harness {
+    harness(Arc::new(dynamo_records().await), 5).await
+}
+
+/// The showcase identities (see `shared::sample::showcase_licences`).
+pub const ZHANG_WEI: &str = "11010519900307451X"; // Beijing, eligible, photo on file
+pub const LI_NA: &str = "310104199208152623"; // Shanghai, eligible, no photo on file
+pub const WANG_FANG: &str = "440106198505213821"; // Guangzhou, detained + medical overdue
+pub const LIU_YANG: &str = "440811199501121333"; // Zhanjiang, wave 2c not live
+pub const CHEN_JING: &str = "440304198809302469"; // Shenzhen, counter walkthrough
+
+/// JWT claims as API Gateway's authorizer passes them (all strings).
+pub fn claims(sub: &str, roles: &str, office: Option<&str>) -> Value {
+    let mut claims = json!({
+        "sub": sub,
+        "roles": roles,
+        "iss": "https://login.edl.example.gov.cn",
+        "aud": "edl-app",
+        "iat": "1795000000",
+        "exp": "1795003600",
+    });
+    if let (Some(office), Some(map)) = (office, claims.as_object_mut()) {
+        map.insert("office".into(), json!(office));
+    }
+    claims
+}
+
+pub fn holder(sub: &str) -> Option<Value> {
+    Some(claims(sub, "holder", None))
+}
+
+pub fn admin() -> Option<Value> {
+    Some(claims("admin-0001", "admin", None))
+}
+
+pub fn clerk(office: &str) -> Option<Value> {
+    Some(claims(&format!("clerk-{office}-0007"), "clerk", Some(office)))
+}
+
+/// An API Gateway HTTP API (2.0) request for `route_key` ("POST /applications/{id}/liveness")
+/// with the path parameters filled in, claims (None: no authorizer context), content type and body.
+pub fn request(
+    route_key: &str,
+    parameters: &[(&str, &str)],
+    claims: Option<Value>,
+    content_type: Option<&str>,
+    body: Option<&str>,
+) -> Request {
+    let (method, pattern) = route_key.split_once(' ').unwrap_or(("GET", route_key));
+    let mut path = pattern.to_string();
+    for (name, value) in parameters {
+        path = path.replace(&format!("{{{name}}}"), value);
+    }
+    let mut headers = json!({ "host": "a1b2c3d4e5.execute-api.cn-north-1.amazonaws.com.cn" });
+    if let (Some(kind), Some(map)) = (content_type, headers.as_object_mut()) {
+        map.insert("content-type".into(), json!(kind));
+    }
+    let params: serde_json::Map<String, Value> = parameters.iter().map(|(k, v)| (k.to_string(), json!(v))).collect();
+    let mut context = json!({
+        "accountId": "123456789012",
+        "apiId": "a1b2c3d4e5",
+        "domainName": "a1b2c3d4e5.execute-api.cn-north-1.amazonaws.com.cn",
+        "domainPrefix": "a1b2c3d4e5",
+        "http": { "method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "203.0.113.10", "userAgent": "edl-tests" },
+        "requestId": uuid::Uuid::new_v4().to_string(),
+        "routeKey": route_key,
+        "stage": "$default",
+        "time": "25/Nov/2026:02:00:00 +0000",
+        "timeEpoch": 1795053600000i64,
+    });
+    if let (Some(claims), Some(map)) = (claims, context.as_object_mut()) {
+        map.insert("authorizer".into(), json!({ "jwt": { "claims": claims, "scopes": null } }));
+    }
+    let event = json!({
+        "version": "2.0",
+        "routeKey": route_key,
+        "rawPath": path,
+        "rawQueryString": "",
+        "headers": headers,
+        "pathParameters": if params.is_empty() { Value::Null } else { Value::Object(params) },
+        "requestContext": context,
+        "body": body,
+        "isBase64Encoded": false,
+    });
+    lambda_http::request::from_str(&event.to_string()).unwrap_or_else(|e| panic!("event for {route_key}: {e}"))
+}
+
+pub fn json_request(route_key: &str, parameters: &[(&str, &str)], claims: Option<Value>, body: &Value) -> Request {
+    request(route_key, parameters, claims, Some("application/json"), Some(&body.to_string()))
+}
+
+/// The function that serves `route_key`; a route nobody serves goes to apply,
+/// which must answer it with a 404 problem.
+pub fn function_for(route_key: &str) -> &'static str {
+    if edl_admin::ROUTES.contains(&route_key) {
+        "admin"
+    } else {
+        "apply"
+    }
+}
+
+/// Status, content type and JSON body of a handled request.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub status: u16,
+    pub content_type: String,
+    pub body: Value,
+}
+
+impl Answer {
+    /// The problem `type` slug, asserting the answer is a problem document.
+    pub fn problem(&self) -> &str {
+        assert_eq!(self.content_type, "application/problem+json", "{self:?}");
+        assert_eq!(self.body["status"].as_u64(), Some(u64::from(self.status)), "{self:?}");
+        assert!(
+            self.body["detail"].as_str().is_some_and(|d| !d.is_empty()),
+            "a problem says what was wrong: {self:?}"
+        );
+        self.body["type"]
+            .as_str()
+            .and_then(|t| t.strip_prefix("urn:edl:problem:"))
+            .unwrap_or_else(|| panic!("problem type: {self:?}"))
+    }
+}
+
+pub fn answer(response: Response<Body>) -> Answer {
+    let status = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let bytes: &[u8] = response.body().as_ref();
+    let body = serde_json::from_slice(bytes).unwrap_or(Value::Null);
+    Answer {
+        status,
+        content_type,
+        body,
+    }
+}
+
+/// Runs the request through the real handler of the function that serves it.
+pub async fn call(services: &Services, request: Request) -> Answer {
+    let route = shared::http::route_key(&request);
+    let response = match function_for(&route) {
+        "apply" => edl_apply::handle(services, request).await,
+        _ => edl_admin::handle(services, request).await,
+    };
+    answer(response)
+}

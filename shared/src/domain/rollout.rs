@@ -36,7 +36,7 @@ pub struct City {
 
 /// Whether applications from a city are accepted at a given moment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(tag = "status", rename_all = "snake_case")]
+#[serde(tag = "status", rename_all = "snake_case", rename_all_fields = "camelCase")]
 pub enum Availability {
     Live { since: DateTime<Utc> },
     Scheduled { opens_at: DateTime<Utc> },

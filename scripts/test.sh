@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Runs every test: installs the pinned tools into .venv if needed, checks template.yaml
+# offline, starts ministack (the local AWS emulator) on a free loopback port, runs the
+# whole Rust workspace's tests against it, and stops it by its process id.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+venv="${EDL_VENV:-$root/.venv}"
+requirements=scripts/requirements-dev.txt
+
+# 1. Tools, installed once per change of the pinned versions.
+want=$(sha256sum "$requirements" | cut -d' ' -f1)
+if [ ! -x "$venv/bin/python" ] || [ "$(cat "$venv/.requirements.sha256" 2>/dev/null)" != "$want" ]; then
+  echo "== installing pinned tools into $venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$requirements"
+  echo "$want" > "$venv/.requirements.sha256"
+fi
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/edl-test.XXXXXX")
+ministack_pid=""
+cleanup() {
+  if [ -n "$ministack_pid" ] && kill -0 "$ministack_pid" 2>/dev/null; then
+    # ministack was started in its own process group: stop the group, then reap it.
+    kill -TERM -- "-$ministack_pid" 2>/dev/null || kill -TERM "$ministack_pid" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 "$ministack_pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL -- "-$ministack_pid" 2>/dev/null || true
+    wait "$ministack_pid" 2>/dev/null || true
+  fi
+  rm -rf "$work"
+}
+trap cleanup EXIT INT TERM
+
+# 2. The template, offline.
+echo "== cfn-lint template.yaml"
+"$venv/bin/cfn-lint" template.yaml
+echo "== SAM transform, offline"
+AWS_DEFAULT_REGION=us-east-1 "$venv/bin/python" scripts/sam_transform.py template.yaml "$work/transformed.json"
+"$venv/bin/cfn-lint" "$work/transformed.json"
+export EDL_TRANSFORMED_TEMPLATE="$work/transformed.json"
+
+# 3. ministack on a free loopback port (it listens on every interface unless told otherwise).
+port=$("$venv/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+echo "== starting ministack on 127.0.0.1:$port"
+BIND_HOST=127.0.0.1 GATEWAY_PORT=$port IOT_MTLS_ENABLED=0 SFTP_ENABLED=0 \
+  S3_DATA_DIR="$work/s3" LOG_LEVEL=WARNING \
+  setsid "$venv/bin/ministack" > "$work/ministack.log" 2>&1 &
+ministack_pid=$!
+for _ in $(seq 300); do
+  if ! kill -0 "$ministack_pid" 2>/dev/null; then
+    echo "ministack exited before answering:"; cat "$work/ministack.log"; exit 1
+  fi
+  if "$venv/bin/python" -c "import urllib.request,sys; urllib.request.urlopen('http://127.0.0.1:$port/_ministack/health', timeout=1)" 2>/dev/null; then
+    break
+  fi
+  sleep 0.2
+done
+"$venv/bin/python" -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$port/_ministack/health', timeout=2)" \
+  || { echo "ministack did not answer on port $port:"; cat "$work/ministack.log"; exit 1; }
+
+# 4. Every test of the workspace, against it.
+export AWS_ENDPOINT_URL="http://127.0.0.1:$port"
+export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1
+unset AWS_PROFILE AWS_SESSION_TOKEN
+echo "== cargo test --workspace"
+status=0
+cargo test --workspace --locked || status=$?
+if [ "$status" -ne 0 ]; then
+  echo "== tests failed (exit $status); last lines of the ministack log:"
+  tail -n 30 "$work/ministack.log" || true
+fi
+exit "$status"
