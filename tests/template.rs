@@ -1,0 +1,97 @@
+//! Least privilege, asserted on the template after the SAM transform (run offline by the test command).
+
+use serde_json::Value;
+
+fn transformed() -> Value {
+    let path = std::env::var("EDL_TRANSFORMED_TEMPLATE").unwrap_or_else(|_| {
+        panic!(
+            "EDL_TRANSFORMED_TEMPLATE is not set: run the suite with `scripts/test.sh`, which transforms \
+             template.yaml offline with aws-sam-translator (scripts/sam_transform.py) before the tests"
+        )
+    });
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+fn as_list(value: &Value) -> Vec<Value> {
+    match value {
+        Value::Array(items) => items.clone(),
+        Value::Null => Vec::new(),
+        other => vec![other.clone()],
+    }
+}
+
+/// (role logical id, action, resource) for every inline policy statement.
+fn statements(template: &Value) -> Vec<(String, String, Value)> {
+    let mut out = Vec::new();
+    let resources = template["Resources"].as_object().expect("Resources");
+    for (name, resource) in resources {
+        if resource["Type"] != "AWS::IAM::Role" {
+            continue;
+        }
+        for policy in as_list(&resource["Properties"]["Policies"]) {
+            for statement in as_list(&policy["PolicyDocument"]["Statement"]) {
+                assert_eq!(statement["Effect"], "Allow", "{name}: only Allow statements are expected");
+                for action in as_list(&statement["Action"]) {
+                    for resource in as_list(&statement["Resource"]) {
+                        out.push((name.clone(), action.as_str().unwrap_or("").to_string(), resource));
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn no_scan_no_wildcards_and_each_function_only_what_it_uses() {
+    let template = transformed();
+    let statements = statements(&template);
+    assert!(!statements.is_empty(), "the functions' roles carry inline policies");
+    for (role, action, resource) in &statements {
+        assert_ne!(action, "dynamodb:Scan", "{role} may not Scan");
+        assert!(!action.contains('*'), "{role} has a wildcard action {action}");
+        assert_ne!(resource, &Value::String("*".into()), "{role}: {action} on every resource");
+        if action.starts_with("dynamodb:") {
+            assert_eq!(
+                resource,
+                &serde_json::json!({ "Fn::GetAtt": ["RecordsTable", "Arn"] }),
+                "{role}: {action} only on the records table"
+            );
+        }
+    }
+    let of = |role: &str| -> Vec<&str> {
+        statements.iter().filter(|s| s.0 == role).map(|s| s.1.as_str()).collect()
+    };
+    let apply = of("ApplyFunctionRole");
+    assert!(!apply.is_empty(), "ApplyFunctionRole exists");
+    assert!(apply.iter().all(|a| a.starts_with("dynamodb:")), "apply touches only DynamoDB: {apply:?}");
+    assert!(!apply.contains(&"dynamodb:UpdateItem") && !apply.contains(&"dynamodb:Query"));
+    assert!(statements.iter().all(|s| !s.1.starts_with("kms:Sign")), "no function signs yet");
+}
+
+#[test]
+fn the_table_and_api_are_configured_for_production() {
+    let template = transformed();
+    let table = &template["Resources"]["RecordsTable"]["Properties"];
+    assert_eq!(table["BillingMode"], "PAY_PER_REQUEST");
+    assert_eq!(table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"], true);
+    assert_eq!(table["SSESpecification"]["SSEEnabled"], true);
+    // SAM renders the HTTP API as an OpenAPI body: one JWT authorizer, on every operation.
+    let body = &template["Resources"]["Api"]["Properties"]["Body"];
+    let scheme = &body["components"]["securitySchemes"]["AuthorityJwt"]["x-amazon-apigateway-authorizer"];
+    assert_eq!(scheme["type"], "jwt");
+    let paths = body["paths"].as_object().expect("paths");
+    let mut operations = 0;
+    for (path, methods) in paths {
+        for (method, operation) in methods.as_object().expect("methods") {
+            operations += 1;
+            assert_eq!(
+                operation["security"],
+                serde_json::json!([{ "AuthorityJwt": [] }]),
+                "{method} {path} must go through the JWT authorizer"
+            );
+        }
+    }
+    assert_eq!(operations, edl_apply::ROUTES.len() + edl_admin::ROUTES.len());
+}
