@@ -193,7 +193,7 @@ pub fn generate(count: usize, seed: u64) -> Vec<Licence> {
         let mut valid_to = valid_from.checked_add_days(Days::new(years * 365)).unwrap_or(valid_from);
         let mut states = Vec::new();
         // About one in eight licences carries a state flag, cycling through every flag.
-        if index % 8 == 0 {
+        if index.is_multiple_of(8) {
             let state = LicenceState::ALL[(index / 8) % LicenceState::ALL.len()];
             states.push(state);
             if state == LicenceState::Expired {
@@ -201,7 +201,7 @@ pub fn generate(count: usize, seed: u64) -> Vec<Licence> {
             }
         }
         // Some licences ran out of validity without the register flagging it yet.
-        if index % 97 == 0 {
+        if index.is_multiple_of(97) {
             valid_to = today.checked_sub_days(Days::new(1 + rng.below(30))).unwrap_or(today);
         }
         let valid_from = valid_from.min(valid_to.pred_opt().unwrap_or(valid_to));

@@ -187,7 +187,7 @@ impl ServiceError {
 
 /// The authority's local time zone (China Standard Time); dates on licences are local dates.
 pub fn china_offset() -> FixedOffset {
-    FixedOffset::east_opt(8 * 3600).unwrap_or_else(|| FixedOffset::east_opt(0).expect("zero offset"))
+    FixedOffset::east_opt(8 * 3600).unwrap_or_else(|| chrono::Offset::fix(&Utc))
 }
 
 /// Limits on what one request may carry.
