@@ -42,7 +42,7 @@ export EDL_TRANSFORMED_TEMPLATE="$work/transformed.json"
 # 3. ministack on a free loopback port (it listens on every interface unless told otherwise).
 port=$("$venv/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 echo "== starting ministack on 127.0.0.1:$port"
-BIND_HOST=127.0.0.1 GATEWAY_PORT=$port IOT_MTLS_ENABLED=0 SFTP_ENABLED=0 \
+AUTH=true BIND_HOST=127.0.0.1 GATEWAY_PORT=$port IOT_MTLS_ENABLED=0 SFTP_ENABLED=0 \
   S3_DATA_DIR="$work/s3" LOG_LEVEL=WARNING \
   setsid "$venv/bin/ministack" > "$work/ministack.log" 2>&1 &
 ministack_pid=$!

@@ -1,11 +1,14 @@
 //! Every file in `events/` run through its real handler, as `sam local invoke -e events/<file>` would.
 
-use edl_tests::{call, dynamo_harness, embedded_harness, Answer, Harness, ZHANG_WEI};
+use edl_tests::{call, dynamo_harness, embedded_harness, images, Answer, Harness, LI_NA, ZHANG_WEI};
+use shared::service::photos::PhotoOutcome;
 use shared::domain::application::{Actor, Application, Channel, Opening, PhotoSource};
 use shared::domain::caller::Role;
 
 /// The application id the `apply-*` events name.
 const EVENT_APPLICATION: &str = "0193a5b0-0000-7000-8000-000000000001";
+/// The application id the photo and review events name (李娜, new photo).
+const PHOTO_APPLICATION: &str = "0193a5b0-0000-7000-8000-000000000002";
 
 fn event_text(name: &str) -> String {
     let path = format!("{}/../events/{name}", env!("CARGO_MANIFEST_DIR"));
@@ -21,23 +24,58 @@ async fn run_text(h: &Harness, text: &str) -> Answer {
     call(&h.services, request).await
 }
 
-/// The application the `apply-*` events act on, as the holder opened it.
-async fn store_event_application(h: &Harness) {
+/// An application the events act on, as its holder opened it.
+async fn store_event_application(h: &Harness, id: &str, holder: &str, city: &str, source: PhotoSource) {
     let application = Application::open(Opening {
-        id: EVENT_APPLICATION.into(),
-        licence_number: ZHANG_WEI.into(),
-        holder_id: ZHANG_WEI.into(),
-        city_code: "110000".into(),
+        id: id.into(),
+        licence_number: holder.into(),
+        holder_id: holder.into(),
+        city_code: city.into(),
         channel: Channel::App,
-        photo_source: PhotoSource::OnFile,
+        photo_source: source,
         opened_by: Actor {
-            id: ZHANG_WEI.into(),
+            id: holder.into(),
             role: Role::Holder,
         },
         office: None,
         at: h.services.now(),
     });
     h.services.records.create_application(&application).await.expect("store");
+}
+
+async fn photo_and_review_events(h: &Harness) {
+    store_event_application(h, PHOTO_APPLICATION, LI_NA, "310000", PhotoSource::Camera).await;
+    let offer = run(h, "photo-upload-request.json").await;
+    assert_eq!(offer.status, 201, "{offer:?}");
+    // The sample S3 event names an upload this application is not waiting for.
+    let stray = edl_photo_check::handle(&h.services, s3_event(&event_text("photo-check-object-created.json")))
+        .await
+        .expect("handled");
+    assert!(matches!(stray.as_slice(), [PhotoOutcome::Ignored { .. }]), "{stray:?}");
+    // The real upload lands, and the same event for its key queues it.
+    let token = offer.body["upload"]["url"].as_str().and_then(|u| u.rsplit('/').next()).expect("token");
+    let key = h
+        .embedded_photos
+        .as_ref()
+        .expect("embedded photos")
+        .accept_upload(token, Some("image/jpeg"), &images::id_photo_jpeg(360, 480), h.services.now())
+        .expect("uploaded");
+    let sample_key = format!("photos/{PHOTO_APPLICATION}/5f2b8c0e6a9d4c1f8e7b3a2d1c0b9a87");
+    let landed = event_text("photo-check-object-created.json").replace(&sample_key, &key);
+    let queued = edl_photo_check::handle(&h.services, s3_event(&landed)).await.expect("handled");
+    assert!(matches!(queued.as_slice(), [PhotoOutcome::Queued { .. }]), "{queued:?}");
+
+    let queue = run(h, "review-list-queue.json").await;
+    assert_eq!((queue.status, queue.body["items"][0]["id"].as_str()), (200, Some(PHOTO_APPLICATION)), "{queue:?}");
+    let item = run(h, "review-get-item.json").await;
+    assert_eq!(item.status, 200, "{item:?}");
+    assert!(item.body["photoUrl"].as_str().is_some());
+    let decided = run(h, "review-decide.json").await;
+    assert_eq!((decided.status, decided.body["state"].as_str()), (200, Some("rejected")), "{decided:?}");
+}
+
+fn s3_event(text: &str) -> aws_lambda_events::event::s3::S3Event {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("S3 event: {e}"))
 }
 
 async fn every_event(h: Harness) {
@@ -58,7 +96,7 @@ async fn every_event(h: Harness) {
     assert_eq!(counter.status, 201, "{counter:?}");
     assert_eq!((counter.body["channel"].as_str(), counter.body["state"].as_str()), (Some("counter"), Some("approved")));
 
-    store_event_application(&h).await;
+    store_event_application(&h, EVENT_APPLICATION, ZHANG_WEI, "110000", PhotoSource::OnFile).await;
     let read = run(&h, "apply-get-application.json").await;
     assert_eq!((read.status, read.body["id"].as_str()), (200, Some(EVENT_APPLICATION)), "{read:?}");
 
@@ -84,6 +122,8 @@ async fn every_event(h: Harness) {
     assert_eq!((city.status, city.body["availability"]["status"].as_str()), (200, Some("scheduled")), "{city:?}");
     let wave = run(&h, "admin-switch-wave.json").await;
     assert_eq!((wave.status, wave.body["id"].as_str()), (200, Some("2c")), "{wave:?}");
+
+    photo_and_review_events(&h).await;
 }
 
 /// Every file in events/ is exercised above; a new file without a case fails here.

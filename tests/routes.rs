@@ -15,6 +15,12 @@ fn template_routes_are_exactly_the_functions_routes() {
     for key in edl_admin::ROUTES {
         served.insert(("admin".to_string(), key.to_string()));
     }
+    for key in edl_photo_upload::ROUTES {
+        served.insert(("photo-upload".to_string(), key.to_string()));
+    }
+    for key in edl_review::ROUTES {
+        served.insert(("review".to_string(), key.to_string()));
+    }
     assert_eq!(from_template, served, "template.yaml and the functions' ROUTES differ");
 }
 

@@ -53,10 +53,16 @@ fn no_scan_no_wildcards_and_each_function_only_what_it_uses() {
         assert!(!action.contains('*'), "{role} has a wildcard action {action}");
         assert_ne!(resource, &Value::String("*".into()), "{role}: {action} on every resource");
         if action.starts_with("dynamodb:") {
-            assert_eq!(
-                resource,
-                &serde_json::json!({ "Fn::GetAtt": ["RecordsTable", "Arn"] }),
-                "{role}: {action} only on the records table"
+            let table = serde_json::json!({ "Fn::GetAtt": ["RecordsTable", "Arn"] });
+            let index = resource["Fn::Sub"].as_str().is_some_and(|s| s.starts_with("${RecordsTable.Arn}/index/"));
+            assert!(resource == &table || index, "{role}: {action} only on the records table: {resource}");
+        }
+        if action.starts_with("s3:") {
+            let arn = resource["Fn::Sub"].as_str().unwrap_or("");
+            assert!(
+                arn.contains(":s3:::edl-photos-${AWS::AccountId}-${AWS::Region}/photos/*")
+                    || arn.contains(":s3:::edl-photos-${AWS::AccountId}-${AWS::Region}/portraits/*"),
+                "{role}: {action} only on the photo bucket's prefixes: {resource}"
             );
         }
     }
@@ -67,6 +73,18 @@ fn no_scan_no_wildcards_and_each_function_only_what_it_uses() {
     assert!(!apply.is_empty(), "ApplyFunctionRole exists");
     assert!(apply.iter().all(|a| a.starts_with("dynamodb:")), "apply touches only DynamoDB: {apply:?}");
     assert!(!apply.contains(&"dynamodb:UpdateItem") && !apply.contains(&"dynamodb:Query"));
+    assert!(of("AdminFunctionRole").iter().all(|a| a.starts_with("dynamodb:")), "admin has no S3");
+    // Only the upload function may write uploads; only review keeps portraits.
+    for (role, action, resource) in &statements {
+        if action == "s3:PutObject" {
+            let arn = resource["Fn::Sub"].as_str().unwrap_or("");
+            match role.as_str() {
+                "PhotoUploadFunctionRole" => assert!(arn.ends_with("/photos/*")),
+                "ReviewFunctionRole" => assert!(arn.ends_with("/portraits/*")),
+                other => panic!("{other} may not write to the photo bucket"),
+            }
+        }
+    }
     assert!(statements.iter().all(|s| !s.1.starts_with("kms:Sign")), "no function signs yet");
 }
 
@@ -93,5 +111,17 @@ fn the_table_and_api_are_configured_for_production() {
             );
         }
     }
-    assert_eq!(operations, edl_apply::ROUTES.len() + edl_admin::ROUTES.len());
+    assert_eq!(
+        operations,
+        edl_apply::ROUTES.len() + edl_admin::ROUTES.len() + edl_photo_upload::ROUTES.len() + edl_review::ROUTES.len()
+    );
+    // The photo bucket is private, encrypted and TLS only.
+    let bucket = &template["Resources"]["PhotoBucket"]["Properties"];
+    for flag in ["BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"] {
+        assert_eq!(bucket["PublicAccessBlockConfiguration"][flag], true, "{flag}");
+    }
+    assert!(bucket["BucketEncryption"].is_object());
+    let policy = &template["Resources"]["PhotoBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"][0];
+    assert_eq!(policy["Effect"], "Deny");
+    assert_eq!(policy["Condition"]["Bool"]["aws:SecureTransport"], "false");
 }

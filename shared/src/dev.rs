@@ -93,7 +93,7 @@ impl DevKeys {
         }
     }
 
-    fn mac(&self, data: &[u8]) -> Vec<u8> {
+    pub(crate) fn mac(&self, data: &[u8]) -> Vec<u8> {
         // HMAC accepts keys of any length, so this cannot fail.
         match HmacSha256::new_from_slice(&self.secret) {
             Ok(mut mac) => {
@@ -104,7 +104,7 @@ impl DevKeys {
         }
     }
 
-    fn verify_mac(&self, data: &[u8], tag: &[u8]) -> bool {
+    pub(crate) fn verify_mac(&self, data: &[u8], tag: &[u8]) -> bool {
         match HmacSha256::new_from_slice(&self.secret) {
             Ok(mut mac) => {
                 mac.update(data);

@@ -10,3 +10,4 @@ pub mod ports;
 pub mod problem;
 pub mod sample;
 pub mod service;
+pub mod telemetry;

@@ -3,6 +3,7 @@
 use crate::domain::application::{Actor, Application};
 use crate::domain::change::ChangeRecord;
 use crate::domain::licence::Licence;
+use crate::domain::photo::ImageType;
 use crate::domain::rollout::{City, Plan, Wave};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -22,6 +23,9 @@ pub enum StoreError {
     Unavailable(String),
     #[error("a stored record could not be read: {0}")]
     Corrupt(String),
+    /// A paging cursor this store did not issue.
+    #[error("the cursor is not one this service issued")]
+    BadCursor,
 }
 
 /// A switch of a city or wave, kept as the rollout's history.
@@ -76,6 +80,85 @@ pub trait Records: Send + Sync {
     async fn switch_wave(&self, wave: &Wave, expected_version: u64, change: &RolloutChange) -> Result<(), StoreError>;
     /// The rollout's change history, oldest first.
     async fn rollout_changes(&self) -> Result<Vec<RolloutChange>, StoreError>;
+
+    /// Records that these exact image bytes belong to `holder_id` (R15). The
+    /// same holder may use them again; another holder may not.
+    async fn claim_photo(&self, sha256: &str, holder_id: &str, application_id: &str) -> Result<PhotoClaim, StoreError>;
+    /// Applications waiting for review, earliest due first (which is also
+    /// oldest first: the due time grows with the arrival time).
+    async fn review_queue(&self, query: &QueueQuery) -> Result<QueuePage, StoreError>;
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PhotoClaim {
+    /// First use, or the same holder again.
+    Granted,
+    /// Another holder already submitted these bytes.
+    HeldByAnotherHolder,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueQuery {
+    pub limit: usize,
+    /// The `next` of the previous page.
+    pub after: Option<String>,
+    /// Only items due before this time (the overdue ones, when it is now).
+    pub due_before: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueuePage {
+    pub items: Vec<Application>,
+    /// Opaque cursor for the next page; none on the last page.
+    pub next: Option<String>,
+}
+
+/// What the holder's app needs to send one photo straight to storage: a
+/// form (`POST` with `fields`, the file last) or a `PUT` with `headers`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UploadForm {
+    pub method: String,
+    pub url: String,
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub fields: std::collections::BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub headers: std::collections::BTreeMap<String, String>,
+}
+
+/// The one object an upload form allows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadGrant {
+    pub key: String,
+    pub content_type: ImageType,
+    pub min_bytes: usize,
+    pub max_bytes: usize,
+    pub expires_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PhotoStoreError {
+    #[error("no object {0}")]
+    NotFound(String),
+    #[error("object {key} is larger than {limit} bytes")]
+    TooLarge { key: String, limit: usize },
+    #[error("the photo store is unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// Where photos live: uploaded by the holder's app directly, read by the
+/// checks, shown to reviewers through short-lived links, kept as portraits.
+#[async_trait]
+pub trait PhotoStore: Send + Sync {
+    /// A short-lived form that lets the app upload exactly `grant`'s object.
+    async fn upload_form(&self, grant: &UploadGrant) -> Result<UploadForm, PhotoStoreError>;
+    /// The object's bytes, refusing (without reading it all) one over `max_bytes`.
+    async fn read(&self, key: &str, max_bytes: usize) -> Result<Vec<u8>, PhotoStoreError>;
+    /// A link that shows the object until `expires_at`.
+    async fn view_link(&self, key: &str, expires_at: DateTime<Utc>) -> Result<String, PhotoStoreError>;
+    /// Copies an approved upload to where portraits are kept for good
+    /// (uploads themselves expire by the bucket's lifecycle rule).
+    async fn keep(&self, key: &str, portrait_key: &str) -> Result<(), PhotoStoreError>;
 }
 
 pub trait Clock: Send + Sync {

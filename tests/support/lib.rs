@@ -1,14 +1,18 @@
 //! Shared test support: the AWS emulator connection, services with a fixed clock, and API Gateway events.
 
+pub mod images;
+
 use chrono::{DateTime, Utc};
 use lambda_http::{Body, Request, Response};
 use serde_json::{json, Value};
 use shared::adapters::dynamodb::DynamoRecords;
 use shared::adapters::embedded::EmbeddedRecords;
+use shared::adapters::embedded_photos::EmbeddedPhotos;
+use shared::adapters::s3::S3Photos;
 use shared::dev::{DevKeys, DevLiveness};
 use shared::domain::rollout::Plan;
-use shared::ports::{Clock, Records};
-use shared::service::{Limits, Services};
+use shared::ports::{Clock, PhotoStore, Records};
+use shared::service::Services;
 use std::sync::{Arc, Mutex};
 
 /// The AWS emulator the test command started. Tests that need it fail, never
@@ -35,6 +39,22 @@ pub async fn dynamodb_client() -> aws_sdk_dynamodb::Client {
         .endpoint_url(endpoint)
         .build();
     aws_sdk_dynamodb::Client::from_conf(config)
+}
+
+/// The SDK configuration for the emulator.
+pub async fn aws_config() -> aws_config::SdkConfig {
+    let endpoint = aws_endpoint();
+    let config = shared::adapters::aws::sdk_config().await;
+    config.into_builder().endpoint_url(endpoint).build()
+}
+
+/// A fresh bucket of its own for one test, on the emulator.
+pub async fn s3_photos() -> S3Photos {
+    let photos = S3Photos::new(&aws_config().await, format!("edl-test-{}", uuid::Uuid::new_v4().simple()));
+    if let Err(e) = photos.create_bucket().await {
+        panic!("cannot create bucket {} on the emulator at {}: {e}", photos.bucket(), aws_endpoint());
+    }
+    photos
 }
 
 /// A fresh table of its own for one test, so tests run in parallel without sharing state.
@@ -87,11 +107,33 @@ pub struct Harness {
     pub services: Services,
     pub keys: DevKeys,
     pub clock: Arc<TestClock>,
+    /// The embedded photo store, when the harness uses it.
+    pub embedded_photos: Option<Arc<EmbeddedPhotos>>,
 }
 
 pub async fn harness(records: Arc<dyn Records>, samples: usize) -> Harness {
-    let clock = TestClock::at(NOW);
     let keys = DevKeys::random();
+    let photos = Arc::new(EmbeddedPhotos::new(keys.clone(), "http://127.0.0.1:9"));
+    harness_with(records, photos.clone(), Some(photos), keys, TestClock::at(NOW), samples).await
+}
+
+/// A harness on the emulator's DynamoDB and S3, on today's real clock (S3
+/// checks the forms' signatures and expiry against real time).
+pub async fn aws_harness() -> Harness {
+    let records = Arc::new(dynamo_records().await);
+    let photos = Arc::new(s3_photos().await);
+    let clock = Arc::new(TestClock(Mutex::new(Utc::now())));
+    harness_with(records, photos, None, DevKeys::random(), clock, 5).await
+}
+
+pub async fn harness_with(
+    records: Arc<dyn Records>,
+    photos: Arc<dyn PhotoStore>,
+    embedded_photos: Option<Arc<EmbeddedPhotos>>,
+    keys: DevKeys,
+    clock: Arc<TestClock>,
+    samples: usize,
+) -> Harness {
     records
         .seed_rollout(&Plan::default_plan())
         .await
@@ -102,17 +144,17 @@ pub async fn harness(records: Arc<dyn Records>, samples: usize) -> Harness {
             .await
             .unwrap_or_else(|e| panic!("import samples: {e}"));
     }
-    let services = Services {
-        records,
+    let liveness = Arc::new(DevLiveness {
+        keys: keys.clone(),
         clock: clock.clone(),
-        liveness: Arc::new(DevLiveness {
-            keys: keys.clone(),
-            clock: clock.clone(),
-        }),
-        issuer: None,
-        limits: Limits::default(),
-    };
-    Harness { services, keys, clock }
+    });
+    let services = Services::new(records, clock.clone(), liveness).with_photos(photos);
+    Harness {
+        services,
+        keys,
+        clock,
+        embedded_photos,
+    }
 }
 
 pub async fn embedded_harness() -> Harness {
@@ -215,6 +257,10 @@ pub fn json_request(route_key: &str, parameters: &[(&str, &str)], claims: Option
 pub fn function_for(route_key: &str) -> &'static str {
     if edl_admin::ROUTES.contains(&route_key) {
         "admin"
+    } else if edl_photo_upload::ROUTES.contains(&route_key) {
+        "photo-upload"
+    } else if edl_review::ROUTES.contains(&route_key) {
+        "review"
     } else {
         "apply"
     }
@@ -265,8 +311,10 @@ pub fn answer(response: Response<Body>) -> Answer {
 pub async fn call(services: &Services, request: Request) -> Answer {
     let route = shared::http::route_key(&request);
     let response = match function_for(&route) {
-        "apply" => edl_apply::handle(services, request).await,
-        _ => edl_admin::handle(services, request).await,
+        "admin" => edl_admin::handle(services, request).await,
+        "photo-upload" => edl_photo_upload::handle(services, request).await,
+        "review" => edl_review::handle(services, request).await,
+        _ => edl_apply::handle(services, request).await,
     };
     answer(response)
 }

@@ -4,7 +4,7 @@ use lambda_http::{run, service_fn, Error, Request};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    shared::http::init_tracing();
+    shared::telemetry::init_tracing();
     let services = shared::adapters::aws::services_from_environment().await?;
     // The shipped rollout plan fills in cities and waves not stored yet;
     // switches an administrator made are never overwritten.

@@ -16,10 +16,11 @@ USAGE:
   edl-local [serve] [--port N] [--samples N] [--seed N]
       Serve every HTTP function of template.yaml on 127.0.0.1 (default port 3000)
       with in-process storage and N sample licences (default 10000).
-      With AWS_ENDPOINT_URL set (e.g. a running ministack) or --dynamodb, records
-      go to the DynamoDB table TABLE_NAME (default edl-local) instead; the table
-      is created when AWS_ENDPOINT_URL is set, and samples are loaded only when
-      --samples is given.
+      With AWS_ENDPOINT_URL set (e.g. a running ministack) or --aws, records go
+      to the DynamoDB table TABLE_NAME (default edl-local) and photos to the S3
+      bucket PHOTO_BUCKET (default edl-photos-local) instead; both are created
+      when AWS_ENDPOINT_URL is set, and samples are loaded only when --samples
+      is given.
   edl-local samples [--count N] [--seed N]
       Print N sample licences as JSON Lines (the import format of POST /admin/licences).
 ";
@@ -29,7 +30,7 @@ struct Options {
     port: u16,
     samples: Option<usize>,
     seed: u64,
-    dynamodb: bool,
+    aws: bool,
 }
 
 fn parse(args: &[String]) -> Result<Options, String> {
@@ -38,7 +39,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
         port: 3000,
         samples: None,
         seed: 2026,
-        dynamodb: false,
+        aws: false,
     };
     let mut iter = args.iter().peekable();
     if let Some(first) = iter.peek() {
@@ -55,7 +56,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
                 options.samples = Some(value(arg)?.parse().map_err(|_| format!("{arg} takes a number"))?)
             }
             "--seed" => options.seed = value("--seed")?.parse().map_err(|_| "--seed takes a number")?,
-            "--dynamodb" => options.dynamodb = true,
+            "--aws" => options.aws = true,
             "-h" | "--help" => options.command = "help".into(),
             other => return Err(format!("unknown argument {other}")),
         }
@@ -65,7 +66,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    shared::http::init_tracing();
+    shared::telemetry::init_tracing();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let options = match parse(&args) {
         Ok(o) => o,
@@ -101,10 +102,11 @@ async fn main() -> ExitCode {
 async fn run(options: Options) -> Result<(), String> {
     let routes = routes_from_template(TEMPLATE).map_err(|e| e.to_string())?;
     let endpoint = std::env::var("AWS_ENDPOINT_URL").ok().filter(|e| !e.is_empty());
-    let storage = if endpoint.is_some() || options.dynamodb {
-        Storage::DynamoDb {
+    let storage = if endpoint.is_some() || options.aws {
+        Storage::Aws {
             table: std::env::var("TABLE_NAME").unwrap_or_else(|_| "edl-local".into()),
-            create_table: endpoint.is_some(),
+            bucket: std::env::var("PHOTO_BUCKET").unwrap_or_else(|_| "edl-photos-local".into()),
+            create: endpoint.is_some(),
         }
     } else {
         Storage::Embedded
@@ -112,17 +114,17 @@ async fn run(options: Options) -> Result<(), String> {
     let samples = match (&storage, options.samples) {
         (_, Some(n)) => n,
         (Storage::Embedded, None) => 10_000,
-        (Storage::DynamoDb { .. }, None) => 0,
+        (Storage::Aws { .. }, None) => 0,
     };
     let keys = DevKeys::random();
-    let services = local_services(&storage, &keys, samples, options.seed)
-        .await
-        .map_err(|e| format!("cannot prepare the records: {e}"))?;
     let address = SocketAddr::from((Ipv4Addr::LOCALHOST, options.port));
+    let local = local_services(&storage, &keys, samples, options.seed, &format!("http://{address}"))
+        .await
+        .map_err(|e| e.to_string())?;
     let listener = tokio::net::TcpListener::bind(address)
         .await
         .map_err(|e| format!("cannot listen on {address}: {e}"))?;
-    let api = Arc::new(LocalApi::new(services, routes, keys));
+    let api = Arc::new(LocalApi::new(local.services, routes, keys, local.embedded_photos));
     print_banner(&api, &storage, samples, address);
     tokio::select! {
         served = serve(api, listener) => served.map_err(|e| e.to_string()),
@@ -134,8 +136,8 @@ fn print_banner(api: &LocalApi, storage: &Storage, samples: usize, address: Sock
     let base = format!("http://{address}");
     let storage = match storage {
         Storage::Embedded => "in-process (embedded adapters)".to_string(),
-        Storage::DynamoDb { table, .. } => format!(
-            "DynamoDB table {table} at {}",
+        Storage::Aws { table, bucket, .. } => format!(
+            "DynamoDB table {table} and S3 bucket {bucket} at {}",
             std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| "AWS".into())
         ),
     };
@@ -155,5 +157,10 @@ fn print_banner(api: &LocalApi, storage: &Storage, samples: usize, address: Sock
     println!(
         "Liveness:     curl -s -X POST {base}/_dev/liveness -d '{{\"holderId\":\"11010519900307451X\"}}'"
     );
+    if api.embedded_photos.is_none() {
+        println!(
+            "Photo events: after an upload to S3, run its checks with\n              curl -s -X POST {base}/_dev/photo-events -d '{{\"key\":\"photos/<application>/<upload>\"}}'"
+        );
+    }
     println!("Stop with Ctrl-C.");
 }

@@ -8,6 +8,7 @@ use hyper::body::Incoming;
 use lambda_http::Body;
 use serde::Deserialize;
 use serde_json::json;
+use shared::adapters::embedded_photos::EmbeddedPhotos;
 use shared::dev::{DevClaims, DevKeys, DEV_AUDIENCE, DEV_ISSUER};
 use shared::domain::caller::{parse_roles, Role};
 use shared::problem::Problem;
@@ -25,6 +26,8 @@ pub struct LocalApi {
     pub services: Services,
     pub routes: Vec<Route>,
     pub keys: DevKeys,
+    /// The in-process photo store, for which this server plays S3.
+    pub embedded_photos: Option<Arc<EmbeddedPhotos>>,
     requests: AtomicU64,
 }
 
@@ -79,15 +82,17 @@ pub fn default_subject(role: Role) -> (&'static str, Option<&'static str>, Optio
         Role::RelyingParty => ("rp-insurer-0001", None, Some("中国人民财产保险股份有限公司")),
         Role::Admin => ("admin-0001", None, None),
         Role::Scheduler => ("scheduler", None, None),
+        Role::System => ("system", None, None),
     }
 }
 
 impl LocalApi {
-    pub fn new(services: Services, routes: Vec<Route>, keys: DevKeys) -> LocalApi {
+    pub fn new(services: Services, routes: Vec<Route>, keys: DevKeys, embedded_photos: Option<Arc<EmbeddedPhotos>>) -> LocalApi {
         LocalApi {
             services,
             routes,
             keys,
+            embedded_photos,
             requests: AtomicU64::new(0),
         }
     }
@@ -128,7 +133,7 @@ impl LocalApi {
         let path = parts.uri.path().to_string();
         let method = parts.method.as_str().to_string();
         if let Some(dev) = path.strip_prefix("/_dev/") {
-            return self.development(&method, dev, &body);
+            return self.development(&method, dev, &parts, &body).await;
         }
         let matched = self
             .routes
@@ -173,6 +178,8 @@ impl LocalApi {
         let response = match route.function.as_str() {
             "apply" => edl_apply::handle(&self.services, request).await,
             "admin" => edl_admin::handle(&self.services, request).await,
+            "photo-upload" => edl_photo_upload::handle(&self.services, request).await,
+            "review" => edl_review::handle(&self.services, request).await,
             other => {
                 return problem_response(&Problem::new(
                     501,
@@ -185,9 +192,33 @@ impl LocalApi {
         to_http(response)
     }
 
-    fn development(&self, method: &str, what: &str, body: &[u8]) -> HttpResponse {
+    async fn development(&self, method: &str, what: &str, parts: &http::request::Parts, body: &[u8]) -> HttpResponse {
         let bad = |detail: String| problem_response(&Problem::new(400, "invalid-request", "Invalid request", detail));
+        if let Some(token) = what.strip_prefix("uploads/") {
+            if method != "PUT" {
+                return problem_response(&Problem::new(405, "method-not-allowed", "Method not allowed", "Upload links take PUT."));
+            }
+            return self.upload(token, parts, body).await;
+        }
+        if let Some(token) = what.strip_prefix("photos/") {
+            return self.view(token);
+        }
         match (method, what) {
+            ("POST", "photo-events") => {
+                #[derive(Deserialize)]
+                #[serde(deny_unknown_fields)]
+                struct PhotoEvent {
+                    key: String,
+                }
+                let event: PhotoEvent = match serde_json::from_slice(body) {
+                    Ok(e) => e,
+                    Err(e) => return bad(format!("The body is not valid: {e}.")),
+                };
+                match self.services.photo_arrived(&event.key).await {
+                    Ok(outcome) => json_response(200, &json!(outcome)),
+                    Err(e) => problem_response(&e.problem()),
+                }
+            }
             ("POST", "tokens") => {
                 let request: TokenRequest = match serde_json::from_slice(body) {
                     Ok(r) => r,
@@ -217,8 +248,44 @@ impl LocalApi {
                 404,
                 "not-found",
                 "Not found",
-                "Development endpoints: POST /_dev/tokens, POST /_dev/liveness.",
+                "Development endpoints: POST /_dev/tokens, POST /_dev/liveness, POST /_dev/photo-events.",
             )),
+        }
+    }
+
+    /// S3's part for the embedded photo store: take the upload the link allows,
+    /// then run the automatic checks as the `ObjectCreated` event would.
+    async fn upload(&self, token: &str, parts: &http::request::Parts, body: &[u8]) -> HttpResponse {
+        let Some(photos) = &self.embedded_photos else {
+            return problem_response(&Problem::new(404, "not-found", "Not found", "This server stores photos in S3."));
+        };
+        let content_type = parts.headers.get("content-type").and_then(|v| v.to_str().ok());
+        let key = match photos.accept_upload(token, content_type, body, self.services.now()) {
+            Ok(key) => key,
+            Err(refusal) => {
+                let status = match refusal {
+                    shared::adapters::embedded_photos::UploadRefusal::Forged
+                    | shared::adapters::embedded_photos::UploadRefusal::Expired => 403,
+                    _ => 400,
+                };
+                return problem_response(&Problem::new(status, "upload-refused", "Upload refused", format!("The upload was refused: {refusal}.")));
+            }
+        };
+        match self.services.photo_arrived(&key).await {
+            Ok(outcome) => json_response(201, &json!(outcome)),
+            Err(e) => problem_response(&e.problem()),
+        }
+    }
+
+    fn view(&self, token: &str) -> HttpResponse {
+        match self.embedded_photos.as_ref().and_then(|p| p.view(token, self.services.now())) {
+            Some((kind, bytes)) => hyper::Response::builder()
+                .status(200)
+                .header("content-type", kind.mime())
+                .header("cache-control", "private, no-store")
+                .body(Full::new(Bytes::from(bytes)))
+                .unwrap_or_default(),
+            None => problem_response(&Problem::new(403, "forbidden", "Not allowed", "The photo link is not valid or has expired.")),
         }
     }
 }

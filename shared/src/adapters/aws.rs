@@ -4,7 +4,8 @@ use super::dynamodb::DynamoRecords;
 use super::NoLivenessService;
 use crate::dev::{DevKeys, DevLiveness};
 use crate::ports::{Clock, LivenessCheck, SystemClock};
-use crate::service::{Limits, Services};
+use crate::domain::calendar::WorkingCalendar;
+use crate::service::Services;
 use std::sync::Arc;
 
 /// The SDK configuration from the environment (`AWS_REGION`, credentials,
@@ -22,10 +23,13 @@ pub fn dynamodb_client(config: &aws_config::SdkConfig) -> aws_sdk_dynamodb::Clie
 pub enum WiringError {
     #[error("the environment variable {0} is not set")]
     Missing(&'static str),
+    #[error("the environment variable {0} is not valid: {1}")]
+    Invalid(&'static str, String),
 }
 
 /// The services of a deployed function: records in the table named by
-/// `TABLE_NAME`. The liveness check is the development one only when
+/// `TABLE_NAME`; photos in `PHOTO_BUCKET` for the functions built with the
+/// `s3` feature; the working-day calendar from `EDL_CALENDAR` when set. The liveness check is the development one only when
 /// `EDL_DEV_LIVENESS_SECRET` is set (a test stage); otherwise none is wired
 /// yet and liveness confirmations are refused as unavailable.
 pub async fn services_from_environment() -> Result<Services, WiringError> {
@@ -39,11 +43,17 @@ pub async fn services_from_environment() -> Result<Services, WiringError> {
         }),
         _ => Arc::new(NoLivenessService),
     };
-    Ok(Services {
-        records: Arc::new(DynamoRecords::new(dynamodb_client(&config), table)),
+    let mut services = Services::new(
+        Arc::new(DynamoRecords::new(dynamodb_client(&config), table)),
         clock,
         liveness,
-        issuer: None,
-        limits: Limits::default(),
-    })
+    );
+    if let Ok(calendar) = std::env::var("EDL_CALENDAR") {
+        services.calendar = WorkingCalendar::from_json(&calendar).map_err(|e| WiringError::Invalid("EDL_CALENDAR", e.to_string()))?;
+    }
+    #[cfg(feature = "s3")]
+    if let Ok(bucket) = std::env::var("PHOTO_BUCKET") {
+        services.photos = Some(Arc::new(super::s3::S3Photos::new(&config, bucket)));
+    }
+    Ok(services)
 }

@@ -6,18 +6,25 @@
 //! - `HOLDER#<identity>` / `LICENCE`: which licence a holder has.
 //! - `APP#<id>` / `APP`: an application with its history.
 //! - `ROLLOUT` / `CITY#<code>`, `WAVE#<id>`, `CHANGE#<at>#<id>`: the staged rollout.
+//! - `PHOTO#<sha256>` / `PHOTO`: which holder submitted these image bytes (R15).
+//!
+//! The sparse index `queue` (`queuePk`, `queueSk`) holds an application only
+//! while it waits for review: `REVIEW` / `<due time>#<id>`.
 
 use crate::domain::application::Application;
 use crate::domain::change::ChangeRecord;
 use crate::domain::licence::Licence;
 use crate::domain::rollout::{City, Plan, Wave};
-use crate::ports::{Records, RolloutChange, StoreError};
+use crate::domain::application::ApplicationState;
+use crate::ports::{PhotoClaim, QueuePage, QueueQuery, Records, RolloutChange, StoreError};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, Delete, KeySchemaElement, KeyType, Put,
-    ScalarAttributeType, TransactWriteItem,
+    AttributeDefinition, AttributeValue, BillingMode, Delete, GlobalSecondaryIndex, KeySchemaElement, KeyType,
+    Projection, ProjectionType, Put, ScalarAttributeType, TransactWriteItem,
 };
 use aws_sdk_dynamodb::Client;
 use futures::{StreamExt, TryStreamExt};
@@ -28,7 +35,7 @@ use std::collections::HashMap;
 type Item = HashMap<String, AttributeValue>;
 
 /// Attributes the adapter adds around a domain record; removed before decoding.
-const KEY_ATTRIBUTES: [&str; 4] = ["pk", "sk", "kind", "ttl"];
+const KEY_ATTRIBUTES: [&str; 6] = ["pk", "sk", "kind", "ttl", "queuePk", "queueSk"];
 
 #[derive(Clone)]
 pub struct DynamoRecords {
@@ -83,6 +90,18 @@ fn app_pk(id: &str) -> String {
 }
 
 const ROLLOUT: &str = "ROLLOUT";
+const QUEUE_INDEX: &str = "queue";
+const REVIEW_QUEUE: &str = "REVIEW";
+
+/// The application's item, with its place in the review queue while it waits for review.
+fn application_item(application: &Application) -> Result<Item, StoreError> {
+    let mut item = encode(application, app_pk(&application.id), "APP".into(), "application")?;
+    if let (ApplicationState::AwaitingReview, Some(photo)) = (application.state, application.photo.as_ref()) {
+        item.insert("queuePk".into(), s(REVIEW_QUEUE));
+        item.insert("queueSk".into(), s(format!("{}#{}", sortable(photo.due_at), application.id)));
+    }
+    Ok(item)
+}
 
 impl DynamoRecords {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
@@ -115,8 +134,19 @@ impl DynamoRecords {
             .billing_mode(BillingMode::PayPerRequest)
             .attribute_definitions(attribute("pk")?)
             .attribute_definitions(attribute("sk")?)
+            .attribute_definitions(attribute("queuePk")?)
+            .attribute_definitions(attribute("queueSk")?)
             .key_schema(key("pk", KeyType::Hash)?)
             .key_schema(key("sk", KeyType::Range)?)
+            .global_secondary_indexes(
+                GlobalSecondaryIndex::builder()
+                    .index_name(QUEUE_INDEX)
+                    .key_schema(key("queuePk", KeyType::Hash)?)
+                    .key_schema(key("queueSk", KeyType::Range)?)
+                    .projection(Projection::builder().projection_type(ProjectionType::All).build())
+                    .build()
+                    .map_err(|e| unavailable("CreateTable", e))?,
+            )
             .send()
             .await;
         if let Err(e) = created {
@@ -357,7 +387,7 @@ impl Records for DynamoRecords {
     }
 
     async fn create_application(&self, application: &Application) -> Result<(), StoreError> {
-        let app_item = encode(application, app_pk(&application.id), "APP".into(), "application")?;
+        let app_item = application_item(application)?;
         let mut items = Vec::with_capacity(2);
         if application.state.is_open() {
             let mut slot = Item::new();
@@ -397,7 +427,7 @@ impl Records for DynamoRecords {
     }
 
     async fn update_application(&self, application: &Application, expected_version: u64) -> Result<(), StoreError> {
-        let item = encode(application, app_pk(&application.id), "APP".into(), "application")?;
+        let item = application_item(application)?;
         let mut items = vec![self.versioned_put(item, expected_version)?];
         if !application.state.is_open() {
             let delete = Delete::builder()
@@ -466,6 +496,75 @@ impl Records for DynamoRecords {
     async fn rollout_changes(&self) -> Result<Vec<RolloutChange>, StoreError> {
         self.query_prefix(ROLLOUT, "CHANGE#").await?.into_iter().map(decode).collect()
     }
+
+    async fn claim_photo(&self, sha256: &str, holder_id: &str, application_id: &str) -> Result<PhotoClaim, StoreError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(format!("PHOTO#{sha256}")))
+            .item("sk", s("PHOTO"))
+            .item("kind", s("photo-claim"))
+            .item("holderId", s(holder_id))
+            .item("applicationId", s(application_id))
+            .condition_expression("attribute_not_exists(pk) OR holderId = :holder")
+            .expression_attribute_values(":holder", s(holder_id))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(PhotoClaim::Granted),
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
+                Ok(PhotoClaim::HeldByAnotherHolder)
+            }
+            Err(e) => Err(unavailable("PutItem", e)),
+        }
+    }
+
+    async fn review_queue(&self, query: &QueueQuery) -> Result<QueuePage, StoreError> {
+        let mut request = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(QUEUE_INDEX)
+            .expression_attribute_values(":queue", s(REVIEW_QUEUE))
+            .limit(i32::try_from(query.limit.clamp(1, 100)).unwrap_or(100));
+        request = match query.due_before {
+            Some(bound) => request
+                .key_condition_expression("queuePk = :queue AND queueSk < :bound")
+                .expression_attribute_values(":bound", s(sortable(bound))),
+            None => request.key_condition_expression("queuePk = :queue"),
+        };
+        if let Some(cursor) = &query.after {
+            request = request.set_exclusive_start_key(Some(decode_cursor(cursor)?));
+        }
+        let out = request.send().await.map_err(|e| unavailable("Query", e))?;
+        let items = out.items.unwrap_or_default().into_iter().map(decode).collect::<Result<_, _>>()?;
+        let next = match out.last_evaluated_key {
+            Some(key) if !key.is_empty() => Some(encode_cursor(&key)),
+            _ => None,
+        };
+        Ok(QueuePage { items, next })
+    }
+}
+
+/// A page's last key as an opaque cursor (its string attributes, as JSON, base64url).
+fn encode_cursor(key: &Item) -> String {
+    let plain: std::collections::BTreeMap<&str, &str> = key
+        .iter()
+        .filter_map(|(k, v)| v.as_s().ok().map(|v| (k.as_str(), v.as_str())))
+        .collect();
+    URL_SAFE_NO_PAD.encode(serde_json::to_vec(&plain).unwrap_or_default())
+}
+
+fn decode_cursor(cursor: &str) -> Result<Item, StoreError> {
+    let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| StoreError::BadCursor)?;
+    let plain: std::collections::BTreeMap<String, String> =
+        serde_json::from_slice(&bytes).map_err(|_| StoreError::BadCursor)?;
+    let expected = ["pk", "queuePk", "queueSk", "sk"];
+    if plain.len() != expected.len() || !expected.iter().all(|k| plain.contains_key(*k)) {
+        return Err(StoreError::BadCursor);
+    }
+    Ok(plain.into_iter().map(|(k, v)| (k, s(v))).collect())
 }
 
 impl DynamoRecords {

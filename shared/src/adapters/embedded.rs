@@ -4,8 +4,11 @@ use crate::domain::application::Application;
 use crate::domain::change::ChangeRecord;
 use crate::domain::licence::Licence;
 use crate::domain::rollout::{City, Plan, Wave};
-use crate::ports::{Records, RolloutChange, StoreError};
+use crate::domain::application::ApplicationState;
+use crate::ports::{PhotoClaim, QueuePage, QueueQuery, Records, RolloutChange, StoreError};
 use async_trait::async_trait;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard};
 
@@ -20,6 +23,8 @@ struct State {
     cities: BTreeMap<String, City>,
     waves: BTreeMap<String, Wave>,
     rollout_changes: Vec<RolloutChange>,
+    /// sha256 -> holder id (R15).
+    photo_owners: HashMap<String, String>,
 }
 
 /// Every operation takes one lock, so each behaves as one transaction.
@@ -183,4 +188,63 @@ impl Records for EmbeddedRecords {
     async fn rollout_changes(&self) -> Result<Vec<RolloutChange>, StoreError> {
         Ok(self.state()?.rollout_changes.clone())
     }
+
+    async fn claim_photo(&self, sha256: &str, holder_id: &str, _application_id: &str) -> Result<PhotoClaim, StoreError> {
+        let mut state = self.state()?;
+        match state.photo_owners.get(sha256) {
+            Some(owner) if owner != holder_id => Ok(PhotoClaim::HeldByAnotherHolder),
+            Some(_) => Ok(PhotoClaim::Granted),
+            None => {
+                state.photo_owners.insert(sha256.to_string(), holder_id.to_string());
+                Ok(PhotoClaim::Granted)
+            }
+        }
+    }
+
+    async fn review_queue(&self, query: &QueueQuery) -> Result<QueuePage, StoreError> {
+        let after = match &query.after {
+            Some(cursor) => Some(
+                URL_SAFE_NO_PAD
+                    .decode(cursor)
+                    .ok()
+                    .and_then(|b| String::from_utf8(b).ok())
+                    .filter(|p| {
+                        p.split_once('#')
+                            .is_some_and(|(due, _)| chrono::DateTime::parse_from_rfc3339(due).is_ok())
+                    })
+                    .ok_or(StoreError::BadCursor)?,
+            ),
+            None => None,
+        };
+        let state = self.state()?;
+        let mut waiting: Vec<(String, &Application)> = state
+            .applications
+            .values()
+            .filter(|a| a.state == ApplicationState::AwaitingReview)
+            .filter_map(|a| a.photo.as_ref().map(|p| (queue_position(p.due_at, &a.id), a)))
+            .filter(|(_, a)| match (query.due_before, a.photo.as_ref()) {
+                (Some(bound), Some(photo)) => photo.due_at < bound,
+                _ => true,
+            })
+            .filter(|(position, _)| after.as_ref().is_none_or(|after| position > after))
+            .collect();
+        waiting.sort_by(|a, b| a.0.cmp(&b.0));
+        let more = waiting.len() > query.limit;
+        waiting.truncate(query.limit);
+        let next = if more {
+            waiting.last().map(|(p, _)| URL_SAFE_NO_PAD.encode(p))
+        } else {
+            None
+        };
+        Ok(QueuePage {
+            items: waiting.into_iter().map(|(_, a)| a.clone()).collect(),
+            next,
+        })
+    }
 }
+
+/// A queue item's place: due time, then id, as sortable text.
+fn queue_position(due: chrono::DateTime<chrono::Utc>, id: &str) -> String {
+    format!("{}#{id}", due.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
+}
+

@@ -5,6 +5,9 @@ pub mod aws;
 #[cfg(feature = "dynamodb")]
 pub mod dynamodb;
 pub mod embedded;
+pub mod embedded_photos;
+#[cfg(feature = "s3")]
+pub mod s3;
 
 use crate::ports::{LivenessCheck, LivenessError, LivenessOutcome};
 use async_trait::async_trait;

@@ -1,6 +1,8 @@
 //! The application for an electronic licence and its state machine (R3, R4, R12).
 
 use super::caller::Role;
+use super::photo::{CheckResult, ImageType};
+use super::review::{ReviewDecision, Verdict};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -104,6 +106,46 @@ pub struct HistoryEntry {
     pub detail: Option<String>,
 }
 
+/// An upload the holder was given a presigned form for, awaiting its object.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PendingUpload {
+    pub upload_id: String,
+    /// `photos/<application>/<upload>`
+    pub key: String,
+    pub content_type: ImageType,
+    /// Camera or album, as the holder said.
+    pub source: PhotoSource,
+    pub requested_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A photo that passed the automatic checks and waits for (or had) staff review.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PhotoSubmission {
+    pub upload_id: String,
+    pub key: String,
+    pub content_type: ImageType,
+    pub source: PhotoSource,
+    pub submitted_at: DateTime<Utc>,
+    /// One working day after arrival (R4).
+    pub due_at: DateTime<Utc>,
+    pub sha256: String,
+    pub width: u32,
+    pub height: u32,
+    pub checks: Vec<CheckResult>,
+}
+
+/// An upload the automatic checks refused, with every failed check.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PhotoRefusal {
+    pub upload_id: String,
+    pub at: DateTime<Utc>,
+    pub failures: Vec<CheckResult>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Application {
@@ -125,6 +167,24 @@ pub struct Application {
     #[serde(default)]
     pub failed_liveness_checks: u32,
     #[serde(default)]
+    pub upload_requests: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_upload: Option<PendingUpload>,
+    /// The photo under review, or the last one reviewed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub photo: Option<PhotoSubmission>,
+    /// The photo this one replaced (a rejected earlier submission).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_photo: Option<PhotoSubmission>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_review: Option<ReviewDecision>,
+    /// Why the automatic checks refused the last upload, for the app to show.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_refusal: Option<PhotoRefusal>,
+    /// Where the approved photo is kept as the licence's portrait.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub portrait_key: Option<String>,
+    #[serde(default)]
     pub history: Vec<HistoryEntry>,
     /// Optimistic-locking version; every stored change increments it.
     pub version: u64,
@@ -145,6 +205,10 @@ pub const MAX_FAILED_LIVENESS_CHECKS: u32 = 5;
 /// How many photos one application may submit (R4 allows resubmission, R15
 /// keeps an abuser from filling the review queue).
 pub const MAX_PHOTO_SUBMISSIONS: u32 = 10;
+
+/// How many upload forms one application may ask for (each is a presigned
+/// grant to write one object; bounded so the record stays small).
+pub const MAX_UPLOAD_REQUESTS: u32 = 30;
 
 /// The facts needed to open an application, checked by the caller beforehand
 /// (eligibility, rollout, ownership).
@@ -216,6 +280,13 @@ impl Application {
             updated_at: opening.at,
             photo_submissions: 0,
             failed_liveness_checks: 0,
+            upload_requests: 0,
+            pending_upload: None,
+            photo: None,
+            previous_photo: None,
+            last_review: None,
+            last_refusal: None,
+            portrait_key: None,
             history,
             version: 1,
         }
@@ -278,12 +349,69 @@ impl Application {
         Ok(())
     }
 
-    /// A photo arrived for review (first upload or resubmission after a rejection).
-    pub fn submit_photo(&mut self, by: &Actor, at: DateTime<Utc>, detail: String) -> Result<(), IllegalTransition> {
+    /// The holder asks for an upload form for a new photo (R4). A newer
+    /// form replaces an older one: only the latest upload is accepted.
+    pub fn request_upload(&mut self, upload: PendingUpload, by: &Actor) -> Result<(), IllegalTransition> {
         self.require(
-            "submit a photo for",
+            "upload a photo for",
             &[ApplicationState::AwaitingPhoto, ApplicationState::Rejected],
         )?;
+        if self.upload_requests >= MAX_UPLOAD_REQUESTS || self.photo_submissions >= MAX_PHOTO_SUBMISSIONS {
+            return Err(IllegalTransition {
+                action: "upload another photo (the limit of uploads is reached) for",
+                from: self.state,
+            });
+        }
+        self.upload_requests += 1;
+        let at = upload.requested_at;
+        let detail = format!("{} {} from {:?}", upload.upload_id, upload.content_type.mime(), upload.source);
+        self.pending_upload = Some(upload);
+        self.step("upload_requested", by, at, self.state, Some(detail.to_lowercase()));
+        Ok(())
+    }
+
+    /// Whether `upload_id` is the upload this application waits for.
+    pub fn awaits_upload(&self, upload_id: &str) -> bool {
+        matches!(self.state, ApplicationState::AwaitingPhoto | ApplicationState::Rejected)
+            && self.pending_upload.as_ref().is_some_and(|u| u.upload_id == upload_id)
+    }
+
+    /// The automatic checks refused the uploaded photo (R5): the reasons are
+    /// recorded and the application stays open for a new upload.
+    pub fn refuse_photo(
+        &mut self,
+        upload_id: &str,
+        failures: Vec<CheckResult>,
+        by: &Actor,
+        at: DateTime<Utc>,
+    ) -> Result<(), IllegalTransition> {
+        if !self.awaits_upload(upload_id) {
+            return Err(IllegalTransition {
+                action: "check an upload it is not waiting for on",
+                from: self.state,
+            });
+        }
+        self.pending_upload = None;
+        let codes: Vec<&str> = failures.iter().map(|f| f.code.as_str()).collect();
+        let detail = format!("{upload_id}: {}", codes.join(", "));
+        self.last_refusal = Some(PhotoRefusal {
+            upload_id: upload_id.to_string(),
+            at,
+            failures,
+        });
+        self.step("photo_refused", by, at, self.state, Some(detail));
+        Ok(())
+    }
+
+    /// A photo passed the automatic checks and enters the review queue
+    /// (first upload, or resubmission after a rejection).
+    pub fn submit_photo(&mut self, submission: PhotoSubmission, by: &Actor) -> Result<(), IllegalTransition> {
+        if !self.awaits_upload(&submission.upload_id) {
+            return Err(IllegalTransition {
+                action: "submit an upload it is not waiting for to",
+                from: self.state,
+            });
+        }
         if self.photo_submissions >= MAX_PHOTO_SUBMISSIONS {
             return Err(IllegalTransition {
                 action: "submit another photo (the limit of submissions is reached) for",
@@ -296,24 +424,40 @@ impl Application {
         } else {
             "photo_submitted"
         };
+        let at = submission.submitted_at;
+        let detail = format!("{} due {}", submission.upload_id, submission.due_at.to_rfc3339());
+        self.pending_upload = None;
+        self.last_refusal = None;
+        self.previous_photo = self.photo.take();
+        self.photo = Some(submission);
         self.step(action, by, at, ApplicationState::AwaitingReview, Some(detail));
         Ok(())
     }
 
-    /// A reviewer's decision on the photo in the queue.
-    pub fn decide_review(
-        &mut self,
-        approve: bool,
-        by: &Actor,
-        at: DateTime<Utc>,
-        detail: String,
-    ) -> Result<(), IllegalTransition> {
+    /// A reviewer's decision on the photo in the queue: approve, reject with
+    /// reasons (the applicant may submit again), or stop a malicious upload (R15).
+    /// An approval names where the photo is kept as the portrait.
+    pub fn decide_review(&mut self, decision: ReviewDecision, portrait_key: Option<String>) -> Result<(), IllegalTransition> {
         self.require("decide the review of", &[ApplicationState::AwaitingReview])?;
-        if approve {
-            self.step("approved", by, at, ApplicationState::Approved, Some(detail));
-        } else {
-            self.step("rejected", by, at, ApplicationState::Rejected, Some(detail));
+        if decision.verdict == Verdict::Approve {
+            self.portrait_key = portrait_key;
         }
+        let (action, to) = match decision.verdict {
+            Verdict::Approve => ("approved", ApplicationState::Approved),
+            Verdict::Reject => ("rejected", ApplicationState::Rejected),
+            Verdict::Malicious => ("stopped_malicious", ApplicationState::Stopped),
+        };
+        let mut detail: Vec<String> = decision
+            .reasons
+            .iter()
+            .filter_map(|r| serde_json::to_value(r).ok().and_then(|v| v.as_str().map(str::to_string)))
+            .collect();
+        if !decision.note.trim().is_empty() {
+            detail.push(decision.note.trim().to_string());
+        }
+        let (by, at) = (decision.by.clone(), decision.at);
+        self.last_review = Some(decision);
+        self.step(action, &by, at, to, (!detail.is_empty()).then(|| detail.join("; ")));
         Ok(())
     }
 
@@ -378,6 +522,53 @@ mod tests {
         }
     }
 
+    fn upload(app: &mut Application, id: &str, t: DateTime<Utc>) -> PhotoSubmission {
+        let pending = PendingUpload {
+            upload_id: id.into(),
+            key: format!("photos/{}/{id}", app.id),
+            content_type: ImageType::Jpeg,
+            source: PhotoSource::Camera,
+            requested_at: t,
+            expires_at: t,
+        };
+        app.request_upload(pending, &holder()).expect("upload form");
+        PhotoSubmission {
+            upload_id: id.into(),
+            key: format!("photos/{}/{id}", app.id),
+            content_type: ImageType::Jpeg,
+            source: PhotoSource::Camera,
+            submitted_at: t,
+            due_at: t,
+            sha256: "00".into(),
+            width: 360,
+            height: 480,
+            checks: Vec::new(),
+        }
+    }
+
+    fn failed(code: &str) -> CheckResult {
+        CheckResult {
+            code: code.into(),
+            passed: false,
+            message: String::new(),
+        }
+    }
+
+    fn decision(verdict: Verdict, t: DateTime<Utc>) -> ReviewDecision {
+        ReviewDecision {
+            verdict,
+            reasons: if verdict == Verdict::Reject {
+                vec![crate::domain::review::RejectionReason::BackgroundNotWhite]
+            } else {
+                Vec::new()
+            },
+            note: "checked".into(),
+            by: reviewer(),
+            at: t,
+            upload_id: String::new(),
+        }
+    }
+
     fn opening(source: PhotoSource, channel: Channel) -> Opening {
         let opened_by = match channel {
             Channel::App => holder(),
@@ -420,12 +611,19 @@ mod tests {
         let mut app = Application::open(opening(PhotoSource::Camera, Channel::App));
         assert_eq!(app.state, ApplicationState::AwaitingPhoto);
         let t = at("2026-11-25T10:00:00Z");
-        app.submit_photo(&holder(), t, "photos/app-1/a".into()).expect("submit");
-        app.decide_review(false, &reviewer(), t, "background".into()).expect("reject");
+        let first = upload(&mut app, "a", t);
+        // An object for an upload the application is not waiting for is refused.
+        let mut stray = first.clone();
+        stray.upload_id = "zzz".into();
+        assert!(app.submit_photo(stray, &holder()).is_err());
+        app.submit_photo(first, &holder()).expect("submit");
+        app.decide_review(decision(Verdict::Reject, t), None).expect("reject");
         assert_eq!(app.state, ApplicationState::Rejected);
-        app.submit_photo(&holder(), t, "photos/app-1/b".into()).expect("resubmit");
+        let second = upload(&mut app, "b", t);
+        app.submit_photo(second, &holder()).expect("resubmit");
         assert_eq!(app.history.last().map(|h| h.action.as_str()), Some("photo_resubmitted"));
-        app.decide_review(true, &reviewer(), t, "ok".into()).expect("approve");
+        assert_eq!(app.previous_photo.as_ref().map(|p| p.upload_id.as_str()), Some("a"));
+        app.decide_review(decision(Verdict::Approve, t), Some("portraits/x".into())).expect("approve");
         assert_eq!(app.state, ApplicationState::Approved);
         app.mark_issued(&reviewer(), t, "EDL-1").expect("issued");
         assert!(!app.state.is_open());
@@ -445,7 +643,7 @@ mod tests {
         let before = app.clone();
         let t = at("2026-11-25T10:00:00Z");
         assert!(app.record_liveness(true, &holder(), t, String::new()).is_err());
-        assert!(app.decide_review(true, &reviewer(), t, String::new()).is_err());
+        assert!(app.decide_review(decision(Verdict::Approve, t), Some("portraits/x".into())).is_err());
         assert!(app.mark_issued(&reviewer(), t, "x").is_err());
         assert_eq!(app, before);
         app.withdraw(&holder(), t).expect("withdraw");
@@ -472,7 +670,26 @@ mod tests {
         assert!(app.withdraw(&holder(), t).is_err());
         assert!(app.expire(&holder(), t).is_err());
         let mut app = Application::open(opening(PhotoSource::Album, Channel::App));
-        app.submit_photo(&holder(), t, String::new()).expect("submit");
+        let photo = upload(&mut app, "a", t);
+        app.submit_photo(photo, &holder()).expect("submit");
         assert!(app.expire(&holder(), t).is_err());
+    }
+
+    #[test]
+    fn refused_upload_keeps_the_application_open_and_malicious_stops_it() {
+        let t = at("2026-11-25T10:00:00Z");
+        let mut app = Application::open(opening(PhotoSource::Camera, Channel::App));
+        upload(&mut app, "a", t);
+        app.refuse_photo("a", vec![failed("background")], &holder(), t).expect("refused");
+        assert_eq!(app.state, ApplicationState::AwaitingPhoto);
+        assert!(app.pending_upload.is_none());
+        // The same object's event again: nothing is waited for any more.
+        assert!(app.refuse_photo("a", vec![failed("background")], &holder(), t).is_err());
+        let photo = upload(&mut app, "b", t);
+        app.submit_photo(photo, &holder()).expect("submit");
+        app.decide_review(decision(Verdict::Malicious, t), None).expect("malicious");
+        assert_eq!(app.state, ApplicationState::Stopped);
+        assert!(!app.state.is_open());
+        assert_eq!(app.last_review.as_ref().map(|d| d.verdict), Some(Verdict::Malicious));
     }
 }

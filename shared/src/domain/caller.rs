@@ -20,6 +20,8 @@ pub enum Role {
     Admin,
     /// The scheduled jobs.
     Scheduler,
+    /// The service itself (automatic photo checks, issuance); never granted by a token.
+    System,
 }
 
 impl Role {
@@ -42,9 +44,11 @@ impl Role {
             Role::RelyingParty => "relying_party",
             Role::Admin => "admin",
             Role::Scheduler => "scheduler",
+            Role::System => "system",
         }
     }
 
+    /// A role a token may grant (`System` is not one of them).
     pub fn parse(s: &str) -> Option<Role> {
         Role::ALL.into_iter().find(|r| r.as_str() == s)
     }
@@ -108,5 +112,6 @@ mod tests {
         assert_eq!(parse_roles("holder,relying_party"), vec![Role::Holder, Role::RelyingParty]);
         assert_eq!(parse_roles("[\"admin\",\"root\"]"), vec![Role::Admin]);
         assert!(parse_roles("").is_empty());
+        assert!(parse_roles("system").is_empty(), "no token grants the service's own role");
     }
 }

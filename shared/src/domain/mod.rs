@@ -1,8 +1,11 @@
 //! The rules of the electronic licence, free of I/O.
 
 pub mod application;
+pub mod calendar;
 pub mod caller;
 pub mod change;
 pub mod eligibility;
 pub mod licence;
+pub mod photo;
+pub mod review;
 pub mod rollout;

@@ -1,13 +1,18 @@
 //! The use cases: authorise the caller, apply the domain rules, persist through the ports.
 
+pub mod photos;
+pub mod reviews;
+
 use crate::domain::application::{Actor, Application, Channel, IllegalTransition, Opening, PhotoSource};
 use crate::domain::caller::{Caller, Role};
 use crate::domain::change::{self, ChangeRecord, LicenceChange};
 use crate::domain::eligibility::{self, Refusal};
 use crate::domain::licence::{FieldError, Licence};
 use crate::domain::rollout::{Availability, City, Switch, Wave};
+use crate::domain::calendar::WorkingCalendar;
+use crate::domain::photo::PhotoRules;
 use crate::ports::{
-    Clock, Issuer, LivenessCheck, LivenessError, Records, RolloutChange, StoreError,
+    Clock, Issuer, LivenessCheck, LivenessError, PhotoStore, Records, RolloutChange, StoreError,
 };
 use crate::problem::Problem;
 use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
@@ -80,6 +85,7 @@ impl From<StoreError> for ServiceError {
             StoreError::AlreadyExists => ServiceError::Conflict,
             StoreError::Unavailable(m) => ServiceError::Unavailable(m),
             StoreError::Corrupt(m) => ServiceError::Unavailable(format!("stored record unreadable: {m}")),
+            StoreError::BadCursor => ServiceError::invalid("The cursor is not one this service issued; start again without it."),
         }
     }
 }
@@ -208,8 +214,13 @@ pub struct Services {
     pub records: Arc<dyn Records>,
     pub clock: Arc<dyn Clock>,
     pub liveness: Arc<dyn LivenessCheck>,
+    /// Photos; only the functions that handle photos have one.
+    pub photos: Option<Arc<dyn PhotoStore>>,
     /// Where approvals go to become signed licences; none until issuance is deployed.
     pub issuer: Option<Arc<dyn Issuer>>,
+    /// Working days for the review service level (R4).
+    pub calendar: WorkingCalendar,
+    pub photo_rules: PhotoRules,
     pub limits: Limits,
 }
 
@@ -286,6 +297,25 @@ fn actor(caller: &Caller, role: Role) -> Actor {
 }
 
 impl Services {
+    /// Services over these ports, with the shipped calendar and photo rules.
+    pub fn new(records: Arc<dyn Records>, clock: Arc<dyn Clock>, liveness: Arc<dyn LivenessCheck>) -> Services {
+        Services {
+            records,
+            clock,
+            liveness,
+            photos: None,
+            issuer: None,
+            calendar: WorkingCalendar::shipped(),
+            photo_rules: PhotoRules::default(),
+            limits: Limits::default(),
+        }
+    }
+
+    pub fn with_photos(mut self, photos: Arc<dyn PhotoStore>) -> Services {
+        self.photos = Some(photos);
+        self
+    }
+
     pub fn now(&self) -> DateTime<Utc> {
         self.clock.now()
     }

@@ -1,0 +1,226 @@
+//! The staff review queue (R4, R15): list oldest first, open one with its photo, decide.
+
+use super::{actor, photos::photo_store_error, require, InputError, ServiceError, Services};
+use crate::domain::application::{Application, ApplicationState, Channel, HistoryEntry, PhotoSource};
+use crate::domain::caller::{Caller, Role};
+use crate::domain::licence::Sex;
+use crate::domain::photo::CheckResult;
+use crate::domain::review::{self, RejectionReason, ReviewDecision, Verdict};
+use crate::ports::QueueQuery;
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+/// How long a reviewer's photo link works.
+pub const VIEW_LINK_MINUTES: i64 = 5;
+
+pub const DEFAULT_PAGE: usize = 20;
+pub const MAX_PAGE: usize = 100;
+
+/// `GET /reviews?limit=&cursor=&overdue=`
+#[derive(Debug, Clone, Default)]
+pub struct QueueRequest {
+    pub limit: Option<usize>,
+    pub cursor: Option<String>,
+    /// Only the items already past their due time.
+    pub overdue: bool,
+}
+
+/// `POST /reviews/{id}/decision`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DecisionRequest {
+    pub verdict: Verdict,
+    #[serde(default)]
+    pub reasons: Vec<RejectionReason>,
+    #[serde(default)]
+    pub note: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct QueueItem {
+    /// The review's id is its application's id.
+    pub id: String,
+    pub state: ApplicationState,
+    pub channel: Channel,
+    pub source: PhotoSource,
+    pub submitted_at: DateTime<Utc>,
+    pub due_at: DateTime<Utc>,
+    pub overdue: bool,
+    /// The holder submitted before and was refused.
+    pub resubmission: bool,
+    pub checks: Vec<CheckResult>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReviewPage {
+    pub at: DateTime<Utc>,
+    pub items: Vec<QueueItem>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
+}
+
+/// What a reviewer needs to compare the photo with the person on record.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HolderSummary {
+    pub name: String,
+    pub sex: Sex,
+    pub birth_date: NaiveDate,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReviewItem {
+    #[serde(flatten)]
+    pub item: QueueItem,
+    pub photo_url: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub previous_photo_url: Option<String>,
+    pub links_expire_at: DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub holder: Option<HolderSummary>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_review: Option<ReviewDecision>,
+    pub history: Vec<HistoryEntry>,
+    pub version: u64,
+}
+
+fn queue_item(application: &Application, now: DateTime<Utc>) -> Option<QueueItem> {
+    let photo = application.photo.as_ref()?;
+    Some(QueueItem {
+        id: application.id.clone(),
+        state: application.state,
+        channel: application.channel,
+        source: photo.source,
+        submitted_at: photo.submitted_at,
+        due_at: photo.due_at,
+        overdue: application.state == ApplicationState::AwaitingReview && photo.due_at <= now,
+        resubmission: application.photo_submissions > 1,
+        checks: photo.checks.clone(),
+    })
+}
+
+impl Services {
+    pub async fn review_queue(&self, caller: &Caller, request: QueueRequest) -> Result<ReviewPage, ServiceError> {
+        require(caller, &[Role::Reviewer], "The review queue")?;
+        let limit = request.limit.unwrap_or(DEFAULT_PAGE);
+        if !(1..=MAX_PAGE).contains(&limit) {
+            return Err(ServiceError::invalid(format!("limit must be 1 to {MAX_PAGE}.")));
+        }
+        let now = self.now();
+        let page = self
+            .records
+            .review_queue(&QueueQuery {
+                limit,
+                after: request.cursor,
+                due_before: request.overdue.then_some(now),
+            })
+            .await?;
+        Ok(ReviewPage {
+            at: now,
+            items: page.items.iter().filter_map(|a| queue_item(a, now)).collect(),
+            next: page.next,
+        })
+    }
+
+    pub async fn review_item(&self, caller: &Caller, id: &str) -> Result<ReviewItem, ServiceError> {
+        require(caller, &[Role::Reviewer], "Opening a review")?;
+        let not_found = || ServiceError::NotFound {
+            what: "review",
+            id: id.into(),
+        };
+        let application = self.records.application(id).await?.ok_or_else(not_found)?;
+        let now = self.now();
+        let item = queue_item(&application, now).ok_or_else(not_found)?;
+        let store = self.photos.as_deref().ok_or_else(|| {
+            ServiceError::Unavailable("no photo store is configured for this function".into())
+        })?;
+        let expires = now + Duration::minutes(VIEW_LINK_MINUTES);
+        let photo_key = application.photo.as_ref().map(|p| p.key.clone()).unwrap_or_default();
+        let photo_url = store.view_link(&photo_key, expires).await.map_err(photo_store_error)?;
+        let previous_photo_url = match &application.previous_photo {
+            Some(previous) => Some(store.view_link(&previous.key, expires).await.map_err(photo_store_error)?),
+            None => None,
+        };
+        let holder = self.records.licence(&application.licence_number).await?.map(|l| HolderSummary {
+            name: l.name,
+            sex: l.sex,
+            birth_date: l.birth_date,
+        });
+        Ok(ReviewItem {
+            item,
+            photo_url,
+            previous_photo_url,
+            links_expire_at: expires,
+            holder,
+            last_review: application.last_review.clone(),
+            history: application.history.clone(),
+            version: application.version,
+        })
+    }
+
+    /// Approve, reject with reasons, or stop a malicious upload. Of two
+    /// reviewers deciding at once, one decision stands and the other gets 409.
+    pub async fn decide_review(&self, caller: &Caller, id: &str, request: DecisionRequest) -> Result<Application, ServiceError> {
+        require(caller, &[Role::Reviewer], "Deciding a review")?;
+        review::validate(request.verdict, &request.reasons, &request.note).map_err(|e| ServiceError::Invalid {
+            detail: e.to_string(),
+            errors: vec![InputError {
+                line: None,
+                field: "reasons".into(),
+                message: e.to_string(),
+            }],
+        })?;
+        let mut application = self.records.application(id).await?.ok_or_else(|| ServiceError::NotFound {
+            what: "review",
+            id: id.into(),
+        })?;
+        let photo = application.photo.clone().ok_or_else(|| ServiceError::NotFound {
+            what: "review",
+            id: id.into(),
+        })?;
+        if application.state != ApplicationState::AwaitingReview {
+            return Err(crate::domain::application::IllegalTransition {
+                action: "decide the review of",
+                from: application.state,
+            }
+            .into());
+        }
+        let mut reasons = request.reasons.clone();
+        reasons.dedup();
+        let decision = ReviewDecision {
+            verdict: request.verdict,
+            reasons,
+            note: request.note.trim().to_string(),
+            by: actor(caller, Role::Reviewer),
+            at: self.now(),
+            upload_id: photo.upload_id.clone(),
+        };
+        // The portrait is copied before the approval is recorded, so that an
+        // approved application always has its portrait; a copy left behind by
+        // a lost race is overwritten by the next approval of the same upload.
+        let portrait = if request.verdict == Verdict::Approve {
+            let key = format!(
+                "portraits/{}/{}-{}.{}",
+                application.licence_number,
+                application.id,
+                photo.upload_id,
+                photo.content_type.extension()
+            );
+            let store = self.photos.as_deref().ok_or_else(|| {
+                ServiceError::Unavailable("no photo store is configured for this function".into())
+            })?;
+            store.keep(&photo.key, &key).await.map_err(photo_store_error)?;
+            Some(key)
+        } else {
+            None
+        };
+        application.decide_review(decision, portrait)?;
+        let application = self.store_transition(application).await?;
+        tracing::info!(application = %id, verdict = ?request.verdict, by = %caller.id, "review decided");
+        self.hand_to_issuer(&application).await;
+        Ok(application)
+    }
+}

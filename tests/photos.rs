@@ -1,0 +1,493 @@
+//! New photos end to end (R4, R5, R15): presigned uploads to the emulator's S3 with a plain HTTP
+//! client, the `ObjectCreated` event through the real handler, every automatic check with a real
+//! image, the review queue and decisions, and the two-reviewer race.
+
+use bytes::Bytes;
+use edl_tests::images;
+use edl_tests::{
+    aws_harness, call, claims, dynamo_harness, embedded_harness, holder, json_request, request, Answer, Harness,
+    CHEN_JING, LI_NA, ZHANG_WEI,
+};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use serde_json::{json, Value};
+use shared::domain::photo::ImageType;
+use shared::ports::{PhotoStore, PhotoStoreError, UploadGrant};
+use shared::service::photos::PhotoOutcome;
+
+fn reviewer() -> Option<Value> {
+    Some(claims("reviewer-0001", "reviewer", None))
+}
+
+fn reviewer_two() -> Option<Value> {
+    Some(claims("reviewer-0002", "reviewer", None))
+}
+
+async fn open_new_photo(h: &Harness, holder_id: &str) -> String {
+    let opened = call(
+        &h.services,
+        json_request("POST /applications", &[], holder(holder_id), &json!({ "photoSource": "camera" })),
+    )
+    .await;
+    assert_eq!(opened.status, 201, "{opened:?}");
+    opened.body["id"].as_str().expect("id").to_string()
+}
+
+async fn ask_upload(h: &Harness, holder_id: &str, id: &str, content_type: &str) -> Answer {
+    call(
+        &h.services,
+        json_request(
+            "POST /applications/{id}/photo-uploads",
+            &[("id", id)],
+            holder(holder_id),
+            &json!({ "source": "camera", "contentType": content_type }),
+        ),
+    )
+    .await
+}
+
+async fn application(h: &Harness, holder_id: &str, id: &str) -> Value {
+    call(&h.services, request("GET /applications/{id}", &[("id", id)], holder(holder_id), None, None))
+        .await
+        .body
+}
+
+/// Uploads through the embedded store's link as the app would, then runs the checks.
+async fn upload_embedded(h: &Harness, holder_id: &str, id: &str, declared: &str, bytes: &[u8]) -> PhotoOutcome {
+    let offer = ask_upload(h, holder_id, id, declared).await;
+    assert_eq!(offer.status, 201, "{offer:?}");
+    let url = offer.body["upload"]["url"].as_str().expect("url");
+    let token = url.rsplit('/').next().expect("token");
+    let photos = h.embedded_photos.as_ref().expect("embedded photo store");
+    let key = photos
+        .accept_upload(token, Some(declared), bytes, h.services.now())
+        .expect("the link accepts the upload");
+    h.services.photo_arrived(&key).await.expect("checked")
+}
+
+fn failed_codes(outcome: &PhotoOutcome) -> Vec<String> {
+    match outcome {
+        PhotoOutcome::Refused { failures, .. } => failures.iter().map(|f| f.code.clone()).collect(),
+        other => panic!("expected a refusal: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn every_automatic_check_with_real_images() {
+    let h = embedded_harness().await;
+    let id = open_new_photo(&h, LI_NA).await;
+    let today = h.services.now().date_naive();
+    let cases: Vec<(&str, &str, Vec<u8>, &str)> = vec![
+        ("blue background", "image/jpeg", images::coloured_background_jpeg(360, 480, [40, 90, 200]), "background"),
+        ("PNG declared as JPEG", "image/jpeg", images::id_photo_png(360, 480), "file-type"),
+        ("GIF", "image/png", images::gif_bytes(), "file-type"),
+        ("truncated", "image/jpeg", images::truncated(&images::id_photo_jpeg(720, 960)), "decodes"),
+        ("decompression bomb", "image/png", images::png_claiming_dimensions(100_000, 100_000), "dimensions"),
+        ("landscape", "image/jpeg", images::id_photo_jpeg(1000, 400), "aspect-ratio"),
+        (
+            "taken a year ago",
+            "image/jpeg",
+            images::with_exif_capture_date(
+                &images::id_photo_jpeg(360, 480),
+                (today - chrono::Days::new(400)).and_hms_opt(9, 0, 0).expect("time"),
+            ),
+            "capture-date",
+        ),
+    ];
+    for (what, declared, bytes, code) in cases {
+        let outcome = upload_embedded(&h, LI_NA, &id, declared, &bytes).await;
+        let codes = failed_codes(&outcome);
+        assert!(codes.contains(&code.to_string()), "{what}: {codes:?}");
+        let app = application(&h, LI_NA, &id).await;
+        assert_eq!(app["state"], "awaiting_photo", "{what}: the application stays open");
+        assert!(app["lastRefusal"]["failures"][0]["message"].as_str().is_some_and(|m| !m.is_empty()));
+    }
+    // A recent EXIF date and a white background pass, and the photo enters the queue.
+    let good = images::with_exif_capture_date(
+        &images::id_photo_jpeg(360, 480),
+        (today - chrono::Days::new(30)).and_hms_opt(9, 0, 0).expect("time"),
+    );
+    let outcome = upload_embedded(&h, LI_NA, &id, "image/jpeg", &good).await;
+    assert!(matches!(outcome, PhotoOutcome::Queued { .. }), "{outcome:?}");
+    let app = application(&h, LI_NA, &id).await;
+    assert_eq!(app["state"], "awaiting_review");
+    assert!(app.get("lastRefusal").is_none(), "a passing upload clears the last refusal");
+    // The same object's event again changes nothing.
+    let key = app["photo"]["key"].as_str().expect("key").to_string();
+    let again = h.services.photo_arrived(&key).await.expect("again");
+    assert!(matches!(again, PhotoOutcome::Ignored { .. }), "{again:?}");
+    assert_eq!(application(&h, LI_NA, &id).await["version"], app["version"]);
+}
+
+#[tokio::test]
+async fn the_same_photo_from_another_holder_is_refused() {
+    let h = embedded_harness().await;
+    let photo = images::id_photo_jpeg_variant(360, 480, 7);
+    let first = open_new_photo(&h, LI_NA).await;
+    assert!(matches!(upload_embedded(&h, LI_NA, &first, "image/jpeg", &photo).await, PhotoOutcome::Queued { .. }));
+    let second = open_new_photo(&h, ZHANG_WEI).await;
+    let outcome = upload_embedded(&h, ZHANG_WEI, &second, "image/jpeg", &photo).await;
+    assert_eq!(failed_codes(&outcome), vec!["duplicate"]);
+    // Another photo of their own goes through.
+    let own = images::id_photo_jpeg_variant(360, 480, 8);
+    assert!(matches!(upload_embedded(&h, ZHANG_WEI, &second, "image/jpeg", &own).await, PhotoOutcome::Queued { .. }));
+}
+
+/// A multipart/form-data body: the policy's fields, then the file.
+fn multipart(fields: &serde_json::Map<String, Value>, file: &[u8], file_type: &str) -> (String, Vec<u8>) {
+    let boundary = format!("edl{}", uuid::Uuid::new_v4().simple());
+    let mut body = Vec::new();
+    for (name, value) in fields {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{}\r\n",
+                value.as_str().unwrap_or("")
+            )
+            .as_bytes(),
+        );
+    }
+    body.extend_from_slice(
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"photo\"\r\nContent-Type: {file_type}\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    body.extend_from_slice(file);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+/// Sends the form to S3 with a plain HTTP client; the status and body S3 answered.
+async fn post_form(url: &str, fields: &serde_json::Map<String, Value>, file: &[u8], file_type: &str) -> (u16, String) {
+    let (content_type, body) = multipart(fields, file, file_type);
+    let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
+    let request = http::Request::post(url)
+        .header("content-type", content_type)
+        .body(Full::new(Bytes::from(body)))
+        .expect("request");
+    let response = client.request(request).await.expect("S3 answers");
+    let status = response.status().as_u16();
+    let text = response.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+    (status, String::from_utf8_lossy(&text).into_owned())
+}
+
+async fn get_bytes(url: &str) -> (u16, Vec<u8>) {
+    let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
+    let request = http::Request::get(url).body(Full::new(Bytes::new())).expect("request");
+    let response = client.request(request).await.expect("S3 answers");
+    let status = response.status().as_u16();
+    let bytes = response.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+    (status, bytes.to_vec())
+}
+
+/// The S3 `ObjectCreated` event for `key`, from the sample event file, through the real handler.
+async fn object_created(h: &Harness, bucket: &str, key: &str) -> Vec<PhotoOutcome> {
+    let path = format!("{}/../events/photo-check-object-created.json", env!("CARGO_MANIFEST_DIR"));
+    let mut event: Value = serde_json::from_str(&std::fs::read_to_string(path).expect("event")).expect("json");
+    event["Records"][0]["s3"]["object"]["key"] = json!(key);
+    event["Records"][0]["s3"]["bucket"]["name"] = json!(bucket);
+    let event = serde_json::from_value(event).expect("S3 event");
+    edl_photo_check::handle(&h.services, event).await.expect("handled")
+}
+
+#[tokio::test]
+async fn presigned_upload_to_s3_checked_reviewed_and_kept() {
+    let h = aws_harness().await;
+    let id = open_new_photo(&h, LI_NA).await;
+    let offer = ask_upload(&h, LI_NA, &id, "image/jpeg").await;
+    assert_eq!(offer.status, 201, "{offer:?}");
+    let form = &offer.body["upload"];
+    assert_eq!(form["method"], "POST");
+    let url = form["url"].as_str().expect("url").to_string();
+    let fields = form["fields"].as_object().expect("fields").clone();
+    let key = offer.body["key"].as_str().expect("key").to_string();
+    assert!(key.starts_with(&format!("photos/{id}/")));
+    let photo = images::id_photo_jpeg(360, 480);
+
+    // Refused by S3 itself: too large, another content type, a tampered
+    // signature, another key. Nothing is stored.
+    let too_large = vec![0xFFu8; h.services.photo_rules.max_bytes + 1];
+    let (status, _) = post_form(&url, &fields, &too_large, "image/jpeg").await;
+    assert!((400..500).contains(&status), "too large: {status}");
+    let mut png = fields.clone();
+    png.insert("Content-Type".into(), json!("image/png"));
+    let (status, _) = post_form(&url, &png, &images::id_photo_png(360, 480), "image/png").await;
+    assert!((400..500).contains(&status), "other content type: {status}");
+    let mut tampered = fields.clone();
+    let signature = tampered["X-Amz-Signature"].as_str().expect("signature").to_string();
+    let flipped = if signature.starts_with('0') { "1" } else { "0" };
+    tampered.insert("X-Amz-Signature".into(), json!(format!("{flipped}{}", &signature[1..])));
+    let (status, _) = post_form(&url, &tampered, &photo, "image/jpeg").await;
+    assert!((400..500).contains(&status), "tampered signature: {status}");
+    let mut elsewhere = fields.clone();
+    elsewhere.insert("key".into(), json!(format!("photos/{id}/other")));
+    let (status, _) = post_form(&url, &elsewhere, &photo, "image/jpeg").await;
+    assert!((400..500).contains(&status), "another key: {status}");
+    let store = h.services.photos.as_ref().expect("photo store");
+    assert!(matches!(store.read(&key, 10_000_000).await, Err(PhotoStoreError::NotFound(_))));
+
+    // The genuine upload lands; the ObjectCreated event runs the checks.
+    let (status, answer) = post_form(&url, &fields, &photo, "image/jpeg").await;
+    assert!((200..300).contains(&status), "upload: {status} {answer}");
+    assert_eq!(store.read(&key, 10_000_000).await.expect("stored"), photo);
+    let bucket = url.rsplit('/').next().expect("bucket").to_string();
+    let outcomes = object_created(&h, &bucket, &key).await;
+    assert!(matches!(outcomes.as_slice(), [PhotoOutcome::Queued { .. }]), "{outcomes:?}");
+    // The event delivered twice changes nothing.
+    let repeated = object_created(&h, &bucket, &key).await;
+    assert!(matches!(repeated.as_slice(), [PhotoOutcome::Ignored { .. }]), "{repeated:?}");
+
+    // The reviewer finds it, sees the photo through a short-lived link, approves.
+    let queue = call(&h.services, request("GET /reviews", &[], reviewer(), None, None)).await;
+    assert_eq!(queue.status, 200, "{queue:?}");
+    assert_eq!(queue.body["items"][0]["id"], json!(id));
+    let item = call(&h.services, request("GET /reviews/{id}", &[("id", &id)], reviewer(), None, None)).await;
+    assert_eq!(item.status, 200, "{item:?}");
+    assert_eq!(item.body["holder"]["name"], "李娜");
+    let (status, shown) = get_bytes(item.body["photoUrl"].as_str().expect("link")).await;
+    assert_eq!((status, shown == photo), (200, true));
+    let approved = call(
+        &h.services,
+        json_request("POST /reviews/{id}/decision", &[("id", &id)], reviewer(), &json!({ "verdict": "approve" })),
+    )
+    .await;
+    assert_eq!(approved.status, 200, "{approved:?}");
+    assert_eq!(approved.body["state"], "approved");
+    let portrait = approved.body["portraitKey"].as_str().expect("portrait").to_string();
+    assert!(portrait.starts_with(&format!("portraits/{LI_NA}/")));
+    assert_eq!(store.read(&portrait, 10_000_000).await.expect("portrait kept"), photo);
+    let empty = call(&h.services, request("GET /reviews", &[], reviewer(), None, None)).await;
+    assert_eq!(empty.body["items"], json!([]));
+}
+
+#[tokio::test]
+async fn an_expired_form_is_refused_by_s3() {
+    let photos = edl_tests::s3_photos().await;
+    let signed_at = chrono::Utc::now() - chrono::Duration::minutes(20);
+    let grant = UploadGrant {
+        key: "photos/app-x/upload-x".into(),
+        content_type: ImageType::Jpeg,
+        min_bytes: 1,
+        max_bytes: 5_000_000,
+        expires_at: signed_at + chrono::Duration::minutes(5),
+    };
+    let form = photos.upload_form_at(&grant, signed_at).await.expect("form");
+    let fields: serde_json::Map<String, Value> = form.fields.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
+    let (status, _) = post_form(&form.url, &fields, &images::id_photo_jpeg(360, 480), "image/jpeg").await;
+    assert!((400..500).contains(&status), "expired: {status}");
+    assert!(matches!(photos.read(&grant.key, 10_000_000).await, Err(PhotoStoreError::NotFound(_))));
+    // The same form signed now works: the refusal was the expiry.
+    let fresh = UploadGrant {
+        expires_at: chrono::Utc::now() + chrono::Duration::minutes(5),
+        ..grant.clone()
+    };
+    let form = photos.upload_form(&fresh).await.expect("form");
+    let fields: serde_json::Map<String, Value> = form.fields.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
+    let (status, answer) = post_form(&form.url, &fields, &images::id_photo_jpeg(360, 480), "image/jpeg").await;
+    assert!((200..300).contains(&status), "fresh: {status} {answer}");
+}
+
+async fn queued(h: &Harness, holder_id: &str, seed: u32) -> String {
+    let id = open_new_photo(h, holder_id).await;
+    let outcome = upload_embedded(h, holder_id, &id, "image/jpeg", &images::id_photo_jpeg_variant(360, 480, seed)).await;
+    assert!(matches!(outcome, PhotoOutcome::Queued { .. }), "{outcome:?}");
+    id
+}
+
+async fn two_reviewers_race(h: Harness) {
+    let id = queued(&h, LI_NA, 1).await;
+    let approve = json_request("POST /reviews/{id}/decision", &[("id", &id)], reviewer(), &json!({ "verdict": "approve" }));
+    let reject = json_request(
+        "POST /reviews/{id}/decision",
+        &[("id", &id)],
+        reviewer_two(),
+        &json!({ "verdict": "reject", "reasons": ["eyes-closed"], "note": "闭眼" }),
+    );
+    let (a, b) = tokio::join!(call(&h.services, approve), call(&h.services, reject));
+    let mut statuses = [a.status, b.status];
+    statuses.sort();
+    assert_eq!(statuses, [200, 409], "{a:?} {b:?}");
+    let loser = if a.status == 409 { &a } else { &b };
+    assert!(matches!(loser.problem(), "conflict" | "illegal-transition"), "{loser:?}");
+    let app = application(&h, LI_NA, &id).await;
+    let decisions: Vec<_> = app["history"]
+        .as_array()
+        .expect("history")
+        .iter()
+        .filter(|e| matches!(e["action"].as_str(), Some("approved" | "rejected")))
+        .collect();
+    assert_eq!(decisions.len(), 1, "exactly one decision stands: {app}");
+}
+
+#[tokio::test]
+async fn two_reviewers_race_on_embedded() {
+    two_reviewers_race(embedded_harness().await).await;
+}
+
+#[tokio::test]
+async fn two_reviewers_race_on_dynamodb() {
+    two_reviewers_race(dynamo_harness().await).await;
+}
+
+async fn queue_pages_overdue_and_decisions(h: Harness) {
+    // Three photos arriving on Wednesday, Thursday and Friday (2026-11-25..27).
+    let first = queued(&h, LI_NA, 1).await;
+    h.clock.set("2026-11-26T09:00:00+08:00");
+    let second = queued(&h, ZHANG_WEI, 2).await;
+    h.clock.set("2026-11-27T09:00:00+08:00");
+    let third = queued(&h, CHEN_JING, 3).await;
+    let page = call(&h.services, queue_request("limit=2")).await;
+    assert_eq!(page.status, 200, "{page:?}");
+    let ids: Vec<_> = page.body["items"].as_array().expect("items").iter().map(|i| i["id"].clone()).collect();
+    assert_eq!(ids, vec![json!(first), json!(second)], "oldest first");
+    assert_eq!(page.body["items"][0]["overdue"], true, "due Thursday 10:00, now Friday");
+    assert_eq!(page.body["items"][0]["dueAt"], "2026-11-26T02:00:00Z");
+    let cursor = page.body["next"].as_str().expect("a next page").to_string();
+    let rest = call(&h.services, queue_request(&format!("limit=2&cursor={cursor}"))).await;
+    let ids: Vec<_> = rest.body["items"].as_array().expect("items").iter().map(|i| i["id"].clone()).collect();
+    assert_eq!(ids, vec![json!(third)]);
+    // Friday 08:30: only the first (due Thursday 10:00) is past its due time;
+    // at 10:30 the second (due Friday 09:00) is too.
+    h.clock.set("2026-11-27T08:30:00+08:00");
+    let overdue = call(&h.services, queue_request("overdue=true")).await;
+    assert_eq!(overdue.body["items"].as_array().map(Vec::len), Some(1), "{overdue:?}");
+    h.clock.set("2026-11-27T10:30:00+08:00");
+    let overdue = call(&h.services, queue_request("overdue=true")).await;
+    assert_eq!(overdue.body["items"].as_array().map(Vec::len), Some(2), "{overdue:?}");
+    h.clock.set("2026-12-01T10:30:00+08:00");
+    let overdue = call(&h.services, queue_request("overdue=true")).await;
+    assert_eq!(overdue.body["items"].as_array().map(Vec::len), Some(3), "{overdue:?}");
+
+    // Reject with reasons: the holder sees why and may submit again.
+    let rejected = call(
+        &h.services,
+        json_request(
+            "POST /reviews/{id}/decision",
+            &[("id", &first)],
+            reviewer(),
+            &json!({ "verdict": "reject", "reasons": ["background-not-white", "head-covered"], "note": "请摘帽" }),
+        ),
+    )
+    .await;
+    assert_eq!(rejected.body["state"], "rejected", "{rejected:?}");
+    assert_eq!(rejected.body["lastReview"]["reasons"], json!(["background-not-white", "head-covered"]));
+    assert_eq!(rejected.body["lastReview"]["by"]["id"], "reviewer-0001");
+    let resubmitted = upload_embedded(&h, LI_NA, &first, "image/jpeg", &images::id_photo_jpeg_variant(360, 480, 11)).await;
+    assert!(matches!(resubmitted, PhotoOutcome::Queued { .. }));
+    let item = call(&h.services, request("GET /reviews/{id}", &[("id", &first)], reviewer(), None, None)).await;
+    assert_eq!(item.body["resubmission"], true);
+    assert!(item.body["previousPhotoUrl"].as_str().is_some(), "the previous photo is shown: {item:?}");
+
+    // Malicious (R15): the application ends, the slot is free, the reason is kept.
+    let stopped = call(
+        &h.services,
+        json_request(
+            "POST /reviews/{id}/decision",
+            &[("id", &second)],
+            reviewer(),
+            &json!({ "verdict": "malicious", "note": "上传内容违法" }),
+        ),
+    )
+    .await;
+    assert_eq!(stopped.body["state"], "stopped", "{stopped:?}");
+    let last = stopped.body["history"].as_array().and_then(|h| h.last()).cloned().expect("history");
+    assert_eq!(last["action"], "stopped_malicious");
+    assert!(last["detail"].as_str().is_some_and(|d| d.contains("上传内容违法")));
+}
+
+fn queue_request(query: &str) -> lambda_http::Request {
+    let mut event: Value = serde_json::from_str(&std::fs::read_to_string(format!(
+        "{}/../events/review-list-queue.json",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .expect("event"))
+    .expect("json");
+    event["rawQueryString"] = json!(query);
+    lambda_http::request::from_str(&event.to_string()).expect("request")
+}
+
+#[tokio::test]
+async fn queue_pages_overdue_and_decisions_on_embedded() {
+    queue_pages_overdue_and_decisions(embedded_harness().await).await;
+}
+
+#[tokio::test]
+async fn queue_pages_overdue_and_decisions_on_dynamodb() {
+    queue_pages_overdue_and_decisions(dynamo_harness().await).await;
+}
+
+async fn bad_photo_and_review_input(h: Harness) {
+    let id = open_new_photo(&h, LI_NA).await;
+    // Someone else's application: 404, as if it did not exist.
+    let theirs = ask_upload(&h, ZHANG_WEI, &id, "image/jpeg").await;
+    assert_eq!((theirs.status, theirs.problem()), (404, "not-found"));
+    // Not an image type, and not a new-photo source.
+    let gif = ask_upload(&h, LI_NA, &id, "image/gif").await;
+    assert_eq!((gif.status, gif.problem()), (400, "invalid-request"));
+    let on_file = call(
+        &h.services,
+        json_request("POST /applications/{id}/photo-uploads", &[("id", &id)], holder(LI_NA), &json!({ "source": "on_file", "contentType": "image/jpeg" })),
+    )
+    .await;
+    assert_eq!((on_file.status, on_file.problem()), (400, "invalid-request"));
+    let big = format!("{{\"source\":\"camera\",\"contentType\":\"image/jpeg\",\"x\":\"{}\"}}", "a".repeat(20_000));
+    let oversized = call(
+        &h.services,
+        request("POST /applications/{id}/photo-uploads", &[("id", &id)], holder(LI_NA), Some("application/json"), Some(&big)),
+    )
+    .await;
+    assert_eq!((oversized.status, oversized.problem()), (413, "payload-too-large"));
+    let version = application(&h, LI_NA, &id).await["version"].clone();
+    // A closed application takes no upload.
+    call(&h.services, request("DELETE /applications/{id}", &[("id", &id)], holder(LI_NA), None, None)).await;
+    let closed = ask_upload(&h, LI_NA, &id, "image/jpeg").await;
+    assert_eq!((closed.status, closed.problem()), (409, "illegal-transition"));
+    assert_eq!(application(&h, LI_NA, &id).await["version"].as_u64(), version.as_u64().map(|v| v + 1), "only the withdrawal wrote");
+
+    let id = queued(&h, ZHANG_WEI, 4).await;
+    let decide = |who: Option<Value>, body: Value| json_request("POST /reviews/{id}/decision", &[("id", id.as_str())], who, &body);
+    let before = application(&h, ZHANG_WEI, &id).await["version"].clone();
+    for (who, body, status, slug) in [
+        (holder(ZHANG_WEI), json!({ "verdict": "approve" }), 403, "forbidden"),
+        (Some(claims("clerk-1", "clerk", Some("110000"))), json!({ "verdict": "approve" }), 403, "forbidden"),
+        (reviewer(), json!({ "verdict": "reject", "reasons": ["too-pretty"] }), 400, "invalid-request"),
+        (reviewer(), json!({ "verdict": "reject" }), 400, "invalid-request"),
+        (reviewer(), json!({ "verdict": "approve", "reasons": ["uniform"] }), 400, "invalid-request"),
+        (reviewer(), json!({ "verdict": "malicious" }), 400, "invalid-request"),
+        (reviewer(), json!({ "verdict": "maybe" }), 400, "invalid-request"),
+    ] {
+        let answer = call(&h.services, decide(who, body.clone())).await;
+        assert_eq!((answer.status, answer.problem()), (status, slug), "{body}");
+    }
+    assert_eq!(application(&h, ZHANG_WEI, &id).await["version"], before, "nothing changed");
+    let unknown = call(
+        &h.services,
+        json_request("POST /reviews/{id}/decision", &[("id", "01a210d5-0000-7000-8000-000000000000")], reviewer(), &json!({ "verdict": "approve" })),
+    )
+    .await;
+    assert_eq!((unknown.status, unknown.problem()), (404, "not-found"));
+    let first = call(&h.services, decide(reviewer(), json!({ "verdict": "approve" }))).await;
+    assert_eq!(first.status, 200, "{first:?}");
+    let again = call(&h.services, decide(reviewer(), json!({ "verdict": "reject", "reasons": ["uniform"] }))).await;
+    assert_eq!((again.status, again.problem()), (409, "illegal-transition"));
+    let listing = call(&h.services, queue_request("limit=0")).await;
+    assert_eq!((listing.status, listing.problem()), (400, "invalid-request"));
+    let cursor = call(&h.services, queue_request("cursor=bm90LWEtY3Vyc29y")).await;
+    assert_eq!((cursor.status, cursor.problem()), (400, "invalid-request"));
+    let unknown_parameter = call(&h.services, queue_request("sort=newest")).await;
+    assert_eq!((unknown_parameter.status, unknown_parameter.problem()), (400, "invalid-request"));
+    let not_reviewer = call(&h.services, request("GET /reviews", &[], holder(ZHANG_WEI), None, None)).await;
+    assert_eq!((not_reviewer.status, not_reviewer.problem()), (403, "forbidden"));
+}
+
+#[tokio::test]
+async fn bad_photo_and_review_input_on_embedded() {
+    bad_photo_and_review_input(embedded_harness().await).await;
+}
+
+#[tokio::test]
+async fn bad_photo_and_review_input_on_dynamodb() {
+    bad_photo_and_review_input(dynamo_harness().await).await;
+}
+
