@@ -78,7 +78,14 @@ fn s3_event(text: &str) -> aws_lambda_events::event::s3::S3Event {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("S3 event: {e}"))
 }
 
-async fn every_event(h: Harness) {
+async fn every_event(mut h: Harness) {
+    let signer = shared::crypto::LocalSigner::new();
+    signer.generate("iaca");
+    signer.generate("ds");
+    h.services.signer = Some(std::sync::Arc::new(signer));
+    let authority = shared::service::keys::Authority::default();
+    h.services.install_iaca(&authority, "iaca").await.expect("IACA");
+    h.services.add_document_signer(&authority, "ds").await.expect("document signer");
     // Against records without that application, the id-bound events answer 404 problems.
     let missing = run(&h, "apply-get-application.json").await;
     assert_eq!((missing.status, missing.problem()), (404, "not-found"));
@@ -108,6 +115,18 @@ async fn every_event(h: Harness) {
     assert_eq!((confirmed.status, confirmed.body["state"].as_str()), (200, Some("approved")), "{confirmed:?}");
     let late = run(&h, "apply-withdraw-application.json").await;
     assert_eq!((late.status, late.problem()), (409, "illegal-transition"));
+
+    // Issuance from the ApplicationApproved event, then the holder shows the licence.
+    let approved: aws_lambda_events::event::cloudwatch_events::CloudWatchEvent<edl_issue::Approved> =
+        serde_json::from_str(&event_text("issue-application-approved.json")).expect("EventBridge event");
+    let outcome = edl_issue::handle(&h.services, approved.detail.expect("detail")).await.expect("issued");
+    assert!(matches!(outcome, Some(shared::service::issuance::IssueOutcome::Issued { .. })), "{outcome:?}");
+    let shown = run(&h, "licence-show.json").await;
+    assert_eq!((shown.status, shown.body["status"].as_str()), (200, Some("active")), "{shown:?}");
+    let code = run(&h, "licence-code.json").await;
+    assert!(code.body["code"].as_str().is_some_and(|c| c.starts_with("EDL1:")), "{code:?}");
+    let page = run(&h, "licence-page-front-png.json").await;
+    assert_eq!((page.status, page.content_type.as_str()), (200, "image/png"));
 
     let imported = run(&h, "admin-import-licences.json").await;
     assert_eq!((imported.status, imported.body["imported"].as_u64()), (200, Some(2)), "{imported:?}");

@@ -71,9 +71,15 @@ fn no_scan_no_wildcards_and_each_function_only_what_it_uses() {
     };
     let apply = of("ApplyFunctionRole");
     assert!(!apply.is_empty(), "ApplyFunctionRole exists");
-    assert!(apply.iter().all(|a| a.starts_with("dynamodb:")), "apply touches only DynamoDB: {apply:?}");
+    assert!(
+        apply.iter().all(|a| a.starts_with("dynamodb:") || *a == "events:PutEvents"),
+        "apply touches only DynamoDB and its event bus: {apply:?}"
+    );
     assert!(!apply.contains(&"dynamodb:UpdateItem") && !apply.contains(&"dynamodb:Query"));
-    assert!(of("AdminFunctionRole").iter().all(|a| a.starts_with("dynamodb:")), "admin has no S3");
+    assert!(
+        of("AdminFunctionRole").iter().all(|a| a.starts_with("dynamodb:") || *a == "events:PutEvents"),
+        "admin has no S3 and no KMS"
+    );
     // Only the upload function may write uploads; only review keeps portraits.
     for (role, action, resource) in &statements {
         if action == "s3:PutObject" {
@@ -85,7 +91,13 @@ fn no_scan_no_wildcards_and_each_function_only_what_it_uses() {
             }
         }
     }
-    assert!(statements.iter().all(|s| !s.1.starts_with("kms:Sign")), "no function signs yet");
+    // Only the two functions that issue credentials (documents, show codes) may sign, with the document signer key only.
+    for (role, action, resource) in &statements {
+        if action.starts_with("kms:") {
+            assert!(matches!(role.as_str(), "IssueFunctionRole" | "LicenceFunctionRole"), "{role} may not use KMS");
+            assert_eq!(resource, &serde_json::json!({ "Fn::GetAtt": ["DocumentSignerKey", "Arn"] }), "{role}: {action}");
+        }
+    }
 }
 
 #[test]
@@ -113,7 +125,11 @@ fn the_table_and_api_are_configured_for_production() {
     }
     assert_eq!(
         operations,
-        edl_apply::ROUTES.len() + edl_admin::ROUTES.len() + edl_photo_upload::ROUTES.len() + edl_review::ROUTES.len()
+        edl_apply::ROUTES.len()
+            + edl_admin::ROUTES.len()
+            + edl_photo_upload::ROUTES.len()
+            + edl_review::ROUTES.len()
+            + edl_licence::ROUTES.len()
     );
     // The photo bucket is private, encrypted and TLS only.
     let bucket = &template["Resources"]["PhotoBucket"]["Properties"];

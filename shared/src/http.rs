@@ -127,6 +127,16 @@ pub fn json<T: Serialize>(status: u16, value: &T) -> Response<Body> {
     }
 }
 
+/// A binary (or text) body of the given type, private to the caller.
+pub fn binary(status: u16, content_type: &str, body: Vec<u8>) -> Response<Body> {
+    Response::builder()
+        .status(status)
+        .header(http::header::CONTENT_TYPE, content_type)
+        .header(http::header::CACHE_CONTROL, "private, no-store")
+        .body(Body::Binary(body))
+        .unwrap_or_default()
+}
+
 pub fn problem(problem: &Problem) -> Response<Body> {
     Response::builder()
         .status(problem.status)

@@ -2,6 +2,8 @@
 //! reach the world through, and the adapters behind those ports.
 
 pub mod adapters;
+pub mod credential;
+pub mod crypto;
 pub mod dev;
 pub mod domain;
 #[cfg(feature = "http")]

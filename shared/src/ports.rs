@@ -2,6 +2,7 @@
 
 use crate::domain::application::{Actor, Application};
 use crate::domain::change::ChangeRecord;
+use crate::domain::edl::{Colour, ElectronicLicence};
 use crate::domain::licence::Licence;
 use crate::domain::photo::ImageType;
 use crate::domain::rollout::{City, Plan, Wave};
@@ -87,6 +88,96 @@ pub trait Records: Send + Sync {
     /// Applications waiting for review, earliest due first (which is also
     /// oldest first: the due time grows with the arrival time).
     async fn review_queue(&self, query: &QueueQuery) -> Result<QueuePage, StoreError>;
+
+    /// Certificates and the keys behind them (IACA root, document signers).
+    async fn save_trust(&self, entry: &TrustEntry) -> Result<(), StoreError>;
+    async fn trust(&self) -> Result<Vec<TrustEntry>, StoreError>;
+
+    async fn electronic_licence(&self, serial: &str) -> Result<Option<ElectronicLicence>, StoreError>;
+    /// The serial of the holder's latest electronic licence (active or not).
+    async fn current_serial_of(&self, holder_id: &str) -> Result<Option<String>, StoreError>;
+    /// In one transaction: the new licence, the application ended as issued
+    /// (its lock released), the holder's pointer moved, the previous licence superseded.
+    async fn record_issuance(&self, issuance: &Issuance) -> Result<(), StoreError>;
+    /// A status change of an issued licence (stopped, superseded).
+    async fn update_electronic_licence(&self, licence: &ElectronicLicence, expected_version: u64) -> Result<(), StoreError>;
+    async fn cached_show_code(&self, serial: &str) -> Result<Option<CachedShowCode>, StoreError>;
+    async fn cache_show_code(&self, serial: &str, code: &CachedShowCode) -> Result<(), StoreError>;
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TrustRole {
+    Iaca,
+    DocumentSigner,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TrustStatus {
+    /// Signs new documents (document signers) or anchors the chain (IACA).
+    Active,
+    /// No longer signs, still verifies what it signed.
+    Retired,
+}
+
+/// A certificate and the signing key behind it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TrustEntry {
+    pub kid: String,
+    pub role: TrustRole,
+    /// The signer's key id (a KMS key id or ARN, or a local key name).
+    pub key_id: String,
+    /// DER, base64.
+    pub certificate: String,
+    pub status: TrustStatus,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Everything an issuance writes, together.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Issuance {
+    pub licence: ElectronicLicence,
+    /// The application, already marked issued, with its version raised.
+    pub application: Application,
+    pub application_expected_version: u64,
+    /// The holder's previous licence, already marked superseded, with its version raised.
+    pub superseded: Option<(ElectronicLicence, u64)>,
+}
+
+/// A show code kept for reuse until shortly before it expires.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CachedShowCode {
+    pub code: String,
+    pub colour: Colour,
+    pub issued_at: i64,
+    pub expires_at: i64,
+}
+
+/// Events leaving the service: requests for issuance and notices to holders.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "PascalCase", rename_all_fields = "camelCase")]
+pub enum Notice {
+    /// A success notice pushed to the holder's app (R3, R4).
+    LicenceIssued { holder_id: String, serial: String, application_id: String },
+    /// The photo was refused with reasons the app can show (R4).
+    PhotoRejected { holder_id: String, application_id: String },
+    /// The electronic licence is no longer valid; the holder applies again (R11).
+    LicenceSuperseded { holder_id: String, serial: String, reason: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NotifierError {
+    #[error("the notifier is unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// Pushes notices to holders (through EventBridge in AWS, into a list locally).
+#[async_trait]
+pub trait Notifier: Send + Sync {
+    async fn notify(&self, notice: &Notice) -> Result<(), NotifierError>;
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -205,10 +296,34 @@ pub enum IssuerError {
     Failed(String),
 }
 
-/// Makes the signed electronic licence for an approved application. The
-/// application stays `approved` (and retryable) until the issuer has
-/// recorded the licence and ended it.
+/// Hands an approved application to issuance (an EventBridge event to the
+/// issue function in AWS; a background task locally). The application stays
+/// `approved` (and retryable) until issuance has recorded the licence and ended it.
 #[async_trait]
 pub trait Issuer: Send + Sync {
-    async fn issue(&self, application: &Application) -> Result<(), IssuerError>;
+    async fn request_issuance(&self, application: &Application) -> Result<(), IssuerError>;
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SignerError {
+    /// The key exists but may not sign (disabled, pending deletion).
+    #[error("the signing key {0} is disabled")]
+    Disabled(String),
+    #[error("there is no signing key {0}")]
+    UnknownKey(String),
+    #[error("the signer is unavailable: {0}")]
+    Unavailable(String),
+    #[error("the signer returned a malformed answer: {0}")]
+    Malformed(String),
+}
+
+/// ES256 (ECDSA P-256 with SHA-256) signing with keys held elsewhere: in
+/// KMS in AWS, in memory locally. The caller hashes; the key never leaves.
+#[async_trait]
+pub trait Signer: Send + Sync {
+    /// Signs a SHA-256 digest the caller computed; the raw 64-byte r||s
+    /// signature COSE expects, with S normalised to the lower half of the order.
+    async fn sign_digest(&self, key_id: &str, digest: &[u8; 32]) -> Result<[u8; 64], SignerError>;
+    /// The key's public point, SEC1 uncompressed (0x04 || x || y).
+    async fn public_key(&self, key_id: &str) -> Result<Vec<u8>, SignerError>;
 }

@@ -261,6 +261,8 @@ pub fn function_for(route_key: &str) -> &'static str {
         "photo-upload"
     } else if edl_review::ROUTES.contains(&route_key) {
         "review"
+    } else if edl_licence::ROUTES.contains(&route_key) {
+        "licence"
     } else {
         "apply"
     }
@@ -272,6 +274,8 @@ pub struct Answer {
     pub status: u16,
     pub content_type: String,
     pub body: Value,
+    /// The body as sent (for images).
+    pub bytes: Vec<u8>,
 }
 
 impl Answer {
@@ -304,6 +308,7 @@ pub fn answer(response: Response<Body>) -> Answer {
         status,
         content_type,
         body,
+        bytes: bytes.to_vec(),
     }
 }
 
@@ -314,6 +319,7 @@ pub async fn call(services: &Services, request: Request) -> Answer {
         "admin" => edl_admin::handle(services, request).await,
         "photo-upload" => edl_photo_upload::handle(services, request).await,
         "review" => edl_review::handle(services, request).await,
+        "licence" => edl_licence::handle(services, request).await,
         _ => edl_apply::handle(services, request).await,
     };
     answer(response)

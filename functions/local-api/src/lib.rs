@@ -5,6 +5,11 @@ pub mod server;
 
 use shared::adapters::dynamodb::DynamoRecords;
 use shared::adapters::embedded::EmbeddedRecords;
+use shared::adapters::embedded_notices::{ChannelIssuer, EmbeddedNotices};
+use shared::adapters::kms::KmsSigner;
+use shared::crypto::LocalSigner;
+use shared::ports::Signer;
+use shared::service::keys::Authority;
 use shared::adapters::embedded_photos::EmbeddedPhotos;
 use shared::adapters::s3::S3Photos;
 use shared::dev::{DevKeys, DevLiveness};
@@ -29,6 +34,8 @@ pub enum LocalError {
     Records(#[from] shared::ports::StoreError),
     #[error("cannot prepare the photo store: {0}")]
     Photos(#[from] shared::ports::PhotoStoreError),
+    #[error("cannot prepare the signing keys: {0}")]
+    Keys(String),
 }
 
 /// The local services, and the embedded photo store when there is one (the
@@ -36,6 +43,9 @@ pub enum LocalError {
 pub struct Local {
     pub services: Services,
     pub embedded_photos: Option<Arc<EmbeddedPhotos>>,
+    pub notices: Arc<EmbeddedNotices>,
+    /// Approved applications waiting for the issuance task.
+    pub approvals: tokio::sync::mpsc::UnboundedReceiver<String>,
 }
 
 /// Builds the services the functions run with locally, seeds the rollout plan
@@ -49,21 +59,27 @@ pub async fn local_services(
     base_url: &str,
 ) -> Result<Local, LocalError> {
     let mut embedded_photos = None;
-    let (records, photos): (Arc<dyn Records>, Arc<dyn PhotoStore>) = match storage {
+    let mut config = None;
+    let (records, photos, signer): (Arc<dyn Records>, Arc<dyn PhotoStore>, Arc<dyn Signer>) = match storage {
         Storage::Embedded => {
             let photos = Arc::new(EmbeddedPhotos::new(keys.clone(), base_url));
             embedded_photos = Some(photos.clone());
-            (Arc::new(EmbeddedRecords::new()), photos)
+            let signer = LocalSigner::new();
+            signer.generate(LOCAL_IACA_KEY);
+            signer.generate(LOCAL_DOCUMENT_SIGNER_KEY);
+            (Arc::new(EmbeddedRecords::new()), photos, Arc::new(signer))
         }
         Storage::Aws { table, bucket, create } => {
-            let config = shared::adapters::aws::sdk_config().await;
-            let client = shared::adapters::aws::dynamodb_client(&config);
-            let photos = S3Photos::new(&config, bucket.clone());
+            let sdk = shared::adapters::aws::sdk_config().await;
+            let client = shared::adapters::aws::dynamodb_client(&sdk);
+            let photos = S3Photos::new(&sdk, bucket.clone());
             if *create {
                 DynamoRecords::create_table(&client, table).await?;
                 photos.create_bucket().await?;
             }
-            (Arc::new(DynamoRecords::new(client, table.clone())), Arc::new(photos))
+            let signer = KmsSigner::new(&sdk);
+            config = Some(sdk);
+            (Arc::new(DynamoRecords::new(client, table.clone())), Arc::new(photos), Arc::new(signer))
         }
     };
     records.seed_rollout(&Plan::default_plan()).await?;
@@ -78,8 +94,68 @@ pub async fn local_services(
         keys: keys.clone(),
         clock: clock.clone(),
     });
+    let notices = Arc::new(EmbeddedNotices::default());
+    let (sender, approvals) = tokio::sync::mpsc::unbounded_channel();
+    let mut services = Services::new(records, clock, liveness).with_photos(photos);
+    services.signer = Some(signer);
+    services.notifier = Some(notices.clone());
+    services.issuer = Some(Arc::new(ChannelIssuer { sender }));
+    // The embedded store starts empty: certify the in-memory keys. Against an
+    // emulator, create KMS keys the first time; against AWS, the operator runs
+    // `edl-local keys bootstrap` once.
+    if services.records.trust().await?.is_empty() {
+        let authority = Authority::default();
+        let (iaca_key, ds_key) = match (storage, &config) {
+            (Storage::Embedded, _) => (LOCAL_IACA_KEY.to_string(), LOCAL_DOCUMENT_SIGNER_KEY.to_string()),
+            (Storage::Aws { create: true, .. }, Some(sdk)) => {
+                let iaca = shared::adapters::kms::create_signing_key(sdk, "edl-local IACA root")
+                    .await
+                    .map_err(|e| LocalError::Keys(e.to_string()))?;
+                let ds = shared::adapters::kms::create_signing_key(sdk, "edl-local document signer")
+                    .await
+                    .map_err(|e| LocalError::Keys(e.to_string()))?;
+                (iaca, ds)
+            }
+            _ => {
+                tracing::warn!("no certificates installed: run `edl-local keys bootstrap` before issuing");
+                return Ok(Local {
+                    services,
+                    embedded_photos,
+                    notices,
+                    approvals,
+                });
+            }
+        };
+        services
+            .install_iaca(&authority, &iaca_key)
+            .await
+            .map_err(|e| LocalError::Keys(e.to_string()))?;
+        services
+            .add_document_signer(&authority, &ds_key)
+            .await
+            .map_err(|e| LocalError::Keys(e.to_string()))?;
+    }
     Ok(Local {
-        services: Services::new(records, clock, liveness).with_photos(photos),
+        services,
         embedded_photos,
+        notices,
+        approvals,
     })
+}
+
+/// The in-memory key names of the embedded signer.
+pub const LOCAL_IACA_KEY: &str = "local-iaca";
+pub const LOCAL_DOCUMENT_SIGNER_KEY: &str = "local-document-signer-1";
+
+/// Issues approved applications as they arrive, as the issue function does
+/// for `ApplicationApproved` events in AWS.
+pub fn spawn_issuance(services: Services, mut approvals: tokio::sync::mpsc::UnboundedReceiver<String>) {
+    tokio::spawn(async move {
+        while let Some(application) = approvals.recv().await {
+            match services.issue(&application).await {
+                Ok(outcome) => tracing::info!(application = %application, ?outcome, "issued"),
+                Err(e) => tracing::warn!(application = %application, error = %e, "issuance failed; the application stays approved"),
+            }
+        }
+    });
 }

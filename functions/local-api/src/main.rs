@@ -23,10 +23,22 @@ USAGE:
       is given.
   edl-local samples [--count N] [--seed N]
       Print N sample licences as JSON Lines (the import format of POST /admin/licences).
+  edl-local keys bootstrap --iaca-key KMS_KEY --ds-key KMS_KEY
+  edl-local keys add-signer --key KMS_KEY
+  edl-local keys retire --kid KID
+  edl-local keys list
+      Administer the certificates in the DynamoDB table TABLE_NAME with keys in
+      KMS (AWS credentials and AWS_REGION from the environment): create the
+      IACA root and a document signer (both signed through KMS), add a document
+      signer for rotation, retire one (it still verifies what it signed).
 ";
 
 struct Options {
     command: String,
+    subcommand: Option<String>,
+    iaca_key: Option<String>,
+    key: Option<String>,
+    kid: Option<String>,
     port: u16,
     samples: Option<usize>,
     seed: u64,
@@ -36,6 +48,10 @@ struct Options {
 fn parse(args: &[String]) -> Result<Options, String> {
     let mut options = Options {
         command: "serve".into(),
+        subcommand: None,
+        iaca_key: None,
+        key: None,
+        kid: None,
         port: 3000,
         samples: None,
         seed: 2026,
@@ -48,6 +64,9 @@ fn parse(args: &[String]) -> Result<Options, String> {
             iter.next();
         }
     }
+    if options.command == "keys" {
+        options.subcommand = iter.next().cloned();
+    }
     while let Some(arg) = iter.next() {
         let mut value = |name: &str| iter.next().cloned().ok_or(format!("{name} needs a value"));
         match arg.as_str() {
@@ -57,6 +76,9 @@ fn parse(args: &[String]) -> Result<Options, String> {
             }
             "--seed" => options.seed = value("--seed")?.parse().map_err(|_| "--seed takes a number")?,
             "--aws" => options.aws = true,
+            "--iaca-key" => options.iaca_key = Some(value("--iaca-key")?),
+            "--ds-key" | "--key" => options.key = Some(value(arg)?),
+            "--kid" => options.kid = Some(value("--kid")?),
             "-h" | "--help" => options.command = "help".into(),
             other => return Err(format!("unknown argument {other}")),
         }
@@ -85,6 +107,16 @@ async fn main() -> ExitCode {
             print!("{}", shared::sample::to_json_lines(&licences));
             ExitCode::SUCCESS
         }
+        "keys" => match keys(&options).await {
+            Ok(report) => {
+                println!("{report}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("edl-local keys: {e}");
+                ExitCode::FAILURE
+            }
+        },
         "serve" => match run(options).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -97,6 +129,49 @@ async fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// `edl-local keys ...`: certificates in the deployment's table, keys in KMS.
+async fn keys(options: &Options) -> Result<String, String> {
+    use shared::adapters::dynamodb::DynamoRecords;
+    use shared::adapters::kms::KmsSigner;
+    use shared::service::keys::Authority;
+    use shared::service::Services;
+    let table = std::env::var("TABLE_NAME").map_err(|_| "TABLE_NAME names the deployment's table")?;
+    let config = shared::adapters::aws::sdk_config().await;
+    let records = Arc::new(DynamoRecords::new(shared::adapters::aws::dynamodb_client(&config), table));
+    let mut services = Services::new(
+        records,
+        Arc::new(shared::ports::SystemClock),
+        Arc::new(shared::adapters::NoLivenessService),
+    );
+    services.signer = Some(Arc::new(KmsSigner::new(&config)));
+    let authority = Authority::default();
+    let entries = match options.subcommand.as_deref() {
+        Some("bootstrap") => {
+            let iaca = options.iaca_key.as_deref().ok_or("--iaca-key is required")?;
+            let ds = options.key.as_deref().ok_or("--ds-key is required")?;
+            vec![
+                services.install_iaca(&authority, iaca).await.map_err(|e| e.to_string())?,
+                services.add_document_signer(&authority, ds).await.map_err(|e| e.to_string())?,
+            ]
+        }
+        Some("add-signer") => {
+            let key = options.key.as_deref().ok_or("--key is required")?;
+            vec![services.add_document_signer(&authority, key).await.map_err(|e| e.to_string())?]
+        }
+        Some("retire") => {
+            let kid = options.kid.as_deref().ok_or("--kid is required")?;
+            vec![services.retire_document_signer(kid).await.map_err(|e| e.to_string())?]
+        }
+        Some("list") => services.records.trust().await.map_err(|e| e.to_string())?,
+        other => return Err(format!("unknown keys command {other:?}; see --help")),
+    };
+    let lines: Vec<String> = entries
+        .iter()
+        .map(|e| format!("{:?}\t{}\t{:?}\tkey {}\tcreated {}", e.role, e.kid, e.status, e.key_id, e.created_at))
+        .collect();
+    Ok(lines.join("\n"))
 }
 
 async fn run(options: Options) -> Result<(), String> {
@@ -124,7 +199,8 @@ async fn run(options: Options) -> Result<(), String> {
     let listener = tokio::net::TcpListener::bind(address)
         .await
         .map_err(|e| format!("cannot listen on {address}: {e}"))?;
-    let api = Arc::new(LocalApi::new(local.services, routes, keys, local.embedded_photos));
+    edl_local_api::spawn_issuance(local.services.clone(), local.approvals);
+    let api = Arc::new(LocalApi::new(local.services, routes, keys, local.embedded_photos, local.notices));
     print_banner(&api, &storage, samples, address);
     tokio::select! {
         served = serve(api, listener) => served.map_err(|e| e.to_string()),

@@ -8,6 +8,7 @@ use hyper::body::Incoming;
 use lambda_http::Body;
 use serde::Deserialize;
 use serde_json::json;
+use shared::adapters::embedded_notices::EmbeddedNotices;
 use shared::adapters::embedded_photos::EmbeddedPhotos;
 use shared::dev::{DevClaims, DevKeys, DEV_AUDIENCE, DEV_ISSUER};
 use shared::domain::caller::{parse_roles, Role};
@@ -28,6 +29,8 @@ pub struct LocalApi {
     pub keys: DevKeys,
     /// The in-process photo store, for which this server plays S3.
     pub embedded_photos: Option<Arc<EmbeddedPhotos>>,
+    /// Notices pushed to holders, listed at `GET /_dev/notices`.
+    pub notices: Arc<EmbeddedNotices>,
     requests: AtomicU64,
 }
 
@@ -87,12 +90,19 @@ pub fn default_subject(role: Role) -> (&'static str, Option<&'static str>, Optio
 }
 
 impl LocalApi {
-    pub fn new(services: Services, routes: Vec<Route>, keys: DevKeys, embedded_photos: Option<Arc<EmbeddedPhotos>>) -> LocalApi {
+    pub fn new(
+        services: Services,
+        routes: Vec<Route>,
+        keys: DevKeys,
+        embedded_photos: Option<Arc<EmbeddedPhotos>>,
+        notices: Arc<EmbeddedNotices>,
+    ) -> LocalApi {
         LocalApi {
             services,
             routes,
             keys,
             embedded_photos,
+            notices,
             requests: AtomicU64::new(0),
         }
     }
@@ -180,6 +190,7 @@ impl LocalApi {
             "admin" => edl_admin::handle(&self.services, request).await,
             "photo-upload" => edl_photo_upload::handle(&self.services, request).await,
             "review" => edl_review::handle(&self.services, request).await,
+            "licence" => edl_licence::handle(&self.services, request).await,
             other => {
                 return problem_response(&Problem::new(
                     501,
@@ -204,6 +215,15 @@ impl LocalApi {
             return self.view(token);
         }
         match (method, what) {
+            ("GET", "notices") => {
+                let notices: Vec<_> = self
+                    .notices
+                    .list()
+                    .into_iter()
+                    .map(|(at, notice)| json!({ "at": at, "notice": notice }))
+                    .collect();
+                json_response(200, &json!({ "notices": notices }))
+            }
             ("POST", "photo-events") => {
                 #[derive(Deserialize)]
                 #[serde(deny_unknown_fields)]
@@ -248,7 +268,7 @@ impl LocalApi {
                 404,
                 "not-found",
                 "Not found",
-                "Development endpoints: POST /_dev/tokens, POST /_dev/liveness, POST /_dev/photo-events.",
+                "Development endpoints: POST /_dev/tokens, POST /_dev/liveness, POST /_dev/photo-events, GET /_dev/notices.",
             )),
         }
     }

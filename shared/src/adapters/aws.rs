@@ -29,7 +29,9 @@ pub enum WiringError {
 
 /// The services of a deployed function: records in the table named by
 /// `TABLE_NAME`; photos in `PHOTO_BUCKET` for the functions built with the
-/// `s3` feature; the working-day calendar from `EDL_CALENDAR` when set. The liveness check is the development one only when
+/// `s3` feature; the KMS signer for those built with `kms`; issuance requests
+/// and notices on `EVENT_BUS_NAME` for those built with `eventbridge`; the
+/// working-day calendar from `EDL_CALENDAR` when set. The liveness check is the development one only when
 /// `EDL_DEV_LIVENESS_SECRET` is set (a test stage); otherwise none is wired
 /// yet and liveness confirmations are refused as unavailable.
 pub async fn services_from_environment() -> Result<Services, WiringError> {
@@ -54,6 +56,16 @@ pub async fn services_from_environment() -> Result<Services, WiringError> {
     #[cfg(feature = "s3")]
     if let Ok(bucket) = std::env::var("PHOTO_BUCKET") {
         services.photos = Some(Arc::new(super::s3::S3Photos::new(&config, bucket)));
+    }
+    #[cfg(feature = "kms")]
+    {
+        services.signer = Some(Arc::new(super::kms::KmsSigner::new(&config)));
+    }
+    #[cfg(feature = "eventbridge")]
+    if let Ok(bus) = std::env::var("EVENT_BUS_NAME") {
+        let bus = Arc::new(super::eventbridge::EventBus::new(&config, bus));
+        services.issuer = Some(bus.clone());
+        services.notifier = Some(bus);
     }
     Ok(services)
 }

@@ -7,6 +7,9 @@
 //! - `APP#<id>` / `APP`: an application with its history.
 //! - `ROLLOUT` / `CITY#<code>`, `WAVE#<id>`, `CHANGE#<at>#<id>`: the staged rollout.
 //! - `PHOTO#<sha256>` / `PHOTO`: which holder submitted these image bytes (R15).
+//! - `EDL#<serial>` / `EDL`: an issued electronic licence; `SHOWCODE`: its current show code.
+//! - `HOLDER#<identity>` / `EDL`: the serial of the holder's latest electronic licence.
+//! - `TRUST` / `<role>#<kid>`: certificates and the keys behind them.
 //!
 //! The sparse index `queue` (`queuePk`, `queueSk`) holds an application only
 //! while it waits for review: `REVIEW` / `<due time>#<id>`.
@@ -16,7 +19,10 @@ use crate::domain::change::ChangeRecord;
 use crate::domain::licence::Licence;
 use crate::domain::rollout::{City, Plan, Wave};
 use crate::domain::application::ApplicationState;
-use crate::ports::{PhotoClaim, QueuePage, QueueQuery, Records, RolloutChange, StoreError};
+use crate::domain::edl::ElectronicLicence;
+use crate::ports::{
+    CachedShowCode, Issuance, PhotoClaim, QueuePage, QueueQuery, Records, RolloutChange, StoreError, TrustEntry,
+};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use async_trait::async_trait;
@@ -189,17 +195,21 @@ impl DynamoRecords {
 
     /// Every item of a partition whose sort key starts with `prefix`, following pages.
     async fn query_prefix(&self, pk: &str, prefix: &str) -> Result<Vec<Item>, StoreError> {
-        let pages = self
+        let mut query = self
             .client
             .query()
             .table_name(&self.table)
-            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
             .expression_attribute_values(":pk", s(pk))
-            .expression_attribute_values(":prefix", s(prefix))
-            .consistent_read(true)
-            .into_paginator()
-            .items()
-            .send();
+            .consistent_read(true);
+        // DynamoDB refuses an empty key value: the whole partition has no prefix condition.
+        query = if prefix.is_empty() {
+            query.key_condition_expression("pk = :pk")
+        } else {
+            query
+                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+                .expression_attribute_values(":prefix", s(prefix))
+        };
+        let pages = query.into_paginator().items().send();
         pages
             .collect::<Result<Vec<_>, _>>()
             .await
@@ -544,6 +554,89 @@ impl Records for DynamoRecords {
             _ => None,
         };
         Ok(QueuePage { items, next })
+    }
+
+    async fn save_trust(&self, entry: &TrustEntry) -> Result<(), StoreError> {
+        let item = encode(entry, "TRUST".into(), format!("{:?}#{}", entry.role, entry.kid), "trust")?;
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(|e| unavailable("PutItem", e))?;
+        Ok(())
+    }
+
+    async fn trust(&self) -> Result<Vec<TrustEntry>, StoreError> {
+        self.query_prefix("TRUST", "").await?.into_iter().map(decode).collect()
+    }
+
+    async fn electronic_licence(&self, serial: &str) -> Result<Option<ElectronicLicence>, StoreError> {
+        self.get(format!("EDL#{serial}"), "EDL").await?.map(decode).transpose()
+    }
+
+    async fn current_serial_of(&self, holder_id: &str) -> Result<Option<String>, StoreError> {
+        let item = self.get(format!("HOLDER#{holder_id}"), "EDL").await?;
+        Ok(item
+            .and_then(|i| i.get("serial").cloned())
+            .and_then(|v| v.as_s().ok().cloned()))
+    }
+
+    async fn record_issuance(&self, issuance: &Issuance) -> Result<(), StoreError> {
+        let licence = &issuance.licence;
+        let application = &issuance.application;
+        let mut items = vec![
+            self.put(encode(licence, format!("EDL#{}", licence.serial), "EDL".into(), "edl")?, "attribute_not_exists(pk)")?,
+            self.versioned_put(application_item(application)?, issuance.application_expected_version)?,
+        ];
+        let delete = Delete::builder()
+            .table_name(&self.table)
+            .key("pk", s(licence_pk(&application.licence_number)))
+            .key("sk", s("OPEN_APPLICATION"))
+            .condition_expression("attribute_not_exists(pk) OR applicationId = :id")
+            .expression_attribute_values(":id", s(&application.id))
+            .build()
+            .map_err(|e| unavailable("Delete", e))?;
+        items.push(TransactWriteItem::builder().delete(delete).build());
+        let mut pointer = Item::new();
+        pointer.insert("pk".into(), s(format!("HOLDER#{}", licence.holder_id)));
+        pointer.insert("sk".into(), s("EDL"));
+        pointer.insert("kind".into(), s("holder-edl"));
+        pointer.insert("serial".into(), s(&licence.serial));
+        let pointer = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(pointer))
+            .build()
+            .map_err(|e| unavailable("Put", e))?;
+        items.push(TransactWriteItem::builder().put(pointer).build());
+        if let Some((old, expected)) = &issuance.superseded {
+            items.push(self.versioned_put(encode(old, format!("EDL#{}", old.serial), "EDL".into(), "edl")?, *expected)?);
+        }
+        self.transact(items, |index| (index == 0).then_some(StoreError::AlreadyExists)).await
+    }
+
+    async fn update_electronic_licence(&self, licence: &ElectronicLicence, expected_version: u64) -> Result<(), StoreError> {
+        let item = encode(licence, format!("EDL#{}", licence.serial), "EDL".into(), "edl")?;
+        self.transact(vec![self.versioned_put(item, expected_version)?], |_| None).await
+    }
+
+    async fn cached_show_code(&self, serial: &str) -> Result<Option<CachedShowCode>, StoreError> {
+        self.get(format!("EDL#{serial}"), "SHOWCODE").await?.map(decode).transpose()
+    }
+
+    async fn cache_show_code(&self, serial: &str, code: &CachedShowCode) -> Result<(), StoreError> {
+        let mut item = encode(code, format!("EDL#{serial}"), "SHOWCODE".into(), "show-code")?;
+        // Garbage collection only: the code itself says when it expires.
+        item.insert("ttl".into(), n(u64::try_from(code.expires_at + 86_400).unwrap_or(0)));
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(|e| unavailable("PutItem", e))?;
+        Ok(())
     }
 }
 

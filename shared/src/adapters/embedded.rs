@@ -5,7 +5,10 @@ use crate::domain::change::ChangeRecord;
 use crate::domain::licence::Licence;
 use crate::domain::rollout::{City, Plan, Wave};
 use crate::domain::application::ApplicationState;
-use crate::ports::{PhotoClaim, QueuePage, QueueQuery, Records, RolloutChange, StoreError};
+use crate::domain::edl::ElectronicLicence;
+use crate::ports::{
+    CachedShowCode, Issuance, PhotoClaim, QueuePage, QueueQuery, Records, RolloutChange, StoreError, TrustEntry,
+};
 use async_trait::async_trait;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -25,6 +28,11 @@ struct State {
     rollout_changes: Vec<RolloutChange>,
     /// sha256 -> holder id (R15).
     photo_owners: HashMap<String, String>,
+    trust: BTreeMap<String, TrustEntry>,
+    electronic_licences: HashMap<String, ElectronicLicence>,
+    /// holder id -> serial of their latest electronic licence.
+    holder_licences: HashMap<String, String>,
+    show_codes: HashMap<String, CachedShowCode>,
 }
 
 /// Every operation takes one lock, so each behaves as one transaction.
@@ -241,10 +249,75 @@ impl Records for EmbeddedRecords {
             next,
         })
     }
+
+    async fn save_trust(&self, entry: &TrustEntry) -> Result<(), StoreError> {
+        let key = format!("{:?}#{}", entry.role, entry.kid);
+        self.state()?.trust.insert(key, entry.clone());
+        Ok(())
+    }
+
+    async fn trust(&self) -> Result<Vec<TrustEntry>, StoreError> {
+        Ok(self.state()?.trust.values().cloned().collect())
+    }
+
+    async fn electronic_licence(&self, serial: &str) -> Result<Option<ElectronicLicence>, StoreError> {
+        Ok(self.state()?.electronic_licences.get(serial).cloned())
+    }
+
+    async fn current_serial_of(&self, holder_id: &str) -> Result<Option<String>, StoreError> {
+        Ok(self.state()?.holder_licences.get(holder_id).cloned())
+    }
+
+    async fn record_issuance(&self, issuance: &Issuance) -> Result<(), StoreError> {
+        let mut state = self.state()?;
+        let application = &issuance.application;
+        match state.applications.get(&application.id) {
+            Some(current) if current.version == issuance.application_expected_version => {}
+            _ => return Err(StoreError::Conflict),
+        }
+        if state.electronic_licences.contains_key(&issuance.licence.serial) {
+            return Err(StoreError::AlreadyExists);
+        }
+        if let Some((old, expected)) = &issuance.superseded {
+            match state.electronic_licences.get(&old.serial) {
+                Some(current) if current.version == *expected => {}
+                _ => return Err(StoreError::Conflict),
+            }
+        }
+        if let Some((old, _)) = &issuance.superseded {
+            state.electronic_licences.insert(old.serial.clone(), old.clone());
+        }
+        let licence = &issuance.licence;
+        state.electronic_licences.insert(licence.serial.clone(), licence.clone());
+        state.holder_licences.insert(licence.holder_id.clone(), licence.serial.clone());
+        if state.open_slots.get(&application.licence_number) == Some(&application.id) {
+            state.open_slots.remove(&application.licence_number);
+        }
+        state.applications.insert(application.id.clone(), application.clone());
+        Ok(())
+    }
+
+    async fn update_electronic_licence(&self, licence: &ElectronicLicence, expected_version: u64) -> Result<(), StoreError> {
+        let mut state = self.state()?;
+        match state.electronic_licences.get(&licence.serial) {
+            Some(current) if current.version == expected_version => {}
+            _ => return Err(StoreError::Conflict),
+        }
+        state.electronic_licences.insert(licence.serial.clone(), licence.clone());
+        Ok(())
+    }
+
+    async fn cached_show_code(&self, serial: &str) -> Result<Option<CachedShowCode>, StoreError> {
+        Ok(self.state()?.show_codes.get(serial).cloned())
+    }
+
+    async fn cache_show_code(&self, serial: &str, code: &CachedShowCode) -> Result<(), StoreError> {
+        self.state()?.show_codes.insert(serial.to_string(), code.clone());
+        Ok(())
+    }
 }
 
 /// A queue item's place: due time, then id, as sortable text.
 fn queue_position(due: chrono::DateTime<chrono::Utc>, id: &str) -> String {
     format!("{}#{id}", due.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
 }
-

@@ -5,7 +5,12 @@ pub mod aws;
 #[cfg(feature = "dynamodb")]
 pub mod dynamodb;
 pub mod embedded;
+pub mod embedded_notices;
 pub mod embedded_photos;
+#[cfg(feature = "eventbridge")]
+pub mod eventbridge;
+#[cfg(feature = "kms")]
+pub mod kms;
 #[cfg(feature = "s3")]
 pub mod s3;
 

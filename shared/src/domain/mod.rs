@@ -4,6 +4,7 @@ pub mod application;
 pub mod calendar;
 pub mod caller;
 pub mod change;
+pub mod edl;
 pub mod eligibility;
 pub mod licence;
 pub mod photo;

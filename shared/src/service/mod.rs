@@ -1,5 +1,9 @@
 //! The use cases: authorise the caller, apply the domain rules, persist through the ports.
 
+// Enabled once the credential modules they use are complete.
+pub mod issuance;
+pub mod keys;
+pub mod licence;
 pub mod photos;
 pub mod reviews;
 
@@ -11,8 +15,10 @@ use crate::domain::licence::{FieldError, Licence};
 use crate::domain::rollout::{Availability, City, Switch, Wave};
 use crate::domain::calendar::WorkingCalendar;
 use crate::domain::photo::PhotoRules;
+use crate::domain::edl::EdlStatus;
 use crate::ports::{
-    Clock, Issuer, LivenessCheck, LivenessError, PhotoStore, Records, RolloutChange, StoreError,
+    Clock, Issuer, LivenessCheck, LivenessError, Notice, Notifier, PhotoStore, Records, RolloutChange, Signer,
+    StoreError,
 };
 use crate::problem::Problem;
 use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
@@ -75,6 +81,8 @@ pub enum ServiceError {
     LivenessSessionInvalid(String),
     #[error("A service this request needs is unavailable: {0}")]
     Unavailable(String),
+    #[error("The electronic licence {serial} is no longer valid.")]
+    LicenceNotActive { serial: String },
 }
 
 impl From<StoreError> for ServiceError {
@@ -181,6 +189,13 @@ impl ServiceError {
             ServiceError::LivenessSessionInvalid(_) => {
                 Problem::new(400, "liveness-session-invalid", "Invalid liveness session", detail)
             }
+            ServiceError::LicenceNotActive { serial } => Problem::new(
+                409,
+                "licence-not-active",
+                "Licence not valid",
+                format!("{detail} It was superseded or stopped; apply again for a new electronic licence."),
+            )
+            .with("serial", serial),
             ServiceError::Unavailable(_) => Problem::new(
                 503,
                 "unavailable",
@@ -216,8 +231,12 @@ pub struct Services {
     pub liveness: Arc<dyn LivenessCheck>,
     /// Photos; only the functions that handle photos have one.
     pub photos: Option<Arc<dyn PhotoStore>>,
-    /// Where approvals go to become signed licences; none until issuance is deployed.
+    /// Where approvals go to become signed licences (an event to the issue function).
     pub issuer: Option<Arc<dyn Issuer>>,
+    /// Signs licence documents and show codes; only the functions that sign have one.
+    pub signer: Option<Arc<dyn Signer>>,
+    /// Pushes notices to holders.
+    pub notifier: Option<Arc<dyn Notifier>>,
     /// Working days for the review service level (R4).
     pub calendar: WorkingCalendar,
     pub photo_rules: PhotoRules,
@@ -305,6 +324,8 @@ impl Services {
             liveness,
             photos: None,
             issuer: None,
+            signer: None,
+            notifier: None,
             calendar: WorkingCalendar::shipped(),
             photo_rules: PhotoRules::default(),
             limits: Limits::default(),
@@ -523,7 +544,7 @@ impl Services {
         }
         match &self.issuer {
             Some(issuer) => {
-                if let Err(e) = issuer.issue(application).await {
+                if let Err(e) = issuer.request_issuance(application).await {
                     tracing::warn!(application = %application.id, error = %e, "issuance failed; application stays approved");
                 }
             }
@@ -648,6 +669,9 @@ impl Services {
         };
         self.records.change_licence(&next, licence.version, &record).await?;
         tracing::info!(licence = %number, by = %caller.id, fields = ?record.changed, "licence changed");
+        if supersedes {
+            self.supersede_electronic_licence(&next.holder_id, &record.reason).await?;
+        }
         let changes = self.records.licence_changes(number).await?;
         Ok(LicenceView {
             refusals: eligibility::refusals(&next, self.today()),
@@ -655,6 +679,89 @@ impl Services {
             changes,
             supersedes_electronic_licence: Some(supersedes),
         })
+    }
+
+    /// Notices are best effort: the record is the truth, the push a courtesy.
+    pub(crate) async fn notify(&self, notice: &Notice) {
+        if let Some(notifier) = &self.notifier {
+            if let Err(e) = notifier.notify(notice).await {
+                tracing::warn!(error = %e, "notice not delivered");
+            }
+        }
+    }
+
+    /// R11: a change of classes, validity or issuing authority ends the
+    /// holder's electronic licence; the holder is told to apply again.
+    async fn supersede_electronic_licence(&self, holder_id: &str, reason: &str) -> Result<(), ServiceError> {
+        let Some(serial) = self.records.current_serial_of(holder_id).await? else {
+            return Ok(());
+        };
+        for _ in 0..3 {
+            let Some(mut edl) = self.records.electronic_licence(&serial).await? else {
+                return Ok(());
+            };
+            if !edl.is_active() {
+                return Ok(());
+            }
+            let expected = edl.version;
+            edl.status = EdlStatus::Superseded {
+                at: self.now(),
+                reason: format!("licence changed: {reason}"),
+                by_serial: None,
+            };
+            edl.version += 1;
+            match self.records.update_electronic_licence(&edl, expected).await {
+                Ok(()) => {
+                    tracing::info!(serial = %serial, "electronic licence superseded by a licence change");
+                    self.notify(&Notice::LicenceSuperseded {
+                        holder_id: holder_id.into(),
+                        serial: serial.clone(),
+                        reason: reason.into(),
+                    })
+                    .await;
+                    return Ok(());
+                }
+                Err(StoreError::Conflict) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(ServiceError::Conflict)
+    }
+
+    /// R15: stops the holder's electronic licence, if any, with the reason recorded.
+    pub(crate) async fn stop_electronic_licence(
+        &self,
+        holder_id: &str,
+        reason: &str,
+        by: crate::domain::application::Actor,
+    ) -> Result<(), ServiceError> {
+        let Some(serial) = self.records.current_serial_of(holder_id).await? else {
+            return Ok(());
+        };
+        for _ in 0..3 {
+            let Some(mut edl) = self.records.electronic_licence(&serial).await? else {
+                return Ok(());
+            };
+            if !edl.is_active() {
+                return Ok(());
+            }
+            let expected = edl.version;
+            edl.status = EdlStatus::Stopped {
+                at: self.now(),
+                reason: reason.into(),
+                by: by.clone(),
+            };
+            edl.version += 1;
+            match self.records.update_electronic_licence(&edl, expected).await {
+                Ok(()) => {
+                    tracing::info!(serial = %serial, "electronic licence stopped");
+                    return Ok(());
+                }
+                Err(StoreError::Conflict) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(ServiceError::Conflict)
     }
 
     pub async fn rollout(&self, caller: &Caller) -> Result<RolloutView, ServiceError> {

@@ -220,7 +220,24 @@ impl Services {
         application.decide_review(decision, portrait)?;
         let application = self.store_transition(application).await?;
         tracing::info!(application = %id, verdict = ?request.verdict, by = %caller.id, "review decided");
-        self.hand_to_issuer(&application).await;
+        match request.verdict {
+            Verdict::Approve => self.hand_to_issuer(&application).await,
+            Verdict::Reject => {
+                self.notify(&crate::ports::Notice::PhotoRejected {
+                    holder_id: application.holder_id.clone(),
+                    application_id: application.id.clone(),
+                })
+                .await
+            }
+            Verdict::Malicious => {
+                self.stop_electronic_licence(
+                    &application.holder_id,
+                    &format!("malicious upload in application {}: {}", application.id, request.note.trim()),
+                    actor(caller, Role::Reviewer),
+                )
+                .await?
+            }
+        }
         Ok(application)
     }
 }

@@ -1,0 +1,30 @@
+//! The licence function: the holder shows their electronic licence, its show code and its pages (R6, R8).
+
+use lambda_http::{Body, Request, Response};
+use shared::http;
+use shared::service::{ServiceError, Services};
+use tracing::Instrument;
+
+/// The routes this function serves, as `template.yaml` declares them.
+pub const ROUTES: [&str; 3] = ["GET /licence", "GET /licence/code", "GET /licence/pages/{page}"];
+
+pub async fn handle(services: &Services, request: Request) -> Response<Body> {
+    let span = http::request_span(&request);
+    async { http::respond(route(services, &request).await) }
+        .instrument(span)
+        .await
+}
+
+async fn route(services: &Services, request: &Request) -> Result<Response<Body>, ServiceError> {
+    let caller = http::caller(request)?;
+    match http::route_key(request).as_str() {
+        "GET /licence" => Ok(http::json(200, &services.show_licence(&caller).await?)),
+        "GET /licence/code" => Ok(http::json(200, &services.show_code(&caller).await?)),
+        "GET /licence/pages/{page}" => {
+            let page = http::path_parameter(request, "page")?;
+            let rendered = services.licence_page(&caller, &page).await?;
+            Ok(http::binary(200, rendered.content_type, rendered.body))
+        }
+        _ => Err(http::no_route(request)),
+    }
+}

@@ -1,0 +1,7 @@
+//! The signed credentials: certificates, the ISO 18013-5 licence document, the show code, the barcode and the pages.
+
+pub mod barcode;
+pub mod cert;
+pub mod mdoc;
+pub mod pages;
+pub mod showcode;

@@ -1,0 +1,479 @@
+//! ES256 building blocks: strict DER↔raw signature conversion, verification, and the in-memory signer.
+
+use crate::ports::{Signer, SignerError};
+use async_trait::async_trait;
+use p256::ecdsa::signature::hazmat::{PrehashSigner, PrehashVerifier};
+use p256::ecdsa::signature::Verifier;
+use p256::ecdsa::{Signature, SigningKey, VerifyingKey};
+use rand_core::OsRng;
+use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
+
+/// Length of one P-256 scalar (r or s) in the raw form.
+const SCALAR_LEN: usize = 32;
+
+/// Converts a DER `ECDSA-Sig-Value ::= SEQUENCE { r INTEGER, s INTEGER }` (what KMS returns)
+/// to the raw 64-byte `r || s` COSE expects, with S in the lower half of the order.
+///
+/// The parse is strict DER on purpose: a signature is the one thing we embed in every
+/// credential, and accepting BER leniency here would let a faulty signer produce
+/// credentials some verifiers reject.
+pub fn der_signature_to_raw(der: &[u8]) -> Result<[u8; 64], SignerError> {
+    let body = match der {
+        [0x30, len, body @ ..] => {
+            // The largest valid body is 2 × (2 + 33) = 70 bytes, so a long-form length is
+            // always either non-minimal or too long.
+            if *len >= 0x80 {
+                return Err(malformed("the SEQUENCE length is not in minimal (short) form"));
+            }
+            let len = usize::from(*len);
+            match body.len().cmp(&len) {
+                std::cmp::Ordering::Less => return Err(malformed("the SEQUENCE is truncated")),
+                std::cmp::Ordering::Greater => return Err(malformed("bytes follow the SEQUENCE")),
+                std::cmp::Ordering::Equal => body,
+            }
+        }
+        [] => return Err(malformed("empty signature")),
+        _ => return Err(malformed("not a DER SEQUENCE")),
+    };
+    let (r, rest) = der_integer(body, "r")?;
+    let (s, rest) = der_integer(rest, "s")?;
+    if !rest.is_empty() {
+        return Err(malformed("bytes follow s inside the SEQUENCE"));
+    }
+    let signature = Signature::from_scalars(r, s)
+        .map_err(|_| malformed("r or s is not below the order of the P-256 group"))?;
+    Ok(low_s_bytes(&signature))
+}
+
+/// Reads one DER INTEGER that must be a positive scalar of at most 32 significant bytes,
+/// and returns it left-padded to 32 bytes with what follows it.
+fn der_integer<'a>(input: &'a [u8], name: &str) -> Result<([u8; SCALAR_LEN], &'a [u8]), SignerError> {
+    let (len, rest) = match input {
+        [0x02, len, rest @ ..] => (*len, rest),
+        [] => return Err(malformed(&format!("{name} is missing"))),
+        _ => return Err(malformed(&format!("{name} is not a DER INTEGER"))),
+    };
+    if len >= 0x80 {
+        return Err(malformed(&format!("the length of {name} is not in minimal (short) form")));
+    }
+    let len = usize::from(len);
+    let (content, rest) = rest
+        .split_at_checked(len)
+        .ok_or_else(|| malformed(&format!("{name} is truncated")))?;
+    let magnitude = match content {
+        [] => return Err(malformed(&format!("{name} is empty"))),
+        [first, ..] if first & 0x80 != 0 => return Err(malformed(&format!("{name} is negative"))),
+        [0x00, second, ..] if second & 0x80 == 0 => {
+            return Err(malformed(&format!("{name} has a superfluous leading zero")))
+        }
+        [0x00, magnitude @ ..] if !magnitude.is_empty() => magnitude,
+        [0x00] => return Err(malformed(&format!("{name} is zero"))),
+        magnitude => magnitude,
+    };
+    if magnitude.len() > SCALAR_LEN {
+        return Err(malformed(&format!("{name} is longer than {SCALAR_LEN} bytes")));
+    }
+    let mut padded = [0u8; SCALAR_LEN];
+    padded[SCALAR_LEN - magnitude.len()..].copy_from_slice(magnitude);
+    Ok((padded, rest))
+}
+
+fn malformed(why: &str) -> SignerError {
+    SignerError::Malformed(format!("ECDSA signature: {why}"))
+}
+
+/// The raw `r || s` of `signature` with S normalised to the lower half of the order,
+/// since COSE verifiers commonly reject high-S signatures.
+fn low_s_bytes(signature: &Signature) -> [u8; 64] {
+    let normalised = signature.normalize_s().unwrap_or(*signature);
+    normalised.to_bytes().into()
+}
+
+/// Converts a raw 64-byte `r || s` signature to DER `ECDSA-Sig-Value`, as X.509 carries it.
+pub fn raw_signature_to_der(raw: &[u8]) -> Result<Vec<u8>, SignerError> {
+    let signature = Signature::from_slice(raw)
+        .map_err(|_| SignerError::Malformed("a raw ES256 signature is 64 bytes of two non-zero scalars".into()))?;
+    Ok(signature.to_der().as_bytes().to_vec())
+}
+
+/// The SEC1 uncompressed point of a P-256 key given as a DER SubjectPublicKeyInfo (what
+/// KMS `GetPublicKey` returns), refusing any other algorithm or curve.
+pub fn p256_sec1_from_spki(spki_der: &[u8]) -> Result<Vec<u8>, SignerError> {
+    use der::Decode;
+    // id-ecPublicKey and prime256v1 (RFC 5480); evaluated at compile time.
+    const ID_EC_PUBLIC_KEY: der::asn1::ObjectIdentifier = der::asn1::ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
+    const PRIME256V1: der::asn1::ObjectIdentifier = der::asn1::ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
+    let spki = spki::SubjectPublicKeyInfoRef::from_der(spki_der)
+        .map_err(|e| SignerError::Malformed(format!("public key: not a SubjectPublicKeyInfo: {e}")))?;
+    if spki.algorithm.oid != ID_EC_PUBLIC_KEY {
+        return Err(SignerError::Malformed(format!(
+            "public key: algorithm {} is not id-ecPublicKey",
+            spki.algorithm.oid
+        )));
+    }
+    let curve = spki
+        .algorithm
+        .parameters
+        .and_then(|p| p.decode_as::<der::asn1::ObjectIdentifier>().ok());
+    if curve != Some(PRIME256V1) {
+        return Err(SignerError::Malformed("public key: the curve is not prime256v1".into()));
+    }
+    let bytes = spki
+        .subject_public_key
+        .as_bytes()
+        .ok_or_else(|| SignerError::Malformed("public key: not a whole number of bytes".into()))?;
+    let point = p256::PublicKey::from_sec1_bytes(bytes)
+        .map_err(|_| SignerError::Malformed("public key: not a point on P-256".into()))?;
+    Ok(p256::elliptic_curve::sec1::ToEncodedPoint::to_encoded_point(&point, false)
+        .as_bytes()
+        .to_vec())
+}
+
+/// SHA-256 of `bytes`, the digest `Signer::sign_digest` takes.
+pub fn sha256(bytes: &[u8]) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes).into()
+}
+
+/// Verifies an ES256 signature (raw `r || s`) over `message` with a SEC1 public key.
+pub fn verify_es256(public_sec1: &[u8], message: &[u8], raw_signature: &[u8]) -> bool {
+    match (VerifyingKey::from_sec1_bytes(public_sec1), Signature::from_slice(raw_signature)) {
+        (Ok(key), Ok(signature)) => key.verify(message, &signature).is_ok(),
+        _ => false,
+    }
+}
+
+/// Verifies an ES256 signature (raw `r || s`) over a SHA-256 digest computed by the caller.
+pub fn verify_es256_digest(public_sec1: &[u8], digest: &[u8; 32], raw_signature: &[u8]) -> bool {
+    match (VerifyingKey::from_sec1_bytes(public_sec1), Signature::from_slice(raw_signature)) {
+        (Ok(key), Ok(signature)) => key.verify_prehash(digest, &signature).is_ok(),
+        _ => false,
+    }
+}
+
+struct LocalKey {
+    key: SigningKey,
+    enabled: bool,
+}
+
+/// The software adapter of the signer port, for the local server and fast tests: P-256 keys
+/// held in memory by key id, behaving like KMS where callers can tell (disabled keys refuse
+/// to sign, unknown keys are reported as such).
+#[derive(Default)]
+pub struct LocalSigner {
+    keys: Mutex<HashMap<String, LocalKey>>,
+}
+
+impl LocalSigner {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Creates (or replaces) the key `key_id` with a fresh random P-256 key.
+    pub fn generate(&self, key_id: &str) {
+        self.insert(key_id, SigningKey::random(&mut OsRng));
+    }
+
+    /// Stores a given key under `key_id`, enabled; for deployments that derive stable keys.
+    pub fn insert(&self, key_id: &str, key: SigningKey) {
+        // A map insert cannot be left half done by a panic elsewhere, so a poisoned lock
+        // still guards a consistent map.
+        let mut keys = self.keys.lock().unwrap_or_else(PoisonError::into_inner);
+        keys.insert(key_id.to_string(), LocalKey { key, enabled: true });
+    }
+
+    /// Disables the key: it keeps its public key but refuses to sign, as a disabled KMS key does.
+    pub fn disable(&self, key_id: &str) {
+        let mut keys = self.keys.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(entry) = keys.get_mut(key_id) {
+            entry.enabled = false;
+        }
+    }
+}
+
+#[async_trait]
+impl Signer for LocalSigner {
+    async fn sign_digest(&self, key_id: &str, digest: &[u8; 32]) -> Result<[u8; 64], SignerError> {
+        let keys = self
+            .keys
+            .lock()
+            .map_err(|_| SignerError::Unavailable("the local key store lock is poisoned".into()))?;
+        let entry = keys
+            .get(key_id)
+            .ok_or_else(|| SignerError::UnknownKey(key_id.to_string()))?;
+        if !entry.enabled {
+            return Err(SignerError::Disabled(key_id.to_string()));
+        }
+        let signature: Signature = entry
+            .key
+            .sign_prehash(digest)
+            .map_err(|e| SignerError::Unavailable(format!("local signing failed: {e}")))?;
+        Ok(low_s_bytes(&signature))
+    }
+
+    /// Answers for disabled keys too: a public key stays public, and the KMS adapter
+    /// answers from its cache after a key is disabled as well.
+    async fn public_key(&self, key_id: &str) -> Result<Vec<u8>, SignerError> {
+        let keys = self
+            .keys
+            .lock()
+            .map_err(|_| SignerError::Unavailable("the local key store lock is poisoned".into()))?;
+        let entry = keys
+            .get(key_id)
+            .ok_or_else(|| SignerError::UnknownKey(key_id.to_string()))?;
+        Ok(entry.key.verifying_key().to_encoded_point(false).as_bytes().to_vec())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use p256::ecdsa::signature::Signer as _;
+    use sha2::{Digest, Sha256};
+
+    /// Minimal DER INTEGER of an unsigned big-endian magnitude.
+    fn der_uint(bytes: &[u8]) -> Vec<u8> {
+        let start = bytes.iter().position(|b| *b != 0).unwrap_or(bytes.len() - 1);
+        let mut content = bytes[start..].to_vec();
+        if content[0] & 0x80 != 0 {
+            content.insert(0, 0);
+        }
+        let mut out = vec![0x02, content.len() as u8];
+        out.extend(content);
+        out
+    }
+
+    fn der_seq(parts: &[&[u8]]) -> Vec<u8> {
+        let body: Vec<u8> = parts.concat();
+        let mut out = vec![0x30, body.len() as u8];
+        out.extend(body);
+        out
+    }
+
+    fn der_of(signature: &Signature) -> Vec<u8> {
+        let (r, s) = signature.split_bytes();
+        der_seq(&[&der_uint(&r), &der_uint(&s)])
+    }
+
+    fn is_low_s(raw: &[u8]) -> bool {
+        Signature::from_slice(raw).unwrap().normalize_s().is_none()
+    }
+
+    fn key() -> SigningKey {
+        SigningKey::random(&mut OsRng)
+    }
+
+    fn public(key: &SigningKey) -> Vec<u8> {
+        key.verifying_key().to_encoded_point(false).as_bytes().to_vec()
+    }
+
+    /// Signs numbered messages until one's signature satisfies `wanted`.
+    fn find_signature(key: &SigningKey, wanted: impl Fn(&Signature) -> bool) -> (Vec<u8>, Signature) {
+        for i in 0..20_000u32 {
+            let message = format!("message {i}").into_bytes();
+            let signature: Signature = key.sign(&message);
+            if wanted(&signature) {
+                return (message, signature);
+            }
+        }
+        panic!("no such signature in 20000 tries");
+    }
+
+    #[test]
+    fn our_der_helper_matches_the_ecdsa_crate() {
+        let key = key();
+        let signature: Signature = key.sign(b"hello");
+        assert_eq!(der_of(&signature), signature.to_der().as_bytes());
+    }
+
+    #[test]
+    fn r_and_s_with_high_bit_are_33_byte_integers_and_convert() {
+        let key = key();
+        let (message, signature) = find_signature(&key, |sig| {
+            let (r, s) = sig.split_bytes();
+            r[0] & 0x80 != 0 && s[0] & 0x80 != 0
+        });
+        let der = der_of(&signature);
+        assert_eq!(&der[2..5], &[0x02, 33, 0x00], "r has a leading zero");
+        let raw = der_signature_to_raw(&der).unwrap();
+        assert!(verify_es256(&public(&key), &message, &raw));
+    }
+
+    #[test]
+    fn short_r_is_left_padded() {
+        let key = key();
+        // A 31-byte magnitude without its high bit set is a 31-byte INTEGER.
+        let (message, signature) = find_signature(&key, |sig| {
+            let r = sig.split_bytes().0;
+            r[0] == 0 && r[1] & 0x80 == 0
+        });
+        let der = signature.to_der().as_bytes().to_vec();
+        assert!(der[3] <= 31, "r is at most 31 bytes in DER: {}", hex::encode(&der));
+        let raw = der_signature_to_raw(&der).unwrap();
+        assert_eq!(raw[0], 0);
+        assert_eq!(&raw[..32], signature.split_bytes().0.as_slice());
+        assert!(verify_es256(&public(&key), &message, &raw));
+    }
+
+    #[test]
+    fn short_s_is_left_padded() {
+        let key = key();
+        let (message, signature) = find_signature(&key, |sig| {
+            sig.normalize_s().unwrap_or(*sig).split_bytes().1[0] == 0
+        });
+        let signature = signature.normalize_s().unwrap_or(signature);
+        let raw = der_signature_to_raw(signature.to_der().as_bytes()).unwrap();
+        assert_eq!(raw[32], 0);
+        assert!(verify_es256(&public(&key), &message, &raw));
+    }
+
+    #[test]
+    fn high_s_becomes_low_s_and_still_verifies() {
+        let key = key();
+        let message = b"a message signed with a high S";
+        let low: Signature = key.sign(message);
+        let low = low.normalize_s().unwrap_or(low);
+        let high = Signature::from_scalars(low.r(), -*low.s()).unwrap();
+        assert!(!is_low_s(&high.to_bytes()));
+        assert!(verify_es256(&public(&key), message, &high.to_bytes()), "high S verifies in p256");
+
+        let raw = der_signature_to_raw(&der_of(&high)).unwrap();
+        assert_eq!(raw, <[u8; 64]>::from(low.to_bytes()));
+        assert!(is_low_s(&raw));
+        assert!(verify_es256(&public(&key), message, &raw));
+        let digest: [u8; 32] = Sha256::digest(message).into();
+        assert!(verify_es256_digest(&public(&key), &digest, &raw));
+    }
+
+    #[test]
+    fn malformed_signatures_are_rejected() {
+        let key = key();
+        let signature: Signature = key.sign(b"x");
+        let good = der_of(&signature);
+        let (r, s) = signature.split_bytes();
+        let order_minus_nothing = [0xffu8; 32];
+
+        let mut trailing = good.clone();
+        trailing.push(0);
+        let mut wrong_tag = good.clone();
+        wrong_tag[0] = 0x31;
+        let mut truncated = good.clone();
+        truncated.pop();
+        let mut long_form = vec![0x30, 0x81, good[1]];
+        long_form.extend(&good[2..]);
+        let r_der = der_uint(&r);
+        let s_der = der_uint(&s);
+        let mut inner_trailing_body = [r_der.clone(), s_der.clone(), vec![0x05, 0x00]].concat();
+        let inner_trailing = {
+            let mut out = vec![0x30, inner_trailing_body.len() as u8];
+            out.append(&mut inner_trailing_body);
+            out
+        };
+        let negative_r = der_seq(&[&[0x02, 0x01, 0x80], &s_der]);
+        let zero_r = der_seq(&[&[0x02, 0x01, 0x00], &s_der]);
+        let empty_r = der_seq(&[&[0x02, 0x00], &s_der]);
+        let padded_r = der_seq(&[&[&[0x02, 0x03, 0x00, 0x00][..], &[0x01]].concat(), &s_der]);
+        let padded_small = der_seq(&[&[0x02, 0x02, 0x00, 0x01], &s_der]);
+        let thirty_three = der_seq(&[&[&[0x02, 33, 0x01][..], &[0x11; 32]].concat(), &s_der]);
+        let above_order = der_seq(&[&der_uint(&order_minus_nothing), &s_der]);
+        let r_integer_tag_wrong = der_seq(&[&[&[0x04, 32][..], &r].concat(), &s_der]);
+        let missing_s = der_seq(&[&r_der]);
+
+        let cases: Vec<(&str, Vec<u8>)> = vec![
+            ("empty", vec![]),
+            ("garbage", b"not a signature at all".to_vec()),
+            ("raw r||s", signature.to_bytes().to_vec()),
+            ("trailing byte after the sequence", trailing),
+            ("wrong outer tag", wrong_tag),
+            ("truncated", truncated),
+            ("long-form length", long_form),
+            ("bytes after s", inner_trailing),
+            ("negative r", negative_r),
+            ("zero r", zero_r),
+            ("empty r", empty_r),
+            ("two leading zeros", padded_r),
+            ("superfluous leading zero", padded_small),
+            ("33 significant bytes", thirty_three),
+            ("r above the order", above_order),
+            ("r as OCTET STRING", r_integer_tag_wrong),
+            ("missing s", missing_s),
+        ];
+        for (name, der) in cases {
+            match der_signature_to_raw(&der) {
+                Err(SignerError::Malformed(_)) => {}
+                other => panic!("{name}: expected Malformed, got {other:?}"),
+            }
+        }
+        assert!(der_signature_to_raw(&good).is_ok());
+    }
+
+    #[test]
+    fn verification_rejects_wrong_message_key_and_garbage() {
+        let key = key();
+        let signature: Signature = key.sign(b"right");
+        let raw = signature.to_bytes();
+        assert!(verify_es256(&public(&key), b"right", &raw));
+        assert!(!verify_es256(&public(&key), b"wrong", &raw));
+        assert!(!verify_es256(&public(&SigningKey::random(&mut OsRng)), b"right", &raw));
+        assert!(!verify_es256(b"not a key", b"right", &raw));
+        assert!(!verify_es256(&public(&key), b"right", &raw[..63]));
+        assert!(!verify_es256(&public(&key), b"right", &[0u8; 64]));
+    }
+
+    #[test]
+    fn raw_to_der_round_trips() {
+        let key = key();
+        let signature: Signature = key.sign(b"round trip");
+        let signature = signature.normalize_s().unwrap_or(signature);
+        let der = raw_signature_to_der(&signature.to_bytes()).unwrap();
+        assert_eq!(der_signature_to_raw(&der).unwrap(), <[u8; 64]>::from(signature.to_bytes()));
+        assert!(matches!(raw_signature_to_der(&[0u8; 64]), Err(SignerError::Malformed(_))));
+        assert!(matches!(raw_signature_to_der(&[1u8; 10]), Err(SignerError::Malformed(_))));
+    }
+
+    #[test]
+    fn spki_public_keys_are_read_only_for_p256() {
+        use p256::pkcs8::EncodePublicKey;
+        let key = key();
+        let spki = key.verifying_key().to_public_key_der().unwrap();
+        assert_eq!(p256_sec1_from_spki(spki.as_bytes()).unwrap(), public(&key));
+        let mut other_curve = spki.as_bytes().to_vec();
+        // The last arc of prime256v1 (…3.1.7) becomes …3.1.6.
+        let arc = other_curve.windows(3).position(|w| w == [0x03, 0x01, 0x07]).unwrap();
+        other_curve[arc + 2] = 0x06;
+        assert!(matches!(p256_sec1_from_spki(&other_curve), Err(SignerError::Malformed(_))));
+        let mut trailing = spki.as_bytes().to_vec();
+        trailing.push(0);
+        assert!(matches!(p256_sec1_from_spki(&trailing), Err(SignerError::Malformed(_))));
+        assert!(matches!(p256_sec1_from_spki(b"junk"), Err(SignerError::Malformed(_))));
+    }
+
+    #[tokio::test]
+    async fn local_signer_signs_low_s_and_mirrors_kms_errors() {
+        let signer = LocalSigner::new();
+        signer.generate("iaca");
+        let public = signer.public_key("iaca").await.unwrap();
+        assert_eq!(public.len(), 65);
+        assert_eq!(public[0], 0x04);
+        for i in 0..32 {
+            let message = format!("document {i}");
+            let digest: [u8; 32] = Sha256::digest(message.as_bytes()).into();
+            let raw = signer.sign_digest("iaca", &digest).await.unwrap();
+            assert!(verify_es256(&public, message.as_bytes(), &raw));
+            assert!(verify_es256_digest(&public, &digest, &raw));
+            assert!(is_low_s(&raw));
+        }
+        assert_eq!(
+            signer.sign_digest("nope", &[0; 32]).await,
+            Err(SignerError::UnknownKey("nope".into()))
+        );
+        assert_eq!(signer.public_key("nope").await, Err(SignerError::UnknownKey("nope".into())));
+        signer.disable("iaca");
+        assert_eq!(
+            signer.sign_digest("iaca", &[0; 32]).await,
+            Err(SignerError::Disabled("iaca".into()))
+        );
+        assert_eq!(signer.public_key("iaca").await, Ok(public));
+    }
+}

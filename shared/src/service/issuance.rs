@@ -1,0 +1,219 @@
+//! Issuance (R3, R4, R7, R10, R11): an approved application becomes a signed ISO 18013-5 licence, exactly once.
+
+use super::{china_offset, ServiceError, Services};
+use crate::credential::{cert, mdoc};
+use crate::domain::application::{Actor, ApplicationState};
+use crate::domain::caller::Role;
+use crate::domain::edl::{new_serial, EdlStatus, ElectronicLicence};
+use crate::ports::{Issuance, Notice, SignerError, StoreError, TrustEntry, TrustRole, TrustStatus};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use chrono::{DateTime, NaiveTime, TimeZone, Utc};
+use serde::Serialize;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum IssueOutcome {
+    Issued { serial: String },
+    /// A retried or duplicated request: the licence exists, nothing new was made.
+    AlreadyIssued { serial: String },
+}
+
+/// The document signer that signs new documents and show codes.
+#[derive(Debug, Clone)]
+pub struct ActiveSigner {
+    pub kid: String,
+    pub key_id: String,
+    pub certificate: Vec<u8>,
+    pub not_after: DateTime<Utc>,
+}
+
+fn issuer_actor() -> Actor {
+    Actor {
+        id: "issuance".into(),
+        role: Role::System,
+    }
+}
+
+pub(crate) fn signer_error(e: SignerError) -> ServiceError {
+    match e {
+        SignerError::Disabled(key) => ServiceError::Unavailable(format!("the signing key {key} is disabled")),
+        other => ServiceError::Unavailable(other.to_string()),
+    }
+}
+
+impl Services {
+    fn signer(&self) -> Result<&dyn crate::ports::Signer, ServiceError> {
+        self.signer
+            .as_deref()
+            .ok_or_else(|| ServiceError::Unavailable("no signer is configured for this function".into()))
+    }
+
+    /// The newest active document signer whose certificate verifies against the active IACA now.
+    pub async fn active_signer(&self) -> Result<ActiveSigner, ServiceError> {
+        let trust = self.records.trust().await?;
+        let now = self.now();
+        let iaca = trust
+            .iter()
+            .filter(|t| t.role == TrustRole::Iaca && t.status == TrustStatus::Active)
+            .max_by_key(|t| t.created_at)
+            .ok_or_else(|| ServiceError::Unavailable("no IACA certificate is installed; bootstrap the keys".into()))?;
+        let iaca_der = decode_certificate(iaca)?;
+        let mut signers: Vec<&TrustEntry> = trust
+            .iter()
+            .filter(|t| t.role == TrustRole::DocumentSigner && t.status == TrustStatus::Active)
+            .collect();
+        signers.sort_by_key(|t| std::cmp::Reverse(t.created_at));
+        for entry in signers {
+            let der = decode_certificate(entry)?;
+            if let Ok(info) = cert::verify_document_signer(&iaca_der, &der, now) {
+                return Ok(ActiveSigner {
+                    kid: entry.kid.clone(),
+                    key_id: entry.key_id.clone(),
+                    certificate: der,
+                    not_after: info.not_after,
+                });
+            }
+        }
+        Err(ServiceError::Unavailable(
+            "no active document-signer certificate is valid now; rotate the keys".into(),
+        ))
+    }
+
+    /// Issues the electronic licence of an approved application. Safe to
+    /// retry: a second call finds the application issued and makes nothing.
+    /// A signer failure writes nothing and leaves the application approved.
+    pub async fn issue(&self, application_id: &str) -> Result<IssueOutcome, ServiceError> {
+        for _ in 0..3 {
+            match self.try_issue(application_id).await {
+                Err(ServiceError::Conflict) => continue,
+                other => return other,
+            }
+        }
+        Err(ServiceError::Conflict)
+    }
+
+    async fn try_issue(&self, application_id: &str) -> Result<IssueOutcome, ServiceError> {
+        let not_found = || ServiceError::NotFound {
+            what: "application",
+            id: application_id.into(),
+        };
+        let mut application = self.records.application(application_id).await?.ok_or_else(not_found)?;
+        if application.state == ApplicationState::Issued {
+            let serial = self.records.current_serial_of(&application.holder_id).await?.unwrap_or_default();
+            return Ok(IssueOutcome::AlreadyIssued { serial });
+        }
+        let licence = self
+            .records
+            .licence(&application.licence_number)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound {
+                what: "licence",
+                id: application.licence_number.clone(),
+            })?;
+        if application.state != ApplicationState::Approved {
+            return Err(crate::domain::application::IllegalTransition {
+                action: "issue",
+                from: application.state,
+            }
+            .into());
+        }
+        let signer = self.signer()?;
+        let active = self.active_signer().await?;
+        let portrait = match (&application.portrait_key, &self.photos) {
+            (Some(key), Some(store)) => Some(
+                store
+                    .read(key, self.photo_rules.max_bytes)
+                    .await
+                    .map_err(super::photos::photo_store_error)?,
+            ),
+            _ => None,
+        };
+        let now = self.now();
+        let offset = china_offset();
+        let valid_until = offset
+            .from_local_datetime(&licence.valid_to.and_time(NaiveTime::from_hms_opt(23, 59, 59).unwrap_or(NaiveTime::MIN)))
+            .single()
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or(now)
+            .min(active.not_after);
+        let random = u32::from_le_bytes(uuid::Uuid::new_v4().as_bytes()[..4].try_into().unwrap_or([0; 4]));
+        let serial = new_serial(licence.city_code(), now.with_timezone(&offset).date_naive(), random);
+        let issued = mdoc::issue(
+            &mdoc::MdocInput {
+                licence: &licence,
+                serial: &serial,
+                portrait_jpeg: portrait.as_deref(),
+                generated_at: now,
+                valid_from: now,
+                valid_until,
+                device_key_sec1: None,
+            },
+            signer,
+            &active.key_id,
+            &active.certificate,
+        )
+        .await
+        .map_err(|e| ServiceError::Unavailable(format!("the licence document could not be signed: {e}")))?;
+        let edl = ElectronicLicence {
+            serial: serial.clone(),
+            licence_number: licence.number.clone(),
+            holder_id: licence.holder_id.clone(),
+            application_id: application.id.clone(),
+            kid: active.kid.clone(),
+            issued_at: now,
+            valid_from: now,
+            valid_until,
+            portrait_key: application.portrait_key.clone(),
+            issuer_signed: STANDARD.encode(&issued.issuer_signed),
+            status: EdlStatus::Active,
+            version: 1,
+        };
+        // R10, R11: the holder's previous licence is superseded by this one.
+        let superseded = match self.records.current_serial_of(&licence.holder_id).await? {
+            Some(previous) => match self.records.electronic_licence(&previous).await? {
+                Some(mut old) if old.is_active() => {
+                    let expected = old.version;
+                    old.status = EdlStatus::Superseded {
+                        at: now,
+                        reason: "re-issued".into(),
+                        by_serial: Some(serial.clone()),
+                    };
+                    old.version += 1;
+                    Some((old, expected))
+                }
+                _ => None,
+            },
+            None => None,
+        };
+        let expected = application.version;
+        application.mark_issued(&issuer_actor(), now, &serial)?;
+        application.version = expected + 1;
+        let issuance = Issuance {
+            licence: edl,
+            application,
+            application_expected_version: expected,
+            superseded,
+        };
+        match self.records.record_issuance(&issuance).await {
+            Ok(()) => {}
+            // A serial collision: nothing was written; the caller tries again.
+            Err(StoreError::AlreadyExists) => return Err(ServiceError::Conflict),
+            Err(e) => return Err(e.into()),
+        }
+        tracing::info!(application = %application_id, serial = %serial, "electronic licence issued");
+        self.notify(&Notice::LicenceIssued {
+            holder_id: licence.holder_id.clone(),
+            serial: serial.clone(),
+            application_id: application_id.into(),
+        })
+        .await;
+        Ok(IssueOutcome::Issued { serial })
+    }
+}
+
+fn decode_certificate(entry: &TrustEntry) -> Result<Vec<u8>, ServiceError> {
+    STANDARD
+        .decode(&entry.certificate)
+        .map_err(|_| ServiceError::Unavailable(format!("the certificate {} is not base64", entry.kid)))
+}

@@ -1,0 +1,134 @@
+//! Keys and certificates (R7): the IACA root and document signers, issued through the signer and kept as trust entries.
+
+use super::{ServiceError, Services};
+use crate::credential::cert::{self, Subject};
+use crate::ports::{TrustEntry, TrustRole, TrustStatus};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use chrono::{Duration, Utc};
+
+/// Who the certificates name.
+#[derive(Debug, Clone)]
+pub struct Authority {
+    pub country: String,
+    pub organisation: String,
+    /// The issuer alternative name every certificate carries (ISO 18013-5 Annex B).
+    pub uri: String,
+}
+
+impl Default for Authority {
+    fn default() -> Self {
+        Authority {
+            country: "CN".into(),
+            organisation: "Traffic Management Bureau of the Ministry of Public Security".into(),
+            uri: "https://edl.example.gov.cn/trust".into(),
+        }
+    }
+}
+
+/// An IACA root is long-lived; a document signer signs for a year (within
+/// the 457 days ISO 18013-5 allows) and then verifies what it signed.
+pub const IACA_YEARS: i64 = 10;
+pub const DOCUMENT_SIGNER_DAYS: i64 = 365;
+
+fn unavailable(e: impl std::fmt::Display) -> ServiceError {
+    ServiceError::Unavailable(e.to_string())
+}
+
+impl Services {
+    /// Creates the IACA root certificate from `iaca_key_id` (self-signed through the signer).
+    pub async fn install_iaca(&self, authority: &Authority, iaca_key_id: &str) -> Result<TrustEntry, ServiceError> {
+        let signer = self
+            .signer
+            .as_deref()
+            .ok_or_else(|| ServiceError::Unavailable("no signer is configured".into()))?;
+        let now = self.now();
+        let subject = Subject {
+            country: authority.country.clone(),
+            organisation: authority.organisation.clone(),
+            common_name: "EDL IACA Root".into(),
+        };
+        let der = cert::issue_iaca(
+            signer,
+            iaca_key_id,
+            &subject,
+            &authority.uri,
+            now - Duration::minutes(5),
+            now + Duration::days(365 * IACA_YEARS),
+        )
+        .await
+        .map_err(unavailable)?;
+        let entry = TrustEntry {
+            kid: cert::kid_of(&der),
+            role: TrustRole::Iaca,
+            key_id: iaca_key_id.into(),
+            certificate: STANDARD.encode(&der),
+            status: TrustStatus::Active,
+            created_at: now,
+        };
+        self.records.save_trust(&entry).await?;
+        tracing::info!(kid = %entry.kid, "IACA certificate installed");
+        Ok(entry)
+    }
+
+    /// Adds a document signer for `key_id`, certified by the active IACA. Earlier
+    /// document signers stay active until retired, so rotation breaks nothing.
+    pub async fn add_document_signer(&self, authority: &Authority, key_id: &str) -> Result<TrustEntry, ServiceError> {
+        let signer = self
+            .signer
+            .as_deref()
+            .ok_or_else(|| ServiceError::Unavailable("no signer is configured".into()))?;
+        let trust = self.records.trust().await?;
+        let iaca = trust
+            .iter()
+            .filter(|t| t.role == TrustRole::Iaca && t.status == TrustStatus::Active)
+            .max_by_key(|t| t.created_at)
+            .ok_or_else(|| ServiceError::Unavailable("install the IACA certificate first".into()))?;
+        let iaca_der = STANDARD.decode(&iaca.certificate).map_err(unavailable)?;
+        let public = signer.public_key(key_id).await.map_err(unavailable)?;
+        let now = self.now();
+        let subject = Subject {
+            country: authority.country.clone(),
+            organisation: authority.organisation.clone(),
+            common_name: format!("EDL Document Signer {}", now.format("%Y%m%d%H%M%S")),
+        };
+        let der = cert::issue_document_signer(
+            signer,
+            &iaca.key_id,
+            &iaca_der,
+            &public,
+            &subject,
+            &authority.uri,
+            now - Duration::minutes(5),
+            now + Duration::days(DOCUMENT_SIGNER_DAYS),
+        )
+        .await
+        .map_err(unavailable)?;
+        let entry = TrustEntry {
+            kid: cert::kid_of(&der),
+            role: TrustRole::DocumentSigner,
+            key_id: key_id.into(),
+            certificate: STANDARD.encode(&der),
+            status: TrustStatus::Active,
+            created_at: Utc::now().max(now),
+        };
+        self.records.save_trust(&entry).await?;
+        tracing::info!(kid = %entry.kid, "document signer added");
+        Ok(entry)
+    }
+
+    /// Stops a document signer from signing; what it signed still verifies.
+    pub async fn retire_document_signer(&self, kid: &str) -> Result<TrustEntry, ServiceError> {
+        let trust = self.records.trust().await?;
+        let mut entry = trust
+            .into_iter()
+            .find(|t| t.role == TrustRole::DocumentSigner && t.kid == kid)
+            .ok_or_else(|| ServiceError::NotFound {
+                what: "document signer",
+                id: kid.into(),
+            })?;
+        entry.status = TrustStatus::Retired;
+        self.records.save_trust(&entry).await?;
+        Ok(entry)
+    }
+}

@@ -1,0 +1,262 @@
+//! Show (R6, R8): the holder's electronic licence, its live status, the show code and the rendered pages.
+
+use super::issuance::signer_error;
+use super::{china_offset, require, ServiceError, Services};
+use crate::credential::{barcode, pages, showcode};
+use crate::domain::caller::{Caller, Role};
+use crate::domain::edl::{self, Colour, EdlStatus, ElectronicLicence};
+use crate::domain::licence::Licence;
+use crate::ports::CachedShowCode;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+/// How long a show code is valid.
+pub const SHOW_CODE_SECONDS: i64 = 300;
+/// A cached code is handed out again until this close to its expiry.
+pub const SHOW_CODE_REFRESH_MARGIN: i64 = 60;
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LicenceView {
+    pub serial: String,
+    #[serde(flatten)]
+    pub status: EdlStatus,
+    pub colour: Colour,
+    /// Why the code is red, with stable codes; empty when green.
+    pub red_reasons: Vec<&'static str>,
+    pub issued_at: DateTime<Utc>,
+    pub valid_from: DateTime<Utc>,
+    pub valid_until: DateTime<Utc>,
+    /// The barcode's content: the serial and its check character.
+    pub barcode: String,
+    /// What to do when the licence is no longer valid (R11).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub advice: Option<String>,
+    pub licence: Licence,
+    /// The signed ISO 18013-5 `IssuerSigned`, base64 CBOR.
+    pub document: String,
+    /// When the live state was read.
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ShowCode {
+    pub code: String,
+    pub barcode: String,
+    pub colour: Colour,
+    pub issued_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    /// Ask again after this time for a fresh code.
+    pub refresh_after: DateTime<Utc>,
+}
+
+/// A rendered page and its content type.
+pub struct RenderedPage {
+    pub content_type: &'static str,
+    pub body: Vec<u8>,
+}
+
+fn barcode_of(serial: &str) -> String {
+    barcode::with_check_character(serial).unwrap_or_else(|| serial.to_string())
+}
+
+fn to_code_colour(colour: Colour) -> showcode::Colour {
+    match colour {
+        Colour::Green => showcode::Colour::Green,
+        Colour::Red => showcode::Colour::Red,
+    }
+}
+
+fn at(seconds: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp(seconds, 0).unwrap_or_default()
+}
+
+impl Services {
+    /// The holder's latest electronic licence and the licence it was made from.
+    async fn own_electronic_licence(&self, caller: &Caller) -> Result<(ElectronicLicence, Licence), ServiceError> {
+        require(caller, &[Role::Holder], "Showing a licence")?;
+        let none = || ServiceError::NotFound {
+            what: "electronic licence",
+            id: "of this holder".into(),
+        };
+        let serial = self.records.current_serial_of(&caller.id).await?.ok_or_else(none)?;
+        let edl = self.records.electronic_licence(&serial).await?.ok_or_else(none)?;
+        let licence = self.records.licence(&edl.licence_number).await?.ok_or_else(none)?;
+        Ok((edl, licence))
+    }
+
+    /// `GET /licence`: the licence with its live status (R7: points and states as they are now).
+    pub async fn show_licence(&self, caller: &Caller) -> Result<LicenceView, ServiceError> {
+        let (edl, licence) = self.own_electronic_licence(caller).await?;
+        let today = self.today();
+        let advice = match &edl.status {
+            EdlStatus::Active => None,
+            EdlStatus::Superseded { .. } => {
+                Some("This electronic licence is no longer valid; apply again for a new one.".into())
+            }
+            EdlStatus::Stopped { .. } => Some("This electronic licence was stopped by the authority.".into()),
+        };
+        Ok(LicenceView {
+            barcode: barcode_of(&edl.serial),
+            serial: edl.serial.clone(),
+            colour: edl::colour(&licence, today),
+            red_reasons: edl::red_reasons(&licence, today),
+            status: edl.status.clone(),
+            issued_at: edl.issued_at,
+            valid_from: edl.valid_from,
+            valid_until: edl.valid_until,
+            advice,
+            document: edl.issuer_signed.clone(),
+            licence,
+            at: self.now(),
+        })
+    }
+
+    /// `GET /licence/code`: a short-lived signed code. A code is reused until
+    /// shortly before it expires, unless the colour changed meanwhile (R7).
+    pub async fn show_code(&self, caller: &Caller) -> Result<ShowCode, ServiceError> {
+        let (edl, licence) = self.own_electronic_licence(caller).await?;
+        if !edl.is_active() {
+            return Err(ServiceError::LicenceNotActive {
+                serial: edl.serial.clone(),
+            });
+        }
+        let code = self.current_code(&edl, &licence).await?;
+        Ok(ShowCode {
+            barcode: barcode_of(&edl.serial),
+            code: code.code,
+            colour: code.colour,
+            issued_at: at(code.issued_at),
+            expires_at: at(code.expires_at),
+            refresh_after: at(code.expires_at - SHOW_CODE_REFRESH_MARGIN),
+        })
+    }
+
+    async fn current_code(&self, edl: &ElectronicLicence, licence: &Licence) -> Result<CachedShowCode, ServiceError> {
+        let now = self.now().timestamp();
+        let colour = edl::colour(licence, self.today());
+        if let Some(cached) = self.records.cached_show_code(&edl.serial).await? {
+            if cached.colour == colour && cached.expires_at - now > SHOW_CODE_REFRESH_MARGIN && cached.issued_at <= now {
+                return Ok(cached);
+            }
+        }
+        let active = self.active_signer().await?;
+        let signer = self
+            .signer
+            .as_deref()
+            .ok_or_else(|| ServiceError::Unavailable("no signer is configured for this function".into()))?;
+        let claims = showcode::ShowClaims {
+            kind: showcode::CodeKind::Licence,
+            serial: edl.serial.clone(),
+            colour: to_code_colour(colour),
+            issued_at: now,
+            expires_at: now + SHOW_CODE_SECONDS,
+            nonce: showcode::random_nonce(),
+        };
+        let code = showcode::encode(&claims, signer, &active.key_id, active.kid.as_bytes())
+            .await
+            .map_err(|e| match e {
+                showcode::ShowCodeError::Signer(e) => signer_error(e),
+                other => ServiceError::Unavailable(format!("the show code could not be made: {other}")),
+            })?;
+        let cached = CachedShowCode {
+            code,
+            colour,
+            issued_at: now,
+            expires_at: now + SHOW_CODE_SECONDS,
+        };
+        self.records.cache_show_code(&edl.serial, &cached).await?;
+        Ok(cached)
+    }
+
+    /// `GET /licence/pages/{page}`: `front.svg`, `front.png`, `back.svg` or `back.png` (R6).
+    pub async fn licence_page(&self, caller: &Caller, page: &str) -> Result<RenderedPage, ServiceError> {
+        let (side, format) = page.split_once('.').unwrap_or((page, ""));
+        if !matches!(side, "front" | "back") || !matches!(format, "svg" | "png") {
+            return Err(ServiceError::NotFound {
+                what: "page",
+                id: page.into(),
+            });
+        }
+        let (edl, licence) = self.own_electronic_licence(caller).await?;
+        let offset = china_offset();
+        let date = |d: chrono::NaiveDate| d.format("%Y-%m-%d").to_string();
+        let render_error = |e: pages::PageError| ServiceError::Unavailable(format!("the page could not be rendered: {e}"));
+        if side == "back" {
+            let changes = self.records.licence_changes(&licence.number).await?;
+            let page = pages::BackPage {
+                address: licence.address.clone(),
+                issuing_authority: licence.issuing_authority.name.clone(),
+                points: licence.points,
+                states: licence.states.iter().map(|s| s.code().to_string()).collect(),
+                record: changes
+                    .iter()
+                    .map(|c| {
+                        format!(
+                            "{} {} ({})",
+                            c.at.with_timezone(&offset).format("%Y-%m-%d"),
+                            c.reason,
+                            c.changed.join(", ")
+                        )
+                    })
+                    .collect(),
+                class_rules: licence.classes.iter().map(|c| (c.code().to_string(), c.rule().to_string())).collect(),
+            };
+            return Ok(match format {
+                "svg" => RenderedPage {
+                    content_type: "image/svg+xml",
+                    body: pages::back_svg(&page).into_bytes(),
+                },
+                _ => RenderedPage {
+                    content_type: "image/png",
+                    body: pages::back_png(&page).map_err(render_error)?,
+                },
+            });
+        }
+        // The front carries a live show code only while the licence is active.
+        let show_code = if edl.is_active() {
+            self.current_code(&edl, &licence).await?.code
+        } else {
+            String::new()
+        };
+        let portrait = match (&edl.portrait_key, &self.photos) {
+            (Some(key), Some(store)) => store.read(key, self.photo_rules.max_bytes).await.ok(),
+            _ => None,
+        };
+        let today = self.today();
+        let page = pages::FrontPage {
+            name: licence.name.clone(),
+            sex: match licence.sex {
+                crate::domain::licence::Sex::Male => "男 M".into(),
+                crate::domain::licence::Sex::Female => "女 F".into(),
+            },
+            nationality: licence.nationality.clone(),
+            birth_date: date(licence.birth_date),
+            licence_number: licence.number.clone(),
+            classes: licence.classes.iter().map(|c| c.code()).collect::<Vec<_>>().join(" "),
+            valid_from: date(licence.valid_from),
+            valid_to: date(licence.valid_to),
+            first_issue_date: date(licence.first_issue_date),
+            archive_number: licence.archive_number.clone(),
+            generated_at: edl.issued_at.with_timezone(&offset).format("%Y-%m-%d %H:%M:%S").to_string(),
+            status: match edl::colour(&licence, today) {
+                Colour::Green => "green".into(),
+                Colour::Red => "red".into(),
+            },
+            show_code,
+            barcode_data: barcode_of(&edl.serial),
+            portrait_jpeg: portrait,
+        };
+        Ok(match format {
+            "svg" => RenderedPage {
+                content_type: "image/svg+xml",
+                body: pages::front_svg(&page).into_bytes(),
+            },
+            _ => RenderedPage {
+                content_type: "image/png",
+                body: pages::front_png(&page).map_err(render_error)?,
+            },
+        })
+    }
+}
