@@ -128,6 +128,22 @@ async fn every_event(mut h: Harness) {
     let page = run(&h, "licence-page-front-png.json").await;
     assert_eq!((page.status, page.content_type.as_str()), (200, "image/png"));
 
+    // Verification: the sample events carry placeholders (answered as invalid
+    // codes), and the real code and barcode verify.
+    let placeholder = run(&h, "verify-officer-code.json").await;
+    assert_eq!((placeholder.status, placeholder.body["reason"].as_str()), (200, Some("bad-base45")), "{placeholder:?}");
+    let shown_code = code.body["code"].as_str().expect("code");
+    let officer = run_text(&h, &event_text("verify-officer-code.json").replace("EDL1:PLACEHOLDER", shown_code)).await;
+    assert_eq!(officer.body["valid"], true, "{officer:?}");
+    let barcode = code.body["barcode"].as_str().expect("barcode");
+    let rental = run_text(&h, &event_text("verify-rental-barcode.json").replace("BARCODE-PLACEHOLDER", barcode)).await;
+    assert_eq!(rental.body["valid"], true, "{rental:?}");
+    let trust = run(&h, "verify-trust-material.json").await;
+    assert_eq!(trust.status, 200, "{trust:?}");
+    assert!(trust.body["documentSigners"].as_array().is_some_and(|s| !s.is_empty()));
+    let checks = run(&h, "licence-checks.json").await;
+    assert!(checks.body["checks"].as_array().is_some_and(|c| c.len() == 2), "the two checks that named the licence: {checks:?}");
+
     let imported = run(&h, "admin-import-licences.json").await;
     assert_eq!((imported.status, imported.body["imported"].as_u64()), (200, Some(2)), "{imported:?}");
     let licence = run(&h, "admin-get-licence.json").await;

@@ -8,8 +8,8 @@ use shared::ports::{Signer, SignerError};
 
 /// Half the order of P-256, big-endian: a low-S signature has s <= this.
 const HALF_ORDER: [u8; 32] = [
-    0x7f, 0xff, 0xff, 0xff, 0x80, 0x00, 0x00, 0x00, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xde, 0x73,
-    0x7d, 0x56, 0xd3, 0x8b, 0xcf, 0x42, 0x79, 0xdc, 0xe5, 0x61, 0x7e, 0x31, 0x92, 0xa8,
+    0x7f, 0xff, 0xff, 0xff, 0x80, 0x00, 0x00, 0x00, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xde, 0x73, 0x7d,
+    0x56, 0xd3, 0x8b, 0xcf, 0x42, 0x79, 0xdc, 0xe5, 0x61, 0x7e, 0x31, 0x92, 0xa8,
 ];
 
 fn is_low_s(raw: &[u8; 64]) -> bool {
@@ -36,13 +36,22 @@ async fn signs_the_digest_of_a_message_too_large_for_raw_mode() {
     let public = signer.public_key(&key_id).await.unwrap();
     assert_eq!(public.len(), 65);
     assert_eq!(public[0], 0x04, "SEC1 uncompressed");
-    assert!(verify_es256(&public, &message, &raw), "the signature verifies over the message");
+    assert!(
+        verify_es256(&public, &message, &raw),
+        "the signature verifies over the message"
+    );
     assert!(verify_es256_digest(&public, &digest, &raw));
     assert!(is_low_s(&raw), "S is normalised to the lower half");
     assert!(!verify_es256(&public, &message[1..], &raw));
     // The cached public key is the one KMS gives.
     assert_eq!(signer.public_key(&key_id).await.unwrap(), public);
-    assert_eq!(KmsSigner::new(&edl_tests::aws_config().await).public_key(&key_id).await.unwrap(), public);
+    assert_eq!(
+        KmsSigner::new(&edl_tests::aws_config().await)
+            .public_key(&key_id)
+            .await
+            .unwrap(),
+        public
+    );
 }
 
 #[tokio::test]
@@ -57,7 +66,10 @@ async fn fifty_signatures_all_verify_and_are_low_s() {
             .sign_digest(&key_id, &digest)
             .await
             .unwrap_or_else(|e| panic!("signature {i}: {e}"));
-        assert!(verify_es256(&public, message.as_bytes(), &raw), "signature {i} verifies");
+        assert!(
+            verify_es256(&public, message.as_bytes(), &raw),
+            "signature {i} verifies"
+        );
         assert!(is_low_s(&raw), "signature {i} is low-S");
     }
 }
@@ -79,9 +91,16 @@ async fn issues_an_iaca_and_a_document_signer_through_kms() {
         ..iaca_subject.clone()
     };
     let uri = "https://edl.example.gov.cn/iaca";
-    let iaca = cert::issue_iaca(&signer, &iaca_key, &iaca_subject, uri, now - Duration::days(1), now + Duration::days(3650))
-        .await
-        .unwrap();
+    let iaca = cert::issue_iaca(
+        &signer,
+        &iaca_key,
+        &iaca_subject,
+        uri,
+        now - Duration::days(1),
+        now + Duration::days(3650),
+    )
+    .await
+    .unwrap();
     let ds_public = signer.public_key(&ds_key).await.unwrap();
     let ds = cert::issue_document_signer(
         &signer,
@@ -97,8 +116,15 @@ async fn issues_an_iaca_and_a_document_signer_through_kms() {
     .unwrap();
     let info = cert::verify_document_signer(&iaca, &ds, now).unwrap();
     assert_eq!(info.public_sec1, ds_public);
-    assert_eq!(cert::public_key_of(&iaca).unwrap(), signer.public_key(&iaca_key).await.unwrap());
-    assert!(info.subject.contains("CN=China mDL Document Signer (test)"), "{}", info.subject);
+    assert_eq!(
+        cert::public_key_of(&iaca).unwrap(),
+        signer.public_key(&iaca_key).await.unwrap()
+    );
+    assert!(
+        info.subject.contains("CN=China mDL Document Signer (test)"),
+        "{}",
+        info.subject
+    );
     assert!(matches!(
         cert::verify_document_signer(&iaca, &ds, now + Duration::days(400)),
         Err(cert::CertError::Expired(_))
@@ -150,6 +176,8 @@ async fn an_unknown_key_is_reported_as_such() {
         signer.sign_digest(&missing, &sha256(b"x")).await,
         Err(SignerError::UnknownKey(missing.clone()))
     );
-    assert_eq!(signer.public_key(&missing).await, Err(SignerError::UnknownKey(missing.clone())));
+    assert_eq!(
+        signer.public_key(&missing).await,
+        Err(SignerError::UnknownKey(missing.clone()))
+    );
 }
-

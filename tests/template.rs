@@ -80,6 +80,22 @@ fn no_scan_no_wildcards_and_each_function_only_what_it_uses() {
         of("AdminFunctionRole").iter().all(|a| a.starts_with("dynamodb:") || *a == "events:PutEvents"),
         "admin has no S3 and no KMS"
     );
+    // Verification: no KMS, and it writes only its audit items.
+    let resources = template["Resources"].as_object().expect("Resources");
+    let verify_role = &resources["VerifyFunctionRole"]["Properties"]["Policies"];
+    for statement in as_list(&verify_role[0]["PolicyDocument"]["Statement"]) {
+        for action in as_list(&statement["Action"]) {
+            let action = action.as_str().unwrap_or("");
+            assert!(matches!(action, "dynamodb:GetItem" | "dynamodb:Query" | "dynamodb:PutItem"), "verify: {action}");
+            if action == "dynamodb:PutItem" {
+                assert_eq!(
+                    statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"],
+                    serde_json::json!(["CHECKS#*"]),
+                    "verify writes only audit items"
+                );
+            }
+        }
+    }
     // Only the upload function may write uploads; only review keeps portraits.
     for (role, action, resource) in &statements {
         if action == "s3:PutObject" {
@@ -116,11 +132,13 @@ fn the_table_and_api_are_configured_for_production() {
     for (path, methods) in paths {
         for (method, operation) in methods.as_object().expect("methods") {
             operations += 1;
-            assert_eq!(
-                operation["security"],
-                serde_json::json!([{ "AuthorityJwt": [] }]),
-                "{method} {path} must go through the JWT authorizer"
-            );
+            // Only the trust material is public.
+            let expected = if path == "/.well-known/edl/trust" {
+                serde_json::json!([{ "NONE": [] }])
+            } else {
+                serde_json::json!([{ "AuthorityJwt": [] }])
+            };
+            assert_eq!(operation["security"], expected, "{method} {path}: authorizer");
         }
     }
     assert_eq!(
@@ -130,6 +148,7 @@ fn the_table_and_api_are_configured_for_production() {
             + edl_photo_upload::ROUTES.len()
             + edl_review::ROUTES.len()
             + edl_licence::ROUTES.len()
+            + edl_verify::ROUTES.len()
     );
     // The photo bucket is private, encrypted and TLS only.
     let bucket = &template["Resources"]["PhotoBucket"]["Properties"];

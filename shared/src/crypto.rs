@@ -41,8 +41,8 @@ pub fn der_signature_to_raw(der: &[u8]) -> Result<[u8; 64], SignerError> {
     if !rest.is_empty() {
         return Err(malformed("bytes follow s inside the SEQUENCE"));
     }
-    let signature = Signature::from_scalars(r, s)
-        .map_err(|_| malformed("r or s is not below the order of the P-256 group"))?;
+    let signature =
+        Signature::from_scalars(r, s).map_err(|_| malformed("r or s is not below the order of the P-256 group"))?;
     Ok(low_s_bytes(&signature))
 }
 
@@ -55,7 +55,9 @@ fn der_integer<'a>(input: &'a [u8], name: &str) -> Result<([u8; SCALAR_LEN], &'a
         _ => return Err(malformed(&format!("{name} is not a DER INTEGER"))),
     };
     if len >= 0x80 {
-        return Err(malformed(&format!("the length of {name} is not in minimal (short) form")));
+        return Err(malformed(&format!(
+            "the length of {name} is not in minimal (short) form"
+        )));
     }
     let len = usize::from(len);
     let (content, rest) = rest
@@ -125,9 +127,11 @@ pub fn p256_sec1_from_spki(spki_der: &[u8]) -> Result<Vec<u8>, SignerError> {
         .ok_or_else(|| SignerError::Malformed("public key: not a whole number of bytes".into()))?;
     let point = p256::PublicKey::from_sec1_bytes(bytes)
         .map_err(|_| SignerError::Malformed("public key: not a point on P-256".into()))?;
-    Ok(p256::elliptic_curve::sec1::ToEncodedPoint::to_encoded_point(&point, false)
-        .as_bytes()
-        .to_vec())
+    Ok(
+        p256::elliptic_curve::sec1::ToEncodedPoint::to_encoded_point(&point, false)
+            .as_bytes()
+            .to_vec(),
+    )
 }
 
 /// SHA-256 of `bytes`, the digest `Signer::sign_digest` takes.
@@ -138,7 +142,10 @@ pub fn sha256(bytes: &[u8]) -> [u8; 32] {
 
 /// Verifies an ES256 signature (raw `r || s`) over `message` with a SEC1 public key.
 pub fn verify_es256(public_sec1: &[u8], message: &[u8], raw_signature: &[u8]) -> bool {
-    match (VerifyingKey::from_sec1_bytes(public_sec1), Signature::from_slice(raw_signature)) {
+    match (
+        VerifyingKey::from_sec1_bytes(public_sec1),
+        Signature::from_slice(raw_signature),
+    ) {
         (Ok(key), Ok(signature)) => key.verify(message, &signature).is_ok(),
         _ => false,
     }
@@ -146,7 +153,10 @@ pub fn verify_es256(public_sec1: &[u8], message: &[u8], raw_signature: &[u8]) ->
 
 /// Verifies an ES256 signature (raw `r || s`) over a SHA-256 digest computed by the caller.
 pub fn verify_es256_digest(public_sec1: &[u8], digest: &[u8; 32], raw_signature: &[u8]) -> bool {
-    match (VerifyingKey::from_sec1_bytes(public_sec1), Signature::from_slice(raw_signature)) {
+    match (
+        VerifyingKey::from_sec1_bytes(public_sec1),
+        Signature::from_slice(raw_signature),
+    ) {
         (Ok(key), Ok(signature)) => key.verify_prehash(digest, &signature).is_ok(),
         _ => false,
     }
@@ -319,9 +329,8 @@ mod tests {
     #[test]
     fn short_s_is_left_padded() {
         let key = key();
-        let (message, signature) = find_signature(&key, |sig| {
-            sig.normalize_s().unwrap_or(*sig).split_bytes().1[0] == 0
-        });
+        let (message, signature) =
+            find_signature(&key, |sig| sig.normalize_s().unwrap_or(*sig).split_bytes().1[0] == 0);
         let signature = signature.normalize_s().unwrap_or(signature);
         let raw = der_signature_to_raw(signature.to_der().as_bytes()).unwrap();
         assert_eq!(raw[32], 0);
@@ -336,7 +345,10 @@ mod tests {
         let low = low.normalize_s().unwrap_or(low);
         let high = Signature::from_scalars(low.r(), -*low.s()).unwrap();
         assert!(!is_low_s(&high.to_bytes()));
-        assert!(verify_es256(&public(&key), message, &high.to_bytes()), "high S verifies in p256");
+        assert!(
+            verify_es256(&public(&key), message, &high.to_bytes()),
+            "high S verifies in p256"
+        );
 
         let raw = der_signature_to_raw(&der_of(&high)).unwrap();
         assert_eq!(raw, <[u8; 64]>::from(low.to_bytes()));
@@ -427,9 +439,18 @@ mod tests {
         let signature: Signature = key.sign(b"round trip");
         let signature = signature.normalize_s().unwrap_or(signature);
         let der = raw_signature_to_der(&signature.to_bytes()).unwrap();
-        assert_eq!(der_signature_to_raw(&der).unwrap(), <[u8; 64]>::from(signature.to_bytes()));
-        assert!(matches!(raw_signature_to_der(&[0u8; 64]), Err(SignerError::Malformed(_))));
-        assert!(matches!(raw_signature_to_der(&[1u8; 10]), Err(SignerError::Malformed(_))));
+        assert_eq!(
+            der_signature_to_raw(&der).unwrap(),
+            <[u8; 64]>::from(signature.to_bytes())
+        );
+        assert!(matches!(
+            raw_signature_to_der(&[0u8; 64]),
+            Err(SignerError::Malformed(_))
+        ));
+        assert!(matches!(
+            raw_signature_to_der(&[1u8; 10]),
+            Err(SignerError::Malformed(_))
+        ));
     }
 
     #[test]
@@ -442,7 +463,10 @@ mod tests {
         // The last arc of prime256v1 (…3.1.7) becomes …3.1.6.
         let arc = other_curve.windows(3).position(|w| w == [0x03, 0x01, 0x07]).unwrap();
         other_curve[arc + 2] = 0x06;
-        assert!(matches!(p256_sec1_from_spki(&other_curve), Err(SignerError::Malformed(_))));
+        assert!(matches!(
+            p256_sec1_from_spki(&other_curve),
+            Err(SignerError::Malformed(_))
+        ));
         let mut trailing = spki.as_bytes().to_vec();
         trailing.push(0);
         assert!(matches!(p256_sec1_from_spki(&trailing), Err(SignerError::Malformed(_))));
@@ -468,7 +492,10 @@ mod tests {
             signer.sign_digest("nope", &[0; 32]).await,
             Err(SignerError::UnknownKey("nope".into()))
         );
-        assert_eq!(signer.public_key("nope").await, Err(SignerError::UnknownKey("nope".into())));
+        assert_eq!(
+            signer.public_key("nope").await,
+            Err(SignerError::UnknownKey("nope".into()))
+        );
         signer.disable("iaca");
         assert_eq!(
             signer.sign_digest("iaca", &[0; 32]).await,

@@ -6,6 +6,7 @@ use crate::domain::edl::{Colour, ElectronicLicence};
 use crate::domain::licence::Licence;
 use crate::domain::photo::ImageType;
 use crate::domain::rollout::{City, Plan, Wave};
+use crate::domain::verification::CheckRecord;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -103,6 +104,12 @@ pub trait Records: Send + Sync {
     async fn update_electronic_licence(&self, licence: &ElectronicLicence, expected_version: u64) -> Result<(), StoreError>;
     async fn cached_show_code(&self, serial: &str) -> Result<Option<CachedShowCode>, StoreError>;
     async fn cache_show_code(&self, serial: &str, code: &CachedShowCode) -> Result<(), StoreError>;
+
+    /// Records a verification (R15): under its holder when the licence is
+    /// known, under the day's unmatched checks otherwise.
+    async fn record_check(&self, check: &CheckRecord) -> Result<(), StoreError>;
+    /// A holder's checks, newest first.
+    async fn checks_of(&self, holder_id: &str, limit: usize) -> Result<Vec<CheckRecord>, StoreError>;
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

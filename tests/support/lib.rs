@@ -263,6 +263,8 @@ pub fn function_for(route_key: &str) -> &'static str {
         "review"
     } else if edl_licence::ROUTES.contains(&route_key) {
         "licence"
+    } else if edl_verify::ROUTES.contains(&route_key) {
+        "verify"
     } else {
         "apply"
     }
@@ -320,6 +322,7 @@ pub async fn call(services: &Services, request: Request) -> Answer {
         "photo-upload" => edl_photo_upload::handle(services, request).await,
         "review" => edl_review::handle(services, request).await,
         "licence" => edl_licence::handle(services, request).await,
+        "verify" => edl_verify::handle(services, request).await,
         _ => edl_apply::handle(services, request).await,
     };
     answer(response)

@@ -6,7 +6,12 @@ use shared::service::{ServiceError, Services};
 use tracing::Instrument;
 
 /// The routes this function serves, as `template.yaml` declares them.
-pub const ROUTES: [&str; 3] = ["GET /licence", "GET /licence/code", "GET /licence/pages/{page}"];
+pub const ROUTES: [&str; 4] = [
+    "GET /licence",
+    "GET /licence/code",
+    "GET /licence/pages/{page}",
+    "GET /licence/checks",
+];
 
 pub async fn handle(services: &Services, request: Request) -> Response<Body> {
     let span = http::request_span(&request);
@@ -20,6 +25,7 @@ async fn route(services: &Services, request: &Request) -> Result<Response<Body>,
     match http::route_key(request).as_str() {
         "GET /licence" => Ok(http::json(200, &services.show_licence(&caller).await?)),
         "GET /licence/code" => Ok(http::json(200, &services.show_code(&caller).await?)),
+        "GET /licence/checks" => Ok(http::json(200, &serde_json::json!({ "checks": services.licence_checks(&caller).await? }))),
         "GET /licence/pages/{page}" => {
             let page = http::path_parameter(request, "page")?;
             let rendered = services.licence_page(&caller, &page).await?;

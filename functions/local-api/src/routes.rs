@@ -11,6 +11,8 @@ pub struct Route {
     pub path: String,
     /// The function's binary name (`Metadata.BuildProperties.Binary`).
     pub function: String,
+    /// `Auth: Authorizer: NONE`: served without a token.
+    pub public: bool,
 }
 
 impl Route {
@@ -111,10 +113,16 @@ pub fn routes_from_template(text: &str) -> Result<Vec<Route>, TemplateError> {
             let binary = binary.ok_or_else(|| {
                 TemplateError::Shape(format!("{name} has HTTP routes but no Metadata.BuildProperties.Binary"))
             })?;
+            let public = properties
+                .and_then(|p| p.get("Auth"))
+                .and_then(|a| a.get("Authorizer"))
+                .and_then(Value::as_str)
+                == Some("NONE");
             routes.push(Route {
                 method: field("Method")?.to_ascii_uppercase(),
                 path: field("Path")?,
                 function: binary.to_string(),
+                public,
             });
         }
     }
@@ -133,6 +141,7 @@ mod tests {
             method: "GET".into(),
             path: "/applications/{id}".into(),
             function: "apply".into(),
+            public: false,
         };
         assert_eq!(
             route.matches("GET", "/applications/a%20b"),

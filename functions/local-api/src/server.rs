@@ -157,28 +157,32 @@ impl LocalApi {
                 problem_response(&Problem::new(404, "not-found", "Not found", format!("No route for {method} {path}.")))
             };
         };
-        // API Gateway's JWT authorizer: no valid token, no call.
-        let token = parts
-            .headers
-            .get("authorization")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")));
-        let claims = match token.map(|t| self.keys.verify_token(t.trim(), self.services.now().timestamp())) {
-            Some(Ok(claims)) => claims,
-            Some(Err(e)) => {
-                return problem_response(&Problem::new(401, "unauthenticated", "Not signed in", format!("The bearer token was refused: {e}.")))
-            }
-            None => {
-                return problem_response(&Problem::new(
-                    401,
-                    "unauthenticated",
-                    "Not signed in",
-                    "This call needs `Authorization: Bearer <token>`; mint one with POST /_dev/tokens.",
-                ))
+        // API Gateway's JWT authorizer: no valid token, no call (except public routes).
+        let claims = if route.public {
+            None
+        } else {
+            let token = parts
+                .headers
+                .get("authorization")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")));
+            match token.map(|t| self.keys.verify_token(t.trim(), self.services.now().timestamp())) {
+                Some(Ok(claims)) => Some(claims),
+                Some(Err(e)) => {
+                    return problem_response(&Problem::new(401, "unauthenticated", "Not signed in", format!("The bearer token was refused: {e}.")))
+                }
+                None => {
+                    return problem_response(&Problem::new(
+                        401,
+                        "unauthenticated",
+                        "Not signed in",
+                        "This call needs `Authorization: Bearer <token>`; mint one with POST /_dev/tokens.",
+                    ))
+                }
             }
         };
         let number = self.requests.fetch_add(1, Ordering::Relaxed) + 1;
-        let event = api_gateway_event(route, &parts, &body, &parameters, &claims, number);
+        let event = api_gateway_event(route, &parts, &body, &parameters, claims.as_ref(), number);
         let request = match lambda_http::request::from_str(&event.to_string()) {
             Ok(request) => request,
             Err(e) => {
@@ -191,6 +195,7 @@ impl LocalApi {
             "photo-upload" => edl_photo_upload::handle(&self.services, request).await,
             "review" => edl_review::handle(&self.services, request).await,
             "licence" => edl_licence::handle(&self.services, request).await,
+            "verify" => edl_verify::handle(&self.services, request).await,
             other => {
                 return problem_response(&Problem::new(
                     501,
@@ -316,7 +321,7 @@ pub fn api_gateway_event(
     parts: &http::request::Parts,
     body: &[u8],
     parameters: &[(String, String)],
-    claims: &DevClaims,
+    claims: Option<&DevClaims>,
     number: u64,
 ) -> serde_json::Value {
     let mut headers = serde_json::Map::new();
@@ -356,7 +361,10 @@ pub fn api_gateway_event(
             "stage": "$default",
             "time": now.format("%d/%b/%Y:%H:%M:%S %z").to_string(),
             "timeEpoch": now.timestamp_millis(),
-            "authorizer": { "jwt": { "claims": claims.as_authorizer_claims(), "scopes": null } },
+            "authorizer": match claims {
+                Some(claims) => json!({ "jwt": { "claims": claims.as_authorizer_claims(), "scopes": null } }),
+                None => serde_json::Value::Null,
+            },
         },
         "body": body,
         "isBase64Encoded": encoded,

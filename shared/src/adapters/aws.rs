@@ -50,6 +50,10 @@ pub async fn services_from_environment() -> Result<Services, WiringError> {
         clock,
         liveness,
     );
+    if let Ok(disclosure) = std::env::var("EDL_DISCLOSURE") {
+        services.disclosure = crate::domain::verification::Disclosure::from_json(&disclosure)
+            .map_err(|e| WiringError::Invalid("EDL_DISCLOSURE", e.to_string()))?;
+    }
     if let Ok(calendar) = std::env::var("EDL_CALENDAR") {
         services.calendar = WorkingCalendar::from_json(&calendar).map_err(|e| WiringError::Invalid("EDL_CALENDAR", e.to_string()))?;
     }

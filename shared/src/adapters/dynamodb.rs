@@ -10,6 +10,8 @@
 //! - `EDL#<serial>` / `EDL`: an issued electronic licence; `SHOWCODE`: its current show code.
 //! - `HOLDER#<identity>` / `EDL`: the serial of the holder's latest electronic licence.
 //! - `TRUST` / `<role>#<kid>`: certificates and the keys behind them.
+//! - `CHECKS#<holder>` / `<at>#<id>`: who verified the holder's licences (R15);
+//!   `CHECKS#unmatched#<day>` for codes that named no known licence.
 //!
 //! The sparse index `queue` (`queuePk`, `queueSk`) holds an application only
 //! while it waits for review: `REVIEW` / `<due time>#<id>`.
@@ -20,6 +22,7 @@ use crate::domain::licence::Licence;
 use crate::domain::rollout::{City, Plan, Wave};
 use crate::domain::application::ApplicationState;
 use crate::domain::edl::ElectronicLicence;
+use crate::domain::verification::CheckRecord;
 use crate::ports::{
     CachedShowCode, Issuance, PhotoClaim, QueuePage, QueueQuery, Records, RolloutChange, StoreError, TrustEntry,
 };
@@ -637,6 +640,30 @@ impl Records for DynamoRecords {
             .await
             .map_err(|e| unavailable("PutItem", e))?;
         Ok(())
+    }
+
+    async fn record_check(&self, check: &CheckRecord) -> Result<(), StoreError> {
+        let pk = match &check.holder_id {
+            Some(holder) => format!("CHECKS#{holder}"),
+            None => format!("CHECKS#unmatched#{}", check.at.format("%Y-%m-%d")),
+        };
+        let item = encode(check, pk, format!("{}#{}", sortable(check.at), check.id), "check")?;
+        self.put_if_absent(item).await
+    }
+
+    async fn checks_of(&self, holder_id: &str, limit: usize) -> Result<Vec<CheckRecord>, StoreError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", s(format!("CHECKS#{holder_id}")))
+            .scan_index_forward(false)
+            .limit(i32::try_from(limit.clamp(1, 1000)).unwrap_or(100))
+            .send()
+            .await
+            .map_err(|e| unavailable("Query", e))?;
+        out.items.unwrap_or_default().into_iter().map(decode).collect()
     }
 }
 

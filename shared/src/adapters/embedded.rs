@@ -6,6 +6,7 @@ use crate::domain::licence::Licence;
 use crate::domain::rollout::{City, Plan, Wave};
 use crate::domain::application::ApplicationState;
 use crate::domain::edl::ElectronicLicence;
+use crate::domain::verification::CheckRecord;
 use crate::ports::{
     CachedShowCode, Issuance, PhotoClaim, QueuePage, QueueQuery, Records, RolloutChange, StoreError, TrustEntry,
 };
@@ -33,6 +34,8 @@ struct State {
     /// holder id -> serial of their latest electronic licence.
     holder_licences: HashMap<String, String>,
     show_codes: HashMap<String, CachedShowCode>,
+    /// holder id (or "" for unmatched) -> checks, oldest first.
+    checks: HashMap<String, Vec<CheckRecord>>,
 }
 
 /// Every operation takes one lock, so each behaves as one transaction.
@@ -314,6 +317,21 @@ impl Records for EmbeddedRecords {
     async fn cache_show_code(&self, serial: &str, code: &CachedShowCode) -> Result<(), StoreError> {
         self.state()?.show_codes.insert(serial.to_string(), code.clone());
         Ok(())
+    }
+
+    async fn record_check(&self, check: &CheckRecord) -> Result<(), StoreError> {
+        let holder = check.holder_id.clone().unwrap_or_default();
+        self.state()?.checks.entry(holder).or_default().push(check.clone());
+        Ok(())
+    }
+
+    async fn checks_of(&self, holder_id: &str, limit: usize) -> Result<Vec<CheckRecord>, StoreError> {
+        let state = self.state()?;
+        Ok(state
+            .checks
+            .get(holder_id)
+            .map(|c| c.iter().rev().take(limit).cloned().collect())
+            .unwrap_or_default())
     }
 }
 

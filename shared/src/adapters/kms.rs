@@ -88,24 +88,18 @@ impl Signer for KmsSigner {
         if let Some(public) = self.cached(key_id) {
             return Ok(public);
         }
-        let output = self
-            .client
-            .get_public_key()
-            .key_id(key_id)
-            .send()
-            .await
-            .map_err(|e| {
-                let detail = DisplayErrorContext(&e).to_string();
-                let service = e.as_service_error();
-                classify(
-                    key_id,
-                    service.is_some_and(|s| s.is_disabled_exception() || s.is_kms_invalid_state_exception()),
-                    // An ARN that cannot name a key names no key.
-                    service.is_some_and(|s| s.is_not_found_exception() || s.is_invalid_arn_exception()),
-                    "GetPublicKey",
-                    detail,
-                )
-            })?;
+        let output = self.client.get_public_key().key_id(key_id).send().await.map_err(|e| {
+            let detail = DisplayErrorContext(&e).to_string();
+            let service = e.as_service_error();
+            classify(
+                key_id,
+                service.is_some_and(|s| s.is_disabled_exception() || s.is_kms_invalid_state_exception()),
+                // An ARN that cannot name a key names no key.
+                service.is_some_and(|s| s.is_not_found_exception() || s.is_invalid_arn_exception()),
+                "GetPublicKey",
+                detail,
+            )
+        })?;
         // A key of another kind would sign something no verifier of ours accepts.
         if let Some(spec) = output.key_spec() {
             if *spec != KeySpec::EccNistP256 {
@@ -116,7 +110,9 @@ impl Signer for KmsSigner {
         }
         if let Some(usage) = output.key_usage() {
             if *usage != KeyUsageType::SignVerify {
-                return Err(SignerError::Malformed(format!("KMS key {key_id} is for {usage}, not SIGN_VERIFY")));
+                return Err(SignerError::Malformed(format!(
+                    "KMS key {key_id} is for {usage}, not SIGN_VERIFY"
+                )));
             }
         }
         let spki = output

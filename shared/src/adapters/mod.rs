@@ -11,6 +11,8 @@ pub mod embedded_photos;
 pub mod eventbridge;
 #[cfg(feature = "kms")]
 pub mod kms;
+#[cfg(feature = "rekognition")]
+pub mod rekognition;
 #[cfg(feature = "s3")]
 pub mod s3;
 

@@ -60,16 +60,26 @@ fn mod11_2_check(digits: &str) -> Option<char> {
 
 /// Element widths (bar, space, bar, ...) of each symbol value 0..=105, and the stop (106).
 const PATTERNS: [&str; 107] = [
-    "212222", "222122", "222221", "121223", "121322", "131222", "122213", "122312", "132212", "221213", //
-    "221312", "231212", "112232", "122132", "122231", "113222", "123122", "123221", "223211", "221132", //
-    "221231", "213212", "223112", "312131", "311222", "321122", "321221", "312212", "322112", "322211", //
-    "212123", "212321", "232121", "111323", "131123", "131321", "112313", "132113", "132311", "211313", //
-    "231113", "231311", "112133", "112331", "132131", "113123", "113321", "133121", "313121", "211331", //
-    "231131", "213113", "213311", "213131", "311123", "311321", "331121", "312113", "312311", "332111", //
-    "314111", "221411", "431111", "111224", "111422", "121124", "121421", "141122", "141221", "112214", //
-    "112412", "122114", "122411", "142112", "142211", "241211", "221114", "413111", "241112", "134111", //
-    "111242", "121142", "121241", "114212", "124112", "124211", "411212", "421112", "421211", "212141", //
-    "214121", "412121", "111143", "111341", "131141", "114113", "114311", "411113", "411311", "113141", //
+    "212222", "222122", "222221", "121223", "121322", "131222", "122213", "122312", "132212",
+    "221213", //
+    "221312", "231212", "112232", "122132", "122231", "113222", "123122", "123221", "223211",
+    "221132", //
+    "221231", "213212", "223112", "312131", "311222", "321122", "321221", "312212", "322112",
+    "322211", //
+    "212123", "212321", "232121", "111323", "131123", "131321", "112313", "132113", "132311",
+    "211313", //
+    "231113", "231311", "112133", "112331", "132131", "113123", "113321", "133121", "313121",
+    "211331", //
+    "231131", "213113", "213311", "213131", "311123", "311321", "331121", "312113", "312311",
+    "332111", //
+    "314111", "221411", "431111", "111224", "111422", "121124", "121421", "141122", "141221",
+    "112214", //
+    "112412", "122114", "122411", "142112", "142211", "241211", "221114", "413111", "241112",
+    "134111", //
+    "111242", "121142", "121241", "114212", "124112", "124211", "411212", "421112", "421211",
+    "212141", //
+    "214121", "412121", "111143", "111341", "131141", "114113", "114311", "411113", "411311",
+    "113141", //
     "114131", "311141", "411131", "211412", "211214", "211232", "2331112",
 ];
 
@@ -203,20 +213,32 @@ pub(crate) mod tests {
         let mut widths = Vec::new();
         let mut i = first;
         while i <= last {
-            let len = modules[i..=last].iter().take_while(|&&m| m == modules[i]).count();
+            let len = modules[i..=last]
+                .iter()
+                .take_while(|&&m| m == modules[i])
+                .count();
             widths.push(len);
             i += len;
         }
         if widths.len() < 19 || (widths.len() - 7) % 6 != 0 {
             return Err(format!("{} elements", widths.len()));
         }
-        let pattern_of = |w: &[usize]| w.iter().map(|d| char::from(b'0' + *d as u8)).collect::<String>();
+        let pattern_of = |w: &[usize]| {
+            w.iter()
+                .map(|d| char::from(b'0' + *d as u8))
+                .collect::<String>()
+        };
         if pattern_of(&widths[widths.len() - 7..]) != PATTERNS[106] {
             return Err("no stop".into());
         }
         let values = widths[..widths.len() - 7]
             .chunks(6)
-            .map(|w| PATTERNS[..106].iter().position(|p| *p == pattern_of(w)).ok_or("unknown symbol"))
+            .map(|w| {
+                PATTERNS[..106]
+                    .iter()
+                    .position(|p| *p == pattern_of(w))
+                    .ok_or("unknown symbol")
+            })
             .collect::<Result<Vec<usize>, _>>()?;
         let (check, body) = values.split_last().ok_or("empty")?;
         let sum: usize = body.iter().enumerate().map(|(p, v)| v * p.max(1)).sum();
@@ -243,7 +265,10 @@ pub(crate) mod tests {
 
     #[test]
     fn resident_identity_numbers_check() {
-        assert_eq!(with_check_character("11010519900307451").as_deref(), Some("11010519900307451X"));
+        assert_eq!(
+            with_check_character("11010519900307451").as_deref(),
+            Some("11010519900307451X")
+        );
         assert!(check_character_valid("11010519900307451X"));
         assert!(check_character_valid("440106198505213821"));
         assert!(check_character_valid("440304198809302469"));
@@ -305,7 +330,10 @@ pub(crate) mod tests {
     #[test]
     fn known_symbol_values() {
         // Wikipedia's worked example "PJJ123C": start B, P J J 1 2 3 C, checksum 879 % 103 = 55.
-        assert_eq!(symbol_values("PJJ123C").unwrap(), vec![104, 48, 42, 42, 17, 18, 19, 35, 55]);
+        assert_eq!(
+            symbol_values("PJJ123C").unwrap(),
+            vec![104, 48, 42, 42, 17, 18, 19, 35, 55]
+        );
         // Code set C for an even run of digits: 12 34 56, checksum (105+12+68+168) % 103 = 44.
         assert_eq!(symbol_values("123456").unwrap(), vec![105, 12, 34, 56, 44]);
         // An odd run of digits: pairs in C, the last digit and the 'X' in B.
@@ -367,11 +395,23 @@ pub(crate) mod tests {
     #[test]
     fn refuses_what_it_cannot_encode() {
         assert_eq!(code128_modules(""), Err(BarcodeError::Empty));
-        assert_eq!(code128_modules("张伟"), Err(BarcodeError::UnsupportedCharacter('张')));
-        assert_eq!(code128_modules("a\tb"), Err(BarcodeError::UnsupportedCharacter('\t')));
-        assert_eq!(code128_modules(&"1".repeat(81)), Err(BarcodeError::TooLong(81)));
+        assert_eq!(
+            code128_modules("张伟"),
+            Err(BarcodeError::UnsupportedCharacter('张'))
+        );
+        assert_eq!(
+            code128_modules("a\tb"),
+            Err(BarcodeError::UnsupportedCharacter('\t'))
+        );
+        assert_eq!(
+            code128_modules(&"1".repeat(81)),
+            Err(BarcodeError::TooLong(81))
+        );
         assert_eq!(code128_svg("1", 0.0, 10.0), Err(BarcodeError::Dimensions));
-        assert_eq!(code128_svg("1", 1.0, f32::NAN), Err(BarcodeError::Dimensions));
+        assert_eq!(
+            code128_svg("1", 1.0, f32::NAN),
+            Err(BarcodeError::Dimensions)
+        );
     }
 
     #[test]
@@ -386,10 +426,16 @@ pub(crate) mod tests {
         let mut rebuilt = vec![false; modules.len()];
         for rect in svg.split("<rect x=\"").skip(1) {
             let x: f32 = rect.split('"').next().unwrap().parse().unwrap();
-            let w: f32 = rect.split("width=\"").nth(1).unwrap().split('"').next().unwrap().parse().unwrap();
-            for m in (x / 2.0) as usize..((x + w) / 2.0) as usize {
-                rebuilt[m] = true;
-            }
+            let w: f32 = rect
+                .split("width=\"")
+                .nth(1)
+                .unwrap()
+                .split('"')
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap();
+            rebuilt[(x / 2.0) as usize..((x + w) / 2.0) as usize].fill(true);
         }
         assert_eq!(decode_modules(&rebuilt).as_deref(), Ok("PJJ123C"));
     }

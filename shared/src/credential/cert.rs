@@ -3,21 +3,23 @@
 use crate::crypto::{der_signature_to_raw, raw_signature_to_der, verify_es256};
 use crate::ports::{Signer, SignerError};
 use chrono::{DateTime, Datelike, Utc};
-use p256::elliptic_curve::sec1::ToEncodedPoint;
 use der::asn1::{Any, BitString, GeneralizedTime, Ia5String, ObjectIdentifier, OctetString, PrintableStringRef};
 use der::asn1::{SetOfVec, UtcTime, Utf8StringRef};
 use der::oid::AssociatedOid;
 use der::{Decode, Encode, Reader, SliceReader};
+use p256::elliptic_curve::sec1::ToEncodedPoint;
 use rand_core::{OsRng, RngCore};
+use sha1::Sha1;
 use sha2::{Digest, Sha256};
 use spki::{AlgorithmIdentifierOwned, SubjectPublicKeyInfoOwned};
 use std::time::Duration;
 use x509_cert::attr::AttributeTypeAndValue;
 use x509_cert::certificate::{Certificate, TbsCertificate, Version};
-use x509_cert::ext::pkix::name::GeneralName;
+use x509_cert::ext::pkix::crl::dp::DistributionPoint;
+use x509_cert::ext::pkix::name::{DistributionPointName, GeneralName};
 use x509_cert::ext::pkix::{
-    AuthorityKeyIdentifier, BasicConstraints, ExtendedKeyUsage, IssuerAltName, KeyUsage, KeyUsages,
-    SubjectKeyIdentifier,
+    AuthorityKeyIdentifier, BasicConstraints, CrlDistributionPoints, ExtendedKeyUsage, IssuerAltName, KeyUsage,
+    KeyUsages, SubjectKeyIdentifier,
 };
 use x509_cert::ext::Extension;
 use x509_cert::name::{Name, RdnSequence, RelativeDistinguishedName};
@@ -107,6 +109,7 @@ pub async fn issue_iaca(
         )?,
         extension(&KeyUsage(KeyUsages::KeyCertSign | KeyUsages::CRLSign), true)?,
         extension(&issuer_alt_name(issuer_alt_uri)?, false)?,
+        extension(&crl_distribution_points(issuer_alt_uri)?, false)?,
     ];
     let tbs = tbs(name.clone(), name, spki, not_before, not_after, extensions)?;
     sign(signer, key_id, tbs, &public).await
@@ -149,6 +152,8 @@ pub async fn issue_document_signer(
         extension(&KeyUsage(KeyUsages::DigitalSignature.into()), true)?,
         extension(&ExtendedKeyUsage(vec![MDL_DS_EKU]), true)?,
         extension(&issuer_alt_name(issuer_alt_uri)?, false)?,
+        // The IACA issues the document signer, so the IACA's CRL is where its revocation shows.
+        extension(&crl_distribution_points(issuer_alt_uri)?, false)?,
     ];
     let tbs = tbs(
         iaca.tbs_certificate.subject.clone(),
@@ -285,12 +290,7 @@ fn tbs(
 /// Hashes and signs `tbs` through the signer, then checks the result against `public`
 /// before handing it out: a wrong key id or a faulty signer must not produce a
 /// certificate nobody can verify.
-async fn sign(
-    signer: &dyn Signer,
-    key_id: &str,
-    tbs: TbsCertificate,
-    public: &[u8],
-) -> Result<Vec<u8>, CertError> {
+async fn sign(signer: &dyn Signer, key_id: &str, tbs: TbsCertificate, public: &[u8]) -> Result<Vec<u8>, CertError> {
     let tbs_der = tbs.to_der().map_err(malformed)?;
     let digest: [u8; 32] = Sha256::digest(&tbs_der).into();
     let raw = signer.sign_digest(key_id, &digest).await?;
@@ -393,10 +393,34 @@ fn issuer_alt_name(uri: &str) -> Result<IssuerAltName, CertError> {
     Ok(IssuerAltName(vec![GeneralName::UniformResourceIdentifier(uri)]))
 }
 
-/// RFC 7093 §2 method 1: the leftmost 160 bits of the SHA-256 of the subjectPublicKey bits
-/// (the same length as the classic SHA-1 identifier, without depending on SHA-1).
+/// The URI of the IACA's CRL, derived from the issuer alternative name URI by convention:
+/// the CRL is published next to the trust material, at `<issuer_alt_uri>/crl/iaca.crl`.
+fn crl_uri(issuer_alt_uri: &str) -> String {
+    format!("{}/crl/iaca.crl", issuer_alt_uri.trim_end_matches('/'))
+}
+
+/// CRLDistributionPoints with the one IACA CRL as a URI fullName. ISO/IEC 18013-5 Annex B
+/// (tables B.2 and B.4) requires the extension on both profiles; reasons and cRLIssuer stay
+/// absent because the IACA itself issues one complete CRL.
+fn crl_distribution_points(issuer_alt_uri: &str) -> Result<CrlDistributionPoints, CertError> {
+    let uri = Ia5String::new(&crl_uri(issuer_alt_uri))
+        .map_err(|e| CertError::Malformed(format!("the CRL distribution point must be ASCII: {e}")))?;
+    Ok(CrlDistributionPoints(vec![DistributionPoint {
+        distribution_point: Some(DistributionPointName::FullName(vec![
+            GeneralName::UniformResourceIdentifier(uri),
+        ])),
+        reasons: None,
+        crl_issuer: None,
+    }]))
+}
+
+/// RFC 5280 §4.2.1.2 method (1): the SHA-1 of the subjectPublicKey BIT STRING's value (no tag,
+/// length or unused-bits byte). Not RFC 7093's truncated SHA-256, because verifiers of
+/// ISO/IEC 18013-5 chains (e.g. isomdl) recompute the identifier this way and reject others.
+/// SHA-1's collision weakness does not matter here: the identifier only helps find the issuer,
+/// the signature is what proves it.
 fn key_identifier(spki: &SubjectPublicKeyInfoOwned) -> Vec<u8> {
-    Sha256::digest(spki.subject_public_key.raw_bytes())[..20].to_vec()
+    Sha1::digest(spki.subject_public_key.raw_bytes()).to_vec()
 }
 
 fn spki_of(public_sec1: &[u8]) -> Result<SubjectPublicKeyInfoOwned, CertError> {
@@ -442,7 +466,9 @@ fn name_of(subject: &Subject) -> Result<Name, CertError> {
         )));
     }
     if subject.organisation.is_empty() || subject.common_name.is_empty() {
-        return Err(CertError::Malformed("the organisation and common name must not be empty".into()));
+        return Err(CertError::Malformed(
+            "the organisation and common name must not be empty".into(),
+        ));
     }
     // Country is a PrintableString (X.520); the others UTF8String so Chinese names fit.
     let country = Any::encode_from(&PrintableStringRef::new(country).map_err(malformed)?).map_err(malformed)?;
@@ -472,8 +498,7 @@ fn random_serial() -> Result<SerialNumber, CertError> {
 
 /// RFC 5280 §4.1.2.5: UTCTime through 2049, GeneralizedTime from 2050; whole seconds.
 fn x509_time(at: DateTime<Utc>) -> Result<Time, CertError> {
-    let seconds = u64::try_from(at.timestamp())
-        .map_err(|_| CertError::Malformed(format!("{at} is before 1970")))?;
+    let seconds = u64::try_from(at.timestamp()).map_err(|_| CertError::Malformed(format!("{at} is before 1970")))?;
     let datetime = der::DateTime::from_unix_duration(Duration::from_secs(seconds)).map_err(malformed)?;
     if at.year() < 2050 {
         Ok(Time::UtcTime(UtcTime::from_date_time(datetime).map_err(malformed)?))
@@ -519,6 +544,7 @@ mod tests {
     }
 
     const URI: &str = "https://edl.example.gov.cn/iaca";
+    const CRL: &str = "https://edl.example.gov.cn/iaca/crl/iaca.crl";
 
     struct Pki {
         signer: LocalSigner,
@@ -559,7 +585,10 @@ mod tests {
 
     fn replace_extension(tbs: &mut TbsCertificate, replacement: Extension) {
         let extensions = tbs.extensions.as_mut().unwrap();
-        let slot = extensions.iter_mut().find(|e| e.extn_id == replacement.extn_id).unwrap();
+        let slot = extensions
+            .iter_mut()
+            .find(|e| e.extn_id == replacement.extn_id)
+            .unwrap();
         *slot = replacement;
     }
 
@@ -568,11 +597,17 @@ mod tests {
         let pki = pki().await;
         let info = verify_document_signer(&pki.iaca, &pki.ds, t(2026, 6, 1)).unwrap();
         assert_eq!(info.public_sec1, pki.signer.public_key("ds").await.unwrap());
-        assert_eq!(info.subject, "CN=China mDL Document Signer 1,O=中华人民共和国公安部交通管理局,C=CN");
+        assert_eq!(
+            info.subject,
+            "CN=China mDL Document Signer 1,O=中华人民共和国公安部交通管理局,C=CN"
+        );
         assert_eq!(info.serial.len(), 32, "16-byte serial: {}", info.serial);
         assert_eq!(info.not_before, t(2026, 1, 1));
         assert_eq!(info.not_after, t(2027, 4, 1));
-        assert_eq!(public_key_of(&pki.iaca).unwrap(), pki.signer.public_key("iaca").await.unwrap());
+        assert_eq!(
+            public_key_of(&pki.iaca).unwrap(),
+            pki.signer.public_key("iaca").await.unwrap()
+        );
         assert_eq!(public_key_of(&pki.ds).unwrap(), info.public_sec1);
     }
 
@@ -590,15 +625,36 @@ mod tests {
             assert_eq!(serial[0] & 0x80, 0, "positive");
             let (critical, ian) = cert.tbs_certificate.get::<IssuerAltName>().unwrap().unwrap();
             assert!(!critical);
-            assert_eq!(ian.0, vec![GeneralName::UniformResourceIdentifier(Ia5String::new(URI).unwrap())]);
+            assert_eq!(
+                ian.0,
+                vec![GeneralName::UniformResourceIdentifier(Ia5String::new(URI).unwrap())]
+            );
             let (critical, ski) = cert.tbs_certificate.get::<SubjectKeyIdentifier>().unwrap().unwrap();
             assert!(!critical);
-            assert_eq!(ski.0.as_bytes(), key_identifier(&cert.tbs_certificate.subject_public_key_info));
+            assert_eq!(
+                ski.0.as_bytes(),
+                key_identifier(&cert.tbs_certificate.subject_public_key_info)
+            );
             assert_eq!(ski.0.as_bytes().len(), 20);
+            let (critical, points) = cert.tbs_certificate.get::<CrlDistributionPoints>().unwrap().unwrap();
+            assert!(!critical);
+            assert_eq!(
+                points.0,
+                vec![DistributionPoint {
+                    distribution_point: Some(DistributionPointName::FullName(vec![
+                        GeneralName::UniformResourceIdentifier(Ia5String::new(CRL).unwrap())
+                    ])),
+                    reasons: None,
+                    crl_issuer: None,
+                }]
+            );
             assert!(matches!(cert.tbs_certificate.validity.not_before, Time::UtcTime(_)));
         }
         assert_eq!(iaca.tbs_certificate.issuer, iaca.tbs_certificate.subject);
-        assert_eq!(iaca.tbs_certificate.subject.to_string(), "CN=China mDL IACA,O=中华人民共和国公安部交通管理局,C=CN");
+        assert_eq!(
+            iaca.tbs_certificate.subject.to_string(),
+            "CN=China mDL IACA,O=中华人民共和国公安部交通管理局,C=CN"
+        );
         let (critical, constraints) = iaca.tbs_certificate.get::<BasicConstraints>().unwrap().unwrap();
         assert!(critical && constraints.ca);
         assert_eq!(constraints.path_len_constraint, Some(0));
@@ -619,15 +675,86 @@ mod tests {
         assert!(ds.tbs_certificate.get::<BasicConstraints>().unwrap().is_none());
     }
 
+    #[test]
+    fn key_identifiers_are_rfc_5280_method_1() {
+        // Known answer from OpenSSL (`-addext subjectKeyIdentifier=hash`, which is method 1)
+        // for this P-256 point: the SHA-1 of the point, i.e. of the BIT STRING's value.
+        let point = hex::decode(
+            "042ccae1a4d86d6c68ef9c7279d192ba2161b656a788f2330d2310332b3f234da1\
+             361dea74b94eb1127491b7bd0f3c99f30e4f6402300a1317228424f3fb3cef89",
+        )
+        .unwrap();
+        let spki = spki_of(&point).unwrap();
+        assert_eq!(
+            hex::encode(key_identifier(&spki)),
+            "bdcfc40ccc5da10bc6f014b8130a2f49e0ba76b5"
+        );
+    }
+
+    #[test]
+    fn the_crl_uri_sits_next_to_the_trust_material() {
+        assert_eq!(crl_uri(URI), CRL);
+        assert_eq!(crl_uri("https://edl.example.gov.cn/iaca/"), CRL);
+        assert_eq!(crl_uri("https://edl.example.gov.cn"), "https://edl.example.gov.cn/crl/iaca.crl");
+    }
+
+    /// The independent check of the Annex B profiles: isomdl's 18013-5 chain validation finds
+    /// our IACA as the trust anchor of our document signer and has no finding on either.
+    #[tokio::test]
+    async fn isomdl_finds_nothing_to_object_to() {
+        use isomdl::definitions::x509::trust_anchor::{TrustAnchor, TrustAnchorRegistry, TrustPurpose};
+        use isomdl::definitions::x509::validation::ValidationRuleset;
+        use isomdl::definitions::x509::X5Chain;
+
+        // isomdl checks validity against the wall clock, so these certificates live now.
+        let now = Utc::now();
+        let signer = LocalSigner::new();
+        signer.generate("iaca");
+        signer.generate("ds");
+        let day = chrono::Duration::days(1);
+        let iaca = issue_iaca(&signer, "iaca", &iaca_subject(), URI, now - day, now + day * 3650)
+            .await
+            .unwrap();
+        let ds_public = signer.public_key("ds").await.unwrap();
+        let ds = issue_document_signer(
+            &signer,
+            "iaca",
+            &iaca,
+            &ds_public,
+            &ds_subject(),
+            URI,
+            now - day,
+            now + day * 365,
+        )
+        .await
+        .unwrap();
+        let chain = X5Chain::builder().with_der_certificate(&ds).unwrap().build().unwrap();
+        let registry = TrustAnchorRegistry {
+            anchors: vec![TrustAnchor {
+                certificate: Certificate::from_der(&iaca).unwrap(),
+                purpose: TrustPurpose::Iaca,
+            }],
+        };
+        let outcome = ValidationRuleset::Mdl.validate(&chain, &registry);
+        assert!(outcome.errors.is_empty(), "{:?}", outcome.errors);
+    }
+
     #[tokio::test]
     async fn a_document_signer_of_another_iaca_is_refused() {
         let pki = pki().await;
         let ds_public = pki.signer.public_key("ds").await.unwrap();
         pki.signer.generate("other-iaca");
         // Same name, other key: only the signature tells them apart.
-        let twin = issue_iaca(&pki.signer, "other-iaca", &iaca_subject(), URI, t(2026, 1, 1), t(2035, 1, 1))
-            .await
-            .unwrap();
+        let twin = issue_iaca(
+            &pki.signer,
+            "other-iaca",
+            &iaca_subject(),
+            URI,
+            t(2026, 1, 1),
+            t(2035, 1, 1),
+        )
+        .await
+        .unwrap();
         let at = t(2026, 6, 1);
         assert!(matches!(
             verify_document_signer(&twin, &pki.ds, at),
@@ -635,7 +762,10 @@ mod tests {
         ));
         // Without the key identifiers to tell, it is the signature that fails.
         let ds_without_aki = resign(&pki.signer, "iaca", &pki.ds, |tbs| {
-            tbs.extensions.as_mut().unwrap().retain(|e| e.extn_id != AuthorityKeyIdentifier::OID);
+            tbs.extensions
+                .as_mut()
+                .unwrap()
+                .retain(|e| e.extn_id != AuthorityKeyIdentifier::OID);
         })
         .await;
         assert!(verify_document_signer(&pki.iaca, &ds_without_aki, at).is_ok());
@@ -648,10 +778,20 @@ mod tests {
             common_name: "Some Other IACA".into(),
             ..iaca_subject()
         };
-        let other = issue_iaca(&pki.signer, "other-iaca", &other_subject, URI, t(2026, 1, 1), t(2035, 1, 1))
-            .await
-            .unwrap();
-        assert!(matches!(verify_document_signer(&other, &pki.ds, at), Err(CertError::IssuerMismatch(_))));
+        let other = issue_iaca(
+            &pki.signer,
+            "other-iaca",
+            &other_subject,
+            URI,
+            t(2026, 1, 1),
+            t(2035, 1, 1),
+        )
+        .await
+        .unwrap();
+        assert!(matches!(
+            verify_document_signer(&other, &pki.ds, at),
+            Err(CertError::IssuerMismatch(_))
+        ));
         let foreign_ds = issue_document_signer(
             &pki.signer,
             "other-iaca",
@@ -700,8 +840,14 @@ mod tests {
             verify_document_signer(&pki.iaca, &pki.ds, t(2027, 4, 2)),
             Err(CertError::Expired(_))
         ));
-        assert!(verify_document_signer(&pki.iaca, &pki.ds, t(2027, 4, 1)).is_ok(), "notAfter is inclusive");
-        assert!(verify_document_signer(&pki.iaca, &pki.ds, t(2026, 1, 1)).is_ok(), "notBefore is inclusive");
+        assert!(
+            verify_document_signer(&pki.iaca, &pki.ds, t(2027, 4, 1)).is_ok(),
+            "notAfter is inclusive"
+        );
+        assert!(
+            verify_document_signer(&pki.iaca, &pki.ds, t(2026, 1, 1)).is_ok(),
+            "notBefore is inclusive"
+        );
 
         // The document signer outlives its IACA: expired once the IACA is.
         let short_iaca = resign(&pki.signer, "iaca", &pki.iaca, |tbs| {
@@ -737,12 +883,18 @@ mod tests {
         let position = pki.ds.windows(needle.len()).position(|w| w == needle).unwrap();
         let mut renamed = pki.ds.clone();
         renamed[position + needle.len() - 1] ^= 0x01;
-        assert!(matches!(verify_document_signer(&pki.iaca, &renamed, at), Err(CertError::Signature(_))));
+        assert!(matches!(
+            verify_document_signer(&pki.iaca, &renamed, at),
+            Err(CertError::Signature(_))
+        ));
         // In the signature value itself.
         let mut last = pki.ds.clone();
         let end = last.len() - 1;
         last[end] ^= 0x01;
-        assert!(matches!(verify_document_signer(&pki.iaca, &last, at), Err(CertError::Signature(_))));
+        assert!(matches!(
+            verify_document_signer(&pki.iaca, &last, at),
+            Err(CertError::Signature(_))
+        ));
         // Anywhere at all.
         for i in 0..pki.ds.len() {
             let mut flipped = pki.ds.clone();
@@ -757,18 +909,30 @@ mod tests {
             flipped[i] ^= 0x10;
             assert!(verify_document_signer(&flipped, &pki.ds, at).is_err(), "IACA byte {i}");
         }
-        assert!(matches!(verify_document_signer(&pki.iaca, b"junk", at), Err(CertError::Malformed(_))));
-        assert!(matches!(verify_document_signer(b"junk", &pki.ds, at), Err(CertError::Malformed(_))));
+        assert!(matches!(
+            verify_document_signer(&pki.iaca, b"junk", at),
+            Err(CertError::Malformed(_))
+        ));
+        assert!(matches!(
+            verify_document_signer(b"junk", &pki.ds, at),
+            Err(CertError::Malformed(_))
+        ));
         let mut trailing = pki.ds.clone();
         trailing.push(0);
-        assert!(matches!(verify_document_signer(&pki.iaca, &trailing, at), Err(CertError::Malformed(_))));
+        assert!(matches!(
+            verify_document_signer(&pki.iaca, &trailing, at),
+            Err(CertError::Malformed(_))
+        ));
     }
 
     #[tokio::test]
     async fn roles_are_not_interchangeable() {
         let pki = pki().await;
         let at = t(2026, 6, 1);
-        assert!(matches!(verify_document_signer(&pki.ds, &pki.ds, at), Err(CertError::NotAnIaca(_))));
+        assert!(matches!(
+            verify_document_signer(&pki.ds, &pki.ds, at),
+            Err(CertError::NotAnIaca(_))
+        ));
         assert!(matches!(
             verify_document_signer(&pki.iaca, &pki.iaca, at),
             Err(CertError::NotADocumentSigner(_))
@@ -781,12 +945,18 @@ mod tests {
             replace_extension(tbs, extension(&constraints, true).unwrap());
         })
         .await;
-        assert!(matches!(verify_document_signer(&not_a_ca, &pki.ds, at), Err(CertError::NotAnIaca(_))));
+        assert!(matches!(
+            verify_document_signer(&not_a_ca, &pki.ds, at),
+            Err(CertError::NotAnIaca(_))
+        ));
         let no_cert_sign = resign(&pki.signer, "iaca", &pki.iaca, |tbs| {
             replace_extension(tbs, extension(&KeyUsage(KeyUsages::CRLSign.into()), true).unwrap());
         })
         .await;
-        assert!(matches!(verify_document_signer(&no_cert_sign, &pki.ds, at), Err(CertError::NotAnIaca(_))));
+        assert!(matches!(
+            verify_document_signer(&no_cert_sign, &pki.ds, at),
+            Err(CertError::NotAnIaca(_))
+        ));
         let no_eku = resign(&pki.signer, "iaca", &pki.ds, |tbs| {
             let other_purpose = ExtendedKeyUsage(vec![ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.3")]);
             replace_extension(tbs, extension(&other_purpose, true).unwrap());
@@ -848,7 +1018,15 @@ mod tests {
         assert!(matches!(result, Err(CertError::Malformed(_))));
         let result = issue_iaca(&pki.signer, "fresh", &iaca_subject(), URI, t(2035, 1, 1), t(2026, 1, 1)).await;
         assert!(matches!(result, Err(CertError::Malformed(_))));
-        let result = issue_iaca(&pki.signer, "fresh", &iaca_subject(), "https://例子.cn", t(2026, 1, 1), t(2035, 1, 1)).await;
+        let result = issue_iaca(
+            &pki.signer,
+            "fresh",
+            &iaca_subject(),
+            "https://例子.cn",
+            t(2026, 1, 1),
+            t(2035, 1, 1),
+        )
+        .await;
         assert!(matches!(result, Err(CertError::Malformed(_))));
         let result = issue_document_signer(
             &pki.signer,

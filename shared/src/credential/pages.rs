@@ -74,7 +74,8 @@ const MIN_PX_PER_MODULE: usize = 4;
 /// Decoding limits for the portrait: an ID photo is far below these.
 const PORTRAIT_MAX_SIDE: u32 = 6000;
 const PORTRAIT_MAX_ALLOC: u64 = 256 << 20;
-const FONT_STACK: &str = "'Noto Sans CJK SC','Source Han Sans SC','PingFang SC','Microsoft YaHei',sans-serif";
+const FONT_STACK: &str =
+    "'Noto Sans CJK SC','Source Han Sans SC','PingFang SC','Microsoft YaHei',sans-serif";
 const TITLE: &str = "中华人民共和国机动车驾驶证 电子驾驶证";
 
 #[derive(Clone, Copy)]
@@ -106,7 +107,16 @@ struct Text {
 
 impl Text {
     fn new(x: f32, y: f32, size: f32, svg: impl Into<String>, png: Option<String>) -> Self {
-        Text { x, y, size, bold: false, anchor: Anchor::Start, fill: "#111", svg: svg.into(), png }
+        Text {
+            x,
+            y,
+            size,
+            bold: false,
+            anchor: Anchor::Start,
+            fill: "#111",
+            svg: svg.into(),
+            png,
+        }
     }
     fn bold(mut self) -> Self {
         self.bold = true;
@@ -124,7 +134,16 @@ impl Text {
 
 /// A label over a value: the label bilingual in the SVG, its English part in the PNG.
 fn field(texts: &mut Vec<Text>, x: f32, y: f32, zh: &str, en: &str, value: &str) {
-    texts.push(Text::new(x, y, 11.0, format!("{zh} {en}"), Some(en.to_ascii_uppercase())).fill("#5b6770"));
+    texts.push(
+        Text::new(
+            x,
+            y,
+            11.0,
+            format!("{zh} {en}"),
+            Some(en.to_ascii_uppercase()),
+        )
+        .fill("#5b6770"),
+    );
     texts.push(Text::new(x, y + 21.0, 17.0, value, drawable(value)).bold());
 }
 
@@ -147,7 +166,17 @@ struct FrontLayout {
 
 fn front_layout(page: &FrontPage) -> FrontLayout {
     let mut t = Vec::new();
-    t.push(Text::new(CARD_W / 2.0, 40.0, 24.0, TITLE, Some("ELECTRONIC DRIVING LICENCE".into())).bold().anchor(Anchor::Middle));
+    t.push(
+        Text::new(
+            CARD_W / 2.0,
+            40.0,
+            24.0,
+            TITLE,
+            Some("ELECTRONIC DRIVING LICENCE".into()),
+        )
+        .bold()
+        .anchor(Anchor::Middle),
+    );
     t.push(
         Text::new(
             CARD_W / 2.0,
@@ -159,51 +188,150 @@ fn front_layout(page: &FrontPage) -> FrontLayout {
         .anchor(Anchor::Middle)
         .fill("#5b6770"),
     );
-    let band = Rect { x: 0.0, y: 74.0, w: CARD_W, h: 30.0 };
+    let band = Rect {
+        x: 0.0,
+        y: 74.0,
+        w: CARD_W,
+        h: 30.0,
+    };
     let (svg_fill, rgb, zh, en) = status_of(&page.status);
     t.push(
-        Text::new(CARD_W / 2.0, 95.0, 16.0, format!("状态 Status: {zh} {en}"), Some(format!("STATUS {en}")))
-            .bold()
-            .anchor(Anchor::Middle)
-            .fill("#fff"),
+        Text::new(
+            CARD_W / 2.0,
+            95.0,
+            16.0,
+            format!("状态 Status: {zh} {en}"),
+            Some(format!("STATUS {en}")),
+        )
+        .bold()
+        .anchor(Anchor::Middle)
+        .fill("#fff"),
     );
 
     let (c1, c2) = (220.0, 400.0);
     field(&mut t, c1, 136.0, "姓名", "Name", &page.name);
     field(&mut t, c1, 186.0, "性别", "Sex", &page.sex);
     field(&mut t, c2, 186.0, "国籍", "Nationality", &page.nationality);
-    field(&mut t, c1, 236.0, "出生日期", "Date of birth", &page.birth_date);
-    field(&mut t, c2, 236.0, "初次领证日期", "First issue", &page.first_issue_date);
-    field(&mut t, c1, 286.0, "证号", "Licence no.", &page.licence_number);
+    field(
+        &mut t,
+        c1,
+        236.0,
+        "出生日期",
+        "Date of birth",
+        &page.birth_date,
+    );
+    field(
+        &mut t,
+        c2,
+        236.0,
+        "初次领证日期",
+        "First issue",
+        &page.first_issue_date,
+    );
+    field(
+        &mut t,
+        c1,
+        286.0,
+        "证号",
+        "Licence no.",
+        &page.licence_number,
+    );
     field(&mut t, c1, 336.0, "准驾车型", "Classes", &page.classes);
-    field(&mut t, c2, 336.0, "档案编号", "File no.", &page.archive_number);
-    field(&mut t, c1, 386.0, "有效期起始日期", "Valid from", &page.valid_from);
-    field(&mut t, c2, 386.0, "有效期截止日期", "Valid to", &page.valid_to);
+    field(
+        &mut t,
+        c2,
+        336.0,
+        "档案编号",
+        "File no.",
+        &page.archive_number,
+    );
+    field(
+        &mut t,
+        c1,
+        386.0,
+        "有效期起始日期",
+        "Valid from",
+        &page.valid_from,
+    );
+    field(
+        &mut t,
+        c2,
+        386.0,
+        "有效期截止日期",
+        "Valid to",
+        &page.valid_to,
+    );
 
-    let qr = Rect { x: 596.0, y: 120.0, w: 228.0, h: 228.0 };
+    let qr = Rect {
+        x: 596.0,
+        y: 120.0,
+        w: 228.0,
+        h: 228.0,
+    };
     let (qx, qy) = (qr.x + qr.w / 2.0, qr.y + qr.h + 18.0);
     if page.show_code.is_empty() {
         t.push(
-            Text::new(qx, qr.y + qr.h / 2.0, 14.0, "出示码不可用 No show code", Some("NO SHOW CODE".into()))
-                .anchor(Anchor::Middle)
-                .fill("#5b6770"),
+            Text::new(
+                qx,
+                qr.y + qr.h / 2.0,
+                14.0,
+                "出示码不可用 No show code",
+                Some("NO SHOW CODE".into()),
+            )
+            .anchor(Anchor::Middle)
+            .fill("#5b6770"),
         );
     }
-    t.push(Text::new(qx, qy, 11.0, "出示码 Show code · 生成时间 Generated", Some("GENERATED".into())).anchor(Anchor::Middle).fill("#5b6770"));
-    t.push(Text::new(qx, qy + 20.0, 15.0, &page.generated_at, drawable(&page.generated_at)).anchor(Anchor::Middle));
+    t.push(
+        Text::new(
+            qx,
+            qy,
+            11.0,
+            "出示码 Show code · 生成时间 Generated",
+            Some("GENERATED".into()),
+        )
+        .anchor(Anchor::Middle)
+        .fill("#5b6770"),
+    );
+    t.push(
+        Text::new(
+            qx,
+            qy + 20.0,
+            15.0,
+            &page.generated_at,
+            drawable(&page.generated_at),
+        )
+        .anchor(Anchor::Middle),
+    );
 
-    let barcode = Rect { x: 32.0, y: 428.0, w: 520.0, h: 52.0 };
+    let barcode = Rect {
+        x: 32.0,
+        y: 428.0,
+        w: 520.0,
+        h: 52.0,
+    };
     if !page.barcode_data.is_empty() {
         t.push(
-            Text::new(barcode.x + barcode.w / 2.0, 506.0, 15.0, &page.barcode_data, drawable(&page.barcode_data))
-                .anchor(Anchor::Middle),
+            Text::new(
+                barcode.x + barcode.w / 2.0,
+                506.0,
+                15.0,
+                &page.barcode_data,
+                drawable(&page.barcode_data),
+            )
+            .anchor(Anchor::Middle),
         );
     }
     FrontLayout {
         texts: t,
         band,
         band_fill: (svg_fill, rgb),
-        portrait: Rect { x: 32.0, y: 124.0, w: 168.0, h: 224.0 },
+        portrait: Rect {
+            x: 32.0,
+            y: 124.0,
+            w: 168.0,
+            h: 224.0,
+        },
         qr,
         barcode,
     }
@@ -218,13 +346,46 @@ struct BackLayout {
 /// never be cut off to keep the card's proportions.
 fn back_layout(page: &BackPage) -> BackLayout {
     let mut t = Vec::new();
-    t.push(Text::new(CARD_W / 2.0, 40.0, 24.0, format!("{TITLE} 副页"), Some("ELECTRONIC DRIVING LICENCE".into())).bold().anchor(Anchor::Middle));
-    t.push(Text::new(CARD_W / 2.0, 62.0, 12.0, "Supplementary page", Some("SUPPLEMENTARY PAGE".into())).anchor(Anchor::Middle).fill("#5b6770"));
+    t.push(
+        Text::new(
+            CARD_W / 2.0,
+            40.0,
+            24.0,
+            format!("{TITLE} 副页"),
+            Some("ELECTRONIC DRIVING LICENCE".into()),
+        )
+        .bold()
+        .anchor(Anchor::Middle),
+    );
+    t.push(
+        Text::new(
+            CARD_W / 2.0,
+            62.0,
+            12.0,
+            "Supplementary page",
+            Some("SUPPLEMENTARY PAGE".into()),
+        )
+        .anchor(Anchor::Middle)
+        .fill("#5b6770"),
+    );
     let x = 32.0;
     let width = CARD_W - 2.0 * x;
     let mut y = 100.0;
-    let section = |t: &mut Vec<Text>, y: &mut f32, zh: &str, en: &str, lines: Vec<(String, Option<String>)>| {
-        t.push(Text::new(x, *y, 11.0, format!("{zh} {en}"), Some(en.to_ascii_uppercase())).fill("#5b6770"));
+    let section = |t: &mut Vec<Text>,
+                   y: &mut f32,
+                   zh: &str,
+                   en: &str,
+                   lines: Vec<(String, Option<String>)>| {
+        t.push(
+            Text::new(
+                x,
+                *y,
+                11.0,
+                format!("{zh} {en}"),
+                Some(en.to_ascii_uppercase()),
+            )
+            .fill("#5b6770"),
+        );
         *y += 21.0;
         for (svg, png) in lines {
             t.push(Text::new(x, *y, 16.0, svg, png));
@@ -233,12 +394,30 @@ fn back_layout(page: &BackPage) -> BackLayout {
         *y += 12.0;
     };
     let wrapped = |s: &str| -> Vec<(String, Option<String>)> {
-        wrap(s, width, 16.0).into_iter().map(|l| { let p = drawable(&l); (l, p) }).collect()
+        wrap(s, width, 16.0)
+            .into_iter()
+            .map(|l| {
+                let p = drawable(&l);
+                (l, p)
+            })
+            .collect()
     };
     section(&mut t, &mut y, "住址", "Address", wrapped(&page.address));
-    section(&mut t, &mut y, "发证机关", "Issuing authority", wrapped(&page.issuing_authority));
+    section(
+        &mut t,
+        &mut y,
+        "发证机关",
+        "Issuing authority",
+        wrapped(&page.issuing_authority),
+    );
     let points = page.points.to_string();
-    section(&mut t, &mut y, "累积记分", "Points", vec![(points.clone(), Some(points))]);
+    section(
+        &mut t,
+        &mut y,
+        "累积记分",
+        "Points",
+        vec![(points.clone(), Some(points))],
+    );
     let states = if page.states.is_empty() {
         vec![("无 None".to_string(), Some("NONE".to_string()))]
     } else {
@@ -270,7 +449,10 @@ fn back_layout(page: &BackPage) -> BackLayout {
         page.record.iter().flat_map(|line| wrapped(line)).collect()
     };
     section(&mut t, &mut y, "记录", "Driving record", record);
-    BackLayout { texts: t, height: (y + 20.0).max(CARD_H) }
+    BackLayout {
+        texts: t,
+        height: (y + 20.0).max(CARD_H),
+    }
 }
 
 /// Breaks `text` into lines no wider than `width` at `size`, estimating
@@ -302,14 +484,27 @@ pub fn front_svg(page: &FrontPage) -> String {
     let layout = front_layout(page);
     let mut s = svg_open(CARD_H, &format!("电子驾驶证 {}", page.name));
     let b = layout.band;
-    let _ = write!(s, r#"<rect x="{}" y="{}" width="{}" height="{}" fill="{}"/>"#, b.x, b.y, b.w, b.h, layout.band_fill.0);
+    let _ = write!(
+        s,
+        r#"<rect x="{}" y="{}" width="{}" height="{}" fill="{}"/>"#,
+        b.x, b.y, b.w, b.h, layout.band_fill.0
+    );
 
     let p = layout.portrait;
-    let _ = write!(s, r#"<clipPath id="portrait-clip"><rect x="{}" y="{}" width="{}" height="{}" rx="6"/></clipPath>"#, p.x, p.y, p.w, p.h);
-    let _ = write!(s, r##"<rect x="{}" y="{}" width="{}" height="{}" rx="6" fill="#eef1f4" stroke="#c9d3dc"/>"##, p.x, p.y, p.w, p.h);
+    let _ = write!(
+        s,
+        r#"<clipPath id="portrait-clip"><rect x="{}" y="{}" width="{}" height="{}" rx="6"/></clipPath>"#,
+        p.x, p.y, p.w, p.h
+    );
+    let _ = write!(
+        s,
+        r##"<rect x="{}" y="{}" width="{}" height="{}" rx="6" fill="#eef1f4" stroke="#c9d3dc"/>"##,
+        p.x, p.y, p.w, p.h
+    );
     match page.portrait_jpeg.as_deref().and_then(image_mime) {
         Some(mime) => {
-            let data = base64::engine::general_purpose::STANDARD.encode(page.portrait_jpeg.as_deref().unwrap_or_default());
+            let data = base64::engine::general_purpose::STANDARD
+                .encode(page.portrait_jpeg.as_deref().unwrap_or_default());
             let _ = write!(
                 s,
                 r#"<image id="portrait" x="{}" y="{}" width="{}" height="{}" preserveAspectRatio="xMidYMid slice" clip-path="url(#portrait-clip)" href="data:{mime};base64,{data}"/>"#,
@@ -341,7 +536,10 @@ pub fn front_svg(page: &FrontPage) -> String {
             let mut col = 0;
             while col < width {
                 if line[col] == qrcode::Color::Dark {
-                    let run = line[col..].iter().take_while(|&&c| c == qrcode::Color::Dark).count();
+                    let run = line[col..]
+                        .iter()
+                        .take_while(|&&c| c == qrcode::Color::Dark)
+                        .count();
                     let _ = write!(s, "M{},{}h{run}v1h-{run}z", col + QR_QUIET, row + QR_QUIET);
                     col += run;
                 } else {
@@ -355,9 +553,19 @@ pub fn front_svg(page: &FrontPage) -> String {
     if let Ok(modules) = code128(&page.barcode_data) {
         let r = layout.barcode;
         let unit = r.w / modules.len() as f32;
-        let _ = write!(s, r##"<g id="barcode" fill="#000" shape-rendering="crispEdges">"##);
+        let _ = write!(
+            s,
+            r##"<g id="barcode" fill="#000" shape-rendering="crispEdges">"##
+        );
         for (start, len) in barcode::bar_runs(&modules) {
-            let _ = write!(s, r#"<rect x="{}" y="{}" width="{}" height="{}"/>"#, r.x + start as f32 * unit, r.y, len as f32 * unit, r.h);
+            let _ = write!(
+                s,
+                r#"<rect x="{}" y="{}" width="{}" height="{}"/>"#,
+                r.x + start as f32 * unit,
+                r.y,
+                len as f32 * unit,
+                r.h
+            );
         }
         s.push_str("</g>");
     }
@@ -454,7 +662,9 @@ pub fn front_png(page: &FrontPage) -> Result<Vec<u8>, PageError> {
     fill(&mut img, p, Rgb([0xee, 0xf1, 0xf4]));
     if let Some(bytes) = &page.portrait_jpeg {
         let portrait = decode_portrait(bytes)?;
-        let fitted = portrait.resize_to_fill(p.2, p.3, FilterType::Triangle).to_rgb8();
+        let fitted = portrait
+            .resize_to_fill(p.2, p.3, FilterType::Triangle)
+            .to_rgb8();
         image::imageops::replace(&mut img, &fitted, i64::from(p.0), i64::from(p.1));
     }
 
@@ -465,7 +675,10 @@ pub fn front_png(page: &FrontPage) -> Result<Vec<u8>, PageError> {
         let modules = code.width() + 2 * QR_QUIET;
         let per = q.2 as usize / modules;
         if per < MIN_PX_PER_MODULE {
-            return Err(PageError::ShowCode(format!("{modules} modules do not fit {} px at {MIN_PX_PER_MODULE} px each", q.2)));
+            return Err(PageError::ShowCode(format!(
+                "{modules} modules do not fit {} px at {MIN_PX_PER_MODULE} px each",
+                q.2
+            )));
         }
         let side = (per * modules) as u32;
         let (ox, oy) = (q.0 + (q.2 - side) / 2, q.1 + (q.3 - side) / 2);
@@ -474,7 +687,16 @@ pub fn front_png(page: &FrontPage) -> Result<Vec<u8>, PageError> {
         for (i, c) in code.to_colors().iter().enumerate() {
             if *c == qrcode::Color::Dark {
                 let (mx, my) = (i % width + QR_QUIET, i / width + QR_QUIET);
-                fill(&mut img, (ox + (mx * per) as u32, oy + (my * per) as u32, per as u32, per as u32), Rgb([0, 0, 0]));
+                fill(
+                    &mut img,
+                    (
+                        ox + (mx * per) as u32,
+                        oy + (my * per) as u32,
+                        per as u32,
+                        per as u32,
+                    ),
+                    Rgb([0, 0, 0]),
+                );
             }
         }
     }
@@ -485,7 +707,11 @@ pub fn front_png(page: &FrontPage) -> Result<Vec<u8>, PageError> {
         let per = (r.2 as usize / modules.len()).max(1) as u32;
         let ox = r.0 + r.2.saturating_sub(per * modules.len() as u32) / 2;
         for (start, len) in barcode::bar_runs(&modules) {
-            fill(&mut img, (ox + start as u32 * per, r.1, len as u32 * per, r.3), Rgb([0, 0, 0]));
+            fill(
+                &mut img,
+                (ox + start as u32 * per, r.1, len as u32 * per, r.3),
+                Rgb([0, 0, 0]),
+            );
         }
     }
     png_texts(&mut img, &layout.texts);
@@ -510,7 +736,9 @@ fn decode_portrait(bytes: &[u8]) -> Result<image::DynamicImage, PageError> {
     limits.max_image_height = Some(PORTRAIT_MAX_SIDE);
     limits.max_alloc = Some(PORTRAIT_MAX_ALLOC);
     reader.limits(limits);
-    reader.decode().map_err(|e| PageError::Portrait(e.to_string()))
+    reader
+        .decode()
+        .map_err(|e| PageError::Portrait(e.to_string()))
 }
 
 /// A white card with a thin border.
@@ -532,7 +760,10 @@ fn px_rect(r: Rect) -> (u32, u32, u32, u32) {
 
 /// Fills a rectangle, clipped to the image.
 fn fill(img: &mut RgbImage, (x, y, w, h): (u32, u32, u32, u32), colour: Rgb<u8>) {
-    let (x1, y1) = (x.saturating_add(w).min(img.width()), y.saturating_add(h).min(img.height()));
+    let (x1, y1) = (
+        x.saturating_add(w).min(img.width()),
+        y.saturating_add(h).min(img.height()),
+    );
     for py in y.min(y1)..y1 {
         for px in x.min(x1)..x1 {
             img.put_pixel(px, py, colour);
@@ -621,23 +852,35 @@ fn glyph(c: char) -> Option<[u8; 7]> {
 /// beyond it: half a field could say something the field does not.
 fn drawable(text: &str) -> Option<String> {
     let text = text.trim();
-    (!text.is_empty() && text.chars().all(|c| glyph(c).is_some())).then(|| text.to_ascii_uppercase())
+    (!text.is_empty() && text.chars().all(|c| glyph(c).is_some()))
+        .then(|| text.to_ascii_uppercase())
 }
 
 fn text_width(text: &str, scale: u32) -> u32 {
-    let n = text.chars().count() as u32;
-    (n * (GLYPH_W + 1)).saturating_sub(1) * scale
+    let n = u32::try_from(text.chars().count()).unwrap_or(u32::MAX);
+    n.saturating_mul(GLYPH_W + 1)
+        .saturating_sub(1)
+        .saturating_mul(scale)
 }
 
 /// Draws `text` with its top-left corner at (x, y); characters the font lacks are skipped.
 fn draw_text(img: &mut RgbImage, x: u32, y: u32, scale: u32, text: &str, colour: Rgb<u8>) {
+    let advance = (GLYPH_W + 1) * scale;
     for (i, c) in text.chars().enumerate() {
+        let gx = x.saturating_add((i as u32).saturating_mul(advance));
+        // Past the right edge nothing more can show.
+        if gx >= img.width() {
+            break;
+        }
         let Some(rows) = glyph(c) else { continue };
-        let gx = x + i as u32 * (GLYPH_W + 1) * scale;
         for (row, bits) in rows.iter().enumerate() {
             for col in 0..GLYPH_W {
                 if bits & (0x10 >> col) != 0 {
-                    fill(img, (gx + col * scale, y + row as u32 * scale, scale, scale), colour);
+                    fill(
+                        img,
+                        (gx + col * scale, y + row as u32 * scale, scale, scale),
+                        colour,
+                    );
                 }
             }
         }
@@ -646,7 +889,8 @@ fn draw_text(img: &mut RgbImage, x: u32, y: u32, scale: u32, text: &str, colour:
 
 fn encode_png(img: &RgbImage) -> Result<Vec<u8>, PageError> {
     let mut out = std::io::Cursor::new(Vec::new());
-    img.write_to(&mut out, image::ImageFormat::Png).map_err(|e| PageError::Encode(e.to_string()))?;
+    img.write_to(&mut out, image::ImageFormat::Png)
+        .map_err(|e| PageError::Encode(e.to_string()))?;
     Ok(out.into_inner())
 }
 
@@ -656,7 +900,10 @@ mod tests {
     use crate::credential::showcode;
 
     fn block_on<F: std::future::Future>(f: F) -> F::Output {
-        tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(f)
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(f)
     }
 
     /// A real show code from the encoder, signed with a test key.
@@ -670,13 +917,23 @@ mod tests {
             nonce: showcode::random_nonce(),
         };
         let signer = showcode::tests::TestSigner::new(3);
-        block_on(showcode::encode(&claims, &signer, "test-key", b"dsc-2026-01")).unwrap()
+        block_on(showcode::encode(
+            &claims,
+            &signer,
+            "test-key",
+            b"dsc-2026-01",
+        ))
+        .unwrap()
     }
 
     fn portrait_jpeg(w: u32, h: u32) -> Vec<u8> {
-        let img = RgbImage::from_fn(w, h, |x, y| Rgb([(x * 255 / w) as u8, (y * 255 / h) as u8, 128]));
+        let img = RgbImage::from_fn(w, h, |x, y| {
+            Rgb([(x * 255 / w) as u8, (y * 255 / h) as u8, 128])
+        });
         let mut out = Vec::new();
-        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 85).encode_image(&img).unwrap();
+        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 85)
+            .encode_image(&img)
+            .unwrap();
         out
     }
 
@@ -719,26 +976,41 @@ mod tests {
         let img = image::load_from_memory(png).unwrap().to_luma8();
         let (w, h) = img.dimensions();
         let mut prepared =
-            rqrr::PreparedImage::prepare_from_greyscale(w as usize, h as usize, |x, y| img.get_pixel(x as u32, y as u32).0[0]);
-        prepared.detect_grids().into_iter().filter_map(|g| g.decode().ok().map(|(_, s)| s)).collect()
+            rqrr::PreparedImage::prepare_from_greyscale(w as usize, h as usize, |x, y| {
+                img.get_pixel(x as u32, y as u32).0[0]
+            });
+        prepared
+            .detect_grids()
+            .into_iter()
+            .filter_map(|g| g.decode().ok().map(|(_, s)| s))
+            .collect()
     }
 
     /// Reads `len` glyphs back from the image, as drawn by `draw_text`.
     fn read_text(img: &RgbImage, x: u32, y: u32, scale: u32, len: usize) -> String {
-        let alphabet: Vec<char> = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ:-./_ ".chars().collect();
+        let alphabet: Vec<char> = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ:-./_ "
+            .chars()
+            .collect();
         (0..len as u32)
             .map(|i| {
                 let gx = x + i * (GLYPH_W + 1) * scale;
                 let mut rows = [0u8; 7];
                 for (row, bits) in rows.iter_mut().enumerate() {
                     for col in 0..GLYPH_W {
-                        let p = img.get_pixel(gx + col * scale + scale / 2, y + row as u32 * scale + scale / 2);
+                        let p = img.get_pixel(
+                            gx + col * scale + scale / 2,
+                            y + row as u32 * scale + scale / 2,
+                        );
                         if p.0[0] < 128 {
                             *bits |= 0x10 >> col;
                         }
                     }
                 }
-                alphabet.iter().copied().find(|&c| glyph(c) == Some(rows)).unwrap_or('?')
+                alphabet
+                    .iter()
+                    .copied()
+                    .find(|&c| glyph(c) == Some(rows))
+                    .unwrap_or('?')
             })
             .collect()
     }
@@ -750,14 +1022,21 @@ mod tests {
         let png = front_png(&front(code.clone(), Some(portrait_jpeg(300, 400)))).unwrap();
         assert_eq!(decode_qrs(&png), vec![code.clone()]);
         // And it is a show code our own decoder accepts.
-        showcode::decode(&decode_qrs(&png)[0], showcode::CodeKind::Licence, showcode::DEFAULT_MAX_INFLATED).unwrap();
+        showcode::decode(
+            &decode_qrs(&png)[0],
+            showcode::CodeKind::Licence,
+            showcode::DEFAULT_MAX_INFLATED,
+        )
+        .unwrap();
     }
 
     #[test]
     fn the_qr_has_at_least_four_pixels_a_module_and_a_quiet_zone() {
         let code = real_show_code();
         let qr = QrCode::with_error_correction_level(code.as_bytes(), EcLevel::M).unwrap();
-        let img = image::load_from_memory(&front_png(&front(code, None)).unwrap()).unwrap().to_rgb8();
+        let img = image::load_from_memory(&front_png(&front(code, None)).unwrap())
+            .unwrap()
+            .to_rgb8();
         let q = px_rect(front_layout(&FrontPage::default()).qr);
         let modules = qr.width() as u32 + 8;
         let per = q.2 / modules;
@@ -767,7 +1046,12 @@ mod tests {
         // The quiet zone is white all round, the first finder pattern module dark.
         for i in 0..side {
             for d in 0..4 * per {
-                for (x, y) in [(ox + i, oy + d), (ox + d, oy + i), (ox + i, oy + side - 1 - d), (ox + side - 1 - d, oy + i)] {
+                for (x, y) in [
+                    (ox + i, oy + d),
+                    (ox + d, oy + i),
+                    (ox + i, oy + side - 1 - d),
+                    (ox + side - 1 - d, oy + i),
+                ] {
                     assert_eq!(img.get_pixel(x, y).0, [255, 255, 255], "({x},{y})");
                 }
             }
@@ -778,7 +1062,9 @@ mod tests {
     #[test]
     fn the_png_carries_the_ascii_fields() {
         let page = front(real_show_code(), None);
-        let img = image::load_from_memory(&front_png(&page).unwrap()).unwrap().to_rgb8();
+        let img = image::load_from_memory(&front_png(&page).unwrap())
+            .unwrap()
+            .to_rgb8();
         assert_eq!(img.dimensions(), (1712, 1080));
         let layout = front_layout(&page);
         let mut found = Vec::new();
@@ -789,13 +1075,33 @@ mod tests {
             }
             let scale = font_scale(t.size);
             let top = (t.y * PNG_SCALE) as u32 - GLYPH_H * scale;
-            found.push(read_text(&img, (t.x * PNG_SCALE) as u32, top, scale, text.chars().count()));
+            found.push(read_text(
+                &img,
+                (t.x * PNG_SCALE) as u32,
+                top,
+                scale,
+                text.chars().count(),
+            ));
         }
-        for expected in ["11010519900307451X", "1990-03-07", "2030-03-07", "2010-03-07", "110100123456", "C1 D", "LICENCE NO."] {
-            assert!(found.iter().any(|f| f == expected), "{expected} not in {found:?}");
+        for expected in [
+            "11010519900307451X",
+            "1990-03-07",
+            "2030-03-07",
+            "2010-03-07",
+            "110100123456",
+            "C1 D",
+            "LICENCE NO.",
+        ] {
+            assert!(
+                found.iter().any(|f| f == expected),
+                "{expected} not in {found:?}"
+            );
         }
         // Chinese fields are not drawn at all rather than partly.
-        assert!(!found.iter().any(|f| f.contains('M') && f.len() <= 2), "{found:?}");
+        assert!(
+            !found.iter().any(|f| f.contains('M') && f.len() <= 2),
+            "{found:?}"
+        );
         assert_eq!(drawable("男 M"), None);
     }
 
@@ -804,24 +1110,34 @@ mod tests {
         let mut page = front(String::new(), None);
         let band = px_rect(front_layout(&page).band);
         let at = (band.0 + 10, band.1 + 5);
-        let img = image::load_from_memory(&front_png(&page).unwrap()).unwrap().to_rgb8();
+        let img = image::load_from_memory(&front_png(&page).unwrap())
+            .unwrap()
+            .to_rgb8();
         assert_eq!(img.get_pixel(at.0, at.1).0, [0x1b, 0x8a, 0x3c]);
         page.status = "red".into();
-        let img = image::load_from_memory(&front_png(&page).unwrap()).unwrap().to_rgb8();
+        let img = image::load_from_memory(&front_png(&page).unwrap())
+            .unwrap()
+            .to_rgb8();
         assert_eq!(img.get_pixel(at.0, at.1).0, [0xc6, 0x28, 0x28]);
     }
 
     #[test]
     fn the_png_barcode_reads_back() {
         let page = front(String::new(), None);
-        let img = image::load_from_memory(&front_png(&page).unwrap()).unwrap().to_luma8();
+        let img = image::load_from_memory(&front_png(&page).unwrap())
+            .unwrap()
+            .to_luma8();
         let r = px_rect(front_layout(&page).barcode);
         let y = r.1 + r.3 / 2;
-        let row: Vec<bool> = (r.0..r.0 + r.2).map(|x| img.get_pixel(x, y).0[0] < 128).collect();
+        let row: Vec<bool> = (r.0..r.0 + r.2)
+            .map(|x| img.get_pixel(x, y).0[0] < 128)
+            .collect();
         let expected = barcode::code128_modules(&page.barcode_data).unwrap();
         let per = r.2 as usize / expected.len();
         let start = row.iter().position(|&b| b).unwrap() - barcode::QUIET_ZONE * per;
-        let modules: Vec<bool> = (0..expected.len()).map(|m| row[start + m * per + per / 2]).collect();
+        let modules: Vec<bool> = (0..expected.len())
+            .map(|m| row[start + m * per + per / 2])
+            .collect();
         assert_eq!(
             barcode::tests::decode_modules(&modules).as_deref(),
             Ok(page.barcode_data.as_str())
@@ -831,11 +1147,16 @@ mod tests {
     #[test]
     fn the_portrait_fills_its_box() {
         let page = front(String::new(), Some(portrait_jpeg(600, 800)));
-        let img = image::load_from_memory(&front_png(&page).unwrap()).unwrap().to_rgb8();
+        let img = image::load_from_memory(&front_png(&page).unwrap())
+            .unwrap()
+            .to_rgb8();
         let p = px_rect(front_layout(&page).portrait);
         let centre = img.get_pixel(p.0 + p.2 / 2, p.1 + p.3 / 2).0;
         // The gradient's middle, not the empty box's grey.
-        assert!((centre[0] as i32 - 127).abs() < 20 && (centre[2] as i32 - 128).abs() < 20, "{centre:?}");
+        assert!(
+            (centre[0] as i32 - 127).abs() < 20 && (centre[2] as i32 - 128).abs() < 20,
+            "{centre:?}"
+        );
     }
 
     #[test]
@@ -885,7 +1206,11 @@ mod tests {
         assert!(svg.contains(TITLE));
         assert!(svg.contains("张伟 &lt;Zhang &amp; &quot;Wei&quot;&gt;"));
         assert!(!svg.contains("<Zhang"));
-        assert!(svg.contains("姓名 Name") && svg.contains("证号 Licence no.") && svg.contains("11010519900307451X"));
+        assert!(
+            svg.contains("姓名 Name")
+                && svg.contains("证号 Licence no.")
+                && svg.contains("11010519900307451X")
+        );
         assert!(svg.contains(&format!(
             "href=\"data:image/jpeg;base64,{}\"",
             base64::engine::general_purpose::STANDARD.encode(&jpeg)
@@ -901,10 +1226,28 @@ mod tests {
     /// Rasterises the `show-code-qr` path (runs of "M x,y h n v1 h-n z") and decodes it.
     fn decode_svg_qr(svg: &str) -> String {
         let group = svg.split("id=\"show-code-qr\"").nth(1).unwrap();
-        let size: usize = group.split("<rect width=\"").nth(1).unwrap().split('"').next().unwrap().parse().unwrap();
-        let d = group.split(" d=\"").nth(1).unwrap().split('"').next().unwrap();
+        let size: usize = group
+            .split("<rect width=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let d = group
+            .split(" d=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap();
         let per = 6;
-        let mut img = image::GrayImage::from_pixel((size * per) as u32, (size * per) as u32, image::Luma([255]));
+        let mut img = image::GrayImage::from_pixel(
+            (size * per) as u32,
+            (size * per) as u32,
+            image::Luma([255]),
+        );
         for run in d.split('M').skip(1) {
             let (xy, rest) = run.split_once('h').unwrap();
             let (x, y) = xy.split_once(',').unwrap();
@@ -951,10 +1294,20 @@ mod tests {
     #[test]
     fn a_long_back_grows_instead_of_cutting_lines_off() {
         let mut page = back();
-        page.record = (0..40).map(|i| format!("2026-01-{:02} 记录 {i}", i % 28 + 1)).collect();
+        page.record = (0..40)
+            .map(|i| format!("2026-01-{:02} 记录 {i}", i % 28 + 1))
+            .collect();
         let svg = back_svg(&page);
         assert!(svg.contains("记录 39"));
-        let height: f32 = svg.split("height=\"").nth(1).unwrap().split('"').next().unwrap().parse().unwrap();
+        let height: f32 = svg
+            .split("height=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
         assert!(height > CARD_H);
         let img = image::load_from_memory(&back_png(&page).unwrap()).unwrap();
         assert_eq!(img.height(), (height * PNG_SCALE) as u32);

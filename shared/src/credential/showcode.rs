@@ -8,7 +8,9 @@
 
 use crate::ports::{Signer, SignerError};
 use ciborium::value::{Integer, Value};
-use coset::{iana, AsCborValue, CoseSign1, CoseSign1Builder, HeaderBuilder, TaggedCborSerializable};
+use coset::{
+    iana, AsCborValue, CoseSign1, CoseSign1Builder, HeaderBuilder, TaggedCborSerializable,
+};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::io::Read;
@@ -168,7 +170,12 @@ impl SignedCode {
 
 /// Signs `claims` with `key_id` (naming the key to the signer) and `kid`
 /// (naming it to verifiers, in the protected header) and returns the code.
-pub async fn encode(claims: &ShowClaims, signer: &dyn Signer, key_id: &str, kid: &[u8]) -> Result<String, ShowCodeError> {
+pub async fn encode(
+    claims: &ShowClaims,
+    signer: &dyn Signer,
+    key_id: &str,
+    kid: &[u8],
+) -> Result<String, ShowCodeError> {
     if kid.is_empty() {
         return Err(ShowCodeError::MissingKid);
     }
@@ -177,29 +184,53 @@ pub async fn encode(claims: &ShowClaims, signer: &dyn Signer, key_id: &str, kid:
         .algorithm(iana::Algorithm::ES256)
         .key_id(kid.to_vec())
         .build();
-    let mut sign1 = CoseSign1Builder::new().protected(protected).payload(payload).build();
+    let mut sign1 = CoseSign1Builder::new()
+        .protected(protected)
+        .payload(payload)
+        .build();
     let tbs = sign1.tbs_data(b"");
     let digest: [u8; 32] = Sha256::digest(&tbs).into();
     sign1.signature = signer.sign_digest(key_id, &digest).await?.to_vec();
-    let cose = sign1.to_tagged_vec().map_err(|e| ShowCodeError::Cbor(e.to_string()))?;
+    let cose = sign1
+        .to_tagged_vec()
+        .map_err(|e| ShowCodeError::Cbor(e.to_string()))?;
     let compressed = zlib(&cose)?;
-    Ok(format!("{}{}", claims.kind.prefix(), base45_encode(&compressed)))
+    Ok(format!(
+        "{}{}",
+        claims.kind.prefix(),
+        base45_encode(&compressed)
+    ))
 }
 
 /// Parses a code without checking its signature, step by step, stopping at the first failure.
-pub fn decode(code: &str, expected: CodeKind, max_inflated: usize) -> Result<SignedCode, ShowCodeError> {
+pub fn decode(
+    code: &str,
+    expected: CodeKind,
+    max_inflated: usize,
+) -> Result<SignedCode, ShowCodeError> {
     let body = code
         .strip_prefix(expected.prefix())
-        .ok_or(ShowCodeError::Prefix { expected: expected.prefix() })?;
+        .ok_or(ShowCodeError::Prefix {
+            expected: expected.prefix(),
+        })?;
     let compressed = base45_decode(body)?;
     let cose = inflate(&compressed, max_inflated)?;
     let value = read_cbor(&cose)?;
     let sign1 = match value {
         Value::Tag(tag, inner) if tag == iana::CborTag::CoseSign1 as u64 => {
-            CoseSign1::from_cbor_value(*inner).map_err(|e| ShowCodeError::NotCoseSign1(e.to_string()))?
+            CoseSign1::from_cbor_value(*inner)
+                .map_err(|e| ShowCodeError::NotCoseSign1(e.to_string()))?
         }
-        Value::Tag(tag, _) => return Err(ShowCodeError::NotCoseSign1(format!("CBOR tag {tag}, not 18"))),
-        _ => return Err(ShowCodeError::NotCoseSign1("not tagged 18 (COSE_Sign1)".into())),
+        Value::Tag(tag, _) => {
+            return Err(ShowCodeError::NotCoseSign1(format!(
+                "CBOR tag {tag}, not 18"
+            )))
+        }
+        _ => {
+            return Err(ShowCodeError::NotCoseSign1(
+                "not tagged 18 (COSE_Sign1)".into(),
+            ))
+        }
     };
     // Only the protected header counts: anything in the unprotected one could
     // have been changed by whoever handed us the code.
@@ -263,7 +294,10 @@ fn claims_to_cbor(claims: &ShowClaims) -> Result<Vec<u8>, ShowCodeError> {
     let map = Value::Map(vec![
         (int(CLAIM_KIND), Value::Text(claims.kind.claim().into())),
         (int(CLAIM_SERIAL), Value::Text(claims.serial.clone())),
-        (int(CLAIM_COLOUR), Value::Text(claims.colour.as_str().into())),
+        (
+            int(CLAIM_COLOUR),
+            Value::Text(claims.colour.as_str().into()),
+        ),
         (int(CLAIM_IAT), int(claims.issued_at)),
         (int(CLAIM_EXP), int(claims.expires_at)),
         (int(CLAIM_NONCE), Value::Bytes(claims.nonce.to_vec())),
@@ -297,45 +331,68 @@ fn claims_from_cbor(payload: &[u8], expected: CodeKind) -> Result<ShowClaims, Sh
         }
         *slot = Some(value);
     }
-    let mut take = |key: i64| slots[(key - 1) as usize].take().ok_or_else(|| bad(format!("claim {key} is missing")));
+    let mut take = |key: i64| {
+        slots[(key - 1) as usize]
+            .take()
+            .ok_or_else(|| bad(format!("claim {key} is missing")))
+    };
     let text = |key: i64, v: Value| match v {
         Value::Text(t) => Ok(t),
         _ => Err(bad(format!("claim {key} is not text"))),
     };
     let integer = |key: i64, v: Value| match v {
-        Value::Integer(i) => i64::try_from(i).map_err(|_| bad(format!("claim {key} is out of range"))),
+        Value::Integer(i) => {
+            i64::try_from(i).map_err(|_| bad(format!("claim {key} is out of range")))
+        }
         _ => Err(bad(format!("claim {key} is not an integer"))),
     };
 
     let kind_claim = text(CLAIM_KIND, take(CLAIM_KIND)?)?;
-    let kind = CodeKind::from_claim(&kind_claim).ok_or_else(|| bad(format!("unknown kind {kind_claim:?}")))?;
+    let kind = CodeKind::from_claim(&kind_claim)
+        .ok_or_else(|| bad(format!("unknown kind {kind_claim:?}")))?;
     if kind != expected {
-        return Err(bad(format!("kind {kind_claim:?} does not match the prefix")));
+        return Err(bad(format!(
+            "kind {kind_claim:?} does not match the prefix"
+        )));
     }
     let serial = text(CLAIM_SERIAL, take(CLAIM_SERIAL)?)?;
     if serial.is_empty() {
         return Err(bad("the serial is empty".into()));
     }
     let colour_claim = text(CLAIM_COLOUR, take(CLAIM_COLOUR)?)?;
-    let colour = Colour::parse(&colour_claim).ok_or_else(|| bad(format!("unknown colour {colour_claim:?}")))?;
+    let colour = Colour::parse(&colour_claim)
+        .ok_or_else(|| bad(format!("unknown colour {colour_claim:?}")))?;
     let issued_at = integer(CLAIM_IAT, take(CLAIM_IAT)?)?;
     let expires_at = integer(CLAIM_EXP, take(CLAIM_EXP)?)?;
     if expires_at < issued_at {
         return Err(bad("expires before it was issued".into()));
     }
     let nonce = match take(CLAIM_NONCE)? {
-        Value::Bytes(b) => <[u8; 8]>::try_from(b.as_slice()).map_err(|_| bad("the nonce is not 8 bytes".into()))?,
+        Value::Bytes(b) => {
+            <[u8; 8]>::try_from(b.as_slice()).map_err(|_| bad("the nonce is not 8 bytes".into()))?
+        }
         _ => return Err(bad("the nonce is not a byte string".into())),
     };
-    Ok(ShowClaims { kind, serial, colour, issued_at, expires_at, nonce })
+    Ok(ShowClaims {
+        kind,
+        serial,
+        colour,
+        issued_at,
+        expires_at,
+        nonce,
+    })
 }
 
 /// One CBOR item and nothing after it.
 fn read_cbor(bytes: &[u8]) -> Result<Value, ShowCodeError> {
     let mut rest = bytes;
-    let value: Value = ciborium::de::from_reader(&mut rest).map_err(|e| ShowCodeError::Cbor(e.to_string()))?;
+    let value: Value =
+        ciborium::de::from_reader(&mut rest).map_err(|e| ShowCodeError::Cbor(e.to_string()))?;
     if !rest.is_empty() {
-        return Err(ShowCodeError::Cbor(format!("{} bytes after the item", rest.len())));
+        return Err(ShowCodeError::Cbor(format!(
+            "{} bytes after the item",
+            rest.len()
+        )));
     }
     Ok(value)
 }
@@ -361,10 +418,14 @@ fn inflate(compressed: &[u8], max: usize) -> Result<Vec<u8>, ShowCodeError> {
         .read_to_end(&mut out)
         .map_err(|e| ShowCodeError::Compression(e.to_string()))?;
     if out.len() > max {
-        return Err(ShowCodeError::Compression(format!("inflates beyond {max} bytes")));
+        return Err(ShowCodeError::Compression(format!(
+            "inflates beyond {max} bytes"
+        )));
     }
     if !decoder.get_ref().is_empty() {
-        return Err(ShowCodeError::Compression("bytes after the end of the zlib stream".into()));
+        return Err(ShowCodeError::Compression(
+            "bytes after the end of the zlib stream".into(),
+        ));
     }
     Ok(out)
 }
@@ -404,7 +465,10 @@ pub fn base45_decode(text: &str) -> Result<Vec<u8>, ShowCodeError> {
         })
         .collect::<Result<Vec<u32>, _>>()?;
     if digits.len() % 3 == 1 {
-        return Err(ShowCodeError::Base45(format!("invalid length {}", digits.len())));
+        return Err(ShowCodeError::Base45(format!(
+            "invalid length {}",
+            digits.len()
+        )));
     }
     let mut out = Vec::with_capacity(digits.len() / 3 * 2 + 1);
     for group in digits.chunks(3) {
@@ -412,14 +476,18 @@ pub fn base45_decode(text: &str) -> Result<Vec<u8>, ShowCodeError> {
             [c, d, e] => {
                 let n = c + d * 45 + e * 45 * 45;
                 if n > 0xFFFF {
-                    return Err(ShowCodeError::Base45(format!("group value {n} exceeds 65535")));
+                    return Err(ShowCodeError::Base45(format!(
+                        "group value {n} exceeds 65535"
+                    )));
                 }
                 out.extend_from_slice(&(n as u16).to_be_bytes());
             }
             [c, d] => {
                 let n = c + d * 45;
                 if n > 0xFF {
-                    return Err(ShowCodeError::Base45(format!("final pair value {n} exceeds 255")));
+                    return Err(ShowCodeError::Base45(format!(
+                        "final pair value {n} exceeds 255"
+                    )));
                 }
                 out.push(n as u8);
             }
@@ -448,13 +516,21 @@ pub(crate) mod tests {
             TestSigner(SigningKey::from_slice(&bytes).unwrap())
         }
         pub(crate) fn public(&self) -> Vec<u8> {
-            self.0.verifying_key().to_encoded_point(false).as_bytes().to_vec()
+            self.0
+                .verifying_key()
+                .to_encoded_point(false)
+                .as_bytes()
+                .to_vec()
         }
     }
 
     #[async_trait]
     impl Signer for TestSigner {
-        async fn sign_digest(&self, key_id: &str, digest: &[u8; 32]) -> Result<[u8; 64], SignerError> {
+        async fn sign_digest(
+            &self,
+            key_id: &str,
+            digest: &[u8; 32],
+        ) -> Result<[u8; 64], SignerError> {
             if key_id != "test-key" {
                 return Err(SignerError::UnknownKey(key_id.into()));
             }
@@ -481,7 +557,10 @@ pub(crate) mod tests {
     }
 
     fn block_on<F: std::future::Future>(f: F) -> F::Output {
-        tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(f)
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(f)
     }
 
     fn make(kind: CodeKind) -> (TestSigner, String) {
@@ -508,14 +587,22 @@ pub(crate) mod tests {
 
     /// A COSE_Sign1 with a chosen protected header and payload, signed properly.
     fn sign1_with(protected: coset::Header, payload: Vec<u8>, signer: &TestSigner) -> Vec<u8> {
-        let mut s = CoseSign1Builder::new().protected(protected).payload(payload).build();
+        let mut s = CoseSign1Builder::new()
+            .protected(protected)
+            .payload(payload)
+            .build();
         let digest: [u8; 32] = Sha256::digest(s.tbs_data(b"")).into();
-        s.signature = block_on(signer.sign_digest("test-key", &digest)).unwrap().to_vec();
+        s.signature = block_on(signer.sign_digest("test-key", &digest))
+            .unwrap()
+            .to_vec();
         s.to_tagged_vec().unwrap()
     }
 
     fn es256_kid() -> coset::Header {
-        HeaderBuilder::new().algorithm(iana::Algorithm::ES256).key_id(b"kid-1".to_vec()).build()
+        HeaderBuilder::new()
+            .algorithm(iana::Algorithm::ES256)
+            .key_id(b"kid-1".to_vec())
+            .build()
     }
 
     fn cbor(v: &Value) -> Vec<u8> {
@@ -532,14 +619,21 @@ pub(crate) mod tests {
         assert_eq!(base45_decode("QED8WEX0").unwrap(), b"ietf!");
         assert_eq!(base45_decode("%69 VD92EX0").unwrap(), b"Hello!!");
         assert_eq!(base45_decode("").unwrap(), b"");
-        for (bytes, _) in [(vec![0u8, 0, 255, 255, 255], ())] {
+        for bytes in [
+            vec![0u8, 0, 255, 255, 255],
+            vec![0],
+            vec![255, 255],
+            (0..=255).collect(),
+        ] {
             assert_eq!(base45_decode(&base45_encode(&bytes)).unwrap(), bytes);
         }
     }
 
     #[test]
     fn base45_rejects_bad_input() {
-        for bad in ["GGW", "ZZZ", ":::", "QED8WEX", "A", "abc", "BB8=", "BB8\n", "ÄB8"] {
+        for bad in [
+            "GGW", "ZZZ", ":::", "QED8WEX", "A", "abc", "BB8=", "BB8\n", "ÄB8",
+        ] {
             let err = base45_decode(bad).unwrap_err();
             assert_eq!(err.code(), "bad-base45", "{bad:?}");
         }
@@ -562,7 +656,10 @@ pub(crate) mod tests {
             signed.verify(&signer.public()).unwrap();
             check_time(&signed.claims, NOW + 60, 0).unwrap();
             // Another key does not verify it.
-            assert_eq!(signed.verify(&TestSigner::new(9).public()), Err(ShowCodeError::Signature));
+            assert_eq!(
+                signed.verify(&TestSigner::new(9).public()),
+                Err(ShowCodeError::Signature)
+            );
         }
     }
 
@@ -571,16 +668,29 @@ pub(crate) mod tests {
         let (signer, code) = make(CodeKind::Licence);
         let cose = cose_of(&code);
         // Independently of our decoder: tag 18, [protected bstr, {}, payload, sig].
-        let Value::Tag(18, inner) = read_cbor(&cose).unwrap() else { panic!("not tag 18") };
-        let Value::Array(items) = *inner else { panic!("not an array") };
+        let Value::Tag(18, inner) = read_cbor(&cose).unwrap() else {
+            panic!("not tag 18")
+        };
+        let Value::Array(items) = *inner else {
+            panic!("not an array")
+        };
         assert_eq!(items.len(), 4);
-        let Value::Bytes(protected) = &items[0] else { panic!() };
+        let Value::Bytes(protected) = &items[0] else {
+            panic!()
+        };
         assert_eq!(items[1], Value::Map(vec![]));
-        let Value::Bytes(payload) = &items[2] else { panic!() };
-        let Value::Bytes(sig) = &items[3] else { panic!() };
+        let Value::Bytes(payload) = &items[2] else {
+            panic!()
+        };
+        let Value::Bytes(sig) = &items[3] else {
+            panic!()
+        };
         assert_eq!(
             read_cbor(protected).unwrap(),
-            Value::Map(vec![(int(1), int(-7)), (int(4), Value::Bytes(b"kid-1".to_vec()))])
+            Value::Map(vec![
+                (int(1), int(-7)),
+                (int(4), Value::Bytes(b"kid-1".to_vec()))
+            ])
         );
         let sig_structure = Value::Array(vec![
             Value::Text("Signature1".into()),
@@ -590,14 +700,19 @@ pub(crate) mod tests {
         ]);
         use p256::ecdsa::signature::Verifier;
         let key = p256::ecdsa::VerifyingKey::from_sec1_bytes(&signer.public()).unwrap();
-        key.verify(&cbor(&sig_structure), &Signature::from_slice(sig).unwrap()).unwrap();
+        key.verify(&cbor(&sig_structure), &Signature::from_slice(sig).unwrap())
+            .unwrap();
         // And coset's own parser agrees.
         let parsed = CoseSign1::from_tagged_slice(&cose).unwrap();
         parsed
-            .verify_signature(b"", |s, tbs| key.verify(tbs, &Signature::from_slice(s).unwrap()))
+            .verify_signature(b"", |s, tbs| {
+                key.verify(tbs, &Signature::from_slice(s).unwrap())
+            })
             .unwrap();
         // The payload is the claims map with integer keys 1..6.
-        let Value::Map(entries) = read_cbor(payload).unwrap() else { panic!() };
+        let Value::Map(entries) = read_cbor(payload).unwrap() else {
+            panic!()
+        };
         let keys: Vec<Value> = entries.into_iter().map(|(k, _)| k).collect();
         assert_eq!(keys, (1..=6).map(int).collect::<Vec<_>>());
     }
@@ -606,7 +721,13 @@ pub(crate) mod tests {
     fn missing_or_wrong_prefix() {
         let (_, code) = make(CodeKind::Licence);
         let body = &code["EDL1:".len()..];
-        for bad in [body.to_string(), format!("HC1:{body}"), format!("edl1:{body}"), format!(" EDL1:{body}"), String::new()] {
+        for bad in [
+            body.to_string(),
+            format!("HC1:{body}"),
+            format!("edl1:{body}"),
+            format!(" EDL1:{body}"),
+            String::new(),
+        ] {
             let err = decode(&bad, CodeKind::Licence, DEFAULT_MAX_INFLATED).unwrap_err();
             assert_eq!(err.code(), "bad-prefix", "{bad:?}");
         }
@@ -615,21 +736,46 @@ pub(crate) mod tests {
     #[test]
     fn the_other_kinds_prefix_is_refused() {
         let (_, truck) = make(CodeKind::TruckPass);
-        assert_eq!(decode(&truck, CodeKind::Licence, DEFAULT_MAX_INFLATED).unwrap_err().code(), "bad-prefix");
+        assert_eq!(
+            decode(&truck, CodeKind::Licence, DEFAULT_MAX_INFLATED)
+                .unwrap_err()
+                .code(),
+            "bad-prefix"
+        );
         let (_, licence) = make(CodeKind::Licence);
-        assert_eq!(decode(&licence, CodeKind::TruckPass, DEFAULT_MAX_INFLATED).unwrap_err().code(), "bad-prefix");
+        assert_eq!(
+            decode(&licence, CodeKind::TruckPass, DEFAULT_MAX_INFLATED)
+                .unwrap_err()
+                .code(),
+            "bad-prefix"
+        );
         // Relabelling a truck pass as a licence is caught by the signed kind claim.
         let relabelled = licence.replacen("EDL1:", "TRK1:", 1);
-        assert_eq!(decode(&relabelled, CodeKind::TruckPass, DEFAULT_MAX_INFLATED).unwrap_err().code(), "bad-claims");
+        assert_eq!(
+            decode(&relabelled, CodeKind::TruckPass, DEFAULT_MAX_INFLATED)
+                .unwrap_err()
+                .code(),
+            "bad-claims"
+        );
     }
 
     #[test]
     fn broken_base45() {
         let (_, code) = make(CodeKind::Licence);
         let mut lower = code.clone();
-        lower.push_str("a");
-        for bad in [lower, format!("{code}0"), code.replacen("EDL1:", "EDL1:#", 1), code.replace(' ', "_")] {
-            assert_eq!(decode(&bad, CodeKind::Licence, DEFAULT_MAX_INFLATED).unwrap_err().code(), "bad-base45");
+        lower.push('a');
+        for bad in [
+            lower,
+            format!("{code}0"),
+            code.replacen("EDL1:", "EDL1:#", 1),
+            format!("{}_{}", &code[..10], &code[10..]),
+        ] {
+            assert_eq!(
+                decode(&bad, CodeKind::Licence, DEFAULT_MAX_INFLATED)
+                    .unwrap_err()
+                    .code(),
+                "bad-base45"
+            );
         }
     }
 
@@ -637,7 +783,12 @@ pub(crate) mod tests {
     fn uncompressed_payload_is_bad_compression() {
         let (_, code) = make(CodeKind::Licence);
         let raw = format!("EDL1:{}", base45_encode(&cose_of(&code)));
-        assert_eq!(decode(&raw, CodeKind::Licence, DEFAULT_MAX_INFLATED).unwrap_err().code(), "bad-compression");
+        assert_eq!(
+            decode(&raw, CodeKind::Licence, DEFAULT_MAX_INFLATED)
+                .unwrap_err()
+                .code(),
+            "bad-compression"
+        );
     }
 
     #[test]
@@ -645,11 +796,21 @@ pub(crate) mod tests {
         let (_, code) = make(CodeKind::Licence);
         let z = base45_decode(&code[5..]).unwrap();
         let truncated = format!("EDL1:{}", base45_encode(&z[..z.len() - 3]));
-        assert_eq!(decode(&truncated, CodeKind::Licence, DEFAULT_MAX_INFLATED).unwrap_err().code(), "bad-compression");
+        assert_eq!(
+            decode(&truncated, CodeKind::Licence, DEFAULT_MAX_INFLATED)
+                .unwrap_err()
+                .code(),
+            "bad-compression"
+        );
         let mut padded = z.clone();
         padded.extend_from_slice(b"xx");
         let padded = format!("EDL1:{}", base45_encode(&padded));
-        assert_eq!(decode(&padded, CodeKind::Licence, DEFAULT_MAX_INFLATED).unwrap_err().code(), "bad-compression");
+        assert_eq!(
+            decode(&padded, CodeKind::Licence, DEFAULT_MAX_INFLATED)
+                .unwrap_err()
+                .code(),
+            "bad-compression"
+        );
     }
 
     #[test]
@@ -668,7 +829,10 @@ pub(crate) mod tests {
         // The cap is what bounds the allocation: inflate never holds more than max + 1 bytes.
         let mut decoder = flate2::bufread::ZlibDecoder::new(bomb.as_slice());
         let mut out = Vec::new();
-        (&mut decoder).take(DEFAULT_MAX_INFLATED as u64 + 1).read_to_end(&mut out).unwrap();
+        (&mut decoder)
+            .take(DEFAULT_MAX_INFLATED as u64 + 1)
+            .read_to_end(&mut out)
+            .unwrap();
         assert_eq!(out.len(), DEFAULT_MAX_INFLATED + 1);
         assert!(out.capacity() < 64 * 1024);
     }
@@ -677,31 +841,60 @@ pub(crate) mod tests {
     fn exactly_at_the_cap_is_accepted() {
         let data = vec![b'a'; 100];
         assert_eq!(inflate(&zlib_raw(&data), 100).unwrap(), data);
-        assert_eq!(inflate(&zlib_raw(&data), 99).unwrap_err().code(), "bad-compression");
+        assert_eq!(
+            inflate(&zlib_raw(&data), 99).unwrap_err().code(),
+            "bad-compression"
+        );
     }
 
     #[test]
     fn cbor_garbage_is_bad_cbor() {
         let code = pack(CodeKind::Licence, &[0xFF, 0x00, 0x01]);
-        assert_eq!(decode(&code, CodeKind::Licence, DEFAULT_MAX_INFLATED).unwrap_err().code(), "bad-cbor");
+        assert_eq!(
+            decode(&code, CodeKind::Licence, DEFAULT_MAX_INFLATED)
+                .unwrap_err()
+                .code(),
+            "bad-cbor"
+        );
         let (_, good) = make(CodeKind::Licence);
         let mut trailing = cose_of(&good);
         trailing.push(0x00);
         let code = pack(CodeKind::Licence, &trailing);
-        assert_eq!(decode(&code, CodeKind::Licence, DEFAULT_MAX_INFLATED).unwrap_err().code(), "bad-cbor");
+        assert_eq!(
+            decode(&code, CodeKind::Licence, DEFAULT_MAX_INFLATED)
+                .unwrap_err()
+                .code(),
+            "bad-cbor"
+        );
     }
 
     #[test]
     fn cbor_that_is_not_cose_sign1() {
         let signer = TestSigner::new(7);
         let plain_map = cbor(&Value::Map(vec![(int(1), Value::Text("edl".into()))]));
-        let mut untagged = sign1_with(es256_kid(), claims_to_cbor(&claims(CodeKind::Licence)).unwrap(), &signer);
+        let mut untagged = sign1_with(
+            es256_kid(),
+            claims_to_cbor(&claims(CodeKind::Licence)).unwrap(),
+            &signer,
+        );
         untagged.remove(0); // 0xD2, the tag 18 head
         let mac0 = cbor(&Value::Tag(17, Box::new(Value::Array(vec![]))));
-        let three_items = cbor(&Value::Tag(18, Box::new(Value::Array(vec![Value::Bytes(vec![]), Value::Map(vec![]), Value::Null]))));
+        let three_items = cbor(&Value::Tag(
+            18,
+            Box::new(Value::Array(vec![
+                Value::Bytes(vec![]),
+                Value::Map(vec![]),
+                Value::Null,
+            ])),
+        ));
         for cose in [plain_map, untagged, mac0, three_items] {
             let code = pack(CodeKind::Licence, &cose);
-            assert_eq!(decode(&code, CodeKind::Licence, DEFAULT_MAX_INFLATED).unwrap_err().code(), "not-cose-sign1");
+            assert_eq!(
+                decode(&code, CodeKind::Licence, DEFAULT_MAX_INFLATED)
+                    .unwrap_err()
+                    .code(),
+                "not-cose-sign1"
+            );
         }
     }
 
@@ -709,10 +902,16 @@ pub(crate) mod tests {
     fn wrong_algorithm() {
         let signer = TestSigner::new(7);
         let payload = claims_to_cbor(&claims(CodeKind::Licence)).unwrap();
-        let es384 = HeaderBuilder::new().algorithm(iana::Algorithm::ES384).key_id(b"kid-1".to_vec()).build();
+        let es384 = HeaderBuilder::new()
+            .algorithm(iana::Algorithm::ES384)
+            .key_id(b"kid-1".to_vec())
+            .build();
         let none = HeaderBuilder::new().key_id(b"kid-1".to_vec()).build();
         for protected in [es384, none] {
-            let code = pack(CodeKind::Licence, &sign1_with(protected, payload.clone(), &signer));
+            let code = pack(
+                CodeKind::Licence,
+                &sign1_with(protected, payload.clone(), &signer),
+            );
             let err = decode(&code, CodeKind::Licence, DEFAULT_MAX_INFLATED).unwrap_err();
             assert_eq!(err, ShowCodeError::Algorithm);
             assert_eq!(err.code(), "wrong-algorithm");
@@ -720,23 +919,40 @@ pub(crate) mod tests {
         // ES256 only in the unprotected header does not count.
         let mut s = CoseSign1Builder::new()
             .protected(HeaderBuilder::new().key_id(b"kid-1".to_vec()).build())
-            .unprotected(HeaderBuilder::new().algorithm(iana::Algorithm::ES256).build())
+            .unprotected(
+                HeaderBuilder::new()
+                    .algorithm(iana::Algorithm::ES256)
+                    .build(),
+            )
             .payload(payload)
             .build();
         s.signature = vec![0; 64];
         let code = pack(CodeKind::Licence, &s.to_tagged_vec().unwrap());
-        assert_eq!(decode(&code, CodeKind::Licence, DEFAULT_MAX_INFLATED).unwrap_err().code(), "wrong-algorithm");
+        assert_eq!(
+            decode(&code, CodeKind::Licence, DEFAULT_MAX_INFLATED)
+                .unwrap_err()
+                .code(),
+            "wrong-algorithm"
+        );
     }
 
     #[test]
     fn no_kid() {
         let signer = TestSigner::new(7);
         let payload = claims_to_cbor(&claims(CodeKind::Licence)).unwrap();
-        let protected = HeaderBuilder::new().algorithm(iana::Algorithm::ES256).build();
+        let protected = HeaderBuilder::new()
+            .algorithm(iana::Algorithm::ES256)
+            .build();
         let code = pack(CodeKind::Licence, &sign1_with(protected, payload, &signer));
-        assert_eq!(decode(&code, CodeKind::Licence, DEFAULT_MAX_INFLATED).unwrap_err().code(), "missing-kid");
+        assert_eq!(
+            decode(&code, CodeKind::Licence, DEFAULT_MAX_INFLATED)
+                .unwrap_err()
+                .code(),
+            "missing-kid"
+        );
         // And we never mint one.
-        let err = block_on(encode(&claims(CodeKind::Licence), &signer, "test-key", b"")).unwrap_err();
+        let err =
+            block_on(encode(&claims(CodeKind::Licence), &signer, "test-key", b"")).unwrap_err();
         assert_eq!(err.code(), "missing-kid");
     }
 
@@ -754,22 +970,34 @@ pub(crate) mod tests {
         let code1 = pack(CodeKind::Licence, &tampered.to_tagged_vec().unwrap());
         let signed = decode(&code1, CodeKind::Licence, DEFAULT_MAX_INFLATED).unwrap();
         assert_eq!(signed.claims.serial, "01010519900307451X");
-        assert_eq!(signed.verify(&signer.public()).unwrap_err().code(), "bad-signature");
+        assert_eq!(
+            signed.verify(&signer.public()).unwrap_err().code(),
+            "bad-signature"
+        );
 
         // A bit in the signature.
         let mut tampered = parsed.clone();
         tampered.signature[10] ^= 0x80;
         let code2 = pack(CodeKind::Licence, &tampered.to_tagged_vec().unwrap());
         let signed = decode(&code2, CodeKind::Licence, DEFAULT_MAX_INFLATED).unwrap();
-        assert_eq!(signed.verify(&signer.public()).unwrap_err(), ShowCodeError::Signature);
+        assert_eq!(
+            signed.verify(&signer.public()).unwrap_err(),
+            ShowCodeError::Signature
+        );
 
         // A truncated signature and a bad key are failures too, not panics.
         let mut tampered = parsed;
         tampered.signature.truncate(63);
         let code3 = pack(CodeKind::Licence, &tampered.to_tagged_vec().unwrap());
         let signed = decode(&code3, CodeKind::Licence, DEFAULT_MAX_INFLATED).unwrap();
-        assert_eq!(signed.verify(&signer.public()).unwrap_err(), ShowCodeError::Signature);
-        assert_eq!(signed.verify(&[4, 1, 2]).unwrap_err(), ShowCodeError::Signature);
+        assert_eq!(
+            signed.verify(&signer.public()).unwrap_err(),
+            ShowCodeError::Signature
+        );
+        assert_eq!(
+            signed.verify(&[4, 1, 2]).unwrap_err(),
+            ShowCodeError::Signature
+        );
     }
 
     #[test]
@@ -777,14 +1005,30 @@ pub(crate) mod tests {
         let c = claims(CodeKind::Licence);
         check_time(&c, c.issued_at, 0).unwrap();
         check_time(&c, c.expires_at, 0).unwrap();
-        assert_eq!(check_time(&c, c.expires_at + 1, 0).unwrap_err().code(), "expired");
+        assert_eq!(
+            check_time(&c, c.expires_at + 1, 0).unwrap_err().code(),
+            "expired"
+        );
         check_time(&c, c.expires_at + 30, 30).unwrap();
-        assert_eq!(check_time(&c, c.expires_at + 31, 30).unwrap_err().code(), "expired");
-        assert_eq!(check_time(&c, c.issued_at - 1, 0).unwrap_err().code(), "not-yet-valid");
+        assert_eq!(
+            check_time(&c, c.expires_at + 31, 30).unwrap_err().code(),
+            "expired"
+        );
+        assert_eq!(
+            check_time(&c, c.issued_at - 1, 0).unwrap_err().code(),
+            "not-yet-valid"
+        );
         check_time(&c, c.issued_at - 30, 30).unwrap();
-        assert_eq!(check_time(&c, c.issued_at - 31, 30).unwrap_err(), ShowCodeError::NotYetValid);
+        assert_eq!(
+            check_time(&c, c.issued_at - 31, 30).unwrap_err(),
+            ShowCodeError::NotYetValid
+        );
         // No overflow at the edges of time.
-        let far = ShowClaims { issued_at: i64::MIN, expires_at: i64::MAX, ..c };
+        let far = ShowClaims {
+            issued_at: i64::MIN,
+            expires_at: i64::MAX,
+            ..c
+        };
         check_time(&far, 0, i64::MAX).unwrap();
     }
 
@@ -792,7 +1036,9 @@ pub(crate) mod tests {
     fn claims_with_unknown_missing_or_ill_typed_keys() {
         let signer = TestSigner::new(7);
         let good = claims_to_cbor(&claims(CodeKind::Licence)).unwrap();
-        let Value::Map(entries) = read_cbor(&good).unwrap() else { panic!() };
+        let Value::Map(entries) = read_cbor(&good).unwrap() else {
+            panic!()
+        };
         let mut variants = Vec::new();
         let mut extra = entries.clone();
         extra.push((int(7), Value::Text("x".into())));
@@ -817,30 +1063,59 @@ pub(crate) mod tests {
         backwards[4].1 = int(NOW - 1);
         variants.push(backwards);
         for map in variants {
-            let code = pack(CodeKind::Licence, &sign1_with(es256_kid(), cbor(&Value::Map(map.clone())), &signer));
+            let code = pack(
+                CodeKind::Licence,
+                &sign1_with(es256_kid(), cbor(&Value::Map(map.clone())), &signer),
+            );
             let err = decode(&code, CodeKind::Licence, DEFAULT_MAX_INFLATED).unwrap_err();
             assert_eq!(err.code(), "bad-claims", "{map:?}");
         }
         // A payload that is not a map at all.
-        let code = pack(CodeKind::Licence, &sign1_with(es256_kid(), cbor(&Value::Array(vec![])), &signer));
-        assert_eq!(decode(&code, CodeKind::Licence, DEFAULT_MAX_INFLATED).unwrap_err().code(), "bad-claims");
+        let code = pack(
+            CodeKind::Licence,
+            &sign1_with(es256_kid(), cbor(&Value::Array(vec![])), &signer),
+        );
+        assert_eq!(
+            decode(&code, CodeKind::Licence, DEFAULT_MAX_INFLATED)
+                .unwrap_err()
+                .code(),
+            "bad-claims"
+        );
     }
 
     #[test]
     fn signer_failure_is_reported() {
         let signer = TestSigner::new(7);
-        let err = block_on(encode(&claims(CodeKind::Licence), &signer, "other-key", b"kid")).unwrap_err();
+        let err = block_on(encode(
+            &claims(CodeKind::Licence),
+            &signer,
+            "other-key",
+            b"kid",
+        ))
+        .unwrap_err();
         assert_eq!(err.code(), "signer-unavailable");
-        assert!(matches!(err, ShowCodeError::Signer(SignerError::UnknownKey(_))));
+        assert!(matches!(
+            err,
+            ShowCodeError::Signer(SignerError::UnknownKey(_))
+        ));
     }
 
     #[test]
     fn works_with_the_local_signer_adapter() {
         let signer = crate::crypto::LocalSigner::new();
         signer.generate("dsc-1");
-        let code = block_on(encode(&claims(CodeKind::TruckPass), &signer, "dsc-1", b"dsc-1")).unwrap();
+        let code = block_on(encode(
+            &claims(CodeKind::TruckPass),
+            &signer,
+            "dsc-1",
+            b"dsc-1",
+        ))
+        .unwrap();
         let public = block_on(signer.public_key("dsc-1")).unwrap();
-        decode(&code, CodeKind::TruckPass, DEFAULT_MAX_INFLATED).unwrap().verify(&public).unwrap();
+        decode(&code, CodeKind::TruckPass, DEFAULT_MAX_INFLATED)
+            .unwrap()
+            .verify(&public)
+            .unwrap();
     }
 
     #[test]

@@ -10,3 +10,4 @@ pub mod licence;
 pub mod photo;
 pub mod review;
 pub mod rollout;
+pub mod verification;

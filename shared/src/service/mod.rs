@@ -6,6 +6,7 @@ pub mod keys;
 pub mod licence;
 pub mod photos;
 pub mod reviews;
+pub mod verification;
 
 use crate::domain::application::{Actor, Application, Channel, IllegalTransition, Opening, PhotoSource};
 use crate::domain::caller::{Caller, Role};
@@ -240,6 +241,10 @@ pub struct Services {
     /// Working days for the review service level (R4).
     pub calendar: WorkingCalendar,
     pub photo_rules: PhotoRules,
+    /// What each verifier may see (R9): configuration, not code.
+    pub disclosure: crate::domain::verification::Disclosure,
+    /// The verification keys held in memory, shared by every clone.
+    pub trust_cache: Arc<verification::TrustCache>,
     pub limits: Limits,
 }
 
@@ -328,6 +333,8 @@ impl Services {
             notifier: None,
             calendar: WorkingCalendar::shipped(),
             photo_rules: PhotoRules::default(),
+            disclosure: crate::domain::verification::Disclosure::shipped(),
+            trust_cache: Arc::new(verification::TrustCache::default()),
             limits: Limits::default(),
         }
     }

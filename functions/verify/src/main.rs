@@ -1,0 +1,14 @@
+//! The verify function's Lambda entry point: wire the AWS adapters once per cold start, then serve.
+
+use lambda_http::{run, service_fn, Error, Request};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    shared::telemetry::init_tracing();
+    let services = shared::adapters::aws::services_from_environment().await?;
+    let services = &services;
+    run(service_fn(move |request: Request| async move {
+        Ok::<_, std::convert::Infallible>(edl_verify::handle(services, request).await)
+    }))
+    .await
+}
