@@ -3,12 +3,13 @@
 use crate::domain::application::{Actor, Application};
 use crate::domain::change::ChangeRecord;
 use crate::domain::edl::{Colour, ElectronicLicence};
+use crate::domain::expiry::ExpiryKind;
 use crate::domain::licence::Licence;
 use crate::domain::photo::ImageType;
 use crate::domain::rollout::{City, Plan, Wave};
 use crate::domain::verification::CheckRecord;
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -110,6 +111,27 @@ pub trait Records: Send + Sync {
     async fn record_check(&self, check: &CheckRecord) -> Result<(), StoreError>;
     /// A holder's checks, newest first.
     async fn checks_of(&self, holder_id: &str, limit: usize) -> Result<Vec<CheckRecord>, StoreError>;
+
+    /// The keys (serials or application ids) in one day's expiry bucket, in
+    /// key order, read from an index that holds only records still to end
+    /// (see `domain::expiry`), so a run reads what is due and nothing else.
+    async fn due_for_expiry(
+        &self,
+        kind: ExpiryKind,
+        day: NaiveDate,
+        limit: usize,
+        after: Option<String>,
+    ) -> Result<ExpiryPage, StoreError>;
+}
+
+/// One page of an expiry bucket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExpiryPage {
+    pub keys: Vec<String>,
+    /// Opaque cursor for the next page; none on the last page.
+    pub next: Option<String>,
+    /// How many index entries the store read for this page.
+    pub read: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -27,6 +27,10 @@ pub enum WiringError {
     Invalid(&'static str, String),
 }
 
+/// The liveness check is Amazon Rekognition Face Liveness when `LIVENESS=rekognition`
+/// (functions built with the `rekognition` feature), the development one when
+/// `EDL_DEV_LIVENESS_SECRET` is set (a test stage), and otherwise none.
+///
 /// The services of a deployed function: records in the table named by
 /// `TABLE_NAME`; photos in `PHOTO_BUCKET` for the functions built with the
 /// `s3` feature; the KMS signer for those built with `kms`; issuance requests
@@ -38,8 +42,21 @@ pub async fn services_from_environment() -> Result<Services, WiringError> {
     let table = std::env::var("TABLE_NAME").map_err(|_| WiringError::Missing("TABLE_NAME"))?;
     let config = sdk_config().await;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let liveness: Arc<dyn LivenessCheck> = match std::env::var("EDL_DEV_LIVENESS_SECRET") {
-        Ok(secret) if !secret.is_empty() => Arc::new(DevLiveness {
+    let liveness: Arc<dyn LivenessCheck> = match (
+        std::env::var("LIVENESS").as_deref(),
+        std::env::var("EDL_DEV_LIVENESS_SECRET"),
+    ) {
+        #[cfg(feature = "rekognition")]
+        (Ok("rekognition"), _) => {
+            let threshold = match std::env::var("LIVENESS_THRESHOLD") {
+                Ok(text) => text
+                    .parse::<f32>()
+                    .map_err(|e| WiringError::Invalid("LIVENESS_THRESHOLD", e.to_string()))?,
+                Err(_) => super::rekognition::DEFAULT_THRESHOLD,
+            };
+            Arc::new(super::rekognition::RekognitionLiveness::new(&config, threshold))
+        }
+        (_, Ok(secret)) if !secret.is_empty() => Arc::new(DevLiveness {
             keys: DevKeys::from_secret(secret.as_bytes()),
             clock: clock.clone(),
         }),

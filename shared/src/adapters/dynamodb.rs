@@ -15,6 +15,11 @@
 //!
 //! The sparse index `queue` (`queuePk`, `queueSk`) holds an application only
 //! while it waits for review: `REVIEW` / `<due time>#<id>`.
+//!
+//! The sparse index `expiry` (`expiryPk`, `expirySk`, keys only) holds what the
+//! scheduled job will end, by local day: an active electronic licence as
+//! `EDL#<last valid day>` / `<serial>`, an application the applicant must act
+//! on as `APP#<day it counts as abandoned>` / `<id>` (see `domain::expiry`).
 
 use crate::domain::application::Application;
 use crate::domain::change::ChangeRecord;
@@ -22,9 +27,11 @@ use crate::domain::licence::Licence;
 use crate::domain::rollout::{City, Plan, Wave};
 use crate::domain::application::ApplicationState;
 use crate::domain::edl::ElectronicLicence;
+use crate::domain::expiry::{self, ExpiryEntry, ExpiryKind};
 use crate::domain::verification::CheckRecord;
 use crate::ports::{
-    CachedShowCode, Issuance, PhotoClaim, QueuePage, QueueQuery, Records, RolloutChange, StoreError, TrustEntry,
+    CachedShowCode, ExpiryPage, Issuance, PhotoClaim, QueuePage, QueueQuery, Records, RolloutChange, StoreError,
+    TrustEntry,
 };
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -39,12 +46,13 @@ use aws_sdk_dynamodb::Client;
 use futures::{StreamExt, TryStreamExt};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use chrono::NaiveDate;
 use std::collections::HashMap;
 
 type Item = HashMap<String, AttributeValue>;
 
 /// Attributes the adapter adds around a domain record; removed before decoding.
-const KEY_ATTRIBUTES: [&str; 6] = ["pk", "sk", "kind", "ttl", "queuePk", "queueSk"];
+const KEY_ATTRIBUTES: [&str; 8] = ["pk", "sk", "kind", "ttl", "queuePk", "queueSk", "expiryPk", "expirySk"];
 
 #[derive(Clone)]
 pub struct DynamoRecords {
@@ -101,15 +109,33 @@ fn app_pk(id: &str) -> String {
 const ROLLOUT: &str = "ROLLOUT";
 const QUEUE_INDEX: &str = "queue";
 const REVIEW_QUEUE: &str = "REVIEW";
+const EXPIRY_INDEX: &str = "expiry";
 
-/// The application's item, with its place in the review queue while it waits for review.
+/// Puts the record in the expiry index when it has an entry. Every write
+/// replaces the whole item, so a record without one leaves the index.
+fn with_expiry(mut item: Item, entry: Option<ExpiryEntry>) -> Item {
+    if let Some(entry) = entry {
+        item.insert("expiryPk".into(), s(entry.bucket));
+        item.insert("expirySk".into(), s(entry.key));
+    }
+    item
+}
+
+/// The application's item, with its place in the review queue while it
+/// waits for review, and in the expiry index while the applicant must act.
 fn application_item(application: &Application) -> Result<Item, StoreError> {
     let mut item = encode(application, app_pk(&application.id), "APP".into(), "application")?;
     if let (ApplicationState::AwaitingReview, Some(photo)) = (application.state, application.photo.as_ref()) {
         item.insert("queuePk".into(), s(REVIEW_QUEUE));
         item.insert("queueSk".into(), s(format!("{}#{}", sortable(photo.due_at), application.id)));
     }
-    Ok(item)
+    Ok(with_expiry(item, expiry::application_entry(application)))
+}
+
+/// The electronic licence's item, in the expiry index while it is active.
+fn edl_item(licence: &ElectronicLicence) -> Result<Item, StoreError> {
+    let item = encode(licence, format!("EDL#{}", licence.serial), "EDL".into(), "edl")?;
+    Ok(with_expiry(item, expiry::licence_entry(licence)))
 }
 
 impl DynamoRecords {
@@ -145,6 +171,8 @@ impl DynamoRecords {
             .attribute_definitions(attribute("sk")?)
             .attribute_definitions(attribute("queuePk")?)
             .attribute_definitions(attribute("queueSk")?)
+            .attribute_definitions(attribute("expiryPk")?)
+            .attribute_definitions(attribute("expirySk")?)
             .key_schema(key("pk", KeyType::Hash)?)
             .key_schema(key("sk", KeyType::Range)?)
             .global_secondary_indexes(
@@ -153,6 +181,15 @@ impl DynamoRecords {
                     .key_schema(key("queuePk", KeyType::Hash)?)
                     .key_schema(key("queueSk", KeyType::Range)?)
                     .projection(Projection::builder().projection_type(ProjectionType::All).build())
+                    .build()
+                    .map_err(|e| unavailable("CreateTable", e))?,
+            )
+            .global_secondary_indexes(
+                GlobalSecondaryIndex::builder()
+                    .index_name(EXPIRY_INDEX)
+                    .key_schema(key("expiryPk", KeyType::Hash)?)
+                    .key_schema(key("expirySk", KeyType::Range)?)
+                    .projection(Projection::builder().projection_type(ProjectionType::KeysOnly).build())
                     .build()
                     .map_err(|e| unavailable("CreateTable", e))?,
             )
@@ -548,7 +585,7 @@ impl Records for DynamoRecords {
             None => request.key_condition_expression("queuePk = :queue"),
         };
         if let Some(cursor) = &query.after {
-            request = request.set_exclusive_start_key(Some(decode_cursor(cursor)?));
+            request = request.set_exclusive_start_key(Some(decode_cursor(cursor, &["pk", "queuePk", "queueSk", "sk"])?));
         }
         let out = request.send().await.map_err(|e| unavailable("Query", e))?;
         let items = out.items.unwrap_or_default().into_iter().map(decode).collect::<Result<_, _>>()?;
@@ -590,7 +627,7 @@ impl Records for DynamoRecords {
         let licence = &issuance.licence;
         let application = &issuance.application;
         let mut items = vec![
-            self.put(encode(licence, format!("EDL#{}", licence.serial), "EDL".into(), "edl")?, "attribute_not_exists(pk)")?,
+            self.put(edl_item(licence)?, "attribute_not_exists(pk)")?,
             self.versioned_put(application_item(application)?, issuance.application_expected_version)?,
         ];
         let delete = Delete::builder()
@@ -614,14 +651,13 @@ impl Records for DynamoRecords {
             .map_err(|e| unavailable("Put", e))?;
         items.push(TransactWriteItem::builder().put(pointer).build());
         if let Some((old, expected)) = &issuance.superseded {
-            items.push(self.versioned_put(encode(old, format!("EDL#{}", old.serial), "EDL".into(), "edl")?, *expected)?);
+            items.push(self.versioned_put(edl_item(old)?, *expected)?);
         }
         self.transact(items, |index| (index == 0).then_some(StoreError::AlreadyExists)).await
     }
 
     async fn update_electronic_licence(&self, licence: &ElectronicLicence, expected_version: u64) -> Result<(), StoreError> {
-        let item = encode(licence, format!("EDL#{}", licence.serial), "EDL".into(), "edl")?;
-        self.transact(vec![self.versioned_put(item, expected_version)?], |_| None).await
+        self.transact(vec![self.versioned_put(edl_item(licence)?, expected_version)?], |_| None).await
     }
 
     async fn cached_show_code(&self, serial: &str) -> Result<Option<CachedShowCode>, StoreError> {
@@ -665,6 +701,43 @@ impl Records for DynamoRecords {
             .map_err(|e| unavailable("Query", e))?;
         out.items.unwrap_or_default().into_iter().map(decode).collect()
     }
+
+    async fn due_for_expiry(
+        &self,
+        kind: ExpiryKind,
+        day: NaiveDate,
+        limit: usize,
+        after: Option<String>,
+    ) -> Result<ExpiryPage, StoreError> {
+        let mut request = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(EXPIRY_INDEX)
+            .key_condition_expression("expiryPk = :bucket")
+            .expression_attribute_values(":bucket", s(kind.bucket(day)))
+            .limit(i32::try_from(limit.clamp(1, 1000)).unwrap_or(100));
+        if let Some(cursor) = &after {
+            request = request.set_exclusive_start_key(Some(decode_cursor(cursor, &["expiryPk", "expirySk", "pk", "sk"])?));
+        }
+        let out = request.send().await.map_err(|e| unavailable("Query", e))?;
+        let items = out.items.unwrap_or_default();
+        let read = items.len();
+        let keys = items
+            .into_iter()
+            .map(|item| {
+                item.get("expirySk")
+                    .and_then(|v| v.as_s().ok())
+                    .cloned()
+                    .ok_or_else(|| StoreError::Corrupt(format!("an {kind} expiry entry without expirySk")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let next = match out.last_evaluated_key {
+            Some(key) if !key.is_empty() => Some(encode_cursor(&key)),
+            _ => None,
+        };
+        Ok(ExpiryPage { keys, next, read })
+    }
 }
 
 /// A page's last key as an opaque cursor (its string attributes, as JSON, base64url).
@@ -676,11 +749,11 @@ fn encode_cursor(key: &Item) -> String {
     URL_SAFE_NO_PAD.encode(serde_json::to_vec(&plain).unwrap_or_default())
 }
 
-fn decode_cursor(cursor: &str) -> Result<Item, StoreError> {
+/// A cursor back to a last key, which must name exactly the `expected` attributes (the index's and the table's keys).
+fn decode_cursor(cursor: &str, expected: &[&str]) -> Result<Item, StoreError> {
     let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| StoreError::BadCursor)?;
     let plain: std::collections::BTreeMap<String, String> =
         serde_json::from_slice(&bytes).map_err(|_| StoreError::BadCursor)?;
-    let expected = ["pk", "queuePk", "queueSk", "sk"];
     if plain.len() != expected.len() || !expected.iter().all(|k| plain.contains_key(*k)) {
         return Err(StoreError::BadCursor);
     }

@@ -6,14 +6,18 @@ use crate::domain::licence::Licence;
 use crate::domain::rollout::{City, Plan, Wave};
 use crate::domain::application::ApplicationState;
 use crate::domain::edl::ElectronicLicence;
+use crate::domain::expiry::{self, ExpiryEntry, ExpiryKind};
 use crate::domain::verification::CheckRecord;
 use crate::ports::{
-    CachedShowCode, Issuance, PhotoClaim, QueuePage, QueueQuery, Records, RolloutChange, StoreError, TrustEntry,
+    CachedShowCode, ExpiryPage, Issuance, PhotoClaim, QueuePage, QueueQuery, Records, RolloutChange, StoreError,
+    TrustEntry,
 };
 use async_trait::async_trait;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use std::collections::{BTreeMap, HashMap};
+use chrono::NaiveDate;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::ops::Bound;
 use std::sync::{Mutex, MutexGuard};
 
 #[derive(Default)]
@@ -36,6 +40,37 @@ struct State {
     show_codes: HashMap<String, CachedShowCode>,
     /// holder id (or "" for unmatched) -> checks, oldest first.
     checks: HashMap<String, Vec<CheckRecord>>,
+    /// The expiry index, as in DynamoDB: only records still to end, by day
+    /// bucket then key, kept in step by every write of a licence or application.
+    expiry: BTreeSet<ExpiryEntry>,
+}
+
+impl State {
+    fn reindex(&mut self, before: Option<ExpiryEntry>, after: Option<ExpiryEntry>) {
+        if before == after {
+            return;
+        }
+        if let Some(entry) = before {
+            self.expiry.remove(&entry);
+        }
+        if let Some(entry) = after {
+            self.expiry.insert(entry);
+        }
+    }
+
+    /// Stores an application and moves its expiry entry with it.
+    fn put_application(&mut self, application: &Application) {
+        let before = self.applications.get(&application.id).and_then(expiry::application_entry);
+        self.reindex(before, expiry::application_entry(application));
+        self.applications.insert(application.id.clone(), application.clone());
+    }
+
+    /// Stores an electronic licence and moves its expiry entry with it.
+    fn put_electronic_licence(&mut self, licence: &ElectronicLicence) {
+        let before = self.electronic_licences.get(&licence.serial).and_then(expiry::licence_entry);
+        self.reindex(before, expiry::licence_entry(licence));
+        self.electronic_licences.insert(licence.serial.clone(), licence.clone());
+    }
 }
 
 /// Every operation takes one lock, so each behaves as one transaction.
@@ -118,7 +153,7 @@ impl Records for EmbeddedRecords {
                 .open_slots
                 .insert(application.licence_number.clone(), application.id.clone());
         }
-        state.applications.insert(application.id.clone(), application.clone());
+        state.put_application(application);
         Ok(())
     }
 
@@ -137,7 +172,7 @@ impl Records for EmbeddedRecords {
         {
             state.open_slots.remove(&application.licence_number);
         }
-        state.applications.insert(application.id.clone(), application.clone());
+        state.put_application(application);
         Ok(())
     }
 
@@ -288,15 +323,15 @@ impl Records for EmbeddedRecords {
             }
         }
         if let Some((old, _)) = &issuance.superseded {
-            state.electronic_licences.insert(old.serial.clone(), old.clone());
+            state.put_electronic_licence(old);
         }
         let licence = &issuance.licence;
-        state.electronic_licences.insert(licence.serial.clone(), licence.clone());
+        state.put_electronic_licence(licence);
         state.holder_licences.insert(licence.holder_id.clone(), licence.serial.clone());
         if state.open_slots.get(&application.licence_number) == Some(&application.id) {
             state.open_slots.remove(&application.licence_number);
         }
-        state.applications.insert(application.id.clone(), application.clone());
+        state.put_application(application);
         Ok(())
     }
 
@@ -306,7 +341,7 @@ impl Records for EmbeddedRecords {
             Some(current) if current.version == expected_version => {}
             _ => return Err(StoreError::Conflict),
         }
-        state.electronic_licences.insert(licence.serial.clone(), licence.clone());
+        state.put_electronic_licence(licence);
         Ok(())
     }
 
@@ -332,6 +367,51 @@ impl Records for EmbeddedRecords {
             .get(holder_id)
             .map(|c| c.iter().rev().take(limit).cloned().collect())
             .unwrap_or_default())
+    }
+
+    async fn due_for_expiry(
+        &self,
+        kind: ExpiryKind,
+        day: NaiveDate,
+        limit: usize,
+        after: Option<String>,
+    ) -> Result<ExpiryPage, StoreError> {
+        let bucket = kind.bucket(day);
+        let start = match after {
+            Some(cursor) => {
+                let key = URL_SAFE_NO_PAD
+                    .decode(cursor)
+                    .ok()
+                    .and_then(|b| String::from_utf8(b).ok())
+                    .ok_or(StoreError::BadCursor)?;
+                Bound::Excluded(ExpiryEntry {
+                    bucket: bucket.clone(),
+                    key,
+                })
+            }
+            None => Bound::Included(ExpiryEntry {
+                bucket: bucket.clone(),
+                key: String::new(),
+            }),
+        };
+        let state = self.state()?;
+        let limit = limit.max(1);
+        // Reads the bucket's entries only (a range of the ordered index). As
+        // DynamoDB does, a full page has a cursor even when nothing follows.
+        let keys: Vec<String> = state
+            .expiry
+            .range((start, Bound::Unbounded))
+            .take_while(|entry| entry.bucket == bucket)
+            .take(limit)
+            .map(|entry| entry.key.clone())
+            .collect();
+        let read = keys.len();
+        let next = if keys.len() == limit {
+            keys.last().map(|k| URL_SAFE_NO_PAD.encode(k))
+        } else {
+            None
+        };
+        Ok(ExpiryPage { keys, next, read })
     }
 }
 

@@ -3,7 +3,7 @@
 use super::caller::Role;
 use super::photo::{CheckResult, ImageType};
 use super::review::{ReviewDecision, Verdict};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -184,6 +184,10 @@ pub struct Application {
     /// Where the approved photo is kept as the licence's portrait.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub portrait_key: Option<String>,
+    /// When the scheduled job reported the photo under review as past its
+    /// due time, so that it is reported once per submission.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub overdue_flagged_at: Option<DateTime<Utc>>,
     #[serde(default)]
     pub history: Vec<HistoryEntry>,
     /// Optimistic-locking version; every stored change increments it.
@@ -209,6 +213,11 @@ pub const MAX_PHOTO_SUBMISSIONS: u32 = 10;
 /// How many upload forms one application may ask for (each is a presigned
 /// grant to write one object; bounded so the record stays small).
 pub const MAX_UPLOAD_REQUESTS: u32 = 30;
+
+/// How many days after its last change an application the applicant left
+/// (waiting for their liveness check or photo, or rejected) is expired and
+/// the holder's slot released.
+pub const ABANDONED_AFTER_DAYS: i64 = 30;
 
 /// The facts needed to open an application, checked by the caller beforehand
 /// (eligibility, rollout, ownership).
@@ -287,6 +296,7 @@ impl Application {
             last_review: None,
             last_refusal: None,
             portrait_key: None,
+            overdue_flagged_at: None,
             history,
             version: 1,
         }
@@ -428,6 +438,8 @@ impl Application {
         let detail = format!("{} due {}", submission.upload_id, submission.due_at.to_rfc3339());
         self.pending_upload = None;
         self.last_refusal = None;
+        // A new submission is a new review with its own due time.
+        self.overdue_flagged_at = None;
         self.previous_photo = self.photo.take();
         self.photo = Some(submission);
         self.step(action, by, at, ApplicationState::AwaitingReview, Some(detail));
@@ -490,6 +502,28 @@ impl Application {
         )?;
         self.step("expired", by, at, ApplicationState::Expired, None);
         Ok(())
+    }
+
+    /// When the application counts as abandoned, if it is in a state the
+    /// applicant must act on: thirty days after its last change.
+    pub fn abandoned_at(&self) -> Option<DateTime<Utc>> {
+        matches!(
+            self.state,
+            ApplicationState::AwaitingLiveness | ApplicationState::AwaitingPhoto | ApplicationState::Rejected
+        )
+        .then(|| self.updated_at + Duration::days(ABANDONED_AFTER_DAYS))
+    }
+
+    /// Records that the photo under review passed its due time unreviewed;
+    /// false (and nothing changed) when it is not overdue or already reported.
+    pub fn flag_overdue(&mut self, at: DateTime<Utc>) -> bool {
+        let overdue = self.state == ApplicationState::AwaitingReview
+            && self.overdue_flagged_at.is_none()
+            && self.photo.as_ref().is_some_and(|p| p.due_at <= at);
+        if overdue {
+            self.overdue_flagged_at = Some(at);
+        }
+        overdue
     }
 
     /// The issuer made the electronic licence; the application is over.

@@ -19,6 +19,8 @@ pub enum EdlStatus {
     },
     /// Stopped by the authority, e.g. after a malicious upload (R15).
     Stopped { at: DateTime<Utc>, reason: String, by: Actor },
+    /// Its validity (the paper licence's last day) ended; set by the scheduled job.
+    Expired { at: DateTime<Utc> },
 }
 
 /// One issued electronic licence. The signed document is kept as issued.
@@ -47,6 +49,16 @@ pub struct ElectronicLicence {
 impl ElectronicLicence {
     pub fn is_active(&self) -> bool {
         self.status == EdlStatus::Active
+    }
+
+    /// Marks an active licence whose validity has ended as expired; false
+    /// (and nothing changed) when it is still valid or no longer active.
+    pub fn expire(&mut self, at: DateTime<Utc>) -> bool {
+        if !self.is_active() || at <= self.valid_until {
+            return false;
+        }
+        self.status = EdlStatus::Expired { at };
+        true
     }
 }
 
@@ -141,5 +153,11 @@ mod tests {
         .expect("json");
         assert_eq!(json["status"], "superseded");
         assert_eq!(json["reason"], "renewal");
+        let json = serde_json::to_value(EdlStatus::Expired {
+            at: "2026-11-26T00:00:00Z".parse().expect("time"),
+        })
+        .expect("json");
+        assert_eq!(json["status"], "expired");
+        assert_eq!(json["at"], "2026-11-26T00:00:00Z");
     }
 }

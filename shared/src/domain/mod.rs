@@ -6,6 +6,7 @@ pub mod caller;
 pub mod change;
 pub mod edl;
 pub mod eligibility;
+pub mod expiry;
 pub mod licence;
 pub mod photo;
 pub mod review;

@@ -82,6 +82,7 @@ pub fn standing(edl: &ElectronicLicence, licence: &Licence, today: NaiveDate, no
     match &edl.status {
         EdlStatus::Superseded { .. } => return Err("superseded"),
         EdlStatus::Stopped { .. } => return Err("stopped"),
+        EdlStatus::Expired { .. } => return Err("licence-expired"),
         EdlStatus::Active => {}
     }
     if now > edl.valid_until || today > licence.valid_to || licence.states.contains(&LicenceState::Expired) {

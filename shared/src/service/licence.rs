@@ -96,6 +96,9 @@ impl Services {
                 Some("This electronic licence is no longer valid; apply again for a new one.".into())
             }
             EdlStatus::Stopped { .. } => Some("This electronic licence was stopped by the authority.".into()),
+            EdlStatus::Expired { .. } => {
+                Some("This electronic licence has expired; renew the licence and apply again.".into())
+            }
         };
         Ok(LicenceView {
             barcode: barcode_of(&edl.serial),

@@ -1,6 +1,7 @@
 //! The use cases: authorise the caller, apply the domain rules, persist through the ports.
 
 // Enabled once the credential modules they use are complete.
+pub mod expiry;
 pub mod issuance;
 pub mod keys;
 pub mod licence;
@@ -194,7 +195,7 @@ impl ServiceError {
                 409,
                 "licence-not-active",
                 "Licence not valid",
-                format!("{detail} It was superseded or stopped; apply again for a new electronic licence."),
+                format!("{detail} It was superseded, stopped or has expired; apply again for a new electronic licence."),
             )
             .with("serial", serial),
             ServiceError::Unavailable(_) => Problem::new(

@@ -1,0 +1,41 @@
+//! The expire function: on each EventBridge schedule, one resumable run of the expiry job.
+
+use aws_lambda_events::event::cloudwatch_events::CloudWatchEvent;
+use shared::service::expiry::{ExpiryOptions, ExpiryReport};
+use shared::service::{ServiceError, Services};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// How long before the Lambda deadline the run stops asking for work: a page
+/// under way (at most `expiry::DEFAULT_PAGE` records) finishes well inside it.
+pub const STOP_MARGIN: Duration = Duration::from_secs(20);
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExpireError {
+    /// A dependency failed (DynamoDB): Lambda retries the event, then sends it
+    /// to the dead-letter queue; what was done stays done.
+    #[error("the expiry run failed: {0}")]
+    Failed(#[from] ServiceError),
+}
+
+/// When to stop, from the invocation's deadline (milliseconds since the
+/// epoch, as the Lambda runtime reports it), leaving `STOP_MARGIN`.
+pub fn stop_at(deadline_ms: u64, now: SystemTime) -> Instant {
+    let now_ms = now.duration_since(UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
+    let remaining = Duration::from_millis(u64::try_from(u128::from(deadline_ms).saturating_sub(now_ms)).unwrap_or(0));
+    Instant::now() + remaining.saturating_sub(STOP_MARGIN)
+}
+
+/// Runs the job once. The event only says that the schedule fired: the
+/// job's own clock decides what is due, so a late or repeated event is harmless.
+pub async fn handle(
+    services: &Services,
+    event: CloudWatchEvent<serde_json::Value>,
+    stop: Option<Instant>,
+) -> Result<ExpiryReport, ExpireError> {
+    tracing::info!(
+        event = event.id.as_deref().unwrap_or(""),
+        scheduled_for = %event.time.to_rfc3339(),
+        "expiry run started"
+    );
+    Ok(services.run_expiry(stop, &ExpiryOptions::default()).await?)
+}

@@ -1,0 +1,310 @@
+//! The scheduled expiry job: ends lapsed licences and abandoned applications, flags overdue reviews; idempotent and resumable.
+
+use super::{ServiceError, Services};
+use crate::domain::application::{Actor, Application};
+use crate::domain::caller::Role;
+use crate::domain::expiry::{self, ExpiryKind};
+use crate::ports::{QueueQuery, StoreError};
+use chrono::{DateTime, NaiveDate, Utc};
+use futures::{StreamExt, TryStreamExt};
+use serde::Serialize;
+use std::time::Instant;
+
+/// How many ended days a run goes back over, so that missed runs are made up.
+pub const CATCH_UP_DAYS: u32 = 7;
+
+/// Entries read per page; each page is finished before the deadline is
+/// looked at again, so a page must fit well inside the deadline's margin.
+pub const DEFAULT_PAGE: usize = 100;
+
+/// Reads and writes of one record before it is left for the next run.
+const ATTEMPTS: usize = 3;
+
+/// Records of one page worked on at once: each is its own item and its own
+/// conditional write, so they do not contend; bounded to stay gentle on the table.
+const CONCURRENCY: usize = 8;
+
+/// Truck city-access passes are not built yet; when they are, they expire here too.
+pub const PASSES: &str = "truck passes: not yet implemented";
+
+#[derive(Debug, Clone)]
+pub struct ExpiryOptions {
+    pub page_size: usize,
+    pub catch_up_days: u32,
+}
+
+impl Default for ExpiryOptions {
+    fn default() -> Self {
+        ExpiryOptions {
+            page_size: DEFAULT_PAGE,
+            catch_up_days: CATCH_UP_DAYS,
+        }
+    }
+}
+
+/// What one run did. A run that stopped early (`complete: false`) is
+/// continued by the next one: whatever it finished has left the indexes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExpiryReport {
+    pub at: DateTime<Utc>,
+    /// The ended days whose buckets this run read, oldest first.
+    pub days: Vec<NaiveDate>,
+    pub licences_expired: usize,
+    pub applications_expired: usize,
+    /// Reviews reported past their due time by this run (each is reported once).
+    pub reviews_overdue: usize,
+    /// Entries read from the expiry index: the work, proportional to what is
+    /// due, never to the size of the table.
+    pub items_read: usize,
+    /// Overdue entries read from the review queue. Reported ones stay there
+    /// (it is the reviewers' work list) until decided, so a rerun reads them
+    /// again, and skips them.
+    pub reviews_read: usize,
+    /// Records that kept changing under the job, left for the next run.
+    pub left_for_next_run: usize,
+    pub complete: bool,
+    pub passes: &'static str,
+}
+
+/// What happened to one record.
+enum Outcome {
+    Ended,
+    /// Not due, already ended, or gone: nothing to do.
+    Unchanged,
+    /// Changed by someone else on every attempt.
+    Busy,
+}
+
+/// When to stop asking for pages: never before the first one, so that every
+/// run makes progress, and never once the deadline has passed.
+struct Budget {
+    deadline: Option<Instant>,
+    pages: usize,
+}
+
+impl Budget {
+    fn may_fetch(&mut self) -> bool {
+        let allowed = self.pages == 0 || self.deadline.is_none_or(|d| Instant::now() < d);
+        if allowed {
+            self.pages += 1;
+        }
+        allowed
+    }
+}
+
+fn scheduler() -> Actor {
+    Actor {
+        id: "expiry-job".into(),
+        role: Role::Scheduler,
+    }
+}
+
+impl Services {
+    /// Runs the expiry job: licences whose last valid day has ended,
+    /// applications abandoned for `ABANDONED_AFTER_DAYS`, then reviews past
+    /// their due time. Stops asking for more work once `deadline` has passed
+    /// (the caller leaves its own margin) and reports `complete: false`.
+    pub async fn run_expiry(&self, deadline: Option<Instant>, options: &ExpiryOptions) -> Result<ExpiryReport, ServiceError> {
+        let now = self.now();
+        let days = expiry::due_days(expiry::local_day(now), options.catch_up_days);
+        let mut report = ExpiryReport {
+            at: now,
+            days: days.clone(),
+            licences_expired: 0,
+            applications_expired: 0,
+            reviews_overdue: 0,
+            items_read: 0,
+            reviews_read: 0,
+            left_for_next_run: 0,
+            complete: false,
+            passes: PASSES,
+        };
+        let mut budget = Budget { deadline, pages: 0 };
+        let page_size = options.page_size.max(1);
+        let complete = self
+            .expire_due(ExpiryKind::ElectronicLicence, &days, now, page_size, &mut budget, &mut report)
+            .await?
+            && self
+                .expire_due(ExpiryKind::Application, &days, now, page_size, &mut budget, &mut report)
+                .await?
+            && self.flag_overdue_reviews(now, page_size, &mut budget, &mut report).await?;
+        report.complete = complete && report.left_for_next_run == 0;
+        tracing::info!(
+            licences_expired = report.licences_expired,
+            applications_expired = report.applications_expired,
+            reviews_overdue = report.reviews_overdue,
+            items_read = report.items_read,
+            reviews_read = report.reviews_read,
+            left_for_next_run = report.left_for_next_run,
+            complete = report.complete,
+            "expiry run finished"
+        );
+        Ok(report)
+    }
+
+    /// Works through the day buckets of one kind; false when the deadline stopped it.
+    async fn expire_due(
+        &self,
+        kind: ExpiryKind,
+        days: &[NaiveDate],
+        now: DateTime<Utc>,
+        page_size: usize,
+        budget: &mut Budget,
+        report: &mut ExpiryReport,
+    ) -> Result<bool, ServiceError> {
+        for day in days {
+            let mut after = None;
+            loop {
+                if !budget.may_fetch() {
+                    return Ok(false);
+                }
+                let page = self.records.due_for_expiry(kind, *day, page_size, after.take()).await?;
+                report.items_read += page.read;
+                let outcomes: Vec<Outcome> = futures::stream::iter(page.keys.iter().map(|key| async move {
+                    match kind {
+                        ExpiryKind::ElectronicLicence => self.expire_licence(key, now).await,
+                        ExpiryKind::Application => self.expire_application(key, now).await,
+                    }
+                }))
+                .buffer_unordered(CONCURRENCY)
+                .try_collect()
+                .await?;
+                for outcome in outcomes {
+                    match (outcome, kind) {
+                        (Outcome::Ended, ExpiryKind::ElectronicLicence) => report.licences_expired += 1,
+                        (Outcome::Ended, ExpiryKind::Application) => report.applications_expired += 1,
+                        (Outcome::Busy, _) => report.left_for_next_run += 1,
+                        (Outcome::Unchanged, _) => {}
+                    }
+                }
+                match page.next {
+                    Some(next) => after = Some(next),
+                    None => break,
+                }
+            }
+        }
+        Ok(true)
+    }
+
+    async fn expire_licence(&self, serial: &str, now: DateTime<Utc>) -> Result<Outcome, ServiceError> {
+        for _ in 0..ATTEMPTS {
+            // Read consistently: the index may lag behind the record.
+            let Some(mut licence) = self.records.electronic_licence(serial).await? else {
+                return Ok(Outcome::Unchanged);
+            };
+            let expected = licence.version;
+            if !licence.expire(now) {
+                return Ok(Outcome::Unchanged);
+            }
+            licence.version = expected + 1;
+            match self.records.update_electronic_licence(&licence, expected).await {
+                Ok(()) => {
+                    tracing::info!(serial = %serial, "electronic licence expired");
+                    return Ok(Outcome::Ended);
+                }
+                // Superseded or stopped meanwhile: read again and decide again.
+                Err(StoreError::Conflict) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        tracing::warn!(serial = %serial, "electronic licence kept changing; left for the next run");
+        Ok(Outcome::Busy)
+    }
+
+    async fn expire_application(&self, id: &str, now: DateTime<Utc>) -> Result<Outcome, ServiceError> {
+        for _ in 0..ATTEMPTS {
+            let Some(mut application) = self.records.application(id).await? else {
+                return Ok(Outcome::Unchanged);
+            };
+            // The applicant may have acted since the index was read.
+            if application.abandoned_at().is_none_or(|at| at > now) {
+                return Ok(Outcome::Unchanged);
+            }
+            let expected = application.version;
+            if application.expire(&scheduler(), now).is_err() {
+                return Ok(Outcome::Unchanged);
+            }
+            application.version = expected + 1;
+            // Ending the application releases the holder's slot in the same write.
+            match self.records.update_application(&application, expected).await {
+                Ok(()) => {
+                    tracing::info!(application = %id, "abandoned application expired");
+                    return Ok(Outcome::Ended);
+                }
+                Err(StoreError::Conflict) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        tracing::warn!(application = %id, "application kept changing; left for the next run");
+        Ok(Outcome::Busy)
+    }
+
+    /// Reports each review past its due time once; false when the deadline stopped it.
+    async fn flag_overdue_reviews(
+        &self,
+        now: DateTime<Utc>,
+        page_size: usize,
+        budget: &mut Budget,
+        report: &mut ExpiryReport,
+    ) -> Result<bool, ServiceError> {
+        let mut after = None;
+        loop {
+            if !budget.may_fetch() {
+                return Ok(false);
+            }
+            let page = self
+                .records
+                .review_queue(&QueueQuery {
+                    limit: page_size.min(super::reviews::MAX_PAGE),
+                    after: after.take(),
+                    due_before: Some(now),
+                })
+                .await?;
+            report.reviews_read += page.items.len();
+            let outcomes: Vec<Outcome> = futures::stream::iter(page.items.into_iter().map(|a| self.flag_overdue(a, now)))
+                .buffer_unordered(CONCURRENCY)
+                .try_collect()
+                .await?;
+            for outcome in outcomes {
+                match outcome {
+                    Outcome::Ended => report.reviews_overdue += 1,
+                    Outcome::Busy => report.left_for_next_run += 1,
+                    Outcome::Unchanged => {}
+                }
+            }
+            match page.next {
+                Some(next) => after = Some(next),
+                None => return Ok(true),
+            }
+        }
+    }
+
+    async fn flag_overdue(&self, mut application: Application, now: DateTime<Utc>) -> Result<Outcome, ServiceError> {
+        for attempt in 0..ATTEMPTS {
+            if attempt > 0 {
+                // A reviewer may have decided it meanwhile.
+                match self.records.application(&application.id).await? {
+                    Some(fresh) => application = fresh,
+                    None => return Ok(Outcome::Unchanged),
+                }
+            }
+            let expected = application.version;
+            if !application.flag_overdue(now) {
+                return Ok(Outcome::Unchanged);
+            }
+            application.version = expected + 1;
+            match self.records.update_application(&application, expected).await {
+                Ok(()) => {
+                    let due = application.photo.as_ref().map(|p| p.due_at.to_rfc3339()).unwrap_or_default();
+                    tracing::warn!(application = %application.id, due = %due, "review past its due time");
+                    return Ok(Outcome::Ended);
+                }
+                Err(StoreError::Conflict) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        tracing::warn!(application = %application.id, "review kept changing; left for the next run");
+        Ok(Outcome::Busy)
+    }
+}
