@@ -147,15 +147,3 @@ pub async fn local_services(
 pub const LOCAL_IACA_KEY: &str = "local-iaca";
 pub const LOCAL_DOCUMENT_SIGNER_KEY: &str = "local-document-signer-1";
 
-/// Issues approved applications as they arrive, as the issue function does
-/// for `ApplicationApproved` events in AWS.
-pub fn spawn_issuance(services: Services, mut approvals: tokio::sync::mpsc::UnboundedReceiver<String>) {
-    tokio::spawn(async move {
-        while let Some(application) = approvals.recv().await {
-            match services.issue(&application).await {
-                Ok(outcome) => tracing::info!(application = %application, ?outcome, "issued"),
-                Err(e) => tracing::warn!(application = %application, error = %e, "issuance failed; the application stays approved"),
-            }
-        }
-    });
-}

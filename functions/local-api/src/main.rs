@@ -199,8 +199,14 @@ async fn run(options: Options) -> Result<(), String> {
     let listener = tokio::net::TcpListener::bind(address)
         .await
         .map_err(|e| format!("cannot listen on {address}: {e}"))?;
-    edl_local_api::spawn_issuance(local.services.clone(), local.approvals);
-    let api = Arc::new(LocalApi::new(local.services, routes, keys, local.embedded_photos, local.notices));
+    let api = Arc::new(LocalApi::new(
+        local.services,
+        routes,
+        keys,
+        local.embedded_photos,
+        local.notices,
+        local.approvals,
+    ));
     print_banner(&api, &storage, samples, address);
     tokio::select! {
         served = serve(api, listener) => served.map_err(|e| e.to_string()),

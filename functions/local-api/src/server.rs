@@ -31,6 +31,10 @@ pub struct LocalApi {
     pub embedded_photos: Option<Arc<EmbeddedPhotos>>,
     /// Notices pushed to holders, listed at `GET /_dev/notices`.
     pub notices: Arc<EmbeddedNotices>,
+    /// Approved applications, issued before the request that approved them is
+    /// answered, so that a walkthrough sees its licence at once (in AWS the
+    /// issue function does it a moment later).
+    approvals: tokio::sync::Mutex<tokio::sync::mpsc::UnboundedReceiver<String>>,
     requests: AtomicU64,
 }
 
@@ -96,6 +100,7 @@ impl LocalApi {
         keys: DevKeys,
         embedded_photos: Option<Arc<EmbeddedPhotos>>,
         notices: Arc<EmbeddedNotices>,
+        approvals: tokio::sync::mpsc::UnboundedReceiver<String>,
     ) -> LocalApi {
         LocalApi {
             services,
@@ -103,6 +108,7 @@ impl LocalApi {
             keys,
             embedded_photos,
             notices,
+            approvals: tokio::sync::Mutex::new(approvals),
             requests: AtomicU64::new(0),
         }
     }
@@ -205,7 +211,19 @@ impl LocalApi {
                 ))
             }
         };
+        self.issue_approved().await;
         to_http(response)
+    }
+
+    /// Plays the issue function for every application approved meanwhile.
+    async fn issue_approved(&self) {
+        let mut approvals = self.approvals.lock().await;
+        while let Ok(application) = approvals.try_recv() {
+            match self.services.issue(&application).await {
+                Ok(outcome) => tracing::info!(application = %application, ?outcome, "issued"),
+                Err(e) => tracing::warn!(application = %application, error = %e, "issuance failed; the application stays approved"),
+            }
+        }
     }
 
     async fn development(&self, method: &str, what: &str, parts: &http::request::Parts, body: &[u8]) -> HttpResponse {
