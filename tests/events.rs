@@ -39,6 +39,7 @@ async fn store_event_application(h: &Harness, id: &str, holder: &str, city: &str
         },
         office: None,
         at: h.services.now(),
+        device_key: None,
     });
     h.services.records.create_application(&application).await.expect("store");
 }
@@ -159,6 +160,12 @@ async fn every_event(mut h: Harness) {
     assert_eq!((wave.status, wave.body["id"].as_str()), (200, Some("2c")), "{wave:?}");
 
     photo_and_review_events(&h).await;
+
+    // The expiry job's schedule event: one run through the handler; it finishes.
+    let schedule: aws_lambda_events::event::cloudwatch_events::CloudWatchEvent =
+        serde_json::from_str(&event_text("expire-schedule.json")).expect("EventBridge scheduled event");
+    let report = edl_expire::handle(&h.services, schedule, None).await.expect("expiry run");
+    assert!(report.complete && report.passes.starts_with("truck passes"), "{report:?}");
 }
 
 /// Every file in events/ is exercised above; a new file without a case fails here.

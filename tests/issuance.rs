@@ -309,3 +309,32 @@ async fn showing_needs_a_holder_and_a_licence() {
     assert_eq!((anonymous.status, anonymous.problem()), (401, "unauthenticated"));
     let _: Option<Value> = None;
 }
+
+/// The app's device key goes into the Mobile Security Object; a malformed one is refused.
+#[tokio::test]
+async fn the_apps_device_key_is_bound_into_the_document() {
+    let mut h = embedded_harness().await;
+    local_keys(&mut h).await;
+    let bad = call(
+        &h.services,
+        json_request("POST /applications", &[], holder(ZHANG_WEI), &json!({ "photoSource": "on_file", "deviceKey": "bm90LWEta2V5" })),
+    )
+    .await;
+    assert_eq!((bad.status, bad.problem()), (400, "invalid-request"));
+    let device = p256::SecretKey::random(&mut rand_core::OsRng);
+    let point = p256::elliptic_curve::sec1::ToEncodedPoint::to_encoded_point(&device.public_key(), false);
+    let key = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(point.as_bytes());
+    let opened = call(
+        &h.services,
+        json_request("POST /applications", &[], holder(ZHANG_WEI), &json!({ "photoSource": "on_file", "deviceKey": key })),
+    )
+    .await;
+    assert_eq!(opened.status, 201, "{opened:?}");
+    let id = opened.body["id"].as_str().expect("id").to_string();
+    let session = h.keys.mint_liveness_session(ZHANG_WEI, 99.0, h.services.now().timestamp());
+    call(&h.services, json_request("POST /applications/{id}/liveness", &[("id", &id)], holder(ZHANG_WEI), &json!({ "livenessSessionId": session }))).await;
+    h.services.issue(&id).await.expect("issued");
+    let document = STANDARD.decode(show(&h, ZHANG_WEI).await.body["document"].as_str().expect("doc")).expect("base64");
+    let x = &point.as_bytes()[1..33];
+    assert!(document.windows(32).any(|w| w == x), "the device key's x coordinate is in the signed MSO");
+}

@@ -157,6 +157,23 @@ async fn every_step_of_the_code_pipeline(mut h: Harness) {
     let document = shown.body["document"].as_str().expect("document").to_string();
     let valid_mdoc = verify(&h, officer(), json!({ "mdoc": document })).await;
     assert_eq!(valid_mdoc.body["valid"], true, "{valid_mdoc:?}");
+    // The same inside a DeviceResponse, as a holder's device presents it.
+    let issuer_signed: ciborium::Value = ciborium::de::from_reader(&STANDARD.decode(&document).expect("b64")[..]).expect("cbor");
+    let response = ciborium::Value::Map(vec![
+        ("version".into(), "1.0".into()),
+        (
+            "documents".into(),
+            ciborium::Value::Array(vec![ciborium::Value::Map(vec![
+                ("docType".into(), "org.iso.18013.5.1.mDL".into()),
+                ("issuerSigned".into(), issuer_signed),
+            ])]),
+        ),
+        ("status".into(), 0.into()),
+    ]);
+    let mut response_bytes = Vec::new();
+    ciborium::ser::into_writer(&response, &mut response_bytes).expect("cbor");
+    let from_device = verify(&h, officer(), json!({ "mdoc": STANDARD.encode(&response_bytes) })).await;
+    assert_eq!(from_device.body["valid"], true, "{from_device:?}");
     let mut altered = STANDARD.decode(&document).expect("base64");
     let name_at = altered
         .windows(3)

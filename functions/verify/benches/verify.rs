@@ -65,6 +65,7 @@ fn main() {
             opened_by: Actor { id: "clerk".into(), role: Role::Clerk },
             office: Some("110000".into()),
             at: services.now(),
+            device_key: None,
         });
         application.state = ApplicationState::Approved;
         records.create_application(&application).await.map_err(|e| e.to_string())?;

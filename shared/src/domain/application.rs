@@ -184,6 +184,10 @@ pub struct Application {
     /// Where the approved photo is kept as the licence's portrait.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub portrait_key: Option<String>,
+    /// The holder's device key (P-256, SEC1, base64url) for the mdoc's MSO,
+    /// when the app supplied one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_key: Option<String>,
     /// When the scheduled job reported the photo under review as past its
     /// due time, so that it is reported once per submission.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -232,6 +236,7 @@ pub struct Opening {
     pub opened_by: Actor,
     pub office: Option<String>,
     pub at: DateTime<Utc>,
+    pub device_key: Option<String>,
 }
 
 impl Application {
@@ -296,6 +301,7 @@ impl Application {
             last_review: None,
             last_refusal: None,
             portrait_key: None,
+            device_key: opening.device_key,
             overdue_flagged_at: None,
             history,
             version: 1,
@@ -621,6 +627,7 @@ mod tests {
             opened_by,
             office: (channel == Channel::Counter).then(|| "110000".into()),
             at: at("2026-11-25T09:00:00+08:00"),
+            device_key: None,
         }
     }
 

@@ -76,20 +76,21 @@ enum Outcome {
     Busy,
 }
 
-/// When to stop asking for pages: never before the first one, so that every
-/// run makes progress, and never once the deadline has passed.
+/// When to stop asking for pages: once the deadline has passed, but never
+/// before a page with work in it was done, so that every run makes progress
+/// (empty buckets cost one small query each).
 struct Budget {
     deadline: Option<Instant>,
-    pages: usize,
+    worked: bool,
 }
 
 impl Budget {
-    fn may_fetch(&mut self) -> bool {
-        let allowed = self.pages == 0 || self.deadline.is_none_or(|d| Instant::now() < d);
-        if allowed {
-            self.pages += 1;
-        }
-        allowed
+    fn may_fetch(&self) -> bool {
+        !self.worked || self.deadline.is_none_or(|d| Instant::now() < d)
+    }
+
+    fn record(&mut self, entries: usize) {
+        self.worked |= entries > 0;
     }
 }
 
@@ -120,7 +121,7 @@ impl Services {
             complete: false,
             passes: PASSES,
         };
-        let mut budget = Budget { deadline, pages: 0 };
+        let mut budget = Budget { deadline, worked: false };
         let page_size = options.page_size.max(1);
         let complete = self
             .expire_due(ExpiryKind::ElectronicLicence, &days, now, page_size, &mut budget, &mut report)
@@ -161,6 +162,7 @@ impl Services {
                 }
                 let page = self.records.due_for_expiry(kind, *day, page_size, after.take()).await?;
                 report.items_read += page.read;
+                budget.record(page.keys.len());
                 let outcomes: Vec<Outcome> = futures::stream::iter(page.keys.iter().map(|key| async move {
                     match kind {
                         ExpiryKind::ElectronicLicence => self.expire_licence(key, now).await,
@@ -262,6 +264,7 @@ impl Services {
                 })
                 .await?;
             report.reviews_read += page.items.len();
+            budget.record(page.items.len());
             let outcomes: Vec<Outcome> = futures::stream::iter(page.items.into_iter().map(|a| self.flag_overdue(a, now)))
                 .buffer_unordered(CONCURRENCY)
                 .try_collect()

@@ -139,6 +139,10 @@ impl Services {
             .min(active.not_after);
         let random = u32::from_le_bytes(uuid::Uuid::new_v4().as_bytes()[..4].try_into().unwrap_or([0; 4]));
         let serial = new_serial(licence.city_code(), now.with_timezone(&offset).date_naive(), random);
+        let device_key = application
+            .device_key
+            .as_deref()
+            .and_then(|k| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(k.trim_end_matches('=')).ok());
         let issued = mdoc::issue(
             &mdoc::MdocInput {
                 licence: &licence,
@@ -147,7 +151,7 @@ impl Services {
                 generated_at: now,
                 valid_from: now,
                 valid_until,
-                device_key_sec1: None,
+                device_key_sec1: device_key.as_deref(),
             },
             signer,
             &active.key_id,

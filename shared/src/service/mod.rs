@@ -257,6 +257,10 @@ pub struct OpenApplication {
     /// Required for a clerk; a holder may leave it out.
     #[serde(default)]
     pub licence_number: Option<String>,
+    /// The app's device public key (P-256, SEC1 uncompressed, base64url) to
+    /// bind into the mdoc, so the device can sign presentations.
+    #[serde(default)]
+    pub device_key: Option<String>,
 }
 
 /// `POST /applications/{id}/liveness`
@@ -386,6 +390,21 @@ impl Services {
         if request.photo_source == PhotoSource::OnFile && !licence.photo_on_file {
             return Err(ServiceError::NoPhotoOnFile);
         }
+        if let Some(key) = &request.device_key {
+            let valid = base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, key.trim_end_matches('='))
+                .ok()
+                .is_some_and(|bytes| bytes.len() == 65 && p256::PublicKey::from_sec1_bytes(&bytes).is_ok());
+            if !valid {
+                return Err(ServiceError::Invalid {
+                    detail: "deviceKey must be a P-256 public key, SEC1 uncompressed (65 bytes), base64url.".into(),
+                    errors: vec![InputError {
+                        line: None,
+                        field: "deviceKey".into(),
+                        message: "not a P-256 public key".into(),
+                    }],
+                });
+            }
+        }
         let (channel, role, office) = if counter {
             (Channel::Counter, Role::Clerk, caller.office.clone())
         } else {
@@ -401,6 +420,7 @@ impl Services {
             opened_by: actor(caller, role),
             office,
             at: self.now(),
+            device_key: request.device_key.clone(),
         });
         self.records.create_application(&application).await?;
         tracing::info!(application = %application.id, state = %application.state, channel = ?channel, "application opened");

@@ -33,7 +33,7 @@ pub struct VerificationRequest {
     pub code: Option<String>,
     #[serde(default)]
     pub barcode: Option<String>,
-    /// An ISO 18013-5 `IssuerSigned`, base64.
+    /// An ISO 18013-5 `IssuerSigned` or `DeviceResponse`, base64.
     #[serde(default)]
     pub mdoc: Option<String>,
     /// Required of a relying party: one of the configured purposes.
@@ -387,6 +387,10 @@ impl Services {
         let Ok(bytes) = STANDARD.decode(text.trim()) else {
             return Ok(Err(fail("bad-base64", "The mdoc is not base64.")));
         };
+        // A DeviceResponse (what a holder's device presents) carries the
+        // IssuerSigned of its first document; its device signature binds it to a
+        // proximity session transcript, which an online check does not have.
+        let bytes = issuer_signed_of_device_response(&bytes).unwrap_or(bytes);
         let verified = match mdoc::verify_issuer_signed(&bytes, now, SKEW_SECONDS) {
             Ok(v) => v,
             Err(e) => return Ok(Err(fail(mdoc_reason(&e), e.to_string()))),
@@ -443,6 +447,24 @@ fn probe_time(der: &[u8]) -> Option<DateTime<Utc>> {
     let validity = &certificate.tbs_certificate.validity;
     let from = DateTime::<Utc>::from(validity.not_before.to_system_time());
     Some(from + Duration::seconds(1))
+}
+
+/// The first document's `issuerSigned`, re-encoded, when `bytes` is a DeviceResponse.
+fn issuer_signed_of_device_response(bytes: &[u8]) -> Option<Vec<u8>> {
+    let value: ciborium::Value = ciborium::de::from_reader(bytes).ok()?;
+    let map = value.as_map()?;
+    let documents = map
+        .iter()
+        .find(|(k, _)| k.as_text() == Some("documents"))
+        .and_then(|(_, v)| v.as_array())?;
+    let first = documents.first()?.as_map()?;
+    let issuer_signed = first
+        .iter()
+        .find(|(k, _)| k.as_text() == Some("issuerSigned"))
+        .map(|(_, v)| v.clone())?;
+    let mut out = Vec::new();
+    ciborium::ser::into_writer(&issuer_signed, &mut out).ok()?;
+    Some(out)
 }
 
 fn check_barcode(value: &str) -> Result<String, Failure> {
