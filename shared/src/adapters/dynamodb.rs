@@ -279,6 +279,20 @@ impl DynamoRecords {
         Ok(TransactWriteItem::builder().put(put).build())
     }
 
+    /// Deletes the application's open-application lock: only our own; a
+    /// missing one is already released.
+    fn release_slot(&self, application: &Application) -> Result<TransactWriteItem, StoreError> {
+        let delete = Delete::builder()
+            .table_name(&self.table)
+            .key("pk", s(licence_pk(&application.licence_number)))
+            .key("sk", s("OPEN_APPLICATION"))
+            .condition_expression("attribute_not_exists(pk) OR applicationId = :id")
+            .expression_attribute_values(":id", s(&application.id))
+            .build()
+            .map_err(|e| unavailable("Delete", e))?;
+        Ok(TransactWriteItem::builder().delete(delete).build())
+    }
+
     /// Runs a transaction; a failed condition on any item is a `Conflict`
     /// unless `on_condition` says what it means for that item's index.
     async fn transact(
@@ -480,16 +494,7 @@ impl Records for DynamoRecords {
         let item = application_item(application)?;
         let mut items = vec![self.versioned_put(item, expected_version)?];
         if !application.state.is_open() {
-            let delete = Delete::builder()
-                .table_name(&self.table)
-                .key("pk", s(licence_pk(&application.licence_number)))
-                .key("sk", s("OPEN_APPLICATION"))
-                // Release only our own slot; a missing one is already released.
-                .condition_expression("attribute_not_exists(pk) OR applicationId = :id")
-                .expression_attribute_values(":id", s(&application.id))
-                .build()
-                .map_err(|e| unavailable("Delete", e))?;
-            items.push(TransactWriteItem::builder().delete(delete).build());
+            items.push(self.release_slot(application)?);
         }
         self.transact(items, |_| None).await
     }
@@ -630,15 +635,7 @@ impl Records for DynamoRecords {
             self.put(edl_item(licence)?, "attribute_not_exists(pk)")?,
             self.versioned_put(application_item(application)?, issuance.application_expected_version)?,
         ];
-        let delete = Delete::builder()
-            .table_name(&self.table)
-            .key("pk", s(licence_pk(&application.licence_number)))
-            .key("sk", s("OPEN_APPLICATION"))
-            .condition_expression("attribute_not_exists(pk) OR applicationId = :id")
-            .expression_attribute_values(":id", s(&application.id))
-            .build()
-            .map_err(|e| unavailable("Delete", e))?;
-        items.push(TransactWriteItem::builder().delete(delete).build());
+        items.push(self.release_slot(application)?);
         let mut pointer = Item::new();
         pointer.insert("pk".into(), s(format!("HOLDER#{}", licence.holder_id)));
         pointer.insert("sk".into(), s("EDL"));

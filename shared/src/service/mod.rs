@@ -721,39 +721,20 @@ impl Services {
     /// R11: a change of classes, validity or issuing authority ends the
     /// holder's electronic licence; the holder is told to apply again.
     async fn supersede_electronic_licence(&self, holder_id: &str, reason: &str) -> Result<(), ServiceError> {
-        let Some(serial) = self.records.current_serial_of(holder_id).await? else {
-            return Ok(());
+        let status = EdlStatus::Superseded {
+            at: self.now(),
+            reason: format!("licence changed: {reason}"),
+            by_serial: None,
         };
-        for _ in 0..3 {
-            let Some(mut edl) = self.records.electronic_licence(&serial).await? else {
-                return Ok(());
-            };
-            if !edl.is_active() {
-                return Ok(());
-            }
-            let expected = edl.version;
-            edl.status = EdlStatus::Superseded {
-                at: self.now(),
-                reason: format!("licence changed: {reason}"),
-                by_serial: None,
-            };
-            edl.version += 1;
-            match self.records.update_electronic_licence(&edl, expected).await {
-                Ok(()) => {
-                    tracing::info!(serial = %serial, "electronic licence superseded by a licence change");
-                    self.notify(&Notice::LicenceSuperseded {
-                        holder_id: holder_id.into(),
-                        serial: serial.clone(),
-                        reason: reason.into(),
-                    })
-                    .await;
-                    return Ok(());
-                }
-                Err(StoreError::Conflict) => continue,
-                Err(e) => return Err(e.into()),
-            }
+        if let Some(serial) = self.end_electronic_licence(holder_id, status).await? {
+            self.notify(&Notice::LicenceSuperseded {
+                holder_id: holder_id.into(),
+                serial,
+                reason: reason.into(),
+            })
+            .await;
         }
-        Err(ServiceError::Conflict)
+        Ok(())
     }
 
     /// R15: stops the holder's electronic licence, if any, with the reason recorded.
@@ -763,27 +744,34 @@ impl Services {
         reason: &str,
         by: crate::domain::application::Actor,
     ) -> Result<(), ServiceError> {
+        let status = EdlStatus::Stopped {
+            at: self.now(),
+            reason: reason.into(),
+            by,
+        };
+        self.end_electronic_licence(holder_id, status).await.map(|_| ())
+    }
+
+    /// Moves the holder's active electronic licence, if any, to `status`;
+    /// the serial when one was ended. A concurrent change is read again.
+    async fn end_electronic_licence(&self, holder_id: &str, status: EdlStatus) -> Result<Option<String>, ServiceError> {
         let Some(serial) = self.records.current_serial_of(holder_id).await? else {
-            return Ok(());
+            return Ok(None);
         };
         for _ in 0..3 {
             let Some(mut edl) = self.records.electronic_licence(&serial).await? else {
-                return Ok(());
+                return Ok(None);
             };
             if !edl.is_active() {
-                return Ok(());
+                return Ok(None);
             }
             let expected = edl.version;
-            edl.status = EdlStatus::Stopped {
-                at: self.now(),
-                reason: reason.into(),
-                by: by.clone(),
-            };
+            edl.status = status.clone();
             edl.version += 1;
             match self.records.update_electronic_licence(&edl, expected).await {
                 Ok(()) => {
-                    tracing::info!(serial = %serial, "electronic licence stopped");
-                    return Ok(());
+                    tracing::info!(serial = %serial, "electronic licence ended");
+                    return Ok(Some(serial));
                 }
                 Err(StoreError::Conflict) => continue,
                 Err(e) => return Err(e.into()),
