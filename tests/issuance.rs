@@ -76,18 +76,16 @@ async fn code(h: &Harness, who: &str) -> edl_tests::Answer {
     call(&h.services, request("GET /licence/code", &[], holder(who), None, None)).await
 }
 
-fn trust_material(h: &Harness) -> impl std::future::Future<Output = (Vec<u8>, Vec<u8>)> + '_ {
-    async move {
-        let trust = h.services.records.trust().await.expect("trust");
-        let der = |role: TrustRole| {
-            trust
-                .iter()
-                .find(|t| t.role == role)
-                .map(|t| STANDARD.decode(&t.certificate).expect("base64"))
-                .expect("certificate")
-        };
-        (der(TrustRole::Iaca), der(TrustRole::DocumentSigner))
-    }
+async fn trust_material(h: &Harness) -> (Vec<u8>, Vec<u8>) {
+    let trust = h.services.records.trust().await.expect("trust");
+    let der = |role: TrustRole| {
+        trust
+            .iter()
+            .find(|t| t.role == role)
+            .map(|t| STANDARD.decode(&t.certificate).expect("base64"))
+            .expect("certificate")
+    };
+    (der(TrustRole::Iaca), der(TrustRole::DocumentSigner))
 }
 
 async fn issue_exactly_once_and_show(mut h: Harness) {
