@@ -39,3 +39,21 @@ pub async fn handle(
     );
     Ok(services.run_expiry(stop, &ExpiryOptions::default()).await?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stops_twenty_seconds_before_the_deadline() {
+        let now = SystemTime::now();
+        let now_ms = u64::try_from(now.duration_since(UNIX_EPOCH).expect("clock").as_millis()).expect("ms");
+        let before = Instant::now();
+        let stop = stop_at(now_ms + 900_000, now);
+        let left = stop.duration_since(before);
+        assert!(left >= Duration::from_secs(880) && left < Duration::from_secs(881), "{left:?}");
+        // A deadline already inside the margin (or past) stops at once.
+        assert!(stop_at(now_ms + 5_000, now) <= Instant::now());
+        assert!(stop_at(0, now) <= Instant::now());
+    }
+}
