@@ -11,4 +11,5 @@ pub mod licence;
 pub mod photo;
 pub mod review;
 pub mod rollout;
+pub mod truck;
 pub mod verification;
