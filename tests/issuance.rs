@@ -8,7 +8,7 @@ use base64::Engine;
 use edl_tests::{
     admin, call, dynamo_harness, embedded_harness, holder, images, json_request, request, Harness, LI_NA, ZHANG_WEI,
 };
-use serde_json::{json, Value};
+use serde_json::json;
 use shared::credential::{cert, mdoc, showcode};
 use shared::crypto::LocalSigner;
 use shared::ports::{Signer, SignerError, TrustRole};
@@ -305,7 +305,6 @@ async fn showing_needs_a_holder_and_a_licence() {
     assert_eq!((not_holder.status, not_holder.problem()), (403, "forbidden"));
     let anonymous = call(&h.services, request("GET /licence/code", &[], None, None, None)).await;
     assert_eq!((anonymous.status, anonymous.problem()), (401, "unauthenticated"));
-    let _: Option<Value> = None;
 }
 
 /// The app's device key goes into the Mobile Security Object; a malformed one is refused.

@@ -6,6 +6,7 @@ pub fn init_tracing() {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let in_lambda = std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some();
     let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    // A subscriber installed earlier (a test harness) stays; that is not an error.
     let _ = if in_lambda {
         builder
             .json()
