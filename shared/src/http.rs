@@ -170,6 +170,17 @@ pub fn no_route(request: &Request) -> ServiceError {
     }
 }
 
+/// Runs a function's routing for one request inside its span, and answers
+/// an error as its problem document: what every HTTP handler does around its routes.
+pub async fn answer(
+    request: &Request,
+    routed: impl std::future::Future<Output = Result<Response<Body>, ServiceError>>,
+) -> Response<Body> {
+    use tracing::Instrument;
+    let span = request_span(request);
+    async { respond(routed.await) }.instrument(span).await
+}
+
 /// One span per request, carrying the request id and route.
 pub fn request_span(request: &Request) -> tracing::Span {
     tracing::info_span!("request", request_id = %request_id(request), route = %route_key(request))

@@ -3,7 +3,6 @@
 use lambda_http::{Body, Request, Response};
 use shared::http;
 use shared::service::{ServiceError, Services};
-use tracing::Instrument;
 
 /// The routes this function serves, as `template.yaml` declares them.
 pub const ROUTES: [&str; 4] = [
@@ -14,10 +13,7 @@ pub const ROUTES: [&str; 4] = [
 ];
 
 pub async fn handle(services: &Services, request: Request) -> Response<Body> {
-    let span = http::request_span(&request);
-    async { http::respond(route(services, &request).await) }
-        .instrument(span)
-        .await
+    http::answer(&request, route(services, &request)).await
 }
 
 async fn route(services: &Services, request: &Request) -> Result<Response<Body>, ServiceError> {

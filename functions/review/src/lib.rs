@@ -4,16 +4,12 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use shared::http::{self, MAX_JSON_BODY};
 use shared::service::reviews::QueueRequest;
 use shared::service::{ServiceError, Services};
-use tracing::Instrument;
 
 /// The routes this function serves, as `template.yaml` declares them.
 pub const ROUTES: [&str; 3] = ["GET /reviews", "GET /reviews/{id}", "POST /reviews/{id}/decision"];
 
 pub async fn handle(services: &Services, request: Request) -> Response<Body> {
-    let span = http::request_span(&request);
-    async { http::respond(route(services, &request).await) }
-        .instrument(span)
-        .await
+    http::answer(&request, route(services, &request)).await
 }
 
 fn queue_request(request: &Request) -> Result<QueueRequest, ServiceError> {

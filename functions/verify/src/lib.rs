@@ -5,7 +5,6 @@ pub mod offline;
 use lambda_http::{Body, Request, Response};
 use shared::http::{self, MAX_JSON_BODY};
 use shared::service::{ServiceError, Services};
-use tracing::Instrument;
 
 /// The routes this function serves, as `template.yaml` declares them.
 pub const ROUTES: [&str; 2] = ["POST /verifications", "GET /.well-known/edl/trust"];
@@ -14,10 +13,7 @@ pub const ROUTES: [&str; 2] = ["POST /verifications", "GET /.well-known/edl/trus
 pub const MAX_VERIFICATION_BODY: usize = 768 * 1024;
 
 pub async fn handle(services: &Services, request: Request) -> Response<Body> {
-    let span = http::request_span(&request);
-    async { http::respond(route(services, &request).await) }
-        .instrument(span)
-        .await
+    http::answer(&request, route(services, &request)).await
 }
 
 async fn route(services: &Services, request: &Request) -> Result<Response<Body>, ServiceError> {
