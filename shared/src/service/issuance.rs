@@ -49,28 +49,36 @@ impl Services {
             .ok_or_else(|| ServiceError::Unavailable("no signer is configured for this function".into()))
     }
 
-    /// The newest active document signer whose certificate verifies against the active IACA now.
+    /// The newest active document signer whose certificate verifies against
+    /// the newest active IACA now, from the trust material held in memory.
     pub async fn active_signer(&self) -> Result<ActiveSigner, ServiceError> {
-        let trust = self.records.trust().await?;
+        let trust = self.trust_set().await?;
         let now = self.now();
         let iaca = trust
+            .entries
             .iter()
             .filter(|t| t.role == TrustRole::Iaca && t.status == TrustStatus::Active)
             .max_by_key(|t| t.created_at)
             .ok_or_else(|| ServiceError::Unavailable("no IACA certificate is installed; bootstrap the keys".into()))?;
-        let iaca_der = decode_certificate(iaca)?;
+        let iaca_der = trust
+            .iacas
+            .iter()
+            .find(|(kid, _)| *kid == iaca.kid)
+            .map(|(_, der)| der)
+            .ok_or_else(|| ServiceError::Unavailable(format!("the certificate {} is not base64", iaca.kid)))?;
         let mut signers: Vec<&TrustEntry> = trust
+            .entries
             .iter()
             .filter(|t| t.role == TrustRole::DocumentSigner && t.status == TrustStatus::Active)
             .collect();
         signers.sort_by_key(|t| std::cmp::Reverse(t.created_at));
         for entry in signers {
-            let der = decode_certificate(entry)?;
-            if let Ok(info) = cert::verify_document_signer(&iaca_der, &der, now) {
+            let Some(signer) = trust.signers.get(&entry.kid) else { continue };
+            if let Ok(info) = cert::verify_document_signer(iaca_der, &signer.certificate, now) {
                 return Ok(ActiveSigner {
                     kid: entry.kid.clone(),
                     key_id: entry.key_id.clone(),
-                    certificate: der,
+                    certificate: signer.certificate.clone(),
                     not_after: info.not_after,
                 });
             }
@@ -214,10 +222,4 @@ impl Services {
         .await;
         Ok(IssueOutcome::Issued { serial })
     }
-}
-
-fn decode_certificate(entry: &TrustEntry) -> Result<Vec<u8>, ServiceError> {
-    STANDARD
-        .decode(&entry.certificate)
-        .map_err(|_| ServiceError::Unavailable(format!("the certificate {} is not base64", entry.kid)))
 }

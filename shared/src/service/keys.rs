@@ -36,6 +36,14 @@ fn unavailable(e: impl std::fmt::Display) -> ServiceError {
 }
 
 impl Services {
+    /// Stores a trust entry and forgets the keys held in memory, so that
+    /// signing and verification in this process see the change at once.
+    async fn remember_trust(&self, entry: &TrustEntry) -> Result<(), ServiceError> {
+        self.records.save_trust(entry).await?;
+        self.trust_cache.clear();
+        Ok(())
+    }
+
     /// Creates the IACA root certificate from `iaca_key_id` (self-signed through the signer).
     pub async fn install_iaca(&self, authority: &Authority, iaca_key_id: &str) -> Result<TrustEntry, ServiceError> {
         let signer = self
@@ -66,7 +74,7 @@ impl Services {
             status: TrustStatus::Active,
             created_at: now,
         };
-        self.records.save_trust(&entry).await?;
+        self.remember_trust(&entry).await?;
         tracing::info!(kid = %entry.kid, "IACA certificate installed");
         Ok(entry)
     }
@@ -112,7 +120,7 @@ impl Services {
             status: TrustStatus::Active,
             created_at: Utc::now().max(now),
         };
-        self.records.save_trust(&entry).await?;
+        self.remember_trust(&entry).await?;
         tracing::info!(kid = %entry.kid, "document signer added");
         Ok(entry)
     }
@@ -128,7 +136,7 @@ impl Services {
                 id: kid.into(),
             })?;
         entry.status = TrustStatus::Retired;
-        self.records.save_trust(&entry).await?;
+        self.remember_trust(&entry).await?;
         Ok(entry)
     }
 }

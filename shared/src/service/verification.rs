@@ -81,7 +81,8 @@ pub struct TrustedSigner {
 /// The keys verification trusts, held in memory.
 #[derive(Debug, Clone, Default)]
 pub struct TrustSet {
-    pub iacas: Vec<Vec<u8>>,
+    /// The active IACA certificates, by kid.
+    pub iacas: Vec<(String, Vec<u8>)>,
     pub signers: HashMap<String, TrustedSigner>,
     pub entries: Vec<TrustEntry>,
 }
@@ -153,17 +154,17 @@ impl Services {
         }
         let entries = self.records.trust().await?;
         let decode = |e: &TrustEntry| STANDARD.decode(&e.certificate).ok();
-        let iacas: Vec<Vec<u8>> = entries
+        let iacas: Vec<(String, Vec<u8>)> = entries
             .iter()
             .filter(|e| e.role == TrustRole::Iaca && e.status == TrustStatus::Active)
-            .filter_map(decode)
+            .filter_map(|e| decode(e).map(|der| (e.kid.clone(), der)))
             .collect();
         let mut signers = HashMap::new();
         for entry in entries.iter().filter(|e| e.role == TrustRole::DocumentSigner) {
             let Some(der) = decode(entry) else { continue };
             // A document signer is trusted only if it chains to one of our IACAs;
             // checked once here, at a time inside its own validity.
-            for iaca in &iacas {
+            for (_, iaca) in &iacas {
                 let Ok(public) = cert::public_key_of(&der) else { continue };
                 let probe = probe_time(&der).unwrap_or(now);
                 if let Ok(info) = cert::verify_document_signer(iaca, &der, probe) {
@@ -399,7 +400,7 @@ impl Services {
         let chained = trust
             .iacas
             .iter()
-            .any(|iaca| cert::verify_document_signer(iaca, &verified.document_signer_der, verified.signed).is_ok());
+            .any(|(_, iaca)| cert::verify_document_signer(iaca, &verified.document_signer_der, verified.signed).is_ok());
         if !chained {
             return Ok(Err(fail(
                 "untrusted-certificate",
