@@ -1729,7 +1729,7 @@ mod tests {
     fn annex_d() -> serde_json::Map<String, serde_json::Value> {
         let path = concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../../shared/testdata/iso18013-5-annex-d.json"
+            "/testdata/iso18013-5-annex-d.json"
         );
         let json = std::fs::read_to_string(path).unwrap_or_else(|e| {
             panic!("the ISO 18013-5 Annex D test vectors are missing at {path}: {e}")
