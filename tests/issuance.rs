@@ -335,3 +335,84 @@ async fn the_apps_device_key_is_bound_into_the_document() {
     let x = &point.as_bytes()[1..33];
     assert!(document.windows(32).any(|w| w == x), "the device key's x coordinate is in the signed MSO");
 }
+
+/// The EventBridge adapter against the emulator: approvals and notices go on the bus, and a rule
+/// delivers ApplicationApproved to its target.
+#[tokio::test]
+async fn approvals_and_notices_go_on_the_event_bus() {
+    use shared::adapters::eventbridge::EventBus;
+    use shared::ports::{Issuer, Notice, Notifier};
+    let config = edl_tests::aws_config().await;
+    let name = format!("edl-test-{}", uuid::Uuid::new_v4().simple());
+    aws_sdk_eventbridge::Client::new(&config)
+        .create_event_bus()
+        .name(&name)
+        .send()
+        .await
+        .expect("bus created");
+    let bus = EventBus::new(&config, &name);
+    let h = embedded_harness().await;
+    let id = {
+        let opened = call(&h.services, json_request("POST /applications", &[], holder(ZHANG_WEI), &json!({ "photoSource": "on_file" }))).await;
+        opened.body["id"].as_str().expect("id").to_string()
+    };
+    let application = h.services.records.application(&id).await.expect("read").expect("stored");
+    bus.request_issuance(&application).await.expect("ApplicationApproved put on the bus");
+    bus.notify(&Notice::LicenceIssued {
+        holder_id: ZHANG_WEI.into(),
+        serial: "11000026112500000001".into(),
+        application_id: id,
+    })
+    .await
+    .expect("notice put on the bus");
+    // Delivered: a rule on the bus routes ApplicationApproved to a queue, as it routes it to the
+    // issue function in AWS.
+    let sqs = aws_sdk_sqs::Client::new(&config);
+    let queue_url = sqs
+        .create_queue()
+        .queue_name(&name)
+        .send()
+        .await
+        .expect("queue")
+        .queue_url
+        .expect("url");
+    let queue_arn = sqs
+        .get_queue_attributes()
+        .queue_url(&queue_url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .expect("attributes")
+        .attributes
+        .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn).cloned())
+        .expect("arn");
+    let events = aws_sdk_eventbridge::Client::new(&config);
+    events
+        .put_rule()
+        .name("approved")
+        .event_bus_name(&name)
+        .event_pattern(r#"{"source":["edl.backend"],"detail-type":["ApplicationApproved"]}"#)
+        .send()
+        .await
+        .expect("rule");
+    events
+        .put_targets()
+        .rule("approved")
+        .event_bus_name(&name)
+        .targets(aws_sdk_eventbridge::types::Target::builder().id("queue").arn(queue_arn).build().expect("target"))
+        .send()
+        .await
+        .expect("target");
+    bus.request_issuance(&application).await.expect("put again");
+    let mut delivered = None;
+    for _ in 0..20 {
+        let received = sqs.receive_message().queue_url(&queue_url).wait_time_seconds(1).send().await.expect("receive");
+        if let Some(message) = received.messages.and_then(|m| m.into_iter().next()) {
+            delivered = message.body;
+            break;
+        }
+    }
+    let body: serde_json::Value = serde_json::from_str(&delivered.expect("the event reached the queue")).expect("json");
+    assert_eq!(body["detail-type"], "ApplicationApproved");
+    assert_eq!(body["detail"]["applicationId"], json!(application.id));
+}
