@@ -36,6 +36,35 @@ pub fn caller(request: &Request) -> Result<Caller, ServiceError> {
     })
 }
 
+/// The query of a review queue: `limit`, `cursor`, `overdue`.
+pub fn queue_request(request: &Request) -> Result<crate::service::reviews::QueueRequest, ServiceError> {
+    let query = request.query_string_parameters();
+    for name in query.iter().map(|(k, _)| k) {
+        if !["limit", "cursor", "overdue"].contains(&name) {
+            return Err(ServiceError::invalid(format!(
+                "Unknown query parameter {name}; use limit, cursor and overdue."
+            )));
+        }
+    }
+    let limit = match query.first("limit") {
+        Some(text) => Some(
+            text.parse::<usize>()
+                .map_err(|_| ServiceError::invalid("limit must be a whole number."))?,
+        ),
+        None => None,
+    };
+    let overdue = match query.first("overdue") {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(_) => return Err(ServiceError::invalid("overdue must be true or false.")),
+    };
+    Ok(crate::service::reviews::QueueRequest {
+        limit,
+        cursor: query.first("cursor").map(str::to_string),
+        overdue,
+    })
+}
+
 /// The route API Gateway matched, e.g. `POST /applications/{id}/liveness`.
 pub fn route_key(request: &Request) -> String {
     match request.request_context_ref() {

@@ -1,4 +1,4 @@
-//! The ports through which the domain reaches the world: records, clock, liveness, issuer.
+//! The ports through which the domain reaches the world: records, photos, signer, clock, liveness, issuer, notifier.
 
 use crate::domain::application::{Actor, Application};
 use crate::domain::change::ChangeRecord;
@@ -7,6 +7,7 @@ use crate::domain::expiry::ExpiryKind;
 use crate::domain::licence::Licence;
 use crate::domain::photo::ImageType;
 use crate::domain::rollout::{City, Plan, Wave};
+use crate::domain::truck::{CityTruckRules, PassCheck, TruckPass, TruckRulebook, TruckRulesChange, Vehicle};
 use crate::domain::verification::CheckRecord;
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -45,9 +46,10 @@ pub struct RolloutChange {
 
 /// Every record the service keeps. Writes that change state are conditional
 /// on the version read (`expected_version`), and where two records change
-/// together they change in one transaction.
+/// together they change in one transaction. The truck pass's records are
+/// grouped apart in [`PassRecords`].
 #[async_trait]
-pub trait Records: Send + Sync {
+pub trait Records: PassRecords + Send + Sync {
     async fn licence(&self, number: &str) -> Result<Option<Licence>, StoreError>;
     /// The number of the licence whose holder has this identity number.
     async fn licence_number_of_holder(&self, holder_id: &str) -> Result<Option<String>, StoreError>;
@@ -122,6 +124,60 @@ pub trait Records: Send + Sync {
         limit: usize,
         after: Option<String>,
     ) -> Result<ExpiryPage, StoreError>;
+}
+
+/// The truck city-access pass's records (R13): each city's rules, the
+/// vehicle register, passes and their checks.
+#[async_trait]
+pub trait PassRecords: Send + Sync {
+    /// Writes the rulebook's cities that are not stored yet; never overwrites
+    /// an administrator's change.
+    async fn seed_truck_rules(&self, rulebook: &TruckRulebook) -> Result<(), StoreError>;
+    async fn truck_rules(&self) -> Result<Vec<CityTruckRules>, StoreError>;
+    async fn truck_rules_of(&self, city: &str) -> Result<Option<CityTruckRules>, StoreError>;
+    /// Stores the city's rules (version `expected_version + 1`) and the change record together.
+    async fn change_truck_rules(
+        &self,
+        rules: &CityTruckRules,
+        expected_version: u64,
+        change: &TruckRulesChange,
+    ) -> Result<(), StoreError>;
+    /// The city's rule changes, oldest first.
+    async fn truck_rules_changes(&self, city: &str) -> Result<Vec<TruckRulesChange>, StoreError>;
+
+    /// Creates or replaces vehicles from the register.
+    async fn import_vehicles(&self, vehicles: &[Vehicle]) -> Result<(), StoreError>;
+    async fn vehicle(&self, plate: &str) -> Result<Option<Vehicle>, StoreError>;
+
+    /// The vehicle's passes and the version of its pass list, which
+    /// [`PassRecords::create_pass`] is conditional on.
+    async fn passes_of_vehicle(&self, plate: &str) -> Result<(Vec<TruckPass>, u64), StoreError>;
+    /// Stores a new pass if the vehicle's pass list is still at
+    /// `list_version` (so two applications checked against the same passes
+    /// cannot both be stored, and overlap stays impossible); `Conflict` otherwise.
+    async fn create_pass(&self, pass: &TruckPass, list_version: u64) -> Result<(), StoreError>;
+    async fn pass(&self, id: &str) -> Result<Option<TruckPass>, StoreError>;
+    /// Stores `pass` (whose version is `expected_version + 1`).
+    async fn update_pass(&self, pass: &TruckPass, expected_version: u64) -> Result<(), StoreError>;
+    /// Passes of vehicles the owner owned when each was applied for, newest first.
+    async fn passes_of_owner(&self, owner_id: &str) -> Result<Vec<TruckPass>, StoreError>;
+    /// Passes of the fleet's vehicles, newest first.
+    async fn passes_of_fleet(&self, fleet_id: &str) -> Result<Vec<TruckPass>, StoreError>;
+    /// Passes waiting for staff review, earliest due first.
+    async fn pass_review_queue(&self, query: &QueueQuery) -> Result<PassQueuePage, StoreError>;
+
+    /// Records a verification of a pass: under the pass when one was named,
+    /// under the day's unmatched pass checks otherwise.
+    async fn record_pass_check(&self, check: &PassCheck) -> Result<(), StoreError>;
+    /// The pass's checks, newest first.
+    async fn pass_checks(&self, serial: &str, limit: usize) -> Result<Vec<PassCheck>, StoreError>;
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PassQueuePage {
+    pub items: Vec<TruckPass>,
+    /// Opaque cursor for the next page; none on the last page.
+    pub next: Option<String>,
 }
 
 /// One page of an expiry bucket.

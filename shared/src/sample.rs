@@ -131,6 +131,35 @@ const CLASS_SETS: &[&[VehicleClass]] = {
     ]
 };
 
+/// The sample fleet (a transport company's credit code), which the local
+/// server's default fleet manager acts for.
+pub const FLEET: &str = "91110105MA01TRUCK1";
+/// Another company's fleet, in Shanghai.
+pub const OTHER_FLEET: &str = "91310115MA02TRUCK2";
+
+/// The sample vehicle register: 张伟's own truck, `FLEET`'s trucks, another
+/// fleet's, a truck no city lets in (hazardous goods), and 李娜's truck below
+/// every city's emission minimum.
+pub fn showcase_vehicles() -> Vec<crate::domain::truck::Vehicle> {
+    use crate::domain::truck::{EmissionStandard as E, Vehicle, VehicleType as T};
+    let vehicle = |plate: &str, vehicle_type, emission, owner: &str, fleet: Option<&str>| Vehicle {
+        plate: plate.into(),
+        vehicle_type,
+        emission,
+        owner_id: owner.into(),
+        fleet_id: fleet.map(str::to_string),
+    };
+    vec![
+        vehicle("京A12345", T::LightTruck, E::China6a, "11010519900307451X", None),
+        vehicle("京B20001", T::MediumTruck, E::China6b, FLEET, Some(FLEET)),
+        vehicle("京B20002", T::HeavyTruck, E::China5, FLEET, Some(FLEET)),
+        vehicle("京B2000D", T::LightTruck, E::NewEnergy, FLEET, Some(FLEET)),
+        vehicle("沪C30001", T::MediumTruck, E::China6a, OTHER_FLEET, Some(OTHER_FLEET)),
+        vehicle("京A66666", T::HazardousGoods, E::China6b, "11010519900307451X", None),
+        vehicle("京A44444", T::LightTruck, E::China4, "310104199208152623", None),
+    ]
+}
+
 /// The reference date the sample is built around, so a seed gives the same register every day.
 pub fn reference_date() -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 11, 25).unwrap_or_default()

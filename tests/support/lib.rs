@@ -138,11 +138,19 @@ pub async fn harness_with(
         .seed_rollout(&Plan::default_plan())
         .await
         .unwrap_or_else(|e| panic!("seed rollout: {e}"));
+    records
+        .seed_truck_rules(&shared::domain::truck::TruckRulebook::shipped())
+        .await
+        .unwrap_or_else(|e| panic!("seed truck rules: {e}"));
     if samples > 0 {
         records
             .import_licences(&shared::sample::generate(samples, 2026))
             .await
             .unwrap_or_else(|e| panic!("import samples: {e}"));
+        records
+            .import_vehicles(&shared::sample::showcase_vehicles())
+            .await
+            .unwrap_or_else(|e| panic!("import vehicles: {e}"));
     }
     let liveness = Arc::new(DevLiveness {
         keys: keys.clone(),
@@ -265,6 +273,8 @@ pub fn function_for(route_key: &str) -> &'static str {
         "licence"
     } else if edl_verify::ROUTES.contains(&route_key) {
         "verify"
+    } else if edl_pass::ROUTES.contains(&route_key) {
+        "pass"
     } else {
         "apply"
     }
@@ -323,6 +333,7 @@ pub async fn call(services: &Services, request: Request) -> Answer {
         "review" => edl_review::handle(services, request).await,
         "licence" => edl_licence::handle(services, request).await,
         "verify" => edl_verify::handle(services, request).await,
+        "pass" => edl_pass::handle(services, request).await,
         _ => edl_apply::handle(services, request).await,
     };
     answer(response)

@@ -1,17 +1,24 @@
-//! The administration function: import and change licences, switch cities and waves on (R1, R2, R7, R11).
+//! The administration function: import and change licences, switch cities and waves on (R1, R2, R7, R11);
+//! the vehicle register, truck rules, their go-live and pass revocation (R13).
 
 use lambda_http::{Body, Request, Response};
 use shared::http::{self, MAX_JSON_BODY};
 use shared::service::{ServiceError, Services};
 
 /// The routes this function serves, as `template.yaml` declares them.
-pub const ROUTES: [&str; 6] = [
+pub const ROUTES: [&str; 12] = [
     "POST /admin/licences",
     "GET /admin/licences/{number}",
     "PATCH /admin/licences/{number}",
     "GET /admin/rollout",
     "PUT /admin/rollout/cities/{city}",
     "PUT /admin/rollout/waves/{wave}",
+    "POST /admin/vehicles",
+    "GET /admin/truck/cities/{city}",
+    "PUT /admin/truck/cities/{city}",
+    "PUT /admin/truck/rollout/cities/{city}",
+    "PUT /admin/truck/rollout/batches/{batch}",
+    "POST /admin/truck/passes/{id}/revocation",
 ];
 
 /// An import is JSON Lines of up to 5 MiB: under Lambda's 6 MB payload limit
@@ -53,6 +60,39 @@ async fn route(services: &Services, request: &Request) -> Result<Response<Body>,
             let wave = http::path_parameter(request, "wave")?;
             let switch = http::read_json(request, MAX_JSON_BODY)?;
             Ok(http::json(200, &services.switch_wave(&caller, &wave, switch).await?))
+        }
+        "POST /admin/vehicles" => {
+            let body = http::read_text(
+                request,
+                MAX_IMPORT_BODY,
+                &["application/x-ndjson", "application/jsonl", "application/json-lines"],
+                "application/x-ndjson (one vehicle JSON object per line)",
+            )?;
+            Ok(http::json(200, &services.import_vehicles(&caller, body).await?))
+        }
+        "GET /admin/truck/cities/{city}" => {
+            let city = http::path_parameter(request, "city")?;
+            Ok(http::json(200, &services.truck_rules_for_admin(&caller, &city).await?))
+        }
+        "PUT /admin/truck/cities/{city}" => {
+            let city = http::path_parameter(request, "city")?;
+            let change = http::read_json(request, MAX_JSON_BODY)?;
+            Ok(http::json(200, &services.change_truck_rules(&caller, &city, change).await?))
+        }
+        "PUT /admin/truck/rollout/cities/{city}" => {
+            let city = http::path_parameter(request, "city")?;
+            let switch = http::read_json(request, MAX_JSON_BODY)?;
+            Ok(http::json(200, &services.switch_truck_city(&caller, &city, switch).await?))
+        }
+        "PUT /admin/truck/rollout/batches/{batch}" => {
+            let batch = http::path_parameter(request, "batch")?;
+            let switch = http::read_json(request, MAX_JSON_BODY)?;
+            Ok(http::json(200, &services.switch_truck_batch(&caller, &batch, switch).await?))
+        }
+        "POST /admin/truck/passes/{id}/revocation" => {
+            let id = http::path_parameter(request, "id")?;
+            let revocation = http::read_json(request, MAX_JSON_BODY)?;
+            Ok(http::json(200, &services.revoke_pass(&caller, &id, revocation).await?))
         }
         _ => Err(http::no_route(request)),
     }

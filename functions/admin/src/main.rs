@@ -6,11 +6,15 @@ use lambda_http::{run, service_fn, Error, Request};
 async fn main() -> Result<(), Error> {
     shared::telemetry::init_tracing();
     let services = shared::adapters::aws::services_from_environment().await?;
-    // The shipped rollout plan fills in cities and waves not stored yet;
-    // switches an administrator made are never overwritten.
+    // The shipped rollout plan and truck rules fill in what is not stored
+    // yet; changes and switches an administrator made are never overwritten.
     services
         .records
         .seed_rollout(&shared::domain::rollout::Plan::default_plan())
+        .await?;
+    services
+        .records
+        .seed_truck_rules(&shared::domain::truck::TruckRulebook::shipped())
         .await?;
     let services = &services;
     run(service_fn(move |request: Request| async move {

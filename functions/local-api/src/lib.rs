@@ -83,7 +83,9 @@ pub async fn local_services(
         }
     };
     records.seed_rollout(&Plan::default_plan()).await?;
+    records.seed_truck_rules(&shared::domain::truck::TruckRulebook::shipped()).await?;
     if samples > 0 {
+        records.import_vehicles(&shared::sample::showcase_vehicles()).await?;
         let licences = shared::sample::generate(samples, seed);
         for chunk in licences.chunks(1000) {
             records.import_licences(chunk).await?;

@@ -88,6 +88,7 @@ pub fn default_subject(role: Role) -> (&'static str, Option<&'static str>, Optio
         Role::Officer => ("officer-110000-0042", None, Some("北京市公安局公安交通管理局")),
         Role::RelyingParty => ("rp-insurer-0001", None, Some("中国人民财产保险股份有限公司")),
         Role::Admin => ("admin-0001", None, None),
+        Role::FleetManager => ("fleet-manager-0001", None, Some(shared::sample::FLEET)),
         Role::Scheduler => ("scheduler", None, None),
         Role::System => ("system", None, None),
     }
@@ -202,6 +203,7 @@ impl LocalApi {
             "review" => edl_review::handle(&self.services, request).await,
             "licence" => edl_licence::handle(&self.services, request).await,
             "verify" => edl_verify::handle(&self.services, request).await,
+            "pass" => edl_pass::handle(&self.services, request).await,
             other => {
                 return problem_response(&Problem::new(
                     501,

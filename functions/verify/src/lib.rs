@@ -1,4 +1,5 @@
-//! The verify function: officers and relying parties verify what a holder shows, and the public trust material (R7, R9).
+//! The verify function: officers and relying parties verify what a holder shows, officers verify truck passes
+//! in a zone at a time, and the public trust material (R7, R9, R13).
 
 pub mod offline;
 
@@ -7,7 +8,11 @@ use shared::http::{self, MAX_JSON_BODY};
 use shared::service::{ServiceError, Services};
 
 /// The routes this function serves, as `template.yaml` declares them.
-pub const ROUTES: [&str; 2] = ["POST /verifications", "GET /.well-known/edl/trust"];
+pub const ROUTES: [&str; 3] = [
+    "POST /verifications",
+    "POST /truck/verifications",
+    "GET /.well-known/edl/trust",
+];
 
 /// An mdoc with its portrait is larger than an ordinary JSON body.
 pub const MAX_VERIFICATION_BODY: usize = 768 * 1024;
@@ -31,6 +36,11 @@ async fn route(services: &Services, request: &Request) -> Result<Response<Body>,
             let caller = http::caller(request)?;
             let body = http::read_json(request, MAX_VERIFICATION_BODY.max(MAX_JSON_BODY))?;
             Ok(http::json(200, &services.verify(&caller, body).await?))
+        }
+        "POST /truck/verifications" => {
+            let caller = http::caller(request)?;
+            let body = http::read_json(request, MAX_VERIFICATION_BODY.max(MAX_JSON_BODY))?;
+            Ok(http::json(200, &services.verify_pass(&caller, body).await?))
         }
         _ => Err(http::no_route(request)),
     }

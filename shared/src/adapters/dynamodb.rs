@@ -13,13 +13,24 @@
 //! - `CHECKS#<holder>` / `<at>#<id>`: who verified the holder's licences (R15);
 //!   `CHECKS#unmatched#<day>` for codes that named no known licence.
 //!
+//! - `TRUCKRULES` / `CITY#<code>`: a city's truck rules; `CHANGE#<code>#<at>#<id>`: their changes.
+//! - `VEHICLE#<plate>` / `VEHICLE`: the vehicle register; `PASSES`: the version of the
+//!   vehicle's pass list (every new pass is conditional on it); `PASS#<created>#<id>`: a copy
+//!   of each of its passes.
+//! - `PASS#<id>` / `PASS`: a truck pass; `CHECK#<at>#<id>`: its verifications;
+//!   `PASSCHECKS#unmatched#<day>` for codes that named no known pass.
+//! - `OWNER#<identity>` and `FLEET#<fleet>` / `PASS#<created>#<id>`: copies of the passes
+//!   of an owner's and a fleet's vehicles, written in the same transaction as the pass.
+//!
 //! The sparse index `queue` (`queuePk`, `queueSk`) holds an application only
-//! while it waits for review: `REVIEW` / `<due time>#<id>`.
+//! while it waits for review: `REVIEW` / `<due time>#<id>`; a truck pass
+//! likewise as `PASSREVIEW` / `<due time>#<id>`.
 //!
 //! The sparse index `expiry` (`expiryPk`, `expirySk`, keys only) holds what the
 //! scheduled job will end, by local day: an active electronic licence as
 //! `EDL#<last valid day>` / `<serial>`, an application the applicant must act
-//! on as `APP#<day it counts as abandoned>` / `<id>` (see `domain::expiry`).
+//! on as `APP#<day it counts as abandoned>` / `<id>`, a pending or active
+//! truck pass as `PASS#<last valid day>` / `<id>` (see `domain::expiry`).
 
 use crate::domain::application::Application;
 use crate::domain::change::ChangeRecord;
@@ -29,9 +40,10 @@ use crate::domain::application::ApplicationState;
 use crate::domain::edl::ElectronicLicence;
 use crate::domain::expiry::{self, ExpiryEntry, ExpiryKind};
 use crate::domain::verification::CheckRecord;
+use crate::domain::truck::{CityTruckRules, PassCheck, PassStatus, TruckPass, TruckRulebook, TruckRulesChange, Vehicle};
 use crate::ports::{
-    CachedShowCode, ExpiryPage, Issuance, PhotoClaim, QueuePage, QueueQuery, Records, RolloutChange, StoreError,
-    TrustEntry,
+    CachedShowCode, ExpiryPage, Issuance, PassQueuePage, PassRecords, PhotoClaim, QueuePage, QueueQuery, Records,
+    RolloutChange, StoreError, TrustEntry,
 };
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -110,6 +122,8 @@ const ROLLOUT: &str = "ROLLOUT";
 const QUEUE_INDEX: &str = "queue";
 const REVIEW_QUEUE: &str = "REVIEW";
 const EXPIRY_INDEX: &str = "expiry";
+const PASS_REVIEW_QUEUE: &str = "PASSREVIEW";
+const TRUCK_RULES: &str = "TRUCKRULES";
 
 /// Puts the record in the expiry index when it has an entry. Every write
 /// replaces the whole item, so a record without one leaves the index.
@@ -130,6 +144,43 @@ fn application_item(application: &Application) -> Result<Item, StoreError> {
         item.insert("queueSk".into(), s(format!("{}#{}", sortable(photo.due_at), application.id)));
     }
     Ok(with_expiry(item, expiry::application_entry(application)))
+}
+
+fn pass_pk(id: &str) -> String {
+    format!("PASS#{id}")
+}
+
+fn vehicle_pk(plate: &str) -> String {
+    format!("VEHICLE#{plate}")
+}
+
+/// The sort key of a pass's copies: newest last, so a backwards query lists newest first.
+fn pass_copy_sk(pass: &TruckPass) -> String {
+    format!("PASS#{}#{}", sortable(pass.created_at), pass.id)
+}
+
+/// The pass's item, in the review queue while pending and in the expiry
+/// index while it is pending or active.
+fn pass_item(pass: &TruckPass) -> Result<Item, StoreError> {
+    let mut item = encode(pass, pass_pk(&pass.id), "PASS".into(), "pass")?;
+    if let (PassStatus::PendingReview, Some(due)) = (&pass.status, pass.review_due_at) {
+        item.insert("queuePk".into(), s(PASS_REVIEW_QUEUE));
+        item.insert("queueSk".into(), s(format!("{}#{}", sortable(due), pass.id)));
+    }
+    Ok(with_expiry(item, expiry::pass_entry(pass)))
+}
+
+/// The copies of a pass under its vehicle, its owner and its fleet.
+fn pass_copies(pass: &TruckPass) -> Result<Vec<Item>, StoreError> {
+    let sk = pass_copy_sk(pass);
+    let mut copies = vec![
+        encode(pass, vehicle_pk(&pass.plate), sk.clone(), "pass-copy")?,
+        encode(pass, format!("OWNER#{}", pass.owner_id), sk.clone(), "pass-copy")?,
+    ];
+    if let Some(fleet) = &pass.fleet_id {
+        copies.push(encode(pass, format!("FLEET#{fleet}"), sk, "pass-copy")?);
+    }
+    Ok(copies)
 }
 
 /// The electronic licence's item, in the expiry index while it is active.
@@ -734,6 +785,221 @@ impl Records for DynamoRecords {
             _ => None,
         };
         Ok(ExpiryPage { keys, next, read })
+    }
+}
+
+#[async_trait]
+impl PassRecords for DynamoRecords {
+    async fn seed_truck_rules(&self, rulebook: &TruckRulebook) -> Result<(), StoreError> {
+        let mut items = Vec::new();
+        for city in &rulebook.cities {
+            let city = CityTruckRules {
+                version: 1,
+                ..city.clone()
+            };
+            items.push(encode(&city, TRUCK_RULES.into(), format!("CITY#{}", city.city), "truck-rules")?);
+        }
+        futures::stream::iter(items.into_iter().map(|i| self.put_if_absent(i)))
+            .buffer_unordered(8)
+            .try_collect::<Vec<()>>()
+            .await?;
+        Ok(())
+    }
+
+    async fn truck_rules(&self) -> Result<Vec<CityTruckRules>, StoreError> {
+        self.query_prefix(TRUCK_RULES, "CITY#").await?.into_iter().map(decode).collect()
+    }
+
+    async fn truck_rules_of(&self, city: &str) -> Result<Option<CityTruckRules>, StoreError> {
+        self.get(TRUCK_RULES.into(), &format!("CITY#{city}")).await?.map(decode).transpose()
+    }
+
+    async fn change_truck_rules(
+        &self,
+        rules: &CityTruckRules,
+        expected_version: u64,
+        change: &TruckRulesChange,
+    ) -> Result<(), StoreError> {
+        let item = encode(rules, TRUCK_RULES.into(), format!("CITY#{}", rules.city), "truck-rules")?;
+        let change_item = encode(
+            change,
+            TRUCK_RULES.into(),
+            format!("CHANGE#{}#{}#{}", change.city, sortable(change.at), uuid::Uuid::now_v7()),
+            "truck-rules-change",
+        )?;
+        self.transact(
+            vec![
+                self.versioned_put(item, expected_version)?,
+                self.put(change_item, "attribute_not_exists(pk)")?,
+            ],
+            |_| None,
+        )
+        .await
+    }
+
+    async fn truck_rules_changes(&self, city: &str) -> Result<Vec<TruckRulesChange>, StoreError> {
+        self.query_prefix(TRUCK_RULES, &format!("CHANGE#{city}#"))
+            .await?
+            .into_iter()
+            .map(decode)
+            .collect()
+    }
+
+    async fn import_vehicles(&self, vehicles: &[Vehicle]) -> Result<(), StoreError> {
+        for chunk in vehicles.chunks(16) {
+            futures::future::try_join_all(chunk.iter().map(|vehicle| async move {
+                let item = encode(vehicle, vehicle_pk(&vehicle.plate), "VEHICLE".into(), "vehicle")?;
+                self.client
+                    .put_item()
+                    .table_name(&self.table)
+                    .set_item(Some(item))
+                    .send()
+                    .await
+                    .map_err(|e| unavailable("PutItem", e))
+                    .map(|_| ())
+            }))
+            .await?;
+        }
+        Ok(())
+    }
+
+    async fn vehicle(&self, plate: &str) -> Result<Option<Vehicle>, StoreError> {
+        self.get(vehicle_pk(plate), "VEHICLE").await?.map(decode).transpose()
+    }
+
+    async fn passes_of_vehicle(&self, plate: &str) -> Result<(Vec<TruckPass>, u64), StoreError> {
+        // One consistent query of the vehicle's partition reads the list's
+        // version together with the passes it counts.
+        let mut version = 0;
+        let mut passes = Vec::new();
+        for item in self.query_prefix(&vehicle_pk(plate), "").await? {
+            match item.get("sk").and_then(|v| v.as_s().ok()).map(String::as_str) {
+                Some("PASSES") => {
+                    version = item
+                        .get("listVersion")
+                        .and_then(|v| v.as_n().ok())
+                        .and_then(|n| n.parse().ok())
+                        .ok_or_else(|| StoreError::Corrupt(format!("{}: listVersion", vehicle_pk(plate))))?;
+                }
+                Some(sk) if sk.starts_with("PASS#") => passes.push(decode(item)?),
+                _ => {}
+            }
+        }
+        passes.reverse();
+        Ok((passes, version))
+    }
+
+    async fn create_pass(&self, pass: &TruckPass, list_version: u64) -> Result<(), StoreError> {
+        let mut list = Item::new();
+        list.insert("pk".into(), s(vehicle_pk(&pass.plate)));
+        list.insert("sk".into(), s("PASSES"));
+        list.insert("kind".into(), s("pass-list"));
+        list.insert("listVersion".into(), n(list_version + 1));
+        let list = if list_version == 0 {
+            self.put(list, "attribute_not_exists(pk)")?
+        } else {
+            let put = Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(list))
+                .condition_expression("listVersion = :expected")
+                .expression_attribute_values(":expected", n(list_version))
+                .build()
+                .map_err(|e| unavailable("Put", e))?;
+            TransactWriteItem::builder().put(put).build()
+        };
+        let mut items = vec![self.put(pass_item(pass)?, "attribute_not_exists(pk)")?, list];
+        for copy in pass_copies(pass)? {
+            items.push(self.put(copy, "attribute_not_exists(pk)")?);
+        }
+        self.transact(items, |index| (index == 0).then_some(StoreError::AlreadyExists)).await
+    }
+
+    async fn pass(&self, id: &str) -> Result<Option<TruckPass>, StoreError> {
+        self.get(pass_pk(id), "PASS").await?.map(decode).transpose()
+    }
+
+    async fn update_pass(&self, pass: &TruckPass, expected_version: u64) -> Result<(), StoreError> {
+        let mut items = vec![self.versioned_put(pass_item(pass)?, expected_version)?];
+        for copy in pass_copies(pass)? {
+            let put = Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(copy))
+                .build()
+                .map_err(|e| unavailable("Put", e))?;
+            items.push(TransactWriteItem::builder().put(put).build());
+        }
+        self.transact(items, |_| None).await
+    }
+
+    async fn passes_of_owner(&self, owner_id: &str) -> Result<Vec<TruckPass>, StoreError> {
+        let mut passes: Vec<TruckPass> =
+            self.query_prefix(&format!("OWNER#{owner_id}"), "PASS#").await?.into_iter().map(decode).collect::<Result<_, _>>()?;
+        passes.reverse();
+        Ok(passes)
+    }
+
+    async fn passes_of_fleet(&self, fleet_id: &str) -> Result<Vec<TruckPass>, StoreError> {
+        let mut passes: Vec<TruckPass> =
+            self.query_prefix(&format!("FLEET#{fleet_id}"), "PASS#").await?.into_iter().map(decode).collect::<Result<_, _>>()?;
+        passes.reverse();
+        Ok(passes)
+    }
+
+    async fn pass_review_queue(&self, query: &QueueQuery) -> Result<PassQueuePage, StoreError> {
+        let mut request = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(QUEUE_INDEX)
+            .expression_attribute_values(":queue", s(PASS_REVIEW_QUEUE))
+            .limit(i32::try_from(query.limit.clamp(1, 100)).unwrap_or(100));
+        request = match query.due_before {
+            Some(bound) => request
+                .key_condition_expression("queuePk = :queue AND queueSk < :bound")
+                .expression_attribute_values(":bound", s(sortable(bound))),
+            None => request.key_condition_expression("queuePk = :queue"),
+        };
+        if let Some(cursor) = &query.after {
+            request = request.set_exclusive_start_key(Some(decode_cursor(cursor, &["pk", "queuePk", "queueSk", "sk"])?));
+        }
+        let out = request.send().await.map_err(|e| unavailable("Query", e))?;
+        let items = out.items.unwrap_or_default().into_iter().map(decode).collect::<Result<_, _>>()?;
+        let next = match out.last_evaluated_key {
+            Some(key) if !key.is_empty() => Some(encode_cursor(&key)),
+            _ => None,
+        };
+        Ok(PassQueuePage { items, next })
+    }
+
+    async fn record_pass_check(&self, check: &PassCheck) -> Result<(), StoreError> {
+        let known = match &check.serial {
+            Some(serial) => self.get(pass_pk(serial), "PASS").await?.is_some(),
+            None => false,
+        };
+        let (pk, sk) = match (&check.serial, known) {
+            (Some(serial), true) => (pass_pk(serial), format!("CHECK#{}#{}", sortable(check.at), check.id)),
+            _ => (
+                format!("PASSCHECKS#unmatched#{}", check.at.format("%Y-%m-%d")),
+                format!("{}#{}", sortable(check.at), check.id),
+            ),
+        };
+        self.put_if_absent(encode(check, pk, sk, "pass-check")?).await
+    }
+
+    async fn pass_checks(&self, serial: &str, limit: usize) -> Result<Vec<PassCheck>, StoreError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+            .expression_attribute_values(":pk", s(pass_pk(serial)))
+            .expression_attribute_values(":prefix", s("CHECK#"))
+            .scan_index_forward(false)
+            .limit(i32::try_from(limit.clamp(1, 1000)).unwrap_or(100))
+            .send()
+            .await
+            .map_err(|e| unavailable("Query", e))?;
+        out.items.unwrap_or_default().into_iter().map(decode).collect()
     }
 }
 

@@ -8,9 +8,10 @@ use crate::domain::application::ApplicationState;
 use crate::domain::edl::ElectronicLicence;
 use crate::domain::expiry::{self, ExpiryEntry, ExpiryKind};
 use crate::domain::verification::CheckRecord;
+use crate::domain::truck::{CityTruckRules, PassCheck, PassStatus, TruckPass, TruckRulebook, TruckRulesChange, Vehicle};
 use crate::ports::{
-    CachedShowCode, ExpiryPage, Issuance, PhotoClaim, QueuePage, QueueQuery, Records, RolloutChange, StoreError,
-    TrustEntry,
+    CachedShowCode, ExpiryPage, Issuance, PassQueuePage, PassRecords, PhotoClaim, QueuePage, QueueQuery, Records,
+    RolloutChange, StoreError, TrustEntry,
 };
 use async_trait::async_trait;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -41,8 +42,16 @@ struct State {
     /// holder id (or "" for unmatched) -> checks, oldest first.
     checks: HashMap<String, Vec<CheckRecord>>,
     /// The expiry index, as in DynamoDB: only records still to end, by day
-    /// bucket then key, kept in step by every write of a licence or application.
+    /// bucket then key, kept in step by every write of a licence, application or pass.
     expiry: BTreeSet<ExpiryEntry>,
+    truck_rules: BTreeMap<String, CityTruckRules>,
+    truck_rules_changes: Vec<TruckRulesChange>,
+    vehicles: HashMap<String, Vehicle>,
+    passes: HashMap<String, TruckPass>,
+    /// plate -> version of its pass list (raised by every new pass).
+    pass_lists: HashMap<String, u64>,
+    /// pass serial (or "" for unmatched) -> checks, oldest first.
+    pass_checks: HashMap<String, Vec<PassCheck>>,
 }
 
 impl State {
@@ -63,6 +72,20 @@ impl State {
         let before = self.applications.get(&application.id).and_then(expiry::application_entry);
         self.reindex(before, expiry::application_entry(application));
         self.applications.insert(application.id.clone(), application.clone());
+    }
+
+    /// Stores a pass and moves its expiry entry with it.
+    fn put_pass(&mut self, pass: &TruckPass) {
+        let before = self.passes.get(&pass.id).and_then(expiry::pass_entry);
+        self.reindex(before, expiry::pass_entry(pass));
+        self.passes.insert(pass.id.clone(), pass.clone());
+    }
+
+    /// Passes matching `keep`, newest first.
+    fn passes_where(&self, keep: impl Fn(&TruckPass) -> bool) -> Vec<TruckPass> {
+        let mut passes: Vec<TruckPass> = self.passes.values().filter(|p| keep(p)).cloned().collect();
+        passes.sort_by(|a, b| (b.created_at, &b.id).cmp(&(a.created_at, &a.id)));
+        passes
     }
 
     /// Stores an electronic licence and moves its expiry entry with it.
@@ -412,6 +435,152 @@ impl Records for EmbeddedRecords {
             None
         };
         Ok(ExpiryPage { keys, next, read })
+    }
+}
+
+#[async_trait]
+impl PassRecords for EmbeddedRecords {
+    async fn seed_truck_rules(&self, rulebook: &TruckRulebook) -> Result<(), StoreError> {
+        let mut state = self.state()?;
+        for city in &rulebook.cities {
+            state.truck_rules.entry(city.city.clone()).or_insert_with(|| CityTruckRules {
+                version: 1,
+                ..city.clone()
+            });
+        }
+        Ok(())
+    }
+
+    async fn truck_rules(&self) -> Result<Vec<CityTruckRules>, StoreError> {
+        Ok(self.state()?.truck_rules.values().cloned().collect())
+    }
+
+    async fn truck_rules_of(&self, city: &str) -> Result<Option<CityTruckRules>, StoreError> {
+        Ok(self.state()?.truck_rules.get(city).cloned())
+    }
+
+    async fn change_truck_rules(
+        &self,
+        rules: &CityTruckRules,
+        expected_version: u64,
+        change: &TruckRulesChange,
+    ) -> Result<(), StoreError> {
+        let mut state = self.state()?;
+        match state.truck_rules.get(&rules.city) {
+            Some(stored) if stored.version == expected_version => {}
+            _ => return Err(StoreError::Conflict),
+        }
+        state.truck_rules.insert(rules.city.clone(), rules.clone());
+        state.truck_rules_changes.push(change.clone());
+        Ok(())
+    }
+
+    async fn truck_rules_changes(&self, city: &str) -> Result<Vec<TruckRulesChange>, StoreError> {
+        Ok(self.state()?.truck_rules_changes.iter().filter(|c| c.city == city).cloned().collect())
+    }
+
+    async fn import_vehicles(&self, vehicles: &[Vehicle]) -> Result<(), StoreError> {
+        let mut state = self.state()?;
+        for vehicle in vehicles {
+            state.vehicles.insert(vehicle.plate.clone(), vehicle.clone());
+        }
+        Ok(())
+    }
+
+    async fn vehicle(&self, plate: &str) -> Result<Option<Vehicle>, StoreError> {
+        Ok(self.state()?.vehicles.get(plate).cloned())
+    }
+
+    async fn passes_of_vehicle(&self, plate: &str) -> Result<(Vec<TruckPass>, u64), StoreError> {
+        let state = self.state()?;
+        let version = state.pass_lists.get(plate).copied().unwrap_or(0);
+        Ok((state.passes_where(|p| p.plate == plate), version))
+    }
+
+    async fn create_pass(&self, pass: &TruckPass, list_version: u64) -> Result<(), StoreError> {
+        let mut state = self.state()?;
+        if state.passes.contains_key(&pass.id) {
+            return Err(StoreError::AlreadyExists);
+        }
+        if state.pass_lists.get(&pass.plate).copied().unwrap_or(0) != list_version {
+            return Err(StoreError::Conflict);
+        }
+        state.pass_lists.insert(pass.plate.clone(), list_version + 1);
+        state.put_pass(pass);
+        Ok(())
+    }
+
+    async fn pass(&self, id: &str) -> Result<Option<TruckPass>, StoreError> {
+        Ok(self.state()?.passes.get(id).cloned())
+    }
+
+    async fn update_pass(&self, pass: &TruckPass, expected_version: u64) -> Result<(), StoreError> {
+        let mut state = self.state()?;
+        match state.passes.get(&pass.id) {
+            Some(stored) if stored.version == expected_version => {}
+            _ => return Err(StoreError::Conflict),
+        }
+        state.put_pass(pass);
+        Ok(())
+    }
+
+    async fn passes_of_owner(&self, owner_id: &str) -> Result<Vec<TruckPass>, StoreError> {
+        Ok(self.state()?.passes_where(|p| p.owner_id == owner_id))
+    }
+
+    async fn passes_of_fleet(&self, fleet_id: &str) -> Result<Vec<TruckPass>, StoreError> {
+        Ok(self.state()?.passes_where(|p| p.fleet_id.as_deref() == Some(fleet_id)))
+    }
+
+    async fn pass_review_queue(&self, query: &QueueQuery) -> Result<PassQueuePage, StoreError> {
+        let after = match &query.after {
+            Some(cursor) => Some(
+                URL_SAFE_NO_PAD
+                    .decode(cursor)
+                    .ok()
+                    .and_then(|b| String::from_utf8(b).ok())
+                    .ok_or(StoreError::BadCursor)?,
+            ),
+            None => None,
+        };
+        let state = self.state()?;
+        let mut waiting: Vec<(String, &TruckPass)> = state
+            .passes
+            .values()
+            .filter(|p| p.status == PassStatus::PendingReview)
+            .filter_map(|p| p.review_due_at.map(|due| (queue_position(due, &p.id), due, p)))
+            .filter(|(_, due, _)| query.due_before.is_none_or(|bound| *due < bound))
+            .map(|(position, _, p)| (position, p))
+            .filter(|(position, _)| after.as_ref().is_none_or(|after| position > after))
+            .collect();
+        waiting.sort_by(|a, b| a.0.cmp(&b.0));
+        let more = waiting.len() > query.limit;
+        waiting.truncate(query.limit);
+        let next = if more {
+            waiting.last().map(|(p, _)| URL_SAFE_NO_PAD.encode(p))
+        } else {
+            None
+        };
+        Ok(PassQueuePage {
+            items: waiting.into_iter().map(|(_, p)| p.clone()).collect(),
+            next,
+        })
+    }
+
+    async fn record_pass_check(&self, check: &PassCheck) -> Result<(), StoreError> {
+        let mut state = self.state()?;
+        let key = check.serial.clone().filter(|s| state.passes.contains_key(s)).unwrap_or_default();
+        state.pass_checks.entry(key).or_default().push(check.clone());
+        Ok(())
+    }
+
+    async fn pass_checks(&self, serial: &str, limit: usize) -> Result<Vec<PassCheck>, StoreError> {
+        let state = self.state()?;
+        Ok(state
+            .pass_checks
+            .get(serial)
+            .map(|checks| checks.iter().rev().take(limit).cloned().collect())
+            .unwrap_or_default())
     }
 }
 

@@ -66,8 +66,8 @@ pub enum MdocError {
     UnsupportedDigestAlgorithm(String),
     #[error("the issuer signature does not verify")]
     BadSignature,
-    #[error("docType {0} is not {DOC_TYPE}")]
-    WrongDocType(String),
+    #[error("docType {found} is not {expected}")]
+    WrongDocType { found: String, expected: String },
     #[error(
         "element {namespace}/{element} has digest ID {digest_id}, which the MSO does not list"
     )]
@@ -142,6 +142,45 @@ pub async fn issue(
     key_id: &str,
     document_signer_der: &[u8],
 ) -> Result<IssuedMdoc, MdocError> {
+    let namespaces = vec![
+        (ISO_NAMESPACE, iso_elements(input)?),
+        (DOMESTIC_NAMESPACE, domestic_elements(input)),
+    ];
+    sign_document(
+        &DocumentInput {
+            doc_type: DOC_TYPE,
+            namespaces,
+            generated_at: input.generated_at,
+            valid_from: input.valid_from,
+            valid_until: input.valid_until,
+            device_key_sec1: input.device_key_sec1,
+        },
+        signer,
+        key_id,
+        document_signer_der,
+    )
+    .await
+}
+
+/// Any mdoc this service issues: its docType, its namespaces' elements, validity and device key.
+pub struct DocumentInput<'a> {
+    pub doc_type: &'a str,
+    pub namespaces: Vec<(&'a str, Vec<(&'static str, Value)>)>,
+    pub generated_at: DateTime<Utc>,
+    pub valid_from: DateTime<Utc>,
+    pub valid_until: DateTime<Utc>,
+    pub device_key_sec1: Option<&'a [u8]>,
+}
+
+/// Builds and signs an mdoc of any docType (the licence, the truck pass) the
+/// way [`issue`] describes: salted digests, the MSO as COSE_Sign1 ES256
+/// through `signer`, the certificate in the x5chain header.
+pub async fn sign_document(
+    input: &DocumentInput<'_>,
+    signer: &dyn Signer,
+    key_id: &str,
+    document_signer_der: &[u8],
+) -> Result<IssuedMdoc, MdocError> {
     let signed = input.generated_at.trunc_subsecs(0);
     let valid_from = input.valid_from.trunc_subsecs(0);
     let valid_until = input.valid_until.trunc_subsecs(0);
@@ -166,10 +205,7 @@ pub async fn issue(
 
     let mut namespaces = Vec::new();
     let mut value_digests = Vec::new();
-    for (namespace, elements) in [
-        (ISO_NAMESPACE, iso_elements(input)?),
-        (DOMESTIC_NAMESPACE, domestic_elements(input)),
-    ] {
+    for (namespace, elements) in input.namespaces.iter().cloned() {
         let ids = shuffled_ids(elements.len())?;
         let mut items = Vec::with_capacity(elements.len());
         let mut digests = Vec::with_capacity(elements.len());
@@ -210,7 +246,7 @@ pub async fn issue(
             text("deviceKeyInfo"),
             Value::Map(vec![(text("deviceKey"), cose_key)]),
         ),
-        (text("docType"), text(DOC_TYPE)),
+        (text("docType"), text(input.doc_type)),
         (
             text("validityInfo"),
             Value::Map(vec![
@@ -255,7 +291,7 @@ pub async fn issue(
     ]);
     let issuer_signed_bytes = encode(&issuer_signed)?;
     let document = encode(&Value::Map(vec![
-        (text("docType"), text(DOC_TYPE)),
+        (text("docType"), text(input.doc_type)),
         (text("issuerSigned"), issuer_signed),
     ]))?;
     Ok(IssuedMdoc {
@@ -269,6 +305,17 @@ pub async fn issue(
 /// It does NOT check the certificate chain (the caller does, with `cert::verify_document_signer`).
 pub fn verify_issuer_signed(
     issuer_signed: &[u8],
+    at: DateTime<Utc>,
+    skew_seconds: i64,
+) -> Result<VerifiedMdoc, MdocError> {
+    verify_document(issuer_signed, DOC_TYPE, at, skew_seconds)
+}
+
+/// [`verify_issuer_signed`] for a document of `doc_type`: one of another type
+/// is refused however well it is signed, so a pass never verifies as a licence.
+pub fn verify_document(
+    issuer_signed: &[u8],
+    doc_type_expected: &str,
     at: DateTime<Utc>,
     skew_seconds: i64,
 ) -> Result<VerifiedMdoc, MdocError> {
@@ -304,8 +351,11 @@ pub fn verify_issuer_signed(
     let mso_bytes = untag24(decode(payload)?, "the MSO")?;
     let mut mso = into_map(decode(&mso_bytes)?, "the MSO")?;
     let doc_type = into_text(take(&mut mso, "docType")?, "docType")?;
-    if doc_type != DOC_TYPE {
-        return Err(MdocError::WrongDocType(doc_type));
+    if doc_type != doc_type_expected {
+        return Err(MdocError::WrongDocType {
+            found: doc_type,
+            expected: doc_type_expected.to_string(),
+        });
     }
     let algorithm = into_text(take(&mut mso, "digestAlgorithm")?, "digestAlgorithm")?;
     if algorithm != "SHA-256" {
@@ -688,7 +738,7 @@ fn to_json(value: &Value) -> serde_json::Value {
     }
 }
 
-fn text(s: impl Into<String>) -> Value {
+pub(crate) fn text(s: impl Into<String>) -> Value {
     Value::Text(s.into())
 }
 
@@ -699,7 +749,7 @@ fn tdate(at: DateTime<Utc>) -> Value {
     )
 }
 
-fn full_date(date: NaiveDate) -> Value {
+pub(crate) fn full_date(date: NaiveDate) -> Value {
     Value::Tag(
         TAG_FULL_DATE,
         Box::new(text(date.format("%Y-%m-%d").to_string())),
@@ -1330,7 +1380,7 @@ mod tests {
         .await;
         assert_eq!(
             verify_issuer_signed(&other, at(2025, 7, 1), 0),
-            Err(MdocError::WrongDocType("org.iso.23220.photoid.1".into()))
+            Err(MdocError::WrongDocType { found: "org.iso.23220.photoid.1".into(), expected: DOC_TYPE.into() })
         );
         let sha512 = with_mso(&mdoc.issuer_signed, &signer, |mso| {
             *get_mut(mso, "digestAlgorithm") = text("SHA-512");

@@ -4,4 +4,5 @@ pub mod barcode;
 pub mod cert;
 pub mod mdoc;
 pub mod pages;
+pub mod pass;
 pub mod showcode;

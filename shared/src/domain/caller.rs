@@ -18,6 +18,8 @@ pub enum Role {
     RelyingParty,
     /// Switches cities on and feeds licence changes.
     Admin,
+    /// Manages a fleet's truck passes (R13); the fleet is the caller's organisation.
+    FleetManager,
     /// The scheduled jobs.
     Scheduler,
     /// The service itself (automatic photo checks, issuance); never granted by a token.
@@ -25,13 +27,14 @@ pub enum Role {
 }
 
 impl Role {
-    pub const ALL: [Role; 7] = [
+    pub const ALL: [Role; 8] = [
         Role::Holder,
         Role::Clerk,
         Role::Reviewer,
         Role::Officer,
         Role::RelyingParty,
         Role::Admin,
+        Role::FleetManager,
         Role::Scheduler,
     ];
 
@@ -43,6 +46,7 @@ impl Role {
             Role::Officer => "officer",
             Role::RelyingParty => "relying_party",
             Role::Admin => "admin",
+            Role::FleetManager => "fleet_manager",
             Role::Scheduler => "scheduler",
             Role::System => "system",
         }
@@ -69,7 +73,7 @@ pub struct Caller {
     /// A clerk's vehicle management office (its city code).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub office: Option<String>,
-    /// A verifier's organisation.
+    /// A verifier's organisation; a fleet manager's fleet.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organisation: Option<String>,
 }

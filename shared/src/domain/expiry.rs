@@ -2,10 +2,11 @@
 
 use super::application::Application;
 use super::edl::ElectronicLicence;
+use super::truck::TruckPass;
 use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
 use std::fmt;
 
-/// What the expiry index holds: the two kinds of record that end by time.
+/// What the expiry index holds: the kinds of record that end by time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ExpiryKind {
     /// Active electronic licences, keyed by serial, bucketed by their last valid day.
@@ -13,6 +14,8 @@ pub enum ExpiryKind {
     /// Applications the applicant must act on, keyed by id, bucketed by the
     /// day they count as abandoned.
     Application,
+    /// Truck passes still pending or active, keyed by id, bucketed by their last valid day.
+    TruckPass,
 }
 
 impl ExpiryKind {
@@ -21,6 +24,7 @@ impl ExpiryKind {
         match self {
             ExpiryKind::ElectronicLicence => "EDL",
             ExpiryKind::Application => "APP",
+            ExpiryKind::TruckPass => "PASS",
         }
     }
 
@@ -68,6 +72,15 @@ pub fn application_entry(application: &Application) -> Option<ExpiryEntry> {
     application.abandoned_at().map(|at| ExpiryEntry {
         bucket: ExpiryKind::Application.bucket(local_day(at)),
         key: application.id.clone(),
+    })
+}
+
+/// A pending or active truck pass waits in the bucket of its last valid
+/// day; once it ended in any way it is out of the index.
+pub fn pass_entry(pass: &TruckPass) -> Option<ExpiryEntry> {
+    pass.status.is_live().then(|| ExpiryEntry {
+        bucket: ExpiryKind::TruckPass.bucket(pass.valid_to),
+        key: pass.id.clone(),
     })
 }
 

@@ -137,7 +137,7 @@ impl fmt::Display for EmissionStandard {
 /// Times of day are written "HH:MM" (seconds optional). The end of a period
 /// may be written "24:00", the end of the day, which is held as 00:00: a
 /// period ends where it starts only when it is the whole day.
-mod clock {
+pub mod clock {
     use chrono::{NaiveTime, Timelike};
     use serde::{Deserialize, Deserializer, Serializer};
 
@@ -286,8 +286,12 @@ pub struct CityTruckRules {
     /// Vehicles below this standard get no pass.
     pub min_emission: EmissionStandard,
     pub pass_types: Vec<PassType>,
-    /// Raised by every change; an issued pass records the version it was issued under.
+    /// Raised by every change of the terms; an issued pass records the version it was issued under.
     pub rules_version: u64,
+    /// The stored record's version (optimistic locking), raised by every stored
+    /// change, including a go-live switch that leaves the terms alone.
+    #[serde(default)]
+    pub version: u64,
 }
 
 impl CityTruckRules {
@@ -685,6 +689,8 @@ pub enum PassStatus {
     Active,
     Rejected { at: DateTime<Utc>, reason: String, by: Actor },
     Revoked { at: DateTime<Utc>, reason: String, by: Actor },
+    /// The owner or the fleet's manager gave the pass up (or withdrew the application).
+    Withdrawn { at: DateTime<Utc>, by: Actor },
     Expired { at: DateTime<Utc> },
 }
 
@@ -695,6 +701,7 @@ impl PassStatus {
             Self::Active => "active",
             Self::Rejected { .. } => "rejected",
             Self::Revoked { .. } => "revoked",
+            Self::Withdrawn { .. } => "withdrawn",
             Self::Expired { .. } => "expired",
         }
     }
@@ -747,6 +754,12 @@ pub struct TruckPass {
     pub status: PassStatus,
     /// When the pass became active (at once for an automatic type, on approval otherwise).
     pub issued_at: Option<DateTime<Utc>>,
+    /// While pending: when staff should have decided (one working day, as for photos).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub review_due_at: Option<DateTime<Utc>>,
+    /// The signed credential (an mdoc `IssuerSigned`, base64) once the pass is active.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub document: Option<String>,
     pub created_at: DateTime<Utc>,
     #[serde(default)]
     pub history: Vec<PassEvent>,
@@ -825,6 +838,8 @@ impl TruckPass {
             rules_version: rules.rules_version,
             status,
             issued_at,
+            review_due_at: None,
+            document: None,
             created_at: opening.at,
             history,
             version: 1,
@@ -875,6 +890,7 @@ impl TruckPass {
         }
         self.status = PassStatus::Active;
         self.issued_at = Some(at);
+        self.review_due_at = None;
         self.record(at, "approved", Some(by), None);
         Ok(())
     }
@@ -886,6 +902,7 @@ impl TruckPass {
         if reason.is_empty() {
             return Err(self.illegal("reject without a reason"));
         }
+        self.review_due_at = None;
         self.status = PassStatus::Rejected {
             at,
             reason: reason.to_string(),
@@ -912,6 +929,16 @@ impl TruckPass {
         Ok(())
     }
 
+    /// The owner or the fleet's manager gives up a pending or active pass,
+    /// which frees its dates for another.
+    pub fn withdraw(&mut self, by: &Actor, at: DateTime<Utc>) -> Result<(), IllegalPassTransition> {
+        self.require("withdraw", &["pending_review", "active"])?;
+        self.status = PassStatus::Withdrawn { at, by: by.clone() };
+        self.review_due_at = None;
+        self.record(at, "withdrawn", Some(by), None);
+        Ok(())
+    }
+
     /// The scheduled job expires a pass once its last day has ended; a
     /// pending one never reviewed in time is expired too, freeing its dates.
     pub fn expire(&mut self, at: DateTime<Utc>) -> Result<(), IllegalPassTransition> {
@@ -919,6 +946,7 @@ impl TruckPass {
         if at < self.ends_at() {
             return Err(self.illegal("expire before its last day has ended"));
         }
+        self.review_due_at = None;
         self.status = PassStatus::Expired { at };
         self.record(at, "expired", None, None);
         Ok(())
@@ -999,7 +1027,7 @@ pub fn allowed_here_and_now(
         PassStatus::Expired { .. } => {
             return decision(false, "expired", format!("{restricted}, and pass {} has expired.", pass.serial));
         }
-        PassStatus::PendingReview | PassStatus::Rejected { .. } => {
+        PassStatus::PendingReview | PassStatus::Rejected { .. } | PassStatus::Withdrawn { .. } => {
             return decision(
                 false,
                 "not-active",
@@ -1119,6 +1147,90 @@ pub fn rules_view(rules: &CityTruckRules, now: DateTime<Utc>) -> RulesView {
         pass_types: rules.pass_types.clone(),
         max_windows: MAX_WINDOWS,
     }
+}
+
+/// A goods vehicle as the vehicle register knows it: what a pass is for and
+/// who may apply for one (its owner, or the manager of the fleet it runs in).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Vehicle {
+    pub plate: String,
+    pub vehicle_type: VehicleType,
+    pub emission: EmissionStandard,
+    /// The registered owner's identity number (a person or a company's credit code).
+    pub owner_id: String,
+    /// The fleet (transport company) the vehicle runs in, whose manager acts for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fleet_id: Option<String>,
+}
+
+impl Vehicle {
+    pub fn problems(&self) -> Vec<FieldError> {
+        let mut problems = Vec::new();
+        if !plate_is_valid(&self.plate) {
+            problems.push(FieldError {
+                field: "plate",
+                message: format!("{:?} is not a plate", self.plate),
+            });
+        }
+        if self.owner_id.trim().is_empty() || self.owner_id.len() > 64 {
+            problems.push(FieldError {
+                field: "ownerId",
+                message: "must be 1 to 64 characters".into(),
+            });
+        }
+        if self.fleet_id.as_ref().is_some_and(|f| f.trim().is_empty() || f.len() > 64) {
+            problems.push(FieldError {
+                field: "fleetId",
+                message: "must be 1 to 64 characters when present".into(),
+            });
+        }
+        problems
+    }
+}
+
+/// One verification of a pass by an officer (R9, R15), kept under the pass
+/// so its owner and fleet see who checked it, where and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PassCheck {
+    pub id: String,
+    pub at: DateTime<Utc>,
+    pub verifier_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organisation: Option<String>,
+    /// `code` or `mdoc`.
+    pub method: String,
+    /// The pass the credential named, when it could be read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub serial: Option<String>,
+    pub zone: String,
+    /// The moment asked about (now, unless the officer named another).
+    pub moment: DateTime<Utc>,
+    /// The credential verified and the pass is live.
+    pub valid: bool,
+    /// The truck may be in the zone at that moment.
+    pub allowed: bool,
+    pub reason: String,
+}
+
+/// A change of a city's truck rules or of its go-live, kept as its history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TruckRulesChange {
+    pub city: String,
+    pub at: DateTime<Utc>,
+    pub by: Actor,
+    /// `rules` (the terms changed) or `go-live`.
+    pub what: String,
+    pub rules_version_before: u64,
+    pub rules_version_after: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub go_live_before: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub go_live_after: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub reason: String,
 }
 
 #[cfg(test)]

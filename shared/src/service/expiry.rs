@@ -1,4 +1,4 @@
-//! The scheduled expiry job: ends lapsed licences and abandoned applications, flags overdue reviews; idempotent and resumable.
+//! The scheduled expiry job: ends lapsed licences, abandoned applications and lapsed truck passes, flags overdue reviews; idempotent and resumable.
 
 use super::{ServiceError, Services};
 use crate::domain::application::{Actor, Application};
@@ -23,9 +23,6 @@ const ATTEMPTS: usize = 3;
 /// Records of one page worked on at once: each is its own item and its own
 /// conditional write, so they do not contend; bounded to stay gentle on the table.
 const CONCURRENCY: usize = 8;
-
-/// Truck city-access passes are not built yet; when they are, they expire here too.
-pub const PASSES: &str = "truck passes: not yet implemented";
 
 #[derive(Debug, Clone)]
 pub struct ExpiryOptions {
@@ -52,6 +49,8 @@ pub struct ExpiryReport {
     pub days: Vec<NaiveDate>,
     pub licences_expired: usize,
     pub applications_expired: usize,
+    /// Truck passes whose last day ended (pending ones never reviewed included).
+    pub passes_expired: usize,
     /// Reviews reported past their due time by this run (each is reported once).
     pub reviews_overdue: usize,
     /// Entries read from the expiry index: the work, proportional to what is
@@ -64,7 +63,6 @@ pub struct ExpiryReport {
     /// Records that kept changing under the job, left for the next run.
     pub left_for_next_run: usize,
     pub complete: bool,
-    pub passes: &'static str,
 }
 
 /// What happened to one record.
@@ -103,7 +101,8 @@ fn scheduler() -> Actor {
 
 impl Services {
     /// Runs the expiry job: licences whose last valid day has ended,
-    /// applications abandoned for `ABANDONED_AFTER_DAYS`, then reviews past
+    /// applications abandoned for `ABANDONED_AFTER_DAYS`, truck passes whose
+    /// last day has ended, then reviews past
     /// their due time. Stops asking for more work once `deadline` has passed
     /// (the caller leaves its own margin) and reports `complete: false`.
     pub async fn run_expiry(&self, deadline: Option<Instant>, options: &ExpiryOptions) -> Result<ExpiryReport, ServiceError> {
@@ -114,12 +113,12 @@ impl Services {
             days: days.clone(),
             licences_expired: 0,
             applications_expired: 0,
+            passes_expired: 0,
             reviews_overdue: 0,
             items_read: 0,
             reviews_read: 0,
             left_for_next_run: 0,
             complete: false,
-            passes: PASSES,
         };
         let mut budget = Budget { deadline, worked: false };
         let page_size = options.page_size.max(1);
@@ -129,11 +128,15 @@ impl Services {
             && self
                 .expire_due(ExpiryKind::Application, &days, now, page_size, &mut budget, &mut report)
                 .await?
+            && self
+                .expire_due(ExpiryKind::TruckPass, &days, now, page_size, &mut budget, &mut report)
+                .await?
             && self.flag_overdue_reviews(now, page_size, &mut budget, &mut report).await?;
         report.complete = complete && report.left_for_next_run == 0;
         tracing::info!(
             licences_expired = report.licences_expired,
             applications_expired = report.applications_expired,
+            passes_expired = report.passes_expired,
             reviews_overdue = report.reviews_overdue,
             items_read = report.items_read,
             reviews_read = report.reviews_read,
@@ -167,6 +170,7 @@ impl Services {
                     match kind {
                         ExpiryKind::ElectronicLicence => self.expire_licence(key, now).await,
                         ExpiryKind::Application => self.expire_application(key, now).await,
+                        ExpiryKind::TruckPass => self.expire_pass(key, now).await,
                     }
                 }))
                 .buffer_unordered(CONCURRENCY)
@@ -176,6 +180,7 @@ impl Services {
                     match (outcome, kind) {
                         (Outcome::Ended, ExpiryKind::ElectronicLicence) => report.licences_expired += 1,
                         (Outcome::Ended, ExpiryKind::Application) => report.applications_expired += 1,
+                        (Outcome::Ended, ExpiryKind::TruckPass) => report.passes_expired += 1,
                         (Outcome::Busy, _) => report.left_for_next_run += 1,
                         (Outcome::Unchanged, _) => {}
                     }
@@ -239,6 +244,30 @@ impl Services {
             }
         }
         tracing::warn!(application = %id, "application kept changing; left for the next run");
+        Ok(Outcome::Busy)
+    }
+
+    async fn expire_pass(&self, id: &str, now: DateTime<Utc>) -> Result<Outcome, ServiceError> {
+        for _ in 0..ATTEMPTS {
+            let Some(mut pass) = self.records.pass(id).await? else {
+                return Ok(Outcome::Unchanged);
+            };
+            let expected = pass.version;
+            // Revoked or withdrawn meanwhile, or not yet past its last day.
+            if pass.expire(now).is_err() {
+                return Ok(Outcome::Unchanged);
+            }
+            pass.version = expected + 1;
+            match self.records.update_pass(&pass, expected).await {
+                Ok(()) => {
+                    tracing::info!(pass = %id, "truck pass expired");
+                    return Ok(Outcome::Ended);
+                }
+                Err(StoreError::Conflict) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        tracing::warn!(pass = %id, "truck pass kept changing; left for the next run");
         Ok(Outcome::Busy)
     }
 

@@ -5,6 +5,7 @@ pub mod expiry;
 pub mod issuance;
 pub mod keys;
 pub mod licence;
+pub mod passes;
 pub mod photos;
 pub mod reviews;
 pub mod verification;
@@ -85,6 +86,14 @@ pub enum ServiceError {
     Unavailable(String),
     #[error("The electronic licence {serial} is no longer valid.")]
     LicenceNotActive { serial: String },
+    #[error("the city refuses the truck pass")]
+    PassRefused { reasons: Vec<crate::domain::truck::Refusal> },
+    #[error("Vehicle {plate} is neither yours nor in your fleet.")]
+    NotYourVehicle { plate: String },
+    #[error("Truck pass {serial} is {status}, not active.")]
+    PassNotActive { serial: String, status: &'static str },
+    #[error("{detail}")]
+    IllegalPassTransition { detail: String, state: &'static str },
 }
 
 impl From<StoreError> for ServiceError {
@@ -198,6 +207,31 @@ impl ServiceError {
                 format!("{detail} It was superseded, stopped or has expired; apply again for a new electronic licence."),
             )
             .with("serial", serial),
+            ServiceError::PassRefused { reasons } => Problem::new(
+                422,
+                "pass-refused",
+                "Truck pass refused",
+                format!(
+                    "The city does not issue this pass: {}",
+                    reasons.iter().map(|r| r.message.as_str()).collect::<Vec<_>>().join(" ")
+                ),
+            )
+            .with("reasons", reasons),
+            ServiceError::NotYourVehicle { plate } => Problem::new(
+                403,
+                "not-your-vehicle",
+                "Not your vehicle",
+                format!("{detail} A pass is applied for by the vehicle's registered owner or its fleet's manager."),
+            )
+            .with("plate", plate),
+            ServiceError::PassNotActive { serial, status } => {
+                Problem::new(409, "pass-not-active", "Pass not active", detail)
+                    .with("serial", serial)
+                    .with("status", status)
+            }
+            ServiceError::IllegalPassTransition { state, .. } => {
+                Problem::new(409, "illegal-transition", "Not possible in this state", detail).with("state", state)
+            }
             ServiceError::Unavailable(_) => Problem::new(
                 503,
                 "unavailable",

@@ -111,13 +111,26 @@ pub struct TrustDocument {
 }
 
 /// What a step found wrong: a reason code and its explanation.
-struct Failure {
-    reason: String,
-    detail: String,
-    serial: Option<String>,
+pub(super) struct Failure {
+    pub(super) reason: String,
+    pub(super) detail: String,
+    pub(super) serial: Option<String>,
 }
 
-fn fail(reason: &str, detail: impl Into<String>) -> Failure {
+/// Which signed document an mdoc must be, and where its serial is.
+pub(super) struct DocumentKind {
+    pub(super) doc_type: &'static str,
+    pub(super) namespace: &'static str,
+    pub(super) serial_element: &'static str,
+}
+
+pub(super) const LICENCE_DOCUMENT: DocumentKind = DocumentKind {
+    doc_type: mdoc::DOC_TYPE,
+    namespace: mdoc::DOMESTIC_NAMESPACE,
+    serial_element: "licence_serial",
+};
+
+pub(super) fn fail(reason: &str, detail: impl Into<String>) -> Failure {
     Failure {
         reason: reason.into(),
         detail: detail.into(),
@@ -265,7 +278,7 @@ impl Services {
             if code.len() > MAX_CODE_LENGTH {
                 return Err(ServiceError::TooLarge { limit: MAX_CODE_LENGTH });
             }
-            ("code", self.check_code(code, now).await?)
+            ("code", self.check_code(code, showcode::CodeKind::Licence, now).await?)
         } else if let Some(serial) = &request.barcode {
             ("barcode", check_barcode(serial))
         } else {
@@ -273,7 +286,7 @@ impl Services {
             if text.len() > MAX_MDOC_BASE64 {
                 return Err(ServiceError::TooLarge { limit: MAX_MDOC_BASE64 });
             }
-            ("mdoc", self.check_mdoc(text, now).await?)
+            ("mdoc", self.check_mdoc(text, &LICENCE_DOCUMENT, now).await?)
         };
         // The live state, for whatever serial the credential named.
         let mut live = None;
@@ -357,8 +370,13 @@ impl Services {
     }
 
     /// The show code, in order: format, known key, signature, validity. The serial when all pass.
-    async fn check_code(&self, code: &str, now: DateTime<Utc>) -> Result<Result<String, Failure>, ServiceError> {
-        let signed = match showcode::decode(code.trim(), showcode::CodeKind::Licence, showcode::DEFAULT_MAX_INFLATED) {
+    pub(super) async fn check_code(
+        &self,
+        code: &str,
+        kind: showcode::CodeKind,
+        now: DateTime<Utc>,
+    ) -> Result<Result<String, Failure>, ServiceError> {
+        let signed = match showcode::decode(code.trim(), kind, showcode::DEFAULT_MAX_INFLATED) {
             Ok(signed) => signed,
             Err(e) => return Ok(Err(fail(e.code(), e.to_string()))),
         };
@@ -384,7 +402,12 @@ impl Services {
     }
 
     /// An mdoc: structure, signature and digests, its certificate chaining to our IACA, validity.
-    async fn check_mdoc(&self, text: &str, now: DateTime<Utc>) -> Result<Result<String, Failure>, ServiceError> {
+    pub(super) async fn check_mdoc(
+        &self,
+        text: &str,
+        kind: &DocumentKind,
+        now: DateTime<Utc>,
+    ) -> Result<Result<String, Failure>, ServiceError> {
         let Ok(bytes) = STANDARD.decode(text.trim()) else {
             return Ok(Err(fail("bad-base64", "The mdoc is not base64.")));
         };
@@ -392,7 +415,7 @@ impl Services {
         // IssuerSigned of its first document; its device signature binds it to a
         // proximity session transcript, which an online check does not have.
         let bytes = issuer_signed_of_device_response(&bytes).unwrap_or(bytes);
-        let verified = match mdoc::verify_issuer_signed(&bytes, now, SKEW_SECONDS) {
+        let verified = match mdoc::verify_document(&bytes, kind.doc_type, now, SKEW_SECONDS) {
             Ok(v) => v,
             Err(e) => return Ok(Err(fail(mdoc_reason(&e), e.to_string()))),
         };
@@ -409,13 +432,13 @@ impl Services {
         }
         let serial = verified
             .elements
-            .get(mdoc::DOMESTIC_NAMESPACE)
-            .and_then(|e| e.get("licence_serial"))
+            .get(kind.namespace)
+            .and_then(|e| e.get(kind.serial_element))
             .and_then(|v| v.as_str())
             .map(str::to_string);
         match serial {
             Some(serial) => Ok(Ok(serial)),
-            None => Ok(Err(fail("bad-claims", "The mdoc carries no licence serial."))),
+            None => Ok(Err(fail("bad-claims", format!("The mdoc carries no {}.", kind.serial_element)))),
         }
     }
 
@@ -486,7 +509,7 @@ fn mdoc_reason(e: &mdoc::MdocError) -> &'static str {
         MissingDigest { .. } | DigestMismatch { .. } => "digest-mismatch",
         NotYetValid { .. } => "not-yet-valid",
         Expired { .. } => "expired",
-        WrongDocType(_) => "wrong-doc-type",
+        WrongDocType { .. } => "wrong-doc-type",
         UnsupportedAlgorithm(_) | UnsupportedDigestAlgorithm(_) => "wrong-algorithm",
         Certificate(_) => "untrusted-certificate",
         _ => "bad-mdoc",

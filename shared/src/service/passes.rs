@@ -1,0 +1,894 @@
+//! Truck city-access passes (R13): city rules for anyone, applications by drivers and fleet managers,
+//! staff review, the signed pass and its show code, officers' zone-and-time checks, revocation.
+
+use super::issuance::signer_error;
+use super::reviews::{QueueRequest, DEFAULT_PAGE, MAX_PAGE};
+use super::verification::{fail, DocumentKind, Failure, ENFORCEMENT, MAX_CODE_LENGTH, MAX_MDOC_BASE64};
+use super::{actor, china_offset, require, InputError, ServiceError, SwitchRequest, Services};
+use crate::credential::{pass as pass_document, showcode};
+use crate::domain::caller::{Caller, Role};
+use crate::domain::rollout::Availability;
+use crate::domain::truck::{
+    self, allowed_here_and_now, local_date, plate_is_valid, rules_view, CityTruckRules, Decision, EmissionStandard,
+    HourRestriction, PassCheck, PassOpening, PassRequest, PassStatus, PassSummary, PassType, Refusal, RulesView,
+    TimeWindow, TruckPass, TruckRulesChange, Vehicle, VehicleType, Zone,
+};
+use crate::ports::{QueueQuery, StoreError};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
+
+/// How long a pass's show code is valid (as a licence's).
+pub const PASS_CODE_SECONDS: i64 = super::licence::SHOW_CODE_SECONDS;
+/// Most zones one application may name (a city has a handful).
+pub const MAX_ZONES: usize = 16;
+/// Most vehicles one register import may carry.
+pub const MAX_VEHICLE_LINES: usize = 20_000;
+
+const PASS_DOCUMENT: DocumentKind = DocumentKind {
+    doc_type: pass_document::DOC_TYPE,
+    namespace: pass_document::NAMESPACE,
+    serial_element: "pass_serial",
+};
+
+/// `POST /truck/passes`: the vehicle's type and emission standard come from
+/// the register; when the applicant states them they must agree with it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PassApplication {
+    pub plate: String,
+    #[serde(default)]
+    pub vehicle_type: Option<VehicleType>,
+    #[serde(default)]
+    pub emission: Option<EmissionStandard>,
+    pub city: String,
+    pub pass_type: String,
+    pub zones: Vec<String>,
+    pub valid_from: NaiveDate,
+    /// Inclusive.
+    pub valid_to: NaiveDate,
+    pub windows: Vec<TimeWindow>,
+}
+
+/// `POST /truck/reviews/{id}/decision`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PassDecision {
+    pub verdict: PassVerdict,
+    #[serde(default)]
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PassVerdict {
+    Approve,
+    Reject,
+}
+
+/// `POST /admin/truck/passes/{id}/revocation`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Revocation {
+    pub reason: String,
+}
+
+/// `PUT /admin/truck/cities/{city}`: the city's new terms. Passes already
+/// issued keep the terms they were issued under.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RulesChangeRequest {
+    pub zones: Vec<Zone>,
+    pub restricted_hours: Vec<HourRestriction>,
+    pub banned_vehicle_types: Vec<VehicleType>,
+    pub min_emission: EmissionStandard,
+    pub pass_types: Vec<PassType>,
+    /// The rules version the change was written against; a concurrent change is refused.
+    pub expected_rules_version: u64,
+    pub reason: String,
+}
+
+/// `POST /truck/verifications`: exactly one of `code` and `mdoc`, the zone
+/// the truck is in, and optionally the city (the pass's own by default) and moment.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PassVerificationRequest {
+    #[serde(default)]
+    pub code: Option<String>,
+    #[serde(default)]
+    pub mdoc: Option<String>,
+    pub zone: String,
+    #[serde(default)]
+    pub city: Option<String>,
+    /// RFC 3339; now when absent.
+    #[serde(default)]
+    pub at: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CitySummary {
+    pub city: String,
+    pub name: String,
+    pub batch: u8,
+    pub availability: Availability,
+    pub rules_version: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CityList {
+    pub at: DateTime<Utc>,
+    pub cities: Vec<CitySummary>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CityRulesAdminView {
+    pub rules: CityTruckRules,
+    pub availability: Availability,
+    pub changes: Vec<TruckRulesChange>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PassList {
+    pub at: DateTime<Utc>,
+    /// Newest first, without their signed documents (read one pass for that).
+    pub passes: Vec<TruckPass>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PassCode {
+    pub serial: String,
+    pub code: String,
+    pub colour: showcode::Colour,
+    pub issued_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub refresh_after: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PassQueueItem {
+    pub pass: TruckPass,
+    pub due_at: Option<DateTime<Utc>>,
+    pub overdue: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PassQueue {
+    pub at: DateTime<Utc>,
+    pub items: Vec<PassQueueItem>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImportedVehicles {
+    pub imported: usize,
+}
+
+/// What the officer's terminal shows.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PassVerification {
+    /// The credential verified and the pass it names is active.
+    pub valid: bool,
+    /// The truck may be in the zone at that moment.
+    pub allowed: bool,
+    /// The stable code of the answer: a credential failure, or the decision's reason.
+    pub reason: String,
+    pub detail: String,
+    pub method: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub serial: Option<String>,
+    /// The pass's terms and status, once its credential verified.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pass: Option<TruckPass>,
+    pub zone: String,
+    pub moment: DateTime<Utc>,
+    pub checked_at: DateTime<Utc>,
+    pub check_id: String,
+}
+
+/// A pass serial: `TP`, the city, the local date, eight random digits.
+fn new_pass_serial(city: &str, now: DateTime<Utc>) -> String {
+    use rand_core::RngCore;
+    let random = rand_core::OsRng.next_u32() % 100_000_000;
+    format!("TP{city}{}{random:08}", local_date(now).format("%y%m%d"))
+}
+
+fn pass_refused(reasons: Vec<Refusal>) -> ServiceError {
+    ServiceError::PassRefused { reasons }
+}
+
+fn without_document(mut pass: TruckPass) -> TruckPass {
+    pass.document = None;
+    pass
+}
+
+fn at(seconds: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp(seconds, 0).unwrap_or_default()
+}
+
+impl Services {
+    /// `GET /truck/cities`: every city's place in the rollout, for anyone.
+    pub async fn truck_cities(&self) -> Result<CityList, ServiceError> {
+        let now = self.now();
+        let cities = self
+            .records
+            .truck_rules()
+            .await?
+            .into_iter()
+            .map(|rules| CitySummary {
+                availability: rules.availability(now),
+                city: rules.city,
+                name: rules.name,
+                batch: rules.batch,
+                rules_version: rules.rules_version,
+            })
+            .collect();
+        Ok(CityList { at: now, cities })
+    }
+
+    async fn rules_of(&self, city: &str) -> Result<CityTruckRules, ServiceError> {
+        self.records.truck_rules_of(city).await?.ok_or_else(|| ServiceError::NotFound {
+            what: "city",
+            id: city.into(),
+        })
+    }
+
+    /// `GET /truck/cities/{city}`: the city's restrictions and pass rules, for anyone.
+    pub async fn truck_city_rules(&self, city: &str) -> Result<RulesView, ServiceError> {
+        Ok(rules_view(&self.rules_of(city).await?, self.now()))
+    }
+
+    /// Whether the caller acts for the vehicle: its owner (a holder) or its
+    /// fleet's manager. The role the caller acts in, when they do.
+    fn acting_for(caller: &Caller, owner_id: &str, fleet_id: Option<&str>) -> Option<Role> {
+        if caller.has(Role::FleetManager) && fleet_id.is_some() && caller.organisation.as_deref() == fleet_id {
+            return Some(Role::FleetManager);
+        }
+        (caller.has(Role::Holder) && caller.id == owner_id).then_some(Role::Holder)
+    }
+
+    /// `POST /truck/passes` (R13): checked against the city's rules with every
+    /// reason for a refusal; an automatic pass type is signed and issued at
+    /// once, one that needs review waits in the pass review queue.
+    pub async fn apply_for_pass(&self, caller: &Caller, request: PassApplication) -> Result<TruckPass, ServiceError> {
+        require(caller, &[Role::FleetManager, Role::Holder], "Applying for a truck pass")?;
+        if !plate_is_valid(&request.plate) {
+            return Err(ServiceError::Invalid {
+                detail: format!("{:?} is not a plate: a province abbreviation, a capital letter, then 5 or 6 letters or digits.", request.plate),
+                errors: vec![InputError {
+                    line: None,
+                    field: "plate".into(),
+                    message: "not a plate".into(),
+                }],
+            });
+        }
+        if request.zones.len() > MAX_ZONES {
+            return Err(ServiceError::invalid(format!("A pass names at most {MAX_ZONES} zones.")));
+        }
+        let rules = self.rules_of(&request.city).await?;
+        let vehicle = self.records.vehicle(&request.plate).await?.ok_or_else(|| ServiceError::NotFound {
+            what: "vehicle",
+            id: request.plate.clone(),
+        })?;
+        let role = Self::acting_for(caller, &vehicle.owner_id, vehicle.fleet_id.as_deref())
+            .ok_or_else(|| ServiceError::NotYourVehicle { plate: vehicle.plate.clone() })?;
+        let mut mismatches = Vec::new();
+        if request.vehicle_type.is_some_and(|t| t != vehicle.vehicle_type) {
+            mismatches.push(Refusal {
+                code: "vehicle-mismatch",
+                message: format!(
+                    "The register has {} as {}, not as stated.",
+                    vehicle.plate,
+                    vehicle.vehicle_type.name()
+                ),
+            });
+        }
+        if request.emission.is_some_and(|e| e != vehicle.emission) {
+            mismatches.push(Refusal {
+                code: "vehicle-mismatch",
+                message: format!("The register has {} at {}, not as stated.", vehicle.plate, vehicle.emission.name()),
+            });
+        }
+        let pass_request = PassRequest {
+            plate: vehicle.plate.clone(),
+            vehicle_type: vehicle.vehicle_type,
+            emission: vehicle.emission,
+            owner_id: vehicle.owner_id.clone(),
+            fleet_id: vehicle.fleet_id.clone(),
+            city: request.city.clone(),
+            pass_type: request.pass_type.clone(),
+            zones: request.zones.clone(),
+            valid_from: request.valid_from,
+            valid_to: request.valid_to,
+            windows: request.windows.clone(),
+        };
+        // The vehicle's pass list is read, checked and written conditionally
+        // on its version: a concurrent application makes this one read again.
+        for _ in 0..3 {
+            let now = self.now();
+            let (existing, list_version) = self.records.passes_of_vehicle(&vehicle.plate).await?;
+            let summaries: Vec<PassSummary> = existing.iter().map(PassSummary::from).collect();
+            let opening = PassOpening {
+                id: String::new(),
+                serial: String::new(),
+                by: actor(caller, role),
+                at: now,
+            };
+            let mut pass = match TruckPass::open(&rules, &pass_request, &summaries, opening) {
+                Ok(pass) if mismatches.is_empty() => pass,
+                Ok(_) => return Err(pass_refused(mismatches)),
+                Err(mut reasons) => {
+                    reasons.extend(mismatches);
+                    return Err(pass_refused(reasons));
+                }
+            };
+            let serial = new_pass_serial(&rules.city, now);
+            pass.id = serial.clone();
+            pass.serial = serial;
+            match pass.status {
+                PassStatus::Active => pass.document = Some(self.sign_pass(&pass, &rules.name).await?),
+                _ => pass.review_due_at = Some(self.calendar.review_due(now, china_offset())),
+            }
+            match self.records.create_pass(&pass, list_version).await {
+                Ok(()) => {
+                    tracing::info!(pass = %pass.id, status = %pass.status, by_role = %role, "truck pass opened");
+                    return Ok(pass);
+                }
+                Err(StoreError::Conflict | StoreError::AlreadyExists) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(ServiceError::Conflict)
+    }
+
+    /// Signs the pass's mdoc with the active document signer.
+    async fn sign_pass(&self, pass: &TruckPass, city_name: &str) -> Result<String, ServiceError> {
+        let active = self.active_signer().await?;
+        let signer = self
+            .signer
+            .as_deref()
+            .ok_or_else(|| ServiceError::Unavailable("no signer is configured for this function".into()))?;
+        let issued = pass_document::issue(pass, city_name, self.now(), signer, &active.key_id, &active.certificate)
+            .await
+            .map_err(|e| match e {
+                crate::credential::mdoc::MdocError::Signer(e) => signer_error(e),
+                other => ServiceError::Unavailable(format!("the pass could not be signed: {other}")),
+            })?;
+        Ok(STANDARD.encode(issued.issuer_signed))
+    }
+
+    /// A pass the caller may see: its owner, its fleet's manager, staff.
+    /// Anyone else is told it does not exist.
+    async fn visible_pass(&self, caller: &Caller, id: &str, staff: &[Role]) -> Result<(TruckPass, Role), ServiceError> {
+        let not_found = || ServiceError::NotFound {
+            what: "pass",
+            id: id.into(),
+        };
+        let pass = self.records.pass(id).await?.ok_or_else(not_found)?;
+        if let Some(role) = Self::acting_for(caller, &pass.owner_id, pass.fleet_id.as_deref()) {
+            return Ok((pass, role));
+        }
+        match caller.acting_as(staff) {
+            Some(role) => Ok((pass, role)),
+            None => Err(not_found()),
+        }
+    }
+
+    /// `GET /truck/passes/{id}`
+    pub async fn truck_pass(&self, caller: &Caller, id: &str) -> Result<TruckPass, ServiceError> {
+        require(
+            caller,
+            &[Role::Holder, Role::FleetManager, Role::Reviewer, Role::Admin],
+            "Reading a truck pass",
+        )?;
+        Ok(self.visible_pass(caller, id, &[Role::Reviewer, Role::Admin]).await?.0)
+    }
+
+    /// `GET /truck/passes`: a holder's own vehicles' passes and a fleet
+    /// manager's fleet's, optionally of one plate.
+    pub async fn truck_passes(&self, caller: &Caller, plate: Option<&str>) -> Result<PassList, ServiceError> {
+        require(caller, &[Role::Holder, Role::FleetManager], "Listing truck passes")?;
+        let mut passes = Vec::new();
+        if caller.has(Role::FleetManager) {
+            let fleet = caller.organisation.as_deref().ok_or_else(|| {
+                ServiceError::Forbidden("The token names no fleet (org claim); a fleet manager acts for one fleet.".into())
+            })?;
+            passes.extend(self.records.passes_of_fleet(fleet).await?);
+        }
+        if caller.has(Role::Holder) {
+            passes.extend(self.records.passes_of_owner(&caller.id).await?);
+        }
+        let mut seen = HashSet::new();
+        passes.retain(|p| seen.insert(p.id.clone()) && plate.is_none_or(|plate| p.plate == plate));
+        passes.sort_by(|a, b| (b.created_at, &b.id).cmp(&(a.created_at, &a.id)));
+        Ok(PassList {
+            at: self.now(),
+            passes: passes.into_iter().map(without_document).collect(),
+        })
+    }
+
+    /// Reads, changes and stores a pass, reading again when it changed meanwhile.
+    async fn change_pass(
+        &self,
+        id: &str,
+        change: impl Fn(&mut TruckPass) -> Result<(), ServiceError>,
+    ) -> Result<TruckPass, ServiceError> {
+        for _ in 0..3 {
+            let mut pass = self.records.pass(id).await?.ok_or_else(|| ServiceError::NotFound {
+                what: "pass",
+                id: id.into(),
+            })?;
+            let expected = pass.version;
+            change(&mut pass)?;
+            pass.version = expected + 1;
+            match self.records.update_pass(&pass, expected).await {
+                Ok(()) => return Ok(pass),
+                Err(StoreError::Conflict) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(ServiceError::Conflict)
+    }
+
+    /// `DELETE /truck/passes/{id}`: the owner or fleet manager gives a pass up.
+    pub async fn withdraw_pass(&self, caller: &Caller, id: &str) -> Result<TruckPass, ServiceError> {
+        require(caller, &[Role::Holder, Role::FleetManager], "Withdrawing a truck pass")?;
+        let (_, role) = self.visible_pass(caller, id, &[]).await?;
+        let by = actor(caller, role);
+        let now = self.now();
+        let pass = self
+            .change_pass(id, |pass| pass.withdraw(&by, now).map_err(ServiceError::from))
+            .await?;
+        tracing::info!(pass = %id, by_role = %role, "truck pass withdrawn");
+        Ok(pass)
+    }
+
+    /// `GET /truck/passes/{id}/code`: a short-lived `TRK1:` code, signed as a
+    /// licence's is but of its own kind, so neither can pass for the other.
+    pub async fn pass_code(&self, caller: &Caller, id: &str) -> Result<PassCode, ServiceError> {
+        require(caller, &[Role::Holder, Role::FleetManager], "Showing a truck pass")?;
+        let (pass, _) = self.visible_pass(caller, id, &[]).await?;
+        if pass.status != PassStatus::Active {
+            return Err(ServiceError::PassNotActive {
+                serial: pass.serial.clone(),
+                status: pass.status.code(),
+            });
+        }
+        let now = self.now();
+        let today = local_date(now);
+        let colour = if today >= pass.valid_from && today <= pass.valid_to {
+            showcode::Colour::Green
+        } else {
+            showcode::Colour::Red
+        };
+        let active = self.active_signer().await?;
+        let signer = self
+            .signer
+            .as_deref()
+            .ok_or_else(|| ServiceError::Unavailable("no signer is configured for this function".into()))?;
+        let issued_at = now.timestamp();
+        let claims = showcode::ShowClaims {
+            kind: showcode::CodeKind::TruckPass,
+            serial: pass.serial.clone(),
+            colour,
+            issued_at,
+            expires_at: issued_at + PASS_CODE_SECONDS,
+            nonce: showcode::random_nonce(),
+        };
+        let code = showcode::encode(&claims, signer, &active.key_id, active.kid.as_bytes())
+            .await
+            .map_err(|e| match e {
+                showcode::ShowCodeError::Signer(e) => signer_error(e),
+                other => ServiceError::Unavailable(format!("the pass code could not be made: {other}")),
+            })?;
+        Ok(PassCode {
+            serial: pass.serial,
+            code,
+            colour,
+            issued_at: at(issued_at),
+            expires_at: at(claims.expires_at),
+            refresh_after: at(claims.expires_at - super::licence::SHOW_CODE_REFRESH_MARGIN),
+        })
+    }
+
+    /// `GET /truck/passes/{id}/checks`: who checked the pass, where and when.
+    pub async fn pass_checks(&self, caller: &Caller, id: &str) -> Result<Vec<PassCheck>, ServiceError> {
+        require(
+            caller,
+            &[Role::Holder, Role::FleetManager, Role::Admin],
+            "Listing who checked a truck pass",
+        )?;
+        let (pass, _) = self.visible_pass(caller, id, &[Role::Admin]).await?;
+        Ok(self.records.pass_checks(&pass.serial, 200).await?)
+    }
+
+    /// `GET /truck/reviews`: passes waiting for staff, earliest due first.
+    pub async fn pass_review_queue(&self, caller: &Caller, request: QueueRequest) -> Result<PassQueue, ServiceError> {
+        require(caller, &[Role::Reviewer], "The truck pass review queue")?;
+        let limit = request.limit.unwrap_or(DEFAULT_PAGE);
+        if !(1..=MAX_PAGE).contains(&limit) {
+            return Err(ServiceError::invalid(format!("limit must be 1 to {MAX_PAGE}.")));
+        }
+        let now = self.now();
+        let page = self
+            .records
+            .pass_review_queue(&QueueQuery {
+                limit,
+                after: request.cursor,
+                due_before: request.overdue.then_some(now),
+            })
+            .await?;
+        Ok(PassQueue {
+            at: now,
+            items: page
+                .items
+                .into_iter()
+                .map(|pass| PassQueueItem {
+                    due_at: pass.review_due_at,
+                    overdue: pass.review_due_at.is_some_and(|due| due < now),
+                    pass,
+                })
+                .collect(),
+            next: page.next,
+        })
+    }
+
+    /// `POST /truck/reviews/{id}/decision`: approve (the pass is signed and
+    /// becomes active) or reject with a reason the applicant reads.
+    pub async fn decide_pass(&self, caller: &Caller, id: &str, decision: PassDecision) -> Result<TruckPass, ServiceError> {
+        require(caller, &[Role::Reviewer], "Deciding a truck pass")?;
+        let by = actor(caller, Role::Reviewer);
+        let pass = match decision.verdict {
+            PassVerdict::Reject => {
+                if decision.reason.trim().is_empty() {
+                    return Err(ServiceError::invalid("A rejection says why: reason is required."));
+                }
+                let now = self.now();
+                self.change_pass(id, |pass| pass.reject(&decision.reason, &by, now).map_err(ServiceError::from))
+                    .await?
+            }
+            PassVerdict::Approve => {
+                let mut pass = self.records.pass(id).await?.ok_or_else(|| ServiceError::NotFound {
+                    what: "pass",
+                    id: id.into(),
+                })?;
+                let expected = pass.version;
+                let now = self.now();
+                pass.approve(&by, now)?;
+                // Signed before it is stored: a signer failure leaves the pass pending.
+                let city_name = self
+                    .records
+                    .truck_rules_of(&pass.city)
+                    .await?
+                    .map(|r| r.name)
+                    .unwrap_or_else(|| pass.city.clone());
+                pass.document = Some(self.sign_pass(&pass, &city_name).await?);
+                pass.version = expected + 1;
+                self.records.update_pass(&pass, expected).await?;
+                pass
+            }
+        };
+        tracing::info!(pass = %id, status = %pass.status, "truck pass decided");
+        Ok(pass)
+    }
+
+    /// `POST /admin/truck/passes/{id}/revocation`
+    pub async fn revoke_pass(&self, caller: &Caller, id: &str, request: Revocation) -> Result<TruckPass, ServiceError> {
+        require(caller, &[Role::Admin], "Revoking a truck pass")?;
+        if request.reason.trim().is_empty() {
+            return Err(ServiceError::invalid("A revocation says why: reason is required."));
+        }
+        let by = actor(caller, Role::Admin);
+        let now = self.now();
+        let pass = self
+            .change_pass(id, |pass| pass.revoke(&request.reason, &by, now).map_err(ServiceError::from))
+            .await?;
+        tracing::info!(pass = %id, by = %caller.id, "truck pass revoked");
+        Ok(pass)
+    }
+
+    /// `POST /admin/vehicles`: the vehicle register, JSON Lines, all checked before anything is written.
+    pub async fn import_vehicles(&self, caller: &Caller, body: &str) -> Result<ImportedVehicles, ServiceError> {
+        require(caller, &[Role::Admin], "Importing vehicles")?;
+        let mut vehicles = Vec::new();
+        let mut errors = Vec::new();
+        let mut seen = HashSet::new();
+        for (index, line) in body.lines().enumerate() {
+            let line_no = index + 1;
+            if line.trim().is_empty() {
+                continue;
+            }
+            if vehicles.len() + errors.len() >= MAX_VEHICLE_LINES {
+                return Err(ServiceError::invalid(format!(
+                    "An import holds at most {MAX_VEHICLE_LINES} vehicles; split the file."
+                )));
+            }
+            match serde_json::from_str::<Vehicle>(line) {
+                Ok(vehicle) => {
+                    if !seen.insert(vehicle.plate.clone()) {
+                        errors.push(InputError {
+                            line: Some(line_no),
+                            field: "plate".into(),
+                            message: format!("vehicle {} appears twice in this import", vehicle.plate),
+                        });
+                    }
+                    let problems = vehicle.problems();
+                    if problems.is_empty() {
+                        vehicles.push(vehicle);
+                    } else {
+                        errors.extend(problems.into_iter().map(|p| InputError {
+                            line: Some(line_no),
+                            ..p.into()
+                        }));
+                    }
+                }
+                Err(e) => errors.push(InputError {
+                    line: Some(line_no),
+                    field: "(line)".into(),
+                    message: format!("not a vehicle record: {e}"),
+                }),
+            }
+        }
+        if !errors.is_empty() {
+            let lines: HashSet<_> = errors.iter().filter_map(|e| e.line).collect();
+            errors.truncate(100);
+            return Err(ServiceError::Invalid {
+                detail: format!("{} line(s) are not valid vehicle records; nothing was imported.", lines.len()),
+                errors,
+            });
+        }
+        if vehicles.is_empty() {
+            return Err(ServiceError::invalid("The import holds no vehicle records."));
+        }
+        self.records.import_vehicles(&vehicles).await?;
+        tracing::info!(by = %caller.id, count = vehicles.len(), "vehicles imported");
+        Ok(ImportedVehicles {
+            imported: vehicles.len(),
+        })
+    }
+
+    /// `GET /admin/truck/cities/{city}`: the stored rules with their history.
+    pub async fn truck_rules_for_admin(&self, caller: &Caller, city: &str) -> Result<CityRulesAdminView, ServiceError> {
+        require(caller, &[Role::Admin], "Reading a city's truck rules")?;
+        let rules = self.rules_of(city).await?;
+        Ok(CityRulesAdminView {
+            availability: rules.availability(self.now()),
+            changes: self.records.truck_rules_changes(city).await?,
+            rules,
+        })
+    }
+
+    /// Stores a changed city with its change record.
+    async fn store_rules(
+        &self,
+        caller: &Caller,
+        before: &CityTruckRules,
+        mut after: CityTruckRules,
+        what: &str,
+        reason: &str,
+    ) -> Result<CityRulesAdminView, ServiceError> {
+        after.version = before.version + 1;
+        let change = TruckRulesChange {
+            city: before.city.clone(),
+            at: self.now(),
+            by: actor(caller, Role::Admin),
+            what: what.into(),
+            rules_version_before: before.rules_version,
+            rules_version_after: after.rules_version,
+            go_live_before: before.go_live_at,
+            go_live_after: after.go_live_at,
+            reason: reason.trim().to_string(),
+        };
+        self.records.change_truck_rules(&after, before.version, &change).await?;
+        tracing::info!(city = %after.city, by = %caller.id, what, "truck rules changed");
+        Ok(CityRulesAdminView {
+            availability: after.availability(self.now()),
+            changes: self.records.truck_rules_changes(&after.city).await?,
+            rules: after,
+        })
+    }
+
+    /// `PUT /admin/truck/cities/{city}`: new terms under a new rules version.
+    /// Passes already issued keep theirs; new applications get the new ones.
+    pub async fn change_truck_rules(
+        &self,
+        caller: &Caller,
+        city: &str,
+        request: RulesChangeRequest,
+    ) -> Result<CityRulesAdminView, ServiceError> {
+        require(caller, &[Role::Admin], "Changing a city's truck rules")?;
+        if request.reason.trim().is_empty() {
+            return Err(ServiceError::invalid("A change of rules says why: reason is required."));
+        }
+        let before = self.rules_of(city).await?;
+        if request.expected_rules_version != before.rules_version {
+            return Err(ServiceError::Conflict);
+        }
+        let after = CityTruckRules {
+            zones: request.zones,
+            restricted_hours: request.restricted_hours,
+            banned_vehicle_types: request.banned_vehicle_types,
+            min_emission: request.min_emission,
+            pass_types: request.pass_types,
+            rules_version: before.rules_version + 1,
+            ..before.clone()
+        };
+        let problems = after.problems();
+        if !problems.is_empty() {
+            return Err(ServiceError::Invalid {
+                detail: "The rules are not valid; nothing was changed.".into(),
+                errors: problems.into_iter().map(InputError::from).collect(),
+            });
+        }
+        self.store_rules(caller, &before, after, "rules", &request.reason).await
+    }
+
+    /// `PUT /admin/truck/rollout/cities/{city}`: the city joins the electronic pass (at a time), or leaves with null.
+    pub async fn switch_truck_city(
+        &self,
+        caller: &Caller,
+        city: &str,
+        request: SwitchRequest,
+    ) -> Result<CityRulesAdminView, ServiceError> {
+        require(caller, &[Role::Admin], "Switching a city's truck pass")?;
+        let switch = self.parse_switch(&request)?;
+        let before = self.rules_of(city).await?;
+        let after = CityTruckRules {
+            go_live_at: switch.go_live_at,
+            ..before.clone()
+        };
+        self.store_rules(caller, &before, after, "go-live", "").await
+    }
+
+    /// `PUT /admin/truck/rollout/batches/{batch}`: every city of a batch at once.
+    pub async fn switch_truck_batch(
+        &self,
+        caller: &Caller,
+        batch: &str,
+        request: SwitchRequest,
+    ) -> Result<CityList, ServiceError> {
+        require(caller, &[Role::Admin], "Switching a batch of truck pass cities")?;
+        let switch = self.parse_switch(&request)?;
+        let number: u8 = batch.parse().map_err(|_| ServiceError::NotFound {
+            what: "batch",
+            id: batch.into(),
+        })?;
+        let cities: Vec<CityTruckRules> =
+            self.records.truck_rules().await?.into_iter().filter(|c| c.batch == number).collect();
+        if cities.is_empty() {
+            return Err(ServiceError::NotFound {
+                what: "batch",
+                id: batch.into(),
+            });
+        }
+        for before in cities {
+            let after = CityTruckRules {
+                go_live_at: switch.go_live_at,
+                ..before.clone()
+            };
+            self.store_rules(caller, &before, after, "go-live", &format!("batch {number}")).await?;
+        }
+        self.truck_cities().await
+    }
+
+    /// `POST /truck/verifications` (R9, R13): an officer checks a pass
+    /// offline (signature, validity) and online (live status), then whether
+    /// it lets the truck into this zone at this moment. Every check is recorded.
+    pub async fn verify_pass(&self, caller: &Caller, request: PassVerificationRequest) -> Result<PassVerification, ServiceError> {
+        require(caller, &[Role::Officer], "Verifying a truck pass")?;
+        let zone = request.zone.trim().to_string();
+        if zone.is_empty() || zone.len() > 64 {
+            return Err(ServiceError::invalid("zone names the restricted zone the truck is in (1 to 64 characters)."));
+        }
+        if request.city.as_ref().is_some_and(|c| c.len() != 6 || !c.chars().all(|c| c.is_ascii_digit())) {
+            return Err(ServiceError::invalid("city is a six-digit division code."));
+        }
+        let now = self.now();
+        let moment = match request.at.as_deref() {
+            None => now,
+            Some(text) => DateTime::parse_from_rfc3339(text)
+                .map_err(|_| ServiceError::invalid(format!("at must be an RFC 3339 time such as 2026-11-25T10:00:00+08:00; got {text:?}.")))?
+                .with_timezone(&Utc),
+        };
+        let (method, checked) = match (&request.code, &request.mdoc) {
+            (Some(code), None) => {
+                if code.len() > MAX_CODE_LENGTH {
+                    return Err(ServiceError::TooLarge { limit: MAX_CODE_LENGTH });
+                }
+                ("code", self.check_code(code, showcode::CodeKind::TruckPass, now).await?)
+            }
+            (None, Some(text)) => {
+                if text.len() > MAX_MDOC_BASE64 {
+                    return Err(ServiceError::TooLarge { limit: MAX_MDOC_BASE64 });
+                }
+                ("mdoc", self.check_mdoc(text, &PASS_DOCUMENT, now).await?)
+            }
+            _ => {
+                return Err(ServiceError::invalid(
+                    "Present exactly one of code (the pass's QR content) or mdoc (its IssuerSigned, base64).",
+                ))
+            }
+        };
+        let outcome: Result<(TruckPass, Decision), Failure> = match checked {
+            Ok(serial) => match self.records.pass(&serial).await? {
+                None => Err(Failure {
+                    serial: Some(serial),
+                    ..fail("unknown-pass", "No truck pass has this serial.")
+                }),
+                Some(pass) => {
+                    let city = request.city.clone().unwrap_or_else(|| pass.city.clone());
+                    match self.records.truck_rules_of(&city).await? {
+                        None => Err(Failure {
+                            serial: Some(serial),
+                            ..fail("unknown-city", format!("City {city} has no truck rules."))
+                        }),
+                        Some(rules) => {
+                            let decision = allowed_here_and_now(&pass, &rules, &self.calendar, &zone, moment);
+                            Ok((pass, decision))
+                        }
+                    }
+                }
+            },
+            Err(failure) => Err(failure),
+        };
+        let (valid, allowed, reason, detail, serial, pass) = match outcome {
+            Ok((pass, decision)) => (
+                pass.status == PassStatus::Active,
+                decision.allowed,
+                decision.reason.to_string(),
+                decision.message,
+                Some(pass.serial.clone()),
+                Some(without_document(pass)),
+            ),
+            Err(f) => (false, false, f.reason, f.detail, f.serial, None),
+        };
+        let check = PassCheck {
+            id: uuid::Uuid::now_v7().to_string(),
+            at: now,
+            verifier_id: caller.id.clone(),
+            organisation: caller.organisation.clone(),
+            method: method.into(),
+            serial: serial.clone(),
+            zone: zone.clone(),
+            moment,
+            valid,
+            allowed,
+            reason: reason.clone(),
+        };
+        self.records.record_pass_check(&check).await?;
+        tracing::info!(check = %check.id, valid, allowed, reason = %reason, method, purpose = ENFORCEMENT, "truck pass verification recorded");
+        Ok(PassVerification {
+            valid,
+            allowed,
+            reason,
+            detail,
+            method,
+            serial,
+            pass,
+            zone,
+            moment,
+            checked_at: now,
+            check_id: check.id,
+        })
+    }
+}
+
+impl From<truck::IllegalPassTransition> for ServiceError {
+    fn from(e: truck::IllegalPassTransition) -> Self {
+        ServiceError::IllegalPassTransition {
+            detail: e.to_string(),
+            state: e.from,
+        }
+    }
+}
