@@ -227,7 +227,7 @@ impl ServiceError {
             ServiceError::PassNotActive { serial, status } => {
                 Problem::new(409, "pass-not-active", "Pass not active", detail)
                     .with("serial", serial)
-                    .with("status", status)
+                    .with("passStatus", status)
             }
             ServiceError::IllegalPassTransition { state, .. } => {
                 Problem::new(409, "illegal-transition", "Not possible in this state", detail).with("state", state)
