@@ -287,6 +287,10 @@ async fn whole_flow(h: Harness) {
     )
     .await;
     assert_eq!((stale.status, stale.problem()), (409, "conflict"));
+    // A cold start seeds the shipped rules again: what the administrator changed stays.
+    h.services.records.seed_truck_rules(&shared::domain::truck::TruckRulebook::shipped()).await.expect("seed");
+    let public = call(&h.services, request("GET /truck/cities/{city}", &[("city", "110000")], None, None, None)).await;
+    assert_eq!(public.body["rulesVersion"], 2, "{public:?}");
     let kept = get(&h, "GET /truck/passes/{id}", &p1_id, admin()).await;
     assert_eq!((kept.body["rulesVersion"].as_u64(), kept.body["zones"].clone()), (Some(1), json!(["ring-5"])), "{kept:?}");
     // The officer now answers under the city's current zones: ring-5 is no longer restricted as such.

@@ -1813,4 +1813,43 @@ mod tests {
         map.insert("bannedVehicleType".into(), banned);
         assert!(serde_json::from_value::<CityTruckRules>(json).is_err());
     }
+
+    #[test]
+    fn a_withdrawn_pass_frees_its_dates_and_leaves_the_expiry_index() {
+        let (rules, calendar) = (rules(), calendar());
+        let mut pass = active_pass();
+        let entry = crate::domain::expiry::pass_entry(&pass).expect("an active pass waits for expiry");
+        assert_eq!(entry.bucket, "PASS#2026-11-30");
+        let owner = actor("11010519900307451X", Role::Holder);
+        pass.withdraw(&owner, now()).expect("withdraw");
+        assert_eq!(pass.status.code(), "withdrawn");
+        assert!(!pass.status.is_live(), "its dates no longer count against overlap");
+        assert_eq!(crate::domain::expiry::pass_entry(&pass), None);
+        assert!(pass.withdraw(&owner, now()).is_err(), "once only");
+        assert!(pass.expire(at("2026-12-01T01:00:00+08:00")).is_err(), "ended passes do not expire");
+        let decision = allowed_here_and_now(&pass, &rules, &calendar, "ring-5", at("2026-11-25T10:00:00+08:00"));
+        assert_eq!((decision.allowed, decision.reason), (false, "not-active"));
+        let again = refusals(&rules, &request(), &[PassSummary::from(&pass)], now());
+        assert!(again.is_empty(), "{again:?}");
+    }
+
+    #[test]
+    fn vehicles_are_checked_before_they_enter_the_register() {
+        let vehicle = Vehicle {
+            plate: "京B20001".into(),
+            vehicle_type: VehicleType::MediumTruck,
+            emission: EmissionStandard::China6b,
+            owner_id: "91110105MA01TRUCK1".into(),
+            fleet_id: Some("91110105MA01TRUCK1".into()),
+        };
+        assert!(vehicle.problems().is_empty());
+        let broken = Vehicle {
+            plate: "B20001".into(),
+            owner_id: " ".into(),
+            fleet_id: Some(String::new()),
+            ..vehicle
+        };
+        let fields: Vec<&str> = broken.problems().iter().map(|p| p.field).collect();
+        assert_eq!(fields, vec!["plate", "ownerId", "fleetId"]);
+    }
 }
