@@ -383,7 +383,8 @@ async fn whole_flow(h: Harness) {
 async fn whole_flow_on_embedded() {
     let mut h = embedded_harness().await;
     local_keys(&mut h).await;
-    whole_flow(h).await;
+    // The flow is one large future: on the heap, not the test thread's stack.
+    Box::pin(whole_flow(h)).await;
 }
 
 /// The same flow on the emulator: records in DynamoDB, the pass and its
@@ -395,7 +396,7 @@ async fn whole_flow_on_dynamodb_and_kms() {
     let iaca = shared::adapters::kms::create_signing_key(&config, "test IACA").await.expect("key");
     let ds = shared::adapters::kms::create_signing_key(&config, "test document signer").await.expect("key");
     install_keys(&mut h, Arc::new(shared::adapters::kms::KmsSigner::new(&config)), &iaca, &ds).await;
-    whole_flow(h).await;
+    Box::pin(whole_flow(h)).await;
 }
 
 /// Each refusal is a clear 4xx problem, and none writes anything.
@@ -507,12 +508,12 @@ async fn bad_input_writes_nothing(mut h: Harness) {
 
 #[tokio::test]
 async fn bad_input_writes_nothing_on_embedded() {
-    bad_input_writes_nothing(embedded_harness().await).await;
+    Box::pin(bad_input_writes_nothing(embedded_harness().await)).await;
 }
 
 #[tokio::test]
 async fn bad_input_writes_nothing_on_dynamodb() {
-    bad_input_writes_nothing(dynamo_harness().await).await;
+    Box::pin(bad_input_writes_nothing(dynamo_harness().await)).await;
 }
 
 /// Two applications for one vehicle at once, for overlapping dates: the

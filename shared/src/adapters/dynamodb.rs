@@ -627,28 +627,7 @@ impl Records for DynamoRecords {
     }
 
     async fn review_queue(&self, query: &QueueQuery) -> Result<QueuePage, StoreError> {
-        let mut request = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(QUEUE_INDEX)
-            .expression_attribute_values(":queue", s(REVIEW_QUEUE))
-            .limit(i32::try_from(query.limit.clamp(1, 100)).unwrap_or(100));
-        request = match query.due_before {
-            Some(bound) => request
-                .key_condition_expression("queuePk = :queue AND queueSk < :bound")
-                .expression_attribute_values(":bound", s(sortable(bound))),
-            None => request.key_condition_expression("queuePk = :queue"),
-        };
-        if let Some(cursor) = &query.after {
-            request = request.set_exclusive_start_key(Some(decode_cursor(cursor, &["pk", "queuePk", "queueSk", "sk"])?));
-        }
-        let out = request.send().await.map_err(|e| unavailable("Query", e))?;
-        let items = out.items.unwrap_or_default().into_iter().map(decode).collect::<Result<_, _>>()?;
-        let next = match out.last_evaluated_key {
-            Some(key) if !key.is_empty() => Some(encode_cursor(&key)),
-            _ => None,
-        };
+        let (items, next) = self.queue_page(REVIEW_QUEUE, query).await?;
         Ok(QueuePage { items, next })
     }
 
@@ -946,28 +925,7 @@ impl PassRecords for DynamoRecords {
     }
 
     async fn pass_review_queue(&self, query: &QueueQuery) -> Result<PassQueuePage, StoreError> {
-        let mut request = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(QUEUE_INDEX)
-            .expression_attribute_values(":queue", s(PASS_REVIEW_QUEUE))
-            .limit(i32::try_from(query.limit.clamp(1, 100)).unwrap_or(100));
-        request = match query.due_before {
-            Some(bound) => request
-                .key_condition_expression("queuePk = :queue AND queueSk < :bound")
-                .expression_attribute_values(":bound", s(sortable(bound))),
-            None => request.key_condition_expression("queuePk = :queue"),
-        };
-        if let Some(cursor) = &query.after {
-            request = request.set_exclusive_start_key(Some(decode_cursor(cursor, &["pk", "queuePk", "queueSk", "sk"])?));
-        }
-        let out = request.send().await.map_err(|e| unavailable("Query", e))?;
-        let items = out.items.unwrap_or_default().into_iter().map(decode).collect::<Result<_, _>>()?;
-        let next = match out.last_evaluated_key {
-            Some(key) if !key.is_empty() => Some(encode_cursor(&key)),
-            _ => None,
-        };
+        let (items, next) = self.queue_page(PASS_REVIEW_QUEUE, query).await?;
         Ok(PassQueuePage { items, next })
     }
 
@@ -1024,6 +982,33 @@ fn decode_cursor(cursor: &str, expected: &[&str]) -> Result<Item, StoreError> {
 }
 
 impl DynamoRecords {
+    /// One page of a review queue of the sparse `queue` index, earliest due first.
+    async fn queue_page<T: DeserializeOwned>(&self, queue: &str, query: &QueueQuery) -> Result<(Vec<T>, Option<String>), StoreError> {
+        let mut request = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(QUEUE_INDEX)
+            .expression_attribute_values(":queue", s(queue))
+            .limit(i32::try_from(query.limit.clamp(1, 100)).unwrap_or(100));
+        request = match query.due_before {
+            Some(bound) => request
+                .key_condition_expression("queuePk = :queue AND queueSk < :bound")
+                .expression_attribute_values(":bound", s(sortable(bound))),
+            None => request.key_condition_expression("queuePk = :queue"),
+        };
+        if let Some(cursor) = &query.after {
+            request = request.set_exclusive_start_key(Some(decode_cursor(cursor, &["pk", "queuePk", "queueSk", "sk"])?));
+        }
+        let out = request.send().await.map_err(|e| unavailable("Query", e))?;
+        let items = out.items.unwrap_or_default().into_iter().map(decode).collect::<Result<_, _>>()?;
+        let next = match out.last_evaluated_key {
+            Some(key) if !key.is_empty() => Some(encode_cursor(&key)),
+            _ => None,
+        };
+        Ok((items, next))
+    }
+
     async fn switch(&self, item: Item, expected_version: u64, change: &RolloutChange) -> Result<(), StoreError> {
         let change_item = encode(
             change,

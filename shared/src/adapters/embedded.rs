@@ -271,44 +271,14 @@ impl Records for EmbeddedRecords {
     }
 
     async fn review_queue(&self, query: &QueueQuery) -> Result<QueuePage, StoreError> {
-        let after = match &query.after {
-            Some(cursor) => Some(
-                URL_SAFE_NO_PAD
-                    .decode(cursor)
-                    .ok()
-                    .and_then(|b| String::from_utf8(b).ok())
-                    .filter(|p| {
-                        p.split_once('#')
-                            .is_some_and(|(due, _)| chrono::DateTime::parse_from_rfc3339(due).is_ok())
-                    })
-                    .ok_or(StoreError::BadCursor)?,
-            ),
-            None => None,
-        };
         let state = self.state()?;
-        let mut waiting: Vec<(String, &Application)> = state
+        let waiting = state
             .applications
             .values()
             .filter(|a| a.state == ApplicationState::AwaitingReview)
-            .filter_map(|a| a.photo.as_ref().map(|p| (queue_position(p.due_at, &a.id), a)))
-            .filter(|(_, a)| match (query.due_before, a.photo.as_ref()) {
-                (Some(bound), Some(photo)) => photo.due_at < bound,
-                _ => true,
-            })
-            .filter(|(position, _)| after.as_ref().is_none_or(|after| position > after))
-            .collect();
-        waiting.sort_by(|a, b| a.0.cmp(&b.0));
-        let more = waiting.len() > query.limit;
-        waiting.truncate(query.limit);
-        let next = if more {
-            waiting.last().map(|(p, _)| URL_SAFE_NO_PAD.encode(p))
-        } else {
-            None
-        };
-        Ok(QueuePage {
-            items: waiting.into_iter().map(|(_, a)| a.clone()).collect(),
-            next,
-        })
+            .filter_map(|a| a.photo.as_ref().map(|p| (p.due_at, a.id.as_str(), a)));
+        let (items, next) = queue_page(waiting, query)?;
+        Ok(QueuePage { items, next })
     }
 
     async fn save_trust(&self, entry: &TrustEntry) -> Result<(), StoreError> {
@@ -533,38 +503,14 @@ impl PassRecords for EmbeddedRecords {
     }
 
     async fn pass_review_queue(&self, query: &QueueQuery) -> Result<PassQueuePage, StoreError> {
-        let after = match &query.after {
-            Some(cursor) => Some(
-                URL_SAFE_NO_PAD
-                    .decode(cursor)
-                    .ok()
-                    .and_then(|b| String::from_utf8(b).ok())
-                    .ok_or(StoreError::BadCursor)?,
-            ),
-            None => None,
-        };
         let state = self.state()?;
-        let mut waiting: Vec<(String, &TruckPass)> = state
+        let waiting = state
             .passes
             .values()
             .filter(|p| p.status == PassStatus::PendingReview)
-            .filter_map(|p| p.review_due_at.map(|due| (queue_position(due, &p.id), due, p)))
-            .filter(|(_, due, _)| query.due_before.is_none_or(|bound| *due < bound))
-            .map(|(position, _, p)| (position, p))
-            .filter(|(position, _)| after.as_ref().is_none_or(|after| position > after))
-            .collect();
-        waiting.sort_by(|a, b| a.0.cmp(&b.0));
-        let more = waiting.len() > query.limit;
-        waiting.truncate(query.limit);
-        let next = if more {
-            waiting.last().map(|(p, _)| URL_SAFE_NO_PAD.encode(p))
-        } else {
-            None
-        };
-        Ok(PassQueuePage {
-            items: waiting.into_iter().map(|(_, p)| p.clone()).collect(),
-            next,
-        })
+            .filter_map(|p| p.review_due_at.map(|due| (due, p.id.as_str(), p)));
+        let (items, next) = queue_page(waiting, query)?;
+        Ok(PassQueuePage { items, next })
     }
 
     async fn record_pass_check(&self, check: &PassCheck) -> Result<(), StoreError> {
@@ -582,6 +528,42 @@ impl PassRecords for EmbeddedRecords {
             .map(|checks| checks.iter().rev().take(limit).cloned().collect())
             .unwrap_or_default())
     }
+}
+
+/// One page of a review queue, earliest due first, as the `queue` index
+/// pages it: items due before `query.due_before` only, after the cursor.
+fn queue_page<'a, T: Clone + 'a>(
+    waiting: impl Iterator<Item = (chrono::DateTime<chrono::Utc>, &'a str, &'a T)>,
+    query: &QueueQuery,
+) -> Result<(Vec<T>, Option<String>), StoreError> {
+    let after = match &query.after {
+        Some(cursor) => Some(
+            URL_SAFE_NO_PAD
+                .decode(cursor)
+                .ok()
+                .and_then(|b| String::from_utf8(b).ok())
+                .filter(|p| {
+                    p.split_once('#')
+                        .is_some_and(|(due, _)| chrono::DateTime::parse_from_rfc3339(due).is_ok())
+                })
+                .ok_or(StoreError::BadCursor)?,
+        ),
+        None => None,
+    };
+    let mut page: Vec<(String, &T)> = waiting
+        .filter(|(due, _, _)| query.due_before.is_none_or(|bound| *due < bound))
+        .map(|(due, id, item)| (queue_position(due, id), item))
+        .filter(|(position, _)| after.as_ref().is_none_or(|after| position > after))
+        .collect();
+    page.sort_by(|a, b| a.0.cmp(&b.0));
+    let more = page.len() > query.limit;
+    page.truncate(query.limit);
+    let next = if more {
+        page.last().map(|(p, _)| URL_SAFE_NO_PAD.encode(p))
+    } else {
+        None
+    };
+    Ok((page.into_iter().map(|(_, item)| item.clone()).collect(), next))
 }
 
 /// A queue item's place: due time, then id, as sortable text.

@@ -345,6 +345,80 @@ pub struct RolloutView {
     pub changes: Vec<RolloutChange>,
 }
 
+/// An import of register records as JSON Lines: every line parsed and
+/// checked, every error reported with its line, nothing kept when one is wrong.
+pub(crate) struct JsonLinesImport {
+    /// The record's name, singular (`licence`, `vehicle`).
+    pub what: &'static str,
+    pub max_lines: usize,
+    /// The field that must be unique within one import.
+    pub key_field: &'static str,
+}
+
+impl JsonLinesImport {
+    pub fn parse<T: serde::de::DeserializeOwned>(
+        &self,
+        body: &str,
+        key: impl Fn(&T) -> String,
+        problems: impl Fn(&mut T) -> Vec<FieldError>,
+    ) -> Result<Vec<T>, ServiceError> {
+        let what = self.what;
+        let mut records = Vec::new();
+        let mut errors = Vec::new();
+        let mut seen = HashSet::new();
+        for (index, line) in body.lines().enumerate() {
+            let line_no = index + 1;
+            if line.trim().is_empty() {
+                continue;
+            }
+            if records.len() + errors.len() >= self.max_lines {
+                return Err(ServiceError::invalid(format!(
+                    "An import holds at most {} {what}s; split the file.",
+                    self.max_lines
+                )));
+            }
+            match serde_json::from_str::<T>(line) {
+                Ok(mut record) => {
+                    let found = problems(&mut record);
+                    let key = key(&record);
+                    if !seen.insert(key.clone()) {
+                        errors.push(InputError {
+                            line: Some(line_no),
+                            field: self.key_field.into(),
+                            message: format!("{what} {key} appears twice in this import"),
+                        });
+                    }
+                    if found.is_empty() {
+                        records.push(record);
+                    } else {
+                        errors.extend(found.into_iter().map(|p| InputError {
+                            line: Some(line_no),
+                            ..p.into()
+                        }));
+                    }
+                }
+                Err(e) => errors.push(InputError {
+                    line: Some(line_no),
+                    field: "(line)".into(),
+                    message: format!("not a {what} record: {e}"),
+                }),
+            }
+        }
+        if !errors.is_empty() {
+            let lines: HashSet<_> = errors.iter().filter_map(|e| e.line).collect();
+            errors.truncate(100);
+            return Err(ServiceError::Invalid {
+                detail: format!("{} line(s) are not valid {what} records; nothing was imported.", lines.len()),
+                errors,
+            });
+        }
+        if records.is_empty() {
+            return Err(ServiceError::invalid(format!("The import holds no {what} records.")));
+        }
+        Ok(records)
+    }
+}
+
 fn require(caller: &Caller, roles: &[Role], what: &str) -> Result<Role, ServiceError> {
     caller.acting_as(roles).ok_or_else(|| {
         let names: Vec<_> = roles.iter().map(|r| r.as_str()).collect();
@@ -617,61 +691,19 @@ impl Services {
     /// `POST /admin/licences`: JSON Lines, all validated before anything is written.
     pub async fn import_licences(&self, caller: &Caller, body: &str) -> Result<ImportReport, ServiceError> {
         require(caller, &[Role::Admin], "Importing licences")?;
-        let mut licences = Vec::new();
-        let mut errors = Vec::new();
-        let mut seen = HashSet::new();
-        for (index, line) in body.lines().enumerate() {
-            let line_no = index + 1;
-            if line.trim().is_empty() {
-                continue;
-            }
-            if licences.len() + errors.len() >= self.limits.max_import_lines {
-                return Err(ServiceError::invalid(format!(
-                    "An import holds at most {} licences; split the file.",
-                    self.limits.max_import_lines
-                )));
-            }
-            match serde_json::from_str::<Licence>(line) {
-                Ok(mut licence) => {
-                    licence.states.sort();
-                    let problems = licence.validate();
-                    if !seen.insert(licence.number.clone()) {
-                        errors.push(InputError {
-                            line: Some(line_no),
-                            field: "number".into(),
-                            message: format!("licence {} appears twice in this import", licence.number),
-                        });
-                    }
-                    if problems.is_empty() {
-                        licences.push(licence);
-                    } else {
-                        errors.extend(problems.into_iter().map(|p| InputError {
-                            line: Some(line_no),
-                            ..p.into()
-                        }));
-                    }
-                }
-                Err(e) => errors.push(InputError {
-                    line: Some(line_no),
-                    field: "(line)".into(),
-                    message: format!("not a licence record: {e}"),
-                }),
-            }
-        }
-        if !errors.is_empty() {
-            let lines: HashSet<_> = errors.iter().filter_map(|e| e.line).collect();
-            errors.truncate(100);
-            return Err(ServiceError::Invalid {
-                detail: format!(
-                    "{} line(s) are not valid licence records; nothing was imported.",
-                    lines.len()
-                ),
-                errors,
-            });
-        }
-        if licences.is_empty() {
-            return Err(ServiceError::invalid("The import holds no licence records."));
-        }
+        let import = JsonLinesImport {
+            what: "licence",
+            max_lines: self.limits.max_import_lines,
+            key_field: "number",
+        };
+        let licences = import.parse(
+            body,
+            |l: &Licence| l.number.clone(),
+            |licence: &mut Licence| {
+                licence.states.sort();
+                licence.validate()
+            },
+        )?;
         self.records.import_licences(&licences).await?;
         tracing::info!(by = %caller.id, count = licences.len(), "licences imported");
         Ok(ImportReport {

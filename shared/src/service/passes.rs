@@ -4,7 +4,7 @@
 use super::issuance::signer_error;
 use super::reviews::{QueueRequest, DEFAULT_PAGE, MAX_PAGE};
 use super::verification::{fail, DocumentKind, Failure, ENFORCEMENT, MAX_CODE_LENGTH, MAX_MDOC_BASE64};
-use super::{actor, china_offset, require, InputError, ServiceError, SwitchRequest, Services};
+use super::{actor, china_offset, require, ImportReport, InputError, JsonLinesImport, ServiceError, SwitchRequest, Services};
 use crate::credential::{pass as pass_document, showcode};
 use crate::domain::caller::{Caller, Role};
 use crate::domain::rollout::Availability;
@@ -166,12 +166,6 @@ pub struct PassQueue {
     pub items: Vec<PassQueueItem>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next: Option<String>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ImportedVehicles {
-    pub imported: usize,
 }
 
 /// What the officer's terminal shows.
@@ -599,61 +593,17 @@ impl Services {
     }
 
     /// `POST /admin/vehicles`: the vehicle register, JSON Lines, all checked before anything is written.
-    pub async fn import_vehicles(&self, caller: &Caller, body: &str) -> Result<ImportedVehicles, ServiceError> {
+    pub async fn import_vehicles(&self, caller: &Caller, body: &str) -> Result<ImportReport, ServiceError> {
         require(caller, &[Role::Admin], "Importing vehicles")?;
-        let mut vehicles = Vec::new();
-        let mut errors = Vec::new();
-        let mut seen = HashSet::new();
-        for (index, line) in body.lines().enumerate() {
-            let line_no = index + 1;
-            if line.trim().is_empty() {
-                continue;
-            }
-            if vehicles.len() + errors.len() >= MAX_VEHICLE_LINES {
-                return Err(ServiceError::invalid(format!(
-                    "An import holds at most {MAX_VEHICLE_LINES} vehicles; split the file."
-                )));
-            }
-            match serde_json::from_str::<Vehicle>(line) {
-                Ok(vehicle) => {
-                    if !seen.insert(vehicle.plate.clone()) {
-                        errors.push(InputError {
-                            line: Some(line_no),
-                            field: "plate".into(),
-                            message: format!("vehicle {} appears twice in this import", vehicle.plate),
-                        });
-                    }
-                    let problems = vehicle.problems();
-                    if problems.is_empty() {
-                        vehicles.push(vehicle);
-                    } else {
-                        errors.extend(problems.into_iter().map(|p| InputError {
-                            line: Some(line_no),
-                            ..p.into()
-                        }));
-                    }
-                }
-                Err(e) => errors.push(InputError {
-                    line: Some(line_no),
-                    field: "(line)".into(),
-                    message: format!("not a vehicle record: {e}"),
-                }),
-            }
-        }
-        if !errors.is_empty() {
-            let lines: HashSet<_> = errors.iter().filter_map(|e| e.line).collect();
-            errors.truncate(100);
-            return Err(ServiceError::Invalid {
-                detail: format!("{} line(s) are not valid vehicle records; nothing was imported.", lines.len()),
-                errors,
-            });
-        }
-        if vehicles.is_empty() {
-            return Err(ServiceError::invalid("The import holds no vehicle records."));
-        }
+        let import = JsonLinesImport {
+            what: "vehicle",
+            max_lines: MAX_VEHICLE_LINES,
+            key_field: "plate",
+        };
+        let vehicles = import.parse(body, |v: &Vehicle| v.plate.clone(), |v: &mut Vehicle| v.problems())?;
         self.records.import_vehicles(&vehicles).await?;
         tracing::info!(by = %caller.id, count = vehicles.len(), "vehicles imported");
-        Ok(ImportedVehicles {
+        Ok(ImportReport {
             imported: vehicles.len(),
         })
     }
