@@ -9,6 +9,10 @@ use shared::domain::caller::Role;
 const EVENT_APPLICATION: &str = "0193a5b0-0000-7000-8000-000000000001";
 /// The application id the photo and review events name (李娜, new photo).
 const PHOTO_APPLICATION: &str = "0193a5b0-0000-7000-8000-000000000002";
+/// The truck pass the `pass-*` events name (the fleet's short pass for 京B20001).
+const EVENT_PASS: &str = "TP11000026112583920417";
+/// The truck pass the review and revocation events name (the long pass for 京B20002).
+const EVENT_REVIEW_PASS: &str = "TP11000026112561048273";
 
 fn event_text(name: &str) -> String {
     let path = format!("{}/../events/{name}", env!("CARGO_MANIFEST_DIR"));
@@ -73,6 +77,78 @@ async fn photo_and_review_events(h: &Harness) {
     assert!(item.body["photoUrl"].as_str().is_some());
     let decided = run(h, "review-decide.json").await;
     assert_eq!((decided.status, decided.body["state"].as_str()), (200, Some("rejected")), "{decided:?}");
+}
+
+/// The truck pass events (R13): pass ids are random serials, so the events'
+/// ids are replaced with those of the passes the apply events opened.
+async fn truck_pass_events(h: &Harness) {
+    let vehicles = run(h, "admin-import-vehicles.json").await;
+    assert_eq!((vehicles.status, vehicles.body["imported"].as_u64()), (200, Some(2)), "{vehicles:?}");
+    // Public: no token, no authorizer context.
+    let cities = run(h, "pass-list-cities.json").await;
+    assert_eq!(cities.status, 200, "{cities:?}");
+    let beijing = cities.body["cities"].as_array().and_then(|c| c.iter().find(|c| c["city"] == "110000")).cloned();
+    assert_eq!(beijing.map(|c| c["availability"]["status"].clone()), Some(serde_json::json!("live")), "{cities:?}");
+    let rules = run(h, "pass-get-city.json").await;
+    assert_eq!((rules.status, rules.body["city"].as_str()), (200, Some("110000")), "{rules:?}");
+
+    // Against records without that pass, the id-bound events answer 404 problems.
+    let missing = run(h, "pass-get-pass.json").await;
+    assert_eq!((missing.status, missing.problem()), (404, "not-found"), "{missing:?}");
+    let short = run(h, "pass-apply-short.json").await;
+    assert_eq!((short.status, short.body["status"]["state"].as_str()), (201, Some("active")), "{short:?}");
+    let id = short.body["id"].as_str().expect("pass id").to_string();
+    let listed = run(h, "pass-list-passes.json").await;
+    assert_eq!((listed.status, listed.body["passes"][0]["id"].as_str()), (200, Some(id.as_str())), "{listed:?}");
+    let read = run_text(h, &event_text("pass-get-pass.json").replace(EVENT_PASS, &id)).await;
+    assert_eq!((read.status, read.body["plate"].as_str()), (200, Some("京B20001")), "{read:?}");
+    let code = run_text(h, &event_text("pass-code.json").replace(EVENT_PASS, &id)).await;
+    let code = code.body["code"].as_str().filter(|c| c.starts_with("TRK1:")).unwrap_or_else(|| panic!("{code:?}")).to_string();
+
+    // The officer's sample event carries a placeholder (answered as an invalid
+    // code, and recorded as unmatched); the real code lets the truck in.
+    let placeholder = run(h, "verify-truck-pass.json").await;
+    assert_eq!(
+        (placeholder.status, placeholder.body["valid"].as_bool(), placeholder.body["reason"].as_str()),
+        (200, Some(false), Some("bad-base45")),
+        "{placeholder:?}"
+    );
+    let checked = run_text(h, &event_text("verify-truck-pass.json").replace("TRK1:PLACEHOLDER", &code)).await;
+    assert_eq!(
+        (checked.status, checked.body["valid"].as_bool(), checked.body["allowed"].as_bool()),
+        (200, Some(true), Some(true)),
+        "{checked:?}"
+    );
+    let checks = run_text(h, &event_text("pass-checks.json").replace(EVENT_PASS, &id)).await;
+    assert!(checks.body["checks"].as_array().is_some_and(|c| c.len() == 1), "the one check that named the pass: {checks:?}");
+
+    // The long pass waits for review; approved, then revoked by an administrator.
+    let long = run(h, "pass-apply-long.json").await;
+    assert_eq!((long.status, long.body["status"]["state"].as_str()), (201, Some("pending_review")), "{long:?}");
+    let long_id = long.body["id"].as_str().expect("pass id").to_string();
+    let queue = run(h, "pass-list-reviews.json").await;
+    assert_eq!((queue.status, queue.body["items"][0]["pass"]["id"].as_str()), (200, Some(long_id.as_str())), "{queue:?}");
+    let decided = run_text(h, &event_text("pass-decide-review.json").replace(EVENT_REVIEW_PASS, &long_id)).await;
+    assert_eq!((decided.status, decided.body["status"]["state"].as_str()), (200, Some("active")), "{decided:?}");
+    let revoked = run_text(h, &event_text("admin-revoke-pass.json").replace(EVENT_REVIEW_PASS, &long_id)).await;
+    assert_eq!((revoked.status, revoked.body["status"]["state"].as_str()), (200, Some("revoked")), "{revoked:?}");
+    let withdrawn = run_text(h, &event_text("pass-withdraw.json").replace(EVENT_PASS, &id)).await;
+    assert_eq!((withdrawn.status, withdrawn.body["status"]["state"].as_str()), (200, Some("withdrawn")), "{withdrawn:?}");
+
+    // Beijing's rules and the truck pass rollout.
+    let city = run(h, "admin-get-truck-city.json").await;
+    assert_eq!((city.status, city.body["rules"]["rulesVersion"].as_u64()), (200, Some(1)), "{city:?}");
+    let changed = run(h, "admin-change-truck-city.json").await;
+    assert_eq!((changed.status, changed.body["rules"]["rulesVersion"].as_u64()), (200, Some(2)), "{changed:?}");
+    let batch = run(h, "admin-switch-truck-batch.json").await;
+    let zhanjiang = batch.body["cities"].as_array().and_then(|c| c.iter().find(|c| c["city"] == "440800")).cloned();
+    assert_eq!(
+        (batch.status, zhanjiang.map(|c| c["availability"]["status"].clone())),
+        (200, Some(serde_json::json!("scheduled"))),
+        "{batch:?}"
+    );
+    let switched = run(h, "admin-switch-truck-city.json").await;
+    assert_eq!((switched.status, switched.body["availability"]["status"].as_str()), (200, Some("scheduled")), "{switched:?}");
 }
 
 fn s3_event(text: &str) -> aws_lambda_events::event::s3::S3Event {
@@ -160,6 +236,7 @@ async fn every_event(mut h: Harness) {
     assert_eq!((wave.status, wave.body["id"].as_str()), (200, Some("2c")), "{wave:?}");
 
     photo_and_review_events(&h).await;
+    truck_pass_events(&h).await;
 
     // The expiry job's schedule event: one run through the handler; it finishes.
     let schedule: aws_lambda_events::event::cloudwatch_events::CloudWatchEvent =

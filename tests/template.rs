@@ -93,12 +93,41 @@ fn no_scan_no_wildcards_and_each_function_only_what_it_uses() {
             let action = action.as_str().unwrap_or("");
             assert!(matches!(action, "dynamodb:GetItem" | "dynamodb:Query" | "dynamodb:PutItem"), "verify: {action}");
             if action == "dynamodb:PutItem" {
+                // Licence checks, and truck pass checks (kept in the pass's partition, or unmatched).
                 assert_eq!(
                     statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"],
-                    serde_json::json!(["CHECKS#*"]),
+                    serde_json::json!(["CHECKS#*", "PASSCHECKS#*"]),
                     "verify writes only audit items"
                 );
             }
+        }
+    }
+    // Truck passes: reads, the review queue, puts only in the pass, vehicle,
+    // owner, fleet and truck-rules partitions, and signing with the document
+    // signer; no S3, no events, no UpdateItem or DeleteItem.
+    let pass = of("PassFunctionRole");
+    assert!(!pass.is_empty(), "PassFunctionRole exists");
+    assert!(
+        pass.iter().all(|a| matches!(*a, "dynamodb:GetItem" | "dynamodb:Query" | "dynamodb:PutItem" | "kms:Sign")),
+        "pass: {pass:?}"
+    );
+    assert!(pass.contains(&"kms:Sign"), "pass signs passes and their show codes");
+    for statement in as_list(&resources["PassFunctionRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]) {
+        let actions = as_list(&statement["Action"]);
+        if actions.iter().any(|a| a == "dynamodb:PutItem") {
+            assert_eq!(actions, vec![Value::String("dynamodb:PutItem".into())], "pass: puts in a statement of their own");
+            assert_eq!(
+                statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"],
+                serde_json::json!(["TRUCKRULES", "PASS#*", "VEHICLE#*", "OWNER#*", "FLEET#*"]),
+                "pass writes only passes, their copies and lists, and the seeded truck rules"
+            );
+        }
+    }
+    for (role, action, resource) in &statements {
+        if role == "PassFunctionRole" && action == "dynamodb:Query" {
+            let table = serde_json::json!({ "Fn::GetAtt": ["RecordsTable", "Arn"] });
+            let queue = serde_json::json!({ "Fn::Sub": "${RecordsTable.Arn}/index/queue" });
+            assert!(resource == &table || resource == &queue, "pass: Query on {resource}");
         }
     }
     // Only the upload function may write uploads; only review keeps portraits.
@@ -112,11 +141,18 @@ fn no_scan_no_wildcards_and_each_function_only_what_it_uses() {
             }
         }
     }
-    // Only the two functions that issue credentials (documents, show codes) may sign, with the document signer key only.
+    // Only the three functions that issue credentials (licence documents, truck pass documents, show codes)
+    // may sign, with the document signer key only; the pass function only signs.
     for (role, action, resource) in &statements {
         if action.starts_with("kms:") {
-            assert!(matches!(role.as_str(), "IssueFunctionRole" | "LicenceFunctionRole"), "{role} may not use KMS");
+            assert!(
+                matches!(role.as_str(), "IssueFunctionRole" | "LicenceFunctionRole" | "PassFunctionRole"),
+                "{role} may not use KMS"
+            );
             assert_eq!(resource, &serde_json::json!({ "Fn::GetAtt": ["DocumentSignerKey", "Arn"] }), "{role}: {action}");
+            if role == "PassFunctionRole" {
+                assert_eq!(action, "kms:Sign", "{role}: {action}");
+            }
         }
     }
 }
@@ -137,8 +173,8 @@ fn the_table_and_api_are_configured_for_production() {
     for (path, methods) in paths {
         for (method, operation) in methods.as_object().expect("methods") {
             operations += 1;
-            // Only the trust material is public.
-            let expected = if path == "/.well-known/edl/trust" {
+            // Only the trust material and the cities' truck rules are public.
+            let expected = if matches!(path.as_str(), "/.well-known/edl/trust" | "/truck/cities" | "/truck/cities/{city}") {
                 serde_json::json!([{ "NONE": [] }])
             } else {
                 serde_json::json!([{ "AuthorityJwt": [] }])
@@ -154,6 +190,7 @@ fn the_table_and_api_are_configured_for_production() {
             + edl_review::ROUTES.len()
             + edl_licence::ROUTES.len()
             + edl_verify::ROUTES.len()
+            + edl_pass::ROUTES.len()
     );
     // The photo bucket is private, encrypted and TLS only.
     let bucket = &template["Resources"]["PhotoBucket"]["Properties"];

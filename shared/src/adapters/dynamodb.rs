@@ -17,7 +17,9 @@
 //! - `VEHICLE#<plate>` / `VEHICLE`: the vehicle register; `PASSES`: the version of the
 //!   vehicle's pass list (every new pass is conditional on it); `PASS#<created>#<id>`: a copy
 //!   of each of its passes.
-//! - `PASS#<id>` / `PASS`: a truck pass; `CHECK#<at>#<id>`: its verifications;
+//! - `PASS#<id>` / `PASS`: a truck pass.
+//! - `PASSCHECKS#<id>` / `<at>#<check id>`: a pass's verifications, in a partition of their
+//!   own so that the verify function may write checks and never a pass;
 //!   `PASSCHECKS#unmatched#<day>` for codes that named no known pass.
 //! - `OWNER#<identity>` and `FLEET#<fleet>` / `PASS#<created>#<id>`: copies of the passes
 //!   of an owner's and a fleet's vehicles, written in the same transaction as the pass.
@@ -934,14 +936,12 @@ impl PassRecords for DynamoRecords {
             Some(serial) => self.get(pass_pk(serial), "PASS").await?.is_some(),
             None => false,
         };
-        let (pk, sk) = match (&check.serial, known) {
-            (Some(serial), true) => (pass_pk(serial), format!("CHECK#{}#{}", sortable(check.at), check.id)),
-            _ => (
-                format!("PASSCHECKS#unmatched#{}", check.at.format("%Y-%m-%d")),
-                format!("{}#{}", sortable(check.at), check.id),
-            ),
+        let pk = match (&check.serial, known) {
+            (Some(serial), true) => format!("PASSCHECKS#{serial}"),
+            _ => format!("PASSCHECKS#unmatched#{}", check.at.format("%Y-%m-%d")),
         };
-        self.put_if_absent(encode(check, pk, sk, "pass-check")?).await
+        self.put_if_absent(encode(check, pk, format!("{}#{}", sortable(check.at), check.id), "pass-check")?)
+            .await
     }
 
     async fn pass_checks(&self, serial: &str, limit: usize) -> Result<Vec<PassCheck>, StoreError> {
@@ -949,9 +949,8 @@ impl PassRecords for DynamoRecords {
             .client
             .query()
             .table_name(&self.table)
-            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-            .expression_attribute_values(":pk", s(pass_pk(serial)))
-            .expression_attribute_values(":prefix", s("CHECK#"))
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", s(format!("PASSCHECKS#{serial}")))
             .scan_index_forward(false)
             .limit(i32::try_from(limit.clamp(1, 1000)).unwrap_or(100))
             .send()
