@@ -984,7 +984,8 @@ pub fn allowed_here_and_now(
 ) -> Decision {
     let local = at.with_timezone(&local_offset());
     let (date, time) = (local.date_naive(), local.time());
-    let clock_text = clock::format(time, false);
+    // A person reads the message: the second is enough.
+    let clock_text = clock::format(chrono::Timelike::with_nanosecond(&time, 0).unwrap_or(time), false);
     // An officer's terminal offers the city's zones; anything else is an input
     // mistake, and answering "allowed" to a typo would be the wrong way to fail.
     let Some(zone_info) = rules.zone(zone) else {
