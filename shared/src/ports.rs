@@ -165,6 +165,9 @@ pub trait PassRecords: Send + Sync {
     async fn passes_of_fleet(&self, fleet_id: &str) -> Result<Vec<TruckPass>, StoreError>;
     /// Passes waiting for staff review, earliest due first.
     async fn pass_review_queue(&self, query: &QueueQuery) -> Result<PassQueuePage, StoreError>;
+    /// The pass's current show code, kept for reuse as a licence's is.
+    async fn cached_pass_code(&self, serial: &str) -> Result<Option<CachedShowCode>, StoreError>;
+    async fn cache_pass_code(&self, serial: &str, code: &CachedShowCode) -> Result<(), StoreError>;
 
     /// Records a verification of a pass: under the pass when one was named,
     /// under the day's unmatched pass checks otherwise.

@@ -17,7 +17,7 @@
 //! - `VEHICLE#<plate>` / `VEHICLE`: the vehicle register; `PASSES`: the version of the
 //!   vehicle's pass list (every new pass is conditional on it); `PASS#<created>#<id>`: a copy
 //!   of each of its passes.
-//! - `PASS#<id>` / `PASS`: a truck pass.
+//! - `PASS#<id>` / `PASS`: a truck pass; `SHOWCODE`: its current show code.
 //! - `PASSCHECKS#<id>` / `<at>#<check id>`: a pass's verifications, in a partition of their
 //!   own so that the verify function may write checks and never a pass;
 //!   `PASSCHECKS#unmatched#<day>` for codes that named no known pass.
@@ -694,17 +694,7 @@ impl Records for DynamoRecords {
     }
 
     async fn cache_show_code(&self, serial: &str, code: &CachedShowCode) -> Result<(), StoreError> {
-        let mut item = encode(code, format!("EDL#{serial}"), "SHOWCODE".into(), "show-code")?;
-        // Garbage collection only: the code itself says when it expires.
-        item.insert("ttl".into(), n(u64::try_from(code.expires_at + 86_400).unwrap_or(0)));
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .send()
-            .await
-            .map_err(|e| unavailable("PutItem", e))?;
-        Ok(())
+        self.put_show_code(format!("EDL#{serial}"), code).await
     }
 
     async fn record_check(&self, check: &CheckRecord) -> Result<(), StoreError> {
@@ -931,6 +921,14 @@ impl PassRecords for DynamoRecords {
         Ok(PassQueuePage { items, next })
     }
 
+    async fn cached_pass_code(&self, serial: &str) -> Result<Option<CachedShowCode>, StoreError> {
+        self.get(pass_pk(serial), "SHOWCODE").await?.map(decode).transpose()
+    }
+
+    async fn cache_pass_code(&self, serial: &str, code: &CachedShowCode) -> Result<(), StoreError> {
+        self.put_show_code(pass_pk(serial), code).await
+    }
+
     async fn record_pass_check(&self, check: &PassCheck) -> Result<(), StoreError> {
         let known = match &check.serial {
             Some(serial) => self.get(pass_pk(serial), "PASS").await?.is_some(),
@@ -981,6 +979,21 @@ fn decode_cursor(cursor: &str, expected: &[&str]) -> Result<Item, StoreError> {
 }
 
 impl DynamoRecords {
+    /// Keeps a show code beside its credential (`pk`), replacing the previous one.
+    async fn put_show_code(&self, pk: String, code: &CachedShowCode) -> Result<(), StoreError> {
+        let mut item = encode(code, pk, "SHOWCODE".into(), "show-code")?;
+        // Garbage collection only: the code itself says when it expires.
+        item.insert("ttl".into(), n(u64::try_from(code.expires_at + 86_400).unwrap_or(0)));
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(|e| unavailable("PutItem", e))?;
+        Ok(())
+    }
+
     /// One page of a review queue of the sparse `queue` index, earliest due first.
     async fn queue_page<T: DeserializeOwned>(&self, queue: &str, query: &QueueQuery) -> Result<(Vec<T>, Option<String>), StoreError> {
         let mut request = self

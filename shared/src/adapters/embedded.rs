@@ -50,6 +50,8 @@ struct State {
     passes: HashMap<String, TruckPass>,
     /// plate -> version of its pass list (raised by every new pass).
     pass_lists: HashMap<String, u64>,
+    /// pass serial -> its current show code.
+    pass_codes: HashMap<String, CachedShowCode>,
     /// pass serial (or "" for unmatched) -> checks, oldest first.
     pass_checks: HashMap<String, Vec<PassCheck>>,
 }
@@ -511,6 +513,15 @@ impl PassRecords for EmbeddedRecords {
             .filter_map(|p| p.review_due_at.map(|due| (due, p.id.as_str(), p)));
         let (items, next) = queue_page(waiting, query)?;
         Ok(PassQueuePage { items, next })
+    }
+
+    async fn cached_pass_code(&self, serial: &str) -> Result<Option<CachedShowCode>, StoreError> {
+        Ok(self.state()?.pass_codes.get(serial).cloned())
+    }
+
+    async fn cache_pass_code(&self, serial: &str, code: &CachedShowCode) -> Result<(), StoreError> {
+        self.state()?.pass_codes.insert(serial.to_string(), code.clone());
+        Ok(())
     }
 
     async fn record_pass_check(&self, check: &PassCheck) -> Result<(), StoreError> {

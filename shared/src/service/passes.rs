@@ -13,7 +13,8 @@ use crate::domain::truck::{
     HourRestriction, PassCheck, PassOpening, PassRequest, PassStatus, PassSummary, PassType, Refusal, RulesView,
     TimeWindow, TruckPass, TruckRulesChange, Vehicle, VehicleType, Zone,
 };
-use crate::ports::{QueueQuery, StoreError};
+use crate::domain::edl::Colour;
+use crate::ports::{CachedShowCode, QueueQuery, StoreError};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -466,18 +467,48 @@ impl Services {
         } else {
             showcode::Colour::Red
         };
+        let code = self.current_pass_code(&pass, colour, now.timestamp()).await?;
+        Ok(PassCode {
+            serial: pass.serial,
+            code: code.code,
+            colour,
+            issued_at: at(code.issued_at),
+            expires_at: at(code.expires_at),
+            refresh_after: at(code.expires_at - super::licence::SHOW_CODE_REFRESH_MARGIN),
+        })
+    }
+
+    /// A pass's code is reused until shortly before it expires, unless its
+    /// colour changed (the pass's first day came), as a licence's is.
+    async fn current_pass_code(
+        &self,
+        pass: &TruckPass,
+        colour: showcode::Colour,
+        now: i64,
+    ) -> Result<CachedShowCode, ServiceError> {
+        let colour_of = |c: showcode::Colour| match c {
+            showcode::Colour::Green => Colour::Green,
+            showcode::Colour::Red => Colour::Red,
+        };
+        if let Some(cached) = self.records.cached_pass_code(&pass.serial).await? {
+            if cached.colour == colour_of(colour)
+                && cached.expires_at - now > super::licence::SHOW_CODE_REFRESH_MARGIN
+                && cached.issued_at <= now
+            {
+                return Ok(cached);
+            }
+        }
         let active = self.active_signer().await?;
         let signer = self
             .signer
             .as_deref()
             .ok_or_else(|| ServiceError::Unavailable("no signer is configured for this function".into()))?;
-        let issued_at = now.timestamp();
         let claims = showcode::ShowClaims {
             kind: showcode::CodeKind::TruckPass,
             serial: pass.serial.clone(),
             colour,
-            issued_at,
-            expires_at: issued_at + PASS_CODE_SECONDS,
+            issued_at: now,
+            expires_at: now + PASS_CODE_SECONDS,
             nonce: showcode::random_nonce(),
         };
         let code = showcode::encode(&claims, signer, &active.key_id, active.kid.as_bytes())
@@ -486,14 +517,14 @@ impl Services {
                 showcode::ShowCodeError::Signer(e) => signer_error(e),
                 other => ServiceError::Unavailable(format!("the pass code could not be made: {other}")),
             })?;
-        Ok(PassCode {
-            serial: pass.serial,
+        let cached = CachedShowCode {
             code,
-            colour,
-            issued_at: at(issued_at),
-            expires_at: at(claims.expires_at),
-            refresh_after: at(claims.expires_at - super::licence::SHOW_CODE_REFRESH_MARGIN),
-        })
+            colour: colour_of(colour),
+            issued_at: now,
+            expires_at: claims.expires_at,
+        };
+        self.records.cache_pass_code(&pass.serial, &cached).await?;
+        Ok(cached)
     }
 
     /// `GET /truck/passes/{id}/checks`: who checked the pass, where and when.
