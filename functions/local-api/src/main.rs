@@ -229,7 +229,7 @@ fn print_banner(api: &LocalApi, storage: &Storage, samples: usize, address: Sock
         println!("  {:<7} {:<36} -> {}", route.method, route.path, route.function);
     }
     println!("\nDevelopment tokens (valid 12 hours, for this server process only):");
-    for role in [Role::Holder, Role::Clerk, Role::Reviewer, Role::Admin] {
+    for role in [Role::Holder, Role::Clerk, Role::Reviewer, Role::Officer, Role::FleetManager, Role::Admin] {
         let (token, claims) = api.mint(role, None, None, None);
         println!("  {role:<8} (sub {}): {token}", claims.sub);
     }
