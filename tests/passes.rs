@@ -9,7 +9,7 @@ use edl_tests::{
     ZHANG_WEI,
 };
 use serde_json::{json, Value};
-use shared::credential::{mdoc, pass as pass_document};
+use shared::credential::{mdoc, pass as pass_document, showcode};
 use shared::crypto::LocalSigner;
 use shared::ports::Signer;
 use shared::sample::{FLEET, OTHER_FLEET};
@@ -143,6 +143,10 @@ async fn whole_flow(h: Harness) {
     assert!(code.starts_with("TRK1:"), "{code}");
     let again = get(&h, "GET /truck/passes/{id}/code", &p1_id, fleet_manager(FLEET)).await;
     assert_eq!(again.body["code"], json!(code), "reused until shortly before it expires, as a licence's");
+    // Offline, from the published trust document alone.
+    let trust = call(&h.services, request("GET /.well-known/edl/trust", &[], None, None, None)).await;
+    let offline = edl_verify::offline::verify(&trust.body, &code, h.services.now()).expect("verifies offline");
+    assert_eq!((offline.kind, offline.serial.as_str()), (showcode::CodeKind::TruckPass, p1_id.as_str()));
 
     // An officer checks it: inside the zone and a window, allowed.
     let inside = check(&h, json!({ "code": code, "zone": "ring-5" })).await;

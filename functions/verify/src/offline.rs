@@ -1,4 +1,5 @@
-//! Offline verification of a show code from the published trust document alone (the `edl-verify` command).
+//! Offline verification of a show code (a licence's or a truck pass's) from the published trust document alone
+//! (the `edl-verify` command).
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
@@ -29,7 +30,13 @@ pub fn verify(
 ) -> Result<showcode::ShowClaims, (String, String)> {
     let failure = |reason: &str, detail: String| (reason.to_string(), detail);
     // Same order as the online check: format, key, chain, signature, validity.
-    let signed = showcode::decode(code.trim(), showcode::CodeKind::Licence, showcode::DEFAULT_MAX_INFLATED)
+    // The prefix says which kind to expect; the signed kind claim must agree.
+    let kind = if code.trim().starts_with(showcode::CodeKind::TruckPass.prefix()) {
+        showcode::CodeKind::TruckPass
+    } else {
+        showcode::CodeKind::Licence
+    };
+    let signed = showcode::decode(code.trim(), kind, showcode::DEFAULT_MAX_INFLATED)
         .map_err(|e| failure(e.code(), e.to_string()))?;
     let kid = String::from_utf8_lossy(&signed.kid).into_owned();
     let signers = certificates(trust, "documentSigners");

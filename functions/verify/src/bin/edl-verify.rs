@@ -1,17 +1,20 @@
-//! `edl-verify`: checks a show code offline against the published trust document, and says why it fails.
+//! `edl-verify`: checks a licence's or a truck pass's show code offline against the published trust document,
+//! and says why it fails.
 
 use edl_verify::offline::verify;
 use std::process::ExitCode;
 
 const USAGE: &str = "\
-edl-verify: check an electronic driving licence show code offline
+edl-verify: check an electronic driving licence or truck pass show code offline
 
 USAGE:
   edl-verify --trust TRUST.json [--at RFC3339] CODE
       TRUST.json is the document published at GET /.well-known/edl/trust.
-      CODE is the QR content (EDL1:...). Exit status 0 when the code verifies.
-      This checks format, key, certificate chain, signature and validity; the
-      live state of the licence (superseded, stopped) needs POST /verifications.
+      CODE is the QR content (EDL1:... or TRK1:...). Exit status 0 when the code
+      verifies. This checks format, key, certificate chain, signature and
+      validity; the live state (a superseded licence, a revoked pass) and
+      whether a pass covers a zone now need POST /verifications or
+      POST /truck/verifications.
 ";
 
 fn main() -> ExitCode {
@@ -56,8 +59,12 @@ fn main() -> ExitCode {
     };
     match verify(&trust, &code, now) {
         Ok(claims) => {
+            let what = match claims.kind {
+                shared::credential::showcode::CodeKind::Licence => "licence",
+                shared::credential::showcode::CodeKind::TruckPass => "truck pass",
+            };
             println!(
-                "valid: licence {} is {} (code issued {}, expires {})",
+                "valid: {what} {} is {} (code issued {}, expires {})",
                 claims.serial,
                 claims.colour.as_str(),
                 chrono::DateTime::from_timestamp(claims.issued_at, 0).unwrap_or_default(),
