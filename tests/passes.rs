@@ -11,7 +11,8 @@ use edl_tests::{
 use serde_json::{json, Value};
 use shared::credential::{mdoc, pass as pass_document, showcode};
 use shared::crypto::LocalSigner;
-use shared::ports::Signer;
+use shared::adapters::embedded_notices::EmbeddedNotices;
+use shared::ports::{Notice, Signer};
 use shared::sample::{FLEET, OTHER_FLEET};
 use shared::service::expiry::ExpiryOptions;
 use shared::service::issuance::IssueOutcome;
@@ -96,7 +97,9 @@ async fn licence_code(h: &Harness) -> String {
 /// Everything a city, a driver, a fleet, a reviewer, an officer, an
 /// administrator and the scheduler do with passes, in the order they do it.
 /// The clock stands at Wednesday 2026-11-25 10:00 (UTC+08:00), a working day.
-async fn whole_flow(h: Harness) {
+async fn whole_flow(mut h: Harness) {
+    let notices = Arc::new(EmbeddedNotices::default());
+    h.services.notifier = Some(notices.clone());
     // Anyone reads the rules, in a form an app renders.
     let cities = call(&h.services, request("GET /truck/cities", &[], None, None, None)).await;
     assert_eq!(cities.status, 200, "{cities:?}");
@@ -241,6 +244,19 @@ async fn whole_flow(h: Harness) {
     assert_eq!((again.status, again.problem()), (409, "illegal-transition"));
     let empty = call(&h.services, request("GET /truck/reviews", &[], reviewer(), None, None)).await;
     assert_eq!(empty.body["items"], json!([]));
+    // The owner's and the fleet's apps are told of both decisions.
+    let decided: Vec<(String, Option<String>, String)> = notices
+        .list()
+        .into_iter()
+        .filter_map(|(_, n)| match n {
+            Notice::PassDecided { serial, fleet_id, state, .. } => Some((serial, fleet_id, state)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        decided,
+        vec![(p3_id.clone(), None, "approved".to_string()), (p4_id.clone(), Some(FLEET.to_string()), "rejected".to_string())]
+    );
 
     // The fleet manager sees the fleet's passes and nobody else's.
     let fleet = call(&h.services, request("GET /truck/passes", &[], fleet_manager(FLEET), None, None)).await;
@@ -361,6 +377,10 @@ async fn whole_flow(h: Harness) {
     )
     .await;
     assert_eq!((revoked.status, revoked.body["status"]["state"].as_str()), (200, Some("revoked")), "{revoked:?}");
+    assert!(
+        notices.list().iter().any(|(_, n)| matches!(n, Notice::PassDecided { serial, state, .. } if *serial == p1_id && state == "revoked")),
+        "the fleet is told of the revocation"
+    );
     let after = check(&h, json!({ "code": fresh, "zone": "ring-4" })).await;
     assert_eq!(
         (after.body["valid"].as_bool(), after.body["allowed"].as_bool(), after.body["reason"].as_str()),

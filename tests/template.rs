@@ -104,11 +104,11 @@ fn no_scan_no_wildcards_and_each_function_only_what_it_uses() {
     }
     // Truck passes: reads, the review queue, puts only in the pass, vehicle,
     // owner, fleet and truck-rules partitions, and signing with the document
-    // signer; no S3, no events, no UpdateItem or DeleteItem.
+    // signer, notices on the bus; no S3, no UpdateItem or DeleteItem.
     let pass = of("PassFunctionRole");
     assert!(!pass.is_empty(), "PassFunctionRole exists");
     assert!(
-        pass.iter().all(|a| matches!(*a, "dynamodb:GetItem" | "dynamodb:Query" | "dynamodb:PutItem" | "kms:Sign")),
+        pass.iter().all(|a| matches!(*a, "dynamodb:GetItem" | "dynamodb:Query" | "dynamodb:PutItem" | "kms:Sign" | "events:PutEvents")),
         "pass: {pass:?}"
     );
     assert!(pass.contains(&"kms:Sign"), "pass signs passes and their show codes");

@@ -254,6 +254,9 @@ pub enum Notice {
     PhotoRejected { holder_id: String, application_id: String },
     /// The electronic licence is no longer valid; the holder applies again (R11).
     LicenceSuperseded { holder_id: String, serial: String, reason: String },
+    /// Staff or an administrator decided a truck pass: `approved`, `rejected`
+    /// or `revoked`; the owner's and the fleet's apps read the pass for why.
+    PassDecided { owner_id: String, fleet_id: Option<String>, serial: String, state: String },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

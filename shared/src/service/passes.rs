@@ -14,7 +14,7 @@ use crate::domain::truck::{
     TimeWindow, TruckPass, TruckRulesChange, Vehicle, VehicleType, Zone,
 };
 use crate::domain::edl::Colour;
-use crate::ports::{CachedShowCode, QueueQuery, StoreError};
+use crate::ports::{CachedShowCode, Notice, QueueQuery, StoreError};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -201,6 +201,20 @@ fn new_pass_serial(city: &str, now: DateTime<Utc>) -> String {
 
 fn pass_refused(reasons: Vec<Refusal>) -> ServiceError {
     ServiceError::PassRefused { reasons }
+}
+
+/// The notice the owner's and the fleet's apps are pushed when someone else decided their pass.
+fn pass_decided(pass: &TruckPass) -> Notice {
+    let state = match pass.status {
+        PassStatus::Active => "approved",
+        ref other => other.code(),
+    };
+    Notice::PassDecided {
+        owner_id: pass.owner_id.clone(),
+        fleet_id: pass.fleet_id.clone(),
+        serial: pass.serial.clone(),
+        state: state.into(),
+    }
 }
 
 fn without_document(mut pass: TruckPass) -> TruckPass {
@@ -605,6 +619,7 @@ impl Services {
             }
         };
         tracing::info!(pass = %id, status = %pass.status, "truck pass decided");
+        self.notify(&pass_decided(&pass)).await;
         Ok(pass)
     }
 
@@ -620,6 +635,7 @@ impl Services {
             .change_pass(id, |pass| pass.revoke(&request.reason, &by, now).map_err(ServiceError::from))
             .await?;
         tracing::info!(pass = %id, by = %caller.id, "truck pass revoked");
+        self.notify(&pass_decided(&pass)).await;
         Ok(pass)
     }
 
