@@ -328,9 +328,11 @@ impl Services {
             let now = self.now();
             let (existing, list_version) = self.records.passes_of_vehicle(&vehicle.plate).await?;
             let summaries: Vec<PassSummary> = existing.iter().map(PassSummary::from).collect();
+            // A pass is named by its serial, in the API as on the credential.
+            let serial = new_pass_serial(&rules.city, now);
             let opening = PassOpening {
-                id: String::new(),
-                serial: String::new(),
+                id: serial.clone(),
+                serial,
                 by: actor(caller, role),
                 at: now,
             };
@@ -342,9 +344,6 @@ impl Services {
                     return Err(pass_refused(reasons));
                 }
             };
-            let serial = new_pass_serial(&rules.city, now);
-            pass.id = serial.clone();
-            pass.serial = serial;
             match pass.status {
                 PassStatus::Active => pass.document = Some(self.sign_pass(&pass, &rules.name).await?),
                 _ => pass.review_due_at = Some(self.calendar.review_due(now, china_offset())),
