@@ -432,6 +432,15 @@ impl DynamoRecords {
         Ok(())
     }
 
+    /// Seeds: each item written unless one is stored already, eight at a time.
+    async fn put_all_if_absent(&self, items: Vec<Item>) -> Result<(), StoreError> {
+        futures::stream::iter(items.into_iter().map(|i| self.put_if_absent(i)))
+            .buffer_unordered(8)
+            .try_collect::<Vec<()>>()
+            .await?;
+        Ok(())
+    }
+
     async fn put_if_absent(&self, item: Item) -> Result<(), StoreError> {
         let result = self
             .client
@@ -568,11 +577,7 @@ impl Records for DynamoRecords {
             };
             items.push(encode(&city, ROLLOUT.into(), format!("CITY#{}", city.code), "city")?);
         }
-        futures::stream::iter(items.into_iter().map(|i| self.put_if_absent(i)))
-            .buffer_unordered(8)
-            .try_collect::<Vec<()>>()
-            .await?;
-        Ok(())
+        self.put_all_if_absent(items).await
     }
 
     async fn cities(&self) -> Result<Vec<City>, StoreError> {
@@ -770,11 +775,7 @@ impl PassRecords for DynamoRecords {
             };
             items.push(encode(&city, TRUCK_RULES.into(), format!("CITY#{}", city.city), "truck-rules")?);
         }
-        futures::stream::iter(items.into_iter().map(|i| self.put_if_absent(i)))
-            .buffer_unordered(8)
-            .try_collect::<Vec<()>>()
-            .await?;
-        Ok(())
+        self.put_all_if_absent(items).await
     }
 
     async fn truck_rules(&self) -> Result<Vec<CityTruckRules>, StoreError> {

@@ -144,11 +144,6 @@ impl Services {
                 return Ok(cached);
             }
         }
-        let active = self.active_signer().await?;
-        let signer = self
-            .signer
-            .as_deref()
-            .ok_or_else(|| ServiceError::Unavailable("no signer is configured for this function".into()))?;
         let claims = showcode::ShowClaims {
             kind: showcode::CodeKind::Licence,
             serial: edl.serial.clone(),
@@ -157,12 +152,7 @@ impl Services {
             expires_at: now + SHOW_CODE_SECONDS,
             nonce: showcode::random_nonce(),
         };
-        let code = showcode::encode(&claims, signer, &active.key_id, active.kid.as_bytes())
-            .await
-            .map_err(|e| match e {
-                showcode::ShowCodeError::Signer(e) => signer_error(e),
-                other => ServiceError::Unavailable(format!("the show code could not be made: {other}")),
-            })?;
+        let code = self.sign_show_code(&claims).await?;
         let cached = CachedShowCode {
             code,
             colour,
@@ -171,6 +161,21 @@ impl Services {
         };
         self.records.cache_show_code(&edl.serial, &cached).await?;
         Ok(cached)
+    }
+
+    /// Signs a show code (a licence's or a truck pass's) with the active document signer.
+    pub(crate) async fn sign_show_code(&self, claims: &showcode::ShowClaims) -> Result<String, ServiceError> {
+        let active = self.active_signer().await?;
+        let signer = self
+            .signer
+            .as_deref()
+            .ok_or_else(|| ServiceError::Unavailable("no signer is configured for this function".into()))?;
+        showcode::encode(claims, signer, &active.key_id, active.kid.as_bytes())
+            .await
+            .map_err(|e| match e {
+                showcode::ShowCodeError::Signer(e) => signer_error(e),
+                other => ServiceError::Unavailable(format!("the show code could not be made: {other}")),
+            })
     }
 
     /// `GET /licence/pages/{page}`: `front.svg`, `front.png`, `back.svg` or `back.png` (R6).

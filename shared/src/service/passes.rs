@@ -511,11 +511,6 @@ impl Services {
                 return Ok(cached);
             }
         }
-        let active = self.active_signer().await?;
-        let signer = self
-            .signer
-            .as_deref()
-            .ok_or_else(|| ServiceError::Unavailable("no signer is configured for this function".into()))?;
         let claims = showcode::ShowClaims {
             kind: showcode::CodeKind::TruckPass,
             serial: pass.serial.clone(),
@@ -524,12 +519,7 @@ impl Services {
             expires_at: now + PASS_CODE_SECONDS,
             nonce: showcode::random_nonce(),
         };
-        let code = showcode::encode(&claims, signer, &active.key_id, active.kid.as_bytes())
-            .await
-            .map_err(|e| match e {
-                showcode::ShowCodeError::Signer(e) => signer_error(e),
-                other => ServiceError::Unavailable(format!("the pass code could not be made: {other}")),
-            })?;
+        let code = self.sign_show_code(&claims).await?;
         let cached = CachedShowCode {
             code,
             colour: colour_of(colour),
