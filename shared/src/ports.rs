@@ -169,8 +169,9 @@ pub trait PassRecords: Send + Sync {
     async fn cached_pass_code(&self, serial: &str) -> Result<Option<CachedShowCode>, StoreError>;
     async fn cache_pass_code(&self, serial: &str, code: &CachedShowCode) -> Result<(), StoreError>;
 
-    /// Records a verification of a pass: under the pass when one was named,
-    /// under the day's unmatched pass checks otherwise.
+    /// Records a verification of a pass: under the serial its verified
+    /// credential named (the caller sets `serial` only then), under the
+    /// day's unmatched pass checks otherwise.
     async fn record_pass_check(&self, check: &PassCheck) -> Result<(), StoreError>;
     /// The pass's checks, newest first.
     async fn pass_checks(&self, serial: &str, limit: usize) -> Result<Vec<PassCheck>, StoreError>;

@@ -20,7 +20,7 @@
 //! - `PASS#<id>` / `PASS`: a truck pass; `SHOWCODE`: its current show code.
 //! - `PASSCHECKS#<id>` / `<at>#<check id>`: a pass's verifications, in a partition of their
 //!   own so that the verify function may write checks and never a pass;
-//!   `PASSCHECKS#unmatched#<day>` for codes that named no known pass.
+//!   `PASSCHECKS#unmatched#<day>` for credentials that did not verify.
 //! - `OWNER#<identity>` and `FLEET#<fleet>` / `PASS#<created>#<id>`: copies of the passes
 //!   of an owner's and a fleet's vehicles, written in the same transaction as the pass.
 //!
@@ -712,18 +712,7 @@ impl Records for DynamoRecords {
     }
 
     async fn checks_of(&self, holder_id: &str, limit: usize) -> Result<Vec<CheckRecord>, StoreError> {
-        let out = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("pk = :pk")
-            .expression_attribute_values(":pk", s(format!("CHECKS#{holder_id}")))
-            .scan_index_forward(false)
-            .limit(i32::try_from(limit.clamp(1, 1000)).unwrap_or(100))
-            .send()
-            .await
-            .map_err(|e| unavailable("Query", e))?;
-        out.items.unwrap_or_default().into_iter().map(decode).collect()
+        self.newest_first(format!("CHECKS#{holder_id}"), limit).await
     }
 
     async fn due_for_expiry(
@@ -931,31 +920,16 @@ impl PassRecords for DynamoRecords {
     }
 
     async fn record_pass_check(&self, check: &PassCheck) -> Result<(), StoreError> {
-        let known = match &check.serial {
-            Some(serial) => self.get(pass_pk(serial), "PASS").await?.is_some(),
-            None => false,
-        };
-        let pk = match (&check.serial, known) {
-            (Some(serial), true) => format!("PASSCHECKS#{serial}"),
-            _ => format!("PASSCHECKS#unmatched#{}", check.at.format("%Y-%m-%d")),
+        let pk = match &check.serial {
+            Some(serial) => format!("PASSCHECKS#{serial}"),
+            None => format!("PASSCHECKS#unmatched#{}", check.at.format("%Y-%m-%d")),
         };
         self.put_if_absent(encode(check, pk, format!("{}#{}", sortable(check.at), check.id), "pass-check")?)
             .await
     }
 
     async fn pass_checks(&self, serial: &str, limit: usize) -> Result<Vec<PassCheck>, StoreError> {
-        let out = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("pk = :pk")
-            .expression_attribute_values(":pk", s(format!("PASSCHECKS#{serial}")))
-            .scan_index_forward(false)
-            .limit(i32::try_from(limit.clamp(1, 1000)).unwrap_or(100))
-            .send()
-            .await
-            .map_err(|e| unavailable("Query", e))?;
-        out.items.unwrap_or_default().into_iter().map(decode).collect()
+        self.newest_first(format!("PASSCHECKS#{serial}"), limit).await
     }
 }
 
@@ -993,6 +967,22 @@ impl DynamoRecords {
             .await
             .map_err(|e| unavailable("PutItem", e))?;
         Ok(())
+    }
+
+    /// The newest `limit` items of a partition whose sort keys begin with their time.
+    async fn newest_first<T: DeserializeOwned>(&self, pk: String, limit: usize) -> Result<Vec<T>, StoreError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", s(pk))
+            .scan_index_forward(false)
+            .limit(i32::try_from(limit.clamp(1, 1000)).unwrap_or(100))
+            .send()
+            .await
+            .map_err(|e| unavailable("Query", e))?;
+        out.items.unwrap_or_default().into_iter().map(decode).collect()
     }
 
     /// One page of a review queue of the sparse `queue` index, earliest due first.

@@ -525,9 +525,8 @@ impl PassRecords for EmbeddedRecords {
     }
 
     async fn record_pass_check(&self, check: &PassCheck) -> Result<(), StoreError> {
-        let mut state = self.state()?;
-        let key = check.serial.clone().filter(|s| state.passes.contains_key(s)).unwrap_or_default();
-        state.pass_checks.entry(key).or_default().push(check.clone());
+        let key = check.serial.clone().unwrap_or_default();
+        self.state()?.pass_checks.entry(key).or_default().push(check.clone());
         Ok(())
     }
 

@@ -248,27 +248,19 @@ impl Services {
     }
 
     async fn expire_pass(&self, id: &str, now: DateTime<Utc>) -> Result<Outcome, ServiceError> {
-        for _ in 0..ATTEMPTS {
-            let Some(mut pass) = self.records.pass(id).await? else {
-                return Ok(Outcome::Unchanged);
-            };
-            let expected = pass.version;
-            // Revoked or withdrawn meanwhile, or not yet past its last day.
-            if pass.expire(now).is_err() {
-                return Ok(Outcome::Unchanged);
+        match self.change_pass(id, |pass| pass.expire(now).map_err(ServiceError::from)).await {
+            Ok(_) => {
+                tracing::info!(pass = %id, "truck pass expired");
+                Ok(Outcome::Ended)
             }
-            pass.version = expected + 1;
-            match self.records.update_pass(&pass, expected).await {
-                Ok(()) => {
-                    tracing::info!(pass = %id, "truck pass expired");
-                    return Ok(Outcome::Ended);
-                }
-                Err(StoreError::Conflict) => continue,
-                Err(e) => return Err(e.into()),
+            // Gone, revoked or withdrawn meanwhile, or not yet past its last day.
+            Err(ServiceError::NotFound { .. } | ServiceError::IllegalPassTransition { .. }) => Ok(Outcome::Unchanged),
+            Err(ServiceError::Conflict) => {
+                tracing::warn!(pass = %id, "truck pass kept changing; left for the next run");
+                Ok(Outcome::Busy)
             }
+            Err(e) => Err(e),
         }
-        tracing::warn!(pass = %id, "truck pass kept changing; left for the next run");
-        Ok(Outcome::Busy)
     }
 
     /// Reports each review past its due time once; false when the deadline stopped it.

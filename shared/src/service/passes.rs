@@ -2,7 +2,7 @@
 //! staff review, the signed pass and its show code, officers' zone-and-time checks, revocation.
 
 use super::issuance::signer_error;
-use super::reviews::{QueueRequest, DEFAULT_PAGE, MAX_PAGE};
+use super::reviews::{QueueRequest, ReviewPage};
 use super::verification::{fail, DocumentKind, Failure, ENFORCEMENT, MAX_CODE_LENGTH, MAX_MDOC_BASE64};
 use super::{actor, china_offset, require, ImportReport, InputError, JsonLinesImport, ServiceError, SwitchRequest, Services};
 use crate::credential::{pass as pass_document, showcode};
@@ -14,7 +14,7 @@ use crate::domain::truck::{
     TimeWindow, TruckPass, TruckRulesChange, Vehicle, VehicleType, Zone,
 };
 use crate::domain::edl::Colour;
-use crate::ports::{CachedShowCode, Notice, QueueQuery, StoreError};
+use crate::ports::{CachedShowCode, Notice, StoreError};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -158,15 +158,6 @@ pub struct PassQueueItem {
     pub pass: TruckPass,
     pub due_at: Option<DateTime<Utc>>,
     pub overdue: bool,
-}
-
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PassQueue {
-    pub at: DateTime<Utc>,
-    pub items: Vec<PassQueueItem>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub next: Option<String>,
 }
 
 /// What the officer's terminal shows.
@@ -426,8 +417,9 @@ impl Services {
         })
     }
 
-    /// Reads, changes and stores a pass, reading again when it changed meanwhile.
-    async fn change_pass(
+    /// Reads, changes and stores a pass, reading again when it changed
+    /// meanwhile; `Conflict` when it kept changing.
+    pub(super) async fn change_pass(
         &self,
         id: &str,
         change: impl Fn(&mut TruckPass) -> Result<(), ServiceError>,
@@ -542,22 +534,15 @@ impl Services {
     }
 
     /// `GET /truck/reviews`: passes waiting for staff, earliest due first.
-    pub async fn pass_review_queue(&self, caller: &Caller, request: QueueRequest) -> Result<PassQueue, ServiceError> {
+    pub async fn pass_review_queue(
+        &self,
+        caller: &Caller,
+        request: QueueRequest,
+    ) -> Result<ReviewPage<PassQueueItem>, ServiceError> {
         require(caller, &[Role::Reviewer], "The truck pass review queue")?;
-        let limit = request.limit.unwrap_or(DEFAULT_PAGE);
-        if !(1..=MAX_PAGE).contains(&limit) {
-            return Err(ServiceError::invalid(format!("limit must be 1 to {MAX_PAGE}.")));
-        }
         let now = self.now();
-        let page = self
-            .records
-            .pass_review_queue(&QueueQuery {
-                limit,
-                after: request.cursor,
-                due_before: request.overdue.then_some(now),
-            })
-            .await?;
-        Ok(PassQueue {
+        let page = self.records.pass_review_queue(&request.query(now)?).await?;
+        Ok(ReviewPage {
             at: now,
             items: page
                 .items

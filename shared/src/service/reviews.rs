@@ -52,11 +52,12 @@ pub struct QueueItem {
     pub checks: Vec<CheckResult>,
 }
 
+/// One page of a review queue: photo reviews, or truck passes (`ReviewPage<PassQueueItem>`).
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct ReviewPage {
+pub struct ReviewPage<T = QueueItem> {
     pub at: DateTime<Utc>,
-    pub items: Vec<QueueItem>,
+    pub items: Vec<T>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next: Option<String>,
 }
@@ -102,22 +103,26 @@ fn queue_item(application: &Application, now: DateTime<Utc>) -> Option<QueueItem
     })
 }
 
-impl Services {
-    pub async fn review_queue(&self, caller: &Caller, request: QueueRequest) -> Result<ReviewPage, ServiceError> {
-        require(caller, &[Role::Reviewer], "The review queue")?;
-        let limit = request.limit.unwrap_or(DEFAULT_PAGE);
+impl QueueRequest {
+    /// The store's query for this request at `now`, the page size checked.
+    pub fn query(self, now: DateTime<Utc>) -> Result<QueueQuery, ServiceError> {
+        let limit = self.limit.unwrap_or(DEFAULT_PAGE);
         if !(1..=MAX_PAGE).contains(&limit) {
             return Err(ServiceError::invalid(format!("limit must be 1 to {MAX_PAGE}.")));
         }
+        Ok(QueueQuery {
+            limit,
+            after: self.cursor,
+            due_before: self.overdue.then_some(now),
+        })
+    }
+}
+
+impl Services {
+    pub async fn review_queue(&self, caller: &Caller, request: QueueRequest) -> Result<ReviewPage, ServiceError> {
+        require(caller, &[Role::Reviewer], "The review queue")?;
         let now = self.now();
-        let page = self
-            .records
-            .review_queue(&QueueQuery {
-                limit,
-                after: request.cursor,
-                due_before: request.overdue.then_some(now),
-            })
-            .await?;
+        let page = self.records.review_queue(&request.query(now)?).await?;
         Ok(ReviewPage {
             at: now,
             items: page.items.iter().filter_map(|a| queue_item(a, now)).collect(),
