@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs every test: installs the pinned tools into .venv if needed, checks template.yaml
-# offline, starts ministack (the local AWS emulator) on a free loopback port, runs the
+# Runs every test: installs the pinned tools into .venv if needed, checks formatting and
+# lints, checks template.yaml offline, starts ministack (the local AWS emulator) on a free loopback port, runs the
 # whole Rust workspace's tests against it, and stops it by its process id.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,7 +31,13 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-# 2. The template, offline.
+# 2. Formatting and lints: the gates every change passes.
+echo "== cargo fmt --check"
+cargo fmt --all --check
+echo "== cargo clippy -D warnings"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+# 3. The template, offline.
 echo "== cfn-lint template.yaml"
 "$venv/bin/cfn-lint" template.yaml
 echo "== SAM transform, offline"
@@ -39,7 +45,7 @@ AWS_DEFAULT_REGION=us-east-1 "$venv/bin/python" scripts/sam_transform.py templat
 "$venv/bin/cfn-lint" "$work/transformed.json"
 export EDL_TRANSFORMED_TEMPLATE="$work/transformed.json"
 
-# 3. ministack on a free loopback port (it listens on every interface unless told otherwise).
+# 4. ministack on a free loopback port (it listens on every interface unless told otherwise).
 port=$("$venv/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 echo "== starting ministack on 127.0.0.1:$port"
 AUTH=true BIND_HOST=127.0.0.1 GATEWAY_PORT=$port IOT_MTLS_ENABLED=0 SFTP_ENABLED=0 \
@@ -58,7 +64,7 @@ done
 "$venv/bin/python" -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$port/_ministack/health', timeout=2)" \
   || { echo "ministack did not answer on port $port:"; cat "$work/ministack.log"; exit 1; }
 
-# 4. Every test of the workspace, against it.
+# 5. Every test of the workspace, against it.
 export AWS_ENDPOINT_URL="http://127.0.0.1:$port"
 export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1
 unset AWS_PROFILE AWS_SESSION_TOKEN

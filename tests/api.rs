@@ -2,8 +2,8 @@
 //! with a 4xx problem and nothing written. Each test runs on both adapters.
 
 use edl_tests::{
-    admin, call, claims, clerk, holder, json_request, request, Answer, Harness, CHEN_JING, LIU_YANG, LI_NA,
-    WANG_FANG, ZHANG_WEI,
+    admin, call, claims, clerk, holder, json_request, request, Answer, Harness, CHEN_JING, LIU_YANG, LI_NA, WANG_FANG,
+    ZHANG_WEI,
 };
 use serde_json::{json, Value};
 use shared::domain::licence::LicenceState;
@@ -14,11 +14,18 @@ async fn open(h: &Harness, who: Option<Value>, body: Value) -> Answer {
 }
 
 async fn get(h: &Harness, who: Option<Value>, id: &str) -> Answer {
-    call(&h.services, request("GET /applications/{id}", &[("id", id)], who, None, None)).await
+    call(
+        &h.services,
+        request("GET /applications/{id}", &[("id", id)], who, None, None),
+    )
+    .await
 }
 
 fn id_of(answer: &Answer) -> String {
-    answer.body["id"].as_str().unwrap_or_else(|| panic!("no id: {answer:?}")).to_string()
+    answer.body["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no id: {answer:?}"))
+        .to_string()
 }
 
 /// The holder can still open an application: proof that a refused request took no slot.
@@ -28,7 +35,13 @@ async fn assert_slot_free(h: &Harness, holder_id: &str) {
     let id = id_of(&opened);
     let withdrawn = call(
         &h.services,
-        request("DELETE /applications/{id}", &[("id", &id)], holder(holder_id), None, None),
+        request(
+            "DELETE /applications/{id}",
+            &[("id", &id)],
+            holder(holder_id),
+            None,
+            None,
+        ),
     )
     .await;
     assert_eq!(withdrawn.status, 200, "{withdrawn:?}");
@@ -41,18 +54,32 @@ async fn photo_on_file_with_liveness_is_approved(h: Harness) {
     assert_eq!(opened.body["channel"], "app");
     let id = id_of(&opened);
     // A failed check is a clear 422 and the application stays open.
-    let weak = h.keys.mint_liveness_session(ZHANG_WEI, 42.0, h.services.now().timestamp());
+    let weak = h
+        .keys
+        .mint_liveness_session(ZHANG_WEI, 42.0, h.services.now().timestamp());
     let failed = call(
         &h.services,
-        json_request("POST /applications/{id}/liveness", &[("id", &id)], holder(ZHANG_WEI), &json!({ "livenessSessionId": weak })),
+        json_request(
+            "POST /applications/{id}/liveness",
+            &[("id", &id)],
+            holder(ZHANG_WEI),
+            &json!({ "livenessSessionId": weak }),
+        ),
     )
     .await;
     assert_eq!((failed.status, failed.problem()), (422, "liveness-failed"));
     assert_eq!(get(&h, holder(ZHANG_WEI), &id).await.body["state"], "awaiting_liveness");
-    let session = h.keys.mint_liveness_session(ZHANG_WEI, 97.5, h.services.now().timestamp());
+    let session = h
+        .keys
+        .mint_liveness_session(ZHANG_WEI, 97.5, h.services.now().timestamp());
     let passed = call(
         &h.services,
-        json_request("POST /applications/{id}/liveness", &[("id", &id)], holder(ZHANG_WEI), &json!({ "livenessSessionId": session })),
+        json_request(
+            "POST /applications/{id}/liveness",
+            &[("id", &id)],
+            holder(ZHANG_WEI),
+            &json!({ "livenessSessionId": session }),
+        ),
     )
     .await;
     assert_eq!(passed.status, 200, "{passed:?}");
@@ -66,13 +93,33 @@ async fn photo_on_file_with_liveness_is_approved(h: Harness) {
         .collect();
     assert_eq!(actions, ["opened", "liveness_failed", "liveness_passed"]);
     // A reviewer reads any application; an approved one cannot be withdrawn.
-    assert_eq!(get(&h, Some(claims("reviewer-0001", "reviewer", None)), &id).await.status, 200);
-    let withdraw = call(&h.services, request("DELETE /applications/{id}", &[("id", &id)], holder(ZHANG_WEI), None, None)).await;
+    assert_eq!(
+        get(&h, Some(claims("reviewer-0001", "reviewer", None)), &id)
+            .await
+            .status,
+        200
+    );
+    let withdraw = call(
+        &h.services,
+        request(
+            "DELETE /applications/{id}",
+            &[("id", &id)],
+            holder(ZHANG_WEI),
+            None,
+            None,
+        ),
+    )
+    .await;
     assert_eq!((withdraw.status, withdraw.problem()), (409, "illegal-transition"));
 }
 
 async fn counter_application_by_the_issuing_office(h: Harness) {
-    let opened = open(&h, clerk("440300"), json!({ "photoSource": "on_file", "licenceNumber": CHEN_JING })).await;
+    let opened = open(
+        &h,
+        clerk("440300"),
+        json!({ "photoSource": "on_file", "licenceNumber": CHEN_JING }),
+    )
+    .await;
     assert_eq!(opened.status, 201, "{opened:?}");
     assert_eq!(opened.body["channel"], "counter");
     assert_eq!(opened.body["state"], "approved");
@@ -84,7 +131,12 @@ async fn counter_application_by_the_issuing_office(h: Harness) {
     let elsewhere = get(&h, clerk("110000"), &id).await;
     assert_eq!((elsewhere.status, elsewhere.problem()), (404, "not-found"));
     // Another office cannot apply on this holder's behalf.
-    let refused = open(&h, clerk("440300"), json!({ "photoSource": "on_file", "licenceNumber": ZHANG_WEI })).await;
+    let refused = open(
+        &h,
+        clerk("440300"),
+        json!({ "photoSource": "on_file", "licenceNumber": ZHANG_WEI }),
+    )
+    .await;
     assert_eq!((refused.status, refused.problem()), (403, "forbidden"));
     let missing = open(&h, clerk("440300"), json!({ "photoSource": "on_file" })).await;
     assert_eq!((missing.status, missing.problem()), (400, "invalid-request"));
@@ -99,26 +151,67 @@ async fn new_photo_waits_for_upload_and_can_be_withdrawn(h: Harness) {
     let session = h.keys.mint_liveness_session(LI_NA, 99.0, h.services.now().timestamp());
     let wrong = call(
         &h.services,
-        json_request("POST /applications/{id}/liveness", &[("id", &id)], holder(LI_NA), &json!({ "livenessSessionId": session })),
+        json_request(
+            "POST /applications/{id}/liveness",
+            &[("id", &id)],
+            holder(LI_NA),
+            &json!({ "livenessSessionId": session }),
+        ),
     )
     .await;
     assert_eq!((wrong.status, wrong.problem()), (409, "illegal-transition"));
     assert_eq!(wrong.body["state"], "awaiting_photo");
-    let withdrawn = call(&h.services, request("DELETE /applications/{id}", &[("id", &id)], holder(LI_NA), None, None)).await;
+    let withdrawn = call(
+        &h.services,
+        request("DELETE /applications/{id}", &[("id", &id)], holder(LI_NA), None, None),
+    )
+    .await;
     assert_eq!(withdrawn.body["state"], "withdrawn");
-    let again = call(&h.services, request("DELETE /applications/{id}", &[("id", &id)], holder(LI_NA), None, None)).await;
+    let again = call(
+        &h.services,
+        request("DELETE /applications/{id}", &[("id", &id)], holder(LI_NA), None, None),
+    )
+    .await;
     assert_eq!((again.status, again.problem()), (409, "illegal-transition"));
 }
 
 async fn malformed_oversized_and_mistyped_bodies(h: Harness) {
     let cases: Vec<(Option<&str>, String, u16, &str)> = vec![
-        (Some("application/json"), "{\"photoSource\":".into(), 400, "invalid-request"),
-        (Some("application/json"), "{\"photoSource\":\"selfie\"}".into(), 400, "invalid-request"),
-        (Some("application/json"), "{\"photoSource\":\"camera\",\"admin\":true}".into(), 400, "invalid-request"),
+        (
+            Some("application/json"),
+            "{\"photoSource\":".into(),
+            400,
+            "invalid-request",
+        ),
+        (
+            Some("application/json"),
+            "{\"photoSource\":\"selfie\"}".into(),
+            400,
+            "invalid-request",
+        ),
+        (
+            Some("application/json"),
+            "{\"photoSource\":\"camera\",\"admin\":true}".into(),
+            400,
+            "invalid-request",
+        ),
         (Some("application/json"), "[]".into(), 400, "invalid-request"),
         (Some("application/json"), "".into(), 400, "invalid-request"),
-        (Some("application/json"), format!("{{\"photoSource\":\"camera\",\"licenceNumber\":\"{}\"}}", "9".repeat(20_000)), 413, "payload-too-large"),
-        (Some("text/plain"), "{\"photoSource\":\"camera\"}".into(), 415, "unsupported-media-type"),
+        (
+            Some("application/json"),
+            format!(
+                "{{\"photoSource\":\"camera\",\"licenceNumber\":\"{}\"}}",
+                "9".repeat(20_000)
+            ),
+            413,
+            "payload-too-large",
+        ),
+        (
+            Some("text/plain"),
+            "{\"photoSource\":\"camera\"}".into(),
+            415,
+            "unsupported-media-type",
+        ),
     ];
     for (content_type, body, status, slug) in cases {
         let answer = call(
@@ -126,7 +219,12 @@ async fn malformed_oversized_and_mistyped_bodies(h: Harness) {
             request("POST /applications", &[], holder(ZHANG_WEI), content_type, Some(&body)),
         )
         .await;
-        assert_eq!((answer.status, answer.problem()), (status, slug), "{}", &body[..body.len().min(60)]);
+        assert_eq!(
+            (answer.status, answer.problem()),
+            (status, slug),
+            "{}",
+            &body[..body.len().min(60)]
+        );
     }
     assert_slot_free(&h, ZHANG_WEI).await;
 }
@@ -135,9 +233,19 @@ async fn unknown_licence_and_other_holders_records(h: Harness) {
     let nobody = open(&h, holder("110101200001010011"), json!({ "photoSource": "on_file" })).await;
     assert_eq!((nobody.status, nobody.problem()), (404, "not-found"));
     // Naming another holder's licence answers exactly like a missing one.
-    let theirs = open(&h, holder(ZHANG_WEI), json!({ "photoSource": "on_file", "licenceNumber": LI_NA })).await;
+    let theirs = open(
+        &h,
+        holder(ZHANG_WEI),
+        json!({ "photoSource": "on_file", "licenceNumber": LI_NA }),
+    )
+    .await;
     assert_eq!((theirs.status, theirs.problem()), (404, "not-found"));
-    let unknown_number = open(&h, clerk("440300"), json!({ "photoSource": "on_file", "licenceNumber": "440300000000000000" })).await;
+    let unknown_number = open(
+        &h,
+        clerk("440300"),
+        json!({ "photoSource": "on_file", "licenceNumber": "440300000000000000" }),
+    )
+    .await;
     assert_eq!((unknown_number.status, unknown_number.problem()), (404, "not-found"));
     let opened = open(&h, holder(LI_NA), json!({ "photoSource": "camera" })).await;
     let id = id_of(&opened);
@@ -146,20 +254,47 @@ async fn unknown_licence_and_other_holders_records(h: Harness) {
     assert_eq!((other.status, other.problem()), (404, "not-found"));
     assert_eq!(missing.status, 404);
     assert_eq!(other.body["title"], missing.body["title"], "no leak of existence");
-    let withdraw = call(&h.services, request("DELETE /applications/{id}", &[("id", &id)], holder(ZHANG_WEI), None, None)).await;
+    let withdraw = call(
+        &h.services,
+        request(
+            "DELETE /applications/{id}",
+            &[("id", &id)],
+            holder(ZHANG_WEI),
+            None,
+            None,
+        ),
+    )
+    .await;
     assert_eq!((withdraw.status, withdraw.problem()), (404, "not-found"));
-    assert_eq!(get(&h, holder(LI_NA), &id).await.body["state"], "awaiting_photo", "unchanged");
+    assert_eq!(
+        get(&h, holder(LI_NA), &id).await.body["state"],
+        "awaiting_photo",
+        "unchanged"
+    );
 }
 
 async fn every_ineligibility_reason_is_reported_and_nothing_written(h: Harness) {
     let both = open(&h, holder(WANG_FANG), json!({ "photoSource": "on_file" })).await;
     assert_eq!((both.status, both.problem()), (422, "ineligible"));
-    let codes: Vec<_> = both.body["reasons"].as_array().expect("reasons").iter().map(|r| r["code"].clone()).collect();
-    assert_eq!(codes, vec![json!("licence-detained"), json!("medical-examination-overdue")]);
+    let codes: Vec<_> = both.body["reasons"]
+        .as_array()
+        .expect("reasons")
+        .iter()
+        .map(|r| r["code"].clone())
+        .collect();
+    assert_eq!(
+        codes,
+        vec![json!("licence-detained"), json!("medical-examination-overdue")]
+    );
     // The refusal took no slot: once the register clears the licence, the holder applies.
     let cleared = call(
         &h.services,
-        json_request("PATCH /admin/licences/{number}", &[("number", WANG_FANG)], admin(), &json!({ "states": [], "reason": "returned" })),
+        json_request(
+            "PATCH /admin/licences/{number}",
+            &[("number", WANG_FANG)],
+            admin(),
+            &json!({ "states": [], "reason": "returned" }),
+        ),
     )
     .await;
     assert_eq!(cleared.status, 200, "{cleared:?}");
@@ -185,7 +320,11 @@ async fn every_ineligibility_reason_is_reported_and_nothing_written(h: Harness) 
         let check = shared::domain::licence::resident_id_check_char(&first17).expect("check");
         licence.number = format!("{first17}{check}");
         licence.holder_id = licence.number.clone();
-        h.services.records.import_licences(std::slice::from_ref(&licence)).await.expect("import");
+        h.services
+            .records
+            .import_licences(std::slice::from_ref(&licence))
+            .await
+            .expect("import");
         let answer = open(&h, holder(&licence.holder_id), json!({ "photoSource": "on_file" })).await;
         assert_eq!((answer.status, answer.problem()), (422, "ineligible"), "{answer:?}");
         let reasons = answer.body["reasons"].as_array().expect("reasons");
@@ -202,33 +341,80 @@ async fn city_not_live_says_when_and_switching_is_an_admin_call(h: Harness) {
     let unscheduled = open(&h, holder(LIU_YANG), json!({ "photoSource": "on_file" })).await;
     assert_eq!((unscheduled.status, unscheduled.problem()), (422, "city-not-live"));
     assert_eq!(unscheduled.body["opensAt"], Value::Null);
-    assert!(unscheduled.body["detail"].as_str().unwrap_or("").contains("not been announced"));
+    assert!(unscheduled.body["detail"]
+        .as_str()
+        .unwrap_or("")
+        .contains("not been announced"));
     let scheduled = call(
         &h.services,
-        json_request("PUT /admin/rollout/cities/{city}", &[("city", "440800")], admin(), &json!({ "goLiveAt": "2026-12-01T00:00:00+08:00" })),
+        json_request(
+            "PUT /admin/rollout/cities/{city}",
+            &[("city", "440800")],
+            admin(),
+            &json!({ "goLiveAt": "2026-12-01T00:00:00+08:00" }),
+        ),
     )
     .await;
     assert_eq!(scheduled.status, 200, "{scheduled:?}");
     assert_eq!(scheduled.body["availability"]["status"], "scheduled");
     let later = open(&h, holder(LIU_YANG), json!({ "photoSource": "on_file" })).await;
     assert_eq!(later.body["opensAt"], "2026-11-30T16:00:00Z");
-    assert!(later.body["detail"].as_str().unwrap_or("").contains("2026-12-01 00:00"), "{later:?}");
+    assert!(
+        later.body["detail"].as_str().unwrap_or("").contains("2026-12-01 00:00"),
+        "{later:?}"
+    );
     // Time passes: the city opens without any deployment.
     h.clock.set("2026-12-01T00:00:01+08:00");
     let opened = open(&h, holder(LIU_YANG), json!({ "photoSource": "on_file" })).await;
     assert_eq!(opened.status, 201, "{opened:?}");
     // A whole wave switched on now.
     h.clock.set(edl_tests::NOW);
-    let wave = call(&h.services, json_request("PUT /admin/rollout/waves/{wave}", &[("wave", "2c")], admin(), &json!({ "goLiveAt": "now" }))).await;
+    let wave = call(
+        &h.services,
+        json_request(
+            "PUT /admin/rollout/waves/{wave}",
+            &[("wave", "2c")],
+            admin(),
+            &json!({ "goLiveAt": "now" }),
+        ),
+    )
+    .await;
     assert_eq!(wave.status, 200, "{wave:?}");
     let rollout = call(&h.services, request("GET /admin/rollout", &[], admin(), None, None)).await;
     assert_eq!(rollout.body["changes"].as_array().map(Vec::len), Some(2));
     // Bad switches.
-    let bad_time = call(&h.services, json_request("PUT /admin/rollout/cities/{city}", &[("city", "440800")], admin(), &json!({ "goLiveAt": "tomorrow" }))).await;
+    let bad_time = call(
+        &h.services,
+        json_request(
+            "PUT /admin/rollout/cities/{city}",
+            &[("city", "440800")],
+            admin(),
+            &json!({ "goLiveAt": "tomorrow" }),
+        ),
+    )
+    .await;
     assert_eq!((bad_time.status, bad_time.problem()), (400, "invalid-request"));
-    let unknown = call(&h.services, json_request("PUT /admin/rollout/cities/{city}", &[("city", "999999")], admin(), &json!({ "goLiveAt": "now" }))).await;
+    let unknown = call(
+        &h.services,
+        json_request(
+            "PUT /admin/rollout/cities/{city}",
+            &[("city", "999999")],
+            admin(),
+            &json!({ "goLiveAt": "now" }),
+        ),
+    )
+    .await;
     assert_eq!((unknown.status, unknown.problem()), (404, "not-found"));
-    let not_admin = call(&h.services, json_request("PUT /admin/rollout/waves/{wave}", &[("wave", "2c")], holder(ZHANG_WEI), &json!({ "goLiveAt": "now" }))).await;
+    let not_admin = call(
+        &h.services,
+        json_request(
+            "PUT /admin/rollout/waves/{wave}",
+            &[("wave", "2c")],
+            holder(ZHANG_WEI),
+            &json!({ "goLiveAt": "now" }),
+        ),
+    )
+    .await;
     assert_eq!((not_admin.status, not_admin.problem()), (403, "forbidden"));
 }
 
@@ -245,21 +431,51 @@ async fn second_open_application_and_missing_photo(h: Harness) {
 async fn missing_or_wrong_roles(h: Harness) {
     let anonymous = open(&h, None, json!({ "photoSource": "on_file" })).await;
     assert_eq!((anonymous.status, anonymous.problem()), (401, "unauthenticated"));
-    let no_sub = open(&h, Some(json!({ "roles": "holder" })), json!({ "photoSource": "on_file" })).await;
+    let no_sub = open(
+        &h,
+        Some(json!({ "roles": "holder" })),
+        json!({ "photoSource": "on_file" }),
+    )
+    .await;
     assert_eq!((no_sub.status, no_sub.problem()), (401, "unauthenticated"));
     for roles in ["officer", "relying_party", "reviewer", "admin", "", "superuser"] {
-        let answer = open(&h, Some(claims(ZHANG_WEI, roles, None)), json!({ "photoSource": "on_file" })).await;
+        let answer = open(
+            &h,
+            Some(claims(ZHANG_WEI, roles, None)),
+            json!({ "photoSource": "on_file" }),
+        )
+        .await;
         assert_eq!((answer.status, answer.problem()), (403, "forbidden"), "roles {roles:?}");
     }
-    let as_holder = call(&h.services, request("GET /admin/licences/{number}", &[("number", ZHANG_WEI)], holder(ZHANG_WEI), None, None)).await;
+    let as_holder = call(
+        &h.services,
+        request(
+            "GET /admin/licences/{number}",
+            &[("number", ZHANG_WEI)],
+            holder(ZHANG_WEI),
+            None,
+            None,
+        ),
+    )
+    .await;
     assert_eq!((as_holder.status, as_holder.problem()), (403, "forbidden"));
     let import = call(
         &h.services,
-        request("POST /admin/licences", &[], Some(claims("clerk-1", "clerk", Some("110000"))), Some("application/x-ndjson"), Some("{}")),
+        request(
+            "POST /admin/licences",
+            &[],
+            Some(claims("clerk-1", "clerk", Some("110000"))),
+            Some("application/x-ndjson"),
+            Some("{}"),
+        ),
     )
     .await;
     assert_eq!((import.status, import.problem()), (403, "forbidden"));
-    let unknown_route = call(&h.services, request("GET /applications", &[], holder(ZHANG_WEI), None, None)).await;
+    let unknown_route = call(
+        &h.services,
+        request("GET /applications", &[], holder(ZHANG_WEI), None, None),
+    )
+    .await;
     assert_eq!((unknown_route.status, unknown_route.problem()), (404, "not-found"));
     assert_slot_free(&h, ZHANG_WEI).await;
 }
@@ -270,13 +486,28 @@ async fn forged_foreign_and_expired_liveness_sessions(h: Harness) {
     let other_key = shared::dev::DevKeys::random().mint_liveness_session(ZHANG_WEI, 99.0, now);
     let someone_else = h.keys.mint_liveness_session(LI_NA, 99.0, now);
     let expired = h.keys.mint_liveness_session(ZHANG_WEI, 99.0, now - 3600);
-    for session in [other_key.as_str(), someone_else.as_str(), expired.as_str(), "not-a-session", ""] {
+    for session in [
+        other_key.as_str(),
+        someone_else.as_str(),
+        expired.as_str(),
+        "not-a-session",
+        "",
+    ] {
         let answer = call(
             &h.services,
-            json_request("POST /applications/{id}/liveness", &[("id", &id)], holder(ZHANG_WEI), &json!({ "livenessSessionId": session })),
+            json_request(
+                "POST /applications/{id}/liveness",
+                &[("id", &id)],
+                holder(ZHANG_WEI),
+                &json!({ "livenessSessionId": session }),
+            ),
         )
         .await;
-        assert_eq!((answer.status, answer.problem()), (400, "liveness-session-invalid"), "{session}");
+        assert_eq!(
+            (answer.status, answer.problem()),
+            (400, "liveness-session-invalid"),
+            "{session}"
+        );
     }
     let read = get(&h, holder(ZHANG_WEI), &id).await;
     assert_eq!(read.body["state"], "awaiting_liveness");
@@ -286,7 +517,17 @@ async fn forged_foreign_and_expired_liveness_sessions(h: Harness) {
 async fn import_change_and_their_bad_input(h: Harness) {
     let licences = shared::sample::generate(30, 7);
     let body = shared::sample::to_json_lines(&licences[5..]);
-    let imported = call(&h.services, request("POST /admin/licences", &[], admin(), Some("application/x-ndjson"), Some(&body))).await;
+    let imported = call(
+        &h.services,
+        request(
+            "POST /admin/licences",
+            &[],
+            admin(),
+            Some("application/x-ndjson"),
+            Some(&body),
+        ),
+    )
+    .await;
     assert_eq!(imported.status, 200, "{imported:?}");
     assert_eq!(imported.body["imported"], 25);
     let number = licences[6].number.clone();
@@ -297,31 +538,113 @@ async fn import_change_and_their_bad_input(h: Harness) {
     let mut text = shared::sample::to_json_lines(&broken);
     text.push_str("{not json\n");
     text.push_str(&serde_json::to_string(&broken[0]).expect("json"));
-    let refused = call(&h.services, request("POST /admin/licences", &[], admin(), Some("application/x-ndjson"), Some(&text))).await;
-    assert_eq!((refused.status, refused.problem()), (400, "invalid-request"), "{refused:?}");
-    let lines: Vec<_> = refused.body["errors"].as_array().expect("errors").iter().map(|e| e["line"].clone()).collect();
-    assert!(lines.contains(&json!(2)) && lines.contains(&json!(3)) && lines.contains(&json!(4)), "{refused:?}");
-    assert_eq!(h.services.records.licence("110101199001011234").await.expect("read"), None, "nothing written");
-    let wrong_type = call(&h.services, request("POST /admin/licences", &[], admin(), Some("application/json"), Some(&body))).await;
-    assert_eq!((wrong_type.status, wrong_type.problem()), (415, "unsupported-media-type"));
-    let empty = call(&h.services, request("POST /admin/licences", &[], admin(), Some("application/x-ndjson"), Some("\n\n"))).await;
+    let refused = call(
+        &h.services,
+        request(
+            "POST /admin/licences",
+            &[],
+            admin(),
+            Some("application/x-ndjson"),
+            Some(&text),
+        ),
+    )
+    .await;
+    assert_eq!(
+        (refused.status, refused.problem()),
+        (400, "invalid-request"),
+        "{refused:?}"
+    );
+    let lines: Vec<_> = refused.body["errors"]
+        .as_array()
+        .expect("errors")
+        .iter()
+        .map(|e| e["line"].clone())
+        .collect();
+    assert!(
+        lines.contains(&json!(2)) && lines.contains(&json!(3)) && lines.contains(&json!(4)),
+        "{refused:?}"
+    );
+    assert_eq!(
+        h.services.records.licence("110101199001011234").await.expect("read"),
+        None,
+        "nothing written"
+    );
+    let wrong_type = call(
+        &h.services,
+        request(
+            "POST /admin/licences",
+            &[],
+            admin(),
+            Some("application/json"),
+            Some(&body),
+        ),
+    )
+    .await;
+    assert_eq!(
+        (wrong_type.status, wrong_type.problem()),
+        (415, "unsupported-media-type")
+    );
+    let empty = call(
+        &h.services,
+        request(
+            "POST /admin/licences",
+            &[],
+            admin(),
+            Some("application/x-ndjson"),
+            Some("\n\n"),
+        ),
+    )
+    .await;
     assert_eq!((empty.status, empty.problem()), (400, "invalid-request"));
     let oversized = "x".repeat(edl_admin::MAX_IMPORT_BODY + 1);
-    let too_big = call(&h.services, request("POST /admin/licences", &[], admin(), Some("application/x-ndjson"), Some(&oversized))).await;
+    let too_big = call(
+        &h.services,
+        request(
+            "POST /admin/licences",
+            &[],
+            admin(),
+            Some("application/x-ndjson"),
+            Some(&oversized),
+        ),
+    )
+    .await;
     assert_eq!((too_big.status, too_big.problem()), (413, "payload-too-large"));
 
     // Changes: points show at once; renewal supersedes; stale versions and bad values refused.
     let path = [("number", number.as_str())];
-    let changed = call(&h.services, json_request("PATCH /admin/licences/{number}", &path, admin(), &json!({ "points": 12, "reason": "违法记分" }))).await;
+    let changed = call(
+        &h.services,
+        json_request(
+            "PATCH /admin/licences/{number}",
+            &path,
+            admin(),
+            &json!({ "points": 12, "reason": "违法记分" }),
+        ),
+    )
+    .await;
     assert_eq!(changed.status, 200, "{changed:?}");
     assert_eq!(changed.body["licence"]["points"], 12);
     assert_eq!(changed.body["supersedesElectronicLicence"], false);
     let version = changed.body["licence"]["version"].as_u64().expect("version");
-    let stale = call(&h.services, json_request("PATCH /admin/licences/{number}", &path, admin(), &json!({ "points": 0, "reason": "x", "expectedVersion": version - 1 }))).await;
+    let stale = call(
+        &h.services,
+        json_request(
+            "PATCH /admin/licences/{number}",
+            &path,
+            admin(),
+            &json!({ "points": 0, "reason": "x", "expectedVersion": version - 1 }),
+        ),
+    )
+    .await;
     assert_eq!((stale.status, stale.problem()), (409, "conflict"));
     let renewal = call(
         &h.services,
-        json_request("PATCH /admin/licences/{number}", &path, admin(), &json!({ "renewal": { "validTo": "2036-11-25" }, "reason": "换证", "expectedVersion": version })),
+        json_request(
+            "PATCH /admin/licences/{number}",
+            &path,
+            admin(),
+            &json!({ "renewal": { "validTo": "2036-11-25" }, "reason": "换证", "expectedVersion": version }),
+        ),
     )
     .await;
     assert_eq!(renewal.status, 200, "{renewal:?}");
@@ -336,12 +659,33 @@ async fn import_change_and_their_bad_input(h: Harness) {
         json!({ "renewal": { "validTo": "1999-01-01" }, "reason": "x" }),
         json!({ "reason": "nothing changes" }),
     ] {
-        let answer = call(&h.services, json_request("PATCH /admin/licences/{number}", &path, admin(), &bad)).await;
+        let answer = call(
+            &h.services,
+            json_request("PATCH /admin/licences/{number}", &path, admin(), &bad),
+        )
+        .await;
         assert_eq!((answer.status, answer.problem()), (400, "invalid-request"), "{bad}");
     }
-    let after = call(&h.services, request("GET /admin/licences/{number}", &path, admin(), None, None)).await;
-    assert_eq!(after.body["licence"]["version"].as_u64(), Some(version + 1), "refused changes wrote nothing");
-    let unknown = call(&h.services, json_request("PATCH /admin/licences/{number}", &[("number", "000000")], admin(), &json!({ "points": 1, "reason": "x" }))).await;
+    let after = call(
+        &h.services,
+        request("GET /admin/licences/{number}", &path, admin(), None, None),
+    )
+    .await;
+    assert_eq!(
+        after.body["licence"]["version"].as_u64(),
+        Some(version + 1),
+        "refused changes wrote nothing"
+    );
+    let unknown = call(
+        &h.services,
+        json_request(
+            "PATCH /admin/licences/{number}",
+            &[("number", "000000")],
+            admin(),
+            &json!({ "points": 1, "reason": "x" }),
+        ),
+    )
+    .await;
     assert_eq!((unknown.status, unknown.problem()), (404, "not-found"));
 }
 

@@ -10,7 +10,12 @@ async fn twenty_simultaneous_applications_make_one(harness: Harness) {
         let source = if i % 2 == 0 { "on_file" } else { "camera" };
         call(
             services,
-            json_request("POST /applications", &[], holder(ZHANG_WEI), &json!({ "photoSource": source })),
+            json_request(
+                "POST /applications",
+                &[],
+                holder(ZHANG_WEI),
+                &json!({ "photoSource": source }),
+            ),
         )
     });
     let answers = futures::future::join_all(requests).await;
@@ -19,7 +24,10 @@ async fn twenty_simultaneous_applications_make_one(harness: Harness) {
     let id = created[0].body["id"].as_str().expect("id").to_string();
     for refused in answers.iter().filter(|a| a.status != 201) {
         assert_eq!(refused.status, 409, "{refused:?}");
-        assert!(matches!(refused.problem(), "open-application-exists" | "conflict"), "{refused:?}");
+        assert!(
+            matches!(refused.problem(), "open-application-exists" | "conflict"),
+            "{refused:?}"
+        );
         if refused.problem() == "open-application-exists" {
             assert_eq!(refused.body["application"].as_str(), Some(id.as_str()));
         }

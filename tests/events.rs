@@ -1,9 +1,9 @@
 //! Every file in `events/` run through its real handler, as `sam local invoke -e events/<file>` would.
 
 use edl_tests::{call, dynamo_harness, embedded_harness, images, Answer, Harness, LI_NA, ZHANG_WEI};
-use shared::service::photos::PhotoOutcome;
 use shared::domain::application::{Actor, Application, Channel, Opening, PhotoSource};
 use shared::domain::caller::Role;
+use shared::service::photos::PhotoOutcome;
 
 /// The application id the `apply-*` events name.
 const EVENT_APPLICATION: &str = "0193a5b0-0000-7000-8000-000000000001";
@@ -45,7 +45,11 @@ async fn store_event_application(h: &Harness, id: &str, holder: &str, city: &str
         at: h.services.now(),
         device_key: None,
     });
-    h.services.records.create_application(&application).await.expect("store");
+    h.services
+        .records
+        .create_application(&application)
+        .await
+        .expect("store");
 }
 
 async fn photo_and_review_events(h: &Harness) {
@@ -58,97 +62,204 @@ async fn photo_and_review_events(h: &Harness) {
         .expect("handled");
     assert!(matches!(stray.as_slice(), [PhotoOutcome::Ignored { .. }]), "{stray:?}");
     // The real upload lands, and the same event for its key queues it.
-    let token = offer.body["upload"]["url"].as_str().and_then(|u| u.rsplit('/').next()).expect("token");
+    let token = offer.body["upload"]["url"]
+        .as_str()
+        .and_then(|u| u.rsplit('/').next())
+        .expect("token");
     let key = h
         .embedded_photos
         .as_ref()
         .expect("embedded photos")
-        .accept_upload(token, Some("image/jpeg"), &images::id_photo_jpeg(360, 480), h.services.now())
+        .accept_upload(
+            token,
+            Some("image/jpeg"),
+            &images::id_photo_jpeg(360, 480),
+            h.services.now(),
+        )
         .expect("uploaded");
     let sample_key = format!("photos/{PHOTO_APPLICATION}/5f2b8c0e6a9d4c1f8e7b3a2d1c0b9a87");
     let landed = event_text("photo-check-object-created.json").replace(&sample_key, &key);
-    let queued = edl_photo_check::handle(&h.services, s3_event(&landed)).await.expect("handled");
+    let queued = edl_photo_check::handle(&h.services, s3_event(&landed))
+        .await
+        .expect("handled");
     assert!(matches!(queued.as_slice(), [PhotoOutcome::Queued { .. }]), "{queued:?}");
 
     let queue = run(h, "review-list-queue.json").await;
-    assert_eq!((queue.status, queue.body["items"][0]["id"].as_str()), (200, Some(PHOTO_APPLICATION)), "{queue:?}");
+    assert_eq!(
+        (queue.status, queue.body["items"][0]["id"].as_str()),
+        (200, Some(PHOTO_APPLICATION)),
+        "{queue:?}"
+    );
     let item = run(h, "review-get-item.json").await;
     assert_eq!(item.status, 200, "{item:?}");
     assert!(item.body["photoUrl"].as_str().is_some());
     let decided = run(h, "review-decide.json").await;
-    assert_eq!((decided.status, decided.body["state"].as_str()), (200, Some("rejected")), "{decided:?}");
+    assert_eq!(
+        (decided.status, decided.body["state"].as_str()),
+        (200, Some("rejected")),
+        "{decided:?}"
+    );
 }
 
 /// The truck pass events (R13): pass ids are random serials, so the events'
 /// ids are replaced with those of the passes the apply events opened.
 async fn truck_pass_events(h: &Harness) {
     let vehicles = run(h, "admin-import-vehicles.json").await;
-    assert_eq!((vehicles.status, vehicles.body["imported"].as_u64()), (200, Some(2)), "{vehicles:?}");
+    assert_eq!(
+        (vehicles.status, vehicles.body["imported"].as_u64()),
+        (200, Some(2)),
+        "{vehicles:?}"
+    );
     // Public: no token, no authorizer context.
     let cities = run(h, "pass-list-cities.json").await;
     assert_eq!(cities.status, 200, "{cities:?}");
-    let beijing = cities.body["cities"].as_array().and_then(|c| c.iter().find(|c| c["city"] == "110000")).cloned();
-    assert_eq!(beijing.map(|c| c["availability"]["status"].clone()), Some(serde_json::json!("live")), "{cities:?}");
+    let beijing = cities.body["cities"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["city"] == "110000"))
+        .cloned();
+    assert_eq!(
+        beijing.map(|c| c["availability"]["status"].clone()),
+        Some(serde_json::json!("live")),
+        "{cities:?}"
+    );
     let rules = run(h, "pass-get-city.json").await;
-    assert_eq!((rules.status, rules.body["city"].as_str()), (200, Some("110000")), "{rules:?}");
+    assert_eq!(
+        (rules.status, rules.body["city"].as_str()),
+        (200, Some("110000")),
+        "{rules:?}"
+    );
 
     // Against records without that pass, the id-bound events answer 404 problems.
     let missing = run(h, "pass-get-pass.json").await;
     assert_eq!((missing.status, missing.problem()), (404, "not-found"), "{missing:?}");
     let short = run(h, "pass-apply-short.json").await;
-    assert_eq!((short.status, short.body["status"]["state"].as_str()), (201, Some("active")), "{short:?}");
+    assert_eq!(
+        (short.status, short.body["status"]["state"].as_str()),
+        (201, Some("active")),
+        "{short:?}"
+    );
     let id = short.body["id"].as_str().expect("pass id").to_string();
     let listed = run(h, "pass-list-passes.json").await;
-    assert_eq!((listed.status, listed.body["passes"][0]["id"].as_str()), (200, Some(id.as_str())), "{listed:?}");
+    assert_eq!(
+        (listed.status, listed.body["passes"][0]["id"].as_str()),
+        (200, Some(id.as_str())),
+        "{listed:?}"
+    );
     let read = run_text(h, &event_text("pass-get-pass.json").replace(EVENT_PASS, &id)).await;
-    assert_eq!((read.status, read.body["plate"].as_str()), (200, Some("京B20001")), "{read:?}");
+    assert_eq!(
+        (read.status, read.body["plate"].as_str()),
+        (200, Some("京B20001")),
+        "{read:?}"
+    );
     let code = run_text(h, &event_text("pass-code.json").replace(EVENT_PASS, &id)).await;
-    let code = code.body["code"].as_str().filter(|c| c.starts_with("TRK1:")).unwrap_or_else(|| panic!("{code:?}")).to_string();
+    let code = code.body["code"]
+        .as_str()
+        .filter(|c| c.starts_with("TRK1:"))
+        .unwrap_or_else(|| panic!("{code:?}"))
+        .to_string();
 
     // The officer's sample event carries a placeholder (answered as an invalid
     // code, and recorded as unmatched); the real code lets the truck in.
     let placeholder = run(h, "verify-truck-pass.json").await;
     assert_eq!(
-        (placeholder.status, placeholder.body["valid"].as_bool(), placeholder.body["reason"].as_str()),
+        (
+            placeholder.status,
+            placeholder.body["valid"].as_bool(),
+            placeholder.body["reason"].as_str()
+        ),
         (200, Some(false), Some("bad-base45")),
         "{placeholder:?}"
     );
-    let checked = run_text(h, &event_text("verify-truck-pass.json").replace("TRK1:PLACEHOLDER", &code)).await;
+    let checked = run_text(
+        h,
+        &event_text("verify-truck-pass.json").replace("TRK1:PLACEHOLDER", &code),
+    )
+    .await;
     assert_eq!(
-        (checked.status, checked.body["valid"].as_bool(), checked.body["allowed"].as_bool()),
+        (
+            checked.status,
+            checked.body["valid"].as_bool(),
+            checked.body["allowed"].as_bool()
+        ),
         (200, Some(true), Some(true)),
         "{checked:?}"
     );
     let checks = run_text(h, &event_text("pass-checks.json").replace(EVENT_PASS, &id)).await;
-    assert!(checks.body["checks"].as_array().is_some_and(|c| c.len() == 1), "the one check that named the pass: {checks:?}");
+    assert!(
+        checks.body["checks"].as_array().is_some_and(|c| c.len() == 1),
+        "the one check that named the pass: {checks:?}"
+    );
 
     // The long pass waits for review; approved, then revoked by an administrator.
     let long = run(h, "pass-apply-long.json").await;
-    assert_eq!((long.status, long.body["status"]["state"].as_str()), (201, Some("pending_review")), "{long:?}");
+    assert_eq!(
+        (long.status, long.body["status"]["state"].as_str()),
+        (201, Some("pending_review")),
+        "{long:?}"
+    );
     let long_id = long.body["id"].as_str().expect("pass id").to_string();
     let queue = run(h, "pass-list-reviews.json").await;
-    assert_eq!((queue.status, queue.body["items"][0]["pass"]["id"].as_str()), (200, Some(long_id.as_str())), "{queue:?}");
-    let decided = run_text(h, &event_text("pass-decide-review.json").replace(EVENT_REVIEW_PASS, &long_id)).await;
-    assert_eq!((decided.status, decided.body["status"]["state"].as_str()), (200, Some("active")), "{decided:?}");
-    let revoked = run_text(h, &event_text("admin-revoke-pass.json").replace(EVENT_REVIEW_PASS, &long_id)).await;
-    assert_eq!((revoked.status, revoked.body["status"]["state"].as_str()), (200, Some("revoked")), "{revoked:?}");
+    assert_eq!(
+        (queue.status, queue.body["items"][0]["pass"]["id"].as_str()),
+        (200, Some(long_id.as_str())),
+        "{queue:?}"
+    );
+    let decided = run_text(
+        h,
+        &event_text("pass-decide-review.json").replace(EVENT_REVIEW_PASS, &long_id),
+    )
+    .await;
+    assert_eq!(
+        (decided.status, decided.body["status"]["state"].as_str()),
+        (200, Some("active")),
+        "{decided:?}"
+    );
+    let revoked = run_text(
+        h,
+        &event_text("admin-revoke-pass.json").replace(EVENT_REVIEW_PASS, &long_id),
+    )
+    .await;
+    assert_eq!(
+        (revoked.status, revoked.body["status"]["state"].as_str()),
+        (200, Some("revoked")),
+        "{revoked:?}"
+    );
     let withdrawn = run_text(h, &event_text("pass-withdraw.json").replace(EVENT_PASS, &id)).await;
-    assert_eq!((withdrawn.status, withdrawn.body["status"]["state"].as_str()), (200, Some("withdrawn")), "{withdrawn:?}");
+    assert_eq!(
+        (withdrawn.status, withdrawn.body["status"]["state"].as_str()),
+        (200, Some("withdrawn")),
+        "{withdrawn:?}"
+    );
 
     // Beijing's rules and the truck pass rollout.
     let city = run(h, "admin-get-truck-city.json").await;
-    assert_eq!((city.status, city.body["rules"]["rulesVersion"].as_u64()), (200, Some(1)), "{city:?}");
+    assert_eq!(
+        (city.status, city.body["rules"]["rulesVersion"].as_u64()),
+        (200, Some(1)),
+        "{city:?}"
+    );
     let changed = run(h, "admin-change-truck-city.json").await;
-    assert_eq!((changed.status, changed.body["rules"]["rulesVersion"].as_u64()), (200, Some(2)), "{changed:?}");
+    assert_eq!(
+        (changed.status, changed.body["rules"]["rulesVersion"].as_u64()),
+        (200, Some(2)),
+        "{changed:?}"
+    );
     let batch = run(h, "admin-switch-truck-batch.json").await;
-    let zhanjiang = batch.body["cities"].as_array().and_then(|c| c.iter().find(|c| c["city"] == "440800")).cloned();
+    let zhanjiang = batch.body["cities"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["city"] == "440800"))
+        .cloned();
     assert_eq!(
         (batch.status, zhanjiang.map(|c| c["availability"]["status"].clone())),
         (200, Some(serde_json::json!("scheduled"))),
         "{batch:?}"
     );
     let switched = run(h, "admin-switch-truck-city.json").await;
-    assert_eq!((switched.status, switched.body["availability"]["status"].as_str()), (200, Some("scheduled")), "{switched:?}");
+    assert_eq!(
+        (switched.status, switched.body["availability"]["status"].as_str()),
+        (200, Some("scheduled")),
+        "{switched:?}"
+    );
 }
 
 fn s3_event(text: &str) -> aws_lambda_events::event::s3::S3Event {
@@ -162,7 +273,10 @@ async fn every_event(mut h: Harness) {
     h.services.signer = Some(std::sync::Arc::new(signer));
     let authority = shared::service::keys::Authority::default();
     h.services.install_iaca(&authority, "iaca").await.expect("IACA");
-    h.services.add_document_signer(&authority, "ds").await.expect("document signer");
+    h.services
+        .add_document_signer(&authority, "ds")
+        .await
+        .expect("document signer");
     // Against records without that application, the id-bound events answer 404 problems.
     let missing = run(&h, "apply-get-application.json").await;
     assert_eq!((missing.status, missing.problem()), (404, "not-found"));
@@ -173,65 +287,132 @@ async fn every_event(mut h: Harness) {
     // The holder now has an open application; withdraw it through the API so the
     // events' own application can be stored next.
     let id = created.body["id"].as_str().expect("id").to_string();
-    let withdrawn = run_text(&h, &event_text("apply-withdraw-application.json").replace(EVENT_APPLICATION, &id)).await;
+    let withdrawn = run_text(
+        &h,
+        &event_text("apply-withdraw-application.json").replace(EVENT_APPLICATION, &id),
+    )
+    .await;
     assert_eq!(withdrawn.body["state"], "withdrawn", "{withdrawn:?}");
 
     let counter = run(&h, "apply-create-counter-application.json").await;
     assert_eq!(counter.status, 201, "{counter:?}");
-    assert_eq!((counter.body["channel"].as_str(), counter.body["state"].as_str()), (Some("counter"), Some("approved")));
+    assert_eq!(
+        (counter.body["channel"].as_str(), counter.body["state"].as_str()),
+        (Some("counter"), Some("approved"))
+    );
 
     store_event_application(&h, EVENT_APPLICATION, ZHANG_WEI, "110000", PhotoSource::OnFile).await;
     let read = run(&h, "apply-get-application.json").await;
-    assert_eq!((read.status, read.body["id"].as_str()), (200, Some(EVENT_APPLICATION)), "{read:?}");
+    assert_eq!(
+        (read.status, read.body["id"].as_str()),
+        (200, Some(EVENT_APPLICATION)),
+        "{read:?}"
+    );
 
     // The sample event carries a placeholder session: refused as such, nothing changed.
     let placeholder = run(&h, "apply-confirm-liveness.json").await;
-    assert_eq!((placeholder.status, placeholder.problem()), (400, "liveness-session-invalid"));
-    let session = h.keys.mint_liveness_session(ZHANG_WEI, 99.0, h.services.now().timestamp());
-    let confirmed = run_text(&h, &event_text("apply-confirm-liveness.json").replace("dev-liveness.PLACEHOLDER", &session)).await;
-    assert_eq!((confirmed.status, confirmed.body["state"].as_str()), (200, Some("approved")), "{confirmed:?}");
+    assert_eq!(
+        (placeholder.status, placeholder.problem()),
+        (400, "liveness-session-invalid")
+    );
+    let session = h
+        .keys
+        .mint_liveness_session(ZHANG_WEI, 99.0, h.services.now().timestamp());
+    let confirmed = run_text(
+        &h,
+        &event_text("apply-confirm-liveness.json").replace("dev-liveness.PLACEHOLDER", &session),
+    )
+    .await;
+    assert_eq!(
+        (confirmed.status, confirmed.body["state"].as_str()),
+        (200, Some("approved")),
+        "{confirmed:?}"
+    );
     let late = run(&h, "apply-withdraw-application.json").await;
     assert_eq!((late.status, late.problem()), (409, "illegal-transition"));
 
     // Issuance from the ApplicationApproved event, then the holder shows the licence.
     let approved: aws_lambda_events::event::cloudwatch_events::CloudWatchEvent<edl_issue::Approved> =
         serde_json::from_str(&event_text("issue-application-approved.json")).expect("EventBridge event");
-    let outcome = edl_issue::handle(&h.services, approved.detail.expect("detail")).await.expect("issued");
-    assert!(matches!(outcome, Some(shared::service::issuance::IssueOutcome::Issued { .. })), "{outcome:?}");
+    let outcome = edl_issue::handle(&h.services, approved.detail.expect("detail"))
+        .await
+        .expect("issued");
+    assert!(
+        matches!(outcome, Some(shared::service::issuance::IssueOutcome::Issued { .. })),
+        "{outcome:?}"
+    );
     let shown = run(&h, "licence-show.json").await;
-    assert_eq!((shown.status, shown.body["status"].as_str()), (200, Some("active")), "{shown:?}");
+    assert_eq!(
+        (shown.status, shown.body["status"].as_str()),
+        (200, Some("active")),
+        "{shown:?}"
+    );
     let code = run(&h, "licence-code.json").await;
-    assert!(code.body["code"].as_str().is_some_and(|c| c.starts_with("EDL1:")), "{code:?}");
+    assert!(
+        code.body["code"].as_str().is_some_and(|c| c.starts_with("EDL1:")),
+        "{code:?}"
+    );
     let page = run(&h, "licence-page-front-png.json").await;
     assert_eq!((page.status, page.content_type.as_str()), (200, "image/png"));
 
     // Verification: the sample events carry placeholders (answered as invalid
     // codes), and the real code and barcode verify.
     let placeholder = run(&h, "verify-officer-code.json").await;
-    assert_eq!((placeholder.status, placeholder.body["reason"].as_str()), (200, Some("bad-base45")), "{placeholder:?}");
+    assert_eq!(
+        (placeholder.status, placeholder.body["reason"].as_str()),
+        (200, Some("bad-base45")),
+        "{placeholder:?}"
+    );
     let shown_code = code.body["code"].as_str().expect("code");
-    let officer = run_text(&h, &event_text("verify-officer-code.json").replace("EDL1:PLACEHOLDER", shown_code)).await;
+    let officer = run_text(
+        &h,
+        &event_text("verify-officer-code.json").replace("EDL1:PLACEHOLDER", shown_code),
+    )
+    .await;
     assert_eq!(officer.body["valid"], true, "{officer:?}");
     let barcode = code.body["barcode"].as_str().expect("barcode");
-    let rental = run_text(&h, &event_text("verify-rental-barcode.json").replace("BARCODE-PLACEHOLDER", barcode)).await;
+    let rental = run_text(
+        &h,
+        &event_text("verify-rental-barcode.json").replace("BARCODE-PLACEHOLDER", barcode),
+    )
+    .await;
     assert_eq!(rental.body["valid"], true, "{rental:?}");
     let trust = run(&h, "verify-trust-material.json").await;
     assert_eq!(trust.status, 200, "{trust:?}");
     assert!(trust.body["documentSigners"].as_array().is_some_and(|s| !s.is_empty()));
     let checks = run(&h, "licence-checks.json").await;
-    assert!(checks.body["checks"].as_array().is_some_and(|c| c.len() == 2), "the two checks that named the licence: {checks:?}");
+    assert!(
+        checks.body["checks"].as_array().is_some_and(|c| c.len() == 2),
+        "the two checks that named the licence: {checks:?}"
+    );
 
     let imported = run(&h, "admin-import-licences.json").await;
-    assert_eq!((imported.status, imported.body["imported"].as_u64()), (200, Some(2)), "{imported:?}");
+    assert_eq!(
+        (imported.status, imported.body["imported"].as_u64()),
+        (200, Some(2)),
+        "{imported:?}"
+    );
     let licence = run(&h, "admin-get-licence.json").await;
-    assert_eq!((licence.status, licence.body["licence"]["number"].as_str()), (200, Some(ZHANG_WEI)), "{licence:?}");
+    assert_eq!(
+        (licence.status, licence.body["licence"]["number"].as_str()),
+        (200, Some(ZHANG_WEI)),
+        "{licence:?}"
+    );
     let changed = run(&h, "admin-change-licence.json").await;
-    assert_eq!((changed.status, changed.body["licence"]["points"].as_u64()), (200, Some(6)), "{changed:?}");
+    assert_eq!(
+        (changed.status, changed.body["licence"]["points"].as_u64()),
+        (200, Some(6)),
+        "{changed:?}"
+    );
     let rollout = run(&h, "admin-get-rollout.json").await;
     assert_eq!(rollout.status, 200, "{rollout:?}");
     assert!(rollout.body["cities"].as_array().is_some_and(|c| c.len() >= 28));
     let city = run(&h, "admin-switch-city.json").await;
-    assert_eq!((city.status, city.body["availability"]["status"].as_str()), (200, Some("scheduled")), "{city:?}");
+    assert_eq!(
+        (city.status, city.body["availability"]["status"].as_str()),
+        (200, Some("scheduled")),
+        "{city:?}"
+    );
     let wave = run(&h, "admin-switch-wave.json").await;
     assert_eq!((wave.status, wave.body["id"].as_str()), (200, Some("2c")), "{wave:?}");
 
@@ -241,7 +422,9 @@ async fn every_event(mut h: Harness) {
     // The expiry job's schedule event: one run through the handler; it finishes.
     let schedule: aws_lambda_events::event::cloudwatch_events::CloudWatchEvent =
         serde_json::from_str(&event_text("expire-schedule.json")).expect("EventBridge scheduled event");
-    let report = edl_expire::handle(&h.services, schedule, None).await.expect("expiry run");
+    let report = edl_expire::handle(&h.services, schedule, None)
+        .await
+        .expect("expiry run");
     assert!(report.complete && report.passes_expired == 0, "{report:?}");
 }
 
@@ -252,7 +435,10 @@ fn every_event_file_is_exercised() {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../events");
     for entry in std::fs::read_dir(dir).expect("events/") {
         let name = entry.expect("entry").file_name().to_string_lossy().into_owned();
-        assert!(this.contains(&format!("\"{name}\"")), "events/{name} is not run by tests/events.rs");
+        assert!(
+            this.contains(&format!("\"{name}\"")),
+            "events/{name} is not run by tests/events.rs"
+        );
     }
 }
 

@@ -59,10 +59,24 @@ fn opening(id: &str, licence: &str, source: PhotoSource, channel: Channel, when:
 /// An electronic licence recorded straight through the records port, as
 /// issuance records it (an approved counter application ended as issued),
 /// without signing a document: the job never reads the document.
-async fn record_licence(records: &dyn Records, serial: &str, holder: &str, valid_until: DateTime<Utc>) -> ElectronicLicence {
+async fn record_licence(
+    records: &dyn Records,
+    serial: &str,
+    holder: &str,
+    valid_until: DateTime<Utc>,
+) -> ElectronicLicence {
     let issued_at = at("2026-01-05T10:00:00+08:00");
-    let application = opening(&format!("app-{serial}"), holder, PhotoSource::OnFile, Channel::Counter, issued_at);
-    records.create_application(&application).await.expect("approved application");
+    let application = opening(
+        &format!("app-{serial}"),
+        holder,
+        PhotoSource::OnFile,
+        Channel::Counter,
+        issued_at,
+    );
+    records
+        .create_application(&application)
+        .await
+        .expect("approved application");
     let mut issued = application.clone();
     issued
         .mark_issued(
@@ -182,11 +196,19 @@ fn options(page_size: usize) -> ExpiryOptions {
 }
 
 async fn run(h: &Harness, deadline: Option<Instant>, page_size: usize) -> ExpiryReport {
-    h.services.run_expiry(deadline, &options(page_size)).await.expect("expiry run")
+    h.services
+        .run_expiry(deadline, &options(page_size))
+        .await
+        .expect("expiry run")
 }
 
 async fn status(records: &dyn Records, serial: &str) -> EdlStatus {
-    records.electronic_licence(serial).await.expect("read").expect("present").status
+    records
+        .electronic_licence(serial)
+        .await
+        .expect("read")
+        .expect("present")
+        .status
 }
 
 async fn state(records: &dyn Records, id: &str) -> Application {
@@ -202,9 +224,27 @@ async fn expires_what_is_due_once(records: Arc<dyn Records>) {
     // day before, which a missed run left), one valid through today, one
     // ended yesterday but stopped before (no longer in the index).
     record_licence(r, "11000026010500000001", CHEN_JING, last_second_of("2026-11-25")).await;
-    record_licence(r, "11000026010500000002", "110000199001010002", last_second_of("2026-11-24")).await;
-    record_licence(r, "11000026010500000003", "110000199001010003", last_second_of("2026-11-26")).await;
-    let mut stopped = record_licence(r, "11000026010500000004", "110000199001010004", last_second_of("2026-11-25")).await;
+    record_licence(
+        r,
+        "11000026010500000002",
+        "110000199001010002",
+        last_second_of("2026-11-24"),
+    )
+    .await;
+    record_licence(
+        r,
+        "11000026010500000003",
+        "110000199001010003",
+        last_second_of("2026-11-26"),
+    )
+    .await;
+    let mut stopped = record_licence(
+        r,
+        "11000026010500000004",
+        "110000199001010004",
+        last_second_of("2026-11-25"),
+    )
+    .await;
     stopped.status = EdlStatus::Stopped {
         at: at("2026-11-20T10:00:00+08:00"),
         reason: "malicious upload".into(),
@@ -220,12 +260,24 @@ async fn expires_what_is_due_once(records: Arc<dyn Records>) {
     // rejected 31 days ago; one waited for its photo only 6 days; one has
     // waited for staff for two months (never expired, and overdue); one
     // waits for staff and is due later today.
-    let abandoned_on_file = opening("app-liveness", ZHANG_WEI, PhotoSource::OnFile, Channel::App, at("2026-10-25T09:00:00+08:00"));
+    let abandoned_on_file = opening(
+        "app-liveness",
+        ZHANG_WEI,
+        PhotoSource::OnFile,
+        Channel::App,
+        at("2026-10-25T09:00:00+08:00"),
+    );
     r.create_application(&abandoned_on_file).await.expect("store");
     r.create_application(&rejected("app-rejected", LI_NA, at("2026-10-26T12:00:00+08:00")))
         .await
         .expect("store");
-    let recent = opening("app-recent", "110000199001010005", PhotoSource::Camera, Channel::App, at("2026-11-20T09:00:00+08:00"));
+    let recent = opening(
+        "app-recent",
+        "110000199001010005",
+        PhotoSource::Camera,
+        Channel::App,
+        at("2026-11-20T09:00:00+08:00"),
+    );
     r.create_application(&recent).await.expect("store");
     let overdue = awaiting_review(
         "app-overdue",
@@ -244,34 +296,62 @@ async fn expires_what_is_due_once(records: Arc<dyn Records>) {
 
     // Before the job, 张伟 cannot apply: his abandoned application holds the slot.
     h.clock.set(RUN_AT);
-    let blocked = h
-        .services
-        .open_application(&holder_caller(ZHANG_WEI), on_file())
-        .await;
-    assert!(matches!(blocked, Err(ServiceError::OpenApplicationExists { .. })), "{blocked:?}");
+    let blocked = h.services.open_application(&holder_caller(ZHANG_WEI), on_file()).await;
+    assert!(
+        matches!(blocked, Err(ServiceError::OpenApplicationExists { .. })),
+        "{blocked:?}"
+    );
 
     let first = run(&h, None, 100).await;
     println!("first run: {first:?}");
     assert_eq!(
-        (first.licences_expired, first.applications_expired, first.reviews_overdue, first.complete),
+        (
+            first.licences_expired,
+            first.applications_expired,
+            first.reviews_overdue,
+            first.complete
+        ),
         (2, 2, 1, true),
         "{first:?}"
     );
-    assert_eq!(first.items_read, 4, "only the due entries of the index are read: {first:?}");
+    assert_eq!(
+        first.items_read, 4,
+        "only the due entries of the index are read: {first:?}"
+    );
     assert_eq!(first.reviews_read, 1, "{first:?}");
     assert_eq!(first.passes_expired, 0);
     assert_eq!(first.days.len(), 7);
 
     let run_at = at(RUN_AT);
-    assert_eq!(status(r, "11000026010500000001").await, EdlStatus::Expired { at: run_at });
-    assert_eq!(status(r, "11000026010500000002").await, EdlStatus::Expired { at: run_at });
-    assert_eq!(status(r, "11000026010500000003").await, EdlStatus::Active, "valid through today");
-    assert!(matches!(status(r, "11000026010500000004").await, EdlStatus::Stopped { .. }));
+    assert_eq!(
+        status(r, "11000026010500000001").await,
+        EdlStatus::Expired { at: run_at }
+    );
+    assert_eq!(
+        status(r, "11000026010500000002").await,
+        EdlStatus::Expired { at: run_at }
+    );
+    assert_eq!(
+        status(r, "11000026010500000003").await,
+        EdlStatus::Active,
+        "valid through today"
+    );
+    assert!(matches!(
+        status(r, "11000026010500000004").await,
+        EdlStatus::Stopped { .. }
+    ));
 
     // The holder is told what to do, and a verifier sees it as expired.
     let shown = h.services.show_licence(&holder_caller(CHEN_JING)).await.expect("shown");
-    assert_eq!(shown.advice.as_deref(), Some("This electronic licence has expired; renew the licence and apply again."));
-    let edl = r.electronic_licence("11000026010500000001").await.expect("read").expect("present");
+    assert_eq!(
+        shown.advice.as_deref(),
+        Some("This electronic licence has expired; renew the licence and apply again.")
+    );
+    let edl = r
+        .electronic_licence("11000026010500000001")
+        .await
+        .expect("read")
+        .expect("present");
     let licence = r.licence(CHEN_JING).await.expect("read").expect("present");
     assert_eq!(
         shared::domain::verification::standing(&edl, &licence, h.services.today(), run_at),
@@ -282,11 +362,19 @@ async fn expires_what_is_due_once(records: Arc<dyn Records>) {
         let application = state(r, id).await;
         assert_eq!(application.state, ApplicationState::Expired, "{id}");
         let last = application.history.last().expect("history");
-        assert_eq!((last.action.as_str(), last.by.role), ("expired", Role::Scheduler), "{id}");
+        assert_eq!(
+            (last.action.as_str(), last.by.role),
+            ("expired", Role::Scheduler),
+            "{id}"
+        );
     }
     assert_eq!(state(r, "app-recent").await.state, ApplicationState::AwaitingPhoto);
     let overdue = state(r, "app-overdue").await;
-    assert_eq!(overdue.state, ApplicationState::AwaitingReview, "waiting for staff is never expired");
+    assert_eq!(
+        overdue.state,
+        ApplicationState::AwaitingReview,
+        "waiting for staff is never expired"
+    );
     assert_eq!(overdue.overdue_flagged_at, Some(run_at));
     let on_time = state(r, "app-on-time").await;
     assert_eq!(on_time.overdue_flagged_at, None);
@@ -304,7 +392,13 @@ async fn expires_what_is_due_once(records: Arc<dyn Records>) {
     let second = run(&h, None, 100).await;
     println!("second run: {second:?}");
     assert_eq!(
-        (second.licences_expired, second.applications_expired, second.reviews_overdue, second.items_read, second.complete),
+        (
+            second.licences_expired,
+            second.applications_expired,
+            second.reviews_overdue,
+            second.items_read,
+            second.complete
+        ),
         (0, 0, 0, 0, true),
         "{second:?}"
     );
@@ -314,7 +408,11 @@ async fn expires_what_is_due_once(records: Arc<dyn Records>) {
     // Later the same day the other review passes its due time: the hourly run reports it alone.
     h.clock.set("2026-11-26T16:30:00+08:00");
     let hourly = run(&h, None, 100).await;
-    assert_eq!((hourly.reviews_overdue, hourly.items_read, hourly.reviews_read), (1, 0, 2), "{hourly:?}");
+    assert_eq!(
+        (hourly.reviews_overdue, hourly.items_read, hourly.reviews_read),
+        (1, 0, 2),
+        "{hourly:?}"
+    );
     assert!(state(r, "app-on-time").await.overdue_flagged_at.is_some());
 }
 
@@ -324,7 +422,13 @@ async fn resumes_after_a_deadline(records: Arc<dyn Records>) {
     let h = harness(records.clone(), 0).await;
     let r = records.as_ref();
     for i in 0..5 {
-        record_licence(r, &format!("3100002601050000001{i}"), &format!("31000019900101001{i}"), last_second_of("2026-11-25")).await;
+        record_licence(
+            r,
+            &format!("3100002601050000001{i}"),
+            &format!("31000019900101001{i}"),
+            last_second_of("2026-11-25"),
+        )
+        .await;
     }
     for i in 0..3 {
         let abandoned = opening(
@@ -341,18 +445,37 @@ async fn resumes_after_a_deadline(records: Arc<dyn Records>) {
     let cut = run(&h, Some(Instant::now()), 2).await;
     println!("run stopped by its deadline: {cut:?}");
     assert!(!cut.complete, "{cut:?}");
-    assert_eq!((cut.licences_expired, cut.applications_expired, cut.items_read), (2, 0, 2), "one page, then stop: {cut:?}");
+    assert_eq!(
+        (cut.licences_expired, cut.applications_expired, cut.items_read),
+        (2, 0, 2),
+        "one page, then stop: {cut:?}"
+    );
 
     let rest = run(&h, None, 2).await;
     println!("next run: {rest:?}");
     assert!(rest.complete, "{rest:?}");
     assert_eq!((rest.licences_expired, rest.applications_expired), (3, 3), "{rest:?}");
-    assert_eq!(rest.items_read, 6, "what the first run did has left the index: {rest:?}");
+    assert_eq!(
+        rest.items_read, 6,
+        "what the first run did has left the index: {rest:?}"
+    );
 
     let idle = run(&h, None, 2).await;
-    assert_eq!((idle.licences_expired, idle.applications_expired, idle.items_read, idle.complete), (0, 0, 0, true), "{idle:?}");
+    assert_eq!(
+        (
+            idle.licences_expired,
+            idle.applications_expired,
+            idle.items_read,
+            idle.complete
+        ),
+        (0, 0, 0, true),
+        "{idle:?}"
+    );
     for i in 0..5 {
-        assert!(matches!(status(r, &format!("3100002601050000001{i}")).await, EdlStatus::Expired { .. }));
+        assert!(matches!(
+            status(r, &format!("3100002601050000001{i}")).await,
+            EdlStatus::Expired { .. }
+        ));
     }
 }
 
@@ -360,7 +483,13 @@ async fn resumes_after_a_deadline(records: Arc<dyn Records>) {
 async fn a_licence_no_longer_active_is_left_alone(records: Arc<dyn Records>) {
     let h = harness(records.clone(), 0).await;
     let r = records.as_ref();
-    let mut licence = record_licence(r, "44000026010500000001", "440000199001010001", last_second_of("2026-11-25")).await;
+    let mut licence = record_licence(
+        r,
+        "44000026010500000001",
+        "440000199001010001",
+        last_second_of("2026-11-25"),
+    )
+    .await;
     h.clock.set(RUN_AT);
     // Superseded: the write removes it from the index, so the job never sees it.
     licence.status = EdlStatus::Superseded {
@@ -372,7 +501,10 @@ async fn a_licence_no_longer_active_is_left_alone(records: Arc<dyn Records>) {
     r.update_electronic_licence(&licence, 1).await.expect("superseded");
     let report = run(&h, None, 100).await;
     assert_eq!((report.licences_expired, report.items_read), (0, 0), "{report:?}");
-    assert!(matches!(status(r, "44000026010500000001").await, EdlStatus::Superseded { .. }));
+    assert!(matches!(
+        status(r, "44000026010500000001").await,
+        EdlStatus::Superseded { .. }
+    ));
 }
 
 macro_rules! on_both_adapters {
@@ -396,7 +528,11 @@ macro_rules! on_both_adapters {
     };
 }
 
-on_both_adapters!(expires_what_is_due_once, resumes_after_a_deadline, a_licence_no_longer_active_is_left_alone);
+on_both_adapters!(
+    expires_what_is_due_once,
+    resumes_after_a_deadline,
+    a_licence_no_longer_active_is_left_alone
+);
 
 /// Done when: 100,000 electronic licences, 1,000 of which had their last
 /// valid day yesterday; the run reads about 1,000 entries, not 100,000.
@@ -414,7 +550,13 @@ async fn reads_what_expires_not_the_table() {
         } else {
             last_second_of("2026-11-26") + Duration::days(i64::try_from(i % 3650).expect("days"))
         };
-        record_licence(records.as_ref(), &format!("{:020}", i), &format!("H{i:017}"), valid_until).await;
+        record_licence(
+            records.as_ref(),
+            &format!("{:020}", i),
+            &format!("H{i:017}"),
+            valid_until,
+        )
+        .await;
     }
     println!("recorded {total} electronic licences in {:?}", started.elapsed());
     h.clock.set(RUN_AT);
@@ -427,7 +569,10 @@ async fn reads_what_expires_not_the_table() {
         started.elapsed()
     );
     assert_eq!(report.licences_expired, due, "{report:?}");
-    assert!((1_000..=1_100).contains(&report.items_read), "read about what expires: {report:?}");
+    assert!(
+        (1_000..=1_100).contains(&report.items_read),
+        "read about what expires: {report:?}"
+    );
     assert!(report.complete);
     let again = run(&h, None, 100).await;
     assert_eq!((again.items_read, again.licences_expired), (0, 0), "{again:?}");

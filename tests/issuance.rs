@@ -41,8 +41,14 @@ async fn with_keys(h: &mut Harness, inner: Arc<dyn Signer>, iaca: &str, ds: &str
         signed: AtomicUsize::new(0),
     });
     h.services.signer = Some(signer.clone());
-    h.services.install_iaca(&Authority::default(), iaca).await.expect("IACA");
-    h.services.add_document_signer(&Authority::default(), ds).await.expect("document signer");
+    h.services
+        .install_iaca(&Authority::default(), iaca)
+        .await
+        .expect("IACA");
+    h.services
+        .add_document_signer(&Authority::default(), ds)
+        .await
+        .expect("document signer");
     signer
 }
 
@@ -55,13 +61,29 @@ async fn local_keys(h: &mut Harness) -> Arc<CountingSigner> {
 
 /// 张伟 applies with the photo on file and passes the liveness check: approved.
 async fn approved_on_file(h: &Harness) -> String {
-    let opened = call(&h.services, json_request("POST /applications", &[], holder(ZHANG_WEI), &json!({ "photoSource": "on_file" }))).await;
+    let opened = call(
+        &h.services,
+        json_request(
+            "POST /applications",
+            &[],
+            holder(ZHANG_WEI),
+            &json!({ "photoSource": "on_file" }),
+        ),
+    )
+    .await;
     assert_eq!(opened.status, 201, "{opened:?}");
     let id = opened.body["id"].as_str().expect("id").to_string();
-    let session = h.keys.mint_liveness_session(ZHANG_WEI, 99.0, h.services.now().timestamp());
+    let session = h
+        .keys
+        .mint_liveness_session(ZHANG_WEI, 99.0, h.services.now().timestamp());
     let passed = call(
         &h.services,
-        json_request("POST /applications/{id}/liveness", &[("id", &id)], holder(ZHANG_WEI), &json!({ "livenessSessionId": session })),
+        json_request(
+            "POST /applications/{id}/liveness",
+            &[("id", &id)],
+            holder(ZHANG_WEI),
+            &json!({ "livenessSessionId": session }),
+        ),
     )
     .await;
     assert_eq!(passed.body["state"], "approved", "{passed:?}");
@@ -95,13 +117,19 @@ async fn issue_exactly_once_and_show(mut h: Harness) {
     let none = show(&h, ZHANG_WEI).await;
     assert_eq!((none.status, none.problem()), (404, "not-found"));
     let first = h.services.issue(&id).await.expect("issued");
-    let IssueOutcome::Issued { serial } = first.clone() else { panic!("{first:?}") };
+    let IssueOutcome::Issued { serial } = first.clone() else {
+        panic!("{first:?}")
+    };
     // Retried or duplicated: nothing new.
     let again = h.services.issue(&id).await.expect("again");
     assert_eq!(again, IssueOutcome::AlreadyIssued { serial: serial.clone() });
     let (a, b) = tokio::join!(h.services.issue(&id), h.services.issue(&id));
     assert!(matches!(a, Ok(IssueOutcome::AlreadyIssued { .. })) && matches!(b, Ok(IssueOutcome::AlreadyIssued { .. })));
-    let application = call(&h.services, request("GET /applications/{id}", &[("id", &id)], holder(ZHANG_WEI), None, None)).await;
+    let application = call(
+        &h.services,
+        request("GET /applications/{id}", &[("id", &id)], holder(ZHANG_WEI), None, None),
+    )
+    .await;
     assert_eq!(application.body["state"], "issued");
 
     let shown = show(&h, ZHANG_WEI).await;
@@ -110,14 +138,22 @@ async fn issue_exactly_once_and_show(mut h: Harness) {
     assert_eq!(shown.body["status"], "active");
     assert_eq!(shown.body["colour"], "green");
     // The document verifies against our trust material.
-    let document = STANDARD.decode(shown.body["document"].as_str().expect("document")).expect("base64");
+    let document = STANDARD
+        .decode(shown.body["document"].as_str().expect("document"))
+        .expect("base64");
     let verified = mdoc::verify_issuer_signed(&document, h.services.now(), 60).expect("verifies");
     let (iaca, ds) = trust_material(&h).await;
     cert::verify_document_signer(&iaca, &verified.document_signer_der, h.services.now()).expect("chains to the IACA");
     assert_eq!(verified.document_signer_der, ds);
-    assert_eq!(verified.elements[mdoc::ISO_NAMESPACE]["document_number"], json!(ZHANG_WEI));
+    assert_eq!(
+        verified.elements[mdoc::ISO_NAMESPACE]["document_number"],
+        json!(ZHANG_WEI)
+    );
     assert_eq!(verified.elements[mdoc::ISO_NAMESPACE]["family_name"], json!("张"));
-    assert_eq!(verified.elements[mdoc::DOMESTIC_NAMESPACE]["licence_serial"], json!(serial));
+    assert_eq!(
+        verified.elements[mdoc::DOMESTIC_NAMESPACE]["licence_serial"],
+        json!(serial)
+    );
 
     // The show code is reused: one signature for many shows.
     let before = signer.signed.load(Ordering::SeqCst);
@@ -128,12 +164,22 @@ async fn issue_exactly_once_and_show(mut h: Harness) {
     for _ in 0..5 {
         assert_eq!(code(&h, ZHANG_WEI).await.body["code"], json!(text));
     }
-    assert_eq!(signer.signed.load(Ordering::SeqCst), before + 1, "one signature for six shows");
-    let decoded = showcode::decode(&text, showcode::CodeKind::Licence, showcode::DEFAULT_MAX_INFLATED).expect("decodes");
-    decoded.verify(&cert::public_key_of(&ds).expect("key")).expect("signature");
+    assert_eq!(
+        signer.signed.load(Ordering::SeqCst),
+        before + 1,
+        "one signature for six shows"
+    );
+    let decoded =
+        showcode::decode(&text, showcode::CodeKind::Licence, showcode::DEFAULT_MAX_INFLATED).expect("decodes");
+    decoded
+        .verify(&cert::public_key_of(&ds).expect("key"))
+        .expect("signature");
     assert_eq!(decoded.claims.serial, serial);
     assert_eq!(decoded.claims.colour, showcode::Colour::Green);
-    assert_eq!(first_code.body["barcode"].as_str().map(|b| b.starts_with(&serial)), Some(true));
+    assert_eq!(
+        first_code.body["barcode"].as_str().map(|b| b.starts_with(&serial)),
+        Some(true)
+    );
 
     // Shortly before expiry a fresh code is made.
     h.clock.set("2026-11-25T10:04:30+08:00");
@@ -143,25 +189,68 @@ async fn issue_exactly_once_and_show(mut h: Harness) {
     // R7: 12 points turn the next code red at once, without re-issuing.
     let changed = call(
         &h.services,
-        json_request("PATCH /admin/licences/{number}", &[("number", ZHANG_WEI)], admin(), &json!({ "points": 12, "reason": "违法记分满分" })),
+        json_request(
+            "PATCH /admin/licences/{number}",
+            &[("number", ZHANG_WEI)],
+            admin(),
+            &json!({ "points": 12, "reason": "违法记分满分" }),
+        ),
     )
     .await;
     assert_eq!(changed.status, 200, "{changed:?}");
     let red = code(&h, ZHANG_WEI).await;
     assert_eq!(red.body["colour"], "red");
-    let decoded = showcode::decode(red.body["code"].as_str().expect("code"), showcode::CodeKind::Licence, 4096).expect("decodes");
+    let decoded = showcode::decode(
+        red.body["code"].as_str().expect("code"),
+        showcode::CodeKind::Licence,
+        4096,
+    )
+    .expect("decodes");
     assert_eq!(decoded.claims.colour, showcode::Colour::Red);
     assert_eq!(show(&h, ZHANG_WEI).await.body["redReasons"], json!(["twelve-points"]));
     assert_eq!(show(&h, ZHANG_WEI).await.body["serial"], json!(serial), "not re-issued");
 
     // The pages: SVG and PNG, and the QR on the PNG is the show code.
-    let current = code(&h, ZHANG_WEI).await.body["code"].as_str().expect("code").to_string();
-    let png = call(&h.services, request("GET /licence/pages/{page}", &[("page", "front.png")], holder(ZHANG_WEI), None, None)).await;
+    let current = code(&h, ZHANG_WEI).await.body["code"]
+        .as_str()
+        .expect("code")
+        .to_string();
+    let png = call(
+        &h.services,
+        request(
+            "GET /licence/pages/{page}",
+            &[("page", "front.png")],
+            holder(ZHANG_WEI),
+            None,
+            None,
+        ),
+    )
+    .await;
     assert_eq!(png.status, 200);
     assert_eq!(png.content_type, "image/png");
-    let svg = call(&h.services, request("GET /licence/pages/{page}", &[("page", "back.svg")], holder(ZHANG_WEI), None, None)).await;
+    let svg = call(
+        &h.services,
+        request(
+            "GET /licence/pages/{page}",
+            &[("page", "back.svg")],
+            holder(ZHANG_WEI),
+            None,
+            None,
+        ),
+    )
+    .await;
     assert_eq!((svg.status, svg.content_type.as_str()), (200, "image/svg+xml"));
-    let missing = call(&h.services, request("GET /licence/pages/{page}", &[("page", "side.gif")], holder(ZHANG_WEI), None, None)).await;
+    let missing = call(
+        &h.services,
+        request(
+            "GET /licence/pages/{page}",
+            &[("page", "side.gif")],
+            holder(ZHANG_WEI),
+            None,
+            None,
+        ),
+    )
+    .await;
     assert_eq!((missing.status, missing.problem()), (404, "not-found"));
     let picture = image::load_from_memory(&png.bytes).expect("a PNG").to_luma8();
     let mut prepared = rqrr::PreparedImage::prepare(picture);
@@ -184,7 +273,9 @@ async fn issue_exactly_once_and_show(mut h: Harness) {
     assert_eq!(renewed.body["supersedesElectronicLicence"], true, "{renewed:?}");
     let superseded = show(&h, ZHANG_WEI).await;
     assert_eq!(superseded.body["status"], "superseded");
-    assert!(superseded.body["advice"].as_str().is_some_and(|a| a.contains("apply again")));
+    assert!(superseded.body["advice"]
+        .as_str()
+        .is_some_and(|a| a.contains("apply again")));
     let refused = code(&h, ZHANG_WEI).await;
     assert_eq!((refused.status, refused.problem()), (409, "licence-not-active"));
     // Applying again issues a new licence.
@@ -209,49 +300,104 @@ async fn issue_exactly_once_and_show_on_dynamodb() {
 /// R10: a holder with a licence changes the photo; approval re-issues with it.
 async fn photo_change_reissues(mut h: Harness) {
     local_keys(&mut h).await;
-    let opened = call(&h.services, json_request("POST /applications", &[], holder(LI_NA), &json!({ "photoSource": "camera" }))).await;
+    let opened = call(
+        &h.services,
+        json_request(
+            "POST /applications",
+            &[],
+            holder(LI_NA),
+            &json!({ "photoSource": "camera" }),
+        ),
+    )
+    .await;
     let id = opened.body["id"].as_str().expect("id").to_string();
     let upload = |id: String, seed: u32| {
         let h = &h;
         async move {
             let offer = call(
                 &h.services,
-                json_request("POST /applications/{id}/photo-uploads", &[("id", &id)], holder(LI_NA), &json!({ "source": "camera", "contentType": "image/jpeg" })),
+                json_request(
+                    "POST /applications/{id}/photo-uploads",
+                    &[("id", &id)],
+                    holder(LI_NA),
+                    &json!({ "source": "camera", "contentType": "image/jpeg" }),
+                ),
             )
             .await;
-            let token = offer.body["upload"]["url"].as_str().and_then(|u| u.rsplit('/').next()).expect("token").to_string();
+            let token = offer.body["upload"]["url"]
+                .as_str()
+                .and_then(|u| u.rsplit('/').next())
+                .expect("token")
+                .to_string();
             let photos = h.embedded_photos.as_ref().expect("embedded photos");
             let key = photos
-                .accept_upload(&token, Some("image/jpeg"), &images::id_photo_jpeg_variant(360, 480, seed), h.services.now())
+                .accept_upload(
+                    &token,
+                    Some("image/jpeg"),
+                    &images::id_photo_jpeg_variant(360, 480, seed),
+                    h.services.now(),
+                )
                 .expect("uploaded");
             h.services.photo_arrived(&key).await.expect("checked");
             let approved = call(
                 &h.services,
-                json_request("POST /reviews/{id}/decision", &[("id", &id)], Some(edl_tests::claims("reviewer-0001", "reviewer", None)), &json!({ "verdict": "approve" })),
+                json_request(
+                    "POST /reviews/{id}/decision",
+                    &[("id", &id)],
+                    Some(edl_tests::claims("reviewer-0001", "reviewer", None)),
+                    &json!({ "verdict": "approve" }),
+                ),
             )
             .await;
             assert_eq!(approved.body["state"], "approved", "{approved:?}");
         }
     };
     upload(id.clone(), 21).await;
-    let IssueOutcome::Issued { serial: first } = h.services.issue(&id).await.expect("issued") else { panic!() };
+    let IssueOutcome::Issued { serial: first } = h.services.issue(&id).await.expect("issued") else {
+        panic!()
+    };
     let first_doc = show(&h, LI_NA).await.body["document"].clone();
     // The new photo goes through the same path.
-    let opened = call(&h.services, json_request("POST /applications", &[], holder(LI_NA), &json!({ "photoSource": "album" }))).await;
-    assert_eq!(opened.status, 201, "a holder with a licence may change the photo: {opened:?}");
+    let opened = call(
+        &h.services,
+        json_request(
+            "POST /applications",
+            &[],
+            holder(LI_NA),
+            &json!({ "photoSource": "album" }),
+        ),
+    )
+    .await;
+    assert_eq!(
+        opened.status, 201,
+        "a holder with a licence may change the photo: {opened:?}"
+    );
     let change = opened.body["id"].as_str().expect("id").to_string();
     upload(change.clone(), 22).await;
-    let IssueOutcome::Issued { serial: second } = h.services.issue(&change).await.expect("re-issued") else { panic!() };
+    let IssueOutcome::Issued { serial: second } = h.services.issue(&change).await.expect("re-issued") else {
+        panic!()
+    };
     assert_ne!(first, second);
-    let old = h.services.records.electronic_licence(&first).await.expect("read").expect("old");
+    let old = h
+        .services
+        .records
+        .electronic_licence(&first)
+        .await
+        .expect("read")
+        .expect("old");
     match old.status {
         shared::domain::edl::EdlStatus::Superseded { by_serial, .. } => assert_eq!(by_serial, Some(second.clone())),
         other => panic!("the old licence is superseded: {other:?}"),
     }
     let now = show(&h, LI_NA).await;
     assert_eq!(now.body["serial"], json!(second));
-    assert_ne!(now.body["document"], first_doc, "the new document carries the new portrait");
-    let document = STANDARD.decode(now.body["document"].as_str().expect("doc")).expect("base64");
+    assert_ne!(
+        now.body["document"], first_doc,
+        "the new document carries the new portrait"
+    );
+    let document = STANDARD
+        .decode(now.body["document"].as_str().expect("doc"))
+        .expect("base64");
     let verified = mdoc::verify_issuer_signed(&document, h.services.now(), 60).expect("verifies");
     assert!(verified.elements[mdoc::ISO_NAMESPACE].contains_key("portrait"));
 }
@@ -270,25 +416,50 @@ async fn photo_change_reissues_on_dynamodb() {
 async fn kms_signs_licences_and_a_disabled_key_writes_nothing() {
     let mut h = dynamo_harness().await;
     let config = edl_tests::aws_config().await;
-    let iaca = shared::adapters::kms::create_signing_key(&config, "test IACA").await.expect("key");
-    let ds = shared::adapters::kms::create_signing_key(&config, "test document signer").await.expect("key");
-    with_keys(&mut h, Arc::new(shared::adapters::kms::KmsSigner::new(&config)), &iaca, &ds).await;
+    let iaca = shared::adapters::kms::create_signing_key(&config, "test IACA")
+        .await
+        .expect("key");
+    let ds = shared::adapters::kms::create_signing_key(&config, "test document signer")
+        .await
+        .expect("key");
+    with_keys(
+        &mut h,
+        Arc::new(shared::adapters::kms::KmsSigner::new(&config)),
+        &iaca,
+        &ds,
+    )
+    .await;
     let (iaca_der, _) = trust_material(&h).await;
     let id = approved_on_file(&h).await;
     // A disabled document-signer key: issuance fails cleanly, nothing is written.
     let kms = aws_sdk_kms::Client::new(&config);
     kms.disable_key().key_id(&ds).send().await.expect("disable");
     let failed = h.services.issue(&id).await;
-    assert!(matches!(failed, Err(shared::service::ServiceError::Unavailable(_))), "{failed:?}");
-    let application = call(&h.services, request("GET /applications/{id}", &[("id", &id)], holder(ZHANG_WEI), None, None)).await;
+    assert!(
+        matches!(failed, Err(shared::service::ServiceError::Unavailable(_))),
+        "{failed:?}"
+    );
+    let application = call(
+        &h.services,
+        request("GET /applications/{id}", &[("id", &id)], holder(ZHANG_WEI), None, None),
+    )
+    .await;
     assert_eq!(application.body["state"], "approved", "retryable");
-    assert_eq!(h.services.records.current_serial_of(ZHANG_WEI).await.expect("read"), None, "no licence written");
+    assert_eq!(
+        h.services.records.current_serial_of(ZHANG_WEI).await.expect("read"),
+        None,
+        "no licence written"
+    );
     // Enabled again, the retry issues.
     kms.enable_key().key_id(&ds).send().await.expect("enable");
-    let IssueOutcome::Issued { serial } = h.services.issue(&id).await.expect("issued") else { panic!() };
+    let IssueOutcome::Issued { serial } = h.services.issue(&id).await.expect("issued") else {
+        panic!()
+    };
     let shown = show(&h, ZHANG_WEI).await;
     assert_eq!(shown.body["serial"], json!(serial));
-    let document = STANDARD.decode(shown.body["document"].as_str().expect("doc")).expect("base64");
+    let document = STANDARD
+        .decode(shown.body["document"].as_str().expect("doc"))
+        .expect("base64");
     let verified = mdoc::verify_issuer_signed(&document, h.services.now(), 60).expect("KMS-signed document verifies");
     cert::verify_document_signer(&iaca_der, &verified.document_signer_der, h.services.now()).expect("chain");
     let shown_code = code(&h, ZHANG_WEI).await;
@@ -314,7 +485,12 @@ async fn the_apps_device_key_is_bound_into_the_document() {
     local_keys(&mut h).await;
     let bad = call(
         &h.services,
-        json_request("POST /applications", &[], holder(ZHANG_WEI), &json!({ "photoSource": "on_file", "deviceKey": "bm90LWEta2V5" })),
+        json_request(
+            "POST /applications",
+            &[],
+            holder(ZHANG_WEI),
+            &json!({ "photoSource": "on_file", "deviceKey": "bm90LWEta2V5" }),
+        ),
     )
     .await;
     assert_eq!((bad.status, bad.problem()), (400, "invalid-request"));
@@ -323,17 +499,38 @@ async fn the_apps_device_key_is_bound_into_the_document() {
     let key = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(point.as_bytes());
     let opened = call(
         &h.services,
-        json_request("POST /applications", &[], holder(ZHANG_WEI), &json!({ "photoSource": "on_file", "deviceKey": key })),
+        json_request(
+            "POST /applications",
+            &[],
+            holder(ZHANG_WEI),
+            &json!({ "photoSource": "on_file", "deviceKey": key }),
+        ),
     )
     .await;
     assert_eq!(opened.status, 201, "{opened:?}");
     let id = opened.body["id"].as_str().expect("id").to_string();
-    let session = h.keys.mint_liveness_session(ZHANG_WEI, 99.0, h.services.now().timestamp());
-    call(&h.services, json_request("POST /applications/{id}/liveness", &[("id", &id)], holder(ZHANG_WEI), &json!({ "livenessSessionId": session }))).await;
+    let session = h
+        .keys
+        .mint_liveness_session(ZHANG_WEI, 99.0, h.services.now().timestamp());
+    call(
+        &h.services,
+        json_request(
+            "POST /applications/{id}/liveness",
+            &[("id", &id)],
+            holder(ZHANG_WEI),
+            &json!({ "livenessSessionId": session }),
+        ),
+    )
+    .await;
     h.services.issue(&id).await.expect("issued");
-    let document = STANDARD.decode(show(&h, ZHANG_WEI).await.body["document"].as_str().expect("doc")).expect("base64");
+    let document = STANDARD
+        .decode(show(&h, ZHANG_WEI).await.body["document"].as_str().expect("doc"))
+        .expect("base64");
     let x = &point.as_bytes()[1..33];
-    assert!(document.windows(32).any(|w| w == x), "the device key's x coordinate is in the signed MSO");
+    assert!(
+        document.windows(32).any(|w| w == x),
+        "the device key's x coordinate is in the signed MSO"
+    );
 }
 
 /// The EventBridge adapter against the emulator: approvals and notices go on the bus, and a rule
@@ -353,11 +550,28 @@ async fn approvals_and_notices_go_on_the_event_bus() {
     let bus = EventBus::new(&config, &name);
     let h = embedded_harness().await;
     let id = {
-        let opened = call(&h.services, json_request("POST /applications", &[], holder(ZHANG_WEI), &json!({ "photoSource": "on_file" }))).await;
+        let opened = call(
+            &h.services,
+            json_request(
+                "POST /applications",
+                &[],
+                holder(ZHANG_WEI),
+                &json!({ "photoSource": "on_file" }),
+            ),
+        )
+        .await;
         opened.body["id"].as_str().expect("id").to_string()
     };
-    let application = h.services.records.application(&id).await.expect("read").expect("stored");
-    bus.request_issuance(&application).await.expect("ApplicationApproved put on the bus");
+    let application = h
+        .services
+        .records
+        .application(&id)
+        .await
+        .expect("read")
+        .expect("stored");
+    bus.request_issuance(&application)
+        .await
+        .expect("ApplicationApproved put on the bus");
     bus.notify(&Notice::LicenceIssued {
         holder_id: ZHANG_WEI.into(),
         serial: "11000026112500000001".into(),
@@ -399,14 +613,26 @@ async fn approvals_and_notices_go_on_the_event_bus() {
         .put_targets()
         .rule("approved")
         .event_bus_name(&name)
-        .targets(aws_sdk_eventbridge::types::Target::builder().id("queue").arn(queue_arn).build().expect("target"))
+        .targets(
+            aws_sdk_eventbridge::types::Target::builder()
+                .id("queue")
+                .arn(queue_arn)
+                .build()
+                .expect("target"),
+        )
         .send()
         .await
         .expect("target");
     bus.request_issuance(&application).await.expect("put again");
     let mut delivered = None;
     for _ in 0..20 {
-        let received = sqs.receive_message().queue_url(&queue_url).wait_time_seconds(1).send().await.expect("receive");
+        let received = sqs
+            .receive_message()
+            .queue_url(&queue_url)
+            .wait_time_seconds(1)
+            .send()
+            .await
+            .expect("receive");
         if let Some(message) = received.messages.and_then(|m| m.into_iter().next()) {
             delivered = message.body;
             break;

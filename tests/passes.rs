@@ -9,9 +9,9 @@ use edl_tests::{
     ZHANG_WEI,
 };
 use serde_json::{json, Value};
+use shared::adapters::embedded_notices::EmbeddedNotices;
 use shared::credential::{mdoc, pass as pass_document, showcode};
 use shared::crypto::LocalSigner;
-use shared::adapters::embedded_notices::EmbeddedNotices;
 use shared::ports::{Notice, Signer};
 use shared::sample::{FLEET, OTHER_FLEET};
 use shared::service::expiry::ExpiryOptions;
@@ -57,19 +57,35 @@ async fn get(h: &Harness, route: &str, id: &str, who: Option<Value>) -> Answer {
 }
 
 async fn check(h: &Harness, body: Value) -> Answer {
-    let answer = call(&h.services, json_request("POST /truck/verifications", &[], officer(), &body)).await;
-    assert_eq!(answer.status, 200, "a presented pass that fails is an answer, not an error: {answer:?}");
+    let answer = call(
+        &h.services,
+        json_request("POST /truck/verifications", &[], officer(), &body),
+    )
+    .await;
+    assert_eq!(
+        answer.status, 200,
+        "a presented pass that fails is an answer, not an error: {answer:?}"
+    );
     answer
 }
 
 fn id_of(answer: &Answer) -> String {
-    answer.body["id"].as_str().unwrap_or_else(|| panic!("no id: {answer:?}")).to_string()
+    answer.body["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no id: {answer:?}"))
+        .to_string()
 }
 
 async fn install_keys(h: &mut Harness, signer: Arc<dyn Signer>, iaca: &str, ds: &str) {
     h.services.signer = Some(signer);
-    h.services.install_iaca(&Authority::default(), iaca).await.expect("IACA");
-    h.services.add_document_signer(&Authority::default(), ds).await.expect("document signer");
+    h.services
+        .install_iaca(&Authority::default(), iaca)
+        .await
+        .expect("IACA");
+    h.services
+        .add_document_signer(&Authority::default(), ds)
+        .await
+        .expect("document signer");
 }
 
 async fn local_keys(h: &mut Harness) {
@@ -81,16 +97,38 @@ async fn local_keys(h: &mut Harness) {
 
 /// 张伟's electronic licence, issued; its current show code.
 async fn licence_code(h: &Harness) -> String {
-    let opened = call(&h.services, json_request("POST /applications", &[], holder(ZHANG_WEI), &json!({ "photoSource": "on_file" }))).await;
-    let id = id_of(&opened);
-    let session = h.keys.mint_liveness_session(ZHANG_WEI, 99.0, h.services.now().timestamp());
-    call(
+    let opened = call(
         &h.services,
-        json_request("POST /applications/{id}/liveness", &[("id", &id)], holder(ZHANG_WEI), &json!({ "livenessSessionId": session })),
+        json_request(
+            "POST /applications",
+            &[],
+            holder(ZHANG_WEI),
+            &json!({ "photoSource": "on_file" }),
+        ),
     )
     .await;
-    let IssueOutcome::Issued { .. } = h.services.issue(&id).await.expect("issued") else { panic!("not issued") };
-    let code = call(&h.services, request("GET /licence/code", &[], holder(ZHANG_WEI), None, None)).await;
+    let id = id_of(&opened);
+    let session = h
+        .keys
+        .mint_liveness_session(ZHANG_WEI, 99.0, h.services.now().timestamp());
+    call(
+        &h.services,
+        json_request(
+            "POST /applications/{id}/liveness",
+            &[("id", &id)],
+            holder(ZHANG_WEI),
+            &json!({ "livenessSessionId": session }),
+        ),
+    )
+    .await;
+    let IssueOutcome::Issued { .. } = h.services.issue(&id).await.expect("issued") else {
+        panic!("not issued")
+    };
+    let code = call(
+        &h.services,
+        request("GET /licence/code", &[], holder(ZHANG_WEI), None, None),
+    )
+    .await;
     code.body["code"].as_str().expect("licence code").to_string()
 }
 
@@ -103,32 +141,74 @@ async fn whole_flow(mut h: Harness) {
     // Anyone reads the rules, in a form an app renders.
     let cities = call(&h.services, request("GET /truck/cities", &[], None, None, None)).await;
     assert_eq!(cities.status, 200, "{cities:?}");
-    let listed: Vec<&str> = cities.body["cities"].as_array().expect("cities").iter().filter_map(|c| c["city"].as_str()).collect();
+    let listed: Vec<&str> = cities.body["cities"]
+        .as_array()
+        .expect("cities")
+        .iter()
+        .filter_map(|c| c["city"].as_str())
+        .collect();
     assert!(listed.contains(&"110000") && listed.contains(&"440800"), "{listed:?}");
-    let zhanjiang = cities.body["cities"].as_array().expect("cities").iter().find(|c| c["city"] == "440800").expect("湛江");
+    let zhanjiang = cities.body["cities"]
+        .as_array()
+        .expect("cities")
+        .iter()
+        .find(|c| c["city"] == "440800")
+        .expect("湛江");
     assert_eq!(zhanjiang["availability"]["status"], "not_scheduled", "{zhanjiang}");
-    let beijing = call(&h.services, request("GET /truck/cities/{city}", &[("city", "110000")], None, None, None)).await;
+    let beijing = call(
+        &h.services,
+        request("GET /truck/cities/{city}", &[("city", "110000")], None, None, None),
+    )
+    .await;
     assert_eq!(beijing.status, 200, "{beijing:?}");
     assert_eq!(beijing.body["availability"]["status"], "live");
     assert_eq!(beijing.body["zones"][0]["id"], "ring-5");
-    let hazardous = beijing.body["vehicleTypes"].as_array().expect("types").iter().find(|t| t["code"] == "hazardous_goods").expect("type");
+    let hazardous = beijing.body["vehicleTypes"]
+        .as_array()
+        .expect("types")
+        .iter()
+        .find(|t| t["code"] == "hazardous_goods")
+        .expect("type");
     assert_eq!(hazardous["banned"], true);
-    let short = beijing.body["passTypes"].as_array().expect("pass types").iter().find(|t| t["id"] == "short").expect("short");
-    assert_eq!((short["maxDays"].as_u64(), short["needsReview"].as_bool()), (Some(7), Some(false)));
-    let unknown = call(&h.services, request("GET /truck/cities/{city}", &[("city", "999999")], None, None, None)).await;
+    let short = beijing.body["passTypes"]
+        .as_array()
+        .expect("pass types")
+        .iter()
+        .find(|t| t["id"] == "short")
+        .expect("short");
+    assert_eq!(
+        (short["maxDays"].as_u64(), short["needsReview"].as_bool()),
+        (Some(7), Some(false))
+    );
+    let unknown = call(
+        &h.services,
+        request("GET /truck/cities/{city}", &[("city", "999999")], None, None, None),
+    )
+    .await;
     assert_eq!((unknown.status, unknown.problem()), (404, "not-found"));
 
     // A short pass needs no review: signed and active at once.
-    let p1 = apply(&h, fleet_manager(FLEET), &application("京B20001", "short", "2026-11-25", "2026-11-30")).await;
+    let p1 = apply(
+        &h,
+        fleet_manager(FLEET),
+        &application("京B20001", "short", "2026-11-25", "2026-11-30"),
+    )
+    .await;
     assert_eq!(p1.status, 201, "{p1:?}");
     assert_eq!(p1.body["status"]["state"], "active", "{p1:?}");
     assert_eq!(p1.body["fleetId"], FLEET);
-    assert_eq!(p1.body["vehicleType"], "medium_truck", "the vehicle's data come from the register");
+    assert_eq!(
+        p1.body["vehicleType"], "medium_truck",
+        "the vehicle's data come from the register"
+    );
     let p1_id = id_of(&p1);
     assert!(p1_id.starts_with("TP110000261125"), "{p1_id}");
     // The pass is an mdoc of its own docType, verifiable with the licences' trust material.
-    let document = STANDARD.decode(p1.body["document"].as_str().expect("document")).expect("base64");
-    let verified = mdoc::verify_document(&document, pass_document::DOC_TYPE, h.services.now(), 0).expect("a valid pass mdoc");
+    let document = STANDARD
+        .decode(p1.body["document"].as_str().expect("document"))
+        .expect("base64");
+    let verified =
+        mdoc::verify_document(&document, pass_document::DOC_TYPE, h.services.now(), 0).expect("a valid pass mdoc");
     let elements = &verified.elements[pass_document::NAMESPACE];
     assert_eq!(elements["plate"], json!("京B20001"));
     assert_eq!(elements["zones"], json!(["ring-5"]));
@@ -145,84 +225,188 @@ async fn whole_flow(mut h: Harness) {
     let code = code.body["code"].as_str().expect("code").to_string();
     assert!(code.starts_with("TRK1:"), "{code}");
     let again = get(&h, "GET /truck/passes/{id}/code", &p1_id, fleet_manager(FLEET)).await;
-    assert_eq!(again.body["code"], json!(code), "reused until shortly before it expires, as a licence's");
+    assert_eq!(
+        again.body["code"],
+        json!(code),
+        "reused until shortly before it expires, as a licence's"
+    );
     // Offline, from the published trust document alone.
-    let trust = call(&h.services, request("GET /.well-known/edl/trust", &[], None, None, None)).await;
+    let trust = call(
+        &h.services,
+        request("GET /.well-known/edl/trust", &[], None, None, None),
+    )
+    .await;
     let offline = edl_verify::offline::verify(&trust.body, &code, h.services.now()).expect("verifies offline");
-    assert_eq!((offline.kind, offline.serial.as_str()), (showcode::CodeKind::TruckPass, p1_id.as_str()));
+    assert_eq!(
+        (offline.kind, offline.serial.as_str()),
+        (showcode::CodeKind::TruckPass, p1_id.as_str())
+    );
 
     // An officer checks it: inside the zone and a window, allowed.
     let inside = check(&h, json!({ "code": code, "zone": "ring-5" })).await;
-    assert_eq!((inside.body["valid"].as_bool(), inside.body["allowed"].as_bool()), (Some(true), Some(true)), "{inside:?}");
+    assert_eq!(
+        (inside.body["valid"].as_bool(), inside.body["allowed"].as_bool()),
+        (Some(true), Some(true)),
+        "{inside:?}"
+    );
     assert_eq!(inside.body["reason"], "within-pass");
     assert_eq!(inside.body["pass"]["plate"], "京B20001");
     // Another zone of the city: not covered.
     let elsewhere = check(&h, json!({ "code": code, "zone": "ring-6" })).await;
-    assert_eq!((elsewhere.body["allowed"].as_bool(), elsewhere.body["reason"].as_str()), (Some(false), Some("zone-not-covered")));
+    assert_eq!(
+        (elsewhere.body["allowed"].as_bool(), elsewhere.body["reason"].as_str()),
+        (Some(false), Some("zone-not-covered"))
+    );
     // Outside the pass's windows but inside the restricted hours.
-    let evening = check(&h, json!({ "code": code, "zone": "ring-5", "at": "2026-11-25T18:30:00+08:00" })).await;
-    assert_eq!((evening.body["allowed"].as_bool(), evening.body["reason"].as_str()), (Some(false), Some("outside-window")));
+    let evening = check(
+        &h,
+        json!({ "code": code, "zone": "ring-5", "at": "2026-11-25T18:30:00+08:00" }),
+    )
+    .await;
+    assert_eq!(
+        (evening.body["allowed"].as_bool(), evening.body["reason"].as_str()),
+        (Some(false), Some("outside-window"))
+    );
     // After the restricted hours no pass is needed.
-    let night = check(&h, json!({ "code": code, "zone": "ring-6", "at": "2026-11-25T23:30:00+08:00" })).await;
-    assert_eq!((night.body["allowed"].as_bool(), night.body["reason"].as_str()), (Some(true), Some("no-restriction-now")));
+    let night = check(
+        &h,
+        json!({ "code": code, "zone": "ring-6", "at": "2026-11-25T23:30:00+08:00" }),
+    )
+    .await;
+    assert_eq!(
+        (night.body["allowed"].as_bool(), night.body["reason"].as_str()),
+        (Some(true), Some("no-restriction-now"))
+    );
     // A zone the city does not have is an input mistake, never an "allowed".
     let typo = check(&h, json!({ "code": code, "zone": "ring-9" })).await;
-    assert_eq!((typo.body["allowed"].as_bool(), typo.body["reason"].as_str()), (Some(false), Some("unknown-zone")));
+    assert_eq!(
+        (typo.body["allowed"].as_bool(), typo.body["reason"].as_str()),
+        (Some(false), Some("unknown-zone"))
+    );
     // Checked where the pass does not apply.
     let shanghai = check(&h, json!({ "code": code, "zone": "outer-ring", "city": "310000" })).await;
-    assert_eq!((shanghai.body["allowed"].as_bool(), shanghai.body["reason"].as_str()), (Some(false), Some("other-city")));
+    assert_eq!(
+        (shanghai.body["allowed"].as_bool(), shanghai.body["reason"].as_str()),
+        (Some(false), Some("other-city"))
+    );
     // The signed document itself verifies too.
     let by_mdoc = check(&h, json!({ "mdoc": p1.body["document"], "zone": "ring-5" })).await;
-    assert_eq!((by_mdoc.body["allowed"].as_bool(), by_mdoc.body["method"].as_str()), (Some(true), Some("mdoc")));
+    assert_eq!(
+        (by_mdoc.body["allowed"].as_bool(), by_mdoc.body["method"].as_str()),
+        (Some(true), Some("mdoc"))
+    );
 
     // A licence code and a pass code are never taken for each other.
     let licence = licence_code(&h).await;
     let wrong_kind = check(&h, json!({ "code": licence, "zone": "ring-5" })).await;
     assert_eq!(
-        (wrong_kind.body["valid"].as_bool(), wrong_kind.body["allowed"].as_bool(), wrong_kind.body["reason"].as_str()),
+        (
+            wrong_kind.body["valid"].as_bool(),
+            wrong_kind.body["allowed"].as_bool(),
+            wrong_kind.body["reason"].as_str()
+        ),
         (Some(false), Some(false), Some("bad-prefix")),
         "{wrong_kind:?}"
     );
-    let relabelled = check(&h, json!({ "code": licence.replacen("EDL1:", "TRK1:", 1), "zone": "ring-5" })).await;
+    let relabelled = check(
+        &h,
+        json!({ "code": licence.replacen("EDL1:", "TRK1:", 1), "zone": "ring-5" }),
+    )
+    .await;
     assert_eq!(relabelled.body["valid"], false, "{relabelled:?}");
-    assert_eq!(relabelled.body["reason"], "bad-claims", "the signed kind claim says licence: {relabelled:?}");
-    let as_licence = call(&h.services, json_request("POST /verifications", &[], officer(), &json!({ "code": code }))).await;
-    assert_eq!((as_licence.status, as_licence.body["valid"].as_bool()), (200, Some(false)), "{as_licence:?}");
+    assert_eq!(
+        relabelled.body["reason"], "bad-claims",
+        "the signed kind claim says licence: {relabelled:?}"
+    );
+    let as_licence = call(
+        &h.services,
+        json_request("POST /verifications", &[], officer(), &json!({ "code": code })),
+    )
+    .await;
+    assert_eq!(
+        (as_licence.status, as_licence.body["valid"].as_bool()),
+        (200, Some(false)),
+        "{as_licence:?}"
+    );
     assert_eq!(as_licence.body["reason"], "bad-prefix");
-    let licence_ok = call(&h.services, json_request("POST /verifications", &[], officer(), &json!({ "code": licence }))).await;
-    assert_eq!(licence_ok.body["valid"], true, "the licence code itself is good: {licence_ok:?}");
+    let licence_ok = call(
+        &h.services,
+        json_request("POST /verifications", &[], officer(), &json!({ "code": licence })),
+    )
+    .await;
+    assert_eq!(
+        licence_ok.body["valid"], true,
+        "the licence code itself is good: {licence_ok:?}"
+    );
 
     // Every check is recorded under the pass, for its owner and fleet to read.
     let checks = get(&h, "GET /truck/passes/{id}/checks", &p1_id, fleet_manager(FLEET)).await;
     assert_eq!(checks.status, 200, "{checks:?}");
     let checks = checks.body["checks"].as_array().expect("checks").clone();
-    assert_eq!(checks.len(), 7, "the two codes of the wrong kind named no pass: {checks:?}");
-    assert!(checks.iter().any(|c| c["zone"] == "ring-6" && c["allowed"] == false && c["verifierId"] == "officer-110000-0042"));
+    assert_eq!(
+        checks.len(),
+        7,
+        "the two codes of the wrong kind named no pass: {checks:?}"
+    );
+    assert!(checks
+        .iter()
+        .any(|c| c["zone"] == "ring-6" && c["allowed"] == false && c["verifierId"] == "officer-110000-0042"));
 
     // A long pass needs staff review; it cannot be shown until approved.
-    let p3 = apply(&h, holder(ZHANG_WEI), &application("京A12345", "long", "2026-12-01", "2027-01-31")).await;
+    let p3 = apply(
+        &h,
+        holder(ZHANG_WEI),
+        &application("京A12345", "long", "2026-12-01", "2027-01-31"),
+    )
+    .await;
     assert_eq!(p3.status, 201, "{p3:?}");
     assert_eq!(p3.body["status"]["state"], "pending_review");
-    assert!(p3.body["document"].is_null() && p3.body["reviewDueAt"].is_string(), "{p3:?}");
+    assert!(
+        p3.body["document"].is_null() && p3.body["reviewDueAt"].is_string(),
+        "{p3:?}"
+    );
     let p3_id = id_of(&p3);
     let not_yet = get(&h, "GET /truck/passes/{id}/code", &p3_id, holder(ZHANG_WEI)).await;
     assert_eq!((not_yet.status, not_yet.problem()), (409, "pass-not-active"));
     h.clock.set("2026-11-25T10:05:00+08:00");
-    let p4 = apply(&h, fleet_manager(FLEET), &application("京B20002", "long", "2026-11-26", "2026-12-20")).await;
+    let p4 = apply(
+        &h,
+        fleet_manager(FLEET),
+        &application("京B20002", "long", "2026-11-26", "2026-12-20"),
+    )
+    .await;
     assert_eq!(p4.status, 201, "{p4:?}");
     let p4_id = id_of(&p4);
     let queue = call(&h.services, request("GET /truck/reviews", &[], reviewer(), None, None)).await;
     assert_eq!(queue.status, 200, "{queue:?}");
-    let queued: Vec<&str> = queue.body["items"].as_array().expect("items").iter().filter_map(|i| i["pass"]["id"].as_str()).collect();
+    let queued: Vec<&str> = queue.body["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|i| i["pass"]["id"].as_str())
+        .collect();
     assert_eq!(queued, vec![p3_id.as_str(), p4_id.as_str()], "oldest first");
-    let not_reviewer = call(&h.services, request("GET /truck/reviews", &[], fleet_manager(FLEET), None, None)).await;
+    let not_reviewer = call(
+        &h.services,
+        request("GET /truck/reviews", &[], fleet_manager(FLEET), None, None),
+    )
+    .await;
     assert_eq!((not_reviewer.status, not_reviewer.problem()), (403, "forbidden"));
     let approved = call(
         &h.services,
-        json_request("POST /truck/reviews/{id}/decision", &[("id", &p3_id)], reviewer(), &json!({ "verdict": "approve" })),
+        json_request(
+            "POST /truck/reviews/{id}/decision",
+            &[("id", &p3_id)],
+            reviewer(),
+            &json!({ "verdict": "approve" }),
+        ),
     )
     .await;
-    assert_eq!((approved.status, approved.body["status"]["state"].as_str()), (200, Some("active")), "{approved:?}");
+    assert_eq!(
+        (approved.status, approved.body["status"]["state"].as_str()),
+        (200, Some("active")),
+        "{approved:?}"
+    );
     assert!(approved.body["document"].is_string(), "signed on approval");
     let rejected = call(
         &h.services,
@@ -238,7 +422,12 @@ async fn whole_flow(mut h: Harness) {
     assert_eq!(rejected.body["status"]["reason"], "货物类别与长期通行证不符");
     let again = call(
         &h.services,
-        json_request("POST /truck/reviews/{id}/decision", &[("id", &p4_id)], reviewer(), &json!({ "verdict": "approve" })),
+        json_request(
+            "POST /truck/reviews/{id}/decision",
+            &[("id", &p4_id)],
+            reviewer(),
+            &json!({ "verdict": "approve" }),
+        ),
     )
     .await;
     assert_eq!((again.status, again.problem()), (409, "illegal-transition"));
@@ -249,32 +438,88 @@ async fn whole_flow(mut h: Harness) {
         .list()
         .into_iter()
         .filter_map(|(_, n)| match n {
-            Notice::PassDecided { serial, fleet_id, state, .. } => Some((serial, fleet_id, state)),
+            Notice::PassDecided {
+                serial,
+                fleet_id,
+                state,
+                ..
+            } => Some((serial, fleet_id, state)),
             _ => None,
         })
         .collect();
     assert_eq!(
         decided,
-        vec![(p3_id.clone(), None, "approved".to_string()), (p4_id.clone(), Some(FLEET.to_string()), "rejected".to_string())]
+        vec![
+            (p3_id.clone(), None, "approved".to_string()),
+            (p4_id.clone(), Some(FLEET.to_string()), "rejected".to_string())
+        ]
     );
 
     // The fleet manager sees the fleet's passes and nobody else's.
-    let fleet = call(&h.services, request("GET /truck/passes", &[], fleet_manager(FLEET), None, None)).await;
-    let plates: Vec<&str> = fleet.body["passes"].as_array().expect("passes").iter().filter_map(|p| p["plate"].as_str()).collect();
-    assert_eq!(plates, vec!["京B20002", "京B20001"], "newest first, the fleet's only: {fleet:?}");
-    let own = call(&h.services, request("GET /truck/passes", &[], holder(ZHANG_WEI), None, None)).await;
-    let plates: Vec<&str> = own.body["passes"].as_array().expect("passes").iter().filter_map(|p| p["plate"].as_str()).collect();
+    let fleet = call(
+        &h.services,
+        request("GET /truck/passes", &[], fleet_manager(FLEET), None, None),
+    )
+    .await;
+    let plates: Vec<&str> = fleet.body["passes"]
+        .as_array()
+        .expect("passes")
+        .iter()
+        .filter_map(|p| p["plate"].as_str())
+        .collect();
+    assert_eq!(
+        plates,
+        vec!["京B20002", "京B20001"],
+        "newest first, the fleet's only: {fleet:?}"
+    );
+    let own = call(
+        &h.services,
+        request("GET /truck/passes", &[], holder(ZHANG_WEI), None, None),
+    )
+    .await;
+    let plates: Vec<&str> = own.body["passes"]
+        .as_array()
+        .expect("passes")
+        .iter()
+        .filter_map(|p| p["plate"].as_str())
+        .collect();
     assert_eq!(plates, vec!["京A12345"]);
-    for route in ["GET /truck/passes/{id}", "GET /truck/passes/{id}/code", "GET /truck/passes/{id}/checks"] {
+    for route in [
+        "GET /truck/passes/{id}",
+        "GET /truck/passes/{id}/code",
+        "GET /truck/passes/{id}/checks",
+    ] {
         let denied = get(&h, route, &p1_id, fleet_manager(OTHER_FLEET)).await;
-        assert_eq!((denied.status, denied.problem()), (404, "not-found"), "{route}: another fleet's pass");
+        assert_eq!(
+            (denied.status, denied.problem()),
+            (404, "not-found"),
+            "{route}: another fleet's pass"
+        );
         let denied = get(&h, route, &p1_id, holder(ZHANG_WEI)).await;
         assert_eq!(denied.status, 404, "{route}: a driver who is not the owner");
     }
-    let denied = call(&h.services, request("DELETE /truck/passes/{id}", &[("id", &p1_id)], fleet_manager(OTHER_FLEET), None, None)).await;
+    let denied = call(
+        &h.services,
+        request(
+            "DELETE /truck/passes/{id}",
+            &[("id", &p1_id)],
+            fleet_manager(OTHER_FLEET),
+            None,
+            None,
+        ),
+    )
+    .await;
     assert_eq!(denied.status, 404);
-    let other_vehicle = apply(&h, fleet_manager(OTHER_FLEET), &application("京B20001", "short", "2026-12-01", "2026-12-02")).await;
-    assert_eq!((other_vehicle.status, other_vehicle.problem()), (403, "not-your-vehicle"));
+    let other_vehicle = apply(
+        &h,
+        fleet_manager(OTHER_FLEET),
+        &application("京B20001", "short", "2026-12-01", "2026-12-02"),
+    )
+    .await;
+    assert_eq!(
+        (other_vehicle.status, other_vehicle.problem()),
+        (403, "not-your-vehicle")
+    );
 
     // A city changing its rules does not change the passes it issued.
     let changed = call(
@@ -310,80 +555,169 @@ async fn whole_flow(mut h: Harness) {
     .await;
     assert_eq!((stale.status, stale.problem()), (409, "conflict"));
     // A cold start seeds the shipped rules again: what the administrator changed stays.
-    h.services.records.seed_truck_rules(&shared::domain::truck::TruckRulebook::shipped()).await.expect("seed");
-    let public = call(&h.services, request("GET /truck/cities/{city}", &[("city", "110000")], None, None, None)).await;
+    h.services
+        .records
+        .seed_truck_rules(&shared::domain::truck::TruckRulebook::shipped())
+        .await
+        .expect("seed");
+    let public = call(
+        &h.services,
+        request("GET /truck/cities/{city}", &[("city", "110000")], None, None, None),
+    )
+    .await;
     assert_eq!(public.body["rulesVersion"], 2, "{public:?}");
     let kept = get(&h, "GET /truck/passes/{id}", &p1_id, admin()).await;
-    assert_eq!((kept.body["rulesVersion"].as_u64(), kept.body["zones"].clone()), (Some(1), json!(["ring-5"])), "{kept:?}");
+    assert_eq!(
+        (kept.body["rulesVersion"].as_u64(), kept.body["zones"].clone()),
+        (Some(1), json!(["ring-5"])),
+        "{kept:?}"
+    );
     // The officer now answers under the city's current zones: ring-5 is no longer restricted as such.
     let fresh = get(&h, "GET /truck/passes/{id}/code", &p1_id, fleet_manager(FLEET)).await;
     let fresh = fresh.body["code"].as_str().expect("code").to_string();
     let ring4 = check(&h, json!({ "code": fresh, "zone": "ring-4" })).await;
-    assert_eq!((ring4.body["valid"].as_bool(), ring4.body["reason"].as_str()), (Some(true), Some("zone-not-covered")));
+    assert_eq!(
+        (ring4.body["valid"].as_bool(), ring4.body["reason"].as_str()),
+        (Some(true), Some("zone-not-covered"))
+    );
     // New applications meet the new rules.
-    let new_rules = apply(&h, fleet_manager(FLEET), &application("京B2000D", "short", "2026-11-25", "2026-11-26")).await;
+    let new_rules = apply(
+        &h,
+        fleet_manager(FLEET),
+        &application("京B2000D", "short", "2026-11-25", "2026-11-26"),
+    )
+    .await;
     assert_eq!(new_rules.status, 422, "{new_rules:?}");
-    let codes: Vec<&str> = new_rules.body["reasons"].as_array().expect("reasons").iter().filter_map(|r| r["code"].as_str()).collect();
+    let codes: Vec<&str> = new_rules.body["reasons"]
+        .as_array()
+        .expect("reasons")
+        .iter()
+        .filter_map(|r| r["code"].as_str())
+        .collect();
     assert!(codes == vec!["unknown-zone"], "{codes:?}");
 
     // A city joins by configuration: Zhanjiang is switched on now.
-    let refused = apply(&h, fleet_manager(FLEET), &json!({
-        "plate": "京B2000D", "city": "440800", "passType": "short", "zones": ["urban"],
-        "validFrom": "2026-11-25", "validTo": "2026-11-26", "windows": [{ "from": "00:00", "to": "24:00" }],
-    }))
+    let refused = apply(
+        &h,
+        fleet_manager(FLEET),
+        &json!({
+            "plate": "京B2000D", "city": "440800", "passType": "short", "zones": ["urban"],
+            "validFrom": "2026-11-25", "validTo": "2026-11-26", "windows": [{ "from": "00:00", "to": "24:00" }],
+        }),
+    )
     .await;
     assert_eq!(refused.status, 422, "{refused:?}");
     assert_eq!(refused.body["reasons"][0]["code"], "city-not-live");
     let switched = call(
         &h.services,
-        json_request("PUT /admin/truck/rollout/cities/{city}", &[("city", "440800")], admin(), &json!({ "goLiveAt": "now" })),
+        json_request(
+            "PUT /admin/truck/rollout/cities/{city}",
+            &[("city", "440800")],
+            admin(),
+            &json!({ "goLiveAt": "now" }),
+        ),
     )
     .await;
-    assert_eq!((switched.status, switched.body["availability"]["status"].as_str()), (200, Some("live")), "{switched:?}");
-    let p2 = apply(&h, fleet_manager(FLEET), &json!({
-        "plate": "京B2000D", "city": "440800", "passType": "short", "zones": ["urban"],
-        "validFrom": "2026-11-25", "validTo": "2026-11-26", "windows": [{ "from": "00:00", "to": "24:00" }],
-    }))
+    assert_eq!(
+        (switched.status, switched.body["availability"]["status"].as_str()),
+        (200, Some("live")),
+        "{switched:?}"
+    );
+    let p2 = apply(
+        &h,
+        fleet_manager(FLEET),
+        &json!({
+            "plate": "京B2000D", "city": "440800", "passType": "short", "zones": ["urban"],
+            "validFrom": "2026-11-25", "validTo": "2026-11-26", "windows": [{ "from": "00:00", "to": "24:00" }],
+        }),
+    )
     .await;
-    assert_eq!((p2.status, p2.body["status"]["state"].as_str()), (201, Some("active")), "{p2:?}");
+    assert_eq!(
+        (p2.status, p2.body["status"]["state"].as_str()),
+        (201, Some("active")),
+        "{p2:?}"
+    );
     let p2_id = id_of(&p2);
 
     // The fleet manager gives a pass up; the owner's list shows it withdrawn.
-    let p5 = apply(&h, fleet_manager(FLEET), &json!({
-        "plate": "京B20002", "city": "440800", "passType": "short", "zones": ["urban"],
-        "validFrom": "2026-11-27", "validTo": "2026-11-28", "windows": [{ "from": "06:00", "to": "12:00" }],
-    }))
+    let p5 = apply(
+        &h,
+        fleet_manager(FLEET),
+        &json!({
+            "plate": "京B20002", "city": "440800", "passType": "short", "zones": ["urban"],
+            "validFrom": "2026-11-27", "validTo": "2026-11-28", "windows": [{ "from": "06:00", "to": "12:00" }],
+        }),
+    )
     .await;
     assert_eq!(p5.status, 201, "{p5:?}");
-    let withdrawn = call(&h.services, request("DELETE /truck/passes/{id}", &[("id", &id_of(&p5))], fleet_manager(FLEET), None, None)).await;
-    assert_eq!((withdrawn.status, withdrawn.body["status"]["state"].as_str()), (200, Some("withdrawn")), "{withdrawn:?}");
+    let withdrawn = call(
+        &h.services,
+        request(
+            "DELETE /truck/passes/{id}",
+            &[("id", &id_of(&p5))],
+            fleet_manager(FLEET),
+            None,
+            None,
+        ),
+    )
+    .await;
+    assert_eq!(
+        (withdrawn.status, withdrawn.body["status"]["state"].as_str()),
+        (200, Some("withdrawn")),
+        "{withdrawn:?}"
+    );
 
     // An administrator revokes a pass with a reason; the officer sees it.
     let no_reason = call(
         &h.services,
-        json_request("POST /admin/truck/passes/{id}/revocation", &[("id", &p1_id)], admin(), &json!({ "reason": " " })),
+        json_request(
+            "POST /admin/truck/passes/{id}/revocation",
+            &[("id", &p1_id)],
+            admin(),
+            &json!({ "reason": " " }),
+        ),
     )
     .await;
     assert_eq!((no_reason.status, no_reason.problem()), (400, "invalid-request"));
     let not_admin = call(
         &h.services,
-        json_request("POST /admin/truck/passes/{id}/revocation", &[("id", &p1_id)], fleet_manager(FLEET), &json!({ "reason": "x" })),
+        json_request(
+            "POST /admin/truck/passes/{id}/revocation",
+            &[("id", &p1_id)],
+            fleet_manager(FLEET),
+            &json!({ "reason": "x" }),
+        ),
     )
     .await;
     assert_eq!((not_admin.status, not_admin.problem()), (403, "forbidden"));
     let revoked = call(
         &h.services,
-        json_request("POST /admin/truck/passes/{id}/revocation", &[("id", &p1_id)], admin(), &json!({ "reason": "车辆违规进入限行区域" })),
+        json_request(
+            "POST /admin/truck/passes/{id}/revocation",
+            &[("id", &p1_id)],
+            admin(),
+            &json!({ "reason": "车辆违规进入限行区域" }),
+        ),
     )
     .await;
-    assert_eq!((revoked.status, revoked.body["status"]["state"].as_str()), (200, Some("revoked")), "{revoked:?}");
+    assert_eq!(
+        (revoked.status, revoked.body["status"]["state"].as_str()),
+        (200, Some("revoked")),
+        "{revoked:?}"
+    );
     assert!(
-        notices.list().iter().any(|(_, n)| matches!(n, Notice::PassDecided { serial, state, .. } if *serial == p1_id && state == "revoked")),
+        notices.list().iter().any(
+            |(_, n)| matches!(n, Notice::PassDecided { serial, state, .. } if *serial == p1_id && state == "revoked")
+        ),
         "the fleet is told of the revocation"
     );
     let after = check(&h, json!({ "code": fresh, "zone": "ring-4" })).await;
     assert_eq!(
-        (after.body["valid"].as_bool(), after.body["allowed"].as_bool(), after.body["reason"].as_str()),
+        (
+            after.body["valid"].as_bool(),
+            after.body["allowed"].as_bool(),
+            after.body["reason"].as_str()
+        ),
         (Some(false), Some(false), Some("revoked")),
         "{after:?}"
     );
@@ -392,17 +726,33 @@ async fn whole_flow(mut h: Harness) {
 
     // The scheduled job expires passes whose last day has ended, and only those.
     h.clock.set("2026-11-27T01:00:00+08:00");
-    let report = h.services.run_expiry(None, &ExpiryOptions::default()).await.expect("expiry run");
+    let report = h
+        .services
+        .run_expiry(None, &ExpiryOptions::default())
+        .await
+        .expect("expiry run");
     assert_eq!(report.passes_expired, 1, "{report:?}");
     let expired = get(&h, "GET /truck/passes/{id}", &p2_id, fleet_manager(FLEET)).await;
     assert_eq!(expired.body["status"]["state"], "expired", "{expired:?}");
     let still = get(&h, "GET /truck/passes/{id}", &p3_id, holder(ZHANG_WEI)).await;
     assert_eq!(still.body["status"]["state"], "active");
-    let rerun = h.services.run_expiry(None, &ExpiryOptions::default()).await.expect("expiry run");
+    let rerun = h
+        .services
+        .run_expiry(None, &ExpiryOptions::default())
+        .await
+        .expect("expiry run");
     assert_eq!(rerun.passes_expired, 0, "idempotent: {rerun:?}");
     // The pass's mdoc has run out as well.
-    let late = check(&h, json!({ "mdoc": p2.body["document"], "zone": "urban", "city": "440800" })).await;
-    assert_eq!((late.body["valid"].as_bool(), late.body["reason"].as_str()), (Some(false), Some("expired")), "{late:?}");
+    let late = check(
+        &h,
+        json!({ "mdoc": p2.body["document"], "zone": "urban", "city": "440800" }),
+    )
+    .await;
+    assert_eq!(
+        (late.body["valid"].as_bool(), late.body["reason"].as_str()),
+        (Some(false), Some("expired")),
+        "{late:?}"
+    );
 }
 
 /// Runs a test on a thread with a larger stack: the whole flow polls deeply
@@ -411,7 +761,10 @@ fn on_large_stack<F: std::future::Future<Output = ()>>(test: impl FnOnce() -> F 
     let thread = std::thread::Builder::new()
         .stack_size(32 * 1024 * 1024)
         .spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
             runtime.block_on(test());
         })
         .expect("test thread");
@@ -436,9 +789,19 @@ fn whole_flow_on_dynamodb_and_kms() {
     on_large_stack(|| async {
         let mut h = dynamo_harness().await;
         let config = edl_tests::aws_config().await;
-        let iaca = shared::adapters::kms::create_signing_key(&config, "test IACA").await.expect("key");
-        let ds = shared::adapters::kms::create_signing_key(&config, "test document signer").await.expect("key");
-        install_keys(&mut h, Arc::new(shared::adapters::kms::KmsSigner::new(&config)), &iaca, &ds).await;
+        let iaca = shared::adapters::kms::create_signing_key(&config, "test IACA")
+            .await
+            .expect("key");
+        let ds = shared::adapters::kms::create_signing_key(&config, "test document signer")
+            .await
+            .expect("key");
+        install_keys(
+            &mut h,
+            Arc::new(shared::adapters::kms::KmsSigner::new(&config)),
+            &iaca,
+            &ds,
+        )
+        .await;
         whole_flow(h).await;
     });
 }
@@ -446,7 +809,12 @@ fn whole_flow_on_dynamodb_and_kms() {
 /// Each refusal is a clear 4xx problem, and none writes anything.
 async fn bad_input_writes_nothing(mut h: Harness) {
     local_keys(&mut h).await;
-    let first = apply(&h, fleet_manager(FLEET), &application("京B20001", "short", "2026-11-25", "2026-11-30")).await;
+    let first = apply(
+        &h,
+        fleet_manager(FLEET),
+        &application("京B20001", "short", "2026-11-25", "2026-11-30"),
+    )
+    .await;
     assert_eq!(first.status, 201, "{first:?}");
     let records = h.services.records.clone();
     let before = records.passes_of_vehicle("京B20001").await.expect("read");
@@ -455,7 +823,14 @@ async fn bad_input_writes_nothing(mut h: Harness) {
     let harness = &h;
     let refused = |body: Value| async move { apply(harness, fleet_manager(FLEET), &body).await };
     let reasons = |answer: &Answer| -> Vec<String> {
-        answer.body["reasons"].as_array().map(|r| r.iter().filter_map(|r| r["code"].as_str().map(str::to_string)).collect()).unwrap_or_default()
+        answer.body["reasons"]
+            .as_array()
+            .map(|r| {
+                r.iter()
+                    .filter_map(|r| r["code"].as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
     };
 
     // Unknown city.
@@ -473,11 +848,21 @@ async fn bad_input_writes_nothing(mut h: Harness) {
     assert_eq!((answer.status, answer.problem()), (422, "pass-refused"));
     assert_eq!(reasons(&answer), vec!["city-not-live"]);
     // A vehicle type the city bans outright (张伟's hazardous goods truck).
-    let answer = apply(&h, holder(ZHANG_WEI), &application("京A66666", "short", "2026-12-05", "2026-12-06")).await;
+    let answer = apply(
+        &h,
+        holder(ZHANG_WEI),
+        &application("京A66666", "short", "2026-12-05", "2026-12-06"),
+    )
+    .await;
     assert_eq!((answer.status, answer.problem()), (422, "pass-refused"));
     assert_eq!(reasons(&answer), vec!["vehicle-type-banned"]);
     // Below the city's emission standard (李娜's China 4 truck).
-    let answer = apply(&h, holder(LI_NA), &application("京A44444", "short", "2026-12-05", "2026-12-06")).await;
+    let answer = apply(
+        &h,
+        holder(LI_NA),
+        &application("京A44444", "short", "2026-12-05", "2026-12-06"),
+    )
+    .await;
     assert_eq!(reasons(&answer), vec!["emission-below-minimum"]);
     // Dates outside the pass type's limits, and every other reason at once.
     let answer = refused(json!({
@@ -486,7 +871,11 @@ async fn bad_input_writes_nothing(mut h: Harness) {
     }))
     .await;
     assert_eq!((answer.status, answer.problem()), (422, "pass-refused"));
-    assert_eq!(reasons(&answer), vec!["unknown-zone", "dates-invalid", "too-long", "window-invalid"], "{answer:?}");
+    assert_eq!(
+        reasons(&answer),
+        vec!["unknown-zone", "dates-invalid", "too-long", "window-invalid"],
+        "{answer:?}"
+    );
     // Overlapping the vehicle's active pass where the city forbids it.
     let answer = refused(application("京B20001", "short", "2026-11-28", "2026-12-02")).await;
     assert_eq!(reasons(&answer), vec!["overlapping-pass"], "{answer:?}");
@@ -496,12 +885,27 @@ async fn bad_input_writes_nothing(mut h: Harness) {
     let answer = refused(body).await;
     assert_eq!(reasons(&answer), vec!["vehicle-mismatch"], "{answer:?}");
     // Someone else's vehicle, and one not in the register.
-    let answer = apply(&h, holder(ZHANG_WEI), &application("京B20001", "short", "2026-12-05", "2026-12-06")).await;
+    let answer = apply(
+        &h,
+        holder(ZHANG_WEI),
+        &application("京B20001", "short", "2026-12-05", "2026-12-06"),
+    )
+    .await;
     assert_eq!((answer.status, answer.problem()), (403, "not-your-vehicle"));
     let answer = refused(application("京Z99999", "short", "2026-12-05", "2026-12-06")).await;
     assert_eq!((answer.status, answer.problem()), (404, "not-found"));
     // Malformed, unknown fields, not a plate, no token, a role that may not apply.
-    let answer = call(&h.services, request("POST /truck/passes", &[], fleet_manager(FLEET), Some("application/json"), Some("{\"plate\":"))).await;
+    let answer = call(
+        &h.services,
+        request(
+            "POST /truck/passes",
+            &[],
+            fleet_manager(FLEET),
+            Some("application/json"),
+            Some("{\"plate\":"),
+        ),
+    )
+    .await;
     assert_eq!((answer.status, answer.problem()), (400, "invalid-request"));
     let mut body = application("京B20001", "short", "2026-12-05", "2026-12-06");
     body["price"] = json!(0);
@@ -513,21 +917,56 @@ async fn bad_input_writes_nothing(mut h: Harness) {
     assert_eq!((answer.status, answer.problem()), (400, "invalid-request"));
     let answer = apply(&h, None, &application("京B20001", "short", "2026-12-05", "2026-12-06")).await;
     assert_eq!((answer.status, answer.problem()), (401, "unauthenticated"));
-    let answer = apply(&h, officer(), &application("京B20001", "short", "2026-12-05", "2026-12-06")).await;
+    let answer = apply(
+        &h,
+        officer(),
+        &application("京B20001", "short", "2026-12-05", "2026-12-06"),
+    )
+    .await;
     assert_eq!((answer.status, answer.problem()), (403, "forbidden"));
     let big = json!({ "plate": "京B20001", "city": "110000", "passType": "short", "zones": ["z".repeat(20_000)], "validFrom": "2026-12-05", "validTo": "2026-12-06", "windows": [] });
     let answer = refused(big).await;
     assert_eq!((answer.status, answer.problem()), (413, "payload-too-large"));
 
     // Verification: bad requests are errors, bad credentials are answers.
-    let answer = call(&h.services, json_request("POST /truck/verifications", &[], officer(), &json!({ "zone": "ring-5" }))).await;
+    let answer = call(
+        &h.services,
+        json_request(
+            "POST /truck/verifications",
+            &[],
+            officer(),
+            &json!({ "zone": "ring-5" }),
+        ),
+    )
+    .await;
     assert_eq!((answer.status, answer.problem()), (400, "invalid-request"));
-    let answer = call(&h.services, json_request("POST /truck/verifications", &[], officer(), &json!({ "code": "TRK1:x", "zone": "ring-5", "at": "tomorrow" }))).await;
+    let answer = call(
+        &h.services,
+        json_request(
+            "POST /truck/verifications",
+            &[],
+            officer(),
+            &json!({ "code": "TRK1:x", "zone": "ring-5", "at": "tomorrow" }),
+        ),
+    )
+    .await;
     assert_eq!((answer.status, answer.problem()), (400, "invalid-request"));
-    let answer = call(&h.services, json_request("POST /truck/verifications", &[], holder(ZHANG_WEI), &json!({ "code": "TRK1:x", "zone": "ring-5" }))).await;
+    let answer = call(
+        &h.services,
+        json_request(
+            "POST /truck/verifications",
+            &[],
+            holder(ZHANG_WEI),
+            &json!({ "code": "TRK1:x", "zone": "ring-5" }),
+        ),
+    )
+    .await;
     assert_eq!((answer.status, answer.problem()), (403, "forbidden"));
     let answer = check(&h, json!({ "code": "TRK1:abc", "zone": "ring-5" })).await;
-    assert_eq!((answer.body["valid"].as_bool(), answer.body["reason"].as_str()), (Some(false), Some("bad-base45")));
+    assert_eq!(
+        (answer.body["valid"].as_bool(), answer.body["reason"].as_str()),
+        (Some(false), Some("bad-base45"))
+    );
     let forged = check(&h, json!({ "mdoc": STANDARD.encode(b"not an mdoc"), "zone": "ring-5" })).await;
     assert_eq!(forged.body["valid"], false);
     // Vehicle imports: all checked first, nothing written on an error.
@@ -542,11 +981,22 @@ async fn bad_input_writes_nothing(mut h: Harness) {
         ),
     )
     .await;
-    assert_eq!((answer.status, answer.problem()), (400, "invalid-request"), "{answer:?}");
-    assert_eq!(records.vehicle("京C00001").await.expect("read"), None, "nothing imported");
+    assert_eq!(
+        (answer.status, answer.problem()),
+        (400, "invalid-request"),
+        "{answer:?}"
+    );
+    assert_eq!(
+        records.vehicle("京C00001").await.expect("read"),
+        None,
+        "nothing imported"
+    );
 
     let after = records.passes_of_vehicle("京B20001").await.expect("read");
-    assert_eq!(after, before, "no refusal wrote a pass or moved the vehicle's pass list");
+    assert_eq!(
+        after, before,
+        "no refusal wrote a pass or moved the vehicle's pass list"
+    );
     assert_eq!(records.passes_of_fleet(FLEET).await.expect("read").len(), fleet_before);
 }
 
@@ -572,7 +1022,10 @@ async fn simultaneous_overlapping_applications_store_one_pass() {
     assert_eq!(created, 1, "{attempts:?}");
     for refused in attempts.iter().filter(|a| a.status != 201) {
         assert!(refused.status == 422 || refused.status == 409, "{refused:?}");
-        assert!(refused.problem() == "pass-refused" || refused.problem() == "conflict", "{refused:?}");
+        assert!(
+            refused.problem() == "pass-refused" || refused.problem() == "conflict",
+            "{refused:?}"
+        );
     }
     let (passes, _) = h.services.records.passes_of_vehicle("京B20001").await.expect("read");
     assert_eq!(passes.len(), 1);

@@ -27,7 +27,12 @@ fn reviewer_two() -> Option<Value> {
 async fn open_new_photo(h: &Harness, holder_id: &str) -> String {
     let opened = call(
         &h.services,
-        json_request("POST /applications", &[], holder(holder_id), &json!({ "photoSource": "camera" })),
+        json_request(
+            "POST /applications",
+            &[],
+            holder(holder_id),
+            &json!({ "photoSource": "camera" }),
+        ),
     )
     .await;
     assert_eq!(opened.status, 201, "{opened:?}");
@@ -48,9 +53,12 @@ async fn ask_upload(h: &Harness, holder_id: &str, id: &str, content_type: &str) 
 }
 
 async fn application(h: &Harness, holder_id: &str, id: &str) -> Value {
-    call(&h.services, request("GET /applications/{id}", &[("id", id)], holder(holder_id), None, None))
-        .await
-        .body
+    call(
+        &h.services,
+        request("GET /applications/{id}", &[("id", id)], holder(holder_id), None, None),
+    )
+    .await
+    .body
 }
 
 /// Uploads through the embedded store's link as the app would, then runs the checks.
@@ -79,12 +87,37 @@ async fn every_automatic_check_with_real_images() {
     let id = open_new_photo(&h, LI_NA).await;
     let today = h.services.now().date_naive();
     let cases: Vec<(&str, &str, Vec<u8>, &str)> = vec![
-        ("blue background", "image/jpeg", images::coloured_background_jpeg(360, 480, [40, 90, 200]), "background"),
-        ("PNG declared as JPEG", "image/jpeg", images::id_photo_png(360, 480), "file-type"),
+        (
+            "blue background",
+            "image/jpeg",
+            images::coloured_background_jpeg(360, 480, [40, 90, 200]),
+            "background",
+        ),
+        (
+            "PNG declared as JPEG",
+            "image/jpeg",
+            images::id_photo_png(360, 480),
+            "file-type",
+        ),
         ("GIF", "image/png", images::gif_bytes(), "file-type"),
-        ("truncated", "image/jpeg", images::truncated(&images::id_photo_jpeg(720, 960)), "decodes"),
-        ("decompression bomb", "image/png", images::png_claiming_dimensions(100_000, 100_000), "dimensions"),
-        ("landscape", "image/jpeg", images::id_photo_jpeg(1000, 400), "aspect-ratio"),
+        (
+            "truncated",
+            "image/jpeg",
+            images::truncated(&images::id_photo_jpeg(720, 960)),
+            "decodes",
+        ),
+        (
+            "decompression bomb",
+            "image/png",
+            images::png_claiming_dimensions(100_000, 100_000),
+            "dimensions",
+        ),
+        (
+            "landscape",
+            "image/jpeg",
+            images::id_photo_jpeg(1000, 400),
+            "aspect-ratio",
+        ),
         (
             "taken a year ago",
             "image/jpeg",
@@ -101,7 +134,9 @@ async fn every_automatic_check_with_real_images() {
         assert!(codes.contains(&code.to_string()), "{what}: {codes:?}");
         let app = application(&h, LI_NA, &id).await;
         assert_eq!(app["state"], "awaiting_photo", "{what}: the application stays open");
-        assert!(app["lastRefusal"]["failures"][0]["message"].as_str().is_some_and(|m| !m.is_empty()));
+        assert!(app["lastRefusal"]["failures"][0]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()));
     }
     // A recent EXIF date and a white background pass, and the photo enters the queue.
     let good = images::with_exif_capture_date(
@@ -112,7 +147,10 @@ async fn every_automatic_check_with_real_images() {
     assert!(matches!(outcome, PhotoOutcome::Queued { .. }), "{outcome:?}");
     let app = application(&h, LI_NA, &id).await;
     assert_eq!(app["state"], "awaiting_review");
-    assert!(app.get("lastRefusal").is_none(), "a passing upload clears the last refusal");
+    assert!(
+        app.get("lastRefusal").is_none(),
+        "a passing upload clears the last refusal"
+    );
     // The same object's event again changes nothing.
     let key = app["photo"]["key"].as_str().expect("key").to_string();
     let again = h.services.photo_arrived(&key).await.expect("again");
@@ -125,13 +163,19 @@ async fn the_same_photo_from_another_holder_is_refused() {
     let h = embedded_harness().await;
     let photo = images::id_photo_jpeg_variant(360, 480, 7);
     let first = open_new_photo(&h, LI_NA).await;
-    assert!(matches!(upload_embedded(&h, LI_NA, &first, "image/jpeg", &photo).await, PhotoOutcome::Queued { .. }));
+    assert!(matches!(
+        upload_embedded(&h, LI_NA, &first, "image/jpeg", &photo).await,
+        PhotoOutcome::Queued { .. }
+    ));
     let second = open_new_photo(&h, ZHANG_WEI).await;
     let outcome = upload_embedded(&h, ZHANG_WEI, &second, "image/jpeg", &photo).await;
     assert_eq!(failed_codes(&outcome), vec!["duplicate"]);
     // Another photo of their own goes through.
     let own = images::id_photo_jpeg_variant(360, 480, 8);
-    assert!(matches!(upload_embedded(&h, ZHANG_WEI, &second, "image/jpeg", &own).await, PhotoOutcome::Queued { .. }));
+    assert!(matches!(
+        upload_embedded(&h, ZHANG_WEI, &second, "image/jpeg", &own).await,
+        PhotoOutcome::Queued { .. }
+    ));
 }
 
 /// A multipart/form-data body: the policy's fields, then the file.
@@ -168,7 +212,12 @@ async fn post_form(url: &str, fields: &serde_json::Map<String, Value>, file: &[u
         .expect("request");
     let response = client.request(request).await.expect("S3 answers");
     let status = response.status().as_u16();
-    let text = response.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+    let text = response
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
     (status, String::from_utf8_lossy(&text).into_owned())
 }
 
@@ -177,13 +226,21 @@ async fn get_bytes(url: &str) -> (u16, Vec<u8>) {
     let request = http::Request::get(url).body(Full::new(Bytes::new())).expect("request");
     let response = client.request(request).await.expect("S3 answers");
     let status = response.status().as_u16();
-    let bytes = response.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
     (status, bytes.to_vec())
 }
 
 /// The S3 `ObjectCreated` event for `key`, from the sample event file, through the real handler.
 async fn object_created(h: &Harness, bucket: &str, key: &str) -> Vec<PhotoOutcome> {
-    let path = format!("{}/../events/photo-check-object-created.json", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/../events/photo-check-object-created.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
     let mut event: Value = serde_json::from_str(&std::fs::read_to_string(path).expect("event")).expect("json");
     event["Records"][0]["s3"]["object"]["key"] = json!(key);
     event["Records"][0]["s3"]["bucket"]["name"] = json!(bucket);
@@ -225,7 +282,10 @@ async fn presigned_upload_to_s3_checked_reviewed_and_kept() {
     let (status, _) = post_form(&url, &elsewhere, &photo, "image/jpeg").await;
     assert!((400..500).contains(&status), "another key: {status}");
     let store = h.services.photos.as_ref().expect("photo store");
-    assert!(matches!(store.read(&key, 10_000_000).await, Err(PhotoStoreError::NotFound(_))));
+    assert!(matches!(
+        store.read(&key, 10_000_000).await,
+        Err(PhotoStoreError::NotFound(_))
+    ));
 
     // The genuine upload lands; the ObjectCreated event runs the checks.
     let (status, answer) = post_form(&url, &fields, &photo, "image/jpeg").await;
@@ -233,23 +293,38 @@ async fn presigned_upload_to_s3_checked_reviewed_and_kept() {
     assert_eq!(store.read(&key, 10_000_000).await.expect("stored"), photo);
     let bucket = url.rsplit('/').next().expect("bucket").to_string();
     let outcomes = object_created(&h, &bucket, &key).await;
-    assert!(matches!(outcomes.as_slice(), [PhotoOutcome::Queued { .. }]), "{outcomes:?}");
+    assert!(
+        matches!(outcomes.as_slice(), [PhotoOutcome::Queued { .. }]),
+        "{outcomes:?}"
+    );
     // The event delivered twice changes nothing.
     let repeated = object_created(&h, &bucket, &key).await;
-    assert!(matches!(repeated.as_slice(), [PhotoOutcome::Ignored { .. }]), "{repeated:?}");
+    assert!(
+        matches!(repeated.as_slice(), [PhotoOutcome::Ignored { .. }]),
+        "{repeated:?}"
+    );
 
     // The reviewer finds it, sees the photo through a short-lived link, approves.
     let queue = call(&h.services, request("GET /reviews", &[], reviewer(), None, None)).await;
     assert_eq!(queue.status, 200, "{queue:?}");
     assert_eq!(queue.body["items"][0]["id"], json!(id));
-    let item = call(&h.services, request("GET /reviews/{id}", &[("id", &id)], reviewer(), None, None)).await;
+    let item = call(
+        &h.services,
+        request("GET /reviews/{id}", &[("id", &id)], reviewer(), None, None),
+    )
+    .await;
     assert_eq!(item.status, 200, "{item:?}");
     assert_eq!(item.body["holder"]["name"], "李娜");
     let (status, shown) = get_bytes(item.body["photoUrl"].as_str().expect("link")).await;
     assert_eq!((status, shown == photo), (200, true));
     let approved = call(
         &h.services,
-        json_request("POST /reviews/{id}/decision", &[("id", &id)], reviewer(), &json!({ "verdict": "approve" })),
+        json_request(
+            "POST /reviews/{id}/decision",
+            &[("id", &id)],
+            reviewer(),
+            &json!({ "verdict": "approve" }),
+        ),
     )
     .await;
     assert_eq!(approved.status, 200, "{approved:?}");
@@ -276,7 +351,10 @@ async fn an_expired_form_is_refused_by_s3() {
     let fields: serde_json::Map<String, Value> = form.fields.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
     let (status, _) = post_form(&form.url, &fields, &images::id_photo_jpeg(360, 480), "image/jpeg").await;
     assert!((400..500).contains(&status), "expired: {status}");
-    assert!(matches!(photos.read(&grant.key, 10_000_000).await, Err(PhotoStoreError::NotFound(_))));
+    assert!(matches!(
+        photos.read(&grant.key, 10_000_000).await,
+        Err(PhotoStoreError::NotFound(_))
+    ));
     // The same form signed now works: the refusal was the expiry.
     let fresh = UploadGrant {
         expires_at: chrono::Utc::now() + chrono::Duration::minutes(5),
@@ -290,14 +368,26 @@ async fn an_expired_form_is_refused_by_s3() {
 
 async fn queued(h: &Harness, holder_id: &str, seed: u32) -> String {
     let id = open_new_photo(h, holder_id).await;
-    let outcome = upload_embedded(h, holder_id, &id, "image/jpeg", &images::id_photo_jpeg_variant(360, 480, seed)).await;
+    let outcome = upload_embedded(
+        h,
+        holder_id,
+        &id,
+        "image/jpeg",
+        &images::id_photo_jpeg_variant(360, 480, seed),
+    )
+    .await;
     assert!(matches!(outcome, PhotoOutcome::Queued { .. }), "{outcome:?}");
     id
 }
 
 async fn two_reviewers_race(h: Harness) {
     let id = queued(&h, LI_NA, 1).await;
-    let approve = json_request("POST /reviews/{id}/decision", &[("id", &id)], reviewer(), &json!({ "verdict": "approve" }));
+    let approve = json_request(
+        "POST /reviews/{id}/decision",
+        &[("id", &id)],
+        reviewer(),
+        &json!({ "verdict": "approve" }),
+    );
     let reject = json_request(
         "POST /reviews/{id}/decision",
         &[("id", &id)],
@@ -309,7 +399,10 @@ async fn two_reviewers_race(h: Harness) {
     statuses.sort();
     assert_eq!(statuses, [200, 409], "{a:?} {b:?}");
     let loser = if a.status == 409 { &a } else { &b };
-    assert!(matches!(loser.problem(), "conflict" | "illegal-transition"), "{loser:?}");
+    assert!(
+        matches!(loser.problem(), "conflict" | "illegal-transition"),
+        "{loser:?}"
+    );
     let app = application(&h, LI_NA, &id).await;
     let decisions: Vec<_> = app["history"]
         .as_array()
@@ -339,13 +432,23 @@ async fn queue_pages_overdue_and_decisions(h: Harness) {
     let third = queued(&h, CHEN_JING, 3).await;
     let page = call(&h.services, queue_request("limit=2")).await;
     assert_eq!(page.status, 200, "{page:?}");
-    let ids: Vec<_> = page.body["items"].as_array().expect("items").iter().map(|i| i["id"].clone()).collect();
+    let ids: Vec<_> = page.body["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|i| i["id"].clone())
+        .collect();
     assert_eq!(ids, vec![json!(first), json!(second)], "oldest first");
     assert_eq!(page.body["items"][0]["overdue"], true, "due Thursday 10:00, now Friday");
     assert_eq!(page.body["items"][0]["dueAt"], "2026-11-26T02:00:00Z");
     let cursor = page.body["next"].as_str().expect("a next page").to_string();
     let rest = call(&h.services, queue_request(&format!("limit=2&cursor={cursor}"))).await;
-    let ids: Vec<_> = rest.body["items"].as_array().expect("items").iter().map(|i| i["id"].clone()).collect();
+    let ids: Vec<_> = rest.body["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|i| i["id"].clone())
+        .collect();
     assert_eq!(ids, vec![json!(third)]);
     // Friday 08:30: only the first (due Thursday 10:00) is past its due time;
     // at 10:30 the second (due Friday 09:00) is too.
@@ -371,13 +474,30 @@ async fn queue_pages_overdue_and_decisions(h: Harness) {
     )
     .await;
     assert_eq!(rejected.body["state"], "rejected", "{rejected:?}");
-    assert_eq!(rejected.body["lastReview"]["reasons"], json!(["background-not-white", "head-covered"]));
+    assert_eq!(
+        rejected.body["lastReview"]["reasons"],
+        json!(["background-not-white", "head-covered"])
+    );
     assert_eq!(rejected.body["lastReview"]["by"]["id"], "reviewer-0001");
-    let resubmitted = upload_embedded(&h, LI_NA, &first, "image/jpeg", &images::id_photo_jpeg_variant(360, 480, 11)).await;
+    let resubmitted = upload_embedded(
+        &h,
+        LI_NA,
+        &first,
+        "image/jpeg",
+        &images::id_photo_jpeg_variant(360, 480, 11),
+    )
+    .await;
     assert!(matches!(resubmitted, PhotoOutcome::Queued { .. }));
-    let item = call(&h.services, request("GET /reviews/{id}", &[("id", &first)], reviewer(), None, None)).await;
+    let item = call(
+        &h.services,
+        request("GET /reviews/{id}", &[("id", &first)], reviewer(), None, None),
+    )
+    .await;
     assert_eq!(item.body["resubmission"], true);
-    assert!(item.body["previousPhotoUrl"].as_str().is_some(), "the previous photo is shown: {item:?}");
+    assert!(
+        item.body["previousPhotoUrl"].as_str().is_some(),
+        "the previous photo is shown: {item:?}"
+    );
 
     // Malicious (R15): the application ends, the slot is free, the reason is kept.
     let stopped = call(
@@ -391,17 +511,23 @@ async fn queue_pages_overdue_and_decisions(h: Harness) {
     )
     .await;
     assert_eq!(stopped.body["state"], "stopped", "{stopped:?}");
-    let last = stopped.body["history"].as_array().and_then(|h| h.last()).cloned().expect("history");
+    let last = stopped.body["history"]
+        .as_array()
+        .and_then(|h| h.last())
+        .cloned()
+        .expect("history");
     assert_eq!(last["action"], "stopped_malicious");
     assert!(last["detail"].as_str().is_some_and(|d| d.contains("上传内容违法")));
 }
 
 fn queue_request(query: &str) -> lambda_http::Request {
-    let mut event: Value = serde_json::from_str(&std::fs::read_to_string(format!(
-        "{}/../events/review-list-queue.json",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .expect("event"))
+    let mut event: Value = serde_json::from_str(
+        &std::fs::read_to_string(format!(
+            "{}/../events/review-list-queue.json",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .expect("event"),
+    )
     .expect("json");
     event["rawQueryString"] = json!(query);
     lambda_http::request::from_str(&event.to_string()).expect("request")
@@ -427,56 +553,111 @@ async fn bad_photo_and_review_input(h: Harness) {
     assert_eq!((gif.status, gif.problem()), (400, "invalid-request"));
     let on_file = call(
         &h.services,
-        json_request("POST /applications/{id}/photo-uploads", &[("id", &id)], holder(LI_NA), &json!({ "source": "on_file", "contentType": "image/jpeg" })),
+        json_request(
+            "POST /applications/{id}/photo-uploads",
+            &[("id", &id)],
+            holder(LI_NA),
+            &json!({ "source": "on_file", "contentType": "image/jpeg" }),
+        ),
     )
     .await;
     assert_eq!((on_file.status, on_file.problem()), (400, "invalid-request"));
-    let big = format!("{{\"source\":\"camera\",\"contentType\":\"image/jpeg\",\"x\":\"{}\"}}", "a".repeat(20_000));
+    let big = format!(
+        "{{\"source\":\"camera\",\"contentType\":\"image/jpeg\",\"x\":\"{}\"}}",
+        "a".repeat(20_000)
+    );
     let oversized = call(
         &h.services,
-        request("POST /applications/{id}/photo-uploads", &[("id", &id)], holder(LI_NA), Some("application/json"), Some(&big)),
+        request(
+            "POST /applications/{id}/photo-uploads",
+            &[("id", &id)],
+            holder(LI_NA),
+            Some("application/json"),
+            Some(&big),
+        ),
     )
     .await;
     assert_eq!((oversized.status, oversized.problem()), (413, "payload-too-large"));
     let version = application(&h, LI_NA, &id).await["version"].clone();
     // A closed application takes no upload.
-    call(&h.services, request("DELETE /applications/{id}", &[("id", &id)], holder(LI_NA), None, None)).await;
+    call(
+        &h.services,
+        request("DELETE /applications/{id}", &[("id", &id)], holder(LI_NA), None, None),
+    )
+    .await;
     let closed = ask_upload(&h, LI_NA, &id, "image/jpeg").await;
     assert_eq!((closed.status, closed.problem()), (409, "illegal-transition"));
-    assert_eq!(application(&h, LI_NA, &id).await["version"].as_u64(), version.as_u64().map(|v| v + 1), "only the withdrawal wrote");
+    assert_eq!(
+        application(&h, LI_NA, &id).await["version"].as_u64(),
+        version.as_u64().map(|v| v + 1),
+        "only the withdrawal wrote"
+    );
 
     let id = queued(&h, ZHANG_WEI, 4).await;
-    let decide = |who: Option<Value>, body: Value| json_request("POST /reviews/{id}/decision", &[("id", id.as_str())], who, &body);
+    let decide = |who: Option<Value>, body: Value| {
+        json_request("POST /reviews/{id}/decision", &[("id", id.as_str())], who, &body)
+    };
     let before = application(&h, ZHANG_WEI, &id).await["version"].clone();
     for (who, body, status, slug) in [
         (holder(ZHANG_WEI), json!({ "verdict": "approve" }), 403, "forbidden"),
-        (Some(claims("clerk-1", "clerk", Some("110000"))), json!({ "verdict": "approve" }), 403, "forbidden"),
-        (reviewer(), json!({ "verdict": "reject", "reasons": ["too-pretty"] }), 400, "invalid-request"),
+        (
+            Some(claims("clerk-1", "clerk", Some("110000"))),
+            json!({ "verdict": "approve" }),
+            403,
+            "forbidden",
+        ),
+        (
+            reviewer(),
+            json!({ "verdict": "reject", "reasons": ["too-pretty"] }),
+            400,
+            "invalid-request",
+        ),
         (reviewer(), json!({ "verdict": "reject" }), 400, "invalid-request"),
-        (reviewer(), json!({ "verdict": "approve", "reasons": ["uniform"] }), 400, "invalid-request"),
+        (
+            reviewer(),
+            json!({ "verdict": "approve", "reasons": ["uniform"] }),
+            400,
+            "invalid-request",
+        ),
         (reviewer(), json!({ "verdict": "malicious" }), 400, "invalid-request"),
         (reviewer(), json!({ "verdict": "maybe" }), 400, "invalid-request"),
     ] {
         let answer = call(&h.services, decide(who, body.clone())).await;
         assert_eq!((answer.status, answer.problem()), (status, slug), "{body}");
     }
-    assert_eq!(application(&h, ZHANG_WEI, &id).await["version"], before, "nothing changed");
+    assert_eq!(
+        application(&h, ZHANG_WEI, &id).await["version"],
+        before,
+        "nothing changed"
+    );
     let unknown = call(
         &h.services,
-        json_request("POST /reviews/{id}/decision", &[("id", "01a210d5-0000-7000-8000-000000000000")], reviewer(), &json!({ "verdict": "approve" })),
+        json_request(
+            "POST /reviews/{id}/decision",
+            &[("id", "01a210d5-0000-7000-8000-000000000000")],
+            reviewer(),
+            &json!({ "verdict": "approve" }),
+        ),
     )
     .await;
     assert_eq!((unknown.status, unknown.problem()), (404, "not-found"));
     let first = call(&h.services, decide(reviewer(), json!({ "verdict": "approve" }))).await;
     assert_eq!(first.status, 200, "{first:?}");
-    let again = call(&h.services, decide(reviewer(), json!({ "verdict": "reject", "reasons": ["uniform"] }))).await;
+    let again = call(
+        &h.services,
+        decide(reviewer(), json!({ "verdict": "reject", "reasons": ["uniform"] })),
+    )
+    .await;
     assert_eq!((again.status, again.problem()), (409, "illegal-transition"));
     let listing = call(&h.services, queue_request("limit=0")).await;
     assert_eq!((listing.status, listing.problem()), (400, "invalid-request"));
     let cursor = call(&h.services, queue_request("cursor=bm90LWEtY3Vyc29y")).await;
     assert_eq!((cursor.status, cursor.problem()), (400, "invalid-request"));
     let unknown_parameter = call(&h.services, queue_request("sort=newest")).await;
-    assert_eq!((unknown_parameter.status, unknown_parameter.problem()), (400, "invalid-request"));
+    assert_eq!(
+        (unknown_parameter.status, unknown_parameter.problem()),
+        (400, "invalid-request")
+    );
     let not_reviewer = call(&h.services, request("GET /reviews", &[], holder(ZHANG_WEI), None, None)).await;
     assert_eq!((not_reviewer.status, not_reviewer.problem()), (403, "forbidden"));
 }
@@ -490,4 +671,3 @@ async fn bad_photo_and_review_input_on_embedded() {
 async fn bad_photo_and_review_input_on_dynamodb() {
     bad_photo_and_review_input(dynamo_harness().await).await;
 }
-

@@ -36,7 +36,10 @@ async fn licences_import_read_and_reimport(records: &dyn Records) {
     let stored = records.licence(ZHANG_WEI).await.expect("read").expect("present");
     assert_eq!(stored.name, "张伟");
     assert_eq!(stored.version, 1);
-    assert_eq!(records.licence_number_of_holder(LI_NA).await.expect("read"), Some(LI_NA.to_string()));
+    assert_eq!(
+        records.licence_number_of_holder(LI_NA).await.expect("read"),
+        Some(LI_NA.to_string())
+    );
     assert_eq!(records.licence("110000000000000000").await.expect("read"), None);
     assert_eq!(records.licence_number_of_holder("nobody").await.expect("read"), None);
     // Importing again replaces the record and raises its version.
@@ -65,13 +68,18 @@ async fn licence_changes_are_optimistically_locked_and_recorded(records: &dyn Re
     let mut next = licence.clone();
     next.points = 6;
     next.version = licence.version + 1;
-    records.change_licence(&next, licence.version, &record(next.version, 1)).await.expect("first change");
+    records
+        .change_licence(&next, licence.version, &record(next.version, 1))
+        .await
+        .expect("first change");
     // A second writer that read the old version loses, and writes nothing.
     let mut stale = licence.clone();
     stale.points = 12;
     stale.version = licence.version + 1;
     assert_eq!(
-        records.change_licence(&stale, licence.version, &record(stale.version, 2)).await,
+        records
+            .change_licence(&stale, licence.version, &record(stale.version, 2))
+            .await,
         Err(StoreError::Conflict)
     );
     let stored = records.licence(ZHANG_WEI).await.expect("read").expect("present");
@@ -79,10 +87,17 @@ async fn licence_changes_are_optimistically_locked_and_recorded(records: &dyn Re
     let mut third = stored.clone();
     third.points = 9;
     third.version = stored.version + 1;
-    records.change_licence(&third, stored.version, &record(third.version, 3)).await.expect("third");
+    records
+        .change_licence(&third, stored.version, &record(third.version, 3))
+        .await
+        .expect("third");
     let changes = records.licence_changes(ZHANG_WEI).await.expect("changes");
     let reasons: Vec<_> = changes.iter().map(|c| c.reason.as_str()).collect();
-    assert_eq!(reasons, vec!["change 2", "change 3"], "oldest first, and the refused change is not recorded");
+    assert_eq!(
+        reasons,
+        vec!["change 2", "change 3"],
+        "oldest first, and the refused change is not recorded"
+    );
 }
 
 async fn one_open_application_per_licence(records: &dyn Records) {
@@ -95,7 +110,11 @@ async fn one_open_application_per_licence(records: &dyn Records) {
             existing: "app-1".into()
         })
     );
-    assert_eq!(records.application("app-2").await.expect("read"), None, "nothing written");
+    assert_eq!(
+        records.application("app-2").await.expect("read"),
+        None,
+        "nothing written"
+    );
     // Another licence is independent.
     records
         .create_application(&new_application("app-3", LI_NA, PhotoSource::Camera))
@@ -103,7 +122,9 @@ async fn one_open_application_per_licence(records: &dyn Records) {
         .expect("other licence");
     // Withdrawing releases the slot in the same write.
     let mut withdrawn = records.application("app-1").await.expect("read").expect("present");
-    withdrawn.withdraw(&holder_actor(ZHANG_WEI), at("2026-11-25T11:00:00+08:00")).expect("withdraw");
+    withdrawn
+        .withdraw(&holder_actor(ZHANG_WEI), at("2026-11-25T11:00:00+08:00"))
+        .expect("withdraw");
     withdrawn.version += 1;
     records.update_application(&withdrawn, 1).await.expect("update");
     records.create_application(&second).await.expect("slot released");
@@ -118,14 +139,24 @@ async fn application_updates_are_optimistically_locked(records: &dyn Records) {
     records.create_application(&application).await.expect("create");
     let mut passed = application.clone();
     passed
-        .record_liveness(true, &holder_actor(ZHANG_WEI), at("2026-11-25T10:01:00+08:00"), "ok".into())
+        .record_liveness(
+            true,
+            &holder_actor(ZHANG_WEI),
+            at("2026-11-25T10:01:00+08:00"),
+            "ok".into(),
+        )
         .expect("pass");
     passed.version = 2;
     let mut withdrawn = application.clone();
-    withdrawn.withdraw(&holder_actor(ZHANG_WEI), at("2026-11-25T10:01:00+08:00")).expect("withdraw");
+    withdrawn
+        .withdraw(&holder_actor(ZHANG_WEI), at("2026-11-25T10:01:00+08:00"))
+        .expect("withdraw");
     withdrawn.version = 2;
     records.update_application(&passed, 1).await.expect("first writer");
-    assert_eq!(records.update_application(&withdrawn, 1).await, Err(StoreError::Conflict));
+    assert_eq!(
+        records.update_application(&withdrawn, 1).await,
+        Err(StoreError::Conflict)
+    );
     let stored = records.application("app-1").await.expect("read").expect("present");
     assert_eq!(stored.state, ApplicationState::Approved);
     assert_eq!(stored.history.len(), 2);
@@ -141,7 +172,10 @@ async fn application_updates_are_optimistically_locked(records: &dyn Records) {
         .expect("issue");
     issued.version = 3;
     records.update_application(&issued, 2).await.expect("issued");
-    records.create_application(&other).await.expect("slot released by issuance");
+    records
+        .create_application(&other)
+        .await
+        .expect("slot released by issuance");
 }
 
 async fn rollout_seed_switch_and_history(records: &dyn Records) {

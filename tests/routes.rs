@@ -6,8 +6,7 @@ use std::collections::BTreeSet;
 #[test]
 fn template_routes_are_exactly_the_functions_routes() {
     let routes = routes_from_template(TEMPLATE).expect("template parses");
-    let from_template: BTreeSet<(String, String)> =
-        routes.iter().map(|r| (r.function.clone(), r.key())).collect();
+    let from_template: BTreeSet<(String, String)> = routes.iter().map(|r| (r.function.clone(), r.key())).collect();
     let mut served = BTreeSet::new();
     for key in edl_apply::ROUTES {
         served.insert(("apply".to_string(), key.to_string()));

@@ -31,7 +31,10 @@ fn statements(template: &Value) -> Vec<(String, String, Value)> {
         }
         for policy in as_list(&resource["Properties"]["Policies"]) {
             for statement in as_list(&policy["PolicyDocument"]["Statement"]) {
-                assert_eq!(statement["Effect"], "Allow", "{name}: only Allow statements are expected");
+                assert_eq!(
+                    statement["Effect"], "Allow",
+                    "{name}: only Allow statements are expected"
+                );
                 for action in as_list(&statement["Action"]) {
                     for resource in as_list(&statement["Resource"]) {
                         out.push((name.clone(), action.as_str().unwrap_or("").to_string(), resource));
@@ -53,12 +56,21 @@ fn no_scan_no_wildcards_and_each_function_only_what_it_uses() {
         assert!(!action.contains('*'), "{role} has a wildcard action {action}");
         // The one action without resource-level permissions.
         if action != "rekognition:GetFaceLivenessSessionResults" {
-            assert_ne!(resource, &Value::String("*".into()), "{role}: {action} on every resource");
+            assert_ne!(
+                resource,
+                &Value::String("*".into()),
+                "{role}: {action} on every resource"
+            );
         }
         if action.starts_with("dynamodb:") {
             let table = serde_json::json!({ "Fn::GetAtt": ["RecordsTable", "Arn"] });
-            let index = resource["Fn::Sub"].as_str().is_some_and(|s| s.starts_with("${RecordsTable.Arn}/index/"));
-            assert!(resource == &table || index, "{role}: {action} only on the records table: {resource}");
+            let index = resource["Fn::Sub"]
+                .as_str()
+                .is_some_and(|s| s.starts_with("${RecordsTable.Arn}/index/"));
+            assert!(
+                resource == &table || index,
+                "{role}: {action} only on the records table: {resource}"
+            );
         }
         if action.starts_with("s3:") {
             let arn = resource["Fn::Sub"].as_str().unwrap_or("");
@@ -70,19 +82,25 @@ fn no_scan_no_wildcards_and_each_function_only_what_it_uses() {
         }
     }
     let of = |role: &str| -> Vec<&str> {
-        statements.iter().filter(|s| s.0 == role).map(|s| s.1.as_str()).collect()
+        statements
+            .iter()
+            .filter(|s| s.0 == role)
+            .map(|s| s.1.as_str())
+            .collect()
     };
     let apply = of("ApplyFunctionRole");
     assert!(!apply.is_empty(), "ApplyFunctionRole exists");
     assert!(
-        apply
-            .iter()
-            .all(|a| a.starts_with("dynamodb:") || *a == "events:PutEvents" || *a == "rekognition:GetFaceLivenessSessionResults"),
+        apply.iter().all(|a| a.starts_with("dynamodb:")
+            || *a == "events:PutEvents"
+            || *a == "rekognition:GetFaceLivenessSessionResults"),
         "apply touches only DynamoDB and its event bus: {apply:?}"
     );
     assert!(!apply.contains(&"dynamodb:UpdateItem") && !apply.contains(&"dynamodb:Query"));
     assert!(
-        of("AdminFunctionRole").iter().all(|a| a.starts_with("dynamodb:") || *a == "events:PutEvents"),
+        of("AdminFunctionRole")
+            .iter()
+            .all(|a| a.starts_with("dynamodb:") || *a == "events:PutEvents"),
         "admin has no S3 and no KMS"
     );
     // Verification: no KMS, and it writes only its audit items.
@@ -91,7 +109,10 @@ fn no_scan_no_wildcards_and_each_function_only_what_it_uses() {
     for statement in as_list(&verify_role[0]["PolicyDocument"]["Statement"]) {
         for action in as_list(&statement["Action"]) {
             let action = action.as_str().unwrap_or("");
-            assert!(matches!(action, "dynamodb:GetItem" | "dynamodb:Query" | "dynamodb:PutItem"), "verify: {action}");
+            assert!(
+                matches!(action, "dynamodb:GetItem" | "dynamodb:Query" | "dynamodb:PutItem"),
+                "verify: {action}"
+            );
             if action == "dynamodb:PutItem" {
                 // Licence checks, and truck pass checks (kept in the pass's partition, or unmatched).
                 assert_eq!(
@@ -108,14 +129,22 @@ fn no_scan_no_wildcards_and_each_function_only_what_it_uses() {
     let pass = of("PassFunctionRole");
     assert!(!pass.is_empty(), "PassFunctionRole exists");
     assert!(
-        pass.iter().all(|a| matches!(*a, "dynamodb:GetItem" | "dynamodb:Query" | "dynamodb:PutItem" | "kms:Sign" | "events:PutEvents")),
+        pass.iter().all(|a| matches!(
+            *a,
+            "dynamodb:GetItem" | "dynamodb:Query" | "dynamodb:PutItem" | "kms:Sign" | "events:PutEvents"
+        )),
         "pass: {pass:?}"
     );
     assert!(pass.contains(&"kms:Sign"), "pass signs passes and their show codes");
-    for statement in as_list(&resources["PassFunctionRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]) {
+    for statement in as_list(&resources["PassFunctionRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"])
+    {
         let actions = as_list(&statement["Action"]);
         if actions.iter().any(|a| a == "dynamodb:PutItem") {
-            assert_eq!(actions, vec![Value::String("dynamodb:PutItem".into())], "pass: puts in a statement of their own");
+            assert_eq!(
+                actions,
+                vec![Value::String("dynamodb:PutItem".into())],
+                "pass: puts in a statement of their own"
+            );
             assert_eq!(
                 statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"],
                 serde_json::json!(["TRUCKRULES", "PASS#*", "VEHICLE#*", "OWNER#*", "FLEET#*"]),
@@ -146,10 +175,17 @@ fn no_scan_no_wildcards_and_each_function_only_what_it_uses() {
     for (role, action, resource) in &statements {
         if action.starts_with("kms:") {
             assert!(
-                matches!(role.as_str(), "IssueFunctionRole" | "LicenceFunctionRole" | "PassFunctionRole"),
+                matches!(
+                    role.as_str(),
+                    "IssueFunctionRole" | "LicenceFunctionRole" | "PassFunctionRole"
+                ),
                 "{role} may not use KMS"
             );
-            assert_eq!(resource, &serde_json::json!({ "Fn::GetAtt": ["DocumentSignerKey", "Arn"] }), "{role}: {action}");
+            assert_eq!(
+                resource,
+                &serde_json::json!({ "Fn::GetAtt": ["DocumentSignerKey", "Arn"] }),
+                "{role}: {action}"
+            );
             if role == "PassFunctionRole" {
                 assert_eq!(action, "kms:Sign", "{role}: {action}");
             }
@@ -162,7 +198,10 @@ fn the_table_and_api_are_configured_for_production() {
     let template = transformed();
     let table = &template["Resources"]["RecordsTable"]["Properties"];
     assert_eq!(table["BillingMode"], "PAY_PER_REQUEST");
-    assert_eq!(table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"], true);
+    assert_eq!(
+        table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"],
+        true
+    );
     assert_eq!(table["SSESpecification"]["SSEEnabled"], true);
     // SAM renders the HTTP API as an OpenAPI body: one JWT authorizer, on every operation.
     let body = &template["Resources"]["Api"]["Properties"]["Body"];
@@ -174,7 +213,10 @@ fn the_table_and_api_are_configured_for_production() {
         for (method, operation) in methods.as_object().expect("methods") {
             operations += 1;
             // Only the trust material and the cities' truck rules are public.
-            let expected = if matches!(path.as_str(), "/.well-known/edl/trust" | "/truck/cities" | "/truck/cities/{city}") {
+            let expected = if matches!(
+                path.as_str(),
+                "/.well-known/edl/trust" | "/truck/cities" | "/truck/cities/{city}"
+            ) {
                 serde_json::json!([{ "NONE": [] }])
             } else {
                 serde_json::json!([{ "AuthorityJwt": [] }])
@@ -194,7 +236,12 @@ fn the_table_and_api_are_configured_for_production() {
     );
     // The photo bucket is private, encrypted and TLS only.
     let bucket = &template["Resources"]["PhotoBucket"]["Properties"];
-    for flag in ["BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"] {
+    for flag in [
+        "BlockPublicAcls",
+        "BlockPublicPolicy",
+        "IgnorePublicAcls",
+        "RestrictPublicBuckets",
+    ] {
         assert_eq!(bucket["PublicAccessBlockConfiguration"][flag], true, "{flag}");
     }
     assert!(bucket["BucketEncryption"].is_object());

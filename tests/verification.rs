@@ -3,7 +3,9 @@
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use edl_tests::{admin, call, claims, dynamo_harness, embedded_harness, holder, json_request, request, Answer, Harness, ZHANG_WEI};
+use edl_tests::{
+    admin, call, claims, dynamo_harness, embedded_harness, holder, json_request, request, Answer, Harness, ZHANG_WEI,
+};
 use serde_json::{json, Value};
 use shared::credential::showcode::{self, CodeKind, ShowClaims};
 use shared::crypto::LocalSigner;
@@ -34,18 +36,46 @@ async fn issued(h: &mut Harness) -> (String, String) {
     signer.generate("iaca");
     signer.generate("ds");
     h.services.signer = Some(Arc::new(signer));
-    h.services.install_iaca(&Authority::default(), "iaca").await.expect("IACA");
-    h.services.add_document_signer(&Authority::default(), "ds").await.expect("DS");
-    let opened = call(&h.services, json_request("POST /applications", &[], holder(ZHANG_WEI), &json!({ "photoSource": "on_file" }))).await;
-    let id = opened.body["id"].as_str().expect("id").to_string();
-    let session = h.keys.mint_liveness_session(ZHANG_WEI, 99.0, h.services.now().timestamp());
-    call(
+    h.services
+        .install_iaca(&Authority::default(), "iaca")
+        .await
+        .expect("IACA");
+    h.services
+        .add_document_signer(&Authority::default(), "ds")
+        .await
+        .expect("DS");
+    let opened = call(
         &h.services,
-        json_request("POST /applications/{id}/liveness", &[("id", &id)], holder(ZHANG_WEI), &json!({ "livenessSessionId": session })),
+        json_request(
+            "POST /applications",
+            &[],
+            holder(ZHANG_WEI),
+            &json!({ "photoSource": "on_file" }),
+        ),
     )
     .await;
-    let IssueOutcome::Issued { serial } = h.services.issue(&id).await.expect("issued") else { panic!("not issued") };
-    let code = call(&h.services, request("GET /licence/code", &[], holder(ZHANG_WEI), None, None)).await;
+    let id = opened.body["id"].as_str().expect("id").to_string();
+    let session = h
+        .keys
+        .mint_liveness_session(ZHANG_WEI, 99.0, h.services.now().timestamp());
+    call(
+        &h.services,
+        json_request(
+            "POST /applications/{id}/liveness",
+            &[("id", &id)],
+            holder(ZHANG_WEI),
+            &json!({ "livenessSessionId": session }),
+        ),
+    )
+    .await;
+    let IssueOutcome::Issued { serial } = h.services.issue(&id).await.expect("issued") else {
+        panic!("not issued")
+    };
+    let code = call(
+        &h.services,
+        request("GET /licence/code", &[], holder(ZHANG_WEI), None, None),
+    )
+    .await;
     (serial, code.body["code"].as_str().expect("code").to_string())
 }
 
@@ -72,10 +102,16 @@ async fn every_step_of_the_code_pipeline(mut h: Harness) {
     // A valid code: the officer sees the whole licence, with its live state.
     let ok = verify(&h, officer(), json!({ "code": code, "class": "C1" })).await;
     assert_eq!(ok.status, 200, "{ok:?}");
-    assert_eq!((ok.body["valid"].as_bool(), ok.body["colour"].as_str()), (Some(true), Some("green")));
+    assert_eq!(
+        (ok.body["valid"].as_bool(), ok.body["colour"].as_str()),
+        (Some(true), Some("green"))
+    );
     assert_eq!(ok.body["serial"], json!(serial));
     assert_eq!(ok.body["disclosed"]["address"], "北京市朝阳区建国路88号3号楼1单元502室");
-    assert_eq!(ok.body["disclosed"]["mayDrive"], json!({ "class": "C1", "allowed": true }));
+    assert_eq!(
+        ok.body["disclosed"]["mayDrive"],
+        json!({ "class": "C1", "allowed": true })
+    );
     assert!(ok.body["liveStateAt"].is_string());
 
     let cose = cose_of(&code);
@@ -87,7 +123,11 @@ async fn every_step_of_the_code_pipeline(mut h: Harness) {
         .expect("the serial is in the payload")
         + serial.len()
         - 1;
-    flipped_payload[at] = if flipped_payload[at] == b'9' { b'8' } else { flipped_payload[at] + 1 };
+    flipped_payload[at] = if flipped_payload[at] == b'9' {
+        b'8'
+    } else {
+        flipped_payload[at] + 1
+    };
     let mut flipped_signature = cose.clone();
     let last = flipped_signature.len() - 1;
     flipped_signature[last] ^= 0x01;
@@ -99,8 +139,15 @@ async fn every_step_of_the_code_pipeline(mut h: Harness) {
         pack(&bytes)
     };
     let es384 = {
-        let protected = coset::HeaderBuilder::new().algorithm(coset::iana::Algorithm::ES384).key_id(b"x".to_vec()).build();
-        let sign1 = coset::CoseSign1Builder::new().protected(protected).payload(vec![0xa0]).signature(vec![0; 96]).build();
+        let protected = coset::HeaderBuilder::new()
+            .algorithm(coset::iana::Algorithm::ES384)
+            .key_id(b"x".to_vec())
+            .build();
+        let sign1 = coset::CoseSign1Builder::new()
+            .protected(protected)
+            .payload(vec![0xa0])
+            .signature(vec![0; 96])
+            .build();
         let bytes = coset::TaggedCborSerializable::to_tagged_vec(sign1).expect("cose");
         pack(&bytes)
     };
@@ -116,19 +163,29 @@ async fn every_step_of_the_code_pipeline(mut h: Harness) {
             expires_at: now + 300,
             nonce: showcode::random_nonce(),
         };
-        showcode::encode(&claims, &signer, "rogue", b"not-our-kid").await.expect("rogue code")
+        showcode::encode(&claims, &signer, "rogue", b"not-our-kid")
+            .await
+            .expect("rogue code")
     };
     let cases: Vec<(&str, String, &str)> = vec![
         ("wrong prefix", code.replacen("EDL1:", "HC1:", 1), "bad-prefix"),
         ("truck pass prefix", code.replacen("EDL1:", "TRK1:", 1), "bad-prefix"),
         ("broken Base45", format!("{}~~", &code[..code.len() - 2]), "bad-base45"),
-        ("no compression", format!("EDL1:{}", showcode::base45_encode(&cose)), "bad-compression"),
+        (
+            "no compression",
+            format!("EDL1:{}", showcode::base45_encode(&cose)),
+            "bad-compression",
+        ),
         ("zlib bomb", bomb, "bad-compression"),
         ("CBOR that is not COSE", plain_map, "not-cose-sign1"),
         ("wrong algorithm", es384, "wrong-algorithm"),
         ("unknown kid", rogue, "unknown-kid"),
         ("flipped bit in the payload", pack(&flipped_payload), "bad-signature"),
-        ("flipped bit in the signature", pack(&flipped_signature), "bad-signature"),
+        (
+            "flipped bit in the signature",
+            pack(&flipped_signature),
+            "bad-signature",
+        ),
     ];
     for (what, presented, reason) in cases {
         let answer = verify(&h, officer(), json!({ "code": presented })).await;
@@ -140,7 +197,10 @@ async fn every_step_of_the_code_pipeline(mut h: Harness) {
     // Expired: the clock moves past the code's expiry plus the allowed skew.
     h.clock.set("2026-11-25T10:06:00+08:00");
     let expired = verify(&h, officer(), json!({ "code": code })).await;
-    assert_eq!((expired.body["valid"].as_bool(), expired.body["reason"].as_str()), (Some(false), Some("expired")));
+    assert_eq!(
+        (expired.body["valid"].as_bool(), expired.body["reason"].as_str()),
+        (Some(false), Some("expired"))
+    );
     h.clock.set(edl_tests::NOW);
 
     // Barcode: online lookup by serial; a wrong check character is refused.
@@ -149,7 +209,12 @@ async fn every_step_of_the_code_pipeline(mut h: Harness) {
     assert_eq!(by_barcode.body["valid"], true, "{by_barcode:?}");
     let mut wrong = barcode.clone().into_bytes();
     wrong[5] = if wrong[5] == b'1' { b'2' } else { b'1' };
-    let wrong = verify(&h, officer(), json!({ "barcode": String::from_utf8(wrong).expect("utf8") })).await;
+    let wrong = verify(
+        &h,
+        officer(),
+        json!({ "barcode": String::from_utf8(wrong).expect("utf8") }),
+    )
+    .await;
     assert_eq!(wrong.body["reason"], "bad-check-character");
 
     // The mdoc: valid; one element altered; signed outside our chain.
@@ -158,7 +223,8 @@ async fn every_step_of_the_code_pipeline(mut h: Harness) {
     let valid_mdoc = verify(&h, officer(), json!({ "mdoc": document })).await;
     assert_eq!(valid_mdoc.body["valid"], true, "{valid_mdoc:?}");
     // The same inside a DeviceResponse, as a holder's device presents it.
-    let issuer_signed: ciborium::Value = ciborium::de::from_reader(&STANDARD.decode(&document).expect("b64")[..]).expect("cbor");
+    let issuer_signed: ciborium::Value =
+        ciborium::de::from_reader(&STANDARD.decode(&document).expect("b64")[..]).expect("cbor");
     let response = ciborium::Value::Map(vec![
         ("version".into(), "1.0".into()),
         (
@@ -188,34 +254,101 @@ async fn every_step_of_the_code_pipeline(mut h: Harness) {
         signer.generate("ds2");
         let mut other = embedded_harness().await;
         other.services.signer = Some(Arc::new(signer));
-        other.services.install_iaca(&Authority::default(), "iaca2").await.expect("IACA");
-        other.services.add_document_signer(&Authority::default(), "ds2").await.expect("DS");
-        let opened = call(&other.services, json_request("POST /applications", &[], holder(ZHANG_WEI), &json!({ "photoSource": "on_file" }))).await;
+        other
+            .services
+            .install_iaca(&Authority::default(), "iaca2")
+            .await
+            .expect("IACA");
+        other
+            .services
+            .add_document_signer(&Authority::default(), "ds2")
+            .await
+            .expect("DS");
+        let opened = call(
+            &other.services,
+            json_request(
+                "POST /applications",
+                &[],
+                holder(ZHANG_WEI),
+                &json!({ "photoSource": "on_file" }),
+            ),
+        )
+        .await;
         let id = opened.body["id"].as_str().expect("id").to_string();
-        let session = other.keys.mint_liveness_session(ZHANG_WEI, 99.0, other.services.now().timestamp());
-        call(&other.services, json_request("POST /applications/{id}/liveness", &[("id", &id)], holder(ZHANG_WEI), &json!({ "livenessSessionId": session }))).await;
+        let session = other
+            .keys
+            .mint_liveness_session(ZHANG_WEI, 99.0, other.services.now().timestamp());
+        call(
+            &other.services,
+            json_request(
+                "POST /applications/{id}/liveness",
+                &[("id", &id)],
+                holder(ZHANG_WEI),
+                &json!({ "livenessSessionId": session }),
+            ),
+        )
+        .await;
         other.services.issue(&id).await.expect("issued elsewhere");
-        call(&other.services, request("GET /licence", &[], holder(ZHANG_WEI), None, None)).await.body["document"].clone()
+        call(
+            &other.services,
+            request("GET /licence", &[], holder(ZHANG_WEI), None, None),
+        )
+        .await
+        .body["document"]
+            .clone()
     };
     let outside = verify(&h, officer(), json!({ "mdoc": outsider })).await;
     assert_eq!(outside.body["reason"], "untrusted-certificate", "{outside:?}");
 
     // Disclosure by purpose: the rental desk sees only what renting needs.
-    let rented = verify(&h, rental(), json!({ "code": code, "purpose": "car_rental", "class": "C1" })).await;
+    let rented = verify(
+        &h,
+        rental(),
+        json!({ "code": code, "purpose": "car_rental", "class": "C1" }),
+    )
+    .await;
     assert_eq!(rented.body["valid"], true, "{rented:?}");
-    let mut fields: Vec<_> = rented.body["disclosed"].as_object().expect("fields").keys().cloned().collect();
+    let mut fields: Vec<_> = rented.body["disclosed"]
+        .as_object()
+        .expect("fields")
+        .keys()
+        .cloned()
+        .collect();
     fields.sort();
     assert_eq!(fields, vec!["colour", "mayDrive", "name", "validTo"]);
-    let b2 = verify(&h, rental(), json!({ "code": code, "purpose": "car_rental", "class": "B2" })).await;
-    assert_eq!(b2.body["disclosed"]["mayDrive"], json!({ "class": "B2", "allowed": false }));
+    let b2 = verify(
+        &h,
+        rental(),
+        json!({ "code": code, "purpose": "car_rental", "class": "B2" }),
+    )
+    .await;
+    assert_eq!(
+        b2.body["disclosed"]["mayDrive"],
+        json!({ "class": "B2", "allowed": false })
+    );
 
     // Bad requests: a 4xx problem, nothing verified.
     for (who, body, status, slug) in [
         (rental(), json!({ "code": code }), 400, "invalid-request"),
-        (rental(), json!({ "code": code, "purpose": "curiosity" }), 400, "invalid-request"),
+        (
+            rental(),
+            json!({ "code": code, "purpose": "curiosity" }),
+            400,
+            "invalid-request",
+        ),
         (officer(), json!({}), 400, "invalid-request"),
-        (officer(), json!({ "code": code, "barcode": barcode }), 400, "invalid-request"),
-        (officer(), json!({ "code": "EDL1:".to_string() + &"A".repeat(5000) }), 413, "payload-too-large"),
+        (
+            officer(),
+            json!({ "code": code, "barcode": barcode }),
+            400,
+            "invalid-request",
+        ),
+        (
+            officer(),
+            json!({ "code": "EDL1:".to_string() + &"A".repeat(5000) }),
+            413,
+            "payload-too-large",
+        ),
         (holder(ZHANG_WEI), json!({ "code": code }), 403, "forbidden"),
         (None, json!({ "code": code }), 401, "unauthenticated"),
     ] {
@@ -224,13 +357,25 @@ async fn every_step_of_the_code_pipeline(mut h: Harness) {
     }
 
     // The audit trail: the holder sees who checked, when and why; nobody else can.
-    let checks = call(&h.services, request("GET /licence/checks", &[], holder(ZHANG_WEI), None, None)).await;
+    let checks = call(
+        &h.services,
+        request("GET /licence/checks", &[], holder(ZHANG_WEI), None, None),
+    )
+    .await;
     assert_eq!(checks.status, 200, "{checks:?}");
     let list = checks.body["checks"].as_array().expect("checks");
-    assert!(list.iter().any(|c| c["organisation"] == "神州租车" && c["purpose"] == "car_rental"));
-    assert!(list.iter().any(|c| c["role"] == "officer" && c["valid"] == false && c["reason"] == "expired"));
+    assert!(list
+        .iter()
+        .any(|c| c["organisation"] == "神州租车" && c["purpose"] == "car_rental"));
+    assert!(list
+        .iter()
+        .any(|c| c["role"] == "officer" && c["valid"] == false && c["reason"] == "expired"));
     assert!(list.iter().all(|c| c.get("holderId").is_none()));
-    let other = call(&h.services, request("GET /licence/checks", &[], holder(edl_tests::LI_NA), None, None)).await;
+    let other = call(
+        &h.services,
+        request("GET /licence/checks", &[], holder(edl_tests::LI_NA), None, None),
+    )
+    .await;
     assert_eq!(other.body["checks"], json!([]));
     let not_holder = call(&h.services, request("GET /licence/checks", &[], officer(), None, None)).await;
     assert_eq!((not_holder.status, not_holder.problem()), (403, "forbidden"));
@@ -238,11 +383,19 @@ async fn every_step_of_the_code_pipeline(mut h: Harness) {
     // Live state: a renewal supersedes; a malicious upload stops (covered in photos); the code fails.
     call(
         &h.services,
-        json_request("PATCH /admin/licences/{number}", &[("number", ZHANG_WEI)], admin(), &json!({ "renewal": { "validTo": "2038-06-18" }, "reason": "换证" })),
+        json_request(
+            "PATCH /admin/licences/{number}",
+            &[("number", ZHANG_WEI)],
+            admin(),
+            &json!({ "renewal": { "validTo": "2038-06-18" }, "reason": "换证" }),
+        ),
     )
     .await;
     let superseded = verify(&h, officer(), json!({ "code": code })).await;
-    assert_eq!((superseded.body["valid"].as_bool(), superseded.body["reason"].as_str()), (Some(false), Some("superseded")));
+    assert_eq!(
+        (superseded.body["valid"].as_bool(), superseded.body["reason"].as_str()),
+        (Some(false), Some("superseded"))
+    );
 }
 
 #[tokio::test]
@@ -259,7 +412,11 @@ async fn every_step_of_the_code_pipeline_on_dynamodb() {
 async fn trust_material_is_public_and_verifies_a_code_offline() {
     let mut h = embedded_harness().await;
     let (_, code) = issued(&mut h).await;
-    let trust = call(&h.services, request("GET /.well-known/edl/trust", &[], None, None, None)).await;
+    let trust = call(
+        &h.services,
+        request("GET /.well-known/edl/trust", &[], None, None, None),
+    )
+    .await;
     assert_eq!(trust.status, 200, "{trust:?}");
     let signers = trust.body["documentSigners"].as_array().expect("signers");
     assert_eq!(signers.len(), 1);
@@ -275,9 +432,15 @@ async fn trust_material_is_public_and_verifies_a_code_offline() {
         cose[last] ^= 1;
         cose
     });
-    assert_eq!(edl_verify::offline::verify(&trust.body, &tampered, now).map_err(|e| e.0), Err("bad-signature".to_string()));
+    assert_eq!(
+        edl_verify::offline::verify(&trust.body, &tampered, now).map_err(|e| e.0),
+        Err("bad-signature".to_string())
+    );
     let later = now + chrono::Duration::minutes(10);
-    assert_eq!(edl_verify::offline::verify(&trust.body, &code, later).map_err(|e| e.0), Err("expired".to_string()));
+    assert_eq!(
+        edl_verify::offline::verify(&trust.body, &code, later).map_err(|e| e.0),
+        Err("expired".to_string())
+    );
     assert_eq!(
         edl_verify::offline::verify(&json!({ "iaca": [], "documentSigners": [] }), &code, now).map_err(|e| e.0),
         Err("unknown-kid".to_string())

@@ -124,7 +124,8 @@ impl DevKeys {
 
     pub fn verify_token(&self, token: &str, now: i64) -> Result<DevClaims, DevTokenError> {
         let mut parts = token.split('.');
-        let (Some(header), Some(payload), Some(signature), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+        let (Some(header), Some(payload), Some(signature), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
         else {
             return Err(DevTokenError::Malformed);
         };
@@ -137,7 +138,9 @@ impl DevKeys {
         if header.get("alg").and_then(|a| a.as_str()) != Some("HS256") {
             return Err(DevTokenError::Algorithm);
         }
-        let tag = URL_SAFE_NO_PAD.decode(signature).map_err(|_| DevTokenError::Malformed)?;
+        let tag = URL_SAFE_NO_PAD
+            .decode(signature)
+            .map_err(|_| DevTokenError::Malformed)?;
         if !self.verify_mac(signing_input.as_bytes(), &tag) {
             return Err(DevTokenError::Signature);
         }
@@ -184,8 +187,12 @@ impl LivenessCheck for DevLiveness {
         let rest = session_id
             .strip_prefix("dev-liveness.")
             .ok_or_else(|| invalid("not a liveness session issued by this server"))?;
-        let (payload, tag) = rest.split_once('.').ok_or_else(|| invalid("malformed liveness session"))?;
-        let tag = URL_SAFE_NO_PAD.decode(tag).map_err(|_| invalid("malformed liveness session"))?;
+        let (payload, tag) = rest
+            .split_once('.')
+            .ok_or_else(|| invalid("malformed liveness session"))?;
+        let tag = URL_SAFE_NO_PAD
+            .decode(tag)
+            .map_err(|_| invalid("malformed liveness session"))?;
         if !self.keys.verify_mac(format!("liveness.{payload}").as_bytes(), &tag) {
             return Err(invalid("the liveness session's signature does not verify"));
         }
@@ -233,7 +240,10 @@ mod tests {
         let token = keys.mint_token(&claims(100));
         assert_eq!(keys.verify_token(&token, 50), Ok(claims(100)));
         assert_eq!(keys.verify_token(&token, 100), Err(DevTokenError::Expired));
-        assert_eq!(DevKeys::random().verify_token(&token, 50), Err(DevTokenError::Signature));
+        assert_eq!(
+            DevKeys::random().verify_token(&token, 50),
+            Err(DevTokenError::Signature)
+        );
         // Swap the payload for one claiming admin: the signature no longer matches.
         let mut forged = claims(100);
         forged.roles = "admin".into();

@@ -125,7 +125,12 @@ pub fn read_json<T: DeserializeOwned>(request: &Request, limit: usize) -> Result
 }
 
 /// A UTF-8 text body of at most `limit` bytes whose content type is one of `accepted`.
-pub fn read_text<'r>(request: &'r Request, limit: usize, accepted: &[&str], expected: &'static str) -> Result<&'r str, ServiceError> {
+pub fn read_text<'r>(
+    request: &'r Request,
+    limit: usize,
+    accepted: &[&str],
+    expected: &'static str,
+) -> Result<&'r str, ServiceError> {
     match content_type(request) {
         Some(kind) if accepted.contains(&kind.as_str()) => {}
         other => {

@@ -104,7 +104,11 @@ pub trait Records: PassRecords + Send + Sync {
     /// (its lock released), the holder's pointer moved, the previous licence superseded.
     async fn record_issuance(&self, issuance: &Issuance) -> Result<(), StoreError>;
     /// A status change of an issued licence (stopped, superseded).
-    async fn update_electronic_licence(&self, licence: &ElectronicLicence, expected_version: u64) -> Result<(), StoreError>;
+    async fn update_electronic_licence(
+        &self,
+        licence: &ElectronicLicence,
+        expected_version: u64,
+    ) -> Result<(), StoreError>;
     async fn cached_show_code(&self, serial: &str) -> Result<Option<CachedShowCode>, StoreError>;
     async fn cache_show_code(&self, serial: &str, code: &CachedShowCode) -> Result<(), StoreError>;
 
@@ -250,14 +254,27 @@ pub struct CachedShowCode {
 #[serde(tag = "type", rename_all = "PascalCase", rename_all_fields = "camelCase")]
 pub enum Notice {
     /// A success notice pushed to the holder's app (R3, R4).
-    LicenceIssued { holder_id: String, serial: String, application_id: String },
+    LicenceIssued {
+        holder_id: String,
+        serial: String,
+        application_id: String,
+    },
     /// The photo was refused with reasons the app can show (R4).
     PhotoRejected { holder_id: String, application_id: String },
     /// The electronic licence is no longer valid; the holder applies again (R11).
-    LicenceSuperseded { holder_id: String, serial: String, reason: String },
+    LicenceSuperseded {
+        holder_id: String,
+        serial: String,
+        reason: String,
+    },
     /// Staff or an administrator decided a truck pass: `approved`, `rejected`
     /// or `revoked`; the owner's and the fleet's apps read the pass for why.
-    PassDecided { owner_id: String, fleet_id: Option<String>, serial: String, state: String },
+    PassDecided {
+        owner_id: String,
+        fleet_id: Option<String>,
+        serial: String,
+        state: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

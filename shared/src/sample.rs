@@ -1,8 +1,6 @@
 //! A realistic, deterministic sample register: every class and state, Chinese names and addresses.
 
-use crate::domain::licence::{
-    resident_id_check_char, IssuingAuthority, Licence, LicenceState, Sex, VehicleClass,
-};
+use crate::domain::licence::{resident_id_check_char, IssuingAuthority, Licence, LicenceState, Sex, VehicleClass};
 use crate::domain::rollout::{City, Plan};
 use chrono::{Days, NaiveDate};
 
@@ -33,24 +31,59 @@ pub fn showcase_licences() -> Vec<Licence> {
     };
     vec![
         // Eligible, Beijing (first batch), compliant photo on file (R3).
-        base("11010519900307451X", "张伟", Sex::Male, "1990-03-07", "北京市朝阳区建国路88号3号楼1单元502室", "110000"),
+        base(
+            "11010519900307451X",
+            "张伟",
+            Sex::Male,
+            "1990-03-07",
+            "北京市朝阳区建国路88号3号楼1单元502室",
+            "110000",
+        ),
         // Eligible, Shanghai, no photo on file: a new photo is needed (R4).
         Licence {
             photo_on_file: false,
             classes: vec![VehicleClass::C1, VehicleClass::D],
-            ..base("310104199208152623", "李娜", Sex::Female, "1992-08-15", "上海市徐汇区漕溪北路201弄6号1203室", "310000")
+            ..base(
+                "310104199208152623",
+                "李娜",
+                Sex::Female,
+                "1992-08-15",
+                "上海市徐汇区漕溪北路201弄6号1203室",
+                "310000",
+            )
         },
         // Detained and overdue for the medical examination: refused with both reasons (R1).
         Licence {
             states: vec![LicenceState::Detained, LicenceState::MedicalOverdue],
             classes: vec![VehicleClass::A2],
             points: 9,
-            ..base("440106198505213821", "王芳", Sex::Female, "1985-05-21", "广东省广州市天河区天河路385号", "440100")
+            ..base(
+                "440106198505213821",
+                "王芳",
+                Sex::Female,
+                "1985-05-21",
+                "广东省广州市天河区天河路385号",
+                "440100",
+            )
         },
         // Eligible, but 湛江 is in wave 2c, not switched on yet (R2).
-        base("440811199501121333", "刘洋", Sex::Male, "1995-01-12", "广东省湛江市赤坎区人民大道北36号", "440800"),
+        base(
+            "440811199501121333",
+            "刘洋",
+            Sex::Male,
+            "1995-01-12",
+            "广东省湛江市赤坎区人民大道北36号",
+            "440800",
+        ),
         // Eligible, Shenzhen: the counter walkthrough (R12).
-        base("440304198809302469", "陈静", Sex::Female, "1988-09-30", "广东省深圳市福田区深南大道6008号", "440300"),
+        base(
+            "440304198809302469",
+            "陈静",
+            Sex::Female,
+            "1988-09-30",
+            "广东省深圳市福田区深南大道6008号",
+            "440300",
+        ),
     ]
 }
 
@@ -89,8 +122,8 @@ impl Rng {
 }
 
 const SURNAMES: &[&str] = &[
-    "王", "李", "张", "刘", "陈", "杨", "黄", "赵", "吴", "周", "徐", "孙", "马", "朱", "胡", "郭", "何", "高",
-    "林", "罗", "郑", "梁", "谢", "宋", "唐", "许", "韩", "冯", "邓", "曹", "彭", "曾", "萧", "田", "董", "欧阳",
+    "王", "李", "张", "刘", "陈", "杨", "黄", "赵", "吴", "周", "徐", "孙", "马", "朱", "胡", "郭", "何", "高", "林",
+    "罗", "郑", "梁", "谢", "宋", "唐", "许", "韩", "冯", "邓", "曹", "彭", "曾", "萧", "田", "董", "欧阳",
 ];
 const GIVEN_MALE: &[&str] = &[
     "伟", "强", "磊", "军", "洋", "勇", "杰", "涛", "明", "超", "刚", "平", "辉", "鹏", "浩", "建国", "志强", "俊杰",
@@ -101,8 +134,26 @@ const GIVEN_FEMALE: &[&str] = &[
     "雨桐", "晓燕", "丽华", "玉兰", "春梅",
 ];
 const STREETS: &[&str] = &[
-    "人民路", "解放路", "中山路", "建设路", "和平路", "新华路", "文化路", "胜利路", "长江路", "黄河路", "青年路",
-    "友谊路", "朝阳路", "光明街", "幸福路", "学府路", "滨江大道", "东风路", "振兴路", "迎宾大道",
+    "人民路",
+    "解放路",
+    "中山路",
+    "建设路",
+    "和平路",
+    "新华路",
+    "文化路",
+    "胜利路",
+    "长江路",
+    "黄河路",
+    "青年路",
+    "友谊路",
+    "朝阳路",
+    "光明街",
+    "幸福路",
+    "学府路",
+    "滨江大道",
+    "东风路",
+    "振兴路",
+    "迎宾大道",
 ];
 const DISTRICT_SUFFIXES: &[&str] = &["城区", "新区", "高新区", "经开区", "东区", "西区", "南区", "北区"];
 
@@ -179,15 +230,25 @@ pub fn generate(count: usize, seed: u64) -> Vec<Licence> {
         index += 1;
         let city = &plan.cities[index % plan.cities.len().max(1)];
         let sex = if rng.below(2) == 0 { Sex::Male } else { Sex::Female };
-        let birth = NaiveDate::from_ymd_opt(1950 + rng.below(55) as i32, 1 + rng.below(12) as u32, 1 + rng.below(28) as u32)
-            .unwrap_or_default();
+        let birth = NaiveDate::from_ymd_opt(
+            1950 + rng.below(55) as i32,
+            1 + rng.below(12) as u32,
+            1 + rng.below(28) as u32,
+        )
+        .unwrap_or_default();
         let region = format!("{}{:02}", &city.code[..4], 1 + rng.below(12));
         let seq = {
             let s = rng.below(500) * 2;
-            if sex == Sex::Male { s + 1 } else { s }
+            if sex == Sex::Male {
+                s + 1
+            } else {
+                s
+            }
         };
         let first17 = format!("{region}{}{:03}", birth.format("%Y%m%d"), seq);
-        let Some(check) = resident_id_check_char(&first17) else { continue };
+        let Some(check) = resident_id_check_char(&first17) else {
+            continue;
+        };
         let number = format!("{first17}{check}");
         if !seen.insert(number.clone()) {
             continue;
@@ -202,7 +263,11 @@ pub fn generate(count: usize, seed: u64) -> Vec<Licence> {
             "{}{}{}{}{}号{}栋{}室",
             city.province,
             city.name,
-            if city.province.is_empty() { format!("{short_city}{}", rng.pick(DISTRICT_SUFFIXES)) } else { rng.pick(DISTRICT_SUFFIXES).to_string() },
+            if city.province.is_empty() {
+                format!("{short_city}{}", rng.pick(DISTRICT_SUFFIXES))
+            } else {
+                rng.pick(DISTRICT_SUFFIXES).to_string()
+            },
             rng.pick(STREETS),
             1 + rng.below(400),
             1 + rng.below(30),
@@ -219,7 +284,9 @@ pub fn generate(count: usize, seed: u64) -> Vec<Licence> {
             .unwrap_or(today)
             .max(first_issue);
         let years = *rng.pick(&[6u64, 10, 10, 10]);
-        let mut valid_to = valid_from.checked_add_days(Days::new(years * 365)).unwrap_or(valid_from);
+        let mut valid_to = valid_from
+            .checked_add_days(Days::new(years * 365))
+            .unwrap_or(valid_from);
         let mut states = Vec::new();
         // About one in eight licences carries a state flag, cycling through every flag.
         if index.is_multiple_of(8) {

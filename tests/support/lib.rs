@@ -50,9 +50,16 @@ pub async fn aws_config() -> aws_config::SdkConfig {
 
 /// A fresh bucket of its own for one test, on the emulator.
 pub async fn s3_photos() -> S3Photos {
-    let photos = S3Photos::new(&aws_config().await, format!("edl-test-{}", uuid::Uuid::new_v4().simple()));
+    let photos = S3Photos::new(
+        &aws_config().await,
+        format!("edl-test-{}", uuid::Uuid::new_v4().simple()),
+    );
     if let Err(e) = photos.create_bucket().await {
-        panic!("cannot create bucket {} on the emulator at {}: {e}", photos.bucket(), aws_endpoint());
+        panic!(
+            "cannot create bucket {} on the emulator at {}: {e}",
+            photos.bucket(),
+            aws_endpoint()
+        );
     }
     photos
 }
@@ -240,7 +247,10 @@ pub fn request(
         "timeEpoch": 1795053600000i64,
     });
     if let (Some(claims), Some(map)) = (claims, context.as_object_mut()) {
-        map.insert("authorizer".into(), json!({ "jwt": { "claims": claims, "scopes": null } }));
+        map.insert(
+            "authorizer".into(),
+            json!({ "jwt": { "claims": claims, "scopes": null } }),
+        );
     }
     let event = json!({
         "version": "2.0",
@@ -257,7 +267,13 @@ pub fn request(
 }
 
 pub fn json_request(route_key: &str, parameters: &[(&str, &str)], claims: Option<Value>, body: &Value) -> Request {
-    request(route_key, parameters, claims, Some("application/json"), Some(&body.to_string()))
+    request(
+        route_key,
+        parameters,
+        claims,
+        Some("application/json"),
+        Some(&body.to_string()),
+    )
 }
 
 /// The function that serves `route_key`; a route nobody serves goes to apply,

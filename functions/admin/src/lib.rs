@@ -48,7 +48,10 @@ async fn route(services: &Services, request: &Request) -> Result<Response<Body>,
         "PATCH /admin/licences/{number}" => {
             let number = http::path_parameter(request, "number")?;
             let change = http::read_json(request, MAX_JSON_BODY)?;
-            Ok(http::json(200, &services.change_licence(&caller, &number, change).await?))
+            Ok(http::json(
+                200,
+                &services.change_licence(&caller, &number, change).await?,
+            ))
         }
         "GET /admin/rollout" => Ok(http::json(200, &services.rollout(&caller).await?)),
         "PUT /admin/rollout/cities/{city}" => {
@@ -77,17 +80,26 @@ async fn route(services: &Services, request: &Request) -> Result<Response<Body>,
         "PUT /admin/truck/cities/{city}" => {
             let city = http::path_parameter(request, "city")?;
             let change = http::read_json(request, MAX_JSON_BODY)?;
-            Ok(http::json(200, &services.change_truck_rules(&caller, &city, change).await?))
+            Ok(http::json(
+                200,
+                &services.change_truck_rules(&caller, &city, change).await?,
+            ))
         }
         "PUT /admin/truck/rollout/cities/{city}" => {
             let city = http::path_parameter(request, "city")?;
             let switch = http::read_json(request, MAX_JSON_BODY)?;
-            Ok(http::json(200, &services.switch_truck_city(&caller, &city, switch).await?))
+            Ok(http::json(
+                200,
+                &services.switch_truck_city(&caller, &city, switch).await?,
+            ))
         }
         "PUT /admin/truck/rollout/batches/{batch}" => {
             let batch = http::path_parameter(request, "batch")?;
             let switch = http::read_json(request, MAX_JSON_BODY)?;
-            Ok(http::json(200, &services.switch_truck_batch(&caller, &batch, switch).await?))
+            Ok(http::json(
+                200,
+                &services.switch_truck_batch(&caller, &batch, switch).await?,
+            ))
         }
         "POST /admin/truck/passes/{id}/revocation" => {
             let id = http::path_parameter(request, "id")?;

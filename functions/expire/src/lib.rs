@@ -51,7 +51,10 @@ mod tests {
         let before = Instant::now();
         let stop = stop_at(now_ms + 900_000, now);
         let left = stop.duration_since(before);
-        assert!(left >= Duration::from_secs(880) && left < Duration::from_secs(881), "{left:?}");
+        assert!(
+            left >= Duration::from_secs(880) && left < Duration::from_secs(881),
+            "{left:?}"
+        );
         // A deadline already inside the margin (or past) stops at once.
         assert!(stop_at(now_ms + 5_000, now) <= Instant::now());
         assert!(stop_at(0, now) <= Instant::now());

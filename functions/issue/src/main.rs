@@ -12,15 +12,17 @@ async fn main() -> Result<(), Error> {
         return Err("the issue function needs its signer and PHOTO_BUCKET".into());
     }
     let services = &services;
-    run(service_fn(move |event: LambdaEvent<CloudWatchEvent<edl_issue::Approved>>| async move {
-        let span = tracing::info_span!("event", request_id = %event.context.request_id);
-        let Some(approved) = event.payload.detail else {
-            return Err(Error::from("the event has no detail"));
-        };
-        edl_issue::handle(services, approved)
-            .instrument(span)
-            .await
-            .map_err(Error::from)
-    }))
+    run(service_fn(
+        move |event: LambdaEvent<CloudWatchEvent<edl_issue::Approved>>| async move {
+            let span = tracing::info_span!("event", request_id = %event.context.request_id);
+            let Some(approved) = event.payload.detail else {
+                return Err(Error::from("the event has no detail"));
+            };
+            edl_issue::handle(services, approved)
+                .instrument(span)
+                .await
+                .map_err(Error::from)
+        },
+    ))
     .await
 }

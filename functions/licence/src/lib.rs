@@ -21,7 +21,10 @@ async fn route(services: &Services, request: &Request) -> Result<Response<Body>,
     match http::route_key(request).as_str() {
         "GET /licence" => Ok(http::json(200, &services.show_licence(&caller).await?)),
         "GET /licence/code" => Ok(http::json(200, &services.show_code(&caller).await?)),
-        "GET /licence/checks" => Ok(http::json(200, &serde_json::json!({ "checks": services.licence_checks(&caller).await? }))),
+        "GET /licence/checks" => Ok(http::json(
+            200,
+            &serde_json::json!({ "checks": services.licence_checks(&caller).await? }),
+        )),
         "GET /licence/pages/{page}" => {
             let page = http::path_parameter(request, "page")?;
             let rendered = services.licence_page(&caller, &page).await?;

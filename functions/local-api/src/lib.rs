@@ -6,15 +6,15 @@ pub mod server;
 use shared::adapters::dynamodb::DynamoRecords;
 use shared::adapters::embedded::EmbeddedRecords;
 use shared::adapters::embedded_notices::{ChannelIssuer, EmbeddedNotices};
-use shared::adapters::kms::KmsSigner;
-use shared::crypto::LocalSigner;
-use shared::ports::Signer;
-use shared::service::keys::Authority;
 use shared::adapters::embedded_photos::EmbeddedPhotos;
+use shared::adapters::kms::KmsSigner;
 use shared::adapters::s3::S3Photos;
+use shared::crypto::LocalSigner;
 use shared::dev::{DevKeys, DevLiveness};
 use shared::domain::rollout::Plan;
+use shared::ports::Signer;
 use shared::ports::{Clock, PhotoStore, Records, SystemClock};
+use shared::service::keys::Authority;
 use shared::service::Services;
 use std::sync::Arc;
 
@@ -25,7 +25,11 @@ pub enum Storage {
     Embedded,
     /// A DynamoDB table and an S3 bucket through the AWS SDK: an emulator at
     /// `AWS_ENDPOINT_URL` (which creates them), or AWS itself.
-    Aws { table: String, bucket: String, create: bool },
+    Aws {
+        table: String,
+        bucket: String,
+        create: bool,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -79,11 +83,17 @@ pub async fn local_services(
             }
             let signer = KmsSigner::new(&sdk);
             config = Some(sdk);
-            (Arc::new(DynamoRecords::new(client, table.clone())), Arc::new(photos), Arc::new(signer))
+            (
+                Arc::new(DynamoRecords::new(client, table.clone())),
+                Arc::new(photos),
+                Arc::new(signer),
+            )
         }
     };
     records.seed_rollout(&Plan::default_plan()).await?;
-    records.seed_truck_rules(&shared::domain::truck::TruckRulebook::shipped()).await?;
+    records
+        .seed_truck_rules(&shared::domain::truck::TruckRulebook::shipped())
+        .await?;
     if samples > 0 {
         records.import_vehicles(&shared::sample::showcase_vehicles()).await?;
         let licences = shared::sample::generate(samples, seed);
@@ -148,4 +158,3 @@ pub async fn local_services(
 /// The in-memory key names of the embedded signer.
 pub const LOCAL_IACA_KEY: &str = "local-iaca";
 pub const LOCAL_DOCUMENT_SIGNER_KEY: &str = "local-document-signer-1";
-

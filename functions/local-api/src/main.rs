@@ -1,5 +1,8 @@
 //! `edl-local`: run the local API, or print the sample register as JSON Lines.
 
+// A command-line tool: its output is for the person at the terminal (Lambda code logs through tracing).
+#![allow(clippy::print_stdout)]
+
 use edl_local_api::routes::{routes_from_template, TEMPLATE};
 use edl_local_api::server::{serve, LocalApi};
 use edl_local_api::{local_services, Storage};
@@ -139,7 +142,10 @@ async fn keys(options: &Options) -> Result<String, String> {
     use shared::service::Services;
     let table = std::env::var("TABLE_NAME").map_err(|_| "TABLE_NAME names the deployment's table")?;
     let config = shared::adapters::aws::sdk_config().await;
-    let records = Arc::new(DynamoRecords::new(shared::adapters::aws::dynamodb_client(&config), table));
+    let records = Arc::new(DynamoRecords::new(
+        shared::adapters::aws::dynamodb_client(&config),
+        table,
+    ));
     let mut services = Services::new(
         records,
         Arc::new(shared::ports::SystemClock),
@@ -152,13 +158,22 @@ async fn keys(options: &Options) -> Result<String, String> {
             let iaca = options.iaca_key.as_deref().ok_or("--iaca-key is required")?;
             let ds = options.key.as_deref().ok_or("--ds-key is required")?;
             vec![
-                services.install_iaca(&authority, iaca).await.map_err(|e| e.to_string())?,
-                services.add_document_signer(&authority, ds).await.map_err(|e| e.to_string())?,
+                services
+                    .install_iaca(&authority, iaca)
+                    .await
+                    .map_err(|e| e.to_string())?,
+                services
+                    .add_document_signer(&authority, ds)
+                    .await
+                    .map_err(|e| e.to_string())?,
             ]
         }
         Some("add-signer") => {
             let key = options.key.as_deref().ok_or("--key is required")?;
-            vec![services.add_document_signer(&authority, key).await.map_err(|e| e.to_string())?]
+            vec![services
+                .add_document_signer(&authority, key)
+                .await
+                .map_err(|e| e.to_string())?]
         }
         Some("retire") => {
             let kid = options.kid.as_deref().ok_or("--kid is required")?;
@@ -169,7 +184,12 @@ async fn keys(options: &Options) -> Result<String, String> {
     };
     let lines: Vec<String> = entries
         .iter()
-        .map(|e| format!("{:?}\t{}\t{:?}\tkey {}\tcreated {}", e.role, e.kid, e.status, e.key_id, e.created_at))
+        .map(|e| {
+            format!(
+                "{:?}\t{}\t{:?}\tkey {}\tcreated {}",
+                e.role, e.kid, e.status, e.key_id, e.created_at
+            )
+        })
         .collect();
     Ok(lines.join("\n"))
 }
@@ -223,22 +243,30 @@ fn print_banner(api: &LocalApi, storage: &Storage, samples: usize, address: Sock
             std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| "AWS".into())
         ),
     };
-    println!("edl-local: serving {} routes from template.yaml on {base}", api.routes.len());
+    println!(
+        "edl-local: serving {} routes from template.yaml on {base}",
+        api.routes.len()
+    );
     println!("  records: {storage}; {samples} sample licences loaded");
     for route in &api.routes {
         println!("  {:<7} {:<36} -> {}", route.method, route.path, route.function);
     }
     println!("\nDevelopment tokens (valid 12 hours, for this server process only):");
-    for role in [Role::Holder, Role::Clerk, Role::Reviewer, Role::Officer, Role::FleetManager, Role::Admin] {
+    for role in [
+        Role::Holder,
+        Role::Clerk,
+        Role::Reviewer,
+        Role::Officer,
+        Role::FleetManager,
+        Role::Admin,
+    ] {
         let (token, claims) = api.mint(role, None, None, None);
         println!("  {role:<8} (sub {}): {token}", claims.sub);
     }
     println!(
         "\nMint others:  curl -s -X POST {base}/_dev/tokens -d '{{\"role\":\"holder\",\"sub\":\"310104199208152623\"}}'"
     );
-    println!(
-        "Liveness:     curl -s -X POST {base}/_dev/liveness -d '{{\"holderId\":\"11010519900307451X\"}}'"
-    );
+    println!("Liveness:     curl -s -X POST {base}/_dev/liveness -d '{{\"holderId\":\"11010519900307451X\"}}'");
     if api.embedded_photos.is_none() {
         println!(
             "Photo events: after an upload to S3, run its checks with\n              curl -s -X POST {base}/_dev/photo-events -d '{{\"key\":\"photos/<application>/<upload>\"}}'"

@@ -85,7 +85,11 @@ pub fn routes_from_template(text: &str) -> Result<Vec<Route>, TemplateError> {
             continue;
         }
         let name = name.as_str().unwrap_or("?");
-        let Some(events) = resource.get("Properties").and_then(|p| p.get("Events")).and_then(Value::as_mapping) else {
+        let Some(events) = resource
+            .get("Properties")
+            .and_then(|p| p.get("Events"))
+            .and_then(Value::as_mapping)
+        else {
             continue;
         };
         let binary = resource

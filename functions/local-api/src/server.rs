@@ -114,7 +114,13 @@ impl LocalApi {
         }
     }
 
-    pub fn mint(&self, role: Role, sub: Option<String>, office: Option<String>, org: Option<String>) -> (String, DevClaims) {
+    pub fn mint(
+        &self,
+        role: Role,
+        sub: Option<String>,
+        office: Option<String>,
+        org: Option<String>,
+    ) -> (String, DevClaims) {
         let (default_sub, default_office, default_org) = default_subject(role);
         let now = self.services.now().timestamp();
         let claims = DevClaims {
@@ -157,11 +163,24 @@ impl LocalApi {
             .iter()
             .find_map(|route| route.matches(&method, &path).map(|params| (route, params)));
         let Some((route, parameters)) = matched else {
-            let allowed = self.routes.iter().any(|r| r.matches(r.method.as_str(), &path).is_some());
+            let allowed = self
+                .routes
+                .iter()
+                .any(|r| r.matches(r.method.as_str(), &path).is_some());
             return if allowed {
-                problem_response(&Problem::new(405, "method-not-allowed", "Method not allowed", format!("{method} is not allowed on {path}.")))
+                problem_response(&Problem::new(
+                    405,
+                    "method-not-allowed",
+                    "Method not allowed",
+                    format!("{method} is not allowed on {path}."),
+                ))
             } else {
-                problem_response(&Problem::new(404, "not-found", "Not found", format!("No route for {method} {path}.")))
+                problem_response(&Problem::new(
+                    404,
+                    "not-found",
+                    "Not found",
+                    format!("No route for {method} {path}."),
+                ))
             };
         };
         // API Gateway's JWT authorizer: no valid token, no call (except public routes).
@@ -176,7 +195,12 @@ impl LocalApi {
             match token.map(|t| self.keys.verify_token(t.trim(), self.services.now().timestamp())) {
                 Some(Ok(claims)) => Some(claims),
                 Some(Err(e)) => {
-                    return problem_response(&Problem::new(401, "unauthenticated", "Not signed in", format!("The bearer token was refused: {e}.")))
+                    return problem_response(&Problem::new(
+                        401,
+                        "unauthenticated",
+                        "Not signed in",
+                        format!("The bearer token was refused: {e}."),
+                    ))
                 }
                 None => {
                     return problem_response(&Problem::new(
@@ -193,7 +217,12 @@ impl LocalApi {
         let request = match lambda_http::request::from_str(&event.to_string()) {
             Ok(request) => request,
             Err(e) => {
-                return problem_response(&Problem::new(400, "invalid-request", "Invalid request", format!("The request could not be carried to the function: {e}.")))
+                return problem_response(&Problem::new(
+                    400,
+                    "invalid-request",
+                    "Invalid request",
+                    format!("The request could not be carried to the function: {e}."),
+                ))
             }
         };
         let response = match route.function.as_str() {
@@ -209,7 +238,10 @@ impl LocalApi {
                     501,
                     "function-not-served",
                     "Function not served locally",
-                    format!("template.yaml routes {} to the function {other}, which this server does not serve.", route.key()),
+                    format!(
+                        "template.yaml routes {} to the function {other}, which this server does not serve.",
+                        route.key()
+                    ),
                 ))
             }
         };
@@ -223,7 +255,9 @@ impl LocalApi {
         while let Ok(application) = approvals.try_recv() {
             match self.services.issue(&application).await {
                 Ok(outcome) => tracing::info!(application = %application, ?outcome, "issued"),
-                Err(e) => tracing::warn!(application = %application, error = %e, "issuance failed; the application stays approved"),
+                Err(e) => {
+                    tracing::warn!(application = %application, error = %e, "issuance failed; the application stays approved")
+                }
             }
         }
     }
@@ -232,7 +266,12 @@ impl LocalApi {
         let bad = |detail: String| problem_response(&Problem::new(400, "invalid-request", "Invalid request", detail));
         if let Some(token) = what.strip_prefix("uploads/") {
             if method != "PUT" {
-                return problem_response(&Problem::new(405, "method-not-allowed", "Method not allowed", "Upload links take PUT."));
+                return problem_response(&Problem::new(
+                    405,
+                    "method-not-allowed",
+                    "Method not allowed",
+                    "Upload links take PUT.",
+                ));
             }
             return self.upload(token, parts, body).await;
         }
@@ -302,7 +341,12 @@ impl LocalApi {
     /// then run the automatic checks as the `ObjectCreated` event would.
     async fn upload(&self, token: &str, parts: &http::request::Parts, body: &[u8]) -> HttpResponse {
         let Some(photos) = &self.embedded_photos else {
-            return problem_response(&Problem::new(404, "not-found", "Not found", "This server stores photos in S3."));
+            return problem_response(&Problem::new(
+                404,
+                "not-found",
+                "Not found",
+                "This server stores photos in S3.",
+            ));
         };
         let content_type = parts.headers.get("content-type").and_then(|v| v.to_str().ok());
         let key = match photos.accept_upload(token, content_type, body, self.services.now()) {
@@ -313,7 +357,12 @@ impl LocalApi {
                     | shared::adapters::embedded_photos::UploadRefusal::Expired => 403,
                     _ => 400,
                 };
-                return problem_response(&Problem::new(status, "upload-refused", "Upload refused", format!("The upload was refused: {refusal}.")));
+                return problem_response(&Problem::new(
+                    status,
+                    "upload-refused",
+                    "Upload refused",
+                    format!("The upload was refused: {refusal}."),
+                ));
             }
         };
         match self.services.photo_arrived(&key).await {
@@ -323,14 +372,23 @@ impl LocalApi {
     }
 
     fn view(&self, token: &str) -> HttpResponse {
-        match self.embedded_photos.as_ref().and_then(|p| p.view(token, self.services.now())) {
+        match self
+            .embedded_photos
+            .as_ref()
+            .and_then(|p| p.view(token, self.services.now()))
+        {
             Some((kind, bytes)) => hyper::Response::builder()
                 .status(200)
                 .header("content-type", kind.mime())
                 .header("cache-control", "private, no-store")
                 .body(Full::new(Bytes::from(bytes)))
                 .unwrap_or_default(),
-            None => problem_response(&Problem::new(403, "forbidden", "Not allowed", "The photo link is not valid or has expired.")),
+            None => problem_response(&Problem::new(
+                403,
+                "forbidden",
+                "Not allowed",
+                "The photo link is not valid or has expired.",
+            )),
         }
     }
 }
@@ -413,7 +471,10 @@ pub async fn serve(api: Arc<LocalApi>, listener: tokio::net::TcpListener) -> std
                 async move { Ok::<_, std::convert::Infallible>(api.handle(request).await) }
             });
             let io = hyper_util::rt::TokioIo::new(stream);
-            if let Err(e) = hyper::server::conn::http1::Builder::new().serve_connection(io, service).await {
+            if let Err(e) = hyper::server::conn::http1::Builder::new()
+                .serve_connection(io, service)
+                .await
+            {
                 tracing::debug!(error = %e, "connection ended");
             }
         });

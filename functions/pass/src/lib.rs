@@ -26,7 +26,9 @@ pub async fn handle(services: &Services, request: Request) -> Response<Body> {
 fn plate_filter(request: &Request) -> Result<Option<String>, ServiceError> {
     let query = request.query_string_parameters();
     if let Some(name) = query.iter().map(|(k, _)| k).find(|k| *k != "plate") {
-        return Err(ServiceError::invalid(format!("Unknown query parameter {name}; use plate.")));
+        return Err(ServiceError::invalid(format!(
+            "Unknown query parameter {name}; use plate."
+        )));
     }
     Ok(query.first("plate").map(str::to_string))
 }
@@ -50,7 +52,10 @@ async fn route(services: &Services, request: &Request) -> Result<Response<Body>,
         }
         "GET /truck/passes" => {
             let plate = plate_filter(request)?;
-            Ok(http::json(200, &services.truck_passes(&caller, plate.as_deref()).await?))
+            Ok(http::json(
+                200,
+                &services.truck_passes(&caller, plate.as_deref()).await?,
+            ))
         }
         "GET /truck/passes/{id}" => {
             let id = http::path_parameter(request, "id")?;
@@ -66,7 +71,10 @@ async fn route(services: &Services, request: &Request) -> Result<Response<Body>,
         }
         "GET /truck/passes/{id}/checks" => {
             let id = http::path_parameter(request, "id")?;
-            Ok(http::json(200, &serde_json::json!({ "checks": services.pass_checks(&caller, &id).await? })))
+            Ok(http::json(
+                200,
+                &serde_json::json!({ "checks": services.pass_checks(&caller, &id).await? }),
+            ))
         }
         "GET /truck/reviews" => {
             let query = http::queue_request(request)?;

@@ -39,8 +39,13 @@ pub fn decode_key(raw: &str) -> String {
 pub async fn handle(services: &Services, event: S3Event) -> Result<Vec<PhotoOutcome>, CheckError> {
     let mut outcomes = Vec::with_capacity(event.records.len());
     for record in event.records {
-        let created = record.event_name.as_deref().is_some_and(|n| n.starts_with("ObjectCreated"));
-        let Some(raw) = record.s3.object.key.as_deref() else { continue };
+        let created = record
+            .event_name
+            .as_deref()
+            .is_some_and(|n| n.starts_with("ObjectCreated"));
+        let Some(raw) = record.s3.object.key.as_deref() else {
+            continue;
+        };
         let key = decode_key(raw);
         if !created {
             tracing::info!(key = %key, event = ?record.event_name, "not an ObjectCreated event; ignored");

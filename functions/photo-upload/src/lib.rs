@@ -17,7 +17,10 @@ async fn route(services: &Services, request: &Request) -> Result<Response<Body>,
         "POST /applications/{id}/photo-uploads" => {
             let id = http::path_parameter(request, "id")?;
             let body = http::read_json(request, MAX_JSON_BODY)?;
-            Ok(http::json(201, &services.request_photo_upload(&caller, &id, body).await?))
+            Ok(http::json(
+                201,
+                &services.request_photo_upload(&caller, &id, body).await?,
+            ))
         }
         _ => Err(http::no_route(request)),
     }

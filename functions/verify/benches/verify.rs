@@ -2,6 +2,9 @@
 //! disclosure, audit write) with the embedded store, against one raw P-256 ECDSA verification
 //! measured in the same run. Run with `cargo bench -p edl-verify`.
 
+// A command-line tool: its output is for the person at the terminal (Lambda code logs through tracing).
+#![allow(clippy::print_stdout)]
+
 use shared::adapters::embedded::EmbeddedRecords;
 use shared::adapters::NoLivenessService;
 use shared::crypto::{verify_es256, LocalSigner};
@@ -39,52 +42,74 @@ fn main() {
             return;
         }
     };
-    let (services, code) = runtime.block_on(async {
-        let records = Arc::new(EmbeddedRecords::new());
-        records
-            .seed_rollout(&shared::domain::rollout::Plan::default_plan())
-            .await
-            .map_err(|e| e.to_string())?;
-        records.import_licences(&shared::sample::generate(1000, 2026)).await.map_err(|e| e.to_string())?;
-        let signer = LocalSigner::new();
-        signer.generate("iaca");
-        signer.generate("ds");
-        let mut services = Services::new(records.clone(), Arc::new(SystemClock), Arc::new(NoLivenessService));
-        services.signer = Some(Arc::new(signer));
-        services.install_iaca(&Authority::default(), "iaca").await.map_err(|e| e.to_string())?;
-        services.add_document_signer(&Authority::default(), "ds").await.map_err(|e| e.to_string())?;
-        // An approved application for the first sample holder, issued.
-        let holder = "11010519900307451X";
-        let mut application = Application::open(Opening {
-            id: "bench-application".into(),
-            licence_number: holder.into(),
-            holder_id: holder.into(),
-            city_code: "110000".into(),
-            channel: Channel::Counter,
-            photo_source: PhotoSource::OnFile,
-            opened_by: Actor { id: "clerk".into(), role: Role::Clerk },
-            office: Some("110000".into()),
-            at: services.now(),
-            device_key: None,
+    let (services, code) = runtime
+        .block_on(async {
+            let records = Arc::new(EmbeddedRecords::new());
+            records
+                .seed_rollout(&shared::domain::rollout::Plan::default_plan())
+                .await
+                .map_err(|e| e.to_string())?;
+            records
+                .import_licences(&shared::sample::generate(1000, 2026))
+                .await
+                .map_err(|e| e.to_string())?;
+            let signer = LocalSigner::new();
+            signer.generate("iaca");
+            signer.generate("ds");
+            let mut services = Services::new(records.clone(), Arc::new(SystemClock), Arc::new(NoLivenessService));
+            services.signer = Some(Arc::new(signer));
+            services
+                .install_iaca(&Authority::default(), "iaca")
+                .await
+                .map_err(|e| e.to_string())?;
+            services
+                .add_document_signer(&Authority::default(), "ds")
+                .await
+                .map_err(|e| e.to_string())?;
+            // An approved application for the first sample holder, issued.
+            let holder = "11010519900307451X";
+            let mut application = Application::open(Opening {
+                id: "bench-application".into(),
+                licence_number: holder.into(),
+                holder_id: holder.into(),
+                city_code: "110000".into(),
+                channel: Channel::Counter,
+                photo_source: PhotoSource::OnFile,
+                opened_by: Actor {
+                    id: "clerk".into(),
+                    role: Role::Clerk,
+                },
+                office: Some("110000".into()),
+                at: services.now(),
+                device_key: None,
+            });
+            application.state = ApplicationState::Approved;
+            records
+                .create_application(&application)
+                .await
+                .map_err(|e| e.to_string())?;
+            services.issue("bench-application").await.map_err(|e| e.to_string())?;
+            let caller = Caller {
+                id: holder.into(),
+                roles: vec![Role::Holder],
+                office: None,
+                organisation: None,
+            };
+            let code = services.show_code(&caller).await.map_err(|e| e.to_string())?.code;
+            Ok::<_, String>((services, code))
+        })
+        .unwrap_or_else(|e| {
+            eprintln!("setup failed: {e}");
+            std::process::exit(1);
         });
-        application.state = ApplicationState::Approved;
-        records.create_application(&application).await.map_err(|e| e.to_string())?;
-        services.issue("bench-application").await.map_err(|e| e.to_string())?;
-        let caller = Caller { id: holder.into(), roles: vec![Role::Holder], office: None, organisation: None };
-        let code = services.show_code(&caller).await.map_err(|e| e.to_string())?.code;
-        Ok::<_, String>((services, code))
-    }).unwrap_or_else(|e| {
-        eprintln!("setup failed: {e}");
-        std::process::exit(1);
-    });
 
     // The baseline: one raw ES256 verification of a message of the same size.
     let signer = LocalSigner::new();
     signer.generate("raw");
     let message = code.as_bytes().to_vec();
     let digest = shared::crypto::sha256(&message);
-    let (public, signature) = runtime
-        .block_on(async { (signer.public_key("raw").await, signer.sign_digest("raw", &digest).await) });
+    let (public, signature) =
+        runtime.block_on(async { (signer.public_key("raw").await, signer.sign_digest("raw", &digest).await) });
     let (Ok(public), Ok(signature)) = (public, signature) else {
         eprintln!("baseline setup failed");
         return;
@@ -99,15 +124,31 @@ fn main() {
     };
     let budget = Duration::from_secs(3);
     let raw = measure(budget, || {
-        black_box(verify_es256(black_box(&public), black_box(&message), black_box(&signature)));
+        black_box(verify_es256(
+            black_box(&public),
+            black_box(&message),
+            black_box(&signature),
+        ));
     });
     let end_to_end = measure(budget, || {
-        let request = VerificationRequest { code: Some(code.clone()), barcode: None, mdoc: None, purpose: None, class: None };
+        let request = VerificationRequest {
+            code: Some(code.clone()),
+            barcode: None,
+            mdoc: None,
+            purpose: None,
+            class: None,
+        };
         let result = runtime.block_on(services.verify(&officer, request));
         assert!(matches!(result, Ok(ref r) if r.valid), "{result:?}");
     });
-    println!("raw P-256 ECDSA verification (baseline): {:>10.1} µs", raw.as_secs_f64() * 1e6);
-    println!("show code verified end to end:           {:>10.1} µs", end_to_end.as_secs_f64() * 1e6);
+    println!(
+        "raw P-256 ECDSA verification (baseline): {:>10.1} µs",
+        raw.as_secs_f64() * 1e6
+    );
+    println!(
+        "show code verified end to end:           {:>10.1} µs",
+        end_to_end.as_secs_f64() * 1e6
+    );
     println!(
         "ratio end-to-end / raw verification:      {:>10.2}x",
         end_to_end.as_secs_f64() / raw.as_secs_f64().max(f64::MIN_POSITIVE)

@@ -46,7 +46,9 @@ pub fn verify(
         .ok_or_else(|| failure("unknown-kid", format!("no published document signer has kid {kid:?}")))?;
     let iacas = certificates(trust, "iaca");
     let signed_at = chrono::DateTime::from_timestamp(signed.claims.issued_at, 0).unwrap_or(now);
-    let chained = iacas.iter().any(|(_, iaca)| cert::verify_document_signer(iaca, ds, signed_at).is_ok());
+    let chained = iacas
+        .iter()
+        .any(|(_, iaca)| cert::verify_document_signer(iaca, ds, signed_at).is_ok());
     if !chained {
         return Err(failure(
             "untrusted-certificate",

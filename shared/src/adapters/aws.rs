@@ -3,8 +3,8 @@
 use super::dynamodb::DynamoRecords;
 use super::NoLivenessService;
 use crate::dev::{DevKeys, DevLiveness};
-use crate::ports::{Clock, LivenessCheck, SystemClock};
 use crate::domain::calendar::WorkingCalendar;
+use crate::ports::{Clock, LivenessCheck, SystemClock};
 use crate::service::Services;
 use std::sync::Arc;
 
@@ -72,7 +72,8 @@ pub async fn services_from_environment() -> Result<Services, WiringError> {
             .map_err(|e| WiringError::Invalid("EDL_DISCLOSURE", e.to_string()))?;
     }
     if let Ok(calendar) = std::env::var("EDL_CALENDAR") {
-        services.calendar = WorkingCalendar::from_json(&calendar).map_err(|e| WiringError::Invalid("EDL_CALENDAR", e.to_string()))?;
+        services.calendar =
+            WorkingCalendar::from_json(&calendar).map_err(|e| WiringError::Invalid("EDL_CALENDAR", e.to_string()))?;
     }
     #[cfg(feature = "s3")]
     if let Ok(bucket) = std::env::var("PHOTO_BUCKET") {

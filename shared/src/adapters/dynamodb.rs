@@ -35,20 +35,20 @@
 //! truck pass as `PASS#<last valid day>` / `<id>` (see `domain::expiry`).
 
 use crate::domain::application::Application;
-use crate::domain::change::ChangeRecord;
-use crate::domain::licence::Licence;
-use crate::domain::rollout::{City, Plan, Wave};
 use crate::domain::application::ApplicationState;
+use crate::domain::change::ChangeRecord;
 use crate::domain::edl::ElectronicLicence;
 use crate::domain::expiry::{self, ExpiryEntry, ExpiryKind};
+use crate::domain::licence::Licence;
+use crate::domain::rollout::{City, Plan, Wave};
+use crate::domain::truck::{
+    CityTruckRules, PassCheck, PassStatus, TruckPass, TruckRulebook, TruckRulesChange, Vehicle,
+};
 use crate::domain::verification::CheckRecord;
-use crate::domain::truck::{CityTruckRules, PassCheck, PassStatus, TruckPass, TruckRulebook, TruckRulesChange, Vehicle};
 use crate::ports::{
     CachedShowCode, ExpiryPage, Issuance, PassQueuePage, PassRecords, PhotoClaim, QueuePage, QueueQuery, Records,
     RolloutChange, StoreError, TrustEntry,
 };
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
@@ -57,10 +57,12 @@ use aws_sdk_dynamodb::types::{
     Projection, ProjectionType, Put, ScalarAttributeType, TransactWriteItem,
 };
 use aws_sdk_dynamodb::Client;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use chrono::NaiveDate;
 use futures::{StreamExt, TryStreamExt};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use chrono::NaiveDate;
 use std::collections::HashMap;
 
 type Item = HashMap<String, AttributeValue>;
@@ -96,11 +98,7 @@ fn encode<T: Serialize>(record: &T, pk: String, sk: String, kind: &str) -> Resul
 }
 
 fn decode<T: DeserializeOwned>(mut item: Item) -> Result<T, StoreError> {
-    let key = item
-        .get("pk")
-        .and_then(|v| v.as_s().ok())
-        .cloned()
-        .unwrap_or_default();
+    let key = item.get("pk").and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
     for attribute in KEY_ATTRIBUTES {
         item.remove(attribute);
     }
@@ -143,7 +141,10 @@ fn application_item(application: &Application) -> Result<Item, StoreError> {
     let mut item = encode(application, app_pk(&application.id), "APP".into(), "application")?;
     if let (ApplicationState::AwaitingReview, Some(photo)) = (application.state, application.photo.as_ref()) {
         item.insert("queuePk".into(), s(REVIEW_QUEUE));
-        item.insert("queueSk".into(), s(format!("{}#{}", sortable(photo.due_at), application.id)));
+        item.insert(
+            "queueSk".into(),
+            s(format!("{}#{}", sortable(photo.due_at), application.id)),
+        );
     }
     Ok(with_expiry(item, expiry::application_entry(application)))
 }
@@ -376,11 +377,7 @@ impl DynamoRecords {
                     }
                     Err(StoreError::Unavailable(format!(
                         "TransactWriteItems cancelled: {}",
-                        reasons
-                            .iter()
-                            .filter_map(|r| r.code())
-                            .collect::<Vec<_>>()
-                            .join(",")
+                        reasons.iter().filter_map(|r| r.code()).collect::<Vec<_>>().join(",")
                     )))
                 }
                 other => Err(StoreError::Unavailable(format!(
@@ -452,7 +449,12 @@ impl DynamoRecords {
             .await;
         match result {
             Ok(_) => Ok(()),
-            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
             Err(e) => Err(unavailable("PutItem", e)),
         }
     }
@@ -528,7 +530,9 @@ impl Records for DynamoRecords {
         let outcome = self
             .transact(items, |index| {
                 if slot_index_taken && index == 0 {
-                    Some(StoreError::OpenApplicationExists { existing: String::new() })
+                    Some(StoreError::OpenApplicationExists {
+                        existing: String::new(),
+                    })
                 } else {
                     Some(StoreError::AlreadyExists)
                 }
@@ -537,7 +541,9 @@ impl Records for DynamoRecords {
         match outcome {
             Err(StoreError::OpenApplicationExists { .. }) => {
                 // Name the application that holds the slot, so the client can continue it.
-                let slot = self.get(licence_pk(&application.licence_number), "OPEN_APPLICATION").await?;
+                let slot = self
+                    .get(licence_pk(&application.licence_number), "OPEN_APPLICATION")
+                    .await?;
                 let existing = slot
                     .and_then(|i| i.get("applicationId").cloned())
                     .and_then(|v| v.as_s().ok().cloned())
@@ -581,19 +587,33 @@ impl Records for DynamoRecords {
     }
 
     async fn cities(&self) -> Result<Vec<City>, StoreError> {
-        self.query_prefix(ROLLOUT, "CITY#").await?.into_iter().map(decode).collect()
+        self.query_prefix(ROLLOUT, "CITY#")
+            .await?
+            .into_iter()
+            .map(decode)
+            .collect()
     }
 
     async fn waves(&self) -> Result<Vec<Wave>, StoreError> {
-        self.query_prefix(ROLLOUT, "WAVE#").await?.into_iter().map(decode).collect()
+        self.query_prefix(ROLLOUT, "WAVE#")
+            .await?
+            .into_iter()
+            .map(decode)
+            .collect()
     }
 
     async fn city(&self, code: &str) -> Result<Option<City>, StoreError> {
-        self.get(ROLLOUT.into(), &format!("CITY#{code}")).await?.map(decode).transpose()
+        self.get(ROLLOUT.into(), &format!("CITY#{code}"))
+            .await?
+            .map(decode)
+            .transpose()
     }
 
     async fn wave(&self, id: &str) -> Result<Option<Wave>, StoreError> {
-        self.get(ROLLOUT.into(), &format!("WAVE#{id}")).await?.map(decode).transpose()
+        self.get(ROLLOUT.into(), &format!("WAVE#{id}"))
+            .await?
+            .map(decode)
+            .transpose()
     }
 
     async fn switch_city(&self, city: &City, expected_version: u64, change: &RolloutChange) -> Result<(), StoreError> {
@@ -607,7 +627,11 @@ impl Records for DynamoRecords {
     }
 
     async fn rollout_changes(&self) -> Result<Vec<RolloutChange>, StoreError> {
-        self.query_prefix(ROLLOUT, "CHANGE#").await?.into_iter().map(decode).collect()
+        self.query_prefix(ROLLOUT, "CHANGE#")
+            .await?
+            .into_iter()
+            .map(decode)
+            .collect()
     }
 
     async fn claim_photo(&self, sha256: &str, holder_id: &str, application_id: &str) -> Result<PhotoClaim, StoreError> {
@@ -626,7 +650,10 @@ impl Records for DynamoRecords {
             .await;
         match result {
             Ok(_) => Ok(PhotoClaim::Granted),
-            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
                 Ok(PhotoClaim::HeldByAnotherHolder)
             }
             Err(e) => Err(unavailable("PutItem", e)),
@@ -639,7 +666,12 @@ impl Records for DynamoRecords {
     }
 
     async fn save_trust(&self, entry: &TrustEntry) -> Result<(), StoreError> {
-        let item = encode(entry, "TRUST".into(), format!("{:?}#{}", entry.role, entry.kid), "trust")?;
+        let item = encode(
+            entry,
+            "TRUST".into(),
+            format!("{:?}#{}", entry.role, entry.kid),
+            "trust",
+        )?;
         self.client
             .put_item()
             .table_name(&self.table)
@@ -687,15 +719,26 @@ impl Records for DynamoRecords {
         if let Some((old, expected)) = &issuance.superseded {
             items.push(self.versioned_put(edl_item(old)?, *expected)?);
         }
-        self.transact(items, |index| (index == 0).then_some(StoreError::AlreadyExists)).await
+        self.transact(items, |index| (index == 0).then_some(StoreError::AlreadyExists))
+            .await
     }
 
-    async fn update_electronic_licence(&self, licence: &ElectronicLicence, expected_version: u64) -> Result<(), StoreError> {
-        self.transact(vec![self.versioned_put(edl_item(licence)?, expected_version)?], |_| None).await
+    async fn update_electronic_licence(
+        &self,
+        licence: &ElectronicLicence,
+        expected_version: u64,
+    ) -> Result<(), StoreError> {
+        self.transact(vec![self.versioned_put(edl_item(licence)?, expected_version)?], |_| {
+            None
+        })
+        .await
     }
 
     async fn cached_show_code(&self, serial: &str) -> Result<Option<CachedShowCode>, StoreError> {
-        self.get(format!("EDL#{serial}"), "SHOWCODE").await?.map(decode).transpose()
+        self.get(format!("EDL#{serial}"), "SHOWCODE")
+            .await?
+            .map(decode)
+            .transpose()
     }
 
     async fn cache_show_code(&self, serial: &str, code: &CachedShowCode) -> Result<(), StoreError> {
@@ -731,7 +774,8 @@ impl Records for DynamoRecords {
             .expression_attribute_values(":bucket", s(kind.bucket(day)))
             .limit(i32::try_from(limit.clamp(1, 1000)).unwrap_or(100));
         if let Some(cursor) = &after {
-            request = request.set_exclusive_start_key(Some(decode_cursor(cursor, &["expiryPk", "expirySk", "pk", "sk"])?));
+            request =
+                request.set_exclusive_start_key(Some(decode_cursor(cursor, &["expiryPk", "expirySk", "pk", "sk"])?));
         }
         let out = request.send().await.map_err(|e| unavailable("Query", e))?;
         let items = out.items.unwrap_or_default();
@@ -762,17 +806,29 @@ impl PassRecords for DynamoRecords {
                 version: 1,
                 ..city.clone()
             };
-            items.push(encode(&city, TRUCK_RULES.into(), format!("CITY#{}", city.city), "truck-rules")?);
+            items.push(encode(
+                &city,
+                TRUCK_RULES.into(),
+                format!("CITY#{}", city.city),
+                "truck-rules",
+            )?);
         }
         self.put_all_if_absent(items).await
     }
 
     async fn truck_rules(&self) -> Result<Vec<CityTruckRules>, StoreError> {
-        self.query_prefix(TRUCK_RULES, "CITY#").await?.into_iter().map(decode).collect()
+        self.query_prefix(TRUCK_RULES, "CITY#")
+            .await?
+            .into_iter()
+            .map(decode)
+            .collect()
     }
 
     async fn truck_rules_of(&self, city: &str) -> Result<Option<CityTruckRules>, StoreError> {
-        self.get(TRUCK_RULES.into(), &format!("CITY#{city}")).await?.map(decode).transpose()
+        self.get(TRUCK_RULES.into(), &format!("CITY#{city}"))
+            .await?
+            .map(decode)
+            .transpose()
     }
 
     async fn change_truck_rules(
@@ -785,7 +841,12 @@ impl PassRecords for DynamoRecords {
         let change_item = encode(
             change,
             TRUCK_RULES.into(),
-            format!("CHANGE#{}#{}#{}", change.city, sortable(change.at), uuid::Uuid::now_v7()),
+            format!(
+                "CHANGE#{}#{}#{}",
+                change.city,
+                sortable(change.at),
+                uuid::Uuid::now_v7()
+            ),
             "truck-rules-change",
         )?;
         self.transact(
@@ -872,7 +933,8 @@ impl PassRecords for DynamoRecords {
         for copy in pass_copies(pass)? {
             items.push(self.put(copy, "attribute_not_exists(pk)")?);
         }
-        self.transact(items, |index| (index == 0).then_some(StoreError::AlreadyExists)).await
+        self.transact(items, |index| (index == 0).then_some(StoreError::AlreadyExists))
+            .await
     }
 
     async fn pass(&self, id: &str) -> Result<Option<TruckPass>, StoreError> {
@@ -893,15 +955,23 @@ impl PassRecords for DynamoRecords {
     }
 
     async fn passes_of_owner(&self, owner_id: &str) -> Result<Vec<TruckPass>, StoreError> {
-        let mut passes: Vec<TruckPass> =
-            self.query_prefix(&format!("OWNER#{owner_id}"), "PASS#").await?.into_iter().map(decode).collect::<Result<_, _>>()?;
+        let mut passes: Vec<TruckPass> = self
+            .query_prefix(&format!("OWNER#{owner_id}"), "PASS#")
+            .await?
+            .into_iter()
+            .map(decode)
+            .collect::<Result<_, _>>()?;
         passes.reverse();
         Ok(passes)
     }
 
     async fn passes_of_fleet(&self, fleet_id: &str) -> Result<Vec<TruckPass>, StoreError> {
-        let mut passes: Vec<TruckPass> =
-            self.query_prefix(&format!("FLEET#{fleet_id}"), "PASS#").await?.into_iter().map(decode).collect::<Result<_, _>>()?;
+        let mut passes: Vec<TruckPass> = self
+            .query_prefix(&format!("FLEET#{fleet_id}"), "PASS#")
+            .await?
+            .into_iter()
+            .map(decode)
+            .collect::<Result<_, _>>()?;
         passes.reverse();
         Ok(passes)
     }
@@ -924,8 +994,13 @@ impl PassRecords for DynamoRecords {
             Some(serial) => format!("PASSCHECKS#{serial}"),
             None => format!("PASSCHECKS#unmatched#{}", check.at.format("%Y-%m-%d")),
         };
-        self.put_if_absent(encode(check, pk, format!("{}#{}", sortable(check.at), check.id), "pass-check")?)
-            .await
+        self.put_if_absent(encode(
+            check,
+            pk,
+            format!("{}#{}", sortable(check.at), check.id),
+            "pass-check",
+        )?)
+        .await
     }
 
     async fn pass_checks(&self, serial: &str, limit: usize) -> Result<Vec<PassCheck>, StoreError> {
@@ -986,7 +1061,11 @@ impl DynamoRecords {
     }
 
     /// One page of a review queue of the sparse `queue` index, earliest due first.
-    async fn queue_page<T: DeserializeOwned>(&self, queue: &str, query: &QueueQuery) -> Result<(Vec<T>, Option<String>), StoreError> {
+    async fn queue_page<T: DeserializeOwned>(
+        &self,
+        queue: &str,
+        query: &QueueQuery,
+    ) -> Result<(Vec<T>, Option<String>), StoreError> {
         let mut request = self
             .client
             .query()
@@ -1001,10 +1080,16 @@ impl DynamoRecords {
             None => request.key_condition_expression("queuePk = :queue"),
         };
         if let Some(cursor) = &query.after {
-            request = request.set_exclusive_start_key(Some(decode_cursor(cursor, &["pk", "queuePk", "queueSk", "sk"])?));
+            request =
+                request.set_exclusive_start_key(Some(decode_cursor(cursor, &["pk", "queuePk", "queueSk", "sk"])?));
         }
         let out = request.send().await.map_err(|e| unavailable("Query", e))?;
-        let items = out.items.unwrap_or_default().into_iter().map(decode).collect::<Result<_, _>>()?;
+        let items = out
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(decode)
+            .collect::<Result<_, _>>()?;
         let next = match out.last_evaluated_key {
             Some(key) if !key.is_empty() => Some(encode_cursor(&key)),
             _ => None,

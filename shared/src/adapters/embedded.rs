@@ -1,14 +1,16 @@
 //! The in-process records store: the local server's and the fast tests' adapter of `Records`.
 
 use crate::domain::application::Application;
-use crate::domain::change::ChangeRecord;
-use crate::domain::licence::Licence;
-use crate::domain::rollout::{City, Plan, Wave};
 use crate::domain::application::ApplicationState;
+use crate::domain::change::ChangeRecord;
 use crate::domain::edl::ElectronicLicence;
 use crate::domain::expiry::{self, ExpiryEntry, ExpiryKind};
+use crate::domain::licence::Licence;
+use crate::domain::rollout::{City, Plan, Wave};
+use crate::domain::truck::{
+    CityTruckRules, PassCheck, PassStatus, TruckPass, TruckRulebook, TruckRulesChange, Vehicle,
+};
 use crate::domain::verification::CheckRecord;
-use crate::domain::truck::{CityTruckRules, PassCheck, PassStatus, TruckPass, TruckRulebook, TruckRulesChange, Vehicle};
 use crate::ports::{
     CachedShowCode, ExpiryPage, Issuance, PassQueuePage, PassRecords, PhotoClaim, QueuePage, QueueQuery, Records,
     RolloutChange, StoreError, TrustEntry,
@@ -71,7 +73,10 @@ impl State {
 
     /// Stores an application and moves its expiry entry with it.
     fn put_application(&mut self, application: &Application) {
-        let before = self.applications.get(&application.id).and_then(expiry::application_entry);
+        let before = self
+            .applications
+            .get(&application.id)
+            .and_then(expiry::application_entry);
         self.reindex(before, expiry::application_entry(application));
         self.applications.insert(application.id.clone(), application.clone());
     }
@@ -92,7 +97,10 @@ impl State {
 
     /// Stores an electronic licence and moves its expiry entry with it.
     fn put_electronic_licence(&mut self, licence: &ElectronicLicence) {
-        let before = self.electronic_licences.get(&licence.serial).and_then(expiry::licence_entry);
+        let before = self
+            .electronic_licences
+            .get(&licence.serial)
+            .and_then(expiry::licence_entry);
         self.reindex(before, expiry::licence_entry(licence));
         self.electronic_licences.insert(licence.serial.clone(), licence.clone());
     }
@@ -192,9 +200,7 @@ impl Records for EmbeddedRecords {
             Some(current) if current.version == expected_version => {}
             _ => return Err(StoreError::Conflict),
         }
-        if !application.state.is_open()
-            && state.open_slots.get(&application.licence_number) == Some(&application.id)
-        {
+        if !application.state.is_open() && state.open_slots.get(&application.licence_number) == Some(&application.id) {
             state.open_slots.remove(&application.licence_number);
         }
         state.put_application(application);
@@ -260,7 +266,12 @@ impl Records for EmbeddedRecords {
         Ok(self.state()?.rollout_changes.clone())
     }
 
-    async fn claim_photo(&self, sha256: &str, holder_id: &str, _application_id: &str) -> Result<PhotoClaim, StoreError> {
+    async fn claim_photo(
+        &self,
+        sha256: &str,
+        holder_id: &str,
+        _application_id: &str,
+    ) -> Result<PhotoClaim, StoreError> {
         let mut state = self.state()?;
         match state.photo_owners.get(sha256) {
             Some(owner) if owner != holder_id => Ok(PhotoClaim::HeldByAnotherHolder),
@@ -322,7 +333,9 @@ impl Records for EmbeddedRecords {
         }
         let licence = &issuance.licence;
         state.put_electronic_licence(licence);
-        state.holder_licences.insert(licence.holder_id.clone(), licence.serial.clone());
+        state
+            .holder_licences
+            .insert(licence.holder_id.clone(), licence.serial.clone());
         if state.open_slots.get(&application.licence_number) == Some(&application.id) {
             state.open_slots.remove(&application.licence_number);
         }
@@ -330,7 +343,11 @@ impl Records for EmbeddedRecords {
         Ok(())
     }
 
-    async fn update_electronic_licence(&self, licence: &ElectronicLicence, expected_version: u64) -> Result<(), StoreError> {
+    async fn update_electronic_licence(
+        &self,
+        licence: &ElectronicLicence,
+        expected_version: u64,
+    ) -> Result<(), StoreError> {
         let mut state = self.state()?;
         match state.electronic_licences.get(&licence.serial) {
             Some(current) if current.version == expected_version => {}
@@ -415,10 +432,13 @@ impl PassRecords for EmbeddedRecords {
     async fn seed_truck_rules(&self, rulebook: &TruckRulebook) -> Result<(), StoreError> {
         let mut state = self.state()?;
         for city in &rulebook.cities {
-            state.truck_rules.entry(city.city.clone()).or_insert_with(|| CityTruckRules {
-                version: 1,
-                ..city.clone()
-            });
+            state
+                .truck_rules
+                .entry(city.city.clone())
+                .or_insert_with(|| CityTruckRules {
+                    version: 1,
+                    ..city.clone()
+                });
         }
         Ok(())
     }
@@ -448,7 +468,13 @@ impl PassRecords for EmbeddedRecords {
     }
 
     async fn truck_rules_changes(&self, city: &str) -> Result<Vec<TruckRulesChange>, StoreError> {
-        Ok(self.state()?.truck_rules_changes.iter().filter(|c| c.city == city).cloned().collect())
+        Ok(self
+            .state()?
+            .truck_rules_changes
+            .iter()
+            .filter(|c| c.city == city)
+            .cloned()
+            .collect())
     }
 
     async fn import_vehicles(&self, vehicles: &[Vehicle]) -> Result<(), StoreError> {

@@ -151,7 +151,10 @@ impl PhotoStore for EmbeddedPhotos {
             .objects
             .lock()
             .map_err(|_| PhotoStoreError::Unavailable("embedded photo store poisoned".into()))?;
-        let object = objects.get(key).cloned().ok_or_else(|| PhotoStoreError::NotFound(key.into()))?;
+        let object = objects
+            .get(key)
+            .cloned()
+            .ok_or_else(|| PhotoStoreError::NotFound(key.into()))?;
         objects.insert(portrait_key.to_string(), object);
         Ok(())
     }

@@ -60,8 +60,14 @@ impl EventBus {
 impl Notifier for EventBus {
     async fn notify(&self, notice: &Notice) -> Result<(), NotifierError> {
         let detail = serde_json::to_value(notice).map_err(|e| NotifierError::Unavailable(e.to_string()))?;
-        let kind = detail.get("type").and_then(|t| t.as_str()).unwrap_or("Notice").to_string();
-        self.put(&kind, detail.to_string()).await.map_err(NotifierError::Unavailable)
+        let kind = detail
+            .get("type")
+            .and_then(|t| t.as_str())
+            .unwrap_or("Notice")
+            .to_string();
+        self.put(&kind, detail.to_string())
+            .await
+            .map_err(NotifierError::Unavailable)
     }
 }
 
@@ -69,6 +75,8 @@ impl Notifier for EventBus {
 impl Issuer for EventBus {
     async fn request_issuance(&self, application: &Application) -> Result<(), IssuerError> {
         let detail = json!({ "applicationId": application.id });
-        self.put(APPLICATION_APPROVED, detail.to_string()).await.map_err(IssuerError::Failed)
+        self.put(APPLICATION_APPROVED, detail.to_string())
+            .await
+            .map_err(IssuerError::Failed)
     }
 }

@@ -93,7 +93,11 @@ impl S3Photos {
     }
 
     /// A form signed at `signed_at` (exposed so tests can make expired or tampered forms).
-    pub async fn upload_form_at(&self, grant: &UploadGrant, signed_at: DateTime<Utc>) -> Result<UploadForm, PhotoStoreError> {
+    pub async fn upload_form_at(
+        &self,
+        grant: &UploadGrant,
+        signed_at: DateTime<Utc>,
+    ) -> Result<UploadForm, PhotoStoreError> {
         let provider = self
             .config
             .credentials_provider()
@@ -161,7 +165,10 @@ impl PhotoStore for S3Photos {
             key: key.into(),
             limit: max_bytes,
         };
-        if object.content_length().is_some_and(|n| n < 0 || n as u64 > max_bytes as u64) {
+        if object
+            .content_length()
+            .is_some_and(|n| n < 0 || n as u64 > max_bytes as u64)
+        {
             return Err(too_large());
         }
         let bytes = object

@@ -695,7 +695,10 @@ mod tests {
     fn the_crl_uri_sits_next_to_the_trust_material() {
         assert_eq!(crl_uri(URI), CRL);
         assert_eq!(crl_uri("https://edl.example.gov.cn/iaca/"), CRL);
-        assert_eq!(crl_uri("https://edl.example.gov.cn"), "https://edl.example.gov.cn/crl/iaca.crl");
+        assert_eq!(
+            crl_uri("https://edl.example.gov.cn"),
+            "https://edl.example.gov.cn/crl/iaca.crl"
+        );
     }
 
     /// The independent check of the Annex B profiles: isomdl's 18013-5 chain validation finds

@@ -6,10 +6,7 @@ use crate::ports::{Signer, SignerError};
 use base64::Engine as _;
 use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, SubsecRound, Utc};
 use ciborium::Value;
-use coset::{
-    iana, AsCborValue, CoseSign1, CoseSign1Builder, HeaderBuilder, Label,
-    RegisteredLabelWithPrivate,
-};
+use coset::{iana, AsCborValue, CoseSign1, CoseSign1Builder, HeaderBuilder, Label, RegisteredLabelWithPrivate};
 use der::{Decode, Encode};
 use p256::elliptic_curve::sec1::ToEncodedPoint;
 use p256::pkcs8::DecodePublicKey;
@@ -35,8 +32,7 @@ const MIN_SALT_BYTES: usize = 16;
 
 /// Surnames of two characters; every other Han surname is taken to be one character.
 const COMPOUND_SURNAMES: [&str; 13] = [
-    "欧阳", "司马", "上官", "诸葛", "东方", "皇甫", "尉迟", "公孙", "慕容", "长孙", "宇文", "司徒",
-    "夏侯",
+    "欧阳", "司马", "上官", "诸葛", "东方", "皇甫", "尉迟", "公孙", "慕容", "长孙", "宇文", "司徒", "夏侯",
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -68,9 +64,7 @@ pub enum MdocError {
     BadSignature,
     #[error("docType {found} is not {expected}")]
     WrongDocType { found: String, expected: String },
-    #[error(
-        "element {namespace}/{element} has digest ID {digest_id}, which the MSO does not list"
-    )]
+    #[error("element {namespace}/{element} has digest ID {digest_id}, which the MSO does not list")]
     MissingDigest {
         namespace: String,
         element: String,
@@ -197,9 +191,7 @@ pub async fn sign_document(
     // Checked before signing so that a wrong certificate costs no signature.
     let ds_public = certificate_public_key(document_signer_der)?;
     let device_key = match input.device_key_sec1 {
-        Some(sec1) => {
-            p256::PublicKey::from_sec1_bytes(sec1).map_err(|_| MdocError::InvalidDeviceKey)?
-        }
+        Some(sec1) => p256::PublicKey::from_sec1_bytes(sec1).map_err(|_| MdocError::InvalidDeviceKey)?,
         None => throwaway_public_key()?,
     };
 
@@ -242,10 +234,7 @@ pub async fn sign_document(
         (text("version"), text("1.0")),
         (text("digestAlgorithm"), text("SHA-256")),
         (text("valueDigests"), Value::Map(value_digests)),
-        (
-            text("deviceKeyInfo"),
-            Value::Map(vec![(text("deviceKey"), cose_key)]),
-        ),
+        (text("deviceKeyInfo"), Value::Map(vec![(text("deviceKey"), cose_key)])),
         (text("docType"), text(input.doc_type)),
         (
             text("validityInfo"),
@@ -256,17 +245,10 @@ pub async fn sign_document(
             ]),
         ),
     ]);
-    let payload = encode(&Value::Tag(
-        TAG_ENCODED_CBOR,
-        Box::new(Value::Bytes(encode(&mso)?)),
-    ))?;
+    let payload = encode(&Value::Tag(TAG_ENCODED_CBOR, Box::new(Value::Bytes(encode(&mso)?))))?;
 
     let mut sign1 = CoseSign1Builder::new()
-        .protected(
-            HeaderBuilder::new()
-                .algorithm(iana::Algorithm::ES256)
-                .build(),
-        )
+        .protected(HeaderBuilder::new().algorithm(iana::Algorithm::ES256).build())
         .unprotected(
             HeaderBuilder::new()
                 .value(X5CHAIN, Value::Bytes(document_signer_der.to_vec()))
@@ -281,9 +263,7 @@ pub async fn sign_document(
         return Err(MdocError::KeyMismatch);
     }
     sign1.signature = signature.to_vec();
-    let issuer_auth = sign1
-        .to_cbor_value()
-        .map_err(|e| MdocError::Encoding(e.to_string()))?;
+    let issuer_auth = sign1.to_cbor_value().map_err(|e| MdocError::Encoding(e.to_string()))?;
 
     let issuer_signed = Value::Map(vec![
         (text("nameSpaces"), Value::Map(namespaces)),
@@ -332,8 +312,7 @@ pub fn verify_document(
         Value::Tag(18, inner) => *inner,
         other => other,
     };
-    let sign1 = CoseSign1::from_cbor_value(issuer_auth)
-        .map_err(|e| malformed(format!("issuerAuth: {e}")))?;
+    let sign1 = CoseSign1::from_cbor_value(issuer_auth).map_err(|e| malformed(format!("issuerAuth: {e}")))?;
     match &sign1.protected.header.alg {
         Some(RegisteredLabelWithPrivate::Assigned(iana::Algorithm::ES256)) => {}
         Some(other) => return Err(MdocError::UnsupportedAlgorithm(format!("{other:?}"))),
@@ -366,20 +345,11 @@ pub fn verify_document(
     let valid_from = parse_tdate(take(&mut validity, "validFrom")?, "validFrom")?;
     let valid_until = parse_tdate(take(&mut validity, "validUntil")?, "validUntil")?;
     // An absurd skew saturates instead of overflowing the date arithmetic.
-    let skew =
-        chrono::TimeDelta::try_seconds(skew_seconds.max(0)).unwrap_or(chrono::TimeDelta::MAX);
-    if at
-        .checked_add_signed(skew)
-        .unwrap_or(DateTime::<Utc>::MAX_UTC)
-        < valid_from
-    {
+    let skew = chrono::TimeDelta::try_seconds(skew_seconds.max(0)).unwrap_or(chrono::TimeDelta::MAX);
+    if at.checked_add_signed(skew).unwrap_or(DateTime::<Utc>::MAX_UTC) < valid_from {
         return Err(MdocError::NotYetValid { at, valid_from });
     }
-    if at
-        .checked_sub_signed(skew)
-        .unwrap_or(DateTime::<Utc>::MIN_UTC)
-        > valid_until
-    {
+    if at.checked_sub_signed(skew).unwrap_or(DateTime::<Utc>::MIN_UTC) > valid_until {
         return Err(MdocError::Expired { at, valid_until });
     }
     let value_digests = parse_value_digests(take(&mut mso, "valueDigests")?)?;
@@ -404,9 +374,7 @@ pub fn verify_document(
             let element = into_text(take(&mut item, "elementIdentifier")?, "elementIdentifier")?;
             let digest_id = into_uint(take(&mut item, "digestID")?, "digestID")?;
             let Value::Bytes(salt) = take(&mut item, "random")? else {
-                return Err(malformed(format!(
-                    "{namespace}/{element}: random is not a byte string"
-                )));
+                return Err(malformed(format!("{namespace}/{element}: random is not a byte string")));
             };
             if salt.len() < MIN_SALT_BYTES {
                 return Err(malformed(format!(
@@ -425,9 +393,7 @@ pub fn verify_document(
                 return Err(MdocError::DigestMismatch { namespace, element });
             }
             if !seen_ids.insert(digest_id) {
-                return Err(malformed(format!(
-                    "{namespace}: digest ID {digest_id} is used twice"
-                )));
+                return Err(malformed(format!("{namespace}: digest ID {digest_id} is used twice")));
             }
             if values.insert(element.clone(), to_json(&value)).is_some() {
                 return Err(malformed(format!("{namespace}/{element} appears twice")));
@@ -451,8 +417,8 @@ pub fn verify_document(
 fn iso_elements(input: &MdocInput<'_>) -> Result<Vec<(&'static str, Value)>, MdocError> {
     let licence = input.licence;
     let (family_name, given_name) = split_name(&licence.name);
-    let nationality = alpha2_of(&licence.nationality)
-        .ok_or_else(|| MdocError::UnknownNationality(licence.nationality.clone()))?;
+    let nationality =
+        alpha2_of(&licence.nationality).ok_or_else(|| MdocError::UnknownNationality(licence.nationality.clone()))?;
     let privileges = licence
         .classes
         .iter()
@@ -503,13 +469,7 @@ fn domestic_elements(input: &MdocInput<'_>) -> Vec<(&'static str, Value)> {
         ("points", Value::Integer(licence.points.into())),
         (
             "states",
-            Value::Array(
-                licence
-                    .states
-                    .iter()
-                    .map(|state| text(state.code()))
-                    .collect(),
-            ),
+            Value::Array(licence.states.iter().map(|state| text(state.code())).collect()),
         ),
         ("generated_at", tdate(input.generated_at.trunc_subsecs(0))),
         ("licence_serial", text(input.serial)),
@@ -640,8 +600,7 @@ fn throwaway_public_key() -> Result<p256::PublicKey, MdocError> {
 
 /// The SEC1 public key of a P-256 certificate.
 fn certificate_public_key(der: &[u8]) -> Result<Vec<u8>, MdocError> {
-    let certificate =
-        x509_cert::Certificate::from_der(der).map_err(|e| MdocError::Certificate(e.to_string()))?;
+    let certificate = x509_cert::Certificate::from_der(der).map_err(|e| MdocError::Certificate(e.to_string()))?;
     let spki = certificate
         .tbs_certificate
         .subject_public_key_info
@@ -657,13 +616,7 @@ fn x5chain_leaf(sign1: &CoseSign1) -> Result<Vec<u8>, MdocError> {
     let label = Label::Int(X5CHAIN);
     let value = [&sign1.unprotected, &sign1.protected.header]
         .into_iter()
-        .find_map(|header| {
-            header
-                .rest
-                .iter()
-                .find(|(l, _)| *l == label)
-                .map(|(_, v)| v)
-        })
+        .find_map(|header| header.rest.iter().find(|(l, _)| *l == label).map(|(_, v)| v))
         .ok_or_else(|| malformed("issuerAuth has no x5chain"))?;
     match value {
         Value::Bytes(der) => Ok(der.clone()),
@@ -671,15 +624,11 @@ fn x5chain_leaf(sign1: &CoseSign1) -> Result<Vec<u8>, MdocError> {
             Some(Value::Bytes(der)) => Ok(der.clone()),
             _ => Err(malformed("the x5chain does not start with a certificate")),
         },
-        _ => Err(malformed(
-            "the x5chain is neither a certificate nor an array",
-        )),
+        _ => Err(malformed("the x5chain is neither a certificate nor an array")),
     }
 }
 
-fn parse_value_digests(
-    value: Value,
-) -> Result<BTreeMap<String, BTreeMap<u64, Vec<u8>>>, MdocError> {
+fn parse_value_digests(value: Value) -> Result<BTreeMap<String, BTreeMap<u64, Vec<u8>>>, MdocError> {
     let mut result = BTreeMap::new();
     for (namespace, digests) in into_map(value, "valueDigests")? {
         let namespace = into_text(namespace, "a valueDigests namespace")?;
@@ -687,9 +636,7 @@ fn parse_value_digests(
         for (id, digest) in into_map(digests, "valueDigests")? {
             let id = into_uint(id, "a digest ID")?;
             let Value::Bytes(digest) = digest else {
-                return Err(malformed(format!(
-                    "digest {id} of {namespace} is not a byte string"
-                )));
+                return Err(malformed(format!("digest {id} of {namespace} is not a byte string")));
             };
             by_id.insert(id, digest);
         }
@@ -711,9 +658,7 @@ fn to_json(value: &Value) -> serde_json::Value {
                 Json::String(i.to_string())
             }
         }
-        Value::Bytes(bytes) => {
-            Json::String(base64::engine::general_purpose::STANDARD.encode(bytes))
-        }
+        Value::Bytes(bytes) => Json::String(base64::engine::general_purpose::STANDARD.encode(bytes)),
         Value::Float(f) => serde_json::Number::from_f64(*f).map_or(Json::Null, Json::Number),
         Value::Text(s) => Json::String(s.clone()),
         Value::Bool(b) => Json::Bool(*b),
@@ -743,17 +688,11 @@ pub(crate) fn text(s: impl Into<String>) -> Value {
 }
 
 fn tdate(at: DateTime<Utc>) -> Value {
-    Value::Tag(
-        TAG_TDATE,
-        Box::new(text(at.format("%Y-%m-%dT%H:%M:%SZ").to_string())),
-    )
+    Value::Tag(TAG_TDATE, Box::new(text(at.format("%Y-%m-%dT%H:%M:%SZ").to_string())))
 }
 
 pub(crate) fn full_date(date: NaiveDate) -> Value {
-    Value::Tag(
-        TAG_FULL_DATE,
-        Box::new(text(date.format("%Y-%m-%d").to_string())),
-    )
+    Value::Tag(TAG_FULL_DATE, Box::new(text(date.format("%Y-%m-%d").to_string())))
 }
 
 fn parse_tdate(value: Value, what: &str) -> Result<DateTime<Utc>, MdocError> {
@@ -781,13 +720,9 @@ fn encode(value: &Value) -> Result<Vec<u8>, MdocError> {
 /// Decodes exactly one CBOR item: trailing bytes would be data nobody signed.
 fn decode(bytes: &[u8]) -> Result<Value, MdocError> {
     let mut rest = bytes;
-    let value: Value =
-        ciborium::from_reader(&mut rest).map_err(|e| malformed(format!("CBOR: {e}")))?;
+    let value: Value = ciborium::from_reader(&mut rest).map_err(|e| malformed(format!("CBOR: {e}")))?;
     if !rest.is_empty() {
-        return Err(malformed(format!(
-            "{} bytes after the CBOR item",
-            rest.len()
-        )));
+        return Err(malformed(format!("{} bytes after the CBOR item", rest.len())));
     }
     Ok(value)
 }
@@ -822,9 +757,7 @@ fn into_text(value: Value, what: &str) -> Result<String, MdocError> {
 
 fn into_uint(value: Value, what: &str) -> Result<u64, MdocError> {
     match value {
-        Value::Integer(i) => {
-            u64::try_from(i).map_err(|_| malformed(format!("{what} is negative or too large")))
-        }
+        Value::Integer(i) => u64::try_from(i).map_err(|_| malformed(format!("{what} is negative or too large"))),
         _ => Err(malformed(format!("{what} is not an unsigned integer"))),
     }
 }
@@ -864,10 +797,7 @@ mod tests {
 
     impl TestSigner {
         fn with_key(key_id: &str) -> Self {
-            Self(BTreeMap::from([(
-                key_id.to_string(),
-                SigningKey::random(&mut OsRng),
-            )]))
+            Self(BTreeMap::from([(key_id.to_string(), SigningKey::random(&mut OsRng))]))
         }
         fn key(&self, key_id: &str) -> &SigningKey {
             &self.0[key_id]
@@ -876,11 +806,7 @@ mod tests {
 
     #[async_trait]
     impl Signer for TestSigner {
-        async fn sign_digest(
-            &self,
-            key_id: &str,
-            digest: &[u8; 32],
-        ) -> Result<[u8; 64], SignerError> {
+        async fn sign_digest(&self, key_id: &str, digest: &[u8; 32]) -> Result<[u8; 64], SignerError> {
             let key = self
                 .0
                 .get(key_id)
@@ -896,11 +822,7 @@ mod tests {
                 .0
                 .get(key_id)
                 .ok_or_else(|| SignerError::UnknownKey(key_id.into()))?;
-            Ok(key
-                .verifying_key()
-                .to_encoded_point(false)
-                .as_bytes()
-                .to_vec())
+            Ok(key.verifying_key().to_encoded_point(false).as_bytes().to_vec())
         }
     }
 
@@ -910,20 +832,14 @@ mod tests {
         use der::asn1::{BitString, UtcTime};
         use x509_cert::name::Name;
         use x509_cert::serial_number::SerialNumber;
-        use x509_cert::spki::{
-            AlgorithmIdentifierOwned, ObjectIdentifier, SubjectPublicKeyInfoOwned,
-        };
+        use x509_cert::spki::{AlgorithmIdentifierOwned, ObjectIdentifier, SubjectPublicKeyInfoOwned};
         use x509_cert::time::{Time, Validity};
         let spki_der = public.to_public_key_der().unwrap();
         let ecdsa_with_sha256 = AlgorithmIdentifierOwned {
             oid: ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.2"),
             parameters: None,
         };
-        let time = |secs| {
-            Time::UtcTime(
-                UtcTime::from_unix_duration(std::time::Duration::from_secs(secs)).unwrap(),
-            )
-        };
+        let time = |secs| Time::UtcTime(UtcTime::from_unix_duration(std::time::Duration::from_secs(secs)).unwrap());
         let certificate = x509_cert::Certificate {
             tbs_certificate: x509_cert::TbsCertificate {
                 version: x509_cert::Version::V3,
@@ -935,8 +851,7 @@ mod tests {
                     not_after: time(2_400_000_000),
                 },
                 subject: Name::from_str("CN=test ds,C=CN").unwrap(),
-                subject_public_key_info: SubjectPublicKeyInfoOwned::from_der(spki_der.as_bytes())
-                    .unwrap(),
+                subject_public_key_info: SubjectPublicKeyInfoOwned::from_der(spki_der.as_bytes()).unwrap(),
                 issuer_unique_id: None,
                 subject_unique_id: None,
                 extensions: None,
@@ -974,9 +889,7 @@ mod tests {
     }
 
     const KEY: &str = "ds-1";
-    const PORTRAIT: &[u8] = &[
-        0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10, b'J', b'F', b'I', b'F', 0xFF, 0xD9,
-    ];
+    const PORTRAIT: &[u8] = &[0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10, b'J', b'F', b'I', b'F', 0xFF, 0xD9];
 
     fn generated_at() -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2025, 6, 1, 2, 3, 4).unwrap() + chrono::Duration::milliseconds(567)
@@ -995,15 +908,10 @@ mod tests {
     }
 
     /// Issues with a fresh test signer whose bare DS certificate matches its key.
-    async fn issued(
-        licence: &Licence,
-        device_key: Option<&[u8]>,
-    ) -> (IssuedMdoc, TestSigner, Vec<u8>) {
+    async fn issued(licence: &Licence, device_key: Option<&[u8]>) -> (IssuedMdoc, TestSigner, Vec<u8>) {
         let signer = TestSigner::with_key(KEY);
         let ds = bare_certificate(&signer.key(KEY).verifying_key().into());
-        let mdoc = issue(&input(licence, device_key), &signer, KEY, &ds)
-            .await
-            .unwrap();
+        let mdoc = issue(&input(licence, device_key), &signer, KEY, &ds).await.unwrap();
         (mdoc, signer, ds)
     }
 
@@ -1012,27 +920,15 @@ mod tests {
     }
 
     fn get<'v>(map: &'v [(Value, Value)], key: &str) -> &'v Value {
-        &map.iter()
-            .find(|(k, _)| k.as_text() == Some(key))
-            .unwrap()
-            .1
+        &map.iter().find(|(k, _)| k.as_text() == Some(key)).unwrap().1
     }
 
     fn get_mut<'v>(map: &'v mut [(Value, Value)], key: &str) -> &'v mut Value {
-        &mut map
-            .iter_mut()
-            .find(|(k, _)| k.as_text() == Some(key))
-            .unwrap()
-            .1
+        &mut map.iter_mut().find(|(k, _)| k.as_text() == Some(key)).unwrap().1
     }
 
     /// Rewrites one element's value inside an encoded IssuerSigned, keeping everything else.
-    fn with_element(
-        issuer_signed: &[u8],
-        namespace: &str,
-        element: &str,
-        change: impl Fn(&mut Value),
-    ) -> Vec<u8> {
+    fn with_element(issuer_signed: &[u8], namespace: &str, element: &str, change: impl Fn(&mut Value)) -> Vec<u8> {
         let mut top = decode_map(issuer_signed);
         let Value::Map(namespaces) = get_mut(&mut top, "nameSpaces") else {
             panic!("nameSpaces")
@@ -1084,11 +980,7 @@ mod tests {
     }
 
     /// Changes the MSO and signs it again with the right key, so that only the change shows.
-    async fn with_mso(
-        issuer_signed: &[u8],
-        signer: &TestSigner,
-        change: impl Fn(&mut Vec<(Value, Value)>),
-    ) -> Vec<u8> {
+    async fn with_mso(issuer_signed: &[u8], signer: &TestSigner, change: impl Fn(&mut Vec<(Value, Value)>)) -> Vec<u8> {
         let mut top = decode_map(issuer_signed);
         let auth = get_mut(&mut top, "issuerAuth");
         let mut sign1 = CoseSign1::from_cbor_value(auth.clone()).unwrap();
@@ -1124,10 +1016,7 @@ mod tests {
 
         assert_eq!(verified.doc_type, DOC_TYPE);
         assert_eq!(verified.document_signer_der, ds);
-        assert_eq!(
-            verified.signed,
-            Utc.with_ymd_and_hms(2025, 6, 1, 2, 3, 4).unwrap()
-        );
+        assert_eq!(verified.signed, Utc.with_ymd_and_hms(2025, 6, 1, 2, 3, 4).unwrap());
         assert_eq!(verified.valid_from, verified.signed);
         assert_eq!(
             verified.valid_until,
@@ -1174,21 +1063,14 @@ mod tests {
         // The Document wraps the very same IssuerSigned.
         let document = decode_map(&mdoc.document);
         assert_eq!(get(&document, "docType"), &text(DOC_TYPE));
-        assert_eq!(
-            encode(get(&document, "issuerSigned")).unwrap(),
-            mdoc.issuer_signed
-        );
+        assert_eq!(encode(get(&document, "issuerSigned")).unwrap(), mdoc.issuer_signed);
     }
 
     #[tokio::test]
     async fn encodes_as_18013_5_prescribes() {
         let licence = licence();
         let device = SigningKey::random(&mut OsRng);
-        let device_sec1 = device
-            .verifying_key()
-            .to_encoded_point(false)
-            .as_bytes()
-            .to_vec();
+        let device_sec1 = device.verifying_key().to_encoded_point(false).as_bytes().to_vec();
         let (mdoc, _, ds) = issued(&licence, Some(&device_sec1)).await;
 
         let top = decode_map(&mdoc.issuer_signed);
@@ -1196,17 +1078,12 @@ mod tests {
             panic!("nameSpaces")
         };
         for (_, items) in namespaces {
-            let Value::Array(items) = items else {
-                panic!("items")
-            };
+            let Value::Array(items) = items else { panic!("items") };
             let mut ids = Vec::new();
             for wrapped in items {
                 let item = decode_map(&untag24(wrapped.clone(), "item").unwrap());
                 let keys: Vec<_> = item.iter().map(|(k, _)| k.as_text().unwrap()).collect();
-                assert_eq!(
-                    keys,
-                    ["digestID", "random", "elementIdentifier", "elementValue"]
-                );
+                assert_eq!(keys, ["digestID", "random", "elementIdentifier", "elementValue"]);
                 assert_eq!(get(&item, "random").as_bytes().unwrap().len(), SALT_BYTES);
                 ids.push(u64::try_from(get(&item, "digestID").as_integer().unwrap()).unwrap());
             }
@@ -1234,15 +1111,9 @@ mod tests {
         };
         assert_eq!(
             decode(auth[0].as_bytes().unwrap()).unwrap(),
-            Value::Map(vec![(
-                Value::Integer(1.into()),
-                Value::Integer((-7).into())
-            )])
+            Value::Map(vec![(Value::Integer(1.into()), Value::Integer((-7).into()))])
         );
-        assert_eq!(
-            auth[1],
-            Value::Map(vec![(Value::Integer(33.into()), Value::Bytes(ds))])
-        );
+        assert_eq!(auth[1], Value::Map(vec![(Value::Integer(33.into()), Value::Bytes(ds))]));
         assert_eq!(auth[3].as_bytes().unwrap().len(), 64);
 
         let mso = mso_of(&mdoc.issuer_signed);
@@ -1265,14 +1136,8 @@ mod tests {
             &Value::Map(vec![
                 (Value::Integer(1.into()), Value::Integer(2.into())),
                 (Value::Integer((-1).into()), Value::Integer(1.into())),
-                (
-                    Value::Integer((-2).into()),
-                    Value::Bytes(point.x().unwrap().to_vec())
-                ),
-                (
-                    Value::Integer((-3).into()),
-                    Value::Bytes(point.y().unwrap().to_vec())
-                ),
+                (Value::Integer((-2).into()), Value::Bytes(point.x().unwrap().to_vec())),
+                (Value::Integer((-3).into()), Value::Bytes(point.y().unwrap().to_vec())),
             ])
         );
     }
@@ -1315,12 +1180,7 @@ mod tests {
     async fn a_changed_element_value_is_a_digest_mismatch() {
         let licence = licence();
         let (mdoc, _, _) = issued(&licence, None).await;
-        let tampered = with_element(
-            &mdoc.issuer_signed,
-            ISO_NAMESPACE,
-            "document_number",
-            flip_text_byte,
-        );
+        let tampered = with_element(&mdoc.issuer_signed, ISO_NAMESPACE, "document_number", flip_text_byte);
         assert_eq!(
             verify_issuer_signed(&tampered, at(2025, 7, 1), 0),
             Err(MdocError::DigestMismatch {
@@ -1380,7 +1240,10 @@ mod tests {
         .await;
         assert_eq!(
             verify_issuer_signed(&other, at(2025, 7, 1), 0),
-            Err(MdocError::WrongDocType { found: "org.iso.23220.photoid.1".into(), expected: DOC_TYPE.into() })
+            Err(MdocError::WrongDocType {
+                found: "org.iso.23220.photoid.1".into(),
+                expected: DOC_TYPE.into()
+            })
         );
         let sha512 = with_mso(&mdoc.issuer_signed, &signer, |mso| {
             *get_mut(mso, "digestAlgorithm") = text("SHA-512");
@@ -1424,10 +1287,7 @@ mod tests {
             &bare_certificate(&signer.key(KEY).verifying_key().into()),
         )
         .await;
-        assert!(matches!(
-            result,
-            Err(MdocError::Signer(SignerError::UnknownKey(_)))
-        ));
+        assert!(matches!(result, Err(MdocError::Signer(SignerError::UnknownKey(_)))));
         let result = issue(&input(&licence, None), &signer, KEY, b"not a certificate").await;
         assert!(matches!(result, Err(MdocError::Certificate(_))));
     }
@@ -1457,9 +1317,7 @@ mod tests {
         let mut stateless = licence.clone();
         stateless.nationality = "XXX".into();
         assert_eq!(
-            issue(&input(&stateless, None), &signer, KEY, &ds)
-                .await
-                .err(),
+            issue(&input(&stateless, None), &signer, KEY, &ds).await.err(),
             Some(MdocError::UnknownNationality("XXX".into()))
         );
     }
@@ -1479,17 +1337,8 @@ mod tests {
 
     #[test]
     fn garbage_is_malformed_not_a_panic() {
-        for bytes in [
-            &b""[..],
-            b"\xa0",
-            b"\x80",
-            b"\xa1\x6aissuerAuth\x80",
-            b"\xff\xff",
-        ] {
-            assert!(
-                verify_issuer_signed(bytes, at(2025, 7, 1), 0).is_err(),
-                "{bytes:?}"
-            );
+        for bytes in [&b""[..], b"\xa0", b"\x80", b"\xa1\x6aissuerAuth\x80", b"\xff\xff"] {
+            assert!(verify_issuer_signed(bytes, at(2025, 7, 1), 0).is_err(), "{bytes:?}");
         }
     }
 
@@ -1564,14 +1413,10 @@ mod tests {
         use isomdl::definitions::device_response::{Document, Status};
         use isomdl::definitions::device_signed::{DeviceAuth, DeviceAuthentication, DeviceSigned};
         use isomdl::definitions::helpers::{NonEmptyVec, Tag24};
-        use isomdl::definitions::x509::trust_anchor::{
-            TrustAnchor, TrustAnchorRegistry, TrustPurpose,
-        };
+        use isomdl::definitions::x509::trust_anchor::{TrustAnchor, TrustAnchorRegistry, TrustPurpose};
         use isomdl::definitions::x509::validation::ValidationRuleset;
         use isomdl::definitions::{DeviceResponse, IssuerSigned, Mso};
-        use isomdl::presentation::authentication::mdoc::{
-            device_authentication, issuer_authentication,
-        };
+        use isomdl::presentation::authentication::mdoc::{device_authentication, issuer_authentication};
         use isomdl::presentation::authentication::AuthenticationStatus;
         use isomdl::presentation::reader::parse;
         use isomdl::presentation::reader_utils::validate_response;
@@ -1612,11 +1457,7 @@ mod tests {
         .await
         .unwrap();
         let device = SigningKey::random(&mut OsRng);
-        let device_sec1 = device
-            .verifying_key()
-            .to_encoded_point(false)
-            .as_bytes()
-            .to_vec();
+        let device_sec1 = device.verifying_key().to_encoded_point(false).as_bytes().to_vec();
         let licence = licence();
         let mut mdoc_input = input(&licence, Some(&device_sec1));
         mdoc_input.generated_at = now;
@@ -1635,8 +1476,7 @@ mod tests {
 
         // isomdl parses the IssuerSigned and the MSO with its own types.
         let issuer_signed: IssuerSigned = isomdl::cbor::from_slice(&issued.issuer_signed).unwrap();
-        let mso: Tag24<Mso> =
-            isomdl::cbor::from_slice(issuer_signed.issuer_auth.payload.as_ref().unwrap()).unwrap();
+        let mso: Tag24<Mso> = isomdl::cbor::from_slice(issuer_signed.issuer_auth.payload.as_ref().unwrap()).unwrap();
         let mso = mso.into_inner();
         assert_eq!(mso.doc_type, DOC_TYPE);
         assert!(matches!(
@@ -1662,11 +1502,7 @@ mod tests {
         assert_eq!(checked, 16 + 5);
 
         // A minimal DeviceResponse: the document with an empty DeviceSigned, signed with the device key.
-        let transcript = TestTranscript(Value::Array(vec![
-            Value::Null,
-            Value::Null,
-            text("edl-test"),
-        ]));
+        let transcript = TestTranscript(Value::Array(vec![Value::Null, Value::Null, text("edl-test")]));
         let device_namespaces = Tag24::new(BTreeMap::new()).unwrap();
         let authentication = isomdl::cbor::to_vec(
             &Tag24::new(DeviceAuthentication::new(
@@ -1678,11 +1514,7 @@ mod tests {
         )
         .unwrap();
         let device_signature = CoseSign1Builder::new()
-            .protected(
-                HeaderBuilder::new()
-                    .algorithm(iana::Algorithm::ES256)
-                    .build(),
-            )
+            .protected(HeaderBuilder::new().algorithm(iana::Algorithm::ES256).build())
             .create_detached_signature(&authentication, b"", |tbs| {
                 let signature: Signature = device.sign(tbs);
                 signature.to_bytes().to_vec()
@@ -1695,10 +1527,7 @@ mod tests {
                 issuer_signed,
                 device_signed: DeviceSigned {
                     namespaces: device_namespaces,
-                    device_auth: DeviceAuth::DeviceSignature(MaybeTagged::new(
-                        false,
-                        device_signature,
-                    )),
+                    device_auth: DeviceAuth::DeviceSignature(MaybeTagged::new(false, device_signature)),
                 },
                 errors: None,
             })),
@@ -1706,8 +1535,7 @@ mod tests {
             status: Status::OK,
         };
         // Through bytes, as a reader would receive it.
-        let response: DeviceResponse =
-            isomdl::cbor::from_slice(&isomdl::cbor::to_vec(&response).unwrap()).unwrap();
+        let response: DeviceResponse = isomdl::cbor::from_slice(&isomdl::cbor::to_vec(&response).unwrap()).unwrap();
 
         let (document, x5chain, disclosed) = parse(&response).unwrap();
         let x5chain_of = |signed: &IssuerSigned| {
@@ -1756,14 +1584,10 @@ mod tests {
         } else {
             // validate_response skips issuer authentication when the chain has findings; it
             // passed on its own above.
-            assert_eq!(
-                outcome.errors.keys().collect::<Vec<_>>(),
-                ["certificate_errors"]
-            );
+            assert_eq!(outcome.errors.keys().collect::<Vec<_>>(), ["certificate_errors"]);
         }
         // And isomdl notices a flipped signature byte.
-        let forged: IssuerSigned =
-            isomdl::cbor::from_slice(&with_flipped_signature(&issued.issuer_signed)).unwrap();
+        let forged: IssuerSigned = isomdl::cbor::from_slice(&with_flipped_signature(&issued.issuer_signed)).unwrap();
         assert!(issuer_authentication(x5chain_of(&forged), &forged).is_err());
 
         let iso = &outcome.response[ISO_NAMESPACE];
@@ -1777,13 +1601,9 @@ mod tests {
     }
 
     fn annex_d() -> serde_json::Map<String, serde_json::Value> {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/testdata/iso18013-5-annex-d.json"
-        );
-        let json = std::fs::read_to_string(path).unwrap_or_else(|e| {
-            panic!("the ISO 18013-5 Annex D test vectors are missing at {path}: {e}")
-        });
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/iso18013-5-annex-d.json");
+        let json = std::fs::read_to_string(path)
+            .unwrap_or_else(|e| panic!("the ISO 18013-5 Annex D test vectors are missing at {path}: {e}"));
         serde_json::from_str(&json).unwrap()
     }
 
@@ -1804,14 +1624,8 @@ mod tests {
     #[test]
     fn annex_d_is_accepted() {
         let verified = verify_issuer_signed(&annex_d_issuer_signed(), at(2021, 1, 1), 0).unwrap();
-        assert_eq!(
-            verified.document_signer_der,
-            annex_d_hex("ISO_18013_5_ANNEX_D_DS_CERT")
-        );
-        assert_eq!(
-            verified.signed,
-            Utc.with_ymd_and_hms(2020, 10, 1, 13, 30, 2).unwrap()
-        );
+        assert_eq!(verified.document_signer_der, annex_d_hex("ISO_18013_5_ANNEX_D_DS_CERT"));
+        assert_eq!(verified.signed, Utc.with_ymd_and_hms(2020, 10, 1, 13, 30, 2).unwrap());
         assert_eq!(verified.valid_from, verified.signed);
         assert_eq!(
             verified.valid_until,

@@ -74,8 +74,7 @@ const MIN_PX_PER_MODULE: usize = 4;
 /// Decoding limits for the portrait: an ID photo is far below these.
 const PORTRAIT_MAX_SIDE: u32 = 6000;
 const PORTRAIT_MAX_ALLOC: u64 = 256 << 20;
-const FONT_STACK: &str =
-    "'Noto Sans CJK SC','Source Han Sans SC','PingFang SC','Microsoft YaHei',sans-serif";
+const FONT_STACK: &str = "'Noto Sans CJK SC','Source Han Sans SC','PingFang SC','Microsoft YaHei',sans-serif";
 const TITLE: &str = "中华人民共和国机动车驾驶证 电子驾驶证";
 
 #[derive(Clone, Copy)]
@@ -134,16 +133,7 @@ impl Text {
 
 /// A label over a value: the label bilingual in the SVG, its English part in the PNG.
 fn field(texts: &mut Vec<Text>, x: f32, y: f32, zh: &str, en: &str, value: &str) {
-    texts.push(
-        Text::new(
-            x,
-            y,
-            11.0,
-            format!("{zh} {en}"),
-            Some(en.to_ascii_uppercase()),
-        )
-        .fill("#5b6770"),
-    );
+    texts.push(Text::new(x, y, 11.0, format!("{zh} {en}"), Some(en.to_ascii_uppercase())).fill("#5b6770"));
     texts.push(Text::new(x, y + 21.0, 17.0, value, drawable(value)).bold());
 }
 
@@ -212,55 +202,13 @@ fn front_layout(page: &FrontPage) -> FrontLayout {
     field(&mut t, c1, 136.0, "姓名", "Name", &page.name);
     field(&mut t, c1, 186.0, "性别", "Sex", &page.sex);
     field(&mut t, c2, 186.0, "国籍", "Nationality", &page.nationality);
-    field(
-        &mut t,
-        c1,
-        236.0,
-        "出生日期",
-        "Date of birth",
-        &page.birth_date,
-    );
-    field(
-        &mut t,
-        c2,
-        236.0,
-        "初次领证日期",
-        "First issue",
-        &page.first_issue_date,
-    );
-    field(
-        &mut t,
-        c1,
-        286.0,
-        "证号",
-        "Licence no.",
-        &page.licence_number,
-    );
+    field(&mut t, c1, 236.0, "出生日期", "Date of birth", &page.birth_date);
+    field(&mut t, c2, 236.0, "初次领证日期", "First issue", &page.first_issue_date);
+    field(&mut t, c1, 286.0, "证号", "Licence no.", &page.licence_number);
     field(&mut t, c1, 336.0, "准驾车型", "Classes", &page.classes);
-    field(
-        &mut t,
-        c2,
-        336.0,
-        "档案编号",
-        "File no.",
-        &page.archive_number,
-    );
-    field(
-        &mut t,
-        c1,
-        386.0,
-        "有效期起始日期",
-        "Valid from",
-        &page.valid_from,
-    );
-    field(
-        &mut t,
-        c2,
-        386.0,
-        "有效期截止日期",
-        "Valid to",
-        &page.valid_to,
-    );
+    field(&mut t, c2, 336.0, "档案编号", "File no.", &page.archive_number);
+    field(&mut t, c1, 386.0, "有效期起始日期", "Valid from", &page.valid_from);
+    field(&mut t, c2, 386.0, "有效期截止日期", "Valid to", &page.valid_to);
 
     let qr = Rect {
         x: 596.0,
@@ -293,16 +241,7 @@ fn front_layout(page: &FrontPage) -> FrontLayout {
         .anchor(Anchor::Middle)
         .fill("#5b6770"),
     );
-    t.push(
-        Text::new(
-            qx,
-            qy + 20.0,
-            15.0,
-            &page.generated_at,
-            drawable(&page.generated_at),
-        )
-        .anchor(Anchor::Middle),
-    );
+    t.push(Text::new(qx, qy + 20.0, 15.0, &page.generated_at, drawable(&page.generated_at)).anchor(Anchor::Middle));
 
     let barcode = Rect {
         x: 32.0,
@@ -371,21 +310,8 @@ fn back_layout(page: &BackPage) -> BackLayout {
     let x = 32.0;
     let width = CARD_W - 2.0 * x;
     let mut y = 100.0;
-    let section = |t: &mut Vec<Text>,
-                   y: &mut f32,
-                   zh: &str,
-                   en: &str,
-                   lines: Vec<(String, Option<String>)>| {
-        t.push(
-            Text::new(
-                x,
-                *y,
-                11.0,
-                format!("{zh} {en}"),
-                Some(en.to_ascii_uppercase()),
-            )
-            .fill("#5b6770"),
-        );
+    let section = |t: &mut Vec<Text>, y: &mut f32, zh: &str, en: &str, lines: Vec<(String, Option<String>)>| {
+        t.push(Text::new(x, *y, 11.0, format!("{zh} {en}"), Some(en.to_ascii_uppercase())).fill("#5b6770"));
         *y += 21.0;
         for (svg, png) in lines {
             t.push(Text::new(x, *y, 16.0, svg, png));
@@ -503,8 +429,8 @@ pub fn front_svg(page: &FrontPage) -> String {
     );
     match page.portrait_jpeg.as_deref().and_then(image_mime) {
         Some(mime) => {
-            let data = base64::engine::general_purpose::STANDARD
-                .encode(page.portrait_jpeg.as_deref().unwrap_or_default());
+            let data =
+                base64::engine::general_purpose::STANDARD.encode(page.portrait_jpeg.as_deref().unwrap_or_default());
             let _ = write!(
                 s,
                 r#"<image id="portrait" x="{}" y="{}" width="{}" height="{}" preserveAspectRatio="xMidYMid slice" clip-path="url(#portrait-clip)" href="data:{mime};base64,{data}"/>"#,
@@ -536,10 +462,7 @@ pub fn front_svg(page: &FrontPage) -> String {
             let mut col = 0;
             while col < width {
                 if line[col] == qrcode::Color::Dark {
-                    let run = line[col..]
-                        .iter()
-                        .take_while(|&&c| c == qrcode::Color::Dark)
-                        .count();
+                    let run = line[col..].iter().take_while(|&&c| c == qrcode::Color::Dark).count();
                     let _ = write!(s, "M{},{}h{run}v1h-{run}z", col + QR_QUIET, row + QR_QUIET);
                     col += run;
                 } else {
@@ -553,10 +476,7 @@ pub fn front_svg(page: &FrontPage) -> String {
     if let Ok(modules) = code128(&page.barcode_data) {
         let r = layout.barcode;
         let unit = r.w / modules.len() as f32;
-        let _ = write!(
-            s,
-            r##"<g id="barcode" fill="#000" shape-rendering="crispEdges">"##
-        );
+        let _ = write!(s, r##"<g id="barcode" fill="#000" shape-rendering="crispEdges">"##);
         for (start, len) in barcode::bar_runs(&modules) {
             let _ = write!(
                 s,
@@ -662,9 +582,7 @@ pub fn front_png(page: &FrontPage) -> Result<Vec<u8>, PageError> {
     fill(&mut img, p, Rgb([0xee, 0xf1, 0xf4]));
     if let Some(bytes) = &page.portrait_jpeg {
         let portrait = decode_portrait(bytes)?;
-        let fitted = portrait
-            .resize_to_fill(p.2, p.3, FilterType::Triangle)
-            .to_rgb8();
+        let fitted = portrait.resize_to_fill(p.2, p.3, FilterType::Triangle).to_rgb8();
         image::imageops::replace(&mut img, &fitted, i64::from(p.0), i64::from(p.1));
     }
 
@@ -689,12 +607,7 @@ pub fn front_png(page: &FrontPage) -> Result<Vec<u8>, PageError> {
                 let (mx, my) = (i % width + QR_QUIET, i / width + QR_QUIET);
                 fill(
                     &mut img,
-                    (
-                        ox + (mx * per) as u32,
-                        oy + (my * per) as u32,
-                        per as u32,
-                        per as u32,
-                    ),
+                    (ox + (mx * per) as u32, oy + (my * per) as u32, per as u32, per as u32),
                     Rgb([0, 0, 0]),
                 );
             }
@@ -736,9 +649,7 @@ fn decode_portrait(bytes: &[u8]) -> Result<image::DynamicImage, PageError> {
     limits.max_image_height = Some(PORTRAIT_MAX_SIDE);
     limits.max_alloc = Some(PORTRAIT_MAX_ALLOC);
     reader.limits(limits);
-    reader
-        .decode()
-        .map_err(|e| PageError::Portrait(e.to_string()))
+    reader.decode().map_err(|e| PageError::Portrait(e.to_string()))
 }
 
 /// A white card with a thin border.
@@ -852,15 +763,12 @@ fn glyph(c: char) -> Option<[u8; 7]> {
 /// beyond it: half a field could say something the field does not.
 fn drawable(text: &str) -> Option<String> {
     let text = text.trim();
-    (!text.is_empty() && text.chars().all(|c| glyph(c).is_some()))
-        .then(|| text.to_ascii_uppercase())
+    (!text.is_empty() && text.chars().all(|c| glyph(c).is_some())).then(|| text.to_ascii_uppercase())
 }
 
 fn text_width(text: &str, scale: u32) -> u32 {
     let n = u32::try_from(text.chars().count()).unwrap_or(u32::MAX);
-    n.saturating_mul(GLYPH_W + 1)
-        .saturating_sub(1)
-        .saturating_mul(scale)
+    n.saturating_mul(GLYPH_W + 1).saturating_sub(1).saturating_mul(scale)
 }
 
 /// Draws `text` with its top-left corner at (x, y); characters the font lacks are skipped.
@@ -876,11 +784,7 @@ fn draw_text(img: &mut RgbImage, x: u32, y: u32, scale: u32, text: &str, colour:
         for (row, bits) in rows.iter().enumerate() {
             for col in 0..GLYPH_W {
                 if bits & (0x10 >> col) != 0 {
-                    fill(
-                        img,
-                        (gx + col * scale, y + row as u32 * scale, scale, scale),
-                        colour,
-                    );
+                    fill(img, (gx + col * scale, y + row as u32 * scale, scale, scale), colour);
                 }
             }
         }
@@ -917,19 +821,11 @@ mod tests {
             nonce: showcode::random_nonce(),
         };
         let signer = showcode::tests::TestSigner::new(3);
-        block_on(showcode::encode(
-            &claims,
-            &signer,
-            "test-key",
-            b"dsc-2026-01",
-        ))
-        .unwrap()
+        block_on(showcode::encode(&claims, &signer, "test-key", b"dsc-2026-01")).unwrap()
     }
 
     fn portrait_jpeg(w: u32, h: u32) -> Vec<u8> {
-        let img = RgbImage::from_fn(w, h, |x, y| {
-            Rgb([(x * 255 / w) as u8, (y * 255 / h) as u8, 128])
-        });
+        let img = RgbImage::from_fn(w, h, |x, y| Rgb([(x * 255 / w) as u8, (y * 255 / h) as u8, 128]));
         let mut out = Vec::new();
         image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 85)
             .encode_image(&img)
@@ -975,10 +871,9 @@ mod tests {
     fn decode_qrs(png: &[u8]) -> Vec<String> {
         let img = image::load_from_memory(png).unwrap().to_luma8();
         let (w, h) = img.dimensions();
-        let mut prepared =
-            rqrr::PreparedImage::prepare_from_greyscale(w as usize, h as usize, |x, y| {
-                img.get_pixel(x as u32, y as u32).0[0]
-            });
+        let mut prepared = rqrr::PreparedImage::prepare_from_greyscale(w as usize, h as usize, |x, y| {
+            img.get_pixel(x as u32, y as u32).0[0]
+        });
         prepared
             .detect_grids()
             .into_iter()
@@ -988,19 +883,14 @@ mod tests {
 
     /// Reads `len` glyphs back from the image, as drawn by `draw_text`.
     fn read_text(img: &RgbImage, x: u32, y: u32, scale: u32, len: usize) -> String {
-        let alphabet: Vec<char> = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ:-./_ "
-            .chars()
-            .collect();
+        let alphabet: Vec<char> = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ:-./_ ".chars().collect();
         (0..len as u32)
             .map(|i| {
                 let gx = x + i * (GLYPH_W + 1) * scale;
                 let mut rows = [0u8; 7];
                 for (row, bits) in rows.iter_mut().enumerate() {
                     for col in 0..GLYPH_W {
-                        let p = img.get_pixel(
-                            gx + col * scale + scale / 2,
-                            y + row as u32 * scale + scale / 2,
-                        );
+                        let p = img.get_pixel(gx + col * scale + scale / 2, y + row as u32 * scale + scale / 2);
                         if p.0[0] < 128 {
                             *bits |= 0x10 >> col;
                         }
@@ -1062,9 +952,7 @@ mod tests {
     #[test]
     fn the_png_carries_the_ascii_fields() {
         let page = front(real_show_code(), None);
-        let img = image::load_from_memory(&front_png(&page).unwrap())
-            .unwrap()
-            .to_rgb8();
+        let img = image::load_from_memory(&front_png(&page).unwrap()).unwrap().to_rgb8();
         assert_eq!(img.dimensions(), (1712, 1080));
         let layout = front_layout(&page);
         let mut found = Vec::new();
@@ -1092,16 +980,10 @@ mod tests {
             "C1 D",
             "LICENCE NO.",
         ] {
-            assert!(
-                found.iter().any(|f| f == expected),
-                "{expected} not in {found:?}"
-            );
+            assert!(found.iter().any(|f| f == expected), "{expected} not in {found:?}");
         }
         // Chinese fields are not drawn at all rather than partly.
-        assert!(
-            !found.iter().any(|f| f.contains('M') && f.len() <= 2),
-            "{found:?}"
-        );
+        assert!(!found.iter().any(|f| f.contains('M') && f.len() <= 2), "{found:?}");
         assert_eq!(drawable("男 M"), None);
     }
 
@@ -1110,34 +992,24 @@ mod tests {
         let mut page = front(String::new(), None);
         let band = px_rect(front_layout(&page).band);
         let at = (band.0 + 10, band.1 + 5);
-        let img = image::load_from_memory(&front_png(&page).unwrap())
-            .unwrap()
-            .to_rgb8();
+        let img = image::load_from_memory(&front_png(&page).unwrap()).unwrap().to_rgb8();
         assert_eq!(img.get_pixel(at.0, at.1).0, [0x1b, 0x8a, 0x3c]);
         page.status = "red".into();
-        let img = image::load_from_memory(&front_png(&page).unwrap())
-            .unwrap()
-            .to_rgb8();
+        let img = image::load_from_memory(&front_png(&page).unwrap()).unwrap().to_rgb8();
         assert_eq!(img.get_pixel(at.0, at.1).0, [0xc6, 0x28, 0x28]);
     }
 
     #[test]
     fn the_png_barcode_reads_back() {
         let page = front(String::new(), None);
-        let img = image::load_from_memory(&front_png(&page).unwrap())
-            .unwrap()
-            .to_luma8();
+        let img = image::load_from_memory(&front_png(&page).unwrap()).unwrap().to_luma8();
         let r = px_rect(front_layout(&page).barcode);
         let y = r.1 + r.3 / 2;
-        let row: Vec<bool> = (r.0..r.0 + r.2)
-            .map(|x| img.get_pixel(x, y).0[0] < 128)
-            .collect();
+        let row: Vec<bool> = (r.0..r.0 + r.2).map(|x| img.get_pixel(x, y).0[0] < 128).collect();
         let expected = barcode::code128_modules(&page.barcode_data).unwrap();
         let per = r.2 as usize / expected.len();
         let start = row.iter().position(|&b| b).unwrap() - barcode::QUIET_ZONE * per;
-        let modules: Vec<bool> = (0..expected.len())
-            .map(|m| row[start + m * per + per / 2])
-            .collect();
+        let modules: Vec<bool> = (0..expected.len()).map(|m| row[start + m * per + per / 2]).collect();
         assert_eq!(
             barcode::tests::decode_modules(&modules).as_deref(),
             Ok(page.barcode_data.as_str())
@@ -1147,9 +1019,7 @@ mod tests {
     #[test]
     fn the_portrait_fills_its_box() {
         let page = front(String::new(), Some(portrait_jpeg(600, 800)));
-        let img = image::load_from_memory(&front_png(&page).unwrap())
-            .unwrap()
-            .to_rgb8();
+        let img = image::load_from_memory(&front_png(&page).unwrap()).unwrap().to_rgb8();
         let p = px_rect(front_layout(&page).portrait);
         let centre = img.get_pixel(p.0 + p.2 / 2, p.1 + p.3 / 2).0;
         // The gradient's middle, not the empty box's grey.
@@ -1206,11 +1076,7 @@ mod tests {
         assert!(svg.contains(TITLE));
         assert!(svg.contains("张伟 &lt;Zhang &amp; &quot;Wei&quot;&gt;"));
         assert!(!svg.contains("<Zhang"));
-        assert!(
-            svg.contains("姓名 Name")
-                && svg.contains("证号 Licence no.")
-                && svg.contains("11010519900307451X")
-        );
+        assert!(svg.contains("姓名 Name") && svg.contains("证号 Licence no.") && svg.contains("11010519900307451X"));
         assert!(svg.contains(&format!(
             "href=\"data:image/jpeg;base64,{}\"",
             base64::engine::general_purpose::STANDARD.encode(&jpeg)
@@ -1235,19 +1101,9 @@ mod tests {
             .unwrap()
             .parse()
             .unwrap();
-        let d = group
-            .split(" d=\"")
-            .nth(1)
-            .unwrap()
-            .split('"')
-            .next()
-            .unwrap();
+        let d = group.split(" d=\"").nth(1).unwrap().split('"').next().unwrap();
         let per = 6;
-        let mut img = image::GrayImage::from_pixel(
-            (size * per) as u32,
-            (size * per) as u32,
-            image::Luma([255]),
-        );
+        let mut img = image::GrayImage::from_pixel((size * per) as u32, (size * per) as u32, image::Luma([255]));
         for run in d.split('M').skip(1) {
             let (xy, rest) = run.split_once('h').unwrap();
             let (x, y) = xy.split_once(',').unwrap();
@@ -1294,9 +1150,7 @@ mod tests {
     #[test]
     fn a_long_back_grows_instead_of_cutting_lines_off() {
         let mut page = back();
-        page.record = (0..40)
-            .map(|i| format!("2026-01-{:02} 记录 {i}", i % 28 + 1))
-            .collect();
+        page.record = (0..40).map(|i| format!("2026-01-{:02} 记录 {i}", i % 28 + 1)).collect();
         let svg = back_svg(&page);
         assert!(svg.contains("记录 39"));
         let height: f32 = svg

@@ -31,7 +31,10 @@ fn elements(pass: &TruckPass, city_name: &str) -> Vec<(&'static str, Value)> {
         ("city", text(pass.city.as_str())),
         ("city_name", text(city_name)),
         ("pass_type", text(pass.pass_type.as_str())),
-        ("zones", Value::Array(pass.zones.iter().map(|z| text(z.as_str())).collect())),
+        (
+            "zones",
+            Value::Array(pass.zones.iter().map(|z| text(z.as_str())).collect()),
+        ),
         ("valid_from", full_date(pass.valid_from)),
         ("valid_to", full_date(pass.valid_to)),
         ("time_windows", Value::Array(windows)),

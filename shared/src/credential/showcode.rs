@@ -8,9 +8,7 @@
 
 use crate::ports::{Signer, SignerError};
 use ciborium::value::{Integer, Value};
-use coset::{
-    iana, AsCborValue, CoseSign1, CoseSign1Builder, HeaderBuilder, TaggedCborSerializable,
-};
+use coset::{iana, AsCborValue, CoseSign1, CoseSign1Builder, HeaderBuilder, TaggedCborSerializable};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::io::Read;
@@ -184,53 +182,29 @@ pub async fn encode(
         .algorithm(iana::Algorithm::ES256)
         .key_id(kid.to_vec())
         .build();
-    let mut sign1 = CoseSign1Builder::new()
-        .protected(protected)
-        .payload(payload)
-        .build();
+    let mut sign1 = CoseSign1Builder::new().protected(protected).payload(payload).build();
     let tbs = sign1.tbs_data(b"");
     let digest: [u8; 32] = Sha256::digest(&tbs).into();
     sign1.signature = signer.sign_digest(key_id, &digest).await?.to_vec();
-    let cose = sign1
-        .to_tagged_vec()
-        .map_err(|e| ShowCodeError::Cbor(e.to_string()))?;
+    let cose = sign1.to_tagged_vec().map_err(|e| ShowCodeError::Cbor(e.to_string()))?;
     let compressed = zlib(&cose)?;
-    Ok(format!(
-        "{}{}",
-        claims.kind.prefix(),
-        base45_encode(&compressed)
-    ))
+    Ok(format!("{}{}", claims.kind.prefix(), base45_encode(&compressed)))
 }
 
 /// Parses a code without checking its signature, step by step, stopping at the first failure.
-pub fn decode(
-    code: &str,
-    expected: CodeKind,
-    max_inflated: usize,
-) -> Result<SignedCode, ShowCodeError> {
-    let body = code
-        .strip_prefix(expected.prefix())
-        .ok_or(ShowCodeError::Prefix {
-            expected: expected.prefix(),
-        })?;
+pub fn decode(code: &str, expected: CodeKind, max_inflated: usize) -> Result<SignedCode, ShowCodeError> {
+    let body = code.strip_prefix(expected.prefix()).ok_or(ShowCodeError::Prefix {
+        expected: expected.prefix(),
+    })?;
     let compressed = base45_decode(body)?;
     let cose = inflate(&compressed, max_inflated)?;
     let value = read_cbor(&cose)?;
     let sign1 = match value {
         Value::Tag(tag, inner) if tag == iana::CborTag::CoseSign1 as u64 => {
-            CoseSign1::from_cbor_value(*inner)
-                .map_err(|e| ShowCodeError::NotCoseSign1(e.to_string()))?
+            CoseSign1::from_cbor_value(*inner).map_err(|e| ShowCodeError::NotCoseSign1(e.to_string()))?
         }
-        Value::Tag(tag, _) => {
-            return Err(ShowCodeError::NotCoseSign1(format!(
-                "CBOR tag {tag}, not 18"
-            )))
-        }
-        _ => {
-            return Err(ShowCodeError::NotCoseSign1(
-                "not tagged 18 (COSE_Sign1)".into(),
-            ))
-        }
+        Value::Tag(tag, _) => return Err(ShowCodeError::NotCoseSign1(format!("CBOR tag {tag}, not 18"))),
+        _ => return Err(ShowCodeError::NotCoseSign1("not tagged 18 (COSE_Sign1)".into())),
     };
     // Only the protected header counts: anything in the unprotected one could
     // have been changed by whoever handed us the code.
@@ -294,10 +268,7 @@ fn claims_to_cbor(claims: &ShowClaims) -> Result<Vec<u8>, ShowCodeError> {
     let map = Value::Map(vec![
         (int(CLAIM_KIND), Value::Text(claims.kind.claim().into())),
         (int(CLAIM_SERIAL), Value::Text(claims.serial.clone())),
-        (
-            int(CLAIM_COLOUR),
-            Value::Text(claims.colour.as_str().into()),
-        ),
+        (int(CLAIM_COLOUR), Value::Text(claims.colour.as_str().into())),
         (int(CLAIM_IAT), int(claims.issued_at)),
         (int(CLAIM_EXP), int(claims.expires_at)),
         (int(CLAIM_NONCE), Value::Bytes(claims.nonce.to_vec())),
@@ -341,36 +312,28 @@ fn claims_from_cbor(payload: &[u8], expected: CodeKind) -> Result<ShowClaims, Sh
         _ => Err(bad(format!("claim {key} is not text"))),
     };
     let integer = |key: i64, v: Value| match v {
-        Value::Integer(i) => {
-            i64::try_from(i).map_err(|_| bad(format!("claim {key} is out of range")))
-        }
+        Value::Integer(i) => i64::try_from(i).map_err(|_| bad(format!("claim {key} is out of range"))),
         _ => Err(bad(format!("claim {key} is not an integer"))),
     };
 
     let kind_claim = text(CLAIM_KIND, take(CLAIM_KIND)?)?;
-    let kind = CodeKind::from_claim(&kind_claim)
-        .ok_or_else(|| bad(format!("unknown kind {kind_claim:?}")))?;
+    let kind = CodeKind::from_claim(&kind_claim).ok_or_else(|| bad(format!("unknown kind {kind_claim:?}")))?;
     if kind != expected {
-        return Err(bad(format!(
-            "kind {kind_claim:?} does not match the prefix"
-        )));
+        return Err(bad(format!("kind {kind_claim:?} does not match the prefix")));
     }
     let serial = text(CLAIM_SERIAL, take(CLAIM_SERIAL)?)?;
     if serial.is_empty() {
         return Err(bad("the serial is empty".into()));
     }
     let colour_claim = text(CLAIM_COLOUR, take(CLAIM_COLOUR)?)?;
-    let colour = Colour::parse(&colour_claim)
-        .ok_or_else(|| bad(format!("unknown colour {colour_claim:?}")))?;
+    let colour = Colour::parse(&colour_claim).ok_or_else(|| bad(format!("unknown colour {colour_claim:?}")))?;
     let issued_at = integer(CLAIM_IAT, take(CLAIM_IAT)?)?;
     let expires_at = integer(CLAIM_EXP, take(CLAIM_EXP)?)?;
     if expires_at < issued_at {
         return Err(bad("expires before it was issued".into()));
     }
     let nonce = match take(CLAIM_NONCE)? {
-        Value::Bytes(b) => {
-            <[u8; 8]>::try_from(b.as_slice()).map_err(|_| bad("the nonce is not 8 bytes".into()))?
-        }
+        Value::Bytes(b) => <[u8; 8]>::try_from(b.as_slice()).map_err(|_| bad("the nonce is not 8 bytes".into()))?,
         _ => return Err(bad("the nonce is not a byte string".into())),
     };
     Ok(ShowClaims {
@@ -386,13 +349,9 @@ fn claims_from_cbor(payload: &[u8], expected: CodeKind) -> Result<ShowClaims, Sh
 /// One CBOR item and nothing after it.
 fn read_cbor(bytes: &[u8]) -> Result<Value, ShowCodeError> {
     let mut rest = bytes;
-    let value: Value =
-        ciborium::de::from_reader(&mut rest).map_err(|e| ShowCodeError::Cbor(e.to_string()))?;
+    let value: Value = ciborium::de::from_reader(&mut rest).map_err(|e| ShowCodeError::Cbor(e.to_string()))?;
     if !rest.is_empty() {
-        return Err(ShowCodeError::Cbor(format!(
-            "{} bytes after the item",
-            rest.len()
-        )));
+        return Err(ShowCodeError::Cbor(format!("{} bytes after the item", rest.len())));
     }
     Ok(value)
 }
@@ -418,9 +377,7 @@ fn inflate(compressed: &[u8], max: usize) -> Result<Vec<u8>, ShowCodeError> {
         .read_to_end(&mut out)
         .map_err(|e| ShowCodeError::Compression(e.to_string()))?;
     if out.len() > max {
-        return Err(ShowCodeError::Compression(format!(
-            "inflates beyond {max} bytes"
-        )));
+        return Err(ShowCodeError::Compression(format!("inflates beyond {max} bytes")));
     }
     if !decoder.get_ref().is_empty() {
         return Err(ShowCodeError::Compression(
@@ -465,10 +422,7 @@ pub fn base45_decode(text: &str) -> Result<Vec<u8>, ShowCodeError> {
         })
         .collect::<Result<Vec<u32>, _>>()?;
     if digits.len() % 3 == 1 {
-        return Err(ShowCodeError::Base45(format!(
-            "invalid length {}",
-            digits.len()
-        )));
+        return Err(ShowCodeError::Base45(format!("invalid length {}", digits.len())));
     }
     let mut out = Vec::with_capacity(digits.len() / 3 * 2 + 1);
     for group in digits.chunks(3) {
@@ -476,18 +430,14 @@ pub fn base45_decode(text: &str) -> Result<Vec<u8>, ShowCodeError> {
             [c, d, e] => {
                 let n = c + d * 45 + e * 45 * 45;
                 if n > 0xFFFF {
-                    return Err(ShowCodeError::Base45(format!(
-                        "group value {n} exceeds 65535"
-                    )));
+                    return Err(ShowCodeError::Base45(format!("group value {n} exceeds 65535")));
                 }
                 out.extend_from_slice(&(n as u16).to_be_bytes());
             }
             [c, d] => {
                 let n = c + d * 45;
                 if n > 0xFF {
-                    return Err(ShowCodeError::Base45(format!(
-                        "final pair value {n} exceeds 255"
-                    )));
+                    return Err(ShowCodeError::Base45(format!("final pair value {n} exceeds 255")));
                 }
                 out.push(n as u8);
             }
@@ -516,21 +466,13 @@ pub(crate) mod tests {
             TestSigner(SigningKey::from_slice(&bytes).unwrap())
         }
         pub(crate) fn public(&self) -> Vec<u8> {
-            self.0
-                .verifying_key()
-                .to_encoded_point(false)
-                .as_bytes()
-                .to_vec()
+            self.0.verifying_key().to_encoded_point(false).as_bytes().to_vec()
         }
     }
 
     #[async_trait]
     impl Signer for TestSigner {
-        async fn sign_digest(
-            &self,
-            key_id: &str,
-            digest: &[u8; 32],
-        ) -> Result<[u8; 64], SignerError> {
+        async fn sign_digest(&self, key_id: &str, digest: &[u8; 32]) -> Result<[u8; 64], SignerError> {
             if key_id != "test-key" {
                 return Err(SignerError::UnknownKey(key_id.into()));
             }
@@ -587,14 +529,9 @@ pub(crate) mod tests {
 
     /// A COSE_Sign1 with a chosen protected header and payload, signed properly.
     fn sign1_with(protected: coset::Header, payload: Vec<u8>, signer: &TestSigner) -> Vec<u8> {
-        let mut s = CoseSign1Builder::new()
-            .protected(protected)
-            .payload(payload)
-            .build();
+        let mut s = CoseSign1Builder::new().protected(protected).payload(payload).build();
         let digest: [u8; 32] = Sha256::digest(s.tbs_data(b"")).into();
-        s.signature = block_on(signer.sign_digest("test-key", &digest))
-            .unwrap()
-            .to_vec();
+        s.signature = block_on(signer.sign_digest("test-key", &digest)).unwrap().to_vec();
         s.to_tagged_vec().unwrap()
     }
 
@@ -631,9 +568,7 @@ pub(crate) mod tests {
 
     #[test]
     fn base45_rejects_bad_input() {
-        for bad in [
-            "GGW", "ZZZ", ":::", "QED8WEX", "A", "abc", "BB8=", "BB8\n", "ÄB8",
-        ] {
+        for bad in ["GGW", "ZZZ", ":::", "QED8WEX", "A", "abc", "BB8=", "BB8\n", "ÄB8"] {
             let err = base45_decode(bad).unwrap_err();
             assert_eq!(err.code(), "bad-base45", "{bad:?}");
         }
@@ -675,22 +610,13 @@ pub(crate) mod tests {
             panic!("not an array")
         };
         assert_eq!(items.len(), 4);
-        let Value::Bytes(protected) = &items[0] else {
-            panic!()
-        };
+        let Value::Bytes(protected) = &items[0] else { panic!() };
         assert_eq!(items[1], Value::Map(vec![]));
-        let Value::Bytes(payload) = &items[2] else {
-            panic!()
-        };
-        let Value::Bytes(sig) = &items[3] else {
-            panic!()
-        };
+        let Value::Bytes(payload) = &items[2] else { panic!() };
+        let Value::Bytes(sig) = &items[3] else { panic!() };
         assert_eq!(
             read_cbor(protected).unwrap(),
-            Value::Map(vec![
-                (int(1), int(-7)),
-                (int(4), Value::Bytes(b"kid-1".to_vec()))
-            ])
+            Value::Map(vec![(int(1), int(-7)), (int(4), Value::Bytes(b"kid-1".to_vec()))])
         );
         let sig_structure = Value::Array(vec![
             Value::Text("Signature1".into()),
@@ -705,9 +631,7 @@ pub(crate) mod tests {
         // And coset's own parser agrees.
         let parsed = CoseSign1::from_tagged_slice(&cose).unwrap();
         parsed
-            .verify_signature(b"", |s, tbs| {
-                key.verify(tbs, &Signature::from_slice(s).unwrap())
-            })
+            .verify_signature(b"", |s, tbs| key.verify(tbs, &Signature::from_slice(s).unwrap()))
             .unwrap();
         // The payload is the claims map with integer keys 1..6.
         let Value::Map(entries) = read_cbor(payload).unwrap() else {
@@ -841,10 +765,7 @@ pub(crate) mod tests {
     fn exactly_at_the_cap_is_accepted() {
         let data = vec![b'a'; 100];
         assert_eq!(inflate(&zlib_raw(&data), 100).unwrap(), data);
-        assert_eq!(
-            inflate(&zlib_raw(&data), 99).unwrap_err().code(),
-            "bad-compression"
-        );
+        assert_eq!(inflate(&zlib_raw(&data), 99).unwrap_err().code(), "bad-compression");
     }
 
     #[test]
@@ -908,10 +829,7 @@ pub(crate) mod tests {
             .build();
         let none = HeaderBuilder::new().key_id(b"kid-1".to_vec()).build();
         for protected in [es384, none] {
-            let code = pack(
-                CodeKind::Licence,
-                &sign1_with(protected, payload.clone(), &signer),
-            );
+            let code = pack(CodeKind::Licence, &sign1_with(protected, payload.clone(), &signer));
             let err = decode(&code, CodeKind::Licence, DEFAULT_MAX_INFLATED).unwrap_err();
             assert_eq!(err, ShowCodeError::Algorithm);
             assert_eq!(err.code(), "wrong-algorithm");
@@ -919,11 +837,7 @@ pub(crate) mod tests {
         // ES256 only in the unprotected header does not count.
         let mut s = CoseSign1Builder::new()
             .protected(HeaderBuilder::new().key_id(b"kid-1".to_vec()).build())
-            .unprotected(
-                HeaderBuilder::new()
-                    .algorithm(iana::Algorithm::ES256)
-                    .build(),
-            )
+            .unprotected(HeaderBuilder::new().algorithm(iana::Algorithm::ES256).build())
             .payload(payload)
             .build();
         s.signature = vec![0; 64];
@@ -940,9 +854,7 @@ pub(crate) mod tests {
     fn no_kid() {
         let signer = TestSigner::new(7);
         let payload = claims_to_cbor(&claims(CodeKind::Licence)).unwrap();
-        let protected = HeaderBuilder::new()
-            .algorithm(iana::Algorithm::ES256)
-            .build();
+        let protected = HeaderBuilder::new().algorithm(iana::Algorithm::ES256).build();
         let code = pack(CodeKind::Licence, &sign1_with(protected, payload, &signer));
         assert_eq!(
             decode(&code, CodeKind::Licence, DEFAULT_MAX_INFLATED)
@@ -951,8 +863,7 @@ pub(crate) mod tests {
             "missing-kid"
         );
         // And we never mint one.
-        let err =
-            block_on(encode(&claims(CodeKind::Licence), &signer, "test-key", b"")).unwrap_err();
+        let err = block_on(encode(&claims(CodeKind::Licence), &signer, "test-key", b"")).unwrap_err();
         assert_eq!(err.code(), "missing-kid");
     }
 
@@ -970,34 +881,22 @@ pub(crate) mod tests {
         let code1 = pack(CodeKind::Licence, &tampered.to_tagged_vec().unwrap());
         let signed = decode(&code1, CodeKind::Licence, DEFAULT_MAX_INFLATED).unwrap();
         assert_eq!(signed.claims.serial, "01010519900307451X");
-        assert_eq!(
-            signed.verify(&signer.public()).unwrap_err().code(),
-            "bad-signature"
-        );
+        assert_eq!(signed.verify(&signer.public()).unwrap_err().code(), "bad-signature");
 
         // A bit in the signature.
         let mut tampered = parsed.clone();
         tampered.signature[10] ^= 0x80;
         let code2 = pack(CodeKind::Licence, &tampered.to_tagged_vec().unwrap());
         let signed = decode(&code2, CodeKind::Licence, DEFAULT_MAX_INFLATED).unwrap();
-        assert_eq!(
-            signed.verify(&signer.public()).unwrap_err(),
-            ShowCodeError::Signature
-        );
+        assert_eq!(signed.verify(&signer.public()).unwrap_err(), ShowCodeError::Signature);
 
         // A truncated signature and a bad key are failures too, not panics.
         let mut tampered = parsed;
         tampered.signature.truncate(63);
         let code3 = pack(CodeKind::Licence, &tampered.to_tagged_vec().unwrap());
         let signed = decode(&code3, CodeKind::Licence, DEFAULT_MAX_INFLATED).unwrap();
-        assert_eq!(
-            signed.verify(&signer.public()).unwrap_err(),
-            ShowCodeError::Signature
-        );
-        assert_eq!(
-            signed.verify(&[4, 1, 2]).unwrap_err(),
-            ShowCodeError::Signature
-        );
+        assert_eq!(signed.verify(&signer.public()).unwrap_err(), ShowCodeError::Signature);
+        assert_eq!(signed.verify(&[4, 1, 2]).unwrap_err(), ShowCodeError::Signature);
     }
 
     #[test]
@@ -1005,19 +904,10 @@ pub(crate) mod tests {
         let c = claims(CodeKind::Licence);
         check_time(&c, c.issued_at, 0).unwrap();
         check_time(&c, c.expires_at, 0).unwrap();
-        assert_eq!(
-            check_time(&c, c.expires_at + 1, 0).unwrap_err().code(),
-            "expired"
-        );
+        assert_eq!(check_time(&c, c.expires_at + 1, 0).unwrap_err().code(), "expired");
         check_time(&c, c.expires_at + 30, 30).unwrap();
-        assert_eq!(
-            check_time(&c, c.expires_at + 31, 30).unwrap_err().code(),
-            "expired"
-        );
-        assert_eq!(
-            check_time(&c, c.issued_at - 1, 0).unwrap_err().code(),
-            "not-yet-valid"
-        );
+        assert_eq!(check_time(&c, c.expires_at + 31, 30).unwrap_err().code(), "expired");
+        assert_eq!(check_time(&c, c.issued_at - 1, 0).unwrap_err().code(), "not-yet-valid");
         check_time(&c, c.issued_at - 30, 30).unwrap();
         assert_eq!(
             check_time(&c, c.issued_at - 31, 30).unwrap_err(),
@@ -1086,31 +976,16 @@ pub(crate) mod tests {
     #[test]
     fn signer_failure_is_reported() {
         let signer = TestSigner::new(7);
-        let err = block_on(encode(
-            &claims(CodeKind::Licence),
-            &signer,
-            "other-key",
-            b"kid",
-        ))
-        .unwrap_err();
+        let err = block_on(encode(&claims(CodeKind::Licence), &signer, "other-key", b"kid")).unwrap_err();
         assert_eq!(err.code(), "signer-unavailable");
-        assert!(matches!(
-            err,
-            ShowCodeError::Signer(SignerError::UnknownKey(_))
-        ));
+        assert!(matches!(err, ShowCodeError::Signer(SignerError::UnknownKey(_))));
     }
 
     #[test]
     fn works_with_the_local_signer_adapter() {
         let signer = crate::crypto::LocalSigner::new();
         signer.generate("dsc-1");
-        let code = block_on(encode(
-            &claims(CodeKind::TruckPass),
-            &signer,
-            "dsc-1",
-            b"dsc-1",
-        ))
-        .unwrap();
+        let code = block_on(encode(&claims(CodeKind::TruckPass), &signer, "dsc-1", b"dsc-1")).unwrap();
         let public = block_on(signer.public_key("dsc-1")).unwrap();
         decode(&code, CodeKind::TruckPass, DEFAULT_MAX_INFLATED)
             .unwrap()

@@ -55,11 +55,7 @@ impl ApplicationState {
     pub fn is_open(self) -> bool {
         matches!(
             self,
-            Self::AwaitingLiveness
-                | Self::AwaitingPhoto
-                | Self::AwaitingReview
-                | Self::Rejected
-                | Self::Approved
+            Self::AwaitingLiveness | Self::AwaitingPhoto | Self::AwaitingReview | Self::Rejected | Self::Approved
         )
     }
 
@@ -308,14 +304,7 @@ impl Application {
         }
     }
 
-    fn step(
-        &mut self,
-        action: &str,
-        by: &Actor,
-        at: DateTime<Utc>,
-        to: ApplicationState,
-        detail: Option<String>,
-    ) {
+    fn step(&mut self, action: &str, by: &Actor, at: DateTime<Utc>, to: ApplicationState, detail: Option<String>) {
         self.history.push(HistoryEntry {
             at,
             action: action.into(),
@@ -360,7 +349,13 @@ impl Application {
                 });
             }
             self.failed_liveness_checks += 1;
-            self.step("liveness_failed", by, at, ApplicationState::AwaitingLiveness, Some(detail));
+            self.step(
+                "liveness_failed",
+                by,
+                at,
+                ApplicationState::AwaitingLiveness,
+                Some(detail),
+            );
         }
         Ok(())
     }
@@ -380,7 +375,12 @@ impl Application {
         }
         self.upload_requests += 1;
         let at = upload.requested_at;
-        let detail = format!("{} {} from {:?}", upload.upload_id, upload.content_type.mime(), upload.source);
+        let detail = format!(
+            "{} {} from {:?}",
+            upload.upload_id,
+            upload.content_type.mime(),
+            upload.source
+        );
         self.pending_upload = Some(upload);
         self.step("upload_requested", by, at, self.state, Some(detail.to_lowercase()));
         Ok(())
@@ -455,7 +455,11 @@ impl Application {
     /// A reviewer's decision on the photo in the queue: approve, reject with
     /// reasons (the applicant may submit again), or stop a malicious upload (R15).
     /// An approval names where the photo is kept as the portrait.
-    pub fn decide_review(&mut self, decision: ReviewDecision, portrait_key: Option<String>) -> Result<(), IllegalTransition> {
+    pub fn decide_review(
+        &mut self,
+        decision: ReviewDecision,
+        portrait_key: Option<String>,
+    ) -> Result<(), IllegalTransition> {
         self.require("decide the review of", &[ApplicationState::AwaitingReview])?;
         if decision.verdict == Verdict::Approve {
             self.portrait_key = portrait_key;
@@ -468,7 +472,11 @@ impl Application {
         let mut detail: Vec<String> = decision
             .reasons
             .iter()
-            .filter_map(|r| serde_json::to_value(r).ok().and_then(|v| v.as_str().map(str::to_string)))
+            .filter_map(|r| {
+                serde_json::to_value(r)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+            })
             .collect();
         if !decision.note.trim().is_empty() {
             detail.push(decision.note.trim().to_string());
@@ -535,7 +543,13 @@ impl Application {
     /// The issuer made the electronic licence; the application is over.
     pub fn mark_issued(&mut self, by: &Actor, at: DateTime<Utc>, serial: &str) -> Result<(), IllegalTransition> {
         self.require("issue", &[ApplicationState::Approved])?;
-        self.step("issued", by, at, ApplicationState::Issued, Some(format!("licence {serial}")));
+        self.step(
+            "issued",
+            by,
+            at,
+            ApplicationState::Issued,
+            Some(format!("licence {serial}")),
+        );
         Ok(())
     }
 }
@@ -664,7 +678,8 @@ mod tests {
         app.submit_photo(second, &holder()).expect("resubmit");
         assert_eq!(app.history.last().map(|h| h.action.as_str()), Some("photo_resubmitted"));
         assert_eq!(app.previous_photo.as_ref().map(|p| p.upload_id.as_str()), Some("a"));
-        app.decide_review(decision(Verdict::Approve, t), Some("portraits/x".into())).expect("approve");
+        app.decide_review(decision(Verdict::Approve, t), Some("portraits/x".into()))
+            .expect("approve");
         assert_eq!(app.state, ApplicationState::Approved);
         app.mark_issued(&reviewer(), t, "EDL-1").expect("issued");
         assert!(!app.state.is_open());
@@ -684,7 +699,9 @@ mod tests {
         let before = app.clone();
         let t = at("2026-11-25T10:00:00Z");
         assert!(app.record_liveness(true, &holder(), t, String::new()).is_err());
-        assert!(app.decide_review(decision(Verdict::Approve, t), Some("portraits/x".into())).is_err());
+        assert!(app
+            .decide_review(decision(Verdict::Approve, t), Some("portraits/x".into()))
+            .is_err());
         assert!(app.mark_issued(&reviewer(), t, "x").is_err());
         assert_eq!(app, before);
         app.withdraw(&holder(), t).expect("withdraw");
@@ -698,7 +715,8 @@ mod tests {
         let mut app = Application::open(opening(PhotoSource::OnFile, Channel::App));
         let t = at("2026-11-25T10:00:00Z");
         for _ in 0..MAX_FAILED_LIVENESS_CHECKS {
-            app.record_liveness(false, &holder(), t, String::new()).expect("recorded");
+            app.record_liveness(false, &holder(), t, String::new())
+                .expect("recorded");
         }
         assert!(app.record_liveness(false, &holder(), t, String::new()).is_err());
         assert_eq!(app.state, ApplicationState::AwaitingLiveness);
@@ -721,14 +739,16 @@ mod tests {
         let t = at("2026-11-25T10:00:00Z");
         let mut app = Application::open(opening(PhotoSource::Camera, Channel::App));
         upload(&mut app, "a", t);
-        app.refuse_photo("a", vec![failed("background")], &holder(), t).expect("refused");
+        app.refuse_photo("a", vec![failed("background")], &holder(), t)
+            .expect("refused");
         assert_eq!(app.state, ApplicationState::AwaitingPhoto);
         assert!(app.pending_upload.is_none());
         // The same object's event again: nothing is waited for any more.
         assert!(app.refuse_photo("a", vec![failed("background")], &holder(), t).is_err());
         let photo = upload(&mut app, "b", t);
         app.submit_photo(photo, &holder()).expect("submit");
-        app.decide_review(decision(Verdict::Malicious, t), None).expect("malicious");
+        app.decide_review(decision(Verdict::Malicious, t), None)
+            .expect("malicious");
         assert_eq!(app.state, ApplicationState::Stopped);
         assert!(!app.state.is_open());
         assert_eq!(app.last_review.as_ref().map(|d| d.verdict), Some(Verdict::Malicious));

@@ -20,7 +20,10 @@ struct CalendarFile {
 }
 
 impl WorkingCalendar {
-    pub fn new(holidays: impl IntoIterator<Item = NaiveDate>, make_up_days: impl IntoIterator<Item = NaiveDate>) -> Self {
+    pub fn new(
+        holidays: impl IntoIterator<Item = NaiveDate>,
+        make_up_days: impl IntoIterator<Item = NaiveDate>,
+    ) -> Self {
         WorkingCalendar {
             holidays: holidays.into_iter().collect(),
             make_up_days: make_up_days.into_iter().collect(),
@@ -100,13 +103,25 @@ mod tests {
     fn weekdays_are_due_next_working_day_same_time() {
         let calendar = WorkingCalendar::default();
         // Wednesday -> Thursday.
-        assert_eq!(calendar.review_due(at("2026-11-25T10:30:00+08:00"), cst()), at("2026-11-26T10:30:00+08:00"));
+        assert_eq!(
+            calendar.review_due(at("2026-11-25T10:30:00+08:00"), cst()),
+            at("2026-11-26T10:30:00+08:00")
+        );
         // Friday -> Monday.
-        assert_eq!(calendar.review_due(at("2026-11-27T16:00:00+08:00"), cst()), at("2026-11-30T16:00:00+08:00"));
+        assert_eq!(
+            calendar.review_due(at("2026-11-27T16:00:00+08:00"), cst()),
+            at("2026-11-30T16:00:00+08:00")
+        );
         // Saturday: the clock starts Monday 00:00 -> due Tuesday 00:00.
-        assert_eq!(calendar.review_due(at("2026-11-28T09:00:00+08:00"), cst()), at("2026-12-01T00:00:00+08:00"));
+        assert_eq!(
+            calendar.review_due(at("2026-11-28T09:00:00+08:00"), cst()),
+            at("2026-12-01T00:00:00+08:00")
+        );
         // Local days, not UTC days: Thursday 07:00 in Beijing is Wednesday in UTC.
-        assert_eq!(calendar.review_due(at("2026-11-26T07:00:00+08:00"), cst()), at("2026-11-27T07:00:00+08:00"));
+        assert_eq!(
+            calendar.review_due(at("2026-11-26T07:00:00+08:00"), cst()),
+            at("2026-11-27T07:00:00+08:00")
+        );
     }
 
     #[test]
@@ -114,24 +129,45 @@ mod tests {
         let calendar = WorkingCalendar::shipped();
         // National Day: Sep 30 (Wed) arrival is due after the Golden Week, on Oct 8.
         assert!(!calendar.is_working_day(day("2026-10-01")));
-        assert_eq!(calendar.review_due(at("2026-09-30T11:00:00+08:00"), cst()), at("2026-10-08T11:00:00+08:00"));
+        assert_eq!(
+            calendar.review_due(at("2026-09-30T11:00:00+08:00"), cst()),
+            at("2026-10-08T11:00:00+08:00")
+        );
         // A make-up Saturday is a working day, and counts.
         assert!(calendar.is_working_day(day("2026-10-10")));
-        assert_eq!(calendar.review_due(at("2026-10-09T11:00:00+08:00"), cst()), at("2026-10-10T11:00:00+08:00"));
+        assert_eq!(
+            calendar.review_due(at("2026-10-09T11:00:00+08:00"), cst()),
+            at("2026-10-10T11:00:00+08:00")
+        );
         // Arriving on a holiday: the clock starts on the next working day.
-        assert_eq!(calendar.review_due(at("2026-10-03T20:00:00+08:00"), cst()), at("2026-10-09T00:00:00+08:00"));
+        assert_eq!(
+            calendar.review_due(at("2026-10-03T20:00:00+08:00"), cst()),
+            at("2026-10-09T00:00:00+08:00")
+        );
         // Spring Festival with its make-up Saturday before it.
         assert!(calendar.is_working_day(day("2026-02-14")));
-        assert_eq!(calendar.review_due(at("2026-02-13T15:00:00+08:00"), cst()), at("2026-02-14T15:00:00+08:00"));
-        assert_eq!(calendar.review_due(at("2026-02-14T15:00:00+08:00"), cst()), at("2026-02-24T15:00:00+08:00"));
+        assert_eq!(
+            calendar.review_due(at("2026-02-13T15:00:00+08:00"), cst()),
+            at("2026-02-14T15:00:00+08:00")
+        );
+        assert_eq!(
+            calendar.review_due(at("2026-02-14T15:00:00+08:00"), cst()),
+            at("2026-02-24T15:00:00+08:00")
+        );
     }
 
     #[test]
     fn configured_calendar_replaces_the_shipped_one() {
-        let calendar =
-            WorkingCalendar::from_json(r#"{"holidays":["2026-11-26"],"makeUpWorkingDays":["2026-11-29"]}"#).expect("json");
-        assert_eq!(calendar.review_due(at("2026-11-25T10:00:00+08:00"), cst()), at("2026-11-27T10:00:00+08:00"));
-        assert_eq!(calendar.review_due(at("2026-11-27T10:00:00+08:00"), cst()), at("2026-11-29T10:00:00+08:00"));
+        let calendar = WorkingCalendar::from_json(r#"{"holidays":["2026-11-26"],"makeUpWorkingDays":["2026-11-29"]}"#)
+            .expect("json");
+        assert_eq!(
+            calendar.review_due(at("2026-11-25T10:00:00+08:00"), cst()),
+            at("2026-11-27T10:00:00+08:00")
+        );
+        assert_eq!(
+            calendar.review_due(at("2026-11-27T10:00:00+08:00"), cst()),
+            at("2026-11-29T10:00:00+08:00")
+        );
         assert!(WorkingCalendar::from_json("{\"holidays\": [\"not a date\"]}").is_err());
     }
 }

@@ -113,9 +113,15 @@ mod tests {
     fn roles_claim_shapes() {
         assert_eq!(parse_roles("holder"), vec![Role::Holder]);
         assert_eq!(parse_roles("[holder clerk]"), vec![Role::Holder, Role::Clerk]);
-        assert_eq!(parse_roles("holder,relying_party"), vec![Role::Holder, Role::RelyingParty]);
+        assert_eq!(
+            parse_roles("holder,relying_party"),
+            vec![Role::Holder, Role::RelyingParty]
+        );
         assert_eq!(parse_roles("[\"admin\",\"root\"]"), vec![Role::Admin]);
         assert!(parse_roles("").is_empty());
-        assert!(parse_roles("system").is_empty(), "no token grants the service's own role");
+        assert!(
+            parse_roles("system").is_empty(),
+            "no token grants the service's own role"
+        );
     }
 }

@@ -143,7 +143,14 @@ mod tests {
     #[test]
     fn points_change_does_not_supersede() {
         let licence = sample::showcase_licences()[0].clone();
-        let (next, changed) = apply(&licence, &LicenceChange { points: Some(6), ..change() }).expect("ok");
+        let (next, changed) = apply(
+            &licence,
+            &LicenceChange {
+                points: Some(6),
+                ..change()
+            },
+        )
+        .expect("ok");
         assert_eq!(next.points, 6);
         assert_eq!(changed, vec!["points"]);
         assert!(!supersedes_electronic_licence(&changed));
@@ -159,7 +166,14 @@ mod tests {
             classes: None,
             issuing_authority: None,
         };
-        let (next, changed) = apply(&licence, &LicenceChange { renewal: Some(renewal), ..change() }).expect("ok");
+        let (next, changed) = apply(
+            &licence,
+            &LicenceChange {
+                renewal: Some(renewal),
+                ..change()
+            },
+        )
+        .expect("ok");
         assert!(next.states.is_empty());
         assert!(supersedes_electronic_licence(&changed));
     }
@@ -167,8 +181,15 @@ mod tests {
     #[test]
     fn invalid_change_reports_every_problem() {
         let licence = sample::showcase_licences()[0].clone();
-        let errors = apply(&licence, &LicenceChange { points: Some(13), reason: " ".into(), ..change() })
-            .expect_err("refused");
+        let errors = apply(
+            &licence,
+            &LicenceChange {
+                points: Some(13),
+                reason: " ".into(),
+                ..change()
+            },
+        )
+        .expect_err("refused");
         let fields: Vec<_> = errors.iter().map(|e| e.field).collect();
         assert!(fields.contains(&"reason"));
         assert!(fields.contains(&"points"));

@@ -18,9 +18,15 @@ pub enum EdlStatus {
         by_serial: Option<String>,
     },
     /// Stopped by the authority, e.g. after a malicious upload (R15).
-    Stopped { at: DateTime<Utc>, reason: String, by: Actor },
+    Stopped {
+        at: DateTime<Utc>,
+        reason: String,
+        by: Actor,
+    },
     /// Its validity (the paper licence's last day) ended; set by the scheduled job.
-    Expired { at: DateTime<Utc> },
+    Expired {
+        at: DateTime<Utc>,
+    },
 }
 
 /// One issued electronic licence. The signed document is kept as issued.
@@ -130,10 +136,17 @@ mod tests {
         assert_eq!(red_reasons(&licence, day("2026-11-25")), vec!["twelve-points"]);
         licence.points = 11;
         licence.states = vec![LicenceState::Seized, LicenceState::ReviewOverdue];
-        assert_eq!(red_reasons(&licence, day("2026-11-25")), vec!["review-overdue", "seized"]);
+        assert_eq!(
+            red_reasons(&licence, day("2026-11-25")),
+            vec!["review-overdue", "seized"]
+        );
         licence.states.clear();
         assert_eq!(red_reasons(&licence, day("2032-06-19")), vec!["renewal-overdue"]);
-        assert_eq!(colour(&licence, day("2032-06-18")), Colour::Green, "valid through its last day");
+        assert_eq!(
+            colour(&licence, day("2032-06-18")),
+            Colour::Green,
+            "valid through its last day"
+        );
     }
 
     #[test]

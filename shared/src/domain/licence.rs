@@ -252,9 +252,7 @@ impl Licence {
         if self.first_issue_date < self.birth_date {
             errors.push(field("firstIssueDate", "is before the birth date"));
         }
-        if self.issuing_authority.code.len() != 6
-            || !self.issuing_authority.code.chars().all(|c| c.is_ascii_digit())
-        {
+        if self.issuing_authority.code.len() != 6 || !self.issuing_authority.code.chars().all(|c| c.is_ascii_digit()) {
             errors.push(field(
                 "issuingAuthority.code",
                 "must be a 6-digit administrative division code",

@@ -69,7 +69,9 @@ impl RejectionReason {
             Self::EyesClosed => "The eyes must be open.",
             Self::UnlawfulOrOffensive => "The photo shows something unlawful or offensive.",
             Self::OlderThanSixMonths => "The photo must have been taken within the last 6 months.",
-            Self::RetouchedOrComposite => "Facial features must not be retouched and the photo must not be a composite.",
+            Self::RetouchedOrComposite => {
+                "Facial features must not be retouched and the photo must not be a composite."
+            }
             Self::NotTheHolder => "The photo does not show the licence holder.",
         }
     }
@@ -143,12 +145,18 @@ mod tests {
 
     #[test]
     fn decisions_must_be_complete() {
-        assert_eq!(validate(Verdict::Reject, &[], "x"), Err(DecisionError::RejectionWithoutReason));
+        assert_eq!(
+            validate(Verdict::Reject, &[], "x"),
+            Err(DecisionError::RejectionWithoutReason)
+        );
         assert_eq!(
             validate(Verdict::Approve, &[RejectionReason::Uniform], ""),
             Err(DecisionError::ApprovalWithReasons)
         );
-        assert_eq!(validate(Verdict::Malicious, &[], " "), Err(DecisionError::MaliciousWithoutNote));
+        assert_eq!(
+            validate(Verdict::Malicious, &[], " "),
+            Err(DecisionError::MaliciousWithoutNote)
+        );
         assert!(validate(Verdict::Reject, &[RejectionReason::EyesClosed], "").is_ok());
         assert!(validate(Verdict::Approve, &[], "").is_ok());
     }

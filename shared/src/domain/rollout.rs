@@ -117,7 +117,9 @@ mod tests {
         let now = at("2026-11-25T12:00:00+08:00");
         assert_eq!(
             city.availability(Some(&wave), now),
-            Availability::Scheduled { opens_at: at("2026-11-27T00:00:00+08:00") }
+            Availability::Scheduled {
+                opens_at: at("2026-11-27T00:00:00+08:00")
+            }
         );
         city.go_live_at = Some(at("2026-11-25T08:00:00+08:00"));
         assert!(matches!(city.availability(Some(&wave), now), Availability::Live { .. }));

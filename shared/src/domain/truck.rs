@@ -360,7 +360,10 @@ impl CityTruckRules {
             }
         }
         if self.pass_types.is_empty() {
-            problem("passTypes", "a city joining the pass issues at least one pass type".into());
+            problem(
+                "passTypes",
+                "a city joining the pass issues at least one pass type".into(),
+            );
         }
         let mut type_ids = BTreeSet::new();
         for pass_type in &self.pass_types {
@@ -532,7 +535,12 @@ fn dates_intersect(a: (NaiveDate, NaiveDate), b: (NaiveDate, NaiveDate)) -> bool
 /// Dates are compared with the local date of `now`, derived here rather than
 /// passed in, so that a caller cannot hand in the UTC date by mistake (before
 /// 08:00 in Beijing it is still yesterday in UTC).
-pub fn refusals(rules: &CityTruckRules, request: &PassRequest, existing: &[PassSummary], now: DateTime<Utc>) -> Vec<Refusal> {
+pub fn refusals(
+    rules: &CityTruckRules,
+    request: &PassRequest,
+    existing: &[PassSummary],
+    now: DateTime<Utc>,
+) -> Vec<Refusal> {
     let mut reasons = Vec::new();
     let today = local_date(now);
 
@@ -541,7 +549,10 @@ pub fn refusals(rules: &CityTruckRules, request: &PassRequest, existing: &[PassS
     if request.city != rules.city {
         reasons.push(refusal(
             "city-mismatch",
-            format!("The request is for city {} but was checked against {}'s rules.", request.city, rules.city),
+            format!(
+                "The request is for city {} but was checked against {}'s rules.",
+                request.city, rules.city
+            ),
         ));
     }
     match rules.availability(now) {
@@ -551,7 +562,9 @@ pub fn refusals(rules: &CityTruckRules, request: &PassRequest, existing: &[PassS
             format!(
                 "{} joins the electronic truck pass at {}.",
                 rules.name,
-                opens_at.with_timezone(&local_offset()).format("%Y-%m-%d %H:%M (UTC+08:00)")
+                opens_at
+                    .with_timezone(&local_offset())
+                    .format("%Y-%m-%d %H:%M (UTC+08:00)")
             ),
         )),
         Availability::NotScheduled => reasons.push(refusal(
@@ -619,13 +632,19 @@ pub fn refusals(rules: &CityTruckRules, request: &PassRequest, existing: &[PassS
     if !dates_ordered {
         reasons.push(refusal(
             "dates-invalid",
-            format!("The pass ends ({}) before it begins ({}).", request.valid_to, request.valid_from),
+            format!(
+                "The pass ends ({}) before it begins ({}).",
+                request.valid_to, request.valid_from
+            ),
         ));
     }
     if request.valid_from < today {
         reasons.push(refusal(
             "dates-invalid",
-            format!("The pass cannot begin in the past ({}; today is {today}).", request.valid_from),
+            format!(
+                "The pass cannot begin in the past ({}; today is {today}).",
+                request.valid_from
+            ),
         ));
     }
     if let (Some(pass_type), true) = (pass_type, dates_ordered) {
@@ -646,7 +665,10 @@ pub fn refusals(rules: &CityTruckRules, request: &PassRequest, existing: &[PassS
     if request.windows.len() > MAX_WINDOWS {
         reasons.push(refusal(
             "too-many-windows",
-            format!("A pass carries at most {MAX_WINDOWS} daily time windows; this asks for {}.", request.windows.len()),
+            format!(
+                "A pass carries at most {MAX_WINDOWS} daily time windows; this asks for {}.",
+                request.windows.len()
+            ),
         ));
     }
     for window in request.windows.iter().filter(|w| !w.is_valid()) {
@@ -659,15 +681,17 @@ pub fn refusals(rules: &CityTruckRules, request: &PassRequest, existing: &[PassS
     }
     if let (Some(pass_type), true) = (pass_type, dates_ordered) {
         let requested = (request.valid_from, request.valid_to);
-        let others = existing.iter().filter(|p| {
-            p.status.is_live() && p.city == request.city && p.plate == request.plate
-        });
+        let others = existing
+            .iter()
+            .filter(|p| p.status.is_live() && p.city == request.city && p.plate == request.plate);
         for other in others {
             // Either pass forbidding company is enough: otherwise whether a
             // vehicle ends up with two passes would depend on which it applied
             // for first. A type the city no longer offers keeps the stricter reading.
             let other_allows = rules.pass_type(&other.pass_type).is_some_and(|t| t.allow_overlap);
-            if dates_intersect(requested, (other.valid_from, other.valid_to)) && !(pass_type.allow_overlap && other_allows) {
+            if dates_intersect(requested, (other.valid_from, other.valid_to))
+                && !(pass_type.allow_overlap && other_allows)
+            {
                 reasons.push(refusal(
                     "overlapping-pass",
                     format!(
@@ -687,11 +711,24 @@ pub fn refusals(rules: &CityTruckRules, request: &PassRequest, existing: &[PassS
 pub enum PassStatus {
     PendingReview,
     Active,
-    Rejected { at: DateTime<Utc>, reason: String, by: Actor },
-    Revoked { at: DateTime<Utc>, reason: String, by: Actor },
+    Rejected {
+        at: DateTime<Utc>,
+        reason: String,
+        by: Actor,
+    },
+    Revoked {
+        at: DateTime<Utc>,
+        reason: String,
+        by: Actor,
+    },
     /// The owner or the fleet's manager gave the pass up (or withdrew the application).
-    Withdrawn { at: DateTime<Utc>, by: Actor },
-    Expired { at: DateTime<Utc> },
+    Withdrawn {
+        at: DateTime<Utc>,
+        by: Actor,
+    },
+    Expired {
+        at: DateTime<Utc>,
+    },
 }
 
 impl PassStatus {
@@ -800,10 +837,18 @@ impl TruckPass {
         }
         let Some(pass_type) = rules.pass_type(&request.pass_type) else {
             // refusals() reports an unknown type; kept so this cannot issue without one.
-            return Err(vec![refusal("unknown-pass-type", format!("No pass type {:?}.", request.pass_type))]);
+            return Err(vec![refusal(
+                "unknown-pass-type",
+                format!("No pass type {:?}.", request.pass_type),
+            )]);
         };
         let mut seen = BTreeSet::new();
-        let zones: Vec<String> = request.zones.iter().filter(|z| seen.insert(z.as_str())).cloned().collect();
+        let zones: Vec<String> = request
+            .zones
+            .iter()
+            .filter(|z| seen.insert(z.as_str()))
+            .cloned()
+            .collect();
         let mut history = vec![PassEvent {
             at: opening.at,
             action: "applied".into(),
@@ -966,7 +1011,11 @@ pub struct Decision {
 }
 
 fn decision(allowed: bool, reason: &'static str, message: String) -> Decision {
-    Decision { allowed, reason, message }
+    Decision {
+        allowed,
+        reason,
+        message,
+    }
 }
 
 /// Whether the truck holding `pass` may be in `zone` of the city whose
@@ -989,7 +1038,11 @@ pub fn allowed_here_and_now(
     // An officer's terminal offers the city's zones; anything else is an input
     // mistake, and answering "allowed" to a typo would be the wrong way to fail.
     let Some(zone_info) = rules.zone(zone) else {
-        return decision(false, "unknown-zone", format!("{} has no restricted zone {zone:?}.", rules.name));
+        return decision(
+            false,
+            "unknown-zone",
+            format!("{} has no restricted zone {zone:?}.", rules.name),
+        );
     };
     let day_type = DayType::of(calendar, date);
     let Some(restriction) = rules.restriction_at(calendar, at) else {
@@ -1013,20 +1066,33 @@ pub fn allowed_here_and_now(
         return decision(
             false,
             "other-city",
-            format!("{restricted}, and pass {} is for city {}, not {}.", pass.serial, pass.city, rules.name),
+            format!(
+                "{restricted}, and pass {} is for city {}, not {}.",
+                pass.serial, pass.city, rules.name
+            ),
         );
     }
     match &pass.status {
         PassStatus::Active => {}
-        PassStatus::Revoked { at: revoked_at, reason, .. } => {
+        PassStatus::Revoked {
+            at: revoked_at, reason, ..
+        } => {
             return decision(
                 false,
                 "revoked",
-                format!("{restricted}, and pass {} was revoked at {}: {reason}.", pass.serial, revoked_at.to_rfc3339()),
+                format!(
+                    "{restricted}, and pass {} was revoked at {}: {reason}.",
+                    pass.serial,
+                    revoked_at.to_rfc3339()
+                ),
             );
         }
         PassStatus::Expired { .. } => {
-            return decision(false, "expired", format!("{restricted}, and pass {} has expired.", pass.serial));
+            return decision(
+                false,
+                "expired",
+                format!("{restricted}, and pass {} has expired.", pass.serial),
+            );
         }
         PassStatus::PendingReview | PassStatus::Rejected { .. } | PassStatus::Withdrawn { .. } => {
             return decision(
@@ -1180,7 +1246,11 @@ impl Vehicle {
                 message: "must be 1 to 64 characters".into(),
             });
         }
-        if self.fleet_id.as_ref().is_some_and(|f| f.trim().is_empty() || f.len() > 64) {
+        if self
+            .fleet_id
+            .as_ref()
+            .is_some_and(|f| f.trim().is_empty() || f.len() > 64)
+        {
             problems.push(FieldError {
                 field: "fleetId",
                 message: "must be 1 to 64 characters when present".into(),
@@ -1252,7 +1322,10 @@ mod tests {
     }
 
     fn window(from: &str, to: &str) -> TimeWindow {
-        TimeWindow { from: t(from), to: t(to) }
+        TimeWindow {
+            from: t(from),
+            to: t(to),
+        }
     }
 
     fn actor(id: &str, role: Role) -> Actor {
@@ -1389,25 +1462,41 @@ mod tests {
         let check = |change: &dyn Fn(&mut PassRequest), expected: &[&str]| {
             let mut request = request();
             change(&mut request);
-            assert_eq!(codes(&refusals(&rules(), &request, &[], now())), expected, "{request:?}");
+            assert_eq!(
+                codes(&refusals(&rules(), &request, &[], now())),
+                expected,
+                "{request:?}"
+            );
         };
         check(&|r| r.plate = "京a12345".into(), &["plate-invalid"]);
-        check(&|r| r.vehicle_type = VehicleType::TractorTrailer, &["vehicle-type-banned"]);
+        check(
+            &|r| r.vehicle_type = VehicleType::TractorTrailer,
+            &["vehicle-type-banned"],
+        );
         check(&|r| r.emission = EmissionStandard::China4, &["emission-below-minimum"]);
         check(&|r| r.pass_type = "year".into(), &["unknown-pass-type"]);
         check(&|r| r.zones = vec![], &["no-zone"]);
-        check(&|r| r.zones = vec!["ring-5".into(), "tiananmen".into()], &["unknown-zone"]);
+        check(
+            &|r| r.zones = vec!["ring-5".into(), "tiananmen".into()],
+            &["unknown-zone"],
+        );
         check(&|r| r.valid_from = day("2026-11-24"), &["dates-invalid"]);
         check(&|r| r.valid_to = day("2026-11-24"), &["dates-invalid"]);
         // Seven days counting both ends is the limit of a short pass.
         check(&|r| r.valid_to = day("2026-12-01"), &[]);
         check(&|r| r.valid_to = day("2026-12-02"), &["too-long"]);
         check(&|r| r.windows = vec![], &["no-window"]);
-        check(&|r| r.windows = vec![window("08:00", "09:00"); 5], &["too-many-windows"]);
+        check(
+            &|r| r.windows = vec![window("08:00", "09:00"); 5],
+            &["too-many-windows"],
+        );
         check(&|r| r.windows = vec![window("12:00", "11:00")], &["window-invalid"]);
         // A window crossing midnight is refused; the same hours as two windows are not.
         check(&|r| r.windows = vec![window("22:00", "02:00")], &["window-invalid"]);
-        check(&|r| r.windows = vec![window("22:00", "00:00"), window("00:00", "02:00")], &[]);
+        check(
+            &|r| r.windows = vec![window("22:00", "00:00"), window("00:00", "02:00")],
+            &[],
+        );
         check(&|r| r.windows = vec![window("00:00", "00:00")], &[]);
     }
 
@@ -1417,7 +1506,11 @@ mod tests {
         rules.go_live_at = Some(at("2026-12-01T00:00:00+08:00"));
         let reasons = refusals(&rules, &request(), &[], now());
         assert_eq!(codes(&reasons), vec!["city-not-live"]);
-        assert!(reasons[0].message.contains("2026-12-01 00:00"), "{}", reasons[0].message);
+        assert!(
+            reasons[0].message.contains("2026-12-01 00:00"),
+            "{}",
+            reasons[0].message
+        );
         rules.go_live_at = None;
         let reasons = refusals(&rules, &request(), &[], now());
         assert!(reasons[0].message.contains("not joined"), "{}", reasons[0].message);
@@ -1439,13 +1532,20 @@ mod tests {
         let rules = rules();
         // The new short pass forbids overlap: an existing pass intersecting on
         // either side (or inside) refuses it, one merely adjacent does not.
-        for (from, to) in [("2026-11-20", "2026-11-25"), ("2026-11-30", "2026-12-05"), ("2026-11-27", "2026-11-27")] {
+        for (from, to) in [
+            ("2026-11-20", "2026-11-25"),
+            ("2026-11-30", "2026-12-05"),
+            ("2026-11-27", "2026-11-27"),
+        ] {
             let existing = [summary("old", "short", from, to)];
             let reasons = refusals(&rules, &request(), &existing, now());
             assert_eq!(codes(&reasons), vec!["overlapping-pass"], "{from}..{to}");
             assert!(reasons[0].message.contains("old"));
         }
-        let adjacent = [summary("before", "short", "2026-11-18", "2026-11-24"), summary("after", "short", "2026-12-01", "2026-12-07")];
+        let adjacent = [
+            summary("before", "short", "2026-11-18", "2026-11-24"),
+            summary("after", "short", "2026-12-01", "2026-12-07"),
+        ];
         assert!(refusals(&rules, &request(), &adjacent, now()).is_empty());
 
         // Two passes of a type that allows overlap may run together...
@@ -1455,9 +1555,15 @@ mod tests {
         assert!(refusals(&rules, &shared, &existing, now()).is_empty());
         // ...but not alongside one that forbids it, whichever came first.
         let existing = [summary("old", "short", "2026-11-26", "2026-11-27")];
-        assert_eq!(codes(&refusals(&rules, &shared, &existing, now())), vec!["overlapping-pass"]);
+        assert_eq!(
+            codes(&refusals(&rules, &shared, &existing, now())),
+            vec!["overlapping-pass"]
+        );
         let existing = [summary("old", "shared", "2026-11-26", "2026-11-27")];
-        assert_eq!(codes(&refusals(&rules, &request(), &existing, now())), vec!["overlapping-pass"]);
+        assert_eq!(
+            codes(&refusals(&rules, &request(), &existing, now())),
+            vec!["overlapping-pass"]
+        );
     }
 
     #[test]
@@ -1465,8 +1571,16 @@ mod tests {
         let by = actor("admin-1", Role::Admin);
         let mut others = Vec::new();
         for status in [
-            PassStatus::Revoked { at: now(), reason: "x".into(), by: by.clone() },
-            PassStatus::Rejected { at: now(), reason: "x".into(), by: by.clone() },
+            PassStatus::Revoked {
+                at: now(),
+                reason: "x".into(),
+                by: by.clone(),
+            },
+            PassStatus::Rejected {
+                at: now(),
+                reason: "x".into(),
+                by: by.clone(),
+            },
             PassStatus::Expired { at: now() },
         ] {
             let mut s = summary("dead", "short", "2026-11-25", "2026-11-26");
@@ -1482,7 +1596,10 @@ mod tests {
         let mut pending = summary("pending", "long", "2026-11-25", "2026-11-26");
         pending.status = PassStatus::PendingReview;
         others.push(pending);
-        assert_eq!(codes(&refusals(&rules(), &request(), &others, now())), vec!["overlapping-pass"]);
+        assert_eq!(
+            codes(&refusals(&rules(), &request(), &others, now())),
+            vec!["overlapping-pass"]
+        );
     }
 
     #[test]
@@ -1508,9 +1625,18 @@ mod tests {
         assert!(VehicleType::LightTruck < VehicleType::HeavyTruck);
         let codes: Vec<String> = EmissionStandard::ALL
             .iter()
-            .map(|e| serde_json::to_value(e).expect("json").as_str().unwrap_or_default().to_string())
+            .map(|e| {
+                serde_json::to_value(e)
+                    .expect("json")
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string()
+            })
             .collect();
-        assert_eq!(codes, ["china_3", "china_4", "china_5", "china_6a", "china_6b", "new_energy"]);
+        assert_eq!(
+            codes,
+            ["china_3", "china_4", "china_5", "china_6a", "china_6b", "new_energy"]
+        );
         for e in EmissionStandard::ALL {
             assert_eq!(serde_json::to_value(e).expect("json"), e.code());
         }
@@ -1552,7 +1678,8 @@ mod tests {
 
         // Approve: only a pending pass, and only before its last day has ended.
         let mut pass = pending.clone();
-        pass.approve(&reviewer, at("2026-11-25T11:00:00+08:00")).expect("approve");
+        pass.approve(&reviewer, at("2026-11-25T11:00:00+08:00"))
+            .expect("approve");
         assert_eq!(pass.status, PassStatus::Active);
         assert_eq!(pass.issued_at, Some(at("2026-11-25T11:00:00+08:00")));
         let err = pass.approve(&reviewer, now()).expect_err("twice");
@@ -1564,7 +1691,9 @@ mod tests {
         // Reject: only a pending pass, with a reason.
         let mut rejected = pending.clone();
         assert!(rejected.reject("  ", &reviewer, now()).is_err());
-        rejected.reject("no delivery contract", &reviewer, now()).expect("reject");
+        rejected
+            .reject("no delivery contract", &reviewer, now())
+            .expect("reject");
         assert!(matches!(&rejected.status, PassStatus::Rejected { reason, .. } if reason == "no delivery contract"));
         assert!(rejected.approve(&reviewer, now()).is_err());
         assert!(rejected.revoke("x", &admin, now()).is_err());
@@ -1573,9 +1702,13 @@ mod tests {
 
         // Revoke: only an active pass, with a reason.
         let mut pending_revoke = pending.clone();
-        assert_eq!(pending_revoke.revoke("x", &admin, now()).expect_err("pending").from, "pending_review");
+        assert_eq!(
+            pending_revoke.revoke("x", &admin, now()).expect_err("pending").from,
+            "pending_review"
+        );
         assert!(pass.revoke("", &admin, now()).is_err());
-        pass.revoke("forged delivery contract", &admin, at("2026-11-26T09:00:00+08:00")).expect("revoke");
+        pass.revoke("forged delivery contract", &admin, at("2026-11-26T09:00:00+08:00"))
+            .expect("revoke");
         assert_eq!(pass.status.code(), "revoked");
         assert!(pass.revoke("again", &admin, now()).is_err());
         assert!(pass.expire(at("2026-12-02T00:00:00+08:00")).is_err());
@@ -1585,7 +1718,12 @@ mod tests {
         assert_eq!(active.ends_at(), at("2026-12-01T00:00:00+08:00"));
         assert!(active.expire(at("2026-11-30T23:59:59+08:00")).is_err());
         active.expire(at("2026-12-01T00:00:00+08:00")).expect("expire");
-        assert_eq!(active.status, PassStatus::Expired { at: at("2026-12-01T00:00:00+08:00") });
+        assert_eq!(
+            active.status,
+            PassStatus::Expired {
+                at: at("2026-12-01T00:00:00+08:00")
+            }
+        );
         assert!(active.expire(at("2026-12-02T00:00:00+08:00")).is_err());
         assert!(active.revoke("x", &admin, now()).is_err());
         let mut stale = pending;
@@ -1726,9 +1864,15 @@ mod tests {
     fn times_read_and_write_as_clock_times() {
         let w: TimeWindow = serde_json::from_str(r#"{"from":"20:00","to":"24:00"}"#).expect("window");
         assert_eq!(w, window("20:00", "00:00"));
-        assert_eq!(serde_json::to_value(w).expect("json"), serde_json::json!({"from": "20:00", "to": "24:00"}));
+        assert_eq!(
+            serde_json::to_value(w).expect("json"),
+            serde_json::json!({"from": "20:00", "to": "24:00"})
+        );
         let w: TimeWindow = serde_json::from_str(r#"{"from":"06:30:15","to":"07:00:00"}"#).expect("window");
-        assert_eq!(serde_json::to_value(w).expect("json"), serde_json::json!({"from": "06:30:15", "to": "07:00"}));
+        assert_eq!(
+            serde_json::to_value(w).expect("json"),
+            serde_json::json!({"from": "06:30:15", "to": "07:00"})
+        );
         assert!(serde_json::from_str::<TimeWindow>(r#"{"from":"24:00","to":"06:00"}"#).is_err());
         assert!(serde_json::from_str::<TimeWindow>(r#"{"from":"6 am","to":"07:00"}"#).is_err());
         let pass = active_pass();
@@ -1741,18 +1885,30 @@ mod tests {
         let view = serde_json::to_value(rules_view(&rules(), now())).expect("json");
         assert_eq!(view["availability"]["status"], "live");
         assert_eq!(view["zones"][0]["name"], "五环内");
-        assert_eq!(view["restrictedHours"][1], serde_json::json!({"dayType": "rest_day", "from": "09:00", "to": "17:00"}));
-        assert_eq!(view["vehicleTypes"][4], serde_json::json!({"code": "hazardous_goods", "name": "危险货物运输车", "banned": true}));
+        assert_eq!(
+            view["restrictedHours"][1],
+            serde_json::json!({"dayType": "rest_day", "from": "09:00", "to": "17:00"})
+        );
+        assert_eq!(
+            view["vehicleTypes"][4],
+            serde_json::json!({"code": "hazardous_goods", "name": "危险货物运输车", "banned": true})
+        );
         assert_eq!(view["vehicleTypes"][0]["banned"], false);
         assert_eq!(view["emissionStandards"][1]["accepted"], false);
-        assert_eq!(view["emissionStandards"][2], serde_json::json!({"code": "china_5", "name": "国五", "accepted": true}));
+        assert_eq!(
+            view["emissionStandards"][2],
+            serde_json::json!({"code": "china_5", "name": "国五", "accepted": true})
+        );
         assert_eq!(view["passTypes"][1]["needsReview"], true);
         assert_eq!(view["passTypes"][0]["maxDays"], 7);
         assert_eq!(view["utcOffset"], "+08:00");
         assert_eq!(view["maxWindows"], 4);
         let mut later = rules();
         later.go_live_at = None;
-        assert_eq!(serde_json::to_value(rules_view(&later, now())).expect("json")["availability"]["status"], "not_scheduled");
+        assert_eq!(
+            serde_json::to_value(rules_view(&later, now())).expect("json")["availability"]["status"],
+            "not_scheduled"
+        );
     }
 
     #[test]
@@ -1776,10 +1932,16 @@ mod tests {
         let beijing = book.city("110000").expect("beijing");
         assert_eq!(beijing.zone("ring-5").map(|z| z.name.as_str()), Some("五环内"));
         assert_eq!(beijing.availability(opening), Availability::Live { since: opening });
-        assert!(matches!(beijing.availability(opening - Duration::seconds(1)), Availability::Scheduled { .. }));
+        assert!(matches!(
+            beijing.availability(opening - Duration::seconds(1)),
+            Availability::Scheduled { .. }
+        ));
         for code in ["310000", "440100", "440300", "510100"] {
             assert_eq!(book.city(code).map(|c| c.batch), Some(1), "{code}");
-            assert!(matches!(book.city(code).map(|c| c.availability(now())), Some(Availability::Live { .. })));
+            assert!(matches!(
+                book.city(code).map(|c| c.availability(now())),
+                Some(Availability::Live { .. })
+            ));
         }
         let zhanjiang = book.city("440800").expect("zhanjiang");
         assert_eq!(zhanjiang.batch, 2);
@@ -1804,8 +1966,13 @@ mod tests {
             to: t("06:00"),
         });
         let fields: Vec<&str> = bad.problems().iter().map(|p| p.field).collect();
-        assert_eq!(fields, vec!["city", "zones", "restrictedHours", "passTypes", "passTypes"]);
-        let book = TruckRulebook { cities: vec![rules(), rules()] };
+        assert_eq!(
+            fields,
+            vec!["city", "zones", "restrictedHours", "passTypes", "passTypes"]
+        );
+        let book = TruckRulebook {
+            cities: vec![rules(), rules()],
+        };
         assert_eq!(book.problems().len(), 1);
         // A misspelt list is a parse error, not a lifted restriction.
         let mut json = serde_json::to_value(rules()).expect("json");
@@ -1827,7 +1994,10 @@ mod tests {
         assert!(!pass.status.is_live(), "its dates no longer count against overlap");
         assert_eq!(crate::domain::expiry::pass_entry(&pass), None);
         assert!(pass.withdraw(&owner, now()).is_err(), "once only");
-        assert!(pass.expire(at("2026-12-01T01:00:00+08:00")).is_err(), "ended passes do not expire");
+        assert!(
+            pass.expire(at("2026-12-01T01:00:00+08:00")).is_err(),
+            "ended passes do not expire"
+        );
         let decision = allowed_here_and_now(&pass, &rules, &calendar, "ring-5", at("2026-11-25T10:00:00+08:00"));
         assert_eq!((decision.allowed, decision.reason), (false, "not-active"));
         let again = refusals(&rules, &request(), &[PassSummary::from(&pass)], now());

@@ -78,7 +78,12 @@ impl Disclosure {
 }
 
 /// Why an electronic licence does not stand, as a stable code.
-pub fn standing(edl: &ElectronicLicence, licence: &Licence, today: NaiveDate, now: DateTime<Utc>) -> Result<(), &'static str> {
+pub fn standing(
+    edl: &ElectronicLicence,
+    licence: &Licence,
+    today: NaiveDate,
+    now: DateTime<Utc>,
+) -> Result<(), &'static str> {
     match &edl.status {
         EdlStatus::Superseded { .. } => return Err("superseded"),
         EdlStatus::Stopped { .. } => return Err("stopped"),
@@ -102,7 +107,13 @@ pub fn standing(edl: &ElectronicLicence, licence: &Licence, today: NaiveDate, no
 
 /// Whether the holder may drive `class` today: the licence stands, holds
 /// the class, is green (no 12 points, nothing overdue).
-pub fn may_drive(edl: &ElectronicLicence, licence: &Licence, class: VehicleClass, today: NaiveDate, now: DateTime<Utc>) -> bool {
+pub fn may_drive(
+    edl: &ElectronicLicence,
+    licence: &Licence,
+    class: VehicleClass,
+    today: NaiveDate,
+    now: DateTime<Utc>,
+) -> bool {
     standing(edl, licence, today, now).is_ok()
         && licence.classes.contains(&class)
         && edl::colour(licence, today) == Colour::Green

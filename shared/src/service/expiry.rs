@@ -105,7 +105,11 @@ impl Services {
     /// last day has ended, then reviews past
     /// their due time. Stops asking for more work once `deadline` has passed
     /// (the caller leaves its own margin) and reports `complete: false`.
-    pub async fn run_expiry(&self, deadline: Option<Instant>, options: &ExpiryOptions) -> Result<ExpiryReport, ServiceError> {
+    pub async fn run_expiry(
+        &self,
+        deadline: Option<Instant>,
+        options: &ExpiryOptions,
+    ) -> Result<ExpiryReport, ServiceError> {
         let now = self.now();
         let days = expiry::due_days(expiry::local_day(now), options.catch_up_days);
         let mut report = ExpiryReport {
@@ -120,10 +124,20 @@ impl Services {
             left_for_next_run: 0,
             complete: false,
         };
-        let mut budget = Budget { deadline, worked: false };
+        let mut budget = Budget {
+            deadline,
+            worked: false,
+        };
         let page_size = options.page_size.max(1);
         let complete = self
-            .expire_due(ExpiryKind::ElectronicLicence, &days, now, page_size, &mut budget, &mut report)
+            .expire_due(
+                ExpiryKind::ElectronicLicence,
+                &days,
+                now,
+                page_size,
+                &mut budget,
+                &mut report,
+            )
             .await?
             && self
                 .expire_due(ExpiryKind::Application, &days, now, page_size, &mut budget, &mut report)
@@ -131,7 +145,9 @@ impl Services {
             && self
                 .expire_due(ExpiryKind::TruckPass, &days, now, page_size, &mut budget, &mut report)
                 .await?
-            && self.flag_overdue_reviews(now, page_size, &mut budget, &mut report).await?;
+            && self
+                .flag_overdue_reviews(now, page_size, &mut budget, &mut report)
+                .await?;
         report.complete = complete && report.left_for_next_run == 0;
         tracing::info!(
             licences_expired = report.licences_expired,
@@ -248,7 +264,10 @@ impl Services {
     }
 
     async fn expire_pass(&self, id: &str, now: DateTime<Utc>) -> Result<Outcome, ServiceError> {
-        match self.change_pass(id, |pass| pass.expire(now).map_err(ServiceError::from)).await {
+        match self
+            .change_pass(id, |pass| pass.expire(now).map_err(ServiceError::from))
+            .await
+        {
             Ok(_) => {
                 tracing::info!(pass = %id, "truck pass expired");
                 Ok(Outcome::Ended)
@@ -286,10 +305,11 @@ impl Services {
                 .await?;
             report.reviews_read += page.items.len();
             budget.record(page.items.len());
-            let outcomes: Vec<Outcome> = futures::stream::iter(page.items.into_iter().map(|a| self.flag_overdue(a, now)))
-                .buffer_unordered(CONCURRENCY)
-                .try_collect()
-                .await?;
+            let outcomes: Vec<Outcome> =
+                futures::stream::iter(page.items.into_iter().map(|a| self.flag_overdue(a, now)))
+                    .buffer_unordered(CONCURRENCY)
+                    .try_collect()
+                    .await?;
             for outcome in outcomes {
                 match outcome {
                     Outcome::Ended => report.reviews_overdue += 1,
@@ -320,7 +340,11 @@ impl Services {
             application.version = expected + 1;
             match self.records.update_application(&application, expected).await {
                 Ok(()) => {
-                    let due = application.photo.as_ref().map(|p| p.due_at.to_rfc3339()).unwrap_or_default();
+                    let due = application
+                        .photo
+                        .as_ref()
+                        .map(|p| p.due_at.to_rfc3339())
+                        .unwrap_or_default();
                     tracing::warn!(application = %application.id, due = %due, "review past its due time");
                     return Ok(Outcome::Ended);
                 }

@@ -14,9 +14,13 @@ use serde::Serialize;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum IssueOutcome {
-    Issued { serial: String },
+    Issued {
+        serial: String,
+    },
     /// A retried or duplicated request: the licence exists, nothing new was made.
-    AlreadyIssued { serial: String },
+    AlreadyIssued {
+        serial: String,
+    },
 }
 
 /// The document signer that signs new documents and show codes.
@@ -73,7 +77,9 @@ impl Services {
             .collect();
         signers.sort_by_key(|t| std::cmp::Reverse(t.created_at));
         for entry in signers {
-            let Some(signer) = trust.signers.get(&entry.kid) else { continue };
+            let Some(signer) = trust.signers.get(&entry.kid) else {
+                continue;
+            };
             if let Ok(info) = cert::verify_document_signer(iaca_der, &signer.certificate, now) {
                 return Ok(ActiveSigner {
                     kid: entry.kid.clone(),
@@ -108,7 +114,11 @@ impl Services {
         };
         let mut application = self.records.application(application_id).await?.ok_or_else(not_found)?;
         if application.state == ApplicationState::Issued {
-            let serial = self.records.current_serial_of(&application.holder_id).await?.unwrap_or_default();
+            let serial = self
+                .records
+                .current_serial_of(&application.holder_id)
+                .await?
+                .unwrap_or_default();
             return Ok(IssueOutcome::AlreadyIssued { serial });
         }
         let licence = self
@@ -140,17 +150,22 @@ impl Services {
         let now = self.now();
         let offset = china_offset();
         let valid_until = offset
-            .from_local_datetime(&licence.valid_to.and_time(NaiveTime::from_hms_opt(23, 59, 59).unwrap_or(NaiveTime::MIN)))
+            .from_local_datetime(
+                &licence
+                    .valid_to
+                    .and_time(NaiveTime::from_hms_opt(23, 59, 59).unwrap_or(NaiveTime::MIN)),
+            )
             .single()
             .map(|t| t.with_timezone(&Utc))
             .unwrap_or(now)
             .min(active.not_after);
         let random = u32::from_le_bytes(uuid::Uuid::new_v4().as_bytes()[..4].try_into().unwrap_or([0; 4]));
         let serial = new_serial(licence.city_code(), now.with_timezone(&offset).date_naive(), random);
-        let device_key = application
-            .device_key
-            .as_deref()
-            .and_then(|k| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(k.trim_end_matches('=')).ok());
+        let device_key = application.device_key.as_deref().and_then(|k| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(k.trim_end_matches('='))
+                .ok()
+        });
         let issued = mdoc::issue(
             &mdoc::MdocInput {
                 licence: &licence,

@@ -140,7 +140,8 @@ impl Services {
         let now = self.now().timestamp();
         let colour = edl::colour(licence, self.today());
         if let Some(cached) = self.records.cached_show_code(&edl.serial).await? {
-            if cached.colour == colour && cached.expires_at - now > SHOW_CODE_REFRESH_MARGIN && cached.issued_at <= now {
+            if cached.colour == colour && cached.expires_at - now > SHOW_CODE_REFRESH_MARGIN && cached.issued_at <= now
+            {
                 return Ok(cached);
             }
         }
@@ -190,7 +191,8 @@ impl Services {
         let (edl, licence) = self.own_electronic_licence(caller).await?;
         let offset = china_offset();
         let date = |d: chrono::NaiveDate| d.format("%Y-%m-%d").to_string();
-        let render_error = |e: pages::PageError| ServiceError::Unavailable(format!("the page could not be rendered: {e}"));
+        let render_error =
+            |e: pages::PageError| ServiceError::Unavailable(format!("the page could not be rendered: {e}"));
         if side == "back" {
             let changes = self.records.licence_changes(&licence.number).await?;
             let page = pages::BackPage {
@@ -209,7 +211,11 @@ impl Services {
                         )
                     })
                     .collect(),
-                class_rules: licence.classes.iter().map(|c| (c.code().to_string(), c.rule().to_string())).collect(),
+                class_rules: licence
+                    .classes
+                    .iter()
+                    .map(|c| (c.code().to_string(), c.rule().to_string()))
+                    .collect(),
             };
             return Ok(match format {
                 "svg" => RenderedPage {
@@ -247,7 +253,11 @@ impl Services {
             valid_to: date(licence.valid_to),
             first_issue_date: date(licence.first_issue_date),
             archive_number: licence.archive_number.clone(),
-            generated_at: edl.issued_at.with_timezone(&offset).format("%Y-%m-%d %H:%M:%S").to_string(),
+            generated_at: edl
+                .issued_at
+                .with_timezone(&offset)
+                .format("%Y-%m-%d %H:%M:%S")
+                .to_string(),
             status: match edl::colour(&licence, today) {
                 Colour::Green => "green".into(),
                 Colour::Red => "red".into(),

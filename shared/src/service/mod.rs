@@ -11,14 +11,14 @@ pub mod reviews;
 pub mod verification;
 
 use crate::domain::application::{Actor, Application, Channel, IllegalTransition, Opening, PhotoSource};
+use crate::domain::calendar::WorkingCalendar;
 use crate::domain::caller::{Caller, Role};
 use crate::domain::change::{self, ChangeRecord, LicenceChange};
+use crate::domain::edl::EdlStatus;
 use crate::domain::eligibility::{self, Refusal};
 use crate::domain::licence::{FieldError, Licence};
-use crate::domain::rollout::{Availability, City, Switch, Wave};
-use crate::domain::calendar::WorkingCalendar;
 use crate::domain::photo::PhotoRules;
-use crate::domain::edl::EdlStatus;
+use crate::domain::rollout::{Availability, City, Switch, Wave};
 use crate::ports::{
     Clock, Issuer, LivenessCheck, LivenessError, Notice, Notifier, PhotoStore, Records, RolloutChange, Signer,
     StoreError,
@@ -87,7 +87,9 @@ pub enum ServiceError {
     #[error("The electronic licence {serial} is no longer valid.")]
     LicenceNotActive { serial: String },
     #[error("the city refuses the truck pass")]
-    PassRefused { reasons: Vec<crate::domain::truck::Refusal> },
+    PassRefused {
+        reasons: Vec<crate::domain::truck::Refusal>,
+    },
     #[error("Vehicle {plate} is neither yours nor in your fleet.")]
     NotYourVehicle { plate: String },
     #[error("Truck pass {serial} is {status}, not active.")]
@@ -104,7 +106,9 @@ impl From<StoreError> for ServiceError {
             StoreError::AlreadyExists => ServiceError::Conflict,
             StoreError::Unavailable(m) => ServiceError::Unavailable(m),
             StoreError::Corrupt(m) => ServiceError::Unavailable(format!("stored record unreadable: {m}")),
-            StoreError::BadCursor => ServiceError::invalid("The cursor is not one this service issued; start again without it."),
+            StoreError::BadCursor => {
+                ServiceError::invalid("The cursor is not one this service issued; start again without it.")
+            }
         }
     }
 }
@@ -128,9 +132,7 @@ impl ServiceError {
                 "This call needs a bearer token from the authority's login.",
             ),
             ServiceError::Forbidden(_) => Problem::new(403, "forbidden", "Not allowed", detail),
-            ServiceError::NotFound { what, id } => {
-                Problem::new(404, "not-found", "Not found", detail).with(what, id)
-            }
+            ServiceError::NotFound { what, id } => Problem::new(404, "not-found", "Not found", detail).with(what, id),
             ServiceError::Invalid { errors, .. } => {
                 let p = Problem::new(400, "invalid-request", "Invalid request", detail);
                 if errors.is_empty() {
@@ -163,9 +165,14 @@ impl ServiceError {
                     ),
                     None => "; its opening date has not been announced".into(),
                 };
-                Problem::new(422, "city-not-live", "Not open in this city yet", format!("{detail}{when}."))
-                    .with("city", city)
-                    .with("opensAt", opens_at)
+                Problem::new(
+                    422,
+                    "city-not-live",
+                    "Not open in this city yet",
+                    format!("{detail}{when}."),
+                )
+                .with("city", city)
+                .with("opensAt", opens_at)
             }
             ServiceError::NoPhotoOnFile => Problem::new(
                 422,
@@ -181,8 +188,7 @@ impl ServiceError {
             )
             .with("application", existing),
             ServiceError::IllegalTransition(t) => {
-                Problem::new(409, "illegal-transition", "Not possible in this state", detail)
-                    .with("state", t.from)
+                Problem::new(409, "illegal-transition", "Not possible in this state", detail).with("state", t.from)
             }
             ServiceError::Conflict => Problem::new(
                 409,
@@ -204,7 +210,9 @@ impl ServiceError {
                 409,
                 "licence-not-active",
                 "Licence not valid",
-                format!("{detail} It was superseded, stopped or has expired; apply again for a new electronic licence."),
+                format!(
+                    "{detail} It was superseded, stopped or has expired; apply again for a new electronic licence."
+                ),
             )
             .with("serial", serial),
             ServiceError::PassRefused { reasons } => Problem::new(
@@ -255,7 +263,9 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_import_lines: 20_000 }
+        Limits {
+            max_import_lines: 20_000,
+        }
     }
 }
 
@@ -408,7 +418,10 @@ impl JsonLinesImport {
             let lines: HashSet<_> = errors.iter().filter_map(|e| e.line).collect();
             errors.truncate(100);
             return Err(ServiceError::Invalid {
-                detail: format!("{} line(s) are not valid {what} records; nothing was imported.", lines.len()),
+                detail: format!(
+                    "{} line(s) are not valid {what} records; nothing was imported.",
+                    lines.len()
+                ),
                 errors,
             });
         }
@@ -466,19 +479,26 @@ impl Services {
         self.now().with_timezone(&china_offset()).date_naive()
     }
 
-    pub async fn open_application(&self, caller: &Caller, request: OpenApplication) -> Result<Application, ServiceError> {
+    pub async fn open_application(
+        &self,
+        caller: &Caller,
+        request: OpenApplication,
+    ) -> Result<Application, ServiceError> {
         let role = require(caller, &[Role::Clerk, Role::Holder], "Opening an application")?;
         // A clerk who is also a holder applying for themselves uses the app channel.
-        let counter = role == Role::Clerk
-            && !(caller.has(Role::Holder) && request.licence_number.is_none());
+        let counter = role == Role::Clerk && !(caller.has(Role::Holder) && request.licence_number.is_none());
         let licence = if counter {
             let number = request.licence_number.as_deref().ok_or_else(|| {
                 ServiceError::invalid("A counter application names the licence: licenceNumber is required.")
             })?;
-            let licence = self.records.licence(number).await?.ok_or_else(|| ServiceError::NotFound {
-                what: "licence",
-                id: number.into(),
-            })?;
+            let licence = self
+                .records
+                .licence(number)
+                .await?
+                .ok_or_else(|| ServiceError::NotFound {
+                    what: "licence",
+                    id: number.into(),
+                })?;
             // R12: the holder applies at the office that issued the licence.
             if caller.office.as_deref() != Some(licence.city_code()) {
                 return Err(ServiceError::Forbidden(format!(
@@ -499,9 +519,12 @@ impl Services {
             return Err(ServiceError::NoPhotoOnFile);
         }
         if let Some(key) = &request.device_key {
-            let valid = base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, key.trim_end_matches('='))
-                .ok()
-                .is_some_and(|bytes| bytes.len() == 65 && p256::PublicKey::from_sec1_bytes(&bytes).is_ok());
+            let valid = base64::Engine::decode(
+                &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+                key.trim_end_matches('='),
+            )
+            .ok()
+            .is_some_and(|bytes| bytes.len() == 65 && p256::PublicKey::from_sec1_bytes(&bytes).is_ok());
             if !valid {
                 return Err(ServiceError::Invalid {
                     detail: "deviceKey must be a P-256 public key, SEC1 uncompressed (65 bytes), base64url.".into(),
@@ -587,7 +610,11 @@ impl Services {
 
     /// Reads an application the caller may see; others answer as not found.
     pub async fn application(&self, caller: &Caller, id: &str) -> Result<Application, ServiceError> {
-        let role = require(caller, &[Role::Reviewer, Role::Clerk, Role::Holder], "Reading an application")?;
+        let role = require(
+            caller,
+            &[Role::Reviewer, Role::Clerk, Role::Holder],
+            "Reading an application",
+        )?;
         let not_found = || ServiceError::NotFound {
             what: "application",
             id: id.into(),
@@ -713,10 +740,14 @@ impl Services {
 
     pub async fn licence_for_admin(&self, caller: &Caller, number: &str) -> Result<LicenceView, ServiceError> {
         require(caller, &[Role::Admin], "Reading the register")?;
-        let licence = self.records.licence(number).await?.ok_or_else(|| ServiceError::NotFound {
-            what: "licence",
-            id: number.into(),
-        })?;
+        let licence = self
+            .records
+            .licence(number)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound {
+                what: "licence",
+                id: number.into(),
+            })?;
         let changes = self.records.licence_changes(number).await?;
         Ok(LicenceView {
             refusals: eligibility::refusals(&licence, self.today()),
@@ -734,10 +765,14 @@ impl Services {
         request: LicenceChange,
     ) -> Result<LicenceView, ServiceError> {
         require(caller, &[Role::Admin], "Changing a licence")?;
-        let licence = self.records.licence(number).await?.ok_or_else(|| ServiceError::NotFound {
-            what: "licence",
-            id: number.into(),
-        })?;
+        let licence = self
+            .records
+            .licence(number)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound {
+                what: "licence",
+                id: number.into(),
+            })?;
         if let Some(expected) = request.expected_version {
             if expected != licence.version {
                 return Err(ServiceError::Conflict);
@@ -748,7 +783,9 @@ impl Services {
             errors: errors.into_iter().map(InputError::from).collect(),
         })?;
         if changed.is_empty() {
-            return Err(ServiceError::invalid("The change names nothing that differs from the register."));
+            return Err(ServiceError::invalid(
+                "The change names nothing that differs from the register.",
+            ));
         }
         next.version = licence.version + 1;
         let supersedes = change::supersedes_electronic_licence(&changed);
@@ -764,7 +801,8 @@ impl Services {
         self.records.change_licence(&next, licence.version, &record).await?;
         tracing::info!(licence = %number, by = %caller.id, fields = ?record.changed, "licence changed");
         if supersedes {
-            self.supersede_electronic_licence(&next.holder_id, &record.reason).await?;
+            self.supersede_electronic_licence(&next.holder_id, &record.reason)
+                .await?;
         }
         let changes = self.records.licence_changes(number).await?;
         Ok(LicenceView {
@@ -889,7 +927,12 @@ impl Services {
     }
 
     /// R2: switch one city on (at a time), or off with null.
-    pub async fn switch_city(&self, caller: &Caller, code: &str, request: SwitchRequest) -> Result<CityView, ServiceError> {
+    pub async fn switch_city(
+        &self,
+        caller: &Caller,
+        code: &str,
+        request: SwitchRequest,
+    ) -> Result<CityView, ServiceError> {
         require(caller, &[Role::Admin], "Switching a city")?;
         let switch = self.parse_switch(&request)?;
         let mut city = self.records.city(code).await?.ok_or_else(|| ServiceError::NotFound {

@@ -4,16 +4,18 @@
 use super::issuance::signer_error;
 use super::reviews::{QueueRequest, ReviewPage};
 use super::verification::{fail, DocumentKind, Failure, ENFORCEMENT, MAX_CODE_LENGTH, MAX_MDOC_BASE64};
-use super::{actor, china_offset, require, ImportReport, InputError, JsonLinesImport, ServiceError, SwitchRequest, Services};
+use super::{
+    actor, china_offset, require, ImportReport, InputError, JsonLinesImport, ServiceError, Services, SwitchRequest,
+};
 use crate::credential::{pass as pass_document, showcode};
 use crate::domain::caller::{Caller, Role};
+use crate::domain::edl::Colour;
 use crate::domain::rollout::Availability;
 use crate::domain::truck::{
     self, allowed_here_and_now, local_date, plate_is_valid, rules_view, CityTruckRules, Decision, EmissionStandard,
     HourRestriction, PassCheck, PassOpening, PassRequest, PassStatus, PassSummary, PassType, Refusal, RulesView,
     TimeWindow, TruckPass, TruckRulesChange, Vehicle, VehicleType, Zone,
 };
-use crate::domain::edl::Colour;
 use crate::ports::{CachedShowCode, Notice, StoreError};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
@@ -238,10 +240,13 @@ impl Services {
     }
 
     async fn rules_of(&self, city: &str) -> Result<CityTruckRules, ServiceError> {
-        self.records.truck_rules_of(city).await?.ok_or_else(|| ServiceError::NotFound {
-            what: "city",
-            id: city.into(),
-        })
+        self.records
+            .truck_rules_of(city)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound {
+                what: "city",
+                id: city.into(),
+            })
     }
 
     /// `GET /truck/cities/{city}`: the city's restrictions and pass rules, for anyone.
@@ -265,7 +270,10 @@ impl Services {
         require(caller, &[Role::FleetManager, Role::Holder], "Applying for a truck pass")?;
         if !plate_is_valid(&request.plate) {
             return Err(ServiceError::Invalid {
-                detail: format!("{:?} is not a plate: a province abbreviation, a capital letter, then 5 or 6 letters or digits.", request.plate),
+                detail: format!(
+                    "{:?} is not a plate: a province abbreviation, a capital letter, then 5 or 6 letters or digits.",
+                    request.plate
+                ),
                 errors: vec![InputError {
                     line: None,
                     field: "plate".into(),
@@ -274,15 +282,24 @@ impl Services {
             });
         }
         if request.zones.len() > MAX_ZONES {
-            return Err(ServiceError::invalid(format!("A pass names at most {MAX_ZONES} zones.")));
+            return Err(ServiceError::invalid(format!(
+                "A pass names at most {MAX_ZONES} zones."
+            )));
         }
         let rules = self.rules_of(&request.city).await?;
-        let vehicle = self.records.vehicle(&request.plate).await?.ok_or_else(|| ServiceError::NotFound {
-            what: "vehicle",
-            id: request.plate.clone(),
+        let vehicle = self
+            .records
+            .vehicle(&request.plate)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound {
+                what: "vehicle",
+                id: request.plate.clone(),
+            })?;
+        let role = Self::acting_for(caller, &vehicle.owner_id, vehicle.fleet_id.as_deref()).ok_or_else(|| {
+            ServiceError::NotYourVehicle {
+                plate: vehicle.plate.clone(),
+            }
         })?;
-        let role = Self::acting_for(caller, &vehicle.owner_id, vehicle.fleet_id.as_deref())
-            .ok_or_else(|| ServiceError::NotYourVehicle { plate: vehicle.plate.clone() })?;
         let mut mismatches = Vec::new();
         if request.vehicle_type.is_some_and(|t| t != vehicle.vehicle_type) {
             mismatches.push(Refusal {
@@ -297,7 +314,11 @@ impl Services {
         if request.emission.is_some_and(|e| e != vehicle.emission) {
             mismatches.push(Refusal {
                 code: "vehicle-mismatch",
-                message: format!("The register has {} at {}, not as stated.", vehicle.plate, vehicle.emission.name()),
+                message: format!(
+                    "The register has {} at {}, not as stated.",
+                    vehicle.plate,
+                    vehicle.emission.name()
+                ),
             });
         }
         let pass_request = PassRequest {
@@ -401,7 +422,9 @@ impl Services {
         let mut passes = Vec::new();
         if caller.has(Role::FleetManager) {
             let fleet = caller.organisation.as_deref().ok_or_else(|| {
-                ServiceError::Forbidden("The token names no fleet (org claim); a fleet manager acts for one fleet.".into())
+                ServiceError::Forbidden(
+                    "The token names no fleet (org claim); a fleet manager acts for one fleet.".into(),
+                )
             })?;
             passes.extend(self.records.passes_of_fleet(fleet).await?);
         }
@@ -559,7 +582,12 @@ impl Services {
 
     /// `POST /truck/reviews/{id}/decision`: approve (the pass is signed and
     /// becomes active) or reject with a reason the applicant reads.
-    pub async fn decide_pass(&self, caller: &Caller, id: &str, decision: PassDecision) -> Result<TruckPass, ServiceError> {
+    pub async fn decide_pass(
+        &self,
+        caller: &Caller,
+        id: &str,
+        decision: PassDecision,
+    ) -> Result<TruckPass, ServiceError> {
         require(caller, &[Role::Reviewer], "Deciding a truck pass")?;
         let by = actor(caller, Role::Reviewer);
         let pass = match decision.verdict {
@@ -568,8 +596,10 @@ impl Services {
                     return Err(ServiceError::invalid("A rejection says why: reason is required."));
                 }
                 let now = self.now();
-                self.change_pass(id, |pass| pass.reject(&decision.reason, &by, now).map_err(ServiceError::from))
-                    .await?
+                self.change_pass(id, |pass| {
+                    pass.reject(&decision.reason, &by, now).map_err(ServiceError::from)
+                })
+                .await?
             }
             PassVerdict::Approve => {
                 let mut pass = self.records.pass(id).await?.ok_or_else(|| ServiceError::NotFound {
@@ -606,7 +636,9 @@ impl Services {
         let by = actor(caller, Role::Admin);
         let now = self.now();
         let pass = self
-            .change_pass(id, |pass| pass.revoke(&request.reason, &by, now).map_err(ServiceError::from))
+            .change_pass(id, |pass| {
+                pass.revoke(&request.reason, &by, now).map_err(ServiceError::from)
+            })
             .await?;
         tracing::info!(pass = %id, by = %caller.id, "truck pass revoked");
         self.notify(&pass_decided(&pass)).await;
@@ -735,8 +767,13 @@ impl Services {
             what: "batch",
             id: batch.into(),
         })?;
-        let cities: Vec<CityTruckRules> =
-            self.records.truck_rules().await?.into_iter().filter(|c| c.batch == number).collect();
+        let cities: Vec<CityTruckRules> = self
+            .records
+            .truck_rules()
+            .await?
+            .into_iter()
+            .filter(|c| c.batch == number)
+            .collect();
         if cities.is_empty() {
             return Err(ServiceError::NotFound {
                 what: "batch",
@@ -748,7 +785,8 @@ impl Services {
                 go_live_at: switch.go_live_at,
                 ..before.clone()
             };
-            self.store_rules(caller, &before, after, "go-live", &format!("batch {number}")).await?;
+            self.store_rules(caller, &before, after, "go-live", &format!("batch {number}"))
+                .await?;
         }
         self.truck_cities().await
     }
@@ -756,20 +794,34 @@ impl Services {
     /// `POST /truck/verifications` (R9, R13): an officer checks a pass
     /// offline (signature, validity) and online (live status), then whether
     /// it lets the truck into this zone at this moment. Every check is recorded.
-    pub async fn verify_pass(&self, caller: &Caller, request: PassVerificationRequest) -> Result<PassVerification, ServiceError> {
+    pub async fn verify_pass(
+        &self,
+        caller: &Caller,
+        request: PassVerificationRequest,
+    ) -> Result<PassVerification, ServiceError> {
         require(caller, &[Role::Officer], "Verifying a truck pass")?;
         let zone = request.zone.trim().to_string();
         if zone.is_empty() || zone.len() > 64 {
-            return Err(ServiceError::invalid("zone names the restricted zone the truck is in (1 to 64 characters)."));
+            return Err(ServiceError::invalid(
+                "zone names the restricted zone the truck is in (1 to 64 characters).",
+            ));
         }
-        if request.city.as_ref().is_some_and(|c| c.len() != 6 || !c.chars().all(|c| c.is_ascii_digit())) {
+        if request
+            .city
+            .as_ref()
+            .is_some_and(|c| c.len() != 6 || !c.chars().all(|c| c.is_ascii_digit()))
+        {
             return Err(ServiceError::invalid("city is a six-digit division code."));
         }
         let now = self.now();
         let moment = match request.at.as_deref() {
             None => now,
             Some(text) => DateTime::parse_from_rfc3339(text)
-                .map_err(|_| ServiceError::invalid(format!("at must be an RFC 3339 time such as 2026-11-25T10:00:00+08:00; got {text:?}.")))?
+                .map_err(|_| {
+                    ServiceError::invalid(format!(
+                        "at must be an RFC 3339 time such as 2026-11-25T10:00:00+08:00; got {text:?}."
+                    ))
+                })?
                 .with_timezone(&Utc),
         };
         let (method, checked) = match (&request.code, &request.mdoc) {

@@ -41,7 +41,10 @@ pub enum PhotoOutcome {
     /// Passed the automatic checks; now in the review queue.
     Queued { application: String, due_at: DateTime<Utc> },
     /// Refused by the automatic checks; the application waits for a new upload.
-    Refused { application: String, failures: Vec<CheckResult> },
+    Refused {
+        application: String,
+        failures: Vec<CheckResult>,
+    },
     /// Not an upload any application is waiting for (a replaced or stale
     /// form, a repeated event, a key outside `photos/`): nothing changed.
     Ignored { key: String, reason: String },
@@ -148,13 +151,19 @@ impl Services {
             let Some(mut application) = self.records.application(application_id).await? else {
                 return ignored("no such application");
             };
-            let Some(pending) = application.pending_upload.clone().filter(|_| application.awaits_upload(upload_id)) else {
+            let Some(pending) = application
+                .pending_upload
+                .clone()
+                .filter(|_| application.awaits_upload(upload_id))
+            else {
                 return ignored("the application is not waiting for this upload");
             };
             let outcome = self.check_photo(&application, &pending).await?;
             let result = match &outcome {
                 Checked::Passed(submission) => application.submit_photo(submission.clone(), &checker()),
-                Checked::Failed(failures) => application.refuse_photo(upload_id, failures.clone(), &checker(), self.now()),
+                Checked::Failed(failures) => {
+                    application.refuse_photo(upload_id, failures.clone(), &checker(), self.now())
+                }
             };
             result?;
             match self.store_transition(application).await {
@@ -191,11 +200,17 @@ impl Services {
                 return Ok(Checked::Failed(vec![CheckResult {
                     code: "file-size".into(),
                     passed: false,
-                    message: format!("The photo is larger than {} KiB; send a smaller file.", rules.max_bytes / 1024),
+                    message: format!(
+                        "The photo is larger than {} KiB; send a smaller file.",
+                        rules.max_bytes / 1024
+                    ),
                 }]))
             }
             Err(PhotoStoreError::NotFound(_)) => {
-                return Err(ServiceError::Unavailable(format!("the object {} is not there (yet)", pending.key)))
+                return Err(ServiceError::Unavailable(format!(
+                    "the object {} is not there (yet)",
+                    pending.key
+                )))
             }
             Err(e) => return Err(photo_store_error(e)),
         };

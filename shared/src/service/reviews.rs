@@ -139,21 +139,31 @@ impl Services {
         let application = self.records.application(id).await?.ok_or_else(not_found)?;
         let now = self.now();
         let item = queue_item(&application, now).ok_or_else(not_found)?;
-        let store = self.photos.as_deref().ok_or_else(|| {
-            ServiceError::Unavailable("no photo store is configured for this function".into())
-        })?;
+        let store = self
+            .photos
+            .as_deref()
+            .ok_or_else(|| ServiceError::Unavailable("no photo store is configured for this function".into()))?;
         let expires = now + Duration::minutes(VIEW_LINK_MINUTES);
         let photo_key = application.photo.as_ref().map(|p| p.key.clone()).unwrap_or_default();
         let photo_url = store.view_link(&photo_key, expires).await.map_err(photo_store_error)?;
         let previous_photo_url = match &application.previous_photo {
-            Some(previous) => Some(store.view_link(&previous.key, expires).await.map_err(photo_store_error)?),
+            Some(previous) => Some(
+                store
+                    .view_link(&previous.key, expires)
+                    .await
+                    .map_err(photo_store_error)?,
+            ),
             None => None,
         };
-        let holder = self.records.licence(&application.licence_number).await?.map(|l| HolderSummary {
-            name: l.name,
-            sex: l.sex,
-            birth_date: l.birth_date,
-        });
+        let holder = self
+            .records
+            .licence(&application.licence_number)
+            .await?
+            .map(|l| HolderSummary {
+                name: l.name,
+                sex: l.sex,
+                birth_date: l.birth_date,
+            });
         Ok(ReviewItem {
             item,
             photo_url,
@@ -168,7 +178,12 @@ impl Services {
 
     /// Approve, reject with reasons, or stop a malicious upload. Of two
     /// reviewers deciding at once, one decision stands and the other gets 409.
-    pub async fn decide_review(&self, caller: &Caller, id: &str, request: DecisionRequest) -> Result<Application, ServiceError> {
+    pub async fn decide_review(
+        &self,
+        caller: &Caller,
+        id: &str,
+        request: DecisionRequest,
+    ) -> Result<Application, ServiceError> {
         require(caller, &[Role::Reviewer], "Deciding a review")?;
         review::validate(request.verdict, &request.reasons, &request.note).map_err(|e| ServiceError::Invalid {
             detail: e.to_string(),
@@ -178,10 +193,14 @@ impl Services {
                 message: e.to_string(),
             }],
         })?;
-        let mut application = self.records.application(id).await?.ok_or_else(|| ServiceError::NotFound {
-            what: "review",
-            id: id.into(),
-        })?;
+        let mut application = self
+            .records
+            .application(id)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound {
+                what: "review",
+                id: id.into(),
+            })?;
         let photo = application.photo.clone().ok_or_else(|| ServiceError::NotFound {
             what: "review",
             id: id.into(),
@@ -214,9 +233,10 @@ impl Services {
                 photo.upload_id,
                 photo.content_type.extension()
             );
-            let store = self.photos.as_deref().ok_or_else(|| {
-                ServiceError::Unavailable("no photo store is configured for this function".into())
-            })?;
+            let store = self
+                .photos
+                .as_deref()
+                .ok_or_else(|| ServiceError::Unavailable("no photo store is configured for this function".into()))?;
             store.keep(&photo.key, &key).await.map_err(photo_store_error)?;
             Some(key)
         } else {
@@ -237,7 +257,11 @@ impl Services {
             Verdict::Malicious => {
                 self.stop_electronic_licence(
                     &application.holder_id,
-                    &format!("malicious upload in application {}: {}", application.id, request.note.trim()),
+                    &format!(
+                        "malicious upload in application {}: {}",
+                        application.id,
+                        request.note.trim()
+                    ),
                     actor(caller, Role::Reviewer),
                 )
                 .await?

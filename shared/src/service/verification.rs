@@ -178,7 +178,9 @@ impl Services {
             // A document signer is trusted only if it chains to one of our IACAs;
             // checked once here, at a time inside its own validity.
             for (_, iaca) in &iacas {
-                let Ok(public) = cert::public_key_of(&der) else { continue };
+                let Ok(public) = cert::public_key_of(&der) else {
+                    continue;
+                };
                 let probe = probe_time(&der).unwrap_or(now);
                 if let Ok(info) = cert::verify_document_signer(iaca, &der, probe) {
                     signers.insert(
@@ -195,7 +197,11 @@ impl Services {
                 }
             }
         }
-        let set = Arc::new(TrustSet { iacas, signers, entries });
+        let set = Arc::new(TrustSet {
+            iacas,
+            signers,
+            entries,
+        });
         if let Ok(mut inner) = self.trust_cache.inner.lock() {
             *inner = Some((now, set.clone()));
         }
@@ -216,7 +222,11 @@ impl Services {
             .iter()
             .filter(|e| e.role == TrustRole::DocumentSigner)
             .map(|e| {
-                let public = set.signers.get(&e.kid).map(|s| s.public_sec1.clone()).unwrap_or_default();
+                let public = set
+                    .signers
+                    .get(&e.kid)
+                    .map(|s| s.public_sec1.clone())
+                    .unwrap_or_default();
                 json!({
                     "kid": e.kid,
                     "status": e.status,
@@ -237,7 +247,11 @@ impl Services {
     /// `POST /verifications` (R9). A presented credential that fails a check
     /// is an answer (`valid: false` with the reason), not an error; errors
     /// are for requests that are themselves wrong.
-    pub async fn verify(&self, caller: &Caller, request: VerificationRequest) -> Result<VerificationResult, ServiceError> {
+    pub async fn verify(
+        &self,
+        caller: &Caller,
+        request: VerificationRequest,
+    ) -> Result<VerificationResult, ServiceError> {
         let role = require(caller, &[Role::Officer, Role::RelyingParty], "Verifying a licence")?;
         let allowed: Vec<String> = match role {
             Role::Officer => self.disclosure.officer.clone(),
@@ -261,13 +275,21 @@ impl Services {
             }
         };
         let purpose = request.purpose.clone().unwrap_or_else(|| ENFORCEMENT.to_string());
-        if role == Role::Officer && request.purpose.is_some() && !self.disclosure.purposes.contains_key(&purpose) && purpose != ENFORCEMENT {
+        if role == Role::Officer
+            && request.purpose.is_some()
+            && !self.disclosure.purposes.contains_key(&purpose)
+            && purpose != ENFORCEMENT
+        {
             return Err(ServiceError::invalid(format!("Unknown purpose {purpose:?}.")));
         }
-        let presented = [request.code.is_some(), request.barcode.is_some(), request.mdoc.is_some()]
-            .iter()
-            .filter(|p| **p)
-            .count();
+        let presented = [
+            request.code.is_some(),
+            request.barcode.is_some(),
+            request.mdoc.is_some(),
+        ]
+        .iter()
+        .filter(|p| **p)
+        .count();
         if presented != 1 {
             return Err(ServiceError::invalid(
                 "Present exactly one of code (the QR content), barcode (the serial with its check character) or mdoc.",
@@ -383,7 +405,10 @@ impl Services {
         let trust = self.trust_set().await?;
         let kid = String::from_utf8_lossy(&signed.kid).into_owned();
         let Some(signer) = trust.signers.get(&kid) else {
-            return Ok(Err(fail("unknown-kid", format!("The code was signed with key {kid:?}, which is not one of ours."))));
+            return Ok(Err(fail(
+                "unknown-kid",
+                format!("The code was signed with key {kid:?}, which is not one of ours."),
+            )));
         };
         if let Err(e) = signed.verify(&signer.public_sec1) {
             return Ok(Err(fail(e.code(), e.to_string())));
@@ -395,8 +420,13 @@ impl Services {
                 ..fail(e.code(), e.to_string())
             }));
         }
-        if now < signer.not_before - Duration::seconds(SKEW_SECONDS) || now > signer.not_after + Duration::seconds(SKEW_SECONDS) {
-            return Ok(Err(fail("certificate-expired", "The key that signed the code is outside its certificate's validity.")));
+        if now < signer.not_before - Duration::seconds(SKEW_SECONDS)
+            || now > signer.not_after + Duration::seconds(SKEW_SECONDS)
+        {
+            return Ok(Err(fail(
+                "certificate-expired",
+                "The key that signed the code is outside its certificate's validity.",
+            )));
         }
         Ok(Ok(signed.claims.serial))
     }
@@ -420,10 +450,9 @@ impl Services {
             Err(e) => return Ok(Err(fail(mdoc_reason(&e), e.to_string()))),
         };
         let trust = self.trust_set().await?;
-        let chained = trust
-            .iacas
-            .iter()
-            .any(|(_, iaca)| cert::verify_document_signer(iaca, &verified.document_signer_der, verified.signed).is_ok());
+        let chained = trust.iacas.iter().any(|(_, iaca)| {
+            cert::verify_document_signer(iaca, &verified.document_signer_der, verified.signed).is_ok()
+        });
         if !chained {
             return Ok(Err(fail(
                 "untrusted-certificate",
@@ -438,7 +467,10 @@ impl Services {
             .map(str::to_string);
         match serial {
             Some(serial) => Ok(Ok(serial)),
-            None => Ok(Err(fail("bad-claims", format!("The mdoc carries no {}.", kind.serial_element)))),
+            None => Ok(Err(fail(
+                "bad-claims",
+                format!("The mdoc carries no {}.", kind.serial_element),
+            ))),
         }
     }
 
