@@ -2,6 +2,7 @@
 
 pub mod barcode;
 pub mod cert;
+pub mod iso18013_5;
 pub mod mdoc;
 pub mod pages;
 pub mod pass;
