@@ -66,6 +66,8 @@ done
 
 # 5. Every test of the workspace, against it.
 export AWS_ENDPOINT_URL="http://127.0.0.1:$port"
+# The Python of the pinned tools, for tests that check our formats with independent decoders.
+export EDL_PYTHON="$venv/bin/python"
 export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1
 unset AWS_PROFILE AWS_SESSION_TOKEN
 echo "== cargo test --workspace"

@@ -154,7 +154,7 @@ async fn truck_pass_events(h: &Harness) {
     let code = run_text(h, &event_text("pass-code.json").replace(EVENT_PASS, &id)).await;
     let code = code.body["code"]
         .as_str()
-        .filter(|c| c.starts_with("TRK1:"))
+        .filter(|c| c.starts_with("TRK2:"))
         .unwrap_or_else(|| panic!("{code:?}"))
         .to_string();
 
@@ -172,7 +172,7 @@ async fn truck_pass_events(h: &Harness) {
     );
     let checked = run_text(
         h,
-        &event_text("verify-truck-pass.json").replace("TRK1:PLACEHOLDER", &code),
+        &event_text("verify-truck-pass.json").replace("TRK2:PLACEHOLDER", &code),
     )
     .await;
     assert_eq!(
@@ -349,7 +349,7 @@ async fn every_event(mut h: Harness) {
     );
     let code = run(&h, "licence-code.json").await;
     assert!(
-        code.body["code"].as_str().is_some_and(|c| c.starts_with("EDL1:")),
+        code.body["code"].as_str().is_some_and(|c| c.starts_with("EDL2:")),
         "{code:?}"
     );
     let page = run(&h, "licence-page-front-png.json").await;
@@ -366,7 +366,7 @@ async fn every_event(mut h: Harness) {
     let shown_code = code.body["code"].as_str().expect("code");
     let officer = run_text(
         &h,
-        &event_text("verify-officer-code.json").replace("EDL1:PLACEHOLDER", shown_code),
+        &event_text("verify-officer-code.json").replace("EDL2:PLACEHOLDER", shown_code),
     )
     .await;
     assert_eq!(officer.body["valid"], true, "{officer:?}");

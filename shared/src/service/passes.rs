@@ -477,7 +477,7 @@ impl Services {
         Ok(pass)
     }
 
-    /// `GET /truck/passes/{id}/code`: a short-lived `TRK1:` code, signed as a
+    /// `GET /truck/passes/{id}/code`: a short-lived `TRK2:` code, signed as a
     /// licence's is but of its own kind, so neither can pass for the other.
     pub async fn pass_code(&self, caller: &Caller, id: &str) -> Result<PassCode, ServiceError> {
         require(caller, &[Role::Holder, Role::FleetManager], "Showing a truck pass")?;
