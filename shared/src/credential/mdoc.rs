@@ -81,6 +81,46 @@ pub enum MdocError {
         at: DateTime<Utc>,
         valid_until: DateTime<Utc>,
     },
+    /// The Document claims a docType other than the one its issuer signed in the MSO.
+    #[error("the document says docType {document}, its MSO {mso}")]
+    DocTypeMismatch { document: String, mso: String },
+    /// The device signature does not verify with the MSO's device key over this session
+    /// transcript: another key signed it, or it was made for another session (a replay).
+    #[error("the device signature does not verify with the MSO's device key over this session")]
+    DeviceSignature,
+    #[error("the document carries no device authentication")]
+    MissingDeviceAuth,
+    #[error("device MAC authentication needs a proximity session's reader key; online, the device signs")]
+    DeviceMacUnsupported,
+    #[error("the verifier's nonce is unusable: {0}")]
+    BadNonce(String),
+}
+
+impl MdocError {
+    /// Stable reason code, reported by verifiers.
+    pub fn code(&self) -> &'static str {
+        match self {
+            MdocError::BadSignature | MdocError::KeyMismatch => "bad-signature",
+            MdocError::MissingDigest { .. } | MdocError::DigestMismatch { .. } => "digest-mismatch",
+            MdocError::NotYetValid { .. } => "not-yet-valid",
+            MdocError::Expired { .. } => "expired",
+            MdocError::WrongDocType { .. } => "wrong-doc-type",
+            MdocError::UnsupportedAlgorithm(_) | MdocError::UnsupportedDigestAlgorithm(_) => "wrong-algorithm",
+            MdocError::Certificate(_) => "untrusted-certificate",
+            MdocError::DocTypeMismatch { .. } => "doc-type-mismatch",
+            MdocError::DeviceSignature => "bad-device-signature",
+            MdocError::MissingDeviceAuth => "missing-device-auth",
+            MdocError::DeviceMacUnsupported => "device-mac-unsupported",
+            MdocError::BadNonce(_) => "bad-nonce",
+            MdocError::InvalidValidity(_)
+            | MdocError::InvalidDeviceKey
+            | MdocError::UnknownNationality(_)
+            | MdocError::Randomness(_)
+            | MdocError::Signer(_)
+            | MdocError::Encoding(_)
+            | MdocError::Malformed(_) => "bad-mdoc",
+        }
+    }
 }
 
 /// What goes into one electronic licence's mdoc.
@@ -661,7 +701,7 @@ impl From<CborError> for MdocError {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::domain::licence::{IssuingAuthority, LicenceState, VehicleClass};
     use async_trait::async_trait;
@@ -701,7 +741,7 @@ mod tests {
     }
 
     /// A signer over in-memory keys, independent of the crate's own adapters.
-    struct TestSigner(BTreeMap<String, SigningKey>);
+    pub(crate) struct TestSigner(BTreeMap<String, SigningKey>);
 
     impl TestSigner {
         fn with_key(key_id: &str) -> Self {
@@ -770,7 +810,7 @@ mod tests {
         certificate.to_der().unwrap()
     }
 
-    fn licence() -> Licence {
+    pub(crate) fn licence() -> Licence {
         let date = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
         Licence {
             number: "11010519900307451X".into(),
@@ -816,7 +856,7 @@ mod tests {
     }
 
     /// Issues with a fresh test signer whose bare DS certificate matches its key.
-    async fn issued(licence: &Licence, device_key: Option<&[u8]>) -> (IssuedMdoc, TestSigner, Vec<u8>) {
+    pub(crate) async fn issued(licence: &Licence, device_key: Option<&[u8]>) -> (IssuedMdoc, TestSigner, Vec<u8>) {
         let signer = TestSigner::with_key(KEY);
         let ds = bare_certificate(&signer.key(KEY).verifying_key().into());
         let mdoc = issue(&input(licence, device_key), &signer, KEY, &ds).await.unwrap();
@@ -912,7 +952,7 @@ mod tests {
         decode_map(&untag24(decode(sign1.payload.as_ref().unwrap()).unwrap(), "mso").unwrap())
     }
 
-    fn at(y: i32, m: u32, d: u32) -> DateTime<Utc> {
+    pub(crate) fn at(y: i32, m: u32, d: u32) -> DateTime<Utc> {
         Utc.with_ymd_and_hms(y, m, d, 0, 0, 0).unwrap()
     }
 
@@ -1515,7 +1555,7 @@ mod tests {
         serde_json::from_str(&json).unwrap()
     }
 
-    fn annex_d_hex(field: &str) -> Vec<u8> {
+    pub(crate) fn annex_d_hex(field: &str) -> Vec<u8> {
         hex::decode(annex_d()[field].as_str().unwrap()).unwrap()
     }
 
