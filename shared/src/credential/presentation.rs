@@ -54,6 +54,10 @@ impl SessionTranscript {
             Value::Array(vec![Value::Text(ONLINE_HANDOVER.into()), Value::Bytes(nonce.to_vec())]),
         ])))
     }
+    /// The transcript as CBOR, as a holder's device (or another library) signs over it.
+    pub fn value(&self) -> &Value {
+        &self.0
+    }
 }
 
 /// `DeviceAuthenticationBytes` for a document presented under `transcript`: what the device signs.
