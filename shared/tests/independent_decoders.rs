@@ -1,5 +1,5 @@
 //! Independent decoders read what the credential formats write: Python's `cwt` and `cbor2` packages (pinned in
-//! scripts/requirements-dev.txt) decode a show code, with no Rust code of ours in the loop.
+//! scripts/requirements-dev.txt) decode a show code and a status list token, with no Rust code of ours in the loop.
 
 // A test binary: its helpers fail the test by panicking, as the tests themselves do.
 #![allow(clippy::panic)]
@@ -8,6 +8,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde_json::{json, Value};
 use shared::credential::showcode::{self, CodeKind, Colour, ShowClaims};
+use shared::credential::status_list::{self, StatusList, StatusListToken};
 use shared::crypto::LocalSigner;
 use shared::ports::Signer;
 
@@ -131,4 +132,73 @@ async fn python_cwt_reads_exp_and_iat_of_a_show_code() {
         .output()
         .expect("python runs");
     assert!(!output.status.success(), "python-cwt accepted another key's signature");
+}
+
+/// cbor2 reads the token (COSE_Sign1 tag 18, its protected header and CWT claims), zlib inflates
+/// `lst`, and the draft's packing is applied by hand to read the status of each asked index.
+const READ_STATUS_LIST: &str = r#"
+import json, sys, zlib
+import cbor2
+
+token, indices = bytes.fromhex(sys.argv[1]), json.loads(sys.argv[2])
+message = cbor2.loads(token)
+protected = cbor2.loads(message.value[0])
+claims = cbor2.loads(message.value[2])
+status_list = claims[65533]
+bits, packed = status_list["bits"], zlib.decompress(status_list["lst"])
+per_byte = 8 // bits
+def status(index):
+    return (packed[index // per_byte] >> ((index % per_byte) * bits)) & ((1 << bits) - 1)
+print(json.dumps({
+    "tag": message.tag,
+    "alg": protected[1],
+    "typ": protected[16],
+    "sub": claims[2],
+    "exp": claims[4],
+    "iat": claims[6],
+    "ttl": claims[65534],
+    "bits": bits,
+    "entries": len(packed) * per_byte,
+    "statuses": {str(i): status(i) for i in indices},
+}))
+"#;
+
+#[tokio::test]
+async fn python_reads_the_status_list_token() {
+    let signer = LocalSigner::new();
+    signer.generate("ds");
+    let mut list = StatusList::new(2, 1 << 20).expect("a list");
+    let set = [(0u64, 1u8), (7, 2), (8, 1), (4_711, 1), (65_536, 2), (1_048_575, 3)];
+    for (index, status) in set {
+        list.set(index, status).expect("in range");
+    }
+    let token = StatusListToken {
+        uri: "https://edl.example.gov.cn/status/3".into(),
+        issued_at: 1_767_225_600,
+        expires_at: 1_767_312_000,
+        ttl: 43_200,
+        list,
+    };
+    let bytes = status_list::encode(&token, &signer, "ds", b"kid-2026")
+        .await
+        .expect("a token");
+    let asked: Vec<u64> = set.iter().map(|(i, _)| *i).chain([1, 6, 9, 4_710, 1_048_574]).collect();
+    let read = run_python(READ_STATUS_LIST, &[&hex::encode(&bytes), &json!(asked).to_string()]);
+    assert_eq!(read["tag"], 18);
+    assert_eq!(read["alg"], -7);
+    assert_eq!(read["typ"], status_list::TOKEN_TYPE);
+    assert_eq!(read["sub"], "https://edl.example.gov.cn/status/3");
+    assert_eq!(
+        (read["iat"].as_i64(), read["exp"].as_i64()),
+        (Some(1_767_225_600), Some(1_767_312_000))
+    );
+    assert_eq!(read["ttl"], 43_200);
+    assert_eq!(
+        (read["bits"].as_u64(), read["entries"].as_u64()),
+        (Some(2), Some(1 << 20))
+    );
+    for index in asked {
+        let ours = token.list.get(index).expect("in range");
+        assert_eq!(read["statuses"][index.to_string()], json!(ours), "index {index}");
+    }
 }

@@ -148,14 +148,6 @@ impl<K: PartialEq, V> UniqueMap<K, V> {
     pub fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
         self.0.iter().map(|(k, v)| (k, v))
     }
-
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
 }
 
 impl<K: Serialize, V: Serialize> Serialize for UniqueMap<K, V> {
@@ -322,6 +314,23 @@ pub struct MobileSecurityObject {
     pub doc_type: String,
     #[serde(rename = "validityInfo")]
     pub validity_info: ValidityInfo,
+    /// Where the document's revocation status is published (ISO/IEC 18013-5 second edition,
+    /// IETF Token Status List).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<Status>,
+}
+
+/// The MSO's `status`: `{"status_list": {"idx", "uri"}}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Status {
+    pub status_list: StatusListReference,
+}
+
+/// A document's entry in a status list: its index, and the URI of the list's token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusListReference {
+    pub idx: u64,
+    pub uri: String,
 }
 
 /// `DeviceAuth`: exactly one of a device signature or a device MAC.

@@ -3,7 +3,7 @@
 use super::cert;
 use super::iso18013_5::{
     self as iso, CborError, DeviceKeyInfo, Document, IssuerSigned, IssuerSignedItem, MobileSecurityObject, Sign1,
-    TDate, Tag24, UniqueMap, ValidityInfo,
+    Status, StatusListReference, TDate, Tag24, UniqueMap, ValidityInfo,
 };
 use crate::crypto::{sha256, verify_es256};
 use crate::domain::licence::{Licence, Sex};
@@ -156,6 +156,8 @@ pub struct VerifiedMdoc {
     pub valid_from: DateTime<Utc>,
     pub valid_until: DateTime<Utc>,
     pub document_signer_der: Vec<u8>,
+    /// The document's entry in a status list, when its MSO names one.
+    pub status: Option<StatusListReference>,
 }
 
 /// Builds and signs the licence's mdoc: every element salted and digested, the MSO signed as
@@ -187,6 +189,7 @@ pub async fn issue(
             valid_from: input.valid_from,
             valid_until: input.valid_until,
             device_key_sec1: input.device_key_sec1,
+            status: None,
         },
         signer,
         key_id,
@@ -203,6 +206,8 @@ pub struct DocumentInput<'a> {
     pub valid_from: DateTime<Utc>,
     pub valid_until: DateTime<Utc>,
     pub device_key_sec1: Option<&'a [u8]>,
+    /// The document's entry in a status list, if it has one.
+    pub status: Option<StatusListReference>,
 }
 
 /// Builds and signs an mdoc of any docType (the licence, the truck pass) the
@@ -276,6 +281,7 @@ pub async fn sign_document(
             valid_until: TDate(valid_until),
             expected_update: None,
         },
+        status: input.status.clone().map(|status_list| Status { status_list }),
     })?;
 
     let mut sign1 = CoseSign1Builder::new()
@@ -433,6 +439,7 @@ pub fn verify_issuer(
             valid_from,
             valid_until,
             document_signer_der,
+            status: mso.status.as_ref().map(|status| status.status_list.clone()),
         },
         mso.clone(),
     ))
@@ -1281,6 +1288,67 @@ pub(crate) mod tests {
         let verified = verify_issuer_signed(&mdoc.issuer_signed, at(2025, 7, 1), 0).unwrap();
         assert!(!verified.elements[ISO_NAMESPACE].contains_key("portrait"));
         assert_eq!(verified.elements[ISO_NAMESPACE].len(), 15);
+    }
+
+    /// The MSO's `status` (ISO 18013-5 second edition) travels as `{"status_list": {"idx", "uri"}}`,
+    /// comes back from verification, and isomdl still reads and authenticates such a document.
+    #[tokio::test]
+    async fn a_status_list_entry_travels_in_the_mso() {
+        let licence = licence();
+        let signer = TestSigner::with_key(KEY);
+        let ds = bare_certificate(&signer.key(KEY).verifying_key().into());
+        let status = StatusListReference {
+            idx: 4711,
+            uri: "https://edl.example.gov.cn/status/7".into(),
+        };
+        let mdoc_input = input(&licence, None);
+        let with_status = sign_document(
+            &DocumentInput {
+                doc_type: DOC_TYPE,
+                namespaces: vec![(ISO_NAMESPACE, iso_elements(&mdoc_input).unwrap())],
+                generated_at: mdoc_input.generated_at,
+                valid_from: mdoc_input.valid_from,
+                valid_until: mdoc_input.valid_until,
+                device_key_sec1: None,
+                status: Some(status.clone()),
+            },
+            &signer,
+            KEY,
+            &ds,
+        )
+        .await
+        .unwrap();
+        let verified = verify_issuer_signed(&with_status.issuer_signed, at(2025, 7, 1), 0).unwrap();
+        assert_eq!(verified.status, Some(status));
+        assert_eq!(
+            get(&mso_of(&with_status.issuer_signed), "status"),
+            &Value::Map(vec![(
+                text("status_list"),
+                Value::Map(vec![
+                    (text("idx"), Value::Integer(4711.into())),
+                    (text("uri"), text("https://edl.example.gov.cn/status/7")),
+                ])
+            )])
+        );
+        let (plain, _, _) = issued(&licence, None).await;
+        assert_eq!(
+            verify_issuer_signed(&plain.issuer_signed, at(2025, 7, 1), 0)
+                .unwrap()
+                .status,
+            None
+        );
+
+        let issuer_signed: isomdl::definitions::IssuerSigned =
+            isomdl::cbor::from_slice(&with_status.issuer_signed).unwrap();
+        let mso: isomdl::definitions::helpers::Tag24<isomdl::definitions::Mso> =
+            isomdl::cbor::from_slice(issuer_signed.issuer_auth.payload.as_ref().unwrap()).unwrap();
+        assert_eq!(mso.into_inner().doc_type, DOC_TYPE);
+        let chain = isomdl::definitions::x509::X5Chain::builder()
+            .with_der_certificate(&ds)
+            .unwrap()
+            .build()
+            .unwrap();
+        isomdl::presentation::authentication::mdoc::issuer_authentication(chain, &issuer_signed).unwrap();
     }
 
     #[test]

@@ -8,3 +8,4 @@ pub mod pages;
 pub mod pass;
 pub mod presentation;
 pub mod showcode;
+pub mod status_list;
