@@ -541,15 +541,15 @@ fn qr_of(show_code: &str) -> Option<QrCode> {
 /// decoded under limits and scaled to its box first (so that the renderer only ever sees an
 /// image we made), the QR code at least four pixels a module with a four-module quiet zone.
 pub fn front_png(page: &FrontPage) -> Result<Vec<u8>, PageError> {
+    let layout = front_layout(page);
     if !page.show_code.is_empty() {
         let code = QrCode::with_error_correction_level(page.show_code.as_bytes(), EcLevel::M)
             .map_err(|e| PageError::ShowCode(e.to_string()))?;
         let modules = code.width() + 2 * QR_QUIET;
-        let qr = front_layout(page).qr;
-        if (Grid::fit(qr, modules, true).px as usize) < MIN_PX_PER_MODULE {
+        if (Grid::fit(layout.qr, modules, true).px as usize) < MIN_PX_PER_MODULE {
             return Err(PageError::ShowCode(format!(
                 "{modules} modules do not fit {} px at {MIN_PX_PER_MODULE} px each",
-                px_rect(qr).2
+                px_rect(layout.qr).2
             )));
         }
     }
@@ -558,7 +558,7 @@ pub fn front_png(page: &FrontPage) -> Result<Vec<u8>, PageError> {
     }
     let portrait = match &page.portrait_jpeg {
         Some(bytes) => {
-            let (_, _, w, h) = px_rect(front_layout(page).portrait);
+            let (_, _, w, h) = px_rect(layout.portrait);
             let fitted = decode_portrait(bytes)?.resize_to_fill(w, h, FilterType::Triangle);
             let mut png = std::io::Cursor::new(Vec::new());
             fitted
