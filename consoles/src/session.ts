@@ -106,11 +106,15 @@ export function claimsOf(token: string): Record<string, unknown> {
   return JSON.parse(new TextDecoder().decode(bytes)) as Record<string, unknown>;
 }
 
-function startSession(token: string, expiresAt: number | undefined, endSession?: string): Session {
+function startSession(token: string, expiresIn: number | undefined, endSession?: string): Session {
   const raw = claimsOf(token);
   const text = (v: unknown) => (typeof v === 'string' && v !== '' ? v : undefined);
   const roles = Array.isArray(raw.roles) ? raw.roles.map(String) : String(raw.roles ?? '').split(/\s+/);
-  const exp = typeof raw.exp === 'number' ? raw.exp * 1000 : undefined;
+  // The token's life is counted from now on this machine's clock, so that a clock set wrong does
+  // not end a session at once (or never): `expires_in` when the login says, else `exp - iat`.
+  const issuedFor =
+    typeof raw.exp === 'number' && typeof raw.iat === 'number' ? raw.exp - raw.iat : undefined;
+  const seconds = expiresIn ?? issuedFor ?? 3600;
   session = {
     token,
     claims: {
@@ -119,7 +123,7 @@ function startSession(token: string, expiresAt: number | undefined, endSession?:
       office: text(raw.office),
       org: text(raw.org),
     },
-    expiresAt: Math.min(exp ?? Number.MAX_SAFE_INTEGER, expiresAt ?? Number.MAX_SAFE_INTEGER),
+    expiresAt: Date.now() + seconds * 1000,
     endSession,
   };
   return session;
@@ -277,8 +281,7 @@ export async function completeOidcSignIn(): Promise<Session | null> {
     }
     if (id.nonce !== pending.nonce) throw new SignInFailed('the ID token answers another sign-in (nonce)');
   }
-  const expiresAt = tokens.expires_in ? Date.now() + tokens.expires_in * 1000 : undefined;
-  return startSession(tokens.access_token, expiresAt, pending.endSession);
+  return startSession(tokens.access_token, tokens.expires_in, pending.endSession);
 }
 
 /** Where to send the browser to end the login's own session too, if anywhere. */

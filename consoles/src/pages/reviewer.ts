@@ -1,7 +1,7 @@
 // The reviewer console (R4, R5, R13, R15): the photo queue and the truck pass queue, one item at a time, by mouse or keyboard.
 
 import { ApiProblem, call, problemView, showProblem } from '../api';
-import { dateTime, facts, h, loading, notice, replace, tabs, type Child } from '../dom';
+import { dateTime, facts, h, loading, notice, refresh, replace, tabs, type Child } from '../dom';
 import { PASS_STATES, REJECTION_REASONS, SEX, tr, word } from '../i18n';
 import type { Cleanup, PageContext } from '../main';
 import type { Page, PassQueueItem, QueueItem, ReviewItem, TruckPass } from '../types';
@@ -63,8 +63,8 @@ export async function reviewerPage({ root, path, query }: PageContext): Promise<
       'p',
       { class: 'shortcuts', id: 'shortcuts' },
       tr(
-        '键盘：N 下一项 · P 上一项 · A 通过 · 数字或 R 输入拒绝理由编号后回车拒绝 · M 标记恶意',
-        'Keys: N next · P previous · A approve · a number or R types reason numbers, Enter rejects · M malicious',
+        '键盘：N 下一项 · P 上一项 · U 刷新队列 · A 通过 · 数字或 R 输入拒绝理由编号后回车拒绝 · M 标记恶意',
+        'Keys: N next · P previous · U update the queue · A approve · a number or R types reason numbers, Enter rejects · M malicious',
       ),
     ),
     h('div', { class: 'review-layout' }, queueBox, itemBox),
@@ -99,6 +99,9 @@ export async function reviewerPage({ root, path, query }: PageContext): Promise<
     } else if (key === 'p' || key === 'k') {
       event.preventDefault();
       go(neighbour(-1));
+    } else if (key === 'u') {
+      event.preventDefault();
+      refresh();
     } else if (actions && key === 'a') {
       event.preventDefault();
       actions.approve();
@@ -183,9 +186,14 @@ function queueList(entries: { id: string; body: Child; overdue: boolean }[], sel
       { class: 'queue-head' },
       h('strong', null, tr(`${entries.length} 项待审核`, `${entries.length} waiting`)),
       h(
-        'a',
-        { href: overdueOnly ? base : `${base}?overdue`, class: 'filter' },
-        overdueOnly ? tr('显示全部', 'Show all') : tr('只看逾期', 'Overdue only'),
+        'span',
+        null,
+        h('button', { type: 'button', class: 'quiet', onclick: refresh, 'aria-keyshortcuts': 'U' }, tr('刷新', 'Update')),
+        h(
+          'a',
+          { href: overdueOnly ? base : `${base}?overdue`, class: 'filter' },
+          overdueOnly ? tr('显示全部', 'Show all') : tr('只看逾期', 'Overdue only'),
+        ),
       ),
     ),
     h(
