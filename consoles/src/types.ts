@@ -8,7 +8,8 @@ export interface Actor {
 export interface HistoryEntry {
   at: string;
   action: string;
-  by: Actor;
+  /** None for what the system did on its own (a pass issued without review). */
+  by: Actor | null;
   from?: string;
   to?: string;
   detail?: string;

@@ -60,7 +60,16 @@ interface StoredRules {
 interface TruckCityRecord {
   rules: StoredRules;
   availability: Availability;
-  changes: { at: string; by: { id: string; role: string }; reason: string; rulesVersion: number }[];
+  changes: {
+    at: string;
+    by: { id: string; role: string };
+    what: string;
+    rulesVersionBefore: number;
+    rulesVersionAfter: number;
+    goLiveBefore: string | null;
+    goLiveAfter: string | null;
+    reason: string;
+  }[];
 }
 
 let flash: HTMLElement | null = null;
@@ -406,7 +415,19 @@ async function truckRules(body: HTMLElement, city: string | undefined): Promise<
       : h(
           'ol',
           { class: 'history' },
-          record.changes.map((c) => h('li', null, h('time', { datetime: c.at }, dateTime(c.at)), ` v${c.rulesVersion} · ${c.reason} · ${word(ROLES, c.by.role)} ${c.by.id}`)),
+          [...record.changes]
+            .sort((a, b) => b.at.localeCompare(a.at))
+            .map((c) =>
+              h(
+                'li',
+                null,
+                h('time', { datetime: c.at }, dateTime(c.at)),
+                c.what === 'rules'
+                  ? ` v${c.rulesVersionBefore} → v${c.rulesVersionAfter}`
+                  : ` ${tr('开通时间', 'go-live')} ${dateTime(c.goLiveBefore)} → ${dateTime(c.goLiveAfter)}`,
+                ` · ${c.reason} · ${word(ROLES, c.by.role)} ${c.by.id}`,
+              ),
+            ),
         ),
   );
 }

@@ -27,7 +27,7 @@ export function history(entries: HistoryEntry[], states: Record<string, Words> =
         h('time', { datetime: e.at }, dateTime(e.at)),
         ' ',
         h('strong', null, e.action),
-        ` · ${word(ROLES, e.by.role)} ${e.by.id}`,
+        ` · ${e.by ? `${word(ROLES, e.by.role)} ${e.by.id}` : tr('系统', 'the system')}`,
         e.to ? ` · ${e.from ? `${word(states, e.from)} → ` : ''}${word(states, e.to)}` : '',
         e.detail ? h('div', { class: 'detail' }, e.detail) : null,
       ),
