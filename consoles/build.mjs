@@ -1,9 +1,11 @@
-// Builds the consoles into dist/: one bundle (esbuild), the page and its stylesheet copied as they are.
-// The output is committed; scripts/test.sh rebuilds it and fails when it differs from dist/.
+// Builds the consoles into dist/ (or `--out DIR`): one bundle (esbuild), the page and its stylesheet as they are.
+// The output is committed; scripts/test.sh builds it again elsewhere and fails when it differs from dist/.
 import { build } from 'esbuild';
 import { copyFile, mkdir, rm } from 'node:fs/promises';
+import { pathToFileURL } from 'node:url';
 
-const dist = new URL('./dist/', import.meta.url);
+const out = process.argv.indexOf('--out');
+const dist = out > 0 ? pathToFileURL(`${process.argv[out + 1]}/`) : new URL('./dist/', import.meta.url);
 await rm(dist, { recursive: true, force: true });
 await mkdir(dist, { recursive: true });
 await build({
