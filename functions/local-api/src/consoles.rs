@@ -1,4 +1,5 @@
-//! The consoles in the browser on the local server: the built files of `consoles/dist`, their configuration and security headers.
+//! The consoles in the browser: the built files of `consoles/dist` served by the local server with their configuration
+//! and security headers, and published to the deployed stack's bucket.
 
 use bytes::Bytes;
 use http::HeaderMap;
@@ -69,6 +70,12 @@ pub enum ConsoleError {
     Invalid { path: String, source: serde_json::Error },
     #[error("the console configuration {path}: {message}")]
     Incomplete { path: String, message: String },
+    #[error("cannot upload {key} to the bucket {bucket}: {message}")]
+    Upload {
+        bucket: String,
+        key: String,
+        message: String,
+    },
 }
 
 /// The environment variable naming a `config.json` to serve instead of the development one.
@@ -198,6 +205,121 @@ impl Consoles {
     }
 }
 
+/// `index.html` for a deployment: the header policy CloudFront sends must name every API of the region
+/// (template.yaml says why), so the page narrows `connect-src` to this stack's API and login itself.
+pub fn deployed_index(config: &ConsoleConfig, login_origin: Option<&str>) -> Vec<u8> {
+    let mut connect = vec!["'self'".to_string()];
+    connect.extend(origin(&config.api));
+    connect.extend(config.oidc.as_ref().and_then(|o| origin(&o.issuer)));
+    connect.extend(login_origin.map(str::to_string));
+    let meta = format!(
+        "<meta http-equiv=\"Content-Security-Policy\" content=\"connect-src {}\">",
+        connect.join(" ")
+    );
+    let page = String::from_utf8_lossy(FILES[0].2);
+    page.replacen(
+        "<meta charset=\"utf-8\">",
+        &format!("<meta charset=\"utf-8\">\n    {meta}"),
+        1,
+    )
+    .into_bytes()
+}
+
+/// Uploads the consoles and their `config.json` to a deployment's bucket; the keys written.
+pub async fn publish(
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+    config: &ConsoleConfig,
+    login_origin: Option<&str>,
+) -> Result<Vec<String>, ConsoleError> {
+    let mut objects: Vec<(&str, &str, &str, Vec<u8>)> = vec![(
+        "index.html",
+        FILES[0].1,
+        "no-cache",
+        deployed_index(config, login_origin),
+    )];
+    for (name, content_type, contents) in FILES.iter().skip(1) {
+        objects.push((name, content_type, "no-cache", contents.to_vec()));
+    }
+    let config_json = serde_json::to_vec(config).map_err(|e| ConsoleError::Upload {
+        bucket: bucket.into(),
+        key: "config.json".into(),
+        message: e.to_string(),
+    })?;
+    objects.push(("config.json", "application/json", "no-store", config_json));
+    let mut written = Vec::new();
+    for (key, content_type, cache, body) in objects {
+        client
+            .put_object()
+            .bucket(bucket)
+            .key(key)
+            .content_type(content_type)
+            .cache_control(cache)
+            .body(body.into())
+            .send()
+            .await
+            .map_err(|e| ConsoleError::Upload {
+                bucket: bucket.into(),
+                key: key.into(),
+                message: aws_sdk_s3::error::DisplayErrorContext(e).to_string(),
+            })?;
+        written.push(key.to_string());
+    }
+    Ok(written)
+}
+
+/// `edl-local consoles publish ...`: the arguments after `consoles`.
+pub async fn command(args: &[String]) -> Result<String, String> {
+    let mut iter = args.iter();
+    if iter.next().map(String::as_str) != Some("publish") {
+        return Err(PUBLISH_USAGE.into());
+    }
+    let (mut bucket, mut api, mut issuer, mut client_id, mut login_origin) = (None, None, None, None, None);
+    while let Some(flag) = iter.next() {
+        let slot = match flag.as_str() {
+            "--bucket" => &mut bucket,
+            "--api" => &mut api,
+            "--issuer" => &mut issuer,
+            "--client-id" => &mut client_id,
+            "--login-origin" => &mut login_origin,
+            other => return Err(format!("unknown argument {other}\n\n{PUBLISH_USAGE}")),
+        };
+        *slot = Some(iter.next().cloned().ok_or(format!("{flag} needs a value"))?);
+    }
+    let required = |value: Option<String>, flag: &str| value.ok_or(format!("{flag} is required\n\n{PUBLISH_USAGE}"));
+    let bucket = required(bucket, "--bucket")?;
+    let config = ConsoleConfig {
+        sign_in: SignIn::Oidc,
+        api: required(api, "--api")?,
+        oidc: Some(OidcClient {
+            issuer: required(issuer, "--issuer")?,
+            client_id: required(client_id, "--client-id")?,
+            scope: Some("openid".into()),
+            redirect_uri: None,
+        }),
+    };
+    let sdk = shared::adapters::aws::sdk_config().await;
+    let s3 = aws_sdk_s3::config::Builder::from(&sdk)
+        .force_path_style(sdk.endpoint_url().is_some())
+        .build();
+    let written = publish(
+        &aws_sdk_s3::Client::from_conf(s3),
+        &bucket,
+        &config,
+        login_origin.as_deref(),
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    Ok(format!("published {} to s3://{bucket}/", written.join(", ")))
+}
+
+pub const PUBLISH_USAGE: &str = "  edl-local consoles publish --bucket BUCKET --api API_URL --issuer JWT_ISSUER --client-id CLIENT_ID [--login-origin ORIGIN]
+      Upload the consoles (consoles/dist, compiled in) and their config.json to the stack's
+      ConsoleBucket, signing in at the OpenID Connect issuer with the client id (PKCE)
+      and calling the API at API_URL (the stack outputs ConsoleBucketName, ApiUrl;
+      the parameters JwtIssuer, ConsoleClientId, ConsoleLoginOrigin).
+";
+
 /// The camera for the verifier's scanner, and nothing else a page could ask for.
 pub const PERMISSIONS_POLICY: &str = "camera=(self), microphone=(), geolocation=(), payment=(), usb=()";
 
@@ -298,6 +420,26 @@ mod tests {
             .to_string();
         assert!(policy.contains("connect-src 'self' https://api.example.gov.cn https://login.example.gov.cn;"));
         assert!(serde_json::from_str::<ConsoleConfig>(r#"{"signIn":"oidc","api":"","extra":1}"#).is_err());
+    }
+
+    #[test]
+    fn a_deployed_page_narrows_its_calls_to_the_stack_api_and_login() {
+        let config = ConsoleConfig {
+            sign_in: SignIn::Oidc,
+            api: "https://abc123.execute-api.cn-north-1.amazonaws.com.cn/".into(),
+            oidc: Some(OidcClient {
+                issuer: "https://login.example.gov.cn/realms/edl".into(),
+                client_id: "edl-consoles".into(),
+                scope: None,
+                redirect_uri: None,
+            }),
+        };
+        let page = String::from_utf8(deployed_index(&config, Some("https://edl.auth.example.com"))).expect("utf-8");
+        assert!(page.contains(
+            "<meta http-equiv=\"Content-Security-Policy\" content=\"connect-src 'self' \
+             https://abc123.execute-api.cn-north-1.amazonaws.com.cn https://login.example.gov.cn https://edl.auth.example.com\">"
+        ));
+        assert!(page.find("<meta charset") < page.find("Content-Security-Policy"));
     }
 
     #[test]

@@ -3,7 +3,7 @@
 // A command-line tool: its output is for the person at the terminal (Lambda code logs through tracing).
 #![allow(clippy::print_stdout)]
 
-use edl_local_api::consoles::{Consoles, SignIn, PREFIX};
+use edl_local_api::consoles::{Consoles, SignIn, PREFIX, PUBLISH_USAGE};
 use edl_local_api::routes::{routes_from_template, TEMPLATE};
 use edl_local_api::server::{serve, LocalApi};
 use edl_local_api::{local_services, Storage};
@@ -95,6 +95,18 @@ fn parse(args: &[String]) -> Result<Options, String> {
 async fn main() -> ExitCode {
     shared::telemetry::init_tracing();
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("consoles") {
+        return match edl_local_api::consoles::command(&args[1..]).await {
+            Ok(report) => {
+                println!("{report}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("edl-local consoles: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let options = match parse(&args) {
         Ok(o) => o,
         Err(e) => {
@@ -104,7 +116,7 @@ async fn main() -> ExitCode {
     };
     match options.command.as_str() {
         "help" => {
-            print!("{USAGE}");
+            print!("{USAGE}{PUBLISH_USAGE}");
             ExitCode::SUCCESS
         }
         "samples" => {
