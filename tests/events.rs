@@ -415,6 +415,9 @@ async fn every_event(mut h: Harness) {
     );
     let wave = run(&h, "admin-switch-wave.json").await;
     assert_eq!((wave.status, wave.body["id"].as_str()), (200, Some("2c")), "{wave:?}");
+    let keys = run(&h, "admin-list-keys.json").await;
+    assert_eq!(keys.status, 200, "{keys:?}");
+    assert!(keys.body["keys"].as_array().is_some_and(|k| k.len() == 2), "{keys:?}");
 
     photo_and_review_events(&h).await;
     truck_pass_events(&h).await;

@@ -392,6 +392,8 @@ async fn whole_flow(mut h: Harness) {
     )
     .await;
     assert_eq!((not_reviewer.status, not_reviewer.problem()), (403, "forbidden"));
+    let backlog = call(&h.services, request("GET /truck/reviews", &[], admin(), None, None)).await;
+    assert_eq!(backlog.body["items"].as_array().map(Vec::len), Some(2), "{backlog:?}");
     let approved = call(
         &h.services,
         json_request(

@@ -235,6 +235,12 @@ pub fn verify_document_signer(iaca_der: &[u8], ds_der: &[u8], at: DateTime<Utc>)
     })
 }
 
+/// When the certificate begins and ends to be valid.
+pub fn validity(cert_der: &[u8]) -> Result<(DateTime<Utc>, DateTime<Utc>), CertError> {
+    let cert = Certificate::from_der(cert_der).map_err(malformed)?;
+    validity_of(&cert)
+}
+
 /// The certificate's public key, as a SEC1 uncompressed P-256 point.
 pub fn public_key_of(cert_der: &[u8]) -> Result<Vec<u8>, CertError> {
     let cert = Certificate::from_der(cert_der).map_err(malformed)?;

@@ -120,7 +120,8 @@ impl QueueRequest {
 
 impl Services {
     pub async fn review_queue(&self, caller: &Caller, request: QueueRequest) -> Result<ReviewPage, ServiceError> {
-        require(caller, &[Role::Reviewer], "The review queue")?;
+        // The administrator watches the backlog against its deadline (R4); only reviewers open and decide.
+        require(caller, &[Role::Reviewer, Role::Admin], "The review queue")?;
         let now = self.now();
         let page = self.records.review_queue(&request.query(now)?).await?;
         Ok(ReviewPage {
