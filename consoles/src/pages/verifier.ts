@@ -111,7 +111,7 @@ export async function verifierPage({ root, path, session }: PageContext): Promis
     h('option', { value: '' }, tr('不核验准驾车型', 'No class asked')),
     CLASSES.map((c) => h('option', { value: c }, c)),
   );
-  const code = h('textarea', { id: 'code', rows: '3', placeholder: 'EDL1:…', autocomplete: 'off', spellcheck: 'false' });
+  const code = h('textarea', { id: 'code', rows: '3', placeholder: 'EDL2:…', autocomplete: 'off', spellcheck: 'false' });
   const barcode = h('input', { id: 'barcode', inputmode: 'numeric', autocomplete: 'off', pattern: '[0-9]{20}[0-9X]', placeholder: tr('21 位条码', '21-character barcode') });
 
   const verify = async (what: { code?: string; barcode?: string }) => {
@@ -259,7 +259,7 @@ async function passTab(root: HTMLElement, head: Child[], camera: Camera): Promis
   };
   city.addEventListener('change', () => void loadZones());
   const at = h('input', { id: 'at', type: 'datetime-local' });
-  const code = h('textarea', { id: 'pass-code', rows: '3', placeholder: 'TRK1:…', autocomplete: 'off', spellcheck: 'false' });
+  const code = h('textarea', { id: 'pass-code', rows: '3', placeholder: 'TRK2:…', autocomplete: 'off', spellcheck: 'false' });
   const verify = async (text: string) => {
     replace(answer, h('p', { role: 'status' }, tr('正在核验…', 'Verifying…')));
     try {
