@@ -68,7 +68,10 @@ impl Ledger {
 
     /// The calls recorded since the previous `take`.
     pub fn take(&self) -> Vec<Call> {
-        self.calls.lock().map(|mut c| std::mem::take(&mut *c)).unwrap_or_default()
+        self.calls
+            .lock()
+            .map(|mut c| std::mem::take(&mut *c))
+            .unwrap_or_default()
     }
 
     /// Remembers a table's keys from its `CreateTable` request.
@@ -219,15 +222,9 @@ impl Ledger {
                         for write in writes.as_array().cloned().unwrap_or_default() {
                             let mut wrapped = Map::new();
                             if let Some(item) = write["PutRequest"]["Item"].as_object() {
-                                wrapped.insert(
-                                    "Put".into(),
-                                    serde_json::json!({ "TableName": table, "Item": item }),
-                                );
+                                wrapped.insert("Put".into(), serde_json::json!({ "TableName": table, "Item": item }));
                             } else if let Some(key) = write["DeleteRequest"]["Key"].as_object() {
-                                wrapped.insert(
-                                    "Delete".into(),
-                                    serde_json::json!({ "TableName": table, "Key": key }),
-                                );
+                                wrapped.insert("Delete".into(), serde_json::json!({ "TableName": table, "Key": key }));
                             }
                             actions.push(Value::Object(wrapped));
                         }
@@ -556,6 +553,9 @@ mod tests {
             read_units: 0.0,
             write_units: 1.0
         }));
-        assert!(usage.touches.iter().any(|t| t.target == "t" && t.key == "APP#1" && t.write_units == 2.0));
+        assert!(usage
+            .touches
+            .iter()
+            .any(|t| t.target == "t" && t.key == "APP#1" && t.write_units == 2.0));
     }
 }

@@ -45,9 +45,7 @@ fn parse(args: &[String]) -> Result<Arguments, String> {
             "--profile" => parsed.profile = Some(value()?),
             "--json" => parsed.json = Some(value()?),
             "--runs" => parsed.runs = value()?.parse().map_err(|_| "--runs takes a number")?,
-            "--expiry-items" => {
-                parsed.expiry_items = value()?.parse().map_err(|_| "--expiry-items takes a number")?
-            }
+            "--expiry-items" => parsed.expiry_items = value()?.parse().map_err(|_| "--expiry-items takes a number")?,
             "--flows" => {
                 parsed.flows = value()?
                     .split(',')
@@ -116,9 +114,12 @@ async fn run(arguments: Arguments) -> Result<String, String> {
     }
     let model = model(&measurement, &profile, &template);
     let generated = chrono::Utc::now().format("%Y-%m-%d").to_string();
-    let emulator = format!("ministack {}", std::env::var("EDL_MINISTACK_VERSION").unwrap_or_default())
-        .trim()
-        .to_string();
+    let emulator = format!(
+        "ministack {}",
+        std::env::var("EDL_MINISTACK_VERSION").unwrap_or_default()
+    )
+    .trim()
+    .to_string();
     let text = edl_capacity::report::markdown(&model, &generated, &emulator);
     if let Some(parent) = std::path::Path::new(&arguments.out).parent() {
         if !parent.as_os_str().is_empty() {

@@ -178,7 +178,8 @@ impl TemplateFacts {
                 match resource["Type"].as_str() {
                     Some("AWS::Serverless::Function") => {
                         if let Some(binary) = resource["Metadata"]["BuildProperties"]["Binary"].as_str() {
-                            let memory = number(&resource["Properties"]["MemorySize"]).unwrap_or(facts.default_memory_mb);
+                            let memory =
+                                number(&resource["Properties"]["MemorySize"]).unwrap_or(facts.default_memory_mb);
                             facts.memory_mb.insert(binary.to_string(), memory);
                         }
                     }
@@ -348,7 +349,12 @@ fn shared_partitions(runs: &[Vec<Call>]) -> Vec<PartitionUse> {
     last.iter()
         .filter(|(key, _)| per_run.iter().all(|run| run.contains_key(*key)))
         .map(|((target, key), (read, write))| PartitionUse {
-            target: target.clone(),
+            // The base table's name is the run's own; indexes keep theirs.
+            target: if target.starts_with(crate::scenario::TABLE_PREFIX) {
+                "table".into()
+            } else {
+                target.clone()
+            },
             key: key.clone(),
             read_units: *read,
             write_units: *write,
@@ -546,27 +552,32 @@ pub fn model(measurement: &Measurement, profile: &Profile, template: &TemplateFa
         from: from_writes,
     });
     // Shared partitions: the same key for every holder, so the national rate lands on one partition.
-    let mut partitions: BTreeMap<(String, String), (f64, f64, Vec<String>)> = BTreeMap::new();
+    type Load = (f64, Vec<String>);
+    let mut partitions: BTreeMap<(String, String), (Load, Load)> = BTreeMap::new();
     for o in &operations {
         for p in &o.shared_partitions {
-            let entry = partitions
+            let ((read, readers), (write, writers)) = partitions
                 .entry((p.target.clone(), p.key.clone()))
-                .or_insert((0.0, 0.0, Vec::new()));
-            entry.0 += rate(&o.id) * p.read_units;
-            entry.1 += rate(&o.id) * p.write_units;
-            if rate(&o.id) > 0.0 {
-                entry.2.push(o.id.clone());
+                .or_insert(((0.0, Vec::new()), (0.0, Vec::new())));
+            let r = rate(&o.id);
+            if r * p.read_units > 0.0 {
+                *read += r * p.read_units;
+                readers.push(o.id.clone());
+            }
+            if r * p.write_units > 0.0 {
+                *write += r * p.write_units;
+                writers.push(o.id.clone());
             }
         }
     }
-    for ((target, key), (read, write, from)) in partitions {
+    for ((target, key), ((read, readers), (write, writers))) in partitions {
         if read > 0.0 {
             quotas.push(QuotaUse {
                 quota: format!("DynamoDB partition `{target}` / `{key}`, reads"),
                 limit: q.dynamodb_partition_read_units,
                 unit: "RRU/s".into(),
                 demand: read,
-                from: from.join(", "),
+                from: readers.join(", "),
             });
         }
         if write > 0.0 {
@@ -575,7 +586,7 @@ pub fn model(measurement: &Measurement, profile: &Profile, template: &TemplateFa
                 limit: q.dynamodb_partition_write_units,
                 unit: "WRU/s".into(),
                 demand: write,
-                from: from.join(", "),
+                from: writers.join(", "),
             });
         }
     }
@@ -584,7 +595,12 @@ pub fn model(measurement: &Measurement, profile: &Profile, template: &TemplateFa
     let costs = operations
         .iter()
         .map(|o| {
-            let other_kms = o.calls.iter().filter(|(k, _)| k.starts_with("kms:")).map(|(_, n)| n).sum::<usize>()
+            let other_kms = o
+                .calls
+                .iter()
+                .filter(|(k, _)| k.starts_with("kms:"))
+                .map(|(_, n)| n)
+                .sum::<usize>()
                 - o.kms_signs;
             let lambda = match &o.function {
                 Some(_) => {
@@ -638,7 +654,7 @@ mod tests {
     fn the_template_gives_memory_and_route_throttles() {
         let facts = TemplateFacts::read(edl_local_api::routes::TEMPLATE).expect("template");
         assert_eq!(facts.route_limit("POST /verifications"), Some(3000.0));
-        assert_eq!(facts.route_limit("GET /licence"), facts.default_route_limit);
+        assert_eq!(facts.route_limit("GET /licence"), facts.default_route_rate_limit);
         assert!(facts.memory("issue") >= facts.default_memory_mb);
     }
 }

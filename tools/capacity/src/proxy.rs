@@ -96,6 +96,13 @@ impl Proxy {
         })
     }
 
+    /// Drops every fault rule not yet used up.
+    pub fn clear_faults(&self) {
+        if let Ok(mut faults) = self.state.faults.lock() {
+            faults.clear();
+        }
+    }
+
     /// Adds a fault rule; rules are used in the order they were added.
     pub fn inject(&self, rule: FaultRule) {
         if let Ok(mut faults) = self.state.faults.lock() {
@@ -232,8 +239,8 @@ fn fault_answer(service: &str, fault: Fault) -> Answer {
         builder
             .header("content-type", "application/xml")
             .body(Full::new(Bytes::from(format!(
-                "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>{code}</Code><Message>{message}</Message></Error>"
-            ))))
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>{code}</Code><Message>{message}</Message></Error>"
+        ))))
     } else {
         builder
             .header("content-type", "application/x-amz-json-1.1")
@@ -333,8 +340,13 @@ mod tests {
 
     #[test]
     fn calls_are_named_by_service_and_operation() {
-        let auth = "AWS4-HMAC-SHA256 Credential=test/20261204/us-east-1/kms/aws4_request, SignedHeaders=host, Signature=0";
-        let sign = parts("POST", "/", &[("authorization", auth), ("x-amz-target", "TrentService.Sign")]);
+        let auth =
+            "AWS4-HMAC-SHA256 Credential=test/20261204/us-east-1/kms/aws4_request, SignedHeaders=host, Signature=0";
+        let sign = parts(
+            "POST",
+            "/",
+            &[("authorization", auth), ("x-amz-target", "TrentService.Sign")],
+        );
         assert_eq!(classify(&sign, b"{}"), ("kms".into(), "Sign".into()));
         let s3 = auth.replace("/kms/", "/s3/");
         let get = parts("GET", "/bucket/photos/a/b", &[("authorization", &s3)]);
@@ -345,7 +357,11 @@ mod tests {
             &[("authorization", &s3), ("x-amz-copy-source", "bucket/photos/a")],
         );
         assert_eq!(classify(&copy, b""), ("s3".into(), "CopyObject".into()));
-        let form = parts("POST", "/bucket", &[("content-type", "multipart/form-data; boundary=x")]);
+        let form = parts(
+            "POST",
+            "/bucket",
+            &[("content-type", "multipart/form-data; boundary=x")],
+        );
         assert_eq!(classify(&form, b""), ("s3".into(), "PostObject".into()));
     }
 }

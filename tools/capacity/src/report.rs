@@ -125,6 +125,32 @@ pub fn markdown(model: &Model, generated_at: &str, emulator: &str) -> String {
             number(p.verifications_per_second * scale),
         );
     }
+    let warm_first = model
+        .quotas
+        .first()
+        .is_some_and(|q| q.quota.contains("initial throughput"));
+    if let Some(hard) = model
+        .quotas
+        .iter()
+        .find(|q| warm_first && !q.quota.contains("initial throughput"))
+    {
+        let _ = writeln!(
+            out,
+            "A new table's initial throughput is raised before launch by pre-warming it (its warm throughput is a \
+             table setting); of the quotas that stay, **{}** binds first: {} {} of {} ({}), at **{} applications a \
+             day**.\n",
+            hard.quota,
+            number(hard.demand),
+            hard.unit,
+            number(hard.limit),
+            percent(hard.utilisation()),
+            number(if hard.demand > 0.0 {
+                p.applications_per_day * hard.limit / hard.demand
+            } else {
+                f64::INFINITY
+            }),
+        );
+    }
     let _ = writeln!(
         out,
         "Every quota that applies, most used first. *Binds at* scales the whole profile until the quota is reached.\n"
@@ -260,7 +286,14 @@ pub fn markdown(model: &Model, generated_at: &str, emulator: &str) -> String {
     }
     let application: f64 = {
         let share = p.new_photo_share;
-        let cost = |id: &str| model.costs.iter().find(|c| c.id == id).map(|c| c.total()).unwrap_or(0.0);
+        let cost = |id: &str| {
+            model
+                .costs
+                .iter()
+                .find(|c| c.id == id)
+                .map(|c| c.total())
+                .unwrap_or(0.0)
+        };
         (1.0 - share) * (cost("open-on-file") + cost("liveness") + cost("issue-on-file"))
             + share
                 * (cost("open-new-photo")

@@ -22,6 +22,9 @@ use shared::service::keys::Authority;
 use shared::service::Services;
 use std::sync::{Arc, Mutex};
 
+/// The emulator's table for a measurement is named by this prefix and a fresh id.
+pub const TABLE_PREFIX: &str = "edl-capacity-";
+
 /// The operations of the model: what each is, which function serves it and on which route.
 pub struct OperationSpec {
     pub id: &'static str,
@@ -33,27 +36,102 @@ pub struct OperationSpec {
 }
 
 pub const OPERATIONS: &[OperationSpec] = &[
-    op("open-on-file", "Open an application (photo on file)", Some("apply"), Some("POST /applications")),
-    op("open-new-photo", "Open an application (new photo)", Some("apply"), Some("POST /applications")),
-    op("liveness", "Liveness confirmation", Some("apply"), Some("POST /applications/{id}/liveness")),
-    op("upload-form", "Upload form", Some("photo-upload"), Some("POST /applications/{id}/photo-uploads")),
+    op(
+        "open-on-file",
+        "Open an application (photo on file)",
+        Some("apply"),
+        Some("POST /applications"),
+    ),
+    op(
+        "open-new-photo",
+        "Open an application (new photo)",
+        Some("apply"),
+        Some("POST /applications"),
+    ),
+    op(
+        "liveness",
+        "Liveness confirmation",
+        Some("apply"),
+        Some("POST /applications/{id}/liveness"),
+    ),
+    op(
+        "upload-form",
+        "Upload form",
+        Some("photo-upload"),
+        Some("POST /applications/{id}/photo-uploads"),
+    ),
     op("upload", "Photo upload (the app posts the form to S3)", None, None),
     op("photo-check", "Photo check (S3 event)", Some("photo-check"), None),
-    op("review-queue", "Review queue page", Some("review"), Some("GET /reviews")),
+    op(
+        "review-queue",
+        "Review queue page",
+        Some("review"),
+        Some("GET /reviews"),
+    ),
     op("review-item", "Review item", Some("review"), Some("GET /reviews/{id}")),
-    op("review-decision", "Review decision (approve)", Some("review"), Some("POST /reviews/{id}/decision")),
+    op(
+        "review-decision",
+        "Review decision (approve)",
+        Some("review"),
+        Some("POST /reviews/{id}/decision"),
+    ),
     op("issue-on-file", "Issuance (photo on file)", Some("issue"), None),
     op("issue-new-photo", "Issuance (new photo)", Some("issue"), None),
     op("show-licence", "Show licence", Some("licence"), Some("GET /licence")),
-    op("show-code", "Show code (a new code, signed)", Some("licence"), Some("GET /licence/code")),
-    op("show-code-reused", "Show code (reused)", Some("licence"), Some("GET /licence/code")),
-    op("verify-code", "Verify by code", Some("verify"), Some("POST /verifications")),
-    op("verify-barcode", "Verify by barcode", Some("verify"), Some("POST /verifications")),
-    op("verify-mdoc", "Verify by mdoc", Some("verify"), Some("POST /verifications")),
-    op("truck-apply", "Truck pass apply (short, signed at once)", Some("pass"), Some("POST /truck/passes")),
-    op("truck-code", "Truck pass show code", Some("pass"), Some("GET /truck/passes/{id}/code")),
-    op("truck-verify", "Truck pass verify", Some("verify"), Some("POST /truck/verifications")),
-    op("expiry", "Expiry run (per run of N abandoned applications)", Some("expire"), None),
+    op(
+        "show-code",
+        "Show code (a new code, signed)",
+        Some("licence"),
+        Some("GET /licence/code"),
+    ),
+    op(
+        "show-code-reused",
+        "Show code (reused)",
+        Some("licence"),
+        Some("GET /licence/code"),
+    ),
+    op(
+        "verify-code",
+        "Verify by code",
+        Some("verify"),
+        Some("POST /verifications"),
+    ),
+    op(
+        "verify-barcode",
+        "Verify by barcode",
+        Some("verify"),
+        Some("POST /verifications"),
+    ),
+    op(
+        "verify-mdoc",
+        "Verify by mdoc",
+        Some("verify"),
+        Some("POST /verifications"),
+    ),
+    op(
+        "truck-apply",
+        "Truck pass apply (short, signed at once)",
+        Some("pass"),
+        Some("POST /truck/passes"),
+    ),
+    op(
+        "truck-code",
+        "Truck pass show code",
+        Some("pass"),
+        Some("GET /truck/passes/{id}/code"),
+    ),
+    op(
+        "truck-verify",
+        "Truck pass verify",
+        Some("verify"),
+        Some("POST /truck/verifications"),
+    ),
+    op(
+        "expiry",
+        "Expiry run (per run of N abandoned applications)",
+        Some("expire"),
+        None,
+    ),
 ];
 
 const fn op(
@@ -190,18 +268,21 @@ impl Bench {
     /// at `upstream`, loads `samples` sample licences, and certifies the keys.
     pub async fn start(upstream: &str, samples: usize) -> Result<Bench, ScenarioError> {
         let proxy = Proxy::start(upstream).await?;
-        let sdk = shared::adapters::aws::sdk_config()
-            .await
-            .into_builder()
+        // The endpoint set on the loader, not on a built configuration: the SDK's clients would
+        // otherwise take AWS_ENDPOINT_URL (the emulator itself) from the environment again.
+        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
             .endpoint_url(&proxy.url)
-            .build();
+            .load()
+            .await;
         let run = uuid::Uuid::new_v4().simple().to_string();
-        let table = format!("edl-capacity-{run}");
+        let table = format!("{TABLE_PREFIX}{run}");
         let bucket = format!("edl-capacity-{run}");
         let bus = format!("edl-capacity-{run}");
         let setup = |e: &dyn std::fmt::Display| ScenarioError::Setup(e.to_string());
         let client = shared::adapters::aws::dynamodb_client(&sdk);
-        DynamoRecords::create_table(&client, &table).await.map_err(|e| setup(&e))?;
+        DynamoRecords::create_table(&client, &table)
+            .await
+            .map_err(|e| setup(&e))?;
         let photos = S3Photos::new(&sdk, bucket.clone());
         photos.create_bucket().await.map_err(|e| setup(&e))?;
         aws_sdk_eventbridge::Client::new(&sdk)
@@ -211,7 +292,10 @@ impl Bench {
             .await
             .map_err(|e| setup(&aws_sdk_eventbridge::error::DisplayErrorContext(e)))?;
         let records: Arc<dyn Records> = Arc::new(DynamoRecords::new(client, table));
-        records.seed_rollout(&Plan::default_plan()).await.map_err(|e| setup(&e))?;
+        records
+            .seed_rollout(&Plan::default_plan())
+            .await
+            .map_err(|e| setup(&e))?;
         records
             .seed_truck_rules(&shared::domain::truck::TruckRulebook::shipped())
             .await
@@ -344,6 +428,22 @@ impl Bench {
         ))
     }
 
+    /// The holder passes the real-person check (the development liveness service) and confirms it.
+    pub async fn confirm_liveness(&self, holder: &str, application: &str) -> Answer {
+        let token = self.token(Role::Holder, Some(holder));
+        let session = self
+            .api
+            .keys
+            .mint_liveness_session(holder, 99.0, self.api.services.now().timestamp());
+        self.request(
+            "POST",
+            &format!("/applications/{application}/liveness"),
+            Some(&token),
+            Some(json!({ "livenessSessionId": session })),
+        )
+        .await
+    }
+
     /// Runs the issue function's handler for an approved application.
     pub async fn issue(&self, application: &str) -> Result<Option<String>, String> {
         let approved = edl_issue::Approved {
@@ -360,18 +460,7 @@ impl Bench {
         let (number, id, calls) = self.open(true).await?;
         into.push("open-on-file", calls);
         let token = self.token(Role::Holder, Some(&number));
-        let session = self
-            .api
-            .keys
-            .mint_liveness_session(&number, 99.0, self.api.services.now().timestamp());
-        let answer = self
-            .request(
-                "POST",
-                &format!("/applications/{id}/liveness"),
-                Some(&token),
-                Some(json!({ "livenessSessionId": session })),
-            )
-            .await;
+        let answer = self.confirm_liveness(&number, &id).await;
         expect(&answer, 200, "liveness")?;
         into.push("liveness", self.calls());
         self.issue(&id).await.map_err(|e| step("issuance", e))?;
@@ -419,7 +508,11 @@ impl Bench {
         let form = &offer.body["upload"];
         let url = form["url"].as_str().unwrap_or_default().to_string();
         let fields = form["fields"].as_object().cloned().unwrap_or_default();
-        let key = fields.get("key").and_then(Value::as_str).unwrap_or_default().to_string();
+        let key = fields
+            .get("key")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
         let photo = edl_tests::images::id_photo_jpeg_variant(360, 480, seed);
         let status = self.post_form(&url, &fields, &photo).await?;
         if !(200..300).contains(&status) {
@@ -462,9 +555,17 @@ impl Bench {
         Ok(())
     }
 
-    /// One run of the truck flow, for one of the sample fleet's trucks.
-    async fn truck(&mut self, into: &mut Measurement, plate: &str, later_by: i64) -> Result<(), ScenarioError> {
-        let fleet = self.token(Role::FleetManager, None);
+    /// One run of the truck flow: `applicant` applies for its truck `plate`.
+    async fn truck(
+        &mut self,
+        into: &mut Measurement,
+        (applicant, plate): (Applicant, &str),
+        later_by: i64,
+    ) -> Result<(), ScenarioError> {
+        let fleet = match applicant {
+            Applicant::Owner(holder) => self.token(Role::Holder, Some(holder)),
+            Applicant::Fleet => self.token(Role::FleetManager, None),
+        };
         let today = (self.api.services.now() + Duration::hours(8)).date_naive() + Duration::days(later_by);
         let later = today + Duration::days(2);
         let answer = self
@@ -518,7 +619,10 @@ impl Bench {
         if report.applications_expired < items {
             return Err(step(
                 "expiry",
-                format!("{} of {items} abandoned applications ended", report.applications_expired),
+                format!(
+                    "{} of {items} abandoned applications ended",
+                    report.applications_expired
+                ),
             ));
         }
         into.push("expiry", self.calls());
@@ -578,8 +682,21 @@ pub struct Options {
     pub expiry_items: usize,
 }
 
-/// The two trucks of the sample fleet the truck flow alternates between.
-const PLATES: [&str; 2] = ["京B20001", "京B2000D"];
+/// Who applies for a truck pass.
+#[derive(Debug, Clone, Copy)]
+enum Applicant {
+    /// A holder, for their own truck.
+    Owner(&'static str),
+    /// The sample fleet's manager, for one of its trucks.
+    Fleet,
+}
+
+/// The truck flow alternates between a holder's own truck and a fleet's, so that
+/// the owner's and the fleet's partitions differ between runs as they do between applicants.
+const PLATES: [(Applicant, &str); 2] = [
+    (Applicant::Owner("11010519900307451X"), "京A12345"),
+    (Applicant::Fleet, "京B20001"),
+];
 
 /// Runs every chosen flow `runs` times against the emulator and returns the calls of each operation.
 pub async fn measure(options: &Options) -> Result<Measurement, ScenarioError> {
