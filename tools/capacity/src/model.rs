@@ -592,7 +592,7 @@ pub fn model(measurement: &Measurement, profile: &Profile, template: &TemplateFa
     }
     quotas.sort_by(|a, b| b.utilisation().total_cmp(&a.utilisation()));
     let p = &profile.prices;
-    let costs = operations
+    let costs: Vec<Cost> = operations
         .iter()
         .map(|o| {
             let other_kms = o
@@ -624,6 +624,26 @@ pub fn model(measurement: &Measurement, profile: &Profile, template: &TemplateFa
                     0.0
                 },
                 lambda,
+            }
+        })
+        .collect();
+    // The expiry run's cost is for the whole run: per item, so that its row is per million items ended.
+    let items = measurement.expiry_items.max(1) as f64;
+    let costs = costs
+        .into_iter()
+        .map(|c: Cost| {
+            if c.id == "expiry" {
+                Cost {
+                    dynamodb: c.dynamodb / items,
+                    kms: c.kms / items,
+                    s3: c.s3 / items,
+                    events: c.events / items,
+                    api_gateway: c.api_gateway / items,
+                    lambda: c.lambda / items,
+                    id: "expiry (per item ended)".into(),
+                }
+            } else {
+                c
             }
         })
         .collect();
