@@ -48,6 +48,7 @@ pub struct Touch {
 #[derive(Debug, Clone, Default)]
 struct Schema {
     partition_key: String,
+    sort_key: Option<String>,
     /// Index name and its partition key attribute.
     indexes: Vec<(String, String)>,
 }
@@ -89,6 +90,11 @@ impl Ledger {
         let Some(partition_key) = hash_of(&request["KeySchema"]) else {
             return;
         };
+        let sort_key = request["KeySchema"]
+            .as_array()
+            .and_then(|keys| keys.iter().find(|k| k["KeyType"] == "RANGE"))
+            .and_then(|k| k["AttributeName"].as_str())
+            .map(str::to_string);
         let indexes = request["GlobalSecondaryIndexes"]
             .as_array()
             .map(|list| {
@@ -98,7 +104,14 @@ impl Ledger {
             })
             .unwrap_or_default();
         if let Ok(mut schemas) = self.schemas.lock() {
-            schemas.insert(table.to_string(), Schema { partition_key, indexes });
+            schemas.insert(
+                table.to_string(),
+                Schema {
+                    partition_key,
+                    sort_key,
+                    indexes,
+                },
+            );
         }
     }
 
@@ -110,8 +123,40 @@ impl Ledger {
             .unwrap_or_default()
     }
 
-    /// The capacity a DynamoDB call used, from its request and the emulator's answer.
-    pub fn dynamo_use(&self, operation: &str, request: &Value, response: &Value) -> DynamoUse {
+    /// The items a write may replace or remove, as `(table, key)`: their index entries
+    /// move or go, and only the items as they were name those entries' partitions.
+    pub fn items_written(&self, operation: &str, request: &Value) -> Vec<(String, Value)> {
+        write_actions(operation, request)
+            .iter()
+            .filter_map(|action| {
+                let (kind, body) = action.as_object()?.iter().next()?;
+                let table = body["TableName"].as_str()?.to_string();
+                let key = match kind.as_str() {
+                    "Put" => {
+                        let schema = self.schema(&table);
+                        let mut key = Map::new();
+                        for name in std::iter::once(&schema.partition_key).chain(schema.sort_key.as_ref()) {
+                            key.insert(name.clone(), body["Item"].get(name)?.clone());
+                        }
+                        Value::Object(key)
+                    }
+                    "Update" | "Delete" => body["Key"].clone(),
+                    _ => return None,
+                };
+                Some((table, key))
+            })
+            .collect()
+    }
+
+    /// The capacity a DynamoDB call used, from its request, the emulator's answer,
+    /// and the items the write replaced as they were before (`prior`, by `prior_key`).
+    pub fn dynamo_use(
+        &self,
+        operation: &str,
+        request: &Value,
+        response: &Value,
+        prior: &HashMap<String, Value>,
+    ) -> DynamoUse {
         let (reported_read_units, reported_write_units) = reported(operation, &response["ConsumedCapacity"]);
         let mut usage = DynamoUse {
             reported_read_units,
@@ -201,36 +246,14 @@ impl Ledger {
                     });
                 }
             }
-            "PutItem" | "UpdateItem" | "DeleteItem" => {
-                let action = match operation {
-                    "PutItem" => "Put",
-                    "UpdateItem" => "Update",
-                    _ => "Delete",
-                };
-                let mut wrapped = Map::new();
-                wrapped.insert(action.into(), request.clone());
-                self.write_touches(&mut usage, &[Value::Object(wrapped)], &response["ConsumedCapacity"]);
-            }
-            "TransactWriteItems" => {
-                let actions = request["TransactItems"].as_array().cloned().unwrap_or_default();
-                self.write_touches(&mut usage, &actions, &response["ConsumedCapacity"]);
-            }
-            "BatchWriteItem" => {
-                let mut actions = Vec::new();
-                if let Some(tables) = request["RequestItems"].as_object() {
-                    for (table, writes) in tables {
-                        for write in writes.as_array().cloned().unwrap_or_default() {
-                            let mut wrapped = Map::new();
-                            if let Some(item) = write["PutRequest"]["Item"].as_object() {
-                                wrapped.insert("Put".into(), serde_json::json!({ "TableName": table, "Item": item }));
-                            } else if let Some(key) = write["DeleteRequest"]["Key"].as_object() {
-                                wrapped.insert("Delete".into(), serde_json::json!({ "TableName": table, "Key": key }));
-                            }
-                            actions.push(Value::Object(wrapped));
-                        }
-                    }
-                }
-                self.write_touches(&mut usage, &actions, &response["ConsumedCapacity"]);
+            "PutItem" | "UpdateItem" | "DeleteItem" | "TransactWriteItems" | "BatchWriteItem" => {
+                let actions = write_actions(operation, request);
+                let before: Vec<Option<Value>> = self
+                    .items_written(operation, request)
+                    .iter()
+                    .map(|(table, key)| prior.get(&prior_key(table, key)).cloned())
+                    .collect();
+                self.write_touches(&mut usage, &actions, &before, &response["ConsumedCapacity"]);
             }
             _ => {}
         }
@@ -240,7 +263,7 @@ impl Ledger {
     /// Spreads the write units the emulator reported per table and index over
     /// the partitions the actions wrote: evenly over a table's items, and over
     /// the items that set an index's key for that index.
-    fn write_touches(&self, usage: &mut DynamoUse, actions: &[Value], consumed: &Value) {
+    fn write_touches(&self, usage: &mut DynamoUse, actions: &[Value], before: &[Option<Value>], consumed: &Value) {
         let entries: Vec<Value> = match consumed {
             Value::Array(list) => list.clone(),
             Value::Object(_) => vec![consumed.clone()],
@@ -273,6 +296,15 @@ impl Ledger {
                 })
                 .collect();
             let writers: Vec<&(&str, &Value)> = writes.iter().filter(|(k, _)| *k != "ConditionCheck").collect();
+            // The items replaced or updated, as they were: their index entries are rewritten or removed.
+            let earlier: Vec<&Value> = actions
+                .iter()
+                .filter_map(|a| a.as_object()?.iter().next())
+                .filter(|(kind, _)| kind.as_str() != "ConditionCheck")
+                .zip(before)
+                .filter(|((_, body), _)| body["TableName"].as_str() == Some(table))
+                .filter_map(|(_, item)| item.as_ref())
+                .collect();
             for (kind, body) in &writes {
                 let key = if *kind == "Put" {
                     body["Item"][&schema.partition_key].clone()
@@ -301,10 +333,13 @@ impl Ledger {
                     .find(|(name, _)| *name == index)
                     .map(|(_, a)| a.clone())
                     .unwrap_or_default();
-                let keys: Vec<String> = writers
+                let mut keys: Vec<String> = writers
                     .iter()
                     .filter_map(|(kind, body)| index_key_written(kind, body, &attribute))
+                    .chain(earlier.iter().filter_map(|item| item.get(&attribute).map(value_text)))
                     .collect();
+                keys.sort();
+                keys.dedup();
                 if keys.is_empty() {
                     usage.touches.push(Touch {
                         target: index,
@@ -359,6 +394,42 @@ impl Ledger {
         }
         "(unknown)".into()
     }
+}
+
+/// The write actions of a request, each `{"Put"|"Update"|"Delete"|"ConditionCheck": {...}}` as in a transaction.
+fn write_actions(operation: &str, request: &Value) -> Vec<Value> {
+    let wrap = |kind: &str, body: Value| {
+        let mut wrapped = Map::new();
+        wrapped.insert(kind.into(), body);
+        Value::Object(wrapped)
+    };
+    match operation {
+        "PutItem" => vec![wrap("Put", request.clone())],
+        "UpdateItem" => vec![wrap("Update", request.clone())],
+        "DeleteItem" => vec![wrap("Delete", request.clone())],
+        "TransactWriteItems" => request["TransactItems"].as_array().cloned().unwrap_or_default(),
+        "BatchWriteItem" => {
+            let mut actions = Vec::new();
+            if let Some(tables) = request["RequestItems"].as_object() {
+                for (table, writes) in tables {
+                    for write in writes.as_array().cloned().unwrap_or_default() {
+                        if let Some(item) = write["PutRequest"]["Item"].as_object() {
+                            actions.push(wrap("Put", serde_json::json!({ "TableName": table, "Item": item })));
+                        } else if let Some(key) = write["DeleteRequest"]["Key"].as_object() {
+                            actions.push(wrap("Delete", serde_json::json!({ "TableName": table, "Key": key })));
+                        }
+                    }
+                }
+            }
+            actions
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// How the item a write replaced is looked up in `dynamo_use`'s `prior`.
+pub fn prior_key(table: &str, key: &Value) -> String {
+    format!("{table}|{key}")
 }
 
 /// The key an index gets from a written item: a put's attribute, or an update's `SET name = :value`.
@@ -535,7 +606,12 @@ mod tests {
             "ExpressionAttributeNames": { "#p": "queuePk", "#s": "queueSk" },
             "ExpressionAttributeValues": { ":p": { "S": "REVIEW" }, ":a": { "S": "0" }, ":b": { "S": "9" } },
         });
-        let usage = ledger.dynamo_use("Query", &query, &json!({ "Items": [], "Count": 0, "ScannedCount": 0 }));
+        let usage = ledger.dynamo_use(
+            "Query",
+            &query,
+            &json!({ "Items": [], "Count": 0, "ScannedCount": 0 }),
+            &HashMap::new(),
+        );
         assert_eq!(usage.touches[0].key, "REVIEW");
         let update = json!({ "TransactItems": [{ "Update": {
             "TableName": "t", "Key": { "pk": { "S": "APP#1" } },
@@ -545,14 +621,26 @@ mod tests {
         } }] });
         let consumed = json!({ "ConsumedCapacity": [{ "TableName": "t", "CapacityUnits": 3.0,
             "WriteCapacityUnits": 2.0, "GlobalSecondaryIndexes": { "queue": { "CapacityUnits": 1.0 } } }] });
-        let usage = ledger.dynamo_use("TransactWriteItems", &update, &consumed);
+        // The application was in the `DRAFT` queue partition before: that entry moves.
+        let mut prior = HashMap::new();
+        prior.insert(
+            prior_key("t", &json!({ "pk": { "S": "APP#1" } })),
+            json!({ "pk": { "S": "APP#1" }, "queuePk": { "S": "DRAFT" } }),
+        );
+        let usage = ledger.dynamo_use("TransactWriteItems", &update, &consumed, &prior);
         assert_eq!(usage.reported_write_units, 3.0);
-        assert!(usage.touches.contains(&Touch {
-            target: "queue".into(),
-            key: "REVIEW".into(),
-            read_units: 0.0,
-            write_units: 1.0
-        }));
+        for key in ["REVIEW", "DRAFT"] {
+            assert!(
+                usage.touches.contains(&Touch {
+                    target: "queue".into(),
+                    key: key.into(),
+                    read_units: 0.0,
+                    write_units: 0.5
+                }),
+                "{:?}",
+                usage.touches
+            );
+        }
         assert!(usage
             .touches
             .iter()

@@ -241,7 +241,7 @@ pub struct OperationCounts {
     pub memory_mb: f64,
     /// Partitions every run touched with the same key: shared by all holders.
     pub shared_partitions: Vec<PartitionUse>,
-    /// Index writes whose partition the request does not name (an entry removed).
+    /// Index writes whose partition neither the request nor the item before it names.
     pub unattributed_index_write_units: f64,
 }
 

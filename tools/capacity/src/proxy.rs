@@ -143,6 +143,15 @@ async fn handle(state: &State, request: hyper::Request<Incoming>) -> Answer {
             request_json = Some(json);
         }
     }
+    // The items a write replaces, read first (and not counted): their old index entries are written too.
+    let mut prior = std::collections::HashMap::new();
+    if let Some(json) = &request_json {
+        for (table, key) in state.ledger.items_written(&operation, json) {
+            if let Some(item) = read_item(state, &parts, &table, &key).await {
+                prior.insert(crate::ledger::prior_key(&table, &key), item);
+            }
+        }
+    }
     let entries = if service == "events" && operation == "PutEvents" {
         serde_json::from_slice::<Value>(&body)
             .ok()
@@ -182,7 +191,7 @@ async fn handle(state: &State, request: hyper::Request<Incoming>) -> Answer {
     let dynamo = match (&request_json, answer_parts.status.is_success()) {
         (Some(request), true) => serde_json::from_slice::<Value>(&answer_body)
             .ok()
-            .map(|response| state.ledger.dynamo_use(&operation, request, &response)),
+            .map(|response| state.ledger.dynamo_use(&operation, request, &response, &prior)),
         _ => None,
     };
     state.ledger.record(Call {
@@ -200,6 +209,30 @@ async fn handle(state: &State, request: hyper::Request<Incoming>) -> Answer {
         }
     }
     back.body(Full::new(answer_body)).unwrap_or_default()
+}
+
+/// An item as it is now, read from the emulator with the request's own credentials.
+async fn read_item(state: &State, parts: &http::request::Parts, table: &str, key: &Value) -> Option<Value> {
+    let body = serde_json::json!({ "TableName": table, "Key": key, "ConsistentRead": true }).to_string();
+    let mut request = hyper::Request::post(format!("{}/", state.upstream))
+        .header("content-type", "application/x-amz-json-1.0")
+        .header("x-amz-target", "DynamoDB_20120810.GetItem");
+    for name in ["authorization", "x-amz-date", "x-amz-security-token"] {
+        if let Some(value) = parts.headers.get(name) {
+            request = request.header(name, value);
+        }
+    }
+    let response = state
+        .client
+        .request(request.body(Full::new(Bytes::from(body))).ok()?)
+        .await
+        .ok()?;
+    if !response.status().is_success() {
+        return None;
+    }
+    let bytes = response.into_body().collect().await.ok()?.to_bytes();
+    let answer: Value = serde_json::from_slice(&bytes).ok()?;
+    answer.get("Item").cloned()
 }
 
 fn take_fault(state: &State, service: &str, operation: &str) -> Option<Fault> {

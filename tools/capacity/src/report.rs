@@ -37,7 +37,9 @@ pub fn markdown(model: &Model, generated_at: &str, emulator: &str) -> String {
          units are flat (0.5 or 1 per call whatever the size), so read units are computed here from the items the call \
          returned, by DynamoDB's rules (4 KB per unit, half for eventually consistent reads, twice in a transaction, a \
          query's items summed before rounding); the emulator's figure is shown beside it. A query's items dropped by a \
-         filter are billed too: they are estimated from `ScannedCount`. Each operation ran {runs} times, each time for \
+         filter are billed too: they are estimated from `ScannedCount`. Write units are spread over the partitions \
+         written: evenly over a transaction's items, and for an index over the entries written, moved or removed \
+         (the proxy reads each item as it was before the write, uncounted, to name the partition it leaves). Each operation ran {runs} times, each time for \
          another holder (or truck); the counts are those of the last run, on a warm function instance; \
          a partition key that was the same in every run is **shared**: the whole national rate of that operation lands \
          on one partition.\n",
@@ -250,7 +252,7 @@ pub fn markdown(model: &Model, generated_at: &str, emulator: &str) -> String {
         if o.unattributed_index_write_units > 0.0 {
             let _ = writeln!(
                 out,
-                "| {} | an index | (an entry removed: the request does not name its partition) | 0 | {} |",
+                "| {} | an index | (not named by the request nor by the item before it) | 0 | {} |",
                 o.id,
                 number(o.unattributed_index_write_units)
             );

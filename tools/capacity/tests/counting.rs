@@ -110,6 +110,21 @@ async fn each_operation_of_the_photo_on_file_flow_is_counted_and_issuance_signs_
         "{:?}",
         open.shared_partitions
     );
+    // Approval takes the application out of its day's expiry bucket, which every application of the day shares;
+    // the request only names the application: the entry's partition comes from the item as it was.
+    let liveness = edl_capacity::model::summarise(
+        measurement.get("liveness").expect("measured"),
+        &Default::default(),
+        &facts,
+    );
+    assert!(
+        liveness
+            .shared_partitions
+            .iter()
+            .any(|p| p.target == "expiry" && p.key.starts_with("APP#") && p.write_units > 0.0),
+        "{:?}",
+        liveness.shared_partitions
+    );
     assert!(
         !open.shared_partitions.iter().any(|p| p.key.starts_with("LICENCE#")),
         "each holder's own partition is not shared: {:?}",
