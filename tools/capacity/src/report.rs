@@ -39,8 +39,8 @@ pub fn markdown(model: &Model, generated_at: &str, emulator: &str) -> String {
          query's items summed before rounding); the emulator's figure is shown beside it. A query's items dropped by a \
          filter are billed too: they are estimated from `ScannedCount`. Write units are spread over the partitions \
          written: evenly over a transaction's items, and for an index over the entries written, moved or removed \
-         (the proxy reads each item as it was before the write, uncounted, to name the partition it leaves). Each operation ran {runs} times, each time for \
-         another holder (or truck); the counts are those of the last run, on a warm function instance; \
+         (the proxy reads each item as it was before the write, uncounted, to name the partition it leaves). Each operation ran {runs} times (the expiry run once), each \
+         time for another holder (or truck); the counts are those of the last run, on a warm function instance; \
          a partition key that was the same in every run is **shared**: the whole national rate of that operation lands \
          on one partition.\n",
         runs = model.operations.iter().map(|o| o.runs).max().unwrap_or(0)
