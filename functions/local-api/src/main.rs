@@ -8,7 +8,11 @@ use edl_local_api::routes::{routes_from_template, TEMPLATE};
 use edl_local_api::server::{serve, LocalApi};
 use edl_local_api::{local_services, Storage};
 use shared::dev::DevKeys;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
 use shared::domain::caller::Role;
+use shared::ports::TrustRole;
+use shared::service::verification::IacaPin;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -36,6 +40,13 @@ USAGE:
       KMS (AWS credentials and AWS_REGION from the environment): create the
       IACA root and a document signer (both signed through KMS), add a document
       signer for rotation, retire one (it still verifies what it signed).
+      bootstrap prints the IACA certificate's SHA-256 fingerprint: the stack's
+      IacaSha256 parameter. add-signer certifies under the IACA that
+      IACA_SHA256 names (a row alone is never trusted).
+
+  IACA_SHA256 (serve, with AWS adapters): the fingerprint of the IACA to trust
+      when this run did not create it (a deployed stack's, or an emulator's
+      from an earlier run); without it nothing verifies or signs.
 ";
 
 struct Options {
@@ -166,6 +177,7 @@ async fn keys(options: &Options) -> Result<String, String> {
         Arc::new(shared::adapters::NoLivenessService),
     );
     services.signer = Some(Arc::new(KmsSigner::new(&config)));
+    pin_from_environment(&services)?;
     let authority = Authority::default();
     let entries = match options.subcommand.as_deref() {
         Some("bootstrap") => {
@@ -196,16 +208,42 @@ async fn keys(options: &Options) -> Result<String, String> {
         Some("list") => services.records.trust().await.map_err(|e| e.to_string())?,
         other => return Err(format!("unknown keys command {other:?}; see --help")),
     };
-    let lines: Vec<String> = entries
+    let pinned = services.trust_cache.iaca_pin();
+    let mut lines: Vec<String> = entries
         .iter()
         .map(|e| {
-            format!(
+            let mut line = format!(
                 "{:?}\t{}\t{:?}\tkey {}\tcreated {}",
                 e.role, e.kid, e.status, e.key_id, e.created_at
-            )
+            );
+            if e.role == TrustRole::Iaca {
+                let fingerprint = STANDARD.decode(&e.certificate).map(|der| IacaPin::of(&der));
+                if let Ok(fingerprint) = fingerprint {
+                    let mark = if pinned == Some(fingerprint) { " (pinned)" } else { "" };
+                    line.push_str(&format!("\tsha256 {fingerprint}{mark}"));
+                }
+            }
+            line
         })
         .collect();
+    if options.subcommand.as_deref() == Some("bootstrap") {
+        if let Some(pin) = pinned {
+            lines.push(format!(
+                "\nIACA fingerprint: {pin}\nDeploy with it, so that the functions trust this IACA and no other:\n  \
+                 sam deploy --parameter-overrides IacaSha256={pin} (and your other parameters)"
+            ));
+        }
+    }
     Ok(lines.join("\n"))
+}
+
+/// Pins the IACA named by `IACA_SHA256`, when set.
+fn pin_from_environment(services: &shared::service::Services) -> Result<(), String> {
+    if let Some(text) = std::env::var("IACA_SHA256").ok().filter(|t| !t.is_empty()) {
+        let pin = IacaPin::parse(&text).map_err(|e| format!("IACA_SHA256: {e}"))?;
+        services.trust_cache.pin_iaca(pin);
+    }
+    Ok(())
 }
 
 async fn run(options: Options) -> Result<(), String> {
@@ -230,6 +268,11 @@ async fn run(options: Options) -> Result<(), String> {
     let local = local_services(&storage, &keys, samples, options.seed, &format!("http://{address}"))
         .await
         .map_err(|e| e.to_string())?;
+    // In memory the server makes its own IACA each start and trusts it; with AWS adapters it trusts the
+    // one it just created, or the one IACA_SHA256 names.
+    if matches!(storage, Storage::Aws { .. }) {
+        pin_from_environment(&local.services)?;
+    }
     let consoles = Consoles::from_env().map_err(|e| e.to_string())?;
     let listener = tokio::net::TcpListener::bind(address)
         .await
@@ -266,6 +309,10 @@ fn print_banner(api: &LocalApi, storage: &Storage, samples: usize, address: Sock
         api.routes.len()
     );
     println!("  records: {storage}; {samples} sample licences loaded");
+    match api.services.trust_cache.iaca_pin() {
+        Some(pin) => println!("  trusted IACA (SHA-256): {pin}"),
+        None => println!("  no IACA trusted: set IACA_SHA256 (edl-local keys list prints the fingerprints); nothing verifies or signs"),
+    }
     for route in &api.routes {
         println!("  {:<7} {:<36} -> {}", route.method, route.path, route.function);
     }

@@ -5,6 +5,7 @@ use super::NoLivenessService;
 use crate::dev::{DevKeys, DevLiveness};
 use crate::domain::calendar::WorkingCalendar;
 use crate::ports::{Clock, LivenessCheck, SystemClock};
+use crate::service::verification::IacaPin;
 use crate::service::Services;
 use std::sync::Arc;
 
@@ -35,7 +36,7 @@ pub enum WiringError {
 /// `TABLE_NAME`; photos in `PHOTO_BUCKET` for the functions built with the
 /// `s3` feature; the KMS signer for those built with `kms`; issuance requests
 /// and notices on `EVENT_BUS_NAME` for those built with `eventbridge`; the
-/// working-day calendar from `EDL_CALENDAR` when set. The liveness check is the development one only when
+/// working-day calendar from `EDL_CALENDAR` when set; the IACA trusted from `IACA_SHA256`. The liveness check is the development one only when
 /// `EDL_DEV_LIVENESS_SECRET` is set (a test stage); otherwise none is wired
 /// yet and liveness confirmations are refused as unavailable.
 pub async fn services_from_environment() -> Result<Services, WiringError> {
@@ -70,6 +71,11 @@ pub async fn services_from_environment() -> Result<Services, WiringError> {
     if let Ok(disclosure) = std::env::var("EDL_DISCLOSURE") {
         services.disclosure = crate::domain::verification::Disclosure::from_json(&disclosure)
             .map_err(|e| WiringError::Invalid("EDL_DISCLOSURE", e.to_string()))?;
+    }
+    // The IACA verification, issuance and signing trust (the template's IacaSha256); none without it.
+    if let Some(pin) = std::env::var("IACA_SHA256").ok().filter(|p| !p.is_empty()) {
+        let pin = IacaPin::parse(&pin).map_err(|e| WiringError::Invalid("IACA_SHA256", e.to_string()))?;
+        services.trust_cache.pin_iaca(pin);
     }
     if let Ok(calendar) = std::env::var("EDL_CALENDAR") {
         services.calendar =

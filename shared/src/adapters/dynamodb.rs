@@ -1,13 +1,17 @@
 //! The DynamoDB adapter of `Records`: one table, conditional writes, transactions where two items change together.
 //!
 //! Keys (`pk`, `sk`):
-//! - `LICENCE#<number>` / `LICENCE`: the paper licence; `CHANGE#<at>#<version>`: its changes;
-//!   `OPEN_APPLICATION`: the lock that allows one open application per licence.
+//! - `LICENCE#<number>` / `LICENCE`: the paper licence; `CHANGE#<at>#<version>`: its changes.
+//! - `OPENAPP#<number>` / `OPEN_APPLICATION`: the lock that allows one open application per
+//!   licence, in a partition of its own so that the functions that take and release it may
+//!   never write the licence (least privilege by partition, `template.yaml`).
 //! - `HOLDER#<identity>` / `LICENCE`: which licence a holder has.
 //! - `APP#<id>` / `APP`: an application with its history.
 //! - `ROLLOUT` / `CITY#<code>`, `WAVE#<id>`, `CHANGE#<at>#<id>`: the staged rollout.
 //! - `PHOTO#<sha256>` / `PHOTO`: which holder submitted these image bytes (R15).
-//! - `EDL#<serial>` / `EDL`: an issued electronic licence; `SHOWCODE`: its current show code.
+//! - `EDL#<serial>` / `EDL`: an issued electronic licence.
+//! - `SHOWCODE#<serial>` / `SHOWCODE`: its current show code, apart from the licence so that
+//!   the licence function may keep codes and never write a licence.
 //! - `HOLDER#<identity>` / `EDL`: the serial of the holder's latest electronic licence.
 //! - `TRUST` / `<role>#<kid>`: certificates and the keys behind them.
 //! - `CHECKS#<holder>` / `<at>#<id>`: who verified the holder's licences (R15);
@@ -112,6 +116,10 @@ fn sortable(at: chrono::DateTime<chrono::Utc>) -> String {
 
 fn licence_pk(number: &str) -> String {
     format!("LICENCE#{number}")
+}
+
+fn open_application_pk(number: &str) -> String {
+    format!("OPENAPP#{number}")
 }
 
 fn app_pk(id: &str) -> String {
@@ -338,7 +346,7 @@ impl DynamoRecords {
     fn release_slot(&self, application: &Application) -> Result<TransactWriteItem, StoreError> {
         let delete = Delete::builder()
             .table_name(&self.table)
-            .key("pk", s(licence_pk(&application.licence_number)))
+            .key("pk", s(open_application_pk(&application.licence_number)))
             .key("sk", s("OPEN_APPLICATION"))
             .condition_expression("attribute_not_exists(pk) OR applicationId = :id")
             .expression_attribute_values(":id", s(&application.id))
@@ -519,7 +527,7 @@ impl Records for DynamoRecords {
         let mut items = Vec::with_capacity(2);
         if application.state.is_open() {
             let mut slot = Item::new();
-            slot.insert("pk".into(), s(licence_pk(&application.licence_number)));
+            slot.insert("pk".into(), s(open_application_pk(&application.licence_number)));
             slot.insert("sk".into(), s("OPEN_APPLICATION"));
             slot.insert("kind".into(), s("open-application"));
             slot.insert("applicationId".into(), s(&application.id));
@@ -542,7 +550,7 @@ impl Records for DynamoRecords {
             Err(StoreError::OpenApplicationExists { .. }) => {
                 // Name the application that holds the slot, so the client can continue it.
                 let slot = self
-                    .get(licence_pk(&application.licence_number), "OPEN_APPLICATION")
+                    .get(open_application_pk(&application.licence_number), "OPEN_APPLICATION")
                     .await?;
                 let existing = slot
                     .and_then(|i| i.get("applicationId").cloned())
@@ -735,14 +743,14 @@ impl Records for DynamoRecords {
     }
 
     async fn cached_show_code(&self, serial: &str) -> Result<Option<CachedShowCode>, StoreError> {
-        self.get(format!("EDL#{serial}"), "SHOWCODE")
+        self.get(format!("SHOWCODE#{serial}"), "SHOWCODE")
             .await?
             .map(decode)
             .transpose()
     }
 
     async fn cache_show_code(&self, serial: &str, code: &CachedShowCode) -> Result<(), StoreError> {
-        self.put_show_code(format!("EDL#{serial}"), code).await
+        self.put_show_code(format!("SHOWCODE#{serial}"), code).await
     }
 
     async fn record_check(&self, check: &CheckRecord) -> Result<(), StoreError> {

@@ -13,6 +13,7 @@ use base64::Engine;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
+use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -87,10 +88,47 @@ pub struct TrustSet {
     pub entries: Vec<TrustEntry>,
 }
 
-/// Shared across requests of one process (one Lambda container).
+/// The IACA root a deployment trusts: the SHA-256 of its certificate, from the deployment's configuration
+/// (`IACA_SHA256`), never from the records. Anyone who can write a row can add an IACA row; only the
+/// certificate whose fingerprint was configured becomes a trust root.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IacaPin([u8; 32]);
+
+/// A fingerprint that is not 64 hexadecimal digits.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("an IACA fingerprint is the SHA-256 of its certificate: 64 hexadecimal digits (colons allowed)")]
+pub struct InvalidPin;
+
+impl IacaPin {
+    /// The fingerprint of a DER certificate.
+    pub fn of(certificate_der: &[u8]) -> IacaPin {
+        IacaPin(Sha256::digest(certificate_der).into())
+    }
+
+    /// `3fa4...` as `edl-local keys bootstrap` prints it; upper case and `AB:CD:...` (as openssl prints it) too.
+    pub fn parse(text: &str) -> Result<IacaPin, InvalidPin> {
+        let digits: String = text.trim().chars().filter(|c| *c != ':').collect();
+        let bytes = hex::decode(digits).map_err(|_| InvalidPin)?;
+        bytes.try_into().map(IacaPin).map_err(|_| InvalidPin)
+    }
+
+    pub fn matches(&self, certificate_der: &[u8]) -> bool {
+        IacaPin::of(certificate_der) == *self
+    }
+}
+
+impl std::fmt::Display for IacaPin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&hex::encode(self.0))
+    }
+}
+
+/// Shared across requests of one process (one Lambda container), with the pinned IACA.
 #[derive(Default)]
 pub struct TrustCache {
     inner: Mutex<Option<(DateTime<Utc>, Arc<TrustSet>)>>,
+    /// None: no IACA is trusted, so no document signer, and nothing verifies or signs.
+    pin: Mutex<Option<IacaPin>>,
 }
 
 impl TrustCache {
@@ -98,6 +136,18 @@ impl TrustCache {
         if let Ok(mut inner) = self.inner.lock() {
             *inner = None;
         }
+    }
+
+    /// Trusts the IACA whose certificate has this fingerprint (and no other).
+    pub fn pin_iaca(&self, pin: IacaPin) {
+        if let Ok(mut current) = self.pin.lock() {
+            *current = Some(pin);
+        }
+        self.clear();
+    }
+
+    pub fn iaca_pin(&self) -> Option<IacaPin> {
+        self.pin.lock().ok().and_then(|pin| *pin)
     }
 }
 
@@ -165,15 +215,22 @@ impl Services {
                 }
             }
         }
-        let entries = self.records.trust().await?;
+        let stored = self.records.trust().await?;
         let decode = |e: &TrustEntry| STANDARD.decode(&e.certificate).ok();
-        let iacas: Vec<(String, Vec<u8>)> = entries
+        // A row makes an IACA trusted only if its certificate is the pinned one: a row written by anyone
+        // else who can write the table (a forged root, with signers under it) is ignored.
+        let pin = self.trust_cache.iaca_pin();
+        let pinned = |e: &TrustEntry| decode(e).is_some_and(|der| pin.is_some_and(|pin| pin.matches(&der)));
+        for ignored in stored.iter().filter(|e| e.role == TrustRole::Iaca && !pinned(e)) {
+            tracing::warn!(kid = %ignored.kid, pinned = pin.is_some(), "IACA row ignored: not the pinned certificate");
+        }
+        let iacas: Vec<(String, Vec<u8>)> = stored
             .iter()
-            .filter(|e| e.role == TrustRole::Iaca && e.status == TrustStatus::Active)
+            .filter(|e| e.role == TrustRole::Iaca && e.status == TrustStatus::Active && pinned(e))
             .filter_map(|e| decode(e).map(|der| (e.kid.clone(), der)))
             .collect();
         let mut signers = HashMap::new();
-        for entry in entries.iter().filter(|e| e.role == TrustRole::DocumentSigner) {
+        for entry in stored.iter().filter(|e| e.role == TrustRole::DocumentSigner) {
             let Some(der) = decode(entry) else { continue };
             // A document signer is trusted only if it chains to one of our IACAs;
             // checked once here, at a time inside its own validity.
@@ -197,6 +254,14 @@ impl Services {
                 }
             }
         }
+        // What signing picks from and the trust document publishes: the pinned IACA and the signers under it.
+        let entries = stored
+            .into_iter()
+            .filter(|e| match e.role {
+                TrustRole::Iaca => iacas.iter().any(|(kid, _)| *kid == e.kid),
+                TrustRole::DocumentSigner => signers.contains_key(&e.kid),
+            })
+            .collect();
         let set = Arc::new(TrustSet {
             iacas,
             signers,
