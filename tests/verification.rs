@@ -11,6 +11,7 @@ use shared::credential::showcode::{self, CodeKind, ShowClaims};
 use shared::crypto::LocalSigner;
 use shared::service::issuance::IssueOutcome;
 use shared::service::keys::Authority;
+use shared::service::verification::{IacaPin, TrustCache};
 use std::io::Write;
 use std::sync::Arc;
 
@@ -445,4 +446,173 @@ async fn trust_material_is_public_and_verifies_a_code_offline() {
         edl_verify::offline::verify(&json!({ "iaca": [], "documentSigners": [] }), &code, now).map_err(|e| e.0),
         Err("unknown-kid".to_string())
     );
+}
+
+/// A process configured as a deployed function is: its own trust cache, pinned to `pin` (IACA_SHA256) or not.
+fn deployed(h: &Harness, pin: Option<&str>) -> shared::service::Services {
+    let mut services = h.services.clone();
+    services.trust_cache = Arc::new(TrustCache::default());
+    if let Some(pin) = pin {
+        services
+            .trust_cache
+            .pin_iaca(IacaPin::parse(pin).expect("a fingerprint"));
+    }
+    services
+}
+
+/// Anyone who can write the table can add an IACA row: here a forger, with keys of their own, writes a root
+/// and a document signer under it the way the key administration would, and signs a code for 张伟's licence.
+/// A deployment pinned to its IACA's fingerprint ignores both rows: the forged code does not verify, the trust
+/// document does not publish them, signing keeps to the real document signer; an unpinned one trusts nothing.
+async fn a_forged_iaca_row_is_ignored(mut h: Harness) {
+    let (serial, code) = issued(&mut h).await;
+    let pin = h
+        .services
+        .trust_cache
+        .iaca_pin()
+        .expect("the process that made the IACA trusts it");
+    let pin = pin.to_string();
+    let real_signer = h.services.active_signer().await.expect("a document signer");
+
+    let forger_keys = LocalSigner::new();
+    forger_keys.generate("forged-iaca");
+    forger_keys.generate("forged-ds");
+    let forger_keys = Arc::new(forger_keys);
+    let mut forger = h.services.clone();
+    forger.trust_cache = Arc::new(TrustCache::default());
+    forger.signer = Some(forger_keys.clone());
+    // Later than the real root, so that "the newest active IACA" would be the forged one.
+    h.clock.set("2026-11-25T10:00:30+08:00");
+    let forged_root = forger
+        .install_iaca(&Authority::default(), "forged-iaca")
+        .await
+        .expect("the forger writes an IACA row");
+    let forged_signer = forger
+        .add_document_signer(&Authority::default(), "forged-ds")
+        .await
+        .expect("and a document signer under it");
+    let now = h.services.now().timestamp();
+    let claims = ShowClaims {
+        kind: CodeKind::Licence,
+        serial: serial.clone(),
+        colour: showcode::Colour::Green,
+        issued_at: now,
+        expires_at: now + 300,
+        nonce: showcode::random_nonce(),
+    };
+    let forged = showcode::encode(&claims, forger_keys.as_ref(), "forged-ds", forged_signer.kid.as_bytes())
+        .await
+        .expect("a forged code");
+    let stored = h.services.records.trust().await.expect("trust rows");
+    assert!(
+        stored.iter().any(|e| e.kid == forged_root.kid),
+        "the forged row is in the table"
+    );
+
+    let pinned = deployed(&h, Some(&pin));
+    let forged_answer = call(
+        &pinned,
+        json_request("POST /verifications", &[], officer(), &json!({ "code": forged })),
+    )
+    .await;
+    assert_eq!(
+        (
+            forged_answer.body["valid"].as_bool(),
+            forged_answer.body["reason"].as_str()
+        ),
+        (Some(false), Some("unknown-kid")),
+        "{forged_answer:?}"
+    );
+    let genuine = call(
+        &pinned,
+        json_request("POST /verifications", &[], officer(), &json!({ "code": code })),
+    )
+    .await;
+    assert_eq!(genuine.body["valid"], true, "{genuine:?}");
+    let trust = call(&pinned, request("GET /.well-known/edl/trust", &[], None, None, None)).await;
+    let kids = |list: &str| -> Vec<String> {
+        trust.body[list]
+            .as_array()
+            .expect("a list")
+            .iter()
+            .map(|e| e["kid"].as_str().unwrap_or("").to_string())
+            .collect()
+    };
+    assert!(!kids("iaca").contains(&forged_root.kid), "{trust:?}");
+    assert_eq!(kids("iaca").len(), 1, "{trust:?}");
+    assert_eq!(kids("documentSigners"), vec![real_signer.kid.clone()], "{trust:?}");
+    assert_eq!(
+        edl_verify::offline::verify(&trust.body, &forged, h.services.now()).map_err(|e| e.0),
+        Err("unknown-kid".to_string()),
+        "terminals verifying offline from the published material refuse it too"
+    );
+    let signing = pinned.active_signer().await.expect("the real document signer");
+    assert_eq!(
+        signing.kid, real_signer.kid,
+        "the newer forged signer is never used to sign"
+    );
+
+    // The forger's own fingerprint, configured, would trust the forger's root (what is pinned decides).
+    let forger_pin = forger
+        .trust_cache
+        .iaca_pin()
+        .expect("the forger's process pins its root");
+    assert_ne!(forger_pin.to_string(), pin);
+    let misconfigured = deployed(&h, Some(&forger_pin.to_string()));
+    let answer = call(
+        &misconfigured,
+        json_request("POST /verifications", &[], officer(), &json!({ "code": code })),
+    )
+    .await;
+    assert_eq!(answer.body["reason"], "unknown-kid", "{answer:?}");
+
+    // No pin at all (IacaSha256 left empty): no row is a trust root, so nothing verifies and nothing is signed.
+    let unpinned = deployed(&h, None);
+    let answer = call(
+        &unpinned,
+        json_request("POST /verifications", &[], officer(), &json!({ "code": code })),
+    )
+    .await;
+    assert_eq!(
+        (answer.body["valid"].as_bool(), answer.body["reason"].as_str()),
+        (Some(false), Some("unknown-kid")),
+        "{answer:?}"
+    );
+    assert!(unpinned.active_signer().await.is_err());
+}
+
+#[tokio::test]
+async fn a_forged_iaca_row_is_ignored_on_embedded() {
+    a_forged_iaca_row_is_ignored(embedded_harness().await).await;
+}
+
+#[tokio::test]
+async fn a_forged_iaca_row_is_ignored_on_dynamodb() {
+    a_forged_iaca_row_is_ignored(dynamo_harness().await).await;
+}
+
+#[test]
+fn an_iaca_fingerprint_is_64_hex_digits() {
+    let pin = IacaPin::of(b"certificate");
+    let text = pin.to_string();
+    assert_eq!(text.len(), 64);
+    assert_eq!(IacaPin::parse(&text), Ok(pin));
+    let openssl_style = text
+        .to_uppercase()
+        .as_bytes()
+        .chunks(2)
+        .map(|pair| String::from_utf8_lossy(pair).into_owned())
+        .collect::<Vec<_>>()
+        .join(":");
+    assert_eq!(IacaPin::parse(&openssl_style), Ok(pin));
+    for bad in [
+        "",
+        "00",
+        &text[..62],
+        &format!("{text}00"),
+        &text.replacen(&text[..1], "g", 1),
+    ] {
+        assert!(IacaPin::parse(bad).is_err(), "{bad}");
+    }
+    assert!(pin.matches(b"certificate") && !pin.matches(b"certificatf"));
 }

@@ -3,13 +3,13 @@
 // A command-line tool: its output is for the person at the terminal (Lambda code logs through tracing).
 #![allow(clippy::print_stdout)]
 
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
 use edl_local_api::consoles::{Consoles, SignIn, PREFIX, PUBLISH_USAGE};
 use edl_local_api::routes::{routes_from_template, TEMPLATE};
 use edl_local_api::server::{serve, LocalApi};
 use edl_local_api::{local_services, Storage};
 use shared::dev::DevKeys;
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
 use shared::domain::caller::Role;
 use shared::ports::TrustRole;
 use shared::service::verification::IacaPin;

@@ -63,7 +63,11 @@ impl Services {
             .iter()
             .filter(|t| t.role == TrustRole::Iaca && t.status == TrustStatus::Active)
             .max_by_key(|t| t.created_at)
-            .ok_or_else(|| ServiceError::Unavailable("no trusted IACA certificate: bootstrap the keys and pin the IACA (IACA_SHA256)".into()))?;
+            .ok_or_else(|| {
+                ServiceError::Unavailable(
+                    "no trusted IACA certificate: bootstrap the keys and pin the IACA (IACA_SHA256)".into(),
+                )
+            })?;
         let iaca_der = trust
             .iacas
             .iter()

@@ -141,7 +141,9 @@ impl Services {
             .as_deref()
             .ok_or_else(|| ServiceError::Unavailable("no signer is configured".into()))?;
         let pin = self.trust_cache.iaca_pin().ok_or_else(|| {
-            ServiceError::Unavailable("no IACA is pinned: set IACA_SHA256 to the fingerprint keys bootstrap printed".into())
+            ServiceError::Unavailable(
+                "no IACA is pinned: set IACA_SHA256 to the fingerprint keys bootstrap printed".into(),
+            )
         })?;
         let trust = self.records.trust().await?;
         let (iaca, iaca_der) = trust
@@ -150,7 +152,9 @@ impl Services {
             .filter_map(|t| STANDARD.decode(&t.certificate).ok().map(|der| (t, der)))
             .filter(|(_, der)| pin.matches(der))
             .max_by_key(|(t, _)| t.created_at)
-            .ok_or_else(|| ServiceError::Unavailable(format!("no active IACA certificate has the pinned fingerprint {pin}")))?;
+            .ok_or_else(|| {
+                ServiceError::Unavailable(format!("no active IACA certificate has the pinned fingerprint {pin}"))
+            })?;
         let public = signer.public_key(key_id).await.map_err(unavailable)?;
         let now = self.now();
         let subject = Subject {
