@@ -36,7 +36,8 @@ pub enum WiringError {
 /// `TABLE_NAME`; photos in `PHOTO_BUCKET` for the functions built with the
 /// `s3` feature; the KMS signer for those built with `kms`; issuance requests
 /// and notices on `EVENT_BUS_NAME` for those built with `eventbridge`; the
-/// working-day calendar from `EDL_CALENDAR` when set; the IACA trusted from `IACA_SHA256`. The liveness check is the development one only when
+/// working-day calendar from `EDL_CALENDAR` when set; the one IACA trusted from
+/// `IACA_SHA256` (none without it). The liveness check is the development one only when
 /// `EDL_DEV_LIVENESS_SECRET` is set (a test stage); otherwise none is wired
 /// yet and liveness confirmations are refused as unavailable.
 pub async fn services_from_environment() -> Result<Services, WiringError> {
