@@ -39,11 +39,13 @@ from urllib3 import encode_multipart_formdata
 import deploy
 from client import Api, Diagnostics, StackFailure, eventually, now_ms, problem
 from emulator import Emulator
-from idp import IdentityProvider, Issuer
+from idp import IdentityProvider, Issuer, SigningKey
 from pki import make_tls
 
 REGION = "us-east-1"
 AUDIENCE = "edl-app"
+# The template's rule ConsoleClientIsAnAudience: the consoles' client id is one of the audiences.
+AUDIENCES = f"{AUDIENCE},edl-consoles"
 ROOT = Path(__file__).resolve().parents[2]
 
 # The showcase holders of the sample register (shared/src/sample.rs).
@@ -170,24 +172,31 @@ def bootstrap_keys(ctx: Context) -> None:
 
 
 def refused_before_a_function_runs(ctx: Context) -> None:
-    """No token, a forged or foreign token: API Gateway's own 401, before any function runs."""
-    other_issuer = Issuer(ctx.issuer.url.replace("/edl-login", "/other-login"), AUDIENCE)
-    expired = ctx.issuer.key.sign(
-        {"iss": ctx.issuer.url, "aud": AUDIENCE, "sub": ZHANG_WEI, "roles": "holder", "exp": int(time.time()) - 60}
-    )
+    """No token, a forged or foreign token: API Gateway's own 401, before any function runs.
+
+    Each case fails one check alone: the foreign issuer's and audience's tokens are signed
+    with the authority's own key, the forged one carries the authority's key id.
+    """
+    now = int(time.time())
+    forger = SigningKey(ctx.issuer.key.kid)
+    claims = {"iss": ctx.issuer.url, "aud": AUDIENCE, "sub": ZHANG_WEI, "roles": "holder", "iat": now}
     cases = {
         "no token": None,
         "not a JWT": "not-a-token",
-        "another issuer": other_issuer.token(ZHANG_WEI, "holder"),
+        "another issuer": ctx.issuer.key.sign({**claims, "iss": ctx.issuer.url + "-other", "exp": now + 600}),
         "another audience": ctx.issuer.token(ZHANG_WEI, "holder", audience="another-app"),
-        "expired": expired,
+        "a forged signature": forger.sign({**claims, "exp": now + 600}),
+        "expired": ctx.issuer.key.sign({**claims, "iat": now - 120, "exp": now - 60}),
     }
     for case, token in cases.items():
+        since = now_ms()
         answer = ctx.api.request("GET", "/licence", token)
         check(
             answer.status == 401 and answer.json() == {"message": "Unauthorized"},
             f"GET /licence with {case}: expected API Gateway's 401 Unauthorized, got {answer.status} {answer.text()}",
         )
+        ran = ctx.diagnostics.function_messages("LicenceFunction", since)
+        check(not ran, f"GET /licence with {case}: LicenceFunction ran although the authorizer refused: {ran}")
     check(
         ctx.api.request("GET", "/truck/cities").status == 200,
         "GET /truck/cities is public (Authorizer: NONE) but was refused",
@@ -512,7 +521,7 @@ def main() -> int:
             native = deploy.import_http_apis(deploy.sam_transform(packaged))
             started = time.monotonic()
             try:
-                stack = deployer.create(native, {"JwtIssuer": provider.issuer.url, "JwtAudience": AUDIENCE})
+                stack = deployer.create(native, {"JwtIssuer": provider.issuer.url, "JwtAudience": AUDIENCES})
             except RuntimeError as e:
                 print(f"FAIL stack created: {e}\n{emulator.log_tail()}", flush=True)
                 print("0 passed, 1 failed")
