@@ -64,7 +64,7 @@ class Diagnostics:
             return f"    (no log group /aws/lambda/{self.stack.function_name(logical_id)}: {logical_id} never ran)"
         if not messages:
             return f"    ({logical_id} logged nothing since the call)"
-        return "\n".join(f"    {m[:600]}" for m in messages[-lines:])
+        return "\n".join(f"    {m[:1500]}" for m in messages[-lines:])
 
     def dead_letters(self, output: str) -> str:
         url = self.stack.outputs[output]
