@@ -78,7 +78,7 @@ test('a relying party states its purpose and sees only what it needs', async ({ 
 
 test('a damaged code is answered red with the reason in words', async ({ page }) => {
   await open(page, '#/verifier', 'officer');
-  await page.locator('#code').fill('EDL1:NOT-A-REAL-CODE');
+  await page.locator('#code').fill('EDL2:NOT-A-REAL-CODE');
   await page.getByRole('button', { name: '核验二维码' }).click();
   const answer = page.locator('.answer');
   await expect(answer).toHaveAttribute('data-valid', 'false');
