@@ -8,6 +8,7 @@ pub mod dev;
 pub mod domain;
 #[cfg(feature = "http")]
 pub mod http;
+pub mod kernel;
 pub mod ports;
 pub mod problem;
 pub mod sample;

@@ -2,13 +2,14 @@
 
 use crate::domain::application::{Actor, Application};
 use crate::domain::change::ChangeRecord;
-use crate::domain::edl::{Colour, ElectronicLicence};
+use crate::domain::edl::ElectronicLicence;
 use crate::domain::expiry::ExpiryKind;
 use crate::domain::licence::Licence;
 use crate::domain::photo::ImageType;
 use crate::domain::rollout::{City, Plan, Wave};
 use crate::domain::truck::{CityTruckRules, PassCheck, TruckPass, TruckRulebook, TruckRulesChange, Vehicle};
 use crate::domain::verification::CheckRecord;
+use crate::kernel::Colour;
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -359,19 +360,6 @@ pub trait PhotoStore: Send + Sync {
     /// Copies an approved upload to where portraits are kept for good
     /// (uploads themselves expire by the bucket's lifecycle rule).
     async fn keep(&self, key: &str, portrait_key: &str) -> Result<(), PhotoStoreError>;
-}
-
-pub trait Clock: Send + Sync {
-    fn now(&self) -> DateTime<Utc>;
-}
-
-/// The machine's clock.
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> DateTime<Utc> {
-        Utc::now()
-    }
 }
 
 /// The result of a real-person (liveness) check the app ran with the holder.

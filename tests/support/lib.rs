@@ -11,7 +11,8 @@ use shared::adapters::embedded_photos::EmbeddedPhotos;
 use shared::adapters::s3::S3Photos;
 use shared::dev::{DevKeys, DevLiveness};
 use shared::domain::rollout::Plan;
-use shared::ports::{Clock, PhotoStore, Records};
+use shared::kernel::time::Clock;
+use shared::ports::{PhotoStore, Records};
 use shared::service::Services;
 use std::sync::{Arc, Mutex};
 

@@ -148,7 +148,7 @@ async fn keys(options: &Options) -> Result<String, String> {
     ));
     let mut services = Services::new(
         records,
-        Arc::new(shared::ports::SystemClock),
+        Arc::new(shared::kernel::time::SystemClock),
         Arc::new(shared::adapters::NoLivenessService),
     );
     services.signer = Some(Arc::new(KmsSigner::new(&config)));

@@ -4,7 +4,8 @@ use super::dynamodb::DynamoRecords;
 use super::NoLivenessService;
 use crate::dev::{DevKeys, DevLiveness};
 use crate::domain::calendar::WorkingCalendar;
-use crate::ports::{Clock, LivenessCheck, SystemClock};
+use crate::kernel::time::{Clock, SystemClock};
+use crate::ports::LivenessCheck;
 use crate::service::Services;
 use std::sync::Arc;
 

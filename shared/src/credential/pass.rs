@@ -1,7 +1,8 @@
 //! The truck city-access pass as an mdoc of its own docType, signed through the licences' signer.
 
 use super::mdoc::{self, full_date, text, DocumentInput, IssuedMdoc, MdocError};
-use crate::domain::truck::{local_offset, TruckPass};
+use crate::domain::truck::TruckPass;
+use crate::kernel::time::local_offset;
 use crate::ports::Signer;
 use chrono::{DateTime, NaiveTime, TimeZone, Utc};
 use ciborium::Value;

@@ -2,6 +2,7 @@
 
 use super::application::Actor;
 use super::licence::{Licence, LicenceState, MAX_POINTS};
+use crate::kernel::Colour;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -66,13 +67,6 @@ impl ElectronicLicence {
         self.status = EdlStatus::Expired { at };
         true
     }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Colour {
-    Green,
-    Red,
 }
 
 /// Why a licence shows red (R8), with stable codes.

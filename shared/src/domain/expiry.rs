@@ -3,7 +3,8 @@
 use super::application::Application;
 use super::edl::ElectronicLicence;
 use super::truck::TruckPass;
-use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
+use crate::kernel::time::local_date;
+use chrono::NaiveDate;
 use std::fmt;
 
 /// What the expiry index holds: the kinds of record that end by time.
@@ -47,21 +48,11 @@ pub struct ExpiryEntry {
     pub key: String,
 }
 
-/// The authority's local offset (UTC+08:00): licence days are local days.
-fn local_offset() -> FixedOffset {
-    FixedOffset::east_opt(8 * 3600).unwrap_or_else(|| chrono::Offset::fix(&Utc))
-}
-
-/// The local date of an instant.
-pub fn local_day(at: DateTime<Utc>) -> NaiveDate {
-    at.with_timezone(&local_offset()).date_naive()
-}
-
 /// An active licence waits in the bucket of its last valid day (its
 /// `valid_until`, 23:59:59 local); any other status is out of the index.
 pub fn licence_entry(licence: &ElectronicLicence) -> Option<ExpiryEntry> {
     licence.is_active().then(|| ExpiryEntry {
-        bucket: ExpiryKind::ElectronicLicence.bucket(local_day(licence.valid_until)),
+        bucket: ExpiryKind::ElectronicLicence.bucket(local_date(licence.valid_until)),
         key: licence.serial.clone(),
     })
 }
@@ -70,7 +61,7 @@ pub fn licence_entry(licence: &ElectronicLicence) -> Option<ExpiryEntry> {
 /// it counts as abandoned; one waiting for staff, or ended, is out of the index.
 pub fn application_entry(application: &Application) -> Option<ExpiryEntry> {
     application.abandoned_at().map(|at| ExpiryEntry {
-        bucket: ExpiryKind::Application.bucket(local_day(at)),
+        bucket: ExpiryKind::Application.bucket(local_date(at)),
         key: application.id.clone(),
     })
 }
@@ -101,10 +92,11 @@ mod tests {
 
     #[test]
     fn buckets_are_local_days() {
+        use chrono::{DateTime, Utc};
         let at: DateTime<Utc> = "2026-11-25T15:59:59Z".parse().expect("time");
-        assert_eq!(local_day(at).to_string(), "2026-11-25", "23:59:59 local");
+        assert_eq!(local_date(at).to_string(), "2026-11-25", "23:59:59 local");
         let at: DateTime<Utc> = "2026-11-25T16:00:00Z".parse().expect("time");
-        assert_eq!(local_day(at).to_string(), "2026-11-26");
+        assert_eq!(local_date(at).to_string(), "2026-11-26");
         let day: NaiveDate = "2026-11-25".parse().expect("date");
         assert_eq!(ExpiryKind::ElectronicLicence.bucket(day), "EDL#2026-11-25");
         assert_eq!(ExpiryKind::Application.bucket(day), "APP#2026-11-25");

@@ -4,7 +4,8 @@ use super::application::Actor;
 use super::calendar::WorkingCalendar;
 use super::licence::FieldError;
 use super::rollout::Availability;
-use chrono::{DateTime, Duration, FixedOffset, NaiveDate, NaiveTime, TimeZone, Utc};
+use crate::kernel::time::{local_date, local_instant, local_offset};
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 use std::fmt;
@@ -16,17 +17,6 @@ pub const MAX_WINDOWS: usize = 4;
 
 /// The provinces' one-character abbreviations that begin a plate.
 const PROVINCES: &str = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼";
-
-/// Truck rules are local rules: dates and times of day are Beijing time
-/// (China has one time zone and no daylight saving, so a fixed offset is exact).
-pub fn local_offset() -> FixedOffset {
-    FixedOffset::east_opt(8 * 3600).unwrap_or_else(|| chrono::Offset::fix(&Utc))
-}
-
-/// The local date of a moment.
-pub fn local_date(at: DateTime<Utc>) -> NaiveDate {
-    at.with_timezone(&local_offset()).date_naive()
-}
 
 /// The kind of goods vehicle, as cities restrict them. Ordered from the
 /// lightest to the most dangerous.
@@ -894,12 +884,7 @@ impl TruckPass {
     /// The moment the pass's last day ends (local midnight after `valid_to`).
     pub fn ends_at(&self) -> DateTime<Utc> {
         let next_day = self.valid_to.succ_opt().unwrap_or(self.valid_to);
-        local_offset()
-            .from_local_datetime(&next_day.and_time(NaiveTime::MIN))
-            .single()
-            .map(|d| d.with_timezone(&Utc))
-            // A fixed offset maps every local time exactly once; this is unreachable.
-            .unwrap_or_else(|| next_day.and_time(NaiveTime::MIN).and_utc() - Duration::hours(8))
+        local_instant(next_day, NaiveTime::MIN)
     }
 
     fn require(&self, action: &'static str, allowed: &[&str]) -> Result<(), IllegalPassTransition> {
@@ -1308,6 +1293,7 @@ pub struct TruckRulesChange {
 mod tests {
     use super::*;
     use crate::domain::caller::Role;
+    use chrono::Duration;
 
     fn at(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s).expect("time").with_timezone(&Utc)

@@ -1,8 +1,9 @@
 //! Verification rules (R7, R9): whether a licence stands today, and what each verifier may see.
 
 use super::change::ChangeRecord;
-use super::edl::{self, Colour, EdlStatus, ElectronicLicence};
+use super::edl::{self, EdlStatus, ElectronicLicence};
 use super::licence::{Licence, LicenceState, VehicleClass};
+use crate::kernel::Colour;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};

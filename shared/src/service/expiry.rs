@@ -4,6 +4,7 @@ use super::{ServiceError, Services};
 use crate::domain::application::{Actor, Application};
 use crate::domain::caller::Role;
 use crate::domain::expiry::{self, ExpiryKind};
+use crate::kernel::time::local_date;
 use crate::ports::{QueueQuery, StoreError};
 use chrono::{DateTime, NaiveDate, Utc};
 use futures::{StreamExt, TryStreamExt};
@@ -111,7 +112,7 @@ impl Services {
         options: &ExpiryOptions,
     ) -> Result<ExpiryReport, ServiceError> {
         let now = self.now();
-        let days = expiry::due_days(expiry::local_day(now), options.catch_up_days);
+        let days = expiry::due_days(local_date(now), options.catch_up_days);
         let mut report = ExpiryReport {
             at: now,
             days: days.clone(),

@@ -1,14 +1,15 @@
 //! Issuance (R3, R4, R7, R10, R11): an approved application becomes a signed ISO 18013-5 licence, exactly once.
 
-use super::{china_offset, ServiceError, Services};
+use super::{ServiceError, Services};
 use crate::credential::{cert, mdoc};
 use crate::domain::application::{Actor, ApplicationState};
 use crate::domain::caller::Role;
 use crate::domain::edl::{new_serial, EdlStatus, ElectronicLicence};
+use crate::kernel::time::{local_date, local_instant};
 use crate::ports::{Issuance, Notice, SignerError, StoreError, TrustEntry, TrustRole, TrustStatus};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use chrono::{DateTime, NaiveTime, TimeZone, Utc};
+use chrono::{DateTime, NaiveTime, Utc};
 use serde::Serialize;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -148,19 +149,10 @@ impl Services {
             _ => None,
         };
         let now = self.now();
-        let offset = china_offset();
-        let valid_until = offset
-            .from_local_datetime(
-                &licence
-                    .valid_to
-                    .and_time(NaiveTime::from_hms_opt(23, 59, 59).unwrap_or(NaiveTime::MIN)),
-            )
-            .single()
-            .map(|t| t.with_timezone(&Utc))
-            .unwrap_or(now)
-            .min(active.not_after);
+        let last_second = NaiveTime::from_hms_opt(23, 59, 59).unwrap_or(NaiveTime::MIN);
+        let valid_until = local_instant(licence.valid_to, last_second).min(active.not_after);
         let random = u32::from_le_bytes(uuid::Uuid::new_v4().as_bytes()[..4].try_into().unwrap_or([0; 4]));
-        let serial = new_serial(licence.city_code(), now.with_timezone(&offset).date_naive(), random);
+        let serial = new_serial(licence.city_code(), local_date(now), random);
         let device_key = application.device_key.as_deref().and_then(|k| {
             base64::engine::general_purpose::URL_SAFE_NO_PAD
                 .decode(k.trim_end_matches('='))

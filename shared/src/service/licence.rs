@@ -1,11 +1,13 @@
 //! Show (R6, R8): the holder's electronic licence, its live status, the show code and the rendered pages.
 
 use super::issuance::signer_error;
-use super::{china_offset, require, ServiceError, Services};
+use super::{require, ServiceError, Services};
 use crate::credential::{barcode, pages, showcode};
 use crate::domain::caller::{Caller, Role};
-use crate::domain::edl::{self, Colour, EdlStatus, ElectronicLicence};
+use crate::domain::edl::{self, EdlStatus, ElectronicLicence};
 use crate::domain::licence::Licence;
+use crate::kernel::time::local_offset;
+use crate::kernel::Colour;
 use crate::ports::CachedShowCode;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -59,13 +61,6 @@ pub struct RenderedPage {
 
 fn barcode_of(serial: &str) -> String {
     barcode::with_check_character(serial).unwrap_or_else(|| serial.to_string())
-}
-
-fn to_code_colour(colour: Colour) -> showcode::Colour {
-    match colour {
-        Colour::Green => showcode::Colour::Green,
-        Colour::Red => showcode::Colour::Red,
-    }
 }
 
 fn at(seconds: i64) -> DateTime<Utc> {
@@ -148,7 +143,7 @@ impl Services {
         let claims = showcode::ShowClaims {
             kind: showcode::CodeKind::Licence,
             serial: edl.serial.clone(),
-            colour: to_code_colour(colour),
+            colour,
             issued_at: now,
             expires_at: now + SHOW_CODE_SECONDS,
             nonce: showcode::random_nonce(),
@@ -189,7 +184,7 @@ impl Services {
             });
         }
         let (edl, licence) = self.own_electronic_licence(caller).await?;
-        let offset = china_offset();
+        let offset = local_offset();
         let date = |d: chrono::NaiveDate| d.format("%Y-%m-%d").to_string();
         let render_error =
             |e: pages::PageError| ServiceError::Unavailable(format!("the page could not be rendered: {e}"));
@@ -258,10 +253,7 @@ impl Services {
                 .with_timezone(&offset)
                 .format("%Y-%m-%d %H:%M:%S")
                 .to_string(),
-            status: match edl::colour(&licence, today) {
-                Colour::Green => "green".into(),
-                Colour::Red => "red".into(),
-            },
+            status: edl::colour(&licence, today).as_str().into(),
             show_code,
             barcode_data: barcode_of(&edl.serial),
             portrait_jpeg: portrait,

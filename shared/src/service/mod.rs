@@ -19,12 +19,12 @@ use crate::domain::eligibility::{self, Refusal};
 use crate::domain::licence::{FieldError, Licence};
 use crate::domain::photo::PhotoRules;
 use crate::domain::rollout::{Availability, City, Switch, Wave};
+use crate::kernel::time::{local_date, local_offset, Clock};
 use crate::ports::{
-    Clock, Issuer, LivenessCheck, LivenessError, Notice, Notifier, PhotoStore, Records, RolloutChange, Signer,
-    StoreError,
+    Issuer, LivenessCheck, LivenessError, Notice, Notifier, PhotoStore, Records, RolloutChange, Signer, StoreError,
 };
 use crate::problem::Problem;
-use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -161,7 +161,7 @@ impl ServiceError {
                 let when = match opens_at {
                     Some(at) => format!(
                         "; it opens on {}",
-                        at.with_timezone(&china_offset()).format("%Y-%m-%d %H:%M (UTC+08:00)")
+                        at.with_timezone(&local_offset()).format("%Y-%m-%d %H:%M (UTC+08:00)")
                     ),
                     None => "; its opening date has not been announced".into(),
                 };
@@ -248,11 +248,6 @@ impl ServiceError {
             ),
         }
     }
-}
-
-/// The authority's local time zone (China Standard Time); dates on licences are local dates.
-pub fn china_offset() -> FixedOffset {
-    FixedOffset::east_opt(8 * 3600).unwrap_or_else(|| chrono::Offset::fix(&Utc))
 }
 
 /// Limits on what one request may carry.
@@ -476,7 +471,7 @@ impl Services {
 
     /// Today's date where the licences are (UTC+08:00).
     pub fn today(&self) -> NaiveDate {
-        self.now().with_timezone(&china_offset()).date_naive()
+        local_date(self.now())
     }
 
     pub async fn open_application(

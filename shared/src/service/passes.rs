@@ -4,18 +4,17 @@
 use super::issuance::signer_error;
 use super::reviews::{QueueRequest, ReviewPage};
 use super::verification::{fail, DocumentKind, Failure, ENFORCEMENT, MAX_CODE_LENGTH, MAX_MDOC_BASE64};
-use super::{
-    actor, china_offset, require, ImportReport, InputError, JsonLinesImport, ServiceError, Services, SwitchRequest,
-};
+use super::{actor, require, ImportReport, InputError, JsonLinesImport, ServiceError, Services, SwitchRequest};
 use crate::credential::{pass as pass_document, showcode};
 use crate::domain::caller::{Caller, Role};
-use crate::domain::edl::Colour;
 use crate::domain::rollout::Availability;
 use crate::domain::truck::{
-    self, allowed_here_and_now, local_date, plate_is_valid, rules_view, CityTruckRules, Decision, EmissionStandard,
+    self, allowed_here_and_now, plate_is_valid, rules_view, CityTruckRules, Decision, EmissionStandard,
     HourRestriction, PassCheck, PassOpening, PassRequest, PassStatus, PassSummary, PassType, Refusal, RulesView,
     TimeWindow, TruckPass, TruckRulesChange, Vehicle, VehicleType, Zone,
 };
+use crate::kernel::time::{local_date, local_offset};
+use crate::kernel::Colour;
 use crate::ports::{CachedShowCode, Notice, StoreError};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
@@ -148,7 +147,7 @@ pub struct PassList {
 pub struct PassCode {
     pub serial: String,
     pub code: String,
-    pub colour: showcode::Colour,
+    pub colour: Colour,
     pub issued_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
     pub refresh_after: DateTime<Utc>,
@@ -358,7 +357,7 @@ impl Services {
             };
             match pass.status {
                 PassStatus::Active => pass.document = Some(self.sign_pass(&pass, &rules.name).await?),
-                _ => pass.review_due_at = Some(self.calendar.review_due(now, china_offset())),
+                _ => pass.review_due_at = Some(self.calendar.review_due(now, local_offset())),
             }
             match self.records.create_pass(&pass, list_version).await {
                 Ok(()) => {
@@ -491,9 +490,9 @@ impl Services {
         let now = self.now();
         let today = local_date(now);
         let colour = if today >= pass.valid_from && today <= pass.valid_to {
-            showcode::Colour::Green
+            Colour::Green
         } else {
-            showcode::Colour::Red
+            Colour::Red
         };
         let code = self.current_pass_code(&pass, colour, now.timestamp()).await?;
         Ok(PassCode {
@@ -511,15 +510,11 @@ impl Services {
     async fn current_pass_code(
         &self,
         pass: &TruckPass,
-        colour: showcode::Colour,
+        colour: Colour,
         now: i64,
     ) -> Result<CachedShowCode, ServiceError> {
-        let colour_of = |c: showcode::Colour| match c {
-            showcode::Colour::Green => Colour::Green,
-            showcode::Colour::Red => Colour::Red,
-        };
         if let Some(cached) = self.records.cached_pass_code(&pass.serial).await? {
-            if cached.colour == colour_of(colour)
+            if cached.colour == colour
                 && cached.expires_at - now > super::licence::SHOW_CODE_REFRESH_MARGIN
                 && cached.issued_at <= now
             {
@@ -537,7 +532,7 @@ impl Services {
         let code = self.sign_show_code(&claims).await?;
         let cached = CachedShowCode {
             code,
-            colour: colour_of(colour),
+            colour,
             issued_at: now,
             expires_at: claims.expires_at,
         };

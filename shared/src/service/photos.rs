@@ -4,6 +4,7 @@ use super::{actor, ServiceError, Services};
 use crate::domain::application::{Actor, Application, PendingUpload, PhotoSource, PhotoSubmission};
 use crate::domain::caller::{Caller, Role};
 use crate::domain::photo::{self, CheckResult, ImageType};
+use crate::kernel::time::local_offset;
 use crate::ports::{PhotoClaim, PhotoStoreError, UploadForm, UploadGrant};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
@@ -243,7 +244,7 @@ impl Services {
                 content_type: pending.content_type,
                 source: pending.source,
                 submitted_at: now,
-                due_at: self.calendar.review_due(now, super::china_offset()),
+                due_at: self.calendar.review_due(now, local_offset()),
                 sha256: inspection.sha256,
                 width: inspection.width.unwrap_or(0),
                 height: inspection.height.unwrap_or(0),

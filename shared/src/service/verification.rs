@@ -4,9 +4,10 @@
 use super::{require, ServiceError, Services};
 use crate::credential::{barcode, cert, mdoc, showcode};
 use crate::domain::caller::{Caller, Role};
-use crate::domain::edl::{self, Colour, ElectronicLicence};
+use crate::domain::edl::{self, ElectronicLicence};
 use crate::domain::licence::{Licence, VehicleClass};
 use crate::domain::verification::{self, CheckRecord};
+use crate::kernel::Colour;
 use crate::ports::{TrustEntry, TrustRole, TrustStatus};
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
