@@ -2,13 +2,14 @@
 
 use chrono::{DateTime, Duration, Utc};
 use edl_tests::{at, harness, Harness, CHEN_JING, LI_NA, ZHANG_WEI};
-use shared::domain::application::{
-    Actor, Application, ApplicationState, Channel, Opening, PendingUpload, PhotoSource, PhotoSubmission,
+use shared::applications::application::{
+    Application, ApplicationState, Channel, Opening, PendingUpload, PhotoSource, PhotoSubmission,
 };
-use shared::domain::caller::{Caller, Role};
-use shared::domain::edl::{EdlStatus, ElectronicLicence};
-use shared::domain::photo::ImageType;
-use shared::domain::review::{RejectionReason, ReviewDecision, Verdict};
+use shared::applications::photo::ImageType;
+use shared::applications::review::{RejectionReason, ReviewDecision, Verdict};
+use shared::issuance::edl::{EdlStatus, ElectronicLicence};
+use shared::kernel::caller::Actor;
+use shared::kernel::caller::{Caller, Role};
 use shared::ports::{Issuance, Records};
 use shared::service::expiry::{ExpiryOptions, ExpiryReport};
 use shared::service::{OpenApplication, ServiceError};
@@ -354,7 +355,7 @@ async fn expires_what_is_due_once(records: Arc<dyn Records>) {
         .expect("present");
     let licence = r.licence(CHEN_JING).await.expect("read").expect("present");
     assert_eq!(
-        shared::domain::verification::standing(&edl, &licence, h.services.today(), run_at),
+        shared::verification::standing::standing(&edl, &licence, h.services.today(), run_at),
         Err("licence-expired")
     );
 

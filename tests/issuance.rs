@@ -386,7 +386,7 @@ async fn photo_change_reissues(mut h: Harness) {
         .expect("read")
         .expect("old");
     match old.status {
-        shared::domain::edl::EdlStatus::Superseded { by_serial, .. } => assert_eq!(by_serial, Some(second.clone())),
+        shared::issuance::edl::EdlStatus::Superseded { by_serial, .. } => assert_eq!(by_serial, Some(second.clone())),
         other => panic!("the old licence is superseded: {other:?}"),
     }
     let now = show(&h, LI_NA).await;

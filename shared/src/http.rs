@@ -1,6 +1,6 @@
 //! The API Gateway edge shared by every function: callers from JWT claims, bodies in, JSON and problems out.
 
-use crate::domain::caller::{parse_roles, Caller};
+use crate::kernel::caller::{parse_roles, Caller};
 use crate::problem::{self, Problem};
 use crate::service::ServiceError;
 use lambda_http::request::RequestContext;

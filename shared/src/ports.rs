@@ -1,15 +1,16 @@
 //! The ports through which the domain reaches the world: records, photos, signer, clock, liveness, issuer, notifier.
 
-use crate::domain::application::{Actor, Application};
-use crate::domain::change::ChangeRecord;
-use crate::domain::edl::ElectronicLicence;
-use crate::domain::expiry::ExpiryKind;
-use crate::domain::licence::Licence;
-use crate::domain::photo::ImageType;
-use crate::domain::rollout::{City, Plan, Wave};
-use crate::domain::truck::{CityTruckRules, PassCheck, TruckPass, TruckRulebook, TruckRulesChange, Vehicle};
-use crate::domain::verification::CheckRecord;
+use crate::applications::application::Application;
+use crate::applications::photo::ImageType;
+use crate::expiry::ExpiryKind;
+use crate::issuance::edl::ElectronicLicence;
+use crate::kernel::caller::Actor;
 use crate::kernel::Colour;
+use crate::register::change::ChangeRecord;
+use crate::register::licence::Licence;
+use crate::register::rollout::{City, Plan, Wave};
+use crate::truck::{CityTruckRules, PassCheck, TruckPass, TruckRulebook, TruckRulesChange, Vehicle};
+use crate::verification::check::CheckRecord;
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -121,7 +122,7 @@ pub trait Records: PassRecords + Send + Sync {
 
     /// The keys (serials or application ids) in one day's expiry bucket, in
     /// key order, read from an index that holds only records still to end
-    /// (see `domain::expiry`), so a run reads what is due and nothing else.
+    /// (see `expiry`), so a run reads what is due and nothing else.
     async fn due_for_expiry(
         &self,
         kind: ExpiryKind,

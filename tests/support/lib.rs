@@ -10,9 +10,9 @@ use shared::adapters::embedded::EmbeddedRecords;
 use shared::adapters::embedded_photos::EmbeddedPhotos;
 use shared::adapters::s3::S3Photos;
 use shared::dev::{DevKeys, DevLiveness};
-use shared::domain::rollout::Plan;
 use shared::kernel::time::Clock;
 use shared::ports::{PhotoStore, Records};
+use shared::register::rollout::Plan;
 use shared::service::Services;
 use std::sync::{Arc, Mutex};
 
@@ -147,7 +147,7 @@ pub async fn harness_with(
         .await
         .unwrap_or_else(|e| panic!("seed rollout: {e}"));
     records
-        .seed_truck_rules(&shared::domain::truck::TruckRulebook::shipped())
+        .seed_truck_rules(&shared::truck::TruckRulebook::shipped())
         .await
         .unwrap_or_else(|e| panic!("seed truck rules: {e}"));
     if samples > 0 {

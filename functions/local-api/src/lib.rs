@@ -11,10 +11,10 @@ use shared::adapters::kms::KmsSigner;
 use shared::adapters::s3::S3Photos;
 use shared::crypto::LocalSigner;
 use shared::dev::{DevKeys, DevLiveness};
-use shared::domain::rollout::Plan;
 use shared::kernel::time::{Clock, SystemClock};
 use shared::ports::Signer;
 use shared::ports::{PhotoStore, Records};
+use shared::register::rollout::Plan;
 use shared::service::keys::Authority;
 use shared::service::Services;
 use std::sync::Arc;
@@ -93,7 +93,7 @@ pub async fn local_services(
     };
     records.seed_rollout(&Plan::default_plan()).await?;
     records
-        .seed_truck_rules(&shared::domain::truck::TruckRulebook::shipped())
+        .seed_truck_rules(&shared::truck::TruckRulebook::shipped())
         .await?;
     if samples > 0 {
         records.import_vehicles(&shared::sample::showcase_vehicles()).await?;

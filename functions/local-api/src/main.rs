@@ -7,7 +7,7 @@ use edl_local_api::routes::{routes_from_template, TEMPLATE};
 use edl_local_api::server::{serve, LocalApi};
 use edl_local_api::{local_services, Storage};
 use shared::dev::DevKeys;
-use shared::domain::caller::Role;
+use shared::kernel::caller::Role;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::process::ExitCode;
 use std::sync::Arc;

@@ -11,7 +11,7 @@ use serde_json::json;
 use shared::adapters::embedded_notices::EmbeddedNotices;
 use shared::adapters::embedded_photos::EmbeddedPhotos;
 use shared::dev::{DevClaims, DevKeys, DEV_AUDIENCE, DEV_ISSUER};
-use shared::domain::caller::{parse_roles, Role};
+use shared::kernel::caller::{parse_roles, Role};
 use shared::problem::Problem;
 use shared::service::Services;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -7,9 +7,10 @@
 
 use shared::adapters::embedded::EmbeddedRecords;
 use shared::adapters::NoLivenessService;
+use shared::applications::application::{Application, ApplicationState, Channel, Opening, PhotoSource};
 use shared::crypto::{verify_es256, LocalSigner};
-use shared::domain::application::{Actor, Application, ApplicationState, Channel, Opening, PhotoSource};
-use shared::domain::caller::{Caller, Role};
+use shared::kernel::caller::Actor;
+use shared::kernel::caller::{Caller, Role};
 use shared::kernel::time::SystemClock;
 use shared::ports::{Records, Signer};
 use shared::service::keys::Authority;
@@ -47,7 +48,7 @@ fn main() {
         .block_on(async {
             let records = Arc::new(EmbeddedRecords::new());
             records
-                .seed_rollout(&shared::domain::rollout::Plan::default_plan())
+                .seed_rollout(&shared::register::rollout::Plan::default_plan())
                 .await
                 .map_err(|e| e.to_string())?;
             records

@@ -32,23 +32,21 @@
 //! scheduled job will end, by local day: an active electronic licence as
 //! `EDL#<last valid day>` / `<serial>`, an application the applicant must act
 //! on as `APP#<day it counts as abandoned>` / `<id>`, a pending or active
-//! truck pass as `PASS#<last valid day>` / `<id>` (see `domain::expiry`).
+//! truck pass as `PASS#<last valid day>` / `<id>` (see `expiry`).
 
-use crate::domain::application::Application;
-use crate::domain::application::ApplicationState;
-use crate::domain::change::ChangeRecord;
-use crate::domain::edl::ElectronicLicence;
-use crate::domain::expiry::{self, ExpiryEntry, ExpiryKind};
-use crate::domain::licence::Licence;
-use crate::domain::rollout::{City, Plan, Wave};
-use crate::domain::truck::{
-    CityTruckRules, PassCheck, PassStatus, TruckPass, TruckRulebook, TruckRulesChange, Vehicle,
-};
-use crate::domain::verification::CheckRecord;
+use crate::applications::application::Application;
+use crate::applications::application::ApplicationState;
+use crate::expiry::{self, ExpiryEntry, ExpiryKind};
+use crate::issuance::edl::ElectronicLicence;
 use crate::ports::{
     CachedShowCode, ExpiryPage, Issuance, PassQueuePage, PassRecords, PhotoClaim, QueuePage, QueueQuery, Records,
     RolloutChange, StoreError, TrustEntry,
 };
+use crate::register::change::ChangeRecord;
+use crate::register::licence::Licence;
+use crate::register::rollout::{City, Plan, Wave};
+use crate::truck::{CityTruckRules, PassCheck, PassStatus, TruckPass, TruckRulebook, TruckRulesChange, Vehicle};
+use crate::verification::check::CheckRecord;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;

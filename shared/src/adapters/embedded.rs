@@ -1,20 +1,18 @@
 //! The in-process records store: the local server's and the fast tests' adapter of `Records`.
 
-use crate::domain::application::Application;
-use crate::domain::application::ApplicationState;
-use crate::domain::change::ChangeRecord;
-use crate::domain::edl::ElectronicLicence;
-use crate::domain::expiry::{self, ExpiryEntry, ExpiryKind};
-use crate::domain::licence::Licence;
-use crate::domain::rollout::{City, Plan, Wave};
-use crate::domain::truck::{
-    CityTruckRules, PassCheck, PassStatus, TruckPass, TruckRulebook, TruckRulesChange, Vehicle,
-};
-use crate::domain::verification::CheckRecord;
+use crate::applications::application::Application;
+use crate::applications::application::ApplicationState;
+use crate::expiry::{self, ExpiryEntry, ExpiryKind};
+use crate::issuance::edl::ElectronicLicence;
 use crate::ports::{
     CachedShowCode, ExpiryPage, Issuance, PassQueuePage, PassRecords, PhotoClaim, QueuePage, QueueQuery, Records,
     RolloutChange, StoreError, TrustEntry,
 };
+use crate::register::change::ChangeRecord;
+use crate::register::licence::Licence;
+use crate::register::rollout::{City, Plan, Wave};
+use crate::truck::{CityTruckRules, PassCheck, PassStatus, TruckPass, TruckRulebook, TruckRulesChange, Vehicle};
+use crate::verification::check::CheckRecord;
 use async_trait::async_trait;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;

@@ -1,6 +1,6 @@
 //! In-process notices and issuance requests: what the local server lists, and hands to its issuance task.
 
-use crate::domain::application::Application;
+use crate::applications::application::Application;
 use crate::ports::{Issuer, IssuerError, Notice, Notifier, NotifierError};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};

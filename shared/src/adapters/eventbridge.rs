@@ -3,7 +3,7 @@
 //! `ApplicationApproved` events are routed by a rule to the issue function;
 //! notices (`LicenceIssued`, ...) are for the push service that subscribes.
 
-use crate::domain::application::Application;
+use crate::applications::application::Application;
 use crate::ports::{Issuer, IssuerError, Notice, Notifier, NotifierError};
 use async_trait::async_trait;
 use aws_sdk_eventbridge::error::DisplayErrorContext;

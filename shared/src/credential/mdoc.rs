@@ -1,8 +1,8 @@
 //! The licence as an ISO/IEC 18013-5 mdoc: building and signing its IssuerSigned, and checking one.
 
 use crate::crypto::verify_es256;
-use crate::domain::licence::{Licence, Sex};
 use crate::ports::{Signer, SignerError};
+use crate::register::licence::{Licence, Sex};
 use base64::Engine as _;
 use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, SubsecRound, Utc};
 use ciborium::Value;
@@ -784,7 +784,7 @@ fn take_optional(map: &mut Vec<(Value, Value)>, key: &str) -> Result<Option<Valu
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::licence::{IssuingAuthority, LicenceState, VehicleClass};
+    use crate::register::licence::{IssuingAuthority, LicenceState, VehicleClass};
     use async_trait::async_trait;
     use chrono::TimeZone;
     use p256::ecdsa::signature::hazmat::PrehashSigner;

@@ -1,9 +1,10 @@
 //! The scheduled expiry job: ends lapsed licences, abandoned applications and lapsed truck passes, flags overdue reviews; idempotent and resumable.
 
 use super::{ServiceError, Services};
-use crate::domain::application::{Actor, Application};
-use crate::domain::caller::Role;
-use crate::domain::expiry::{self, ExpiryKind};
+use crate::applications::application::Application;
+use crate::expiry::{self, ExpiryKind};
+use crate::kernel::caller::Actor;
+use crate::kernel::caller::Role;
 use crate::kernel::time::local_date;
 use crate::ports::{QueueQuery, StoreError};
 use chrono::{DateTime, NaiveDate, Utc};

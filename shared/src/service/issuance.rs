@@ -1,10 +1,11 @@
 //! Issuance (R3, R4, R7, R10, R11): an approved application becomes a signed ISO 18013-5 licence, exactly once.
 
 use super::{ServiceError, Services};
+use crate::applications::application::ApplicationState;
 use crate::credential::{cert, mdoc};
-use crate::domain::application::{Actor, ApplicationState};
-use crate::domain::caller::Role;
-use crate::domain::edl::{new_serial, EdlStatus, ElectronicLicence};
+use crate::issuance::edl::{new_serial, EdlStatus, ElectronicLicence};
+use crate::kernel::caller::Actor;
+use crate::kernel::caller::Role;
 use crate::kernel::time::{local_date, local_instant};
 use crate::ports::{Issuance, Notice, SignerError, StoreError, TrustEntry, TrustRole, TrustStatus};
 use base64::engine::general_purpose::STANDARD;
@@ -131,7 +132,7 @@ impl Services {
                 id: application.licence_number.clone(),
             })?;
         if application.state != ApplicationState::Approved {
-            return Err(crate::domain::application::IllegalTransition {
+            return Err(crate::applications::application::IllegalTransition {
                 action: "issue",
                 from: application.state,
             }

@@ -3,12 +3,12 @@
 use super::issuance::signer_error;
 use super::{require, ServiceError, Services};
 use crate::credential::{barcode, pages, showcode};
-use crate::domain::caller::{Caller, Role};
-use crate::domain::edl::{self, EdlStatus, ElectronicLicence};
-use crate::domain::licence::Licence;
+use crate::issuance::edl::{self, EdlStatus, ElectronicLicence};
+use crate::kernel::caller::{Caller, Role};
 use crate::kernel::time::local_offset;
 use crate::kernel::Colour;
 use crate::ports::CachedShowCode;
+use crate::register::licence::Licence;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
@@ -237,8 +237,8 @@ impl Services {
         let page = pages::FrontPage {
             name: licence.name.clone(),
             sex: match licence.sex {
-                crate::domain::licence::Sex::Male => "男 M".into(),
-                crate::domain::licence::Sex::Female => "女 F".into(),
+                crate::register::licence::Sex::Male => "男 M".into(),
+                crate::register::licence::Sex::Female => "女 F".into(),
             },
             nationality: licence.nationality.clone(),
             birth_date: date(licence.birth_date),

@@ -10,20 +10,23 @@ pub mod photos;
 pub mod reviews;
 pub mod verification;
 
-use crate::domain::application::{Actor, Application, Channel, IllegalTransition, Opening, PhotoSource};
-use crate::domain::calendar::WorkingCalendar;
-use crate::domain::caller::{Caller, Role};
-use crate::domain::change::{self, ChangeRecord, LicenceChange};
-use crate::domain::edl::EdlStatus;
-use crate::domain::eligibility::{self, Refusal};
-use crate::domain::licence::{FieldError, Licence};
-use crate::domain::photo::PhotoRules;
-use crate::domain::rollout::{Availability, City, Switch, Wave};
+use crate::applications::application::{Application, Channel, IllegalTransition, Opening, PhotoSource};
+use crate::applications::photo::PhotoRules;
+use crate::issuance::edl::EdlStatus;
+use crate::kernel::calendar::WorkingCalendar;
+use crate::kernel::caller::Actor;
+use crate::kernel::caller::{Caller, Role};
+use crate::kernel::golive::{Availability, Switch};
+use crate::kernel::input::FieldError;
 use crate::kernel::time::{local_date, local_offset, Clock};
 use crate::ports::{
     Issuer, LivenessCheck, LivenessError, Notice, Notifier, PhotoStore, Records, RolloutChange, Signer, StoreError,
 };
 use crate::problem::Problem;
+use crate::register::change::{self, ChangeRecord, LicenceChange};
+use crate::register::eligibility::{self, Refusal};
+use crate::register::licence::Licence;
+use crate::register::rollout::{City, Wave};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
@@ -87,9 +90,7 @@ pub enum ServiceError {
     #[error("The electronic licence {serial} is no longer valid.")]
     LicenceNotActive { serial: String },
     #[error("the city refuses the truck pass")]
-    PassRefused {
-        reasons: Vec<crate::domain::truck::Refusal>,
-    },
+    PassRefused { reasons: Vec<crate::truck::Refusal> },
     #[error("Vehicle {plate} is neither yours nor in your fleet.")]
     NotYourVehicle { plate: String },
     #[error("Truck pass {serial} is {status}, not active.")]
@@ -282,7 +283,7 @@ pub struct Services {
     pub calendar: WorkingCalendar,
     pub photo_rules: PhotoRules,
     /// What each verifier may see (R9): configuration, not code.
-    pub disclosure: crate::domain::verification::Disclosure,
+    pub disclosure: crate::verification::disclosure::Disclosure,
     /// The verification keys held in memory, shared by every clone.
     pub trust_cache: Arc<verification::TrustCache>,
     pub limits: Limits,
@@ -454,7 +455,7 @@ impl Services {
             notifier: None,
             calendar: WorkingCalendar::shipped(),
             photo_rules: PhotoRules::default(),
-            disclosure: crate::domain::verification::Disclosure::shipped(),
+            disclosure: crate::verification::disclosure::Disclosure::shipped(),
             trust_cache: Arc::new(verification::TrustCache::default()),
             limits: Limits::default(),
         }
@@ -666,7 +667,7 @@ impl Services {
     ) -> Result<Application, ServiceError> {
         let mut application = self.own_application(caller, id, "Confirming the photo on file").await?;
         // Refuse a check on an application in the wrong state before asking the liveness service.
-        if application.state != crate::domain::application::ApplicationState::AwaitingLiveness {
+        if application.state != crate::applications::application::ApplicationState::AwaitingLiveness {
             return Err(IllegalTransition {
                 action: "confirm the photo on file of",
                 from: application.state,
@@ -697,7 +698,7 @@ impl Services {
     /// Approved applications go to the issuer when one is deployed; a failure
     /// leaves the application approved, to be retried by issuance.
     async fn hand_to_issuer(&self, application: &Application) {
-        if application.state != crate::domain::application::ApplicationState::Approved {
+        if application.state != crate::applications::application::ApplicationState::Approved {
             return;
         }
         match &self.issuer {
@@ -841,7 +842,7 @@ impl Services {
         &self,
         holder_id: &str,
         reason: &str,
-        by: crate::domain::application::Actor,
+        by: crate::kernel::caller::Actor,
     ) -> Result<(), ServiceError> {
         let status = EdlStatus::Stopped {
             at: self.now(),

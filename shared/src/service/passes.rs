@@ -6,16 +6,16 @@ use super::reviews::{QueueRequest, ReviewPage};
 use super::verification::{fail, DocumentKind, Failure, ENFORCEMENT, MAX_CODE_LENGTH, MAX_MDOC_BASE64};
 use super::{actor, require, ImportReport, InputError, JsonLinesImport, ServiceError, Services, SwitchRequest};
 use crate::credential::{pass as pass_document, showcode};
-use crate::domain::caller::{Caller, Role};
-use crate::domain::rollout::Availability;
-use crate::domain::truck::{
+use crate::kernel::caller::{Caller, Role};
+use crate::kernel::golive::Availability;
+use crate::kernel::time::{local_date, local_offset};
+use crate::kernel::Colour;
+use crate::ports::{CachedShowCode, Notice, StoreError};
+use crate::truck::{
     self, allowed_here_and_now, plate_is_valid, rules_view, CityTruckRules, Decision, EmissionStandard,
     HourRestriction, PassCheck, PassOpening, PassRequest, PassStatus, PassSummary, PassType, Refusal, RulesView,
     TimeWindow, TruckPass, TruckRulesChange, Vehicle, VehicleType, Zone,
 };
-use crate::kernel::time::{local_date, local_offset};
-use crate::kernel::Colour;
-use crate::ports::{CachedShowCode, Notice, StoreError};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use chrono::{DateTime, NaiveDate, Utc};

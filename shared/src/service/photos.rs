@@ -1,9 +1,10 @@
 //! New photos (R4, R5, R15): upload forms for the holder, and the automatic checks when an object lands.
 
 use super::{actor, ServiceError, Services};
-use crate::domain::application::{Actor, Application, PendingUpload, PhotoSource, PhotoSubmission};
-use crate::domain::caller::{Caller, Role};
-use crate::domain::photo::{self, CheckResult, ImageType};
+use crate::applications::application::{Application, PendingUpload, PhotoSource, PhotoSubmission};
+use crate::applications::photo::{self, CheckResult, ImageType};
+use crate::kernel::caller::Actor;
+use crate::kernel::caller::{Caller, Role};
 use crate::kernel::time::local_offset;
 use crate::ports::{PhotoClaim, PhotoStoreError, UploadForm, UploadGrant};
 use chrono::{DateTime, Duration, Utc};

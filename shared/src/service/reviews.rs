@@ -1,12 +1,12 @@
 //! The staff review queue (R4, R15): list oldest first, open one with its photo, decide.
 
 use super::{actor, photos::photo_store_error, require, InputError, ServiceError, Services};
-use crate::domain::application::{Application, ApplicationState, Channel, HistoryEntry, PhotoSource};
-use crate::domain::caller::{Caller, Role};
-use crate::domain::licence::Sex;
-use crate::domain::photo::CheckResult;
-use crate::domain::review::{self, RejectionReason, ReviewDecision, Verdict};
+use crate::applications::application::{Application, ApplicationState, Channel, HistoryEntry, PhotoSource};
+use crate::applications::photo::CheckResult;
+use crate::applications::review::{self, RejectionReason, ReviewDecision, Verdict};
+use crate::kernel::caller::{Caller, Role};
 use crate::ports::QueueQuery;
+use crate::register::licence::Sex;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -206,7 +206,7 @@ impl Services {
             id: id.into(),
         })?;
         if application.state != ApplicationState::AwaitingReview {
-            return Err(crate::domain::application::IllegalTransition {
+            return Err(crate::applications::application::IllegalTransition {
                 action: "decide the review of",
                 from: application.state,
             }

@@ -3,12 +3,14 @@
 
 use super::{require, ServiceError, Services};
 use crate::credential::{barcode, cert, mdoc, showcode};
-use crate::domain::caller::{Caller, Role};
-use crate::domain::edl::{self, ElectronicLicence};
-use crate::domain::licence::{Licence, VehicleClass};
-use crate::domain::verification::{self, CheckRecord};
+use crate::issuance::edl::{self, ElectronicLicence};
+use crate::kernel::caller::{Caller, Role};
 use crate::kernel::Colour;
 use crate::ports::{TrustEntry, TrustRole, TrustStatus};
+use crate::register::licence::{Licence, VehicleClass};
+use crate::verification::check::CheckRecord;
+use crate::verification::disclosure::disclose;
+use crate::verification::standing::standing;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use chrono::{DateTime, Duration, Utc};
@@ -317,7 +319,7 @@ impl Services {
             Ok(serial) => match self.live(&serial).await? {
                 Some((edl, licence)) => {
                     let today = self.today();
-                    let standing = verification::standing(&edl, &licence, today, now);
+                    let standing = standing(&edl, &licence, today, now);
                     live = Some((edl, licence));
                     match standing {
                         Ok(()) => Ok(serial),
@@ -349,7 +351,7 @@ impl Services {
                     Vec::new()
                 };
                 (
-                    verification::disclose(&allowed, edl, licence, &changes, request.class, today, now),
+                    disclose(&allowed, edl, licence, &changes, request.class, today, now),
                     Some(edl::colour(licence, today)),
                 )
             }

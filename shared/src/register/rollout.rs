@@ -1,5 +1,6 @@
 //! The staged rollout (R2): cities grouped in batches and waves, each switched on at a go-live time.
 
+use crate::kernel::golive::Availability;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -34,15 +35,6 @@ pub struct City {
     pub version: u64,
 }
 
-/// Whether applications from a city are accepted at a given moment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(tag = "status", rename_all = "snake_case", rename_all_fields = "camelCase")]
-pub enum Availability {
-    Live { since: DateTime<Utc> },
-    Scheduled { opens_at: DateTime<Utc> },
-    NotScheduled,
-}
-
 impl City {
     /// The time the city opens: its own if set, else its wave's.
     pub fn effective_go_live(&self, wave: Option<&Wave>) -> Option<DateTime<Utc>> {
@@ -50,18 +42,8 @@ impl City {
     }
 
     pub fn availability(&self, wave: Option<&Wave>, now: DateTime<Utc>) -> Availability {
-        match self.effective_go_live(wave) {
-            Some(at) if at <= now => Availability::Live { since: at },
-            Some(at) => Availability::Scheduled { opens_at: at },
-            None => Availability::NotScheduled,
-        }
+        Availability::at(self.effective_go_live(wave), now)
     }
-}
-
-/// A switch an administrator makes: a go-live time, or `None` to switch off.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Switch {
-    pub go_live_at: Option<DateTime<Utc>>,
 }
 
 /// The plan the product ships with: the waves and their cities.

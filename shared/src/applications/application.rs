@@ -1,8 +1,8 @@
 //! The application for an electronic licence and its state machine (R3, R4, R12).
 
-use super::caller::Role;
 use super::photo::{CheckResult, ImageType};
 use super::review::{ReviewDecision, Verdict};
+use crate::kernel::caller::Actor;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -78,14 +78,6 @@ impl fmt::Display for ApplicationState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
-}
-
-/// Who did something: the caller's subject and the role they acted in.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Actor {
-    pub id: String,
-    pub role: Role,
 }
 
 /// One recorded step: who, when, what, and from which state to which.
@@ -557,6 +549,7 @@ impl Application {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kernel::caller::Role;
 
     fn at(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s).expect("time").with_timezone(&Utc)
@@ -612,7 +605,7 @@ mod tests {
         ReviewDecision {
             verdict,
             reasons: if verdict == Verdict::Reject {
-                vec![crate::domain::review::RejectionReason::BackgroundNotWhite]
+                vec![crate::applications::review::RejectionReason::BackgroundNotWhite]
             } else {
                 Vec::new()
             },

@@ -1,9 +1,9 @@
 //! Which records the scheduled expiry job will end, and the day bucket each one waits in.
 
-use super::application::Application;
-use super::edl::ElectronicLicence;
-use super::truck::TruckPass;
+use crate::applications::application::Application;
+use crate::issuance::edl::ElectronicLicence;
 use crate::kernel::time::local_date;
+use crate::truck::TruckPass;
 use chrono::NaiveDate;
 use std::fmt;
 

@@ -1,4 +1,4 @@
-//! Who is calling: the subject and roles the authority's login vouched for (JWT claims).
+//! Who is calling (the subject and roles the authority's login vouched for in its JWT claims), and who did something.
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -62,6 +62,14 @@ impl fmt::Display for Role {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
+}
+
+/// Who did something: the caller's subject and the role they acted in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Actor {
+    pub id: String,
+    pub role: Role,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

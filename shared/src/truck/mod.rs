@@ -1,9 +1,9 @@
 //! Truck city-access passes (R13): each city's truck rules, who may have a pass, its life, and whether it covers a place and a moment.
 
-use super::application::Actor;
-use super::calendar::WorkingCalendar;
-use super::licence::FieldError;
-use super::rollout::Availability;
+use crate::kernel::calendar::WorkingCalendar;
+use crate::kernel::caller::Actor;
+use crate::kernel::golive::Availability;
+use crate::kernel::input::FieldError;
 use crate::kernel::time::{local_date, local_instant, local_offset};
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -286,11 +286,7 @@ pub struct CityTruckRules {
 
 impl CityTruckRules {
     pub fn availability(&self, now: DateTime<Utc>) -> Availability {
-        match self.go_live_at {
-            Some(at) if at <= now => Availability::Live { since: at },
-            Some(at) => Availability::Scheduled { opens_at: at },
-            None => Availability::NotScheduled,
-        }
+        Availability::at(self.go_live_at, now)
     }
 
     pub fn zone(&self, id: &str) -> Option<&Zone> {
@@ -1292,7 +1288,7 @@ pub struct TruckRulesChange {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::caller::Role;
+    use crate::kernel::caller::Role;
     use chrono::Duration;
 
     fn at(s: &str) -> DateTime<Utc> {
@@ -1933,7 +1929,7 @@ mod tests {
         assert_eq!(zhanjiang.batch, 2);
         assert_eq!(zhanjiang.availability(now()), Availability::NotScheduled);
         // The shipped cities use the rollout's division codes.
-        let plan = crate::domain::rollout::Plan::default_plan();
+        let plan = crate::register::rollout::Plan::default_plan();
         for city in &book.cities {
             assert!(plan.cities.iter().any(|c| c.code == city.city), "{}", city.city);
         }
@@ -1972,13 +1968,13 @@ mod tests {
     fn a_withdrawn_pass_frees_its_dates_and_leaves_the_expiry_index() {
         let (rules, calendar) = (rules(), calendar());
         let mut pass = active_pass();
-        let entry = crate::domain::expiry::pass_entry(&pass).expect("an active pass waits for expiry");
+        let entry = crate::expiry::pass_entry(&pass).expect("an active pass waits for expiry");
         assert_eq!(entry.bucket, "PASS#2026-11-30");
         let owner = actor("11010519900307451X", Role::Holder);
         pass.withdraw(&owner, now()).expect("withdraw");
         assert_eq!(pass.status.code(), "withdrawn");
         assert!(!pass.status.is_live(), "its dates no longer count against overlap");
-        assert_eq!(crate::domain::expiry::pass_entry(&pass), None);
+        assert_eq!(crate::expiry::pass_entry(&pass), None);
         assert!(pass.withdraw(&owner, now()).is_err(), "once only");
         assert!(
             pass.expire(at("2026-12-01T01:00:00+08:00")).is_err(),

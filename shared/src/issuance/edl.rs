@@ -1,8 +1,8 @@
 //! The electronic licence as issued: its serial, status, and live colour (R7, R8, R11).
 
-use super::application::Actor;
-use super::licence::{Licence, LicenceState, MAX_POINTS};
+use crate::kernel::caller::Actor;
 use crate::kernel::Colour;
+use crate::register::licence::{Licence, LicenceState, MAX_POINTS};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 

@@ -1,5 +1,6 @@
 //! The paper driving licence as the authority's register holds it (R1, R7).
 
+use crate::kernel::input::FieldError;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -187,14 +188,6 @@ pub struct Licence {
     /// Optimistic-locking version, managed by the store; ignored on import.
     #[serde(default)]
     pub version: u64,
-}
-
-/// Why an imported or changed licence record is not acceptable.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{field}: {message}")]
-pub struct FieldError {
-    pub field: &'static str,
-    pub message: String,
 }
 
 fn field(field: &'static str, message: impl Into<String>) -> FieldError {

@@ -1,6 +1,6 @@
 //! Staff review of a photo (R4, R5, R15): the decision, and the reasons a photo can be refused.
 
-use super::application::Actor;
+use crate::kernel::caller::Actor;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 

@@ -1,7 +1,8 @@
 //! Changes the administrator feeds into the register: points, states, renewal (R7, R11).
 
-use super::application::Actor;
-use super::licence::{FieldError, IssuingAuthority, Licence, LicenceState, VehicleClass};
+use super::licence::{IssuingAuthority, Licence, LicenceState, VehicleClass};
+use crate::kernel::caller::Actor;
+use crate::kernel::input::FieldError;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 

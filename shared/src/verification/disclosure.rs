@@ -1,11 +1,11 @@
-//! Verification rules (R7, R9): whether a licence stands today, and what each verifier may see.
+//! What each verifier may see (R9): the officer's fields and each relying party's purpose, as configuration.
 
-use super::change::ChangeRecord;
-use super::edl::{self, EdlStatus, ElectronicLicence};
-use super::licence::{Licence, LicenceState, VehicleClass};
-use crate::kernel::Colour;
+use super::standing::may_drive;
+use crate::issuance::edl::{self, ElectronicLicence};
+use crate::register::change::ChangeRecord;
+use crate::register::licence::{Licence, VehicleClass};
 use chrono::{DateTime, NaiveDate, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 
@@ -78,48 +78,6 @@ impl Disclosure {
     }
 }
 
-/// Why an electronic licence does not stand, as a stable code.
-pub fn standing(
-    edl: &ElectronicLicence,
-    licence: &Licence,
-    today: NaiveDate,
-    now: DateTime<Utc>,
-) -> Result<(), &'static str> {
-    match &edl.status {
-        EdlStatus::Superseded { .. } => return Err("superseded"),
-        EdlStatus::Stopped { .. } => return Err("stopped"),
-        EdlStatus::Expired { .. } => return Err("licence-expired"),
-        EdlStatus::Active => {}
-    }
-    if now > edl.valid_until || today > licence.valid_to || licence.states.contains(&LicenceState::Expired) {
-        return Err("licence-expired");
-    }
-    if licence.states.contains(&LicenceState::Cancelled) {
-        return Err("licence-cancelled");
-    }
-    if licence.states.contains(&LicenceState::AnnouncedStopped) {
-        return Err("licence-announced-stopped");
-    }
-    if licence.states.contains(&LicenceState::Detained) || licence.states.contains(&LicenceState::Seized) {
-        return Err("licence-suspended");
-    }
-    Ok(())
-}
-
-/// Whether the holder may drive `class` today: the licence stands, holds
-/// the class, is green (no 12 points, nothing overdue).
-pub fn may_drive(
-    edl: &ElectronicLicence,
-    licence: &Licence,
-    class: VehicleClass,
-    today: NaiveDate,
-    now: DateTime<Utc>,
-) -> bool {
-    standing(edl, licence, today, now).is_ok()
-        && licence.classes.contains(&class)
-        && edl::colour(licence, today) == Colour::Green
-}
-
 /// The fields `allowed` of this licence, and nothing else.
 #[allow(clippy::too_many_arguments)]
 pub fn disclose(
@@ -167,28 +125,6 @@ pub fn disclose(
         out.insert(field.clone(), value);
     }
     out
-}
-
-/// One verification, as the audit trail keeps it (R15): who, role, purpose, when, which licence, result.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct CheckRecord {
-    pub id: String,
-    pub at: DateTime<Utc>,
-    pub verifier_id: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organisation: Option<String>,
-    pub role: super::caller::Role,
-    pub purpose: String,
-    /// `code`, `barcode` or `mdoc`.
-    pub method: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub serial: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub holder_id: Option<String>,
-    pub valid: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
 }
 
 #[cfg(test)]
