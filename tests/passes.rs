@@ -557,7 +557,7 @@ async fn whole_flow(mut h: Harness) {
     // A cold start seeds the shipped rules again: what the administrator changed stays.
     h.services
         .records
-        .seed_truck_rules(&shared::truck::TruckRulebook::shipped())
+        .seed_truck_rules(&shared::truck::rules::TruckRulebook::shipped())
         .await
         .expect("seed");
     let public = call(

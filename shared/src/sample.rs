@@ -191,8 +191,8 @@ pub const OTHER_FLEET: &str = "91310115MA02TRUCK2";
 /// The sample vehicle register: 张伟's own truck, `FLEET`'s trucks, another
 /// fleet's, a truck no city lets in (hazardous goods), and 李娜's truck below
 /// every city's emission minimum.
-pub fn showcase_vehicles() -> Vec<crate::truck::Vehicle> {
-    use crate::truck::{EmissionStandard as E, Vehicle, VehicleType as T};
+pub fn showcase_vehicles() -> Vec<crate::truck::vehicle::Vehicle> {
+    use crate::truck::vehicle::{EmissionStandard as E, Vehicle, VehicleType as T};
     let vehicle = |plate: &str, vehicle_type, emission, owner: &str, fleet: Option<&str>| Vehicle {
         plate: plate.into(),
         vehicle_type,

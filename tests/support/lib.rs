@@ -147,7 +147,7 @@ pub async fn harness_with(
         .await
         .unwrap_or_else(|e| panic!("seed rollout: {e}"));
     records
-        .seed_truck_rules(&shared::truck::TruckRulebook::shipped())
+        .seed_truck_rules(&shared::truck::rules::TruckRulebook::shipped())
         .await
         .unwrap_or_else(|e| panic!("seed truck rules: {e}"));
     if samples > 0 {

@@ -14,7 +14,7 @@ async fn main() -> Result<(), Error> {
         .await?;
     services
         .records
-        .seed_truck_rules(&shared::truck::TruckRulebook::shipped())
+        .seed_truck_rules(&shared::truck::rules::TruckRulebook::shipped())
         .await?;
     let services = &services;
     run(service_fn(move |request: Request| async move {

@@ -93,7 +93,7 @@ pub async fn local_services(
     };
     records.seed_rollout(&Plan::default_plan()).await?;
     records
-        .seed_truck_rules(&shared::truck::TruckRulebook::shipped())
+        .seed_truck_rules(&shared::truck::rules::TruckRulebook::shipped())
         .await?;
     if samples > 0 {
         records.import_vehicles(&shared::sample::showcase_vehicles()).await?;

@@ -45,7 +45,9 @@ use crate::ports::{
 use crate::register::change::ChangeRecord;
 use crate::register::licence::Licence;
 use crate::register::rollout::{City, Plan, Wave};
-use crate::truck::{CityTruckRules, PassCheck, PassStatus, TruckPass, TruckRulebook, TruckRulesChange, Vehicle};
+use crate::truck::pass::{PassCheck, PassStatus, TruckPass};
+use crate::truck::rules::{CityTruckRules, TruckRulebook, TruckRulesChange};
+use crate::truck::vehicle::Vehicle;
 use crate::verification::check::CheckRecord;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};

@@ -3,7 +3,7 @@
 use super::mdoc::{self, full_date, text, DocumentInput, IssuedMdoc, MdocError};
 use crate::kernel::time::local_offset;
 use crate::ports::Signer;
-use crate::truck::TruckPass;
+use crate::truck::pass::TruckPass;
 use chrono::{DateTime, NaiveTime, TimeZone, Utc};
 use ciborium::Value;
 

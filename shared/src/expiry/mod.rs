@@ -3,7 +3,7 @@
 use crate::applications::application::Application;
 use crate::issuance::edl::ElectronicLicence;
 use crate::kernel::time::local_date;
-use crate::truck::TruckPass;
+use crate::truck::pass::TruckPass;
 use chrono::NaiveDate;
 use std::fmt;
 

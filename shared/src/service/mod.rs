@@ -90,7 +90,9 @@ pub enum ServiceError {
     #[error("The electronic licence {serial} is no longer valid.")]
     LicenceNotActive { serial: String },
     #[error("the city refuses the truck pass")]
-    PassRefused { reasons: Vec<crate::truck::Refusal> },
+    PassRefused {
+        reasons: Vec<crate::truck::request::Refusal>,
+    },
     #[error("Vehicle {plate} is neither yours nor in your fleet.")]
     NotYourVehicle { plate: String },
     #[error("Truck pass {serial} is {status}, not active.")]

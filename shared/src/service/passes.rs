@@ -11,11 +11,14 @@ use crate::kernel::golive::Availability;
 use crate::kernel::time::{local_date, local_offset};
 use crate::kernel::Colour;
 use crate::ports::{CachedShowCode, Notice, StoreError};
-use crate::truck::{
-    self, allowed_here_and_now, plate_is_valid, rules_view, CityTruckRules, Decision, EmissionStandard,
-    HourRestriction, PassCheck, PassOpening, PassRequest, PassStatus, PassSummary, PassType, Refusal, RulesView,
-    TimeWindow, TruckPass, TruckRulesChange, Vehicle, VehicleType, Zone,
-};
+use crate::truck;
+use crate::truck::clock::TimeWindow;
+use crate::truck::decision::{allowed_here_and_now, Decision};
+use crate::truck::pass::{PassCheck, PassOpening, PassStatus, TruckPass};
+use crate::truck::request::{PassRequest, PassSummary, Refusal};
+use crate::truck::rules::{CityTruckRules, HourRestriction, PassType, TruckRulesChange, Zone};
+use crate::truck::vehicle::{plate_is_valid, EmissionStandard, Vehicle, VehicleType};
+use crate::truck::views::{rules_view, RulesView};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -902,8 +905,8 @@ impl Services {
     }
 }
 
-impl From<truck::IllegalPassTransition> for ServiceError {
-    fn from(e: truck::IllegalPassTransition) -> Self {
+impl From<truck::pass::IllegalPassTransition> for ServiceError {
+    fn from(e: truck::pass::IllegalPassTransition) -> Self {
         ServiceError::IllegalPassTransition {
             detail: e.to_string(),
             state: e.from,
