@@ -2,15 +2,16 @@
 
 use chrono::{DateTime, Duration, Utc};
 use edl_tests::{at, harness, Harness, CHEN_JING, LI_NA, ZHANG_WEI};
+use shared::adapters::Records;
 use shared::applications::application::{
     Application, ApplicationState, Channel, Opening, PendingUpload, PhotoSource, PhotoSubmission,
 };
 use shared::applications::photo::ImageType;
 use shared::applications::review::{RejectionReason, ReviewDecision, Verdict};
 use shared::issuance::edl::{EdlStatus, ElectronicLicence};
+use shared::issuance::ports::Issuance;
 use shared::kernel::caller::Actor;
 use shared::kernel::caller::{Caller, Role};
-use shared::ports::{Issuance, Records};
 use shared::service::expiry::{ExpiryOptions, ExpiryReport};
 use shared::service::{OpenApplication, ServiceError};
 use std::sync::Arc;

@@ -9,10 +9,11 @@ use edl_tests::{
     ZHANG_WEI,
 };
 use serde_json::{json, Value};
-use shared::adapters::embedded_notices::EmbeddedNotices;
+use shared::adapters::embedded::notices::EmbeddedNotices;
 use shared::credential::{mdoc, pass as pass_document, showcode};
 use shared::crypto::LocalSigner;
-use shared::ports::{Notice, Signer};
+use shared::kernel::notice::Notice;
+use shared::kernel::signing::Signer;
 use shared::sample::{FLEET, OTHER_FLEET};
 use shared::service::expiry::ExpiryOptions;
 use shared::service::issuance::IssueOutcome;

@@ -1,12 +1,14 @@
 //! The records port's behaviour, one suite run against both adapters: embedded and DynamoDB (on the emulator).
 
 use edl_tests::{at, CHEN_JING, LI_NA, ZHANG_WEI};
+use shared::adapters::Records;
 use shared::applications::application::{Application, ApplicationState, Channel, Opening, PhotoSource};
 use shared::kernel::caller::Actor;
 use shared::kernel::caller::Role;
-use shared::ports::{Records, RolloutChange, StoreError};
+use shared::kernel::store::StoreError;
 use shared::register::change::ChangeRecord;
 use shared::register::rollout::Plan;
+use shared::register::rollout::RolloutChange;
 use shared::sample::showcase_licences;
 
 fn holder_actor(id: &str) -> Actor {

@@ -5,8 +5,8 @@
 //! check. Locally, this module plays both parts with a secret that never
 //! leaves the local server's process.
 
+use crate::applications::ports::{LivenessCheck, LivenessError, LivenessOutcome};
 use crate::kernel::time::Clock;
-use crate::ports::{LivenessCheck, LivenessError, LivenessOutcome};
 use async_trait::async_trait;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;

@@ -11,7 +11,6 @@ pub mod expiry;
 pub mod http;
 pub mod issuance;
 pub mod kernel;
-pub mod ports;
 pub mod problem;
 pub mod register;
 pub mod sample;

@@ -4,16 +4,17 @@ pub mod routes;
 pub mod server;
 
 use shared::adapters::dynamodb::DynamoRecords;
+use shared::adapters::embedded::notices::{ChannelIssuer, EmbeddedNotices};
+use shared::adapters::embedded::photos::EmbeddedPhotos;
 use shared::adapters::embedded::EmbeddedRecords;
-use shared::adapters::embedded_notices::{ChannelIssuer, EmbeddedNotices};
-use shared::adapters::embedded_photos::EmbeddedPhotos;
 use shared::adapters::kms::KmsSigner;
 use shared::adapters::s3::S3Photos;
+use shared::adapters::Records;
+use shared::applications::ports::PhotoStore;
 use shared::crypto::LocalSigner;
 use shared::dev::{DevKeys, DevLiveness};
+use shared::kernel::signing::Signer;
 use shared::kernel::time::{Clock, SystemClock};
-use shared::ports::Signer;
-use shared::ports::{PhotoStore, Records};
 use shared::register::rollout::Plan;
 use shared::service::keys::Authority;
 use shared::service::Services;
@@ -36,9 +37,9 @@ pub enum Storage {
 #[derive(Debug, thiserror::Error)]
 pub enum LocalError {
     #[error("cannot prepare the records: {0}")]
-    Records(#[from] shared::ports::StoreError),
+    Records(#[from] shared::kernel::store::StoreError),
     #[error("cannot prepare the photo store: {0}")]
-    Photos(#[from] shared::ports::PhotoStoreError),
+    Photos(#[from] shared::applications::ports::PhotoStoreError),
     #[error("cannot prepare the signing keys: {0}")]
     Keys(String),
 }

@@ -8,8 +8,8 @@ use hyper::body::Incoming;
 use lambda_http::Body;
 use serde::Deserialize;
 use serde_json::json;
-use shared::adapters::embedded_notices::EmbeddedNotices;
-use shared::adapters::embedded_photos::EmbeddedPhotos;
+use shared::adapters::embedded::notices::EmbeddedNotices;
+use shared::adapters::embedded::photos::EmbeddedPhotos;
 use shared::dev::{DevClaims, DevKeys, DEV_AUDIENCE, DEV_ISSUER};
 use shared::kernel::caller::{parse_roles, Role};
 use shared::problem::Problem;
@@ -353,8 +353,8 @@ impl LocalApi {
             Ok(key) => key,
             Err(refusal) => {
                 let status = match refusal {
-                    shared::adapters::embedded_photos::UploadRefusal::Forged
-                    | shared::adapters::embedded_photos::UploadRefusal::Expired => 403,
+                    shared::adapters::embedded::photos::UploadRefusal::Forged
+                    | shared::adapters::embedded::photos::UploadRefusal::Expired => 403,
                     _ => 400,
                 };
                 return problem_response(&Problem::new(

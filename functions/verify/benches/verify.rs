@@ -8,11 +8,13 @@
 use shared::adapters::embedded::EmbeddedRecords;
 use shared::adapters::NoLivenessService;
 use shared::applications::application::{Application, ApplicationState, Channel, Opening, PhotoSource};
+use shared::applications::ports::ApplicationStore;
 use shared::crypto::{verify_es256, LocalSigner};
 use shared::kernel::caller::Actor;
 use shared::kernel::caller::{Caller, Role};
+use shared::kernel::signing::Signer;
 use shared::kernel::time::SystemClock;
-use shared::ports::{Records, Signer};
+use shared::register::ports::{RegisterStore, RolloutStore};
 use shared::service::keys::Authority;
 use shared::service::verification::VerificationRequest;
 use shared::service::Services;

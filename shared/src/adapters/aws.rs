@@ -2,10 +2,10 @@
 
 use super::dynamodb::DynamoRecords;
 use super::NoLivenessService;
+use crate::applications::ports::LivenessCheck;
 use crate::dev::{DevKeys, DevLiveness};
 use crate::kernel::calendar::WorkingCalendar;
 use crate::kernel::time::{Clock, SystemClock};
-use crate::ports::LivenessCheck;
 use crate::service::Services;
 use std::sync::Arc;
 

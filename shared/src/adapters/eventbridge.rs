@@ -4,7 +4,8 @@
 //! notices (`LicenceIssued`, ...) are for the push service that subscribes.
 
 use crate::applications::application::Application;
-use crate::ports::{Issuer, IssuerError, Notice, Notifier, NotifierError};
+use crate::applications::ports::{Issuer, IssuerError};
+use crate::kernel::notice::{Notice, Notifier, NotifierError};
 use async_trait::async_trait;
 use aws_sdk_eventbridge::error::DisplayErrorContext;
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;

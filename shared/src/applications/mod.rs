@@ -3,4 +3,5 @@
 
 pub mod application;
 pub mod photo;
+pub mod ports;
 pub mod review;

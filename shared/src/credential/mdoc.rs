@@ -1,7 +1,7 @@
 //! The licence as an ISO/IEC 18013-5 mdoc: building and signing its IssuerSigned, and checking one.
 
 use crate::crypto::verify_es256;
-use crate::ports::{Signer, SignerError};
+use crate::kernel::signing::{Signer, SignerError};
 use crate::register::licence::{Licence, Sex};
 use base64::Engine as _;
 use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, SubsecRound, Utc};

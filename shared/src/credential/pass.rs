@@ -1,8 +1,8 @@
 //! The truck city-access pass as an mdoc of its own docType, signed through the licences' signer.
 
 use super::mdoc::{self, full_date, text, DocumentInput, IssuedMdoc, MdocError};
+use crate::kernel::signing::Signer;
 use crate::kernel::time::local_offset;
-use crate::ports::Signer;
 use crate::truck::pass::TruckPass;
 use chrono::{DateTime, NaiveTime, TimeZone, Utc};
 use ciborium::Value;

@@ -6,7 +6,7 @@
 //! look the key up by `kid` between the two, and so that each failure maps to
 //! one stable reason code.
 
-use crate::ports::{Signer, SignerError};
+use crate::kernel::signing::{Signer, SignerError};
 use ciborium::value::{Integer, Value};
 use coset::{iana, AsCborValue, CoseSign1, CoseSign1Builder, HeaderBuilder, TaggedCborSerializable};
 use serde::{Deserialize, Serialize};

@@ -2,8 +2,10 @@
 
 use crate::applications::application::Application;
 use crate::issuance::edl::ElectronicLicence;
+use crate::kernel::store::StoreError;
 use crate::kernel::time::local_date;
 use crate::truck::pass::TruckPass;
+use async_trait::async_trait;
 use chrono::NaiveDate;
 use std::fmt;
 
@@ -84,6 +86,32 @@ pub fn due_days(today: NaiveDate, catch_up_days: u32) -> Vec<NaiveDate> {
         .rev()
         .filter_map(|back| today.checked_sub_signed(chrono::Duration::days(back)))
         .collect()
+}
+
+/// One page of an expiry bucket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExpiryPage {
+    pub keys: Vec<String>,
+    /// Opaque cursor for the next page; none on the last page.
+    pub next: Option<String>,
+    /// How many index entries the store read for this page.
+    pub read: usize,
+}
+
+/// The index of what ends by time, kept in step by every write of a
+/// licence, an application or a pass.
+#[async_trait]
+pub trait ExpiryIndex: Send + Sync {
+    /// The keys (serials or application ids) in one day's expiry bucket, in
+    /// key order, read from an index that holds only records still to end,
+    /// so a run reads what is due and nothing else.
+    async fn due_for_expiry(
+        &self,
+        kind: ExpiryKind,
+        day: NaiveDate,
+        limit: usize,
+        after: Option<String>,
+    ) -> Result<ExpiryPage, StoreError>;
 }
 
 #[cfg(test)]

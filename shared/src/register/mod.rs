@@ -4,4 +4,5 @@
 pub mod change;
 pub mod eligibility;
 pub mod licence;
+pub mod ports;
 pub mod rollout;

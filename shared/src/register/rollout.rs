@@ -1,5 +1,6 @@
 //! The staged rollout (R2): cities grouped in batches and waves, each switched on at a go-live time.
 
+use crate::kernel::caller::Actor;
 use crate::kernel::golive::Availability;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -44,6 +45,18 @@ impl City {
     pub fn availability(&self, wave: Option<&Wave>, now: DateTime<Utc>) -> Availability {
         Availability::at(self.effective_go_live(wave), now)
     }
+}
+
+/// A switch of a city or wave, kept as the rollout's history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RolloutChange {
+    /// `city:<code>` or `wave:<id>`.
+    pub target: String,
+    pub at: DateTime<Utc>,
+    pub by: Actor,
+    pub go_live_before: Option<DateTime<Utc>>,
+    pub go_live_after: Option<DateTime<Utc>>,
 }
 
 /// The plan the product ships with: the waves and their cities.

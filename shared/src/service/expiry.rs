@@ -5,8 +5,9 @@ use crate::applications::application::Application;
 use crate::expiry::{self, ExpiryKind};
 use crate::kernel::caller::Actor;
 use crate::kernel::caller::Role;
+use crate::kernel::queue::{QueueQuery, ReviewQueue};
+use crate::kernel::store::StoreError;
 use crate::kernel::time::local_date;
-use crate::ports::{QueueQuery, StoreError};
 use chrono::{DateTime, NaiveDate, Utc};
 use futures::{StreamExt, TryStreamExt};
 use serde::Serialize;
@@ -297,14 +298,15 @@ impl Services {
             if !budget.may_fetch() {
                 return Ok(false);
             }
-            let page = self
-                .records
-                .review_queue(&QueueQuery {
+            let page = ReviewQueue::<Application>::waiting(
+                &*self.records,
+                &QueueQuery {
                     limit: page_size.min(super::reviews::MAX_PAGE),
                     after: after.take(),
                     due_before: Some(now),
-                })
-                .await?;
+                },
+            )
+            .await?;
             report.reviews_read += page.items.len();
             budget.record(page.items.len());
             let outcomes: Vec<Outcome> =

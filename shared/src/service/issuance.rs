@@ -4,10 +4,14 @@ use super::{ServiceError, Services};
 use crate::applications::application::ApplicationState;
 use crate::credential::{cert, mdoc};
 use crate::issuance::edl::{new_serial, EdlStatus, ElectronicLicence};
+use crate::issuance::ports::Issuance;
 use crate::kernel::caller::Actor;
 use crate::kernel::caller::Role;
+use crate::kernel::notice::Notice;
+use crate::kernel::signing::SignerError;
+use crate::kernel::store::StoreError;
 use crate::kernel::time::{local_date, local_instant};
-use crate::ports::{Issuance, Notice, SignerError, StoreError, TrustEntry, TrustRole, TrustStatus};
+use crate::verification::ports::{TrustEntry, TrustRole, TrustStatus};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use chrono::{DateTime, NaiveTime, Utc};
@@ -49,7 +53,7 @@ pub(crate) fn signer_error(e: SignerError) -> ServiceError {
 }
 
 impl Services {
-    fn signer(&self) -> Result<&dyn crate::ports::Signer, ServiceError> {
+    fn signer(&self) -> Result<&dyn crate::kernel::signing::Signer, ServiceError> {
         self.signer
             .as_deref()
             .ok_or_else(|| ServiceError::Unavailable("no signer is configured for this function".into()))

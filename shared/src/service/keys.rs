@@ -2,7 +2,7 @@
 
 use super::{ServiceError, Services};
 use crate::credential::cert::{self, Subject};
-use crate::ports::{TrustEntry, TrustRole, TrustStatus};
+use crate::verification::ports::{TrustEntry, TrustRole, TrustStatus};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use chrono::{Duration, Utc};

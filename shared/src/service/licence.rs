@@ -2,12 +2,13 @@
 
 use super::issuance::signer_error;
 use super::{require, ServiceError, Services};
+use crate::credential::showcode::CodeKind;
 use crate::credential::{barcode, pages, showcode};
 use crate::issuance::edl::{self, EdlStatus, ElectronicLicence};
 use crate::kernel::caller::{Caller, Role};
+use crate::kernel::showcode::CachedShowCode;
 use crate::kernel::time::local_offset;
 use crate::kernel::Colour;
-use crate::ports::CachedShowCode;
 use crate::register::licence::Licence;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -134,7 +135,7 @@ impl Services {
     async fn current_code(&self, edl: &ElectronicLicence, licence: &Licence) -> Result<CachedShowCode, ServiceError> {
         let now = self.now().timestamp();
         let colour = edl::colour(licence, self.today());
-        if let Some(cached) = self.records.cached_show_code(&edl.serial).await? {
+        if let Some(cached) = self.records.cached_code(CodeKind::Licence, &edl.serial).await? {
             if cached.colour == colour && cached.expires_at - now > SHOW_CODE_REFRESH_MARGIN && cached.issued_at <= now
             {
                 return Ok(cached);
@@ -155,7 +156,7 @@ impl Services {
             issued_at: now,
             expires_at: now + SHOW_CODE_SECONDS,
         };
-        self.records.cache_show_code(&edl.serial, &cached).await?;
+        self.records.keep_code(CodeKind::Licence, &edl.serial, &cached).await?;
         Ok(cached)
     }
 

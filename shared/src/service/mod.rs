@@ -10,22 +10,25 @@ pub mod photos;
 pub mod reviews;
 pub mod verification;
 
+use crate::adapters::Records;
 use crate::applications::application::{Application, Channel, IllegalTransition, Opening, PhotoSource};
 use crate::applications::photo::PhotoRules;
+use crate::applications::ports::{Issuer, LivenessCheck, LivenessError, PhotoStore};
 use crate::issuance::edl::EdlStatus;
 use crate::kernel::calendar::WorkingCalendar;
 use crate::kernel::caller::Actor;
 use crate::kernel::caller::{Caller, Role};
 use crate::kernel::golive::{Availability, Switch};
 use crate::kernel::input::FieldError;
+use crate::kernel::notice::{Notice, Notifier};
+use crate::kernel::signing::Signer;
+use crate::kernel::store::StoreError;
 use crate::kernel::time::{local_date, local_offset, Clock};
-use crate::ports::{
-    Issuer, LivenessCheck, LivenessError, Notice, Notifier, PhotoStore, Records, RolloutChange, Signer, StoreError,
-};
 use crate::problem::Problem;
 use crate::register::change::{self, ChangeRecord, LicenceChange};
 use crate::register::eligibility::{self, Refusal};
 use crate::register::licence::Licence;
+use crate::register::rollout::RolloutChange;
 use crate::register::rollout::{City, Wave};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};

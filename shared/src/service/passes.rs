@@ -7,10 +7,14 @@ use super::verification::{fail, DocumentKind, Failure, ENFORCEMENT, MAX_CODE_LEN
 use super::{actor, require, ImportReport, InputError, JsonLinesImport, ServiceError, Services, SwitchRequest};
 use crate::credential::{pass as pass_document, showcode};
 use crate::kernel::caller::{Caller, Role};
+use crate::kernel::check_log::CheckLog;
 use crate::kernel::golive::Availability;
+use crate::kernel::notice::Notice;
+use crate::kernel::queue::ReviewQueue;
+use crate::kernel::showcode::CachedShowCode;
+use crate::kernel::store::StoreError;
 use crate::kernel::time::{local_date, local_offset};
 use crate::kernel::Colour;
-use crate::ports::{CachedShowCode, Notice, StoreError};
 use crate::truck;
 use crate::truck::clock::TimeWindow;
 use crate::truck::decision::{allowed_here_and_now, Decision};
@@ -516,7 +520,11 @@ impl Services {
         colour: Colour,
         now: i64,
     ) -> Result<CachedShowCode, ServiceError> {
-        if let Some(cached) = self.records.cached_pass_code(&pass.serial).await? {
+        if let Some(cached) = self
+            .records
+            .cached_code(showcode::CodeKind::TruckPass, &pass.serial)
+            .await?
+        {
             if cached.colour == colour
                 && cached.expires_at - now > super::licence::SHOW_CODE_REFRESH_MARGIN
                 && cached.issued_at <= now
@@ -539,7 +547,9 @@ impl Services {
             issued_at: now,
             expires_at: claims.expires_at,
         };
-        self.records.cache_pass_code(&pass.serial, &cached).await?;
+        self.records
+            .keep_code(showcode::CodeKind::TruckPass, &pass.serial, &cached)
+            .await?;
         Ok(cached)
     }
 
@@ -551,7 +561,7 @@ impl Services {
             "Listing who checked a truck pass",
         )?;
         let (pass, _) = self.visible_pass(caller, id, &[Role::Admin]).await?;
-        Ok(self.records.pass_checks(&pass.serial, 200).await?)
+        Ok(CheckLog::<PassCheck>::checks_of(&*self.records, &pass.serial, 200).await?)
     }
 
     /// `GET /truck/reviews`: passes waiting for staff, earliest due first.
@@ -562,7 +572,7 @@ impl Services {
     ) -> Result<ReviewPage<PassQueueItem>, ServiceError> {
         require(caller, &[Role::Reviewer], "The truck pass review queue")?;
         let now = self.now();
-        let page = self.records.pass_review_queue(&request.query(now)?).await?;
+        let page = ReviewQueue::<TruckPass>::waiting(&*self.records, &request.query(now)?).await?;
         Ok(ReviewPage {
             at: now,
             items: page
@@ -887,7 +897,7 @@ impl Services {
             allowed,
             reason: reason.clone(),
         };
-        self.records.record_pass_check(&check).await?;
+        self.records.record(&check).await?;
         tracing::info!(check = %check.id, valid, allowed, reason = %reason, method, purpose = ENFORCEMENT, "truck pass verification recorded");
         Ok(PassVerification {
             valid,

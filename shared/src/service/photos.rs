@@ -3,10 +3,10 @@
 use super::{actor, ServiceError, Services};
 use crate::applications::application::{Application, PendingUpload, PhotoSource, PhotoSubmission};
 use crate::applications::photo::{self, CheckResult, ImageType};
+use crate::applications::ports::{PhotoClaim, PhotoStoreError, UploadForm, UploadGrant};
 use crate::kernel::caller::Actor;
 use crate::kernel::caller::{Caller, Role};
 use crate::kernel::time::local_offset;
-use crate::ports::{PhotoClaim, PhotoStoreError, UploadForm, UploadGrant};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -69,7 +69,7 @@ pub fn parse_photo_key(key: &str) -> Option<(&str, &str)> {
 }
 
 impl Services {
-    fn photo_store(&self) -> Result<&dyn crate::ports::PhotoStore, ServiceError> {
+    fn photo_store(&self) -> Result<&dyn crate::applications::ports::PhotoStore, ServiceError> {
         self.photos
             .as_deref()
             .ok_or_else(|| ServiceError::Unavailable("no photo store is configured for this function".into()))

@@ -5,7 +5,7 @@ use crate::applications::application::{Application, ApplicationState, Channel, H
 use crate::applications::photo::CheckResult;
 use crate::applications::review::{self, RejectionReason, ReviewDecision, Verdict};
 use crate::kernel::caller::{Caller, Role};
-use crate::ports::QueueQuery;
+use crate::kernel::queue::{QueueQuery, ReviewQueue};
 use crate::register::licence::Sex;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -122,7 +122,7 @@ impl Services {
     pub async fn review_queue(&self, caller: &Caller, request: QueueRequest) -> Result<ReviewPage, ServiceError> {
         require(caller, &[Role::Reviewer], "The review queue")?;
         let now = self.now();
-        let page = self.records.review_queue(&request.query(now)?).await?;
+        let page = ReviewQueue::<Application>::waiting(&*self.records, &request.query(now)?).await?;
         Ok(ReviewPage {
             at: now,
             items: page.items.iter().filter_map(|a| queue_item(a, now)).collect(),
@@ -248,7 +248,7 @@ impl Services {
         match request.verdict {
             Verdict::Approve => self.hand_to_issuer(&application).await,
             Verdict::Reject => {
-                self.notify(&crate::ports::Notice::PhotoRejected {
+                self.notify(&crate::kernel::notice::Notice::PhotoRejected {
                     holder_id: application.holder_id.clone(),
                     application_id: application.id.clone(),
                 })

@@ -5,11 +5,12 @@ use super::{require, ServiceError, Services};
 use crate::credential::{barcode, cert, mdoc, showcode};
 use crate::issuance::edl::{self, ElectronicLicence};
 use crate::kernel::caller::{Caller, Role};
+use crate::kernel::check_log::CheckLog;
 use crate::kernel::Colour;
-use crate::ports::{TrustEntry, TrustRole, TrustStatus};
 use crate::register::licence::{Licence, VehicleClass};
 use crate::verification::check::CheckRecord;
 use crate::verification::disclosure::disclose;
+use crate::verification::ports::{TrustEntry, TrustRole, TrustStatus};
 use crate::verification::standing::standing;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
@@ -377,7 +378,7 @@ impl Services {
             valid,
             reason: reason.clone(),
         };
-        self.records.record_check(&check).await?;
+        self.records.record(&check).await?;
         tracing::info!(check = %check.id, valid, reason = ?reason, method, "verification recorded");
         Ok(VerificationResult {
             valid,
@@ -490,7 +491,7 @@ impl Services {
     /// `GET /licence/checks`: who verified the holder's licences, when, why (R8, R15).
     pub async fn licence_checks(&self, caller: &Caller) -> Result<Vec<CheckRecord>, ServiceError> {
         require(caller, &[Role::Holder], "Listing who checked a licence")?;
-        let mut checks = self.records.checks_of(&caller.id, 200).await?;
+        let mut checks = CheckLog::<CheckRecord>::checks_of(&*self.records, &caller.id, 200).await?;
         // The holder sees who and why, not the internal holder key again.
         for check in &mut checks {
             check.holder_id = None;

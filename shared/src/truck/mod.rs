@@ -3,6 +3,7 @@
 pub mod clock;
 pub mod decision;
 pub mod pass;
+pub mod ports;
 pub mod request;
 pub mod rules;
 pub mod vehicle;

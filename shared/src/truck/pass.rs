@@ -6,6 +6,7 @@ use super::request::{refusal, refusals, PassRequest, PassSummary, Refusal};
 use super::rules::CityTruckRules;
 use super::vehicle::{EmissionStandard, VehicleType};
 use crate::kernel::caller::Actor;
+use crate::kernel::check_log::LoggedCheck;
 use crate::kernel::time::local_instant;
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -323,4 +324,23 @@ pub struct PassCheck {
     /// The truck may be in the zone at that moment.
     pub allowed: bool,
     pub reason: String,
+}
+
+impl LoggedCheck for PassCheck {
+    const LOG: &'static str = "PASSCHECKS";
+    const KIND: &'static str = "pass-check";
+
+    fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn at(&self) -> DateTime<Utc> {
+        self.at
+    }
+
+    /// Under the serial its verified credential named; the caller sets
+    /// `serial` only then.
+    fn filed_under(&self) -> Option<&str> {
+        self.serial.as_deref()
+    }
 }

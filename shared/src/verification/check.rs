@@ -1,6 +1,7 @@
 //! The check log's record of a licence verification (R15): who checked, in which role, why, when, with what result.
 
 use crate::kernel::caller::Role;
+use crate::kernel::check_log::LoggedCheck;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -24,4 +25,22 @@ pub struct CheckRecord {
     pub valid: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+}
+
+impl LoggedCheck for CheckRecord {
+    const LOG: &'static str = "CHECKS";
+    const KIND: &'static str = "check";
+
+    fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn at(&self) -> DateTime<Utc> {
+        self.at
+    }
+
+    /// Under the holder when the licence is known.
+    fn filed_under(&self) -> Option<&str> {
+        self.holder_id.as_deref()
+    }
 }

@@ -2,4 +2,5 @@
 
 pub mod check;
 pub mod disclosure;
+pub mod ports;
 pub mod standing;

@@ -1,7 +1,8 @@
 //! In-process notices and issuance requests: what the local server lists, and hands to its issuance task.
 
 use crate::applications::application::Application;
-use crate::ports::{Issuer, IssuerError, Notice, Notifier, NotifierError};
+use crate::applications::ports::{Issuer, IssuerError};
+use crate::kernel::notice::{Notice, Notifier, NotifierError};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use std::sync::Mutex;

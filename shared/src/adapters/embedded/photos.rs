@@ -1,8 +1,8 @@
 //! The in-process photo store: the local server's stand-in for S3, with signed upload and view links.
 
 use crate::applications::photo::ImageType;
+use crate::applications::ports::{PhotoStore, PhotoStoreError, UploadForm, UploadGrant};
 use crate::dev::DevKeys;
-use crate::ports::{PhotoStore, PhotoStoreError, UploadForm, UploadGrant};
 use async_trait::async_trait;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
