@@ -6,6 +6,7 @@ pub mod applications;
 pub mod credential;
 pub mod crypto;
 pub mod dev;
+pub mod error;
 pub mod expiry;
 #[cfg(feature = "http")]
 pub mod http;

@@ -91,6 +91,14 @@ impl Caller {
         self.roles.contains(&role)
     }
 
+    /// The caller as the actor of something done in `role`.
+    pub fn actor(&self, role: Role) -> Actor {
+        Actor {
+            id: self.id.clone(),
+            role,
+        }
+    }
+
     /// The first of `roles` the caller holds, in the order given.
     pub fn acting_as(&self, roles: &[Role]) -> Option<Role> {
         roles.iter().copied().find(|r| self.has(*r))

@@ -1,6 +1,6 @@
 //! The mechanisms every context shares, each defined once: local time, the working calendar, the caller,
 //! go-live switches, input errors, the colour, the records store's errors, the review queue, the show-code
-//! cache, the check log, the signer and notices.
+//! cache, the check log, the signer, notices, and versioned update with retry.
 
 pub mod calendar;
 pub mod caller;
@@ -13,6 +13,7 @@ pub mod showcode;
 pub mod signing;
 pub mod store;
 pub mod time;
+pub mod versioned;
 
 /// The live colour of a credential (R8): green when it is in order. Defined
 /// once, where the show code carries it, and used by every context.

@@ -11,6 +11,7 @@ use crate::kernel::notice::Notice;
 use crate::kernel::signing::SignerError;
 use crate::kernel::store::StoreError;
 use crate::kernel::time::{local_date, local_instant};
+use crate::kernel::versioned::{retry_on_conflict, ATTEMPTS};
 use crate::verification::ports::{TrustEntry, TrustRole, TrustStatus};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
@@ -104,13 +105,7 @@ impl Services {
     /// retry: a second call finds the application issued and makes nothing.
     /// A signer failure writes nothing and leaves the application approved.
     pub async fn issue(&self, application_id: &str) -> Result<IssueOutcome, ServiceError> {
-        for _ in 0..3 {
-            match self.try_issue(application_id).await {
-                Err(ServiceError::Conflict) => continue,
-                other => return other,
-            }
-        }
-        Err(ServiceError::Conflict)
+        retry_on_conflict(ATTEMPTS, || self.try_issue(application_id)).await
     }
 
     async fn try_issue(&self, application_id: &str) -> Result<IssueOutcome, ServiceError> {

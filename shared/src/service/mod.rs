@@ -14,17 +14,19 @@ use crate::adapters::Records;
 use crate::applications::application::{Application, Channel, IllegalTransition, Opening, PhotoSource};
 use crate::applications::photo::PhotoRules;
 use crate::applications::ports::{Issuer, LivenessCheck, LivenessError, PhotoStore};
+pub(crate) use crate::error::require;
+pub use crate::error::ServiceError;
 use crate::issuance::edl::EdlStatus;
 use crate::kernel::calendar::WorkingCalendar;
-use crate::kernel::caller::Actor;
 use crate::kernel::caller::{Caller, Role};
-use crate::kernel::golive::{Availability, Switch};
-use crate::kernel::input::FieldError;
+use crate::kernel::golive::Availability;
+pub use crate::kernel::golive::SwitchRequest;
+pub(crate) use crate::kernel::input::JsonLinesImport;
+pub use crate::kernel::input::{ImportReport, InputError};
 use crate::kernel::notice::{Notice, Notifier};
 use crate::kernel::signing::Signer;
-use crate::kernel::store::StoreError;
-use crate::kernel::time::{local_date, local_offset, Clock};
-use crate::problem::Problem;
+use crate::kernel::time::{local_date, Clock};
+use crate::kernel::versioned::{retry_on_conflict, ATTEMPTS};
 use crate::register::change::{self, ChangeRecord, LicenceChange};
 use crate::register::eligibility::{self, Refusal};
 use crate::register::licence::Licence;
@@ -32,229 +34,7 @@ use crate::register::rollout::RolloutChange;
 use crate::register::rollout::{City, Wave};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
-use std::collections::HashSet;
 use std::sync::Arc;
-
-/// A field-level complaint about input, with where it was found.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct InputError {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub line: Option<usize>,
-    pub field: String,
-    pub message: String,
-}
-
-impl From<FieldError> for InputError {
-    fn from(e: FieldError) -> Self {
-        InputError {
-            line: None,
-            field: e.field.into(),
-            message: e.message,
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum ServiceError {
-    #[error("no verified caller")]
-    Unauthenticated,
-    #[error("{0}")]
-    Forbidden(String),
-    #[error("The {what} {id} was not found.")]
-    NotFound { what: &'static str, id: String },
-    #[error("{detail}")]
-    Invalid { detail: String, errors: Vec<InputError> },
-    #[error("The body is larger than the {limit} bytes this call accepts.")]
-    TooLarge { limit: usize },
-    #[error("The body must be sent as {expected} (Content-Type header); it was sent as {got}.")]
-    UnsupportedMediaType { expected: &'static str, got: String },
-    #[error("the licence is not eligible for an electronic licence")]
-    Ineligible { reasons: Vec<Refusal> },
-    #[error("Electronic licences are not open in {name} ({city}) yet")]
-    CityNotLive {
-        city: String,
-        name: String,
-        opens_at: Option<DateTime<Utc>>,
-    },
-    #[error("there is no compliant photo on file for this licence")]
-    NoPhotoOnFile,
-    #[error("the licence already has an open application")]
-    OpenApplicationExists { existing: String },
-    #[error(transparent)]
-    IllegalTransition(#[from] IllegalTransition),
-    #[error("the record changed while this request was processed")]
-    Conflict,
-    #[error("the real-person check did not pass")]
-    LivenessFailed { confidence: f32 },
-    #[error("The liveness session was refused: {0}.")]
-    LivenessSessionInvalid(String),
-    #[error("A service this request needs is unavailable: {0}")]
-    Unavailable(String),
-    #[error("The electronic licence {serial} is no longer valid.")]
-    LicenceNotActive { serial: String },
-    #[error("the city refuses the truck pass")]
-    PassRefused {
-        reasons: Vec<crate::truck::request::Refusal>,
-    },
-    #[error("Vehicle {plate} is neither yours nor in your fleet.")]
-    NotYourVehicle { plate: String },
-    #[error("Truck pass {serial} is {status}, not active.")]
-    PassNotActive { serial: String, status: &'static str },
-    #[error("{detail}")]
-    IllegalPassTransition { detail: String, state: &'static str },
-}
-
-impl From<StoreError> for ServiceError {
-    fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::Conflict => ServiceError::Conflict,
-            StoreError::OpenApplicationExists { existing } => ServiceError::OpenApplicationExists { existing },
-            StoreError::AlreadyExists => ServiceError::Conflict,
-            StoreError::Unavailable(m) => ServiceError::Unavailable(m),
-            StoreError::Corrupt(m) => ServiceError::Unavailable(format!("stored record unreadable: {m}")),
-            StoreError::BadCursor => {
-                ServiceError::invalid("The cursor is not one this service issued; start again without it.")
-            }
-        }
-    }
-}
-
-impl ServiceError {
-    pub fn invalid(detail: impl Into<String>) -> ServiceError {
-        ServiceError::Invalid {
-            detail: detail.into(),
-            errors: Vec::new(),
-        }
-    }
-
-    /// The problem document for this error: one stable `type` per failure.
-    pub fn problem(&self) -> Problem {
-        let detail = self.to_string();
-        match self {
-            ServiceError::Unauthenticated => Problem::new(
-                401,
-                "unauthenticated",
-                "Not signed in",
-                "This call needs a bearer token from the authority's login.",
-            ),
-            ServiceError::Forbidden(_) => Problem::new(403, "forbidden", "Not allowed", detail),
-            ServiceError::NotFound { what, id } => Problem::new(404, "not-found", "Not found", detail).with(what, id),
-            ServiceError::Invalid { errors, .. } => {
-                let p = Problem::new(400, "invalid-request", "Invalid request", detail);
-                if errors.is_empty() {
-                    p
-                } else {
-                    p.with("errors", errors)
-                }
-            }
-            ServiceError::TooLarge { limit } => {
-                Problem::new(413, "payload-too-large", "Request too large", detail).with("limitBytes", limit)
-            }
-            ServiceError::UnsupportedMediaType { .. } => {
-                Problem::new(415, "unsupported-media-type", "Unsupported media type", detail)
-            }
-            ServiceError::Ineligible { reasons } => Problem::new(
-                422,
-                "ineligible",
-                "Licence not eligible",
-                format!(
-                    "The licence cannot have an electronic licence: {}",
-                    reasons.iter().map(|r| r.message).collect::<Vec<_>>().join(" ")
-                ),
-            )
-            .with("reasons", reasons),
-            ServiceError::CityNotLive { city, opens_at, .. } => {
-                let when = match opens_at {
-                    Some(at) => format!(
-                        "; it opens on {}",
-                        at.with_timezone(&local_offset()).format("%Y-%m-%d %H:%M (UTC+08:00)")
-                    ),
-                    None => "; its opening date has not been announced".into(),
-                };
-                Problem::new(
-                    422,
-                    "city-not-live",
-                    "Not open in this city yet",
-                    format!("{detail}{when}."),
-                )
-                .with("city", city)
-                .with("opensAt", opens_at)
-            }
-            ServiceError::NoPhotoOnFile => Problem::new(
-                422,
-                "no-photo-on-file",
-                "No photo on file",
-                "There is no compliant photo on file for this licence; apply with a new photo (camera or album).",
-            ),
-            ServiceError::OpenApplicationExists { existing } => Problem::new(
-                409,
-                "open-application-exists",
-                "An application is already open",
-                "The licence already has an open application; continue or withdraw it before opening another.",
-            )
-            .with("application", existing),
-            ServiceError::IllegalTransition(t) => {
-                Problem::new(409, "illegal-transition", "Not possible in this state", detail).with("state", t.from)
-            }
-            ServiceError::Conflict => Problem::new(
-                409,
-                "conflict",
-                "Changed meanwhile",
-                "The record changed while this request was processed; read it again and retry.",
-            ),
-            ServiceError::LivenessFailed { confidence } => Problem::new(
-                422,
-                "liveness-failed",
-                "Real-person check failed",
-                "The real-person check did not pass; the application stays open and the check can be tried again.",
-            )
-            .with("confidence", confidence),
-            ServiceError::LivenessSessionInvalid(_) => {
-                Problem::new(400, "liveness-session-invalid", "Invalid liveness session", detail)
-            }
-            ServiceError::LicenceNotActive { serial } => Problem::new(
-                409,
-                "licence-not-active",
-                "Licence not valid",
-                format!(
-                    "{detail} It was superseded, stopped or has expired; apply again for a new electronic licence."
-                ),
-            )
-            .with("serial", serial),
-            ServiceError::PassRefused { reasons } => Problem::new(
-                422,
-                "pass-refused",
-                "Truck pass refused",
-                format!(
-                    "The city does not issue this pass: {}",
-                    reasons.iter().map(|r| r.message.as_str()).collect::<Vec<_>>().join(" ")
-                ),
-            )
-            .with("reasons", reasons),
-            ServiceError::NotYourVehicle { plate } => Problem::new(
-                403,
-                "not-your-vehicle",
-                "Not your vehicle",
-                format!("{detail} A pass is applied for by the vehicle's registered owner or its fleet's manager."),
-            )
-            .with("plate", plate),
-            ServiceError::PassNotActive { serial, status } => {
-                Problem::new(409, "pass-not-active", "Pass not active", detail)
-                    .with("serial", serial)
-                    .with("passStatus", status)
-            }
-            ServiceError::IllegalPassTransition { state, .. } => {
-                Problem::new(409, "illegal-transition", "Not possible in this state", detail).with("state", state)
-            }
-            ServiceError::Unavailable(_) => Problem::new(
-                503,
-                "unavailable",
-                "Temporarily unavailable",
-                "A service this request needs is unavailable; retry shortly.",
-            ),
-        }
-    }
-}
 
 /// Limits on what one request may carry.
 #[derive(Debug, Clone)]
@@ -315,19 +95,6 @@ pub struct ConfirmLiveness {
     pub liveness_session_id: String,
 }
 
-/// `PUT /admin/rollout/...`: `"now"`, an RFC 3339 time, or null to switch off.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct SwitchRequest {
-    pub go_live_at: Option<String>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ImportReport {
-    pub imported: usize,
-}
-
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LicenceView {
@@ -354,97 +121,6 @@ pub struct RolloutView {
     pub waves: Vec<Wave>,
     pub cities: Vec<CityView>,
     pub changes: Vec<RolloutChange>,
-}
-
-/// An import of register records as JSON Lines: every line parsed and
-/// checked, every error reported with its line, nothing kept when one is wrong.
-pub(crate) struct JsonLinesImport {
-    /// The record's name, singular (`licence`, `vehicle`).
-    pub what: &'static str,
-    pub max_lines: usize,
-    /// The field that must be unique within one import.
-    pub key_field: &'static str,
-}
-
-impl JsonLinesImport {
-    pub fn parse<T: serde::de::DeserializeOwned>(
-        &self,
-        body: &str,
-        key: impl Fn(&T) -> String,
-        problems: impl Fn(&mut T) -> Vec<FieldError>,
-    ) -> Result<Vec<T>, ServiceError> {
-        let what = self.what;
-        let mut records = Vec::new();
-        let mut errors = Vec::new();
-        let mut seen = HashSet::new();
-        for (index, line) in body.lines().enumerate() {
-            let line_no = index + 1;
-            if line.trim().is_empty() {
-                continue;
-            }
-            if records.len() + errors.len() >= self.max_lines {
-                return Err(ServiceError::invalid(format!(
-                    "An import holds at most {} {what}s; split the file.",
-                    self.max_lines
-                )));
-            }
-            match serde_json::from_str::<T>(line) {
-                Ok(mut record) => {
-                    let found = problems(&mut record);
-                    let key = key(&record);
-                    if !seen.insert(key.clone()) {
-                        errors.push(InputError {
-                            line: Some(line_no),
-                            field: self.key_field.into(),
-                            message: format!("{what} {key} appears twice in this import"),
-                        });
-                    }
-                    if found.is_empty() {
-                        records.push(record);
-                    } else {
-                        errors.extend(found.into_iter().map(|p| InputError {
-                            line: Some(line_no),
-                            ..p.into()
-                        }));
-                    }
-                }
-                Err(e) => errors.push(InputError {
-                    line: Some(line_no),
-                    field: "(line)".into(),
-                    message: format!("not a {what} record: {e}"),
-                }),
-            }
-        }
-        if !errors.is_empty() {
-            let lines: HashSet<_> = errors.iter().filter_map(|e| e.line).collect();
-            errors.truncate(100);
-            return Err(ServiceError::Invalid {
-                detail: format!(
-                    "{} line(s) are not valid {what} records; nothing was imported.",
-                    lines.len()
-                ),
-                errors,
-            });
-        }
-        if records.is_empty() {
-            return Err(ServiceError::invalid(format!("The import holds no {what} records.")));
-        }
-        Ok(records)
-    }
-}
-
-fn require(caller: &Caller, roles: &[Role], what: &str) -> Result<Role, ServiceError> {
-    caller.acting_as(roles).ok_or_else(|| {
-        let names: Vec<_> = roles.iter().map(|r| r.as_str()).collect();
-        ServiceError::Forbidden(format!("{what} needs the role {}.", names.join(" or ")))
-    })
-}
-
-fn actor(caller: &Caller, role: Role) -> Actor {
-    Actor {
-        id: caller.id.clone(),
-        role,
-    }
 }
 
 impl Services {
@@ -549,7 +225,7 @@ impl Services {
             city_code: licence.city_code().to_string(),
             channel,
             photo_source: request.photo_source,
-            opened_by: actor(caller, role),
+            opened_by: caller.actor(role),
             office,
             at: self.now(),
             device_key: request.device_key.clone(),
@@ -657,7 +333,7 @@ impl Services {
 
     pub async fn withdraw(&self, caller: &Caller, id: &str) -> Result<Application, ServiceError> {
         let mut application = self.own_application(caller, id, "Withdrawing an application").await?;
-        application.withdraw(&actor(caller, Role::Holder), self.now())?;
+        application.withdraw(&caller.actor(Role::Holder), self.now())?;
         let application = self.store_transition(application).await?;
         tracing::info!(application = %application.id, "application withdrawn");
         Ok(application)
@@ -688,7 +364,7 @@ impl Services {
                 LivenessError::Unavailable(m) => ServiceError::Unavailable(m),
             })?;
         let detail = format!("liveness {} confidence {:.1}", outcome.reference, outcome.confidence);
-        application.record_liveness(outcome.passed, &actor(caller, Role::Holder), self.now(), detail)?;
+        application.record_liveness(outcome.passed, &caller.actor(Role::Holder), self.now(), detail)?;
         let application = self.store_transition(application).await?;
         tracing::info!(application = %application.id, passed = outcome.passed, "liveness recorded");
         if !outcome.passed {
@@ -793,7 +469,7 @@ impl Services {
         let record = ChangeRecord {
             licence_number: number.into(),
             at: self.now(),
-            by: actor(caller, Role::Admin),
+            by: caller.actor(Role::Admin),
             reason: request.reason.trim().to_string(),
             changed,
             supersedes_electronic_licence: supersedes,
@@ -863,26 +539,25 @@ impl Services {
         let Some(serial) = self.records.current_serial_of(holder_id).await? else {
             return Ok(None);
         };
-        for _ in 0..3 {
-            let Some(mut edl) = self.records.electronic_licence(&serial).await? else {
-                return Ok(None);
+        let (records, serial_ref, status) = (&self.records, &serial, &status);
+        let ended = retry_on_conflict(ATTEMPTS, move || async move {
+            let Some(mut edl) = records.electronic_licence(serial_ref).await? else {
+                return Ok(false);
             };
             if !edl.is_active() {
-                return Ok(None);
+                return Ok(false);
             }
             let expected = edl.version;
             edl.status = status.clone();
             edl.version += 1;
-            match self.records.update_electronic_licence(&edl, expected).await {
-                Ok(()) => {
-                    tracing::info!(serial = %serial, "electronic licence ended");
-                    return Ok(Some(serial));
-                }
-                Err(StoreError::Conflict) => continue,
-                Err(e) => return Err(e.into()),
-            }
+            records.update_electronic_licence(&edl, expected).await.map(|()| true)
+        })
+        .await?;
+        if !ended {
+            return Ok(None);
         }
-        Err(ServiceError::Conflict)
+        tracing::info!(serial = %serial, "electronic licence ended");
+        Ok(Some(serial))
     }
 
     pub async fn rollout(&self, caller: &Caller) -> Result<RolloutView, ServiceError> {
@@ -910,23 +585,6 @@ impl Services {
         })
     }
 
-    fn parse_switch(&self, request: &SwitchRequest) -> Result<Switch, ServiceError> {
-        let go_live_at = match request.go_live_at.as_deref() {
-            None => None,
-            Some("now") => Some(self.now()),
-            Some(text) => Some(
-                DateTime::parse_from_rfc3339(text)
-                    .map_err(|_| {
-                        ServiceError::invalid(format!(
-                            "goLiveAt must be \"now\", an RFC 3339 time such as 2026-12-01T00:00:00+08:00, or null; got {text:?}."
-                        ))
-                    })?
-                    .with_timezone(&Utc),
-            ),
-        };
-        Ok(Switch { go_live_at })
-    }
-
     /// R2: switch one city on (at a time), or off with null.
     pub async fn switch_city(
         &self,
@@ -935,7 +593,7 @@ impl Services {
         request: SwitchRequest,
     ) -> Result<CityView, ServiceError> {
         require(caller, &[Role::Admin], "Switching a city")?;
-        let switch = self.parse_switch(&request)?;
+        let switch = request.switch(self.now())?;
         let mut city = self.records.city(code).await?.ok_or_else(|| ServiceError::NotFound {
             what: "city",
             id: code.into(),
@@ -943,7 +601,7 @@ impl Services {
         let change = RolloutChange {
             target: format!("city:{code}"),
             at: self.now(),
-            by: actor(caller, Role::Admin),
+            by: caller.actor(Role::Admin),
             go_live_before: city.go_live_at,
             go_live_after: switch.go_live_at,
         };
@@ -962,7 +620,7 @@ impl Services {
     /// R2: switch a whole wave on (at a time), or off with null.
     pub async fn switch_wave(&self, caller: &Caller, id: &str, request: SwitchRequest) -> Result<Wave, ServiceError> {
         require(caller, &[Role::Admin], "Switching a wave")?;
-        let switch = self.parse_switch(&request)?;
+        let switch = request.switch(self.now())?;
         let mut wave = self.records.wave(id).await?.ok_or_else(|| ServiceError::NotFound {
             what: "wave",
             id: id.into(),
@@ -970,7 +628,7 @@ impl Services {
         let change = RolloutChange {
             target: format!("wave:{id}"),
             at: self.now(),
-            by: actor(caller, Role::Admin),
+            by: caller.actor(Role::Admin),
             go_live_before: wave.go_live_at,
             go_live_after: switch.go_live_at,
         };

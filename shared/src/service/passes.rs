@@ -4,7 +4,7 @@
 use super::issuance::signer_error;
 use super::reviews::{QueueRequest, ReviewPage};
 use super::verification::{fail, DocumentKind, Failure, ENFORCEMENT, MAX_CODE_LENGTH, MAX_MDOC_BASE64};
-use super::{actor, require, ImportReport, InputError, JsonLinesImport, ServiceError, Services, SwitchRequest};
+use super::{require, ImportReport, InputError, JsonLinesImport, ServiceError, Services, SwitchRequest};
 use crate::credential::{pass as pass_document, showcode};
 use crate::kernel::caller::{Caller, Role};
 use crate::kernel::check_log::CheckLog;
@@ -12,10 +12,9 @@ use crate::kernel::golive::Availability;
 use crate::kernel::notice::Notice;
 use crate::kernel::queue::ReviewQueue;
 use crate::kernel::showcode::CachedShowCode;
-use crate::kernel::store::StoreError;
 use crate::kernel::time::{local_date, local_offset};
+use crate::kernel::versioned::{retry_on_conflict, ATTEMPTS};
 use crate::kernel::Colour;
-use crate::truck;
 use crate::truck::clock::TimeWindow;
 use crate::truck::decision::{allowed_here_and_now, Decision};
 use crate::truck::pass::{PassCheck, PassOpening, PassStatus, TruckPass};
@@ -342,7 +341,8 @@ impl Services {
         };
         // The vehicle's pass list is read, checked and written conditionally
         // on its version: a concurrent application makes this one read again.
-        for _ in 0..3 {
+        let (rules, pass_request, mismatches, vehicle) = (&rules, &pass_request, &mismatches, &vehicle);
+        retry_on_conflict(ATTEMPTS, move || async move {
             let now = self.now();
             let (existing, list_version) = self.records.passes_of_vehicle(&vehicle.plate).await?;
             let summaries: Vec<PassSummary> = existing.iter().map(PassSummary::from).collect();
@@ -351,14 +351,14 @@ impl Services {
             let opening = PassOpening {
                 id: serial.clone(),
                 serial,
-                by: actor(caller, role),
+                by: caller.actor(role),
                 at: now,
             };
-            let mut pass = match TruckPass::open(&rules, &pass_request, &summaries, opening) {
+            let mut pass = match TruckPass::open(rules, pass_request, &summaries, opening) {
                 Ok(pass) if mismatches.is_empty() => pass,
-                Ok(_) => return Err(pass_refused(mismatches)),
+                Ok(_) => return Err(pass_refused(mismatches.clone())),
                 Err(mut reasons) => {
-                    reasons.extend(mismatches);
+                    reasons.extend(mismatches.iter().cloned());
                     return Err(pass_refused(reasons));
                 }
             };
@@ -366,16 +366,12 @@ impl Services {
                 PassStatus::Active => pass.document = Some(self.sign_pass(&pass, &rules.name).await?),
                 _ => pass.review_due_at = Some(self.calendar.review_due(now, local_offset())),
             }
-            match self.records.create_pass(&pass, list_version).await {
-                Ok(()) => {
-                    tracing::info!(pass = %pass.id, status = %pass.status, by_role = %role, "truck pass opened");
-                    return Ok(pass);
-                }
-                Err(StoreError::Conflict | StoreError::AlreadyExists) => continue,
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Err(ServiceError::Conflict)
+            // A serial taken meanwhile (AlreadyExists) is a conflict too: read again with a new serial.
+            self.records.create_pass(&pass, list_version).await?;
+            tracing::info!(pass = %pass.id, status = %pass.status, by_role = %role, "truck pass opened");
+            Ok(pass)
+        })
+        .await
     }
 
     /// Signs the pass's mdoc with the active document signer.
@@ -453,7 +449,8 @@ impl Services {
         id: &str,
         change: impl Fn(&mut TruckPass) -> Result<(), ServiceError>,
     ) -> Result<TruckPass, ServiceError> {
-        for _ in 0..3 {
+        let change = &change;
+        retry_on_conflict(ATTEMPTS, move || async move {
             let mut pass = self.records.pass(id).await?.ok_or_else(|| ServiceError::NotFound {
                 what: "pass",
                 id: id.into(),
@@ -461,20 +458,17 @@ impl Services {
             let expected = pass.version;
             change(&mut pass)?;
             pass.version = expected + 1;
-            match self.records.update_pass(&pass, expected).await {
-                Ok(()) => return Ok(pass),
-                Err(StoreError::Conflict) => continue,
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Err(ServiceError::Conflict)
+            self.records.update_pass(&pass, expected).await?;
+            Ok(pass)
+        })
+        .await
     }
 
     /// `DELETE /truck/passes/{id}`: the owner or fleet manager gives a pass up.
     pub async fn withdraw_pass(&self, caller: &Caller, id: &str) -> Result<TruckPass, ServiceError> {
         require(caller, &[Role::Holder, Role::FleetManager], "Withdrawing a truck pass")?;
         let (_, role) = self.visible_pass(caller, id, &[]).await?;
-        let by = actor(caller, role);
+        let by = caller.actor(role);
         let now = self.now();
         let pass = self
             .change_pass(id, |pass| pass.withdraw(&by, now).map_err(ServiceError::from))
@@ -597,7 +591,7 @@ impl Services {
         decision: PassDecision,
     ) -> Result<TruckPass, ServiceError> {
         require(caller, &[Role::Reviewer], "Deciding a truck pass")?;
-        let by = actor(caller, Role::Reviewer);
+        let by = caller.actor(Role::Reviewer);
         let pass = match decision.verdict {
             PassVerdict::Reject => {
                 if decision.reason.trim().is_empty() {
@@ -641,7 +635,7 @@ impl Services {
         if request.reason.trim().is_empty() {
             return Err(ServiceError::invalid("A revocation says why: reason is required."));
         }
-        let by = actor(caller, Role::Admin);
+        let by = caller.actor(Role::Admin);
         let now = self.now();
         let pass = self
             .change_pass(id, |pass| {
@@ -693,7 +687,7 @@ impl Services {
         let change = TruckRulesChange {
             city: before.city.clone(),
             at: self.now(),
-            by: actor(caller, Role::Admin),
+            by: caller.actor(Role::Admin),
             what: what.into(),
             rules_version_before: before.rules_version,
             rules_version_after: after.rules_version,
@@ -753,7 +747,7 @@ impl Services {
         request: SwitchRequest,
     ) -> Result<CityRulesAdminView, ServiceError> {
         require(caller, &[Role::Admin], "Switching a city's truck pass")?;
-        let switch = self.parse_switch(&request)?;
+        let switch = request.switch(self.now())?;
         let before = self.rules_of(city).await?;
         let after = CityTruckRules {
             go_live_at: switch.go_live_at,
@@ -770,7 +764,7 @@ impl Services {
         request: SwitchRequest,
     ) -> Result<CityList, ServiceError> {
         require(caller, &[Role::Admin], "Switching a batch of truck pass cities")?;
-        let switch = self.parse_switch(&request)?;
+        let switch = request.switch(self.now())?;
         let number: u8 = batch.parse().map_err(|_| ServiceError::NotFound {
             what: "batch",
             id: batch.into(),
@@ -912,14 +906,5 @@ impl Services {
             checked_at: now,
             check_id: check.id,
         })
-    }
-}
-
-impl From<truck::pass::IllegalPassTransition> for ServiceError {
-    fn from(e: truck::pass::IllegalPassTransition) -> Self {
-        ServiceError::IllegalPassTransition {
-            detail: e.to_string(),
-            state: e.from,
-        }
     }
 }

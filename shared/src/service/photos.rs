@@ -1,12 +1,13 @@
 //! New photos (R4, R5, R15): upload forms for the holder, and the automatic checks when an object lands.
 
-use super::{actor, ServiceError, Services};
+use super::{ServiceError, Services};
 use crate::applications::application::{Application, PendingUpload, PhotoSource, PhotoSubmission};
 use crate::applications::photo::{self, CheckResult, ImageType};
 use crate::applications::ports::{PhotoClaim, PhotoStoreError, UploadForm, UploadGrant};
 use crate::kernel::caller::Actor;
 use crate::kernel::caller::{Caller, Role};
 use crate::kernel::time::local_offset;
+use crate::kernel::versioned::retry_on_conflict;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -109,7 +110,7 @@ impl Services {
                 requested_at: now,
                 expires_at,
             },
-            &actor(caller, Role::Holder),
+            &caller.actor(Role::Holder),
         )?;
         // Record first: an object that lands is accepted only for the upload the
         // application waits for, so a form is never valid for an unrecorded upload.
@@ -149,7 +150,8 @@ impl Services {
         };
         // A concurrent change (the holder asking for a new form) is retried once
         // on a fresh read rather than lost.
-        for _ in 0..2 {
+        let ignored = &ignored;
+        retry_on_conflict(2, move || async move {
             let Some(mut application) = self.records.application(application_id).await? else {
                 return ignored("no such application");
             };
@@ -168,30 +170,25 @@ impl Services {
                 }
             };
             result?;
-            match self.store_transition(application).await {
-                Ok(stored) => {
-                    return Ok(match outcome {
-                        Checked::Passed(submission) => {
-                            tracing::info!(application = %stored.id, "photo queued for review");
-                            PhotoOutcome::Queued {
-                                application: stored.id,
-                                due_at: submission.due_at,
-                            }
-                        }
-                        Checked::Failed(failures) => {
-                            tracing::info!(application = %stored.id, failures = failures.len(), "photo refused by the automatic checks");
-                            PhotoOutcome::Refused {
-                                application: stored.id,
-                                failures,
-                            }
-                        }
-                    })
+            let stored = self.store_transition(application).await?;
+            Ok(match outcome {
+                Checked::Passed(submission) => {
+                    tracing::info!(application = %stored.id, "photo queued for review");
+                    PhotoOutcome::Queued {
+                        application: stored.id,
+                        due_at: submission.due_at,
+                    }
                 }
-                Err(ServiceError::Conflict) => continue,
-                Err(e) => return Err(e),
-            }
-        }
-        Err(ServiceError::Conflict)
+                Checked::Failed(failures) => {
+                    tracing::info!(application = %stored.id, failures = failures.len(), "photo refused by the automatic checks");
+                    PhotoOutcome::Refused {
+                        application: stored.id,
+                        failures,
+                    }
+                }
+            })
+        })
+        .await
     }
 
     async fn check_photo(&self, application: &Application, pending: &PendingUpload) -> Result<Checked, ServiceError> {

@@ -1,11 +1,11 @@
 //! The staff review queue (R4, R15): list oldest first, open one with its photo, decide.
 
-use super::{actor, photos::photo_store_error, require, InputError, ServiceError, Services};
+use super::{photos::photo_store_error, require, InputError, ServiceError, Services};
 use crate::applications::application::{Application, ApplicationState, Channel, HistoryEntry, PhotoSource};
 use crate::applications::photo::CheckResult;
 use crate::applications::review::{self, RejectionReason, ReviewDecision, Verdict};
 use crate::kernel::caller::{Caller, Role};
-use crate::kernel::queue::{QueueQuery, ReviewQueue};
+use crate::kernel::queue::ReviewQueue;
 use crate::register::licence::Sex;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -13,17 +13,7 @@ use serde::{Deserialize, Serialize};
 /// How long a reviewer's photo link works.
 pub const VIEW_LINK_MINUTES: i64 = 5;
 
-pub const DEFAULT_PAGE: usize = 20;
-pub const MAX_PAGE: usize = 100;
-
-/// `GET /reviews?limit=&cursor=&overdue=`
-#[derive(Debug, Clone, Default)]
-pub struct QueueRequest {
-    pub limit: Option<usize>,
-    pub cursor: Option<String>,
-    /// Only the items already past their due time.
-    pub overdue: bool,
-}
+pub use crate::kernel::queue::{QueueRequest, ReviewPage, DEFAULT_PAGE, MAX_PAGE};
 
 /// `POST /reviews/{id}/decision`
 #[derive(Debug, Clone, Deserialize)]
@@ -50,16 +40,6 @@ pub struct QueueItem {
     /// The holder submitted before and was refused.
     pub resubmission: bool,
     pub checks: Vec<CheckResult>,
-}
-
-/// One page of a review queue: photo reviews, or truck passes (`ReviewPage<PassQueueItem>`).
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ReviewPage<T = QueueItem> {
-    pub at: DateTime<Utc>,
-    pub items: Vec<T>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub next: Option<String>,
 }
 
 /// What a reviewer needs to compare the photo with the person on record.
@@ -103,23 +83,12 @@ fn queue_item(application: &Application, now: DateTime<Utc>) -> Option<QueueItem
     })
 }
 
-impl QueueRequest {
-    /// The store's query for this request at `now`, the page size checked.
-    pub fn query(self, now: DateTime<Utc>) -> Result<QueueQuery, ServiceError> {
-        let limit = self.limit.unwrap_or(DEFAULT_PAGE);
-        if !(1..=MAX_PAGE).contains(&limit) {
-            return Err(ServiceError::invalid(format!("limit must be 1 to {MAX_PAGE}.")));
-        }
-        Ok(QueueQuery {
-            limit,
-            after: self.cursor,
-            due_before: self.overdue.then_some(now),
-        })
-    }
-}
-
 impl Services {
-    pub async fn review_queue(&self, caller: &Caller, request: QueueRequest) -> Result<ReviewPage, ServiceError> {
+    pub async fn review_queue(
+        &self,
+        caller: &Caller,
+        request: QueueRequest,
+    ) -> Result<ReviewPage<QueueItem>, ServiceError> {
         require(caller, &[Role::Reviewer], "The review queue")?;
         let now = self.now();
         let page = ReviewQueue::<Application>::waiting(&*self.records, &request.query(now)?).await?;
@@ -218,7 +187,7 @@ impl Services {
             verdict: request.verdict,
             reasons,
             note: request.note.trim().to_string(),
-            by: actor(caller, Role::Reviewer),
+            by: caller.actor(Role::Reviewer),
             at: self.now(),
             upload_id: photo.upload_id.clone(),
         };
@@ -262,7 +231,7 @@ impl Services {
                         application.id,
                         request.note.trim()
                     ),
-                    actor(caller, Role::Reviewer),
+                    caller.actor(Role::Reviewer),
                 )
                 .await?
             }
