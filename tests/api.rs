@@ -689,6 +689,46 @@ async fn import_change_and_their_bad_input(h: Harness) {
     assert_eq!((unknown.status, unknown.problem()), (404, "not-found"));
 }
 
+async fn list_keys(h: &Harness, who: Option<Value>) -> Answer {
+    call(&h.services, request("GET /admin/keys", &[], who, None, None)).await
+}
+
+/// `GET /admin/keys`: every signing key with its certificate's remaining life, moving with the clock; admins only.
+async fn signing_keys_with_their_certificates_remaining_life(mut h: Harness) {
+    let signer = shared::crypto::LocalSigner::new();
+    signer.generate("iaca");
+    signer.generate("ds");
+    h.services.signer = Some(std::sync::Arc::new(signer));
+    let authority = shared::service::keys::Authority::default();
+    h.services.install_iaca(&authority, "iaca").await.expect("IACA");
+    h.services
+        .add_document_signer(&authority, "ds")
+        .await
+        .expect("document signer");
+
+    let listed = list_keys(&h, admin()).await;
+    assert_eq!(listed.status, 200, "{listed:?}");
+    let keys = listed.body["keys"].as_array().cloned().unwrap_or_default();
+    let roles: Vec<_> = keys.iter().map(|k| k["role"].as_str().unwrap_or("")).collect();
+    // The soonest to end first: the one-year document signer before the ten-year root.
+    assert_eq!(roles, ["document_signer", "iaca"], "{listed:?}");
+    let days_left = |answer: &Answer| answer.body["keys"][0]["daysLeft"].as_i64();
+    assert_eq!(
+        days_left(&listed),
+        Some(shared::service::keys::DOCUMENT_SIGNER_DAYS),
+        "{listed:?}"
+    );
+    assert_eq!(listed.body["keys"][0]["keyId"], "ds");
+    assert_eq!(listed.body["keys"][0]["status"], "active");
+
+    h.clock.set("2027-10-26T10:00:00+08:00");
+    let later = list_keys(&h, admin()).await;
+    assert_eq!(days_left(&later), Some(30), "{later:?}");
+
+    let refused = list_keys(&h, holder(ZHANG_WEI)).await;
+    assert_eq!((refused.status, refused.problem()), (403, "forbidden"));
+}
+
 macro_rules! on_both_adapters {
     ($($name:ident),* $(,)?) => {
         mod embedded {
@@ -711,6 +751,7 @@ macro_rules! on_both_adapters {
 }
 
 on_both_adapters!(
+    signing_keys_with_their_certificates_remaining_life,
     photo_on_file_with_liveness_is_approved,
     counter_application_by_the_issuing_office,
     new_photo_waits_for_upload_and_can_be_withdrawn,

@@ -155,7 +155,7 @@ async fn truck_pass_events(h: &Harness) {
     let code = run_text(h, &event_text("pass-code.json").replace(EVENT_PASS, &id)).await;
     let code = code.body["code"]
         .as_str()
-        .filter(|c| c.starts_with("TRK1:"))
+        .filter(|c| c.starts_with("TRK2:"))
         .unwrap_or_else(|| panic!("{code:?}"))
         .to_string();
 
@@ -173,7 +173,7 @@ async fn truck_pass_events(h: &Harness) {
     );
     let checked = run_text(
         h,
-        &event_text("verify-truck-pass.json").replace("TRK1:PLACEHOLDER", &code),
+        &event_text("verify-truck-pass.json").replace("TRK2:PLACEHOLDER", &code),
     )
     .await;
     assert_eq!(
@@ -350,7 +350,7 @@ async fn every_event(mut h: Harness) {
     );
     let code = run(&h, "licence-code.json").await;
     assert!(
-        code.body["code"].as_str().is_some_and(|c| c.starts_with("EDL1:")),
+        code.body["code"].as_str().is_some_and(|c| c.starts_with("EDL2:")),
         "{code:?}"
     );
     let page = run(&h, "licence-page-front-png.json").await;
@@ -367,7 +367,7 @@ async fn every_event(mut h: Harness) {
     let shown_code = code.body["code"].as_str().expect("code");
     let officer = run_text(
         &h,
-        &event_text("verify-officer-code.json").replace("EDL1:PLACEHOLDER", shown_code),
+        &event_text("verify-officer-code.json").replace("EDL2:PLACEHOLDER", shown_code),
     )
     .await;
     assert_eq!(officer.body["valid"], true, "{officer:?}");
@@ -416,6 +416,9 @@ async fn every_event(mut h: Harness) {
     );
     let wave = run(&h, "admin-switch-wave.json").await;
     assert_eq!((wave.status, wave.body["id"].as_str()), (200, Some("2c")), "{wave:?}");
+    let keys = run(&h, "admin-list-keys.json").await;
+    assert_eq!(keys.status, 200, "{keys:?}");
+    assert!(keys.body["keys"].as_array().is_some_and(|k| k.len() == 2), "{keys:?}");
 
     photo_and_review_events(&h).await;
     truck_pass_events(&h).await;

@@ -161,7 +161,7 @@ async fn issue_exactly_once_and_show(mut h: Harness) {
     let first_code = code(&h, ZHANG_WEI).await;
     assert_eq!(first_code.status, 200, "{first_code:?}");
     let text = first_code.body["code"].as_str().expect("code").to_string();
-    assert!(text.starts_with("EDL1:"));
+    assert!(text.starts_with("EDL2:"));
     for _ in 0..5 {
         assert_eq!(code(&h, ZHANG_WEI).await.body["code"], json!(text));
     }

@@ -224,7 +224,7 @@ async fn whole_flow(mut h: Harness) {
     let code = get(&h, "GET /truck/passes/{id}/code", &p1_id, fleet_manager(FLEET)).await;
     assert_eq!(code.status, 200, "{code:?}");
     let code = code.body["code"].as_str().expect("code").to_string();
-    assert!(code.starts_with("TRK1:"), "{code}");
+    assert!(code.starts_with("TRK2:"), "{code}");
     let again = get(&h, "GET /truck/passes/{id}/code", &p1_id, fleet_manager(FLEET)).await;
     assert_eq!(
         again.body["code"],
@@ -311,7 +311,7 @@ async fn whole_flow(mut h: Harness) {
     );
     let relabelled = check(
         &h,
-        json!({ "code": licence.replacen("EDL1:", "TRK1:", 1), "zone": "ring-5" }),
+        json!({ "code": licence.replacen("EDL2:", "TRK2:", 1), "zone": "ring-5" }),
     )
     .await;
     assert_eq!(relabelled.body["valid"], false, "{relabelled:?}");
@@ -393,6 +393,8 @@ async fn whole_flow(mut h: Harness) {
     )
     .await;
     assert_eq!((not_reviewer.status, not_reviewer.problem()), (403, "forbidden"));
+    let backlog = call(&h.services, request("GET /truck/reviews", &[], admin(), None, None)).await;
+    assert_eq!(backlog.body["items"].as_array().map(Vec::len), Some(2), "{backlog:?}");
     let approved = call(
         &h.services,
         json_request(
@@ -947,7 +949,7 @@ async fn bad_input_writes_nothing(mut h: Harness) {
             "POST /truck/verifications",
             &[],
             officer(),
-            &json!({ "code": "TRK1:x", "zone": "ring-5", "at": "tomorrow" }),
+            &json!({ "code": "TRK2:x", "zone": "ring-5", "at": "tomorrow" }),
         ),
     )
     .await;
@@ -958,12 +960,12 @@ async fn bad_input_writes_nothing(mut h: Harness) {
             "POST /truck/verifications",
             &[],
             holder(ZHANG_WEI),
-            &json!({ "code": "TRK1:x", "zone": "ring-5" }),
+            &json!({ "code": "TRK2:x", "zone": "ring-5" }),
         ),
     )
     .await;
     assert_eq!((answer.status, answer.problem()), (403, "forbidden"));
-    let answer = check(&h, json!({ "code": "TRK1:abc", "zone": "ring-5" })).await;
+    let answer = check(&h, json!({ "code": "TRK2:abc", "zone": "ring-5" })).await;
     assert_eq!(
         (answer.body["valid"].as_bool(), answer.body["reason"].as_str()),
         (Some(false), Some("bad-base45"))

@@ -5,7 +5,7 @@
 use bytes::Bytes;
 use edl_tests::images;
 use edl_tests::{
-    aws_harness, call, claims, dynamo_harness, embedded_harness, holder, json_request, request, Answer, Harness,
+    admin, aws_harness, call, claims, dynamo_harness, embedded_harness, holder, json_request, request, Answer, Harness,
     CHEN_JING, LI_NA, ZHANG_WEI,
 };
 use http_body_util::{BodyExt, Full};
@@ -660,6 +660,15 @@ async fn bad_photo_and_review_input(h: Harness) {
     );
     let not_reviewer = call(&h.services, request("GET /reviews", &[], holder(ZHANG_WEI), None, None)).await;
     assert_eq!((not_reviewer.status, not_reviewer.problem()), (403, "forbidden"));
+    // The administrator reads the backlog, but opens and decides nothing.
+    let backlog = call(&h.services, request("GET /reviews", &[], admin(), None, None)).await;
+    assert_eq!(backlog.status, 200, "{backlog:?}");
+    let item = call(
+        &h.services,
+        request("GET /reviews/{id}", &[("id", "x")], admin(), None, None),
+    )
+    .await;
+    assert_eq!((item.status, item.problem()), (403, "forbidden"));
 }
 
 #[tokio::test]

@@ -249,3 +249,93 @@ fn the_table_and_api_are_configured_for_production() {
     assert_eq!(policy["Effect"], "Deny");
     assert_eq!(policy["Condition"]["Bool"]["aws:SecureTransport"], "false");
 }
+
+/// The literal text of a template string built with `Fn::Join`, `Fn::Sub` and `Fn::If` (references left as written).
+fn text(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        Value::Array(items) => items.iter().map(text).collect(),
+        Value::Object(map) => match (map.get("Fn::Join"), map.get("Fn::Sub"), map.get("Fn::If")) {
+            (Some(join), _, _) => as_list(&join[1]).iter().map(text).collect(),
+            (_, Some(Value::Array(sub)), _) => sub.first().map(text).unwrap_or_default(),
+            (_, Some(sub), _) => text(sub),
+            (_, _, Some(branches)) => text(&branches[1]),
+            _ => String::new(),
+        },
+        _ => String::new(),
+    }
+}
+
+#[test]
+fn the_consoles_are_private_behind_cloudfront_with_the_local_policy_and_cors_limited_to_them() {
+    let template = transformed();
+    let resources = &template["Resources"];
+
+    // The bucket is private; only this distribution reads it, over TLS.
+    let bucket = &resources["ConsoleBucket"]["Properties"];
+    for flag in [
+        "BlockPublicAcls",
+        "BlockPublicPolicy",
+        "IgnorePublicAcls",
+        "RestrictPublicBuckets",
+    ] {
+        assert_eq!(bucket["PublicAccessBlockConfiguration"][flag], true, "{flag}");
+    }
+    let statements = as_list(&resources["ConsoleBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]);
+    let allows: Vec<&Value> = statements.iter().filter(|s| s["Effect"] == "Allow").collect();
+    assert_eq!(allows.len(), 1, "one reader");
+    assert_eq!(allows[0]["Principal"]["Service"], "cloudfront.amazonaws.com");
+    assert_eq!(allows[0]["Action"], "s3:GetObject");
+    assert!(
+        text(&allows[0]["Condition"]["StringEquals"]["AWS:SourceArn"]).ends_with("distribution/${ConsoleDistribution}")
+    );
+    assert!(statements
+        .iter()
+        .any(|s| s["Effect"] == "Deny" && s["Condition"]["Bool"]["aws:SecureTransport"] == "false"));
+
+    let distribution = &resources["ConsoleDistribution"]["Properties"]["DistributionConfig"];
+    assert_eq!(
+        distribution["Origins"][0]["OriginAccessControlId"]["Fn::GetAtt"][0],
+        "ConsoleOriginAccess"
+    );
+    let behaviour = &distribution["DefaultCacheBehavior"];
+    assert_eq!(behaviour["ViewerProtocolPolicy"], "redirect-to-https");
+    assert_eq!(behaviour["ResponseHeadersPolicyId"]["Ref"], "ConsoleHeaders");
+
+    // CloudFront sends the policy the local server sends: the same directives, the same sources but for origins.
+    let security = &resources["ConsoleHeaders"]["Properties"]["ResponseHeadersPolicyConfig"]["SecurityHeadersConfig"];
+    let deployed = text(&security["ContentSecurityPolicy"]["ContentSecurityPolicy"]);
+    let local = edl_local_api::consoles::content_security_policy(&[], &[]);
+    let directives = |policy: &str| -> Vec<(String, Vec<String>)> {
+        policy
+            .split(';')
+            .filter_map(|d| {
+                let mut words = d.split_whitespace();
+                let name = words.next()?.to_string();
+                Some((
+                    name,
+                    words
+                        .filter(|w| !w.starts_with("https://") && !w.starts_with("${"))
+                        .map(str::to_string)
+                        .collect(),
+                ))
+            })
+            .collect()
+    };
+    assert_eq!(directives(&deployed), directives(&local), "{deployed}");
+    assert!(!deployed.contains("unsafe-"), "{deployed}");
+    assert_eq!(security["FrameOptions"]["FrameOption"], "DENY");
+    assert_eq!(security["ReferrerPolicy"]["ReferrerPolicy"], "no-referrer");
+
+    // Only the consoles' origin may call the API across origins, without credentials (tokens go in a header).
+    let cors = &resources["Api"]["Properties"]["Body"]["x-amazon-apigateway-cors"];
+    assert_eq!(
+        cors["allowOrigins"],
+        serde_json::json!([{ "Fn::Sub": "https://${ConsoleDistribution.DomainName}" }])
+    );
+    assert!(cors["allowCredentials"].is_null() || cors["allowCredentials"] == false);
+    assert_eq!(
+        template["Rules"]["ConsoleClientIsAnAudience"]["Assertions"][0]["Assert"]["Fn::Contains"][1]["Ref"],
+        "ConsoleClientId"
+    );
+}

@@ -87,14 +87,14 @@ fn zlib(bytes: &[u8]) -> Vec<u8> {
 
 /// The code's COSE bytes, for tampering.
 fn cose_of(code: &str) -> Vec<u8> {
-    let packed = showcode::base45_decode(code.trim_start_matches("EDL1:")).expect("base45");
+    let packed = showcode::base45_decode(code.trim_start_matches("EDL2:")).expect("base45");
     let mut out = Vec::new();
     std::io::Read::read_to_end(&mut flate2::read::ZlibDecoder::new(&packed[..]), &mut out).expect("inflate");
     out
 }
 
 fn pack(cose: &[u8]) -> String {
-    format!("EDL1:{}", showcode::base45_encode(&zlib(cose)))
+    format!("EDL2:{}", showcode::base45_encode(&zlib(cose)))
 }
 
 async fn every_step_of_the_code_pipeline(mut h: Harness) {
@@ -131,7 +131,7 @@ async fn every_step_of_the_code_pipeline(mut h: Harness) {
     let mut flipped_signature = cose.clone();
     let last = flipped_signature.len() - 1;
     flipped_signature[last] ^= 0x01;
-    let bomb = format!("EDL1:{}", showcode::base45_encode(&zlib(&vec![0u8; 2_000_000])));
+    let bomb = format!("EDL2:{}", showcode::base45_encode(&zlib(&vec![0u8; 2_000_000])));
     assert!(bomb.len() < 4096, "the bomb fits in a code: {}", bomb.len());
     let plain_map = {
         let mut bytes = Vec::new();
@@ -168,12 +168,12 @@ async fn every_step_of_the_code_pipeline(mut h: Harness) {
             .expect("rogue code")
     };
     let cases: Vec<(&str, String, &str)> = vec![
-        ("wrong prefix", code.replacen("EDL1:", "HC1:", 1), "bad-prefix"),
-        ("truck pass prefix", code.replacen("EDL1:", "TRK1:", 1), "bad-prefix"),
+        ("wrong prefix", code.replacen("EDL2:", "HC1:", 1), "bad-prefix"),
+        ("truck pass prefix", code.replacen("EDL2:", "TRK2:", 1), "bad-prefix"),
         ("broken Base45", format!("{}~~", &code[..code.len() - 2]), "bad-base45"),
         (
             "no compression",
-            format!("EDL1:{}", showcode::base45_encode(&cose)),
+            format!("EDL2:{}", showcode::base45_encode(&cose)),
             "bad-compression",
         ),
         ("zlib bomb", bomb, "bad-compression"),
@@ -345,7 +345,7 @@ async fn every_step_of_the_code_pipeline(mut h: Harness) {
         ),
         (
             officer(),
-            json!({ "code": "EDL1:".to_string() + &"A".repeat(5000) }),
+            json!({ "code": "EDL2:".to_string() + &"A".repeat(5000) }),
             413,
             "payload-too-large",
         ),

@@ -6,7 +6,7 @@ use shared::http::{self, MAX_JSON_BODY};
 use shared::service::{ServiceError, Services};
 
 /// The routes this function serves, as `template.yaml` declares them.
-pub const ROUTES: [&str; 12] = [
+pub const ROUTES: [&str; 13] = [
     "POST /admin/licences",
     "GET /admin/licences/{number}",
     "PATCH /admin/licences/{number}",
@@ -19,6 +19,7 @@ pub const ROUTES: [&str; 12] = [
     "PUT /admin/truck/rollout/cities/{city}",
     "PUT /admin/truck/rollout/batches/{batch}",
     "POST /admin/truck/passes/{id}/revocation",
+    "GET /admin/keys",
 ];
 
 /// An import is JSON Lines of up to 5 MiB: under Lambda's 6 MB payload limit
@@ -54,6 +55,7 @@ async fn route(services: &Services, request: &Request) -> Result<Response<Body>,
             ))
         }
         "GET /admin/rollout" => Ok(http::json(200, &services.rollout(&caller).await?)),
+        "GET /admin/keys" => Ok(http::json(200, &services.signing_keys(&caller).await?)),
         "PUT /admin/rollout/cities/{city}" => {
             let city = http::path_parameter(request, "city")?;
             let switch = http::read_json(request, MAX_JSON_BODY)?;

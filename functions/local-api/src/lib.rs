@@ -1,5 +1,6 @@
 //! The local API: every HTTP function of `template.yaml` on loopback, with embedded adapters or AWS ones.
 
+pub mod consoles;
 pub mod routes;
 pub mod server;
 

@@ -3,6 +3,7 @@
 // A command-line tool: its output is for the person at the terminal (Lambda code logs through tracing).
 #![allow(clippy::print_stdout)]
 
+use edl_local_api::consoles::{Consoles, SignIn, PREFIX, PUBLISH_USAGE};
 use edl_local_api::routes::{routes_from_template, TEMPLATE};
 use edl_local_api::server::{serve, LocalApi};
 use edl_local_api::{local_services, Storage};
@@ -23,7 +24,8 @@ USAGE:
       to the DynamoDB table TABLE_NAME (default edl-local) and photos to the S3
       bucket PHOTO_BUCKET (default edl-photos-local) instead; both are created
       when AWS_ENDPOINT_URL is set, and samples are loaded only when --samples
-      is given.
+      is given. The consoles are served at /consoles/ with a development
+      sign-in, or with the config.json that EDL_CONSOLE_CONFIG names.
   edl-local samples [--count N] [--seed N]
       Print N sample licences as JSON Lines (the import format of POST /admin/licences).
   edl-local keys bootstrap --iaca-key KMS_KEY --ds-key KMS_KEY
@@ -93,6 +95,18 @@ fn parse(args: &[String]) -> Result<Options, String> {
 async fn main() -> ExitCode {
     shared::telemetry::init_tracing();
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("consoles") {
+        return match edl_local_api::consoles::command(&args[1..]).await {
+            Ok(report) => {
+                println!("{report}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("edl-local consoles: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let options = match parse(&args) {
         Ok(o) => o,
         Err(e) => {
@@ -102,7 +116,7 @@ async fn main() -> ExitCode {
     };
     match options.command.as_str() {
         "help" => {
-            print!("{USAGE}");
+            print!("{USAGE}{PUBLISH_USAGE}");
             ExitCode::SUCCESS
         }
         "samples" => {
@@ -216,17 +230,21 @@ async fn run(options: Options) -> Result<(), String> {
     let local = local_services(&storage, &keys, samples, options.seed, &format!("http://{address}"))
         .await
         .map_err(|e| e.to_string())?;
+    let consoles = Consoles::from_env().map_err(|e| e.to_string())?;
     let listener = tokio::net::TcpListener::bind(address)
         .await
         .map_err(|e| format!("cannot listen on {address}: {e}"))?;
-    let api = Arc::new(LocalApi::new(
-        local.services,
-        routes,
-        keys,
-        local.embedded_photos,
-        local.notices,
-        local.approvals,
-    ));
+    let api = Arc::new(
+        LocalApi::new(
+            local.services,
+            routes,
+            keys,
+            local.embedded_photos,
+            local.notices,
+            local.approvals,
+        )
+        .with_consoles(consoles),
+    );
     print_banner(&api, &storage, samples, address);
     tokio::select! {
         served = serve(api, listener) => served.map_err(|e| e.to_string()),
@@ -251,6 +269,11 @@ fn print_banner(api: &LocalApi, storage: &Storage, samples: usize, address: Sock
     for route in &api.routes {
         println!("  {:<7} {:<36} -> {}", route.method, route.path, route.function);
     }
+    let sign_in = match api.consoles.config().sign_in {
+        SignIn::Development => "development sign-in: pick a role",
+        SignIn::Oidc => "OpenID Connect sign-in",
+    };
+    println!("\nConsoles (reviewer, counter, administrator, verifier, fleet): {base}{PREFIX} ({sign_in})");
     println!("\nDevelopment tokens (valid 12 hours, for this server process only):");
     for role in [
         Role::Holder,

@@ -1,5 +1,6 @@
 //! The local API: API Gateway's part (routes, JWT check, event shape) played on loopback for every HTTP function.
 
+use crate::consoles::Consoles;
 use crate::routes::Route;
 use base64::Engine;
 use bytes::Bytes;
@@ -31,6 +32,8 @@ pub struct LocalApi {
     pub embedded_photos: Option<Arc<EmbeddedPhotos>>,
     /// Notices pushed to holders, listed at `GET /_dev/notices`.
     pub notices: Arc<EmbeddedNotices>,
+    /// The consoles in the browser, on the same origin as the API.
+    pub consoles: Consoles,
     /// Approved applications, issued before the request that approved them is
     /// answered, so that a walkthrough sees its licence at once (in AWS the
     /// issue function does it a moment later).
@@ -109,9 +112,16 @@ impl LocalApi {
             keys,
             embedded_photos,
             notices,
+            consoles: Consoles::default(),
             approvals: tokio::sync::Mutex::new(approvals),
             requests: AtomicU64::new(0),
         }
+    }
+
+    /// Serves the consoles with this configuration instead of the development one.
+    pub fn with_consoles(mut self, consoles: Consoles) -> LocalApi {
+        self.consoles = consoles;
+        self
     }
 
     pub fn mint(
@@ -157,6 +167,9 @@ impl LocalApi {
         let method = parts.method.as_str().to_string();
         if let Some(dev) = path.strip_prefix("/_dev/") {
             return self.development(&method, dev, &parts, &body).await;
+        }
+        if let Some(page) = self.consoles.respond(&method, &path, &parts.headers) {
+            return page;
         }
         let matched = self
             .routes

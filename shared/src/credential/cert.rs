@@ -1,13 +1,12 @@
 //! X.509 certificates of ISO/IEC 18013-5 Annex B (the IACA root and the document signer), signed through the signer port.
 
-use crate::crypto::{der_signature_to_raw, raw_signature_to_der, verify_es256};
+use crate::crypto::{self, der_signature_to_raw, raw_signature_to_der, verify_es256};
 use crate::kernel::signing::{Signer, SignerError};
 use chrono::{DateTime, Datelike, Utc};
 use der::asn1::{Any, BitString, GeneralizedTime, Ia5String, ObjectIdentifier, OctetString, PrintableStringRef};
 use der::asn1::{SetOfVec, UtcTime, Utf8StringRef};
 use der::oid::AssociatedOid;
 use der::{Decode, Encode, Reader, SliceReader};
-use p256::elliptic_curve::sec1::ToEncodedPoint;
 use rand_core::{OsRng, RngCore};
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
@@ -29,10 +28,6 @@ use x509_cert::time::{Time, Validity};
 // `new_unwrap` is evaluated at compile time here: a bad literal fails the build, not a request.
 /// ecdsa-with-SHA256 (RFC 5758).
 const ECDSA_WITH_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.2");
-/// id-ecPublicKey (RFC 5480).
-const ID_EC_PUBLIC_KEY: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
-/// prime256v1 / secp256r1 (RFC 5480).
-const PRIME256V1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
 /// id-mdl-kp-mdlDS (ISO/IEC 18013-5 Annex B).
 pub const MDL_DS_EKU: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.0.18013.5.1.2");
 const COUNTRY_NAME: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.4.6");
@@ -240,6 +235,12 @@ pub fn verify_document_signer(iaca_der: &[u8], ds_der: &[u8], at: DateTime<Utc>)
     })
 }
 
+/// When the certificate begins and ends to be valid.
+pub fn validity(cert_der: &[u8]) -> Result<(DateTime<Utc>, DateTime<Utc>), CertError> {
+    let cert = Certificate::from_der(cert_der).map_err(malformed)?;
+    validity_of(&cert)
+}
+
 /// The certificate's public key, as a SEC1 uncompressed P-256 point.
 pub fn public_key_of(cert_der: &[u8]) -> Result<Vec<u8>, CertError> {
     let cert = Certificate::from_der(cert_der).map_err(malformed)?;
@@ -424,38 +425,20 @@ fn key_identifier(spki: &SubjectPublicKeyInfoOwned) -> Vec<u8> {
 }
 
 fn spki_of(public_sec1: &[u8]) -> Result<SubjectPublicKeyInfoOwned, CertError> {
-    // Re-encode through p256 so only valid uncompressed P-256 points reach a certificate.
-    let point = p256::PublicKey::from_sec1_bytes(public_sec1)
+    use p256::pkcs8::EncodePublicKey;
+    // Through p256 so only valid P-256 points reach a certificate, uncompressed as KMS gives them.
+    let der = p256::PublicKey::from_sec1_bytes(public_sec1)
         .map_err(|_| CertError::Malformed("the public key is not a P-256 point".into()))?
-        .to_encoded_point(false);
-    Ok(SubjectPublicKeyInfoOwned {
-        algorithm: AlgorithmIdentifierOwned {
-            oid: ID_EC_PUBLIC_KEY,
-            parameters: Some(Any::encode_from(&PRIME256V1).map_err(malformed)?),
-        },
-        subject_public_key: BitString::from_bytes(point.as_bytes()).map_err(malformed)?,
-    })
+        .to_public_key_der()
+        .map_err(malformed)?;
+    SubjectPublicKeyInfoOwned::from_der(der.as_bytes()).map_err(malformed)
 }
 
 fn sec1_of(spki: &SubjectPublicKeyInfoOwned) -> Result<Vec<u8>, CertError> {
-    if spki.algorithm.oid != ID_EC_PUBLIC_KEY {
-        return Err(CertError::Malformed("the public key is not an EC key".into()));
-    }
-    let curve = spki
-        .algorithm
-        .parameters
-        .as_ref()
-        .and_then(|p| p.decode_as::<ObjectIdentifier>().ok());
-    if curve != Some(PRIME256V1) {
-        return Err(CertError::Malformed("the public key is not on P-256".into()));
-    }
-    let bytes = spki
-        .subject_public_key
-        .as_bytes()
-        .ok_or_else(|| CertError::Malformed("the public key is not a whole number of bytes".into()))?;
-    let point = p256::PublicKey::from_sec1_bytes(bytes)
-        .map_err(|_| CertError::Malformed("the public key is not a P-256 point".into()))?;
-    Ok(point.to_encoded_point(false).as_bytes().to_vec())
+    use der::referenced::OwnedToRef;
+    let key = crypto::p256_public_key(spki.owned_to_ref())
+        .map_err(|e| CertError::Malformed(format!("the public key is not a P-256 key: {e}")))?;
+    Ok(crypto::sec1_uncompressed(&key))
 }
 
 fn name_of(subject: &Subject) -> Result<Name, CertError> {

@@ -1,17 +1,20 @@
 //! The licence as an ISO/IEC 18013-5 mdoc: building and signing its IssuerSigned, and checking one.
 
-use crate::crypto::verify_es256;
+use super::cert;
+use super::iso18013_5::{
+    self as iso, CborError, DeviceKeyInfo, Document, IssuerSigned, IssuerSignedItem, MobileSecurityObject, Sign1,
+    Status, StatusListReference, TDate, Tag24, UniqueMap, ValidityInfo,
+};
+use crate::crypto::{sha256, verify_es256};
 use crate::kernel::signing::{Signer, SignerError};
 use crate::register::licence::{Licence, Sex};
 use base64::Engine as _;
 use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, SubsecRound, Utc};
 use ciborium::Value;
-use coset::{iana, AsCborValue, CoseSign1, CoseSign1Builder, HeaderBuilder, Label, RegisteredLabelWithPrivate};
-use der::{Decode, Encode};
+use coset::{iana, CoseKeyBuilder, CoseSign1, CoseSign1Builder, HeaderBuilder, Label, RegisteredLabelWithPrivate};
 use p256::elliptic_curve::sec1::ToEncodedPoint;
-use p256::pkcs8::DecodePublicKey;
 use rand_core::{OsRng, RngCore};
-use sha2::{Digest, Sha256};
+use serde_bytes::ByteBuf;
 use std::collections::{BTreeMap, BTreeSet};
 
 pub const DOC_TYPE: &str = "org.iso.18013.5.1.mDL";
@@ -20,10 +23,6 @@ pub const DOMESTIC_NAMESPACE: &str = "cn.gov.mps.edl.1";
 
 /// COSE header label of the x5chain (RFC 9360), where ISO 18013-5 carries the document-signer certificate.
 const X5CHAIN: i64 = 33;
-/// CBOR tag of an embedded encoded data item (`#6.24(bstr .cbor T)`).
-const TAG_ENCODED_CBOR: u64 = 24;
-/// CBOR tag of an RFC 3339 date-time (`tdate`).
-const TAG_TDATE: u64 = 0;
 /// CBOR tag of an RFC 8943 full-date.
 const TAG_FULL_DATE: u64 = 1004;
 /// 18013-5 asks for at least 16 bytes; 32 leaves no doubt about guessing an element from its digest.
@@ -82,6 +81,46 @@ pub enum MdocError {
         at: DateTime<Utc>,
         valid_until: DateTime<Utc>,
     },
+    /// The Document claims a docType other than the one its issuer signed in the MSO.
+    #[error("the document says docType {document}, its MSO {mso}")]
+    DocTypeMismatch { document: String, mso: String },
+    /// The device signature does not verify with the MSO's device key over this session
+    /// transcript: another key signed it, or it was made for another session (a replay).
+    #[error("the device signature does not verify with the MSO's device key over this session")]
+    DeviceSignature,
+    #[error("the document carries no device authentication")]
+    MissingDeviceAuth,
+    #[error("device MAC authentication needs a proximity session's reader key; online, the device signs")]
+    DeviceMacUnsupported,
+    #[error("the verifier's nonce is unusable: {0}")]
+    BadNonce(String),
+}
+
+impl MdocError {
+    /// Stable reason code, reported by verifiers.
+    pub fn code(&self) -> &'static str {
+        match self {
+            MdocError::BadSignature | MdocError::KeyMismatch => "bad-signature",
+            MdocError::MissingDigest { .. } | MdocError::DigestMismatch { .. } => "digest-mismatch",
+            MdocError::NotYetValid { .. } => "not-yet-valid",
+            MdocError::Expired { .. } => "expired",
+            MdocError::WrongDocType { .. } => "wrong-doc-type",
+            MdocError::UnsupportedAlgorithm(_) | MdocError::UnsupportedDigestAlgorithm(_) => "wrong-algorithm",
+            MdocError::Certificate(_) => "untrusted-certificate",
+            MdocError::DocTypeMismatch { .. } => "doc-type-mismatch",
+            MdocError::DeviceSignature => "bad-device-signature",
+            MdocError::MissingDeviceAuth => "missing-device-auth",
+            MdocError::DeviceMacUnsupported => "device-mac-unsupported",
+            MdocError::BadNonce(_) => "bad-nonce",
+            MdocError::InvalidValidity(_)
+            | MdocError::InvalidDeviceKey
+            | MdocError::UnknownNationality(_)
+            | MdocError::Randomness(_)
+            | MdocError::Signer(_)
+            | MdocError::Encoding(_)
+            | MdocError::Malformed(_) => "bad-mdoc",
+        }
+    }
 }
 
 /// What goes into one electronic licence's mdoc.
@@ -117,6 +156,8 @@ pub struct VerifiedMdoc {
     pub valid_from: DateTime<Utc>,
     pub valid_until: DateTime<Utc>,
     pub document_signer_der: Vec<u8>,
+    /// The document's entry in a status list, when its MSO names one.
+    pub status: Option<StatusListReference>,
 }
 
 /// Builds and signs the licence's mdoc: every element salted and digested, the MSO signed as
@@ -138,7 +179,7 @@ pub async fn issue(
 ) -> Result<IssuedMdoc, MdocError> {
     let namespaces = vec![
         (ISO_NAMESPACE, iso_elements(input)?),
-        (DOMESTIC_NAMESPACE, domestic_elements(input)),
+        (DOMESTIC_NAMESPACE, domestic_elements(input)?),
     ];
     sign_document(
         &DocumentInput {
@@ -148,6 +189,7 @@ pub async fn issue(
             valid_from: input.valid_from,
             valid_until: input.valid_until,
             device_key_sec1: input.device_key_sec1,
+            status: None,
         },
         signer,
         key_id,
@@ -164,6 +206,8 @@ pub struct DocumentInput<'a> {
     pub valid_from: DateTime<Utc>,
     pub valid_until: DateTime<Utc>,
     pub device_key_sec1: Option<&'a [u8]>,
+    /// The document's entry in a status list, if it has one.
+    pub status: Option<StatusListReference>,
 }
 
 /// Builds and signs an mdoc of any docType (the licence, the truck pass) the
@@ -189,63 +233,56 @@ pub async fn sign_document(
         )));
     }
     // Checked before signing so that a wrong certificate costs no signature.
-    let ds_public = certificate_public_key(document_signer_der)?;
+    let ds_public = cert::public_key_of(document_signer_der).map_err(|e| MdocError::Certificate(e.to_string()))?;
     let device_key = match input.device_key_sec1 {
         Some(sec1) => p256::PublicKey::from_sec1_bytes(sec1).map_err(|_| MdocError::InvalidDeviceKey)?,
         None => throwaway_public_key()?,
     };
 
-    let mut namespaces = Vec::new();
+    let mut name_spaces = Vec::new();
     let mut value_digests = Vec::new();
     for (namespace, elements) in input.namespaces.iter().cloned() {
         let ids = shuffled_ids(elements.len())?;
         let mut items = Vec::with_capacity(elements.len());
         let mut digests = Vec::with_capacity(elements.len());
         for ((identifier, value), id) in elements.into_iter().zip(ids) {
-            let salt = random_bytes(SALT_BYTES)?;
-            let item = Value::Map(vec![
-                (text("digestID"), Value::Integer(id.into())),
-                (text("random"), Value::Bytes(salt)),
-                (text("elementIdentifier"), text(identifier)),
-                (text("elementValue"), value),
-            ]);
-            let wrapped = Value::Tag(TAG_ENCODED_CBOR, Box::new(Value::Bytes(encode(&item)?)));
-            digests.push((
-                Value::Integer(id.into()),
-                Value::Bytes(sha256(&encode(&wrapped)?).to_vec()),
-            ));
-            items.push(wrapped);
+            let item = Tag24::new(IssuerSignedItem {
+                digest_id: id.into(),
+                random: ByteBuf::from(random_bytes(SALT_BYTES)?),
+                element_identifier: identifier.to_string(),
+                element_value: value,
+            })?;
+            digests.push((u64::from(id), ByteBuf::from(sha256(&item.tagged_bytes()).to_vec())));
+            items.push(item);
         }
-        namespaces.push((text(namespace), Value::Array(items)));
-        value_digests.push((text(namespace), Value::Map(digests)));
+        name_spaces.push((namespace.to_string(), items));
+        value_digests.push((namespace.to_string(), unique(digests)?));
     }
 
     let point = device_key.to_encoded_point(false);
     let (Some(x), Some(y)) = (point.x(), point.y()) else {
         return Err(MdocError::InvalidDeviceKey);
     };
-    let cose_key = Value::Map(vec![
-        (Value::Integer(1.into()), Value::Integer(2.into())),
-        (Value::Integer((-1).into()), Value::Integer(1.into())),
-        (Value::Integer((-2).into()), Value::Bytes(x.to_vec())),
-        (Value::Integer((-3).into()), Value::Bytes(y.to_vec())),
-    ]);
-    let mso = Value::Map(vec![
-        (text("version"), text("1.0")),
-        (text("digestAlgorithm"), text("SHA-256")),
-        (text("valueDigests"), Value::Map(value_digests)),
-        (text("deviceKeyInfo"), Value::Map(vec![(text("deviceKey"), cose_key)])),
-        (text("docType"), text(input.doc_type)),
-        (
-            text("validityInfo"),
-            Value::Map(vec![
-                (text("signed"), tdate(signed)),
-                (text("validFrom"), tdate(valid_from)),
-                (text("validUntil"), tdate(valid_until)),
-            ]),
-        ),
-    ]);
-    let payload = encode(&Value::Tag(TAG_ENCODED_CBOR, Box::new(Value::Bytes(encode(&mso)?))))?;
+    let mso = Tag24::new(MobileSecurityObject {
+        version: "1.0".into(),
+        digest_algorithm: "SHA-256".into(),
+        value_digests: unique(value_digests)?,
+        device_key_info: DeviceKeyInfo {
+            device_key: iso::Key(
+                CoseKeyBuilder::new_ec2_pub_key(iana::EllipticCurve::P_256, x.to_vec(), y.to_vec()).build(),
+            ),
+            key_authorizations: None,
+            key_info: None,
+        },
+        doc_type: input.doc_type.to_string(),
+        validity_info: ValidityInfo {
+            signed: TDate(signed),
+            valid_from: TDate(valid_from),
+            valid_until: TDate(valid_until),
+            expected_update: None,
+        },
+        status: input.status.clone().map(|status_list| Status { status_list }),
+    })?;
 
     let mut sign1 = CoseSign1Builder::new()
         .protected(HeaderBuilder::new().algorithm(iana::Algorithm::ES256).build())
@@ -254,7 +291,7 @@ pub async fn sign_document(
                 .value(X5CHAIN, Value::Bytes(document_signer_der.to_vec()))
                 .build(),
         )
-        .payload(payload)
+        .payload(mso.tagged_bytes())
         .build();
     let to_be_signed = sign1.tbs_data(b"");
     let signature = signer.sign_digest(key_id, &sha256(&to_be_signed)).await?;
@@ -263,21 +300,26 @@ pub async fn sign_document(
         return Err(MdocError::KeyMismatch);
     }
     sign1.signature = signature.to_vec();
-    let issuer_auth = sign1.to_cbor_value().map_err(|e| MdocError::Encoding(e.to_string()))?;
 
-    let issuer_signed = Value::Map(vec![
-        (text("nameSpaces"), Value::Map(namespaces)),
-        (text("issuerAuth"), issuer_auth),
-    ]);
-    let issuer_signed_bytes = encode(&issuer_signed)?;
-    let document = encode(&Value::Map(vec![
-        (text("docType"), text(input.doc_type)),
-        (text("issuerSigned"), issuer_signed),
-    ]))?;
+    let issuer_signed = IssuerSigned {
+        name_spaces: Some(unique(name_spaces)?),
+        issuer_auth: Sign1(sign1),
+    };
+    let document = Document {
+        doc_type: input.doc_type.to_string(),
+        issuer_signed,
+        device_signed: None,
+        errors: None,
+    };
     Ok(IssuedMdoc {
-        issuer_signed: issuer_signed_bytes,
-        document,
+        issuer_signed: iso::to_vec(&document.issuer_signed)?,
+        document: iso::to_vec(&document)?,
     })
+}
+
+/// A map of unique keys; a key twice is a bug of the caller's input.
+fn unique<K: PartialEq + std::fmt::Debug, V>(entries: Vec<(K, V)>) -> Result<UniqueMap<K, V>, MdocError> {
+    UniqueMap::new(entries).map_err(|key| MdocError::Encoding(format!("{key:?} is given twice")))
 }
 
 /// Verifies an IssuerSigned: COSE_Sign1 ES256 signature with the x5chain certificate's key,
@@ -299,51 +341,48 @@ pub fn verify_document(
     at: DateTime<Utc>,
     skew_seconds: i64,
 ) -> Result<VerifiedMdoc, MdocError> {
-    let mut top = into_map(decode(issuer_signed)?, "IssuerSigned")?;
-    let issuer_auth = take(&mut top, "issuerAuth")?;
-    // nameSpaces is optional in 18013-5: an mdoc may disclose no element at all.
-    let namespaces = match take_optional(&mut top, "nameSpaces")? {
-        Some(value) => into_map(value, "nameSpaces")?,
-        None => Vec::new(),
-    };
+    let issuer_signed: IssuerSigned =
+        iso::from_slice(issuer_signed).map_err(|e| malformed(format!("IssuerSigned: {}", e.0)))?;
+    verify_issuer(&issuer_signed, doc_type_expected, at, skew_seconds).map(|(verified, _)| verified)
+}
 
-    // 18 is the COSE_Sign1 tag; 18013-5 sends it untagged but tagging is no error.
-    let issuer_auth = match issuer_auth {
-        Value::Tag(18, inner) => *inner,
-        other => other,
-    };
-    let sign1 = CoseSign1::from_cbor_value(issuer_auth).map_err(|e| malformed(format!("issuerAuth: {e}")))?;
+/// [`verify_document`] over a decoded IssuerSigned; also hands back the MSO it vouched for.
+pub fn verify_issuer(
+    issuer_signed: &IssuerSigned,
+    doc_type_expected: &str,
+    at: DateTime<Utc>,
+    skew_seconds: i64,
+) -> Result<(VerifiedMdoc, MobileSecurityObject), MdocError> {
+    let sign1 = &issuer_signed.issuer_auth.0;
     match &sign1.protected.header.alg {
         Some(RegisteredLabelWithPrivate::Assigned(iana::Algorithm::ES256)) => {}
         Some(other) => return Err(MdocError::UnsupportedAlgorithm(format!("{other:?}"))),
         None => return Err(MdocError::UnsupportedAlgorithm("none".into())),
     }
-    let document_signer_der = x5chain_leaf(&sign1)?;
-    let ds_public = certificate_public_key(&document_signer_der)?;
+    let document_signer_der = x5chain_leaf(sign1)?;
+    let ds_public = cert::public_key_of(&document_signer_der).map_err(|e| MdocError::Certificate(e.to_string()))?;
     let Some(payload) = sign1.payload.as_deref() else {
         return Err(malformed("issuerAuth has a detached payload"));
     };
+    // The protected header and payload exactly as received (coset keeps both).
     if !verify_es256(&ds_public, &sign1.tbs_data(b""), &sign1.signature) {
         return Err(MdocError::BadSignature);
     }
 
-    let mso_bytes = untag24(decode(payload)?, "the MSO")?;
-    let mut mso = into_map(decode(&mso_bytes)?, "the MSO")?;
-    let doc_type = into_text(take(&mut mso, "docType")?, "docType")?;
-    if doc_type != doc_type_expected {
+    let mso: Tag24<MobileSecurityObject> =
+        iso::from_slice(payload).map_err(|e| malformed(format!("the MSO: {}", e.0)))?;
+    let mso = mso.value();
+    if mso.doc_type != doc_type_expected {
         return Err(MdocError::WrongDocType {
-            found: doc_type,
+            found: mso.doc_type.clone(),
             expected: doc_type_expected.to_string(),
         });
     }
-    let algorithm = into_text(take(&mut mso, "digestAlgorithm")?, "digestAlgorithm")?;
-    if algorithm != "SHA-256" {
-        return Err(MdocError::UnsupportedDigestAlgorithm(algorithm));
+    if mso.digest_algorithm != "SHA-256" {
+        return Err(MdocError::UnsupportedDigestAlgorithm(mso.digest_algorithm.clone()));
     }
-    let mut validity = into_map(take(&mut mso, "validityInfo")?, "validityInfo")?;
-    let signed = parse_tdate(take(&mut validity, "signed")?, "signed")?;
-    let valid_from = parse_tdate(take(&mut validity, "validFrom")?, "validFrom")?;
-    let valid_until = parse_tdate(take(&mut validity, "validUntil")?, "validUntil")?;
+    let validity = &mso.validity_info;
+    let (signed, valid_from, valid_until) = (validity.signed.0, validity.valid_from.0, validity.valid_until.0);
     // An absurd skew saturates instead of overflowing the date arithmetic.
     let skew = chrono::TimeDelta::try_seconds(skew_seconds.max(0)).unwrap_or(chrono::TimeDelta::MAX);
     if at.checked_add_signed(skew).unwrap_or(DateTime::<Utc>::MAX_UTC) < valid_from {
@@ -352,66 +391,58 @@ pub fn verify_document(
     if at.checked_sub_signed(skew).unwrap_or(DateTime::<Utc>::MIN_UTC) > valid_until {
         return Err(MdocError::Expired { at, valid_until });
     }
-    let value_digests = parse_value_digests(take(&mut mso, "valueDigests")?)?;
 
     let mut elements = BTreeMap::new();
-    for (namespace, items) in namespaces {
-        let namespace = into_text(namespace, "a namespace name")?;
-        let Value::Array(items) = items else {
-            return Err(malformed(format!("namespace {namespace} is not an array")));
-        };
-        let no_digests = BTreeMap::new();
-        let digests = value_digests.get(&namespace).unwrap_or(&no_digests);
+    for (namespace, items) in issuer_signed.name_spaces.iter().flat_map(UniqueMap::iter) {
+        let digests = mso.value_digests.get(namespace);
         let mut seen_ids = BTreeSet::new();
         let mut values = BTreeMap::new();
         for wrapped in items {
-            let item_bytes = untag24(wrapped, "an IssuerSignedItem")?;
-            let digest = sha256(&encode(&Value::Tag(
-                TAG_ENCODED_CBOR,
-                Box::new(Value::Bytes(item_bytes.clone())),
-            ))?);
-            let mut item = into_map(decode(&item_bytes)?, "an IssuerSignedItem")?;
-            let element = into_text(take(&mut item, "elementIdentifier")?, "elementIdentifier")?;
-            let digest_id = into_uint(take(&mut item, "digestID")?, "digestID")?;
-            let Value::Bytes(salt) = take(&mut item, "random")? else {
-                return Err(malformed(format!("{namespace}/{element}: random is not a byte string")));
-            };
-            if salt.len() < MIN_SALT_BYTES {
+            let item = wrapped.value();
+            let element = &item.element_identifier;
+            if item.random.len() < MIN_SALT_BYTES {
                 return Err(malformed(format!(
                     "{namespace}/{element}: its salt is shorter than {MIN_SALT_BYTES} bytes"
                 )));
             }
-            let value = take(&mut item, "elementValue")?;
-            let Some(expected) = digests.get(&digest_id) else {
+            let Some(expected) = digests.and_then(|d| d.get(&item.digest_id)) else {
                 return Err(MdocError::MissingDigest {
-                    namespace,
-                    element,
-                    digest_id,
+                    namespace: namespace.clone(),
+                    element: element.clone(),
+                    digest_id: item.digest_id,
                 });
             };
-            if expected.as_slice() != digest.as_slice() {
-                return Err(MdocError::DigestMismatch { namespace, element });
+            if expected.as_slice() != sha256(&wrapped.tagged_bytes()).as_slice() {
+                return Err(MdocError::DigestMismatch {
+                    namespace: namespace.clone(),
+                    element: element.clone(),
+                });
             }
-            if !seen_ids.insert(digest_id) {
-                return Err(malformed(format!("{namespace}: digest ID {digest_id} is used twice")));
+            if !seen_ids.insert(item.digest_id) {
+                return Err(malformed(format!(
+                    "{namespace}: digest ID {} is used twice",
+                    item.digest_id
+                )));
             }
-            if values.insert(element.clone(), to_json(&value)).is_some() {
+            if values.insert(element.clone(), to_json(&item.element_value)).is_some() {
                 return Err(malformed(format!("{namespace}/{element} appears twice")));
             }
         }
-        if elements.insert(namespace.clone(), values).is_some() {
-            return Err(malformed(format!("namespace {namespace} appears twice")));
-        }
+        elements.insert(namespace.clone(), values);
     }
 
-    Ok(VerifiedMdoc {
-        doc_type,
-        elements,
-        signed,
-        valid_from,
-        valid_until,
-        document_signer_der,
-    })
+    Ok((
+        VerifiedMdoc {
+            doc_type: mso.doc_type.clone(),
+            elements,
+            signed,
+            valid_from,
+            valid_until,
+            document_signer_der,
+            status: mso.status.as_ref().map(|status| status.status_list.clone()),
+        },
+        mso.clone(),
+    ))
 }
 
 fn iso_elements(input: &MdocInput<'_>) -> Result<Vec<(&'static str, Value)>, MdocError> {
@@ -462,18 +493,18 @@ fn iso_elements(input: &MdocInput<'_>) -> Result<Vec<(&'static str, Value)>, Mdo
     Ok(elements)
 }
 
-fn domestic_elements(input: &MdocInput<'_>) -> Vec<(&'static str, Value)> {
+fn domestic_elements(input: &MdocInput<'_>) -> Result<Vec<(&'static str, Value)>, MdocError> {
     let licence = input.licence;
-    vec![
+    Ok(vec![
         ("archive_number", text(&licence.archive_number)),
         ("points", Value::Integer(licence.points.into())),
         (
             "states",
             Value::Array(licence.states.iter().map(|state| text(state.code())).collect()),
         ),
-        ("generated_at", tdate(input.generated_at.trunc_subsecs(0))),
+        ("generated_at", tdate(input.generated_at)?),
         ("licence_serial", text(input.serial)),
-    ]
+    ])
 }
 
 /// Splits a Han name into surname and given name. Names in other scripts (or with a
@@ -598,19 +629,6 @@ fn throwaway_public_key() -> Result<p256::PublicKey, MdocError> {
     Err(MdocError::Randomness("no valid P-256 scalar drawn".into()))
 }
 
-/// The SEC1 public key of a P-256 certificate.
-fn certificate_public_key(der: &[u8]) -> Result<Vec<u8>, MdocError> {
-    let certificate = x509_cert::Certificate::from_der(der).map_err(|e| MdocError::Certificate(e.to_string()))?;
-    let spki = certificate
-        .tbs_certificate
-        .subject_public_key_info
-        .to_der()
-        .map_err(|e| MdocError::Certificate(e.to_string()))?;
-    let key = p256::PublicKey::from_public_key_der(&spki)
-        .map_err(|e| MdocError::Certificate(format!("not a P-256 key: {e}")))?;
-    Ok(key.to_encoded_point(false).as_bytes().to_vec())
-}
-
 /// The end-entity (document-signer) certificate: the x5chain's only or first entry.
 fn x5chain_leaf(sign1: &CoseSign1) -> Result<Vec<u8>, MdocError> {
     let label = Label::Int(X5CHAIN);
@@ -626,23 +644,6 @@ fn x5chain_leaf(sign1: &CoseSign1) -> Result<Vec<u8>, MdocError> {
         },
         _ => Err(malformed("the x5chain is neither a certificate nor an array")),
     }
-}
-
-fn parse_value_digests(value: Value) -> Result<BTreeMap<String, BTreeMap<u64, Vec<u8>>>, MdocError> {
-    let mut result = BTreeMap::new();
-    for (namespace, digests) in into_map(value, "valueDigests")? {
-        let namespace = into_text(namespace, "a valueDigests namespace")?;
-        let mut by_id = BTreeMap::new();
-        for (id, digest) in into_map(digests, "valueDigests")? {
-            let id = into_uint(id, "a digest ID")?;
-            let Value::Bytes(digest) = digest else {
-                return Err(malformed(format!("digest {id} of {namespace} is not a byte string")));
-            };
-            by_id.insert(id, digest);
-        }
-        result.insert(namespace, by_id);
-    }
-    Ok(result)
 }
 
 fn to_json(value: &Value) -> serde_json::Value {
@@ -687,113 +688,67 @@ pub(crate) fn text(s: impl Into<String>) -> Value {
     Value::Text(s.into())
 }
 
-fn tdate(at: DateTime<Utc>) -> Value {
-    Value::Tag(TAG_TDATE, Box::new(text(at.format("%Y-%m-%dT%H:%M:%SZ").to_string())))
+/// A `tdate` element value, in whole seconds.
+fn tdate(at: DateTime<Utc>) -> Result<Value, MdocError> {
+    Value::serialized(&TDate(at)).map_err(|e| MdocError::Encoding(e.to_string()))
 }
 
 pub(crate) fn full_date(date: NaiveDate) -> Value {
     Value::Tag(TAG_FULL_DATE, Box::new(text(date.format("%Y-%m-%d").to_string())))
 }
 
-fn parse_tdate(value: Value, what: &str) -> Result<DateTime<Utc>, MdocError> {
-    let Value::Tag(TAG_TDATE, inner) = value else {
-        return Err(malformed(format!("{what} is not a tdate")));
-    };
-    let Value::Text(s) = *inner else {
-        return Err(malformed(format!("{what} is not a tdate")));
-    };
-    DateTime::parse_from_rfc3339(&s)
-        .map(|at| at.with_timezone(&Utc))
-        .map_err(|e| malformed(format!("{what} {s:?}: {e}")))
-}
-
-fn sha256(bytes: &[u8]) -> [u8; 32] {
-    Sha256::digest(bytes).into()
-}
-
-fn encode(value: &Value) -> Result<Vec<u8>, MdocError> {
-    let mut bytes = Vec::new();
-    ciborium::into_writer(value, &mut bytes).map_err(|e| MdocError::Encoding(e.to_string()))?;
-    Ok(bytes)
-}
-
-/// Decodes exactly one CBOR item: trailing bytes would be data nobody signed.
-fn decode(bytes: &[u8]) -> Result<Value, MdocError> {
-    let mut rest = bytes;
-    let value: Value = ciborium::from_reader(&mut rest).map_err(|e| malformed(format!("CBOR: {e}")))?;
-    if !rest.is_empty() {
-        return Err(malformed(format!("{} bytes after the CBOR item", rest.len())));
-    }
-    Ok(value)
-}
-
 fn malformed(message: impl Into<String>) -> MdocError {
     MdocError::Malformed(message.into())
 }
 
-fn untag24(value: Value, what: &str) -> Result<Vec<u8>, MdocError> {
-    match value {
-        Value::Tag(TAG_ENCODED_CBOR, inner) => match *inner {
-            Value::Bytes(bytes) => Ok(bytes),
-            _ => Err(malformed(format!("{what} is not #6.24(bstr)"))),
-        },
-        _ => Err(malformed(format!("{what} is not #6.24(bstr)"))),
-    }
-}
-
-fn into_map(value: Value, what: &str) -> Result<Vec<(Value, Value)>, MdocError> {
-    match value {
-        Value::Map(entries) => Ok(entries),
-        _ => Err(malformed(format!("{what} is not a map"))),
-    }
-}
-
-fn into_text(value: Value, what: &str) -> Result<String, MdocError> {
-    match value {
-        Value::Text(s) => Ok(s),
-        _ => Err(malformed(format!("{what} is not text"))),
-    }
-}
-
-fn into_uint(value: Value, what: &str) -> Result<u64, MdocError> {
-    match value {
-        Value::Integer(i) => u64::try_from(i).map_err(|_| malformed(format!("{what} is negative or too large"))),
-        _ => Err(malformed(format!("{what} is not an unsigned integer"))),
-    }
-}
-
-/// Removes a text-keyed entry; a key given twice is malformed, since the two readers of the
-/// map could each take a different one.
-fn take(map: &mut Vec<(Value, Value)>, key: &str) -> Result<Value, MdocError> {
-    take_optional(map, key)?.ok_or_else(|| malformed(format!("{key} is missing")))
-}
-
-fn take_optional(map: &mut Vec<(Value, Value)>, key: &str) -> Result<Option<Value>, MdocError> {
-    let mut positions = map
-        .iter()
-        .enumerate()
-        .filter(|(_, (k, _))| matches!(k, Value::Text(t) if t == key))
-        .map(|(i, _)| i);
-    match (positions.next(), positions.next()) {
-        (Some(i), None) => Ok(Some(map.swap_remove(i).1)),
-        (Some(_), Some(_)) => Err(malformed(format!("{key} appears twice"))),
-        (None, _) => Ok(None),
+impl From<CborError> for MdocError {
+    fn from(e: CborError) -> Self {
+        MdocError::Encoding(e.0)
     }
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::register::licence::{IssuingAuthority, LicenceState, VehicleClass};
     use async_trait::async_trait;
     use chrono::TimeZone;
+    use coset::AsCborValue;
+    use der::{Decode, Encode};
     use p256::ecdsa::signature::hazmat::PrehashSigner;
     use p256::ecdsa::{Signature, SigningKey};
     use p256::pkcs8::EncodePublicKey;
+    use sha2::{Digest, Sha256};
     use std::str::FromStr;
 
+    // Raw CBOR helpers: the tests tamper below the typed structures.
+    fn encode(value: &Value) -> Result<Vec<u8>, CborError> {
+        iso::to_vec(value)
+    }
+
+    fn decode(bytes: &[u8]) -> Result<Value, CborError> {
+        iso::from_slice(bytes)
+    }
+
+    fn into_map(value: Value, what: &str) -> Result<Vec<(Value, Value)>, String> {
+        match value {
+            Value::Map(entries) => Ok(entries),
+            _ => Err(format!("{what} is not a map")),
+        }
+    }
+
+    fn untag24(value: Value, what: &str) -> Result<Vec<u8>, String> {
+        match value {
+            Value::Tag(24, inner) => match *inner {
+                Value::Bytes(bytes) => Ok(bytes),
+                _ => Err(format!("{what} is not #6.24(bstr)")),
+            },
+            _ => Err(format!("{what} is not #6.24(bstr)")),
+        }
+    }
+
     /// A signer over in-memory keys, independent of the crate's own adapters.
-    struct TestSigner(BTreeMap<String, SigningKey>);
+    pub(crate) struct TestSigner(BTreeMap<String, SigningKey>);
 
     impl TestSigner {
         fn with_key(key_id: &str) -> Self {
@@ -862,7 +817,7 @@ mod tests {
         certificate.to_der().unwrap()
     }
 
-    fn licence() -> Licence {
+    pub(crate) fn licence() -> Licence {
         let date = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
         Licence {
             number: "11010519900307451X".into(),
@@ -908,7 +863,7 @@ mod tests {
     }
 
     /// Issues with a fresh test signer whose bare DS certificate matches its key.
-    async fn issued(licence: &Licence, device_key: Option<&[u8]>) -> (IssuedMdoc, TestSigner, Vec<u8>) {
+    pub(crate) async fn issued(licence: &Licence, device_key: Option<&[u8]>) -> (IssuedMdoc, TestSigner, Vec<u8>) {
         let signer = TestSigner::with_key(KEY);
         let ds = bare_certificate(&signer.key(KEY).verifying_key().into());
         let mdoc = issue(&input(licence, device_key), &signer, KEY, &ds).await.unwrap();
@@ -1004,7 +959,7 @@ mod tests {
         decode_map(&untag24(decode(sign1.payload.as_ref().unwrap()).unwrap(), "mso").unwrap())
     }
 
-    fn at(y: i32, m: u32, d: u32) -> DateTime<Utc> {
+    pub(crate) fn at(y: i32, m: u32, d: u32) -> DateTime<Utc> {
         Utc.with_ymd_and_hms(y, m, d, 0, 0, 0).unwrap()
     }
 
@@ -1335,6 +1290,67 @@ mod tests {
         assert_eq!(verified.elements[ISO_NAMESPACE].len(), 15);
     }
 
+    /// The MSO's `status` (ISO 18013-5 second edition) travels as `{"status_list": {"idx", "uri"}}`,
+    /// comes back from verification, and isomdl still reads and authenticates such a document.
+    #[tokio::test]
+    async fn a_status_list_entry_travels_in_the_mso() {
+        let licence = licence();
+        let signer = TestSigner::with_key(KEY);
+        let ds = bare_certificate(&signer.key(KEY).verifying_key().into());
+        let status = StatusListReference {
+            idx: 4711,
+            uri: "https://edl.example.gov.cn/status/7".into(),
+        };
+        let mdoc_input = input(&licence, None);
+        let with_status = sign_document(
+            &DocumentInput {
+                doc_type: DOC_TYPE,
+                namespaces: vec![(ISO_NAMESPACE, iso_elements(&mdoc_input).unwrap())],
+                generated_at: mdoc_input.generated_at,
+                valid_from: mdoc_input.valid_from,
+                valid_until: mdoc_input.valid_until,
+                device_key_sec1: None,
+                status: Some(status.clone()),
+            },
+            &signer,
+            KEY,
+            &ds,
+        )
+        .await
+        .unwrap();
+        let verified = verify_issuer_signed(&with_status.issuer_signed, at(2025, 7, 1), 0).unwrap();
+        assert_eq!(verified.status, Some(status));
+        assert_eq!(
+            get(&mso_of(&with_status.issuer_signed), "status"),
+            &Value::Map(vec![(
+                text("status_list"),
+                Value::Map(vec![
+                    (text("idx"), Value::Integer(4711.into())),
+                    (text("uri"), text("https://edl.example.gov.cn/status/7")),
+                ])
+            )])
+        );
+        let (plain, _, _) = issued(&licence, None).await;
+        assert_eq!(
+            verify_issuer_signed(&plain.issuer_signed, at(2025, 7, 1), 0)
+                .unwrap()
+                .status,
+            None
+        );
+
+        let issuer_signed: isomdl::definitions::IssuerSigned =
+            isomdl::cbor::from_slice(&with_status.issuer_signed).unwrap();
+        let mso: isomdl::definitions::helpers::Tag24<isomdl::definitions::Mso> =
+            isomdl::cbor::from_slice(issuer_signed.issuer_auth.payload.as_ref().unwrap()).unwrap();
+        assert_eq!(mso.into_inner().doc_type, DOC_TYPE);
+        let chain = isomdl::definitions::x509::X5Chain::builder()
+            .with_der_certificate(&ds)
+            .unwrap()
+            .build()
+            .unwrap();
+        isomdl::presentation::authentication::mdoc::issuer_authentication(chain, &issuer_signed).unwrap();
+    }
+
     #[test]
     fn garbage_is_malformed_not_a_panic() {
         for bytes in [&b""[..], b"\xa0", b"\x80", b"\xa1\x6aissuerAuth\x80", b"\xff\xff"] {
@@ -1607,7 +1623,7 @@ mod tests {
         serde_json::from_str(&json).unwrap()
     }
 
-    fn annex_d_hex(field: &str) -> Vec<u8> {
+    pub(crate) fn annex_d_hex(field: &str) -> Vec<u8> {
         hex::decode(annex_d()[field].as_str().unwrap()).unwrap()
     }
 

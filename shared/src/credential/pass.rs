@@ -67,6 +67,7 @@ pub async fn issue(
             valid_from: first_day.max(generated_at),
             valid_until: pass.ends_at(),
             device_key_sec1: None,
+            status: None,
         },
         signer,
         key_id,

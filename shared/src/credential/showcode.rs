@@ -1,13 +1,23 @@
-//! The short-lived signed "show code" (QR content) of a licence or truck pass: CBOR claims in an ES256 COSE_Sign1, zlib, Base45, prefix.
+//! The short-lived signed "show code" (QR content) of a licence or truck pass: a CWT in an ES256 COSE_Sign1, zlib, Base45, prefix.
 //!
 //! The pipeline is the EU Digital COVID Certificate's, so any verifier that
 //! reads those (COSE_Sign1 tag 18, zlib with header, RFC 9285 Base45) can read
 //! ours given our key. Decoding is split from verification so the verifier can
 //! look the key up by `kid` between the two, and so that each failure maps to
 //! one stable reason code.
+//!
+//! The payload is an RFC 8392 CWT claims set. Registered claims keep their registered
+//! meaning: `iss` (1) is [`ISSUER`], `exp` (4) and `iat` (6) are whole Unix seconds, `cti` (7)
+//! is the 8-byte nonce. The rest are private claims, on keys of RFC 8392's private-use range
+//! (below -65536): -65537 the kind (`"edl"` or `"trk"`), -65538 the serial, -65539 the colour
+//! (`"green"` or `"red"`). Keys are written in RFC 8949 §4.2.1 deterministic order. The
+//! prefix's version is 2 (`EDL2:`, `TRK2:`): version 1 put issued-at, expiry and nonce on
+//! keys 4, 5 and 6, which CWT readers take for `exp`, `nbf` and `iat`; its codes are refused
+//! as `bad-prefix`.
 
 use crate::kernel::signing::{Signer, SignerError};
-use ciborium::value::{Integer, Value};
+use ciborium::value::Value;
+use coset::cwt::{ClaimName, ClaimsSet, ClaimsSetBuilder, Timestamp};
 use coset::{iana, AsCborValue, CoseSign1, CoseSign1Builder, HeaderBuilder, TaggedCborSerializable};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -16,12 +26,15 @@ use std::io::Read;
 /// Inflated COSE larger than this is refused: a real code is a few hundred bytes.
 pub const DEFAULT_MAX_INFLATED: usize = 4096;
 
-const CLAIM_KIND: i64 = 1;
-const CLAIM_SERIAL: i64 = 2;
-const CLAIM_COLOUR: i64 = 3;
-const CLAIM_IAT: i64 = 4;
-const CLAIM_EXP: i64 = 5;
-const CLAIM_NONCE: i64 = 6;
+/// The `iss` of every code: the issuing authority (the traffic management bureau of the
+/// Ministry of Public Security).
+pub const ISSUER: &str = "cn.gov.mps.edl";
+/// Private claim: the kind of credential, `"edl"` or `"trk"`.
+pub const CLAIM_KIND: i64 = -65537;
+/// Private claim: the serial of the licence or pass.
+pub const CLAIM_SERIAL: i64 = -65538;
+/// Private claim: the status colour, `"green"` or `"red"`.
+pub const CLAIM_COLOUR: i64 = -65539;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -33,12 +46,12 @@ pub enum CodeKind {
 impl CodeKind {
     pub fn prefix(self) -> &'static str {
         match self {
-            CodeKind::Licence => "EDL1:",
-            CodeKind::TruckPass => "TRK1:",
+            CodeKind::Licence => "EDL2:",
+            CodeKind::TruckPass => "TRK2:",
         }
     }
 
-    /// The value of claim 1; carried inside the signature so that swapping
+    /// The value of the kind claim; carried inside the signature so that swapping
     /// the (unsigned) prefix cannot turn one kind of code into the other.
     pub fn claim(self) -> &'static str {
         match self {
@@ -264,78 +277,75 @@ pub fn random_nonce() -> [u8; 8] {
 }
 
 fn claims_to_cbor(claims: &ShowClaims) -> Result<Vec<u8>, ShowCodeError> {
-    // Keys in ascending order: the deterministic encoding of RFC 8949 §4.2.
-    let map = Value::Map(vec![
-        (int(CLAIM_KIND), Value::Text(claims.kind.claim().into())),
-        (int(CLAIM_SERIAL), Value::Text(claims.serial.clone())),
-        (int(CLAIM_COLOUR), Value::Text(claims.colour.as_str().into())),
-        (int(CLAIM_IAT), int(claims.issued_at)),
-        (int(CLAIM_EXP), int(claims.expires_at)),
-        (int(CLAIM_NONCE), Value::Bytes(claims.nonce.to_vec())),
-    ]);
+    // coset writes iss, exp, iat, cti and then the private claims in the order given: the
+    // deterministic order of RFC 8949 §4.2.1 (1, 4, 6, 7, then -65537, -65538, -65539).
+    let set = ClaimsSetBuilder::new()
+        .issuer(ISSUER.into())
+        .expiration_time(Timestamp::WholeSeconds(claims.expires_at))
+        .issued_at(Timestamp::WholeSeconds(claims.issued_at))
+        .cwt_id(claims.nonce.to_vec())
+        .private_claim(CLAIM_KIND, Value::Text(claims.kind.claim().into()))
+        .private_claim(CLAIM_SERIAL, Value::Text(claims.serial.clone()))
+        .private_claim(CLAIM_COLOUR, Value::Text(claims.colour.as_str().into()))
+        .build();
+    let value = set.to_cbor_value().map_err(|e| ShowCodeError::Cbor(e.to_string()))?;
     let mut out = Vec::new();
-    ciborium::ser::into_writer(&map, &mut out).map_err(|e| ShowCodeError::Cbor(e.to_string()))?;
+    ciborium::ser::into_writer(&value, &mut out).map_err(|e| ShowCodeError::Cbor(e.to_string()))?;
     Ok(out)
-}
-
-fn int(value: i64) -> Value {
-    Value::Integer(Integer::from(value))
 }
 
 fn claims_from_cbor(payload: &[u8], expected: CodeKind) -> Result<ShowClaims, ShowCodeError> {
     let bad = |why: String| ShowCodeError::Claims(why);
     let value = read_cbor(payload).map_err(|e| bad(format!("payload: {e}")))?;
-    let Value::Map(entries) = value else {
-        return Err(bad("the payload is not a map".into()));
-    };
-    let mut slots: [Option<Value>; 6] = Default::default();
-    for (key, value) in entries {
-        let key = match key {
-            Value::Integer(i) => i64::try_from(i).ok(),
-            _ => None,
-        }
-        .filter(|k| (CLAIM_KIND..=CLAIM_NONCE).contains(k))
-        .ok_or_else(|| bad(format!("unknown claim key {key:?}")))?;
-        let slot = &mut slots[(key - 1) as usize];
-        if slot.is_some() {
-            return Err(bad(format!("claim {key} appears twice")));
-        }
-        *slot = Some(value);
+    // coset refuses a key given twice and ill-typed registered claims.
+    let set = ClaimsSet::from_cbor_value(value).map_err(|e| bad(format!("not a CWT claims set: {e}")))?;
+    if set.issuer.as_deref() != Some(ISSUER) {
+        return Err(bad(format!("the issuer {:?} is not {ISSUER:?}", set.issuer)));
     }
-    let mut take = |key: i64| {
-        slots[(key - 1) as usize]
-            .take()
-            .ok_or_else(|| bad(format!("claim {key} is missing")))
+    if set.subject.is_some() || set.audience.is_some() || set.not_before.is_some() {
+        return Err(bad("sub, aud and nbf are not used in a show code".into()));
+    }
+    let seconds = |name: &str, at: Option<Timestamp>| match at {
+        Some(Timestamp::WholeSeconds(seconds)) => Ok(seconds),
+        Some(Timestamp::FractionalSeconds(_)) => Err(bad(format!("{name} is not in whole seconds"))),
+        None => Err(bad(format!("{name} is missing"))),
     };
-    let text = |key: i64, v: Value| match v {
-        Value::Text(t) => Ok(t),
-        _ => Err(bad(format!("claim {key} is not text"))),
-    };
-    let integer = |key: i64, v: Value| match v {
-        Value::Integer(i) => i64::try_from(i).map_err(|_| bad(format!("claim {key} is out of range"))),
-        _ => Err(bad(format!("claim {key} is not an integer"))),
-    };
+    let expires_at = seconds("exp", set.expiration_time)?;
+    let issued_at = seconds("iat", set.issued_at)?;
+    if expires_at < issued_at {
+        return Err(bad("expires before it was issued".into()));
+    }
+    let nonce = set
+        .cwt_id
+        .ok_or_else(|| bad("cti is missing".into()))
+        .and_then(|cti| <[u8; 8]>::try_from(cti.as_slice()).map_err(|_| bad("the cti is not 8 bytes".into())))?;
 
-    let kind_claim = text(CLAIM_KIND, take(CLAIM_KIND)?)?;
+    let mut private: [Option<String>; 3] = Default::default();
+    for (name, value) in set.rest {
+        let slot = match name {
+            ClaimName::PrivateUse(CLAIM_KIND) => &mut private[0],
+            ClaimName::PrivateUse(CLAIM_SERIAL) => &mut private[1],
+            ClaimName::PrivateUse(CLAIM_COLOUR) => &mut private[2],
+            other => return Err(bad(format!("unknown claim {other:?}"))),
+        };
+        match value {
+            Value::Text(text) => *slot = Some(text),
+            _ => return Err(bad(format!("claim {name:?} is not text"))),
+        }
+    }
+    let [kind_claim, serial, colour_claim] = private;
+    let missing = |key: i64| bad(format!("claim {key} is missing"));
+    let kind_claim = kind_claim.ok_or_else(|| missing(CLAIM_KIND))?;
     let kind = CodeKind::from_claim(&kind_claim).ok_or_else(|| bad(format!("unknown kind {kind_claim:?}")))?;
     if kind != expected {
         return Err(bad(format!("kind {kind_claim:?} does not match the prefix")));
     }
-    let serial = text(CLAIM_SERIAL, take(CLAIM_SERIAL)?)?;
+    let serial = serial.ok_or_else(|| missing(CLAIM_SERIAL))?;
     if serial.is_empty() {
         return Err(bad("the serial is empty".into()));
     }
-    let colour_claim = text(CLAIM_COLOUR, take(CLAIM_COLOUR)?)?;
+    let colour_claim = colour_claim.ok_or_else(|| missing(CLAIM_COLOUR))?;
     let colour = Colour::parse(&colour_claim).ok_or_else(|| bad(format!("unknown colour {colour_claim:?}")))?;
-    let issued_at = integer(CLAIM_IAT, take(CLAIM_IAT)?)?;
-    let expires_at = integer(CLAIM_EXP, take(CLAIM_EXP)?)?;
-    if expires_at < issued_at {
-        return Err(bad("expires before it was issued".into()));
-    }
-    let nonce = match take(CLAIM_NONCE)? {
-        Value::Bytes(b) => <[u8; 8]>::try_from(b.as_slice()).map_err(|_| bad("the nonce is not 8 bytes".into()))?,
-        _ => return Err(bad("the nonce is not a byte string".into())),
-    };
     Ok(ShowClaims {
         kind,
         serial,
@@ -542,6 +552,10 @@ pub(crate) mod tests {
             .build()
     }
 
+    fn int(value: i64) -> Value {
+        Value::Integer(value.into())
+    }
+
     fn cbor(v: &Value) -> Vec<u8> {
         let mut out = Vec::new();
         ciborium::ser::into_writer(v, &mut out).unwrap();
@@ -633,23 +647,36 @@ pub(crate) mod tests {
         parsed
             .verify_signature(b"", |s, tbs| key.verify(tbs, &Signature::from_slice(s).unwrap()))
             .unwrap();
-        // The payload is the claims map with integer keys 1..6.
+        // The payload is a CWT claims set: iss, exp, iat, cti, then the private claims, in
+        // deterministic order, with the values where RFC 8392 registers them.
         let Value::Map(entries) = read_cbor(payload).unwrap() else {
             panic!()
         };
-        let keys: Vec<Value> = entries.into_iter().map(|(k, _)| k).collect();
-        assert_eq!(keys, (1..=6).map(int).collect::<Vec<_>>());
+        assert_eq!(
+            entries,
+            vec![
+                (int(1), Value::Text(ISSUER.into())),
+                (int(4), int(NOW + 180)),
+                (int(6), int(NOW)),
+                (int(7), Value::Bytes(vec![1, 2, 3, 4, 5, 6, 7, 8])),
+                (int(-65537), Value::Text("edl".into())),
+                (int(-65538), Value::Text("11010519900307451X".into())),
+                (int(-65539), Value::Text("green".into())),
+            ]
+        );
     }
 
     #[test]
     fn missing_or_wrong_prefix() {
         let (_, code) = make(CodeKind::Licence);
-        let body = &code["EDL1:".len()..];
+        let body = &code["EDL2:".len()..];
         for bad in [
             body.to_string(),
             format!("HC1:{body}"),
             format!("edl1:{body}"),
-            format!(" EDL1:{body}"),
+            format!(" EDL2:{body}"),
+            // The first version's prefix: its claims are on other keys.
+            format!("EDL1:{body}"),
             String::new(),
         ] {
             let err = decode(&bad, CodeKind::Licence, DEFAULT_MAX_INFLATED).unwrap_err();
@@ -674,7 +701,7 @@ pub(crate) mod tests {
             "bad-prefix"
         );
         // Relabelling a truck pass as a licence is caught by the signed kind claim.
-        let relabelled = licence.replacen("EDL1:", "TRK1:", 1);
+        let relabelled = licence.replacen("EDL2:", "TRK2:", 1);
         assert_eq!(
             decode(&relabelled, CodeKind::TruckPass, DEFAULT_MAX_INFLATED)
                 .unwrap_err()
@@ -691,7 +718,7 @@ pub(crate) mod tests {
         for bad in [
             lower,
             format!("{code}0"),
-            code.replacen("EDL1:", "EDL1:#", 1),
+            code.replacen("EDL2:", "EDL2:#", 1),
             format!("{}_{}", &code[..10], &code[10..]),
         ] {
             assert_eq!(
@@ -706,7 +733,7 @@ pub(crate) mod tests {
     #[test]
     fn uncompressed_payload_is_bad_compression() {
         let (_, code) = make(CodeKind::Licence);
-        let raw = format!("EDL1:{}", base45_encode(&cose_of(&code)));
+        let raw = format!("EDL2:{}", base45_encode(&cose_of(&code)));
         assert_eq!(
             decode(&raw, CodeKind::Licence, DEFAULT_MAX_INFLATED)
                 .unwrap_err()
@@ -719,7 +746,7 @@ pub(crate) mod tests {
     fn truncated_or_padded_zlib_is_bad_compression() {
         let (_, code) = make(CodeKind::Licence);
         let z = base45_decode(&code[5..]).unwrap();
-        let truncated = format!("EDL1:{}", base45_encode(&z[..z.len() - 3]));
+        let truncated = format!("EDL2:{}", base45_encode(&z[..z.len() - 3]));
         assert_eq!(
             decode(&truncated, CodeKind::Licence, DEFAULT_MAX_INFLATED)
                 .unwrap_err()
@@ -728,7 +755,7 @@ pub(crate) mod tests {
         );
         let mut padded = z.clone();
         padded.extend_from_slice(b"xx");
-        let padded = format!("EDL1:{}", base45_encode(&padded));
+        let padded = format!("EDL2:{}", base45_encode(&padded));
         assert_eq!(
             decode(&padded, CodeKind::Licence, DEFAULT_MAX_INFLATED)
                 .unwrap_err()
@@ -747,7 +774,7 @@ pub(crate) mod tests {
         }
         let bomb = e.finish().unwrap();
         assert!(bomb.len() < 16 * 1024, "bomb is {} bytes", bomb.len());
-        let code = format!("EDL1:{}", base45_encode(&bomb));
+        let code = format!("EDL2:{}", base45_encode(&bomb));
         let err = decode(&code, CodeKind::Licence, DEFAULT_MAX_INFLATED).unwrap_err();
         assert_eq!(err.code(), "bad-compression");
         // The cap is what bounds the allocation: inflate never holds more than max + 1 bytes.
@@ -930,27 +957,39 @@ pub(crate) mod tests {
             panic!()
         };
         let mut variants = Vec::new();
-        let mut extra = entries.clone();
-        extra.push((int(7), Value::Text("x".into())));
-        variants.push(extra);
+        let mut unknown = entries.clone();
+        unknown.push((int(-65540), Value::Text("x".into())));
+        variants.push(unknown);
         let mut text_key = entries.clone();
         text_key.push((Value::Text("serial".into()), Value::Text("x".into())));
         variants.push(text_key);
-        variants.push(entries[1..].to_vec()); // no kind
+        variants.push(entries[1..].to_vec()); // no issuer
+        let mut no_kind = entries.clone();
+        no_kind.remove(4);
+        variants.push(no_kind);
         let mut duplicate = entries.clone();
-        duplicate.push(entries[1].clone());
+        duplicate.push(entries[5].clone());
         variants.push(duplicate);
+        let mut other_issuer = entries.clone();
+        other_issuer[0].1 = Value::Text("someone else".into());
+        variants.push(other_issuer);
         let mut bad_nonce = entries.clone();
-        bad_nonce[5].1 = Value::Bytes(vec![1, 2, 3]);
+        bad_nonce[3].1 = Value::Bytes(vec![1, 2, 3]);
         variants.push(bad_nonce);
         let mut text_iat = entries.clone();
-        text_iat[3].1 = Value::Text("2026".into());
+        text_iat[2].1 = Value::Text("2026".into());
         variants.push(text_iat);
+        let mut fractional_exp = entries.clone();
+        fractional_exp[1].1 = Value::Float((NOW + 180) as f64 + 0.5);
+        variants.push(fractional_exp);
+        let mut with_nbf = entries.clone();
+        with_nbf.push((int(5), int(NOW)));
+        variants.push(with_nbf);
         let mut bad_colour = entries.clone();
-        bad_colour[2].1 = Value::Text("amber".into());
+        bad_colour[6].1 = Value::Text("amber".into());
         variants.push(bad_colour);
         let mut backwards = entries.clone();
-        backwards[4].1 = int(NOW - 1);
+        backwards[1].1 = int(NOW - 1);
         variants.push(backwards);
         for map in variants {
             let code = pack(

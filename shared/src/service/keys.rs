@@ -1,11 +1,13 @@
 //! Keys and certificates (R7): the IACA root and document signers, issued through the signer and kept as trust entries.
 
-use super::{ServiceError, Services};
+use super::{require, ServiceError, Services};
 use crate::credential::cert::{self, Subject};
+use crate::kernel::caller::{Caller, Role};
 use crate::verification::ports::{TrustEntry, TrustRole, TrustStatus};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use chrono::{Duration, Utc};
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
 
 /// Who the certificates name.
 #[derive(Debug, Clone)]
@@ -31,11 +33,57 @@ impl Default for Authority {
 pub const IACA_YEARS: i64 = 10;
 pub const DOCUMENT_SIGNER_DAYS: i64 = 365;
 
+/// `GET /admin/keys`: a signing key, its certificate's validity and how much of it is left.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SigningKey {
+    pub kid: String,
+    pub role: TrustRole,
+    pub status: TrustStatus,
+    /// The signer's key (a KMS key id or ARN).
+    pub key_id: String,
+    pub created_at: DateTime<Utc>,
+    pub not_before: DateTime<Utc>,
+    pub not_after: DateTime<Utc>,
+    /// Whole days until `not_after`; negative once it has passed.
+    pub days_left: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SigningKeys {
+    pub at: DateTime<Utc>,
+    pub keys: Vec<SigningKey>,
+}
+
 fn unavailable(e: impl std::fmt::Display) -> ServiceError {
     ServiceError::Unavailable(e.to_string())
 }
 
 impl Services {
+    /// `GET /admin/keys`: the IACA roots and document signers with their certificates' remaining life, the
+    /// soonest to end first, so that a rotation is started in time.
+    pub async fn signing_keys(&self, caller: &Caller) -> Result<SigningKeys, ServiceError> {
+        require(caller, &[Role::Admin], "Listing the signing keys")?;
+        let at = self.now();
+        let mut keys = Vec::new();
+        for entry in self.records.trust().await? {
+            let der = STANDARD.decode(&entry.certificate).map_err(unavailable)?;
+            let (not_before, not_after) = cert::validity(&der).map_err(unavailable)?;
+            keys.push(SigningKey {
+                kid: entry.kid,
+                role: entry.role,
+                status: entry.status,
+                key_id: entry.key_id,
+                created_at: entry.created_at,
+                not_before,
+                not_after,
+                days_left: (not_after - at).num_days(),
+            });
+        }
+        keys.sort_by_key(|k| k.not_after);
+        Ok(SigningKeys { at, keys })
+    }
+
     /// Stores a trust entry and forgets the keys held in memory, so that
     /// signing and verification in this process see the change at once.
     async fn remember_trust(&self, entry: &TrustEntry) -> Result<(), ServiceError> {

@@ -477,7 +477,7 @@ impl Services {
         Ok(pass)
     }
 
-    /// `GET /truck/passes/{id}/code`: a short-lived `TRK1:` code, signed as a
+    /// `GET /truck/passes/{id}/code`: a short-lived `TRK2:` code, signed as a
     /// licence's is but of its own kind, so neither can pass for the other.
     pub async fn pass_code(&self, caller: &Caller, id: &str) -> Result<PassCode, ServiceError> {
         require(caller, &[Role::Holder, Role::FleetManager], "Showing a truck pass")?;
@@ -564,7 +564,8 @@ impl Services {
         caller: &Caller,
         request: QueueRequest,
     ) -> Result<ReviewPage<PassQueueItem>, ServiceError> {
-        require(caller, &[Role::Reviewer], "The truck pass review queue")?;
+        // As the photo queue: reviewers work it, the administrator watches its backlog.
+        require(caller, &[Role::Reviewer, Role::Admin], "The truck pass review queue")?;
         let now = self.now();
         let page = ReviewQueue::<TruckPass>::waiting(&*self.records, &request.query(now)?).await?;
         Ok(ReviewPage {

@@ -13,7 +13,7 @@ edl-verify: check an electronic driving licence or truck pass show code offline
 USAGE:
   edl-verify --trust TRUST.json [--at RFC3339] CODE
       TRUST.json is the document published at GET /.well-known/edl/trust.
-      CODE is the QR content (EDL1:... or TRK1:...). Exit status 0 when the code
+      CODE is the QR content (EDL2:... or TRK2:...). Exit status 0 when the code
       verifies. This checks format, key, certificate chain, signature and
       validity; the live state (a superseded licence, a revoked pass) and
       whether a pass covers a zone now need POST /verifications or
