@@ -1,4 +1,8 @@
 //! The licence as an ISO/IEC 18013-5 mdoc: building and signing its IssuerSigned, and checking one.
+//!
+//! Longer than 600 lines on purpose: building and checking are kept side by side because each digest and
+//! signature must be checked over exactly the bytes the builder wrote (the element order, the Tag24
+//! wrapping, the MSO's digests); splitting them would put the two halves of that discipline apart.
 
 use super::cert;
 use super::iso18013_5::{

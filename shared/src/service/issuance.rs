@@ -230,3 +230,66 @@ impl Services {
         Ok(IssueOutcome::Issued { serial })
     }
 }
+
+impl Services {
+    /// R11: a change of classes, validity or issuing authority ends the
+    /// holder's electronic licence; the holder is told to apply again.
+    pub(super) async fn supersede_electronic_licence(&self, holder_id: &str, reason: &str) -> Result<(), ServiceError> {
+        let status = EdlStatus::Superseded {
+            at: self.now(),
+            reason: format!("licence changed: {reason}"),
+            by_serial: None,
+        };
+        if let Some(serial) = self.end_electronic_licence(holder_id, status).await? {
+            self.notify(&Notice::LicenceSuperseded {
+                holder_id: holder_id.into(),
+                serial,
+                reason: reason.into(),
+            })
+            .await;
+        }
+        Ok(())
+    }
+
+    /// R15: stops the holder's electronic licence, if any, with the reason recorded.
+    pub(crate) async fn stop_electronic_licence(
+        &self,
+        holder_id: &str,
+        reason: &str,
+        by: crate::kernel::caller::Actor,
+    ) -> Result<(), ServiceError> {
+        let status = EdlStatus::Stopped {
+            at: self.now(),
+            reason: reason.into(),
+            by,
+        };
+        self.end_electronic_licence(holder_id, status).await.map(|_| ())
+    }
+
+    /// Moves the holder's active electronic licence, if any, to `status`;
+    /// the serial when one was ended. A concurrent change is read again.
+    async fn end_electronic_licence(&self, holder_id: &str, status: EdlStatus) -> Result<Option<String>, ServiceError> {
+        let Some(serial) = self.records.current_serial_of(holder_id).await? else {
+            return Ok(None);
+        };
+        let (records, serial_ref, status) = (&self.records, &serial, &status);
+        let ended = retry_on_conflict(ATTEMPTS, move || async move {
+            let Some(mut edl) = records.electronic_licence(serial_ref).await? else {
+                return Ok(false);
+            };
+            if !edl.is_active() {
+                return Ok(false);
+            }
+            let expected = edl.version;
+            edl.status = status.clone();
+            edl.version += 1;
+            records.update_electronic_licence(&edl, expected).await.map(|()| true)
+        })
+        .await?;
+        if !ended {
+            return Ok(None);
+        }
+        tracing::info!(serial = %serial, "electronic licence ended");
+        Ok(Some(serial))
+    }
+}
