@@ -729,28 +729,8 @@ async fn signing_keys_with_their_certificates_remaining_life(mut h: Harness) {
     assert_eq!((refused.status, refused.problem()), (403, "forbidden"));
 }
 
-macro_rules! on_both_adapters {
-    ($($name:ident),* $(,)?) => {
-        mod embedded {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    super::$name(edl_tests::embedded_harness().await).await
-                }
-            )*
-        }
-        mod dynamodb {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    super::$name(edl_tests::dynamo_harness().await).await
-                }
-            )*
-        }
-    };
-}
-
-on_both_adapters!(
+edl_tests::on_both_adapters!(
+    |records| edl_tests::harness(std::sync::Arc::new(records), 5).await;
     signing_keys_with_their_certificates_remaining_life,
     photo_on_file_with_liveness_is_approved,
     counter_application_by_the_issuing_office,

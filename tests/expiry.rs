@@ -509,28 +509,8 @@ async fn a_licence_no_longer_active_is_left_alone(records: Arc<dyn Records>) {
     ));
 }
 
-macro_rules! on_both_adapters {
-    ($($name:ident),* $(,)?) => {
-        mod embedded {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    super::$name(std::sync::Arc::new(edl_tests::embedded_records())).await
-                }
-            )*
-        }
-        mod dynamodb {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    super::$name(std::sync::Arc::new(edl_tests::dynamo_records().await)).await
-                }
-            )*
-        }
-    };
-}
-
-on_both_adapters!(
+edl_tests::on_both_adapters!(
+    |records| std::sync::Arc::new(records);
     expires_what_is_due_once,
     resumes_after_a_deadline,
     a_licence_no_longer_active_is_left_alone

@@ -250,28 +250,8 @@ async fn counter_application_approved_at_once_holds_the_slot(records: &dyn Recor
     ));
 }
 
-macro_rules! contract {
-    ($($name:ident),* $(,)?) => {
-        mod embedded {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    super::$name(&edl_tests::embedded_records()).await
-                }
-            )*
-        }
-        mod dynamodb {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    super::$name(&edl_tests::dynamo_records().await).await
-                }
-            )*
-        }
-    };
-}
-
-contract!(
+edl_tests::on_both_adapters!(
+    |records| &records;
     licences_import_read_and_reimport,
     licence_changes_are_optimistically_locked_and_recorded,
     one_open_application_per_licence,

@@ -80,6 +80,37 @@ pub fn embedded_records() -> EmbeddedRecords {
     EmbeddedRecords::new()
 }
 
+/// The both-adapters suite: each named test (an `async fn` taking one fixture) runs once on the embedded
+/// records and once on DynamoDB in the emulator, the fixture built from each adapter's records by the
+/// closure-like head, e.g. `on_both_adapters!(|records| Arc::new(records); test_a, test_b)`.
+#[macro_export]
+macro_rules! on_both_adapters {
+    (|$records:ident| $fixture:expr; $($name:ident),* $(,)?) => {
+        mod embedded {
+            #[allow(unused_imports)]
+            use super::*;
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let $records = $crate::embedded_records();
+                    super::$name($fixture).await
+                }
+            )*
+        }
+        mod dynamodb {
+            #[allow(unused_imports)]
+            use super::*;
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let $records = $crate::dynamo_records().await;
+                    super::$name($fixture).await
+                }
+            )*
+        }
+    };
+}
+
 /// A clock the test sets.
 pub struct TestClock(Mutex<DateTime<Utc>>);
 
