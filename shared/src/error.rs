@@ -1,6 +1,7 @@
 //! The use cases' one error type: every context's use cases fail with it; the HTTP edge maps each to its problem.
 
 use crate::applications::application::IllegalTransition;
+use crate::kernel::access::{self, Action};
 use crate::kernel::caller::{Caller, Role};
 use crate::kernel::input::{InputError, InvalidInput};
 use crate::kernel::store::StoreError;
@@ -237,7 +238,17 @@ impl Conflicting for ServiceError {
     }
 }
 
-pub(crate) fn require(caller: &Caller, roles: &[Role], what: &str) -> Result<Role, ServiceError> {
+/// The role the caller acts in for `action`, by the access policy's table; refused (403) when it holds none.
+pub(crate) fn authorise(caller: &Caller, action: Action) -> Result<Role, ServiceError> {
+    match access::rule(action) {
+        Some(rule) => require(caller, rule.roles, rule.what),
+        None => Err(ServiceError::Forbidden(format!(
+            "{action:?} is not in the access policy."
+        ))),
+    }
+}
+
+fn require(caller: &Caller, roles: &[Role], what: &str) -> Result<Role, ServiceError> {
     caller.acting_as(roles).ok_or_else(|| {
         let names: Vec<_> = roles.iter().map(|r| r.as_str()).collect();
         ServiceError::Forbidden(format!("{what} needs the role {}.", names.join(" or ")))

@@ -2,6 +2,7 @@
 //! go-live switches, input errors, the colour, the records store's errors, the review queue, the show-code
 //! cache, the check log, the signer, notices, and versioned update with retry.
 
+pub mod access;
 pub mod calendar;
 pub mod caller;
 pub mod check_log;

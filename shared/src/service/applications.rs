@@ -1,9 +1,10 @@
 //! Applications (R1, R2, R3, R12): a holder or a clerk opens one, the holder withdraws it or confirms the photo
 //! on file with a real-person check, and an approved one goes to issuance.
 
-use super::{require, InputError, ServiceError, Services};
+use super::{authorise, InputError, ServiceError, Services};
 use crate::applications::application::{Application, Channel, IllegalTransition, Opening, PhotoSource};
 use crate::applications::ports::LivenessError;
+use crate::kernel::access::Action;
 use crate::kernel::caller::{Caller, Role};
 use crate::kernel::golive::Availability;
 use crate::register::eligibility;
@@ -37,7 +38,7 @@ impl Services {
         caller: &Caller,
         request: OpenApplication,
     ) -> Result<Application, ServiceError> {
-        let role = require(caller, &[Role::Clerk, Role::Holder], "Opening an application")?;
+        let role = authorise(caller, Action::OpenApplication)?;
         // A clerk who is also a holder applying for themselves uses the app channel.
         let counter = role == Role::Clerk && !(caller.has(Role::Holder) && request.licence_number.is_none());
         let licence = if counter {
@@ -163,11 +164,7 @@ impl Services {
 
     /// Reads an application the caller may see; others answer as not found.
     pub async fn application(&self, caller: &Caller, id: &str) -> Result<Application, ServiceError> {
-        let role = require(
-            caller,
-            &[Role::Reviewer, Role::Clerk, Role::Holder],
-            "Reading an application",
-        )?;
+        let role = authorise(caller, Action::ReadApplication)?;
         let not_found = || ServiceError::NotFound {
             what: "application",
             id: id.into(),
@@ -193,9 +190,9 @@ impl Services {
         &self,
         caller: &Caller,
         id: &str,
-        what: &str,
+        action: Action,
     ) -> Result<Application, ServiceError> {
-        require(caller, &[Role::Holder], what)?;
+        authorise(caller, action)?;
         match self.records.application(id).await? {
             Some(a) if a.holder_id == caller.id => Ok(a),
             _ => Err(ServiceError::NotFound {
@@ -213,7 +210,7 @@ impl Services {
     }
 
     pub async fn withdraw(&self, caller: &Caller, id: &str) -> Result<Application, ServiceError> {
-        let mut application = self.own_application(caller, id, "Withdrawing an application").await?;
+        let mut application = self.own_application(caller, id, Action::WithdrawApplication).await?;
         application.withdraw(&caller.actor(Role::Holder), self.now())?;
         let application = self.store_transition(application).await?;
         tracing::info!(application = %application.id, "application withdrawn");
@@ -227,7 +224,7 @@ impl Services {
         id: &str,
         request: ConfirmLiveness,
     ) -> Result<Application, ServiceError> {
-        let mut application = self.own_application(caller, id, "Confirming the photo on file").await?;
+        let mut application = self.own_application(caller, id, Action::ConfirmLiveness).await?;
         // Refuse a check on an application in the wrong state before asking the liveness service.
         if application.state != crate::applications::application::ApplicationState::AwaitingLiveness {
             return Err(IllegalTransition {

@@ -1,11 +1,12 @@
 //! Show (R6, R8): the holder's electronic licence, its live status, the show code and the rendered pages.
 
 use super::issuance::signer_error;
-use super::{require, ServiceError, Services};
+use super::{authorise, ServiceError, Services};
 use crate::credential::showcode::CodeKind;
 use crate::credential::{barcode, pages, showcode};
 use crate::issuance::edl::{self, EdlStatus, ElectronicLicence};
-use crate::kernel::caller::{Caller, Role};
+use crate::kernel::access::Action;
+use crate::kernel::caller::Caller;
 use crate::kernel::showcode::CachedShowCode;
 use crate::kernel::time::local_offset;
 use crate::kernel::Colour;
@@ -71,7 +72,7 @@ fn at(seconds: i64) -> DateTime<Utc> {
 impl Services {
     /// The holder's latest electronic licence and the licence it was made from.
     async fn own_electronic_licence(&self, caller: &Caller) -> Result<(ElectronicLicence, Licence), ServiceError> {
-        require(caller, &[Role::Holder], "Showing a licence")?;
+        authorise(caller, Action::ShowLicence)?;
         let none = || ServiceError::NotFound {
             what: "electronic licence",
             id: "of this holder".into(),

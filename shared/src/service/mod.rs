@@ -17,7 +17,7 @@ pub mod verification;
 use crate::adapters::Records;
 use crate::applications::photo::PhotoRules;
 use crate::applications::ports::{Issuer, LivenessCheck, PhotoStore};
-pub(crate) use crate::error::require;
+pub(crate) use crate::error::authorise;
 pub use crate::error::ServiceError;
 use crate::kernel::calendar::WorkingCalendar;
 pub use crate::kernel::golive::SwitchRequest;

@@ -3,9 +3,10 @@
 
 use super::passes::*;
 use super::verification::{fail, Failure, ENFORCEMENT, MAX_CODE_LENGTH, MAX_MDOC_BASE64};
-use super::{require, ServiceError, Services};
+use super::{authorise, ServiceError, Services};
 use crate::credential::showcode;
-use crate::kernel::caller::{Caller, Role};
+use crate::kernel::access::Action;
+use crate::kernel::caller::Caller;
 use crate::truck::decision::{allowed_here_and_now, Decision};
 use crate::truck::pass::{PassCheck, PassStatus, TruckPass};
 use chrono::{DateTime, Utc};
@@ -19,7 +20,7 @@ impl Services {
         caller: &Caller,
         request: PassVerificationRequest,
     ) -> Result<PassVerification, ServiceError> {
-        require(caller, &[Role::Officer], "Verifying a truck pass")?;
+        authorise(caller, Action::VerifyPass)?;
         let zone = request.zone.trim().to_string();
         if zone.is_empty() || zone.len() > 64 {
             return Err(ServiceError::invalid(

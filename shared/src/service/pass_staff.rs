@@ -3,7 +3,8 @@
 
 use super::passes::*;
 use super::reviews::{QueueRequest, ReviewPage};
-use super::{require, ImportReport, InputError, JsonLinesImport, ServiceError, Services, SwitchRequest};
+use super::{authorise, ImportReport, InputError, JsonLinesImport, ServiceError, Services, SwitchRequest};
+use crate::kernel::access::Action;
 use crate::kernel::caller::{Caller, Role};
 use crate::kernel::queue::ReviewQueue;
 use crate::truck::pass::TruckPass;
@@ -18,7 +19,7 @@ impl Services {
         request: QueueRequest,
     ) -> Result<ReviewPage<PassQueueItem>, ServiceError> {
         // As the photo queue: reviewers work it, the administrator watches its backlog.
-        require(caller, &[Role::Reviewer, Role::Admin], "The truck pass review queue")?;
+        authorise(caller, Action::PassReviewQueue)?;
         let now = self.now();
         let page = ReviewQueue::<TruckPass>::waiting(&*self.records, &request.query(now)?).await?;
         Ok(ReviewPage {
@@ -44,7 +45,7 @@ impl Services {
         id: &str,
         decision: PassDecision,
     ) -> Result<TruckPass, ServiceError> {
-        require(caller, &[Role::Reviewer], "Deciding a truck pass")?;
+        authorise(caller, Action::DecidePass)?;
         let by = caller.actor(Role::Reviewer);
         let pass = match decision.verdict {
             PassVerdict::Reject => {
@@ -85,7 +86,7 @@ impl Services {
 
     /// `POST /admin/truck/passes/{id}/revocation`
     pub async fn revoke_pass(&self, caller: &Caller, id: &str, request: Revocation) -> Result<TruckPass, ServiceError> {
-        require(caller, &[Role::Admin], "Revoking a truck pass")?;
+        authorise(caller, Action::RevokePass)?;
         if request.reason.trim().is_empty() {
             return Err(ServiceError::invalid("A revocation says why: reason is required."));
         }
@@ -103,7 +104,7 @@ impl Services {
 
     /// `POST /admin/vehicles`: the vehicle register, JSON Lines, all checked before anything is written.
     pub async fn import_vehicles(&self, caller: &Caller, body: &str) -> Result<ImportReport, ServiceError> {
-        require(caller, &[Role::Admin], "Importing vehicles")?;
+        authorise(caller, Action::ImportVehicles)?;
         let import = JsonLinesImport {
             what: "vehicle",
             max_lines: MAX_VEHICLE_LINES,
@@ -119,7 +120,7 @@ impl Services {
 
     /// `GET /admin/truck/cities/{city}`: the stored rules with their history.
     pub async fn truck_rules_for_admin(&self, caller: &Caller, city: &str) -> Result<CityRulesAdminView, ServiceError> {
-        require(caller, &[Role::Admin], "Reading a city's truck rules")?;
+        authorise(caller, Action::ReadTruckRules)?;
         let rules = self.rules_of(city).await?;
         Ok(CityRulesAdminView {
             availability: rules.availability(self.now()),
@@ -166,7 +167,7 @@ impl Services {
         city: &str,
         request: RulesChangeRequest,
     ) -> Result<CityRulesAdminView, ServiceError> {
-        require(caller, &[Role::Admin], "Changing a city's truck rules")?;
+        authorise(caller, Action::ChangeTruckRules)?;
         if request.reason.trim().is_empty() {
             return Err(ServiceError::invalid("A change of rules says why: reason is required."));
         }
@@ -200,7 +201,7 @@ impl Services {
         city: &str,
         request: SwitchRequest,
     ) -> Result<CityRulesAdminView, ServiceError> {
-        require(caller, &[Role::Admin], "Switching a city's truck pass")?;
+        authorise(caller, Action::SwitchTruckCity)?;
         let switch = request.switch(self.now())?;
         let before = self.rules_of(city).await?;
         let after = CityTruckRules {
@@ -217,7 +218,7 @@ impl Services {
         batch: &str,
         request: SwitchRequest,
     ) -> Result<CityList, ServiceError> {
-        require(caller, &[Role::Admin], "Switching a batch of truck pass cities")?;
+        authorise(caller, Action::SwitchTruckBatch)?;
         let switch = request.switch(self.now())?;
         let number: u8 = batch.parse().map_err(|_| ServiceError::NotFound {
             what: "batch",

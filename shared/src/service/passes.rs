@@ -3,8 +3,9 @@
 
 use super::issuance::signer_error;
 use super::verification::DocumentKind;
-use super::{require, InputError, ServiceError, Services};
+use super::{authorise, InputError, ServiceError, Services};
 use crate::credential::{pass as pass_document, showcode};
+use crate::kernel::access::Action;
 use crate::kernel::caller::{Caller, Role};
 use crate::kernel::check_log::CheckLog;
 use crate::kernel::golive::Availability;
@@ -269,7 +270,7 @@ impl Services {
     /// reason for a refusal; an automatic pass type is signed and issued at
     /// once, one that needs review waits in the pass review queue.
     pub async fn apply_for_pass(&self, caller: &Caller, request: PassApplication) -> Result<TruckPass, ServiceError> {
-        require(caller, &[Role::FleetManager, Role::Holder], "Applying for a truck pass")?;
+        authorise(caller, Action::ApplyForPass)?;
         if !plate_is_valid(&request.plate) {
             return Err(ServiceError::Invalid {
                 detail: format!(
@@ -411,18 +412,14 @@ impl Services {
 
     /// `GET /truck/passes/{id}`
     pub async fn truck_pass(&self, caller: &Caller, id: &str) -> Result<TruckPass, ServiceError> {
-        require(
-            caller,
-            &[Role::Holder, Role::FleetManager, Role::Reviewer, Role::Admin],
-            "Reading a truck pass",
-        )?;
+        authorise(caller, Action::ReadPass)?;
         Ok(self.visible_pass(caller, id, &[Role::Reviewer, Role::Admin]).await?.0)
     }
 
     /// `GET /truck/passes`: a holder's own vehicles' passes and a fleet
     /// manager's fleet's, optionally of one plate.
     pub async fn truck_passes(&self, caller: &Caller, plate: Option<&str>) -> Result<PassList, ServiceError> {
-        require(caller, &[Role::Holder, Role::FleetManager], "Listing truck passes")?;
+        authorise(caller, Action::ListPasses)?;
         let mut passes = Vec::new();
         if caller.has(Role::FleetManager) {
             let fleet = caller.organisation.as_deref().ok_or_else(|| {
@@ -468,7 +465,7 @@ impl Services {
 
     /// `DELETE /truck/passes/{id}`: the owner or fleet manager gives a pass up.
     pub async fn withdraw_pass(&self, caller: &Caller, id: &str) -> Result<TruckPass, ServiceError> {
-        require(caller, &[Role::Holder, Role::FleetManager], "Withdrawing a truck pass")?;
+        authorise(caller, Action::WithdrawPass)?;
         let (_, role) = self.visible_pass(caller, id, &[]).await?;
         let by = caller.actor(role);
         let now = self.now();
@@ -482,7 +479,7 @@ impl Services {
     /// `GET /truck/passes/{id}/code`: a short-lived `TRK2:` code, signed as a
     /// licence's is but of its own kind, so neither can pass for the other.
     pub async fn pass_code(&self, caller: &Caller, id: &str) -> Result<PassCode, ServiceError> {
-        require(caller, &[Role::Holder, Role::FleetManager], "Showing a truck pass")?;
+        authorise(caller, Action::ShowPass)?;
         let (pass, _) = self.visible_pass(caller, id, &[]).await?;
         if pass.status != PassStatus::Active {
             return Err(ServiceError::PassNotActive {
@@ -551,11 +548,7 @@ impl Services {
 
     /// `GET /truck/passes/{id}/checks`: who checked the pass, where and when.
     pub async fn pass_checks(&self, caller: &Caller, id: &str) -> Result<Vec<PassCheck>, ServiceError> {
-        require(
-            caller,
-            &[Role::Holder, Role::FleetManager, Role::Admin],
-            "Listing who checked a truck pass",
-        )?;
+        authorise(caller, Action::PassChecks)?;
         let (pass, _) = self.visible_pass(caller, id, &[Role::Admin]).await?;
         Ok(CheckLog::<PassCheck>::checks_of(&*self.records, &pass.serial, 200).await?)
     }

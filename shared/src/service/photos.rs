@@ -4,6 +4,7 @@ use super::{ServiceError, Services};
 use crate::applications::application::{Application, PendingUpload, PhotoSource, PhotoSubmission};
 use crate::applications::photo::{self, CheckResult, ImageType};
 use crate::applications::ports::{PhotoClaim, PhotoStoreError, UploadForm, UploadGrant};
+use crate::kernel::access::Action;
 use crate::kernel::caller::Actor;
 use crate::kernel::caller::{Caller, Role};
 use crate::kernel::time::local_offset;
@@ -83,7 +84,7 @@ impl Services {
         id: &str,
         request: UploadRequest,
     ) -> Result<UploadOffer, ServiceError> {
-        let mut application = self.own_application(caller, id, "Uploading a photo").await?;
+        let mut application = self.own_application(caller, id, Action::UploadPhoto).await?;
         let content_type = ImageType::from_mime(&request.content_type).ok_or_else(|| ServiceError::Invalid {
             detail: format!(
                 "contentType must be image/jpeg or image/png; {:?} is not accepted.",

@@ -1,7 +1,8 @@
 //! The register and the rollout (R2, R7, R11): licences imported, read and changed by an administrator, and
 //! cities and waves switched on.
 
-use super::{require, ImportReport, InputError, JsonLinesImport, ServiceError, Services, SwitchRequest};
+use super::{authorise, ImportReport, InputError, JsonLinesImport, ServiceError, Services, SwitchRequest};
+use crate::kernel::access::Action;
 use crate::kernel::caller::{Caller, Role};
 use crate::kernel::golive::Availability;
 use crate::register::change::{self, ChangeRecord, LicenceChange};
@@ -42,7 +43,7 @@ pub struct RolloutView {
 impl Services {
     /// `POST /admin/licences`: JSON Lines, all validated before anything is written.
     pub async fn import_licences(&self, caller: &Caller, body: &str) -> Result<ImportReport, ServiceError> {
-        require(caller, &[Role::Admin], "Importing licences")?;
+        authorise(caller, Action::ImportLicences)?;
         let import = JsonLinesImport {
             what: "licence",
             max_lines: self.limits.max_import_lines,
@@ -64,7 +65,7 @@ impl Services {
     }
 
     pub async fn licence_for_admin(&self, caller: &Caller, number: &str) -> Result<LicenceView, ServiceError> {
-        require(caller, &[Role::Admin], "Reading the register")?;
+        authorise(caller, Action::ReadRegister)?;
         let licence = self
             .records
             .licence(number)
@@ -89,7 +90,7 @@ impl Services {
         number: &str,
         request: LicenceChange,
     ) -> Result<LicenceView, ServiceError> {
-        require(caller, &[Role::Admin], "Changing a licence")?;
+        authorise(caller, Action::ChangeLicence)?;
         let licence = self
             .records
             .licence(number)
@@ -139,7 +140,7 @@ impl Services {
     }
 
     pub async fn rollout(&self, caller: &Caller) -> Result<RolloutView, ServiceError> {
-        require(caller, &[Role::Admin], "Reading the rollout")?;
+        authorise(caller, Action::ReadRollout)?;
         let now = self.now();
         let waves = self.records.waves().await?;
         let cities = self
@@ -170,7 +171,7 @@ impl Services {
         code: &str,
         request: SwitchRequest,
     ) -> Result<CityView, ServiceError> {
-        require(caller, &[Role::Admin], "Switching a city")?;
+        authorise(caller, Action::SwitchCity)?;
         let switch = request.switch(self.now())?;
         let mut city = self.records.city(code).await?.ok_or_else(|| ServiceError::NotFound {
             what: "city",
@@ -197,7 +198,7 @@ impl Services {
 
     /// R2: switch a whole wave on (at a time), or off with null.
     pub async fn switch_wave(&self, caller: &Caller, id: &str, request: SwitchRequest) -> Result<Wave, ServiceError> {
-        require(caller, &[Role::Admin], "Switching a wave")?;
+        authorise(caller, Action::SwitchWave)?;
         let switch = request.switch(self.now())?;
         let mut wave = self.records.wave(id).await?.ok_or_else(|| ServiceError::NotFound {
             what: "wave",

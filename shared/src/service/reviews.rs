@@ -1,9 +1,10 @@
 //! The staff review queue (R4, R15): list oldest first, open one with its photo, decide.
 
-use super::{photos::photo_store_error, require, InputError, ServiceError, Services};
+use super::{authorise, photos::photo_store_error, InputError, ServiceError, Services};
 use crate::applications::application::{Application, ApplicationState, Channel, HistoryEntry, PhotoSource};
 use crate::applications::photo::CheckResult;
 use crate::applications::review::{self, RejectionReason, ReviewDecision, Verdict};
+use crate::kernel::access::Action;
 use crate::kernel::caller::{Caller, Role};
 use crate::kernel::queue::ReviewQueue;
 use crate::register::licence::Sex;
@@ -90,7 +91,7 @@ impl Services {
         request: QueueRequest,
     ) -> Result<ReviewPage<QueueItem>, ServiceError> {
         // The administrator watches the backlog against its deadline (R4); only reviewers open and decide.
-        require(caller, &[Role::Reviewer, Role::Admin], "The review queue")?;
+        authorise(caller, Action::ReviewQueue)?;
         let now = self.now();
         let page = ReviewQueue::<Application>::waiting(&*self.records, &request.query(now)?).await?;
         Ok(ReviewPage {
@@ -101,7 +102,7 @@ impl Services {
     }
 
     pub async fn review_item(&self, caller: &Caller, id: &str) -> Result<ReviewItem, ServiceError> {
-        require(caller, &[Role::Reviewer], "Opening a review")?;
+        authorise(caller, Action::OpenReview)?;
         let not_found = || ServiceError::NotFound {
             what: "review",
             id: id.into(),
@@ -154,7 +155,7 @@ impl Services {
         id: &str,
         request: DecisionRequest,
     ) -> Result<Application, ServiceError> {
-        require(caller, &[Role::Reviewer], "Deciding a review")?;
+        authorise(caller, Action::DecideReview)?;
         review::validate(request.verdict, &request.reasons, &request.note).map_err(|e| ServiceError::Invalid {
             detail: e.to_string(),
             errors: vec![InputError {

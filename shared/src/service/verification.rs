@@ -1,9 +1,10 @@
 //! Verification (R7, R9, R15): officers and relying parties check what a holder shows, offline
 //! against the published keys, then online against the live record; every check is recorded.
 
-use super::{require, ServiceError, Services};
+use super::{authorise, ServiceError, Services};
 use crate::credential::{barcode, cert, mdoc, showcode};
 use crate::issuance::edl::{self, ElectronicLicence};
+use crate::kernel::access::Action;
 use crate::kernel::caller::{Caller, Role};
 use crate::kernel::check_log::CheckLog;
 use crate::kernel::Colour;
@@ -256,7 +257,7 @@ impl Services {
         caller: &Caller,
         request: VerificationRequest,
     ) -> Result<VerificationResult, ServiceError> {
-        let role = require(caller, &[Role::Officer, Role::RelyingParty], "Verifying a licence")?;
+        let role = authorise(caller, Action::VerifyLicence)?;
         let allowed: Vec<String> = match role {
             Role::Officer => self.disclosure.officer.clone(),
             _ => {
@@ -490,7 +491,7 @@ impl Services {
 
     /// `GET /licence/checks`: who verified the holder's licences, when, why (R8, R15).
     pub async fn licence_checks(&self, caller: &Caller) -> Result<Vec<CheckRecord>, ServiceError> {
-        require(caller, &[Role::Holder], "Listing who checked a licence")?;
+        authorise(caller, Action::LicenceChecks)?;
         let mut checks = CheckLog::<CheckRecord>::checks_of(&*self.records, &caller.id, 200).await?;
         // The holder sees who and why, not the internal holder key again.
         for check in &mut checks {
