@@ -1,13 +1,12 @@
-//! The use cases' one error type: every context's use cases fail with it; the HTTP edge maps each to its problem.
+//! The use cases' one error type: every context's use cases fail with it; the HTTP edge (`http.rs`) maps each
+//! to its problem document and status.
 
 use crate::applications::application::IllegalTransition;
 use crate::kernel::access::{self, Action};
 use crate::kernel::caller::{Caller, Role};
 use crate::kernel::input::{InputError, InvalidInput};
 use crate::kernel::store::StoreError;
-use crate::kernel::time::local_offset;
 use crate::kernel::versioned::Conflicting;
-use crate::problem::Problem;
 use crate::register::eligibility::Refusal;
 use crate::truck::pass::IllegalPassTransition;
 use chrono::{DateTime, Utc};
@@ -82,134 +81,6 @@ impl ServiceError {
         ServiceError::Invalid {
             detail: detail.into(),
             errors: Vec::new(),
-        }
-    }
-
-    /// The problem document for this error: one stable `type` per failure.
-    pub fn problem(&self) -> Problem {
-        let detail = self.to_string();
-        match self {
-            ServiceError::Unauthenticated => Problem::new(
-                401,
-                "unauthenticated",
-                "Not signed in",
-                "This call needs a bearer token from the authority's login.",
-            ),
-            ServiceError::Forbidden(_) => Problem::new(403, "forbidden", "Not allowed", detail),
-            ServiceError::NotFound { what, id } => Problem::new(404, "not-found", "Not found", detail).with(what, id),
-            ServiceError::Invalid { errors, .. } => {
-                let p = Problem::new(400, "invalid-request", "Invalid request", detail);
-                if errors.is_empty() {
-                    p
-                } else {
-                    p.with("errors", errors)
-                }
-            }
-            ServiceError::TooLarge { limit } => {
-                Problem::new(413, "payload-too-large", "Request too large", detail).with("limitBytes", limit)
-            }
-            ServiceError::UnsupportedMediaType { .. } => {
-                Problem::new(415, "unsupported-media-type", "Unsupported media type", detail)
-            }
-            ServiceError::Ineligible { reasons } => Problem::new(
-                422,
-                "ineligible",
-                "Licence not eligible",
-                format!(
-                    "The licence cannot have an electronic licence: {}",
-                    reasons.iter().map(|r| r.message).collect::<Vec<_>>().join(" ")
-                ),
-            )
-            .with("reasons", reasons),
-            ServiceError::CityNotLive { city, opens_at, .. } => {
-                let when = match opens_at {
-                    Some(at) => format!(
-                        "; it opens on {}",
-                        at.with_timezone(&local_offset()).format("%Y-%m-%d %H:%M (UTC+08:00)")
-                    ),
-                    None => "; its opening date has not been announced".into(),
-                };
-                Problem::new(
-                    422,
-                    "city-not-live",
-                    "Not open in this city yet",
-                    format!("{detail}{when}."),
-                )
-                .with("city", city)
-                .with("opensAt", opens_at)
-            }
-            ServiceError::NoPhotoOnFile => Problem::new(
-                422,
-                "no-photo-on-file",
-                "No photo on file",
-                "There is no compliant photo on file for this licence; apply with a new photo (camera or album).",
-            ),
-            ServiceError::OpenApplicationExists { existing } => Problem::new(
-                409,
-                "open-application-exists",
-                "An application is already open",
-                "The licence already has an open application; continue or withdraw it before opening another.",
-            )
-            .with("application", existing),
-            ServiceError::IllegalTransition(t) => {
-                Problem::new(409, "illegal-transition", "Not possible in this state", detail).with("state", t.from)
-            }
-            ServiceError::Conflict => Problem::new(
-                409,
-                "conflict",
-                "Changed meanwhile",
-                "The record changed while this request was processed; read it again and retry.",
-            ),
-            ServiceError::LivenessFailed { confidence } => Problem::new(
-                422,
-                "liveness-failed",
-                "Real-person check failed",
-                "The real-person check did not pass; the application stays open and the check can be tried again.",
-            )
-            .with("confidence", confidence),
-            ServiceError::LivenessSessionInvalid(_) => {
-                Problem::new(400, "liveness-session-invalid", "Invalid liveness session", detail)
-            }
-            ServiceError::LicenceNotActive { serial } => Problem::new(
-                409,
-                "licence-not-active",
-                "Licence not valid",
-                format!(
-                    "{detail} It was superseded, stopped or has expired; apply again for a new electronic licence."
-                ),
-            )
-            .with("serial", serial),
-            ServiceError::PassRefused { reasons } => Problem::new(
-                422,
-                "pass-refused",
-                "Truck pass refused",
-                format!(
-                    "The city does not issue this pass: {}",
-                    reasons.iter().map(|r| r.message.as_str()).collect::<Vec<_>>().join(" ")
-                ),
-            )
-            .with("reasons", reasons),
-            ServiceError::NotYourVehicle { plate } => Problem::new(
-                403,
-                "not-your-vehicle",
-                "Not your vehicle",
-                format!("{detail} A pass is applied for by the vehicle's registered owner or its fleet's manager."),
-            )
-            .with("plate", plate),
-            ServiceError::PassNotActive { serial, status } => {
-                Problem::new(409, "pass-not-active", "Pass not active", detail)
-                    .with("serial", serial)
-                    .with("passStatus", status)
-            }
-            ServiceError::IllegalPassTransition { state, .. } => {
-                Problem::new(409, "illegal-transition", "Not possible in this state", detail).with("state", state)
-            }
-            ServiceError::Unavailable(_) => Problem::new(
-                503,
-                "unavailable",
-                "Temporarily unavailable",
-                "A service this request needs is unavailable; retry shortly.",
-            ),
         }
     }
 }

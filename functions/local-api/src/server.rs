@@ -313,7 +313,7 @@ impl LocalApi {
                 };
                 match self.services.photo_arrived(&event.key).await {
                     Ok(outcome) => json_response(200, &json!(outcome)),
-                    Err(e) => problem_response(&e.problem()),
+                    Err(e) => problem_response(&shared::http::problem_for(&e)),
                 }
             }
             ("POST", "tokens") => {
@@ -380,7 +380,7 @@ impl LocalApi {
         };
         match self.services.photo_arrived(&key).await {
             Ok(outcome) => json_response(201, &json!(outcome)),
-            Err(e) => problem_response(&e.problem()),
+            Err(e) => problem_response(&shared::http::problem_for(&e)),
         }
     }
 
