@@ -35,12 +35,12 @@ fn route_events() -> Vec<(String, Value)> {
 fn every_served_route_has_a_row_or_is_public() {
     let served = edl_admin::ROUTES
         .iter()
-        .chain(&edl_apply::ROUTES)
-        .chain(&edl_licence::ROUTES)
-        .chain(&edl_pass::ROUTES)
-        .chain(&edl_photo_upload::ROUTES)
-        .chain(&edl_review::ROUTES)
-        .chain(&edl_verify::ROUTES);
+        .chain(edl_apply::ROUTES)
+        .chain(edl_licence::ROUTES)
+        .chain(edl_pass::ROUTES)
+        .chain(edl_photo_upload::ROUTES)
+        .chain(edl_review::ROUTES)
+        .chain(edl_verify::ROUTES);
     for route in served {
         let rows = POLICY.iter().filter(|r| r.routes.contains(route)).count();
         assert_eq!(rows + usize::from(PUBLIC.contains(route)), 1, "{route}");

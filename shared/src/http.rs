@@ -346,3 +346,37 @@ pub fn problem_for(error: &ServiceError) -> Problem {
         ),
     }
 }
+
+/// Declares a function's routes once, as `template.yaml` names them: an enum with one variant per route,
+/// the route keys as `ROUTES` (which the drift tests compare with the template), and the lookup of a
+/// request's route. A handler matches on the variants, so the compiler checks that every route is handled.
+#[macro_export]
+macro_rules! routes {
+    ($(#[$meta:meta])* $vis:vis enum $name:ident { $($variant:ident = $key:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        $vis enum $name {
+            $($variant),+
+        }
+
+        impl $name {
+            /// The route key, e.g. `POST /applications`.
+            pub const fn key(self) -> &'static str {
+                match self {
+                    $($name::$variant => $key),+
+                }
+            }
+
+            /// The route an API Gateway route key names, when this function serves it.
+            pub fn of(key: &str) -> Option<$name> {
+                match key {
+                    $($key => Some($name::$variant),)+
+                    _ => None,
+                }
+            }
+        }
+
+        /// The routes this function serves, as `template.yaml` declares them.
+        $vis const ROUTES: &[&str] = &[$($key),+];
+    };
+}
