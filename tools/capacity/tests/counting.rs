@@ -1,0 +1,172 @@
+//! The counting behind the capacity model, against the emulator: each operation's calls are counted, consistent
+//! between holders, and a fault the proxy injects is counted and leaves nothing half-written.
+
+use edl_capacity::ledger::Call;
+use edl_capacity::proxy::{Fault, FaultRule};
+use edl_capacity::scenario::{measure, Bench, Flow, Options};
+
+fn count(calls: &[Call], service: &str, operation: &str) -> usize {
+    calls
+        .iter()
+        .filter(|c| c.service == service && c.operation == operation && c.injected.is_none())
+        .count()
+}
+
+#[tokio::test]
+async fn each_operation_of_the_photo_on_file_flow_is_counted_and_issuance_signs_once() {
+    let measurement = measure(&Options {
+        upstream: edl_tests::aws_endpoint(),
+        flows: vec![Flow::OnFile],
+        runs: 2,
+        expiry_items: 0,
+    })
+    .await
+    .expect("the flow ran against the emulator");
+    let runs = |id: &str| {
+        measurement
+            .get(id)
+            .unwrap_or_else(|| panic!("{id} measured"))
+            .runs
+            .clone()
+    };
+    for id in [
+        "open-on-file",
+        "liveness",
+        "issue-on-file",
+        "show-licence",
+        "show-code",
+        "show-code-reused",
+        "verify-code",
+        "verify-barcode",
+        "verify-mdoc",
+    ] {
+        let runs = runs(id);
+        assert_eq!(runs.len(), 2, "{id}");
+        for calls in &runs {
+            assert!(!calls.is_empty(), "{id} made AWS calls");
+            for call in calls.iter().filter(|c| c.service == "dynamodb") {
+                let usage = call
+                    .dynamo
+                    .as_ref()
+                    .unwrap_or_else(|| panic!("{id}: {call:?} has its capacity"));
+                assert!(
+                    usage.read_units + usage.reported_write_units > 0.0,
+                    "{id}: {call:?} used capacity"
+                );
+            }
+        }
+    }
+    for calls in runs("issue-on-file") {
+        assert_eq!(count(&calls, "kms", "Sign"), 1, "issuance signs once: {calls:?}");
+        assert_eq!(
+            count(&calls, "dynamodb", "TransactWriteItems"),
+            1,
+            "and records in one transaction"
+        );
+        let written: f64 = calls
+            .iter()
+            .filter_map(|c| c.dynamo.as_ref())
+            .map(|d| d.reported_write_units)
+            .sum();
+        // A transactional write is at least 2 units an item; issuance writes several items.
+        assert!(written >= 6.0, "{written}");
+    }
+    for calls in runs("liveness") {
+        assert_eq!(
+            count(&calls, "events", "PutEvents"),
+            1,
+            "the approval goes out as one event"
+        );
+        assert_eq!(calls.iter().map(|c| c.entries).sum::<usize>(), 1);
+        assert_eq!(count(&calls, "kms", "Sign"), 0);
+    }
+    for calls in runs("show-code") {
+        assert_eq!(count(&calls, "kms", "Sign"), 1, "a new code is signed");
+    }
+    for calls in runs("show-code-reused") {
+        assert_eq!(count(&calls, "kms", "Sign"), 0, "a code under 4 minutes old is reused");
+    }
+    for id in ["verify-code", "verify-barcode", "verify-mdoc"] {
+        for calls in runs(id) {
+            assert_eq!(
+                calls.iter().filter(|c| c.service == "kms").count(),
+                0,
+                "{id} needs no KMS"
+            );
+        }
+    }
+    // Every application reads the rollout plan: the same partition for every holder.
+    let template = edl_local_api::routes::TEMPLATE;
+    let facts = edl_capacity::model::TemplateFacts::read(template).expect("template");
+    let open = edl_capacity::model::summarise(
+        measurement.get("open-on-file").expect("measured"),
+        &Default::default(),
+        &facts,
+    );
+    assert!(
+        open.shared_partitions
+            .iter()
+            .any(|p| p.key == "ROLLOUT" && p.read_units > 0.0),
+        "{:?}",
+        open.shared_partitions
+    );
+    // Approval takes the application out of its day's expiry bucket, which every application of the day shares;
+    // the request only names the application: the entry's partition comes from the item as it was.
+    let liveness = edl_capacity::model::summarise(
+        measurement.get("liveness").expect("measured"),
+        &Default::default(),
+        &facts,
+    );
+    assert!(
+        liveness
+            .shared_partitions
+            .iter()
+            .any(|p| p.target == "expiry" && p.key.starts_with("APP#") && p.write_units > 0.0),
+        "{:?}",
+        liveness.shared_partitions
+    );
+    assert!(
+        !open.shared_partitions.iter().any(|p| p.key.starts_with("LICENCE#")),
+        "each holder's own partition is not shared: {:?}",
+        open.shared_partitions
+    );
+}
+
+#[tokio::test]
+async fn a_throttled_signer_is_counted_and_leaves_the_application_to_be_issued_once() {
+    let mut bench = Bench::start(&edl_tests::aws_endpoint(), 60)
+        .await
+        .expect("the bench on the emulator");
+    let (holder, application, _) = bench.open(true).await.expect("an application");
+    assert_eq!(bench.confirm_liveness(&holder, &application).await.status, 200);
+    bench.calls();
+    bench.proxy.inject(FaultRule {
+        service: "kms".into(),
+        operation: "Sign".into(),
+        fault: Fault::Throttle,
+        times: 20,
+    });
+    let failed = bench.issue(&application).await;
+    bench.proxy.clear_faults();
+    assert!(
+        failed.is_err(),
+        "a throttled signer fails the issuance for a retry: {failed:?}"
+    );
+    let calls = bench.calls();
+    let throttled = calls
+        .iter()
+        .filter(|c| c.injected.as_deref() == Some("Throttle"))
+        .count();
+    assert!(throttled >= 1, "{calls:?}");
+    assert_eq!(count(&calls, "kms", "Sign"), 0, "every signing attempt was throttled");
+    assert_eq!(
+        count(&calls, "dynamodb", "TransactWriteItems"),
+        0,
+        "nothing was written"
+    );
+    let issued = bench.issue(&application).await.expect("issued on the retry");
+    assert!(issued.is_some());
+    let calls = bench.calls();
+    assert_eq!(count(&calls, "kms", "Sign"), 1);
+    assert_eq!(count(&calls, "dynamodb", "TransactWriteItems"), 1);
+}
