@@ -1,8 +1,9 @@
 //! Every file in `events/` run through its real handler, as `sam local invoke -e events/<file>` would.
 
 use edl_tests::{call, dynamo_harness, embedded_harness, images, Answer, Harness, LI_NA, ZHANG_WEI};
-use shared::domain::application::{Actor, Application, Channel, Opening, PhotoSource};
-use shared::domain::caller::Role;
+use shared::applications::application::{Application, Channel, Opening, PhotoSource};
+use shared::kernel::caller::Actor;
+use shared::kernel::caller::Role;
 use shared::service::photos::PhotoOutcome;
 
 /// The application id the `apply-*` events name.

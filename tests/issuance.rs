@@ -11,9 +11,10 @@ use edl_tests::{
 use serde_json::json;
 use shared::credential::{cert, mdoc, showcode};
 use shared::crypto::LocalSigner;
-use shared::ports::{Signer, SignerError, TrustRole};
+use shared::kernel::signing::{Signer, SignerError};
 use shared::service::issuance::IssueOutcome;
 use shared::service::keys::Authority;
+use shared::verification::ports::TrustRole;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -386,7 +387,7 @@ async fn photo_change_reissues(mut h: Harness) {
         .expect("read")
         .expect("old");
     match old.status {
-        shared::domain::edl::EdlStatus::Superseded { by_serial, .. } => assert_eq!(by_serial, Some(second.clone())),
+        shared::issuance::edl::EdlStatus::Superseded { by_serial, .. } => assert_eq!(by_serial, Some(second.clone())),
         other => panic!("the old licence is superseded: {other:?}"),
     }
     let now = show(&h, LI_NA).await;
@@ -538,7 +539,8 @@ async fn the_apps_device_key_is_bound_into_the_document() {
 #[tokio::test]
 async fn approvals_and_notices_go_on_the_event_bus() {
     use shared::adapters::eventbridge::EventBus;
-    use shared::ports::{Issuer, Notice, Notifier};
+    use shared::applications::ports::Issuer;
+    use shared::kernel::notice::{Notice, Notifier};
     let config = edl_tests::aws_config().await;
     let name = format!("edl-test-{}", uuid::Uuid::new_v4().simple());
     aws_sdk_eventbridge::Client::new(&config)

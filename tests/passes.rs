@@ -9,10 +9,11 @@ use edl_tests::{
     ZHANG_WEI,
 };
 use serde_json::{json, Value};
-use shared::adapters::embedded_notices::EmbeddedNotices;
+use shared::adapters::embedded::notices::EmbeddedNotices;
 use shared::credential::{mdoc, pass as pass_document, showcode};
 use shared::crypto::LocalSigner;
-use shared::ports::{Notice, Signer};
+use shared::kernel::notice::Notice;
+use shared::kernel::signing::Signer;
 use shared::sample::{FLEET, OTHER_FLEET};
 use shared::service::expiry::ExpiryOptions;
 use shared::service::issuance::IssueOutcome;
@@ -559,7 +560,7 @@ async fn whole_flow(mut h: Harness) {
     // A cold start seeds the shipped rules again: what the administrator changed stays.
     h.services
         .records
-        .seed_truck_rules(&shared::domain::truck::TruckRulebook::shipped())
+        .seed_truck_rules(&shared::truck::rules::TruckRulebook::shipped())
         .await
         .expect("seed");
     let public = call(

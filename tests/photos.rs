@@ -12,8 +12,8 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use serde_json::{json, Value};
-use shared::domain::photo::ImageType;
-use shared::ports::{PhotoStore, PhotoStoreError, UploadGrant};
+use shared::applications::photo::ImageType;
+use shared::applications::ports::{PhotoStore, PhotoStoreError, UploadGrant};
 use shared::service::photos::PhotoOutcome;
 
 fn reviewer() -> Option<Value> {

@@ -6,12 +6,14 @@ use chrono::{DateTime, Utc};
 use lambda_http::{Body, Request, Response};
 use serde_json::{json, Value};
 use shared::adapters::dynamodb::DynamoRecords;
+use shared::adapters::embedded::photos::EmbeddedPhotos;
 use shared::adapters::embedded::EmbeddedRecords;
-use shared::adapters::embedded_photos::EmbeddedPhotos;
 use shared::adapters::s3::S3Photos;
+use shared::adapters::Records;
+use shared::applications::ports::PhotoStore;
 use shared::dev::{DevKeys, DevLiveness};
-use shared::domain::rollout::Plan;
-use shared::ports::{Clock, PhotoStore, Records};
+use shared::kernel::time::Clock;
+use shared::register::rollout::Plan;
 use shared::service::Services;
 use std::sync::{Arc, Mutex};
 
@@ -76,6 +78,37 @@ pub async fn dynamo_records() -> DynamoRecords {
 
 pub fn embedded_records() -> EmbeddedRecords {
     EmbeddedRecords::new()
+}
+
+/// The both-adapters suite: each named test (an `async fn` taking one fixture) runs once on the embedded
+/// records and once on DynamoDB in the emulator, the fixture built from each adapter's records by the
+/// closure-like head, e.g. `on_both_adapters!(|records| Arc::new(records); test_a, test_b)`.
+#[macro_export]
+macro_rules! on_both_adapters {
+    (|$records:ident| $fixture:expr; $($name:ident),* $(,)?) => {
+        mod embedded {
+            #[allow(unused_imports)]
+            use super::*;
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let $records = $crate::embedded_records();
+                    super::$name($fixture).await
+                }
+            )*
+        }
+        mod dynamodb {
+            #[allow(unused_imports)]
+            use super::*;
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let $records = $crate::dynamo_records().await;
+                    super::$name($fixture).await
+                }
+            )*
+        }
+    };
 }
 
 /// A clock the test sets.
@@ -146,7 +179,7 @@ pub async fn harness_with(
         .await
         .unwrap_or_else(|e| panic!("seed rollout: {e}"));
     records
-        .seed_truck_rules(&shared::domain::truck::TruckRulebook::shipped())
+        .seed_truck_rules(&shared::truck::rules::TruckRulebook::shipped())
         .await
         .unwrap_or_else(|e| panic!("seed truck rules: {e}"));
     if samples > 0 {

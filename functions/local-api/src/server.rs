@@ -9,10 +9,10 @@ use hyper::body::Incoming;
 use lambda_http::Body;
 use serde::Deserialize;
 use serde_json::json;
-use shared::adapters::embedded_notices::EmbeddedNotices;
-use shared::adapters::embedded_photos::EmbeddedPhotos;
+use shared::adapters::embedded::notices::EmbeddedNotices;
+use shared::adapters::embedded::photos::EmbeddedPhotos;
 use shared::dev::{DevClaims, DevKeys, DEV_AUDIENCE, DEV_ISSUER};
-use shared::domain::caller::{parse_roles, Role};
+use shared::kernel::caller::{parse_roles, Role};
 use shared::problem::Problem;
 use shared::service::Services;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -313,7 +313,7 @@ impl LocalApi {
                 };
                 match self.services.photo_arrived(&event.key).await {
                     Ok(outcome) => json_response(200, &json!(outcome)),
-                    Err(e) => problem_response(&e.problem()),
+                    Err(e) => problem_response(&shared::http::problem_for(&e)),
                 }
             }
             ("POST", "tokens") => {
@@ -366,8 +366,8 @@ impl LocalApi {
             Ok(key) => key,
             Err(refusal) => {
                 let status = match refusal {
-                    shared::adapters::embedded_photos::UploadRefusal::Forged
-                    | shared::adapters::embedded_photos::UploadRefusal::Expired => 403,
+                    shared::adapters::embedded::photos::UploadRefusal::Forged
+                    | shared::adapters::embedded::photos::UploadRefusal::Expired => 403,
                     _ => 400,
                 };
                 return problem_response(&Problem::new(
@@ -380,7 +380,7 @@ impl LocalApi {
         };
         match self.services.photo_arrived(&key).await {
             Ok(outcome) => json_response(201, &json!(outcome)),
-            Err(e) => problem_response(&e.problem()),
+            Err(e) => problem_response(&shared::http::problem_for(&e)),
         }
     }
 

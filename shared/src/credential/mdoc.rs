@@ -1,4 +1,8 @@
 //! The licence as an ISO/IEC 18013-5 mdoc: building and signing its IssuerSigned, and checking one.
+//!
+//! Longer than 600 lines on purpose: building and checking are kept side by side because each digest and
+//! signature must be checked over exactly the bytes the builder wrote (the element order, the Tag24
+//! wrapping, the MSO's digests); splitting them would put the two halves of that discipline apart.
 
 use super::cert;
 use super::iso18013_5::{
@@ -6,8 +10,8 @@ use super::iso18013_5::{
     Status, StatusListReference, TDate, Tag24, UniqueMap, ValidityInfo,
 };
 use crate::crypto::{sha256, verify_es256};
-use crate::domain::licence::{Licence, Sex};
-use crate::ports::{Signer, SignerError};
+use crate::kernel::signing::{Signer, SignerError};
+use crate::register::licence::{Licence, Sex};
 use base64::Engine as _;
 use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, SubsecRound, Utc};
 use ciborium::Value;
@@ -710,7 +714,7 @@ impl From<CborError> for MdocError {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::domain::licence::{IssuingAuthority, LicenceState, VehicleClass};
+    use crate::register::licence::{IssuingAuthority, LicenceState, VehicleClass};
     use async_trait::async_trait;
     use chrono::TimeZone;
     use coset::AsCborValue;
