@@ -653,6 +653,10 @@ async fn whole_flow(mut h: Harness) {
     )
     .await;
     assert_eq!(p5.status, 201, "{p5:?}");
+    // Active but not started (today is the 25th): no code yet, neither red nor green, and it says when.
+    let early = get(&h, "GET /truck/passes/{id}/code", &id_of(&p5), fleet_manager(FLEET)).await;
+    assert_eq!((early.status, early.problem()), (409, "pass-not-started"), "{early:?}");
+    assert_eq!(early.body["validFrom"], "2026-11-27", "{early:?}");
     let withdrawn = call(
         &h.services,
         request(

@@ -57,6 +57,11 @@ pub enum ServiceError {
     NotYourVehicle { plate: String },
     #[error("Truck pass {serial} is {status}, not active.")]
     PassNotActive { serial: String, status: &'static str },
+    #[error("Truck pass {serial} starts on {valid_from} (China time); its code is shown from that day.")]
+    PassNotStarted {
+        serial: String,
+        valid_from: chrono::NaiveDate,
+    },
     #[error("{detail}")]
     IllegalPassTransition { detail: String, state: &'static str },
 }

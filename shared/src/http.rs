@@ -335,6 +335,11 @@ pub fn problem_for(error: &ServiceError) -> Problem {
                 .with("serial", serial)
                 .with("passStatus", status)
         }
+        ServiceError::PassNotStarted { serial, valid_from } => {
+            Problem::new(409, "pass-not-started", "Pass not started", detail)
+                .with("serial", serial)
+                .with("validFrom", valid_from.to_string())
+        }
         ServiceError::IllegalPassTransition { state, .. } => {
             Problem::new(409, "illegal-transition", "Not possible in this state", detail).with("state", state)
         }

@@ -149,6 +149,8 @@ pub struct Harness {
     pub clock: Arc<TestClock>,
     /// The embedded photo store, when the harness uses it.
     pub embedded_photos: Option<Arc<EmbeddedPhotos>>,
+    /// The notices the use cases pushed to holders and fleets.
+    pub notices: Arc<shared::adapters::embedded::notices::EmbeddedNotices>,
 }
 
 pub async fn harness(records: Arc<dyn Records>, samples: usize) -> Harness {
@@ -196,12 +198,15 @@ pub async fn harness_with(
         keys: keys.clone(),
         clock: clock.clone(),
     });
-    let services = Services::new(records, clock.clone(), liveness).with_photos(photos);
+    let notices = Arc::new(shared::adapters::embedded::notices::EmbeddedNotices::default());
+    let mut services = Services::new(records, clock.clone(), liveness).with_photos(photos);
+    services.notifier = Some(notices.clone());
     Harness {
         services,
         keys,
         clock,
         embedded_photos,
+        notices,
     }
 }
 

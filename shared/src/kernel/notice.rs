@@ -1,5 +1,6 @@
 //! Notices leaving the service for the holder's (or the fleet's) app: pushed through EventBridge in AWS, listed locally.
 
+use crate::applications::review::RejectionReason;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
@@ -13,8 +14,12 @@ pub enum Notice {
         serial: String,
         application_id: String,
     },
-    /// The photo was refused with reasons the app can show (R4).
-    PhotoRejected { holder_id: String, application_id: String },
+    /// The photo was refused with reasons the app can show (R4), as their stable codes.
+    PhotoRejected {
+        holder_id: String,
+        application_id: String,
+        reasons: Vec<RejectionReason>,
+    },
     /// The electronic licence is no longer valid; the holder applies again (R11).
     LicenceSuperseded {
         holder_id: String,

@@ -489,7 +489,14 @@ impl Services {
         }
         let now = self.now();
         let today = local_date(now);
-        let colour = if today >= pass.valid_from && today <= pass.valid_to {
+        // Before its first day a pass is neither in trouble (red) nor good on the road (green): no code yet.
+        if today < pass.valid_from {
+            return Err(ServiceError::PassNotStarted {
+                serial: pass.serial.clone(),
+                valid_from: pass.valid_from,
+            });
+        }
+        let colour = if today <= pass.valid_to {
             Colour::Green
         } else {
             Colour::Red

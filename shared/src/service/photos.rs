@@ -40,7 +40,7 @@ pub struct UploadOffer {
 
 /// What became of an object that landed in the photo store.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "outcome", rename_all = "snake_case")]
+#[serde(tag = "outcome", rename_all = "snake_case", rename_all_fields = "camelCase")]
 pub enum PhotoOutcome {
     /// Passed the automatic checks; now in the review queue.
     Queued { application: String, due_at: DateTime<Utc> },
@@ -275,5 +275,18 @@ mod tests {
         assert_eq!(parse_photo_key("portraits/app-1/abc"), None);
         assert_eq!(parse_photo_key("photos/../abc"), None);
         assert_eq!(parse_photo_key("photos//abc"), None);
+    }
+
+    #[test]
+    fn an_outcome_names_its_fields_as_the_rest_of_the_api_does() {
+        let due = DateTime::parse_from_rfc3339("2026-12-07T09:00:00Z").map(|d| d.with_timezone(&Utc));
+        let queued = PhotoOutcome::Queued {
+            application: "app-1".into(),
+            due_at: due.expect("a time"),
+        };
+        assert_eq!(
+            serde_json::to_value(&queued).expect("serialises"),
+            serde_json::json!({"outcome": "queued", "application": "app-1", "dueAt": "2026-12-07T09:00:00Z"})
+        );
     }
 }

@@ -185,6 +185,7 @@ impl Services {
         }
         let mut reasons = request.reasons.clone();
         reasons.dedup();
+        let decision_reasons = reasons.clone();
         let decision = ReviewDecision {
             verdict: request.verdict,
             reasons,
@@ -222,6 +223,7 @@ impl Services {
                 self.notify(&crate::kernel::notice::Notice::PhotoRejected {
                     holder_id: application.holder_id.clone(),
                     application_id: application.id.clone(),
+                    reasons: decision_reasons,
                 })
                 .await
             }
