@@ -401,6 +401,28 @@ async fn photo_change_reissues(mut h: Harness) {
         .expect("base64");
     let verified = mdoc::verify_issuer_signed(&document, h.services.now(), 60).expect("verifies");
     assert!(verified.elements[mdoc::ISO_NAMESPACE].contains_key("portrait"));
+
+    // An officer checking the code sees the portrait the licence was signed with, to compare with the face.
+    let shown = code(&h, LI_NA).await;
+    let mut officer = edl_tests::claims("officer-110000-0042", "officer", None);
+    officer["org"] = json!("北京市公安局公安交通管理局");
+    let checked = call(
+        &h.services,
+        json_request(
+            "POST /verifications",
+            &[],
+            Some(officer),
+            &json!({ "code": shown.body["code"] }),
+        ),
+    )
+    .await;
+    assert_eq!(checked.status, 200, "{checked:?}");
+    assert_eq!(checked.body["disclosed"]["portrait"]["mediaType"], "image/jpeg");
+    assert_eq!(
+        checked.body["disclosed"]["portrait"]["data"],
+        verified.elements[mdoc::ISO_NAMESPACE]["portrait"],
+        "the portrait as signed"
+    );
 }
 
 #[tokio::test]

@@ -326,6 +326,22 @@ fn unique<K: PartialEq + std::fmt::Debug, V>(entries: Vec<(K, V)>) -> Result<Uni
     UniqueMap::new(entries).map_err(|key| MdocError::Encoding(format!("{key:?} is given twice")))
 }
 
+/// The portrait (JPEG bytes) of a licence's own IssuerSigned, as the service stored it when it signed it; None
+/// when the document has no portrait or cannot be read. For what the service itself issued, not for a document
+/// received from outside (that one goes through [`verify_issuer_signed`]).
+pub fn portrait_of(issuer_signed: &[u8]) -> Option<Vec<u8>> {
+    let issuer_signed: IssuerSigned = iso::from_slice(issuer_signed).ok()?;
+    let items = issuer_signed.name_spaces?.get(&ISO_NAMESPACE.to_string())?.clone();
+    items
+        .iter()
+        .map(Tag24::value)
+        .find(|item| item.element_identifier == "portrait")
+        .and_then(|item| match &item.element_value {
+            Value::Bytes(bytes) => Some(bytes.clone()),
+            _ => None,
+        })
+}
+
 /// Verifies an IssuerSigned: COSE_Sign1 ES256 signature with the x5chain certificate's key,
 /// every element's digest against the MSO, docType, and validity at `at` (± `skew_seconds`).
 /// It does NOT check the certificate chain (the caller does, with `cert::verify_document_signer`).
@@ -1292,6 +1308,10 @@ pub(crate) mod tests {
         let verified = verify_issuer_signed(&mdoc.issuer_signed, at(2025, 7, 1), 0).unwrap();
         assert!(!verified.elements[ISO_NAMESPACE].contains_key("portrait"));
         assert_eq!(verified.elements[ISO_NAMESPACE].len(), 15);
+        assert_eq!(portrait_of(&mdoc.issuer_signed), None);
+        let with_photo = issue(&input(&licence, None), &signer, KEY, &ds).await.unwrap();
+        assert_eq!(portrait_of(&with_photo.issuer_signed).as_deref(), Some(PORTRAIT));
+        assert_eq!(portrait_of(b"not cbor"), None);
     }
 
     /// The MSO's `status` (ISO 18013-5 second edition) travels as `{"status_list": {"idx", "uri"}}`,

@@ -4,6 +4,7 @@ use super::standing::may_drive;
 use crate::issuance::edl::{self, ElectronicLicence};
 use crate::register::change::ChangeRecord;
 use crate::register::licence::{Licence, VehicleClass};
+use base64::Engine as _;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
@@ -78,6 +79,14 @@ impl Disclosure {
     }
 }
 
+/// The portrait signed into a licence's mdoc, when it has one.
+fn portrait_jpeg(edl: &ElectronicLicence) -> Option<Vec<u8>> {
+    let issuer_signed = base64::engine::general_purpose::STANDARD
+        .decode(&edl.issuer_signed)
+        .ok()?;
+    crate::credential::mdoc::portrait_of(&issuer_signed)
+}
+
 /// The fields `allowed` of this licence, and nothing else.
 #[allow(clippy::too_many_arguments)]
 pub fn disclose(
@@ -116,8 +125,13 @@ pub fn disclose(
                 .iter()
                 .map(|c| json!({ "at": c.at, "reason": c.reason, "changed": c.changed }))
                 .collect::<Vec<_>>()),
-            "portrait" => match &edl.portrait_key {
-                Some(_) => json!(true),
+            // The officer compares the face in front of them with the one the licence was issued with: the
+            // portrait signed into the licence's mdoc, as issued (R9).
+            "portrait" => match portrait_jpeg(edl) {
+                Some(jpeg) => json!({
+                    "mediaType": "image/jpeg",
+                    "data": base64::engine::general_purpose::STANDARD.encode(jpeg),
+                }),
                 None => continue,
             },
             _ => continue,
