@@ -417,7 +417,10 @@ async fn photo_change_reissues(mut h: Harness) {
     )
     .await;
     assert_eq!(checked.status, 200, "{checked:?}");
-    assert_eq!(checked.body["disclosed"]["portrait"]["mediaType"], "image/jpeg");
+    assert_eq!(
+        checked.body["disclosed"]["portrait"]["mediaType"], "image/jpeg",
+        "the upload was a JPEG"
+    );
     assert_eq!(
         checked.body["disclosed"]["portrait"]["data"],
         verified.elements[mdoc::ISO_NAMESPACE]["portrait"],

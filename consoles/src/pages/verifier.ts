@@ -196,8 +196,9 @@ function value(field: string, raw: unknown): Child {
   if (field === 'portrait') {
     // The portrait signed into the licence, for the officer to compare with the face in front of them.
     const portrait = raw as { mediaType?: string; data?: string } | null;
+    const type = portrait?.mediaType === 'image/png' ? 'image/png' : 'image/jpeg';
     if (!portrait?.data || !/^[A-Za-z0-9+/]+=*$/.test(portrait.data)) return tr('无', 'none');
-    return h('img', { class: 'portrait', src: `data:image/jpeg;base64,${portrait.data}`, alt: tr('驾驶证照片', 'Licence portrait') });
+    return h('img', { class: 'portrait', src: `data:${type};base64,${portrait.data}`, alt: tr('驾驶证照片', 'Licence portrait') });
   }
   if (field === 'colour') return raw === 'green' ? tr('绿码', 'green') : tr('红码', 'red');
   return String(raw);

@@ -79,12 +79,21 @@ impl Disclosure {
     }
 }
 
-/// The portrait signed into a licence's mdoc, when it has one.
-fn portrait_jpeg(edl: &ElectronicLicence) -> Option<Vec<u8>> {
+/// The portrait signed into a licence's mdoc, with its media type told from its first bytes (an approved upload
+/// may be a PNG), when it has one.
+fn portrait_image(edl: &ElectronicLicence) -> Option<(&'static str, Vec<u8>)> {
     let issuer_signed = base64::engine::general_purpose::STANDARD
         .decode(&edl.issuer_signed)
         .ok()?;
-    crate::credential::mdoc::portrait_of(&issuer_signed)
+    let image = crate::credential::mdoc::portrait_of(&issuer_signed)?;
+    let media_type = if image.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        "image/jpeg"
+    } else if image.starts_with(b"\x89PNG\r\n\x1a\n") {
+        "image/png"
+    } else {
+        return None;
+    };
+    Some((media_type, image))
 }
 
 /// The fields `allowed` of this licence, and nothing else.
@@ -127,10 +136,10 @@ pub fn disclose(
                 .collect::<Vec<_>>()),
             // The officer compares the face in front of them with the one the licence was issued with: the
             // portrait signed into the licence's mdoc, as issued (R9).
-            "portrait" => match portrait_jpeg(edl) {
-                Some(jpeg) => json!({
-                    "mediaType": "image/jpeg",
-                    "data": base64::engine::general_purpose::STANDARD.encode(jpeg),
+            "portrait" => match portrait_image(edl) {
+                Some((media_type, image)) => json!({
+                    "mediaType": media_type,
+                    "data": base64::engine::general_purpose::STANDARD.encode(image),
                 }),
                 None => continue,
             },
