@@ -331,8 +331,9 @@ fn unique<K: PartialEq + std::fmt::Debug, V>(entries: Vec<(K, V)>) -> Result<Uni
 /// received from outside (that one goes through [`verify_issuer_signed`]).
 pub fn portrait_of(issuer_signed: &[u8]) -> Option<Vec<u8>> {
     let issuer_signed: IssuerSigned = iso::from_slice(issuer_signed).ok()?;
-    let items = issuer_signed.name_spaces?.get(&ISO_NAMESPACE.to_string())?.clone();
-    items
+    let name_spaces = issuer_signed.name_spaces?;
+    name_spaces
+        .get(&ISO_NAMESPACE.to_string())?
         .iter()
         .map(Tag24::value)
         .find(|item| item.element_identifier == "portrait")
