@@ -404,14 +404,12 @@ async fn photo_change_reissues(mut h: Harness) {
 
     // An officer checking the code sees the portrait the licence was signed with, to compare with the face.
     let shown = code(&h, LI_NA).await;
-    let mut officer = edl_tests::claims("officer-110000-0042", "officer", None);
-    officer["org"] = json!("北京市公安局公安交通管理局");
     let checked = call(
         &h.services,
         json_request(
             "POST /verifications",
             &[],
-            Some(officer),
+            edl_tests::officer(),
             &json!({ "code": shown.body["code"] }),
         ),
     )

@@ -5,8 +5,8 @@
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use edl_tests::{
-    admin, call, claims, dynamo_harness, embedded_harness, holder, json_request, request, Answer, Harness, LI_NA,
-    ZHANG_WEI,
+    admin, call, claims, dynamo_harness, embedded_harness, holder, json_request, officer, request, Answer, Harness,
+    LI_NA, ZHANG_WEI,
 };
 use serde_json::{json, Value};
 use shared::adapters::embedded::notices::EmbeddedNotices;
@@ -23,12 +23,6 @@ use std::sync::Arc;
 fn fleet_manager(fleet: &str) -> Option<Value> {
     let mut c = claims(&format!("fleet-manager-{fleet}"), "fleet_manager", None);
     c["org"] = json!(fleet);
-    Some(c)
-}
-
-fn officer() -> Option<Value> {
-    let mut c = claims("officer-110000-0042", "officer", None);
-    c["org"] = json!("北京市公安局公安交通管理局");
     Some(c)
 }
 

@@ -245,6 +245,13 @@ pub fn holder(sub: &str) -> Option<Value> {
     Some(claims(sub, "holder", None))
 }
 
+/// A traffic police officer of Beijing, as the sample events and the local server's default token.
+pub fn officer() -> Option<Value> {
+    let mut c = claims("officer-110000-0042", "officer", None);
+    c["org"] = serde_json::json!("北京市公安局公安交通管理局");
+    Some(c)
+}
+
 pub fn admin() -> Option<Value> {
     Some(claims("admin-0001", "admin", None))
 }
