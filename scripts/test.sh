@@ -3,30 +3,26 @@
 # lints, checks template.yaml offline, starts ministack (the local AWS emulator) on a free loopback port, runs the
 # whole Rust workspace's tests against it, and stops it by its process id; then the consoles: their type check,
 # their build compared with the committed consoles/dist, and the browser tests (Playwright in Debian's Chromium)
-# against edl-local on another free loopback port, stopped by its process id too.
+# against edl-local on another free loopback port, stopped by its process id too; last the stack test
+# (scripts/stack-test.sh): the template built, deployed onto an emulator of its own and driven end to end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
-venv="${EDL_VENV:-$root/.venv}"
-requirements=scripts/requirements-dev.txt
 
 # 1. Tools, installed once per change of the pinned versions.
-want=$(sha256sum "$requirements" | cut -d' ' -f1)
-if [ ! -x "$venv/bin/python" ] || [ "$(cat "$venv/.requirements.sha256" 2>/dev/null)" != "$want" ]; then
-  echo "== installing pinned tools into $venv"
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$requirements"
-  echo "$want" > "$venv/.requirements.sha256"
-fi
+. scripts/venv.sh
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/edl-test.XXXXXX")
 ministack_pid=""
 consoles_pid=""
-cleanup() {
+stop_consoles() {
   if [ -n "$consoles_pid" ] && kill -0 "$consoles_pid" 2>/dev/null; then
     kill -TERM "$consoles_pid" 2>/dev/null || true
     wait "$consoles_pid" 2>/dev/null || true
   fi
+  consoles_pid=""
+}
+stop_ministack() {
   if [ -n "$ministack_pid" ] && kill -0 "$ministack_pid" 2>/dev/null; then
     # ministack was started in its own process group: stop the group, then reap it.
     kill -TERM -- "-$ministack_pid" 2>/dev/null || kill -TERM "$ministack_pid" 2>/dev/null || true
@@ -34,6 +30,11 @@ cleanup() {
     kill -KILL -- "-$ministack_pid" 2>/dev/null || true
     wait "$ministack_pid" 2>/dev/null || true
   fi
+  ministack_pid=""
+}
+cleanup() {
+  stop_consoles
+  stop_ministack
   rm -rf "$work"
 }
 trap cleanup EXIT INT TERM
@@ -84,6 +85,7 @@ if [ "$status" -ne 0 ]; then
   echo "== tests failed (exit $status); last lines of the ministack log:"
   tail -n 30 "$work/ministack.log" || true
 fi
+stop_ministack
 
 # 6. The consoles in a real browser, against edl-local with its embedded storage (no emulator).
 consoles=$root/consoles
@@ -123,4 +125,12 @@ if [ "$browser" -ne 0 ]; then
   tail -n 30 "$work/edl-local.log" || true
   [ "$status" -ne 0 ] || status=$browser
 fi
+stop_consoles
+
+# 7. The stack test: template.yaml built, deployed onto an emulator of its own and driven end to end.
+echo "== stack test (scripts/stack-test.sh)"
+unset AWS_ENDPOINT_URL AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_REGION
+stack=0
+scripts/stack-test.sh || stack=$?
+[ "$status" -ne 0 ] || status=$stack
 exit "$status"

@@ -6,7 +6,7 @@ use edl_tests::{
     ZHANG_WEI,
 };
 use serde_json::{json, Value};
-use shared::domain::licence::LicenceState;
+use shared::register::licence::LicenceState;
 use shared::sample::showcase_licences;
 
 async fn open(h: &Harness, who: Option<Value>, body: Value) -> Answer {
@@ -317,7 +317,7 @@ async fn every_ineligibility_reason_is_reported_and_nothing_written(h: Harness) 
     let mut seen = Vec::new();
     for (mut licence, index) in cases {
         let first17 = format!("11010519900101{:03}", 100 + index);
-        let check = shared::domain::licence::resident_id_check_char(&first17).expect("check");
+        let check = shared::register::licence::resident_id_check_char(&first17).expect("check");
         licence.number = format!("{first17}{check}");
         licence.holder_id = licence.number.clone();
         h.services
@@ -729,28 +729,8 @@ async fn signing_keys_with_their_certificates_remaining_life(mut h: Harness) {
     assert_eq!((refused.status, refused.problem()), (403, "forbidden"));
 }
 
-macro_rules! on_both_adapters {
-    ($($name:ident),* $(,)?) => {
-        mod embedded {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    super::$name(edl_tests::embedded_harness().await).await
-                }
-            )*
-        }
-        mod dynamodb {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    super::$name(edl_tests::dynamo_harness().await).await
-                }
-            )*
-        }
-    };
-}
-
-on_both_adapters!(
+edl_tests::on_both_adapters!(
+    |records| edl_tests::harness(std::sync::Arc::new(records), 5).await;
     signing_keys_with_their_certificates_remaining_life,
     photo_on_file_with_liveness_is_approved,
     counter_application_by_the_issuing_office,

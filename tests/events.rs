@@ -1,8 +1,9 @@
 //! Every file in `events/` run through its real handler, as `sam local invoke -e events/<file>` would.
 
 use edl_tests::{call, dynamo_harness, embedded_harness, images, Answer, Harness, LI_NA, ZHANG_WEI};
-use shared::domain::application::{Actor, Application, Channel, Opening, PhotoSource};
-use shared::domain::caller::Role;
+use shared::applications::application::{Application, Channel, Opening, PhotoSource};
+use shared::kernel::caller::Actor;
+use shared::kernel::caller::Role;
 use shared::service::photos::PhotoOutcome;
 
 /// The application id the `apply-*` events name.
@@ -151,6 +152,10 @@ async fn truck_pass_events(h: &Harness) {
         (200, Some("京B20001")),
         "{read:?}"
     );
+    // The sample pass starts tomorrow: no code before its first day, then one on that morning.
+    let early = run_text(h, &event_text("pass-code.json").replace(EVENT_PASS, &id)).await;
+    assert_eq!((early.status, early.problem()), (409, "pass-not-started"), "{early:?}");
+    h.clock.set("2026-11-26T10:00:00+08:00");
     let code = run_text(h, &event_text("pass-code.json").replace(EVENT_PASS, &id)).await;
     let code = code.body["code"]
         .as_str()

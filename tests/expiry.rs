@@ -2,14 +2,16 @@
 
 use chrono::{DateTime, Duration, Utc};
 use edl_tests::{at, harness, Harness, CHEN_JING, LI_NA, ZHANG_WEI};
-use shared::domain::application::{
-    Actor, Application, ApplicationState, Channel, Opening, PendingUpload, PhotoSource, PhotoSubmission,
+use shared::adapters::Records;
+use shared::applications::application::{
+    Application, ApplicationState, Channel, Opening, PendingUpload, PhotoSource, PhotoSubmission,
 };
-use shared::domain::caller::{Caller, Role};
-use shared::domain::edl::{EdlStatus, ElectronicLicence};
-use shared::domain::photo::ImageType;
-use shared::domain::review::{RejectionReason, ReviewDecision, Verdict};
-use shared::ports::{Issuance, Records};
+use shared::applications::photo::ImageType;
+use shared::applications::review::{RejectionReason, ReviewDecision, Verdict};
+use shared::issuance::edl::{EdlStatus, ElectronicLicence};
+use shared::issuance::ports::Issuance;
+use shared::kernel::caller::Actor;
+use shared::kernel::caller::{Caller, Role};
 use shared::service::expiry::{ExpiryOptions, ExpiryReport};
 use shared::service::{OpenApplication, ServiceError};
 use std::sync::Arc;
@@ -354,7 +356,7 @@ async fn expires_what_is_due_once(records: Arc<dyn Records>) {
         .expect("present");
     let licence = r.licence(CHEN_JING).await.expect("read").expect("present");
     assert_eq!(
-        shared::domain::verification::standing(&edl, &licence, h.services.today(), run_at),
+        shared::verification::standing::standing(&edl, &licence, h.services.today(), run_at),
         Err("licence-expired")
     );
 
@@ -507,28 +509,8 @@ async fn a_licence_no_longer_active_is_left_alone(records: Arc<dyn Records>) {
     ));
 }
 
-macro_rules! on_both_adapters {
-    ($($name:ident),* $(,)?) => {
-        mod embedded {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    super::$name(std::sync::Arc::new(edl_tests::embedded_records())).await
-                }
-            )*
-        }
-        mod dynamodb {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    super::$name(std::sync::Arc::new(edl_tests::dynamo_records().await)).await
-                }
-            )*
-        }
-    };
-}
-
-on_both_adapters!(
+edl_tests::on_both_adapters!(
+    |records| std::sync::Arc::new(records);
     expires_what_is_due_once,
     resumes_after_a_deadline,
     a_licence_no_longer_active_is_left_alone

@@ -11,9 +11,10 @@ use edl_tests::{
 use serde_json::json;
 use shared::credential::{cert, mdoc, showcode};
 use shared::crypto::LocalSigner;
-use shared::ports::{Signer, SignerError, TrustRole};
+use shared::kernel::signing::{Signer, SignerError};
 use shared::service::issuance::IssueOutcome;
 use shared::service::keys::Authority;
+use shared::verification::ports::TrustRole;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -386,7 +387,7 @@ async fn photo_change_reissues(mut h: Harness) {
         .expect("read")
         .expect("old");
     match old.status {
-        shared::domain::edl::EdlStatus::Superseded { by_serial, .. } => assert_eq!(by_serial, Some(second.clone())),
+        shared::issuance::edl::EdlStatus::Superseded { by_serial, .. } => assert_eq!(by_serial, Some(second.clone())),
         other => panic!("the old licence is superseded: {other:?}"),
     }
     let now = show(&h, LI_NA).await;
@@ -400,6 +401,29 @@ async fn photo_change_reissues(mut h: Harness) {
         .expect("base64");
     let verified = mdoc::verify_issuer_signed(&document, h.services.now(), 60).expect("verifies");
     assert!(verified.elements[mdoc::ISO_NAMESPACE].contains_key("portrait"));
+
+    // An officer checking the code sees the portrait the licence was signed with, to compare with the face.
+    let shown = code(&h, LI_NA).await;
+    let checked = call(
+        &h.services,
+        json_request(
+            "POST /verifications",
+            &[],
+            edl_tests::officer(),
+            &json!({ "code": shown.body["code"] }),
+        ),
+    )
+    .await;
+    assert_eq!(checked.status, 200, "{checked:?}");
+    assert_eq!(
+        checked.body["disclosed"]["portrait"]["mediaType"], "image/jpeg",
+        "the upload was a JPEG"
+    );
+    assert_eq!(
+        checked.body["disclosed"]["portrait"]["data"],
+        verified.elements[mdoc::ISO_NAMESPACE]["portrait"],
+        "the portrait as signed"
+    );
 }
 
 #[tokio::test]
@@ -538,7 +562,8 @@ async fn the_apps_device_key_is_bound_into_the_document() {
 #[tokio::test]
 async fn approvals_and_notices_go_on_the_event_bus() {
     use shared::adapters::eventbridge::EventBus;
-    use shared::ports::{Issuer, Notice, Notifier};
+    use shared::applications::ports::Issuer;
+    use shared::kernel::notice::{Notice, Notifier};
     let config = edl_tests::aws_config().await;
     let name = format!("edl-test-{}", uuid::Uuid::new_v4().simple());
     aws_sdk_eventbridge::Client::new(&config)

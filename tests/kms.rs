@@ -4,7 +4,7 @@ use chrono::{Duration, Utc};
 use shared::adapters::kms::{create_signing_key, KmsSigner};
 use shared::credential::cert::{self, Subject};
 use shared::crypto::{sha256, verify_es256, verify_es256_digest};
-use shared::ports::{Signer, SignerError};
+use shared::kernel::signing::{Signer, SignerError};
 
 /// Half the order of P-256, big-endian: a low-S signature has s <= this.
 const HALF_ORDER: [u8; 32] = [

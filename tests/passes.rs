@@ -5,14 +5,15 @@
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use edl_tests::{
-    admin, call, claims, dynamo_harness, embedded_harness, holder, json_request, request, Answer, Harness, LI_NA,
-    ZHANG_WEI,
+    admin, call, claims, dynamo_harness, embedded_harness, holder, json_request, officer, request, Answer, Harness,
+    LI_NA, ZHANG_WEI,
 };
 use serde_json::{json, Value};
-use shared::adapters::embedded_notices::EmbeddedNotices;
+use shared::adapters::embedded::notices::EmbeddedNotices;
 use shared::credential::{mdoc, pass as pass_document, showcode};
 use shared::crypto::LocalSigner;
-use shared::ports::{Notice, Signer};
+use shared::kernel::notice::Notice;
+use shared::kernel::signing::Signer;
 use shared::sample::{FLEET, OTHER_FLEET};
 use shared::service::expiry::ExpiryOptions;
 use shared::service::issuance::IssueOutcome;
@@ -22,12 +23,6 @@ use std::sync::Arc;
 fn fleet_manager(fleet: &str) -> Option<Value> {
     let mut c = claims(&format!("fleet-manager-{fleet}"), "fleet_manager", None);
     c["org"] = json!(fleet);
-    Some(c)
-}
-
-fn officer() -> Option<Value> {
-    let mut c = claims("officer-110000-0042", "officer", None);
-    c["org"] = json!("北京市公安局公安交通管理局");
     Some(c)
 }
 
@@ -559,7 +554,7 @@ async fn whole_flow(mut h: Harness) {
     // A cold start seeds the shipped rules again: what the administrator changed stays.
     h.services
         .records
-        .seed_truck_rules(&shared::domain::truck::TruckRulebook::shipped())
+        .seed_truck_rules(&shared::truck::rules::TruckRulebook::shipped())
         .await
         .expect("seed");
     let public = call(
@@ -652,6 +647,10 @@ async fn whole_flow(mut h: Harness) {
     )
     .await;
     assert_eq!(p5.status, 201, "{p5:?}");
+    // Active but not started (today is the 25th): no code yet, neither red nor green, and it says when.
+    let early = get(&h, "GET /truck/passes/{id}/code", &id_of(&p5), fleet_manager(FLEET)).await;
+    assert_eq!((early.status, early.problem()), (409, "pass-not-started"), "{early:?}");
+    assert_eq!(early.body["validFrom"], "2026-11-27", "{early:?}");
     let withdrawn = call(
         &h.services,
         request(

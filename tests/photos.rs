@@ -12,8 +12,10 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use serde_json::{json, Value};
-use shared::domain::photo::ImageType;
-use shared::ports::{PhotoStore, PhotoStoreError, UploadGrant};
+use shared::applications::photo::ImageType;
+use shared::applications::ports::{PhotoStore, PhotoStoreError, UploadGrant};
+use shared::applications::review::RejectionReason;
+use shared::kernel::notice::Notice;
 use shared::service::photos::PhotoOutcome;
 
 fn reviewer() -> Option<Value> {
@@ -479,6 +481,25 @@ async fn queue_pages_overdue_and_decisions(h: Harness) {
         json!(["background-not-white", "head-covered"])
     );
     assert_eq!(rejected.body["lastReview"]["by"]["id"], "reviewer-0001");
+    // The holder's app is told why, in the reasons' stable codes (the reviewer's note stays with staff).
+    let told: Vec<_> = h
+        .notices
+        .list()
+        .into_iter()
+        .filter_map(|(_, notice)| match notice {
+            Notice::PhotoRejected {
+                application_id,
+                reasons,
+                ..
+            } if application_id == first => Some(reasons),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        told,
+        [vec![RejectionReason::BackgroundNotWhite, RejectionReason::HeadCovered]],
+        "one rejection notice with its reasons"
+    );
     let resubmitted = upload_embedded(
         &h,
         LI_NA,

@@ -1,11 +1,14 @@
 //! The records port's behaviour, one suite run against both adapters: embedded and DynamoDB (on the emulator).
 
 use edl_tests::{at, CHEN_JING, LI_NA, ZHANG_WEI};
-use shared::domain::application::{Actor, Application, ApplicationState, Channel, Opening, PhotoSource};
-use shared::domain::caller::Role;
-use shared::domain::change::ChangeRecord;
-use shared::domain::rollout::Plan;
-use shared::ports::{Records, RolloutChange, StoreError};
+use shared::adapters::Records;
+use shared::applications::application::{Application, ApplicationState, Channel, Opening, PhotoSource};
+use shared::kernel::caller::Actor;
+use shared::kernel::caller::Role;
+use shared::kernel::store::StoreError;
+use shared::register::change::ChangeRecord;
+use shared::register::rollout::Plan;
+use shared::register::rollout::RolloutChange;
 use shared::sample::showcase_licences;
 
 fn holder_actor(id: &str) -> Actor {
@@ -247,28 +250,8 @@ async fn counter_application_approved_at_once_holds_the_slot(records: &dyn Recor
     ));
 }
 
-macro_rules! contract {
-    ($($name:ident),* $(,)?) => {
-        mod embedded {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    super::$name(&edl_tests::embedded_records()).await
-                }
-            )*
-        }
-        mod dynamodb {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    super::$name(&edl_tests::dynamo_records().await).await
-                }
-            )*
-        }
-    };
-}
-
-contract!(
+edl_tests::on_both_adapters!(
+    |records| &records;
     licences_import_read_and_reimport,
     licence_changes_are_optimistically_locked_and_recorded,
     one_open_application_per_licence,

@@ -4,7 +4,8 @@
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use edl_tests::{
-    admin, call, claims, dynamo_harness, embedded_harness, holder, json_request, request, Answer, Harness, ZHANG_WEI,
+    admin, call, claims, dynamo_harness, embedded_harness, holder, json_request, officer, request, Answer, Harness,
+    ZHANG_WEI,
 };
 use serde_json::{json, Value};
 use shared::credential::showcode::{self, CodeKind, ShowClaims};
@@ -14,12 +15,6 @@ use shared::service::keys::Authority;
 use shared::service::verification::{IacaPin, TrustCache};
 use std::io::Write;
 use std::sync::Arc;
-
-fn officer() -> Option<Value> {
-    let mut c = claims("officer-110000-0042", "officer", None);
-    c["org"] = json!("北京市公安局公安交通管理局");
-    Some(c)
-}
 
 fn rental() -> Option<Value> {
     let mut c = claims("rp-rental-0007", "relying_party", None);

@@ -116,6 +116,8 @@ test('a token the API refuses (the JWT authorizer answers 401) leads to sign-in 
   await page.unroute('**/reviews/*/decision');
   await signIn(page, 'reviewer');
   await expect(page).toHaveURL(new RegExp(`#/reviewer/photos/${application}$`));
+  // The key is pressed once the item is on the page again (its keyboard handler with it), not merely routed to.
+  await expect(page.locator('.item-head h2')).toHaveText('周审核');
   await page.keyboard.press('a');
   await expect(page.locator('.flash .notice-ok')).toContainText('已通过');
 });

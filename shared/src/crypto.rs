@@ -1,6 +1,6 @@
 //! ES256 building blocks: strict DER↔raw signature conversion, verification, and the in-memory signer.
 
-use crate::ports::{Signer, SignerError};
+use crate::kernel::signing::{Signer, SignerError};
 use async_trait::async_trait;
 use p256::ecdsa::signature::hazmat::{PrehashSigner, PrehashVerifier};
 use p256::ecdsa::{Signature, SigningKey, VerifyingKey};

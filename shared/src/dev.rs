@@ -5,7 +5,8 @@
 //! check. Locally, this module plays both parts with a secret that never
 //! leaves the local server's process.
 
-use crate::ports::{Clock, LivenessCheck, LivenessError, LivenessOutcome};
+use crate::applications::ports::{LivenessCheck, LivenessError, LivenessOutcome};
+use crate::kernel::time::Clock;
 use async_trait::async_trait;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;

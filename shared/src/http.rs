@@ -1,6 +1,7 @@
 //! The API Gateway edge shared by every function: callers from JWT claims, bodies in, JSON and problems out.
 
-use crate::domain::caller::{parse_roles, Caller};
+use crate::kernel::caller::{parse_roles, Caller};
+use crate::kernel::time::local_offset;
 use crate::problem::{self, Problem};
 use crate::service::ServiceError;
 use lambda_http::request::RequestContext;
@@ -185,7 +186,7 @@ pub fn respond(result: Result<Response<Body>, ServiceError>) -> Response<Body> {
     match result {
         Ok(response) => response,
         Err(error) => {
-            let p = error.problem();
+            let p = problem_for(&error);
             if p.status >= 500 {
                 tracing::error!(problem = p.slug(), error = %error, "request failed");
             } else {
@@ -218,4 +219,169 @@ pub async fn answer(
 /// One span per request, carrying the request id and route.
 pub fn request_span(request: &Request) -> tracing::Span {
     tracing::info_span!("request", request_id = %request_id(request), route = %route_key(request))
+}
+
+/// The problem document and status for a use case's error: one stable `type` per failure.
+pub fn problem_for(error: &ServiceError) -> Problem {
+    let detail = error.to_string();
+    match error {
+        ServiceError::Unauthenticated => Problem::new(
+            401,
+            "unauthenticated",
+            "Not signed in",
+            "This call needs a bearer token from the authority's login.",
+        ),
+        ServiceError::Forbidden(_) => Problem::new(403, "forbidden", "Not allowed", detail),
+        ServiceError::NotFound { what, id } => Problem::new(404, "not-found", "Not found", detail).with(what, id),
+        ServiceError::Invalid { errors, .. } => {
+            let p = Problem::new(400, "invalid-request", "Invalid request", detail);
+            if errors.is_empty() {
+                p
+            } else {
+                p.with("errors", errors)
+            }
+        }
+        ServiceError::TooLarge { limit } => {
+            Problem::new(413, "payload-too-large", "Request too large", detail).with("limitBytes", limit)
+        }
+        ServiceError::UnsupportedMediaType { .. } => {
+            Problem::new(415, "unsupported-media-type", "Unsupported media type", detail)
+        }
+        ServiceError::Ineligible { reasons } => Problem::new(
+            422,
+            "ineligible",
+            "Licence not eligible",
+            format!(
+                "The licence cannot have an electronic licence: {}",
+                reasons.iter().map(|r| r.message).collect::<Vec<_>>().join(" ")
+            ),
+        )
+        .with("reasons", reasons),
+        ServiceError::CityNotLive { city, opens_at, .. } => {
+            let when = match opens_at {
+                Some(at) => format!(
+                    "; it opens on {}",
+                    at.with_timezone(&local_offset()).format("%Y-%m-%d %H:%M (UTC+08:00)")
+                ),
+                None => "; its opening date has not been announced".into(),
+            };
+            Problem::new(
+                422,
+                "city-not-live",
+                "Not open in this city yet",
+                format!("{detail}{when}."),
+            )
+            .with("city", city)
+            .with("opensAt", opens_at)
+        }
+        ServiceError::NoPhotoOnFile => Problem::new(
+            422,
+            "no-photo-on-file",
+            "No photo on file",
+            "There is no compliant photo on file for this licence; apply with a new photo (camera or album).",
+        ),
+        ServiceError::OpenApplicationExists { existing } => Problem::new(
+            409,
+            "open-application-exists",
+            "An application is already open",
+            "The licence already has an open application; continue or withdraw it before opening another.",
+        )
+        .with("application", existing),
+        ServiceError::IllegalTransition(t) => {
+            Problem::new(409, "illegal-transition", "Not possible in this state", detail).with("state", t.from)
+        }
+        ServiceError::Conflict => Problem::new(
+            409,
+            "conflict",
+            "Changed meanwhile",
+            "The record changed while this request was processed; read it again and retry.",
+        ),
+        ServiceError::LivenessFailed { confidence } => Problem::new(
+            422,
+            "liveness-failed",
+            "Real-person check failed",
+            "The real-person check did not pass; the application stays open and the check can be tried again.",
+        )
+        .with("confidence", confidence),
+        ServiceError::LivenessSessionInvalid(_) => {
+            Problem::new(400, "liveness-session-invalid", "Invalid liveness session", detail)
+        }
+        ServiceError::LicenceNotActive { serial } => Problem::new(
+            409,
+            "licence-not-active",
+            "Licence not valid",
+            format!("{detail} It was superseded, stopped or has expired; apply again for a new electronic licence."),
+        )
+        .with("serial", serial),
+        ServiceError::PassRefused { reasons } => Problem::new(
+            422,
+            "pass-refused",
+            "Truck pass refused",
+            format!(
+                "The city does not issue this pass: {}",
+                reasons.iter().map(|r| r.message.as_str()).collect::<Vec<_>>().join(" ")
+            ),
+        )
+        .with("reasons", reasons),
+        ServiceError::NotYourVehicle { plate } => Problem::new(
+            403,
+            "not-your-vehicle",
+            "Not your vehicle",
+            format!("{detail} A pass is applied for by the vehicle's registered owner or its fleet's manager."),
+        )
+        .with("plate", plate),
+        ServiceError::PassNotActive { serial, status } => {
+            Problem::new(409, "pass-not-active", "Pass not active", detail)
+                .with("serial", serial)
+                .with("passStatus", status)
+        }
+        ServiceError::PassNotStarted { serial, valid_from } => {
+            Problem::new(409, "pass-not-started", "Pass not started", detail)
+                .with("serial", serial)
+                .with("validFrom", valid_from.to_string())
+        }
+        ServiceError::IllegalPassTransition { state, .. } => {
+            Problem::new(409, "illegal-transition", "Not possible in this state", detail).with("state", state)
+        }
+        ServiceError::Unavailable(_) => Problem::new(
+            503,
+            "unavailable",
+            "Temporarily unavailable",
+            "A service this request needs is unavailable; retry shortly.",
+        ),
+    }
+}
+
+/// Declares a function's routes once, as `template.yaml` names them: an enum with one variant per route,
+/// the route keys as `ROUTES` (which the drift tests compare with the template), and the lookup of a
+/// request's route. A handler matches on the variants, so the compiler checks that every route is handled.
+#[macro_export]
+macro_rules! routes {
+    ($(#[$meta:meta])* $vis:vis enum $name:ident { $($variant:ident = $key:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        $vis enum $name {
+            $($variant),+
+        }
+
+        impl $name {
+            /// The route key, e.g. `POST /applications`.
+            pub const fn key(self) -> &'static str {
+                match self {
+                    $($name::$variant => $key),+
+                }
+            }
+
+            /// The route an API Gateway route key names, when this function serves it.
+            pub fn of(key: &str) -> Option<$name> {
+                match key {
+                    $($key => Some($name::$variant),)+
+                    _ => None,
+                }
+            }
+        }
+
+        /// The routes this function serves, as `template.yaml` declares them.
+        $vis const ROUTES: &[&str] = &[$($key),+];
+    };
 }

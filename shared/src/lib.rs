@@ -2,14 +2,20 @@
 //! reach the world through, and the adapters behind those ports.
 
 pub mod adapters;
+pub mod applications;
 pub mod credential;
 pub mod crypto;
 pub mod dev;
-pub mod domain;
+pub mod error;
+pub mod expiry;
 #[cfg(feature = "http")]
 pub mod http;
-pub mod ports;
+pub mod issuance;
+pub mod kernel;
 pub mod problem;
+pub mod register;
 pub mod sample;
 pub mod service;
 pub mod telemetry;
+pub mod truck;
+pub mod verification;

@@ -1,7 +1,7 @@
 //! A realistic, deterministic sample register: every class and state, Chinese names and addresses.
 
-use crate::domain::licence::{resident_id_check_char, IssuingAuthority, Licence, LicenceState, Sex, VehicleClass};
-use crate::domain::rollout::{City, Plan};
+use crate::register::licence::{resident_id_check_char, IssuingAuthority, Licence, LicenceState, Sex, VehicleClass};
+use crate::register::rollout::{City, Plan};
 use chrono::{Days, NaiveDate};
 
 /// The well-known records the README's walkthrough and the events use.
@@ -191,8 +191,8 @@ pub const OTHER_FLEET: &str = "91310115MA02TRUCK2";
 /// The sample vehicle register: 张伟's own truck, `FLEET`'s trucks, another
 /// fleet's, a truck no city lets in (hazardous goods), and 李娜's truck below
 /// every city's emission minimum.
-pub fn showcase_vehicles() -> Vec<crate::domain::truck::Vehicle> {
-    use crate::domain::truck::{EmissionStandard as E, Vehicle, VehicleType as T};
+pub fn showcase_vehicles() -> Vec<crate::truck::vehicle::Vehicle> {
+    use crate::truck::vehicle::{EmissionStandard as E, Vehicle, VehicleType as T};
     let vehicle = |plate: &str, vehicle_type, emission, owner: &str, fleet: Option<&str>| Vehicle {
         plate: plate.into(),
         vehicle_type,

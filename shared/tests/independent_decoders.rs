@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use shared::credential::showcode::{self, CodeKind, Colour, ShowClaims};
 use shared::credential::status_list::{self, StatusList, StatusListToken};
 use shared::crypto::LocalSigner;
-use shared::ports::Signer;
+use shared::kernel::signing::Signer;
 
 /// The test venv's python, which scripts/test.sh exports; a missing one fails the test.
 fn python() -> String {

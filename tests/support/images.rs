@@ -1,6 +1,6 @@
 //! Generated photo files for tests: ID photos that pass the automatic checks, and broken ones that fail exactly one.
 //
-// This file is also included with `#[path]` into the unit tests of `shared::domain::photo`, so it
+// This file is also included with `#[path]` into the unit tests of `shared::applications::photo`, so it
 // depends only on `image` and `chrono` and never names `crate::`.
 
 use image::codecs::jpeg::JpegEncoder;

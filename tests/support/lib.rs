@@ -6,12 +6,14 @@ use chrono::{DateTime, Utc};
 use lambda_http::{Body, Request, Response};
 use serde_json::{json, Value};
 use shared::adapters::dynamodb::DynamoRecords;
+use shared::adapters::embedded::photos::EmbeddedPhotos;
 use shared::adapters::embedded::EmbeddedRecords;
-use shared::adapters::embedded_photos::EmbeddedPhotos;
 use shared::adapters::s3::S3Photos;
+use shared::adapters::Records;
+use shared::applications::ports::PhotoStore;
 use shared::dev::{DevKeys, DevLiveness};
-use shared::domain::rollout::Plan;
-use shared::ports::{Clock, PhotoStore, Records};
+use shared::kernel::time::Clock;
+use shared::register::rollout::Plan;
 use shared::service::Services;
 use std::sync::{Arc, Mutex};
 
@@ -78,6 +80,37 @@ pub fn embedded_records() -> EmbeddedRecords {
     EmbeddedRecords::new()
 }
 
+/// The both-adapters suite: each named test (an `async fn` taking one fixture) runs once on the embedded
+/// records and once on DynamoDB in the emulator, the fixture built from each adapter's records by the
+/// closure-like head, e.g. `on_both_adapters!(|records| Arc::new(records); test_a, test_b)`.
+#[macro_export]
+macro_rules! on_both_adapters {
+    (|$records:ident| $fixture:expr; $($name:ident),* $(,)?) => {
+        mod embedded {
+            #[allow(unused_imports)]
+            use super::*;
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let $records = $crate::embedded_records();
+                    super::$name($fixture).await
+                }
+            )*
+        }
+        mod dynamodb {
+            #[allow(unused_imports)]
+            use super::*;
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let $records = $crate::dynamo_records().await;
+                    super::$name($fixture).await
+                }
+            )*
+        }
+    };
+}
+
 /// A clock the test sets.
 pub struct TestClock(Mutex<DateTime<Utc>>);
 
@@ -116,6 +149,8 @@ pub struct Harness {
     pub clock: Arc<TestClock>,
     /// The embedded photo store, when the harness uses it.
     pub embedded_photos: Option<Arc<EmbeddedPhotos>>,
+    /// The notices the use cases pushed to holders and fleets.
+    pub notices: Arc<shared::adapters::embedded::notices::EmbeddedNotices>,
 }
 
 pub async fn harness(records: Arc<dyn Records>, samples: usize) -> Harness {
@@ -146,7 +181,7 @@ pub async fn harness_with(
         .await
         .unwrap_or_else(|e| panic!("seed rollout: {e}"));
     records
-        .seed_truck_rules(&shared::domain::truck::TruckRulebook::shipped())
+        .seed_truck_rules(&shared::truck::rules::TruckRulebook::shipped())
         .await
         .unwrap_or_else(|e| panic!("seed truck rules: {e}"));
     if samples > 0 {
@@ -163,12 +198,15 @@ pub async fn harness_with(
         keys: keys.clone(),
         clock: clock.clone(),
     });
-    let services = Services::new(records, clock.clone(), liveness).with_photos(photos);
+    let notices = Arc::new(shared::adapters::embedded::notices::EmbeddedNotices::default());
+    let mut services = Services::new(records, clock.clone(), liveness).with_photos(photos);
+    services.notifier = Some(notices.clone());
     Harness {
         services,
         keys,
         clock,
         embedded_photos,
+        notices,
     }
 }
 
@@ -205,6 +243,13 @@ pub fn claims(sub: &str, roles: &str, office: Option<&str>) -> Value {
 
 pub fn holder(sub: &str) -> Option<Value> {
     Some(claims(sub, "holder", None))
+}
+
+/// A traffic police officer of Beijing, as the sample events and the local server's default token.
+pub fn officer() -> Option<Value> {
+    let mut c = claims("officer-110000-0042", "officer", None);
+    c["org"] = serde_json::json!("北京市公安局公安交通管理局");
+    Some(c)
 }
 
 pub fn admin() -> Option<Value> {

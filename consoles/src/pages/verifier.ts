@@ -193,7 +193,13 @@ function value(field: string, raw: unknown): Child {
     const record = raw as { at: string; reason: string; changed: string[] }[];
     return record.length ? h('ul', null, record.map((r) => h('li', null, `${dateTime(r.at)} · ${r.reason}`))) : tr('无', 'none');
   }
-  if (field === 'portrait') return raw ? tr('在档', 'on file') : tr('无', 'none');
+  if (field === 'portrait') {
+    // The portrait signed into the licence, for the officer to compare with the face in front of them.
+    const portrait = raw as { mediaType?: string; data?: string } | null;
+    const type = portrait?.mediaType === 'image/png' ? 'image/png' : 'image/jpeg';
+    if (!portrait?.data || !/^[A-Za-z0-9+/]+=*$/.test(portrait.data)) return tr('无', 'none');
+    return h('img', { class: 'portrait', src: `data:${type};base64,${portrait.data}`, alt: tr('驾驶证照片', 'Licence portrait') });
+  }
   if (field === 'colour') return raw === 'green' ? tr('绿码', 'green') : tr('红码', 'red');
   return String(raw);
 }

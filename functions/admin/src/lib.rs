@@ -5,22 +5,24 @@ use lambda_http::{Body, Request, Response};
 use shared::http::{self, MAX_JSON_BODY};
 use shared::service::{ServiceError, Services};
 
-/// The routes this function serves, as `template.yaml` declares them.
-pub const ROUTES: [&str; 13] = [
-    "POST /admin/licences",
-    "GET /admin/licences/{number}",
-    "PATCH /admin/licences/{number}",
-    "GET /admin/rollout",
-    "PUT /admin/rollout/cities/{city}",
-    "PUT /admin/rollout/waves/{wave}",
-    "POST /admin/vehicles",
-    "GET /admin/truck/cities/{city}",
-    "PUT /admin/truck/cities/{city}",
-    "PUT /admin/truck/rollout/cities/{city}",
-    "PUT /admin/truck/rollout/batches/{batch}",
-    "POST /admin/truck/passes/{id}/revocation",
-    "GET /admin/keys",
-];
+shared::routes! {
+    /// The routes this function serves.
+    pub enum Route {
+        ImportLicences = "POST /admin/licences",
+        ReadLicence = "GET /admin/licences/{number}",
+        ChangeLicence = "PATCH /admin/licences/{number}",
+        Rollout = "GET /admin/rollout",
+        SwitchCity = "PUT /admin/rollout/cities/{city}",
+        SwitchWave = "PUT /admin/rollout/waves/{wave}",
+        ImportVehicles = "POST /admin/vehicles",
+        TruckRules = "GET /admin/truck/cities/{city}",
+        ChangeTruckRules = "PUT /admin/truck/cities/{city}",
+        SwitchTruckCity = "PUT /admin/truck/rollout/cities/{city}",
+        SwitchTruckBatch = "PUT /admin/truck/rollout/batches/{batch}",
+        RevokePass = "POST /admin/truck/passes/{id}/revocation",
+        SigningKeys = "GET /admin/keys",
+    }
+}
 
 /// An import is JSON Lines of up to 5 MiB: under Lambda's 6 MB payload limit
 /// once API Gateway's envelope is added, and about 10,000 licences.
@@ -32,8 +34,8 @@ pub async fn handle(services: &Services, request: Request) -> Response<Body> {
 
 async fn route(services: &Services, request: &Request) -> Result<Response<Body>, ServiceError> {
     let caller = http::caller(request)?;
-    match http::route_key(request).as_str() {
-        "POST /admin/licences" => {
+    match Route::of(&http::route_key(request)) {
+        Some(Route::ImportLicences) => {
             let body = http::read_text(
                 request,
                 MAX_IMPORT_BODY,
@@ -42,11 +44,11 @@ async fn route(services: &Services, request: &Request) -> Result<Response<Body>,
             )?;
             Ok(http::json(200, &services.import_licences(&caller, body).await?))
         }
-        "GET /admin/licences/{number}" => {
+        Some(Route::ReadLicence) => {
             let number = http::path_parameter(request, "number")?;
             Ok(http::json(200, &services.licence_for_admin(&caller, &number).await?))
         }
-        "PATCH /admin/licences/{number}" => {
+        Some(Route::ChangeLicence) => {
             let number = http::path_parameter(request, "number")?;
             let change = http::read_json(request, MAX_JSON_BODY)?;
             Ok(http::json(
@@ -54,19 +56,19 @@ async fn route(services: &Services, request: &Request) -> Result<Response<Body>,
                 &services.change_licence(&caller, &number, change).await?,
             ))
         }
-        "GET /admin/rollout" => Ok(http::json(200, &services.rollout(&caller).await?)),
-        "GET /admin/keys" => Ok(http::json(200, &services.signing_keys(&caller).await?)),
-        "PUT /admin/rollout/cities/{city}" => {
+        Some(Route::Rollout) => Ok(http::json(200, &services.rollout(&caller).await?)),
+        Some(Route::SigningKeys) => Ok(http::json(200, &services.signing_keys(&caller).await?)),
+        Some(Route::SwitchCity) => {
             let city = http::path_parameter(request, "city")?;
             let switch = http::read_json(request, MAX_JSON_BODY)?;
             Ok(http::json(200, &services.switch_city(&caller, &city, switch).await?))
         }
-        "PUT /admin/rollout/waves/{wave}" => {
+        Some(Route::SwitchWave) => {
             let wave = http::path_parameter(request, "wave")?;
             let switch = http::read_json(request, MAX_JSON_BODY)?;
             Ok(http::json(200, &services.switch_wave(&caller, &wave, switch).await?))
         }
-        "POST /admin/vehicles" => {
+        Some(Route::ImportVehicles) => {
             let body = http::read_text(
                 request,
                 MAX_IMPORT_BODY,
@@ -75,11 +77,11 @@ async fn route(services: &Services, request: &Request) -> Result<Response<Body>,
             )?;
             Ok(http::json(200, &services.import_vehicles(&caller, body).await?))
         }
-        "GET /admin/truck/cities/{city}" => {
+        Some(Route::TruckRules) => {
             let city = http::path_parameter(request, "city")?;
             Ok(http::json(200, &services.truck_rules_for_admin(&caller, &city).await?))
         }
-        "PUT /admin/truck/cities/{city}" => {
+        Some(Route::ChangeTruckRules) => {
             let city = http::path_parameter(request, "city")?;
             let change = http::read_json(request, MAX_JSON_BODY)?;
             Ok(http::json(
@@ -87,7 +89,7 @@ async fn route(services: &Services, request: &Request) -> Result<Response<Body>,
                 &services.change_truck_rules(&caller, &city, change).await?,
             ))
         }
-        "PUT /admin/truck/rollout/cities/{city}" => {
+        Some(Route::SwitchTruckCity) => {
             let city = http::path_parameter(request, "city")?;
             let switch = http::read_json(request, MAX_JSON_BODY)?;
             Ok(http::json(
@@ -95,7 +97,7 @@ async fn route(services: &Services, request: &Request) -> Result<Response<Body>,
                 &services.switch_truck_city(&caller, &city, switch).await?,
             ))
         }
-        "PUT /admin/truck/rollout/batches/{batch}" => {
+        Some(Route::SwitchTruckBatch) => {
             let batch = http::path_parameter(request, "batch")?;
             let switch = http::read_json(request, MAX_JSON_BODY)?;
             Ok(http::json(
@@ -103,11 +105,11 @@ async fn route(services: &Services, request: &Request) -> Result<Response<Body>,
                 &services.switch_truck_batch(&caller, &batch, switch).await?,
             ))
         }
-        "POST /admin/truck/passes/{id}/revocation" => {
+        Some(Route::RevokePass) => {
             let id = http::path_parameter(request, "id")?;
             let revocation = http::read_json(request, MAX_JSON_BODY)?;
             Ok(http::json(200, &services.revoke_pass(&caller, &id, revocation).await?))
         }
-        _ => Err(http::no_route(request)),
+        None => Err(http::no_route(request)),
     }
 }

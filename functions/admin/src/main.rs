@@ -10,11 +10,11 @@ async fn main() -> Result<(), Error> {
     // yet; changes and switches an administrator made are never overwritten.
     services
         .records
-        .seed_rollout(&shared::domain::rollout::Plan::default_plan())
+        .seed_rollout(&shared::register::rollout::Plan::default_plan())
         .await?;
     services
         .records
-        .seed_truck_rules(&shared::domain::truck::TruckRulebook::shipped())
+        .seed_truck_rules(&shared::truck::rules::TruckRulebook::shipped())
         .await?;
     let services = &services;
     run(service_fn(move |request: Request| async move {

@@ -4,13 +4,15 @@ use lambda_http::{Body, Request, Response};
 use shared::http::{self, MAX_JSON_BODY};
 use shared::service::{ServiceError, Services};
 
-/// The routes this function serves, as `template.yaml` declares them.
-pub const ROUTES: [&str; 4] = [
-    "POST /applications",
-    "GET /applications/{id}",
-    "DELETE /applications/{id}",
-    "POST /applications/{id}/liveness",
-];
+shared::routes! {
+    /// The routes this function serves.
+    pub enum Route {
+        Open = "POST /applications",
+        Read = "GET /applications/{id}",
+        Withdraw = "DELETE /applications/{id}",
+        ConfirmLiveness = "POST /applications/{id}/liveness",
+    }
+}
 
 pub async fn handle(services: &Services, request: Request) -> Response<Body> {
     http::answer(&request, route(services, &request)).await
@@ -18,25 +20,25 @@ pub async fn handle(services: &Services, request: Request) -> Response<Body> {
 
 async fn route(services: &Services, request: &Request) -> Result<Response<Body>, ServiceError> {
     let caller = http::caller(request)?;
-    match http::route_key(request).as_str() {
-        "POST /applications" => {
+    match Route::of(&http::route_key(request)) {
+        Some(Route::Open) => {
             let body = http::read_json(request, MAX_JSON_BODY)?;
             let application = services.open_application(&caller, body).await?;
             Ok(http::json(201, &application))
         }
-        "GET /applications/{id}" => {
+        Some(Route::Read) => {
             let id = http::path_parameter(request, "id")?;
             Ok(http::json(200, &services.application(&caller, &id).await?))
         }
-        "DELETE /applications/{id}" => {
+        Some(Route::Withdraw) => {
             let id = http::path_parameter(request, "id")?;
             Ok(http::json(200, &services.withdraw(&caller, &id).await?))
         }
-        "POST /applications/{id}/liveness" => {
+        Some(Route::ConfirmLiveness) => {
             let id = http::path_parameter(request, "id")?;
             let body = http::read_json(request, MAX_JSON_BODY)?;
             Ok(http::json(200, &services.confirm_liveness(&caller, &id, body).await?))
         }
-        _ => Err(http::no_route(request)),
+        None => Err(http::no_route(request)),
     }
 }

@@ -4,13 +4,15 @@ use lambda_http::{Body, Request, Response};
 use shared::http;
 use shared::service::{ServiceError, Services};
 
-/// The routes this function serves, as `template.yaml` declares them.
-pub const ROUTES: [&str; 4] = [
-    "GET /licence",
-    "GET /licence/code",
-    "GET /licence/pages/{page}",
-    "GET /licence/checks",
-];
+shared::routes! {
+    /// The routes this function serves.
+    pub enum Route {
+        Show = "GET /licence",
+        Code = "GET /licence/code",
+        Page = "GET /licence/pages/{page}",
+        Checks = "GET /licence/checks",
+    }
+}
 
 pub async fn handle(services: &Services, request: Request) -> Response<Body> {
     http::answer(&request, route(services, &request)).await
@@ -18,18 +20,18 @@ pub async fn handle(services: &Services, request: Request) -> Response<Body> {
 
 async fn route(services: &Services, request: &Request) -> Result<Response<Body>, ServiceError> {
     let caller = http::caller(request)?;
-    match http::route_key(request).as_str() {
-        "GET /licence" => Ok(http::json(200, &services.show_licence(&caller).await?)),
-        "GET /licence/code" => Ok(http::json(200, &services.show_code(&caller).await?)),
-        "GET /licence/checks" => Ok(http::json(
+    match Route::of(&http::route_key(request)) {
+        Some(Route::Show) => Ok(http::json(200, &services.show_licence(&caller).await?)),
+        Some(Route::Code) => Ok(http::json(200, &services.show_code(&caller).await?)),
+        Some(Route::Checks) => Ok(http::json(
             200,
             &serde_json::json!({ "checks": services.licence_checks(&caller).await? }),
         )),
-        "GET /licence/pages/{page}" => {
+        Some(Route::Page) => {
             let page = http::path_parameter(request, "page")?;
             let rendered = services.licence_page(&caller, &page).await?;
             Ok(http::binary(200, rendered.content_type, rendered.body))
         }
-        _ => Err(http::no_route(request)),
+        None => Err(http::no_route(request)),
     }
 }

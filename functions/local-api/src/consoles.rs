@@ -268,32 +268,41 @@ pub async fn publish(
     Ok(written)
 }
 
-/// `edl-local consoles publish ...`: the arguments after `consoles`.
-pub async fn command(args: &[String]) -> Result<String, String> {
-    let mut iter = args.iter();
-    if iter.next().map(String::as_str) != Some("publish") {
-        return Err(PUBLISH_USAGE.into());
-    }
-    let (mut bucket, mut api, mut issuer, mut client_id, mut login_origin) = (None, None, None, None, None);
-    while let Some(flag) = iter.next() {
-        let slot = match flag.as_str() {
-            "--bucket" => &mut bucket,
-            "--api" => &mut api,
-            "--issuer" => &mut issuer,
-            "--client-id" => &mut client_id,
-            "--login-origin" => &mut login_origin,
-            other => return Err(format!("unknown argument {other}\n\n{PUBLISH_USAGE}")),
-        };
-        *slot = Some(iter.next().cloned().ok_or(format!("{flag} needs a value"))?);
-    }
-    let required = |value: Option<String>, flag: &str| value.ok_or(format!("{flag} is required\n\n{PUBLISH_USAGE}"));
-    let bucket = required(bucket, "--bucket")?;
+/// `edl-local consoles publish`: where the consoles go and what they call.
+#[derive(Debug, clap::Args)]
+pub struct Publish {
+    /// The stack's ConsoleBucketName.
+    #[arg(long)]
+    pub bucket: String,
+    /// The stack's ApiUrl.
+    #[arg(long, value_name = "API_URL")]
+    pub api: String,
+    /// The OpenID Connect issuer (the parameter JwtIssuer).
+    #[arg(long, value_name = "JWT_ISSUER")]
+    pub issuer: String,
+    /// The consoles' client id (the parameter ConsoleClientId).
+    #[arg(long)]
+    pub client_id: String,
+    /// The login page's origin (the parameter ConsoleLoginOrigin), when it differs from the issuer's.
+    #[arg(long, value_name = "ORIGIN")]
+    pub login_origin: Option<String>,
+}
+
+/// Publishes the consoles as `publish` says; what was written.
+pub async fn publish_command(publish_args: Publish) -> Result<String, String> {
+    let Publish {
+        bucket,
+        api,
+        issuer,
+        client_id,
+        login_origin,
+    } = publish_args;
     let config = ConsoleConfig {
         sign_in: SignIn::Oidc,
-        api: required(api, "--api")?,
+        api,
         oidc: Some(OidcClient {
-            issuer: required(issuer, "--issuer")?,
-            client_id: required(client_id, "--client-id")?,
+            issuer,
+            client_id,
             scope: Some("openid".into()),
             redirect_uri: None,
         }),
@@ -312,13 +321,6 @@ pub async fn command(args: &[String]) -> Result<String, String> {
     .map_err(|e| e.to_string())?;
     Ok(format!("published {} to s3://{bucket}/", written.join(", ")))
 }
-
-pub const PUBLISH_USAGE: &str = "  edl-local consoles publish --bucket BUCKET --api API_URL --issuer JWT_ISSUER --client-id CLIENT_ID [--login-origin ORIGIN]
-      Upload the consoles (consoles/dist, compiled in) and their config.json to the stack's
-      ConsoleBucket, signing in at the OpenID Connect issuer with the client id (PKCE)
-      and calling the API at API_URL (the stack outputs ConsoleBucketName, ApiUrl;
-      the parameters JwtIssuer, ConsoleClientId, ConsoleLoginOrigin).
-";
 
 /// The camera for the verifier's scanner, and nothing else a page could ask for.
 pub const PERMISSIONS_POLICY: &str = "camera=(self), microphone=(), geolocation=(), payment=(), usb=()";

@@ -5,16 +5,18 @@ pub mod routes;
 pub mod server;
 
 use shared::adapters::dynamodb::DynamoRecords;
+use shared::adapters::embedded::notices::{ChannelIssuer, EmbeddedNotices};
+use shared::adapters::embedded::photos::EmbeddedPhotos;
 use shared::adapters::embedded::EmbeddedRecords;
-use shared::adapters::embedded_notices::{ChannelIssuer, EmbeddedNotices};
-use shared::adapters::embedded_photos::EmbeddedPhotos;
 use shared::adapters::kms::KmsSigner;
 use shared::adapters::s3::S3Photos;
+use shared::adapters::Records;
+use shared::applications::ports::PhotoStore;
 use shared::crypto::LocalSigner;
 use shared::dev::{DevKeys, DevLiveness};
-use shared::domain::rollout::Plan;
-use shared::ports::Signer;
-use shared::ports::{Clock, PhotoStore, Records, SystemClock};
+use shared::kernel::signing::Signer;
+use shared::kernel::time::{Clock, SystemClock};
+use shared::register::rollout::Plan;
 use shared::service::keys::Authority;
 use shared::service::Services;
 use std::sync::Arc;
@@ -36,9 +38,9 @@ pub enum Storage {
 #[derive(Debug, thiserror::Error)]
 pub enum LocalError {
     #[error("cannot prepare the records: {0}")]
-    Records(#[from] shared::ports::StoreError),
+    Records(#[from] shared::kernel::store::StoreError),
     #[error("cannot prepare the photo store: {0}")]
-    Photos(#[from] shared::ports::PhotoStoreError),
+    Photos(#[from] shared::applications::ports::PhotoStoreError),
     #[error("cannot prepare the signing keys: {0}")]
     Keys(String),
 }
@@ -93,7 +95,7 @@ pub async fn local_services(
     };
     records.seed_rollout(&Plan::default_plan()).await?;
     records
-        .seed_truck_rules(&shared::domain::truck::TruckRulebook::shipped())
+        .seed_truck_rules(&shared::truck::rules::TruckRulebook::shipped())
         .await?;
     if samples > 0 {
         records.import_vehicles(&shared::sample::showcase_vehicles()).await?;

@@ -5,162 +5,144 @@
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use edl_local_api::consoles::{Consoles, SignIn, PREFIX, PUBLISH_USAGE};
+use clap::{Args, Parser, Subcommand};
+use edl_local_api::consoles::{Consoles, Publish, SignIn, PREFIX};
 use edl_local_api::routes::{routes_from_template, TEMPLATE};
 use edl_local_api::server::{serve, LocalApi};
 use edl_local_api::{local_services, Storage};
 use shared::dev::DevKeys;
-use shared::domain::caller::Role;
-use shared::ports::TrustRole;
+use shared::kernel::caller::Role;
 use shared::service::verification::IacaPin;
+use shared::verification::ports::TrustRole;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::process::ExitCode;
 use std::sync::Arc;
 
-const USAGE: &str = "\
-edl-local: the electronic driving licence API on your machine
+/// edl-local: the electronic driving licence API on your machine.
+#[derive(Debug, Parser)]
+#[command(name = "edl-local", args_conflicts_with_subcommands = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// `edl-local` with no command serves.
+    #[command(flatten)]
+    serve: ServeArgs,
+}
 
-USAGE:
-  edl-local [serve] [--port N] [--samples N] [--seed N]
-      Serve every HTTP function of template.yaml on 127.0.0.1 (default port 3000)
-      with in-process storage and N sample licences (default 10000).
-      With AWS_ENDPOINT_URL set (e.g. a running ministack) or --aws, records go
-      to the DynamoDB table TABLE_NAME (default edl-local) and photos to the S3
-      bucket PHOTO_BUCKET (default edl-photos-local) instead; both are created
-      when AWS_ENDPOINT_URL is set, and samples are loaded only when --samples
-      is given. The consoles are served at /consoles/ with a development
-      sign-in, or with the config.json that EDL_CONSOLE_CONFIG names.
-  edl-local samples [--count N] [--seed N]
-      Print N sample licences as JSON Lines (the import format of POST /admin/licences).
-  edl-local keys bootstrap --iaca-key KMS_KEY --ds-key KMS_KEY
-  edl-local keys add-signer --key KMS_KEY
-  edl-local keys retire --kid KID
-  edl-local keys list
-      Administer the certificates in the DynamoDB table TABLE_NAME with keys in
-      KMS (AWS credentials and AWS_REGION from the environment): create the
-      IACA root and a document signer (both signed through KMS), add a document
-      signer for rotation, retire one (it still verifies what it signed).
-      bootstrap prints the IACA certificate's SHA-256 fingerprint: the stack's
-      IacaSha256 parameter. add-signer certifies under the IACA that
-      IACA_SHA256 names (a row alone is never trusted).
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve every HTTP function of template.yaml on 127.0.0.1 (what edl-local does with no command).
+    ///
+    /// Storage is in-process, with sample licences. With AWS_ENDPOINT_URL set (e.g. a running ministack) or --aws, records go to the DynamoDB table
+    /// TABLE_NAME (default edl-local) and photos to the S3 bucket PHOTO_BUCKET (default edl-photos-local)
+    /// instead; both are created when AWS_ENDPOINT_URL is set, and samples are loaded only when --samples
+    /// is given. The consoles are served at /consoles/ with a development sign-in, or with the config.json
+    /// that EDL_CONSOLE_CONFIG names. With the AWS adapters, IACA_SHA256 is the fingerprint of the IACA to
+    /// trust when this run did not create it (a deployed stack's, or an emulator's from an earlier run);
+    /// without it nothing verifies or signs.
+    Serve(ServeArgs),
+    /// Print sample licences as JSON Lines (the import format of POST /admin/licences).
+    Samples {
+        /// How many licences.
+        #[arg(long, visible_alias = "samples", default_value_t = 10_000)]
+        count: usize,
+        #[arg(long, default_value_t = 2026)]
+        seed: u64,
+    },
+    /// Administer the certificates in the deployment's table, with keys in KMS.
+    ///
+    /// The table is TABLE_NAME; AWS credentials and AWS_REGION come from the environment.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// The browser consoles of a deployment.
+    #[command(subcommand)]
+    Consoles(ConsolesCommand),
+}
 
-  IACA_SHA256 (serve, with AWS adapters): the fingerprint of the IACA to trust
-      when this run did not create it (a deployed stack's, or an emulator's
-      from an earlier run); without it nothing verifies or signs.
-";
-
-struct Options {
-    command: String,
-    subcommand: Option<String>,
-    iaca_key: Option<String>,
-    key: Option<String>,
-    kid: Option<String>,
+#[derive(Debug, Args)]
+struct ServeArgs {
+    #[arg(long, default_value_t = 3000)]
     port: u16,
+    /// Sample licences to load (10,000 in memory by default; none with the AWS adapters unless given).
+    #[arg(long)]
     samples: Option<usize>,
+    #[arg(long, default_value_t = 2026)]
     seed: u64,
+    /// Use the AWS adapters (DynamoDB, S3) even without AWS_ENDPOINT_URL.
+    #[arg(long)]
     aws: bool,
 }
 
-fn parse(args: &[String]) -> Result<Options, String> {
-    let mut options = Options {
-        command: "serve".into(),
-        subcommand: None,
-        iaca_key: None,
-        key: None,
-        kid: None,
-        port: 3000,
-        samples: None,
-        seed: 2026,
-        aws: false,
-    };
-    let mut iter = args.iter().peekable();
-    if let Some(first) = iter.peek() {
-        if !first.starts_with('-') {
-            options.command = (*first).clone();
-            iter.next();
-        }
-    }
-    if options.command == "keys" {
-        options.subcommand = iter.next().cloned();
-    }
-    while let Some(arg) = iter.next() {
-        let mut value = |name: &str| iter.next().cloned().ok_or(format!("{name} needs a value"));
-        match arg.as_str() {
-            "--port" => options.port = value("--port")?.parse().map_err(|_| "--port takes a number")?,
-            "--samples" | "--count" => {
-                options.samples = Some(value(arg)?.parse().map_err(|_| format!("{arg} takes a number"))?)
-            }
-            "--seed" => options.seed = value("--seed")?.parse().map_err(|_| "--seed takes a number")?,
-            "--aws" => options.aws = true,
-            "--iaca-key" => options.iaca_key = Some(value("--iaca-key")?),
-            "--ds-key" | "--key" => options.key = Some(value(arg)?),
-            "--kid" => options.kid = Some(value("--kid")?),
-            "-h" | "--help" => options.command = "help".into(),
-            other => return Err(format!("unknown argument {other}")),
-        }
-    }
-    Ok(options)
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Create the IACA root and a document signer, both signed through KMS.
+    ///
+    /// Prints the IACA certificate's SHA-256 fingerprint: the stack's IacaSha256 parameter.
+    Bootstrap {
+        #[arg(long, value_name = "KMS_KEY")]
+        iaca_key: String,
+        #[arg(long, value_name = "KMS_KEY")]
+        ds_key: String,
+    },
+    /// Add a document signer, for rotation.
+    ///
+    /// It is certified under the IACA that IACA_SHA256 names (a row alone is never trusted).
+    AddSigner {
+        #[arg(long, value_name = "KMS_KEY")]
+        key: String,
+    },
+    /// Retire a document signer (it still verifies what it signed).
+    Retire {
+        #[arg(long)]
+        kid: String,
+    },
+    /// List the certificates.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+enum ConsolesCommand {
+    /// Upload the consoles and their config.json to the stack's ConsoleBucket.
+    ///
+    /// The consoles (consoles/dist, compiled in) sign in at the OpenID Connect issuer with the client id (PKCE) and calling the API at API_URL (the
+    /// stack outputs ConsoleBucketName, ApiUrl; the parameters JwtIssuer, ConsoleClientId, ConsoleLoginOrigin).
+    Publish(Publish),
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
     shared::telemetry::init_tracing();
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.first().map(String::as_str) == Some("consoles") {
-        return match edl_local_api::consoles::command(&args[1..]).await {
-            Ok(report) => {
-                println!("{report}");
-                ExitCode::SUCCESS
-            }
-            Err(e) => {
-                eprintln!("edl-local consoles: {e}");
-                ExitCode::FAILURE
-            }
-        };
-    }
-    let options = match parse(&args) {
-        Ok(o) => o,
-        Err(e) => {
-            eprintln!("edl-local: {e}\n\n{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
-    match options.command.as_str() {
-        "help" => {
-            print!("{USAGE}{PUBLISH_USAGE}");
-            ExitCode::SUCCESS
-        }
-        "samples" => {
-            let licences = shared::sample::generate(options.samples.unwrap_or(10_000), options.seed);
+    let cli = Cli::parse();
+    let (what, outcome) = match cli.command {
+        None => ("edl-local", run(cli.serve).await.map(|()| String::new())),
+        Some(Command::Serve(serve)) => ("edl-local", run(serve).await.map(|()| String::new())),
+        Some(Command::Samples { count, seed }) => {
+            let licences = shared::sample::generate(count, seed);
             print!("{}", shared::sample::to_json_lines(&licences));
+            return ExitCode::SUCCESS;
+        }
+        Some(Command::Keys(command)) => ("edl-local keys", keys(command).await),
+        Some(Command::Consoles(ConsolesCommand::Publish(publish))) => (
+            "edl-local consoles",
+            edl_local_api::consoles::publish_command(publish).await,
+        ),
+    };
+    match outcome {
+        Ok(report) => {
+            if !report.is_empty() {
+                println!("{report}");
+            }
             ExitCode::SUCCESS
         }
-        "keys" => match keys(&options).await {
-            Ok(report) => {
-                println!("{report}");
-                ExitCode::SUCCESS
-            }
-            Err(e) => {
-                eprintln!("edl-local keys: {e}");
-                ExitCode::FAILURE
-            }
-        },
-        "serve" => match run(options).await {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("edl-local: {e}");
-                ExitCode::FAILURE
-            }
-        },
-        other => {
-            eprintln!("edl-local: unknown command {other}\n\n{USAGE}");
-            ExitCode::from(2)
+        Err(e) => {
+            eprintln!("{what}: {e}");
+            ExitCode::FAILURE
         }
     }
 }
 
 /// `edl-local keys ...`: certificates in the deployment's table, keys in KMS.
-async fn keys(options: &Options) -> Result<String, String> {
+async fn keys(command: KeysCommand) -> Result<String, String> {
     use shared::adapters::dynamodb::DynamoRecords;
     use shared::adapters::kms::KmsSigner;
     use shared::service::keys::Authority;
@@ -173,40 +155,30 @@ async fn keys(options: &Options) -> Result<String, String> {
     ));
     let mut services = Services::new(
         records,
-        Arc::new(shared::ports::SystemClock),
+        Arc::new(shared::kernel::time::SystemClock),
         Arc::new(shared::adapters::NoLivenessService),
     );
     services.signer = Some(Arc::new(KmsSigner::new(&config)));
     pin_from_environment(&services)?;
     let authority = Authority::default();
-    let entries = match options.subcommand.as_deref() {
-        Some("bootstrap") => {
-            let iaca = options.iaca_key.as_deref().ok_or("--iaca-key is required")?;
-            let ds = options.key.as_deref().ok_or("--ds-key is required")?;
-            vec![
-                services
-                    .install_iaca(&authority, iaca)
-                    .await
-                    .map_err(|e| e.to_string())?,
-                services
-                    .add_document_signer(&authority, ds)
-                    .await
-                    .map_err(|e| e.to_string())?,
-            ]
-        }
-        Some("add-signer") => {
-            let key = options.key.as_deref().ok_or("--key is required")?;
-            vec![services
-                .add_document_signer(&authority, key)
+    let bootstrap = matches!(command, KeysCommand::Bootstrap { .. });
+    let entries = match command {
+        KeysCommand::Bootstrap { iaca_key, ds_key } => vec![
+            services
+                .install_iaca(&authority, &iaca_key)
                 .await
-                .map_err(|e| e.to_string())?]
-        }
-        Some("retire") => {
-            let kid = options.kid.as_deref().ok_or("--kid is required")?;
-            vec![services.retire_document_signer(kid).await.map_err(|e| e.to_string())?]
-        }
-        Some("list") => services.records.trust().await.map_err(|e| e.to_string())?,
-        other => return Err(format!("unknown keys command {other:?}; see --help")),
+                .map_err(|e| e.to_string())?,
+            services
+                .add_document_signer(&authority, &ds_key)
+                .await
+                .map_err(|e| e.to_string())?,
+        ],
+        KeysCommand::AddSigner { key } => vec![services
+            .add_document_signer(&authority, &key)
+            .await
+            .map_err(|e| e.to_string())?],
+        KeysCommand::Retire { kid } => vec![services.retire_document_signer(&kid).await.map_err(|e| e.to_string())?],
+        KeysCommand::List => services.records.trust().await.map_err(|e| e.to_string())?,
     };
     let pinned = services.trust_cache.iaca_pin();
     let mut lines: Vec<String> = entries
@@ -226,7 +198,7 @@ async fn keys(options: &Options) -> Result<String, String> {
             line
         })
         .collect();
-    if options.subcommand.as_deref() == Some("bootstrap") {
+    if bootstrap {
         if let Some(pin) = pinned {
             lines.push(format!(
                 "\nIACA fingerprint: {pin}\nDeploy with it, so that the functions trust this IACA and no other:\n  \
@@ -246,7 +218,7 @@ fn pin_from_environment(services: &shared::service::Services) -> Result<(), Stri
     Ok(())
 }
 
-async fn run(options: Options) -> Result<(), String> {
+async fn run(options: ServeArgs) -> Result<(), String> {
     let routes = routes_from_template(TEMPLATE).map_err(|e| e.to_string())?;
     let endpoint = std::env::var("AWS_ENDPOINT_URL").ok().filter(|e| !e.is_empty());
     let storage = if endpoint.is_some() || options.aws {

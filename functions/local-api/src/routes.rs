@@ -1,6 +1,6 @@
 //! The HTTP routes, read from `template.yaml` so that the local server cannot drift from the deployment.
 
-use serde_yaml::Value;
+use serde_norway::Value;
 
 /// The template the product deploys, compiled in.
 pub const TEMPLATE: &str = include_str!("../../../template.yaml");
@@ -67,14 +67,14 @@ fn percent_decode(segment: &str) -> String {
 #[derive(Debug, thiserror::Error)]
 pub enum TemplateError {
     #[error("template.yaml is not YAML: {0}")]
-    Yaml(#[from] serde_yaml::Error),
+    Yaml(#[from] serde_norway::Error),
     #[error("template.yaml: {0}")]
     Shape(String),
 }
 
 /// Every `HttpApi` event of every function in the template.
 pub fn routes_from_template(text: &str) -> Result<Vec<Route>, TemplateError> {
-    let template: Value = serde_yaml::from_str(text)?;
+    let template: Value = serde_norway::from_str(text)?;
     let resources = template
         .get("Resources")
         .and_then(Value::as_mapping)

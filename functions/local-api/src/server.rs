@@ -9,10 +9,10 @@ use hyper::body::Incoming;
 use lambda_http::Body;
 use serde::Deserialize;
 use serde_json::json;
-use shared::adapters::embedded_notices::EmbeddedNotices;
-use shared::adapters::embedded_photos::EmbeddedPhotos;
+use shared::adapters::embedded::notices::EmbeddedNotices;
+use shared::adapters::embedded::photos::EmbeddedPhotos;
 use shared::dev::{DevClaims, DevKeys, DEV_AUDIENCE, DEV_ISSUER};
-use shared::domain::caller::{parse_roles, Role};
+use shared::kernel::caller::{parse_roles, Role};
 use shared::problem::Problem;
 use shared::service::Services;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -97,6 +97,15 @@ pub fn default_subject(role: Role) -> (&'static str, Option<&'static str>, Optio
     }
 }
 
+/// A relying party's token minted for another organisation than the sample insurer gets a login id of that
+/// organisation, so that the holder's check log does not name the insurer's verifier for a rental desk's check.
+fn default_verifier_id(role: Role, org: Option<&str>) -> Option<String> {
+    match (role, org) {
+        (Role::RelyingParty, Some(org)) if Some(org) != default_subject(role).2 => Some(format!("rp-{org}-0001")),
+        _ => None,
+    }
+}
+
 impl LocalApi {
     pub fn new(
         services: Services,
@@ -134,7 +143,9 @@ impl LocalApi {
         let (default_sub, default_office, default_org) = default_subject(role);
         let now = self.services.now().timestamp();
         let claims = DevClaims {
-            sub: sub.unwrap_or_else(|| default_sub.to_string()),
+            sub: sub.unwrap_or_else(|| {
+                default_verifier_id(role, org.as_deref()).unwrap_or_else(|| default_sub.to_string())
+            }),
             roles: role.as_str().to_string(),
             office: office.or(default_office.map(str::to_string)),
             org: org.or(default_org.map(str::to_string)),
@@ -313,7 +324,7 @@ impl LocalApi {
                 };
                 match self.services.photo_arrived(&event.key).await {
                     Ok(outcome) => json_response(200, &json!(outcome)),
-                    Err(e) => problem_response(&e.problem()),
+                    Err(e) => problem_response(&shared::http::problem_for(&e)),
                 }
             }
             ("POST", "tokens") => {
@@ -366,8 +377,8 @@ impl LocalApi {
             Ok(key) => key,
             Err(refusal) => {
                 let status = match refusal {
-                    shared::adapters::embedded_photos::UploadRefusal::Forged
-                    | shared::adapters::embedded_photos::UploadRefusal::Expired => 403,
+                    shared::adapters::embedded::photos::UploadRefusal::Forged
+                    | shared::adapters::embedded::photos::UploadRefusal::Expired => 403,
                     _ => 400,
                 };
                 return problem_response(&Problem::new(
@@ -380,7 +391,7 @@ impl LocalApi {
         };
         match self.services.photo_arrived(&key).await {
             Ok(outcome) => json_response(201, &json!(outcome)),
-            Err(e) => problem_response(&e.problem()),
+            Err(e) => problem_response(&shared::http::problem_for(&e)),
         }
     }
 
@@ -491,5 +502,24 @@ pub async fn serve(api: Arc<LocalApi>, listener: tokio::net::TcpListener) -> std
                 tracing::debug!(error = %e, "connection ended");
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_relying_party_of_another_organisation_is_not_the_sample_insurer() {
+        assert_eq!(
+            default_verifier_id(Role::RelyingParty, Some("神州租车")).as_deref(),
+            Some("rp-神州租车-0001")
+        );
+        assert_eq!(
+            default_verifier_id(Role::RelyingParty, default_subject(Role::RelyingParty).2),
+            None
+        );
+        assert_eq!(default_verifier_id(Role::RelyingParty, None), None);
+        assert_eq!(default_verifier_id(Role::Officer, Some("某市公安局")), None);
     }
 }

@@ -4,19 +4,21 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use shared::http::{self, MAX_JSON_BODY};
 use shared::service::{ServiceError, Services};
 
-/// The routes this function serves, as `template.yaml` declares them.
-pub const ROUTES: [&str; 10] = [
-    "GET /truck/cities",
-    "GET /truck/cities/{city}",
-    "POST /truck/passes",
-    "GET /truck/passes",
-    "GET /truck/passes/{id}",
-    "DELETE /truck/passes/{id}",
-    "GET /truck/passes/{id}/code",
-    "GET /truck/passes/{id}/checks",
-    "GET /truck/reviews",
-    "POST /truck/reviews/{id}/decision",
-];
+shared::routes! {
+    /// The routes this function serves.
+    pub enum Route {
+        Cities = "GET /truck/cities",
+        CityRules = "GET /truck/cities/{city}",
+        Apply = "POST /truck/passes",
+        List = "GET /truck/passes",
+        Read = "GET /truck/passes/{id}",
+        Withdraw = "DELETE /truck/passes/{id}",
+        Code = "GET /truck/passes/{id}/code",
+        Checks = "GET /truck/passes/{id}/checks",
+        ReviewQueue = "GET /truck/reviews",
+        Decide = "POST /truck/reviews/{id}/decision",
+    }
+}
 
 pub async fn handle(services: &Services, request: Request) -> Response<Body> {
     http::answer(&request, route(services, &request)).await
@@ -34,57 +36,58 @@ fn plate_filter(request: &Request) -> Result<Option<String>, ServiceError> {
 }
 
 async fn route(services: &Services, request: &Request) -> Result<Response<Body>, ServiceError> {
-    let route = http::route_key(request);
+    let route = Route::of(&http::route_key(request));
     // The rules are public: an app shows them before anyone signs in.
-    match route.as_str() {
-        "GET /truck/cities" => return Ok(http::json(200, &services.truck_cities().await?)),
-        "GET /truck/cities/{city}" => {
+    match route {
+        Some(Route::Cities) => return Ok(http::json(200, &services.truck_cities().await?)),
+        Some(Route::CityRules) => {
             let city = http::path_parameter(request, "city")?;
             return Ok(http::json(200, &services.truck_city_rules(&city).await?));
         }
         _ => {}
     }
     let caller = http::caller(request)?;
-    match route.as_str() {
-        "POST /truck/passes" => {
+    match route {
+        Some(Route::Apply) => {
             let application = http::read_json(request, MAX_JSON_BODY)?;
             Ok(http::json(201, &services.apply_for_pass(&caller, application).await?))
         }
-        "GET /truck/passes" => {
+        Some(Route::List) => {
             let plate = plate_filter(request)?;
             Ok(http::json(
                 200,
                 &services.truck_passes(&caller, plate.as_deref()).await?,
             ))
         }
-        "GET /truck/passes/{id}" => {
+        Some(Route::Read) => {
             let id = http::path_parameter(request, "id")?;
             Ok(http::json(200, &services.truck_pass(&caller, &id).await?))
         }
-        "DELETE /truck/passes/{id}" => {
+        Some(Route::Withdraw) => {
             let id = http::path_parameter(request, "id")?;
             Ok(http::json(200, &services.withdraw_pass(&caller, &id).await?))
         }
-        "GET /truck/passes/{id}/code" => {
+        Some(Route::Code) => {
             let id = http::path_parameter(request, "id")?;
             Ok(http::json(200, &services.pass_code(&caller, &id).await?))
         }
-        "GET /truck/passes/{id}/checks" => {
+        Some(Route::Checks) => {
             let id = http::path_parameter(request, "id")?;
             Ok(http::json(
                 200,
                 &serde_json::json!({ "checks": services.pass_checks(&caller, &id).await? }),
             ))
         }
-        "GET /truck/reviews" => {
+        Some(Route::ReviewQueue) => {
             let query = http::queue_request(request)?;
             Ok(http::json(200, &services.pass_review_queue(&caller, query).await?))
         }
-        "POST /truck/reviews/{id}/decision" => {
+        Some(Route::Decide) => {
             let id = http::path_parameter(request, "id")?;
             let decision = http::read_json(request, MAX_JSON_BODY)?;
             Ok(http::json(200, &services.decide_pass(&caller, &id, decision).await?))
         }
-        _ => Err(http::no_route(request)),
+        // The public routes were answered above.
+        Some(Route::Cities | Route::CityRules) | None => Err(http::no_route(request)),
     }
 }

@@ -13,7 +13,7 @@ async fn main() -> Result<(), Error> {
     // administrator's changes and switches are never overwritten.
     services
         .records
-        .seed_truck_rules(&shared::domain::truck::TruckRulebook::shipped())
+        .seed_truck_rules(&shared::truck::rules::TruckRulebook::shipped())
         .await?;
     let services = &services;
     run(service_fn(move |request: Request| async move {

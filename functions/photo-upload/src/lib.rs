@@ -4,8 +4,12 @@ use lambda_http::{Body, Request, Response};
 use shared::http::{self, MAX_JSON_BODY};
 use shared::service::{ServiceError, Services};
 
-/// The routes this function serves, as `template.yaml` declares them.
-pub const ROUTES: [&str; 1] = ["POST /applications/{id}/photo-uploads"];
+shared::routes! {
+    /// The routes this function serves.
+    pub enum Route {
+        RequestUpload = "POST /applications/{id}/photo-uploads",
+    }
+}
 
 pub async fn handle(services: &Services, request: Request) -> Response<Body> {
     http::answer(&request, route(services, &request)).await
@@ -13,8 +17,8 @@ pub async fn handle(services: &Services, request: Request) -> Response<Body> {
 
 async fn route(services: &Services, request: &Request) -> Result<Response<Body>, ServiceError> {
     let caller = http::caller(request)?;
-    match http::route_key(request).as_str() {
-        "POST /applications/{id}/photo-uploads" => {
+    match Route::of(&http::route_key(request)) {
+        Some(Route::RequestUpload) => {
             let id = http::path_parameter(request, "id")?;
             let body = http::read_json(request, MAX_JSON_BODY)?;
             Ok(http::json(
@@ -22,6 +26,6 @@ async fn route(services: &Services, request: &Request) -> Result<Response<Body>,
                 &services.request_photo_upload(&caller, &id, body).await?,
             ))
         }
-        _ => Err(http::no_route(request)),
+        None => Err(http::no_route(request)),
     }
 }

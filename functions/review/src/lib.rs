@@ -4,8 +4,14 @@ use lambda_http::{Body, Request, Response};
 use shared::http::{self, MAX_JSON_BODY};
 use shared::service::{ServiceError, Services};
 
-/// The routes this function serves, as `template.yaml` declares them.
-pub const ROUTES: [&str; 3] = ["GET /reviews", "GET /reviews/{id}", "POST /reviews/{id}/decision"];
+shared::routes! {
+    /// The routes this function serves.
+    pub enum Route {
+        Queue = "GET /reviews",
+        Open = "GET /reviews/{id}",
+        Decide = "POST /reviews/{id}/decision",
+    }
+}
 
 pub async fn handle(services: &Services, request: Request) -> Response<Body> {
     http::answer(&request, route(services, &request)).await
@@ -13,20 +19,20 @@ pub async fn handle(services: &Services, request: Request) -> Response<Body> {
 
 async fn route(services: &Services, request: &Request) -> Result<Response<Body>, ServiceError> {
     let caller = http::caller(request)?;
-    match http::route_key(request).as_str() {
-        "GET /reviews" => {
+    match Route::of(&http::route_key(request)) {
+        Some(Route::Queue) => {
             let query = http::queue_request(request)?;
             Ok(http::json(200, &services.review_queue(&caller, query).await?))
         }
-        "GET /reviews/{id}" => {
+        Some(Route::Open) => {
             let id = http::path_parameter(request, "id")?;
             Ok(http::json(200, &services.review_item(&caller, &id).await?))
         }
-        "POST /reviews/{id}/decision" => {
+        Some(Route::Decide) => {
             let id = http::path_parameter(request, "id")?;
             let decision = http::read_json(request, MAX_JSON_BODY)?;
             Ok(http::json(200, &services.decide_review(&caller, &id, decision).await?))
         }
-        _ => Err(http::no_route(request)),
+        None => Err(http::no_route(request)),
     }
 }

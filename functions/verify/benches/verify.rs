@@ -10,12 +10,16 @@ use base64::Engine as _;
 use p256::ecdsa::signature::Verifier as _;
 use shared::adapters::embedded::EmbeddedRecords;
 use shared::adapters::NoLivenessService;
+use shared::applications::application::{Application, ApplicationState, Channel, Opening, PhotoSource};
+use shared::applications::ports::ApplicationStore;
 use shared::credential::presentation::{self, SessionTranscript};
 use shared::credential::{cert, mdoc};
 use shared::crypto::{verify_es256, LocalSigner};
-use shared::domain::application::{Actor, Application, ApplicationState, Channel, Opening, PhotoSource};
-use shared::domain::caller::{Caller, Role};
-use shared::ports::{Records, Signer, SystemClock};
+use shared::kernel::caller::Actor;
+use shared::kernel::caller::{Caller, Role};
+use shared::kernel::signing::Signer;
+use shared::kernel::time::SystemClock;
+use shared::register::ports::{RegisterStore, RolloutStore};
 use shared::service::keys::Authority;
 use shared::service::verification::VerificationRequest;
 use shared::service::Services;
@@ -50,7 +54,7 @@ struct Presented {
 async fn setup() -> Result<(Services, String, Presented), String> {
     let records = Arc::new(EmbeddedRecords::new());
     records
-        .seed_rollout(&shared::domain::rollout::Plan::default_plan())
+        .seed_rollout(&shared::register::rollout::Plan::default_plan())
         .await
         .map_err(|e| e.to_string())?;
     let licences = shared::sample::generate(1000, 2026);
@@ -100,7 +104,9 @@ async fn setup() -> Result<(Services, String, Presented), String> {
     let code = services.show_code(&caller).await.map_err(|e| e.to_string())?.code;
 
     // The same holder's licence as an mdoc bound to a device key, presented in a DeviceResponse.
-    let der = |entry: &shared::ports::TrustEntry| STANDARD.decode(&entry.certificate).map_err(|e| e.to_string());
+    let der = |entry: &shared::verification::ports::TrustEntry| {
+        STANDARD.decode(&entry.certificate).map_err(|e| e.to_string())
+    };
     let (iaca, ds) = (der(&iaca)?, der(&ds)?);
     let device = p256::ecdsa::SigningKey::random(&mut rand_core::OsRng);
     let device_sec1 = device.verifying_key().to_encoded_point(false).as_bytes().to_vec();

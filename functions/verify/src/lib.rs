@@ -7,12 +7,14 @@ use lambda_http::{Body, Request, Response};
 use shared::http::{self, MAX_JSON_BODY};
 use shared::service::{ServiceError, Services};
 
-/// The routes this function serves, as `template.yaml` declares them.
-pub const ROUTES: [&str; 3] = [
-    "POST /verifications",
-    "POST /truck/verifications",
-    "GET /.well-known/edl/trust",
-];
+shared::routes! {
+    /// The routes this function serves.
+    pub enum Route {
+        VerifyLicence = "POST /verifications",
+        VerifyPass = "POST /truck/verifications",
+        Trust = "GET /.well-known/edl/trust",
+    }
+}
 
 /// An mdoc with its portrait is larger than an ordinary JSON body.
 pub const MAX_VERIFICATION_BODY: usize = 768 * 1024;
@@ -22,9 +24,9 @@ pub async fn handle(services: &Services, request: Request) -> Response<Body> {
 }
 
 async fn route(services: &Services, request: &Request) -> Result<Response<Body>, ServiceError> {
-    match http::route_key(request).as_str() {
+    match Route::of(&http::route_key(request)) {
         // Public and cacheable: anyone may verify offline.
-        "GET /.well-known/edl/trust" => {
+        Some(Route::Trust) => {
             let document = services.trust_document().await?;
             let mut response = http::json(200, &document);
             if let Ok(value) = "public, max-age=3600".parse() {
@@ -32,16 +34,16 @@ async fn route(services: &Services, request: &Request) -> Result<Response<Body>,
             }
             Ok(response)
         }
-        "POST /verifications" => {
+        Some(Route::VerifyLicence) => {
             let caller = http::caller(request)?;
             let body = http::read_json(request, MAX_VERIFICATION_BODY.max(MAX_JSON_BODY))?;
             Ok(http::json(200, &services.verify(&caller, body).await?))
         }
-        "POST /truck/verifications" => {
+        Some(Route::VerifyPass) => {
             let caller = http::caller(request)?;
             let body = http::read_json(request, MAX_VERIFICATION_BODY.max(MAX_JSON_BODY))?;
             Ok(http::json(200, &services.verify_pass(&caller, body).await?))
         }
-        _ => Err(http::no_route(request)),
+        None => Err(http::no_route(request)),
     }
 }

@@ -2,9 +2,10 @@
 
 use super::dynamodb::DynamoRecords;
 use super::NoLivenessService;
+use crate::applications::ports::LivenessCheck;
 use crate::dev::{DevKeys, DevLiveness};
-use crate::domain::calendar::WorkingCalendar;
-use crate::ports::{Clock, LivenessCheck, SystemClock};
+use crate::kernel::calendar::WorkingCalendar;
+use crate::kernel::time::{Clock, SystemClock};
 use crate::service::verification::IacaPin;
 use crate::service::Services;
 use std::sync::Arc;
@@ -70,7 +71,7 @@ pub async fn services_from_environment() -> Result<Services, WiringError> {
         liveness,
     );
     if let Ok(disclosure) = std::env::var("EDL_DISCLOSURE") {
-        services.disclosure = crate::domain::verification::Disclosure::from_json(&disclosure)
+        services.disclosure = crate::verification::disclosure::Disclosure::from_json(&disclosure)
             .map_err(|e| WiringError::Invalid("EDL_DISCLOSURE", e.to_string()))?;
     }
     // The IACA verification, issuance and signing trust (the template's IacaSha256); none without it.

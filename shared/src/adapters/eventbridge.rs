@@ -3,8 +3,9 @@
 //! `ApplicationApproved` events are routed by a rule to the issue function;
 //! notices (`LicenceIssued`, ...) are for the push service that subscribes.
 
-use crate::domain::application::Application;
-use crate::ports::{Issuer, IssuerError, Notice, Notifier, NotifierError};
+use crate::applications::application::Application;
+use crate::applications::ports::{Issuer, IssuerError};
+use crate::kernel::notice::{Notice, Notifier, NotifierError};
 use async_trait::async_trait;
 use aws_sdk_eventbridge::error::DisplayErrorContext;
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;

@@ -1,7 +1,7 @@
 //! The AWS KMS adapter of the signer port: ES256 signatures with keys that never leave KMS.
 
 use crate::crypto::{der_signature_to_raw, p256_sec1_from_spki};
-use crate::ports::{Signer, SignerError};
+use crate::kernel::signing::{Signer, SignerError};
 use async_trait::async_trait;
 use aws_sdk_kms::error::DisplayErrorContext;
 use aws_sdk_kms::primitives::Blob;

@@ -5,8 +5,6 @@ pub mod aws;
 #[cfg(feature = "dynamodb")]
 pub mod dynamodb;
 pub mod embedded;
-pub mod embedded_notices;
-pub mod embedded_photos;
 #[cfg(feature = "eventbridge")]
 pub mod eventbridge;
 #[cfg(feature = "kms")]
@@ -16,8 +14,59 @@ pub mod rekognition;
 #[cfg(feature = "s3")]
 pub mod s3;
 
-use crate::ports::{LivenessCheck, LivenessError, LivenessOutcome};
+use crate::applications::application::Application;
+use crate::applications::ports::{ApplicationStore, LivenessCheck, LivenessError, LivenessOutcome, PhotoClaims};
+use crate::expiry::ExpiryIndex;
+use crate::issuance::ports::LicenceStore;
+use crate::kernel::check_log::CheckLog;
+use crate::kernel::queue::ReviewQueue;
+use crate::kernel::showcode::ShowCodeCache;
+use crate::register::ports::{RegisterStore, RolloutStore};
+use crate::truck::pass::{PassCheck, TruckPass};
+use crate::truck::ports::{PassStore, TruckRulesStore, VehicleStore};
+use crate::verification::check::CheckRecord;
+use crate::verification::ports::TrustStore;
 use async_trait::async_trait;
+
+/// Every records port of every context, as each records store (embedded,
+/// DynamoDB) implements them over its one table.
+pub trait Records:
+    RegisterStore
+    + RolloutStore
+    + ApplicationStore
+    + PhotoClaims
+    + ReviewQueue<Application>
+    + LicenceStore
+    + ShowCodeCache
+    + TrustStore
+    + CheckLog<CheckRecord>
+    + ExpiryIndex
+    + TruckRulesStore
+    + VehicleStore
+    + PassStore
+    + ReviewQueue<TruckPass>
+    + CheckLog<PassCheck>
+{
+}
+
+impl<T> Records for T where
+    T: RegisterStore
+        + RolloutStore
+        + ApplicationStore
+        + PhotoClaims
+        + ReviewQueue<Application>
+        + LicenceStore
+        + ShowCodeCache
+        + TrustStore
+        + CheckLog<CheckRecord>
+        + ExpiryIndex
+        + TruckRulesStore
+        + VehicleStore
+        + PassStore
+        + ReviewQueue<TruckPass>
+        + CheckLog<PassCheck>
+{
+}
 
 /// The liveness port where no liveness service is configured: every check
 /// is refused as unavailable, so nothing is approved without a real check.

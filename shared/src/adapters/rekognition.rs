@@ -12,7 +12,7 @@
 //! service: the unit tests cover the judgement of an answer (`outcome`), the session-id check
 //! and the mapping of service errors.
 
-use crate::ports::{LivenessCheck, LivenessError, LivenessOutcome};
+use crate::applications::ports::{LivenessCheck, LivenessError, LivenessOutcome};
 use async_trait::async_trait;
 use aws_sdk_rekognition::error::DisplayErrorContext;
 use aws_sdk_rekognition::operation::get_face_liveness_session_results::GetFaceLivenessSessionResultsError;

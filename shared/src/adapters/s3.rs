@@ -4,7 +4,7 @@
 //! and only a POST policy can bound an upload's size (`content-length-range`);
 //! so the policy is signed here with SigV4, from the function's own credentials.
 
-use crate::ports::{PhotoStore, PhotoStoreError, UploadForm, UploadGrant};
+use crate::applications::ports::{PhotoStore, PhotoStoreError, UploadForm, UploadGrant};
 use async_trait::async_trait;
 use aws_sdk_s3::config::ProvideCredentials;
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata};

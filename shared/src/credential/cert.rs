@@ -1,7 +1,7 @@
 //! X.509 certificates of ISO/IEC 18013-5 Annex B (the IACA root and the document signer), signed through the signer port.
 
 use crate::crypto::{self, der_signature_to_raw, raw_signature_to_der, verify_es256};
-use crate::ports::{Signer, SignerError};
+use crate::kernel::signing::{Signer, SignerError};
 use chrono::{DateTime, Datelike, Utc};
 use der::asn1::{Any, BitString, GeneralizedTime, Ia5String, ObjectIdentifier, OctetString, PrintableStringRef};
 use der::asn1::{SetOfVec, UtcTime, Utf8StringRef};

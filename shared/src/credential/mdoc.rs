@@ -1,4 +1,8 @@
 //! The licence as an ISO/IEC 18013-5 mdoc: building and signing its IssuerSigned, and checking one.
+//!
+//! Longer than 600 lines on purpose: building and checking are kept side by side because each digest and
+//! signature must be checked over exactly the bytes the builder wrote (the element order, the Tag24
+//! wrapping, the MSO's digests); splitting them would put the two halves of that discipline apart.
 
 use super::cert;
 use super::iso18013_5::{
@@ -6,8 +10,8 @@ use super::iso18013_5::{
     Status, StatusListReference, TDate, Tag24, UniqueMap, ValidityInfo,
 };
 use crate::crypto::{sha256, verify_es256};
-use crate::domain::licence::{Licence, Sex};
-use crate::ports::{Signer, SignerError};
+use crate::kernel::signing::{Signer, SignerError};
+use crate::register::licence::{Licence, Sex};
 use base64::Engine as _;
 use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, SubsecRound, Utc};
 use ciborium::Value;
@@ -320,6 +324,23 @@ pub async fn sign_document(
 /// A map of unique keys; a key twice is a bug of the caller's input.
 fn unique<K: PartialEq + std::fmt::Debug, V>(entries: Vec<(K, V)>) -> Result<UniqueMap<K, V>, MdocError> {
     UniqueMap::new(entries).map_err(|key| MdocError::Encoding(format!("{key:?} is given twice")))
+}
+
+/// The portrait (JPEG bytes) of a licence's own IssuerSigned, as the service stored it when it signed it; None
+/// when the document has no portrait or cannot be read. For what the service itself issued, not for a document
+/// received from outside (that one goes through [`verify_issuer_signed`]).
+pub fn portrait_of(issuer_signed: &[u8]) -> Option<Vec<u8>> {
+    let issuer_signed: IssuerSigned = iso::from_slice(issuer_signed).ok()?;
+    let name_spaces = issuer_signed.name_spaces?;
+    name_spaces
+        .get(&ISO_NAMESPACE.to_string())?
+        .iter()
+        .map(Tag24::value)
+        .find(|item| item.element_identifier == "portrait")
+        .and_then(|item| match &item.element_value {
+            Value::Bytes(bytes) => Some(bytes.clone()),
+            _ => None,
+        })
 }
 
 /// Verifies an IssuerSigned: COSE_Sign1 ES256 signature with the x5chain certificate's key,
@@ -710,7 +731,7 @@ impl From<CborError> for MdocError {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::domain::licence::{IssuingAuthority, LicenceState, VehicleClass};
+    use crate::register::licence::{IssuingAuthority, LicenceState, VehicleClass};
     use async_trait::async_trait;
     use chrono::TimeZone;
     use coset::AsCborValue;
@@ -1288,6 +1309,10 @@ pub(crate) mod tests {
         let verified = verify_issuer_signed(&mdoc.issuer_signed, at(2025, 7, 1), 0).unwrap();
         assert!(!verified.elements[ISO_NAMESPACE].contains_key("portrait"));
         assert_eq!(verified.elements[ISO_NAMESPACE].len(), 15);
+        assert_eq!(portrait_of(&mdoc.issuer_signed), None);
+        let with_photo = issue(&input(&licence, None), &signer, KEY, &ds).await.unwrap();
+        assert_eq!(portrait_of(&with_photo.issuer_signed).as_deref(), Some(PORTRAIT));
+        assert_eq!(portrait_of(b"not cbor"), None);
     }
 
     /// The MSO's `status` (ISO 18013-5 second edition) travels as `{"status_list": {"idx", "uri"}}`,

@@ -1,5 +1,8 @@
 //! The front and back pages of the electronic licence (R6), as SVG and as PNG.
 //!
+//! Longer than 600 lines on purpose: one layout serves both formats and both pages, so every position,
+//! font size and module grid lives in this file, where a change to one page shows against the other.
+//!
 //! Both come from one layout (positions in SVG units on an ID-1 sized 856x540 card): the PNG
 //! is the SVG rendered by resvg with an embedded subset of Noto Sans CJK SC (GB 2312's hanzi,
 //! its punctuation and full-width forms, ASCII, and every character the repository's pages and

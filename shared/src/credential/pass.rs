@@ -1,8 +1,9 @@
 //! The truck city-access pass as an mdoc of its own docType, signed through the licences' signer.
 
 use super::mdoc::{self, full_date, text, DocumentInput, IssuedMdoc, MdocError};
-use crate::domain::truck::{local_offset, TruckPass};
-use crate::ports::Signer;
+use crate::kernel::signing::Signer;
+use crate::kernel::time::local_offset;
+use crate::truck::pass::TruckPass;
 use chrono::{DateTime, NaiveTime, TimeZone, Utc};
 use ciborium::Value;
 
@@ -18,8 +19,8 @@ fn elements(pass: &TruckPass, city_name: &str) -> Vec<(&'static str, Value)> {
         .iter()
         .map(|w| {
             Value::Map(vec![
-                (text("from"), text(crate::domain::truck::clock::format(w.from, false))),
-                (text("to"), text(crate::domain::truck::clock::format(w.to, true))),
+                (text("from"), text(crate::truck::clock::format(w.from, false))),
+                (text("to"), text(crate::truck::clock::format(w.to, true))),
             ])
         })
         .collect();

@@ -15,7 +15,7 @@
 //! keys 4, 5 and 6, which CWT readers take for `exp`, `nbf` and `iat`; its codes are refused
 //! as `bad-prefix`.
 
-use crate::ports::{Signer, SignerError};
+use crate::kernel::signing::{Signer, SignerError};
 use ciborium::value::Value;
 use coset::cwt::{ClaimName, ClaimsSet, ClaimsSetBuilder, Timestamp};
 use coset::{iana, AsCborValue, CoseSign1, CoseSign1Builder, HeaderBuilder, TaggedCborSerializable};

@@ -13,7 +13,7 @@
 //! key up by `kid` between the two.
 
 use crate::crypto::{sha256, verify_es256};
-use crate::ports::{Signer, SignerError};
+use crate::kernel::signing::{Signer, SignerError};
 use ciborium::Value;
 use coset::{iana, CborSerializable, CoseSign1, CoseSign1Builder, HeaderBuilder, TaggedCborSerializable};
 use serde::{Deserialize, Serialize};

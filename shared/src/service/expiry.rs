@@ -1,10 +1,14 @@
 //! The scheduled expiry job: ends lapsed licences, abandoned applications and lapsed truck passes, flags overdue reviews; idempotent and resumable.
 
 use super::{ServiceError, Services};
-use crate::domain::application::{Actor, Application};
-use crate::domain::caller::Role;
-use crate::domain::expiry::{self, ExpiryKind};
-use crate::ports::{QueueQuery, StoreError};
+use crate::applications::application::Application;
+use crate::expiry::{self, ExpiryKind};
+use crate::kernel::caller::Actor;
+use crate::kernel::caller::Role;
+use crate::kernel::queue::{QueueQuery, ReviewQueue};
+use crate::kernel::store::StoreError;
+use crate::kernel::time::local_date;
+use crate::kernel::versioned::{retry_on_conflict, ATTEMPTS};
 use chrono::{DateTime, NaiveDate, Utc};
 use futures::{StreamExt, TryStreamExt};
 use serde::Serialize;
@@ -16,9 +20,6 @@ pub const CATCH_UP_DAYS: u32 = 7;
 /// Entries read per page; each page is finished before the deadline is
 /// looked at again, so a page must fit well inside the deadline's margin.
 pub const DEFAULT_PAGE: usize = 100;
-
-/// Reads and writes of one record before it is left for the next run.
-const ATTEMPTS: usize = 3;
 
 /// Records of one page worked on at once: each is its own item and its own
 /// conditional write, so they do not contend; bounded to stay gentle on the table.
@@ -111,7 +112,7 @@ impl Services {
         options: &ExpiryOptions,
     ) -> Result<ExpiryReport, ServiceError> {
         let now = self.now();
-        let days = expiry::due_days(expiry::local_day(now), options.catch_up_days);
+        let days = expiry::due_days(local_date(now), options.catch_up_days);
         let mut report = ExpiryReport {
             at: now,
             days: days.clone(),
@@ -211,7 +212,8 @@ impl Services {
     }
 
     async fn expire_licence(&self, serial: &str, now: DateTime<Utc>) -> Result<Outcome, ServiceError> {
-        for _ in 0..ATTEMPTS {
+        // Superseded or stopped meanwhile: read again and decide again.
+        let outcome = retry_on_conflict(ATTEMPTS, || async {
             // Read consistently: the index may lag behind the record.
             let Some(mut licence) = self.records.electronic_licence(serial).await? else {
                 return Ok(Outcome::Unchanged);
@@ -221,22 +223,19 @@ impl Services {
                 return Ok(Outcome::Unchanged);
             }
             licence.version = expected + 1;
-            match self.records.update_electronic_licence(&licence, expected).await {
-                Ok(()) => {
-                    tracing::info!(serial = %serial, "electronic licence expired");
-                    return Ok(Outcome::Ended);
-                }
-                // Superseded or stopped meanwhile: read again and decide again.
-                Err(StoreError::Conflict) => continue,
-                Err(e) => return Err(e.into()),
-            }
-        }
-        tracing::warn!(serial = %serial, "electronic licence kept changing; left for the next run");
-        Ok(Outcome::Busy)
+            self.records.update_electronic_licence(&licence, expected).await?;
+            tracing::info!(serial = %serial, "electronic licence expired");
+            Ok(Outcome::Ended)
+        })
+        .await;
+        busy_when_kept_changing(
+            outcome,
+            || tracing::warn!(serial = %serial, "electronic licence kept changing; left for the next run"),
+        )
     }
 
     async fn expire_application(&self, id: &str, now: DateTime<Utc>) -> Result<Outcome, ServiceError> {
-        for _ in 0..ATTEMPTS {
+        let outcome = retry_on_conflict(ATTEMPTS, || async {
             let Some(mut application) = self.records.application(id).await? else {
                 return Ok(Outcome::Unchanged);
             };
@@ -250,17 +249,15 @@ impl Services {
             }
             application.version = expected + 1;
             // Ending the application releases the holder's slot in the same write.
-            match self.records.update_application(&application, expected).await {
-                Ok(()) => {
-                    tracing::info!(application = %id, "abandoned application expired");
-                    return Ok(Outcome::Ended);
-                }
-                Err(StoreError::Conflict) => continue,
-                Err(e) => return Err(e.into()),
-            }
-        }
-        tracing::warn!(application = %id, "application kept changing; left for the next run");
-        Ok(Outcome::Busy)
+            self.records.update_application(&application, expected).await?;
+            tracing::info!(application = %id, "abandoned application expired");
+            Ok(Outcome::Ended)
+        })
+        .await;
+        busy_when_kept_changing(
+            outcome,
+            || tracing::warn!(application = %id, "application kept changing; left for the next run"),
+        )
     }
 
     async fn expire_pass(&self, id: &str, now: DateTime<Utc>) -> Result<Outcome, ServiceError> {
@@ -295,14 +292,15 @@ impl Services {
             if !budget.may_fetch() {
                 return Ok(false);
             }
-            let page = self
-                .records
-                .review_queue(&QueueQuery {
+            let page = ReviewQueue::<Application>::waiting(
+                &*self.records,
+                &QueueQuery {
                     limit: page_size.min(super::reviews::MAX_PAGE),
                     after: after.take(),
                     due_before: Some(now),
-                })
-                .await?;
+                },
+            )
+            .await?;
             report.reviews_read += page.items.len();
             budget.record(page.items.len());
             let outcomes: Vec<Outcome> =
@@ -324,35 +322,49 @@ impl Services {
         }
     }
 
-    async fn flag_overdue(&self, mut application: Application, now: DateTime<Utc>) -> Result<Outcome, ServiceError> {
-        for attempt in 0..ATTEMPTS {
-            if attempt > 0 {
-                // A reviewer may have decided it meanwhile.
-                match self.records.application(&application.id).await? {
-                    Some(fresh) => application = fresh,
+    async fn flag_overdue(&self, application: Application, now: DateTime<Utc>) -> Result<Outcome, ServiceError> {
+        let id = application.id.clone();
+        // The first attempt uses the queue's copy; a retry reads again, as a reviewer may have decided it meanwhile.
+        let first = std::sync::Mutex::new(Some(application));
+        let (first, id_ref) = (&first, &id);
+        let outcome = retry_on_conflict(ATTEMPTS, move || async move {
+            let taken = first.lock().ok().and_then(|mut f| f.take());
+            let mut application = match taken {
+                Some(application) => application,
+                None => match self.records.application(id_ref).await? {
+                    Some(fresh) => fresh,
                     None => return Ok(Outcome::Unchanged),
-                }
-            }
+                },
+            };
             let expected = application.version;
             if !application.flag_overdue(now) {
                 return Ok(Outcome::Unchanged);
             }
             application.version = expected + 1;
-            match self.records.update_application(&application, expected).await {
-                Ok(()) => {
-                    let due = application
-                        .photo
-                        .as_ref()
-                        .map(|p| p.due_at.to_rfc3339())
-                        .unwrap_or_default();
-                    tracing::warn!(application = %application.id, due = %due, "review past its due time");
-                    return Ok(Outcome::Ended);
-                }
-                Err(StoreError::Conflict) => continue,
-                Err(e) => return Err(e.into()),
-            }
+            self.records.update_application(&application, expected).await?;
+            let due = application
+                .photo
+                .as_ref()
+                .map(|p| p.due_at.to_rfc3339())
+                .unwrap_or_default();
+            tracing::warn!(application = %application.id, due = %due, "review past its due time");
+            Ok(Outcome::Ended)
+        })
+        .await;
+        busy_when_kept_changing(
+            outcome,
+            || tracing::warn!(application = %id, "review kept changing; left for the next run"),
+        )
+    }
+}
+
+/// A record that kept changing through every attempt is left for the next run (counted, not failed).
+fn busy_when_kept_changing(outcome: Result<Outcome, StoreError>, warn: impl FnOnce()) -> Result<Outcome, ServiceError> {
+    match outcome {
+        Err(StoreError::Conflict) => {
+            warn();
+            Ok(Outcome::Busy)
         }
-        tracing::warn!(application = %application.id, "review kept changing; left for the next run");
-        Ok(Outcome::Busy)
+        other => other.map_err(ServiceError::from),
     }
 }

@@ -1,14 +1,21 @@
 //! Issuance (R3, R4, R7, R10, R11): an approved application becomes a signed ISO 18013-5 licence, exactly once.
 
-use super::{china_offset, ServiceError, Services};
+use super::{ServiceError, Services};
+use crate::applications::application::ApplicationState;
 use crate::credential::{cert, mdoc};
-use crate::domain::application::{Actor, ApplicationState};
-use crate::domain::caller::Role;
-use crate::domain::edl::{new_serial, EdlStatus, ElectronicLicence};
-use crate::ports::{Issuance, Notice, SignerError, StoreError, TrustEntry, TrustRole, TrustStatus};
+use crate::issuance::edl::{new_serial, EdlStatus, ElectronicLicence};
+use crate::issuance::ports::Issuance;
+use crate::kernel::caller::Actor;
+use crate::kernel::caller::Role;
+use crate::kernel::notice::Notice;
+use crate::kernel::signing::SignerError;
+use crate::kernel::store::StoreError;
+use crate::kernel::time::{local_date, local_instant};
+use crate::kernel::versioned::{retry_on_conflict, ATTEMPTS};
+use crate::verification::ports::{TrustEntry, TrustRole, TrustStatus};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use chrono::{DateTime, NaiveTime, TimeZone, Utc};
+use chrono::{DateTime, NaiveTime, Utc};
 use serde::Serialize;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -47,7 +54,7 @@ pub(crate) fn signer_error(e: SignerError) -> ServiceError {
 }
 
 impl Services {
-    fn signer(&self) -> Result<&dyn crate::ports::Signer, ServiceError> {
+    fn signer(&self) -> Result<&dyn crate::kernel::signing::Signer, ServiceError> {
         self.signer
             .as_deref()
             .ok_or_else(|| ServiceError::Unavailable("no signer is configured for this function".into()))
@@ -102,13 +109,7 @@ impl Services {
     /// retry: a second call finds the application issued and makes nothing.
     /// A signer failure writes nothing and leaves the application approved.
     pub async fn issue(&self, application_id: &str) -> Result<IssueOutcome, ServiceError> {
-        for _ in 0..3 {
-            match self.try_issue(application_id).await {
-                Err(ServiceError::Conflict) => continue,
-                other => return other,
-            }
-        }
-        Err(ServiceError::Conflict)
+        retry_on_conflict(ATTEMPTS, || self.try_issue(application_id)).await
     }
 
     async fn try_issue(&self, application_id: &str) -> Result<IssueOutcome, ServiceError> {
@@ -134,7 +135,7 @@ impl Services {
                 id: application.licence_number.clone(),
             })?;
         if application.state != ApplicationState::Approved {
-            return Err(crate::domain::application::IllegalTransition {
+            return Err(crate::applications::application::IllegalTransition {
                 action: "issue",
                 from: application.state,
             }
@@ -152,19 +153,10 @@ impl Services {
             _ => None,
         };
         let now = self.now();
-        let offset = china_offset();
-        let valid_until = offset
-            .from_local_datetime(
-                &licence
-                    .valid_to
-                    .and_time(NaiveTime::from_hms_opt(23, 59, 59).unwrap_or(NaiveTime::MIN)),
-            )
-            .single()
-            .map(|t| t.with_timezone(&Utc))
-            .unwrap_or(now)
-            .min(active.not_after);
+        let last_second = NaiveTime::from_hms_opt(23, 59, 59).unwrap_or(NaiveTime::MIN);
+        let valid_until = local_instant(licence.valid_to, last_second).min(active.not_after);
         let random = u32::from_le_bytes(uuid::Uuid::new_v4().as_bytes()[..4].try_into().unwrap_or([0; 4]));
-        let serial = new_serial(licence.city_code(), now.with_timezone(&offset).date_naive(), random);
+        let serial = new_serial(licence.city_code(), local_date(now), random);
         let device_key = application.device_key.as_deref().and_then(|k| {
             base64::engine::general_purpose::URL_SAFE_NO_PAD
                 .decode(k.trim_end_matches('='))
@@ -240,5 +232,68 @@ impl Services {
         })
         .await;
         Ok(IssueOutcome::Issued { serial })
+    }
+}
+
+impl Services {
+    /// R11: a change of classes, validity or issuing authority ends the
+    /// holder's electronic licence; the holder is told to apply again.
+    pub(super) async fn supersede_electronic_licence(&self, holder_id: &str, reason: &str) -> Result<(), ServiceError> {
+        let status = EdlStatus::Superseded {
+            at: self.now(),
+            reason: format!("licence changed: {reason}"),
+            by_serial: None,
+        };
+        if let Some(serial) = self.end_electronic_licence(holder_id, status).await? {
+            self.notify(&Notice::LicenceSuperseded {
+                holder_id: holder_id.into(),
+                serial,
+                reason: reason.into(),
+            })
+            .await;
+        }
+        Ok(())
+    }
+
+    /// R15: stops the holder's electronic licence, if any, with the reason recorded.
+    pub(crate) async fn stop_electronic_licence(
+        &self,
+        holder_id: &str,
+        reason: &str,
+        by: crate::kernel::caller::Actor,
+    ) -> Result<(), ServiceError> {
+        let status = EdlStatus::Stopped {
+            at: self.now(),
+            reason: reason.into(),
+            by,
+        };
+        self.end_electronic_licence(holder_id, status).await.map(|_| ())
+    }
+
+    /// Moves the holder's active electronic licence, if any, to `status`;
+    /// the serial when one was ended. A concurrent change is read again.
+    async fn end_electronic_licence(&self, holder_id: &str, status: EdlStatus) -> Result<Option<String>, ServiceError> {
+        let Some(serial) = self.records.current_serial_of(holder_id).await? else {
+            return Ok(None);
+        };
+        let (records, serial_ref, status) = (&self.records, &serial, &status);
+        let ended = retry_on_conflict(ATTEMPTS, move || async move {
+            let Some(mut edl) = records.electronic_licence(serial_ref).await? else {
+                return Ok(false);
+            };
+            if !edl.is_active() {
+                return Ok(false);
+            }
+            let expected = edl.version;
+            edl.status = status.clone();
+            edl.version += 1;
+            records.update_electronic_licence(&edl, expected).await.map(|()| true)
+        })
+        .await?;
+        if !ended {
+            return Ok(None);
+        }
+        tracing::info!(serial = %serial, "electronic licence ended");
+        Ok(Some(serial))
     }
 }

@@ -1,10 +1,11 @@
 //! Keys and certificates (R7): the IACA root and document signers, issued through the signer and kept as trust entries.
 
 use super::verification::IacaPin;
-use super::{require, ServiceError, Services};
+use super::{authorise, ServiceError, Services};
 use crate::credential::cert::{self, Subject};
-use crate::domain::caller::{Caller, Role};
-use crate::ports::{TrustEntry, TrustRole, TrustStatus};
+use crate::kernel::access::Action;
+use crate::kernel::caller::Caller;
+use crate::verification::ports::{TrustEntry, TrustRole, TrustStatus};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use chrono::{DateTime, Duration, Utc};
@@ -64,7 +65,7 @@ impl Services {
     /// `GET /admin/keys`: the IACA roots and document signers with their certificates' remaining life, the
     /// soonest to end first, so that a rotation is started in time.
     pub async fn signing_keys(&self, caller: &Caller) -> Result<SigningKeys, ServiceError> {
-        require(caller, &[Role::Admin], "Listing the signing keys")?;
+        authorise(caller, Action::ListSigningKeys)?;
         let at = self.now();
         let mut keys = Vec::new();
         for entry in self.records.trust().await? {

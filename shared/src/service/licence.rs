@@ -1,12 +1,16 @@
 //! Show (R6, R8): the holder's electronic licence, its live status, the show code and the rendered pages.
 
 use super::issuance::signer_error;
-use super::{china_offset, require, ServiceError, Services};
+use super::{authorise, ServiceError, Services};
+use crate::credential::showcode::CodeKind;
 use crate::credential::{barcode, pages, showcode};
-use crate::domain::caller::{Caller, Role};
-use crate::domain::edl::{self, Colour, EdlStatus, ElectronicLicence};
-use crate::domain::licence::Licence;
-use crate::ports::CachedShowCode;
+use crate::issuance::edl::{self, EdlStatus, ElectronicLicence};
+use crate::kernel::access::Action;
+use crate::kernel::caller::Caller;
+use crate::kernel::showcode::CachedShowCode;
+use crate::kernel::time::local_offset;
+use crate::kernel::Colour;
+use crate::register::licence::Licence;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
@@ -61,13 +65,6 @@ fn barcode_of(serial: &str) -> String {
     barcode::with_check_character(serial).unwrap_or_else(|| serial.to_string())
 }
 
-fn to_code_colour(colour: Colour) -> showcode::Colour {
-    match colour {
-        Colour::Green => showcode::Colour::Green,
-        Colour::Red => showcode::Colour::Red,
-    }
-}
-
 fn at(seconds: i64) -> DateTime<Utc> {
     DateTime::from_timestamp(seconds, 0).unwrap_or_default()
 }
@@ -75,7 +72,7 @@ fn at(seconds: i64) -> DateTime<Utc> {
 impl Services {
     /// The holder's latest electronic licence and the licence it was made from.
     async fn own_electronic_licence(&self, caller: &Caller) -> Result<(ElectronicLicence, Licence), ServiceError> {
-        require(caller, &[Role::Holder], "Showing a licence")?;
+        authorise(caller, Action::ShowLicence)?;
         let none = || ServiceError::NotFound {
             what: "electronic licence",
             id: "of this holder".into(),
@@ -139,7 +136,7 @@ impl Services {
     async fn current_code(&self, edl: &ElectronicLicence, licence: &Licence) -> Result<CachedShowCode, ServiceError> {
         let now = self.now().timestamp();
         let colour = edl::colour(licence, self.today());
-        if let Some(cached) = self.records.cached_show_code(&edl.serial).await? {
+        if let Some(cached) = self.records.cached_code(CodeKind::Licence, &edl.serial).await? {
             if cached.colour == colour && cached.expires_at - now > SHOW_CODE_REFRESH_MARGIN && cached.issued_at <= now
             {
                 return Ok(cached);
@@ -148,7 +145,7 @@ impl Services {
         let claims = showcode::ShowClaims {
             kind: showcode::CodeKind::Licence,
             serial: edl.serial.clone(),
-            colour: to_code_colour(colour),
+            colour,
             issued_at: now,
             expires_at: now + SHOW_CODE_SECONDS,
             nonce: showcode::random_nonce(),
@@ -160,7 +157,7 @@ impl Services {
             issued_at: now,
             expires_at: now + SHOW_CODE_SECONDS,
         };
-        self.records.cache_show_code(&edl.serial, &cached).await?;
+        self.records.keep_code(CodeKind::Licence, &edl.serial, &cached).await?;
         Ok(cached)
     }
 
@@ -189,7 +186,7 @@ impl Services {
             });
         }
         let (edl, licence) = self.own_electronic_licence(caller).await?;
-        let offset = china_offset();
+        let offset = local_offset();
         let date = |d: chrono::NaiveDate| d.format("%Y-%m-%d").to_string();
         let render_error =
             |e: pages::PageError| ServiceError::Unavailable(format!("the page could not be rendered: {e}"));
@@ -242,8 +239,8 @@ impl Services {
         let page = pages::FrontPage {
             name: licence.name.clone(),
             sex: match licence.sex {
-                crate::domain::licence::Sex::Male => "男 M".into(),
-                crate::domain::licence::Sex::Female => "女 F".into(),
+                crate::register::licence::Sex::Male => "男 M".into(),
+                crate::register::licence::Sex::Female => "女 F".into(),
             },
             nationality: licence.nationality.clone(),
             birth_date: date(licence.birth_date),
@@ -258,10 +255,7 @@ impl Services {
                 .with_timezone(&offset)
                 .format("%Y-%m-%d %H:%M:%S")
                 .to_string(),
-            status: match edl::colour(&licence, today) {
-                Colour::Green => "green".into(),
-                Colour::Red => "red".into(),
-            },
+            status: edl::colour(&licence, today).as_str().into(),
             show_code,
             barcode_data: barcode_of(&edl.serial),
             portrait_jpeg: portrait,

@@ -2,21 +2,24 @@
 //! staff review, the signed pass and its show code, officers' zone-and-time checks, revocation.
 
 use super::issuance::signer_error;
-use super::reviews::{QueueRequest, ReviewPage};
-use super::verification::{fail, DocumentKind, Failure, ENFORCEMENT, MAX_CODE_LENGTH, MAX_MDOC_BASE64};
-use super::{
-    actor, china_offset, require, ImportReport, InputError, JsonLinesImport, ServiceError, Services, SwitchRequest,
-};
+use super::verification::DocumentKind;
+use super::{authorise, InputError, ServiceError, Services};
 use crate::credential::{pass as pass_document, showcode};
-use crate::domain::caller::{Caller, Role};
-use crate::domain::edl::Colour;
-use crate::domain::rollout::Availability;
-use crate::domain::truck::{
-    self, allowed_here_and_now, local_date, plate_is_valid, rules_view, CityTruckRules, Decision, EmissionStandard,
-    HourRestriction, PassCheck, PassOpening, PassRequest, PassStatus, PassSummary, PassType, Refusal, RulesView,
-    TimeWindow, TruckPass, TruckRulesChange, Vehicle, VehicleType, Zone,
-};
-use crate::ports::{CachedShowCode, Notice, StoreError};
+use crate::kernel::access::Action;
+use crate::kernel::caller::{Caller, Role};
+use crate::kernel::check_log::CheckLog;
+use crate::kernel::golive::Availability;
+use crate::kernel::notice::Notice;
+use crate::kernel::showcode::CachedShowCode;
+use crate::kernel::time::{local_date, local_offset};
+use crate::kernel::versioned::{retry_on_conflict, ATTEMPTS};
+use crate::kernel::Colour;
+use crate::truck::clock::TimeWindow;
+use crate::truck::pass::{PassCheck, PassOpening, PassStatus, TruckPass};
+use crate::truck::request::{PassRequest, PassSummary, Refusal};
+use crate::truck::rules::{CityTruckRules, HourRestriction, PassType, TruckRulesChange, Zone};
+use crate::truck::vehicle::{plate_is_valid, EmissionStandard, VehicleType};
+use crate::truck::views::{rules_view, RulesView};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -30,7 +33,7 @@ pub const MAX_ZONES: usize = 16;
 /// Most vehicles one register import may carry.
 pub const MAX_VEHICLE_LINES: usize = 20_000;
 
-const PASS_DOCUMENT: DocumentKind = DocumentKind {
+pub(super) const PASS_DOCUMENT: DocumentKind = DocumentKind {
     doc_type: pass_document::DOC_TYPE,
     namespace: pass_document::NAMESPACE,
     serial_element: "pass_serial",
@@ -148,7 +151,7 @@ pub struct PassList {
 pub struct PassCode {
     pub serial: String,
     pub code: String,
-    pub colour: showcode::Colour,
+    pub colour: Colour,
     pub issued_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
     pub refresh_after: DateTime<Utc>,
@@ -186,18 +189,18 @@ pub struct PassVerification {
 }
 
 /// A pass serial: `TP`, the city, the local date, eight random digits.
-fn new_pass_serial(city: &str, now: DateTime<Utc>) -> String {
+pub(super) fn new_pass_serial(city: &str, now: DateTime<Utc>) -> String {
     use rand_core::RngCore;
     let random = rand_core::OsRng.next_u32() % 100_000_000;
     format!("TP{city}{}{random:08}", local_date(now).format("%y%m%d"))
 }
 
-fn pass_refused(reasons: Vec<Refusal>) -> ServiceError {
+pub(super) fn pass_refused(reasons: Vec<Refusal>) -> ServiceError {
     ServiceError::PassRefused { reasons }
 }
 
 /// The notice the owner's and the fleet's apps are pushed when someone else decided their pass.
-fn pass_decided(pass: &TruckPass) -> Notice {
+pub(super) fn pass_decided(pass: &TruckPass) -> Notice {
     let state = match pass.status {
         PassStatus::Active => "approved",
         ref other => other.code(),
@@ -210,12 +213,12 @@ fn pass_decided(pass: &TruckPass) -> Notice {
     }
 }
 
-fn without_document(mut pass: TruckPass) -> TruckPass {
+pub(super) fn without_document(mut pass: TruckPass) -> TruckPass {
     pass.document = None;
     pass
 }
 
-fn at(seconds: i64) -> DateTime<Utc> {
+pub(super) fn at(seconds: i64) -> DateTime<Utc> {
     DateTime::from_timestamp(seconds, 0).unwrap_or_default()
 }
 
@@ -239,7 +242,7 @@ impl Services {
         Ok(CityList { at: now, cities })
     }
 
-    async fn rules_of(&self, city: &str) -> Result<CityTruckRules, ServiceError> {
+    pub(super) async fn rules_of(&self, city: &str) -> Result<CityTruckRules, ServiceError> {
         self.records
             .truck_rules_of(city)
             .await?
@@ -256,7 +259,7 @@ impl Services {
 
     /// Whether the caller acts for the vehicle: its owner (a holder) or its
     /// fleet's manager. The role the caller acts in, when they do.
-    fn acting_for(caller: &Caller, owner_id: &str, fleet_id: Option<&str>) -> Option<Role> {
+    pub(super) fn acting_for(caller: &Caller, owner_id: &str, fleet_id: Option<&str>) -> Option<Role> {
         if caller.has(Role::FleetManager) && fleet_id.is_some() && caller.organisation.as_deref() == fleet_id {
             return Some(Role::FleetManager);
         }
@@ -267,7 +270,7 @@ impl Services {
     /// reason for a refusal; an automatic pass type is signed and issued at
     /// once, one that needs review waits in the pass review queue.
     pub async fn apply_for_pass(&self, caller: &Caller, request: PassApplication) -> Result<TruckPass, ServiceError> {
-        require(caller, &[Role::FleetManager, Role::Holder], "Applying for a truck pass")?;
+        authorise(caller, Action::ApplyForPass)?;
         if !plate_is_valid(&request.plate) {
             return Err(ServiceError::Invalid {
                 detail: format!(
@@ -336,7 +339,8 @@ impl Services {
         };
         // The vehicle's pass list is read, checked and written conditionally
         // on its version: a concurrent application makes this one read again.
-        for _ in 0..3 {
+        let (rules, pass_request, mismatches, vehicle) = (&rules, &pass_request, &mismatches, &vehicle);
+        retry_on_conflict(ATTEMPTS, move || async move {
             let now = self.now();
             let (existing, list_version) = self.records.passes_of_vehicle(&vehicle.plate).await?;
             let summaries: Vec<PassSummary> = existing.iter().map(PassSummary::from).collect();
@@ -345,35 +349,31 @@ impl Services {
             let opening = PassOpening {
                 id: serial.clone(),
                 serial,
-                by: actor(caller, role),
+                by: caller.actor(role),
                 at: now,
             };
-            let mut pass = match TruckPass::open(&rules, &pass_request, &summaries, opening) {
+            let mut pass = match TruckPass::open(rules, pass_request, &summaries, opening) {
                 Ok(pass) if mismatches.is_empty() => pass,
-                Ok(_) => return Err(pass_refused(mismatches)),
+                Ok(_) => return Err(pass_refused(mismatches.clone())),
                 Err(mut reasons) => {
-                    reasons.extend(mismatches);
+                    reasons.extend(mismatches.iter().cloned());
                     return Err(pass_refused(reasons));
                 }
             };
             match pass.status {
                 PassStatus::Active => pass.document = Some(self.sign_pass(&pass, &rules.name).await?),
-                _ => pass.review_due_at = Some(self.calendar.review_due(now, china_offset())),
+                _ => pass.review_due_at = Some(self.calendar.review_due(now, local_offset())),
             }
-            match self.records.create_pass(&pass, list_version).await {
-                Ok(()) => {
-                    tracing::info!(pass = %pass.id, status = %pass.status, by_role = %role, "truck pass opened");
-                    return Ok(pass);
-                }
-                Err(StoreError::Conflict | StoreError::AlreadyExists) => continue,
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Err(ServiceError::Conflict)
+            // A serial taken meanwhile (AlreadyExists) is a conflict too: read again with a new serial.
+            self.records.create_pass(&pass, list_version).await?;
+            tracing::info!(pass = %pass.id, status = %pass.status, by_role = %role, "truck pass opened");
+            Ok(pass)
+        })
+        .await
     }
 
     /// Signs the pass's mdoc with the active document signer.
-    async fn sign_pass(&self, pass: &TruckPass, city_name: &str) -> Result<String, ServiceError> {
+    pub(super) async fn sign_pass(&self, pass: &TruckPass, city_name: &str) -> Result<String, ServiceError> {
         let active = self.active_signer().await?;
         let signer = self
             .signer
@@ -390,7 +390,12 @@ impl Services {
 
     /// A pass the caller may see: its owner, its fleet's manager, staff.
     /// Anyone else is told it does not exist.
-    async fn visible_pass(&self, caller: &Caller, id: &str, staff: &[Role]) -> Result<(TruckPass, Role), ServiceError> {
+    pub(super) async fn visible_pass(
+        &self,
+        caller: &Caller,
+        id: &str,
+        staff: &[Role],
+    ) -> Result<(TruckPass, Role), ServiceError> {
         let not_found = || ServiceError::NotFound {
             what: "pass",
             id: id.into(),
@@ -407,18 +412,14 @@ impl Services {
 
     /// `GET /truck/passes/{id}`
     pub async fn truck_pass(&self, caller: &Caller, id: &str) -> Result<TruckPass, ServiceError> {
-        require(
-            caller,
-            &[Role::Holder, Role::FleetManager, Role::Reviewer, Role::Admin],
-            "Reading a truck pass",
-        )?;
+        authorise(caller, Action::ReadPass)?;
         Ok(self.visible_pass(caller, id, &[Role::Reviewer, Role::Admin]).await?.0)
     }
 
     /// `GET /truck/passes`: a holder's own vehicles' passes and a fleet
     /// manager's fleet's, optionally of one plate.
     pub async fn truck_passes(&self, caller: &Caller, plate: Option<&str>) -> Result<PassList, ServiceError> {
-        require(caller, &[Role::Holder, Role::FleetManager], "Listing truck passes")?;
+        authorise(caller, Action::ListPasses)?;
         let mut passes = Vec::new();
         if caller.has(Role::FleetManager) {
             let fleet = caller.organisation.as_deref().ok_or_else(|| {
@@ -447,7 +448,8 @@ impl Services {
         id: &str,
         change: impl Fn(&mut TruckPass) -> Result<(), ServiceError>,
     ) -> Result<TruckPass, ServiceError> {
-        for _ in 0..3 {
+        let change = &change;
+        retry_on_conflict(ATTEMPTS, move || async move {
             let mut pass = self.records.pass(id).await?.ok_or_else(|| ServiceError::NotFound {
                 what: "pass",
                 id: id.into(),
@@ -455,20 +457,17 @@ impl Services {
             let expected = pass.version;
             change(&mut pass)?;
             pass.version = expected + 1;
-            match self.records.update_pass(&pass, expected).await {
-                Ok(()) => return Ok(pass),
-                Err(StoreError::Conflict) => continue,
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Err(ServiceError::Conflict)
+            self.records.update_pass(&pass, expected).await?;
+            Ok(pass)
+        })
+        .await
     }
 
     /// `DELETE /truck/passes/{id}`: the owner or fleet manager gives a pass up.
     pub async fn withdraw_pass(&self, caller: &Caller, id: &str) -> Result<TruckPass, ServiceError> {
-        require(caller, &[Role::Holder, Role::FleetManager], "Withdrawing a truck pass")?;
+        authorise(caller, Action::WithdrawPass)?;
         let (_, role) = self.visible_pass(caller, id, &[]).await?;
-        let by = actor(caller, role);
+        let by = caller.actor(role);
         let now = self.now();
         let pass = self
             .change_pass(id, |pass| pass.withdraw(&by, now).map_err(ServiceError::from))
@@ -480,7 +479,7 @@ impl Services {
     /// `GET /truck/passes/{id}/code`: a short-lived `TRK2:` code, signed as a
     /// licence's is but of its own kind, so neither can pass for the other.
     pub async fn pass_code(&self, caller: &Caller, id: &str) -> Result<PassCode, ServiceError> {
-        require(caller, &[Role::Holder, Role::FleetManager], "Showing a truck pass")?;
+        authorise(caller, Action::ShowPass)?;
         let (pass, _) = self.visible_pass(caller, id, &[]).await?;
         if pass.status != PassStatus::Active {
             return Err(ServiceError::PassNotActive {
@@ -490,10 +489,17 @@ impl Services {
         }
         let now = self.now();
         let today = local_date(now);
-        let colour = if today >= pass.valid_from && today <= pass.valid_to {
-            showcode::Colour::Green
+        // Before its first day a pass is neither in trouble (red) nor good on the road (green): no code yet.
+        if today < pass.valid_from {
+            return Err(ServiceError::PassNotStarted {
+                serial: pass.serial.clone(),
+                valid_from: pass.valid_from,
+            });
+        }
+        let colour = if today <= pass.valid_to {
+            Colour::Green
         } else {
-            showcode::Colour::Red
+            Colour::Red
         };
         let code = self.current_pass_code(&pass, colour, now.timestamp()).await?;
         Ok(PassCode {
@@ -508,18 +514,18 @@ impl Services {
 
     /// A pass's code is reused until shortly before it expires, unless its
     /// colour changed (the pass's first day came), as a licence's is.
-    async fn current_pass_code(
+    pub(super) async fn current_pass_code(
         &self,
         pass: &TruckPass,
-        colour: showcode::Colour,
+        colour: Colour,
         now: i64,
     ) -> Result<CachedShowCode, ServiceError> {
-        let colour_of = |c: showcode::Colour| match c {
-            showcode::Colour::Green => Colour::Green,
-            showcode::Colour::Red => Colour::Red,
-        };
-        if let Some(cached) = self.records.cached_pass_code(&pass.serial).await? {
-            if cached.colour == colour_of(colour)
+        if let Some(cached) = self
+            .records
+            .cached_code(showcode::CodeKind::TruckPass, &pass.serial)
+            .await?
+        {
+            if cached.colour == colour
                 && cached.expires_at - now > super::licence::SHOW_CODE_REFRESH_MARGIN
                 && cached.issued_at <= now
             {
@@ -537,382 +543,20 @@ impl Services {
         let code = self.sign_show_code(&claims).await?;
         let cached = CachedShowCode {
             code,
-            colour: colour_of(colour),
+            colour,
             issued_at: now,
             expires_at: claims.expires_at,
         };
-        self.records.cache_pass_code(&pass.serial, &cached).await?;
+        self.records
+            .keep_code(showcode::CodeKind::TruckPass, &pass.serial, &cached)
+            .await?;
         Ok(cached)
     }
 
     /// `GET /truck/passes/{id}/checks`: who checked the pass, where and when.
     pub async fn pass_checks(&self, caller: &Caller, id: &str) -> Result<Vec<PassCheck>, ServiceError> {
-        require(
-            caller,
-            &[Role::Holder, Role::FleetManager, Role::Admin],
-            "Listing who checked a truck pass",
-        )?;
+        authorise(caller, Action::PassChecks)?;
         let (pass, _) = self.visible_pass(caller, id, &[Role::Admin]).await?;
-        Ok(self.records.pass_checks(&pass.serial, 200).await?)
-    }
-
-    /// `GET /truck/reviews`: passes waiting for staff, earliest due first.
-    pub async fn pass_review_queue(
-        &self,
-        caller: &Caller,
-        request: QueueRequest,
-    ) -> Result<ReviewPage<PassQueueItem>, ServiceError> {
-        // As the photo queue: reviewers work it, the administrator watches its backlog.
-        require(caller, &[Role::Reviewer, Role::Admin], "The truck pass review queue")?;
-        let now = self.now();
-        let page = self.records.pass_review_queue(&request.query(now)?).await?;
-        Ok(ReviewPage {
-            at: now,
-            items: page
-                .items
-                .into_iter()
-                .map(|pass| PassQueueItem {
-                    due_at: pass.review_due_at,
-                    overdue: pass.review_due_at.is_some_and(|due| due < now),
-                    pass,
-                })
-                .collect(),
-            next: page.next,
-        })
-    }
-
-    /// `POST /truck/reviews/{id}/decision`: approve (the pass is signed and
-    /// becomes active) or reject with a reason the applicant reads.
-    pub async fn decide_pass(
-        &self,
-        caller: &Caller,
-        id: &str,
-        decision: PassDecision,
-    ) -> Result<TruckPass, ServiceError> {
-        require(caller, &[Role::Reviewer], "Deciding a truck pass")?;
-        let by = actor(caller, Role::Reviewer);
-        let pass = match decision.verdict {
-            PassVerdict::Reject => {
-                if decision.reason.trim().is_empty() {
-                    return Err(ServiceError::invalid("A rejection says why: reason is required."));
-                }
-                let now = self.now();
-                self.change_pass(id, |pass| {
-                    pass.reject(&decision.reason, &by, now).map_err(ServiceError::from)
-                })
-                .await?
-            }
-            PassVerdict::Approve => {
-                let mut pass = self.records.pass(id).await?.ok_or_else(|| ServiceError::NotFound {
-                    what: "pass",
-                    id: id.into(),
-                })?;
-                let expected = pass.version;
-                let now = self.now();
-                pass.approve(&by, now)?;
-                // Signed before it is stored: a signer failure leaves the pass pending.
-                let city_name = self
-                    .records
-                    .truck_rules_of(&pass.city)
-                    .await?
-                    .map(|r| r.name)
-                    .unwrap_or_else(|| pass.city.clone());
-                pass.document = Some(self.sign_pass(&pass, &city_name).await?);
-                pass.version = expected + 1;
-                self.records.update_pass(&pass, expected).await?;
-                pass
-            }
-        };
-        tracing::info!(pass = %id, status = %pass.status, "truck pass decided");
-        self.notify(&pass_decided(&pass)).await;
-        Ok(pass)
-    }
-
-    /// `POST /admin/truck/passes/{id}/revocation`
-    pub async fn revoke_pass(&self, caller: &Caller, id: &str, request: Revocation) -> Result<TruckPass, ServiceError> {
-        require(caller, &[Role::Admin], "Revoking a truck pass")?;
-        if request.reason.trim().is_empty() {
-            return Err(ServiceError::invalid("A revocation says why: reason is required."));
-        }
-        let by = actor(caller, Role::Admin);
-        let now = self.now();
-        let pass = self
-            .change_pass(id, |pass| {
-                pass.revoke(&request.reason, &by, now).map_err(ServiceError::from)
-            })
-            .await?;
-        tracing::info!(pass = %id, by = %caller.id, "truck pass revoked");
-        self.notify(&pass_decided(&pass)).await;
-        Ok(pass)
-    }
-
-    /// `POST /admin/vehicles`: the vehicle register, JSON Lines, all checked before anything is written.
-    pub async fn import_vehicles(&self, caller: &Caller, body: &str) -> Result<ImportReport, ServiceError> {
-        require(caller, &[Role::Admin], "Importing vehicles")?;
-        let import = JsonLinesImport {
-            what: "vehicle",
-            max_lines: MAX_VEHICLE_LINES,
-            key_field: "plate",
-        };
-        let vehicles = import.parse(body, |v: &Vehicle| v.plate.clone(), |v: &mut Vehicle| v.problems())?;
-        self.records.import_vehicles(&vehicles).await?;
-        tracing::info!(by = %caller.id, count = vehicles.len(), "vehicles imported");
-        Ok(ImportReport {
-            imported: vehicles.len(),
-        })
-    }
-
-    /// `GET /admin/truck/cities/{city}`: the stored rules with their history.
-    pub async fn truck_rules_for_admin(&self, caller: &Caller, city: &str) -> Result<CityRulesAdminView, ServiceError> {
-        require(caller, &[Role::Admin], "Reading a city's truck rules")?;
-        let rules = self.rules_of(city).await?;
-        Ok(CityRulesAdminView {
-            availability: rules.availability(self.now()),
-            changes: self.records.truck_rules_changes(city).await?,
-            rules,
-        })
-    }
-
-    /// Stores a changed city with its change record.
-    async fn store_rules(
-        &self,
-        caller: &Caller,
-        before: &CityTruckRules,
-        mut after: CityTruckRules,
-        what: &str,
-        reason: &str,
-    ) -> Result<CityRulesAdminView, ServiceError> {
-        after.version = before.version + 1;
-        let change = TruckRulesChange {
-            city: before.city.clone(),
-            at: self.now(),
-            by: actor(caller, Role::Admin),
-            what: what.into(),
-            rules_version_before: before.rules_version,
-            rules_version_after: after.rules_version,
-            go_live_before: before.go_live_at,
-            go_live_after: after.go_live_at,
-            reason: reason.trim().to_string(),
-        };
-        self.records.change_truck_rules(&after, before.version, &change).await?;
-        tracing::info!(city = %after.city, by = %caller.id, what, "truck rules changed");
-        Ok(CityRulesAdminView {
-            availability: after.availability(self.now()),
-            changes: self.records.truck_rules_changes(&after.city).await?,
-            rules: after,
-        })
-    }
-
-    /// `PUT /admin/truck/cities/{city}`: new terms under a new rules version.
-    /// Passes already issued keep theirs; new applications get the new ones.
-    pub async fn change_truck_rules(
-        &self,
-        caller: &Caller,
-        city: &str,
-        request: RulesChangeRequest,
-    ) -> Result<CityRulesAdminView, ServiceError> {
-        require(caller, &[Role::Admin], "Changing a city's truck rules")?;
-        if request.reason.trim().is_empty() {
-            return Err(ServiceError::invalid("A change of rules says why: reason is required."));
-        }
-        let before = self.rules_of(city).await?;
-        if request.expected_rules_version != before.rules_version {
-            return Err(ServiceError::Conflict);
-        }
-        let after = CityTruckRules {
-            zones: request.zones,
-            restricted_hours: request.restricted_hours,
-            banned_vehicle_types: request.banned_vehicle_types,
-            min_emission: request.min_emission,
-            pass_types: request.pass_types,
-            rules_version: before.rules_version + 1,
-            ..before.clone()
-        };
-        let problems = after.problems();
-        if !problems.is_empty() {
-            return Err(ServiceError::Invalid {
-                detail: "The rules are not valid; nothing was changed.".into(),
-                errors: problems.into_iter().map(InputError::from).collect(),
-            });
-        }
-        self.store_rules(caller, &before, after, "rules", &request.reason).await
-    }
-
-    /// `PUT /admin/truck/rollout/cities/{city}`: the city joins the electronic pass (at a time), or leaves with null.
-    pub async fn switch_truck_city(
-        &self,
-        caller: &Caller,
-        city: &str,
-        request: SwitchRequest,
-    ) -> Result<CityRulesAdminView, ServiceError> {
-        require(caller, &[Role::Admin], "Switching a city's truck pass")?;
-        let switch = self.parse_switch(&request)?;
-        let before = self.rules_of(city).await?;
-        let after = CityTruckRules {
-            go_live_at: switch.go_live_at,
-            ..before.clone()
-        };
-        self.store_rules(caller, &before, after, "go-live", "").await
-    }
-
-    /// `PUT /admin/truck/rollout/batches/{batch}`: every city of a batch at once.
-    pub async fn switch_truck_batch(
-        &self,
-        caller: &Caller,
-        batch: &str,
-        request: SwitchRequest,
-    ) -> Result<CityList, ServiceError> {
-        require(caller, &[Role::Admin], "Switching a batch of truck pass cities")?;
-        let switch = self.parse_switch(&request)?;
-        let number: u8 = batch.parse().map_err(|_| ServiceError::NotFound {
-            what: "batch",
-            id: batch.into(),
-        })?;
-        let cities: Vec<CityTruckRules> = self
-            .records
-            .truck_rules()
-            .await?
-            .into_iter()
-            .filter(|c| c.batch == number)
-            .collect();
-        if cities.is_empty() {
-            return Err(ServiceError::NotFound {
-                what: "batch",
-                id: batch.into(),
-            });
-        }
-        for before in cities {
-            let after = CityTruckRules {
-                go_live_at: switch.go_live_at,
-                ..before.clone()
-            };
-            self.store_rules(caller, &before, after, "go-live", &format!("batch {number}"))
-                .await?;
-        }
-        self.truck_cities().await
-    }
-
-    /// `POST /truck/verifications` (R9, R13): an officer checks a pass
-    /// offline (signature, validity) and online (live status), then whether
-    /// it lets the truck into this zone at this moment. Every check is recorded.
-    pub async fn verify_pass(
-        &self,
-        caller: &Caller,
-        request: PassVerificationRequest,
-    ) -> Result<PassVerification, ServiceError> {
-        require(caller, &[Role::Officer], "Verifying a truck pass")?;
-        let zone = request.zone.trim().to_string();
-        if zone.is_empty() || zone.len() > 64 {
-            return Err(ServiceError::invalid(
-                "zone names the restricted zone the truck is in (1 to 64 characters).",
-            ));
-        }
-        if request
-            .city
-            .as_ref()
-            .is_some_and(|c| c.len() != 6 || !c.chars().all(|c| c.is_ascii_digit()))
-        {
-            return Err(ServiceError::invalid("city is a six-digit division code."));
-        }
-        let now = self.now();
-        let moment = match request.at.as_deref() {
-            None => now,
-            Some(text) => DateTime::parse_from_rfc3339(text)
-                .map_err(|_| {
-                    ServiceError::invalid(format!(
-                        "at must be an RFC 3339 time such as 2026-11-25T10:00:00+08:00; got {text:?}."
-                    ))
-                })?
-                .with_timezone(&Utc),
-        };
-        let (method, checked) = match (&request.code, &request.mdoc) {
-            (Some(code), None) => {
-                if code.len() > MAX_CODE_LENGTH {
-                    return Err(ServiceError::TooLarge { limit: MAX_CODE_LENGTH });
-                }
-                ("code", self.check_code(code, showcode::CodeKind::TruckPass, now).await?)
-            }
-            (None, Some(text)) => {
-                if text.len() > MAX_MDOC_BASE64 {
-                    return Err(ServiceError::TooLarge { limit: MAX_MDOC_BASE64 });
-                }
-                ("mdoc", self.check_mdoc(text, &PASS_DOCUMENT, now).await?)
-            }
-            _ => {
-                return Err(ServiceError::invalid(
-                    "Present exactly one of code (the pass's QR content) or mdoc (its IssuerSigned, base64).",
-                ))
-            }
-        };
-        let outcome: Result<(TruckPass, Decision), Failure> = match checked {
-            Ok(serial) => match self.records.pass(&serial).await? {
-                None => Err(Failure {
-                    serial: Some(serial),
-                    ..fail("unknown-pass", "No truck pass has this serial.")
-                }),
-                Some(pass) => {
-                    let city = request.city.clone().unwrap_or_else(|| pass.city.clone());
-                    match self.records.truck_rules_of(&city).await? {
-                        None => Err(Failure {
-                            serial: Some(serial),
-                            ..fail("unknown-city", format!("City {city} has no truck rules."))
-                        }),
-                        Some(rules) => {
-                            let decision = allowed_here_and_now(&pass, &rules, &self.calendar, &zone, moment);
-                            Ok((pass, decision))
-                        }
-                    }
-                }
-            },
-            Err(failure) => Err(failure),
-        };
-        let (valid, allowed, reason, detail, serial, pass) = match outcome {
-            Ok((pass, decision)) => (
-                pass.status == PassStatus::Active,
-                decision.allowed,
-                decision.reason.to_string(),
-                decision.message,
-                Some(pass.serial.clone()),
-                Some(without_document(pass)),
-            ),
-            Err(f) => (false, false, f.reason, f.detail, f.serial, None),
-        };
-        let check = PassCheck {
-            id: uuid::Uuid::now_v7().to_string(),
-            at: now,
-            verifier_id: caller.id.clone(),
-            organisation: caller.organisation.clone(),
-            method: method.into(),
-            serial: serial.clone(),
-            zone: zone.clone(),
-            moment,
-            valid,
-            allowed,
-            reason: reason.clone(),
-        };
-        self.records.record_pass_check(&check).await?;
-        tracing::info!(check = %check.id, valid, allowed, reason = %reason, method, purpose = ENFORCEMENT, "truck pass verification recorded");
-        Ok(PassVerification {
-            valid,
-            allowed,
-            reason,
-            detail,
-            method,
-            serial,
-            pass,
-            zone,
-            moment,
-            checked_at: now,
-            check_id: check.id,
-        })
-    }
-}
-
-impl From<truck::IllegalPassTransition> for ServiceError {
-    fn from(e: truck::IllegalPassTransition) -> Self {
-        ServiceError::IllegalPassTransition {
-            detail: e.to_string(),
-            state: e.from,
-        }
+        Ok(CheckLog::<PassCheck>::checks_of(&*self.records, &pass.serial, 200).await?)
     }
 }

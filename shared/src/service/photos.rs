@@ -1,10 +1,14 @@
 //! New photos (R4, R5, R15): upload forms for the holder, and the automatic checks when an object lands.
 
-use super::{actor, ServiceError, Services};
-use crate::domain::application::{Actor, Application, PendingUpload, PhotoSource, PhotoSubmission};
-use crate::domain::caller::{Caller, Role};
-use crate::domain::photo::{self, CheckResult, ImageType};
-use crate::ports::{PhotoClaim, PhotoStoreError, UploadForm, UploadGrant};
+use super::{ServiceError, Services};
+use crate::applications::application::{Application, PendingUpload, PhotoSource, PhotoSubmission};
+use crate::applications::photo::{self, CheckResult, ImageType};
+use crate::applications::ports::{PhotoClaim, PhotoStoreError, UploadForm, UploadGrant};
+use crate::kernel::access::Action;
+use crate::kernel::caller::Actor;
+use crate::kernel::caller::{Caller, Role};
+use crate::kernel::time::local_offset;
+use crate::kernel::versioned::retry_on_conflict;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -36,7 +40,7 @@ pub struct UploadOffer {
 
 /// What became of an object that landed in the photo store.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "outcome", rename_all = "snake_case")]
+#[serde(tag = "outcome", rename_all = "snake_case", rename_all_fields = "camelCase")]
 pub enum PhotoOutcome {
     /// Passed the automatic checks; now in the review queue.
     Queued { application: String, due_at: DateTime<Utc> },
@@ -67,7 +71,7 @@ pub fn parse_photo_key(key: &str) -> Option<(&str, &str)> {
 }
 
 impl Services {
-    fn photo_store(&self) -> Result<&dyn crate::ports::PhotoStore, ServiceError> {
+    fn photo_store(&self) -> Result<&dyn crate::applications::ports::PhotoStore, ServiceError> {
         self.photos
             .as_deref()
             .ok_or_else(|| ServiceError::Unavailable("no photo store is configured for this function".into()))
@@ -80,7 +84,7 @@ impl Services {
         id: &str,
         request: UploadRequest,
     ) -> Result<UploadOffer, ServiceError> {
-        let mut application = self.own_application(caller, id, "Uploading a photo").await?;
+        let mut application = self.own_application(caller, id, Action::UploadPhoto).await?;
         let content_type = ImageType::from_mime(&request.content_type).ok_or_else(|| ServiceError::Invalid {
             detail: format!(
                 "contentType must be image/jpeg or image/png; {:?} is not accepted.",
@@ -107,7 +111,7 @@ impl Services {
                 requested_at: now,
                 expires_at,
             },
-            &actor(caller, Role::Holder),
+            &caller.actor(Role::Holder),
         )?;
         // Record first: an object that lands is accepted only for the upload the
         // application waits for, so a form is never valid for an unrecorded upload.
@@ -147,7 +151,8 @@ impl Services {
         };
         // A concurrent change (the holder asking for a new form) is retried once
         // on a fresh read rather than lost.
-        for _ in 0..2 {
+        let ignored = &ignored;
+        retry_on_conflict(2, move || async move {
             let Some(mut application) = self.records.application(application_id).await? else {
                 return ignored("no such application");
             };
@@ -166,30 +171,25 @@ impl Services {
                 }
             };
             result?;
-            match self.store_transition(application).await {
-                Ok(stored) => {
-                    return Ok(match outcome {
-                        Checked::Passed(submission) => {
-                            tracing::info!(application = %stored.id, "photo queued for review");
-                            PhotoOutcome::Queued {
-                                application: stored.id,
-                                due_at: submission.due_at,
-                            }
-                        }
-                        Checked::Failed(failures) => {
-                            tracing::info!(application = %stored.id, failures = failures.len(), "photo refused by the automatic checks");
-                            PhotoOutcome::Refused {
-                                application: stored.id,
-                                failures,
-                            }
-                        }
-                    })
+            let stored = self.store_transition(application).await?;
+            Ok(match outcome {
+                Checked::Passed(submission) => {
+                    tracing::info!(application = %stored.id, "photo queued for review");
+                    PhotoOutcome::Queued {
+                        application: stored.id,
+                        due_at: submission.due_at,
+                    }
                 }
-                Err(ServiceError::Conflict) => continue,
-                Err(e) => return Err(e),
-            }
-        }
-        Err(ServiceError::Conflict)
+                Checked::Failed(failures) => {
+                    tracing::info!(application = %stored.id, failures = failures.len(), "photo refused by the automatic checks");
+                    PhotoOutcome::Refused {
+                        application: stored.id,
+                        failures,
+                    }
+                }
+            })
+        })
+        .await
     }
 
     async fn check_photo(&self, application: &Application, pending: &PendingUpload) -> Result<Checked, ServiceError> {
@@ -243,7 +243,7 @@ impl Services {
                 content_type: pending.content_type,
                 source: pending.source,
                 submitted_at: now,
-                due_at: self.calendar.review_due(now, super::china_offset()),
+                due_at: self.calendar.review_due(now, local_offset()),
                 sha256: inspection.sha256,
                 width: inspection.width.unwrap_or(0),
                 height: inspection.height.unwrap_or(0),
@@ -275,5 +275,18 @@ mod tests {
         assert_eq!(parse_photo_key("portraits/app-1/abc"), None);
         assert_eq!(parse_photo_key("photos/../abc"), None);
         assert_eq!(parse_photo_key("photos//abc"), None);
+    }
+
+    #[test]
+    fn an_outcome_names_its_fields_as_the_rest_of_the_api_does() {
+        let due = DateTime::parse_from_rfc3339("2026-12-07T09:00:00Z").map(|d| d.with_timezone(&Utc));
+        let queued = PhotoOutcome::Queued {
+            application: "app-1".into(),
+            due_at: due.expect("a time"),
+        };
+        assert_eq!(
+            serde_json::to_value(&queued).expect("serialises"),
+            serde_json::json!({"outcome": "queued", "application": "app-1", "dueAt": "2026-12-07T09:00:00Z"})
+        );
     }
 }

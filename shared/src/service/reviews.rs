@@ -1,29 +1,20 @@
 //! The staff review queue (R4, R15): list oldest first, open one with its photo, decide.
 
-use super::{actor, photos::photo_store_error, require, InputError, ServiceError, Services};
-use crate::domain::application::{Application, ApplicationState, Channel, HistoryEntry, PhotoSource};
-use crate::domain::caller::{Caller, Role};
-use crate::domain::licence::Sex;
-use crate::domain::photo::CheckResult;
-use crate::domain::review::{self, RejectionReason, ReviewDecision, Verdict};
-use crate::ports::QueueQuery;
+use super::{authorise, photos::photo_store_error, InputError, ServiceError, Services};
+use crate::applications::application::{Application, ApplicationState, Channel, HistoryEntry, PhotoSource};
+use crate::applications::photo::CheckResult;
+use crate::applications::review::{self, RejectionReason, ReviewDecision, Verdict};
+use crate::kernel::access::Action;
+use crate::kernel::caller::{Caller, Role};
+use crate::kernel::queue::ReviewQueue;
+use crate::register::licence::Sex;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 /// How long a reviewer's photo link works.
 pub const VIEW_LINK_MINUTES: i64 = 5;
 
-pub const DEFAULT_PAGE: usize = 20;
-pub const MAX_PAGE: usize = 100;
-
-/// `GET /reviews?limit=&cursor=&overdue=`
-#[derive(Debug, Clone, Default)]
-pub struct QueueRequest {
-    pub limit: Option<usize>,
-    pub cursor: Option<String>,
-    /// Only the items already past their due time.
-    pub overdue: bool,
-}
+pub use crate::kernel::queue::{QueueRequest, ReviewPage, DEFAULT_PAGE, MAX_PAGE};
 
 /// `POST /reviews/{id}/decision`
 #[derive(Debug, Clone, Deserialize)]
@@ -50,16 +41,6 @@ pub struct QueueItem {
     /// The holder submitted before and was refused.
     pub resubmission: bool,
     pub checks: Vec<CheckResult>,
-}
-
-/// One page of a review queue: photo reviews, or truck passes (`ReviewPage<PassQueueItem>`).
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ReviewPage<T = QueueItem> {
-    pub at: DateTime<Utc>,
-    pub items: Vec<T>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub next: Option<String>,
 }
 
 /// What a reviewer needs to compare the photo with the person on record.
@@ -103,27 +84,16 @@ fn queue_item(application: &Application, now: DateTime<Utc>) -> Option<QueueItem
     })
 }
 
-impl QueueRequest {
-    /// The store's query for this request at `now`, the page size checked.
-    pub fn query(self, now: DateTime<Utc>) -> Result<QueueQuery, ServiceError> {
-        let limit = self.limit.unwrap_or(DEFAULT_PAGE);
-        if !(1..=MAX_PAGE).contains(&limit) {
-            return Err(ServiceError::invalid(format!("limit must be 1 to {MAX_PAGE}.")));
-        }
-        Ok(QueueQuery {
-            limit,
-            after: self.cursor,
-            due_before: self.overdue.then_some(now),
-        })
-    }
-}
-
 impl Services {
-    pub async fn review_queue(&self, caller: &Caller, request: QueueRequest) -> Result<ReviewPage, ServiceError> {
+    pub async fn review_queue(
+        &self,
+        caller: &Caller,
+        request: QueueRequest,
+    ) -> Result<ReviewPage<QueueItem>, ServiceError> {
         // The administrator watches the backlog against its deadline (R4); only reviewers open and decide.
-        require(caller, &[Role::Reviewer, Role::Admin], "The review queue")?;
+        authorise(caller, Action::ReviewQueue)?;
         let now = self.now();
-        let page = self.records.review_queue(&request.query(now)?).await?;
+        let page = ReviewQueue::<Application>::waiting(&*self.records, &request.query(now)?).await?;
         Ok(ReviewPage {
             at: now,
             items: page.items.iter().filter_map(|a| queue_item(a, now)).collect(),
@@ -132,7 +102,7 @@ impl Services {
     }
 
     pub async fn review_item(&self, caller: &Caller, id: &str) -> Result<ReviewItem, ServiceError> {
-        require(caller, &[Role::Reviewer], "Opening a review")?;
+        authorise(caller, Action::OpenReview)?;
         let not_found = || ServiceError::NotFound {
             what: "review",
             id: id.into(),
@@ -185,7 +155,7 @@ impl Services {
         id: &str,
         request: DecisionRequest,
     ) -> Result<Application, ServiceError> {
-        require(caller, &[Role::Reviewer], "Deciding a review")?;
+        authorise(caller, Action::DecideReview)?;
         review::validate(request.verdict, &request.reasons, &request.note).map_err(|e| ServiceError::Invalid {
             detail: e.to_string(),
             errors: vec![InputError {
@@ -207,7 +177,7 @@ impl Services {
             id: id.into(),
         })?;
         if application.state != ApplicationState::AwaitingReview {
-            return Err(crate::domain::application::IllegalTransition {
+            return Err(crate::applications::application::IllegalTransition {
                 action: "decide the review of",
                 from: application.state,
             }
@@ -215,11 +185,12 @@ impl Services {
         }
         let mut reasons = request.reasons.clone();
         reasons.dedup();
+        let decision_reasons = reasons.clone();
         let decision = ReviewDecision {
             verdict: request.verdict,
             reasons,
             note: request.note.trim().to_string(),
-            by: actor(caller, Role::Reviewer),
+            by: caller.actor(Role::Reviewer),
             at: self.now(),
             upload_id: photo.upload_id.clone(),
         };
@@ -249,9 +220,10 @@ impl Services {
         match request.verdict {
             Verdict::Approve => self.hand_to_issuer(&application).await,
             Verdict::Reject => {
-                self.notify(&crate::ports::Notice::PhotoRejected {
+                self.notify(&crate::kernel::notice::Notice::PhotoRejected {
                     holder_id: application.holder_id.clone(),
                     application_id: application.id.clone(),
+                    reasons: decision_reasons,
                 })
                 .await
             }
@@ -263,7 +235,7 @@ impl Services {
                         application.id,
                         request.note.trim()
                     ),
-                    actor(caller, Role::Reviewer),
+                    caller.actor(Role::Reviewer),
                 )
                 .await?
             }

@@ -1,13 +1,18 @@
 //! Verification (R7, R9, R15): officers and relying parties check what a holder shows, offline
 //! against the published keys, then online against the live record; every check is recorded.
 
-use super::{require, ServiceError, Services};
+use super::{authorise, ServiceError, Services};
 use crate::credential::{barcode, cert, mdoc, showcode};
-use crate::domain::caller::{Caller, Role};
-use crate::domain::edl::{self, Colour, ElectronicLicence};
-use crate::domain::licence::{Licence, VehicleClass};
-use crate::domain::verification::{self, CheckRecord};
-use crate::ports::{TrustEntry, TrustRole, TrustStatus};
+use crate::issuance::edl::{self, ElectronicLicence};
+use crate::kernel::access::Action;
+use crate::kernel::caller::{Caller, Role};
+use crate::kernel::check_log::CheckLog;
+use crate::kernel::Colour;
+use crate::register::licence::{Licence, VehicleClass};
+use crate::verification::check::CheckRecord;
+use crate::verification::disclosure::disclose;
+use crate::verification::ports::{TrustEntry, TrustRole, TrustStatus};
+use crate::verification::standing::standing;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use chrono::{DateTime, Duration, Utc};
@@ -317,7 +322,7 @@ impl Services {
         caller: &Caller,
         request: VerificationRequest,
     ) -> Result<VerificationResult, ServiceError> {
-        let role = require(caller, &[Role::Officer, Role::RelyingParty], "Verifying a licence")?;
+        let role = authorise(caller, Action::VerifyLicence)?;
         let allowed: Vec<String> = match role {
             Role::Officer => self.disclosure.officer.clone(),
             _ => {
@@ -381,7 +386,7 @@ impl Services {
             Ok(serial) => match self.live(&serial).await? {
                 Some((edl, licence)) => {
                     let today = self.today();
-                    let standing = verification::standing(&edl, &licence, today, now);
+                    let standing = standing(&edl, &licence, today, now);
                     live = Some((edl, licence));
                     match standing {
                         Ok(()) => Ok(serial),
@@ -413,7 +418,7 @@ impl Services {
                     Vec::new()
                 };
                 (
-                    verification::disclose(&allowed, edl, licence, &changes, request.class, today, now),
+                    disclose(&allowed, edl, licence, &changes, request.class, today, now),
                     Some(edl::colour(licence, today)),
                 )
             }
@@ -439,7 +444,7 @@ impl Services {
             valid,
             reason: reason.clone(),
         };
-        self.records.record_check(&check).await?;
+        self.records.record(&check).await?;
         tracing::info!(check = %check.id, valid, reason = ?reason, method, "verification recorded");
         Ok(VerificationResult {
             valid,
@@ -551,8 +556,8 @@ impl Services {
 
     /// `GET /licence/checks`: who verified the holder's licences, when, why (R8, R15).
     pub async fn licence_checks(&self, caller: &Caller) -> Result<Vec<CheckRecord>, ServiceError> {
-        require(caller, &[Role::Holder], "Listing who checked a licence")?;
-        let mut checks = self.records.checks_of(&caller.id, 200).await?;
+        authorise(caller, Action::LicenceChecks)?;
+        let mut checks = CheckLog::<CheckRecord>::checks_of(&*self.records, &caller.id, 200).await?;
         // The holder sees who and why, not the internal holder key again.
         for check in &mut checks {
             check.holder_id = None;

@@ -3,79 +3,52 @@
 // A command-line tool: its output is for the person at the terminal.
 #![allow(clippy::print_stdout)]
 
+use clap::Parser;
 use edl_capacity::model::{model, Profile, TemplateFacts};
 use edl_capacity::scenario::{measure, Flow, Options};
 use std::process::ExitCode;
 
-const USAGE: &str = "\
-edl-capacity: the capacity model from counted calls
-
-USAGE:
-  edl-capacity [--out FILE] [--profile FILE] [--runs N] [--expiry-items N]
-               [--flows on-file,new-photo,truck,expiry] [--json FILE]
-
-Runs each operation against the AWS emulator at AWS_ENDPOINT_URL (scripts/capacity.sh starts
-one) through a counting proxy, then writes the model for the launch profile (defaults, or the
-JSON of --profile) to --out (default docs/capacity.md). --json also writes every counted call.
-";
-
+/// edl-capacity: the capacity model from counted calls.
+///
+/// Runs each operation against the AWS emulator at AWS_ENDPOINT_URL (scripts/capacity.sh starts one)
+/// through a counting proxy, then writes the model for the launch profile (defaults, or the JSON of
+/// --profile) to --out. --json also writes every counted call.
+#[derive(Debug, Parser)]
+#[command(name = "edl-capacity")]
 struct Arguments {
+    /// Where the model is written.
+    #[arg(long, value_name = "FILE", default_value = "docs/capacity.md")]
     out: String,
+    /// The launch profile as JSON (the defaults when left out).
+    #[arg(long, value_name = "FILE")]
     profile: Option<String>,
+    /// Also write every counted call here.
+    #[arg(long, value_name = "FILE")]
     json: Option<String>,
+    /// Runs of each flow; at least 2, to tell shared partitions from each holder's own.
+    #[arg(long, default_value_t = 2, value_parser = at_least_two)]
     runs: usize,
+    #[arg(long, default_value_t = 1000)]
     expiry_items: usize,
+    /// The flows to run, comma-separated: on-file, new-photo, truck, expiry (all by default).
+    #[arg(long, value_delimiter = ',', value_parser = flow, default_values = ["on-file", "new-photo", "truck", "expiry"])]
     flows: Vec<Flow>,
 }
 
-fn parse(args: &[String]) -> Result<Arguments, String> {
-    let mut parsed = Arguments {
-        out: "docs/capacity.md".into(),
-        profile: None,
-        json: None,
-        runs: 2,
-        expiry_items: 1000,
-        flows: Flow::ALL.to_vec(),
-    };
-    let mut iter = args.iter();
-    while let Some(arg) = iter.next() {
-        let mut value = || iter.next().cloned().ok_or(format!("{arg} needs a value"));
-        match arg.as_str() {
-            "--out" => parsed.out = value()?,
-            "--profile" => parsed.profile = Some(value()?),
-            "--json" => parsed.json = Some(value()?),
-            "--runs" => parsed.runs = value()?.parse().map_err(|_| "--runs takes a number")?,
-            "--expiry-items" => parsed.expiry_items = value()?.parse().map_err(|_| "--expiry-items takes a number")?,
-            "--flows" => {
-                parsed.flows = value()?
-                    .split(',')
-                    .map(|f| Flow::parse(f.trim()).ok_or(format!("unknown flow {f}")))
-                    .collect::<Result<_, _>>()?
-            }
-            "-h" | "--help" => return Err(String::new()),
-            other => return Err(format!("unknown argument {other}")),
-        }
+fn at_least_two(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(n) if n >= 2 => Ok(n),
+        _ => Err("--runs must be at least 2, to tell shared partitions from each holder's own".into()),
     }
-    if parsed.runs < 2 {
-        return Err("--runs must be at least 2, to tell shared partitions from each holder's own".into());
-    }
-    Ok(parsed)
+}
+
+fn flow(name: &str) -> Result<Flow, String> {
+    Flow::parse(name.trim()).ok_or(format!("unknown flow {name}"))
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let arguments = match parse(&args) {
-        Ok(a) => a,
-        Err(e) if e.is_empty() => {
-            print!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Err(e) => {
-            eprintln!("edl-capacity: {e}\n\n{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
+    let arguments = Arguments::parse();
     match run(arguments).await {
         Ok(summary) => {
             println!("{summary}");

@@ -166,9 +166,9 @@ pub struct TemplateFacts {
 }
 
 impl TemplateFacts {
-    pub fn read(template: &str) -> Result<TemplateFacts, serde_yaml::Error> {
-        let doc: serde_yaml::Value = serde_yaml::from_str(template)?;
-        let number = |v: &serde_yaml::Value| v.as_f64().or_else(|| v.as_u64().map(|n| n as f64));
+    pub fn read(template: &str) -> Result<TemplateFacts, serde_norway::Error> {
+        let doc: serde_norway::Value = serde_norway::from_str(template)?;
+        let number = |v: &serde_norway::Value| v.as_f64().or_else(|| v.as_u64().map(|n| n as f64));
         let mut facts = TemplateFacts {
             default_memory_mb: number(&doc["Globals"]["Function"]["MemorySize"]).unwrap_or(128.0),
             ..TemplateFacts::default()

@@ -10,14 +10,15 @@ use http_body_util::{BodyExt, Full};
 use serde::Serialize;
 use serde_json::{json, Value};
 use shared::adapters::dynamodb::DynamoRecords;
-use shared::adapters::embedded_notices::EmbeddedNotices;
+use shared::adapters::embedded::notices::EmbeddedNotices;
 use shared::adapters::eventbridge::EventBus;
 use shared::adapters::kms::KmsSigner;
 use shared::adapters::s3::S3Photos;
+use shared::adapters::Records;
 use shared::dev::{DevKeys, DevLiveness};
-use shared::domain::caller::Role;
-use shared::domain::rollout::Plan;
-use shared::ports::{Clock, Records};
+use shared::kernel::caller::Role;
+use shared::kernel::time::Clock;
+use shared::register::rollout::Plan;
 use shared::service::keys::Authority;
 use shared::service::Services;
 use std::sync::{Arc, Mutex};
@@ -297,7 +298,7 @@ impl Bench {
             .await
             .map_err(|e| setup(&e))?;
         records
-            .seed_truck_rules(&shared::domain::truck::TruckRulebook::shipped())
+            .seed_truck_rules(&shared::truck::rules::TruckRulebook::shipped())
             .await
             .map_err(|e| setup(&e))?;
         records
@@ -608,8 +609,9 @@ impl Bench {
         for _ in 0..items {
             self.open(false).await?;
         }
-        self.clock
-            .advance(Duration::days(shared::domain::application::ABANDONED_AFTER_DAYS + 1));
+        self.clock.advance(Duration::days(
+            shared::applications::application::ABANDONED_AFTER_DAYS + 1,
+        ));
         self.calls();
         let event = serde_json::from_str(include_str!("../../../events/expire-schedule.json"))
             .map_err(|e| step("expiry", e))?;

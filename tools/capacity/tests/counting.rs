@@ -190,14 +190,14 @@ fn like(pattern: &str, value: &str) -> bool {
 
 /// The DynamoDB grants of a function in `template.yaml`: (action, "table" or the index's name, LeadingKeys patterns);
 /// none for a function the template does not have.
-fn grants_of(template: &serde_yaml::Value, binary: &str) -> Vec<(String, String, Vec<String>)> {
-    let text = |v: &serde_yaml::Value| -> String {
+fn grants_of(template: &serde_norway::Value, binary: &str) -> Vec<(String, String, Vec<String>)> {
+    let text = |v: &serde_norway::Value| -> String {
         match v {
-            serde_yaml::Value::Tagged(tagged) => tagged.value.as_str().unwrap_or("").to_string(),
+            serde_norway::Value::Tagged(tagged) => tagged.value.as_str().unwrap_or("").to_string(),
             other => other.as_str().unwrap_or("").to_string(),
         }
     };
-    let list = |v: &serde_yaml::Value| v.as_sequence().cloned().unwrap_or_default();
+    let list = |v: &serde_norway::Value| v.as_sequence().cloned().unwrap_or_default();
     let function = template["Resources"]
         .as_mapping()
         .and_then(|resources| {
@@ -242,7 +242,7 @@ async fn every_call_counted_is_allowed_by_its_functions_partitions() {
     })
     .await
     .expect("the flows ran against the emulator");
-    let template: serde_yaml::Value = serde_yaml::from_str(edl_local_api::routes::TEMPLATE).expect("template.yaml");
+    let template: serde_norway::Value = serde_norway::from_str(edl_local_api::routes::TEMPLATE).expect("template.yaml");
     let mut checked = 0;
     for spec in edl_capacity::scenario::OPERATIONS {
         let (Some(function), Some(measured)) = (spec.function, measurement.get(spec.id)) else {

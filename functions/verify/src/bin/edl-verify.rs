@@ -4,43 +4,34 @@
 // A command-line tool: its output is for the person at the terminal (Lambda code logs through tracing).
 #![allow(clippy::print_stdout)]
 
+use clap::Parser;
 use edl_verify::offline::verify;
 use std::process::ExitCode;
 
-const USAGE: &str = "\
-edl-verify: check an electronic driving licence or truck pass show code offline
-
-USAGE:
-  edl-verify --trust TRUST.json [--at RFC3339] CODE
-      TRUST.json is the document published at GET /.well-known/edl/trust.
-      CODE is the QR content (EDL2:... or TRK2:...). Exit status 0 when the code
-      verifies. This checks format, key, certificate chain, signature and
-      validity; the live state (a superseded licence, a revoked pass) and
-      whether a pass covers a zone now need POST /verifications or
-      POST /truck/verifications.
-";
+/// edl-verify: check an electronic driving licence or truck pass show code offline.
+///
+/// This checks format, key, certificate chain, signature and validity; the live state (a superseded
+/// licence, a revoked pass) and whether a pass covers a zone now need POST /verifications or
+/// POST /truck/verifications. Exit status 0 when the code verifies.
+#[derive(Debug, Parser)]
+#[command(name = "edl-verify")]
+struct Cli {
+    /// The trust document published at GET /.well-known/edl/trust.
+    #[arg(long, value_name = "TRUST.json")]
+    trust: String,
+    /// The moment to check at (RFC 3339); now by default.
+    #[arg(long, value_name = "RFC3339")]
+    at: Option<String>,
+    /// The QR content (EDL2:... or TRK2:...); quote it, as it may hold two spaces in a row.
+    code: String,
+}
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let mut trust_path = None;
-    let mut at = None;
-    let mut code = None;
-    let mut iter = args.iter();
-    while let Some(arg) = iter.next() {
-        match arg.as_str() {
-            "--trust" => trust_path = iter.next().cloned(),
-            "--at" => at = iter.next().cloned(),
-            "-h" | "--help" => {
-                print!("{USAGE}");
-                return ExitCode::SUCCESS;
-            }
-            other => code = Some(other.to_string()),
-        }
-    }
-    let (Some(trust_path), Some(code)) = (trust_path, code) else {
-        eprint!("{USAGE}");
-        return ExitCode::from(2);
-    };
+    let Cli {
+        trust: trust_path,
+        at,
+        code,
+    } = Cli::parse();
     let now = match at.as_deref().map(chrono::DateTime::parse_from_rfc3339) {
         None => chrono::Utc::now(),
         Some(Ok(t)) => t.with_timezone(&chrono::Utc),

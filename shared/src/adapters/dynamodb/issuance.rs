@@ -1,0 +1,68 @@
+//! The issuance context's port on DynamoDB: electronic licences (`EDL#<serial>`), each holder's current one
+//! (`HOLDER#<identity>` / `EDL`), and issuance as one transaction.
+
+use super::applications::application_item;
+use super::{decode, encode, s, unavailable, with_expiry, DynamoRecords, Item};
+use crate::expiry;
+use crate::issuance::edl::ElectronicLicence;
+use crate::issuance::ports::{Issuance, LicenceStore};
+use crate::kernel::store::StoreError;
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
+
+/// The electronic licence's item, in the expiry index while it is active.
+fn edl_item(licence: &ElectronicLicence) -> Result<Item, StoreError> {
+    let item = encode(licence, format!("EDL#{}", licence.serial), "EDL".into(), "edl")?;
+    Ok(with_expiry(item, expiry::licence_entry(licence)))
+}
+
+#[async_trait]
+impl LicenceStore for DynamoRecords {
+    async fn electronic_licence(&self, serial: &str) -> Result<Option<ElectronicLicence>, StoreError> {
+        self.get(format!("EDL#{serial}"), "EDL").await?.map(decode).transpose()
+    }
+
+    async fn current_serial_of(&self, holder_id: &str) -> Result<Option<String>, StoreError> {
+        let item = self.get(format!("HOLDER#{holder_id}"), "EDL").await?;
+        Ok(item
+            .and_then(|i| i.get("serial").cloned())
+            .and_then(|v| v.as_s().ok().cloned()))
+    }
+
+    async fn record_issuance(&self, issuance: &Issuance) -> Result<(), StoreError> {
+        let licence = &issuance.licence;
+        let application = &issuance.application;
+        let mut items = vec![
+            self.put(edl_item(licence)?, "attribute_not_exists(pk)")?,
+            self.versioned_put(application_item(application)?, issuance.application_expected_version)?,
+        ];
+        items.push(self.release_slot(application)?);
+        let mut pointer = Item::new();
+        pointer.insert("pk".into(), s(format!("HOLDER#{}", licence.holder_id)));
+        pointer.insert("sk".into(), s("EDL"));
+        pointer.insert("kind".into(), s("holder-edl"));
+        pointer.insert("serial".into(), s(&licence.serial));
+        let pointer = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(pointer))
+            .build()
+            .map_err(|e| unavailable("Put", e))?;
+        items.push(TransactWriteItem::builder().put(pointer).build());
+        if let Some((old, expected)) = &issuance.superseded {
+            items.push(self.versioned_put(edl_item(old)?, *expected)?);
+        }
+        self.transact(items, |index| (index == 0).then_some(StoreError::AlreadyExists))
+            .await
+    }
+
+    async fn update_electronic_licence(
+        &self,
+        licence: &ElectronicLicence,
+        expected_version: u64,
+    ) -> Result<(), StoreError> {
+        self.transact(vec![self.versioned_put(edl_item(licence)?, expected_version)?], |_| {
+            None
+        })
+        .await
+    }
+}

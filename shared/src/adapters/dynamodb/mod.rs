@@ -1,0 +1,396 @@
+//! The DynamoDB adapter of every context's records ports: one table, conditional writes, transactions
+//! where two items change together.
+//!
+//! Keys (`pk`, `sk`):
+//! - `LICENCE#<number>` / `LICENCE`: the paper licence; `CHANGE#<at>#<version>`: its changes.
+//! - `OPENAPP#<number>` / `OPEN_APPLICATION`: the lock that allows one open application per
+//!   licence, in a partition of its own so that the functions that take and release it may
+//!   never write the licence (least privilege by partition, `template.yaml`).
+//! - `HOLDER#<identity>` / `LICENCE`: which licence a holder has.
+//! - `APP#<id>` / `APP`: an application with its history.
+//! - `ROLLOUT` / `CITY#<code>`, `WAVE#<id>`, `CHANGE#<at>#<id>`: the staged rollout.
+//! - `PHOTO#<sha256>` / `PHOTO`: which holder submitted these image bytes (R15).
+//! - `EDL#<serial>` / `EDL`: an issued electronic licence.
+//! - `SHOWCODE#<serial>` / `SHOWCODE`: its current show code, apart from the licence so that
+//!   the licence function may keep codes and never write a licence.
+//! - `HOLDER#<identity>` / `EDL`: the serial of the holder's latest electronic licence.
+//! - `TRUST` / `<role>#<kid>`: certificates and the keys behind them.
+//! - `CHECKS#<holder>` / `<at>#<id>`: who verified the holder's licences (R15);
+//!   `CHECKS#unmatched#<day>` for codes that named no known licence.
+//!
+//! - `TRUCKRULES` / `CITY#<code>`: a city's truck rules; `CHANGE#<code>#<at>#<id>`: their changes.
+//! - `VEHICLE#<plate>` / `VEHICLE`: the vehicle register; `PASSES`: the version of the
+//!   vehicle's pass list (every new pass is conditional on it); `PASS#<created>#<id>`: a copy
+//!   of each of its passes.
+//! - `PASS#<id>` / `PASS`: a truck pass; `SHOWCODE`: its current show code.
+//! - `PASSCHECKS#<id>` / `<at>#<check id>`: a pass's verifications, in a partition of their
+//!   own so that the verify function may write checks and never a pass;
+//!   `PASSCHECKS#unmatched#<day>` for credentials that did not verify.
+//! - `OWNER#<identity>` and `FLEET#<fleet>` / `PASS#<created>#<id>`: copies of the passes
+//!   of an owner's and a fleet's vehicles, written in the same transaction as the pass.
+//!
+//! The sparse index `queue` (`queuePk`, `queueSk`) holds an application only
+//! while it waits for review: `REVIEW` / `<due time>#<id>`; a truck pass
+//! likewise as `PASSREVIEW` / `<due time>#<id>`.
+//!
+//! The sparse index `expiry` (`expiryPk`, `expirySk`, keys only) holds what the
+//! scheduled job will end, by local day: an active electronic licence as
+//! `EDL#<last valid day>` / `<serial>`, an application the applicant must act
+//! on as `APP#<day it counts as abandoned>` / `<id>`, a pending or active
+//! truck pass as `PASS#<last valid day>` / `<id>` (see `crate::expiry`).
+//!
+//! The contexts' ports are implemented one file each; this file holds the
+//! table, the item encoding and the conditional writes they share.
+
+mod applications;
+mod issuance;
+mod register;
+mod shared;
+mod truck;
+mod verification;
+
+use crate::expiry::ExpiryEntry;
+use crate::kernel::queue::QueueQuery;
+use crate::kernel::store::StoreError;
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, Put, ScalarAttributeType, TransactWriteItem,
+};
+use aws_sdk_dynamodb::Client;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use futures::{StreamExt, TryStreamExt};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::collections::HashMap;
+
+type Item = HashMap<String, AttributeValue>;
+
+/// Attributes the adapter adds around a domain record; removed before decoding.
+const KEY_ATTRIBUTES: [&str; 8] = ["pk", "sk", "kind", "ttl", "queuePk", "queueSk", "expiryPk", "expirySk"];
+
+const QUEUE_INDEX: &str = "queue";
+const EXPIRY_INDEX: &str = "expiry";
+
+#[derive(Clone)]
+pub struct DynamoRecords {
+    client: Client,
+    table: String,
+}
+
+fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+fn n(value: u64) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+fn unavailable<E: std::error::Error + 'static>(operation: &str, e: E) -> StoreError {
+    StoreError::Unavailable(format!("{operation}: {}", DisplayErrorContext(e)))
+}
+
+fn encode<T: Serialize>(record: &T, pk: String, sk: String, kind: &str) -> Result<Item, StoreError> {
+    let mut item: Item = serde_dynamo::aws_sdk_dynamodb_1::to_item(record)
+        .map_err(|e| StoreError::Corrupt(format!("cannot encode {kind}: {e}")))?;
+    item.insert("pk".into(), s(pk));
+    item.insert("sk".into(), s(sk));
+    item.insert("kind".into(), s(kind));
+    Ok(item)
+}
+
+fn decode<T: DeserializeOwned>(mut item: Item) -> Result<T, StoreError> {
+    let key = item.get("pk").and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+    for attribute in KEY_ATTRIBUTES {
+        item.remove(attribute);
+    }
+    serde_dynamo::aws_sdk_dynamodb_1::from_item(item).map_err(|e| StoreError::Corrupt(format!("{key}: {e}")))
+}
+
+/// A time that sorts as text in time order (fixed width, UTC).
+fn sortable(at: chrono::DateTime<chrono::Utc>) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+/// Puts the record in the expiry index when it has an entry. Every write
+/// replaces the whole item, so a record without one leaves the index.
+fn with_expiry(mut item: Item, entry: Option<ExpiryEntry>) -> Item {
+    if let Some(entry) = entry {
+        item.insert("expiryPk".into(), s(entry.bucket));
+        item.insert("expirySk".into(), s(entry.key));
+    }
+    item
+}
+
+impl DynamoRecords {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        DynamoRecords {
+            client,
+            table: table.into(),
+        }
+    }
+
+    /// Creates the table as `template.yaml` declares it (for tests and the
+    /// local server pointed at an emulator) and waits until it is active.
+    pub async fn create_table(client: &Client, table: &str) -> Result<(), StoreError> {
+        let attribute = |name: &str| {
+            AttributeDefinition::builder()
+                .attribute_name(name)
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .map_err(|e| unavailable("CreateTable", e))
+        };
+        let key = |name: &str, kind: KeyType| {
+            KeySchemaElement::builder()
+                .attribute_name(name)
+                .key_type(kind)
+                .build()
+                .map_err(|e| unavailable("CreateTable", e))
+        };
+        let created = client
+            .create_table()
+            .table_name(table)
+            .billing_mode(BillingMode::PayPerRequest)
+            .attribute_definitions(attribute("pk")?)
+            .attribute_definitions(attribute("sk")?)
+            .attribute_definitions(attribute("queuePk")?)
+            .attribute_definitions(attribute("queueSk")?)
+            .attribute_definitions(attribute("expiryPk")?)
+            .attribute_definitions(attribute("expirySk")?)
+            .key_schema(key("pk", KeyType::Hash)?)
+            .key_schema(key("sk", KeyType::Range)?)
+            .global_secondary_indexes(
+                GlobalSecondaryIndex::builder()
+                    .index_name(QUEUE_INDEX)
+                    .key_schema(key("queuePk", KeyType::Hash)?)
+                    .key_schema(key("queueSk", KeyType::Range)?)
+                    .projection(Projection::builder().projection_type(ProjectionType::All).build())
+                    .build()
+                    .map_err(|e| unavailable("CreateTable", e))?,
+            )
+            .global_secondary_indexes(
+                GlobalSecondaryIndex::builder()
+                    .index_name(EXPIRY_INDEX)
+                    .key_schema(key("expiryPk", KeyType::Hash)?)
+                    .key_schema(key("expirySk", KeyType::Range)?)
+                    .projection(Projection::builder().projection_type(ProjectionType::KeysOnly).build())
+                    .build()
+                    .map_err(|e| unavailable("CreateTable", e))?,
+            )
+            .send()
+            .await;
+        if let Err(e) = created {
+            if e.as_service_error().and_then(|e| e.code()) != Some("ResourceInUseException") {
+                return Err(unavailable("CreateTable", e));
+            }
+        }
+        for _ in 0..100 {
+            let described = client
+                .describe_table()
+                .table_name(table)
+                .send()
+                .await
+                .map_err(|e| unavailable("DescribeTable", e))?;
+            let active = described
+                .table()
+                .and_then(|t| t.table_status())
+                .is_some_and(|s| s.as_str() == "ACTIVE");
+            if active {
+                return Ok(());
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        Err(StoreError::Unavailable(format!("table {table} did not become active")))
+    }
+
+    async fn get(&self, pk: String, sk: &str) -> Result<Option<Item>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .key("sk", s(sk))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| unavailable("GetItem", e))?;
+        Ok(out.item)
+    }
+
+    /// Every item of a partition whose sort key starts with `prefix`, following pages.
+    async fn query_prefix(&self, pk: &str, prefix: &str) -> Result<Vec<Item>, StoreError> {
+        let mut query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .expression_attribute_values(":pk", s(pk))
+            .consistent_read(true);
+        // DynamoDB refuses an empty key value: the whole partition has no prefix condition.
+        query = if prefix.is_empty() {
+            query.key_condition_expression("pk = :pk")
+        } else {
+            query
+                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+                .expression_attribute_values(":prefix", s(prefix))
+        };
+        let pages = query.into_paginator().items().send();
+        pages
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err(|e| unavailable("Query", e))
+    }
+
+    fn put(&self, item: Item, condition: &str) -> Result<TransactWriteItem, StoreError> {
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression(condition)
+            .build()
+            .map_err(|e| unavailable("Put", e))?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    /// A put conditional on the stored version (`#version = :expected`).
+    fn versioned_put(&self, item: Item, expected_version: u64) -> Result<TransactWriteItem, StoreError> {
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("#version = :expected")
+            .expression_attribute_names("#version", "version")
+            .expression_attribute_values(":expected", n(expected_version))
+            .build()
+            .map_err(|e| unavailable("Put", e))?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    /// Runs a transaction; a failed condition on any item is a `Conflict`
+    /// unless `on_condition` says what it means for that item's index.
+    async fn transact(
+        &self,
+        items: Vec<TransactWriteItem>,
+        on_condition: impl Fn(usize) -> Option<StoreError>,
+    ) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(SdkError::ServiceError(service)) => match service.err() {
+                TransactWriteItemsError::TransactionCanceledException(cancelled) => {
+                    let reasons = cancelled.cancellation_reasons();
+                    for (index, reason) in reasons.iter().enumerate() {
+                        if reason.code() == Some("ConditionalCheckFailed") {
+                            return Err(on_condition(index).unwrap_or(StoreError::Conflict));
+                        }
+                    }
+                    // Cancelled by a concurrent transaction on the same items:
+                    // the caller's view is stale in the same way as a failed condition.
+                    if reasons.iter().any(|r| r.code() == Some("TransactionConflict")) || reasons.is_empty() {
+                        return Err(StoreError::Conflict);
+                    }
+                    Err(StoreError::Unavailable(format!(
+                        "TransactWriteItems cancelled: {}",
+                        reasons.iter().filter_map(|r| r.code()).collect::<Vec<_>>().join(",")
+                    )))
+                }
+                other => Err(StoreError::Unavailable(format!(
+                    "TransactWriteItems: {}",
+                    DisplayErrorContext(other)
+                ))),
+            },
+            Err(e) => Err(unavailable("TransactWriteItems", e)),
+        }
+    }
+
+    /// Seeds: each item written unless one is stored already, eight at a time.
+    async fn put_all_if_absent(&self, items: Vec<Item>) -> Result<(), StoreError> {
+        futures::stream::iter(items.into_iter().map(|i| self.put_if_absent(i)))
+            .buffer_unordered(8)
+            .try_collect::<Vec<()>>()
+            .await?;
+        Ok(())
+    }
+
+    async fn put_if_absent(&self, item: Item) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(unavailable("PutItem", e)),
+        }
+    }
+
+    /// One page of a review queue of the sparse `queue` index, earliest due first.
+    async fn queue_page<T: DeserializeOwned>(
+        &self,
+        queue: &str,
+        query: &QueueQuery,
+    ) -> Result<(Vec<T>, Option<String>), StoreError> {
+        let mut request = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(QUEUE_INDEX)
+            .expression_attribute_values(":queue", s(queue))
+            .limit(i32::try_from(query.limit.clamp(1, 100)).unwrap_or(100));
+        request = match query.due_before {
+            Some(bound) => request
+                .key_condition_expression("queuePk = :queue AND queueSk < :bound")
+                .expression_attribute_values(":bound", s(sortable(bound))),
+            None => request.key_condition_expression("queuePk = :queue"),
+        };
+        if let Some(cursor) = &query.after {
+            request =
+                request.set_exclusive_start_key(Some(decode_cursor(cursor, &["pk", "queuePk", "queueSk", "sk"])?));
+        }
+        let out = request.send().await.map_err(|e| unavailable("Query", e))?;
+        let items = out
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(decode)
+            .collect::<Result<_, _>>()?;
+        let next = match out.last_evaluated_key {
+            Some(key) if !key.is_empty() => Some(encode_cursor(&key)),
+            _ => None,
+        };
+        Ok((items, next))
+    }
+}
+
+/// A page's last key as an opaque cursor (its string attributes, as JSON, base64url).
+fn encode_cursor(key: &Item) -> String {
+    let plain: std::collections::BTreeMap<&str, &str> = key
+        .iter()
+        .filter_map(|(k, v)| v.as_s().ok().map(|v| (k.as_str(), v.as_str())))
+        .collect();
+    URL_SAFE_NO_PAD.encode(serde_json::to_vec(&plain).unwrap_or_default())
+}
+
+/// A cursor back to a last key, which must name exactly the `expected` attributes (the index's and the table's keys).
+fn decode_cursor(cursor: &str, expected: &[&str]) -> Result<Item, StoreError> {
+    let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| StoreError::BadCursor)?;
+    let plain: std::collections::BTreeMap<String, String> =
+        serde_json::from_slice(&bytes).map_err(|_| StoreError::BadCursor)?;
+    if plain.len() != expected.len() || !expected.iter().all(|k| plain.contains_key(*k)) {
+        return Err(StoreError::BadCursor);
+    }
+    Ok(plain.into_iter().map(|(k, v)| (k, s(v))).collect())
+}

@@ -1,0 +1,171 @@
+//! The in-process records store: the local server's and the fast tests' adapter of every context's records ports.
+//!
+//! Every operation takes one lock, so each behaves as one transaction; the
+//! contexts' ports are implemented one file each over the one state.
+
+mod applications;
+mod issuance;
+pub mod notices;
+pub mod photos;
+mod register;
+mod shared;
+mod truck;
+mod verification;
+
+use crate::applications::application::Application;
+use crate::expiry::{self, ExpiryEntry};
+use crate::issuance::edl::ElectronicLicence;
+use crate::kernel::queue::QueueQuery;
+use crate::kernel::showcode::CachedShowCode;
+use crate::kernel::store::StoreError;
+use crate::register::change::ChangeRecord;
+use crate::register::licence::Licence;
+use crate::register::rollout::{City, RolloutChange, Wave};
+use crate::truck::pass::TruckPass;
+use crate::truck::rules::{CityTruckRules, TruckRulesChange};
+use crate::truck::vehicle::Vehicle;
+use crate::verification::ports::TrustEntry;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use chrono::{DateTime, Utc};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Mutex, MutexGuard};
+
+#[derive(Default)]
+struct State {
+    licences: HashMap<String, Licence>,
+    holders: HashMap<String, String>,
+    changes: HashMap<String, Vec<ChangeRecord>>,
+    applications: HashMap<String, Application>,
+    /// licence number -> id of its open application (the per-holder lock).
+    open_slots: HashMap<String, String>,
+    cities: BTreeMap<String, City>,
+    waves: BTreeMap<String, Wave>,
+    rollout_changes: Vec<RolloutChange>,
+    /// sha256 -> holder id (R15).
+    photo_owners: HashMap<String, String>,
+    trust: BTreeMap<String, TrustEntry>,
+    electronic_licences: HashMap<String, ElectronicLicence>,
+    /// holder id -> serial of their latest electronic licence.
+    holder_licences: HashMap<String, String>,
+    /// (credential kind, serial) -> its current show code.
+    show_codes: HashMap<(&'static str, String), CachedShowCode>,
+    /// (log, holder or pass serial, "" for unmatched) -> checks as stored, oldest first.
+    checks: HashMap<(&'static str, String), Vec<serde_json::Value>>,
+    /// The expiry index, as in DynamoDB: only records still to end, by day
+    /// bucket then key, kept in step by every write of a licence, application or pass.
+    expiry: BTreeSet<ExpiryEntry>,
+    truck_rules: BTreeMap<String, CityTruckRules>,
+    truck_rules_changes: Vec<TruckRulesChange>,
+    vehicles: HashMap<String, Vehicle>,
+    passes: HashMap<String, TruckPass>,
+    /// plate -> version of its pass list (raised by every new pass).
+    pass_lists: HashMap<String, u64>,
+}
+
+impl State {
+    fn reindex(&mut self, before: Option<ExpiryEntry>, after: Option<ExpiryEntry>) {
+        if before == after {
+            return;
+        }
+        if let Some(entry) = before {
+            self.expiry.remove(&entry);
+        }
+        if let Some(entry) = after {
+            self.expiry.insert(entry);
+        }
+    }
+
+    /// Stores an application and moves its expiry entry with it.
+    fn put_application(&mut self, application: &Application) {
+        let before = self
+            .applications
+            .get(&application.id)
+            .and_then(expiry::application_entry);
+        self.reindex(before, expiry::application_entry(application));
+        self.applications.insert(application.id.clone(), application.clone());
+    }
+
+    /// Stores a pass and moves its expiry entry with it.
+    fn put_pass(&mut self, pass: &TruckPass) {
+        let before = self.passes.get(&pass.id).and_then(expiry::pass_entry);
+        self.reindex(before, expiry::pass_entry(pass));
+        self.passes.insert(pass.id.clone(), pass.clone());
+    }
+
+    /// Passes matching `keep`, newest first.
+    fn passes_where(&self, keep: impl Fn(&TruckPass) -> bool) -> Vec<TruckPass> {
+        let mut passes: Vec<TruckPass> = self.passes.values().filter(|p| keep(p)).cloned().collect();
+        passes.sort_by(|a, b| (b.created_at, &b.id).cmp(&(a.created_at, &a.id)));
+        passes
+    }
+
+    /// Stores an electronic licence and moves its expiry entry with it.
+    fn put_electronic_licence(&mut self, licence: &ElectronicLicence) {
+        let before = self
+            .electronic_licences
+            .get(&licence.serial)
+            .and_then(expiry::licence_entry);
+        self.reindex(before, expiry::licence_entry(licence));
+        self.electronic_licences.insert(licence.serial.clone(), licence.clone());
+    }
+}
+
+/// Every operation takes one lock, so each behaves as one transaction.
+#[derive(Default)]
+pub struct EmbeddedRecords {
+    state: Mutex<State>,
+}
+
+impl EmbeddedRecords {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn state(&self) -> Result<MutexGuard<'_, State>, StoreError> {
+        self.state
+            .lock()
+            .map_err(|_| StoreError::Unavailable("embedded store poisoned by an earlier panic".into()))
+    }
+}
+
+/// One page of a review queue, earliest due first, as the `queue` index
+/// pages it: items due before `query.due_before` only, after the cursor.
+fn queue_page<'a, T: Clone + 'a>(
+    waiting: impl Iterator<Item = (DateTime<Utc>, &'a str, &'a T)>,
+    query: &QueueQuery,
+) -> Result<(Vec<T>, Option<String>), StoreError> {
+    let after = match &query.after {
+        Some(cursor) => Some(
+            URL_SAFE_NO_PAD
+                .decode(cursor)
+                .ok()
+                .and_then(|b| String::from_utf8(b).ok())
+                .filter(|p| {
+                    p.split_once('#')
+                        .is_some_and(|(due, _)| DateTime::parse_from_rfc3339(due).is_ok())
+                })
+                .ok_or(StoreError::BadCursor)?,
+        ),
+        None => None,
+    };
+    let mut page: Vec<(String, &T)> = waiting
+        .filter(|(due, _, _)| query.due_before.is_none_or(|bound| *due < bound))
+        .map(|(due, id, item)| (queue_position(due, id), item))
+        .filter(|(position, _)| after.as_ref().is_none_or(|after| position > after))
+        .collect();
+    page.sort_by(|a, b| a.0.cmp(&b.0));
+    let more = page.len() > query.limit;
+    page.truncate(query.limit);
+    let next = if more {
+        page.last().map(|(p, _)| URL_SAFE_NO_PAD.encode(p))
+    } else {
+        None
+    };
+    Ok((page.into_iter().map(|(_, item)| item.clone()).collect(), next))
+}
+
+/// A queue item's place: due time, then id, as sortable text.
+fn queue_position(due: DateTime<Utc>, id: &str) -> String {
+    format!("{}#{id}", due.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
+}

@@ -1,0 +1,749 @@
+//! The application for an electronic licence and its state machine (R3, R4, R12).
+
+use super::photo::{CheckResult, ImageType};
+use super::review::{ReviewDecision, Verdict};
+use crate::kernel::caller::Actor;
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Where the applicant's photo comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PhotoSource {
+    /// The compliant photo the register already holds (R3).
+    OnFile,
+    /// A new photo taken with the phone camera (R4).
+    Camera,
+    /// An ID photo picked from the phone's album (R4).
+    Album,
+}
+
+/// How the application reached the authority.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    App,
+    /// Opened by a clerk at the vehicle management office (R12).
+    Counter,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ApplicationState {
+    /// Photo on file: waiting for the real-person check (R3).
+    AwaitingLiveness,
+    /// New photo: waiting for the upload (R4).
+    AwaitingPhoto,
+    /// A photo is in the staff review queue (R4).
+    AwaitingReview,
+    /// The photo was refused; the applicant may submit another (R4).
+    Rejected,
+    /// Ready for issuance; the signed licence is made by the issuer.
+    Approved,
+    /// The electronic licence was issued; the application is over.
+    Issued,
+    Withdrawn,
+    /// Abandoned, ended by the scheduled job.
+    Expired,
+    /// Ended because an upload was malicious (R15).
+    Stopped,
+}
+
+impl ApplicationState {
+    /// Whether the application still holds the holder's one open-application slot.
+    pub fn is_open(self) -> bool {
+        matches!(
+            self,
+            Self::AwaitingLiveness | Self::AwaitingPhoto | Self::AwaitingReview | Self::Rejected | Self::Approved
+        )
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AwaitingLiveness => "awaiting_liveness",
+            Self::AwaitingPhoto => "awaiting_photo",
+            Self::AwaitingReview => "awaiting_review",
+            Self::Rejected => "rejected",
+            Self::Approved => "approved",
+            Self::Issued => "issued",
+            Self::Withdrawn => "withdrawn",
+            Self::Expired => "expired",
+            Self::Stopped => "stopped",
+        }
+    }
+}
+
+impl fmt::Display for ApplicationState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One recorded step: who, when, what, and from which state to which.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HistoryEntry {
+    pub at: DateTime<Utc>,
+    pub action: String,
+    pub by: Actor,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<ApplicationState>,
+    pub to: ApplicationState,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+/// An upload the holder was given a presigned form for, awaiting its object.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PendingUpload {
+    pub upload_id: String,
+    /// `photos/<application>/<upload>`
+    pub key: String,
+    pub content_type: ImageType,
+    /// Camera or album, as the holder said.
+    pub source: PhotoSource,
+    pub requested_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A photo that passed the automatic checks and waits for (or had) staff review.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PhotoSubmission {
+    pub upload_id: String,
+    pub key: String,
+    pub content_type: ImageType,
+    pub source: PhotoSource,
+    pub submitted_at: DateTime<Utc>,
+    /// One working day after arrival (R4).
+    pub due_at: DateTime<Utc>,
+    pub sha256: String,
+    pub width: u32,
+    pub height: u32,
+    pub checks: Vec<CheckResult>,
+}
+
+/// An upload the automatic checks refused, with every failed check.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PhotoRefusal {
+    pub upload_id: String,
+    pub at: DateTime<Utc>,
+    pub failures: Vec<CheckResult>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Application {
+    pub id: String,
+    pub licence_number: String,
+    pub holder_id: String,
+    pub city_code: String,
+    pub channel: Channel,
+    pub photo_source: PhotoSource,
+    pub state: ApplicationState,
+    pub opened_by: Actor,
+    /// The office of a counter application (R12).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub office: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    #[serde(default)]
+    pub photo_submissions: u32,
+    #[serde(default)]
+    pub failed_liveness_checks: u32,
+    #[serde(default)]
+    pub upload_requests: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_upload: Option<PendingUpload>,
+    /// The photo under review, or the last one reviewed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub photo: Option<PhotoSubmission>,
+    /// The photo this one replaced (a rejected earlier submission).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_photo: Option<PhotoSubmission>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_review: Option<ReviewDecision>,
+    /// Why the automatic checks refused the last upload, for the app to show.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_refusal: Option<PhotoRefusal>,
+    /// Where the approved photo is kept as the licence's portrait.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub portrait_key: Option<String>,
+    /// The holder's device key (P-256, SEC1, base64url) for the mdoc's MSO,
+    /// when the app supplied one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_key: Option<String>,
+    /// When the scheduled job reported the photo under review as past its
+    /// due time, so that it is reported once per submission.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub overdue_flagged_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub history: Vec<HistoryEntry>,
+    /// Optimistic-locking version; every stored change increments it.
+    pub version: u64,
+}
+
+/// An action the state machine does not allow from the current state.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("Cannot {action} an application that is {from}.")]
+pub struct IllegalTransition {
+    pub action: &'static str,
+    pub from: ApplicationState,
+}
+
+/// How many failed real-person checks one application tolerates before the
+/// holder must withdraw and start again (slows down face-spoofing attempts).
+pub const MAX_FAILED_LIVENESS_CHECKS: u32 = 5;
+
+/// How many photos one application may submit (R4 allows resubmission, R15
+/// keeps an abuser from filling the review queue).
+pub const MAX_PHOTO_SUBMISSIONS: u32 = 10;
+
+/// How many upload forms one application may ask for (each is a presigned
+/// grant to write one object; bounded so the record stays small).
+pub const MAX_UPLOAD_REQUESTS: u32 = 30;
+
+/// How many days after its last change an application the applicant left
+/// (waiting for their liveness check or photo, or rejected) is expired and
+/// the holder's slot released.
+pub const ABANDONED_AFTER_DAYS: i64 = 30;
+
+/// The facts needed to open an application, checked by the caller beforehand
+/// (eligibility, rollout, ownership).
+#[derive(Debug, Clone)]
+pub struct Opening {
+    pub id: String,
+    pub licence_number: String,
+    pub holder_id: String,
+    pub city_code: String,
+    pub channel: Channel,
+    pub photo_source: PhotoSource,
+    pub opened_by: Actor,
+    pub office: Option<String>,
+    pub at: DateTime<Utc>,
+    pub device_key: Option<String>,
+}
+
+impl Application {
+    /// A new application. Photo on file waits for the liveness check in the
+    /// app; at the counter the clerk has seen the person, so a photo on file is
+    /// approved at once (R12); a new photo waits for its upload.
+    pub fn open(opening: Opening) -> Application {
+        let state = match (opening.photo_source, opening.channel) {
+            (PhotoSource::OnFile, Channel::App) => ApplicationState::AwaitingLiveness,
+            (PhotoSource::OnFile, Channel::Counter) => ApplicationState::Approved,
+            (PhotoSource::Camera | PhotoSource::Album, _) => ApplicationState::AwaitingPhoto,
+        };
+        let detail = match opening.channel {
+            Channel::App => None,
+            Channel::Counter => Some(format!(
+                "counter application at office {}",
+                opening.office.as_deref().unwrap_or("?")
+            )),
+        };
+        // A counter approval is two steps on the record: opened, then
+        // approved by the clerk who checked the person.
+        let opened_to = match state {
+            ApplicationState::Approved => ApplicationState::AwaitingLiveness,
+            other => other,
+        };
+        let mut history = vec![HistoryEntry {
+            at: opening.at,
+            action: "opened".into(),
+            by: opening.opened_by.clone(),
+            from: None,
+            to: opened_to,
+            detail,
+        }];
+        if state == ApplicationState::Approved {
+            history.push(HistoryEntry {
+                at: opening.at,
+                action: "approved".into(),
+                by: opening.opened_by.clone(),
+                from: Some(opened_to),
+                to: ApplicationState::Approved,
+                detail: Some("identity and photo on file confirmed in person at the counter".into()),
+            });
+        }
+        Application {
+            id: opening.id,
+            licence_number: opening.licence_number,
+            holder_id: opening.holder_id,
+            city_code: opening.city_code,
+            channel: opening.channel,
+            photo_source: opening.photo_source,
+            state,
+            opened_by: opening.opened_by,
+            office: opening.office,
+            created_at: opening.at,
+            updated_at: opening.at,
+            photo_submissions: 0,
+            failed_liveness_checks: 0,
+            upload_requests: 0,
+            pending_upload: None,
+            photo: None,
+            previous_photo: None,
+            last_review: None,
+            last_refusal: None,
+            portrait_key: None,
+            device_key: opening.device_key,
+            overdue_flagged_at: None,
+            history,
+            version: 1,
+        }
+    }
+
+    fn step(&mut self, action: &str, by: &Actor, at: DateTime<Utc>, to: ApplicationState, detail: Option<String>) {
+        self.history.push(HistoryEntry {
+            at,
+            action: action.into(),
+            by: by.clone(),
+            from: Some(self.state),
+            to,
+            detail,
+        });
+        self.state = to;
+        self.updated_at = at;
+    }
+
+    fn require(&self, action: &'static str, allowed: &[ApplicationState]) -> Result<(), IllegalTransition> {
+        if allowed.contains(&self.state) {
+            Ok(())
+        } else {
+            Err(IllegalTransition {
+                action,
+                from: self.state,
+            })
+        }
+    }
+
+    /// The outcome of a real-person check on a photo-on-file application (R3).
+    /// A pass approves at once; a failure is recorded and the application
+    /// stays open for another attempt.
+    pub fn record_liveness(
+        &mut self,
+        passed: bool,
+        by: &Actor,
+        at: DateTime<Utc>,
+        detail: String,
+    ) -> Result<(), IllegalTransition> {
+        self.require("confirm the photo on file of", &[ApplicationState::AwaitingLiveness])?;
+        if passed {
+            self.step("liveness_passed", by, at, ApplicationState::Approved, Some(detail));
+        } else {
+            if self.failed_liveness_checks >= MAX_FAILED_LIVENESS_CHECKS {
+                return Err(IllegalTransition {
+                    action: "retry the real-person check of (too many failed checks; withdraw and apply again)",
+                    from: self.state,
+                });
+            }
+            self.failed_liveness_checks += 1;
+            self.step(
+                "liveness_failed",
+                by,
+                at,
+                ApplicationState::AwaitingLiveness,
+                Some(detail),
+            );
+        }
+        Ok(())
+    }
+
+    /// The holder asks for an upload form for a new photo (R4). A newer
+    /// form replaces an older one: only the latest upload is accepted.
+    pub fn request_upload(&mut self, upload: PendingUpload, by: &Actor) -> Result<(), IllegalTransition> {
+        self.require(
+            "upload a photo for",
+            &[ApplicationState::AwaitingPhoto, ApplicationState::Rejected],
+        )?;
+        if self.upload_requests >= MAX_UPLOAD_REQUESTS || self.photo_submissions >= MAX_PHOTO_SUBMISSIONS {
+            return Err(IllegalTransition {
+                action: "upload another photo (the limit of uploads is reached) for",
+                from: self.state,
+            });
+        }
+        self.upload_requests += 1;
+        let at = upload.requested_at;
+        let detail = format!(
+            "{} {} from {:?}",
+            upload.upload_id,
+            upload.content_type.mime(),
+            upload.source
+        );
+        self.pending_upload = Some(upload);
+        self.step("upload_requested", by, at, self.state, Some(detail.to_lowercase()));
+        Ok(())
+    }
+
+    /// Whether `upload_id` is the upload this application waits for.
+    pub fn awaits_upload(&self, upload_id: &str) -> bool {
+        matches!(self.state, ApplicationState::AwaitingPhoto | ApplicationState::Rejected)
+            && self.pending_upload.as_ref().is_some_and(|u| u.upload_id == upload_id)
+    }
+
+    /// The automatic checks refused the uploaded photo (R5): the reasons are
+    /// recorded and the application stays open for a new upload.
+    pub fn refuse_photo(
+        &mut self,
+        upload_id: &str,
+        failures: Vec<CheckResult>,
+        by: &Actor,
+        at: DateTime<Utc>,
+    ) -> Result<(), IllegalTransition> {
+        if !self.awaits_upload(upload_id) {
+            return Err(IllegalTransition {
+                action: "check an upload it is not waiting for on",
+                from: self.state,
+            });
+        }
+        self.pending_upload = None;
+        let codes: Vec<&str> = failures.iter().map(|f| f.code.as_str()).collect();
+        let detail = format!("{upload_id}: {}", codes.join(", "));
+        self.last_refusal = Some(PhotoRefusal {
+            upload_id: upload_id.to_string(),
+            at,
+            failures,
+        });
+        self.step("photo_refused", by, at, self.state, Some(detail));
+        Ok(())
+    }
+
+    /// A photo passed the automatic checks and enters the review queue
+    /// (first upload, or resubmission after a rejection).
+    pub fn submit_photo(&mut self, submission: PhotoSubmission, by: &Actor) -> Result<(), IllegalTransition> {
+        if !self.awaits_upload(&submission.upload_id) {
+            return Err(IllegalTransition {
+                action: "submit an upload it is not waiting for to",
+                from: self.state,
+            });
+        }
+        if self.photo_submissions >= MAX_PHOTO_SUBMISSIONS {
+            return Err(IllegalTransition {
+                action: "submit another photo (the limit of submissions is reached) for",
+                from: self.state,
+            });
+        }
+        self.photo_submissions += 1;
+        let action = if self.state == ApplicationState::Rejected {
+            "photo_resubmitted"
+        } else {
+            "photo_submitted"
+        };
+        let at = submission.submitted_at;
+        let detail = format!("{} due {}", submission.upload_id, submission.due_at.to_rfc3339());
+        self.pending_upload = None;
+        self.last_refusal = None;
+        // A new submission is a new review with its own due time.
+        self.overdue_flagged_at = None;
+        self.previous_photo = self.photo.take();
+        self.photo = Some(submission);
+        self.step(action, by, at, ApplicationState::AwaitingReview, Some(detail));
+        Ok(())
+    }
+
+    /// A reviewer's decision on the photo in the queue: approve, reject with
+    /// reasons (the applicant may submit again), or stop a malicious upload (R15).
+    /// An approval names where the photo is kept as the portrait.
+    pub fn decide_review(
+        &mut self,
+        decision: ReviewDecision,
+        portrait_key: Option<String>,
+    ) -> Result<(), IllegalTransition> {
+        self.require("decide the review of", &[ApplicationState::AwaitingReview])?;
+        if decision.verdict == Verdict::Approve {
+            self.portrait_key = portrait_key;
+        }
+        let (action, to) = match decision.verdict {
+            Verdict::Approve => ("approved", ApplicationState::Approved),
+            Verdict::Reject => ("rejected", ApplicationState::Rejected),
+            Verdict::Malicious => ("stopped_malicious", ApplicationState::Stopped),
+        };
+        let mut detail: Vec<String> = decision
+            .reasons
+            .iter()
+            .filter_map(|r| {
+                serde_json::to_value(r)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+            })
+            .collect();
+        if !decision.note.trim().is_empty() {
+            detail.push(decision.note.trim().to_string());
+        }
+        let (by, at) = (decision.by.clone(), decision.at);
+        self.last_review = Some(decision);
+        self.step(action, &by, at, to, (!detail.is_empty()).then(|| detail.join("; ")));
+        Ok(())
+    }
+
+    /// The holder withdraws. An approved application is already on its way to
+    /// issuance and can no longer be withdrawn.
+    pub fn withdraw(&mut self, by: &Actor, at: DateTime<Utc>) -> Result<(), IllegalTransition> {
+        self.require(
+            "withdraw",
+            &[
+                ApplicationState::AwaitingLiveness,
+                ApplicationState::AwaitingPhoto,
+                ApplicationState::AwaitingReview,
+                ApplicationState::Rejected,
+            ],
+        )?;
+        self.step("withdrawn", by, at, ApplicationState::Withdrawn, None);
+        Ok(())
+    }
+
+    /// The scheduled job ends an abandoned application. One waiting for staff
+    /// is never expired: the delay is the authority's, not the applicant's.
+    pub fn expire(&mut self, by: &Actor, at: DateTime<Utc>) -> Result<(), IllegalTransition> {
+        self.require(
+            "expire",
+            &[
+                ApplicationState::AwaitingLiveness,
+                ApplicationState::AwaitingPhoto,
+                ApplicationState::Rejected,
+            ],
+        )?;
+        self.step("expired", by, at, ApplicationState::Expired, None);
+        Ok(())
+    }
+
+    /// When the application counts as abandoned, if it is in a state the
+    /// applicant must act on: thirty days after its last change.
+    pub fn abandoned_at(&self) -> Option<DateTime<Utc>> {
+        matches!(
+            self.state,
+            ApplicationState::AwaitingLiveness | ApplicationState::AwaitingPhoto | ApplicationState::Rejected
+        )
+        .then(|| self.updated_at + Duration::days(ABANDONED_AFTER_DAYS))
+    }
+
+    /// Records that the photo under review passed its due time unreviewed;
+    /// false (and nothing changed) when it is not overdue or already reported.
+    pub fn flag_overdue(&mut self, at: DateTime<Utc>) -> bool {
+        let overdue = self.state == ApplicationState::AwaitingReview
+            && self.overdue_flagged_at.is_none()
+            && self.photo.as_ref().is_some_and(|p| p.due_at <= at);
+        if overdue {
+            self.overdue_flagged_at = Some(at);
+        }
+        overdue
+    }
+
+    /// The issuer made the electronic licence; the application is over.
+    pub fn mark_issued(&mut self, by: &Actor, at: DateTime<Utc>, serial: &str) -> Result<(), IllegalTransition> {
+        self.require("issue", &[ApplicationState::Approved])?;
+        self.step(
+            "issued",
+            by,
+            at,
+            ApplicationState::Issued,
+            Some(format!("licence {serial}")),
+        );
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernel::caller::Role;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).expect("time").with_timezone(&Utc)
+    }
+
+    fn holder() -> Actor {
+        Actor {
+            id: "11010519900307451X".into(),
+            role: Role::Holder,
+        }
+    }
+
+    fn reviewer() -> Actor {
+        Actor {
+            id: "reviewer-1".into(),
+            role: Role::Reviewer,
+        }
+    }
+
+    fn upload(app: &mut Application, id: &str, t: DateTime<Utc>) -> PhotoSubmission {
+        let pending = PendingUpload {
+            upload_id: id.into(),
+            key: format!("photos/{}/{id}", app.id),
+            content_type: ImageType::Jpeg,
+            source: PhotoSource::Camera,
+            requested_at: t,
+            expires_at: t,
+        };
+        app.request_upload(pending, &holder()).expect("upload form");
+        PhotoSubmission {
+            upload_id: id.into(),
+            key: format!("photos/{}/{id}", app.id),
+            content_type: ImageType::Jpeg,
+            source: PhotoSource::Camera,
+            submitted_at: t,
+            due_at: t,
+            sha256: "00".into(),
+            width: 360,
+            height: 480,
+            checks: Vec::new(),
+        }
+    }
+
+    fn failed(code: &str) -> CheckResult {
+        CheckResult {
+            code: code.into(),
+            passed: false,
+            message: String::new(),
+        }
+    }
+
+    fn decision(verdict: Verdict, t: DateTime<Utc>) -> ReviewDecision {
+        ReviewDecision {
+            verdict,
+            reasons: if verdict == Verdict::Reject {
+                vec![crate::applications::review::RejectionReason::BackgroundNotWhite]
+            } else {
+                Vec::new()
+            },
+            note: "checked".into(),
+            by: reviewer(),
+            at: t,
+            upload_id: String::new(),
+        }
+    }
+
+    fn opening(source: PhotoSource, channel: Channel) -> Opening {
+        let opened_by = match channel {
+            Channel::App => holder(),
+            Channel::Counter => Actor {
+                id: "clerk-110000-1".into(),
+                role: Role::Clerk,
+            },
+        };
+        Opening {
+            id: "app-1".into(),
+            licence_number: "11010519900307451X".into(),
+            holder_id: "11010519900307451X".into(),
+            city_code: "110000".into(),
+            channel,
+            photo_source: source,
+            opened_by,
+            office: (channel == Channel::Counter).then(|| "110000".into()),
+            at: at("2026-11-25T09:00:00+08:00"),
+            device_key: None,
+        }
+    }
+
+    #[test]
+    fn photo_on_file_and_passed_liveness_approves_at_once() {
+        let mut app = Application::open(opening(PhotoSource::OnFile, Channel::App));
+        assert_eq!(app.state, ApplicationState::AwaitingLiveness);
+        app.record_liveness(false, &holder(), at("2026-11-25T09:01:00Z"), "score 12".into())
+            .expect("failure recorded");
+        assert_eq!(app.state, ApplicationState::AwaitingLiveness);
+        assert_eq!(app.failed_liveness_checks, 1);
+        app.record_liveness(true, &holder(), at("2026-11-25T09:02:00Z"), "score 99".into())
+            .expect("pass");
+        assert_eq!(app.state, ApplicationState::Approved);
+        assert!(app.state.is_open(), "approved holds the slot until issuance");
+        let actions: Vec<_> = app.history.iter().map(|h| h.action.as_str()).collect();
+        assert_eq!(actions, ["opened", "liveness_failed", "liveness_passed"]);
+    }
+
+    #[test]
+    fn new_photo_is_reviewed_and_may_be_resubmitted_after_rejection() {
+        let mut app = Application::open(opening(PhotoSource::Camera, Channel::App));
+        assert_eq!(app.state, ApplicationState::AwaitingPhoto);
+        let t = at("2026-11-25T10:00:00Z");
+        let first = upload(&mut app, "a", t);
+        // An object for an upload the application is not waiting for is refused.
+        let mut stray = first.clone();
+        stray.upload_id = "zzz".into();
+        assert!(app.submit_photo(stray, &holder()).is_err());
+        app.submit_photo(first, &holder()).expect("submit");
+        app.decide_review(decision(Verdict::Reject, t), None).expect("reject");
+        assert_eq!(app.state, ApplicationState::Rejected);
+        let second = upload(&mut app, "b", t);
+        app.submit_photo(second, &holder()).expect("resubmit");
+        assert_eq!(app.history.last().map(|h| h.action.as_str()), Some("photo_resubmitted"));
+        assert_eq!(app.previous_photo.as_ref().map(|p| p.upload_id.as_str()), Some("a"));
+        app.decide_review(decision(Verdict::Approve, t), Some("portraits/x".into()))
+            .expect("approve");
+        assert_eq!(app.state, ApplicationState::Approved);
+        app.mark_issued(&reviewer(), t, "EDL-1").expect("issued");
+        assert!(!app.state.is_open());
+    }
+
+    #[test]
+    fn counter_application_with_photo_on_file_is_approved_by_the_clerk() {
+        let app = Application::open(opening(PhotoSource::OnFile, Channel::Counter));
+        assert_eq!(app.state, ApplicationState::Approved);
+        assert_eq!(app.history.len(), 2);
+        assert_eq!(app.history[1].by.role, Role::Clerk);
+    }
+
+    #[test]
+    fn illegal_transitions_are_refused_and_change_nothing() {
+        let mut app = Application::open(opening(PhotoSource::Camera, Channel::App));
+        let before = app.clone();
+        let t = at("2026-11-25T10:00:00Z");
+        assert!(app.record_liveness(true, &holder(), t, String::new()).is_err());
+        assert!(app
+            .decide_review(decision(Verdict::Approve, t), Some("portraits/x".into()))
+            .is_err());
+        assert!(app.mark_issued(&reviewer(), t, "x").is_err());
+        assert_eq!(app, before);
+        app.withdraw(&holder(), t).expect("withdraw");
+        let err = app.withdraw(&holder(), t).expect_err("twice");
+        assert_eq!(err.from, ApplicationState::Withdrawn);
+        assert!(app.expire(&holder(), t).is_err());
+    }
+
+    #[test]
+    fn liveness_failures_are_bounded() {
+        let mut app = Application::open(opening(PhotoSource::OnFile, Channel::App));
+        let t = at("2026-11-25T10:00:00Z");
+        for _ in 0..MAX_FAILED_LIVENESS_CHECKS {
+            app.record_liveness(false, &holder(), t, String::new())
+                .expect("recorded");
+        }
+        assert!(app.record_liveness(false, &holder(), t, String::new()).is_err());
+        assert_eq!(app.state, ApplicationState::AwaitingLiveness);
+    }
+
+    #[test]
+    fn approved_cannot_be_withdrawn_or_expired_and_review_is_never_expired() {
+        let t = at("2026-11-25T10:00:00Z");
+        let mut app = Application::open(opening(PhotoSource::OnFile, Channel::Counter));
+        assert!(app.withdraw(&holder(), t).is_err());
+        assert!(app.expire(&holder(), t).is_err());
+        let mut app = Application::open(opening(PhotoSource::Album, Channel::App));
+        let photo = upload(&mut app, "a", t);
+        app.submit_photo(photo, &holder()).expect("submit");
+        assert!(app.expire(&holder(), t).is_err());
+    }
+
+    #[test]
+    fn refused_upload_keeps_the_application_open_and_malicious_stops_it() {
+        let t = at("2026-11-25T10:00:00Z");
+        let mut app = Application::open(opening(PhotoSource::Camera, Channel::App));
+        upload(&mut app, "a", t);
+        app.refuse_photo("a", vec![failed("background")], &holder(), t)
+            .expect("refused");
+        assert_eq!(app.state, ApplicationState::AwaitingPhoto);
+        assert!(app.pending_upload.is_none());
+        // The same object's event again: nothing is waited for any more.
+        assert!(app.refuse_photo("a", vec![failed("background")], &holder(), t).is_err());
+        let photo = upload(&mut app, "b", t);
+        app.submit_photo(photo, &holder()).expect("submit");
+        app.decide_review(decision(Verdict::Malicious, t), None)
+            .expect("malicious");
+        assert_eq!(app.state, ApplicationState::Stopped);
+        assert!(!app.state.is_open());
+        assert_eq!(app.last_review.as_ref().map(|d| d.verdict), Some(Verdict::Malicious));
+    }
+}

@@ -1,0 +1,170 @@
+//! The electronic licence as issued: its serial, status, and live colour (R7, R8, R11).
+
+use crate::kernel::caller::Actor;
+use crate::kernel::Colour;
+use crate::register::licence::{Licence, LicenceState, MAX_POINTS};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case", rename_all_fields = "camelCase")]
+pub enum EdlStatus {
+    Active,
+    /// Replaced by a newer electronic licence, or made invalid by a change of
+    /// classes, validity or issuing authority (R11).
+    Superseded {
+        at: DateTime<Utc>,
+        reason: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        by_serial: Option<String>,
+    },
+    /// Stopped by the authority, e.g. after a malicious upload (R15).
+    Stopped {
+        at: DateTime<Utc>,
+        reason: String,
+        by: Actor,
+    },
+    /// Its validity (the paper licence's last day) ended; set by the scheduled job.
+    Expired {
+        at: DateTime<Utc>,
+    },
+}
+
+/// One issued electronic licence. The signed document is kept as issued.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ElectronicLicence {
+    /// 20 digits: city code, issue date (yyMMdd), 8 random digits.
+    pub serial: String,
+    pub licence_number: String,
+    pub holder_id: String,
+    pub application_id: String,
+    /// The document signer's key id (`kid`) that signed it.
+    pub kid: String,
+    pub issued_at: DateTime<Utc>,
+    pub valid_from: DateTime<Utc>,
+    pub valid_until: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub portrait_key: Option<String>,
+    /// The ISO 18013-5 `IssuerSigned` CBOR, base64.
+    pub issuer_signed: String,
+    #[serde(flatten)]
+    pub status: EdlStatus,
+    pub version: u64,
+}
+
+impl ElectronicLicence {
+    pub fn is_active(&self) -> bool {
+        self.status == EdlStatus::Active
+    }
+
+    /// Marks an active licence whose validity has ended as expired; false
+    /// (and nothing changed) when it is still valid or no longer active.
+    pub fn expire(&mut self, at: DateTime<Utc>) -> bool {
+        if !self.is_active() || at <= self.valid_until {
+            return false;
+        }
+        self.status = EdlStatus::Expired { at };
+        true
+    }
+}
+
+/// Why a licence shows red (R8), with stable codes.
+pub fn red_reasons(licence: &Licence, today: NaiveDate) -> Vec<&'static str> {
+    let mut reasons = Vec::new();
+    if today > licence.valid_to || licence.states.contains(&LicenceState::Expired) {
+        reasons.push("renewal-overdue");
+    }
+    if licence.states.contains(&LicenceState::ReviewOverdue) {
+        reasons.push("review-overdue");
+    }
+    if licence.states.contains(&LicenceState::MedicalOverdue) {
+        reasons.push("medical-examination-overdue");
+    }
+    if licence.points >= MAX_POINTS {
+        reasons.push("twelve-points");
+    }
+    if licence.states.contains(&LicenceState::Detained) {
+        reasons.push("detained");
+    }
+    if licence.states.contains(&LicenceState::Seized) {
+        reasons.push("seized");
+    }
+    if licence.states.contains(&LicenceState::AnnouncedStopped) {
+        reasons.push("announced-stopped");
+    }
+    if licence.states.contains(&LicenceState::Cancelled) {
+        reasons.push("cancelled");
+    }
+    reasons
+}
+
+/// The live colour of the show code: green when the licence is in order.
+pub fn colour(licence: &Licence, today: NaiveDate) -> Colour {
+    if red_reasons(licence, today).is_empty() {
+        Colour::Green
+    } else {
+        Colour::Red
+    }
+}
+
+/// A fresh serial: the city, the day, and eight random digits.
+pub fn new_serial(city_code: &str, issued_on: NaiveDate, random: u32) -> String {
+    format!("{city_code}{}{:08}", issued_on.format("%y%m%d"), random % 100_000_000)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sample;
+
+    fn day(s: &str) -> NaiveDate {
+        s.parse().expect("date")
+    }
+
+    #[test]
+    fn green_when_in_order_red_for_each_reason() {
+        let mut licence = sample::showcase_licences()[0].clone();
+        assert_eq!(colour(&licence, day("2026-11-25")), Colour::Green);
+        licence.points = 12;
+        assert_eq!(red_reasons(&licence, day("2026-11-25")), vec!["twelve-points"]);
+        licence.points = 11;
+        licence.states = vec![LicenceState::Seized, LicenceState::ReviewOverdue];
+        assert_eq!(
+            red_reasons(&licence, day("2026-11-25")),
+            vec!["review-overdue", "seized"]
+        );
+        licence.states.clear();
+        assert_eq!(red_reasons(&licence, day("2032-06-19")), vec!["renewal-overdue"]);
+        assert_eq!(
+            colour(&licence, day("2032-06-18")),
+            Colour::Green,
+            "valid through its last day"
+        );
+    }
+
+    #[test]
+    fn serials_are_twenty_digits() {
+        let serial = new_serial("110000", day("2026-11-25"), 1234);
+        assert_eq!(serial, "11000026112500001234");
+        assert_eq!(serial.len(), 20);
+    }
+
+    #[test]
+    fn status_is_stored_flat() {
+        let json = serde_json::to_value(EdlStatus::Superseded {
+            at: "2026-11-25T00:00:00Z".parse().expect("time"),
+            reason: "renewal".into(),
+            by_serial: None,
+        })
+        .expect("json");
+        assert_eq!(json["status"], "superseded");
+        assert_eq!(json["reason"], "renewal");
+        let json = serde_json::to_value(EdlStatus::Expired {
+            at: "2026-11-26T00:00:00Z".parse().expect("time"),
+        })
+        .expect("json");
+        assert_eq!(json["status"], "expired");
+        assert_eq!(json["at"], "2026-11-26T00:00:00Z");
+    }
+}

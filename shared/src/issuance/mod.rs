@@ -1,0 +1,4 @@
+//! Issuance and showing: the electronic licence as issued, its serial and its live colour (R6, R7, R8, R11).
+
+pub mod edl;
+pub mod ports;

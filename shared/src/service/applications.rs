@@ -1,0 +1,272 @@
+//! Applications (R1, R2, R3, R12): a holder or a clerk opens one, the holder withdraws it or confirms the photo
+//! on file with a real-person check, and an approved one goes to issuance.
+
+use super::{authorise, InputError, ServiceError, Services};
+use crate::applications::application::{Application, Channel, IllegalTransition, Opening, PhotoSource};
+use crate::applications::ports::LivenessError;
+use crate::kernel::access::Action;
+use crate::kernel::caller::{Caller, Role};
+use crate::kernel::golive::Availability;
+use crate::register::eligibility;
+use crate::register::licence::Licence;
+use serde::Deserialize;
+
+/// `POST /applications`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct OpenApplication {
+    pub photo_source: PhotoSource,
+    /// Required for a clerk; a holder may leave it out.
+    #[serde(default)]
+    pub licence_number: Option<String>,
+    /// The app's device public key (P-256, SEC1 uncompressed, base64url) to
+    /// bind into the mdoc, so the device can sign presentations.
+    #[serde(default)]
+    pub device_key: Option<String>,
+}
+
+/// `POST /applications/{id}/liveness`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ConfirmLiveness {
+    pub liveness_session_id: String,
+}
+
+impl Services {
+    pub async fn open_application(
+        &self,
+        caller: &Caller,
+        request: OpenApplication,
+    ) -> Result<Application, ServiceError> {
+        let role = authorise(caller, Action::OpenApplication)?;
+        // A clerk who is also a holder applying for themselves uses the app channel.
+        let counter = role == Role::Clerk && !(caller.has(Role::Holder) && request.licence_number.is_none());
+        let licence = if counter {
+            let number = request.licence_number.as_deref().ok_or_else(|| {
+                ServiceError::invalid("A counter application names the licence: licenceNumber is required.")
+            })?;
+            let licence = self
+                .records
+                .licence(number)
+                .await?
+                .ok_or_else(|| ServiceError::NotFound {
+                    what: "licence",
+                    id: number.into(),
+                })?;
+            // R12: the holder applies at the office that issued the licence.
+            if caller.office.as_deref() != Some(licence.city_code()) {
+                return Err(ServiceError::Forbidden(format!(
+                    "Licence {number} was issued by office {}; a counter application is made at the issuing office.",
+                    licence.city_code()
+                )));
+            }
+            licence
+        } else {
+            self.own_licence(caller, request.licence_number.as_deref()).await?
+        };
+        let refusals = eligibility::refusals(&licence, self.today());
+        if !refusals.is_empty() {
+            return Err(ServiceError::Ineligible { reasons: refusals });
+        }
+        self.require_city_live(licence.city_code()).await?;
+        if request.photo_source == PhotoSource::OnFile && !licence.photo_on_file {
+            return Err(ServiceError::NoPhotoOnFile);
+        }
+        if let Some(key) = &request.device_key {
+            let valid = base64::Engine::decode(
+                &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+                key.trim_end_matches('='),
+            )
+            .ok()
+            .is_some_and(|bytes| bytes.len() == 65 && p256::PublicKey::from_sec1_bytes(&bytes).is_ok());
+            if !valid {
+                return Err(ServiceError::Invalid {
+                    detail: "deviceKey must be a P-256 public key, SEC1 uncompressed (65 bytes), base64url.".into(),
+                    errors: vec![InputError {
+                        line: None,
+                        field: "deviceKey".into(),
+                        message: "not a P-256 public key".into(),
+                    }],
+                });
+            }
+        }
+        let (channel, role, office) = if counter {
+            (Channel::Counter, Role::Clerk, caller.office.clone())
+        } else {
+            (Channel::App, Role::Holder, None)
+        };
+        let application = Application::open(Opening {
+            id: uuid::Uuid::now_v7().to_string(),
+            licence_number: licence.number.clone(),
+            holder_id: licence.holder_id.clone(),
+            city_code: licence.city_code().to_string(),
+            channel,
+            photo_source: request.photo_source,
+            opened_by: caller.actor(role),
+            office,
+            at: self.now(),
+            device_key: request.device_key.clone(),
+        });
+        self.records.create_application(&application).await?;
+        tracing::info!(application = %application.id, state = %application.state, channel = ?channel, "application opened");
+        self.hand_to_issuer(&application).await;
+        Ok(application)
+    }
+
+    /// The licence of a holder: the one named (if it is theirs) or the one the register links to them.
+    async fn own_licence(&self, caller: &Caller, number: Option<&str>) -> Result<Licence, ServiceError> {
+        let number = match number {
+            Some(n) => n.to_string(),
+            None => self
+                .records
+                .licence_number_of_holder(&caller.id)
+                .await?
+                .ok_or_else(|| ServiceError::NotFound {
+                    what: "licence",
+                    id: "of this holder".into(),
+                })?,
+        };
+        // Someone else's licence answers exactly as a missing one: no leak of its existence.
+        match self.records.licence(&number).await? {
+            Some(l) if l.holder_id == caller.id => Ok(l),
+            _ => Err(ServiceError::NotFound {
+                what: "licence",
+                id: number,
+            }),
+        }
+    }
+
+    async fn require_city_live(&self, code: &str) -> Result<(), ServiceError> {
+        let now = self.now();
+        let city = self.records.city(code).await?;
+        let Some(city) = city else {
+            return Err(ServiceError::CityNotLive {
+                city: code.into(),
+                name: "this city".into(),
+                opens_at: None,
+            });
+        };
+        let wave = self.records.wave(&city.wave).await?;
+        match city.availability(wave.as_ref(), now) {
+            Availability::Live { .. } => Ok(()),
+            Availability::Scheduled { opens_at } => Err(ServiceError::CityNotLive {
+                city: city.code,
+                name: city.name,
+                opens_at: Some(opens_at),
+            }),
+            Availability::NotScheduled => Err(ServiceError::CityNotLive {
+                city: city.code,
+                name: city.name,
+                opens_at: None,
+            }),
+        }
+    }
+
+    /// Reads an application the caller may see; others answer as not found.
+    pub async fn application(&self, caller: &Caller, id: &str) -> Result<Application, ServiceError> {
+        let role = authorise(caller, Action::ReadApplication)?;
+        let not_found = || ServiceError::NotFound {
+            what: "application",
+            id: id.into(),
+        };
+        let application = self.records.application(id).await?.ok_or_else(not_found)?;
+        let visible = match role {
+            Role::Reviewer => true,
+            Role::Clerk => {
+                caller.office.as_deref() == Some(application.city_code.as_str())
+                    || (caller.has(Role::Holder) && application.holder_id == caller.id)
+            }
+            _ => application.holder_id == caller.id,
+        };
+        if visible {
+            Ok(application)
+        } else {
+            Err(not_found())
+        }
+    }
+
+    /// Reads a holder's own application for a change they make.
+    pub(super) async fn own_application(
+        &self,
+        caller: &Caller,
+        id: &str,
+        action: Action,
+    ) -> Result<Application, ServiceError> {
+        authorise(caller, action)?;
+        match self.records.application(id).await? {
+            Some(a) if a.holder_id == caller.id => Ok(a),
+            _ => Err(ServiceError::NotFound {
+                what: "application",
+                id: id.into(),
+            }),
+        }
+    }
+
+    pub(super) async fn store_transition(&self, mut application: Application) -> Result<Application, ServiceError> {
+        let expected = application.version;
+        application.version = expected + 1;
+        self.records.update_application(&application, expected).await?;
+        Ok(application)
+    }
+
+    pub async fn withdraw(&self, caller: &Caller, id: &str) -> Result<Application, ServiceError> {
+        let mut application = self.own_application(caller, id, Action::WithdrawApplication).await?;
+        application.withdraw(&caller.actor(Role::Holder), self.now())?;
+        let application = self.store_transition(application).await?;
+        tracing::info!(application = %application.id, "application withdrawn");
+        Ok(application)
+    }
+
+    /// R3: the holder confirms the photo on file with a passed real-person check.
+    pub async fn confirm_liveness(
+        &self,
+        caller: &Caller,
+        id: &str,
+        request: ConfirmLiveness,
+    ) -> Result<Application, ServiceError> {
+        let mut application = self.own_application(caller, id, Action::ConfirmLiveness).await?;
+        // Refuse a check on an application in the wrong state before asking the liveness service.
+        if application.state != crate::applications::application::ApplicationState::AwaitingLiveness {
+            return Err(IllegalTransition {
+                action: "confirm the photo on file of",
+                from: application.state,
+            }
+            .into());
+        }
+        let outcome = self
+            .liveness
+            .check(&request.liveness_session_id, &application.holder_id)
+            .await
+            .map_err(|e| match e {
+                LivenessError::InvalidSession(m) => ServiceError::LivenessSessionInvalid(m),
+                LivenessError::Unavailable(m) => ServiceError::Unavailable(m),
+            })?;
+        let detail = format!("liveness {} confidence {:.1}", outcome.reference, outcome.confidence);
+        application.record_liveness(outcome.passed, &caller.actor(Role::Holder), self.now(), detail)?;
+        let application = self.store_transition(application).await?;
+        tracing::info!(application = %application.id, passed = outcome.passed, "liveness recorded");
+        if !outcome.passed {
+            return Err(ServiceError::LivenessFailed {
+                confidence: outcome.confidence,
+            });
+        }
+        self.hand_to_issuer(&application).await;
+        Ok(application)
+    }
+
+    /// Approved applications go to the issuer when one is deployed; a failure
+    /// leaves the application approved, to be retried by issuance.
+    pub(super) async fn hand_to_issuer(&self, application: &Application) {
+        if application.state != crate::applications::application::ApplicationState::Approved {
+            return;
+        }
+        match &self.issuer {
+            Some(issuer) => {
+                if let Err(e) = issuer.request_issuance(application).await {
+                    tracing::warn!(application = %application.id, error = %e, "issuance failed; application stays approved");
+                }
+            }
+            None => tracing::info!(application = %application.id, "application approved; awaiting issuance"),
+        }
+    }
+}

@@ -1,0 +1,221 @@
+//! The register and the rollout (R2, R7, R11): licences imported, read and changed by an administrator, and
+//! cities and waves switched on.
+
+use super::{authorise, ImportReport, InputError, JsonLinesImport, ServiceError, Services, SwitchRequest};
+use crate::kernel::access::Action;
+use crate::kernel::caller::{Caller, Role};
+use crate::kernel::golive::Availability;
+use crate::register::change::{self, ChangeRecord, LicenceChange};
+use crate::register::eligibility::{self, Refusal};
+use crate::register::licence::Licence;
+use crate::register::rollout::{City, RolloutChange, Wave};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LicenceView {
+    pub licence: Licence,
+    /// Every reason it cannot have an electronic licence today; empty when it can.
+    pub refusals: Vec<Refusal>,
+    pub changes: Vec<ChangeRecord>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub supersedes_electronic_licence: Option<bool>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CityView {
+    #[serde(flatten)]
+    pub city: City,
+    pub availability: Availability,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RolloutView {
+    pub at: DateTime<Utc>,
+    pub waves: Vec<Wave>,
+    pub cities: Vec<CityView>,
+    pub changes: Vec<RolloutChange>,
+}
+
+impl Services {
+    /// `POST /admin/licences`: JSON Lines, all validated before anything is written.
+    pub async fn import_licences(&self, caller: &Caller, body: &str) -> Result<ImportReport, ServiceError> {
+        authorise(caller, Action::ImportLicences)?;
+        let import = JsonLinesImport {
+            what: "licence",
+            max_lines: self.limits.max_import_lines,
+            key_field: "number",
+        };
+        let licences = import.parse(
+            body,
+            |l: &Licence| l.number.clone(),
+            |licence: &mut Licence| {
+                licence.states.sort();
+                licence.validate()
+            },
+        )?;
+        self.records.import_licences(&licences).await?;
+        tracing::info!(by = %caller.id, count = licences.len(), "licences imported");
+        Ok(ImportReport {
+            imported: licences.len(),
+        })
+    }
+
+    pub async fn licence_for_admin(&self, caller: &Caller, number: &str) -> Result<LicenceView, ServiceError> {
+        authorise(caller, Action::ReadRegister)?;
+        let licence = self
+            .records
+            .licence(number)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound {
+                what: "licence",
+                id: number.into(),
+            })?;
+        let changes = self.records.licence_changes(number).await?;
+        Ok(LicenceView {
+            refusals: eligibility::refusals(&licence, self.today()),
+            licence,
+            changes,
+            supersedes_electronic_licence: None,
+        })
+    }
+
+    /// `PATCH /admin/licences/{number}`: points, states, renewal (R7, R11).
+    pub async fn change_licence(
+        &self,
+        caller: &Caller,
+        number: &str,
+        request: LicenceChange,
+    ) -> Result<LicenceView, ServiceError> {
+        authorise(caller, Action::ChangeLicence)?;
+        let licence = self
+            .records
+            .licence(number)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound {
+                what: "licence",
+                id: number.into(),
+            })?;
+        if let Some(expected) = request.expected_version {
+            if expected != licence.version {
+                return Err(ServiceError::Conflict);
+            }
+        }
+        let (mut next, changed) = change::apply(&licence, &request).map_err(|errors| ServiceError::Invalid {
+            detail: "The change is not valid; nothing was changed.".into(),
+            errors: errors.into_iter().map(InputError::from).collect(),
+        })?;
+        if changed.is_empty() {
+            return Err(ServiceError::invalid(
+                "The change names nothing that differs from the register.",
+            ));
+        }
+        next.version = licence.version + 1;
+        let supersedes = change::supersedes_electronic_licence(&changed);
+        let record = ChangeRecord {
+            licence_number: number.into(),
+            at: self.now(),
+            by: caller.actor(Role::Admin),
+            reason: request.reason.trim().to_string(),
+            changed,
+            supersedes_electronic_licence: supersedes,
+            version: next.version,
+        };
+        self.records.change_licence(&next, licence.version, &record).await?;
+        tracing::info!(licence = %number, by = %caller.id, fields = ?record.changed, "licence changed");
+        if supersedes {
+            self.supersede_electronic_licence(&next.holder_id, &record.reason)
+                .await?;
+        }
+        let changes = self.records.licence_changes(number).await?;
+        Ok(LicenceView {
+            refusals: eligibility::refusals(&next, self.today()),
+            licence: next,
+            changes,
+            supersedes_electronic_licence: Some(supersedes),
+        })
+    }
+
+    pub async fn rollout(&self, caller: &Caller) -> Result<RolloutView, ServiceError> {
+        authorise(caller, Action::ReadRollout)?;
+        let now = self.now();
+        let waves = self.records.waves().await?;
+        let cities = self
+            .records
+            .cities()
+            .await?
+            .into_iter()
+            .map(|city| {
+                let wave = waves.iter().find(|w| w.id == city.wave);
+                CityView {
+                    availability: city.availability(wave, now),
+                    city,
+                }
+            })
+            .collect();
+        Ok(RolloutView {
+            at: now,
+            waves,
+            cities,
+            changes: self.records.rollout_changes().await?,
+        })
+    }
+
+    /// R2: switch one city on (at a time), or off with null.
+    pub async fn switch_city(
+        &self,
+        caller: &Caller,
+        code: &str,
+        request: SwitchRequest,
+    ) -> Result<CityView, ServiceError> {
+        authorise(caller, Action::SwitchCity)?;
+        let switch = request.switch(self.now())?;
+        let mut city = self.records.city(code).await?.ok_or_else(|| ServiceError::NotFound {
+            what: "city",
+            id: code.into(),
+        })?;
+        let change = RolloutChange {
+            target: format!("city:{code}"),
+            at: self.now(),
+            by: caller.actor(Role::Admin),
+            go_live_before: city.go_live_at,
+            go_live_after: switch.go_live_at,
+        };
+        let expected = city.version;
+        city.go_live_at = switch.go_live_at;
+        city.version = expected + 1;
+        self.records.switch_city(&city, expected, &change).await?;
+        tracing::info!(city = %code, by = %caller.id, "city switched");
+        let wave = self.records.wave(&city.wave).await?;
+        Ok(CityView {
+            availability: city.availability(wave.as_ref(), self.now()),
+            city,
+        })
+    }
+
+    /// R2: switch a whole wave on (at a time), or off with null.
+    pub async fn switch_wave(&self, caller: &Caller, id: &str, request: SwitchRequest) -> Result<Wave, ServiceError> {
+        authorise(caller, Action::SwitchWave)?;
+        let switch = request.switch(self.now())?;
+        let mut wave = self.records.wave(id).await?.ok_or_else(|| ServiceError::NotFound {
+            what: "wave",
+            id: id.into(),
+        })?;
+        let change = RolloutChange {
+            target: format!("wave:{id}"),
+            at: self.now(),
+            by: caller.actor(Role::Admin),
+            go_live_before: wave.go_live_at,
+            go_live_after: switch.go_live_at,
+        };
+        let expected = wave.version;
+        wave.go_live_at = switch.go_live_at;
+        wave.version = expected + 1;
+        self.records.switch_wave(&wave, expected, &change).await?;
+        tracing::info!(wave = %id, by = %caller.id, "wave switched");
+        Ok(wave)
+    }
+}

@@ -1,0 +1,53 @@
+//! The truck pass's ports: each city's rules, the vehicle register, and the passes.
+
+use super::pass::TruckPass;
+use super::rules::{CityTruckRules, TruckRulebook, TruckRulesChange};
+use super::vehicle::Vehicle;
+use crate::kernel::store::StoreError;
+use async_trait::async_trait;
+
+/// Each city's truck rules and their changes.
+#[async_trait]
+pub trait TruckRulesStore: Send + Sync {
+    /// Writes the rulebook's cities that are not stored yet; never overwrites
+    /// an administrator's change.
+    async fn seed_truck_rules(&self, rulebook: &TruckRulebook) -> Result<(), StoreError>;
+    async fn truck_rules(&self) -> Result<Vec<CityTruckRules>, StoreError>;
+    async fn truck_rules_of(&self, city: &str) -> Result<Option<CityTruckRules>, StoreError>;
+    /// Stores the city's rules (version `expected_version + 1`) and the change record together.
+    async fn change_truck_rules(
+        &self,
+        rules: &CityTruckRules,
+        expected_version: u64,
+        change: &TruckRulesChange,
+    ) -> Result<(), StoreError>;
+    /// The city's rule changes, oldest first.
+    async fn truck_rules_changes(&self, city: &str) -> Result<Vec<TruckRulesChange>, StoreError>;
+}
+
+/// The vehicle register.
+#[async_trait]
+pub trait VehicleStore: Send + Sync {
+    /// Creates or replaces vehicles from the register.
+    async fn import_vehicles(&self, vehicles: &[Vehicle]) -> Result<(), StoreError>;
+    async fn vehicle(&self, plate: &str) -> Result<Option<Vehicle>, StoreError>;
+}
+
+/// Truck passes, listed by vehicle, owner and fleet.
+#[async_trait]
+pub trait PassStore: Send + Sync {
+    /// The vehicle's passes and the version of its pass list, which
+    /// [`PassStore::create_pass`] is conditional on.
+    async fn passes_of_vehicle(&self, plate: &str) -> Result<(Vec<TruckPass>, u64), StoreError>;
+    /// Stores a new pass if the vehicle's pass list is still at
+    /// `list_version` (so two applications checked against the same passes
+    /// cannot both be stored, and overlap stays impossible); `Conflict` otherwise.
+    async fn create_pass(&self, pass: &TruckPass, list_version: u64) -> Result<(), StoreError>;
+    async fn pass(&self, id: &str) -> Result<Option<TruckPass>, StoreError>;
+    /// Stores `pass` (whose version is `expected_version + 1`).
+    async fn update_pass(&self, pass: &TruckPass, expected_version: u64) -> Result<(), StoreError>;
+    /// Passes of vehicles the owner owned when each was applied for, newest first.
+    async fn passes_of_owner(&self, owner_id: &str) -> Result<Vec<TruckPass>, StoreError>;
+    /// Passes of the fleet's vehicles, newest first.
+    async fn passes_of_fleet(&self, fleet_id: &str) -> Result<Vec<TruckPass>, StoreError>;
+}
