@@ -103,26 +103,45 @@ fn no_scan_no_wildcards_and_each_function_only_what_it_uses() {
             .all(|a| a.starts_with("dynamodb:") || *a == "events:PutEvents"),
         "admin has no S3 and no KMS"
     );
-    // Verification: no KMS, and it writes only its audit items.
+    // Verification: no KMS; it writes only its audit items, its nonces and its quota counters.
     let resources = template["Resources"].as_object().expect("Resources");
     let verify_role = &resources["VerifyFunctionRole"]["Properties"]["Policies"];
+    let mut writes = Vec::new();
     for statement in as_list(&verify_role[0]["PolicyDocument"]["Statement"]) {
+        let leading_keys = &statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"];
         for action in as_list(&statement["Action"]) {
             let action = action.as_str().unwrap_or("");
             assert!(
-                matches!(action, "dynamodb:GetItem" | "dynamodb:Query" | "dynamodb:PutItem"),
+                matches!(
+                    action,
+                    "dynamodb:GetItem"
+                        | "dynamodb:Query"
+                        | "dynamodb:PutItem"
+                        | "dynamodb:DeleteItem"
+                        | "dynamodb:UpdateItem"
+                ),
                 "verify: {action}"
             );
-            if action == "dynamodb:PutItem" {
-                // Licence checks, and truck pass checks (kept in the pass's partition, or unmatched).
-                assert_eq!(
-                    statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"],
-                    serde_json::json!(["CHECKS#*", "PASSCHECKS#*"]),
-                    "verify writes only audit items"
-                );
+            if !matches!(action, "dynamodb:GetItem" | "dynamodb:Query") {
+                writes.push((action.to_string(), leading_keys.clone()));
             }
         }
     }
+    writes.sort_by_key(|w| w.0.clone() + &w.1.to_string());
+    assert_eq!(
+        writes,
+        vec![
+            ("dynamodb:DeleteItem".to_string(), serde_json::json!(["NONCE#*"])),
+            (
+                "dynamodb:PutItem".to_string(),
+                serde_json::json!(["CHECKS#*", "PASSCHECKS#*"])
+            ),
+            ("dynamodb:PutItem".to_string(), serde_json::json!(["NONCE#*"])),
+            ("dynamodb:UpdateItem".to_string(), serde_json::json!(["QUOTA#*"])),
+        ],
+        "verify writes audit items (licence checks, truck pass checks), nonces (kept, then consumed) and \
+         quota counters, nothing else"
+    );
     // Truck passes: reads, the review queue, puts only in the pass, vehicle,
     // owner, fleet and truck-rules partitions, and signing with the document
     // signer, notices on the bus; no S3, no UpdateItem or DeleteItem.
@@ -191,6 +210,43 @@ fn no_scan_no_wildcards_and_each_function_only_what_it_uses() {
             }
         }
     }
+}
+
+/// The enumeration alarm watches the verify function's EMF metric per organisation, and the function is told its quotas.
+#[test]
+fn the_enumeration_alarm_watches_misses_per_organisation() {
+    let template = transformed();
+    let resources = &template["Resources"];
+    let alarm = &resources["VerificationEnumerationAlarm"]["Properties"];
+    let query = alarm["Metrics"][0]["Expression"]
+        .as_str()
+        .expect("a Metrics Insights query");
+    assert_eq!(
+        query,
+        format!(
+            "SELECT SUM({}) FROM SCHEMA(\"{}\", {}) GROUP BY {}",
+            shared::verification::metrics::MISSES,
+            shared::verification::metrics::NAMESPACE,
+            shared::verification::metrics::DIMENSION,
+            shared::verification::metrics::DIMENSION
+        ),
+        "the alarm reads the metric the verify function emits"
+    );
+    assert_eq!(alarm["Metrics"][0]["Period"], 300);
+    assert_eq!(alarm["ComparisonOperator"], "GreaterThanThreshold");
+    assert_eq!(
+        alarm["Threshold"],
+        serde_json::json!({ "Ref": "EnumerationMissThreshold" })
+    );
+    let quotas = &resources["VerifyFunction"]["Properties"]["Environment"]["Variables"]["EDL_QUOTAS"];
+    assert_eq!(quotas, &serde_json::json!({ "Ref": "VerificationQuotas" }));
+    let shipped = template["Parameters"]["VerificationQuotas"]["Default"]
+        .as_str()
+        .expect("default quotas");
+    assert_eq!(
+        shared::verification::quota::Quotas::from_json(shipped).expect("the default parses"),
+        shared::verification::quota::Quotas::shipped()
+    );
 }
 
 #[test]

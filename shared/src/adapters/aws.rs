@@ -36,7 +36,8 @@ pub enum WiringError {
 /// `TABLE_NAME`; photos in `PHOTO_BUCKET` for the functions built with the
 /// `s3` feature; the KMS signer for those built with `kms`; issuance requests
 /// and notices on `EVENT_BUS_NAME` for those built with `eventbridge`; the
-/// working-day calendar from `EDL_CALENDAR` when set. The liveness check is the development one only when
+/// working-day calendar from `EDL_CALENDAR` when set; the verification quotas from `EDL_QUOTAS` when set;
+/// the verification metrics as EMF lines on standard output. The liveness check is the development one only when
 /// `EDL_DEV_LIVENESS_SECRET` is set (a test stage); otherwise none is wired
 /// yet and liveness confirmations are refused as unavailable.
 pub async fn services_from_environment() -> Result<Services, WiringError> {
@@ -72,6 +73,11 @@ pub async fn services_from_environment() -> Result<Services, WiringError> {
         services.disclosure = crate::verification::disclosure::Disclosure::from_json(&disclosure)
             .map_err(|e| WiringError::Invalid("EDL_DISCLOSURE", e.to_string()))?;
     }
+    if let Ok(quotas) = std::env::var("EDL_QUOTAS") {
+        services.quotas = crate::verification::quota::Quotas::from_json(&quotas)
+            .map_err(|e| WiringError::Invalid("EDL_QUOTAS", e.to_string()))?;
+    }
+    services.metrics = Arc::new(super::emf::EmfStdout);
     if let Ok(calendar) = std::env::var("EDL_CALENDAR") {
         services.calendar =
             WorkingCalendar::from_json(&calendar).map_err(|e| WiringError::Invalid("EDL_CALENDAR", e.to_string()))?;
