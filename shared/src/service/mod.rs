@@ -68,6 +68,8 @@ pub struct Services {
     pub trust_cache: Arc<verification::TrustCache>,
     /// How often each verifier organisation may verify: configuration, not code.
     pub quotas: crate::verification::quota::Quotas,
+    /// The organisations found over quota in this process, shared by every clone.
+    pub spent_quotas: Arc<verification::SpentQuotas>,
     /// Where the verification metrics go (the enumeration alarm reads them).
     pub metrics: Arc<dyn crate::verification::ports::MetricSink>,
     pub limits: Limits,
@@ -89,6 +91,7 @@ impl Services {
             disclosure: crate::verification::disclosure::Disclosure::shipped(),
             trust_cache: Arc::new(verification::TrustCache::default()),
             quotas: crate::verification::quota::Quotas::shipped(),
+            spent_quotas: Arc::new(verification::SpentQuotas::default()),
             metrics: Arc::new(crate::adapters::embedded::metrics::EmbeddedMetrics::default()),
             limits: Limits::default(),
         }

@@ -135,6 +135,27 @@ impl TrustCache {
     }
 }
 
+/// The organisations this process found over their quota, with the end of that window: refused again without
+/// a write until it ends (otherwise every refused request would cost one conditional write per shard).
+#[derive(Default)]
+pub struct SpentQuotas {
+    inner: Mutex<HashMap<String, i64>>,
+}
+
+impl SpentQuotas {
+    fn until(&self, organisation: &str, now: i64) -> Option<i64> {
+        let inner = self.inner.lock().ok()?;
+        inner.get(organisation).copied().filter(|end| *end > now)
+    }
+
+    fn remember(&self, organisation: String, window_end: i64, now: i64) {
+        if let Ok(mut inner) = self.inner.lock() {
+            inner.retain(|_, end| *end > now);
+            inner.insert(organisation, window_end);
+        }
+    }
+}
+
 /// The public trust document (`GET /.well-known/edl/trust`).
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -517,6 +538,12 @@ impl Services {
         };
         let requests = self.quotas.requests_of(&organisation);
         let now = self.now().timestamp();
+        if let Some(window_end) = self.spent_quotas.until(&organisation, now) {
+            return Err(ServiceError::QuotaExceeded {
+                requests,
+                retry_after_seconds: window_end - now,
+            });
+        }
         let (window_start, window_end) = self.quotas.window(now);
         let shards = self.quotas.shards.max(1);
         // A random first shard spreads one organisation's writes over its shards' partitions.
@@ -540,6 +567,7 @@ impl Services {
                 return Ok(());
             }
         }
+        self.spent_quotas.remember(organisation, window_end, now);
         Err(ServiceError::QuotaExceeded {
             requests,
             retry_after_seconds: window_end - now,
