@@ -9,8 +9,8 @@ use std::io::Write;
 pub struct EmfStdout;
 
 impl MetricSink for EmfStdout {
-    fn verification(&self, organisation: &str, miss: bool, at: DateTime<Utc>) {
-        let line = emf(organisation, miss, at).to_string();
+    fn verification(&self, organisation: &str, miss: bool, window_misses: Option<u64>, at: DateTime<Utc>) {
+        let line = emf(organisation, miss, window_misses, at).to_string();
         // A metric lost to a closed stdout is not worth failing the verification for.
         let _ = writeln!(std::io::stdout().lock(), "{line}");
     }

@@ -156,6 +156,12 @@ impl SpentQuotas {
     }
 }
 
+/// Where a request was counted against its organisation's quota.
+pub(super) struct CountedRequest {
+    shard: QuotaShard,
+    expires_at: i64,
+}
+
 /// The public trust document (`GET /.well-known/edl/trust`).
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -329,7 +335,7 @@ impl Services {
                     })?
             }
         };
-        self.spend_quota(caller).await?;
+        let counted = self.spend_quota(caller).await?;
         let purpose = request.purpose.clone().unwrap_or_else(|| ENFORCEMENT.to_string());
         if role == Role::Officer
             && request.purpose.is_some()
@@ -364,11 +370,7 @@ impl Services {
         // officer, who compares the portrait with the person in front of them, may present either.
         if role != Role::Officer {
             if request.barcode.is_some() {
-                self.metrics.verification(
-                    &metric_organisation(caller),
-                    metrics::is_miss(Some("barcode-not-allowed")),
-                    now,
-                );
+                self.measure(caller, &counted, Some("barcode-not-allowed"), now).await?;
                 return Err(ServiceError::PresentationNotAllowed {
                     method: "barcode",
                     detail: "A relying party cannot look a licence up by its serial: present the holder's show code \
@@ -481,8 +483,7 @@ impl Services {
             reason: reason.clone(),
         };
         self.records.record(&check).await?;
-        self.metrics
-            .verification(&metric_organisation(caller), metrics::is_miss(reason.as_deref()), now);
+        self.measure(caller, &counted, reason.as_deref(), now).await?;
         tracing::info!(check = %check.id, valid, reason = ?reason, method, "verification recorded");
         Ok(VerificationResult {
             valid,
@@ -528,9 +529,31 @@ impl Services {
         })
     }
 
+    /// The verification metric of one attempt; a miss is also counted on the shard the request was counted
+    /// on, and the organisation's misses in this window estimated from it (its count times the shards: the
+    /// shards are picked at random).
+    async fn measure(
+        &self,
+        caller: &Caller,
+        counted: &CountedRequest,
+        reason: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<(), ServiceError> {
+        let miss = metrics::is_miss(reason);
+        let window_misses = if miss {
+            let shard_misses = self.records.count_miss(&counted.shard, counted.expires_at).await?;
+            Some(shard_misses.saturating_mul(u64::from(self.quotas.shards.max(1))))
+        } else {
+            None
+        };
+        self.metrics
+            .verification(&metric_organisation(caller), miss, window_misses, now);
+        Ok(())
+    }
+
     /// Counts one request against the caller's organisation's quota for the current window; refused (429)
     /// when every shard of its counter is full. See `verification::quota` for the sharding.
-    pub(super) async fn spend_quota(&self, caller: &Caller) -> Result<(), ServiceError> {
+    pub(super) async fn spend_quota(&self, caller: &Caller) -> Result<CountedRequest, ServiceError> {
         let organisation = match &caller.organisation {
             Some(organisation) => organisation.clone(),
             // A verifier without an organisation is an organisation of its own.
@@ -559,12 +582,9 @@ impl Services {
                 window_start,
                 shard,
             };
-            if self
-                .records
-                .count_request(&key, limit, window_end + QUOTA_KEPT_SECONDS)
-                .await?
-            {
-                return Ok(());
+            let expires_at = window_end + QUOTA_KEPT_SECONDS;
+            if self.records.count_request(&key, limit, expires_at).await? {
+                return Ok(CountedRequest { shard: key, expires_at });
             }
         }
         self.spent_quotas.remember(organisation, window_end, now);

@@ -79,10 +79,13 @@ pub trait QuotaCounter: Send + Sync {
     /// Adds one to the shard unless it already holds `limit`, atomically; whether it was added.
     /// The counter may be forgotten after `expires_at` (Unix seconds).
     async fn count_request(&self, shard: &QuotaShard, limit: u64, expires_at: i64) -> Result<bool, StoreError>;
+    /// Adds one miss to the shard a request was counted on, atomically; the shard's misses so far.
+    async fn count_miss(&self, shard: &QuotaShard, expires_at: i64) -> Result<u64, StoreError>;
 }
 
 /// Where the verification metrics go: CloudWatch (Embedded Metric Format log lines) in AWS, memory in process.
 pub trait MetricSink: Send + Sync {
-    /// One verification attempt of `organisation`; `miss` when it named nothing real (see `metrics::is_miss`).
-    fn verification(&self, organisation: &str, miss: bool, at: DateTime<Utc>);
+    /// One verification attempt of `organisation`; `miss` when it named nothing real (see `metrics::is_miss`),
+    /// with the organisation's misses in the current quota window so far, estimated from its counters.
+    fn verification(&self, organisation: &str, miss: bool, window_misses: Option<u64>, at: DateTime<Utc>);
 }

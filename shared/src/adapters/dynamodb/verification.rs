@@ -128,4 +128,30 @@ impl QuotaCounter for DynamoRecords {
             Err(e) => Err(unavailable("UpdateItem", e)),
         }
     }
+
+    async fn count_miss(&self, shard: &QuotaShard, expires_at: i64) -> Result<u64, StoreError> {
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(quota_pk(shard)))
+            .key("sk", s("QUOTA"))
+            .update_expression("ADD #misses :one SET #ttl = if_not_exists(#ttl, :ttl), #kind = :kind")
+            .expression_attribute_names("#misses", "misses")
+            .expression_attribute_names("#ttl", "ttl")
+            .expression_attribute_names("#kind", "kind")
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":ttl", epoch(expires_at))
+            .expression_attribute_values(":kind", s("quota"))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::UpdatedNew)
+            .send()
+            .await
+            .map_err(|e| unavailable("UpdateItem", e))?;
+        out.attributes
+            .as_ref()
+            .and_then(|a| a.get("misses"))
+            .and_then(|v| v.as_n().ok())
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| StoreError::Corrupt(format!("{}: no misses count", quota_pk(shard))))
+    }
 }

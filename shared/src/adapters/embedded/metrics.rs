@@ -25,12 +25,12 @@ impl EmbeddedMetrics {
 }
 
 impl MetricSink for EmbeddedMetrics {
-    fn verification(&self, organisation: &str, miss: bool, at: DateTime<Utc>) {
+    fn verification(&self, organisation: &str, miss: bool, window_misses: Option<u64>, at: DateTime<Utc>) {
         if let Ok(mut lines) = self.lines.lock() {
             if lines.len() == KEPT {
                 lines.pop_front();
             }
-            lines.push_back(emf(organisation, miss, at).to_string());
+            lines.push_back(emf(organisation, miss, window_misses, at).to_string());
         }
     }
 }

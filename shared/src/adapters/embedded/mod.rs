@@ -66,6 +66,8 @@ struct State {
     nonces: HashMap<String, crate::verification::ports::DrawnNonce>,
     /// (organisation, window start, shard) -> requests counted.
     quota_counts: HashMap<(String, i64, u32), u64>,
+    /// (organisation, window start, shard) -> misses counted.
+    quota_misses: HashMap<(String, i64, u32), u64>,
 }
 
 impl State {

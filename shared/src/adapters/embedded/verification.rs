@@ -63,4 +63,17 @@ impl QuotaCounter for EmbeddedRecords {
         *count += 1;
         Ok(true)
     }
+
+    async fn count_miss(&self, shard: &QuotaShard, _expires_at: i64) -> Result<u64, StoreError> {
+        let mut state = self.state()?;
+        state
+            .quota_misses
+            .retain(|(_, start, _), _| *start >= shard.window_start);
+        let misses = state
+            .quota_misses
+            .entry((shard.organisation.clone(), shard.window_start, shard.shard))
+            .or_default();
+        *misses += 1;
+        Ok(*misses)
+    }
 }
