@@ -106,9 +106,10 @@ fn no_scan_no_wildcards_and_each_function_only_what_it_uses() {
     // Verification: no KMS; truck passes: no S3. (Their table partitions: `PARTITIONS`.)
     let verify = of("VerifyFunctionRole");
     assert!(
-        verify
-            .iter()
-            .all(|a| matches!(*a, "dynamodb:GetItem" | "dynamodb:Query" | "dynamodb:PutItem")),
+        verify.iter().all(|a| matches!(
+            *a,
+            "dynamodb:GetItem" | "dynamodb:Query" | "dynamodb:PutItem" | "dynamodb:DeleteItem" | "dynamodb:UpdateItem"
+        )),
         "verify: {verify:?}"
     );
     let pass = of("PassFunctionRole");
@@ -138,6 +139,41 @@ fn no_scan_no_wildcards_and_each_function_only_what_it_uses() {
             "{role}: {action} (KMS use is granted by the key policies)"
         );
     }
+}
+
+/// The enumeration alarm watches the verify function's EMF metric of one organisation's misses, and the function is
+/// told its quotas.
+#[test]
+fn the_enumeration_alarm_watches_misses_per_organisation() {
+    let template = transformed();
+    let resources = &template["Resources"];
+    let alarm = &resources["VerificationEnumerationAlarm"]["Properties"];
+    assert_eq!(
+        (alarm["Namespace"].as_str(), alarm["MetricName"].as_str()),
+        (
+            Some(shared::verification::metrics::NAMESPACE),
+            Some(shared::verification::metrics::WINDOW_MISSES)
+        ),
+        "the alarm reads the metric the verify function emits"
+    );
+    // The largest organisation's count, not a sum over them: one organisation's walk is what it watches.
+    assert_eq!(alarm["Statistic"], "Maximum");
+    assert!(alarm.get("Dimensions").is_none(), "emitted without dimensions");
+    assert_eq!(alarm["Period"], 300);
+    assert_eq!(alarm["ComparisonOperator"], "GreaterThanThreshold");
+    assert_eq!(
+        alarm["Threshold"],
+        serde_json::json!({ "Ref": "EnumerationMissThreshold" })
+    );
+    let quotas = &resources["VerifyFunction"]["Properties"]["Environment"]["Variables"]["EDL_QUOTAS"];
+    assert_eq!(quotas, &serde_json::json!({ "Ref": "VerificationQuotas" }));
+    let shipped = template["Parameters"]["VerificationQuotas"]["Default"]
+        .as_str()
+        .expect("default quotas");
+    assert_eq!(
+        shared::verification::quota::Quotas::from_json(shipped).expect("the default parses"),
+        shared::verification::quota::Quotas::shipped()
+    );
 }
 
 #[test]
@@ -393,12 +429,16 @@ const PARTITIONS: &[(&str, &str, On, &[&str])] = &[
         &["EDL#*", "LICENCE#*", "PASS#*", "TRUCKRULES"],
     ),
     ("VerifyFunctionRole", "dynamodb:Query", Table, &["TRUST", "LICENCE#*"]),
+    // Audit items, and the verifiers' single-use nonces (kept when drawn, consumed by a conditional delete).
     (
         "VerifyFunctionRole",
         "dynamodb:PutItem",
         Table,
-        &["CHECKS#*", "PASSCHECKS#*"],
+        &["CHECKS#*", "PASSCHECKS#*", "NONCE#*"],
     ),
+    ("VerifyFunctionRole", "dynamodb:DeleteItem", Table, &["NONCE#*"]),
+    // The organisations' quota counters (conditional atomic adds).
+    ("VerifyFunctionRole", "dynamodb:UpdateItem", Table, &["QUOTA#*"]),
     (
         "PassFunctionRole",
         "dynamodb:GetItem",

@@ -38,7 +38,8 @@ pub enum WiringError {
 /// `s3` feature; the KMS signer for those built with `kms`; issuance requests
 /// and notices on `EVENT_BUS_NAME` for those built with `eventbridge`; the
 /// working-day calendar from `EDL_CALENDAR` when set; the one IACA trusted from
-/// `IACA_SHA256` (none without it). The liveness check is the development one only when
+/// `IACA_SHA256` (none without it); the verification quotas from `EDL_QUOTAS` when set;
+/// the verification metrics as EMF lines on standard output. The liveness check is the development one only when
 /// `EDL_DEV_LIVENESS_SECRET` is set (a test stage); otherwise none is wired
 /// yet and liveness confirmations are refused as unavailable.
 pub async fn services_from_environment() -> Result<Services, WiringError> {
@@ -79,6 +80,11 @@ pub async fn services_from_environment() -> Result<Services, WiringError> {
         let pin = IacaPin::parse(&pin).map_err(|e| WiringError::Invalid("IACA_SHA256", e.to_string()))?;
         services.trust_cache.pin_iaca(pin);
     }
+    if let Ok(quotas) = std::env::var("EDL_QUOTAS") {
+        services.quotas = crate::verification::quota::Quotas::from_json(&quotas)
+            .map_err(|e| WiringError::Invalid("EDL_QUOTAS", e.to_string()))?;
+    }
+    services.metrics = Arc::new(super::emf::EmfStdout);
     if let Ok(calendar) = std::env::var("EDL_CALENDAR") {
         services.calendar =
             WorkingCalendar::from_json(&calendar).map_err(|e| WiringError::Invalid("EDL_CALENDAR", e.to_string()))?;

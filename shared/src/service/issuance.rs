@@ -155,7 +155,11 @@ impl Services {
         let now = self.now();
         let last_second = NaiveTime::from_hms_opt(23, 59, 59).unwrap_or(NaiveTime::MIN);
         let valid_until = local_instant(licence.valid_to, last_second).min(active.not_after);
-        let random = u32::from_le_bytes(uuid::Uuid::new_v4().as_bytes()[..4].try_into().unwrap_or([0; 4]));
+        // 64 bits of the operating system's randomness: a serial is what a guesser would have to hit.
+        let mut random = [0u8; 8];
+        rand_core::RngCore::try_fill_bytes(&mut rand_core::OsRng, &mut random)
+            .map_err(|e| ServiceError::Unavailable(format!("the random source failed: {e}")))?;
+        let random = u64::from_le_bytes(random);
         let serial = new_serial(licence.city_code(), local_date(now), random);
         let device_key = application.device_key.as_deref().and_then(|k| {
             base64::engine::general_purpose::URL_SAFE_NO_PAD

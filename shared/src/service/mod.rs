@@ -66,6 +66,12 @@ pub struct Services {
     pub disclosure: crate::verification::disclosure::Disclosure,
     /// The verification keys held in memory, shared by every clone.
     pub trust_cache: Arc<verification::TrustCache>,
+    /// How often each verifier organisation may verify: configuration, not code.
+    pub quotas: crate::verification::quota::Quotas,
+    /// The organisations found over quota in this process, shared by every clone.
+    pub spent_quotas: Arc<verification::SpentQuotas>,
+    /// Where the verification metrics go (the enumeration alarm reads them).
+    pub metrics: Arc<dyn crate::verification::ports::MetricSink>,
     pub limits: Limits,
 }
 
@@ -84,6 +90,9 @@ impl Services {
             photo_rules: PhotoRules::default(),
             disclosure: crate::verification::disclosure::Disclosure::shipped(),
             trust_cache: Arc::new(verification::TrustCache::default()),
+            quotas: crate::verification::quota::Quotas::shipped(),
+            spent_quotas: Arc::new(verification::SpentQuotas::default()),
+            metrics: Arc::new(crate::adapters::embedded::metrics::EmbeddedMetrics::default()),
             limits: Limits::default(),
         }
     }

@@ -15,6 +15,9 @@
 //!   the licence function may keep codes and never write a licence.
 //! - `HOLDER#<identity>` / `EDL`: the serial of the holder's latest electronic licence.
 //! - `TRUST` / `<role>#<kid>`: certificates and the keys behind them.
+//! - `NONCE#<nonce>` / `NONCE`: a verifier's drawn nonce until it is consumed (a conditional delete).
+//! - `QUOTA#<organisation>#<window start>#<shard>` / `QUOTA`: one shard of an organisation's
+//!   verification count in one window (conditional atomic adds).
 //! - `CHECKS#<holder>` / `<at>#<id>`: who verified the holder's licences (R15);
 //!   `CHECKS#unmatched#<day>` for codes that named no known licence.
 //!
