@@ -1,8 +1,84 @@
 //! A realistic, deterministic sample register: every class and state, Chinese names and addresses.
 
-use crate::register::licence::{resident_id_check_char, IssuingAuthority, Licence, LicenceState, Sex, VehicleClass};
+use crate::applications::photo::PhotoRules;
+use crate::applications::portrait;
+use crate::applications::ports::{PhotoStore, PhotoStoreError};
+use crate::register::licence::{
+    register_photo_key, resident_id_check_char, IssuingAuthority, Licence, LicenceState, Sex, VehicleClass,
+};
 use crate::register::rollout::{City, Plan};
 use chrono::{Days, NaiveDate};
+use image::{Rgb, RgbImage};
+use std::sync::OnceLock;
+
+/// How many synthetic portraits the generated (non-showcase) holders with a photo on file share.
+const SHARED_PORTRAITS: usize = 8;
+
+/// The sample register's photos on file, normalised as the import normalises a register photo: one for each
+/// showcase holder with a photo on file (张伟, 王芳, 刘洋, 陈静), then the ones the generated holders share.
+/// Drawn, not photographed: no real face is in the sample register.
+pub fn sample_portraits() -> &'static [portrait::Portrait] {
+    static PORTRAITS: OnceLock<Vec<portrait::Portrait>> = OnceLock::new();
+    PORTRAITS.get_or_init(|| {
+        (0..4 + SHARED_PORTRAITS as u32)
+            .filter_map(|seed| {
+                let mut png = Vec::new();
+                synthetic_person(seed)
+                    .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+                    .ok()?;
+                portrait::normalise(&png, &PhotoRules::default()).ok()
+            })
+            .collect()
+    })
+}
+
+/// Puts the sample register's photos on file into `store`, where the sample licences' `photoSha256` point.
+pub async fn seed_photos(store: &dyn PhotoStore) -> Result<(), PhotoStoreError> {
+    for portrait in sample_portraits() {
+        store
+            .put_portrait(&register_photo_key(&portrait.sha256), &portrait.jpeg)
+            .await?;
+    }
+    Ok(())
+}
+
+fn sample_photo(index: usize) -> Option<String> {
+    sample_portraits().get(index).map(|p| p.sha256.clone())
+}
+
+/// A drawn head and shoulders on a near-white background, its colours and proportions chosen by `seed`.
+fn synthetic_person(seed: u32) -> RgbImage {
+    let mut rng = Rng(u64::from(seed) * 7919 + 17);
+    let skins = [[224, 187, 160], [198, 150, 118], [176, 128, 96], [236, 200, 176]];
+    let hairs = [[30, 24, 20], [60, 42, 30], [20, 20, 24], [90, 80, 76]];
+    let clothes = [[35, 35, 50], [40, 70, 110], [90, 30, 40], [60, 60, 60], [25, 80, 60]];
+    let (skin, hair, cloth) = (*rng.pick(&skins), *rng.pick(&hairs), *rng.pick(&clothes));
+    let (w, h) = (360.0f32, 480.0f32);
+    let (cx, cy) = (w * 0.5, h * (0.40 + rng.below(5) as f32 * 0.005));
+    let (rx, ry) = (w * (0.17 + rng.below(4) as f32 * 0.01), h * 0.19);
+    RgbImage::from_fn(360, 480, |x, y| {
+        let (px, py) = (x as f32 + 0.5, y as f32 + 0.5);
+        let (dx, dy) = ((px - cx) / rx, (py - cy) / ry);
+        let in_head = dx * dx + dy * dy <= 1.0;
+        let in_hair = in_head && py < cy - ry * 0.45;
+        let in_eye = ((px - (cx - rx * 0.4)).powi(2) + (py - cy + ry * 0.1).powi(2)).sqrt() < 6.0
+            || ((px - (cx + rx * 0.4)).powi(2) + (py - cy + ry * 0.1).powi(2)).sqrt() < 6.0;
+        let in_mouth = (px - cx).abs() < rx * 0.3 && (py - (cy + ry * 0.5)).abs() < 3.0;
+        let in_neck = py >= cy + ry * 0.8 && py < h * 0.72 && (px - cx).abs() <= w * 0.07;
+        let colour = if in_hair || in_eye {
+            hair
+        } else if in_mouth {
+            [150, 70, 70]
+        } else if in_head || in_neck {
+            skin
+        } else if py >= h * 0.70 && (px - cx).abs() <= w * (0.22 + 0.22 * (py - h * 0.70) / (h * 0.30)) {
+            cloth
+        } else {
+            [246, 246, 246]
+        };
+        Rgb(colour)
+    })
+}
 
 /// The well-known records the README's walkthrough and the events use.
 /// They come first in every generated set.
@@ -27,17 +103,26 @@ pub fn showcase_licences() -> Vec<Licence> {
         points: 0,
         states: Vec::new(),
         photo_on_file: true,
+        photo_sha256: None,
+        photo_image: None,
         version: 0,
+    };
+    let with_photo = |licence: Licence, index: usize| Licence {
+        photo_sha256: sample_photo(index),
+        ..licence
     };
     vec![
         // Eligible, Beijing (first batch), compliant photo on file (R3).
-        base(
-            "11010519900307451X",
-            "张伟",
-            Sex::Male,
-            "1990-03-07",
-            "北京市朝阳区建国路88号3号楼1单元502室",
-            "110000",
+        with_photo(
+            base(
+                "11010519900307451X",
+                "张伟",
+                Sex::Male,
+                "1990-03-07",
+                "北京市朝阳区建国路88号3号楼1单元502室",
+                "110000",
+            ),
+            0,
         ),
         // Eligible, Shanghai, no photo on file: a new photo is needed (R4).
         Licence {
@@ -54,6 +139,7 @@ pub fn showcase_licences() -> Vec<Licence> {
         },
         // Detained and overdue for the medical examination: refused with both reasons (R1).
         Licence {
+            photo_sha256: sample_photo(1),
             states: vec![LicenceState::Detained, LicenceState::MedicalOverdue],
             classes: vec![VehicleClass::A2],
             points: 9,
@@ -67,22 +153,28 @@ pub fn showcase_licences() -> Vec<Licence> {
             )
         },
         // Eligible, but 湛江 is in wave 2c, not switched on yet (R2).
-        base(
-            "440811199501121333",
-            "刘洋",
-            Sex::Male,
-            "1995-01-12",
-            "广东省湛江市赤坎区人民大道北36号",
-            "440800",
+        with_photo(
+            base(
+                "440811199501121333",
+                "刘洋",
+                Sex::Male,
+                "1995-01-12",
+                "广东省湛江市赤坎区人民大道北36号",
+                "440800",
+            ),
+            2,
         ),
         // Eligible, Shenzhen: the counter walkthrough (R12).
-        base(
-            "440304198809302469",
-            "陈静",
-            Sex::Female,
-            "1988-09-30",
-            "广东省深圳市福田区深南大道6008号",
-            "440300",
+        with_photo(
+            base(
+                "440304198809302469",
+                "陈静",
+                Sex::Female,
+                "1988-09-30",
+                "广东省深圳市福田区深南大道6008号",
+                "440300",
+            ),
+            3,
         ),
     ]
 }
@@ -302,8 +394,12 @@ pub fn generate(count: usize, seed: u64) -> Vec<Licence> {
         }
         let valid_from = valid_from.min(valid_to.pred_opt().unwrap_or(valid_to));
         let classes = CLASS_SETS[index % CLASS_SETS.len()].to_vec();
+        // Drawn in the order the fields were always drawn in, so a seed keeps giving the same register.
+        let archive_number = format!("{}{:08}", &city.code[..4], rng.below(100_000_000));
+        let points = if rng.below(5) == 0 { rng.below(13) as u8 } else { 0 };
+        let on_file = rng.below(10) < 7;
         out.push(Licence {
-            archive_number: format!("{}{:08}", &city.code[..4], rng.below(100_000_000)),
+            archive_number,
             number: number.clone(),
             holder_id: number,
             name,
@@ -316,9 +412,11 @@ pub fn generate(count: usize, seed: u64) -> Vec<Licence> {
             valid_from,
             valid_to,
             issuing_authority: authority_for(Some(city), &city.code),
-            points: if rng.below(5) == 0 { rng.below(13) as u8 } else { 0 },
+            points,
             states,
-            photo_on_file: rng.below(10) < 7,
+            photo_on_file: on_file,
+            photo_sha256: on_file.then(|| sample_photo(4 + index % SHARED_PORTRAITS)).flatten(),
+            photo_image: None,
             version: 0,
         });
     }

@@ -7,7 +7,10 @@ use crate::kernel::caller::{Caller, Role};
 use crate::kernel::golive::Availability;
 use crate::register::change::{self, ChangeRecord, LicenceChange};
 use crate::register::eligibility::{self, Refusal};
-use crate::register::licence::Licence;
+use crate::applications::portrait;
+use crate::register::licence::{register_photo_key, Licence};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
 use crate::register::rollout::{City, RolloutChange, Wave};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -57,11 +60,58 @@ impl Services {
                 licence.validate()
             },
         )?;
+        let licences = self.store_register_photos(licences).await?;
         self.records.import_licences(&licences).await?;
         tracing::info!(by = %caller.id, count = licences.len(), "licences imported");
         Ok(ImportReport {
             imported: licences.len(),
         })
+    }
+
+    /// R3: every photo an import line carries (`photoImage`) is normalised as a portrait and kept in the photo
+    /// store, and the line then names it by its SHA-256. All are normalised before any is stored, so a photo
+    /// that cannot be used refuses the whole import, as any other invalid line does.
+    async fn store_register_photos(&self, mut licences: Vec<Licence>) -> Result<Vec<Licence>, ServiceError> {
+        let mut portraits = Vec::new();
+        let mut errors = Vec::new();
+        for (line, licence) in licences.iter_mut().enumerate() {
+            let Some(image) = licence.photo_image.take() else {
+                continue;
+            };
+            let normalised = STANDARD
+                .decode(image.trim())
+                .map_err(|_| "is not base64".to_string())
+                .and_then(|bytes| {
+                    portrait::normalise(&bytes, &self.photo_rules).map_err(|e| format!("cannot be used: {e}"))
+                });
+            match normalised {
+                Ok(portrait) => {
+                    licence.photo_sha256 = Some(portrait.sha256.clone());
+                    portraits.push(portrait);
+                }
+                Err(message) => errors.push(InputError {
+                    line: Some(line + 1),
+                    field: "photoImage".into(),
+                    message,
+                }),
+            }
+        }
+        if !errors.is_empty() {
+            return Err(ServiceError::Invalid {
+                detail: "A photo in the import cannot be used; nothing was imported.".into(),
+                errors,
+            });
+        }
+        if !portraits.is_empty() {
+            let store = self.photo_store()?;
+            for portrait in &portraits {
+                store
+                    .put_portrait(&register_photo_key(&portrait.sha256), &portrait.jpeg)
+                    .await
+                    .map_err(super::photos::photo_store_error)?;
+            }
+        }
+        Ok(licences)
     }
 
     pub async fn licence_for_admin(&self, caller: &Caller, number: &str) -> Result<LicenceView, ServiceError> {
