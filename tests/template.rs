@@ -76,7 +76,8 @@ fn no_scan_no_wildcards_and_each_function_only_what_it_uses() {
             let arn = resource["Fn::Sub"].as_str().unwrap_or("");
             assert!(
                 arn.contains(":s3:::edl-photos-${AWS::AccountId}-${AWS::Region}/photos/*")
-                    || arn.contains(":s3:::edl-photos-${AWS::AccountId}-${AWS::Region}/portraits/*"),
+                    || arn.contains(":s3:::edl-photos-${AWS::AccountId}-${AWS::Region}/portraits/*")
+                    || arn.contains(":s3:::edl-photos-${AWS::AccountId}-${AWS::Region}/register/*"),
                 "{role}: {action} only on the photo bucket's prefixes: {resource}"
             );
         }
@@ -159,13 +160,15 @@ fn no_scan_no_wildcards_and_each_function_only_what_it_uses() {
             assert!(resource == &table || resource == &queue, "pass: Query on {resource}");
         }
     }
-    // Only the upload function may write uploads; only review keeps portraits.
+    // Only the upload function may write uploads; only review keeps portraits; only the register import
+    // keeps the register's photos on file.
     for (role, action, resource) in &statements {
         if action == "s3:PutObject" {
             let arn = resource["Fn::Sub"].as_str().unwrap_or("");
             match role.as_str() {
                 "PhotoUploadFunctionRole" => assert!(arn.ends_with("/photos/*")),
                 "ReviewFunctionRole" => assert!(arn.ends_with("/portraits/*")),
+                "AdminFunctionRole" => assert!(arn.ends_with("/register/*")),
                 other => panic!("{other} may not write to the photo bucket"),
             }
         }

@@ -7,6 +7,8 @@ use crate::register::licence::{
     register_photo_key, resident_id_check_char, IssuingAuthority, Licence, LicenceState, Sex, VehicleClass,
 };
 use crate::register::rollout::{City, Plan};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
 use chrono::{Days, NaiveDate};
 use image::{Rgb, RgbImage};
 use std::sync::OnceLock;
@@ -14,36 +16,44 @@ use std::sync::OnceLock;
 /// How many synthetic portraits the generated (non-showcase) holders with a photo on file share.
 const SHARED_PORTRAITS: usize = 8;
 
-/// The sample register's photos on file, normalised as the import normalises a register photo: one for each
-/// showcase holder with a photo on file (张伟, 王芳, 刘洋, 陈静), then the ones the generated holders share.
-/// Drawn, not photographed: no real face is in the sample register.
-pub fn sample_portraits() -> &'static [portrait::Portrait] {
-    static PORTRAITS: OnceLock<Vec<portrait::Portrait>> = OnceLock::new();
-    PORTRAITS.get_or_init(|| {
+/// One of the sample register's photos on file: the drawing as the register would hold it (a PNG) and the
+/// portrait the import makes of it.
+pub struct SamplePhoto {
+    pub image: Vec<u8>,
+    pub portrait: portrait::Portrait,
+}
+
+/// The sample register's photos on file: one for each showcase holder with a photo on file (张伟, 王芳, 刘洋,
+/// 陈静), then the ones the generated holders share. Drawn, not photographed: no real face is in the sample.
+pub fn sample_photos() -> &'static [SamplePhoto] {
+    static PHOTOS: OnceLock<Vec<SamplePhoto>> = OnceLock::new();
+    PHOTOS.get_or_init(|| {
         (0..4 + SHARED_PORTRAITS as u32)
             .filter_map(|seed| {
-                let mut png = Vec::new();
+                let mut image = Vec::new();
                 synthetic_person(seed)
-                    .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+                    .write_to(&mut std::io::Cursor::new(&mut image), image::ImageFormat::Png)
                     .ok()?;
-                portrait::normalise(&png, &PhotoRules::default()).ok()
+                let portrait = portrait::normalise(&image, &PhotoRules::default()).ok()?;
+                Some(SamplePhoto { image, portrait })
             })
             .collect()
     })
 }
 
-/// Puts the sample register's photos on file into `store`, where the sample licences' `photoSha256` point.
+/// Puts the sample register's portraits into `store`, where the sample licences' `photoSha256` point (what
+/// importing [`to_json_lines`] through `POST /admin/licences` does too).
 pub async fn seed_photos(store: &dyn PhotoStore) -> Result<(), PhotoStoreError> {
-    for portrait in sample_portraits() {
+    for photo in sample_photos() {
         store
-            .put_portrait(&register_photo_key(&portrait.sha256), &portrait.jpeg)
+            .put_portrait(&register_photo_key(&photo.portrait.sha256), &photo.portrait.jpeg)
             .await?;
     }
     Ok(())
 }
 
 fn sample_photo(index: usize) -> Option<String> {
-    sample_portraits().get(index).map(|p| p.sha256.clone())
+    sample_photos().get(index).map(|p| p.portrait.sha256.clone())
 }
 
 /// A drawn head and shoulders on a near-white background, its colours and proportions chosen by `seed`.
@@ -423,14 +433,28 @@ pub fn generate(count: usize, seed: u64) -> Vec<Licence> {
     out
 }
 
-/// The sample register as JSON Lines, the import format of `POST /admin/licences`.
+/// The sample register as JSON Lines, the import format of `POST /admin/licences`. The first line naming
+/// each photo on file carries the image itself (`photoImage`, which the import normalises into the very
+/// portrait `photoSha256` names); later lines name it by `photoSha256` alone.
 pub fn to_json_lines(licences: &[Licence]) -> String {
     let mut out = String::with_capacity(licences.len() * 480);
+    let mut carried = std::collections::HashSet::new();
     for licence in licences {
-        if let Ok(line) = serde_json::to_string(licence) {
-            out.push_str(&line);
-            out.push('\n');
+        let Ok(mut line) = serde_json::to_value(licence) else {
+            continue;
+        };
+        let photo = licence
+            .photo_sha256
+            .as_ref()
+            .and_then(|sha| sample_photos().iter().find(|p| &p.portrait.sha256 == sha));
+        if let (Some(photo), Some(fields)) = (photo, line.as_object_mut()) {
+            if carried.insert(photo.portrait.sha256.clone()) {
+                fields.remove("photoSha256");
+                fields.insert("photoImage".into(), STANDARD.encode(&photo.image).into());
+            }
         }
+        out.push_str(&line.to_string());
+        out.push('\n');
     }
     out
 }
@@ -460,5 +484,48 @@ mod tests {
         numbers.dedup();
         assert_eq!(numbers.len(), a.len());
         assert_eq!(&a[..5], &showcase_licences()[..]);
+    }
+
+    #[test]
+    fn the_showcase_holders_with_a_photo_on_file_have_their_own_drawn_portrait() {
+        let showcase = showcase_licences();
+        let photos: Vec<Option<&String>> = showcase.iter().map(|l| l.photo_sha256.as_ref()).collect();
+        assert_eq!(photos[1], None, "李娜 has no photo on file");
+        let mut own: Vec<&String> = photos.iter().flatten().copied().collect();
+        assert_eq!(own.len(), 4);
+        own.sort();
+        own.dedup();
+        assert_eq!(own.len(), 4, "each showcase holder has a portrait of their own");
+        for photo in sample_photos() {
+            assert!(photo.portrait.jpeg.len() <= portrait::MAX_PORTRAIT_BYTES);
+            assert_eq!((photo.portrait.width, photo.portrait.height), (360, 480));
+        }
+        // Generated holders with a photo on file share the drawn ones; the others have none.
+        for licence in generate(200, 2026) {
+            assert_eq!(
+                licence.photo_on_file,
+                licence.photo_sha256.is_some(),
+                "{}",
+                licence.number
+            );
+        }
+    }
+
+    #[test]
+    fn the_json_lines_carry_each_image_once_and_it_normalises_to_the_portrait_named() {
+        let licences = generate(300, 2026);
+        let text = to_json_lines(&licences);
+        let lines: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        let carrying: Vec<&serde_json::Value> = lines.iter().filter(|l| l["photoImage"].is_string()).collect();
+        assert_eq!(carrying.len(), sample_photos().len());
+        for (line, licence) in lines.iter().zip(&licences) {
+            if let Some(image) = line["photoImage"].as_str() {
+                let bytes = STANDARD.decode(image).unwrap();
+                let normalised = portrait::normalise(&bytes, &PhotoRules::default()).unwrap();
+                assert_eq!(Some(normalised.sha256), licence.photo_sha256);
+            } else {
+                assert_eq!(line["photoSha256"].as_str(), licence.photo_sha256.as_deref());
+            }
+        }
     }
 }

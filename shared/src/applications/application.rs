@@ -688,8 +688,14 @@ mod tests {
         app.submit_photo(second, &holder()).expect("resubmit");
         assert_eq!(app.history.last().map(|h| h.action.as_str()), Some("photo_resubmitted"));
         assert_eq!(app.previous_photo.as_ref().map(|p| p.upload_id.as_str()), Some("a"));
-        app.decide_review(decision(Verdict::Approve, t), Some(KeptPortrait { key: "portraits/x".into(), sha256: "00".into() }))
-            .expect("approve");
+        app.decide_review(
+            decision(Verdict::Approve, t),
+            Some(KeptPortrait {
+                key: "portraits/x".into(),
+                sha256: "00".into(),
+            }),
+        )
+        .expect("approve");
         assert_eq!(app.state, ApplicationState::Approved);
         app.mark_issued(&reviewer(), t, "EDL-1").expect("issued");
         assert!(!app.state.is_open());
@@ -710,7 +716,13 @@ mod tests {
         let t = at("2026-11-25T10:00:00Z");
         assert!(app.record_liveness(true, &holder(), t, String::new()).is_err());
         assert!(app
-            .decide_review(decision(Verdict::Approve, t), Some(KeptPortrait { key: "portraits/x".into(), sha256: "00".into() }))
+            .decide_review(
+                decision(Verdict::Approve, t),
+                Some(KeptPortrait {
+                    key: "portraits/x".into(),
+                    sha256: "00".into()
+                })
+            )
             .is_err());
         assert!(app.mark_issued(&reviewer(), t, "x").is_err());
         assert_eq!(app, before);

@@ -126,12 +126,19 @@ mod tests {
     fn an_id_photo_becomes_a_small_3_by_4_jpeg() {
         let portrait = normalise(&id_photo_jpeg(600, 800), &PhotoRules::default()).unwrap();
         assert_eq!((portrait.width, portrait.height), (360, 480));
-        assert!(portrait.jpeg.len() <= MAX_PORTRAIT_BYTES, "{} bytes", portrait.jpeg.len());
+        assert!(
+            portrait.jpeg.len() <= MAX_PORTRAIT_BYTES,
+            "{} bytes",
+            portrait.jpeg.len()
+        );
         assert_eq!(portrait.quality, 85);
         assert_eq!(portrait.sha256, sha256_hex(&portrait.jpeg));
         assert_eq!(decoded(&portrait.jpeg).dimensions(), (360, 480));
         // The same photo always gives the same portrait.
-        assert_eq!(normalise(&id_photo_jpeg(600, 800), &PhotoRules::default()).unwrap(), portrait);
+        assert_eq!(
+            normalise(&id_photo_jpeg(600, 800), &PhotoRules::default()).unwrap(),
+            portrait
+        );
     }
 
     #[test]
@@ -145,14 +152,20 @@ mod tests {
 
     #[test]
     fn metadata_and_trailing_payloads_are_gone() {
-        let at = chrono::NaiveDate::from_ymd_opt(2026, 10, 1).unwrap().and_hms_opt(10, 0, 0).unwrap();
+        let at = chrono::NaiveDate::from_ymd_opt(2026, 10, 1)
+            .unwrap()
+            .and_hms_opt(10, 0, 0)
+            .unwrap();
         let mut hostile = with_exif_capture_date(&id_photo_jpeg(360, 480), at);
         hostile.extend_from_slice(b"<html><script>alert(1)</script></html>PK\x03\x04");
         let portrait = normalise(&hostile, &PhotoRules::default()).unwrap();
         assert!(exif::Reader::new()
             .read_from_container(&mut Cursor::new(&portrait.jpeg))
             .is_err());
-        assert!(portrait.jpeg.ends_with(&[0xFF, 0xD9]), "nothing after the end of the image");
+        assert!(
+            portrait.jpeg.ends_with(&[0xFF, 0xD9]),
+            "nothing after the end of the image"
+        );
         assert!(!portrait.jpeg.windows(6).any(|w| w == b"<html>"));
         assert!(!portrait.jpeg.windows(4).any(|w| w == b"PK\x03\x04"));
     }
@@ -160,12 +173,20 @@ mod tests {
     #[test]
     fn the_largest_busiest_photo_accepted_still_fits_under_the_cap() {
         let bytes = noisy_id_photo_jpeg(2 * 1024 * 1024);
-        assert!(bytes.len() > 1800 * 1024 && bytes.len() <= 2 * 1024 * 1024, "{} bytes", bytes.len());
+        assert!(
+            bytes.len() > 1800 * 1024 && bytes.len() <= 2 * 1024 * 1024,
+            "{} bytes",
+            bytes.len()
+        );
         let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 25).unwrap();
         let inspection = photo::inspect(&bytes, ImageType::Jpeg, today, &PhotoRules::default());
         assert!(inspection.passed(), "{inspection:#?}");
         let portrait = normalise(&bytes, &PhotoRules::default()).unwrap();
-        assert!(portrait.jpeg.len() <= MAX_PORTRAIT_BYTES, "{} bytes", portrait.jpeg.len());
+        assert!(
+            portrait.jpeg.len() <= MAX_PORTRAIT_BYTES,
+            "{} bytes",
+            portrait.jpeg.len()
+        );
         assert!(portrait.width >= MIN_WIDTH);
         println!(
             "2 MiB noisy photo of {} bytes -> portrait {}x{} at quality {}: {} bytes",
@@ -181,6 +202,9 @@ mod tests {
     fn what_is_not_a_picture_is_refused() {
         let rules = PhotoRules::default();
         assert_eq!(normalise(b"GIF89a....", &rules), Err(PortraitError::NotAnImage));
-        assert_eq!(normalise(&truncated(&id_photo_jpeg(360, 480)), &rules), Err(PortraitError::Undecodable));
+        assert_eq!(
+            normalise(&truncated(&id_photo_jpeg(360, 480)), &rules),
+            Err(PortraitError::Undecodable)
+        );
     }
 }

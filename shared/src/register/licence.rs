@@ -278,10 +278,17 @@ impl Licence {
         }
         if let Some(sha) = &self.photo_sha256 {
             if sha.len() != 64 || !sha.chars().all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c)) {
-                errors.push(field("photoSha256", "must be 64 lowercase hexadecimal digits (a SHA-256)"));
+                errors.push(field(
+                    "photoSha256",
+                    "must be 64 lowercase hexadecimal digits (a SHA-256)",
+                ));
             }
         }
-        if self.photo_image.as_ref().is_some_and(|i| i.len() > MAX_PHOTO_IMAGE_CHARS) {
+        if self
+            .photo_image
+            .as_ref()
+            .is_some_and(|i| i.len() > MAX_PHOTO_IMAGE_CHARS)
+        {
             errors.push(field("photoImage", "is larger than a 2 MiB photo in base64"));
         }
         if (self.photo_sha256.is_some() || self.photo_image.is_some()) && !self.photo_on_file {

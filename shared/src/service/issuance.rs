@@ -3,7 +3,6 @@
 use super::{ServiceError, Services};
 use crate::applications::application::{ApplicationState, PhotoSource};
 use crate::applications::portrait;
-use crate::register::licence::register_photo_key;
 use crate::credential::{cert, mdoc};
 use crate::issuance::edl::{new_serial, EdlStatus, ElectronicLicence};
 use crate::issuance::ports::Issuance;
@@ -14,6 +13,7 @@ use crate::kernel::signing::SignerError;
 use crate::kernel::store::StoreError;
 use crate::kernel::time::{local_date, local_instant};
 use crate::kernel::versioned::{retry_on_conflict, ATTEMPTS};
+use crate::register::licence::register_photo_key;
 use crate::verification::ports::{TrustEntry, TrustRole, TrustStatus};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
@@ -71,7 +71,11 @@ impl Services {
         application: &crate::applications::application::Application,
         licence: &crate::register::licence::Licence,
     ) -> Result<SignedPortrait, ServiceError> {
-        let bound = match (&application.portrait_key, &application.portrait_sha256, &licence.photo_sha256) {
+        let bound = match (
+            &application.portrait_key,
+            &application.portrait_sha256,
+            &licence.photo_sha256,
+        ) {
             (Some(key), sha256, _) => (key.clone(), sha256.clone()),
             (None, _, Some(sha256)) if application.photo_source == PhotoSource::OnFile => {
                 (register_photo_key(sha256), Some(sha256.clone()))

@@ -2,16 +2,16 @@
 //! cities and waves switched on.
 
 use super::{authorise, ImportReport, InputError, JsonLinesImport, ServiceError, Services, SwitchRequest};
+use crate::applications::portrait;
 use crate::kernel::access::Action;
 use crate::kernel::caller::{Caller, Role};
 use crate::kernel::golive::Availability;
 use crate::register::change::{self, ChangeRecord, LicenceChange};
 use crate::register::eligibility::{self, Refusal};
-use crate::applications::portrait;
 use crate::register::licence::{register_photo_key, Licence};
+use crate::register::rollout::{City, RolloutChange, Wave};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use crate::register::rollout::{City, RolloutChange, Wave};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 

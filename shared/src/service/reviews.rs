@@ -241,7 +241,10 @@ impl Services {
         // always has its portrait; one left behind by a lost race is overwritten by the next approval of the
         // same upload.
         let portrait = if request.verdict == Verdict::Approve {
-            Some(self.keep_portrait(&application.licence_number, &application.id, &photo).await?)
+            Some(
+                self.keep_portrait(&application.licence_number, &application.id, &photo)
+                    .await?,
+            )
         } else {
             None
         };
