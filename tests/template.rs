@@ -98,11 +98,17 @@ fn no_scan_no_wildcards_and_each_function_only_what_it_uses() {
         "apply touches only DynamoDB and its event bus: {apply:?}"
     );
     assert!(!apply.contains(&"dynamodb:UpdateItem") && !apply.contains(&"dynamodb:Query"));
+    // The admin function keeps the register's photos on file (R3) and nothing else in S3; no KMS.
     assert!(
         of("AdminFunctionRole")
             .iter()
-            .all(|a| a.starts_with("dynamodb:") || *a == "events:PutEvents"),
-        "admin has no S3 and no KMS"
+            .all(|a| a.starts_with("dynamodb:") || *a == "events:PutEvents" || *a == "s3:PutObject"),
+        "admin has no KMS and writes S3 only to keep the register's photos"
+    );
+    // The licence function reads no photo: its pages take the portrait signed into the mdoc.
+    assert!(
+        of("LicenceFunctionRole").iter().all(|a| !a.starts_with("s3:")),
+        "licence reads no photos"
     );
     // Verification: no KMS, and it writes only its audit items.
     let resources = template["Resources"].as_object().expect("Resources");

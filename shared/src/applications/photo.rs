@@ -494,7 +494,7 @@ fn check_capture_date(captured_at: Option<NaiveDateTime>, today: NaiveDate, rule
 #[cfg(test)]
 #[allow(dead_code)]
 #[path = "../../../tests/support/images.rs"]
-mod images;
+pub(crate) mod images;
 
 #[cfg(test)]
 mod tests {

@@ -105,13 +105,8 @@ fn flatten(image: &DynamicImage) -> RgbImage {
 }
 
 #[cfg(test)]
-#[allow(dead_code)]
-#[path = "../../../tests/support/images.rs"]
-mod images;
-
-#[cfg(test)]
 mod tests {
-    use super::images::*;
+    use super::super::photo::images::*;
     use super::*;
     use image::ImageReader;
     use std::io::Cursor;
