@@ -927,6 +927,7 @@ async fn the_register_carries_the_photo_on_file(h: Harness) {
     let refused = import(line(&licence, Some(&STANDARD.encode(b"<html>not a photo</html>")))).await;
     assert_eq!(refused.status, 400, "{refused:?}");
     assert_eq!(refused.body["errors"][0]["field"], "photoImage", "{refused:?}");
+    assert_eq!(refused.body["errors"][0]["line"], 1, "{refused:?}");
 
     // Without an image, 陈静's counter application on file is refused with a clear problem.
     let imported = import(line(&licence, None)).await;

@@ -60,7 +60,7 @@ impl Services {
                 licence.validate()
             },
         )?;
-        let licences = self.store_register_photos(licences).await?;
+        let licences = self.store_register_photos(body, licences).await?;
         self.records.import_licences(&licences).await?;
         tracing::info!(by = %caller.id, count = licences.len(), "licences imported");
         Ok(ImportReport {
@@ -71,10 +71,18 @@ impl Services {
     /// R3: every photo an import line carries (`photoImage`) is normalised as a portrait and kept in the photo
     /// store, and the line then names it by its SHA-256. All are normalised before any is stored, so a photo
     /// that cannot be used refuses the whole import, as any other invalid line does.
-    async fn store_register_photos(&self, mut licences: Vec<Licence>) -> Result<Vec<Licence>, ServiceError> {
-        let mut portraits = Vec::new();
+    async fn store_register_photos(&self, body: &str, mut licences: Vec<Licence>) -> Result<Vec<Licence>, ServiceError> {
+        // A parsed import has one licence per non-blank line, in order.
+        let line_numbers: Vec<usize> = body
+            .lines()
+            .enumerate()
+            .filter(|(_, line)| !line.trim().is_empty())
+            .map(|(index, _)| index + 1)
+            .collect();
+        // By digest: lines carrying the same image keep one object.
+        let mut portraits = std::collections::BTreeMap::new();
         let mut errors = Vec::new();
-        for (line, licence) in licences.iter_mut().enumerate() {
+        for (index, licence) in licences.iter_mut().enumerate() {
             let Some(image) = licence.photo_image.take() else {
                 continue;
             };
@@ -87,10 +95,10 @@ impl Services {
             match normalised {
                 Ok(portrait) => {
                     licence.photo_sha256 = Some(portrait.sha256.clone());
-                    portraits.push(portrait);
+                    portraits.insert(portrait.sha256.clone(), portrait.jpeg);
                 }
                 Err(message) => errors.push(InputError {
-                    line: Some(line + 1),
+                    line: line_numbers.get(index).copied(),
                     field: "photoImage".into(),
                     message,
                 }),
@@ -104,9 +112,9 @@ impl Services {
         }
         if !portraits.is_empty() {
             let store = self.photo_store()?;
-            for portrait in &portraits {
+            for (sha256, jpeg) in &portraits {
                 store
-                    .put_portrait(&register_photo_key(&portrait.sha256), &portrait.jpeg)
+                    .put_portrait(&register_photo_key(sha256), jpeg)
                     .await
                     .map_err(super::photos::photo_store_error)?;
             }
