@@ -71,7 +71,11 @@ impl Services {
     /// R3: every photo an import line carries (`photoImage`) is normalised as a portrait and kept in the photo
     /// store, and the line then names it by its SHA-256. All are normalised before any is stored, so a photo
     /// that cannot be used refuses the whole import, as any other invalid line does.
-    async fn store_register_photos(&self, body: &str, mut licences: Vec<Licence>) -> Result<Vec<Licence>, ServiceError> {
+    async fn store_register_photos(
+        &self,
+        body: &str,
+        mut licences: Vec<Licence>,
+    ) -> Result<Vec<Licence>, ServiceError> {
         // A parsed import has one licence per non-blank line, in order.
         let line_numbers: Vec<usize> = body
             .lines()
