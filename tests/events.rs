@@ -45,6 +45,7 @@ async fn store_event_application(h: &Harness, id: &str, holder: &str, city: &str
         office: None,
         at: h.services.now(),
         device_key: None,
+        portrait: None,
     });
     h.services
         .records

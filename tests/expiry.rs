@@ -55,6 +55,7 @@ fn opening(id: &str, licence: &str, source: PhotoSource, channel: Channel, when:
         office: (channel == Channel::Counter).then(|| "110000".into()),
         at: when,
         device_key: None,
+        portrait: None,
     })
 }
 

@@ -667,3 +667,326 @@ async fn approvals_and_notices_go_on_the_event_bus() {
     assert_eq!(body["detail-type"], "ApplicationApproved");
     assert_eq!(body["detail"]["applicationId"], json!(application.id));
 }
+
+/// The largest item any record of the service may be (README, "Record sizes"): a quarter of DynamoDB's
+/// 400 KB item limit.
+const RECORD_BUDGET: usize = 100 * 1024;
+
+/// An item's size as DynamoDB counts it: each attribute's name plus its value (strings and binaries by their
+/// bytes, numbers by their digits, one byte for booleans and nulls, nested lists and maps with their own).
+fn item_size(item: &std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>) -> usize {
+    use aws_sdk_dynamodb::types::AttributeValue as V;
+    fn value(v: &V) -> usize {
+        match v {
+            V::S(s) => s.len(),
+            V::N(n) => n.len(),
+            V::B(b) => b.as_ref().len(),
+            V::Bool(_) | V::Null(_) => 1,
+            V::L(list) => 3 + list.iter().map(|v| 1 + value(v)).sum::<usize>(),
+            V::M(map) => 3 + map.iter().map(|(k, v)| 1 + k.len() + value(v)).sum::<usize>(),
+            V::Ss(set) | V::Ns(set) => set.iter().map(String::len).sum(),
+            V::Bs(set) => set.iter().map(|b| b.as_ref().len()).sum(),
+            _ => 0,
+        }
+    }
+    item.iter().map(|(k, v)| k.len() + value(v)).sum()
+}
+
+/// A harness on the emulator's DynamoDB (which enforces the 400 KB item limit) and S3, with local keys; the
+/// table's name and client for reading items back as stored.
+async fn ministack_harness() -> (Harness, aws_sdk_dynamodb::Client, String) {
+    let client = edl_tests::dynamodb_client().await;
+    let table = format!("edl-test-{}", uuid::Uuid::new_v4().simple());
+    shared::adapters::dynamodb::DynamoRecords::create_table(&client, &table)
+        .await
+        .expect("table");
+    let records = Arc::new(shared::adapters::dynamodb::DynamoRecords::new(
+        client.clone(),
+        table.clone(),
+    ));
+    let photos = Arc::new(edl_tests::s3_photos().await);
+    let clock = edl_tests::TestClock::at(&chrono::Utc::now().to_rfc3339());
+    let mut h = edl_tests::harness_with(records, photos, None, shared::dev::DevKeys::random(), clock, 5).await;
+    local_keys(&mut h).await;
+    (h, client, table)
+}
+
+/// 李娜 opens a new-photo application and `bytes` lands where its upload form points (written with the S3
+/// API; the presigned form itself is tested in `photos.rs`); the automatic checks run. The application and
+/// the upload's key.
+async fn uploaded(h: &Harness, bytes: &[u8]) -> (String, String) {
+    let opened = call(
+        &h.services,
+        json_request(
+            "POST /applications",
+            &[],
+            holder(LI_NA),
+            &json!({ "photoSource": "camera" }),
+        ),
+    )
+    .await;
+    assert_eq!(opened.status, 201, "{opened:?}");
+    let id = opened.body["id"].as_str().expect("id").to_string();
+    let offer = call(
+        &h.services,
+        json_request(
+            "POST /applications/{id}/photo-uploads",
+            &[("id", &id)],
+            holder(LI_NA),
+            &json!({ "source": "camera", "contentType": "image/jpeg" }),
+        ),
+    )
+    .await;
+    let key = offer.body["key"].as_str().expect("key").to_string();
+    let store = h.services.photos.as_ref().expect("photo store");
+    store.put_portrait(&key, bytes).await.expect("uploaded");
+    let outcome = h.services.photo_arrived(&key).await.expect("checked");
+    assert!(
+        matches!(outcome, shared::service::photos::PhotoOutcome::Queued { .. }),
+        "{outcome:?}"
+    );
+    (id, key)
+}
+
+async fn decide(h: &Harness, id: &str) -> edl_tests::Answer {
+    call(
+        &h.services,
+        json_request(
+            "POST /reviews/{id}/decision",
+            &[("id", id)],
+            Some(edl_tests::claims("reviewer-0001", "reviewer", None)),
+            &json!({ "verdict": "approve" }),
+        ),
+    )
+    .await
+}
+
+fn signed_portrait(h_doc: &serde_json::Value) -> Vec<u8> {
+    let document = STANDARD.decode(h_doc.as_str().expect("document")).expect("base64");
+    mdoc::portrait_of(&document).expect("every licence carries a portrait")
+}
+
+/// Issue 12: the largest photo the automatic checks accept (2 MiB of noise on a white background) is issued
+/// on DynamoDB, and the licence's item stays far below the 400 KB limit that used to make it fail.
+#[tokio::test]
+async fn the_largest_accepted_photo_is_issued_within_the_record_budget() {
+    let (h, client, table) = ministack_harness().await;
+    let photo = images::noisy_id_photo_jpeg(h.services.photo_rules.max_bytes);
+    let (id, _) = uploaded(&h, &photo).await;
+    let approved = decide(&h, &id).await;
+    assert_eq!(approved.status, 200, "{approved:?}");
+    let IssueOutcome::Issued { serial } = h.services.issue(&id).await.expect("issued") else {
+        panic!("issued once")
+    };
+    let item = client
+        .get_item()
+        .table_name(&table)
+        .key(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("EDL#{serial}")),
+        )
+        .key("sk", aws_sdk_dynamodb::types::AttributeValue::S("EDL".into()))
+        .send()
+        .await
+        .expect("read back")
+        .item
+        .expect("the licence's item");
+    let size = item_size(&item);
+    let portrait = signed_portrait(&show(&h, LI_NA).await.body["document"]);
+    println!(
+        "largest accepted photo: {} bytes; signed portrait: {} bytes; stored EDL# item: {size} bytes (budget {RECORD_BUDGET})",
+        photo.len(),
+        portrait.len()
+    );
+    assert!(
+        photo.len() > 1800 * 1024,
+        "a photo near the 2 MiB limit: {} bytes",
+        photo.len()
+    );
+    assert!(portrait.len() <= shared::applications::portrait::MAX_PORTRAIT_BYTES);
+    assert!(size < RECORD_BUDGET, "the EDL# item is {size} bytes");
+}
+
+/// Issue 15 item 6: the photo approved is the one checked and the portrait signed is the one approved; an
+/// object replaced in S3 in between is refused, and nothing is issued from it.
+#[tokio::test]
+async fn a_photo_replaced_after_its_checks_or_its_approval_is_not_issued() {
+    let (h, _, _) = ministack_harness().await;
+    let rules = h.services.photo_rules.clone();
+    let checked = images::id_photo_jpeg_variant(360, 480, 31);
+    let other = images::id_photo_jpeg_variant(360, 480, 32);
+    let store = h.services.photos.clone().expect("photo store");
+    let (id, key) = uploaded(&h, &checked).await;
+
+    // Replaced after the checks: the reviewer cannot approve it.
+    store.put_portrait(&key, &other).await.expect("replaced");
+    let refused = decide(&h, &id).await;
+    assert_eq!(
+        (refused.status, refused.problem()),
+        (409, "photo-changed"),
+        "{refused:?}"
+    );
+    let app = call(
+        &h.services,
+        request("GET /applications/{id}", &[("id", &id)], holder(LI_NA), None, None),
+    )
+    .await;
+    assert_eq!(app.body["state"], "awaiting_review");
+
+    // Put back, it is approved, and the portrait is the checked photo normalised.
+    store.put_portrait(&key, &checked).await.expect("restored");
+    let approved = decide(&h, &id).await;
+    assert_eq!(approved.status, 200, "{approved:?}");
+    let expected = shared::applications::portrait::normalise(&checked, &rules).expect("normalised");
+    let portrait_key = approved.body["portraitKey"].as_str().expect("portrait key").to_string();
+    assert_eq!(
+        store.read(&portrait_key, rules.max_bytes).await.expect("kept"),
+        expected.jpeg
+    );
+
+    // The portrait replaced after the approval: issuance refuses and writes nothing.
+    let forged = shared::applications::portrait::normalise(&other, &rules).expect("normalised");
+    store.put_portrait(&portrait_key, &forged.jpeg).await.expect("replaced");
+    let error = h.services.issue(&id).await.expect_err("not issued");
+    assert!(
+        matches!(error, shared::service::ServiceError::PhotoChanged(_)),
+        "{error:?}"
+    );
+    assert_eq!(h.services.records.current_serial_of(LI_NA).await.expect("read"), None);
+    let app = call(
+        &h.services,
+        request("GET /applications/{id}", &[("id", &id)], holder(LI_NA), None, None),
+    )
+    .await;
+    assert_eq!(
+        app.body["state"], "approved",
+        "left approved, to be issued once the portrait is right"
+    );
+
+    // Restored, the licence is issued with exactly the approved portrait.
+    store
+        .put_portrait(&portrait_key, &expected.jpeg)
+        .await
+        .expect("restored");
+    h.services.issue(&id).await.expect("issued");
+    assert_eq!(signed_portrait(&show(&h, LI_NA).await.body["document"]), expected.jpeg);
+
+    // The same holds for the register's photo on file.
+    let on_file = approved_on_file(&h).await;
+    let zhang = h
+        .services
+        .records
+        .licence(ZHANG_WEI)
+        .await
+        .expect("read")
+        .expect("licence");
+    let sha = zhang.photo_sha256.clone().expect("张伟 has a photo on file");
+    let register_key = shared::register::licence::register_photo_key(&sha);
+    let genuine = store.read(&register_key, rules.max_bytes).await.expect("seeded");
+    store.put_portrait(&register_key, &forged.jpeg).await.expect("replaced");
+    assert!(matches!(
+        h.services.issue(&on_file).await,
+        Err(shared::service::ServiceError::PhotoChanged(_))
+    ));
+    store.put_portrait(&register_key, &genuine).await.expect("restored");
+    h.services.issue(&on_file).await.expect("issued");
+    assert_eq!(signed_portrait(&show(&h, ZHANG_WEI).await.body["document"]), genuine);
+}
+
+/// R3: the register import carries the photo on file; it is normalised and every on-file licence is signed
+/// with it. A licence whose register has no image goes the new-photo route, and an unusable image refuses the
+/// import.
+async fn the_register_carries_the_photo_on_file(h: Harness) {
+    let mut licence = shared::sample::showcase_licences()[4].clone();
+    let import = |lines: String| {
+        let h = &h;
+        async move {
+            call(
+                &h.services,
+                request(
+                    "POST /admin/licences",
+                    &[],
+                    admin(),
+                    Some("application/x-ndjson"),
+                    Some(&lines),
+                ),
+            )
+            .await
+        }
+    };
+    let line = |licence: &shared::register::licence::Licence, image: Option<&str>| {
+        let mut value = serde_json::to_value(licence).expect("json");
+        value.as_object_mut().expect("object").remove("photoSha256");
+        if let Some(image) = image {
+            value["photoImage"] = json!(image);
+        }
+        format!("{value}\n")
+    };
+
+    // Not an image: the import names the line and imports nothing.
+    let refused = import(line(&licence, Some(&STANDARD.encode(b"<html>not a photo</html>")))).await;
+    assert_eq!(refused.status, 400, "{refused:?}");
+    assert_eq!(refused.body["errors"][0]["field"], "photoImage", "{refused:?}");
+    assert_eq!(refused.body["errors"][0]["line"], 1, "{refused:?}");
+
+    // Without an image, 陈静's counter application on file is refused with a clear problem.
+    let imported = import(line(&licence, None)).await;
+    assert_eq!(imported.status, 200, "{imported:?}");
+    let counter = |number: String| {
+        let h = &h;
+        async move {
+            call(
+                &h.services,
+                json_request(
+                    "POST /applications",
+                    &[],
+                    edl_tests::clerk("440300"),
+                    &json!({ "photoSource": "on_file", "licenceNumber": number }),
+                ),
+            )
+            .await
+        }
+    };
+    let no_photo = counter(licence.number.clone()).await;
+    assert_eq!(
+        (no_photo.status, no_photo.problem()),
+        (422, "no-photo-on-file"),
+        "{no_photo:?}"
+    );
+
+    // With the image carried in the import (a PNG with a trailer here), the portrait is its pixels, re-encoded.
+    let mut png = images::id_photo_png(450, 600);
+    png.extend_from_slice(b"<script>alert(1)</script>");
+    let imported = import(line(&licence, Some(&STANDARD.encode(&png)))).await;
+    assert_eq!(imported.status, 200, "{imported:?}");
+    let expected = shared::applications::portrait::normalise(&png, &h.services.photo_rules).expect("normalised");
+    licence = h
+        .services
+        .records
+        .licence(&licence.number)
+        .await
+        .expect("read")
+        .expect("licence");
+    assert_eq!(licence.photo_sha256.as_deref(), Some(expected.sha256.as_str()));
+    let opened = counter(licence.number.clone()).await;
+    assert_eq!(opened.status, 201, "{opened:?}");
+    assert_eq!(opened.body["state"], "approved");
+    let id = opened.body["id"].as_str().expect("id").to_string();
+    h.services.issue(&id).await.expect("issued");
+    let chen = shared::sample::showcase_licences()[4].holder_id.clone();
+    let shown = show(&h, &chen).await;
+    assert_eq!(signed_portrait(&shown.body["document"]), expected.jpeg);
+}
+
+#[tokio::test]
+async fn the_register_carries_the_photo_on_file_on_embedded() {
+    let mut h = embedded_harness().await;
+    local_keys(&mut h).await;
+    the_register_carries_the_photo_on_file(h).await;
+}
+
+#[tokio::test]
+async fn the_register_carries_the_photo_on_file_on_ministack() {
+    let (h, _, _) = ministack_harness().await;
+    the_register_carries_the_photo_on_file(h).await;
+}

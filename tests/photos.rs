@@ -333,7 +333,17 @@ async fn presigned_upload_to_s3_checked_reviewed_and_kept() {
     assert_eq!(approved.body["state"], "approved");
     let portrait = approved.body["portraitKey"].as_str().expect("portrait").to_string();
     assert!(portrait.starts_with(&format!("portraits/{LI_NA}/")));
-    assert_eq!(store.read(&portrait, 10_000_000).await.expect("portrait kept"), photo);
+    // Kept as the portrait the licence will carry: the checked photo's pixels, re-encoded, bound by digest.
+    let expected = shared::applications::portrait::normalise(&photo, &h.services.photo_rules).expect("normalised");
+    assert_eq!(
+        store.read(&portrait, 10_000_000).await.expect("portrait kept"),
+        expected.jpeg
+    );
+    assert_eq!(approved.body["portraitSha256"], json!(expected.sha256));
+    assert_eq!(
+        store.read(&key, 10_000_000).await.expect("the upload stays as sent"),
+        photo
+    );
     let empty = call(&h.services, request("GET /reviews", &[], reviewer(), None, None)).await;
     assert_eq!(empty.body["items"], json!([]));
 }

@@ -31,6 +31,7 @@ fn new_application(id: &str, licence: &str, source: PhotoSource) -> Application 
         office: None,
         at: at("2026-11-25T10:00:00+08:00"),
         device_key: None,
+        portrait: None,
     })
 }
 
@@ -239,6 +240,7 @@ async fn counter_application_approved_at_once_holds_the_slot(records: &dyn Recor
         office: Some("440300".into()),
         at: at("2026-11-25T10:00:00+08:00"),
         device_key: None,
+        portrait: None,
     });
     records.create_application(&application).await.expect("create");
     let stored = records.application("counter-1").await.expect("read").expect("present");

@@ -76,7 +76,8 @@ fn no_scan_no_wildcards_and_each_function_only_what_it_uses() {
             let arn = resource["Fn::Sub"].as_str().unwrap_or("");
             assert!(
                 arn.contains(":s3:::edl-photos-${AWS::AccountId}-${AWS::Region}/photos/*")
-                    || arn.contains(":s3:::edl-photos-${AWS::AccountId}-${AWS::Region}/portraits/*"),
+                    || arn.contains(":s3:::edl-photos-${AWS::AccountId}-${AWS::Region}/portraits/*")
+                    || arn.contains(":s3:::edl-photos-${AWS::AccountId}-${AWS::Region}/register/*"),
                 "{role}: {action} only on the photo bucket's prefixes: {resource}"
             );
         }
@@ -97,11 +98,17 @@ fn no_scan_no_wildcards_and_each_function_only_what_it_uses() {
         "apply touches only DynamoDB and its event bus: {apply:?}"
     );
     assert!(!apply.contains(&"dynamodb:UpdateItem") && !apply.contains(&"dynamodb:Query"));
+    // The admin function keeps the register's photos on file (R3) and nothing else in S3; no KMS.
     assert!(
         of("AdminFunctionRole")
             .iter()
-            .all(|a| a.starts_with("dynamodb:") || *a == "events:PutEvents"),
-        "admin has no S3 and no KMS"
+            .all(|a| a.starts_with("dynamodb:") || *a == "events:PutEvents" || *a == "s3:PutObject"),
+        "admin has no KMS and writes S3 only to keep the register's photos"
+    );
+    // The licence function reads no photo: its pages take the portrait signed into the mdoc.
+    assert!(
+        of("LicenceFunctionRole").iter().all(|a| !a.starts_with("s3:")),
+        "licence reads no photos"
     );
     // Verification: no KMS; truck passes: no S3. (Their table partitions: `PARTITIONS`.)
     let verify = of("VerifyFunctionRole");
@@ -121,13 +128,15 @@ fn no_scan_no_wildcards_and_each_function_only_what_it_uses() {
         )),
         "pass: {pass:?}"
     );
-    // Only the upload function may write uploads; only review keeps portraits.
+    // Only the upload function may write uploads; only review keeps portraits; only the register import
+    // keeps the register's photos on file.
     for (role, action, resource) in &statements {
         if action == "s3:PutObject" {
             let arn = resource["Fn::Sub"].as_str().unwrap_or("");
             match role.as_str() {
                 "PhotoUploadFunctionRole" => assert!(arn.ends_with("/photos/*")),
                 "ReviewFunctionRole" => assert!(arn.ends_with("/portraits/*")),
+                "AdminFunctionRole" => assert!(arn.ends_with("/register/*")),
                 other => panic!("{other} may not write to the photo bucket"),
             }
         }

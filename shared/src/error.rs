@@ -35,6 +35,9 @@ pub enum ServiceError {
     },
     #[error("there is no compliant photo on file for this licence")]
     NoPhotoOnFile,
+    /// The photo in storage is not the one that was checked (replaced after the checks or the approval).
+    #[error("{0}")]
+    PhotoChanged(String),
     #[error("the licence already has an open application")]
     OpenApplicationExists { existing: String },
     #[error(transparent)]

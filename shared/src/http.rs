@@ -287,8 +287,9 @@ pub fn problem_for(error: &ServiceError) -> Problem {
             422,
             "no-photo-on-file",
             "No photo on file",
-            "There is no compliant photo on file for this licence; apply with a new photo (camera or album).",
+            "The register holds no usable photo for this licence; apply with a new photo (camera or album).",
         ),
+        ServiceError::PhotoChanged(_) => Problem::new(409, "photo-changed", "The photo changed", detail),
         ServiceError::OpenApplicationExists { existing } => Problem::new(
             409,
             "open-application-exists",

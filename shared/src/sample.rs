@@ -1,8 +1,94 @@
 //! A realistic, deterministic sample register: every class and state, Chinese names and addresses.
 
-use crate::register::licence::{resident_id_check_char, IssuingAuthority, Licence, LicenceState, Sex, VehicleClass};
+use crate::applications::photo::PhotoRules;
+use crate::applications::portrait;
+use crate::applications::ports::{PhotoStore, PhotoStoreError};
+use crate::register::licence::{
+    register_photo_key, resident_id_check_char, IssuingAuthority, Licence, LicenceState, Sex, VehicleClass,
+};
 use crate::register::rollout::{City, Plan};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
 use chrono::{Days, NaiveDate};
+use image::{Rgb, RgbImage};
+use std::sync::OnceLock;
+
+/// How many synthetic portraits the generated (non-showcase) holders with a photo on file share.
+const SHARED_PORTRAITS: usize = 8;
+
+/// One of the sample register's photos on file: the drawing as the register would hold it (a PNG) and the
+/// portrait the import makes of it.
+pub struct SamplePhoto {
+    pub image: Vec<u8>,
+    pub portrait: portrait::Portrait,
+}
+
+/// The sample register's photos on file: one for each showcase holder with a photo on file (张伟, 王芳, 刘洋,
+/// 陈静), then the ones the generated holders share. Drawn, not photographed: no real face is in the sample.
+pub fn sample_photos() -> &'static [SamplePhoto] {
+    static PHOTOS: OnceLock<Vec<SamplePhoto>> = OnceLock::new();
+    PHOTOS.get_or_init(|| {
+        (0..4 + SHARED_PORTRAITS as u32)
+            .filter_map(|seed| {
+                let mut image = Vec::new();
+                synthetic_person(seed)
+                    .write_to(&mut std::io::Cursor::new(&mut image), image::ImageFormat::Png)
+                    .ok()?;
+                let portrait = portrait::normalise(&image, &PhotoRules::default()).ok()?;
+                Some(SamplePhoto { image, portrait })
+            })
+            .collect()
+    })
+}
+
+/// Puts the sample register's portraits into `store`, where the sample licences' `photoSha256` point (what
+/// importing [`to_json_lines`] through `POST /admin/licences` does too).
+pub async fn seed_photos(store: &dyn PhotoStore) -> Result<(), PhotoStoreError> {
+    for photo in sample_photos() {
+        store
+            .put_portrait(&register_photo_key(&photo.portrait.sha256), &photo.portrait.jpeg)
+            .await?;
+    }
+    Ok(())
+}
+
+fn sample_photo(index: usize) -> Option<String> {
+    sample_photos().get(index).map(|p| p.portrait.sha256.clone())
+}
+
+/// A drawn head and shoulders on a near-white background, its colours and proportions chosen by `seed`.
+fn synthetic_person(seed: u32) -> RgbImage {
+    let mut rng = Rng(u64::from(seed) * 7919 + 17);
+    let skins = [[224, 187, 160], [198, 150, 118], [176, 128, 96], [236, 200, 176]];
+    let hairs = [[30, 24, 20], [60, 42, 30], [20, 20, 24], [90, 80, 76]];
+    let clothes = [[35, 35, 50], [40, 70, 110], [90, 30, 40], [60, 60, 60], [25, 80, 60]];
+    let (skin, hair, cloth) = (*rng.pick(&skins), *rng.pick(&hairs), *rng.pick(&clothes));
+    let (w, h) = (360.0f32, 480.0f32);
+    let (cx, cy) = (w * 0.5, h * (0.40 + rng.below(5) as f32 * 0.005));
+    let (rx, ry) = (w * (0.17 + rng.below(4) as f32 * 0.01), h * 0.19);
+    RgbImage::from_fn(360, 480, |x, y| {
+        let (px, py) = (x as f32 + 0.5, y as f32 + 0.5);
+        let (dx, dy) = ((px - cx) / rx, (py - cy) / ry);
+        let in_head = dx * dx + dy * dy <= 1.0;
+        let in_hair = in_head && py < cy - ry * 0.45;
+        let in_eye = ((px - (cx - rx * 0.4)).powi(2) + (py - cy + ry * 0.1).powi(2)).sqrt() < 6.0
+            || ((px - (cx + rx * 0.4)).powi(2) + (py - cy + ry * 0.1).powi(2)).sqrt() < 6.0;
+        let in_mouth = (px - cx).abs() < rx * 0.3 && (py - (cy + ry * 0.5)).abs() < 3.0;
+        let in_neck = py >= cy + ry * 0.8 && py < h * 0.72 && (px - cx).abs() <= w * 0.07;
+        let colour = if in_hair || in_eye {
+            hair
+        } else if in_mouth {
+            [150, 70, 70]
+        } else if in_head || in_neck {
+            skin
+        } else if py >= h * 0.70 && (px - cx).abs() <= w * (0.22 + 0.22 * (py - h * 0.70) / (h * 0.30)) {
+            cloth
+        } else {
+            [246, 246, 246]
+        };
+        Rgb(colour)
+    })
+}
 
 /// The well-known records the README's walkthrough and the events use.
 /// They come first in every generated set.
@@ -27,17 +113,26 @@ pub fn showcase_licences() -> Vec<Licence> {
         points: 0,
         states: Vec::new(),
         photo_on_file: true,
+        photo_sha256: None,
+        photo_image: None,
         version: 0,
+    };
+    let with_photo = |licence: Licence, index: usize| Licence {
+        photo_sha256: sample_photo(index),
+        ..licence
     };
     vec![
         // Eligible, Beijing (first batch), compliant photo on file (R3).
-        base(
-            "11010519900307451X",
-            "张伟",
-            Sex::Male,
-            "1990-03-07",
-            "北京市朝阳区建国路88号3号楼1单元502室",
-            "110000",
+        with_photo(
+            base(
+                "11010519900307451X",
+                "张伟",
+                Sex::Male,
+                "1990-03-07",
+                "北京市朝阳区建国路88号3号楼1单元502室",
+                "110000",
+            ),
+            0,
         ),
         // Eligible, Shanghai, no photo on file: a new photo is needed (R4).
         Licence {
@@ -54,6 +149,7 @@ pub fn showcase_licences() -> Vec<Licence> {
         },
         // Detained and overdue for the medical examination: refused with both reasons (R1).
         Licence {
+            photo_sha256: sample_photo(1),
             states: vec![LicenceState::Detained, LicenceState::MedicalOverdue],
             classes: vec![VehicleClass::A2],
             points: 9,
@@ -67,22 +163,28 @@ pub fn showcase_licences() -> Vec<Licence> {
             )
         },
         // Eligible, but 湛江 is in wave 2c, not switched on yet (R2).
-        base(
-            "440811199501121333",
-            "刘洋",
-            Sex::Male,
-            "1995-01-12",
-            "广东省湛江市赤坎区人民大道北36号",
-            "440800",
+        with_photo(
+            base(
+                "440811199501121333",
+                "刘洋",
+                Sex::Male,
+                "1995-01-12",
+                "广东省湛江市赤坎区人民大道北36号",
+                "440800",
+            ),
+            2,
         ),
         // Eligible, Shenzhen: the counter walkthrough (R12).
-        base(
-            "440304198809302469",
-            "陈静",
-            Sex::Female,
-            "1988-09-30",
-            "广东省深圳市福田区深南大道6008号",
-            "440300",
+        with_photo(
+            base(
+                "440304198809302469",
+                "陈静",
+                Sex::Female,
+                "1988-09-30",
+                "广东省深圳市福田区深南大道6008号",
+                "440300",
+            ),
+            3,
         ),
     ]
 }
@@ -302,8 +404,12 @@ pub fn generate(count: usize, seed: u64) -> Vec<Licence> {
         }
         let valid_from = valid_from.min(valid_to.pred_opt().unwrap_or(valid_to));
         let classes = CLASS_SETS[index % CLASS_SETS.len()].to_vec();
+        // Drawn in the order the fields were always drawn in, so a seed keeps giving the same register.
+        let archive_number = format!("{}{:08}", &city.code[..4], rng.below(100_000_000));
+        let points = if rng.below(5) == 0 { rng.below(13) as u8 } else { 0 };
+        let on_file = rng.below(10) < 7;
         out.push(Licence {
-            archive_number: format!("{}{:08}", &city.code[..4], rng.below(100_000_000)),
+            archive_number,
             number: number.clone(),
             holder_id: number,
             name,
@@ -316,23 +422,39 @@ pub fn generate(count: usize, seed: u64) -> Vec<Licence> {
             valid_from,
             valid_to,
             issuing_authority: authority_for(Some(city), &city.code),
-            points: if rng.below(5) == 0 { rng.below(13) as u8 } else { 0 },
+            points,
             states,
-            photo_on_file: rng.below(10) < 7,
+            photo_on_file: on_file,
+            photo_sha256: on_file.then(|| sample_photo(4 + index % SHARED_PORTRAITS)).flatten(),
+            photo_image: None,
             version: 0,
         });
     }
     out
 }
 
-/// The sample register as JSON Lines, the import format of `POST /admin/licences`.
+/// The sample register as JSON Lines, the import format of `POST /admin/licences`. The first line naming
+/// each photo on file carries the image itself (`photoImage`, which the import normalises into the very
+/// portrait `photoSha256` names); later lines name it by `photoSha256` alone.
 pub fn to_json_lines(licences: &[Licence]) -> String {
     let mut out = String::with_capacity(licences.len() * 480);
+    let mut carried = std::collections::HashSet::new();
     for licence in licences {
-        if let Ok(line) = serde_json::to_string(licence) {
-            out.push_str(&line);
-            out.push('\n');
+        let Ok(mut line) = serde_json::to_value(licence) else {
+            continue;
+        };
+        let photo = licence
+            .photo_sha256
+            .as_ref()
+            .and_then(|sha| sample_photos().iter().find(|p| &p.portrait.sha256 == sha));
+        if let (Some(photo), Some(fields)) = (photo, line.as_object_mut()) {
+            if carried.insert(photo.portrait.sha256.clone()) {
+                fields.remove("photoSha256");
+                fields.insert("photoImage".into(), STANDARD.encode(&photo.image).into());
+            }
         }
+        out.push_str(&line.to_string());
+        out.push('\n');
     }
     out
 }
@@ -362,5 +484,48 @@ mod tests {
         numbers.dedup();
         assert_eq!(numbers.len(), a.len());
         assert_eq!(&a[..5], &showcase_licences()[..]);
+    }
+
+    #[test]
+    fn the_showcase_holders_with_a_photo_on_file_have_their_own_drawn_portrait() {
+        let showcase = showcase_licences();
+        let photos: Vec<Option<&String>> = showcase.iter().map(|l| l.photo_sha256.as_ref()).collect();
+        assert_eq!(photos[1], None, "李娜 has no photo on file");
+        let mut own: Vec<&String> = photos.iter().flatten().copied().collect();
+        assert_eq!(own.len(), 4);
+        own.sort();
+        own.dedup();
+        assert_eq!(own.len(), 4, "each showcase holder has a portrait of their own");
+        for photo in sample_photos() {
+            assert!(photo.portrait.jpeg.len() <= portrait::MAX_PORTRAIT_BYTES);
+            assert_eq!((photo.portrait.width, photo.portrait.height), (360, 480));
+        }
+        // Generated holders with a photo on file share the drawn ones; the others have none.
+        for licence in generate(200, 2026) {
+            assert_eq!(
+                licence.photo_on_file,
+                licence.photo_sha256.is_some(),
+                "{}",
+                licence.number
+            );
+        }
+    }
+
+    #[test]
+    fn the_json_lines_carry_each_image_once_and_it_normalises_to_the_portrait_named() {
+        let licences = generate(300, 2026);
+        let text = to_json_lines(&licences);
+        let lines: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        let carrying: Vec<&serde_json::Value> = lines.iter().filter(|l| l["photoImage"].is_string()).collect();
+        assert_eq!(carrying.len(), sample_photos().len());
+        for (line, licence) in lines.iter().zip(&licences) {
+            if let Some(image) = line["photoImage"].as_str() {
+                let bytes = STANDARD.decode(image).unwrap();
+                let normalised = portrait::normalise(&bytes, &PhotoRules::default()).unwrap();
+                assert_eq!(Some(normalised.sha256), licence.photo_sha256);
+            } else {
+                assert_eq!(line["photoSha256"].as_str(), licence.photo_sha256.as_deref());
+            }
+        }
     }
 }

@@ -226,3 +226,30 @@ fn noise(x: u32, y: u32) -> i16 {
     v ^= v >> 12;
     (v % 9) as i16 - 4
 }
+
+/// The largest, busiest photo the automatic checks accept: 1500x2000 pixels, a near-white background and
+/// a head and shoulders of loud per-pixel colour noise (which JPEG compresses worst), encoded at the
+/// highest quality that keeps the file within `max_bytes` (the 2 MiB upload limit).
+pub fn noisy_id_photo_jpeg(max_bytes: usize) -> Vec<u8> {
+    let mut image = draw_person(1500, 2000, PHOTO_BACKGROUND);
+    for (x, y, pixel) in image.enumerate_pixels_mut() {
+        if pixel.0 != PHOTO_BACKGROUND.map(|c| (i16::from(c) + noise(x, y)).clamp(0, 255) as u8) {
+            let loud = |salt: u32| noise(x.wrapping_mul(7).wrapping_add(salt), y.wrapping_mul(13)) * 20;
+            pixel.0 = [
+                (i16::from(pixel.0[0]) + 80 + loud(1)).clamp(0, 255) as u8,
+                (i16::from(pixel.0[1]) + 80 + loud(2)).clamp(0, 255) as u8,
+                (i16::from(pixel.0[2]) + 80 + loud(3)).clamp(0, 255) as u8,
+            ];
+        }
+    }
+    for quality in (40..=98u8).rev().step_by(2) {
+        let mut out = Vec::new();
+        image
+            .write_with_encoder(JpegEncoder::new_with_quality(&mut out, quality))
+            .unwrap_or_else(|e| panic!("encode JPEG: {e}"));
+        if out.len() <= max_bytes {
+            return out;
+        }
+    }
+    panic!("no quality keeps the noisy photo within {max_bytes} bytes")
+}

@@ -193,6 +193,9 @@ pub async fn harness_with(
             .import_vehicles(&shared::sample::showcase_vehicles())
             .await
             .unwrap_or_else(|e| panic!("import vehicles: {e}"));
+        shared::sample::seed_photos(photos.as_ref())
+            .await
+            .unwrap_or_else(|e| panic!("seed the register's photos: {e}"));
     }
     let liveness = Arc::new(DevLiveness {
         keys: keys.clone(),

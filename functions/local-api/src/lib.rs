@@ -103,6 +103,8 @@ pub async fn local_services(
         for chunk in licences.chunks(1000) {
             records.import_licences(chunk).await?;
         }
+        // The register's photos on file the sample licences name (R3).
+        shared::sample::seed_photos(photos.as_ref()).await?;
     }
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let liveness = Arc::new(DevLiveness {

@@ -90,6 +90,7 @@ async fn setup() -> Result<(Services, String, Presented), String> {
         office: Some("110000".into()),
         at: services.now(),
         device_key: None,
+        portrait: None,
     });
     application.state = ApplicationState::Approved;
     records

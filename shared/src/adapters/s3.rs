@@ -1,4 +1,4 @@
-//! The S3 adapter of the photo store: presigned POST-policy uploads, presigned views, portraits kept by copy.
+//! The S3 adapter of the photo store: presigned POST-policy uploads, presigned views, normalised portraits stored.
 //!
 //! The AWS SDK presigns single requests but not browser-style POST uploads,
 //! and only a POST policy can bound an upload's size (`content-length-range`);
@@ -198,15 +198,16 @@ impl PhotoStore for S3Photos {
         Ok(request.uri().to_string())
     }
 
-    async fn keep(&self, key: &str, portrait_key: &str) -> Result<(), PhotoStoreError> {
+    async fn put_portrait(&self, key: &str, jpeg: &[u8]) -> Result<(), PhotoStoreError> {
         self.client
-            .copy_object()
+            .put_object()
             .bucket(&self.bucket)
-            .copy_source(format!("{}/{key}", self.bucket))
-            .key(portrait_key)
+            .key(key)
+            .content_type("image/jpeg")
+            .body(aws_sdk_s3::primitives::ByteStream::from(jpeg.to_vec()))
             .send()
             .await
-            .map_err(|e| unavailable("CopyObject", e))?;
+            .map_err(|e| unavailable("PutObject", e))?;
         Ok(())
     }
 }

@@ -169,9 +169,13 @@ pub struct Application {
     /// Why the automatic checks refused the last upload, for the app to show.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_refusal: Option<PhotoRefusal>,
-    /// Where the approved photo is kept as the licence's portrait.
+    /// Where the approved photo is kept as the licence's portrait (normalised, see
+    /// `applications::portrait`), or the register's photo on file for an on-file application.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub portrait_key: Option<String>,
+    /// The SHA-256 of the portrait's bytes at approval: issuance signs only these bytes (R15).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub portrait_sha256: Option<String>,
     /// The holder's device key (P-256, SEC1, base64url) for the mdoc's MSO,
     /// when the app supplied one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -225,6 +229,16 @@ pub struct Opening {
     pub office: Option<String>,
     pub at: DateTime<Utc>,
     pub device_key: Option<String>,
+    /// The register's photo on file, for an on-file application: bound when the application opens.
+    pub portrait: Option<KeptPortrait>,
+}
+
+/// A portrait kept in the photo store, and the SHA-256 of its bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KeptPortrait {
+    pub key: String,
+    pub sha256: String,
 }
 
 impl Application {
@@ -288,7 +302,8 @@ impl Application {
             previous_photo: None,
             last_review: None,
             last_refusal: None,
-            portrait_key: None,
+            portrait_key: opening.portrait.as_ref().map(|p| p.key.clone()),
+            portrait_sha256: opening.portrait.map(|p| p.sha256),
             device_key: opening.device_key,
             overdue_flagged_at: None,
             history,
@@ -446,15 +461,16 @@ impl Application {
 
     /// A reviewer's decision on the photo in the queue: approve, reject with
     /// reasons (the applicant may submit again), or stop a malicious upload (R15).
-    /// An approval names where the photo is kept as the portrait.
+    /// An approval names where the photo is kept as the portrait, and its digest.
     pub fn decide_review(
         &mut self,
         decision: ReviewDecision,
-        portrait_key: Option<String>,
+        portrait: Option<KeptPortrait>,
     ) -> Result<(), IllegalTransition> {
         self.require("decide the review of", &[ApplicationState::AwaitingReview])?;
         if decision.verdict == Verdict::Approve {
-            self.portrait_key = portrait_key;
+            self.portrait_key = portrait.as_ref().map(|p| p.key.clone());
+            self.portrait_sha256 = portrait.map(|p| p.sha256);
         }
         let (action, to) = match decision.verdict {
             Verdict::Approve => ("approved", ApplicationState::Approved),
@@ -635,6 +651,7 @@ mod tests {
             office: (channel == Channel::Counter).then(|| "110000".into()),
             at: at("2026-11-25T09:00:00+08:00"),
             device_key: None,
+            portrait: None,
         }
     }
 
@@ -671,8 +688,14 @@ mod tests {
         app.submit_photo(second, &holder()).expect("resubmit");
         assert_eq!(app.history.last().map(|h| h.action.as_str()), Some("photo_resubmitted"));
         assert_eq!(app.previous_photo.as_ref().map(|p| p.upload_id.as_str()), Some("a"));
-        app.decide_review(decision(Verdict::Approve, t), Some("portraits/x".into()))
-            .expect("approve");
+        app.decide_review(
+            decision(Verdict::Approve, t),
+            Some(KeptPortrait {
+                key: "portraits/x".into(),
+                sha256: "00".into(),
+            }),
+        )
+        .expect("approve");
         assert_eq!(app.state, ApplicationState::Approved);
         app.mark_issued(&reviewer(), t, "EDL-1").expect("issued");
         assert!(!app.state.is_open());
@@ -693,7 +716,13 @@ mod tests {
         let t = at("2026-11-25T10:00:00Z");
         assert!(app.record_liveness(true, &holder(), t, String::new()).is_err());
         assert!(app
-            .decide_review(decision(Verdict::Approve, t), Some("portraits/x".into()))
+            .decide_review(
+                decision(Verdict::Approve, t),
+                Some(KeptPortrait {
+                    key: "portraits/x".into(),
+                    sha256: "00".into()
+                })
+            )
             .is_err());
         assert!(app.mark_issued(&reviewer(), t, "x").is_err());
         assert_eq!(app, before);

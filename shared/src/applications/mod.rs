@@ -3,5 +3,6 @@
 
 pub mod application;
 pub mod photo;
+pub mod portrait;
 pub mod ports;
 pub mod review;

@@ -61,7 +61,7 @@ impl ImageType {
     }
 
     /// The type the content itself says it is, whatever was declared.
-    fn sniff(bytes: &[u8]) -> Option<ImageType> {
+    pub(crate) fn sniff(bytes: &[u8]) -> Option<ImageType> {
         [ImageType::Jpeg, ImageType::Png]
             .into_iter()
             .find(|t| bytes.starts_with(t.magic()))
@@ -309,7 +309,7 @@ fn check_dimensions(header: Option<(u32, u32)>, rules: &PhotoRules) -> CheckResu
     }
 }
 
-fn decode(bytes: &[u8], declared: ImageType, rules: &PhotoRules) -> Option<DynamicImage> {
+pub(crate) fn decode(bytes: &[u8], declared: ImageType, rules: &PhotoRules) -> Option<DynamicImage> {
     // The JPEG decoder is lenient and fills a cut-off image with grey, so an upload that broke
     // off half-way would otherwise pass; the end-of-image marker shows it arrived whole.
     if declared == ImageType::Jpeg && !jpeg_has_end(bytes) {
@@ -494,7 +494,7 @@ fn check_capture_date(captured_at: Option<NaiveDateTime>, today: NaiveDate, rule
 #[cfg(test)]
 #[allow(dead_code)]
 #[path = "../../../tests/support/images.rs"]
-mod images;
+pub(crate) mod images;
 
 #[cfg(test)]
 mod tests {

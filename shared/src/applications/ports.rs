@@ -71,7 +71,8 @@ pub enum PhotoStoreError {
 }
 
 /// Where photos live: uploaded by the holder's app directly, read by the
-/// checks, shown to reviewers through short-lived links, kept as portraits.
+/// checks, shown to reviewers through short-lived links; and the normalised
+/// portraits made of approved photos and of the register's photos on file.
 #[async_trait]
 pub trait PhotoStore: Send + Sync {
     /// A short-lived form that lets the app upload exactly `grant`'s object.
@@ -80,9 +81,9 @@ pub trait PhotoStore: Send + Sync {
     async fn read(&self, key: &str, max_bytes: usize) -> Result<Vec<u8>, PhotoStoreError>;
     /// A link that shows the object until `expires_at`.
     async fn view_link(&self, key: &str, expires_at: DateTime<Utc>) -> Result<String, PhotoStoreError>;
-    /// Copies an approved upload to where portraits are kept for good
+    /// Stores a normalised portrait (a JPEG) where portraits are kept for good
     /// (uploads themselves expire by the bucket's lifecycle rule).
-    async fn keep(&self, key: &str, portrait_key: &str) -> Result<(), PhotoStoreError>;
+    async fn put_portrait(&self, key: &str, jpeg: &[u8]) -> Result<(), PhotoStoreError>;
 }
 
 /// The result of a real-person (liveness) check the app ran with the holder.

@@ -860,6 +860,8 @@ pub(crate) mod tests {
             points: 3,
             states: vec![LicenceState::Detained, LicenceState::MedicalOverdue],
             photo_on_file: true,
+            photo_sha256: None,
+            photo_image: None,
             version: 1,
         }
     }

@@ -185,6 +185,14 @@ pub struct Licence {
     pub states: Vec<LicenceState>,
     /// Whether the register holds a compliant photo (R3).
     pub photo_on_file: bool,
+    /// The register's photo of the holder: the SHA-256 of its normalised portrait, kept in the photo store
+    /// at [`register_photo_key`]. An on-file application needs it; without it the holder sends a new photo.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub photo_sha256: Option<String>,
+    /// On import only: the photo itself (JPEG or PNG, base64), which the import normalises and stores,
+    /// setting `photo_sha256`. Never stored in the record.
+    #[serde(default, skip_serializing)]
+    pub photo_image: Option<String>,
     /// Optimistic-locking version, managed by the store; ignored on import.
     #[serde(default)]
     pub version: u64,
@@ -195,6 +203,14 @@ fn field(field: &'static str, message: impl Into<String>) -> FieldError {
         field,
         message: message.into(),
     }
+}
+
+/// The largest `photoImage` an import line may carry: a 2 MiB photo in base64.
+pub const MAX_PHOTO_IMAGE_CHARS: usize = (2 * 1024 * 1024usize).div_ceil(3) * 4;
+
+/// Where the register's photo with this SHA-256 is kept (content-addressed: one object per image).
+pub fn register_photo_key(sha256: &str) -> String {
+    format!("register/{sha256}.jpg")
 }
 
 impl Licence {
@@ -259,6 +275,24 @@ impl Licence {
         }
         if self.points > MAX_POINTS {
             errors.push(field("points", format!("must be 0 to {MAX_POINTS}")));
+        }
+        if let Some(sha) = &self.photo_sha256 {
+            if sha.len() != 64 || !sha.chars().all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c)) {
+                errors.push(field(
+                    "photoSha256",
+                    "must be 64 lowercase hexadecimal digits (a SHA-256)",
+                ));
+            }
+        }
+        if self
+            .photo_image
+            .as_ref()
+            .is_some_and(|i| i.len() > MAX_PHOTO_IMAGE_CHARS)
+        {
+            errors.push(field("photoImage", "is larger than a 2 MiB photo in base64"));
+        }
+        if (self.photo_sha256.is_some() || self.photo_image.is_some()) && !self.photo_on_file {
+            errors.push(field("photoOnFile", "must be true when the line carries a photo"));
         }
         let mut states = self.states.clone();
         states.sort();

@@ -2,13 +2,13 @@
 //! on file with a real-person check, and an approved one goes to issuance.
 
 use super::{authorise, InputError, ServiceError, Services};
-use crate::applications::application::{Application, Channel, IllegalTransition, Opening, PhotoSource};
+use crate::applications::application::{Application, Channel, IllegalTransition, KeptPortrait, Opening, PhotoSource};
 use crate::applications::ports::LivenessError;
 use crate::kernel::access::Action;
 use crate::kernel::caller::{Caller, Role};
 use crate::kernel::golive::Availability;
 use crate::register::eligibility;
-use crate::register::licence::Licence;
+use crate::register::licence::{register_photo_key, Licence};
 use serde::Deserialize;
 
 /// `POST /applications`
@@ -69,9 +69,15 @@ impl Services {
             return Err(ServiceError::Ineligible { reasons: refusals });
         }
         self.require_city_live(licence.city_code()).await?;
-        if request.photo_source == PhotoSource::OnFile && !licence.photo_on_file {
-            return Err(ServiceError::NoPhotoOnFile);
-        }
+        // R3: the photo on file is an image the register holds; a licence without one takes the new-photo route.
+        let portrait = match (request.photo_source, &licence.photo_sha256) {
+            (PhotoSource::OnFile, Some(sha256)) if licence.photo_on_file => Some(KeptPortrait {
+                key: register_photo_key(sha256),
+                sha256: sha256.clone(),
+            }),
+            (PhotoSource::OnFile, _) => return Err(ServiceError::NoPhotoOnFile),
+            _ => None,
+        };
         if let Some(key) = &request.device_key {
             let valid = base64::Engine::decode(
                 &base64::engine::general_purpose::URL_SAFE_NO_PAD,
@@ -106,6 +112,7 @@ impl Services {
             office,
             at: self.now(),
             device_key: request.device_key.clone(),
+            portrait,
         });
         self.records.create_application(&application).await?;
         tracing::info!(application = %application.id, state = %application.state, channel = ?channel, "application opened");

@@ -1,7 +1,8 @@
 //! Issuance (R3, R4, R7, R10, R11): an approved application becomes a signed ISO 18013-5 licence, exactly once.
 
 use super::{ServiceError, Services};
-use crate::applications::application::ApplicationState;
+use crate::applications::application::{ApplicationState, PhotoSource};
+use crate::applications::portrait;
 use crate::credential::{cert, mdoc};
 use crate::issuance::edl::{new_serial, EdlStatus, ElectronicLicence};
 use crate::issuance::ports::Issuance;
@@ -12,6 +13,7 @@ use crate::kernel::signing::SignerError;
 use crate::kernel::store::StoreError;
 use crate::kernel::time::{local_date, local_instant};
 use crate::kernel::versioned::{retry_on_conflict, ATTEMPTS};
+use crate::register::licence::register_photo_key;
 use crate::verification::ports::{TrustEntry, TrustRole, TrustStatus};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
@@ -53,7 +55,61 @@ pub(crate) fn signer_error(e: SignerError) -> ServiceError {
     }
 }
 
+/// The portrait issuance signs, and where it is kept.
+struct SignedPortrait {
+    key: String,
+    jpeg: Vec<u8>,
+}
+
 impl Services {
+    /// R3, R15: the portrait bound to the application at its approval, read back and signed only if its bytes
+    /// still have the digest recorded then. An application approved before portraits were bound (no digest
+    /// recorded) has its photo normalised now; one with no portrait at all cannot be issued, since ISO 18013-5
+    /// makes the portrait mandatory.
+    async fn approved_portrait(
+        &self,
+        application: &crate::applications::application::Application,
+        licence: &crate::register::licence::Licence,
+    ) -> Result<SignedPortrait, ServiceError> {
+        let bound = match (
+            &application.portrait_key,
+            &application.portrait_sha256,
+            &licence.photo_sha256,
+        ) {
+            (Some(key), sha256, _) => (key.clone(), sha256.clone()),
+            (None, _, Some(sha256)) if application.photo_source == PhotoSource::OnFile => {
+                (register_photo_key(sha256), Some(sha256.clone()))
+            }
+            _ => {
+                return Err(ServiceError::Unavailable(format!(
+                    "application {} has no approved portrait to sign",
+                    application.id
+                )))
+            }
+        };
+        let (key, sha256) = bound;
+        let bytes = self
+            .photo_store()?
+            .read(&key, self.photo_rules.max_bytes)
+            .await
+            .map_err(super::photos::photo_store_error)?;
+        let jpeg = match sha256 {
+            Some(expected) if portrait::sha256_hex(&bytes) == expected => bytes,
+            Some(_) => {
+                tracing::warn!(application = %application.id, "issuance refused: the portrait changed after approval");
+                return Err(ServiceError::PhotoChanged(
+                    "The stored portrait is not the one approved; the licence was not issued.".into(),
+                ));
+            }
+            None => {
+                portrait::normalise(&bytes, &self.photo_rules)
+                    .map_err(|e| ServiceError::Unavailable(format!("the approved photo cannot be used: {e}")))?
+                    .jpeg
+            }
+        };
+        Ok(SignedPortrait { key, jpeg })
+    }
+
     fn signer(&self) -> Result<&dyn crate::kernel::signing::Signer, ServiceError> {
         self.signer
             .as_deref()
@@ -143,15 +199,7 @@ impl Services {
         }
         let signer = self.signer()?;
         let active = self.active_signer().await?;
-        let portrait = match (&application.portrait_key, &self.photos) {
-            (Some(key), Some(store)) => Some(
-                store
-                    .read(key, self.photo_rules.max_bytes)
-                    .await
-                    .map_err(super::photos::photo_store_error)?,
-            ),
-            _ => None,
-        };
+        let portrait = self.approved_portrait(&application, &licence).await?;
         let now = self.now();
         let last_second = NaiveTime::from_hms_opt(23, 59, 59).unwrap_or(NaiveTime::MIN);
         let valid_until = local_instant(licence.valid_to, last_second).min(active.not_after);
@@ -170,7 +218,7 @@ impl Services {
             &mdoc::MdocInput {
                 licence: &licence,
                 serial: &serial,
-                portrait_jpeg: portrait.as_deref(),
+                portrait_jpeg: Some(&portrait.jpeg),
                 generated_at: now,
                 valid_from: now,
                 valid_until,
@@ -191,7 +239,7 @@ impl Services {
             issued_at: now,
             valid_from: now,
             valid_until,
-            portrait_key: application.portrait_key.clone(),
+            portrait_key: Some(portrait.key.clone()),
             issuer_signed: STANDARD.encode(&issued.issuer_signed),
             status: EdlStatus::Active,
             version: 1,

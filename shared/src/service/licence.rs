@@ -11,6 +11,8 @@ use crate::kernel::showcode::CachedShowCode;
 use crate::kernel::time::local_offset;
 use crate::kernel::Colour;
 use crate::register::licence::Licence;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
@@ -231,10 +233,11 @@ impl Services {
         } else {
             String::new()
         };
-        let portrait = match (&edl.portrait_key, &self.photos) {
-            (Some(key), Some(store)) => store.read(key, self.photo_rules.max_bytes).await.ok(),
-            _ => None,
-        };
+        // The portrait signed into the licence, as officers see it: no second copy to read or keep in step.
+        let portrait = STANDARD
+            .decode(&edl.issuer_signed)
+            .ok()
+            .and_then(|issuer_signed| crate::credential::mdoc::portrait_of(&issuer_signed));
         let today = self.today();
         let page = pages::FrontPage {
             name: licence.name.clone(),

@@ -71,7 +71,7 @@ pub fn parse_photo_key(key: &str) -> Option<(&str, &str)> {
 }
 
 impl Services {
-    fn photo_store(&self) -> Result<&dyn crate::applications::ports::PhotoStore, ServiceError> {
+    pub(crate) fn photo_store(&self) -> Result<&dyn crate::applications::ports::PhotoStore, ServiceError> {
         self.photos
             .as_deref()
             .ok_or_else(|| ServiceError::Unavailable("no photo store is configured for this function".into()))

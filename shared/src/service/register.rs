@@ -2,13 +2,16 @@
 //! cities and waves switched on.
 
 use super::{authorise, ImportReport, InputError, JsonLinesImport, ServiceError, Services, SwitchRequest};
+use crate::applications::portrait;
 use crate::kernel::access::Action;
 use crate::kernel::caller::{Caller, Role};
 use crate::kernel::golive::Availability;
 use crate::register::change::{self, ChangeRecord, LicenceChange};
 use crate::register::eligibility::{self, Refusal};
-use crate::register::licence::Licence;
+use crate::register::licence::{register_photo_key, Licence};
 use crate::register::rollout::{City, RolloutChange, Wave};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
@@ -57,11 +60,70 @@ impl Services {
                 licence.validate()
             },
         )?;
+        let licences = self.store_register_photos(body, licences).await?;
         self.records.import_licences(&licences).await?;
         tracing::info!(by = %caller.id, count = licences.len(), "licences imported");
         Ok(ImportReport {
             imported: licences.len(),
         })
+    }
+
+    /// R3: every photo an import line carries (`photoImage`) is normalised as a portrait and kept in the photo
+    /// store, and the line then names it by its SHA-256. All are normalised before any is stored, so a photo
+    /// that cannot be used refuses the whole import, as any other invalid line does.
+    async fn store_register_photos(
+        &self,
+        body: &str,
+        mut licences: Vec<Licence>,
+    ) -> Result<Vec<Licence>, ServiceError> {
+        // A parsed import has one licence per non-blank line, in order.
+        let line_numbers: Vec<usize> = body
+            .lines()
+            .enumerate()
+            .filter(|(_, line)| !line.trim().is_empty())
+            .map(|(index, _)| index + 1)
+            .collect();
+        // By digest: lines carrying the same image keep one object.
+        let mut portraits = std::collections::BTreeMap::new();
+        let mut errors = Vec::new();
+        for (index, licence) in licences.iter_mut().enumerate() {
+            let Some(image) = licence.photo_image.take() else {
+                continue;
+            };
+            let normalised = STANDARD
+                .decode(image.trim())
+                .map_err(|_| "is not base64".to_string())
+                .and_then(|bytes| {
+                    portrait::normalise(&bytes, &self.photo_rules).map_err(|e| format!("cannot be used: {e}"))
+                });
+            match normalised {
+                Ok(portrait) => {
+                    licence.photo_sha256 = Some(portrait.sha256.clone());
+                    portraits.insert(portrait.sha256.clone(), portrait.jpeg);
+                }
+                Err(message) => errors.push(InputError {
+                    line: line_numbers.get(index).copied(),
+                    field: "photoImage".into(),
+                    message,
+                }),
+            }
+        }
+        if !errors.is_empty() {
+            return Err(ServiceError::Invalid {
+                detail: "A photo in the import cannot be used; nothing was imported.".into(),
+                errors,
+            });
+        }
+        if !portraits.is_empty() {
+            let store = self.photo_store()?;
+            for (sha256, jpeg) in &portraits {
+                store
+                    .put_portrait(&register_photo_key(sha256), jpeg)
+                    .await
+                    .map_err(super::photos::photo_store_error)?;
+            }
+        }
+        Ok(licences)
     }
 
     pub async fn licence_for_admin(&self, caller: &Caller, number: &str) -> Result<LicenceView, ServiceError> {

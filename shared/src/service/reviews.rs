@@ -1,8 +1,12 @@
 //! The staff review queue (R4, R15): list oldest first, open one with its photo, decide.
 
 use super::{authorise, photos::photo_store_error, InputError, ServiceError, Services};
-use crate::applications::application::{Application, ApplicationState, Channel, HistoryEntry, PhotoSource};
+use crate::applications::application::{
+    Application, ApplicationState, Channel, HistoryEntry, KeptPortrait, PhotoSource, PhotoSubmission,
+};
 use crate::applications::photo::CheckResult;
+use crate::applications::portrait;
+use crate::applications::ports::PhotoStoreError;
 use crate::applications::review::{self, RejectionReason, ReviewDecision, Verdict};
 use crate::kernel::access::Action;
 use crate::kernel::caller::{Caller, Role};
@@ -85,6 +89,45 @@ fn queue_item(application: &Application, now: DateTime<Utc>) -> Option<QueueItem
 }
 
 impl Services {
+    /// R15: the approved photo is exactly the one the automatic checks passed (its bytes' SHA-256), made
+    /// into the licence's portrait once, here; issuance signs the portrait bound by its own digest.
+    async fn keep_portrait(
+        &self,
+        licence_number: &str,
+        application_id: &str,
+        photo: &PhotoSubmission,
+    ) -> Result<KeptPortrait, ServiceError> {
+        let store = self.photo_store()?;
+        let changed = || {
+            ServiceError::PhotoChanged(
+                "The photo in storage is not the one the automatic checks passed (it was replaced after the \
+                 checks); it cannot be approved. Reject it, or stop it as malicious."
+                    .into(),
+            )
+        };
+        let bytes = match store.read(&photo.key, self.photo_rules.max_bytes).await {
+            Ok(bytes) => bytes,
+            Err(PhotoStoreError::NotFound(_) | PhotoStoreError::TooLarge { .. }) => return Err(changed()),
+            Err(e) => return Err(photo_store_error(e)),
+        };
+        if portrait::sha256_hex(&bytes) != photo.sha256 {
+            tracing::warn!(application = %application_id, "approval refused: the photo changed after its checks");
+            return Err(changed());
+        }
+        let normalised = portrait::normalise(&bytes, &self.photo_rules).map_err(|e| {
+            ServiceError::Unavailable(format!("the checked photo could not be made into a portrait: {e}"))
+        })?;
+        let key = format!("portraits/{licence_number}/{application_id}-{}.jpg", photo.upload_id);
+        store
+            .put_portrait(&key, &normalised.jpeg)
+            .await
+            .map_err(photo_store_error)?;
+        Ok(KeptPortrait {
+            key,
+            sha256: normalised.sha256,
+        })
+    }
+
     pub async fn review_queue(
         &self,
         caller: &Caller,
@@ -194,23 +237,14 @@ impl Services {
             at: self.now(),
             upload_id: photo.upload_id.clone(),
         };
-        // The portrait is copied before the approval is recorded, so that an
-        // approved application always has its portrait; a copy left behind by
-        // a lost race is overwritten by the next approval of the same upload.
+        // The portrait is made and stored before the approval is recorded, so that an approved application
+        // always has its portrait; one left behind by a lost race is overwritten by the next approval of the
+        // same upload.
         let portrait = if request.verdict == Verdict::Approve {
-            let key = format!(
-                "portraits/{}/{}-{}.{}",
-                application.licence_number,
-                application.id,
-                photo.upload_id,
-                photo.content_type.extension()
-            );
-            let store = self
-                .photos
-                .as_deref()
-                .ok_or_else(|| ServiceError::Unavailable("no photo store is configured for this function".into()))?;
-            store.keep(&photo.key, &key).await.map_err(photo_store_error)?;
-            Some(key)
+            Some(
+                self.keep_portrait(&application.licence_number, &application.id, &photo)
+                    .await?,
+            )
         } else {
             None
         };

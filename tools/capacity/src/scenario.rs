@@ -286,6 +286,8 @@ impl Bench {
             .map_err(|e| setup(&e))?;
         let photos = S3Photos::new(&sdk, bucket.clone());
         photos.create_bucket().await.map_err(|e| setup(&e))?;
+        // The register's photos on file the sample licences name (R3).
+        shared::sample::seed_photos(&photos).await.map_err(|e| setup(&e))?;
         aws_sdk_eventbridge::Client::new(&sdk)
             .create_event_bus()
             .name(&bus)
@@ -309,11 +311,16 @@ impl Bench {
         for chunk in licences.chunks(1000) {
             records.import_licences(chunk).await.map_err(|e| setup(&e))?;
         }
-        // The register's public import format: the number and whether a photo is on file.
+        // The register's public import format: the number and whether the register holds a photo of the holder.
         let register = shared::sample::to_json_lines(&licences)
             .lines()
             .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-            .filter_map(|l| Some((l["number"].as_str()?.to_string(), l["photoOnFile"] == true)))
+            .filter_map(|l| {
+                Some((
+                    l["number"].as_str()?.to_string(),
+                    l["photoSha256"].is_string() || l["photoImage"].is_string(),
+                ))
+            })
             .collect();
         let keys = DevKeys::random();
         let clock = Arc::new(OffsetClock::default());

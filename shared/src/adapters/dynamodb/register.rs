@@ -32,12 +32,19 @@ impl DynamoRecords {
         }
         names.insert("#version".into(), "version".into());
         values.insert(":one".into(), n(1));
+        // An import states the whole record: a line without a photo on file leaves none, as a put would.
+        let remove = if licence.photo_sha256.is_none() {
+            names.insert("#photo".into(), "photoSha256".into());
+            " REMOVE #photo"
+        } else {
+            ""
+        };
         self.client
             .update_item()
             .table_name(&self.table)
             .key("pk", s(licence_pk(&licence.number)))
             .key("sk", s("LICENCE"))
-            .update_expression(format!("SET {} ADD #version :one", sets.join(", ")))
+            .update_expression(format!("SET {}{remove} ADD #version :one", sets.join(", ")))
             .set_expression_attribute_names(Some(names))
             .set_expression_attribute_values(Some(values))
             .send()

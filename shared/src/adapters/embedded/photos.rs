@@ -146,16 +146,12 @@ impl PhotoStore for EmbeddedPhotos {
         Ok(format!("{}/_dev/photos/{token}", self.base_url))
     }
 
-    async fn keep(&self, key: &str, portrait_key: &str) -> Result<(), PhotoStoreError> {
+    async fn put_portrait(&self, key: &str, jpeg: &[u8]) -> Result<(), PhotoStoreError> {
         let mut objects = self
             .objects
             .lock()
             .map_err(|_| PhotoStoreError::Unavailable("embedded photo store poisoned".into()))?;
-        let object = objects
-            .get(key)
-            .cloned()
-            .ok_or_else(|| PhotoStoreError::NotFound(key.into()))?;
-        objects.insert(portrait_key.to_string(), object);
+        objects.insert(key.to_string(), (ImageType::Jpeg, jpeg.to_vec()));
         Ok(())
     }
 }
