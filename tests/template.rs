@@ -54,8 +54,9 @@ fn no_scan_no_wildcards_and_each_function_only_what_it_uses() {
     for (role, action, resource) in &statements {
         assert_ne!(action, "dynamodb:Scan", "{role} may not Scan");
         assert!(!action.contains('*'), "{role} has a wildcard action {action}");
-        // The one action without resource-level permissions.
-        if action != "rekognition:GetFaceLivenessSessionResults" {
+        // The actions without resource-level permissions (PutMetricData is held to the stack's
+        // namespace by a condition, asserted below).
+        if action != "rekognition:GetFaceLivenessSessionResults" && action != "cloudwatch:PutMetricData" {
             assert_ne!(
                 resource,
                 &Value::String("*".into()),
@@ -170,27 +171,116 @@ fn no_scan_no_wildcards_and_each_function_only_what_it_uses() {
             }
         }
     }
-    // Only the three functions that issue credentials (licence documents, truck pass documents, show codes)
-    // may sign, with the document signer key only; the pass function only signs.
+    // Only the four functions that issue credentials (licence documents and their refresh, truck pass
+    // documents, show codes) may sign, with the document signer keys of this stack only (the keys tagged
+    // for it, so that the next signer signs without a deployment); the pass and refresh functions only sign.
+    let signer_keys = serde_json::json!({ "Fn::Sub": "arn:${AWS::Partition}:kms:${AWS::Region}:${AWS::AccountId}:key/*" });
     for (role, action, resource) in &statements {
         if action.starts_with("kms:") {
             assert!(
                 matches!(
                     role.as_str(),
-                    "IssueFunctionRole" | "LicenceFunctionRole" | "PassFunctionRole"
+                    "IssueFunctionRole" | "LicenceFunctionRole" | "PassFunctionRole" | "RefreshFunctionRole"
                 ),
                 "{role} may not use KMS"
             );
-            assert_eq!(
-                resource,
-                &serde_json::json!({ "Fn::GetAtt": ["DocumentSignerKey", "Arn"] }),
-                "{role}: {action}"
-            );
-            if role == "PassFunctionRole" {
+            assert_eq!(resource, &signer_keys, "{role}: {action}");
+            if role == "PassFunctionRole" || role == "RefreshFunctionRole" {
                 assert_eq!(action, "kms:Sign", "{role}: {action}");
             }
         }
     }
+    let resources = template["Resources"].as_object().expect("Resources");
+    for (name, resource) in resources {
+        if resource["Type"] != "AWS::IAM::Role" {
+            continue;
+        }
+        for policy in as_list(&resource["Properties"]["Policies"]) {
+            for statement in as_list(&policy["PolicyDocument"]["Statement"]) {
+                let actions = as_list(&statement["Action"]);
+                if actions.iter().any(|a| a.as_str().is_some_and(|a| a.starts_with("kms:"))) {
+                    assert_eq!(
+                        statement["Condition"]["StringEquals"]["aws:ResourceTag/edl-document-signer"],
+                        serde_json::json!({ "Ref": "AWS::StackName" }),
+                        "{name}: signing only with this stack's document signer keys"
+                    );
+                }
+                if actions.iter().any(|a| a == "cloudwatch:PutMetricData") {
+                    assert_eq!(name, "RefreshFunctionRole", "only the key check publishes metrics");
+                    assert_eq!(
+                        statement["Condition"]["StringEquals"]["cloudwatch:namespace"],
+                        serde_json::json!({ "Fn::Sub": "EDL/${AWS::StackName}" }),
+                        "{name}: metrics only in the stack's namespace"
+                    );
+                }
+            }
+        }
+    }
+    // The refresh writes only licences, and reads only its own index.
+    for statement in as_list(&resources["RefreshFunctionRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"])
+    {
+        let actions = as_list(&statement["Action"]);
+        if actions.iter().any(|a| a == "dynamodb:PutItem") {
+            assert_eq!(actions.len(), 1, "refresh: puts in a statement of their own");
+            assert_eq!(
+                statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"],
+                serde_json::json!(["EDL#*"]),
+                "refresh writes only electronic licences"
+            );
+        }
+    }
+    for (role, action, resource) in &statements {
+        if role == "RefreshFunctionRole" {
+            assert!(
+                matches!(
+                    action.as_str(),
+                    "dynamodb:GetItem"
+                        | "dynamodb:Query"
+                        | "dynamodb:PutItem"
+                        | "kms:Sign"
+                        | "s3:GetObject"
+                        | "cloudwatch:PutMetricData"
+                ),
+                "refresh: {action}"
+            );
+            if resource["Fn::Sub"].as_str().is_some_and(|s| s.contains("/index/")) {
+                assert_eq!(resource, &serde_json::json!({ "Fn::Sub": "${RecordsTable.Arn}/index/refresh" }));
+            }
+        }
+    }
+}
+
+#[test]
+fn signer_and_iaca_expiry_raise_alarms_a_configurable_number_of_days_ahead() {
+    use shared::service::keys::{DAYS_UNTIL_IACA_EXPIRY, DAYS_UNTIL_NO_USABLE_SIGNER};
+    let template = transformed();
+    let resources = &template["Resources"];
+    for (alarm, metric, parameter) in [
+        ("NoUsableSignerSoonAlarm", DAYS_UNTIL_NO_USABLE_SIGNER, "SignerAlarmDays"),
+        ("IacaExpirySoonAlarm", DAYS_UNTIL_IACA_EXPIRY, "IacaAlarmDays"),
+    ] {
+        let properties = &resources[alarm]["Properties"];
+        assert_eq!(resources[alarm]["Type"], "AWS::CloudWatch::Alarm", "{alarm}");
+        assert_eq!(properties["MetricName"], metric, "{alarm}");
+        assert_eq!(
+            properties["Namespace"],
+            serde_json::json!({ "Fn::Sub": "EDL/${AWS::StackName}" }),
+            "{alarm}: the namespace the refresh function publishes to"
+        );
+        assert_eq!(properties["Threshold"], serde_json::json!({ "Ref": parameter }), "{alarm}");
+        assert_eq!(properties["ComparisonOperator"], "LessThanThreshold", "{alarm}");
+        assert_eq!(properties["TreatMissingData"], "breaching", "{alarm}: a check that stops reporting alarms");
+        assert_eq!(template["Parameters"][parameter]["Type"], "Number", "{parameter}");
+    }
+    let refresh = &resources["RefreshFunction"]["Properties"];
+    let variables = &refresh["Environment"]["Variables"];
+    assert_eq!(variables["EDL_METRICS_NAMESPACE"], serde_json::json!({ "Fn::Sub": "EDL/${AWS::StackName}" }));
+    assert_eq!(variables["EDL_REFRESH_SIGNS_PER_RUN"], serde_json::json!({ "Ref": "RefreshSignsPerRun" }));
+    // The refresh index the job reads, keys only.
+    let indexes = as_list(&resources["RecordsTable"]["Properties"]["GlobalSecondaryIndexes"]);
+    let refresh_index = indexes.iter().find(|i| i["IndexName"] == "refresh").expect("refresh index");
+    assert_eq!(refresh_index["Projection"]["ProjectionType"], "KEYS_ONLY");
+    assert_eq!(refresh_index["KeySchema"][0]["AttributeName"], "refreshPk");
 }
 
 #[test]

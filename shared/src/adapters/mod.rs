@@ -2,6 +2,8 @@
 
 #[cfg(feature = "dynamodb")]
 pub mod aws;
+#[cfg(feature = "cloudwatch")]
+pub mod cloudwatch;
 #[cfg(feature = "dynamodb")]
 pub mod dynamodb;
 pub mod embedded;
@@ -17,6 +19,7 @@ pub mod s3;
 use crate::applications::application::Application;
 use crate::applications::ports::{ApplicationStore, LivenessCheck, LivenessError, LivenessOutcome, PhotoClaims};
 use crate::expiry::ExpiryIndex;
+use crate::issuance::document::RefreshIndex;
 use crate::issuance::ports::LicenceStore;
 use crate::kernel::check_log::CheckLog;
 use crate::kernel::queue::ReviewQueue;
@@ -41,6 +44,7 @@ pub trait Records:
     + TrustStore
     + CheckLog<CheckRecord>
     + ExpiryIndex
+    + RefreshIndex
     + TruckRulesStore
     + VehicleStore
     + PassStore
@@ -60,6 +64,7 @@ impl<T> Records for T where
         + TrustStore
         + CheckLog<CheckRecord>
         + ExpiryIndex
+        + RefreshIndex
         + TruckRulesStore
         + VehicleStore
         + PassStore

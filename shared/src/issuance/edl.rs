@@ -30,7 +30,9 @@ pub enum EdlStatus {
     },
 }
 
-/// One issued electronic licence. The signed document is kept as issued.
+/// One issued electronic licence. It lives as long as the paper licence and its status allow
+/// (`valid_until`); the signed document it carries is short-lived and re-signed without the holder
+/// doing anything (`document_*`, see `crate::issuance::document`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ElectronicLicence {
@@ -39,14 +41,22 @@ pub struct ElectronicLicence {
     pub licence_number: String,
     pub holder_id: String,
     pub application_id: String,
-    /// The document signer's key id (`kid`) that signed it.
+    /// The document signer's key id (`kid`) that signed the current document.
     pub kid: String,
     pub issued_at: DateTime<Utc>,
     pub valid_from: DateTime<Utc>,
+    /// The electronic licence's last second: the paper licence's last day, 23:59:59 local.
     pub valid_until: DateTime<Utc>,
+    /// When the current signed document was signed (the MSO's `signed` and `validFrom`).
+    pub document_signed_at: DateTime<Utc>,
+    /// The current signed document's end (the MSO's `validUntil`): weeks after signing, never after `valid_until`.
+    pub document_valid_until: DateTime<Utc>,
+    /// How many times the document was signed again since issuance.
+    #[serde(default)]
+    pub refreshes: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub portrait_key: Option<String>,
-    /// The ISO 18013-5 `IssuerSigned` CBOR, base64.
+    /// The current document: the ISO 18013-5 `IssuerSigned` CBOR, base64.
     pub issuer_signed: String,
     #[serde(flatten)]
     pub status: EdlStatus,

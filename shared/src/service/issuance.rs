@@ -39,6 +39,21 @@ pub struct ActiveSigner {
     pub not_after: DateTime<Utc>,
 }
 
+/// A document signed and not yet stored.
+#[derive(Debug, Clone)]
+pub(crate) struct SignedDocument {
+    pub kid: String,
+    pub signed_at: DateTime<Utc>,
+    pub valid_until: DateTime<Utc>,
+    /// The `IssuerSigned` CBOR, base64.
+    pub issuer_signed: String,
+}
+
+/// A uniform random number (the document's jitter).
+pub(crate) fn random_u32() -> u32 {
+    u32::from_le_bytes(uuid::Uuid::new_v4().as_bytes()[4..8].try_into().unwrap_or([0; 4]))
+}
+
 fn issuer_actor() -> Actor {
     Actor {
         id: "issuance".into(),
@@ -60,9 +75,11 @@ impl Services {
             .ok_or_else(|| ServiceError::Unavailable("no signer is configured for this function".into()))
     }
 
-    /// The newest active document signer whose certificate verifies against
-    /// the newest active IACA now, from the trust material held in memory.
-    pub async fn active_signer(&self) -> Result<ActiveSigner, ServiceError> {
+    /// The document signer that signs a document ending at `document_end`: the newest active one
+    /// whose certificate verifies against the newest active IACA now and outlives the document by
+    /// the policy's margin, from the trust material held in memory. Never an expired or nearly
+    /// expired one: when none is left, a 503 that tells the operator to add the next signer.
+    pub async fn signer_for(&self, document_end: DateTime<Utc>) -> Result<ActiveSigner, ServiceError> {
         let trust = self.trust_set().await?;
         let now = self.now();
         let iaca = trust
@@ -83,22 +100,85 @@ impl Services {
             .filter(|t| t.role == TrustRole::DocumentSigner && t.status == TrustStatus::Active)
             .collect();
         signers.sort_by_key(|t| std::cmp::Reverse(t.created_at));
+        let must_outlive = document_end + self.documents.signer_margin;
         for entry in signers {
             let Some(signer) = trust.signers.get(&entry.kid) else {
                 continue;
             };
-            if let Ok(info) = cert::verify_document_signer(iaca_der, &signer.certificate, now) {
-                return Ok(ActiveSigner {
-                    kid: entry.kid.clone(),
-                    key_id: entry.key_id.clone(),
-                    certificate: signer.certificate.clone(),
-                    not_after: info.not_after,
-                });
+            match cert::verify_document_signer(iaca_der, &signer.certificate, now) {
+                Ok(info) if info.not_after >= must_outlive => {
+                    return Ok(ActiveSigner {
+                        kid: entry.kid.clone(),
+                        key_id: entry.key_id.clone(),
+                        certificate: signer.certificate.clone(),
+                        not_after: info.not_after,
+                    })
+                }
+                _ => continue,
             }
         }
-        Err(ServiceError::Unavailable(
-            "no active document-signer certificate is valid now; rotate the keys".into(),
-        ))
+        Err(ServiceError::Unavailable(format!(
+            "no active document signer's certificate lasts until {must_outlive} (the document's end and a margin of \
+             {} days); add the next signer (edl-local keys add-signer)",
+            self.documents.signer_margin.num_days()
+        )))
+    }
+
+    /// The signer of short-lived credentials (show codes): one valid for at least the margin.
+    pub async fn active_signer(&self) -> Result<ActiveSigner, ServiceError> {
+        self.signer_for(self.now()).await
+    }
+
+    /// Signs the licence's document for `serial`: the register's data as it is now, the portrait
+    /// and device key of the application it came from, valid from now until `document_end`.
+    /// Nothing is written; a signer failure leaves whatever is stored as it was.
+    pub(crate) async fn sign_licence_document(
+        &self,
+        licence: &crate::register::licence::Licence,
+        serial: &str,
+        portrait_key: Option<&str>,
+        device_key: Option<&str>,
+        document_end: DateTime<Utc>,
+    ) -> Result<SignedDocument, ServiceError> {
+        let signer = self.signer()?;
+        let active = self.signer_for(document_end).await?;
+        let portrait = match (portrait_key, &self.photos) {
+            (Some(key), Some(store)) => Some(
+                store
+                    .read(key, self.photo_rules.max_bytes)
+                    .await
+                    .map_err(super::photos::photo_store_error)?,
+            ),
+            _ => None,
+        };
+        let now = self.now();
+        let device_key = device_key.and_then(|k| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(k.trim_end_matches('='))
+                .ok()
+        });
+        let issued = mdoc::issue(
+            &mdoc::MdocInput {
+                licence,
+                serial,
+                portrait_jpeg: portrait.as_deref(),
+                generated_at: now,
+                valid_from: now,
+                valid_until: document_end,
+                device_key_sec1: device_key.as_deref(),
+            },
+            signer,
+            &active.key_id,
+            &active.certificate,
+        )
+        .await
+        .map_err(|e| ServiceError::Unavailable(format!("the licence document could not be signed: {e}")))?;
+        Ok(SignedDocument {
+            kid: active.kid,
+            signed_at: now,
+            valid_until: document_end,
+            issuer_signed: STANDARD.encode(&issued.issuer_signed),
+        })
     }
 
     /// Issues the electronic licence of an approved application. Safe to
@@ -137,54 +217,36 @@ impl Services {
             }
             .into());
         }
-        let signer = self.signer()?;
-        let active = self.active_signer().await?;
-        let portrait = match (&application.portrait_key, &self.photos) {
-            (Some(key), Some(store)) => Some(
-                store
-                    .read(key, self.photo_rules.max_bytes)
-                    .await
-                    .map_err(super::photos::photo_store_error)?,
-            ),
-            _ => None,
-        };
         let now = self.now();
         let last_second = NaiveTime::from_hms_opt(23, 59, 59).unwrap_or(NaiveTime::MIN);
-        let valid_until = local_instant(licence.valid_to, last_second).min(active.not_after);
+        // The electronic licence lives as long as the paper licence; its document for weeks.
+        let valid_until = local_instant(licence.valid_to, last_second);
         let random = u32::from_le_bytes(uuid::Uuid::new_v4().as_bytes()[..4].try_into().unwrap_or([0; 4]));
+        let document_end = self.documents.document_end(now, valid_until, random_u32());
         let serial = new_serial(licence.city_code(), local_date(now), random);
-        let device_key = application.device_key.as_deref().and_then(|k| {
-            base64::engine::general_purpose::URL_SAFE_NO_PAD
-                .decode(k.trim_end_matches('='))
-                .ok()
-        });
-        let issued = mdoc::issue(
-            &mdoc::MdocInput {
-                licence: &licence,
-                serial: &serial,
-                portrait_jpeg: portrait.as_deref(),
-                generated_at: now,
-                valid_from: now,
-                valid_until,
-                device_key_sec1: device_key.as_deref(),
-            },
-            signer,
-            &active.key_id,
-            &active.certificate,
-        )
-        .await
-        .map_err(|e| ServiceError::Unavailable(format!("the licence document could not be signed: {e}")))?;
+        let document = self
+            .sign_licence_document(
+                &licence,
+                &serial,
+                application.portrait_key.as_deref(),
+                application.device_key.as_deref(),
+                document_end,
+            )
+            .await?;
         let edl = ElectronicLicence {
             serial: serial.clone(),
             licence_number: licence.number.clone(),
             holder_id: licence.holder_id.clone(),
             application_id: application.id.clone(),
-            kid: active.kid.clone(),
+            kid: document.kid,
             issued_at: now,
             valid_from: now,
             valid_until,
+            document_signed_at: document.signed_at,
+            document_valid_until: document.valid_until,
+            refreshes: 0,
             portrait_key: application.portrait_key.clone(),
-            issuer_signed: STANDARD.encode(&issued.issuer_signed),
+            issuer_signed: document.issuer_signed,
             status: EdlStatus::Active,
             version: 1,
         };

@@ -10,6 +10,7 @@ pub mod pass_check;
 pub mod pass_staff;
 pub mod passes;
 pub mod photos;
+pub mod refresh;
 pub mod register;
 pub mod reviews;
 pub mod verification;
@@ -59,6 +60,8 @@ pub struct Services {
     pub signer: Option<Arc<dyn Signer>>,
     /// Pushes notices to holders.
     pub notifier: Option<Arc<dyn Notifier>>,
+    /// Where the scheduled key check publishes (CloudWatch in AWS).
+    pub metrics: Option<Arc<dyn crate::kernel::metrics::Metrics>>,
     /// Working days for the review service level (R4).
     pub calendar: WorkingCalendar,
     pub photo_rules: PhotoRules,
@@ -67,6 +70,8 @@ pub struct Services {
     /// The verification keys held in memory, shared by every clone.
     pub trust_cache: Arc<verification::TrustCache>,
     pub limits: Limits,
+    /// The signed document's life and which signer may sign it (issue 12).
+    pub documents: crate::issuance::document::DocumentPolicy,
 }
 
 impl Services {
@@ -80,11 +85,13 @@ impl Services {
             issuer: None,
             signer: None,
             notifier: None,
+            metrics: None,
             calendar: WorkingCalendar::shipped(),
             photo_rules: PhotoRules::default(),
             disclosure: crate::verification::disclosure::Disclosure::shipped(),
             trust_cache: Arc::new(verification::TrustCache::default()),
             limits: Limits::default(),
+            documents: crate::issuance::document::DocumentPolicy::default(),
         }
     }
 
