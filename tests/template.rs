@@ -174,7 +174,8 @@ fn no_scan_no_wildcards_and_each_function_only_what_it_uses() {
     // Only the four functions that issue credentials (licence documents and their refresh, truck pass
     // documents, show codes) may sign, with the document signer keys of this stack only (the keys tagged
     // for it, so that the next signer signs without a deployment); the pass and refresh functions only sign.
-    let signer_keys = serde_json::json!({ "Fn::Sub": "arn:${AWS::Partition}:kms:${AWS::Region}:${AWS::AccountId}:key/*" });
+    let signer_keys =
+        serde_json::json!({ "Fn::Sub": "arn:${AWS::Partition}:kms:${AWS::Region}:${AWS::AccountId}:key/*" });
     for (role, action, resource) in &statements {
         if action.starts_with("kms:") {
             assert!(
@@ -198,7 +199,10 @@ fn no_scan_no_wildcards_and_each_function_only_what_it_uses() {
         for policy in as_list(&resource["Properties"]["Policies"]) {
             for statement in as_list(&policy["PolicyDocument"]["Statement"]) {
                 let actions = as_list(&statement["Action"]);
-                if actions.iter().any(|a| a.as_str().is_some_and(|a| a.starts_with("kms:"))) {
+                if actions
+                    .iter()
+                    .any(|a| a.as_str().is_some_and(|a| a.starts_with("kms:")))
+                {
                     assert_eq!(
                         statement["Condition"]["StringEquals"]["aws:ResourceTag/edl-document-signer"],
                         serde_json::json!({ "Ref": "AWS::StackName" }),
@@ -217,7 +221,8 @@ fn no_scan_no_wildcards_and_each_function_only_what_it_uses() {
         }
     }
     // The refresh writes only licences, and reads only its own index.
-    for statement in as_list(&resources["RefreshFunctionRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"])
+    for statement in
+        as_list(&resources["RefreshFunctionRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"])
     {
         let actions = as_list(&statement["Action"]);
         if actions.iter().any(|a| a == "dynamodb:PutItem") {
@@ -244,7 +249,10 @@ fn no_scan_no_wildcards_and_each_function_only_what_it_uses() {
                 "refresh: {action}"
             );
             if resource["Fn::Sub"].as_str().is_some_and(|s| s.contains("/index/")) {
-                assert_eq!(resource, &serde_json::json!({ "Fn::Sub": "${RecordsTable.Arn}/index/refresh" }));
+                assert_eq!(
+                    resource,
+                    &serde_json::json!({ "Fn::Sub": "${RecordsTable.Arn}/index/refresh" })
+                );
             }
         }
     }
@@ -256,7 +264,11 @@ fn signer_and_iaca_expiry_raise_alarms_a_configurable_number_of_days_ahead() {
     let template = transformed();
     let resources = &template["Resources"];
     for (alarm, metric, parameter) in [
-        ("NoUsableSignerSoonAlarm", DAYS_UNTIL_NO_USABLE_SIGNER, "SignerAlarmDays"),
+        (
+            "NoUsableSignerSoonAlarm",
+            DAYS_UNTIL_NO_USABLE_SIGNER,
+            "SignerAlarmDays",
+        ),
         ("IacaExpirySoonAlarm", DAYS_UNTIL_IACA_EXPIRY, "IacaAlarmDays"),
     ] {
         let properties = &resources[alarm]["Properties"];
@@ -267,18 +279,34 @@ fn signer_and_iaca_expiry_raise_alarms_a_configurable_number_of_days_ahead() {
             serde_json::json!({ "Fn::Sub": "EDL/${AWS::StackName}" }),
             "{alarm}: the namespace the refresh function publishes to"
         );
-        assert_eq!(properties["Threshold"], serde_json::json!({ "Ref": parameter }), "{alarm}");
+        assert_eq!(
+            properties["Threshold"],
+            serde_json::json!({ "Ref": parameter }),
+            "{alarm}"
+        );
         assert_eq!(properties["ComparisonOperator"], "LessThanThreshold", "{alarm}");
-        assert_eq!(properties["TreatMissingData"], "breaching", "{alarm}: a check that stops reporting alarms");
+        assert_eq!(
+            properties["TreatMissingData"], "breaching",
+            "{alarm}: a check that stops reporting alarms"
+        );
         assert_eq!(template["Parameters"][parameter]["Type"], "Number", "{parameter}");
     }
     let refresh = &resources["RefreshFunction"]["Properties"];
     let variables = &refresh["Environment"]["Variables"];
-    assert_eq!(variables["EDL_METRICS_NAMESPACE"], serde_json::json!({ "Fn::Sub": "EDL/${AWS::StackName}" }));
-    assert_eq!(variables["EDL_REFRESH_SIGNS_PER_RUN"], serde_json::json!({ "Ref": "RefreshSignsPerRun" }));
+    assert_eq!(
+        variables["EDL_METRICS_NAMESPACE"],
+        serde_json::json!({ "Fn::Sub": "EDL/${AWS::StackName}" })
+    );
+    assert_eq!(
+        variables["EDL_REFRESH_SIGNS_PER_RUN"],
+        serde_json::json!({ "Ref": "RefreshSignsPerRun" })
+    );
     // The refresh index the job reads, keys only.
     let indexes = as_list(&resources["RecordsTable"]["Properties"]["GlobalSecondaryIndexes"]);
-    let refresh_index = indexes.iter().find(|i| i["IndexName"] == "refresh").expect("refresh index");
+    let refresh_index = indexes
+        .iter()
+        .find(|i| i["IndexName"] == "refresh")
+        .expect("refresh index");
     assert_eq!(refresh_index["Projection"]["ProjectionType"], "KEYS_ONLY");
     assert_eq!(refresh_index["KeySchema"][0]["AttributeName"], "refreshPk");
 }

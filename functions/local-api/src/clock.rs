@@ -30,8 +30,8 @@ impl DevClock {
 
     /// Moves the clock forward by a duration in humantime's notation (`400d`, `2w 3d`, `36h`).
     pub fn advance(&self, text: &str) -> Result<DateTime<Utc>, ClockError> {
-        let by = humantime::parse_duration(text.trim())
-            .map_err(|e| ClockError::BadDuration(text.into(), e.to_string()))?;
+        let by =
+            humantime::parse_duration(text.trim()).map_err(|e| ClockError::BadDuration(text.into(), e.to_string()))?;
         let by = Duration::from_std(by).map_err(|_| ClockError::TooLarge)?;
         let mut offset = self.offset.lock().map_err(|_| ClockError::TooLarge)?;
         *offset = offset.checked_add(&by).ok_or(ClockError::TooLarge)?;
@@ -68,7 +68,12 @@ mod tests {
         clock.advance("2w").expect("weeks");
         assert!(clock.offset() >= Duration::days(414));
         let set = clock.set("2030-01-01T09:00:00+08:00").expect("set");
-        assert!((set - "2030-01-01T01:00:00Z".parse::<DateTime<Utc>>().expect("time")).num_seconds().abs() < 5);
+        assert!(
+            (set - "2030-01-01T01:00:00Z".parse::<DateTime<Utc>>().expect("time"))
+                .num_seconds()
+                .abs()
+                < 5
+        );
         assert!(matches!(clock.advance("soon"), Err(ClockError::BadDuration(..))));
         assert_eq!(clock.set("tomorrow"), Err(ClockError::BadTime("tomorrow".into())));
     }

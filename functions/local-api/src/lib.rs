@@ -15,8 +15,8 @@ use shared::adapters::Records;
 use shared::applications::ports::PhotoStore;
 use shared::crypto::LocalSigner;
 use shared::dev::{DevKeys, DevLiveness};
-use shared::kernel::signing::Signer;
 use shared::kernel::metrics::RecordedMetrics;
+use shared::kernel::signing::Signer;
 use shared::kernel::time::Clock;
 use shared::register::rollout::Plan;
 use shared::service::keys::Authority;
@@ -67,7 +67,7 @@ pub struct Local {
 #[derive(Clone)]
 pub enum KeyMaker {
     Embedded(Arc<LocalSigner>),
-    Kms(aws_config::SdkConfig),
+    Kms(Box<aws_config::SdkConfig>),
 }
 
 impl KeyMaker {
@@ -86,6 +86,9 @@ impl KeyMaker {
     }
 }
 
+/// The records, photos, signer and key maker of one storage choice.
+type Adapters = (Arc<dyn Records>, Arc<dyn PhotoStore>, Arc<dyn Signer>, KeyMaker);
+
 /// Builds the services the functions run with locally, seeds the rollout plan
 /// and loads `samples` licences from the sample register. `base_url` is where
 /// the local server answers (for the embedded photo store's links).
@@ -98,14 +101,19 @@ pub async fn local_services(
 ) -> Result<Local, LocalError> {
     let mut embedded_photos = None;
     let mut config = None;
-    let (records, photos, signer, key_maker): (Arc<dyn Records>, Arc<dyn PhotoStore>, Arc<dyn Signer>, KeyMaker) = match storage {
+    let (records, photos, signer, key_maker): Adapters = match storage {
         Storage::Embedded => {
             let photos = Arc::new(EmbeddedPhotos::new(keys.clone(), base_url));
             embedded_photos = Some(photos.clone());
             let signer = Arc::new(LocalSigner::new());
             signer.generate(LOCAL_IACA_KEY);
             signer.generate(LOCAL_DOCUMENT_SIGNER_KEY);
-            (Arc::new(EmbeddedRecords::new()), photos, signer.clone(), KeyMaker::Embedded(signer))
+            (
+                Arc::new(EmbeddedRecords::new()),
+                photos,
+                signer.clone(),
+                KeyMaker::Embedded(signer),
+            )
         }
         Storage::Aws { table, bucket, create } => {
             let sdk = shared::adapters::aws::sdk_config().await;
@@ -121,7 +129,7 @@ pub async fn local_services(
                 Arc::new(DynamoRecords::new(client, table.clone())),
                 Arc::new(photos),
                 Arc::new(signer),
-                KeyMaker::Kms(sdk),
+                KeyMaker::Kms(Box::new(sdk)),
             )
         }
     };

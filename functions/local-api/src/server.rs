@@ -2,8 +2,8 @@
 
 use crate::clock::DevClock;
 use crate::consoles::Consoles;
-use crate::KeyMaker;
 use crate::routes::Route;
+use crate::KeyMaker;
 use base64::Engine;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
@@ -161,9 +161,8 @@ impl LocalApi {
     async fn time_and_keys(&self, method: &str, what: &str, body: &[u8]) -> Option<HttpResponse> {
         let bad = |detail: String| problem_response(&Problem::new(400, "invalid-request", "Invalid request", detail));
         let (clock, key_maker) = self.development.as_ref()?;
-        let clock_view = |clock: &DevClock| {
-            json!({ "now": self.services.now(), "offsetSeconds": clock.offset().num_seconds() })
-        };
+        let clock_view =
+            |clock: &DevClock| json!({ "now": self.services.now(), "offsetSeconds": clock.offset().num_seconds() });
         Some(match (method, what) {
             ("GET", "clock") => json_response(200, &clock_view(clock)),
             ("POST", "clock") => {
@@ -174,7 +173,11 @@ impl LocalApi {
                 let moved = match (request.advance, request.set) {
                     (Some(by), None) => clock.advance(&by),
                     (None, Some(to)) => clock.set(&to),
-                    _ => return Some(bad("Give exactly one of advance (e.g. \"400d\") and set (RFC 3339).".into())),
+                    _ => {
+                        return Some(bad(
+                            "Give exactly one of advance (e.g. \"400d\") and set (RFC 3339).".into()
+                        ))
+                    }
                 };
                 match moved {
                     Ok(_) => {
@@ -219,7 +222,12 @@ impl LocalApi {
                 let key = match key_maker.new_key().await {
                     Ok(key) => key,
                     Err(e) => {
-                        return Some(problem_response(&Problem::new(503, "unavailable", "Unavailable", e.to_string())))
+                        return Some(problem_response(&Problem::new(
+                            503,
+                            "unavailable",
+                            "Unavailable",
+                            e.to_string(),
+                        )))
                     }
                 };
                 match self

@@ -34,10 +34,9 @@ pub struct RefreshRun {
 pub fn options_from(signs_per_run: Option<&str>) -> Result<RefreshOptions, RefreshError> {
     let mut options = RefreshOptions::default();
     if let Some(text) = signs_per_run {
-        options.signs_per_run = text
-            .trim()
-            .parse()
-            .map_err(|e: std::num::ParseIntError| RefreshError::Configuration("EDL_REFRESH_SIGNS_PER_RUN", e.to_string()))?;
+        options.signs_per_run = text.trim().parse().map_err(|e: std::num::ParseIntError| {
+            RefreshError::Configuration("EDL_REFRESH_SIGNS_PER_RUN", e.to_string())
+        })?;
     }
     Ok(options)
 }
@@ -87,6 +86,9 @@ mod tests {
         let now_ms = u64::try_from(now.duration_since(UNIX_EPOCH).expect("clock").as_millis()).expect("ms");
         assert!(stop_at(now_ms + 10_000, now) <= Instant::now());
         let left = stop_at(now_ms + 900_000, now).duration_since(Instant::now());
-        assert!(left > Duration::from_secs(860) && left <= Duration::from_secs(870), "{left:?}");
+        assert!(
+            left > Duration::from_secs(860) && left <= Duration::from_secs(870),
+            "{left:?}"
+        );
     }
 }

@@ -21,8 +21,8 @@ pub const SHOW_WINDOW_DAYS: i64 = 3;
 /// A document signer signs only while its certificate outlives the document by this many days.
 pub const SIGNER_MARGIN_DAYS: i64 = 7;
 /// The refresh index's day buckets are split this many ways (`REFRESH#<day>#<shard>`), so that
-/// no GSI partition takes more than a quarter of a day's entries (see the README).
-pub const REFRESH_SHARDS: u32 = 4;
+/// no GSI partition takes more than half of a day's entries (see the README).
+pub const REFRESH_SHARDS: u32 = 2;
 /// How many days a refresh run goes back over for what an earlier run left (at its budget, or
 /// when the signer failed); a document left there still has `REFRESH_AHEAD_DAYS -
 /// REFRESH_LOOKBACK_DAYS` days of validity, the show window, in which `GET /licence` re-signs it.
@@ -78,7 +78,6 @@ impl DocumentPolicy {
     pub fn show_refresh_due(&self, licence: &ElectronicLicence, now: DateTime<Utc>) -> bool {
         licence.document_valid_until - self.show_window <= now && licence.document_valid_until < licence.valid_until
     }
-
 }
 
 /// An active licence's place in the refresh index: the day its document comes due, in a shard
@@ -120,8 +119,12 @@ pub fn refresh_days(today: NaiveDate) -> Vec<NaiveDate> {
 #[async_trait]
 pub trait RefreshIndex: Send + Sync {
     /// The serials in one bucket (`refresh_bucket`), in key order.
-    async fn due_for_refresh(&self, bucket: &str, limit: usize, after: Option<String>)
-        -> Result<ExpiryPage, StoreError>;
+    async fn due_for_refresh(
+        &self,
+        bucket: &str,
+        limit: usize,
+        after: Option<String>,
+    ) -> Result<ExpiryPage, StoreError>;
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 
 use super::{ServiceError, Services};
 use crate::applications::application::ApplicationState;
-use crate::credential::{cert, mdoc};
+use crate::credential::mdoc;
 use crate::issuance::edl::{new_serial, EdlStatus, ElectronicLicence};
 use crate::issuance::ports::Issuance;
 use crate::kernel::caller::Actor;
@@ -82,18 +82,11 @@ impl Services {
     pub async fn signer_for(&self, document_end: DateTime<Utc>) -> Result<ActiveSigner, ServiceError> {
         let trust = self.trust_set().await?;
         let now = self.now();
-        let iaca = trust
-            .entries
-            .iter()
-            .filter(|t| t.role == TrustRole::Iaca && t.status == TrustStatus::Active)
-            .max_by_key(|t| t.created_at)
-            .ok_or_else(|| ServiceError::Unavailable("no IACA certificate is installed; bootstrap the keys".into()))?;
-        let iaca_der = trust
-            .iacas
-            .iter()
-            .find(|(kid, _)| *kid == iaca.kid)
-            .map(|(_, der)| der)
-            .ok_or_else(|| ServiceError::Unavailable(format!("the certificate {} is not base64", iaca.kid)))?;
+        if trust.iacas.is_empty() {
+            return Err(ServiceError::Unavailable(
+                "no IACA certificate is installed; bootstrap the keys".into(),
+            ));
+        }
         let mut signers: Vec<&TrustEntry> = trust
             .entries
             .iter()
@@ -101,20 +94,19 @@ impl Services {
             .collect();
         signers.sort_by_key(|t| std::cmp::Reverse(t.created_at));
         let must_outlive = document_end + self.documents.signer_margin;
+        // The trust set holds only signers whose certificate chains to an active IACA (checked
+        // once when it was loaded); what is left to check is the validity against now.
         for entry in signers {
             let Some(signer) = trust.signers.get(&entry.kid) else {
                 continue;
             };
-            match cert::verify_document_signer(iaca_der, &signer.certificate, now) {
-                Ok(info) if info.not_after >= must_outlive => {
-                    return Ok(ActiveSigner {
-                        kid: entry.kid.clone(),
-                        key_id: entry.key_id.clone(),
-                        certificate: signer.certificate.clone(),
-                        not_after: info.not_after,
-                    })
-                }
-                _ => continue,
+            if signer.not_before <= now && signer.not_after >= must_outlive {
+                return Ok(ActiveSigner {
+                    kid: entry.kid.clone(),
+                    key_id: entry.key_id.clone(),
+                    certificate: signer.certificate.clone(),
+                    not_after: signer.not_after,
+                });
             }
         }
         Err(ServiceError::Unavailable(format!(

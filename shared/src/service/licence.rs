@@ -100,8 +100,7 @@ impl Services {
         if !edl.is_active() || !self.documents.show_refresh_due(&edl, now) {
             return Ok((edl, licence));
         }
-        match self.refresh_document(&edl.serial, RefreshCause::Showing).await
-        {
+        match self.refresh_document(&edl.serial, RefreshCause::Showing).await {
             Ok((RefreshOutcome::Refreshed(fresh) | RefreshOutcome::Unchanged(Some(fresh)), _)) => Ok((*fresh, licence)),
             Ok((RefreshOutcome::Unchanged(None), _)) => Ok((edl, licence)),
             Err(e) if now <= edl.document_valid_until => {

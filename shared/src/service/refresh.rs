@@ -199,13 +199,14 @@ impl Services {
                         .due_for_refresh(&bucket, page_size.min(left), after.take())
                         .await?;
                     report.items_read += page.read;
-                    let outcomes: Vec<Result<(RefreshOutcome, usize), ServiceError>> =
-                        futures::stream::iter(page.keys.into_iter().map(|serial| async move {
-                            self.refresh_document(&serial, RefreshCause::Schedule).await
-                        }))
-                            .buffer_unordered(CONCURRENCY)
-                            .collect()
-                            .await;
+                    let outcomes: Vec<Result<(RefreshOutcome, usize), ServiceError>> = futures::stream::iter(
+                        page.keys
+                            .into_iter()
+                            .map(|serial| async move { self.refresh_document(&serial, RefreshCause::Schedule).await }),
+                    )
+                    .buffer_unordered(CONCURRENCY)
+                    .collect()
+                    .await;
                     for outcome in outcomes {
                         match outcome {
                             Ok((outcome, signs)) => {

@@ -514,7 +514,10 @@ impl Services {
         match (serial, document_ended) {
             (Some(serial), Some(e)) => Ok(Err(Failure {
                 serial: Some(serial),
-                ..fail(DOCUMENT_EXPIRED, format!("The signed document is {e}; the holder's app fetches a fresh one."))
+                ..fail(
+                    DOCUMENT_EXPIRED,
+                    format!("The signed document is {e}; the holder's app fetches a fresh one."),
+                )
             })),
             (Some(serial), None) => Ok(Ok(serial)),
             (None, _) => Ok(Err(fail(

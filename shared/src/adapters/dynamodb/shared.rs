@@ -2,7 +2,8 @@
 //! the check logs (`<log>#<holder or serial>` / `<time>#<id>`), and the sparse `expiry` and `refresh` indexes.
 
 use super::truck::pass_pk;
-use super::{decode, decode_cursor, encode, encode_cursor, n, s, sortable, unavailable, DynamoRecords, EXPIRY_INDEX,
+use super::{
+    decode, decode_cursor, encode, encode_cursor, n, s, sortable, unavailable, DynamoRecords, EXPIRY_INDEX,
     REFRESH_INDEX,
 };
 use crate::credential::showcode::CodeKind;
@@ -96,7 +97,8 @@ impl ExpiryIndex for DynamoRecords {
         limit: usize,
         after: Option<String>,
     ) -> Result<ExpiryPage, StoreError> {
-        self.index_page(EXPIRY_INDEX, "expiry", &kind.bucket(day), limit, after).await
+        self.index_page(EXPIRY_INDEX, "expiry", &kind.bucket(day), limit, after)
+            .await
     }
 }
 
@@ -132,7 +134,8 @@ impl DynamoRecords {
             .expression_attribute_values(":bucket", s(bucket))
             .limit(i32::try_from(limit.clamp(1, 1000)).unwrap_or(100));
         if let Some(cursor) = &after {
-            request = request.set_exclusive_start_key(Some(decode_cursor(cursor, &[pk.as_str(), sk.as_str(), "pk", "sk"])?));
+            request =
+                request.set_exclusive_start_key(Some(decode_cursor(cursor, &[pk.as_str(), sk.as_str(), "pk", "sk"])?));
         }
         let out = request.send().await.map_err(|e| unavailable("Query", e))?;
         let items = out.items.unwrap_or_default();

@@ -58,7 +58,12 @@ impl<C: LoggedCheck> CheckLog<C> for EmbeddedRecords {
 }
 
 /// One page of an ordered index's bucket, from after the cursor (the last key, base64).
-fn bucket_page(index: &BTreeSet<ExpiryEntry>, bucket: &str, limit: usize, after: Option<String>) -> Result<ExpiryPage, StoreError> {
+fn bucket_page(
+    index: &BTreeSet<ExpiryEntry>,
+    bucket: &str,
+    limit: usize,
+    after: Option<String>,
+) -> Result<ExpiryPage, StoreError> {
     let start = match after {
         Some(cursor) => {
             let key = URL_SAFE_NO_PAD
