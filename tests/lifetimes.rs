@@ -188,8 +188,10 @@ async fn three_years_without_applying_again(fx: Fixture) {
     let candidates = shared::sample::generate(fx.licences * 3, 2026);
     let mut candidates = candidates.iter();
     let mut issued: Vec<Issued> = Vec::new();
+    // Simulated days: unpaced (the pace is for KMS's real seconds).
     let options = RefreshOptions {
         signs_per_run: fx.budget,
+        signs_per_second: None,
         ..RefreshOptions::default()
     };
     let (mut budget_days, mut rotations, mut max_signs, mut refreshed) = (0, 0, 0, 0);
@@ -757,4 +759,124 @@ async fn no_usable_signer(adapter: Adapter) {
 
 async fn retired_signers(adapter: Adapter) {
     retired_signers_stay_in_the_trust_document_until_their_certificate_ends(fixture(adapter, 5, 10).await).await;
+}
+
+/// The local server's movable clock (development only): a person watches a licence live through a
+/// refresh, a year without a usable signer, the next signer, and a fresh document, without applying again.
+#[tokio::test]
+async fn the_local_server_moves_its_clock_and_runs_the_scheduled_jobs() {
+    use edl_local_api::server::LocalApi;
+    use edl_local_api::{local_services, Storage};
+    use shared::kernel::caller::Role;
+    let keys = shared::dev::DevKeys::random();
+    let local = local_services(&Storage::Embedded, &keys, 5, 2026, "http://127.0.0.1:9")
+        .await
+        .expect("local services");
+    let api = LocalApi::new(
+        local.services,
+        edl_local_api::routes::routes_from_template(edl_local_api::routes::TEMPLATE).expect("routes"),
+        keys,
+        local.embedded_photos,
+        local.notices,
+        local.approvals,
+    )
+    .with_development(local.clock, local.key_maker);
+    let send = |method: &str, path: &str, token: Option<&str>, body: serde_json::Value| {
+        let mut builder = http::Request::builder().method(method).uri(path);
+        if let Some(token) = token {
+            builder = builder.header("authorization", format!("Bearer {token}"));
+        }
+        let (parts, ()) = builder.body(()).expect("request").into_parts();
+        let body = if body.is_null() {
+            Vec::new()
+        } else {
+            body.to_string().into_bytes()
+        };
+        let api = &api;
+        async move {
+            use http_body_util::BodyExt;
+            let response = api.dispatch(parts, bytes::Bytes::from(body)).await;
+            let status = response.status().as_u16();
+            let bytes = response.into_body().collect().await.expect("body").to_bytes();
+            (
+                status,
+                serde_json::from_slice::<serde_json::Value>(&bytes).unwrap_or_default(),
+            )
+        }
+    };
+    let holder_id = edl_tests::ZHANG_WEI;
+    let token = |api: &LocalApi| api.mint(Role::Holder, Some(holder_id.into()), None, None).0;
+    let t = token(&api);
+    let (status, opened) = send("POST", "/applications", Some(&t), json!({ "photoSource": "on_file" })).await;
+    assert_eq!(status, 201, "{opened}");
+    let id = opened["id"].as_str().expect("id").to_string();
+    let (_, session) = send("POST", "/_dev/liveness", None, json!({ "holderId": holder_id })).await;
+    let (status, passed) = send(
+        "POST",
+        &format!("/applications/{id}/liveness"),
+        Some(&t),
+        json!({ "livenessSessionId": session["livenessSessionId"] }),
+    )
+    .await;
+    assert_eq!((status, passed["state"].as_str()), (200, Some("approved")), "{passed}");
+    let (status, first) = send("GET", "/licence", Some(&t), serde_json::Value::Null).await;
+    assert_eq!(status, 200, "{first}");
+    let first_end: DateTime<Utc> = serde_json::from_value(first["documentValidUntil"].clone()).expect("end");
+
+    let (status, clock) = send("GET", "/_dev/clock", None, serde_json::Value::Null).await;
+    assert_eq!((status, clock["offsetSeconds"].as_i64()), (200, Some(0)), "{clock}");
+    // Three weeks on, the scheduled refresh re-signs the document of the same licence.
+    let (status, clock) = send("POST", "/_dev/clock", None, json!({ "advance": "21d" })).await;
+    assert_eq!(status, 200, "{clock}");
+    assert!(clock["offsetSeconds"].as_i64().expect("offset") >= 21 * 86_400);
+    let (status, run) = send("POST", "/_dev/jobs/refresh", None, serde_json::Value::Null).await;
+    assert_eq!((status, run["refresh"]["refreshed"].as_u64()), (200, Some(1)), "{run}");
+    let t = token(&api);
+    let (_, second) = send("GET", "/licence", Some(&t), serde_json::Value::Null).await;
+    assert_eq!(second["serial"], first["serial"]);
+    let second_end: DateTime<Utc> = serde_json::from_value(second["documentValidUntil"].clone()).expect("end");
+    assert!(second_end > first_end, "{second}");
+    // 400 days on the only signer has ended: the refresh leaves documents be, the key check says
+    // so, and GET /licence is a 503 problem until the operator adds the next signer.
+    let (status, _) = send("POST", "/_dev/clock", None, json!({ "advance": "400d" })).await;
+    assert_eq!(status, 200);
+    let (status, run) = send("POST", "/_dev/jobs/refresh", None, serde_json::Value::Null).await;
+    assert_eq!(status, 200, "{run}");
+    assert_eq!(run["keys"]["usableSigners"], 0, "{run}");
+    let (status, expiry) = send("POST", "/_dev/jobs/expire", None, serde_json::Value::Null).await;
+    assert_eq!(status, 200, "{expiry}");
+    let t = token(&api);
+    let (status, problem) = send("GET", "/licence", Some(&t), serde_json::Value::Null).await;
+    assert_eq!(status, 503, "{problem}");
+    let (status, signer) = send("POST", "/_dev/keys/signers", None, serde_json::Value::Null).await;
+    assert_eq!(status, 201, "{signer}");
+    let (status, third) = send("GET", "/licence", Some(&t), serde_json::Value::Null).await;
+    assert_eq!(status, 200, "{third}");
+    assert_eq!(
+        third["serial"], first["serial"],
+        "the same licence, never applied for again"
+    );
+    assert_eq!(third["status"], "active");
+    // Bad clock requests are 400 problems that say what was wrong.
+    for body in [
+        json!({ "advance": "soon" }),
+        json!({ "set": "tomorrow" }),
+        json!({ "advance": "1d", "set": "2030-01-01T00:00:00Z" }),
+    ] {
+        let (status, problem) = send("POST", "/_dev/clock", None, body).await;
+        assert_eq!(status, 400, "{problem}");
+        assert!(problem["detail"].as_str().is_some_and(|d| !d.is_empty()), "{problem}");
+    }
+    let (status, set) = send(
+        "POST",
+        "/_dev/clock",
+        None,
+        json!({ "set": "2030-01-01T09:00:00+08:00" }),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(
+        set["now"].as_str().is_some_and(|n| n.starts_with("2030-01-01T01:00")),
+        "{set}"
+    );
 }
