@@ -880,3 +880,42 @@ async fn the_local_server_moves_its_clock_and_runs_the_scheduled_jobs() {
         "{set}"
     );
 }
+
+/// The scheduled key check publishes its two numbers to CloudWatch (on the emulator), where the
+/// alarms of template.yaml read them.
+#[tokio::test]
+async fn the_key_check_publishes_to_cloudwatch() {
+    use shared::service::keys::{DAYS_UNTIL_IACA_EXPIRY, DAYS_UNTIL_NO_USABLE_SIGNER};
+    let mut fx = fixture(Adapter::Aws, 1, 1).await;
+    let config = edl_tests::aws_config().await;
+    let namespace = format!("EDL/test-{}", uuid::Uuid::new_v4().simple());
+    fx.h.services.metrics = Some(Arc::new(shared::adapters::cloudwatch::CloudWatchMetrics::new(
+        &config,
+        namespace.clone(),
+    )));
+    let health = fx.h.services.check_keys().await.expect("key check");
+    assert_eq!(health.usable_signers, 1);
+    let client = aws_sdk_cloudwatch::Client::new(&config);
+    for (name, expected) in [
+        (DAYS_UNTIL_NO_USABLE_SIGNER, health.days_until_no_usable_signer),
+        (DAYS_UNTIL_IACA_EXPIRY, health.days_until_iaca_expiry),
+    ] {
+        let statistics = client
+            .get_metric_statistics()
+            .namespace(&namespace)
+            .metric_name(name)
+            .start_time(aws_sdk_cloudwatch::primitives::DateTime::from_secs(
+                Utc::now().timestamp() - 3600,
+            ))
+            .end_time(aws_sdk_cloudwatch::primitives::DateTime::from_secs(
+                Utc::now().timestamp() + 3600,
+            ))
+            .period(3600)
+            .statistics(aws_sdk_cloudwatch::types::Statistic::Minimum)
+            .send()
+            .await
+            .expect("statistics");
+        let minimum = statistics.datapoints().iter().filter_map(|d| d.minimum()).next();
+        assert_eq!(minimum, Some(expected as f64), "{name}: {statistics:?}");
+    }
+}
