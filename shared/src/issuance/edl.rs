@@ -47,9 +47,13 @@ pub struct ElectronicLicence {
     pub valid_from: DateTime<Utc>,
     /// The electronic licence's last second: the paper licence's last day, 23:59:59 local.
     pub valid_until: DateTime<Utc>,
-    /// When the current signed document was signed (the MSO's `signed` and `validFrom`).
+    /// When the current signed document was signed (the MSO's `signed` and `validFrom`). A record
+    /// written before documents had their own life reads as signed and ended at the epoch, so the
+    /// holder's next `GET /licence` re-signs it.
+    #[serde(default)]
     pub document_signed_at: DateTime<Utc>,
     /// The current signed document's end (the MSO's `validUntil`): weeks after signing, never after `valid_until`.
+    #[serde(default)]
     pub document_valid_until: DateTime<Utc>,
     /// How many times the document was signed again since issuance.
     #[serde(default)]
@@ -158,6 +162,28 @@ mod tests {
         let serial = new_serial("110000", day("2026-11-25"), 1234);
         assert_eq!(serial, "11000026112500001234");
         assert_eq!(serial.len(), 20);
+    }
+
+    #[test]
+    fn a_record_from_before_documents_had_their_own_life_reads_as_ended() {
+        let json = serde_json::json!({
+            "serial": "11000026112500001234",
+            "licenceNumber": "11010519900307451X",
+            "holderId": "11010519900307451X",
+            "applicationId": "app-1",
+            "kid": "ds-1",
+            "issuedAt": "2026-11-25T02:00:00Z",
+            "validFrom": "2026-11-25T02:00:00Z",
+            "validUntil": "2032-06-18T15:59:59Z",
+            "issuerSigned": "",
+            "status": "active",
+            "version": 3,
+        });
+        let licence: ElectronicLicence = serde_json::from_value(json).expect("an older record");
+        assert_eq!(licence.document_valid_until, DateTime::<Utc>::UNIX_EPOCH);
+        assert_eq!(licence.refreshes, 0);
+        let policy = crate::issuance::document::DocumentPolicy::default();
+        assert!(policy.show_refresh_due(&licence, "2026-12-01T00:00:00Z".parse().expect("time")));
     }
 
     #[test]
