@@ -375,13 +375,20 @@ async fn every_event(mut h: Harness) {
     )
     .await;
     assert_eq!(officer.body["valid"], true, "{officer:?}");
+    // A bare serial names a licence to an officer only: the rental desk's is refused before any lookup.
     let barcode = code.body["barcode"].as_str().expect("barcode");
-    let rental = run_text(
-        &h,
-        &event_text("verify-rental-barcode.json").replace("BARCODE-PLACEHOLDER", barcode),
-    )
-    .await;
-    assert_eq!(rental.body["valid"], true, "{rental:?}");
+    let rental_barcode = event_text("verify-rental-barcode.json").replace("BARCODE-PLACEHOLDER", barcode);
+    let rental = run_text(&h, &rental_barcode).await;
+    assert_eq!(
+        (rental.status, rental.problem()),
+        (403, "presentation-not-allowed"),
+        "{rental:?}"
+    );
+    let as_officer = run_text(&h, &rental_barcode.replace("\"relying_party\"", "\"officer\"")).await;
+    assert_eq!(as_officer.body["valid"], true, "{as_officer:?}");
+    let nonce = run(&h, "verify-draw-nonce.json").await;
+    assert_eq!(nonce.status, 201, "{nonce:?}");
+    assert!(nonce.body["nonce"].as_str().is_some_and(|n| n.len() == 43), "{nonce:?}");
     let trust = run(&h, "verify-trust-material.json").await;
     assert_eq!(trust.status, 200, "{trust:?}");
     assert!(trust.body["documentSigners"].as_array().is_some_and(|s| !s.is_empty()));

@@ -909,7 +909,7 @@ async fn the_key_check_publishes_to_cloudwatch() {
     let mut fx = fixture(Adapter::Aws, 1, 1).await;
     let config = edl_tests::aws_config().await;
     let namespace = format!("EDL/test-{}", uuid::Uuid::new_v4().simple());
-    fx.h.services.metrics = Some(Arc::new(shared::adapters::cloudwatch::CloudWatchMetrics::new(
+    fx.h.services.key_metrics = Some(Arc::new(shared::adapters::cloudwatch::CloudWatchMetrics::new(
         &config,
         namespace.clone(),
     )));

@@ -10,6 +10,7 @@ use shared::register::change::ChangeRecord;
 use shared::register::rollout::Plan;
 use shared::register::rollout::RolloutChange;
 use shared::sample::showcase_licences;
+use shared::verification::ports::{DrawnNonce, QuotaShard};
 
 fn holder_actor(id: &str) -> Actor {
     Actor {
@@ -250,8 +251,67 @@ async fn counter_application_approved_at_once_holds_the_slot(records: &dyn Recor
     ));
 }
 
+/// A drawn nonce is consumed once: by its verifier, before its expiry, by one of any number of racing takes.
+async fn nonces_are_taken_once(records: &dyn Records) {
+    let nonce = DrawnNonce {
+        nonce: "bm9uY2Utb25lLWJ5dGVzLWJhc2U2NHVybA".into(),
+        verifier_id: "officer-110000-0042".into(),
+        expires_at: 1_795_572_985,
+    };
+    records.keep_nonce(&nonce).await.expect("kept");
+    assert_eq!(records.keep_nonce(&nonce).await, Err(StoreError::AlreadyExists));
+    assert!(!records
+        .take_nonce(&nonce.nonce, "rp-rental-0007", 1_795_572_900)
+        .await
+        .expect("another verifier's take"));
+    assert!(!records
+        .take_nonce(&nonce.nonce, &nonce.verifier_id, 1_795_572_986)
+        .await
+        .expect("a take after expiry"));
+    let takes =
+        futures::future::join_all((0..8).map(|_| records.take_nonce(&nonce.nonce, &nonce.verifier_id, 1_795_572_900)))
+            .await;
+    assert_eq!(takes.iter().filter(|t| matches!(t, Ok(true))).count(), 1, "{takes:?}");
+    assert!(!records
+        .take_nonce("never-drawn", &nonce.verifier_id, 0)
+        .await
+        .expect("unknown"));
+}
+
+/// A quota shard admits up to its limit however many race, per organisation, window and shard; misses add up.
+async fn quota_shards_count_to_their_limit(records: &dyn Records) {
+    let shard = |organisation: &str, window_start: i64, shard: u32| QuotaShard {
+        organisation: organisation.into(),
+        window_start,
+        shard,
+    };
+    let first = shard("神州租车", 1_795_572_000, 3);
+    let counted = futures::future::join_all((0..12).map(|_| records.count_request(&first, 5, 1_795_579_200))).await;
+    assert_eq!(
+        counted.iter().filter(|c| matches!(c, Ok(true))).count(),
+        5,
+        "{counted:?}"
+    );
+    assert!(records
+        .count_request(&shard("神州租车", 1_795_572_000, 4), 5, 0)
+        .await
+        .expect("another shard"));
+    assert!(records
+        .count_request(&shard("平安保险", 1_795_572_000, 3), 5, 0)
+        .await
+        .expect("another organisation"));
+    assert!(records
+        .count_request(&shard("神州租车", 1_795_575_600, 3), 5, 0)
+        .await
+        .expect("the next window"));
+    assert_eq!(records.count_miss(&first, 1_795_579_200).await, Ok(1));
+    assert_eq!(records.count_miss(&first, 1_795_579_200).await, Ok(2));
+}
+
 edl_tests::on_both_adapters!(
     |records| &records;
+    nonces_are_taken_once,
+    quota_shards_count_to_their_limit,
     licences_import_read_and_reimport,
     licence_changes_are_optimistically_locked_and_recorded,
     one_open_application_per_licence,

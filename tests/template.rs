@@ -104,62 +104,24 @@ fn no_scan_no_wildcards_and_each_function_only_what_it_uses() {
             .all(|a| a.starts_with("dynamodb:") || *a == "events:PutEvents"),
         "admin has no S3 and no KMS"
     );
-    // Verification: no KMS, and it writes only its audit items.
-    let resources = template["Resources"].as_object().expect("Resources");
-    let verify_role = &resources["VerifyFunctionRole"]["Properties"]["Policies"];
-    for statement in as_list(&verify_role[0]["PolicyDocument"]["Statement"]) {
-        for action in as_list(&statement["Action"]) {
-            let action = action.as_str().unwrap_or("");
-            assert!(
-                matches!(action, "dynamodb:GetItem" | "dynamodb:Query" | "dynamodb:PutItem"),
-                "verify: {action}"
-            );
-            if action == "dynamodb:PutItem" {
-                // Licence checks, and truck pass checks (kept in the pass's partition, or unmatched).
-                assert_eq!(
-                    statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"],
-                    serde_json::json!(["CHECKS#*", "PASSCHECKS#*"]),
-                    "verify writes only audit items"
-                );
-            }
-        }
-    }
-    // Truck passes: reads, the review queue, puts only in the pass, vehicle,
-    // owner, fleet and truck-rules partitions, and signing with the document
-    // signer, notices on the bus; no S3, no UpdateItem or DeleteItem.
+    // Verification: no KMS; truck passes: no S3. (Their table partitions: `PARTITIONS`.)
+    let verify = of("VerifyFunctionRole");
+    assert!(
+        verify.iter().all(|a| matches!(
+            *a,
+            "dynamodb:GetItem" | "dynamodb:Query" | "dynamodb:PutItem" | "dynamodb:DeleteItem" | "dynamodb:UpdateItem"
+        )),
+        "verify: {verify:?}"
+    );
     let pass = of("PassFunctionRole");
     assert!(!pass.is_empty(), "PassFunctionRole exists");
     assert!(
         pass.iter().all(|a| matches!(
             *a,
-            "dynamodb:GetItem" | "dynamodb:Query" | "dynamodb:PutItem" | "kms:Sign" | "events:PutEvents"
+            "dynamodb:GetItem" | "dynamodb:Query" | "dynamodb:PutItem" | "events:PutEvents"
         )),
         "pass: {pass:?}"
     );
-    assert!(pass.contains(&"kms:Sign"), "pass signs passes and their show codes");
-    for statement in as_list(&resources["PassFunctionRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"])
-    {
-        let actions = as_list(&statement["Action"]);
-        if actions.iter().any(|a| a == "dynamodb:PutItem") {
-            assert_eq!(
-                actions,
-                vec![Value::String("dynamodb:PutItem".into())],
-                "pass: puts in a statement of their own"
-            );
-            assert_eq!(
-                statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"],
-                serde_json::json!(["TRUCKRULES", "PASS#*", "VEHICLE#*", "OWNER#*", "FLEET#*"]),
-                "pass writes only passes, their copies and lists, and the seeded truck rules"
-            );
-        }
-    }
-    for (role, action, resource) in &statements {
-        if role == "PassFunctionRole" && action == "dynamodb:Query" {
-            let table = serde_json::json!({ "Fn::GetAtt": ["RecordsTable", "Arn"] });
-            let queue = serde_json::json!({ "Fn::Sub": "${RecordsTable.Arn}/index/queue" });
-            assert!(resource == &table || resource == &queue, "pass: Query on {resource}");
-        }
-    }
     // Only the upload function may write uploads; only review keeps portraits.
     for (role, action, resource) in &statements {
         if action == "s3:PutObject" {
@@ -171,25 +133,12 @@ fn no_scan_no_wildcards_and_each_function_only_what_it_uses() {
             }
         }
     }
-    // Only the four functions that issue credentials (licence documents and their refresh, truck pass
-    // documents, show codes) may sign, with the document signer keys of this stack only (the keys tagged
-    // for it, so that the next signer signs without a deployment); the pass and refresh functions only sign.
-    let signer_keys =
-        serde_json::json!({ "Fn::Sub": "arn:${AWS::Partition}:kms:${AWS::Region}:${AWS::AccountId}:key/*" });
-    for (role, action, resource) in &statements {
-        if action.starts_with("kms:") {
-            assert!(
-                matches!(
-                    role.as_str(),
-                    "IssueFunctionRole" | "LicenceFunctionRole" | "PassFunctionRole" | "RefreshFunctionRole"
-                ),
-                "{role} may not use KMS"
-            );
-            assert_eq!(resource, &signer_keys, "{role}: {action}");
-            if role == "PassFunctionRole" || role == "RefreshFunctionRole" {
-                assert_eq!(action, "kms:Sign", "{role}: {action}");
-            }
-        }
+    // No role carries a KMS statement: the key policies name who may use each key.
+    for (role, action, _) in &statements {
+        assert!(
+            !action.starts_with("kms:"),
+            "{role}: {action} (KMS use is granted by the key policies)"
+        );
     }
     let resources = template["Resources"].as_object().expect("Resources");
     for (name, resource) in resources {
@@ -199,16 +148,6 @@ fn no_scan_no_wildcards_and_each_function_only_what_it_uses() {
         for policy in as_list(&resource["Properties"]["Policies"]) {
             for statement in as_list(&policy["PolicyDocument"]["Statement"]) {
                 let actions = as_list(&statement["Action"]);
-                if actions
-                    .iter()
-                    .any(|a| a.as_str().is_some_and(|a| a.starts_with("kms:")))
-                {
-                    assert_eq!(
-                        statement["Condition"]["StringEquals"]["aws:ResourceTag/edl-document-signer"],
-                        serde_json::json!({ "Ref": "AWS::StackName" }),
-                        "{name}: signing only with this stack's document signer keys"
-                    );
-                }
                 if actions.iter().any(|a| a == "cloudwatch:PutMetricData") {
                     assert_eq!(name, "RefreshFunctionRole", "only the key check publishes metrics");
                     assert_eq!(
@@ -242,7 +181,6 @@ fn no_scan_no_wildcards_and_each_function_only_what_it_uses() {
                     "dynamodb:GetItem"
                         | "dynamodb:Query"
                         | "dynamodb:PutItem"
-                        | "kms:Sign"
                         | "s3:GetObject"
                         | "cloudwatch:PutMetricData"
                 ),
@@ -309,6 +247,41 @@ fn signer_and_iaca_expiry_raise_alarms_a_configurable_number_of_days_ahead() {
         .expect("refresh index");
     assert_eq!(refresh_index["Projection"]["ProjectionType"], "KEYS_ONLY");
     assert_eq!(refresh_index["KeySchema"][0]["AttributeName"], "refreshPk");
+}
+
+/// The enumeration alarm watches the verify function's EMF metric of one organisation's misses, and the function is
+/// told its quotas.
+#[test]
+fn the_enumeration_alarm_watches_misses_per_organisation() {
+    let template = transformed();
+    let resources = &template["Resources"];
+    let alarm = &resources["VerificationEnumerationAlarm"]["Properties"];
+    assert_eq!(
+        (alarm["Namespace"].as_str(), alarm["MetricName"].as_str()),
+        (
+            Some(shared::verification::metrics::NAMESPACE),
+            Some(shared::verification::metrics::WINDOW_MISSES)
+        ),
+        "the alarm reads the metric the verify function emits"
+    );
+    // The largest organisation's count, not a sum over them: one organisation's walk is what it watches.
+    assert_eq!(alarm["Statistic"], "Maximum");
+    assert!(alarm.get("Dimensions").is_none(), "emitted without dimensions");
+    assert_eq!(alarm["Period"], 300);
+    assert_eq!(alarm["ComparisonOperator"], "GreaterThanThreshold");
+    assert_eq!(
+        alarm["Threshold"],
+        serde_json::json!({ "Ref": "EnumerationMissThreshold" })
+    );
+    let quotas = &resources["VerifyFunction"]["Properties"]["Environment"]["Variables"]["EDL_QUOTAS"];
+    assert_eq!(quotas, &serde_json::json!({ "Ref": "VerificationQuotas" }));
+    let shipped = template["Parameters"]["VerificationQuotas"]["Default"]
+        .as_str()
+        .expect("default quotas");
+    assert_eq!(
+        shared::verification::quota::Quotas::from_json(shipped).expect("the default parses"),
+        shared::verification::quota::Quotas::shipped()
+    );
 }
 
 #[test]
@@ -455,5 +428,468 @@ fn the_consoles_are_private_behind_cloudfront_with_the_local_policy_and_cors_lim
     assert_eq!(
         template["Rules"]["ConsoleClientIsAnAudience"]["Assertions"][0]["Assert"]["Fn::Contains"][1]["Ref"],
         "ConsoleClientId"
+    );
+}
+
+/// Where a DynamoDB statement applies: the records table or one of its indexes (whose partition keys are then
+/// the index's: `queuePk`, `expiryPk`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum On {
+    Table,
+    QueueIndex,
+    ExpiryIndex,
+    RefreshIndex,
+}
+
+use On::{ExpiryIndex, QueueIndex, RefreshIndex, Table};
+
+/// Every function's DynamoDB permissions, in one place: role, action, table or index, and the partition keys
+/// (`dynamodb:LeadingKeys` patterns) it may touch with that action. Derived from the code (the keys of
+/// `shared/src/adapters/dynamodb.rs`, the use cases each handler and cold start call) and checked against the
+/// calls `tools/capacity` counted per operation, partition by partition. Nothing but the key administration
+/// (`edl-local keys`, not a function) writes `TRUST`.
+const PARTITIONS: &[(&str, &str, On, &[&str])] = &[
+    (
+        "ApplyFunctionRole",
+        "dynamodb:GetItem",
+        Table,
+        &["HOLDER#*", "LICENCE#*", "ROLLOUT", "APP#*", "OPENAPP#*"],
+    ),
+    ("ApplyFunctionRole", "dynamodb:PutItem", Table, &["APP#*", "OPENAPP#*"]),
+    ("ApplyFunctionRole", "dynamodb:DeleteItem", Table, &["OPENAPP#*"]),
+    (
+        "AdminFunctionRole",
+        "dynamodb:GetItem",
+        Table,
+        &["LICENCE#*", "HOLDER#*", "EDL#*", "ROLLOUT", "TRUCKRULES", "PASS#*"],
+    ),
+    (
+        "AdminFunctionRole",
+        "dynamodb:Query",
+        Table,
+        &["LICENCE#*", "ROLLOUT", "TRUCKRULES", "TRUST"],
+    ),
+    (
+        "AdminFunctionRole",
+        "dynamodb:PutItem",
+        Table,
+        &[
+            "LICENCE#*",
+            "HOLDER#*",
+            "EDL#*",
+            "ROLLOUT",
+            "TRUCKRULES",
+            "VEHICLE#*",
+            "PASS#*",
+            "OWNER#*",
+            "FLEET#*",
+        ],
+    ),
+    ("AdminFunctionRole", "dynamodb:UpdateItem", Table, &["LICENCE#*"]),
+    ("PhotoUploadFunctionRole", "dynamodb:GetItem", Table, &["APP#*"]),
+    ("PhotoUploadFunctionRole", "dynamodb:PutItem", Table, &["APP#*"]),
+    ("PhotoCheckFunctionRole", "dynamodb:GetItem", Table, &["APP#*"]),
+    (
+        "PhotoCheckFunctionRole",
+        "dynamodb:PutItem",
+        Table,
+        &["APP#*", "PHOTO#*"],
+    ),
+    (
+        "ReviewFunctionRole",
+        "dynamodb:GetItem",
+        Table,
+        &["APP#*", "LICENCE#*", "HOLDER#*", "EDL#*"],
+    ),
+    ("ReviewFunctionRole", "dynamodb:PutItem", Table, &["APP#*", "EDL#*"]),
+    ("ReviewFunctionRole", "dynamodb:DeleteItem", Table, &["OPENAPP#*"]),
+    ("ReviewFunctionRole", "dynamodb:Query", QueueIndex, &["REVIEW"]),
+    (
+        "IssueFunctionRole",
+        "dynamodb:GetItem",
+        Table,
+        &["APP#*", "LICENCE#*", "HOLDER#*", "EDL#*"],
+    ),
+    ("IssueFunctionRole", "dynamodb:Query", Table, &["TRUST"]),
+    (
+        "IssueFunctionRole",
+        "dynamodb:PutItem",
+        Table,
+        &["EDL#*", "APP#*", "HOLDER#*"],
+    ),
+    ("IssueFunctionRole", "dynamodb:DeleteItem", Table, &["OPENAPP#*"]),
+    (
+        "LicenceFunctionRole",
+        "dynamodb:GetItem",
+        Table,
+        &["HOLDER#*", "EDL#*", "LICENCE#*", "SHOWCODE#*", "APP#*"],
+    ),
+    (
+        "LicenceFunctionRole",
+        "dynamodb:Query",
+        Table,
+        &["TRUST", "CHECKS#*", "LICENCE#*"],
+    ),
+    // Show codes, and the licence when its document is re-signed on showing (issue 12).
+    (
+        "LicenceFunctionRole",
+        "dynamodb:PutItem",
+        Table,
+        &["SHOWCODE#*", "EDL#*"],
+    ),
+    (
+        "VerifyFunctionRole",
+        "dynamodb:GetItem",
+        Table,
+        &["EDL#*", "LICENCE#*", "PASS#*", "TRUCKRULES"],
+    ),
+    ("VerifyFunctionRole", "dynamodb:Query", Table, &["TRUST", "LICENCE#*"]),
+    // Audit items, and the verifiers' single-use nonces (kept when drawn, consumed by a conditional delete).
+    (
+        "VerifyFunctionRole",
+        "dynamodb:PutItem",
+        Table,
+        &["CHECKS#*", "PASSCHECKS#*", "NONCE#*"],
+    ),
+    ("VerifyFunctionRole", "dynamodb:DeleteItem", Table, &["NONCE#*"]),
+    // The organisations' quota counters (conditional atomic adds).
+    ("VerifyFunctionRole", "dynamodb:UpdateItem", Table, &["QUOTA#*"]),
+    (
+        "PassFunctionRole",
+        "dynamodb:GetItem",
+        Table,
+        &["TRUCKRULES", "VEHICLE#*", "PASS#*"],
+    ),
+    (
+        "PassFunctionRole",
+        "dynamodb:Query",
+        Table,
+        &["TRUCKRULES", "VEHICLE#*", "OWNER#*", "FLEET#*", "PASSCHECKS#*", "TRUST"],
+    ),
+    (
+        "PassFunctionRole",
+        "dynamodb:PutItem",
+        Table,
+        &["TRUCKRULES", "PASS#*", "VEHICLE#*", "OWNER#*", "FLEET#*"],
+    ),
+    ("PassFunctionRole", "dynamodb:Query", QueueIndex, &["PASSREVIEW"]),
+    (
+        "ExpireFunctionRole",
+        "dynamodb:GetItem",
+        Table,
+        &["APP#*", "EDL#*", "PASS#*"],
+    ),
+    (
+        "ExpireFunctionRole",
+        "dynamodb:PutItem",
+        Table,
+        &["APP#*", "EDL#*", "PASS#*", "VEHICLE#*", "OWNER#*", "FLEET#*"],
+    ),
+    ("ExpireFunctionRole", "dynamodb:DeleteItem", Table, &["OPENAPP#*"]),
+    (
+        "ExpireFunctionRole",
+        "dynamodb:Query",
+        ExpiryIndex,
+        &["EDL#*", "APP#*", "PASS#*"],
+    ),
+    ("ExpireFunctionRole", "dynamodb:Query", QueueIndex, &["REVIEW"]),
+    // The scheduled document refresh: the licence, its paper licence and application read, the licence re-signed.
+    (
+        "RefreshFunctionRole",
+        "dynamodb:GetItem",
+        Table,
+        &["EDL#*", "LICENCE#*", "APP#*"],
+    ),
+    ("RefreshFunctionRole", "dynamodb:Query", Table, &["TRUST"]),
+    ("RefreshFunctionRole", "dynamodb:PutItem", Table, &["EDL#*"]),
+    ("RefreshFunctionRole", "dynamodb:Query", RefreshIndex, &["REFRESH#*"]),
+];
+
+const WRITES: [&str; 4] = [
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:BatchWriteItem",
+];
+
+type Grants = std::collections::BTreeMap<(String, String, On), std::collections::BTreeSet<String>>;
+
+/// IAM's `StringLike`: `*` any run of characters, `?` any one.
+fn like(pattern: &str, value: &str) -> bool {
+    let (p, v): (Vec<char>, Vec<char>) = (pattern.chars().collect(), value.chars().collect());
+    // matches[i][j]: the first i characters of the pattern match the first j of the value.
+    let mut matches = vec![vec![false; v.len() + 1]; p.len() + 1];
+    matches[0][0] = true;
+    for i in 1..=p.len() {
+        for j in 0..=v.len() {
+            matches[i][j] = match p[i - 1] {
+                '*' => matches[i - 1][j] || (j > 0 && matches[i][j - 1]),
+                '?' => j > 0 && matches[i - 1][j - 1],
+                c => j > 0 && v[j - 1] == c && matches[i - 1][j - 1],
+            };
+        }
+    }
+    matches[p.len()][v.len()]
+}
+
+/// Every DynamoDB grant of every function's role, each of which must be limited by `dynamodb:LeadingKeys`.
+fn dynamo_grants(template: &Value) -> Grants {
+    let mut grants = Grants::new();
+    let resources = template["Resources"].as_object().expect("Resources");
+    for (role, resource) in resources {
+        if resource["Type"] != "AWS::IAM::Role" {
+            continue;
+        }
+        for policy in as_list(&resource["Properties"]["Policies"]) {
+            for statement in as_list(&policy["PolicyDocument"]["Statement"]) {
+                let actions: Vec<String> = as_list(&statement["Action"])
+                    .iter()
+                    .filter_map(|a| a.as_str().map(str::to_string))
+                    .filter(|a| a.starts_with("dynamodb:"))
+                    .collect();
+                if actions.is_empty() {
+                    continue;
+                }
+                let condition = statement["Condition"].as_object().expect("a condition");
+                assert_eq!(
+                    condition.keys().collect::<Vec<_>>(),
+                    vec!["ForAllValues:StringLike"],
+                    "{role}: {actions:?} limited by partition key and nothing else"
+                );
+                let keys: Vec<String> = as_list(&condition["ForAllValues:StringLike"]["dynamodb:LeadingKeys"])
+                    .iter()
+                    .map(|k| k.as_str().expect("a pattern").to_string())
+                    .collect();
+                assert!(!keys.is_empty(), "{role}: {actions:?} without partition keys");
+                for key in &keys {
+                    assert!(
+                        key.len() > 1 && !key.starts_with('*') && !key.starts_with('?'),
+                        "{role}: {key} is no partition prefix"
+                    );
+                }
+                for resource in as_list(&statement["Resource"]) {
+                    let on = if resource == serde_json::json!({ "Fn::GetAtt": ["RecordsTable", "Arn"] }) {
+                        Table
+                    } else {
+                        match resource["Fn::Sub"].as_str() {
+                            Some("${RecordsTable.Arn}/index/queue") => QueueIndex,
+                            Some("${RecordsTable.Arn}/index/expiry") => ExpiryIndex,
+                            Some("${RecordsTable.Arn}/index/refresh") => RefreshIndex,
+                            _ => panic!("{role}: {actions:?} on {resource}"),
+                        }
+                    };
+                    for action in &actions {
+                        grants
+                            .entry((role.clone(), action.clone(), on))
+                            .or_default()
+                            .extend(keys.iter().cloned());
+                    }
+                }
+            }
+        }
+    }
+    grants
+}
+
+/// Whether the role may do `action` on an item of partition `key` (of the table or an index).
+fn allowed(grants: &Grants, role: &str, action: &str, on: On, key: &str) -> bool {
+    grants
+        .get(&(role.to_string(), action.to_string(), on))
+        .is_some_and(|patterns| patterns.iter().any(|p| like(p, key)))
+}
+
+#[test]
+fn every_function_touches_only_its_own_partitions_and_none_but_the_key_administration_writes_trust() {
+    assert!(like("HOLDER#*", "HOLDER#11010519900307451X") && like("TRUST", "TRUST"));
+    assert!(!like("PASS#*", "PASSCHECKS#1") && !like("APP#*", "TRUST") && !like("TRUST", "TRUSTX"));
+    let grants = dynamo_grants(&transformed());
+    let mut expected = Grants::new();
+    for (role, action, on, keys) in PARTITIONS {
+        let entry = expected.entry((role.to_string(), action.to_string(), *on)).or_default();
+        assert!(entry.is_empty(), "{role} {action} {on:?} twice in PARTITIONS");
+        entry.extend(keys.iter().map(|k| k.to_string()));
+    }
+    assert_eq!(grants, expected, "the template's grants against PARTITIONS");
+
+    // No function may write the trust material, whatever the sort key.
+    for ((role, action, on), patterns) in &grants {
+        if WRITES.contains(&action.as_str()) {
+            for key in ["TRUST", "TRUST#", "TRUST#Iaca#1"] {
+                assert!(
+                    !patterns.iter().any(|p| like(p, key)),
+                    "{role} may {action} {key} on {on:?}"
+                );
+            }
+        }
+    }
+    // A write outside a function's partitions is refused by its policy: a forged IACA row, a changed
+    // licence, a pass written by the verifier, a licence written by the function that shows it.
+    let roles: std::collections::BTreeSet<&str> = PARTITIONS.iter().map(|p| p.0).collect();
+    for role in &roles {
+        for action in WRITES {
+            assert!(
+                !allowed(&grants, role, action, Table, "TRUST"),
+                "{role}: {action} TRUST"
+            );
+        }
+        if *role != "AdminFunctionRole" {
+            for action in WRITES {
+                assert!(
+                    !allowed(&grants, role, action, Table, "LICENCE#11010519900307451X"),
+                    "{role}: {action} of a licence"
+                );
+            }
+        }
+    }
+    assert!(!allowed(
+        &grants,
+        "VerifyFunctionRole",
+        "dynamodb:PutItem",
+        Table,
+        "PASS#1"
+    ));
+    // The licence function re-signs the document of the licence it shows (issue 12), and writes no other record.
+    assert!(allowed(
+        &grants,
+        "LicenceFunctionRole",
+        "dynamodb:PutItem",
+        Table,
+        "EDL#1"
+    ));
+    assert!(!allowed(
+        &grants,
+        "LicenceFunctionRole",
+        "dynamodb:PutItem",
+        Table,
+        "APP#1"
+    ));
+    assert!(!allowed(
+        &grants,
+        "ApplyFunctionRole",
+        "dynamodb:PutItem",
+        Table,
+        "EDL#1"
+    ));
+    assert!(!allowed(
+        &grants,
+        "ReviewFunctionRole",
+        "dynamodb:Query",
+        QueueIndex,
+        "PASSREVIEW"
+    ));
+    assert!(allowed(
+        &grants,
+        "LicenceFunctionRole",
+        "dynamodb:PutItem",
+        Table,
+        "SHOWCODE#1"
+    ));
+    assert!(allowed(
+        &grants,
+        "ApplyFunctionRole",
+        "dynamodb:PutItem",
+        Table,
+        "OPENAPP#1"
+    ));
+}
+
+#[test]
+fn only_the_named_roles_may_sign_with_each_key() {
+    let template = transformed();
+    let resources = &template["Resources"];
+    let account = "arn:${AWS::Partition}:iam::${AWS::AccountId}:root";
+    // Who each key policy lets sign; the account administers both keys but is delegated no use of them.
+    let signers = |key: &str| -> Vec<Value> {
+        let mut signers = Vec::new();
+        for statement in as_list(&resources[key]["Properties"]["KeyPolicy"]["Statement"]) {
+            assert_eq!(statement["Effect"], "Allow", "{key}");
+            let actions: Vec<String> = as_list(&statement["Action"])
+                .iter()
+                .map(|a| a.as_str().unwrap_or("").to_string())
+                .collect();
+            let principals = as_list(&statement["Principal"]["AWS"]);
+            assert!(
+                !principals.is_empty() && statement["Principal"] != "*",
+                "{key}: {statement}"
+            );
+            for action in &actions {
+                assert!(!action.contains('*'), "{key}: {action}");
+                assert!(
+                    !matches!(action.as_str(), "kms:CreateGrant" | "kms:Verify"),
+                    "{key}: {action} hands the key's use on"
+                );
+            }
+            if principals
+                .iter()
+                .any(|p| p["Fn::Sub"] == account || p.as_str() == Some("*"))
+            {
+                assert!(
+                    !actions.iter().any(|a| a == "kms:Sign"),
+                    "{key}: the account (any IAM principal with kms:Sign on *) may sign"
+                );
+            }
+            if actions.iter().any(|a| a == "kms:Sign") {
+                signers.extend(principals);
+            }
+        }
+        signers
+    };
+    assert_eq!(
+        signers("IacaKey"),
+        vec![serde_json::json!({ "Ref": "KeyAdministratorArn" })],
+        "only the key administration certifies with the IACA key"
+    );
+    assert_eq!(
+        signers("DocumentSignerKey"),
+        [
+            "IssueFunctionRole",
+            "LicenceFunctionRole",
+            "PassFunctionRole",
+            "RefreshFunctionRole"
+        ]
+        .iter()
+        .map(|role| serde_json::json!({ "Fn::GetAtt": [role, "Arn"] }))
+        .collect::<Vec<_>>(),
+        "the functions that issue credentials sign with the document signer"
+    );
+    // The key administration only reads the document signer's public key (to certify it).
+    for statement in as_list(&resources["DocumentSignerKey"]["Properties"]["KeyPolicy"]["Statement"]) {
+        if statement["Principal"]["AWS"] == serde_json::json!({ "Ref": "KeyAdministratorArn" }) {
+            assert_eq!(as_list(&statement["Action"]), vec![Value::from("kms:GetPublicKey")]);
+        }
+    }
+}
+
+#[test]
+fn the_iaca_is_pinned_by_deployment_configuration() {
+    let template = transformed();
+    let parameter = &template["Parameters"]["IacaSha256"];
+    assert_eq!(parameter["AllowedPattern"], "^([0-9a-f]{64})?$");
+    assert_eq!(
+        parameter["Default"], "",
+        "the first deploy, before the bootstrap, trusts none"
+    );
+    // Exactly the functions that verify or sign are told the fingerprint (through the parameter, never a default).
+    let mut told = Vec::new();
+    for (name, resource) in template["Resources"].as_object().expect("Resources") {
+        if resource["Type"] != "AWS::Lambda::Function" {
+            continue;
+        }
+        let pin = &resource["Properties"]["Environment"]["Variables"]["IACA_SHA256"];
+        if !pin.is_null() {
+            assert_eq!(pin, &serde_json::json!({ "Ref": "IacaSha256" }), "{name}");
+            told.push(name.clone());
+        }
+    }
+    told.sort();
+    assert_eq!(
+        told,
+        [
+            "IssueFunction",
+            "LicenceFunction",
+            "PassFunction",
+            "RefreshFunction",
+            "VerifyFunction"
+        ]
     );
 }

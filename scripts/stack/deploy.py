@@ -171,6 +171,7 @@ class Deployer:
         self.cloudformation = session.client("cloudformation", endpoint_url=endpoint, verify=str(ca_file))
         self.stack_name = stack_name
         self.bucket = f"edl-artefacts-{uuid.uuid4().hex[:12]}"
+        self.parameters: dict[str, str] = {}
 
     def upload(self, key_prefix: str, data: bytes) -> tuple[str, str]:
         """Stores a blob under its digest, as `sam package` does."""
@@ -189,6 +190,7 @@ class Deployer:
 
     def create(self, template: dict[str, Any], parameters: dict[str, str], timeout: float = 300) -> Stack:
         """Creates the stack from the (large) template through a TemplateURL and waits for it."""
+        self.parameters = dict(parameters)
         body = json.dumps(template).encode()
         bucket, key = self.upload("template.json", body)
         self.cloudformation.create_stack(
@@ -209,6 +211,23 @@ class Deployer:
             for r in page["StackResourceSummaries"]
         }
         return Stack(self.stack_name, outputs, resources, template)
+
+    def update(self, changes: dict[str, str], timeout: float = 300) -> None:
+        """Deploys the same template again with some parameters changed (`sam deploy --parameter-overrides`)."""
+        self.parameters.update(changes)
+        self.cloudformation.update_stack(
+            StackName=self.stack_name,
+            UsePreviousTemplate=True,
+            Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in self.parameters.items()],
+            Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"],
+        )
+        deadline = time.monotonic() + timeout
+        status = "UPDATE_IN_PROGRESS"
+        while status.endswith("_IN_PROGRESS") and time.monotonic() < deadline:
+            time.sleep(1)
+            status = self.cloudformation.describe_stacks(StackName=self.stack_name)["Stacks"][0]["StackStatus"]
+        if status != "UPDATE_COMPLETE":
+            raise RuntimeError(f"the update of stack {self.stack_name} ended {status}:\n{self.failures()}")
 
     def wait(self, in_progress: str, timeout: float) -> str:
         deadline = time.monotonic() + timeout

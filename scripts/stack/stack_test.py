@@ -65,6 +65,10 @@ SAMPLE_LICENCES = 20
 SHOW_CODE = re.compile(r"EDL[0-9]+:")
 PASS_CODE = re.compile(r"TRK[0-9]+:")
 
+# The operator's role for `edl-local keys` (the stack's KeyAdministratorArn), made in the emulator's IAM.
+KEY_ADMINISTRATION = "edl-key-administration"
+FINGERPRINT = re.compile(r"IACA fingerprint: ([0-9a-f]{64})")
+
 ISSUE_TIMEOUT = 60
 PHOTO_CHECK_TIMEOUT = 60
 SCHEDULE_TIMEOUT = 150
@@ -111,6 +115,7 @@ class Context:
     liveness_secret: str
     edl_local: Path
     id_photo: Path
+    deployer: deploy.Deployer
     made: dict[str, Any] = field(default_factory=dict)
 
     def token(self, sub: str, roles: str, **extra: str) -> str:
@@ -145,17 +150,62 @@ def check(condition: bool, message: str) -> None:
 # ---------------------------------------------------------------- the scenarios
 
 
+def create_key_administration(session: boto3.Session, emulator: Emulator) -> str:
+    """The key administration's role (KeyAdministratorArn): the account may assume it, as an operator would."""
+    client = lambda service: session.client(  # noqa: E731
+        service, endpoint_url=emulator.endpoint, verify=str(emulator.tls.ca_file)
+    )
+    account = client("sts").get_caller_identity()["Account"]
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{account}:root"}, "Action": "sts:AssumeRole"}
+        ],
+    }
+    role = client("iam").create_role(RoleName=KEY_ADMINISTRATION, AssumeRolePolicyDocument=json.dumps(trust))
+    return role["Role"]["Arn"]
+
+
+def key_administration_credentials(ctx: Context) -> dict[str, str]:
+    """The key administration's session: the table's TRUST partition in its own role policy, the keys by theirs.
+
+    KMS use comes from the key policies alone (the stack names this role in both); the table
+    grant is the operator's, outside the stack, limited to `TRUST` as the README says.
+    """
+    table = ctx.client("dynamodb").describe_table(TableName=ctx.stack.outputs["RecordsTableName"])["Table"]
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": ["dynamodb:Query", "dynamodb:PutItem"],
+                "Resource": table["TableArn"],
+                "Condition": {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["TRUST"]}},
+            }
+        ],
+    }
+    ctx.client("iam").put_role_policy(
+        RoleName=KEY_ADMINISTRATION, PolicyName="trust-material", PolicyDocument=json.dumps(policy)
+    )
+    role = ctx.deployer.parameters["KeyAdministratorArn"]
+    assumed = ctx.client("sts").assume_role(RoleArn=role, RoleSessionName="key-bootstrap")["Credentials"]
+    return {
+        "AWS_ACCESS_KEY_ID": assumed["AccessKeyId"],
+        "AWS_SECRET_ACCESS_KEY": assumed["SecretAccessKey"],
+        "AWS_SESSION_TOKEN": assumed["SessionToken"],
+    }
+
+
 def bootstrap_keys(ctx: Context) -> None:
-    """The operator's key bootstrap against the stack's KMS keys and table, then the public trust material."""
+    """The operator's key bootstrap as the key administration; until the fingerprint is deployed, nothing is trusted."""
     outputs = ctx.stack.outputs
     env = {
         "PATH": os.environ.get("PATH", ""),
         "TABLE_NAME": outputs["RecordsTableName"],
         "AWS_ENDPOINT_URL": ctx.emulator.endpoint,
         "SSL_CERT_FILE": str(ctx.emulator.tls.ca_file),
-        "AWS_ACCESS_KEY_ID": "test",
-        "AWS_SECRET_ACCESS_KEY": "test",
         "AWS_REGION": REGION,
+        **key_administration_credentials(ctx),
     }
     command = [
         str(ctx.edl_local),
@@ -168,11 +218,36 @@ def bootstrap_keys(ctx: Context) -> None:
     ]
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
     check(done.returncode == 0, f"edl-local keys bootstrap failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+    printed = FINGERPRINT.search(done.stdout)
+    check(printed is not None, f"edl-local keys bootstrap should print the IACA fingerprint:\n{done.stdout}")
+    ctx.made["iaca_sha256"] = printed.group(1) if printed else ""
+    # The stack was deployed without IacaSha256: the rows alone make nothing trusted.
     trust = ctx.api.call("GET /.well-known/edl/trust", "/.well-known/edl/trust").json()
     check(
-        trust["iaca"] and trust["documentSigners"],
-        f"the trust material should list the new IACA and signer: {str(trust)[:300]}",
+        not trust["iaca"] and not trust["documentSigners"],
+        f"a stack without IacaSha256 should trust no IACA and no signer: {str(trust)[:300]}",
     )
+
+
+def iaca_pinned(ctx: Context) -> None:
+    """The stack deployed again with the printed fingerprint: that IACA, and the signer under it, are trusted."""
+    fingerprint = ctx.made["iaca_sha256"]
+    ctx.deployer.update({"IacaSha256": fingerprint})
+    trust = ctx.api.call("GET /.well-known/edl/trust", "/.well-known/edl/trust").json()
+    published = [hashlib.sha256(base64.b64decode(iaca["certificate"])).hexdigest() for iaca in trust["iaca"]]
+    if published != [fingerprint]:
+        lambdas = ctx.client("lambda")
+        pins = {
+            name: lambdas.get_function_configuration(FunctionName=ctx.stack.function_name(name))["Environment"][
+                "Variables"
+            ].get("IACA_SHA256")
+            for name in ("IssueFunction", "LicenceFunction", "VerifyFunction", "PassFunction")
+        }
+        raise StackFailure(
+            f"after the update with IacaSha256={fingerprint} the trust material should publish that IACA alone, "
+            f"published {published}; the functions' IACA_SHA256: {pins}"
+        )
+    check(bool(trust["documentSigners"]), f"the signer certified under the pinned IACA: {str(trust)[:300]}")
 
 
 def refused_before_a_function_runs(ctx: Context) -> None:
@@ -523,14 +598,19 @@ class Scenario:
 SCENARIOS = [
     Scenario("a witness of the test on the bus", watch_the_bus),
     Scenario("expiry schedule re-timed", retime_expiry_schedule),
-    Scenario("key bootstrap and trust material", bootstrap_keys),
+    Scenario("key bootstrap, nothing trusted before the pin", bootstrap_keys),
+    Scenario(
+        "stack updated with the IACA fingerprint, trust material",
+        iaca_pinned,
+        ("key bootstrap, nothing trusted before the pin",),
+    ),
     Scenario("refused before a function runs", refused_before_a_function_runs),
     Scenario("sample register imported", import_register),
     Scenario("roles and bad input", roles_and_bad_input, ("sample register imported",)),
     Scenario(
         "photo on file to an issued licence",
         photo_on_file_to_issued_licence,
-        ("key bootstrap and trust material", "sample register imported"),
+        ("stack updated with the IACA fingerprint, trust material", "sample register imported"),
     ),
     Scenario("show code verified", codes_verified, ("photo on file to an issued licence",)),
     Scenario(
@@ -541,7 +621,11 @@ SCENARIOS = [
         review_decided,
         ("camera photo checked through the bucket notification",),
     ),
-    Scenario("truck pass", truck_pass, ("key bootstrap and trust material", "sample register imported")),
+    Scenario(
+        "truck pass",
+        truck_pass,
+        ("stack updated with the IACA fingerprint, trust material", "sample register imported"),
+    ),
     Scenario("expiry schedule reaches expire", schedule_reaches_expire, ("expiry schedule re-timed",)),
 ]
 
@@ -593,7 +677,13 @@ def main() -> int:
             native = deploy.import_http_apis(deploy.sam_transform(packaged))
             started = time.monotonic()
             try:
-                stack = deployer.create(native, {"JwtIssuer": provider.issuer.url, "JwtAudience": AUDIENCES})
+                # The first deploy, before the key bootstrap: no IacaSha256 yet (its default, empty).
+                parameters = {
+                    "JwtIssuer": provider.issuer.url,
+                    "JwtAudience": AUDIENCES,
+                    "KeyAdministratorArn": create_key_administration(session, emulator),
+                }
+                stack = deployer.create(native, parameters)
             except RuntimeError as e:
                 print(f"FAIL stack created: {e}\n{emulator.log_tail()}", flush=True)
                 print("0 passed, 1 failed")
@@ -609,7 +699,16 @@ def main() -> int:
                 diagnostics,
             )
             ctx = Context(
-                stack, api, diagnostics, provider.issuer, session, emulator, secret, args.edl_local, args.id_photo
+                stack,
+                api,
+                diagnostics,
+                provider.issuer,
+                session,
+                emulator,
+                secret,
+                args.edl_local,
+                args.id_photo,
+                deployer,
             )
             passed, failed = run_scenarios(ctx)
             remove_the_witness(ctx)

@@ -64,6 +64,11 @@ pub enum ServiceError {
     },
     #[error("{detail}")]
     IllegalPassTransition { detail: String, state: &'static str },
+    /// A way of presenting a credential this verifier may not use (a relying party's bare serial).
+    #[error("{detail}")]
+    PresentationNotAllowed { method: &'static str, detail: String },
+    #[error("Your organisation has used its {requests} verifications for this window; retry in {retry_after_seconds} seconds.")]
+    QuotaExceeded { requests: u64, retry_after_seconds: i64 },
 }
 
 impl From<StoreError> for ServiceError {

@@ -192,7 +192,16 @@ pub fn respond(result: Result<Response<Body>, ServiceError>) -> Response<Body> {
             } else {
                 tracing::info!(problem = p.slug(), status = p.status, "request refused");
             }
-            problem(&p)
+            let mut response = problem(&p);
+            if let ServiceError::QuotaExceeded {
+                retry_after_seconds, ..
+            } = error
+            {
+                if let Ok(value) = retry_after_seconds.max(1).to_string().parse() {
+                    response.headers_mut().insert(http::header::RETRY_AFTER, value);
+                }
+            }
+            response
         }
     }
 }
@@ -343,6 +352,19 @@ pub fn problem_for(error: &ServiceError) -> Problem {
         ServiceError::IllegalPassTransition { state, .. } => {
             Problem::new(409, "illegal-transition", "Not possible in this state", detail).with("state", state)
         }
+        ServiceError::PresentationNotAllowed { method, .. } => Problem::new(
+            403,
+            "presentation-not-allowed",
+            "Not a presentation you may use",
+            detail,
+        )
+        .with("method", method),
+        ServiceError::QuotaExceeded {
+            requests,
+            retry_after_seconds,
+        } => Problem::new(429, "quota-exceeded", "Verification quota used up", detail)
+            .with("quota", requests)
+            .with("retryAfterSeconds", retry_after_seconds),
         ServiceError::Unavailable(_) => Problem::new(
             503,
             "unavailable",

@@ -349,6 +349,8 @@ pub struct Answer {
     pub body: Value,
     /// The body as sent (for images).
     pub bytes: Vec<u8>,
+    /// The `Retry-After` header, when the answer carries one.
+    pub retry_after: Option<String>,
 }
 
 impl Answer {
@@ -375,6 +377,11 @@ pub fn answer(response: Response<Body>) -> Answer {
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_string();
+    let retry_after = response
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     let bytes: &[u8] = response.body().as_ref();
     let body = serde_json::from_slice(bytes).unwrap_or(Value::Null);
     Answer {
@@ -382,6 +389,7 @@ pub fn answer(response: Response<Body>) -> Answer {
         content_type,
         body,
         bytes: bytes.to_vec(),
+        retry_after,
     }
 }
 

@@ -112,7 +112,7 @@ export async function verifierPage({ root, path, session }: PageContext): Promis
     CLASSES.map((c) => h('option', { value: c }, c)),
   );
   const code = h('textarea', { id: 'code', rows: '3', placeholder: 'EDL2:…', autocomplete: 'off', spellcheck: 'false' });
-  const barcode = h('input', { id: 'barcode', inputmode: 'numeric', autocomplete: 'off', pattern: '[0-9]{20}[0-9X]', placeholder: tr('21 位条码', '21-character barcode') });
+  const barcode = h('input', { id: 'barcode', inputmode: 'numeric', autocomplete: 'off', pattern: '[0-9]{28}[0-9X]', placeholder: tr('29 位条码', '29-character barcode') });
 
   const verify = async (what: { code?: string; barcode?: string }) => {
     if (purpose && !purpose.value) {
@@ -159,18 +159,20 @@ export async function verifierPage({ root, path, session }: PageContext): Promis
           code,
           h('button', { type: 'submit' }, tr('核验二维码', 'Verify the code')),
         ),
-        h(
-          'form',
-          {
-            onsubmit: (event: Event) => {
-              event.preventDefault();
-              if (barcode.value.trim()) void verify({ barcode: barcode.value.trim().toUpperCase() });
+        // A serial names a licence to an officer only (a relying party's is refused): no barcode field for them.
+        officer &&
+          h(
+            'form',
+            {
+              onsubmit: (event: Event) => {
+                event.preventDefault();
+                if (barcode.value.trim()) void verify({ barcode: barcode.value.trim().toUpperCase() });
+              },
             },
-          },
-          h('label', { for: 'barcode' }, tr('或输入条码', 'Or type the barcode')),
-          barcode,
-          h('button', { type: 'submit' }, tr('核验条码', 'Verify the barcode')),
-        ),
+            h('label', { for: 'barcode' }, tr('或输入条码', 'Or type the barcode')),
+            barcode,
+            h('button', { type: 'submit' }, tr('核验条码', 'Verify the barcode')),
+          ),
       ),
       answer,
     ),

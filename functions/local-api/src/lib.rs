@@ -157,7 +157,7 @@ pub async fn local_services(
     services.notifier = Some(notices.clone());
     services.issuer = Some(Arc::new(ChannelIssuer { sender }));
     // The key check's metrics stay in the process (`POST /_dev/jobs/refresh` answers with them).
-    services.metrics = Some(Arc::new(RecordedMetrics::default()));
+    services.key_metrics = Some(Arc::new(RecordedMetrics::default()));
     // The embedded store starts empty: certify the in-memory keys. Against an
     // emulator, create KMS keys the first time; against AWS, the operator runs
     // `edl-local keys bootstrap` once.

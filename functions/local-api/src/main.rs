@@ -3,6 +3,8 @@
 // A command-line tool: its output is for the person at the terminal (Lambda code logs through tracing).
 #![allow(clippy::print_stdout)]
 
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
 use clap::{Args, Parser, Subcommand};
 use edl_local_api::consoles::{Consoles, Publish, SignIn, PREFIX};
 use edl_local_api::routes::{routes_from_template, TEMPLATE};
@@ -10,6 +12,8 @@ use edl_local_api::server::{serve, LocalApi};
 use edl_local_api::{local_services, Storage};
 use shared::dev::DevKeys;
 use shared::kernel::caller::Role;
+use shared::service::verification::IacaPin;
+use shared::verification::ports::TrustRole;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -33,7 +37,9 @@ enum Command {
     /// TABLE_NAME (default edl-local) and photos to the S3 bucket PHOTO_BUCKET (default edl-photos-local)
     /// instead; both are created when AWS_ENDPOINT_URL is set, and samples are loaded only when --samples
     /// is given. The consoles are served at /consoles/ with a development sign-in, or with the config.json
-    /// that EDL_CONSOLE_CONFIG names.
+    /// that EDL_CONSOLE_CONFIG names. With the AWS adapters, IACA_SHA256 is the fingerprint of the IACA to
+    /// trust when this run did not create it (a deployed stack's, or an emulator's from an earlier run);
+    /// without it nothing verifies or signs.
     Serve(ServeArgs),
     /// Print sample licences as JSON Lines (the import format of POST /admin/licences).
     Samples {
@@ -70,6 +76,8 @@ struct ServeArgs {
 #[derive(Debug, Subcommand)]
 enum KeysCommand {
     /// Create the IACA root and a document signer, both signed through KMS.
+    ///
+    /// Prints the IACA certificate's SHA-256 fingerprint: the stack's IacaSha256 parameter.
     Bootstrap {
         #[arg(long, value_name = "KMS_KEY")]
         iaca_key: String,
@@ -77,6 +85,8 @@ enum KeysCommand {
         ds_key: String,
     },
     /// Add a document signer, for rotation.
+    ///
+    /// It is certified under the IACA that IACA_SHA256 names (a row alone is never trusted).
     AddSigner {
         #[arg(long, value_name = "KMS_KEY")]
         key: String,
@@ -149,7 +159,9 @@ async fn keys(command: KeysCommand) -> Result<String, String> {
         Arc::new(shared::adapters::NoLivenessService),
     );
     services.signer = Some(Arc::new(KmsSigner::new(&config)));
+    pin_from_environment(&services)?;
     let authority = Authority::default();
+    let bootstrap = matches!(command, KeysCommand::Bootstrap { .. });
     let entries = match command {
         KeysCommand::Bootstrap { iaca_key, ds_key } => vec![
             services
@@ -168,16 +180,42 @@ async fn keys(command: KeysCommand) -> Result<String, String> {
         KeysCommand::Retire { kid } => vec![services.retire_document_signer(&kid).await.map_err(|e| e.to_string())?],
         KeysCommand::List => services.records.trust().await.map_err(|e| e.to_string())?,
     };
-    let lines: Vec<String> = entries
+    let pinned = services.trust_cache.iaca_pin();
+    let mut lines: Vec<String> = entries
         .iter()
         .map(|e| {
-            format!(
+            let mut line = format!(
                 "{:?}\t{}\t{:?}\tkey {}\tcreated {}",
                 e.role, e.kid, e.status, e.key_id, e.created_at
-            )
+            );
+            if e.role == TrustRole::Iaca {
+                let fingerprint = STANDARD.decode(&e.certificate).map(|der| IacaPin::of(&der));
+                if let Ok(fingerprint) = fingerprint {
+                    let mark = if pinned == Some(fingerprint) { " (pinned)" } else { "" };
+                    line.push_str(&format!("\tsha256 {fingerprint}{mark}"));
+                }
+            }
+            line
         })
         .collect();
+    if bootstrap {
+        if let Some(pin) = pinned {
+            lines.push(format!(
+                "\nIACA fingerprint: {pin}\nDeploy with it, so that the functions trust this IACA and no other:\n  \
+                 sam deploy --parameter-overrides IacaSha256={pin} (and your other parameters)"
+            ));
+        }
+    }
     Ok(lines.join("\n"))
+}
+
+/// Pins the IACA named by `IACA_SHA256`, when set.
+fn pin_from_environment(services: &shared::service::Services) -> Result<(), String> {
+    if let Some(text) = std::env::var("IACA_SHA256").ok().filter(|t| !t.is_empty()) {
+        let pin = IacaPin::parse(&text).map_err(|e| format!("IACA_SHA256: {e}"))?;
+        services.trust_cache.pin_iaca(pin);
+    }
+    Ok(())
 }
 
 async fn run(options: ServeArgs) -> Result<(), String> {
@@ -202,6 +240,11 @@ async fn run(options: ServeArgs) -> Result<(), String> {
     let local = local_services(&storage, &keys, samples, options.seed, &format!("http://{address}"))
         .await
         .map_err(|e| e.to_string())?;
+    // In memory the server makes its own IACA each start and trusts it; with AWS adapters it trusts the
+    // one it just created, or the one IACA_SHA256 names.
+    if matches!(storage, Storage::Aws { .. }) {
+        pin_from_environment(&local.services)?;
+    }
     let consoles = Consoles::from_env().map_err(|e| e.to_string())?;
     let listener = tokio::net::TcpListener::bind(address)
         .await
@@ -239,6 +282,10 @@ fn print_banner(api: &LocalApi, storage: &Storage, samples: usize, address: Sock
         api.routes.len()
     );
     println!("  records: {storage}; {samples} sample licences loaded");
+    match api.services.trust_cache.iaca_pin() {
+        Some(pin) => println!("  trusted IACA (SHA-256): {pin}"),
+        None => println!("  no IACA trusted: set IACA_SHA256 (edl-local keys list prints the fingerprints); nothing verifies or signs"),
+    }
     for route in &api.routes {
         println!("  {:<7} {:<36} -> {}", route.method, route.path, route.function);
     }

@@ -13,7 +13,7 @@ async fn main() -> Result<(), Error> {
     }
     let namespace = std::env::var("EDL_METRICS_NAMESPACE").map_err(|_| "EDL_METRICS_NAMESPACE is not set")?;
     let config = shared::adapters::aws::sdk_config().await;
-    services.metrics = Some(std::sync::Arc::new(
+    services.key_metrics = Some(std::sync::Arc::new(
         shared::adapters::cloudwatch::CloudWatchMetrics::new(&config, namespace),
     ));
     let options = edl_refresh::options_from(std::env::var("EDL_REFRESH_SIGNS_PER_RUN").ok().as_deref())?;

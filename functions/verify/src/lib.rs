@@ -1,5 +1,6 @@
-//! The verify function: officers and relying parties verify what a holder shows, officers verify truck passes
-//! in a zone at a time, and the public trust material (R7, R9, R13).
+//! The verify function: officers and relying parties verify what a holder shows (drawing a nonce for a
+//! device-bound presentation), officers verify truck passes in a zone at a time, and the public trust
+//! material (R7, R9, R13).
 
 pub mod offline;
 
@@ -11,6 +12,7 @@ shared::routes! {
     /// The routes this function serves.
     pub enum Route {
         VerifyLicence = "POST /verifications",
+        DrawNonce = "POST /verifications/nonces",
         VerifyPass = "POST /truck/verifications",
         Trust = "GET /.well-known/edl/trust",
     }
@@ -38,6 +40,10 @@ async fn route(services: &Services, request: &Request) -> Result<Response<Body>,
             let caller = http::caller(request)?;
             let body = http::read_json(request, MAX_VERIFICATION_BODY.max(MAX_JSON_BODY))?;
             Ok(http::json(200, &services.verify(&caller, body).await?))
+        }
+        Some(Route::DrawNonce) => {
+            let caller = http::caller(request)?;
+            Ok(http::json(201, &services.draw_nonce(&caller).await?))
         }
         Some(Route::VerifyPass) => {
             let caller = http::caller(request)?;

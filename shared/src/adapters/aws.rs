@@ -6,6 +6,7 @@ use crate::applications::ports::LivenessCheck;
 use crate::dev::{DevKeys, DevLiveness};
 use crate::kernel::calendar::WorkingCalendar;
 use crate::kernel::time::{Clock, SystemClock};
+use crate::service::verification::IacaPin;
 use crate::service::Services;
 use std::sync::Arc;
 
@@ -36,7 +37,9 @@ pub enum WiringError {
 /// `TABLE_NAME`; photos in `PHOTO_BUCKET` for the functions built with the
 /// `s3` feature; the KMS signer for those built with `kms`; issuance requests
 /// and notices on `EVENT_BUS_NAME` for those built with `eventbridge`; the
-/// working-day calendar from `EDL_CALENDAR` when set. The liveness check is the development one only when
+/// working-day calendar from `EDL_CALENDAR` when set; the one IACA trusted from
+/// `IACA_SHA256` (none without it); the verification quotas from `EDL_QUOTAS` when set;
+/// the verification metrics as EMF lines on standard output. The liveness check is the development one only when
 /// `EDL_DEV_LIVENESS_SECRET` is set (a test stage); otherwise none is wired
 /// yet and liveness confirmations are refused as unavailable.
 pub async fn services_from_environment() -> Result<Services, WiringError> {
@@ -72,6 +75,16 @@ pub async fn services_from_environment() -> Result<Services, WiringError> {
         services.disclosure = crate::verification::disclosure::Disclosure::from_json(&disclosure)
             .map_err(|e| WiringError::Invalid("EDL_DISCLOSURE", e.to_string()))?;
     }
+    // The IACA verification, issuance and signing trust (the template's IacaSha256); none without it.
+    if let Some(pin) = std::env::var("IACA_SHA256").ok().filter(|p| !p.is_empty()) {
+        let pin = IacaPin::parse(&pin).map_err(|e| WiringError::Invalid("IACA_SHA256", e.to_string()))?;
+        services.trust_cache.pin_iaca(pin);
+    }
+    if let Ok(quotas) = std::env::var("EDL_QUOTAS") {
+        services.quotas = crate::verification::quota::Quotas::from_json(&quotas)
+            .map_err(|e| WiringError::Invalid("EDL_QUOTAS", e.to_string()))?;
+    }
+    services.metrics = Arc::new(super::emf::EmfStdout);
     if let Ok(calendar) = std::env::var("EDL_CALENDAR") {
         services.calendar =
             WorkingCalendar::from_json(&calendar).map_err(|e| WiringError::Invalid("EDL_CALENDAR", e.to_string()))?;

@@ -7,6 +7,7 @@ pub mod cloudwatch;
 #[cfg(feature = "dynamodb")]
 pub mod dynamodb;
 pub mod embedded;
+pub mod emf;
 #[cfg(feature = "eventbridge")]
 pub mod eventbridge;
 #[cfg(feature = "kms")]
@@ -28,7 +29,7 @@ use crate::register::ports::{RegisterStore, RolloutStore};
 use crate::truck::pass::{PassCheck, TruckPass};
 use crate::truck::ports::{PassStore, TruckRulesStore, VehicleStore};
 use crate::verification::check::CheckRecord;
-use crate::verification::ports::TrustStore;
+use crate::verification::ports::{NonceStore, QuotaCounter, TrustStore};
 use async_trait::async_trait;
 
 /// Every records port of every context, as each records store (embedded,
@@ -42,6 +43,8 @@ pub trait Records:
     + LicenceStore
     + ShowCodeCache
     + TrustStore
+    + NonceStore
+    + QuotaCounter
     + CheckLog<CheckRecord>
     + ExpiryIndex
     + RefreshIndex
@@ -62,6 +65,8 @@ impl<T> Records for T where
         + LicenceStore
         + ShowCodeCache
         + TrustStore
+        + NonceStore
+        + QuotaCounter
         + CheckLog<CheckRecord>
         + ExpiryIndex
         + RefreshIndex

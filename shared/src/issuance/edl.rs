@@ -36,7 +36,7 @@ pub enum EdlStatus {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ElectronicLicence {
-    /// 20 digits: city code, issue date (yyMMdd), 8 random digits.
+    /// 28 digits: city code, issue date (yyMMdd), 16 random digits ([`SERIAL_DIGITS`]).
     pub serial: String,
     pub licence_number: String,
     pub holder_id: String,
@@ -122,9 +122,17 @@ pub fn colour(licence: &Licence, today: NaiveDate) -> Colour {
     }
 }
 
-/// A fresh serial: the city, the day, and eight random digits.
-pub fn new_serial(city_code: &str, issued_on: NaiveDate, random: u32) -> String {
-    format!("{city_code}{}{:08}", issued_on.format("%y%m%d"), random % 100_000_000)
+/// The random digits of a serial: 10^16 values (53.1 bits), so that a guessed serial of a known city and
+/// day names a licence with odds of (licences that city issued that day) in 10^16.
+pub const RANDOM_DIGITS: usize = 16;
+/// A serial's length: the city (6), the day (6), the random digits.
+pub const SERIAL_DIGITS: usize = 12 + RANDOM_DIGITS;
+const RANDOM_RANGE: u64 = 10_000_000_000_000_000;
+
+/// A fresh serial: the city, the day, and sixteen random digits from `random` (64 random bits; the modulo's
+/// bias, under 2^64 mod 10^16 in 2^64, is below one part in a thousand).
+pub fn new_serial(city_code: &str, issued_on: NaiveDate, random: u64) -> String {
+    format!("{city_code}{}{:016}", issued_on.format("%y%m%d"), random % RANDOM_RANGE)
 }
 
 #[cfg(test)]
@@ -158,10 +166,11 @@ mod tests {
     }
 
     #[test]
-    fn serials_are_twenty_digits() {
+    fn serials_are_twenty_eight_digits() {
         let serial = new_serial("110000", day("2026-11-25"), 1234);
-        assert_eq!(serial, "11000026112500001234");
-        assert_eq!(serial.len(), 20);
+        assert_eq!(serial, "1100002611250000000000001234");
+        assert_eq!(serial.len(), SERIAL_DIGITS);
+        assert_eq!(new_serial("110000", day("2026-11-25"), u64::MAX).len(), SERIAL_DIGITS);
     }
 
     #[test]

@@ -21,6 +21,7 @@ pub enum Action {
     ShowLicence,
     LicenceChecks,
     VerifyLicence,
+    DrawNonce,
     ImportLicences,
     ReadRegister,
     ChangeLicence,
@@ -140,6 +141,13 @@ pub const POLICY: &[Rule] = &[
         roles: &[Officer, RelyingParty],
         scope: "any code shown to them; a relying party sees only its purpose's fields (R9)",
         routes: &["POST /verifications"],
+    },
+    Rule {
+        action: Action::DrawNonce,
+        what: "Drawing a verification nonce",
+        roles: &[Officer, RelyingParty],
+        scope: "their own: a nonce is consumed only by a presentation from the verifier who drew it",
+        routes: &["POST /verifications/nonces"],
     },
     Rule {
         action: Action::ImportLicences,
@@ -321,6 +329,7 @@ mod tests {
             ShowLicence,
             LicenceChecks,
             VerifyLicence,
+            DrawNonce,
             ImportLicences,
             ReadRegister,
             ChangeLicence,
@@ -347,7 +356,7 @@ mod tests {
         for action in &all {
             match action {
                 OpenApplication | ReadApplication | WithdrawApplication | ConfirmLiveness | UploadPhoto
-                | ReviewQueue | OpenReview | DecideReview | ShowLicence | LicenceChecks | VerifyLicence
+                | ReviewQueue | OpenReview | DecideReview | ShowLicence | LicenceChecks | VerifyLicence | DrawNonce
                 | ImportLicences | ReadRegister | ChangeLicence | ReadRollout | SwitchCity | SwitchWave
                 | ListSigningKeys | ApplyForPass | ReadPass | ListPasses | WithdrawPass | ShowPass | PassChecks
                 | PassReviewQueue | DecidePass | RevokePass | ImportVehicles | ReadTruckRules | ChangeTruckRules

@@ -84,7 +84,7 @@ impl Services {
         let now = self.now();
         if trust.iacas.is_empty() {
             return Err(ServiceError::Unavailable(
-                "no IACA certificate is installed; bootstrap the keys".into(),
+                "no trusted IACA certificate: bootstrap the keys and pin the IACA (IACA_SHA256)".into(),
             ));
         }
         let mut signers: Vec<&TrustEntry> = trust
@@ -213,8 +213,12 @@ impl Services {
         let last_second = NaiveTime::from_hms_opt(23, 59, 59).unwrap_or(NaiveTime::MIN);
         // The electronic licence lives as long as the paper licence; its document for weeks.
         let valid_until = local_instant(licence.valid_to, last_second);
-        let random = u32::from_le_bytes(uuid::Uuid::new_v4().as_bytes()[..4].try_into().unwrap_or([0; 4]));
         let document_end = self.documents.document_end(now, valid_until, random_u32());
+        // 64 bits of the operating system's randomness: a serial is what a guesser would have to hit.
+        let mut random = [0u8; 8];
+        rand_core::RngCore::try_fill_bytes(&mut rand_core::OsRng, &mut random)
+            .map_err(|e| ServiceError::Unavailable(format!("the random source failed: {e}")))?;
+        let random = u64::from_le_bytes(random);
         let serial = new_serial(licence.city_code(), local_date(now), random);
         let document = self
             .sign_licence_document(

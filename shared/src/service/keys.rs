@@ -1,5 +1,6 @@
 //! Keys and certificates (R7): the IACA root and document signers, issued through the signer and kept as trust entries.
 
+use super::verification::IacaPin;
 use super::{authorise, ServiceError, Services};
 use crate::credential::cert::{self, Subject};
 use crate::kernel::access::Action;
@@ -108,24 +109,20 @@ impl Services {
     /// long the IACA lasts, published as metrics when a metrics sink is configured.
     pub async fn check_keys(&self) -> Result<KeyHealth, ServiceError> {
         let at = self.now();
-        let trust = self.records.trust().await?;
-        let validity = |entry: &TrustEntry| {
-            STANDARD
-                .decode(&entry.certificate)
-                .ok()
-                .and_then(|der| cert::validity(&der).ok())
-        };
+        // What verification and signing trust: the pinned IACA and the signers chaining to it (a row
+        // alone counts for nothing here either).
+        let trust = self.trust_set().await?;
         let iaca_end = trust
+            .iacas
             .iter()
-            .filter(|t| t.role == TrustRole::Iaca && t.status == TrustStatus::Active)
-            .filter_map(|t| validity(t).map(|(_, not_after)| not_after))
+            .filter_map(|(_, der)| cert::validity(der).ok().map(|(_, not_after)| not_after))
             .max();
         let needed = self.documents.period + self.documents.signer_margin;
         let signer_ends: Vec<DateTime<Utc>> = trust
+            .entries
             .iter()
             .filter(|t| t.role == TrustRole::DocumentSigner && t.status == TrustStatus::Active)
-            .filter_map(|t| validity(t).map(|(_, not_after)| not_after))
-            .filter(|not_after| iaca_end.is_some_and(|iaca| *not_after <= iaca))
+            .filter_map(|t| trust.signers.get(&t.kid).map(|s| s.not_after))
             .collect();
         let usable_signers = signer_ends.iter().filter(|end| **end - needed >= at).count();
         let last_usable = signer_ends.iter().max().map(|end| *end - needed);
@@ -135,7 +132,7 @@ impl Services {
             days_until_no_usable_signer: last_usable.map_or(0, |last| (last - at).num_days().max(0)),
             days_until_iaca_expiry: iaca_end.map_or(0, |end| (end - at).num_days().max(0)),
         };
-        if let Some(metrics) = &self.metrics {
+        if let Some(metrics) = &self.key_metrics {
             metrics
                 .publish(&[
                     Metric {
@@ -200,24 +197,37 @@ impl Services {
             created_at: now,
         };
         self.remember_trust(&entry).await?;
-        tracing::info!(kid = %entry.kid, "IACA certificate installed");
+        // The key administration made this root itself, so it knows its fingerprint first hand; every
+        // other process trusts it once its deployment configuration names it (IACA_SHA256).
+        if self.trust_cache.iaca_pin().is_none() {
+            self.trust_cache.pin_iaca(IacaPin::of(&der));
+        }
+        tracing::info!(kid = %entry.kid, sha256 = %IacaPin::of(&der), "IACA certificate installed");
         Ok(entry)
     }
 
-    /// Adds a document signer for `key_id`, certified by the active IACA. Earlier
-    /// document signers stay active until retired, so rotation breaks nothing.
+    /// Adds a document signer for `key_id`, certified by the pinned IACA (never by a root that is only a
+    /// row). Earlier document signers stay active until retired, so rotation breaks nothing.
     pub async fn add_document_signer(&self, authority: &Authority, key_id: &str) -> Result<TrustEntry, ServiceError> {
         let signer = self
             .signer
             .as_deref()
             .ok_or_else(|| ServiceError::Unavailable("no signer is configured".into()))?;
+        let pin = self.trust_cache.iaca_pin().ok_or_else(|| {
+            ServiceError::Unavailable(
+                "no IACA is pinned: set IACA_SHA256 to the fingerprint keys bootstrap printed".into(),
+            )
+        })?;
         let trust = self.records.trust().await?;
-        let iaca = trust
+        let (iaca, iaca_der) = trust
             .iter()
             .filter(|t| t.role == TrustRole::Iaca && t.status == TrustStatus::Active)
-            .max_by_key(|t| t.created_at)
-            .ok_or_else(|| ServiceError::Unavailable("install the IACA certificate first".into()))?;
-        let iaca_der = STANDARD.decode(&iaca.certificate).map_err(unavailable)?;
+            .filter_map(|t| STANDARD.decode(&t.certificate).ok().map(|der| (t, der)))
+            .filter(|(_, der)| pin.matches(der))
+            .max_by_key(|(t, _)| t.created_at)
+            .ok_or_else(|| {
+                ServiceError::Unavailable(format!("no active IACA certificate has the pinned fingerprint {pin}"))
+            })?;
         let public = signer.public_key(key_id).await.map_err(unavailable)?;
         let now = self.now();
         let subject = Subject {

@@ -60,8 +60,8 @@ pub struct Services {
     pub signer: Option<Arc<dyn Signer>>,
     /// Pushes notices to holders.
     pub notifier: Option<Arc<dyn Notifier>>,
-    /// Where the scheduled key check publishes (CloudWatch in AWS).
-    pub metrics: Option<Arc<dyn crate::kernel::metrics::Metrics>>,
+    /// Where the scheduled key check publishes (CloudWatch in AWS); only the refresh function has one.
+    pub key_metrics: Option<Arc<dyn crate::kernel::metrics::Metrics>>,
     /// Working days for the review service level (R4).
     pub calendar: WorkingCalendar,
     pub photo_rules: PhotoRules,
@@ -69,6 +69,12 @@ pub struct Services {
     pub disclosure: crate::verification::disclosure::Disclosure,
     /// The verification keys held in memory, shared by every clone.
     pub trust_cache: Arc<verification::TrustCache>,
+    /// How often each verifier organisation may verify: configuration, not code.
+    pub quotas: crate::verification::quota::Quotas,
+    /// The organisations found over quota in this process, shared by every clone.
+    pub spent_quotas: Arc<verification::SpentQuotas>,
+    /// Where the verification metrics go (the enumeration alarm reads them).
+    pub metrics: Arc<dyn crate::verification::ports::MetricSink>,
     pub limits: Limits,
     /// The signed document's life and which signer may sign it (issue 12).
     pub documents: crate::issuance::document::DocumentPolicy,
@@ -85,11 +91,14 @@ impl Services {
             issuer: None,
             signer: None,
             notifier: None,
-            metrics: None,
+            key_metrics: None,
             calendar: WorkingCalendar::shipped(),
             photo_rules: PhotoRules::default(),
             disclosure: crate::verification::disclosure::Disclosure::shipped(),
             trust_cache: Arc::new(verification::TrustCache::default()),
+            quotas: crate::verification::quota::Quotas::shipped(),
+            spent_quotas: Arc::new(verification::SpentQuotas::default()),
+            metrics: Arc::new(crate::adapters::embedded::metrics::EmbeddedMetrics::default()),
             limits: Limits::default(),
             documents: crate::issuance::document::DocumentPolicy::default(),
         }

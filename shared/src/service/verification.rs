@@ -2,6 +2,7 @@
 //! against the published keys, then online against the live record; every check is recorded.
 
 use super::{authorise, ServiceError, Services};
+use crate::credential::presentation::{self, SessionTranscript};
 use crate::credential::{barcode, cert, mdoc, showcode};
 use crate::issuance::edl::{self, ElectronicLicence};
 use crate::kernel::access::Action;
@@ -11,13 +12,15 @@ use crate::kernel::Colour;
 use crate::register::licence::{Licence, VehicleClass};
 use crate::verification::check::CheckRecord;
 use crate::verification::disclosure::disclose;
-use crate::verification::ports::{TrustEntry, TrustRole, TrustStatus};
+use crate::verification::metrics;
+use crate::verification::ports::{DrawnNonce, QuotaShard, TrustEntry, TrustRole, TrustStatus};
 use crate::verification::standing::standing;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
+use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -31,8 +34,14 @@ pub const MAX_MDOC_BASE64: usize = 700_000;
 pub const DOCUMENT_EXPIRED: &str = "document-expired";
 /// The purpose an officer's check is recorded under when none is stated.
 pub const ENFORCEMENT: &str = "traffic_enforcement";
+/// How long a drawn nonce may be presented: time to show it to the app and for the holder to consent.
+pub const NONCE_SECONDS: i64 = 120;
+/// A drawn nonce's bytes (256 bits: never drawn twice, never guessed).
+pub const NONCE_BYTES: usize = 32;
+/// How long a quota counter is kept after its window ends (garbage collection only).
+const QUOTA_KEPT_SECONDS: i64 = 3600;
 
-/// `POST /verifications`: exactly one of `code`, `barcode`, `mdoc`.
+/// `POST /verifications`: exactly one of `code`, `barcode`, `mdoc`, `deviceResponse` (with its `nonce`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct VerificationRequest {
@@ -40,9 +49,16 @@ pub struct VerificationRequest {
     pub code: Option<String>,
     #[serde(default)]
     pub barcode: Option<String>,
-    /// An ISO 18013-5 `IssuerSigned` or `DeviceResponse`, base64.
+    /// An ISO 18013-5 `IssuerSigned`, base64 (officers only: it proves the issuer's data, not who holds it).
     #[serde(default)]
     pub mdoc: Option<String>,
+    /// The holder's ISO 18013-5 `DeviceResponse`, base64, signed by the device over the online session
+    /// transcript of `nonce` (see `credential::presentation`).
+    #[serde(default)]
+    pub device_response: Option<String>,
+    /// The nonce this verifier drew (`POST /verifications/nonces`), as it was handed out.
+    #[serde(default)]
+    pub nonce: Option<String>,
     /// Required of a relying party: one of the configured purposes.
     #[serde(default)]
     pub purpose: Option<String>,
@@ -72,7 +88,21 @@ pub struct VerificationResult {
     /// When the live state was read; absent when the check stopped before it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub live_state_at: Option<DateTime<Utc>>,
+    /// How long ago the show code was made (its `iat`), for a code that verified: a screenshot is old.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code_age_seconds: Option<i64>,
     pub check_id: String,
+}
+
+/// `POST /verifications/nonces`: a fresh nonce for one device-bound presentation.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NonceAnswer {
+    /// base64url without padding; the app decodes it to the bytes of the online handover.
+    pub nonce: String,
+    pub expires_at: DateTime<Utc>,
+    /// The session transcript the holder's device signs over, in CBOR diagnostic notation.
+    pub session_transcript: String,
 }
 
 /// A document signer whose certificate chains to an active IACA.
@@ -94,10 +124,47 @@ pub struct TrustSet {
     pub entries: Vec<TrustEntry>,
 }
 
-/// Shared across requests of one process (one Lambda container).
+/// The IACA root a deployment trusts: the SHA-256 of its certificate, from the deployment's configuration
+/// (`IACA_SHA256`), never from the records. Anyone who can write a row can add an IACA row; only the
+/// certificate whose fingerprint was configured becomes a trust root.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IacaPin([u8; 32]);
+
+/// A fingerprint that is not 64 hexadecimal digits.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("an IACA fingerprint is the SHA-256 of its certificate: 64 hexadecimal digits (colons allowed)")]
+pub struct InvalidPin;
+
+impl IacaPin {
+    /// The fingerprint of a DER certificate.
+    pub fn of(certificate_der: &[u8]) -> IacaPin {
+        IacaPin(Sha256::digest(certificate_der).into())
+    }
+
+    /// `3fa4...` as `edl-local keys bootstrap` prints it; upper case and `AB:CD:...` (as openssl prints it) too.
+    pub fn parse(text: &str) -> Result<IacaPin, InvalidPin> {
+        let digits: String = text.trim().chars().filter(|c| *c != ':').collect();
+        let bytes = hex::decode(digits).map_err(|_| InvalidPin)?;
+        bytes.try_into().map(IacaPin).map_err(|_| InvalidPin)
+    }
+
+    pub fn matches(&self, certificate_der: &[u8]) -> bool {
+        IacaPin::of(certificate_der) == *self
+    }
+}
+
+impl std::fmt::Display for IacaPin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&hex::encode(self.0))
+    }
+}
+
+/// Shared across requests of one process (one Lambda container), with the pinned IACA.
 #[derive(Default)]
 pub struct TrustCache {
     inner: Mutex<Option<(DateTime<Utc>, Arc<TrustSet>)>>,
+    /// None: no IACA is trusted, so no document signer, and nothing verifies or signs.
+    pin: Mutex<Option<IacaPin>>,
 }
 
 impl TrustCache {
@@ -106,6 +173,45 @@ impl TrustCache {
             *inner = None;
         }
     }
+
+    /// Trusts the IACA whose certificate has this fingerprint (and no other).
+    pub fn pin_iaca(&self, pin: IacaPin) {
+        if let Ok(mut current) = self.pin.lock() {
+            *current = Some(pin);
+        }
+        self.clear();
+    }
+
+    pub fn iaca_pin(&self) -> Option<IacaPin> {
+        self.pin.lock().ok().and_then(|pin| *pin)
+    }
+}
+
+/// The organisations this process found over their quota, with the end of that window: refused again without
+/// a write until it ends (otherwise every refused request would cost one conditional write per shard).
+#[derive(Default)]
+pub struct SpentQuotas {
+    inner: Mutex<HashMap<String, i64>>,
+}
+
+impl SpentQuotas {
+    fn until(&self, organisation: &str, now: i64) -> Option<i64> {
+        let inner = self.inner.lock().ok()?;
+        inner.get(organisation).copied().filter(|end| *end > now)
+    }
+
+    fn remember(&self, organisation: String, window_end: i64, now: i64) {
+        if let Ok(mut inner) = self.inner.lock() {
+            inner.retain(|_, end| *end > now);
+            inner.insert(organisation, window_end);
+        }
+    }
+}
+
+/// Where a request was counted against its organisation's quota.
+pub(super) struct CountedRequest {
+    shard: QuotaShard,
+    expires_at: i64,
 }
 
 /// The public trust document (`GET /.well-known/edl/trust`).
@@ -172,15 +278,22 @@ impl Services {
                 }
             }
         }
-        let entries = self.records.trust().await?;
+        let stored = self.records.trust().await?;
         let decode = |e: &TrustEntry| STANDARD.decode(&e.certificate).ok();
-        let iacas: Vec<(String, Vec<u8>)> = entries
+        // A row makes an IACA trusted only if its certificate is the pinned one: a row written by anyone
+        // else who can write the table (a forged root, with signers under it) is ignored.
+        let pin = self.trust_cache.iaca_pin();
+        let pinned = |e: &TrustEntry| decode(e).is_some_and(|der| pin.is_some_and(|pin| pin.matches(&der)));
+        for ignored in stored.iter().filter(|e| e.role == TrustRole::Iaca && !pinned(e)) {
+            tracing::warn!(kid = %ignored.kid, pinned = pin.is_some(), "IACA row ignored: not the pinned certificate");
+        }
+        let iacas: Vec<(String, Vec<u8>)> = stored
             .iter()
-            .filter(|e| e.role == TrustRole::Iaca && e.status == TrustStatus::Active)
+            .filter(|e| e.role == TrustRole::Iaca && e.status == TrustStatus::Active && pinned(e))
             .filter_map(|e| decode(e).map(|der| (e.kid.clone(), der)))
             .collect();
         let mut signers = HashMap::new();
-        for entry in entries.iter().filter(|e| e.role == TrustRole::DocumentSigner) {
+        for entry in stored.iter().filter(|e| e.role == TrustRole::DocumentSigner) {
             let Some(der) = decode(entry) else { continue };
             // A document signer is trusted only if it chains to one of our IACAs;
             // checked once here, at a time inside its own validity.
@@ -204,6 +317,14 @@ impl Services {
                 }
             }
         }
+        // What signing picks from and the trust document publishes: the pinned IACA and the signers under it.
+        let entries = stored
+            .into_iter()
+            .filter(|e| match e.role {
+                TrustRole::Iaca => iacas.iter().any(|(kid, _)| *kid == e.kid),
+                TrustRole::DocumentSigner => signers.contains_key(&e.kid),
+            })
+            .collect();
         let set = Arc::new(TrustSet {
             iacas,
             signers,
@@ -289,6 +410,7 @@ impl Services {
                     })?
             }
         };
+        let counted = self.spend_quota(caller).await?;
         let purpose = request.purpose.clone().unwrap_or_else(|| ENFORCEMENT.to_string());
         if role == Role::Officer
             && request.purpose.is_some()
@@ -301,23 +423,69 @@ impl Services {
             request.code.is_some(),
             request.barcode.is_some(),
             request.mdoc.is_some(),
+            request.device_response.is_some(),
         ]
         .iter()
         .filter(|p| **p)
         .count();
         if presented != 1 {
             return Err(ServiceError::invalid(
-                "Present exactly one of code (the QR content), barcode (the serial with its check character) or mdoc.",
+                "Present exactly one of code (the QR content), barcode (the serial with its check character), mdoc \
+                 or deviceResponse (with its nonce).",
+            ));
+        }
+        if request.device_response.is_some() != request.nonce.is_some() {
+            return Err(ServiceError::invalid(
+                "A deviceResponse is presented with the nonce it was signed over (from POST /verifications/nonces), \
+                 and a nonce only with a deviceResponse.",
             ));
         }
         let now = self.now();
+        // Knowing a serial, or holding a copy of someone's mdoc, proves nothing about who presents it: only an
+        // officer, who compares the portrait with the person in front of them, may present either.
+        if role != Role::Officer {
+            if request.barcode.is_some() {
+                self.measure(caller, &counted, Some("barcode-not-allowed"), now).await?;
+                return Err(ServiceError::PresentationNotAllowed {
+                    method: "barcode",
+                    detail: "A relying party cannot look a licence up by its serial: present the holder's show code \
+                             (code) or the holder's device-bound presentation (deviceResponse over a nonce from \
+                             POST /verifications/nonces)."
+                        .into(),
+                });
+            }
+            if request.mdoc.is_some() {
+                return Err(ServiceError::PresentationNotAllowed {
+                    method: "mdoc",
+                    detail: "A relying party cannot accept a bare mdoc, which anyone holding a copy could present: \
+                             present the holder's device-bound presentation (deviceResponse over a nonce from \
+                             POST /verifications/nonces) or show code (code)."
+                        .into(),
+                });
+            }
+        }
+        let mut code_age_seconds = None;
         let (method, outcome) = if let Some(code) = &request.code {
             if code.len() > MAX_CODE_LENGTH {
                 return Err(ServiceError::TooLarge { limit: MAX_CODE_LENGTH });
             }
-            ("code", self.check_code(code, showcode::CodeKind::Licence, now).await?)
+            let claims = self.check_code_claims(code, showcode::CodeKind::Licence, now).await?;
+            if let Ok(claims) = &claims {
+                code_age_seconds = Some((now.timestamp() - claims.issued_at).max(0));
+            }
+            ("code", claims.map(|c| c.serial))
         } else if let Some(serial) = &request.barcode {
             ("barcode", check_barcode(serial))
+        } else if let Some(text) = &request.device_response {
+            if text.len() > MAX_MDOC_BASE64 {
+                return Err(ServiceError::TooLarge { limit: MAX_MDOC_BASE64 });
+            }
+            let nonce = request.nonce.as_deref().unwrap_or_default();
+            (
+                "device",
+                self.check_device_response(caller, text, nonce, &LICENCE_DOCUMENT, now)
+                    .await?,
+            )
         } else {
             let text = request.mdoc.as_deref().unwrap_or_default();
             if text.len() > MAX_MDOC_BASE64 {
@@ -413,6 +581,7 @@ impl Services {
             reason: reason.clone(),
         };
         self.records.record(&check).await?;
+        self.measure(caller, &counted, reason.as_deref(), now).await?;
         tracing::info!(check = %check.id, valid, reason = ?reason, method, "verification recorded");
         Ok(VerificationResult {
             valid,
@@ -425,8 +594,135 @@ impl Services {
             disclosed,
             checked_at: now,
             live_state_at: live.as_ref().map(|_| now),
+            code_age_seconds,
             check_id: check.id,
         })
+    }
+
+    /// `POST /verifications/nonces`: a fresh single-use nonce for a device-bound presentation (R7), kept for
+    /// [`NONCE_SECONDS`] and bound to the verifier who drew it.
+    pub async fn draw_nonce(&self, caller: &Caller) -> Result<NonceAnswer, ServiceError> {
+        authorise(caller, Action::DrawNonce)?;
+        self.spend_quota(caller).await?;
+        let mut bytes = [0u8; NONCE_BYTES];
+        rand_core::RngCore::try_fill_bytes(&mut rand_core::OsRng, &mut bytes)
+            .map_err(|e| ServiceError::Unavailable(format!("the random source failed: {e}")))?;
+        let nonce = URL_SAFE_NO_PAD.encode(bytes);
+        let expires_at = self.now() + Duration::seconds(NONCE_SECONDS);
+        self.records
+            .keep_nonce(&DrawnNonce {
+                nonce: nonce.clone(),
+                verifier_id: caller.id.clone(),
+                expires_at: expires_at.timestamp(),
+            })
+            .await?;
+        Ok(NonceAnswer {
+            session_transcript: format!(
+                "[null, null, [\"{}\", h'{}']]",
+                presentation::ONLINE_HANDOVER,
+                hex::encode(bytes)
+            ),
+            nonce,
+            expires_at,
+        })
+    }
+
+    /// The verification metric of one attempt; a miss is also counted on the shard the request was counted
+    /// on, and the organisation's misses in this window estimated from it (its count times the shards: the
+    /// shards are picked at random).
+    async fn measure(
+        &self,
+        caller: &Caller,
+        counted: &CountedRequest,
+        reason: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<(), ServiceError> {
+        let miss = metrics::is_miss(reason);
+        let window_misses = if miss {
+            let shard_misses = self.records.count_miss(&counted.shard, counted.expires_at).await?;
+            Some(shard_misses.saturating_mul(u64::from(self.quotas.shards.max(1))))
+        } else {
+            None
+        };
+        self.metrics
+            .verification(&metric_organisation(caller), miss, window_misses, now);
+        Ok(())
+    }
+
+    /// Counts one request against the caller's organisation's quota for the current window; refused (429)
+    /// when every shard of its counter is full. See `verification::quota` for the sharding.
+    pub(super) async fn spend_quota(&self, caller: &Caller) -> Result<CountedRequest, ServiceError> {
+        let organisation = match &caller.organisation {
+            Some(organisation) => organisation.clone(),
+            // A verifier without an organisation is an organisation of its own.
+            None => format!("subject:{}", caller.id),
+        };
+        let requests = self.quotas.requests_of(&organisation);
+        let now = self.now().timestamp();
+        if let Some(window_end) = self.spent_quotas.until(&organisation, now) {
+            return Err(ServiceError::QuotaExceeded {
+                requests,
+                retry_after_seconds: window_end - now,
+            });
+        }
+        let (window_start, window_end) = self.quotas.window(now);
+        let shards = self.quotas.shards.max(1);
+        // A random first shard spreads one organisation's writes over its shards' partitions.
+        let first = u32::from(uuid::Uuid::new_v4().as_bytes()[0]) % shards;
+        for step in 0..shards {
+            let shard = (first + step) % shards;
+            let limit = self.quotas.shard_limit(requests, shard);
+            if limit == 0 {
+                continue;
+            }
+            let key = QuotaShard {
+                organisation: organisation.clone(),
+                window_start,
+                shard,
+            };
+            let expires_at = window_end + QUOTA_KEPT_SECONDS;
+            if self.records.count_request(&key, limit, expires_at).await? {
+                return Ok(CountedRequest { shard: key, expires_at });
+            }
+        }
+        self.spent_quotas.remember(organisation, window_end, now);
+        Err(ServiceError::QuotaExceeded {
+            requests,
+            retry_after_seconds: window_end - now,
+        })
+    }
+
+    /// A device-bound presentation: the nonce consumed (once, whatever follows), then the DeviceResponse
+    /// verified over the online transcript of that nonce, its certificate chained to our IACA.
+    async fn check_device_response(
+        &self,
+        caller: &Caller,
+        text: &str,
+        nonce: &str,
+        kind: &DocumentKind,
+        now: DateTime<Utc>,
+    ) -> Result<Result<String, Failure>, ServiceError> {
+        let Ok(bytes) = STANDARD.decode(text.trim()) else {
+            return Ok(Err(fail("bad-base64", "The deviceResponse is not base64.")));
+        };
+        let nonce = nonce.trim();
+        let transcript = match URL_SAFE_NO_PAD.decode(nonce) {
+            Ok(raw) => match SessionTranscript::online(&raw) {
+                Ok(transcript) => transcript,
+                Err(e) => return Ok(Err(fail(e.code(), e.to_string()))),
+            },
+            Err(_) => return Ok(Err(fail("bad-nonce", "The nonce is not base64url."))),
+        };
+        if !self.records.take_nonce(nonce, &caller.id, now.timestamp()).await? {
+            return Ok(Err(fail(
+                "unknown-nonce",
+                "The nonce is not one you drew, was used already, or has expired; draw a fresh one.",
+            )));
+        }
+        match presentation::verify_device_response(&bytes, kind.doc_type, &transcript, now, SKEW_SECONDS) {
+            Ok(verified) => Ok(self.chained_serial(&verified, kind, None).await?),
+            Err(e) => Ok(Err(fail(e.code(), e.to_string()))),
+        }
     }
 
     /// The show code, in order: format, known key, signature, validity. The serial when all pass.
@@ -436,6 +732,19 @@ impl Services {
         kind: showcode::CodeKind,
         now: DateTime<Utc>,
     ) -> Result<Result<String, Failure>, ServiceError> {
+        Ok(self
+            .check_code_claims(code, kind, now)
+            .await?
+            .map(|claims| claims.serial))
+    }
+
+    /// [`Self::check_code`], handing back the verified claims.
+    async fn check_code_claims(
+        &self,
+        code: &str,
+        kind: showcode::CodeKind,
+        now: DateTime<Utc>,
+    ) -> Result<Result<showcode::ShowClaims, Failure>, ServiceError> {
         let signed = match showcode::decode(code.trim(), kind, showcode::DEFAULT_MAX_INFLATED) {
             Ok(signed) => signed,
             Err(e) => return Ok(Err(fail(e.code(), e.to_string()))),
@@ -466,7 +775,7 @@ impl Services {
                 "The key that signed the code is outside its certificate's validity.",
             )));
         }
-        Ok(Ok(signed.claims.serial))
+        Ok(Ok(signed.claims))
     }
 
     /// An mdoc: structure, signature and digests, its certificate chaining to our IACA, validity.
@@ -479,22 +788,37 @@ impl Services {
         let Ok(bytes) = STANDARD.decode(text.trim()) else {
             return Ok(Err(fail("bad-base64", "The mdoc is not base64.")));
         };
-        // A DeviceResponse (what a holder's device presents) carries the
-        // IssuerSigned of its first document; its device signature binds it to a
-        // proximity session transcript, which an online check does not have.
-        let bytes = issuer_signed_of_device_response(&bytes).unwrap_or(bytes);
+        // A DeviceResponse is only as good as its device signature, which needs the verifier's nonce: taking
+        // its IssuerSigned and ignoring the rest would accept one signed by any key, under any docType.
+        if is_device_response(&bytes) {
+            return Ok(Err(fail(
+                "device-response-needs-nonce",
+                "This is a DeviceResponse: present it as deviceResponse, with the nonce it was signed over.",
+            )));
+        }
         let (verified, document_ended) = match mdoc::verify_document(&bytes, kind.doc_type, now, SKEW_SECONDS) {
             Ok(v) => (v, None),
-            // A document past its validUntil is refused with its own reason; checked as of its
+            // A licence document past its validUntil is refused with its own reason; checked as of its
             // last second, so that the serial it names is known and a licence that ended says so.
             Err(e @ mdoc::MdocError::Expired { valid_until, .. }) if kind.doc_type == mdoc::DOC_TYPE => {
                 match mdoc::verify_document(&bytes, kind.doc_type, valid_until, SKEW_SECONDS) {
                     Ok(v) => (v, Some(e)),
-                    Err(_) => return Ok(Err(fail(mdoc_reason(&e), e.to_string()))),
+                    Err(_) => return Ok(Err(fail(e.code(), e.to_string()))),
                 }
             }
-            Err(e) => return Ok(Err(fail(mdoc_reason(&e), e.to_string()))),
+            Err(e) => return Ok(Err(fail(e.code(), e.to_string()))),
         };
+        self.chained_serial(&verified, kind, document_ended).await
+    }
+
+    /// The serial of an mdoc whose issuer data verified, once its certificate chains to one of our IACAs.
+    /// `document_ended`: the document verified as of its last second, and is refused as `document-expired`.
+    async fn chained_serial(
+        &self,
+        verified: &mdoc::VerifiedMdoc,
+        kind: &DocumentKind,
+        document_ended: Option<mdoc::MdocError>,
+    ) -> Result<Result<String, Failure>, ServiceError> {
         let trust = self.trust_set().await?;
         let chained = trust.iacas.iter().any(|(_, iaca)| {
             cert::verify_document_signer(iaca, &verified.document_signer_der, verified.signed).is_ok()
@@ -558,47 +882,34 @@ fn probe_time(der: &[u8]) -> Option<DateTime<Utc>> {
     Some(from + Duration::seconds(1))
 }
 
-/// The first document's `issuerSigned`, re-encoded, when `bytes` is a DeviceResponse.
-fn issuer_signed_of_device_response(bytes: &[u8]) -> Option<Vec<u8>> {
-    let value: ciborium::Value = ciborium::de::from_reader(bytes).ok()?;
-    let map = value.as_map()?;
-    let documents = map
-        .iter()
-        .find(|(k, _)| k.as_text() == Some("documents"))
-        .and_then(|(_, v)| v.as_array())?;
-    let first = documents.first()?.as_map()?;
-    let issuer_signed = first
-        .iter()
-        .find(|(k, _)| k.as_text() == Some("issuerSigned"))
-        .map(|(_, v)| v.clone())?;
-    let mut out = Vec::new();
-    ciborium::ser::into_writer(&issuer_signed, &mut out).ok()?;
-    Some(out)
+/// Whether `bytes` is a CBOR map with a `documents` or `status` entry: a DeviceResponse, not an IssuerSigned.
+fn is_device_response(bytes: &[u8]) -> bool {
+    let Ok(value) = ciborium::de::from_reader::<ciborium::Value, _>(bytes) else {
+        return false;
+    };
+    value.as_map().is_some_and(|map| {
+        map.iter()
+            .any(|(k, _)| matches!(k.as_text(), Some("documents") | Some("status")))
+    })
+}
+
+/// The organisation a verification metric is counted under (never the verifier's subject: no names in metrics).
+fn metric_organisation(caller: &Caller) -> String {
+    caller
+        .organisation
+        .clone()
+        .unwrap_or_else(|| metrics::NO_ORGANISATION.to_string())
 }
 
 fn check_barcode(value: &str) -> Result<String, Failure> {
     let value = value.trim();
-    if value.len() != 21 || !barcode::check_character_valid(value) {
+    if value.len() != edl::SERIAL_DIGITS + 1 || !barcode::check_character_valid(value) {
         return Err(fail(
             "bad-check-character",
             "The barcode is not a licence serial with a valid check character.",
         ));
     }
-    Ok(value[..20].to_string())
-}
-
-fn mdoc_reason(e: &mdoc::MdocError) -> &'static str {
-    use mdoc::MdocError::*;
-    match e {
-        BadSignature | KeyMismatch => "bad-signature",
-        MissingDigest { .. } | DigestMismatch { .. } => "digest-mismatch",
-        NotYetValid { .. } => "not-yet-valid",
-        Expired { .. } => "expired",
-        WrongDocType { .. } => "wrong-doc-type",
-        UnsupportedAlgorithm(_) | UnsupportedDigestAlgorithm(_) => "wrong-algorithm",
-        Certificate(_) => "untrusted-certificate",
-        _ => "bad-mdoc",
-    }
+    Ok(value[..edl::SERIAL_DIGITS].to_string())
 }
 
 fn live_detail(reason: &str) -> String {

@@ -16,7 +16,7 @@ pub struct CheckRecord {
     pub organisation: Option<String>,
     pub role: Role,
     pub purpose: String,
-    /// `code`, `barcode` or `mdoc`.
+    /// `code`, `barcode`, `mdoc` or `device` (a device-bound presentation).
     pub method: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub serial: Option<String>,

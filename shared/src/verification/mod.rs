@@ -2,5 +2,7 @@
 
 pub mod check;
 pub mod disclosure;
+pub mod metrics;
 pub mod ports;
+pub mod quota;
 pub mod standing;

@@ -170,3 +170,113 @@ async fn a_throttled_signer_is_counted_and_leaves_the_application_to_be_issued_o
     assert_eq!(count(&calls, "kms", "Sign"), 1);
     assert_eq!(count(&calls, "dynamodb", "TransactWriteItems"), 1);
 }
+
+/// IAM's `StringLike`: `*` any run of characters, `?` any one.
+fn like(pattern: &str, value: &str) -> bool {
+    let (p, v): (Vec<char>, Vec<char>) = (pattern.chars().collect(), value.chars().collect());
+    let mut matches = vec![vec![false; v.len() + 1]; p.len() + 1];
+    matches[0][0] = true;
+    for i in 1..=p.len() {
+        for j in 0..=v.len() {
+            matches[i][j] = match p[i - 1] {
+                '*' => matches[i - 1][j] || (j > 0 && matches[i][j - 1]),
+                '?' => j > 0 && matches[i - 1][j - 1],
+                c => j > 0 && v[j - 1] == c && matches[i - 1][j - 1],
+            };
+        }
+    }
+    matches[p.len()][v.len()]
+}
+
+/// The DynamoDB grants of a function in `template.yaml`: (action, "table" or the index's name, LeadingKeys patterns);
+/// none for a function the template does not have.
+fn grants_of(template: &serde_norway::Value, binary: &str) -> Vec<(String, String, Vec<String>)> {
+    let text = |v: &serde_norway::Value| -> String {
+        match v {
+            serde_norway::Value::Tagged(tagged) => tagged.value.as_str().unwrap_or("").to_string(),
+            other => other.as_str().unwrap_or("").to_string(),
+        }
+    };
+    let list = |v: &serde_norway::Value| v.as_sequence().cloned().unwrap_or_default();
+    let function = template["Resources"]
+        .as_mapping()
+        .and_then(|resources| {
+            resources
+                .values()
+                .find(|r| r["Metadata"]["BuildProperties"]["Binary"].as_str() == Some(binary))
+        })
+        .cloned()
+        .unwrap_or_default();
+    let mut grants = Vec::new();
+    for policy in list(&function["Properties"]["Policies"]) {
+        for statement in list(&policy["Statement"]) {
+            let target = match text(&statement["Resource"]).as_str() {
+                "RecordsTable.Arn" => "table".to_string(),
+                other => match other.strip_prefix("${RecordsTable.Arn}/index/") {
+                    Some(index) => index.to_string(),
+                    None => continue,
+                },
+            };
+            let keys: Vec<String> = list(&statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"])
+                .iter()
+                .filter_map(|k| k.as_str().map(str::to_string))
+                .collect();
+            for action in list(&statement["Action"]) {
+                grants.push((text(&action), target.clone(), keys.clone()));
+            }
+        }
+    }
+    grants
+}
+
+/// Every DynamoDB call each operation made, in every run (the first, cold, one too), is one its function's
+/// policy in `template.yaml` allows on the partition it touched: a partition missing from a function's
+/// `dynamodb:LeadingKeys` would be an outage in AWS, which the emulator (no IAM) would not show.
+#[tokio::test]
+async fn every_call_counted_is_allowed_by_its_functions_partitions() {
+    let measurement = measure(&Options {
+        upstream: edl_tests::aws_endpoint(),
+        flows: vec![Flow::OnFile, Flow::NewPhoto, Flow::Truck, Flow::Expiry],
+        runs: 2,
+        expiry_items: 3,
+    })
+    .await
+    .expect("the flows ran against the emulator");
+    let template: serde_norway::Value = serde_norway::from_str(edl_local_api::routes::TEMPLATE).expect("template.yaml");
+    let mut checked = 0;
+    for spec in edl_capacity::scenario::OPERATIONS {
+        let (Some(function), Some(measured)) = (spec.function, measurement.get(spec.id)) else {
+            continue;
+        };
+        let grants = grants_of(&template, function);
+        assert!(!grants.is_empty(), "{function}: its table permissions in template.yaml");
+        for call in measured.runs.iter().flatten().filter(|c| c.service == "dynamodb") {
+            let Some(usage) = &call.dynamo else { continue };
+            // A transaction's items are puts and deletes (never updates) in this code.
+            let actions: Vec<String> = match call.operation.as_str() {
+                "TransactWriteItems" => vec!["dynamodb:PutItem".into(), "dynamodb:DeleteItem".into()],
+                other => vec![format!("dynamodb:{other}")],
+            };
+            for touch in &usage.touches {
+                let target = if touch.target.starts_with(edl_capacity::scenario::TABLE_PREFIX) {
+                    "table"
+                } else if call.operation == "Query" {
+                    touch.target.as_str()
+                } else {
+                    // An index entry a write moved: IAM checks the item's table partition, counted apart.
+                    continue;
+                };
+                let allowed = grants.iter().any(|(action, on, keys)| {
+                    actions.contains(action) && on == target && keys.iter().any(|k| like(k, &touch.key))
+                });
+                assert!(
+                    allowed,
+                    "{}: {function} made {} on {target} partition {}, which its policy does not allow",
+                    spec.id, call.operation, touch.key
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 50, "{checked} partitions checked");
+}

@@ -1,7 +1,6 @@
 //! The applications context's ports on DynamoDB: applications (`APP#<id>`) with their open-application lock,
 //! photo claims (`PHOTO#<sha256>`), and the photo review queue (`REVIEW` in the `queue` index).
 
-use super::register::licence_pk;
 use super::{decode, encode, s, sortable, unavailable, with_expiry, DynamoRecords, Item};
 use crate::applications::application::{Application, ApplicationState};
 use crate::applications::ports::{ApplicationStore, PhotoClaim, PhotoClaims};
@@ -12,6 +11,12 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{Delete, TransactWriteItem};
 
 const REVIEW_QUEUE: &str = "REVIEW";
+
+/// The open-application lock's partition: apart from the licence, so that the functions that take and release
+/// it may never write the licence (least privilege by partition, `template.yaml`).
+fn open_application_pk(number: &str) -> String {
+    format!("OPENAPP#{number}")
+}
 
 fn app_pk(id: &str) -> String {
     format!("APP#{id}")
@@ -37,7 +42,7 @@ impl DynamoRecords {
     pub(super) fn release_slot(&self, application: &Application) -> Result<TransactWriteItem, StoreError> {
         let delete = Delete::builder()
             .table_name(&self.table)
-            .key("pk", s(licence_pk(&application.licence_number)))
+            .key("pk", s(open_application_pk(&application.licence_number)))
             .key("sk", s("OPEN_APPLICATION"))
             .condition_expression("attribute_not_exists(pk) OR applicationId = :id")
             .expression_attribute_values(":id", s(&application.id))
@@ -54,7 +59,7 @@ impl ApplicationStore for DynamoRecords {
         let mut items = Vec::with_capacity(2);
         if application.state.is_open() {
             let mut slot = Item::new();
-            slot.insert("pk".into(), s(licence_pk(&application.licence_number)));
+            slot.insert("pk".into(), s(open_application_pk(&application.licence_number)));
             slot.insert("sk".into(), s("OPEN_APPLICATION"));
             slot.insert("kind".into(), s("open-application"));
             slot.insert("applicationId".into(), s(&application.id));
@@ -77,7 +82,7 @@ impl ApplicationStore for DynamoRecords {
             Err(StoreError::OpenApplicationExists { .. }) => {
                 // Name the application that holds the slot, so the client can continue it.
                 let slot = self
-                    .get(licence_pk(&application.licence_number), "OPEN_APPLICATION")
+                    .get(open_application_pk(&application.licence_number), "OPEN_APPLICATION")
                     .await?;
                 let existing = slot
                     .and_then(|i| i.get("applicationId").cloned())

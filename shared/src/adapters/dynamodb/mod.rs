@@ -2,15 +2,22 @@
 //! where two items change together.
 //!
 //! Keys (`pk`, `sk`):
-//! - `LICENCE#<number>` / `LICENCE`: the paper licence; `CHANGE#<at>#<version>`: its changes;
-//!   `OPEN_APPLICATION`: the lock that allows one open application per licence.
+//! - `LICENCE#<number>` / `LICENCE`: the paper licence; `CHANGE#<at>#<version>`: its changes.
+//! - `OPENAPP#<number>` / `OPEN_APPLICATION`: the lock that allows one open application per
+//!   licence, in a partition of its own so that the functions that take and release it may
+//!   never write the licence (least privilege by partition, `template.yaml`).
 //! - `HOLDER#<identity>` / `LICENCE`: which licence a holder has.
 //! - `APP#<id>` / `APP`: an application with its history.
 //! - `ROLLOUT` / `CITY#<code>`, `WAVE#<id>`, `CHANGE#<at>#<id>`: the staged rollout.
 //! - `PHOTO#<sha256>` / `PHOTO`: which holder submitted these image bytes (R15).
-//! - `EDL#<serial>` / `EDL`: an issued electronic licence; `SHOWCODE`: its current show code.
+//! - `EDL#<serial>` / `EDL`: an issued electronic licence.
+//! - `SHOWCODE#<serial>` / `SHOWCODE`: its current show code, apart from the licence so that
+//!   the licence function may keep codes and never write a licence.
 //! - `HOLDER#<identity>` / `EDL`: the serial of the holder's latest electronic licence.
 //! - `TRUST` / `<role>#<kid>`: certificates and the keys behind them.
+//! - `NONCE#<nonce>` / `NONCE`: a verifier's drawn nonce until it is consumed (a conditional delete).
+//! - `QUOTA#<organisation>#<window start>#<shard>` / `QUOTA`: one shard of an organisation's
+//!   verification count in one window (conditional atomic adds).
 //! - `CHECKS#<holder>` / `<at>#<id>`: who verified the holder's licences (R15);
 //!   `CHECKS#unmatched#<day>` for codes that named no known licence.
 //!

@@ -1,4 +1,4 @@
-//! The mechanisms several contexts share, on DynamoDB: the show-code cache (`SHOWCODE` beside its credential),
+//! The mechanisms several contexts share, on DynamoDB: the show-code cache (`SHOWCODE#<serial>` or beside its pass),
 //! the check logs (`<log>#<holder or serial>` / `<time>#<id>`), and the sparse `expiry` and `refresh` indexes.
 
 use super::truck::pass_pk;
@@ -16,16 +16,17 @@ use async_trait::async_trait;
 use chrono::NaiveDate;
 use serde::de::DeserializeOwned;
 
-/// The partition of the credential a show code is kept beside.
-fn credential_pk(kind: CodeKind, serial: &str) -> String {
+/// The partition a show code is kept in: a licence's in its own (`SHOWCODE#`), so that the licence function
+/// may keep codes and never write a licence; a truck pass's beside the pass, which the pass function writes anyway.
+fn code_pk(kind: CodeKind, serial: &str) -> String {
     match kind {
-        CodeKind::Licence => format!("EDL#{serial}"),
+        CodeKind::Licence => format!("SHOWCODE#{serial}"),
         CodeKind::TruckPass => pass_pk(serial),
     }
 }
 
 impl DynamoRecords {
-    /// Keeps a show code beside its credential (`pk`), replacing the previous one.
+    /// Keeps a show code in its partition (`pk`), replacing the previous one.
     async fn put_show_code(&self, pk: String, code: &CachedShowCode) -> Result<(), StoreError> {
         let mut item = encode(code, pk, "SHOWCODE".into(), "show-code")?;
         // Garbage collection only: the code itself says when it expires.
@@ -60,14 +61,14 @@ impl DynamoRecords {
 #[async_trait]
 impl ShowCodeCache for DynamoRecords {
     async fn cached_code(&self, kind: CodeKind, serial: &str) -> Result<Option<CachedShowCode>, StoreError> {
-        self.get(credential_pk(kind, serial), "SHOWCODE")
+        self.get(code_pk(kind, serial), "SHOWCODE")
             .await?
             .map(decode)
             .transpose()
     }
 
     async fn keep_code(&self, kind: CodeKind, serial: &str, code: &CachedShowCode) -> Result<(), StoreError> {
-        self.put_show_code(credential_pk(kind, serial), code).await
+        self.put_show_code(code_pk(kind, serial), code).await
     }
 }
 

@@ -5,6 +5,7 @@
 
 mod applications;
 mod issuance;
+pub mod metrics;
 pub mod notices;
 pub mod photos;
 mod register;
@@ -63,6 +64,12 @@ struct State {
     passes: HashMap<String, TruckPass>,
     /// plate -> version of its pass list (raised by every new pass).
     pass_lists: HashMap<String, u64>,
+    /// The verifiers' drawn nonces, until consumed.
+    nonces: HashMap<String, crate::verification::ports::DrawnNonce>,
+    /// (organisation, window start, shard) -> requests counted.
+    quota_counts: HashMap<(String, i64, u32), u64>,
+    /// (organisation, window start, shard) -> misses counted.
+    quota_misses: HashMap<(String, i64, u32), u64>,
 }
 
 impl State {
