@@ -938,6 +938,22 @@ async fn quotas_per_organisation(mut h: Harness) {
         assert_eq!(nonce(officer()).await.status, 201);
     }
     assert_eq!(nonce(officer()).await.status, 429);
+    // A truck pass check is a lookup by a verifier too: it counts against the same quota.
+    let pass_check = call(
+        &h.services,
+        json_request(
+            "POST /truck/verifications",
+            &[],
+            officer(),
+            &json!({ "code": "TRK2:X", "zone": "五环内" }),
+        ),
+    )
+    .await;
+    assert_eq!(
+        (pass_check.status, pass_check.problem()),
+        (429, "quota-exceeded"),
+        "{pass_check:?}"
+    );
     // Many at once never get past the quota: each shard's count is one conditional write.
     let mut racers = claims("rp-racer-0001", "relying_party", None);
     racers["org"] = json!("赛车租赁");

@@ -21,6 +21,9 @@ impl Services {
         request: PassVerificationRequest,
     ) -> Result<PassVerification, ServiceError> {
         authorise(caller, Action::VerifyPass)?;
+        // A pass check counts against the organisation's quota like a licence check: both are lookups by a
+        // verifier, and the enumeration signal must see a walk over pass serials too.
+        let counted = self.spend_quota(caller).await?;
         let zone = request.zone.trim().to_string();
         if zone.is_empty() || zone.len() > 64 {
             return Err(ServiceError::invalid(
@@ -111,6 +114,7 @@ impl Services {
             reason: reason.clone(),
         };
         self.records.record(&check).await?;
+        self.measure(caller, &counted, Some(reason.as_str()), now).await?;
         tracing::info!(check = %check.id, valid, allowed, reason = %reason, method, purpose = ENFORCEMENT, "truck pass verification recorded");
         Ok(PassVerification {
             valid,

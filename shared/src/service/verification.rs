@@ -630,7 +630,7 @@ impl Services {
     /// The verification metric of one attempt; a miss is also counted on the shard the request was counted
     /// on, and the organisation's misses in this window estimated from it (its count times the shards: the
     /// shards are picked at random).
-    async fn measure(
+    pub(super) async fn measure(
         &self,
         caller: &Caller,
         counted: &CountedRequest,

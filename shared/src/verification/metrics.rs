@@ -21,8 +21,9 @@ pub const NO_ORGANISATION: &str = "(none)";
 
 /// The reasons that mean the presented thing named nothing real: what guessing or walking serials produces,
 /// as opposed to a real licence that is expired, superseded or stopped.
-pub const MISS_REASONS: [&str; 12] = [
+pub const MISS_REASONS: [&str; 13] = [
     "unknown-licence",
+    "unknown-pass",
     "bad-check-character",
     "bad-signature",
     "unknown-kid",
