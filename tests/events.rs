@@ -442,6 +442,20 @@ async fn every_event(mut h: Harness) {
         .await
         .expect("expiry run");
     assert!(report.complete && report.passes_expired == 0, "{report:?}");
+
+    // The refresh's schedule event: one run (nothing is due yet) and the key check.
+    let schedule: aws_lambda_events::event::cloudwatch_events::CloudWatchEvent =
+        serde_json::from_str(&event_text("refresh-schedule.json")).expect("EventBridge scheduled event");
+    let run = edl_refresh::handle(
+        &h.services,
+        schedule,
+        &edl_refresh::options_from(None).expect("options"),
+        None,
+    )
+    .await
+    .expect("refresh run");
+    assert!(run.refresh.complete && run.refresh.signs == 0, "{run:?}");
+    assert_eq!(run.keys.usable_signers, 1, "{run:?}");
 }
 
 /// Every file in events/ is exercised above; a new file without a case fails here.

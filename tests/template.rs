@@ -54,8 +54,9 @@ fn no_scan_no_wildcards_and_each_function_only_what_it_uses() {
     for (role, action, resource) in &statements {
         assert_ne!(action, "dynamodb:Scan", "{role} may not Scan");
         assert!(!action.contains('*'), "{role} has a wildcard action {action}");
-        // The one action without resource-level permissions.
-        if action != "rekognition:GetFaceLivenessSessionResults" {
+        // The actions without resource-level permissions (PutMetricData is held to the stack's
+        // namespace by a condition, asserted below).
+        if action != "rekognition:GetFaceLivenessSessionResults" && action != "cloudwatch:PutMetricData" {
             assert_ne!(
                 resource,
                 &Value::String("*".into()),
@@ -148,6 +149,109 @@ fn no_scan_no_wildcards_and_each_function_only_what_it_uses() {
             "{role}: {action} (KMS use is granted by the key policies)"
         );
     }
+    let resources = template["Resources"].as_object().expect("Resources");
+    for (name, resource) in resources {
+        if resource["Type"] != "AWS::IAM::Role" {
+            continue;
+        }
+        for policy in as_list(&resource["Properties"]["Policies"]) {
+            for statement in as_list(&policy["PolicyDocument"]["Statement"]) {
+                let actions = as_list(&statement["Action"]);
+                if actions.iter().any(|a| a == "cloudwatch:PutMetricData") {
+                    assert_eq!(name, "RefreshFunctionRole", "only the key check publishes metrics");
+                    assert_eq!(
+                        statement["Condition"]["StringEquals"]["cloudwatch:namespace"],
+                        serde_json::json!({ "Fn::Sub": "EDL/${AWS::StackName}" }),
+                        "{name}: metrics only in the stack's namespace"
+                    );
+                }
+            }
+        }
+    }
+    // The refresh writes only licences, and reads only its own index.
+    for statement in
+        as_list(&resources["RefreshFunctionRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"])
+    {
+        let actions = as_list(&statement["Action"]);
+        if actions.iter().any(|a| a == "dynamodb:PutItem") {
+            assert_eq!(actions.len(), 1, "refresh: puts in a statement of their own");
+            assert_eq!(
+                statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"],
+                serde_json::json!(["EDL#*"]),
+                "refresh writes only electronic licences"
+            );
+        }
+    }
+    for (role, action, resource) in &statements {
+        if role == "RefreshFunctionRole" {
+            assert!(
+                matches!(
+                    action.as_str(),
+                    "dynamodb:GetItem" | "dynamodb:Query" | "dynamodb:PutItem" | "cloudwatch:PutMetricData"
+                ),
+                "refresh (no S3: it re-signs the portrait the current document carries): {action}"
+            );
+            if resource["Fn::Sub"].as_str().is_some_and(|s| s.contains("/index/")) {
+                assert_eq!(
+                    resource,
+                    &serde_json::json!({ "Fn::Sub": "${RecordsTable.Arn}/index/refresh" })
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn signer_and_iaca_expiry_raise_alarms_a_configurable_number_of_days_ahead() {
+    use shared::service::keys::{DAYS_UNTIL_IACA_EXPIRY, DAYS_UNTIL_NO_USABLE_SIGNER};
+    let template = transformed();
+    let resources = &template["Resources"];
+    for (alarm, metric, parameter) in [
+        (
+            "NoUsableSignerSoonAlarm",
+            DAYS_UNTIL_NO_USABLE_SIGNER,
+            "SignerAlarmDays",
+        ),
+        ("IacaExpirySoonAlarm", DAYS_UNTIL_IACA_EXPIRY, "IacaAlarmDays"),
+    ] {
+        let properties = &resources[alarm]["Properties"];
+        assert_eq!(resources[alarm]["Type"], "AWS::CloudWatch::Alarm", "{alarm}");
+        assert_eq!(properties["MetricName"], metric, "{alarm}");
+        assert_eq!(
+            properties["Namespace"],
+            serde_json::json!({ "Fn::Sub": "EDL/${AWS::StackName}" }),
+            "{alarm}: the namespace the refresh function publishes to"
+        );
+        assert_eq!(
+            properties["Threshold"],
+            serde_json::json!({ "Ref": parameter }),
+            "{alarm}"
+        );
+        assert_eq!(properties["ComparisonOperator"], "LessThanThreshold", "{alarm}");
+        assert_eq!(
+            properties["TreatMissingData"], "breaching",
+            "{alarm}: a check that stops reporting alarms"
+        );
+        assert_eq!(template["Parameters"][parameter]["Type"], "Number", "{parameter}");
+    }
+    let refresh = &resources["RefreshFunction"]["Properties"];
+    let variables = &refresh["Environment"]["Variables"];
+    assert_eq!(
+        variables["EDL_METRICS_NAMESPACE"],
+        serde_json::json!({ "Fn::Sub": "EDL/${AWS::StackName}" })
+    );
+    assert_eq!(
+        variables["EDL_REFRESH_SIGNS_PER_RUN"],
+        serde_json::json!({ "Ref": "RefreshSignsPerRun" })
+    );
+    // The refresh index the job reads, keys only.
+    let indexes = as_list(&resources["RecordsTable"]["Properties"]["GlobalSecondaryIndexes"]);
+    let refresh_index = indexes
+        .iter()
+        .find(|i| i["IndexName"] == "refresh")
+        .expect("refresh index");
+    assert_eq!(refresh_index["Projection"]["ProjectionType"], "KEYS_ONLY");
+    assert_eq!(refresh_index["KeySchema"][0]["AttributeName"], "refreshPk");
 }
 
 /// The enumeration alarm watches the verify function's EMF metric of one organisation's misses, and the function is
@@ -339,9 +443,10 @@ enum On {
     Table,
     QueueIndex,
     ExpiryIndex,
+    RefreshIndex,
 }
 
-use On::{ExpiryIndex, QueueIndex, Table};
+use On::{ExpiryIndex, QueueIndex, RefreshIndex, Table};
 
 /// Every function's DynamoDB permissions, in one place: role, action, table or index, and the partition keys
 /// (`dynamodb:LeadingKeys` patterns) it may touch with that action. Derived from the code (the keys of
@@ -422,7 +527,7 @@ const PARTITIONS: &[(&str, &str, On, &[&str])] = &[
         "LicenceFunctionRole",
         "dynamodb:GetItem",
         Table,
-        &["HOLDER#*", "EDL#*", "LICENCE#*", "SHOWCODE#*"],
+        &["HOLDER#*", "EDL#*", "LICENCE#*", "SHOWCODE#*", "APP#*"],
     ),
     (
         "LicenceFunctionRole",
@@ -430,7 +535,13 @@ const PARTITIONS: &[(&str, &str, On, &[&str])] = &[
         Table,
         &["TRUST", "CHECKS#*", "LICENCE#*"],
     ),
-    ("LicenceFunctionRole", "dynamodb:PutItem", Table, &["SHOWCODE#*"]),
+    // Show codes, and the licence when its document is re-signed on showing (issue 12).
+    (
+        "LicenceFunctionRole",
+        "dynamodb:PutItem",
+        Table,
+        &["SHOWCODE#*", "EDL#*"],
+    ),
     (
         "VerifyFunctionRole",
         "dynamodb:GetItem",
@@ -487,6 +598,16 @@ const PARTITIONS: &[(&str, &str, On, &[&str])] = &[
         &["EDL#*", "APP#*", "PASS#*"],
     ),
     ("ExpireFunctionRole", "dynamodb:Query", QueueIndex, &["REVIEW"]),
+    // The scheduled document refresh: the licence, its paper licence and application read, the licence re-signed.
+    (
+        "RefreshFunctionRole",
+        "dynamodb:GetItem",
+        Table,
+        &["EDL#*", "LICENCE#*", "APP#*"],
+    ),
+    ("RefreshFunctionRole", "dynamodb:Query", Table, &["TRUST"]),
+    ("RefreshFunctionRole", "dynamodb:PutItem", Table, &["EDL#*"]),
+    ("RefreshFunctionRole", "dynamodb:Query", RefreshIndex, &["REFRESH#*"]),
 ];
 
 const WRITES: [&str; 4] = [
@@ -558,6 +679,7 @@ fn dynamo_grants(template: &Value) -> Grants {
                         match resource["Fn::Sub"].as_str() {
                             Some("${RecordsTable.Arn}/index/queue") => QueueIndex,
                             Some("${RecordsTable.Arn}/index/expiry") => ExpiryIndex,
+                            Some("${RecordsTable.Arn}/index/refresh") => RefreshIndex,
                             _ => panic!("{role}: {actions:?} on {resource}"),
                         }
                     };
@@ -631,12 +753,20 @@ fn every_function_touches_only_its_own_partitions_and_none_but_the_key_administr
         Table,
         "PASS#1"
     ));
-    assert!(!allowed(
+    // The licence function re-signs the document of the licence it shows (issue 12), and writes no other record.
+    assert!(allowed(
         &grants,
         "LicenceFunctionRole",
         "dynamodb:PutItem",
         Table,
         "EDL#1"
+    ));
+    assert!(!allowed(
+        &grants,
+        "LicenceFunctionRole",
+        "dynamodb:PutItem",
+        Table,
+        "APP#1"
     ));
     assert!(!allowed(
         &grants,
@@ -716,10 +846,15 @@ fn only_the_named_roles_may_sign_with_each_key() {
     );
     assert_eq!(
         signers("DocumentSignerKey"),
-        ["IssueFunctionRole", "LicenceFunctionRole", "PassFunctionRole"]
-            .iter()
-            .map(|role| serde_json::json!({ "Fn::GetAtt": [role, "Arn"] }))
-            .collect::<Vec<_>>(),
+        [
+            "IssueFunctionRole",
+            "LicenceFunctionRole",
+            "PassFunctionRole",
+            "RefreshFunctionRole"
+        ]
+        .iter()
+        .map(|role| serde_json::json!({ "Fn::GetAtt": [role, "Arn"] }))
+        .collect::<Vec<_>>(),
         "the functions that issue credentials sign with the document signer"
     );
     // The key administration only reads the document signer's public key (to certify it).
@@ -754,6 +889,12 @@ fn the_iaca_is_pinned_by_deployment_configuration() {
     told.sort();
     assert_eq!(
         told,
-        ["IssueFunction", "LicenceFunction", "PassFunction", "VerifyFunction"]
+        [
+            "IssueFunction",
+            "LicenceFunction",
+            "PassFunction",
+            "RefreshFunction",
+            "VerifyFunction"
+        ]
     );
 }

@@ -1,5 +1,6 @@
 //! The local API: every HTTP function of `template.yaml` on loopback, with embedded adapters or AWS ones.
 
+pub mod clock;
 pub mod consoles;
 pub mod routes;
 pub mod server;
@@ -14,12 +15,15 @@ use shared::adapters::Records;
 use shared::applications::ports::PhotoStore;
 use shared::crypto::LocalSigner;
 use shared::dev::{DevKeys, DevLiveness};
+use shared::kernel::metrics::RecordedMetrics;
 use shared::kernel::signing::Signer;
-use shared::kernel::time::{Clock, SystemClock};
+use shared::kernel::time::Clock;
 use shared::register::rollout::Plan;
 use shared::service::keys::Authority;
 use shared::service::Services;
 use std::sync::Arc;
+
+use clock::DevClock;
 
 /// Where the records live.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,7 +57,37 @@ pub struct Local {
     pub notices: Arc<EmbeddedNotices>,
     /// Approved applications waiting for the issuance task.
     pub approvals: tokio::sync::mpsc::UnboundedReceiver<String>,
+    /// The clock every use case reads, moved by `POST /_dev/clock`.
+    pub clock: Arc<DevClock>,
+    /// Makes the next document signer's key, for `POST /_dev/keys/signers`.
+    pub key_maker: KeyMaker,
 }
+
+/// Where a new document signer's key is made: in this process, or in KMS (the emulator or AWS).
+#[derive(Clone)]
+pub enum KeyMaker {
+    Embedded(Arc<LocalSigner>),
+    Kms(Box<aws_config::SdkConfig>),
+}
+
+impl KeyMaker {
+    /// A new signing key's id.
+    pub async fn new_key(&self) -> Result<String, LocalError> {
+        match self {
+            KeyMaker::Embedded(signer) => {
+                let id = format!("local-document-signer-{}", uuid::Uuid::new_v4().simple());
+                signer.generate(&id);
+                Ok(id)
+            }
+            KeyMaker::Kms(sdk) => shared::adapters::kms::create_signing_key(sdk, "edl-local document signer")
+                .await
+                .map_err(|e| LocalError::Keys(e.to_string())),
+        }
+    }
+}
+
+/// The records, photos, signer and key maker of one storage choice.
+type Adapters = (Arc<dyn Records>, Arc<dyn PhotoStore>, Arc<dyn Signer>, KeyMaker);
 
 /// Builds the services the functions run with locally, seeds the rollout plan
 /// and loads `samples` licences from the sample register. `base_url` is where
@@ -67,14 +101,19 @@ pub async fn local_services(
 ) -> Result<Local, LocalError> {
     let mut embedded_photos = None;
     let mut config = None;
-    let (records, photos, signer): (Arc<dyn Records>, Arc<dyn PhotoStore>, Arc<dyn Signer>) = match storage {
+    let (records, photos, signer, key_maker): Adapters = match storage {
         Storage::Embedded => {
             let photos = Arc::new(EmbeddedPhotos::new(keys.clone(), base_url));
             embedded_photos = Some(photos.clone());
-            let signer = LocalSigner::new();
+            let signer = Arc::new(LocalSigner::new());
             signer.generate(LOCAL_IACA_KEY);
             signer.generate(LOCAL_DOCUMENT_SIGNER_KEY);
-            (Arc::new(EmbeddedRecords::new()), photos, Arc::new(signer))
+            (
+                Arc::new(EmbeddedRecords::new()),
+                photos,
+                signer.clone(),
+                KeyMaker::Embedded(signer),
+            )
         }
         Storage::Aws { table, bucket, create } => {
             let sdk = shared::adapters::aws::sdk_config().await;
@@ -85,11 +124,12 @@ pub async fn local_services(
                 photos.create_bucket().await?;
             }
             let signer = KmsSigner::new(&sdk);
-            config = Some(sdk);
+            config = Some(sdk.clone());
             (
                 Arc::new(DynamoRecords::new(client, table.clone())),
                 Arc::new(photos),
                 Arc::new(signer),
+                KeyMaker::Kms(Box::new(sdk)),
             )
         }
     };
@@ -106,7 +146,8 @@ pub async fn local_services(
         // The register's photos on file the sample licences name (R3).
         shared::sample::seed_photos(photos.as_ref()).await?;
     }
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let dev_clock = Arc::new(DevClock::default());
+    let clock: Arc<dyn Clock> = dev_clock.clone();
     let liveness = Arc::new(DevLiveness {
         keys: keys.clone(),
         clock: clock.clone(),
@@ -117,6 +158,8 @@ pub async fn local_services(
     services.signer = Some(signer);
     services.notifier = Some(notices.clone());
     services.issuer = Some(Arc::new(ChannelIssuer { sender }));
+    // The key check's metrics stay in the process (`POST /_dev/jobs/refresh` answers with them).
+    services.key_metrics = Some(Arc::new(RecordedMetrics::default()));
     // The embedded store starts empty: certify the in-memory keys. Against an
     // emulator, create KMS keys the first time; against AWS, the operator runs
     // `edl-local keys bootstrap` once.
@@ -140,6 +183,8 @@ pub async fn local_services(
                     embedded_photos,
                     notices,
                     approvals,
+                    clock: dev_clock,
+                    key_maker,
                 });
             }
         };
@@ -157,6 +202,8 @@ pub async fn local_services(
         embedded_photos,
         notices,
         approvals,
+        clock: dev_clock,
+        key_maker,
     })
 }
 

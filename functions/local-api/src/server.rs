@@ -1,7 +1,9 @@
 //! The local API: API Gateway's part (routes, JWT check, event shape) played on loopback for every HTTP function.
 
+use crate::clock::DevClock;
 use crate::consoles::Consoles;
 use crate::routes::Route;
+use crate::KeyMaker;
 use base64::Engine;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
@@ -39,6 +41,26 @@ pub struct LocalApi {
     /// issue function does it a moment later).
     approvals: tokio::sync::Mutex<tokio::sync::mpsc::UnboundedReceiver<String>>,
     requests: AtomicU64,
+    /// The movable clock and the maker of signer keys, when the server was given them.
+    development: Option<(Arc<DevClock>, KeyMaker)>,
+}
+
+/// `POST /_dev/clock`: exactly one of `advance` (`"400d"`) and `set` (RFC 3339).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ClockRequest {
+    #[serde(default)]
+    advance: Option<String>,
+    #[serde(default)]
+    set: Option<String>,
+}
+
+/// `POST /_dev/jobs/refresh`: the run's signing budget, when not the default.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct RefreshRequest {
+    #[serde(default)]
+    signs_per_run: Option<usize>,
 }
 
 type HttpResponse = hyper::Response<Full<Bytes>>;
@@ -124,7 +146,101 @@ impl LocalApi {
             consoles: Consoles::default(),
             approvals: tokio::sync::Mutex::new(approvals),
             requests: AtomicU64::new(0),
+            development: None,
         }
+    }
+
+    /// Serves `/_dev/clock`, `/_dev/jobs/...` and `/_dev/keys/signers` with this clock (the one
+    /// the services read) and key maker.
+    pub fn with_development(mut self, clock: Arc<DevClock>, key_maker: KeyMaker) -> LocalApi {
+        self.development = Some((clock, key_maker));
+        self
+    }
+
+    /// The movable clock, the scheduled jobs and the next signer (development only).
+    async fn time_and_keys(&self, method: &str, what: &str, body: &[u8]) -> Option<HttpResponse> {
+        let bad = |detail: String| problem_response(&Problem::new(400, "invalid-request", "Invalid request", detail));
+        let (clock, key_maker) = self.development.as_ref()?;
+        let clock_view =
+            |clock: &DevClock| json!({ "now": self.services.now(), "offsetSeconds": clock.offset().num_seconds() });
+        Some(match (method, what) {
+            ("GET", "clock") => json_response(200, &clock_view(clock)),
+            ("POST", "clock") => {
+                let request: ClockRequest = match serde_json::from_slice(body) {
+                    Ok(r) => r,
+                    Err(e) => return Some(bad(format!("The body is not valid: {e}."))),
+                };
+                let moved = match (request.advance, request.set) {
+                    (Some(by), None) => clock.advance(&by),
+                    (None, Some(to)) => clock.set(&to),
+                    _ => {
+                        return Some(bad(
+                            "Give exactly one of advance (e.g. \"400d\") and set (RFC 3339).".into()
+                        ))
+                    }
+                };
+                match moved {
+                    Ok(_) => {
+                        // Keys read before the move are read again at the new time.
+                        self.services.trust_cache.clear();
+                        json_response(200, &clock_view(clock))
+                    }
+                    Err(e) => bad(e.to_string()),
+                }
+            }
+            ("POST", "jobs/expire") => match self
+                .services
+                .run_expiry(None, &shared::service::expiry::ExpiryOptions::default())
+                .await
+            {
+                Ok(report) => json_response(200, &json!(report)),
+                Err(e) => problem_response(&shared::http::problem_for(&e)),
+            },
+            ("POST", "jobs/refresh") => {
+                let request: RefreshRequest = if body.is_empty() {
+                    RefreshRequest::default()
+                } else {
+                    match serde_json::from_slice(body) {
+                        Ok(r) => r,
+                        Err(e) => return Some(bad(format!("The body is not valid: {e}."))),
+                    }
+                };
+                let mut options = shared::service::refresh::RefreshOptions::default();
+                if let Some(budget) = request.signs_per_run {
+                    options.signs_per_run = budget;
+                }
+                let refresh = match self.services.run_refresh(None, &options).await {
+                    Ok(report) => report,
+                    Err(e) => return Some(problem_response(&shared::http::problem_for(&e))),
+                };
+                match self.services.check_keys().await {
+                    Ok(keys) => json_response(200, &json!({ "refresh": refresh, "keys": keys })),
+                    Err(e) => problem_response(&shared::http::problem_for(&e)),
+                }
+            }
+            ("POST", "keys/signers") => {
+                let key = match key_maker.new_key().await {
+                    Ok(key) => key,
+                    Err(e) => {
+                        return Some(problem_response(&Problem::new(
+                            503,
+                            "unavailable",
+                            "Unavailable",
+                            e.to_string(),
+                        )))
+                    }
+                };
+                match self
+                    .services
+                    .add_document_signer(&shared::service::keys::Authority::default(), &key)
+                    .await
+                {
+                    Ok(entry) => json_response(201, &json!(entry)),
+                    Err(e) => problem_response(&shared::http::problem_for(&e)),
+                }
+            }
+            _ => return None,
+        })
     }
 
     /// Serves the consoles with this configuration instead of the development one.
@@ -302,6 +418,9 @@ impl LocalApi {
         if let Some(token) = what.strip_prefix("photos/") {
             return self.view(token);
         }
+        if let Some(answer) = self.time_and_keys(method, what, body).await {
+            return answer;
+        }
         match (method, what) {
             ("GET", "notices") => {
                 let notices: Vec<_> = self
@@ -356,7 +475,8 @@ impl LocalApi {
                 404,
                 "not-found",
                 "Not found",
-                "Development endpoints: POST /_dev/tokens, POST /_dev/liveness, POST /_dev/photo-events, GET /_dev/notices.",
+                "Development endpoints: POST /_dev/tokens, POST /_dev/liveness, POST /_dev/photo-events, GET /_dev/notices, \
+                 GET and POST /_dev/clock, POST /_dev/jobs/expire, POST /_dev/jobs/refresh, POST /_dev/keys/signers.",
             )),
         }
     }

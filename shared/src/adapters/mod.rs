@@ -2,6 +2,8 @@
 
 #[cfg(feature = "dynamodb")]
 pub mod aws;
+#[cfg(feature = "cloudwatch")]
+pub mod cloudwatch;
 #[cfg(feature = "dynamodb")]
 pub mod dynamodb;
 pub mod embedded;
@@ -18,6 +20,7 @@ pub mod s3;
 use crate::applications::application::Application;
 use crate::applications::ports::{ApplicationStore, LivenessCheck, LivenessError, LivenessOutcome, PhotoClaims};
 use crate::expiry::ExpiryIndex;
+use crate::issuance::document::RefreshIndex;
 use crate::issuance::ports::LicenceStore;
 use crate::kernel::check_log::CheckLog;
 use crate::kernel::queue::ReviewQueue;
@@ -44,6 +47,7 @@ pub trait Records:
     + QuotaCounter
     + CheckLog<CheckRecord>
     + ExpiryIndex
+    + RefreshIndex
     + TruckRulesStore
     + VehicleStore
     + PassStore
@@ -65,6 +69,7 @@ impl<T> Records for T where
         + QuotaCounter
         + CheckLog<CheckRecord>
         + ExpiryIndex
+        + RefreshIndex
         + TruckRulesStore
         + VehicleStore
         + PassStore

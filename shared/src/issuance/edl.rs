@@ -30,7 +30,9 @@ pub enum EdlStatus {
     },
 }
 
-/// One issued electronic licence. The signed document is kept as issued.
+/// One issued electronic licence. It lives as long as the paper licence and its status allow
+/// (`valid_until`); the signed document it carries is short-lived and re-signed without the holder
+/// doing anything (`document_*`, see `crate::issuance::document`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ElectronicLicence {
@@ -39,14 +41,26 @@ pub struct ElectronicLicence {
     pub licence_number: String,
     pub holder_id: String,
     pub application_id: String,
-    /// The document signer's key id (`kid`) that signed it.
+    /// The document signer's key id (`kid`) that signed the current document.
     pub kid: String,
     pub issued_at: DateTime<Utc>,
     pub valid_from: DateTime<Utc>,
+    /// The electronic licence's last second: the paper licence's last day, 23:59:59 local.
     pub valid_until: DateTime<Utc>,
+    /// When the current signed document was signed (the MSO's `signed` and `validFrom`). A record
+    /// written before documents had their own life reads as signed and ended at the epoch, so the
+    /// holder's next `GET /licence` re-signs it.
+    #[serde(default)]
+    pub document_signed_at: DateTime<Utc>,
+    /// The current signed document's end (the MSO's `validUntil`): weeks after signing, never after `valid_until`.
+    #[serde(default)]
+    pub document_valid_until: DateTime<Utc>,
+    /// How many times the document was signed again since issuance.
+    #[serde(default)]
+    pub refreshes: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub portrait_key: Option<String>,
-    /// The ISO 18013-5 `IssuerSigned` CBOR, base64.
+    /// The current document: the ISO 18013-5 `IssuerSigned` CBOR, base64.
     pub issuer_signed: String,
     #[serde(flatten)]
     pub status: EdlStatus,
@@ -157,6 +171,28 @@ mod tests {
         assert_eq!(serial, "1100002611250000000000001234");
         assert_eq!(serial.len(), SERIAL_DIGITS);
         assert_eq!(new_serial("110000", day("2026-11-25"), u64::MAX).len(), SERIAL_DIGITS);
+    }
+
+    #[test]
+    fn a_record_from_before_documents_had_their_own_life_reads_as_ended() {
+        let json = serde_json::json!({
+            "serial": "11000026112500001234",
+            "licenceNumber": "11010519900307451X",
+            "holderId": "11010519900307451X",
+            "applicationId": "app-1",
+            "kid": "ds-1",
+            "issuedAt": "2026-11-25T02:00:00Z",
+            "validFrom": "2026-11-25T02:00:00Z",
+            "validUntil": "2032-06-18T15:59:59Z",
+            "issuerSigned": "",
+            "status": "active",
+            "version": 3,
+        });
+        let licence: ElectronicLicence = serde_json::from_value(json).expect("an older record");
+        assert_eq!(licence.document_valid_until, DateTime::<Utc>::UNIX_EPOCH);
+        assert_eq!(licence.refreshes, 0);
+        let policy = crate::issuance::document::DocumentPolicy::default();
+        assert!(policy.show_refresh_due(&licence, "2026-12-01T00:00:00Z".parse().expect("time")));
     }
 
     #[test]

@@ -1,4 +1,5 @@
 //! Issuance and showing: the electronic licence as issued, its serial and its live colour (R6, R7, R8, R11).
 
+pub mod document;
 pub mod edl;
 pub mod ports;

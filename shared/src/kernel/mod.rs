@@ -1,4 +1,4 @@
-//! The mechanisms every context shares, each defined once: local time, the working calendar, the caller,
+//! The mechanisms every context shares, each defined once: local time, the working calendar, the caller, metrics,
 //! go-live switches, input errors, the colour, the records store's errors, the review queue, the show-code
 //! cache, the check log, the signer, notices, and versioned update with retry.
 
@@ -8,6 +8,7 @@ pub mod caller;
 pub mod check_log;
 pub mod golive;
 pub mod input;
+pub mod metrics;
 pub mod notice;
 pub mod queue;
 pub mod showcode;

@@ -183,11 +183,12 @@ impl Services {
                 let page = self.records.due_for_expiry(kind, *day, page_size, after.take()).await?;
                 report.items_read += page.read;
                 budget.record(page.keys.len());
-                let outcomes: Vec<Outcome> = futures::stream::iter(page.keys.iter().map(|key| async move {
+                // Owned keys, so that the run's future is Send wherever it is spawned.
+                let outcomes: Vec<Outcome> = futures::stream::iter(page.keys.into_iter().map(|key| async move {
                     match kind {
-                        ExpiryKind::ElectronicLicence => self.expire_licence(key, now).await,
-                        ExpiryKind::Application => self.expire_application(key, now).await,
-                        ExpiryKind::TruckPass => self.expire_pass(key, now).await,
+                        ExpiryKind::ElectronicLicence => self.expire_licence(&key, now).await,
+                        ExpiryKind::Application => self.expire_application(&key, now).await,
+                        ExpiryKind::TruckPass => self.expire_pass(&key, now).await,
                     }
                 }))
                 .buffer_unordered(CONCURRENCY)

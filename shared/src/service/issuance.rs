@@ -3,7 +3,7 @@
 use super::{ServiceError, Services};
 use crate::applications::application::{ApplicationState, PhotoSource};
 use crate::applications::portrait;
-use crate::credential::{cert, mdoc};
+use crate::credential::mdoc;
 use crate::issuance::edl::{new_serial, EdlStatus, ElectronicLicence};
 use crate::issuance::ports::Issuance;
 use crate::kernel::caller::Actor;
@@ -39,6 +39,21 @@ pub struct ActiveSigner {
     pub key_id: String,
     pub certificate: Vec<u8>,
     pub not_after: DateTime<Utc>,
+}
+
+/// A document signed and not yet stored.
+#[derive(Debug, Clone)]
+pub(crate) struct SignedDocument {
+    pub kid: String,
+    pub signed_at: DateTime<Utc>,
+    pub valid_until: DateTime<Utc>,
+    /// The `IssuerSigned` CBOR, base64.
+    pub issuer_signed: String,
+}
+
+/// A uniform random number (the document's jitter).
+pub(crate) fn random_u32() -> u32 {
+    u32::from_le_bytes(uuid::Uuid::new_v4().as_bytes()[4..8].try_into().unwrap_or([0; 4]))
 }
 
 fn issuer_actor() -> Actor {
@@ -116,49 +131,93 @@ impl Services {
             .ok_or_else(|| ServiceError::Unavailable("no signer is configured for this function".into()))
     }
 
-    /// The newest active document signer whose certificate verifies against
-    /// the newest active IACA now, from the trust material held in memory.
-    pub async fn active_signer(&self) -> Result<ActiveSigner, ServiceError> {
+    /// The document signer that signs a document ending at `document_end`: the newest active one
+    /// whose certificate verifies against the newest active IACA now and outlives the document by
+    /// the policy's margin, from the trust material held in memory. Never an expired or nearly
+    /// expired one: when none is left, a 503 that tells the operator to add the next signer.
+    pub async fn signer_for(&self, document_end: DateTime<Utc>) -> Result<ActiveSigner, ServiceError> {
         let trust = self.trust_set().await?;
         let now = self.now();
-        let iaca = trust
-            .entries
-            .iter()
-            .filter(|t| t.role == TrustRole::Iaca && t.status == TrustStatus::Active)
-            .max_by_key(|t| t.created_at)
-            .ok_or_else(|| {
-                ServiceError::Unavailable(
-                    "no trusted IACA certificate: bootstrap the keys and pin the IACA (IACA_SHA256)".into(),
-                )
-            })?;
-        let iaca_der = trust
-            .iacas
-            .iter()
-            .find(|(kid, _)| *kid == iaca.kid)
-            .map(|(_, der)| der)
-            .ok_or_else(|| ServiceError::Unavailable(format!("the certificate {} is not base64", iaca.kid)))?;
+        if trust.iacas.is_empty() {
+            return Err(ServiceError::Unavailable(
+                "no trusted IACA certificate: bootstrap the keys and pin the IACA (IACA_SHA256)".into(),
+            ));
+        }
         let mut signers: Vec<&TrustEntry> = trust
             .entries
             .iter()
             .filter(|t| t.role == TrustRole::DocumentSigner && t.status == TrustStatus::Active)
             .collect();
         signers.sort_by_key(|t| std::cmp::Reverse(t.created_at));
+        let must_outlive = document_end + self.documents.signer_margin;
+        // The trust set holds only signers whose certificate chains to an active IACA (checked
+        // once when it was loaded); what is left to check is the validity against now.
         for entry in signers {
             let Some(signer) = trust.signers.get(&entry.kid) else {
                 continue;
             };
-            if let Ok(info) = cert::verify_document_signer(iaca_der, &signer.certificate, now) {
+            if signer.not_before <= now && signer.not_after >= must_outlive {
                 return Ok(ActiveSigner {
                     kid: entry.kid.clone(),
                     key_id: entry.key_id.clone(),
                     certificate: signer.certificate.clone(),
-                    not_after: info.not_after,
+                    not_after: signer.not_after,
                 });
             }
         }
-        Err(ServiceError::Unavailable(
-            "no active document-signer certificate is valid now; rotate the keys".into(),
-        ))
+        Err(ServiceError::Unavailable(format!(
+            "no active document signer's certificate lasts until {must_outlive} (the document's end and a margin of \
+             {} days); add the next signer (edl-local keys add-signer)",
+            self.documents.signer_margin.num_days()
+        )))
+    }
+
+    /// The signer of short-lived credentials (show codes): one valid for at least the margin.
+    pub async fn active_signer(&self) -> Result<ActiveSigner, ServiceError> {
+        self.signer_for(self.now()).await
+    }
+
+    /// Signs the licence's document for `serial`: the register's data as it is now, the approved
+    /// portrait and the device key of the application it came from, valid from now until `document_end`.
+    /// Nothing is written; a signer failure leaves whatever is stored as it was.
+    pub(crate) async fn sign_licence_document(
+        &self,
+        licence: &crate::register::licence::Licence,
+        serial: &str,
+        portrait_jpeg: Option<&[u8]>,
+        device_key: Option<&str>,
+        document_end: DateTime<Utc>,
+    ) -> Result<SignedDocument, ServiceError> {
+        let signer = self.signer()?;
+        let active = self.signer_for(document_end).await?;
+        let now = self.now();
+        let device_key = device_key.and_then(|k| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(k.trim_end_matches('='))
+                .ok()
+        });
+        let issued = mdoc::issue(
+            &mdoc::MdocInput {
+                licence,
+                serial,
+                portrait_jpeg,
+                generated_at: now,
+                valid_from: now,
+                valid_until: document_end,
+                device_key_sec1: device_key.as_deref(),
+            },
+            signer,
+            &active.key_id,
+            &active.certificate,
+        )
+        .await
+        .map_err(|e| ServiceError::Unavailable(format!("the licence document could not be signed: {e}")))?;
+        Ok(SignedDocument {
+            kid: active.kid,
+            signed_at: now,
+            valid_until: document_end,
+            issuer_signed: STANDARD.encode(&issued.issuer_signed),
+        })
     }
 
     /// Issues the electronic licence of an approved application. Safe to
@@ -197,50 +256,41 @@ impl Services {
             }
             .into());
         }
-        let signer = self.signer()?;
-        let active = self.active_signer().await?;
         let portrait = self.approved_portrait(&application, &licence).await?;
         let now = self.now();
         let last_second = NaiveTime::from_hms_opt(23, 59, 59).unwrap_or(NaiveTime::MIN);
-        let valid_until = local_instant(licence.valid_to, last_second).min(active.not_after);
+        // The electronic licence lives as long as the paper licence; its document for weeks.
+        let valid_until = local_instant(licence.valid_to, last_second);
+        let document_end = self.documents.document_end(now, valid_until, random_u32());
         // 64 bits of the operating system's randomness: a serial is what a guesser would have to hit.
         let mut random = [0u8; 8];
         rand_core::RngCore::try_fill_bytes(&mut rand_core::OsRng, &mut random)
             .map_err(|e| ServiceError::Unavailable(format!("the random source failed: {e}")))?;
         let random = u64::from_le_bytes(random);
         let serial = new_serial(licence.city_code(), local_date(now), random);
-        let device_key = application.device_key.as_deref().and_then(|k| {
-            base64::engine::general_purpose::URL_SAFE_NO_PAD
-                .decode(k.trim_end_matches('='))
-                .ok()
-        });
-        let issued = mdoc::issue(
-            &mdoc::MdocInput {
-                licence: &licence,
-                serial: &serial,
-                portrait_jpeg: Some(&portrait.jpeg),
-                generated_at: now,
-                valid_from: now,
-                valid_until,
-                device_key_sec1: device_key.as_deref(),
-            },
-            signer,
-            &active.key_id,
-            &active.certificate,
-        )
-        .await
-        .map_err(|e| ServiceError::Unavailable(format!("the licence document could not be signed: {e}")))?;
+        let document = self
+            .sign_licence_document(
+                &licence,
+                &serial,
+                Some(&portrait.jpeg),
+                application.device_key.as_deref(),
+                document_end,
+            )
+            .await?;
         let edl = ElectronicLicence {
             serial: serial.clone(),
             licence_number: licence.number.clone(),
             holder_id: licence.holder_id.clone(),
             application_id: application.id.clone(),
-            kid: active.kid.clone(),
+            kid: document.kid,
             issued_at: now,
             valid_from: now,
             valid_until,
+            document_signed_at: document.signed_at,
+            document_valid_until: document.valid_until,
+            refreshes: 0,
             portrait_key: Some(portrait.key.clone()),
-            issuer_signed: STANDARD.encode(&issued.issuer_signed),
+            issuer_signed: document.issuer_signed,
             status: EdlStatus::Active,
             version: 1,
         };

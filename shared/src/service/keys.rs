@@ -5,6 +5,7 @@ use super::{authorise, ServiceError, Services};
 use crate::credential::cert::{self, Subject};
 use crate::kernel::access::Action;
 use crate::kernel::caller::Caller;
+use crate::kernel::metrics::Metric;
 use crate::verification::ports::{TrustEntry, TrustRole, TrustStatus};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
@@ -57,6 +58,24 @@ pub struct SigningKeys {
     pub keys: Vec<SigningKey>,
 }
 
+/// What the scheduled key check publishes, for the alarms of `template.yaml`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyHealth {
+    pub at: DateTime<Utc>,
+    /// Active document signers that may sign a full-length document now.
+    pub usable_signers: usize,
+    /// Whole days until no active document signer may sign (its certificate must outlive a
+    /// document by the margin); 0 or less when none may sign now.
+    pub days_until_no_usable_signer: i64,
+    /// Whole days until the newest active IACA certificate ends.
+    pub days_until_iaca_expiry: i64,
+}
+
+/// The metric names the key check publishes (and `template.yaml`'s alarms watch).
+pub const DAYS_UNTIL_NO_USABLE_SIGNER: &str = "DaysUntilNoUsableSigner";
+pub const DAYS_UNTIL_IACA_EXPIRY: &str = "DaysUntilIacaExpiry";
+
 fn unavailable(e: impl std::fmt::Display) -> ServiceError {
     ServiceError::Unavailable(e.to_string())
 }
@@ -84,6 +103,59 @@ impl Services {
         }
         keys.sort_by_key(|k| k.not_after);
         Ok(SigningKeys { at, keys })
+    }
+
+    /// The scheduled key check: how long signing can go on with the signers installed, and how
+    /// long the IACA lasts, published as metrics when a metrics sink is configured.
+    pub async fn check_keys(&self) -> Result<KeyHealth, ServiceError> {
+        let at = self.now();
+        // What verification and signing trust: the pinned IACA and the signers chaining to it (a row
+        // alone counts for nothing here either).
+        let trust = self.trust_set().await?;
+        let iaca_end = trust
+            .iacas
+            .iter()
+            .filter_map(|(_, der)| cert::validity(der).ok().map(|(_, not_after)| not_after))
+            .max();
+        let needed = self.documents.period + self.documents.signer_margin;
+        let signer_ends: Vec<DateTime<Utc>> = trust
+            .entries
+            .iter()
+            .filter(|t| t.role == TrustRole::DocumentSigner && t.status == TrustStatus::Active)
+            .filter_map(|t| trust.signers.get(&t.kid).map(|s| s.not_after))
+            .collect();
+        let usable_signers = signer_ends.iter().filter(|end| **end - needed >= at).count();
+        let last_usable = signer_ends.iter().max().map(|end| *end - needed);
+        let health = KeyHealth {
+            at,
+            usable_signers,
+            days_until_no_usable_signer: last_usable.map_or(0, |last| (last - at).num_days().max(0)),
+            days_until_iaca_expiry: iaca_end.map_or(0, |end| (end - at).num_days().max(0)),
+        };
+        if let Some(metrics) = &self.key_metrics {
+            metrics
+                .publish(&[
+                    Metric {
+                        name: DAYS_UNTIL_NO_USABLE_SIGNER,
+                        value: health.days_until_no_usable_signer as f64,
+                        unit: "None",
+                    },
+                    Metric {
+                        name: DAYS_UNTIL_IACA_EXPIRY,
+                        value: health.days_until_iaca_expiry as f64,
+                        unit: "None",
+                    },
+                ])
+                .await
+                .map_err(unavailable)?;
+        }
+        tracing::info!(
+            usable_signers = health.usable_signers,
+            days_until_no_usable_signer = health.days_until_no_usable_signer,
+            days_until_iaca_expiry = health.days_until_iaca_expiry,
+            "key check"
+        );
+        Ok(health)
     }
 
     /// Stores a trust entry and forgets the keys held in memory, so that

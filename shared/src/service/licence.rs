@@ -1,6 +1,7 @@
 //! Show (R6, R8): the holder's electronic licence, its live status, the show code and the rendered pages.
 
 use super::issuance::signer_error;
+use super::refresh::{RefreshCause, RefreshOutcome};
 use super::{authorise, ServiceError, Services};
 use crate::credential::showcode::CodeKind;
 use crate::credential::{barcode, pages, showcode};
@@ -33,6 +34,9 @@ pub struct LicenceView {
     pub issued_at: DateTime<Utc>,
     pub valid_from: DateTime<Utc>,
     pub valid_until: DateTime<Utc>,
+    /// The signed document's own life: weeks, re-signed without the holder doing anything.
+    pub document_signed_at: DateTime<Utc>,
+    pub document_valid_until: DateTime<Utc>,
     /// The barcode's content: the serial and its check character.
     pub barcode: String,
     /// What to do when the licence is no longer valid (R11).
@@ -85,9 +89,34 @@ impl Services {
         Ok((edl, licence))
     }
 
-    /// `GET /licence`: the licence with its live status (R7: points and states as they are now).
-    pub async fn show_licence(&self, caller: &Caller) -> Result<LicenceView, ServiceError> {
+    /// The holder's licence with a document fresh enough to hand out: one within the policy's
+    /// window of its end is signed again first. A signer failure then hands out the current
+    /// document while it is still valid (the next call or the scheduled refresh tries again),
+    /// and is an error only once it has ended.
+    async fn own_fresh_electronic_licence(
+        &self,
+        caller: &Caller,
+    ) -> Result<(ElectronicLicence, Licence), ServiceError> {
         let (edl, licence) = self.own_electronic_licence(caller).await?;
+        let now = self.now();
+        if !edl.is_active() || !self.documents.show_refresh_due(&edl, now) {
+            return Ok((edl, licence));
+        }
+        match self.refresh_document(&edl.serial, RefreshCause::Showing).await {
+            Ok((RefreshOutcome::Refreshed(fresh) | RefreshOutcome::Unchanged(Some(fresh)), _)) => Ok((*fresh, licence)),
+            Ok((RefreshOutcome::Unchanged(None), _)) => Ok((edl, licence)),
+            Err(e) if now <= edl.document_valid_until => {
+                tracing::warn!(serial = %edl.serial, error = %e, "document not refreshed; the current one is handed out");
+                Ok((edl, licence))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `GET /licence`: the licence with its live status (R7: points and states as they are now)
+    /// and a signed document that is not about to end.
+    pub async fn show_licence(&self, caller: &Caller) -> Result<LicenceView, ServiceError> {
+        let (edl, licence) = self.own_fresh_electronic_licence(caller).await?;
         let today = self.today();
         let advice = match &edl.status {
             EdlStatus::Active => None,
@@ -108,6 +137,8 @@ impl Services {
             issued_at: edl.issued_at,
             valid_from: edl.valid_from,
             valid_until: edl.valid_until,
+            document_signed_at: edl.document_signed_at,
+            document_valid_until: edl.document_valid_until,
             advice,
             document: edl.issuer_signed.clone(),
             licence,
@@ -118,7 +149,7 @@ impl Services {
     /// `GET /licence/code`: a short-lived signed code. A code is reused until
     /// shortly before it expires, unless the colour changed meanwhile (R7).
     pub async fn show_code(&self, caller: &Caller) -> Result<ShowCode, ServiceError> {
-        let (edl, licence) = self.own_electronic_licence(caller).await?;
+        let (edl, licence) = self.own_fresh_electronic_licence(caller).await?;
         if !edl.is_active() {
             return Err(ServiceError::LicenceNotActive {
                 serial: edl.serial.clone(),

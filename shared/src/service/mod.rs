@@ -10,6 +10,7 @@ pub mod pass_check;
 pub mod pass_staff;
 pub mod passes;
 pub mod photos;
+pub mod refresh;
 pub mod register;
 pub mod reviews;
 pub mod verification;
@@ -59,6 +60,8 @@ pub struct Services {
     pub signer: Option<Arc<dyn Signer>>,
     /// Pushes notices to holders.
     pub notifier: Option<Arc<dyn Notifier>>,
+    /// Where the scheduled key check publishes (CloudWatch in AWS); only the refresh function has one.
+    pub key_metrics: Option<Arc<dyn crate::kernel::metrics::Metrics>>,
     /// Working days for the review service level (R4).
     pub calendar: WorkingCalendar,
     pub photo_rules: PhotoRules,
@@ -73,6 +76,8 @@ pub struct Services {
     /// Where the verification metrics go (the enumeration alarm reads them).
     pub metrics: Arc<dyn crate::verification::ports::MetricSink>,
     pub limits: Limits,
+    /// The signed document's life and which signer may sign it (issue 12).
+    pub documents: crate::issuance::document::DocumentPolicy,
 }
 
 impl Services {
@@ -86,6 +91,7 @@ impl Services {
             issuer: None,
             signer: None,
             notifier: None,
+            key_metrics: None,
             calendar: WorkingCalendar::shipped(),
             photo_rules: PhotoRules::default(),
             disclosure: crate::verification::disclosure::Disclosure::shipped(),
@@ -94,6 +100,7 @@ impl Services {
             spent_quotas: Arc::new(verification::SpentQuotas::default()),
             metrics: Arc::new(crate::adapters::embedded::metrics::EmbeddedMetrics::default()),
             limits: Limits::default(),
+            documents: crate::issuance::document::DocumentPolicy::default(),
         }
     }
 

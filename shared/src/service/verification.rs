@@ -30,6 +30,8 @@ pub const SKEW_SECONDS: i64 = 30;
 pub const TRUST_CACHE_SECONDS: i64 = 300;
 pub const MAX_CODE_LENGTH: usize = 4096;
 pub const MAX_MDOC_BASE64: usize = 700_000;
+/// The reason a signed document past its `validUntil` is refused with (its licence may live on).
+pub const DOCUMENT_EXPIRED: &str = "document-expired";
 /// The purpose an officer's check is recorded under when none is stated.
 pub const ENFORCEMENT: &str = "traffic_enforcement";
 /// How long a drawn nonce may be presented: time to show it to the app and for the holder to consent.
@@ -343,10 +345,18 @@ impl Services {
             .filter(|e| e.role == TrustRole::Iaca)
             .map(|e| json!({ "kid": e.kid, "status": e.status, "certificate": e.certificate }))
             .collect();
+        let now = self.now();
+        // A retired signer stays until its certificate ends: it signed no document that outlives
+        // its certificate (less the margin), so by then everything it signed has ended.
         let document_signers = set
             .entries
             .iter()
             .filter(|e| e.role == TrustRole::DocumentSigner)
+            .filter(|e| {
+                set.signers
+                    .get(&e.kid)
+                    .is_none_or(|s| s.not_after + Duration::seconds(SKEW_SECONDS) >= now)
+            })
             .map(|e| {
                 let public = set
                     .signers
@@ -366,7 +376,7 @@ impl Services {
         Ok(TrustDocument {
             iaca,
             document_signers,
-            updated_at: self.now(),
+            updated_at: now,
         })
     }
 
@@ -486,10 +496,33 @@ impl Services {
         // The live state, for whatever serial the credential named.
         let mut live = None;
         let outcome = match outcome {
+            // A document that ended: the licence's own life speaks first (licence-expired, stopped...).
+            Err(f) if f.reason == DOCUMENT_EXPIRED => match f.serial.as_deref() {
+                Some(serial) => match self.live(serial).await? {
+                    Some((edl, licence)) => match standing(&edl, &licence, self.today(), now) {
+                        Err(reason) => Err(Failure {
+                            reason: reason.into(),
+                            detail: live_detail(reason),
+                            ..f
+                        }),
+                        Ok(()) => Err(f),
+                    },
+                    None => Err(f),
+                },
+                None => Err(f),
+            },
             Ok(serial) => match self.live(&serial).await? {
                 Some((edl, licence)) => {
                     let today = self.today();
-                    let standing = standing(&edl, &licence, today, now);
+                    let standing = standing(&edl, &licence, today, now).and_then(|()| {
+                        // A show code stands on the licence's current document: one past its end
+                        // (its refresh failed) is refused as the document would be.
+                        if method == "code" && now > edl.document_valid_until + Duration::seconds(SKEW_SECONDS) {
+                            Err(DOCUMENT_EXPIRED)
+                        } else {
+                            Ok(())
+                        }
+                    });
                     live = Some((edl, licence));
                     match standing {
                         Ok(()) => Ok(serial),
@@ -687,7 +720,7 @@ impl Services {
             )));
         }
         match presentation::verify_device_response(&bytes, kind.doc_type, &transcript, now, SKEW_SECONDS) {
-            Ok(verified) => Ok(self.chained_serial(&verified, kind).await?),
+            Ok(verified) => Ok(self.chained_serial(&verified, kind, None).await?),
             Err(e) => Ok(Err(fail(e.code(), e.to_string()))),
         }
     }
@@ -763,18 +796,28 @@ impl Services {
                 "This is a DeviceResponse: present it as deviceResponse, with the nonce it was signed over.",
             )));
         }
-        let verified = match mdoc::verify_document(&bytes, kind.doc_type, now, SKEW_SECONDS) {
-            Ok(v) => v,
+        let (verified, document_ended) = match mdoc::verify_document(&bytes, kind.doc_type, now, SKEW_SECONDS) {
+            Ok(v) => (v, None),
+            // A licence document past its validUntil is refused with its own reason; checked as of its
+            // last second, so that the serial it names is known and a licence that ended says so.
+            Err(e @ mdoc::MdocError::Expired { valid_until, .. }) if kind.doc_type == mdoc::DOC_TYPE => {
+                match mdoc::verify_document(&bytes, kind.doc_type, valid_until, SKEW_SECONDS) {
+                    Ok(v) => (v, Some(e)),
+                    Err(_) => return Ok(Err(fail(e.code(), e.to_string()))),
+                }
+            }
             Err(e) => return Ok(Err(fail(e.code(), e.to_string()))),
         };
-        self.chained_serial(&verified, kind).await
+        self.chained_serial(&verified, kind, document_ended).await
     }
 
     /// The serial of an mdoc whose issuer data verified, once its certificate chains to one of our IACAs.
+    /// `document_ended`: the document verified as of its last second, and is refused as `document-expired`.
     async fn chained_serial(
         &self,
         verified: &mdoc::VerifiedMdoc,
         kind: &DocumentKind,
+        document_ended: Option<mdoc::MdocError>,
     ) -> Result<Result<String, Failure>, ServiceError> {
         let trust = self.trust_set().await?;
         let chained = trust.iacas.iter().any(|(_, iaca)| {
@@ -792,9 +835,16 @@ impl Services {
             .and_then(|e| e.get(kind.serial_element))
             .and_then(|v| v.as_str())
             .map(str::to_string);
-        match serial {
-            Some(serial) => Ok(Ok(serial)),
-            None => Ok(Err(fail(
+        match (serial, document_ended) {
+            (Some(serial), Some(e)) => Ok(Err(Failure {
+                serial: Some(serial),
+                ..fail(
+                    DOCUMENT_EXPIRED,
+                    format!("The signed document is {e}; the holder's app fetches a fresh one."),
+                )
+            })),
+            (Some(serial), None) => Ok(Ok(serial)),
+            (None, _) => Ok(Err(fail(
                 "bad-claims",
                 format!("The mdoc carries no {}.", kind.serial_element),
             ))),
@@ -870,6 +920,7 @@ fn live_detail(reason: &str) -> String {
         "licence-cancelled" => "The licence is cancelled.",
         "licence-announced-stopped" => "The licence was publicly announced as stopped.",
         "licence-suspended" => "The licence is detained or seized.",
+        DOCUMENT_EXPIRED => "The licence's signed document has ended; the holder's app fetches a fresh one.",
         _ => "The licence does not stand.",
     }
     .to_string()

@@ -4,16 +4,22 @@
 use super::applications::application_item;
 use super::{decode, encode, s, unavailable, with_expiry, DynamoRecords, Item};
 use crate::expiry;
+use crate::issuance::document;
 use crate::issuance::edl::ElectronicLicence;
 use crate::issuance::ports::{Issuance, LicenceStore};
 use crate::kernel::store::StoreError;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
 
-/// The electronic licence's item, in the expiry index while it is active.
+/// The electronic licence's item, in the expiry and refresh indexes while it is active.
 fn edl_item(licence: &ElectronicLicence) -> Result<Item, StoreError> {
     let item = encode(licence, format!("EDL#{}", licence.serial), "EDL".into(), "edl")?;
-    Ok(with_expiry(item, expiry::licence_entry(licence)))
+    let mut item = with_expiry(item, expiry::licence_entry(licence));
+    if let Some(entry) = document::refresh_entry(licence) {
+        item.insert("refreshPk".into(), s(entry.bucket));
+        item.insert("refreshSk".into(), s(entry.key));
+    }
+    Ok(item)
 }
 
 #[async_trait]

@@ -42,6 +42,10 @@
 //! on as `APP#<day it counts as abandoned>` / `<id>`, a pending or active
 //! truck pass as `PASS#<last valid day>` / `<id>` (see `crate::expiry`).
 //!
+//! The sparse index `refresh` (`refreshPk`, `refreshSk`, keys only) holds an active electronic
+//! licence by the local day its signed document comes due for re-signing, in one of a few shards:
+//! `REFRESH#<day>#<shard>` / `<serial>` (see `crate::issuance::document`).
+//!
 //! The contexts' ports are implemented one file each; this file holds the
 //! table, the item encoding and the conditional writes they share.
 
@@ -72,10 +76,22 @@ use std::collections::HashMap;
 type Item = HashMap<String, AttributeValue>;
 
 /// Attributes the adapter adds around a domain record; removed before decoding.
-const KEY_ATTRIBUTES: [&str; 8] = ["pk", "sk", "kind", "ttl", "queuePk", "queueSk", "expiryPk", "expirySk"];
+const KEY_ATTRIBUTES: [&str; 10] = [
+    "pk",
+    "sk",
+    "kind",
+    "ttl",
+    "queuePk",
+    "queueSk",
+    "expiryPk",
+    "expirySk",
+    "refreshPk",
+    "refreshSk",
+];
 
 const QUEUE_INDEX: &str = "queue";
 const EXPIRY_INDEX: &str = "expiry";
+const REFRESH_INDEX: &str = "refresh";
 
 #[derive(Clone)]
 pub struct DynamoRecords {
@@ -162,6 +178,8 @@ impl DynamoRecords {
             .attribute_definitions(attribute("queueSk")?)
             .attribute_definitions(attribute("expiryPk")?)
             .attribute_definitions(attribute("expirySk")?)
+            .attribute_definitions(attribute("refreshPk")?)
+            .attribute_definitions(attribute("refreshSk")?)
             .key_schema(key("pk", KeyType::Hash)?)
             .key_schema(key("sk", KeyType::Range)?)
             .global_secondary_indexes(
@@ -178,6 +196,15 @@ impl DynamoRecords {
                     .index_name(EXPIRY_INDEX)
                     .key_schema(key("expiryPk", KeyType::Hash)?)
                     .key_schema(key("expirySk", KeyType::Range)?)
+                    .projection(Projection::builder().projection_type(ProjectionType::KeysOnly).build())
+                    .build()
+                    .map_err(|e| unavailable("CreateTable", e))?,
+            )
+            .global_secondary_indexes(
+                GlobalSecondaryIndex::builder()
+                    .index_name(REFRESH_INDEX)
+                    .key_schema(key("refreshPk", KeyType::Hash)?)
+                    .key_schema(key("refreshSk", KeyType::Range)?)
                     .projection(Projection::builder().projection_type(ProjectionType::KeysOnly).build())
                     .build()
                     .map_err(|e| unavailable("CreateTable", e))?,

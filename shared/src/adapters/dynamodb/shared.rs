@@ -1,10 +1,14 @@
 //! The mechanisms several contexts share, on DynamoDB: the show-code cache (`SHOWCODE#<serial>` or beside its pass),
-//! the check logs (`<log>#<holder or serial>` / `<time>#<id>`), and the sparse `expiry` index.
+//! the check logs (`<log>#<holder or serial>` / `<time>#<id>`), and the sparse `expiry` and `refresh` indexes.
 
 use super::truck::pass_pk;
-use super::{decode, decode_cursor, encode, encode_cursor, n, s, sortable, unavailable, DynamoRecords, EXPIRY_INDEX};
+use super::{
+    decode, decode_cursor, encode, encode_cursor, n, s, sortable, unavailable, DynamoRecords, EXPIRY_INDEX,
+    REFRESH_INDEX,
+};
 use crate::credential::showcode::CodeKind;
 use crate::expiry::{ExpiryIndex, ExpiryKind, ExpiryPage};
+use crate::issuance::document::RefreshIndex;
 use crate::kernel::check_log::{CheckLog, LoggedCheck};
 use crate::kernel::showcode::{CachedShowCode, ShowCodeCache};
 use crate::kernel::store::StoreError;
@@ -94,17 +98,45 @@ impl ExpiryIndex for DynamoRecords {
         limit: usize,
         after: Option<String>,
     ) -> Result<ExpiryPage, StoreError> {
+        self.index_page(EXPIRY_INDEX, "expiry", &kind.bucket(day), limit, after)
+            .await
+    }
+}
+
+#[async_trait]
+impl RefreshIndex for DynamoRecords {
+    async fn due_for_refresh(
+        &self,
+        bucket: &str,
+        limit: usize,
+        after: Option<String>,
+    ) -> Result<ExpiryPage, StoreError> {
+        self.index_page(REFRESH_INDEX, "refresh", bucket, limit, after).await
+    }
+}
+
+impl DynamoRecords {
+    /// One page of a keys-only day-bucket index (`<prefix>Pk` = bucket), in key order.
+    async fn index_page(
+        &self,
+        index: &str,
+        prefix: &str,
+        bucket: &str,
+        limit: usize,
+        after: Option<String>,
+    ) -> Result<ExpiryPage, StoreError> {
+        let (pk, sk) = (format!("{prefix}Pk"), format!("{prefix}Sk"));
         let mut request = self
             .client
             .query()
             .table_name(&self.table)
-            .index_name(EXPIRY_INDEX)
-            .key_condition_expression("expiryPk = :bucket")
-            .expression_attribute_values(":bucket", s(kind.bucket(day)))
+            .index_name(index)
+            .key_condition_expression(format!("{pk} = :bucket"))
+            .expression_attribute_values(":bucket", s(bucket))
             .limit(i32::try_from(limit.clamp(1, 1000)).unwrap_or(100));
         if let Some(cursor) = &after {
             request =
-                request.set_exclusive_start_key(Some(decode_cursor(cursor, &["expiryPk", "expirySk", "pk", "sk"])?));
+                request.set_exclusive_start_key(Some(decode_cursor(cursor, &[pk.as_str(), sk.as_str(), "pk", "sk"])?));
         }
         let out = request.send().await.map_err(|e| unavailable("Query", e))?;
         let items = out.items.unwrap_or_default();
@@ -112,10 +144,10 @@ impl ExpiryIndex for DynamoRecords {
         let keys = items
             .into_iter()
             .map(|item| {
-                item.get("expirySk")
+                item.get(&sk)
                     .and_then(|v| v.as_s().ok())
                     .cloned()
-                    .ok_or_else(|| StoreError::Corrupt(format!("an {kind} expiry entry without expirySk")))
+                    .ok_or_else(|| StoreError::Corrupt(format!("an entry of {bucket} without {sk}")))
             })
             .collect::<Result<Vec<_>, _>>()?;
         let next = match out.last_evaluated_key {

@@ -56,6 +56,8 @@ struct State {
     /// The expiry index, as in DynamoDB: only records still to end, by day
     /// bucket then key, kept in step by every write of a licence, application or pass.
     expiry: BTreeSet<ExpiryEntry>,
+    /// The refresh index, as in DynamoDB: active licences by the day their document comes due.
+    refresh: BTreeSet<ExpiryEntry>,
     truck_rules: BTreeMap<String, CityTruckRules>,
     truck_rules_changes: Vec<TruckRulesChange>,
     vehicles: HashMap<String, Vehicle>,
@@ -107,13 +109,26 @@ impl State {
         passes
     }
 
-    /// Stores an electronic licence and moves its expiry entry with it.
+    /// Stores an electronic licence and moves its expiry and refresh entries with it.
     fn put_electronic_licence(&mut self, licence: &ElectronicLicence) {
         let before = self
             .electronic_licences
             .get(&licence.serial)
             .and_then(expiry::licence_entry);
         self.reindex(before, expiry::licence_entry(licence));
+        let before = self
+            .electronic_licences
+            .get(&licence.serial)
+            .and_then(crate::issuance::document::refresh_entry);
+        let after = crate::issuance::document::refresh_entry(licence);
+        if before != after {
+            if let Some(entry) = before {
+                self.refresh.remove(&entry);
+            }
+            if let Some(entry) = after {
+                self.refresh.insert(entry);
+            }
+        }
         self.electronic_licences.insert(licence.serial.clone(), licence.clone());
     }
 }

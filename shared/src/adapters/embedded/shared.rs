@@ -1,8 +1,9 @@
-//! The mechanisms several contexts share, in process: the show-code cache, the check logs, the expiry index.
+//! The mechanisms several contexts share, in process: the show-code cache, the check logs, the expiry and refresh indexes.
 
 use super::EmbeddedRecords;
 use crate::credential::showcode::CodeKind;
 use crate::expiry::{ExpiryEntry, ExpiryIndex, ExpiryKind, ExpiryPage};
+use crate::issuance::document::RefreshIndex;
 use crate::kernel::check_log::{CheckLog, LoggedCheck};
 use crate::kernel::showcode::{CachedShowCode, ShowCodeCache};
 use crate::kernel::store::StoreError;
@@ -10,6 +11,7 @@ use async_trait::async_trait;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use chrono::NaiveDate;
+use std::collections::BTreeSet;
 use std::ops::Bound;
 
 #[async_trait]
@@ -55,6 +57,48 @@ impl<C: LoggedCheck> CheckLog<C> for EmbeddedRecords {
     }
 }
 
+/// One page of an ordered index's bucket, from after the cursor (the last key, base64).
+fn bucket_page(
+    index: &BTreeSet<ExpiryEntry>,
+    bucket: &str,
+    limit: usize,
+    after: Option<String>,
+) -> Result<ExpiryPage, StoreError> {
+    let start = match after {
+        Some(cursor) => {
+            let key = URL_SAFE_NO_PAD
+                .decode(cursor)
+                .ok()
+                .and_then(|b| String::from_utf8(b).ok())
+                .ok_or(StoreError::BadCursor)?;
+            Bound::Excluded(ExpiryEntry {
+                bucket: bucket.to_string(),
+                key,
+            })
+        }
+        None => Bound::Included(ExpiryEntry {
+            bucket: bucket.to_string(),
+            key: String::new(),
+        }),
+    };
+    let limit = limit.max(1);
+    // Reads the bucket's entries only (a range of the ordered index). As
+    // DynamoDB does, a full page has a cursor even when nothing follows.
+    let keys: Vec<String> = index
+        .range((start, Bound::Unbounded))
+        .take_while(|entry| entry.bucket == bucket)
+        .take(limit)
+        .map(|entry| entry.key.clone())
+        .collect();
+    let read = keys.len();
+    let next = if keys.len() == limit {
+        keys.last().map(|k| URL_SAFE_NO_PAD.encode(k))
+    } else {
+        None
+    };
+    Ok(ExpiryPage { keys, next, read })
+}
+
 #[async_trait]
 impl ExpiryIndex for EmbeddedRecords {
     async fn due_for_expiry(
@@ -64,41 +108,18 @@ impl ExpiryIndex for EmbeddedRecords {
         limit: usize,
         after: Option<String>,
     ) -> Result<ExpiryPage, StoreError> {
-        let bucket = kind.bucket(day);
-        let start = match after {
-            Some(cursor) => {
-                let key = URL_SAFE_NO_PAD
-                    .decode(cursor)
-                    .ok()
-                    .and_then(|b| String::from_utf8(b).ok())
-                    .ok_or(StoreError::BadCursor)?;
-                Bound::Excluded(ExpiryEntry {
-                    bucket: bucket.clone(),
-                    key,
-                })
-            }
-            None => Bound::Included(ExpiryEntry {
-                bucket: bucket.clone(),
-                key: String::new(),
-            }),
-        };
-        let state = self.state()?;
-        let limit = limit.max(1);
-        // Reads the bucket's entries only (a range of the ordered index). As
-        // DynamoDB does, a full page has a cursor even when nothing follows.
-        let keys: Vec<String> = state
-            .expiry
-            .range((start, Bound::Unbounded))
-            .take_while(|entry| entry.bucket == bucket)
-            .take(limit)
-            .map(|entry| entry.key.clone())
-            .collect();
-        let read = keys.len();
-        let next = if keys.len() == limit {
-            keys.last().map(|k| URL_SAFE_NO_PAD.encode(k))
-        } else {
-            None
-        };
-        Ok(ExpiryPage { keys, next, read })
+        bucket_page(&self.state()?.expiry, &kind.bucket(day), limit, after)
+    }
+}
+
+#[async_trait]
+impl RefreshIndex for EmbeddedRecords {
+    async fn due_for_refresh(
+        &self,
+        bucket: &str,
+        limit: usize,
+        after: Option<String>,
+    ) -> Result<ExpiryPage, StoreError> {
+        bucket_page(&self.state()?.refresh, bucket, limit, after)
     }
 }

@@ -1,0 +1,94 @@
+//! The refresh function: on its schedule, one run of the document refresh within its signing budget, then the key check.
+
+use aws_lambda_events::event::cloudwatch_events::CloudWatchEvent;
+use serde::Serialize;
+use shared::service::keys::KeyHealth;
+use shared::service::refresh::{RefreshOptions, RefreshReport};
+use shared::service::{ServiceError, Services};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// How long before the Lambda deadline the run stops asking for work: a page under way (at
+/// most a hundred documents, eight signed at a time) finishes well inside it.
+pub const STOP_MARGIN: Duration = Duration::from_secs(30);
+
+#[derive(Debug, thiserror::Error)]
+pub enum RefreshError {
+    /// A dependency failed (DynamoDB, CloudWatch): the next scheduled run starts again; what was
+    /// done stays done.
+    #[error("the refresh run failed: {0}")]
+    Failed(#[from] ServiceError),
+    #[error("the environment variable {0} is not valid: {1}")]
+    Configuration(&'static str, String),
+}
+
+/// What one invocation did.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RefreshRun {
+    pub refresh: RefreshReport,
+    pub keys: KeyHealth,
+}
+
+/// The run's options from the environment: `EDL_REFRESH_SIGNS_PER_RUN` (the signing budget of
+/// one run; the schedule's runs per day times it is the daily budget).
+pub fn options_from(signs_per_run: Option<&str>) -> Result<RefreshOptions, RefreshError> {
+    let mut options = RefreshOptions::default();
+    if let Some(text) = signs_per_run {
+        options.signs_per_run = text.trim().parse().map_err(|e: std::num::ParseIntError| {
+            RefreshError::Configuration("EDL_REFRESH_SIGNS_PER_RUN", e.to_string())
+        })?;
+    }
+    Ok(options)
+}
+
+/// When to stop, from the invocation's deadline (milliseconds since the epoch), leaving `STOP_MARGIN`.
+pub fn stop_at(deadline_ms: u64, now: SystemTime) -> Instant {
+    let now_ms = now.duration_since(UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
+    let remaining = Duration::from_millis(u64::try_from(u128::from(deadline_ms).saturating_sub(now_ms)).unwrap_or(0));
+    Instant::now() + remaining.saturating_sub(STOP_MARGIN)
+}
+
+/// Runs the refresh once, then the key check. The event only says that the schedule fired: the
+/// job's own clock decides what is due, so a late or repeated event is harmless.
+pub async fn handle(
+    services: &Services,
+    event: CloudWatchEvent<serde_json::Value>,
+    options: &RefreshOptions,
+    stop: Option<Instant>,
+) -> Result<RefreshRun, RefreshError> {
+    tracing::info!(
+        event = event.id.as_deref().unwrap_or(""),
+        scheduled_for = %event.time.to_rfc3339(),
+        "refresh run started"
+    );
+    let refresh = services.run_refresh(stop, options).await?;
+    let keys = services.check_keys().await?;
+    Ok(RefreshRun { refresh, keys })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_budget_comes_from_the_environment() {
+        assert_eq!(options_from(None).expect("default").signs_per_run, 90_000);
+        assert_eq!(options_from(Some("250")).expect("set").signs_per_run, 250);
+        assert!(matches!(
+            options_from(Some("lots")),
+            Err(RefreshError::Configuration("EDL_REFRESH_SIGNS_PER_RUN", _))
+        ));
+    }
+
+    #[test]
+    fn stops_thirty_seconds_before_the_deadline() {
+        let now = SystemTime::now();
+        let now_ms = u64::try_from(now.duration_since(UNIX_EPOCH).expect("clock").as_millis()).expect("ms");
+        assert!(stop_at(now_ms + 10_000, now) <= Instant::now());
+        let left = stop_at(now_ms + 900_000, now).duration_since(Instant::now());
+        assert!(
+            left > Duration::from_secs(860) && left <= Duration::from_secs(870),
+            "{left:?}"
+        );
+    }
+}

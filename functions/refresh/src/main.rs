@@ -1,0 +1,33 @@
+//! The refresh function's Lambda entry point: wire the records, the signer and the metrics once per cold start, then run on each schedule event.
+
+use aws_lambda_events::event::cloudwatch_events::CloudWatchEvent;
+use lambda_runtime::{run, service_fn, Error, LambdaEvent};
+use tracing::Instrument;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    shared::telemetry::init_tracing();
+    let mut services = shared::adapters::aws::services_from_environment().await?;
+    // A refresh re-signs the portrait the current document carries: no photo store.
+    if services.signer.is_none() {
+        return Err("the refresh function needs its signer".into());
+    }
+    let namespace = std::env::var("EDL_METRICS_NAMESPACE").map_err(|_| "EDL_METRICS_NAMESPACE is not set")?;
+    let config = shared::adapters::aws::sdk_config().await;
+    services.key_metrics = Some(std::sync::Arc::new(
+        shared::adapters::cloudwatch::CloudWatchMetrics::new(&config, namespace),
+    ));
+    let options = edl_refresh::options_from(std::env::var("EDL_REFRESH_SIGNS_PER_RUN").ok().as_deref())?;
+    let (services, options) = (&services, &options);
+    run(service_fn(
+        move |event: LambdaEvent<CloudWatchEvent<serde_json::Value>>| async move {
+            let span = tracing::info_span!("event", request_id = %event.context.request_id);
+            let stop = edl_refresh::stop_at(event.context.deadline, std::time::SystemTime::now());
+            edl_refresh::handle(services, event.payload, options, Some(stop))
+                .instrument(span)
+                .await
+                .map_err(Error::from)
+        },
+    ))
+    .await
+}
