@@ -7,12 +7,14 @@
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use chrono::{DateTime, Duration, SubsecRound, Utc};
+use shared::adapters::embedded::photos::EmbeddedPhotos;
 use shared::adapters::embedded::EmbeddedRecords;
 use shared::adapters::NoLivenessService;
 use shared::applications::application::{Application, Channel, Opening, PhotoSource};
 use shared::applications::ports::ApplicationStore;
 use shared::credential::mdoc;
 use shared::crypto::LocalSigner;
+use shared::dev::DevKeys;
 use shared::issuance::ports::LicenceStore;
 use shared::kernel::caller::{Actor, Role};
 use shared::kernel::time::Clock;
@@ -56,7 +58,10 @@ async fn isomdl_authenticates_a_refreshed_document() {
         .import_licences(&shared::sample::showcase_licences())
         .await
         .unwrap();
-    let mut services = Services::new(records.clone(), clock.clone(), Arc::new(NoLivenessService));
+    // The register's photos on file, as the sample register ships them: the licence signs 张伟's.
+    let photos = Arc::new(EmbeddedPhotos::new(DevKeys::random(), "http://127.0.0.1:9"));
+    shared::sample::seed_photos(photos.as_ref()).await.unwrap();
+    let mut services = Services::new(records.clone(), clock.clone(), Arc::new(NoLivenessService)).with_photos(photos);
     let signer = LocalSigner::new();
     signer.generate("iaca");
     signer.generate("ds");
@@ -81,6 +86,7 @@ async fn isomdl_authenticates_a_refreshed_document() {
         office: Some("110000".into()),
         at: issued_at,
         device_key: None,
+        portrait: None,
     });
     records.create_application(&application).await.unwrap();
     let IssueOutcome::Issued { serial } = services.issue("app-refresh").await.unwrap() else {
@@ -122,6 +128,10 @@ async fn isomdl_authenticates_a_refreshed_document() {
             .build()
             .unwrap()
     };
+    // The refresh re-signs the portrait the licence was issued with.
+    let portrait_before = mdoc::portrait_of(&bytes(&issued.issuer_signed));
+    assert!(portrait_before.is_some(), "an on-file licence carries its portrait");
+    assert_eq!(mdoc::portrait_of(&bytes(&refreshed.issuer_signed)), portrait_before);
     let before: isomdl::definitions::IssuerSigned = isomdl::cbor::from_slice(&bytes(&issued.issuer_signed)).unwrap();
     let after: isomdl::definitions::IssuerSigned = isomdl::cbor::from_slice(&bytes(&refreshed.issuer_signed)).unwrap();
     isomdl::presentation::authentication::mdoc::issuer_authentication(chain(), &before).unwrap();
