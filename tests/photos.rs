@@ -15,9 +15,9 @@ use serde_json::{json, Value};
 use shared::applications::photo::ImageType;
 use shared::applications::ports::{PhotoStore, PhotoStoreError, UploadGrant};
 use shared::applications::review::RejectionReason;
-use shared::kernel::notice::Notice;
 use shared::crypto::LocalSigner;
 use shared::issuance::edl::ElectronicLicence;
+use shared::kernel::notice::Notice;
 use shared::service::issuance::IssueOutcome;
 use shared::service::keys::Authority;
 use shared::service::photos::PhotoOutcome;
@@ -809,10 +809,19 @@ async fn four_eyes_on_a_malicious_verdict(mut h: Harness) {
     assert_eq!(application(&h, ZHANG_WEI, &id).await, before, "nothing written");
 
     // One malicious verdict: recorded, the application waits in the queue, marked, and the licence is live.
-    let reported = decide(&h, &id, reviewer(), json!({ "verdict": "malicious", "note": "违法内容" })).await;
+    let reported = decide(
+        &h,
+        &id,
+        reviewer(),
+        json!({ "verdict": "malicious", "note": "违法内容" }),
+    )
+    .await;
     assert_eq!(reported.status, 200, "{reported:?}");
     assert_eq!(reported.body["state"], "awaiting_review");
-    assert!(licence(&h, &serial).await.is_active(), "one verdict alone stops no licence");
+    assert!(
+        licence(&h, &serial).await.is_active(),
+        "one verdict alone stops no licence"
+    );
     let item = call(
         &h.services,
         request("GET /reviews/{id}", &[("id", &id)], reviewer_two(), None, None),
@@ -845,7 +854,13 @@ async fn four_eyes_on_a_malicious_verdict(mut h: Harness) {
     }
     let withdrawn = call(
         &h.services,
-        request("DELETE /applications/{id}", &[("id", &id)], holder(ZHANG_WEI), None, None),
+        request(
+            "DELETE /applications/{id}",
+            &[("id", &id)],
+            holder(ZHANG_WEI),
+            None,
+            None,
+        ),
     )
     .await;
     assert_eq!(withdrawn.status, 409, "{withdrawn:?}");
@@ -853,9 +868,18 @@ async fn four_eyes_on_a_malicious_verdict(mut h: Harness) {
     assert!(licence(&h, &serial).await.is_active());
 
     // A second reviewer confirms: the application ends and the licence is stopped; both verdicts are on record.
-    let confirmed = decide(&h, &id, reviewer_two(), json!({ "verdict": "malicious", "note": "确认" })).await;
+    let confirmed = decide(
+        &h,
+        &id,
+        reviewer_two(),
+        json!({ "verdict": "malicious", "note": "确认" }),
+    )
+    .await;
     assert_eq!(confirmed.body["state"], "stopped", "{confirmed:?}");
-    assert!(!licence(&h, &serial).await.is_active(), "confirmed: the licence is stopped");
+    assert!(
+        !licence(&h, &serial).await.is_active(),
+        "confirmed: the licence is stopped"
+    );
     let verdicts: Vec<(String, String)> = confirmed.body["history"]
         .as_array()
         .expect("history")

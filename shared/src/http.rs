@@ -303,13 +303,9 @@ pub fn problem_for(error: &ServiceError) -> Problem {
         ServiceError::OwnApplication { id } => {
             Problem::new(403, "own-application", "Your own application", detail).with("application", id)
         }
-        ServiceError::SecondReviewerRequired { id } => Problem::new(
-            403,
-            "second-reviewer-required",
-            "A second reviewer decides",
-            detail,
-        )
-        .with("application", id),
+        ServiceError::SecondReviewerRequired { id } => {
+            Problem::new(403, "second-reviewer-required", "A second reviewer decides", detail).with("application", id)
+        }
         ServiceError::Conflict => Problem::new(
             409,
             "conflict",

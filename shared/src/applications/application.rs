@@ -813,8 +813,15 @@ mod tests {
         app.submit_photo(photo, &holder()).expect("submit");
         app.decide_review(decision(Verdict::Malicious, t), None)
             .expect("reported");
-        assert_eq!(app.state, ApplicationState::AwaitingReview, "one verdict alone stops nothing");
-        assert!(app.withdraw(&holder(), t).is_err(), "a reported upload cannot be withdrawn");
+        assert_eq!(
+            app.state,
+            ApplicationState::AwaitingReview,
+            "one verdict alone stops nothing"
+        );
+        assert!(
+            app.withdraw(&holder(), t).is_err(),
+            "a reported upload cannot be withdrawn"
+        );
         let before = app.clone();
         assert!(app.decide_review(decision(Verdict::Malicious, t), None).is_err());
         assert!(app.decide_review(decision(Verdict::Reject, t), None).is_err());
