@@ -167,9 +167,10 @@ pub struct Application {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_review: Option<ReviewDecision>,
     /// A first reviewer's `malicious` verdict on the photo under review, waiting for a second, different
-    /// reviewer (R15, four eyes): one person alone never stops a holder's licence.
+    /// reviewer (R15, four eyes): one person alone never stops a holder's licence. Boxed: rarely present, and
+    /// the application travels by value through every handler's future.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub malicious_report: Option<ReviewDecision>,
+    pub malicious_report: Option<Box<ReviewDecision>>,
     /// Why the automatic checks refused the last upload, for the app to show.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_refusal: Option<PhotoRefusal>,
@@ -508,7 +509,7 @@ impl Application {
         let (by, at) = (decision.by.clone(), decision.at);
         match (decision.verdict, reported) {
             // The report is not yet a decision: the holder's last decision stays what it was.
-            (Verdict::Malicious, false) => self.malicious_report = Some(decision),
+            (Verdict::Malicious, false) => self.malicious_report = Some(Box::new(decision)),
             // Confirmed: the report stays beside the confirmation.
             (Verdict::Malicious, true) => self.last_review = Some(decision),
             _ => {

@@ -192,7 +192,7 @@ impl Services {
             links_expire_at: expires,
             holder,
             last_review: application.last_review.clone(),
-            malicious_report: application.malicious_report.clone(),
+            malicious_report: application.malicious_report.as_deref().cloned(),
             history: application.history.clone(),
             version: application.version,
         })
