@@ -231,6 +231,7 @@ function photoQueue(items: QueueItem[], selected: string | undefined, base: stri
           dueBadge(item.dueAt, item.overdue),
           item.overdue ? h('span', { class: 'badge badge-red' }, tr('逾期', 'Overdue')) : null,
           item.resubmission ? h('span', { class: 'badge' }, tr('重新提交', 'Resubmitted')) : null,
+          item.awaitingConfirmation ? h('span', { class: 'badge badge-red' }, tr('恶意举报待复核', 'Malicious: awaiting a second reviewer')) : null,
           h(
             'span',
             { class: failed ? 'checks-failed' : 'checks-passed' },
@@ -322,7 +323,9 @@ function photoItem(box: HTMLElement, item: ReviewItem, moveOn: (message: HTMLEle
           ? tr('已通过', 'Approved')
           : verdict === 'reject'
             ? tr(`已拒绝（${reasons.length} 项理由）`, `Rejected (${reasons.length} reasons)`)
-            : tr('已标记为恶意上传', 'Marked malicious');
+            : item.awaitingConfirmation
+              ? tr('已确认恶意上传，电子驾驶证已停止', 'Malicious confirmed; the licence is stopped')
+              : tr('已举报为恶意上传，待第二位审核员复核', 'Reported malicious; a second reviewer must confirm');
       moveOn(notice('ok', `${what} · ${item.holder?.name ?? item.id}`));
     } catch (error) {
       busy = false;
@@ -393,6 +396,13 @@ function photoItem(box: HTMLElement, item: ReviewItem, moveOn: (message: HTMLEle
       photo(item.photoUrl, tr('新照片', 'New photo'), 'new'),
       photo(item.previousPhotoUrl, tr('上一张照片（在档）', 'Previous photo (on file)'), 'previous'),
     ),
+    item.maliciousReport &&
+      notice(
+        'warn',
+        h('strong', null, tr('已被标记为恶意上传，待第二位审核员复核：', 'Reported malicious, awaiting a second reviewer: ')),
+        `${item.maliciousReport.by.id} · ${dateTime(item.maliciousReport.at)} · ${item.maliciousReport.note}`,
+        h('p', null, tr('再次标记为恶意即确认并停止其电子驾驶证；通过或拒绝则不予确认。', 'Marking it malicious again confirms it and stops the licence; approving or rejecting overrules the report.')),
+      ),
     item.lastReview &&
       notice(
         'warn',
