@@ -363,7 +363,7 @@ function photoItem(box: HTMLElement, item: ReviewItem, moveOn: (message: HTMLEle
     }
   });
 
-  const dialog = maliciousDialog((text) => void decide('malicious', [], text));
+  const dialog = maliciousDialog(item.awaitingConfirmation, (text) => void decide('malicious', [], text));
   const photo = (url: string | undefined, label: string, kind: string) =>
     h(
       'figure',
@@ -475,7 +475,8 @@ function label(code: string): string {
 }
 
 /** Marking an upload malicious stops the holder's electronic licence (R15): it needs a note and a confirmation. */
-function maliciousDialog(confirm: (note: string) => void): HTMLDialogElement {
+/** `confirming`: a first reviewer already reported the upload, so this verdict confirms it (R15, four eyes). */
+function maliciousDialog(confirming: boolean, confirm: (note: string) => void): HTMLDialogElement {
   const note = h('textarea', { required: true, rows: '3', maxlength: '1000', name: 'malicious-note' });
   const sure = h('input', { type: 'checkbox', required: true, name: 'malicious-confirm' });
   const dialog = h(
@@ -496,10 +497,15 @@ function maliciousDialog(confirm: (note: string) => void): HTMLDialogElement {
       h(
         'p',
         null,
-        tr(
-          '此操作将结束该申请，并停止持证人的电子驾驶证（R15）。请说明原因。',
-          'This ends the application and stops the holder’s electronic licence (R15). Say why.',
-        ),
+        confirming
+          ? tr(
+              '此操作确认另一位审核员的举报：结束该申请，并停止持证人的电子驾驶证（R15）。请说明原因。',
+              'This confirms another reviewer’s report: it ends the application and stops the holder’s electronic licence (R15). Say why.',
+            )
+          : tr(
+              '此操作举报该上传为恶意；经另一位审核员确认后，申请结束并停止持证人的电子驾驶证（R15）。请说明原因。',
+              'This reports the upload as malicious; once a second reviewer confirms it, the application ends and the holder’s electronic licence is stopped (R15). Say why.',
+            ),
       ),
       h('label', null, tr('原因（必填）', 'Reason (required)'), note),
       h('label', { class: 'inline' }, sure, tr('我确认这是恶意上传', 'I confirm this upload is malicious')),
