@@ -15,8 +15,13 @@ use serde_json::{json, Value};
 use shared::applications::photo::ImageType;
 use shared::applications::ports::{PhotoStore, PhotoStoreError, UploadGrant};
 use shared::applications::review::RejectionReason;
+use shared::crypto::LocalSigner;
+use shared::issuance::edl::ElectronicLicence;
 use shared::kernel::notice::Notice;
+use shared::service::issuance::IssueOutcome;
+use shared::service::keys::Authority;
 use shared::service::photos::PhotoOutcome;
+use std::sync::Arc;
 
 fn reviewer() -> Option<Value> {
     Some(claims("reviewer-0001", "reviewer", None))
@@ -530,14 +535,25 @@ async fn queue_pages_overdue_and_decisions(h: Harness) {
         "the previous photo is shown: {item:?}"
     );
 
-    // Malicious (R15): the application ends, the slot is free, the reason is kept.
-    let stopped = call(
+    // Malicious (R15): reported by one reviewer, confirmed by a second; the application ends, the reason is kept.
+    let reported = call(
         &h.services,
         json_request(
             "POST /reviews/{id}/decision",
             &[("id", &second)],
             reviewer(),
             &json!({ "verdict": "malicious", "note": "上传内容违法" }),
+        ),
+    )
+    .await;
+    assert_eq!(reported.body["state"], "awaiting_review", "{reported:?}");
+    let stopped = call(
+        &h.services,
+        json_request(
+            "POST /reviews/{id}/decision",
+            &[("id", &second)],
+            reviewer_two(),
+            &json!({ "verdict": "malicious", "note": "确认：上传内容违法" }),
         ),
     )
     .await;
@@ -711,3 +727,206 @@ async fn bad_photo_and_review_input_on_embedded() {
 async fn bad_photo_and_review_input_on_dynamodb() {
     bad_photo_and_review_input(dynamo_harness().await).await;
 }
+
+async fn decide(h: &Harness, id: &str, who: Option<Value>, body: Value) -> Answer {
+    call(
+        &h.services,
+        json_request("POST /reviews/{id}/decision", &[("id", id)], who, &body),
+    )
+    .await
+}
+
+/// 张伟's licence issued from his photo on file, with keys to sign it; its serial.
+async fn issued_to_zhang_wei(h: &mut Harness) -> String {
+    let signer = LocalSigner::new();
+    signer.generate("iaca");
+    signer.generate("ds");
+    h.services.signer = Some(Arc::new(signer));
+    h.services
+        .install_iaca(&Authority::default(), "iaca")
+        .await
+        .expect("IACA");
+    h.services
+        .add_document_signer(&Authority::default(), "ds")
+        .await
+        .expect("DS");
+    let opened = call(
+        &h.services,
+        json_request(
+            "POST /applications",
+            &[],
+            holder(ZHANG_WEI),
+            &json!({ "photoSource": "on_file" }),
+        ),
+    )
+    .await;
+    let id = opened.body["id"].as_str().expect("id").to_string();
+    let session = h
+        .keys
+        .mint_liveness_session(ZHANG_WEI, 99.0, h.services.now().timestamp());
+    let passed = call(
+        &h.services,
+        json_request(
+            "POST /applications/{id}/liveness",
+            &[("id", &id)],
+            holder(ZHANG_WEI),
+            &json!({ "livenessSessionId": session }),
+        ),
+    )
+    .await;
+    assert_eq!(passed.status, 200, "{passed:?}");
+    let IssueOutcome::Issued { serial } = h.services.issue(&id).await.expect("issued") else {
+        panic!("not issued")
+    };
+    serial
+}
+
+async fn licence(h: &Harness, serial: &str) -> ElectronicLicence {
+    h.services
+        .records
+        .electronic_licence(serial)
+        .await
+        .expect("read")
+        .expect("the licence")
+}
+
+/// R15: a reviewer never decides their own application (nothing is written), one malicious verdict stops
+/// nothing, its reporter cannot confirm it, and a second reviewer's confirmation stops the licence.
+async fn four_eyes_on_a_malicious_verdict(mut h: Harness) {
+    let serial = issued_to_zhang_wei(&mut h).await;
+    let id = queued(&h, ZHANG_WEI, 21).await;
+    let before = application(&h, ZHANG_WEI, &id).await;
+
+    // 张伟 also works as a reviewer: his own application is not his to decide, whatever the verdict.
+    let himself = Some(claims(ZHANG_WEI, "holder reviewer", None));
+    for body in [
+        json!({ "verdict": "malicious", "note": "x" }),
+        json!({ "verdict": "approve" }),
+    ] {
+        let own = decide(&h, &id, himself.clone(), body).await;
+        assert_eq!((own.status, own.problem()), (403, "own-application"), "{own:?}");
+    }
+    assert_eq!(application(&h, ZHANG_WEI, &id).await, before, "nothing written");
+
+    // One malicious verdict: recorded, the application waits in the queue, marked, and the licence is live.
+    let reported = decide(
+        &h,
+        &id,
+        reviewer(),
+        json!({ "verdict": "malicious", "note": "违法内容" }),
+    )
+    .await;
+    assert_eq!(reported.status, 200, "{reported:?}");
+    assert_eq!(reported.body["state"], "awaiting_review");
+    assert!(
+        licence(&h, &serial).await.is_active(),
+        "one verdict alone stops no licence"
+    );
+    let item = call(
+        &h.services,
+        request("GET /reviews/{id}", &[("id", &id)], reviewer_two(), None, None),
+    )
+    .await;
+    assert_eq!(item.body["awaitingConfirmation"], true, "{item:?}");
+    assert_eq!(item.body["maliciousReport"]["by"]["id"], "reviewer-0001");
+    let queue = call(&h.services, request("GET /reviews", &[], reviewer(), None, None)).await;
+    let listed = queue.body["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|i| i["id"] == id.as_str())
+        .cloned()
+        .expect("still in the queue");
+    assert_eq!(listed["awaitingConfirmation"], true);
+
+    // The reporter cannot confirm (nor take it back); the holder cannot withdraw out of the verdict.
+    let after_report = application(&h, ZHANG_WEI, &id).await;
+    for body in [
+        json!({ "verdict": "malicious", "note": "再次确认" }),
+        json!({ "verdict": "approve" }),
+    ] {
+        let again = decide(&h, &id, reviewer(), body).await;
+        assert_eq!(
+            (again.status, again.problem()),
+            (403, "second-reviewer-required"),
+            "{again:?}"
+        );
+    }
+    let withdrawn = call(
+        &h.services,
+        request(
+            "DELETE /applications/{id}",
+            &[("id", &id)],
+            holder(ZHANG_WEI),
+            None,
+            None,
+        ),
+    )
+    .await;
+    assert_eq!(withdrawn.status, 409, "{withdrawn:?}");
+    assert_eq!(application(&h, ZHANG_WEI, &id).await, after_report, "nothing written");
+    assert!(licence(&h, &serial).await.is_active());
+
+    // A second reviewer confirms: the application ends and the licence is stopped; both verdicts are on record.
+    let confirmed = decide(
+        &h,
+        &id,
+        reviewer_two(),
+        json!({ "verdict": "malicious", "note": "确认" }),
+    )
+    .await;
+    assert_eq!(confirmed.body["state"], "stopped", "{confirmed:?}");
+    assert!(
+        !licence(&h, &serial).await.is_active(),
+        "confirmed: the licence is stopped"
+    );
+    let verdicts: Vec<(String, String)> = confirmed.body["history"]
+        .as_array()
+        .expect("history")
+        .iter()
+        .filter(|e| matches!(e["action"].as_str(), Some("malicious_reported" | "stopped_malicious")))
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap_or_default().to_string(),
+                e["by"]["id"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        verdicts,
+        [
+            ("malicious_reported".to_string(), "reviewer-0001".to_string()),
+            ("stopped_malicious".to_string(), "reviewer-0002".to_string())
+        ]
+    );
+}
+
+/// A second reviewer who disagrees resolves the report with their own decision; nothing is stopped.
+async fn a_second_reviewer_overrules_a_malicious_report(h: Harness) {
+    let id = queued(&h, LI_NA, 22).await;
+    let reported = decide(&h, &id, reviewer(), json!({ "verdict": "malicious", "note": "可疑" })).await;
+    assert_eq!(reported.body["state"], "awaiting_review", "{reported:?}");
+    let rejected = decide(
+        &h,
+        &id,
+        reviewer_two(),
+        json!({ "verdict": "reject", "reasons": ["eyes-closed"] }),
+    )
+    .await;
+    assert_eq!(rejected.body["state"], "rejected", "{rejected:?}");
+    assert!(rejected.body.get("maliciousReport").is_none(), "the report is resolved");
+    let last = rejected.body["history"]
+        .as_array()
+        .and_then(|h| h.last())
+        .cloned()
+        .expect("history");
+    assert_eq!(last["action"], "rejected");
+    assert!(last["detail"]
+        .as_str()
+        .is_some_and(|d| d.starts_with("malicious report not confirmed")));
+}
+
+edl_tests::on_both_adapters!(|records| edl_tests::harness(Arc::new(records), 5).await;
+    four_eyes_on_a_malicious_verdict,
+    a_second_reviewer_overrules_a_malicious_report,
+);

@@ -30,6 +30,8 @@ export interface QueueItem {
   dueAt: string;
   overdue: boolean;
   resubmission: boolean;
+  /** A first reviewer reported the upload malicious; a second, different reviewer confirms or overrules it. */
+  awaitingConfirmation: boolean;
   checks: CheckResult[];
 }
 
@@ -53,6 +55,7 @@ export interface ReviewItem extends QueueItem {
   linksExpireAt: string;
   holder?: { name: string; sex: string; birthDate: string };
   lastReview?: ReviewDecision;
+  maliciousReport?: ReviewDecision;
   history: HistoryEntry[];
   version: number;
 }

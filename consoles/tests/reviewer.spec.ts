@@ -80,6 +80,31 @@ test('when another reviewer decided first, the console says so plainly and moves
   await expect(page).not.toHaveURL(new RegExp(application));
 });
 
+test('a malicious report waits, marked, for a second reviewer, whose confirmation stops it', async ({ page }) => {
+  const { application } = await applyWithNewPhoto();
+  const other = await token('reviewer', { sub: 'reviewer-0002' });
+  const reported = await api<{ state: string }>(other, 'POST', `/reviews/${application}/decision`, {
+    verdict: 'malicious',
+    note: '可疑内容',
+  });
+  expect(reported.status).toBe(200);
+  expect(reported.body.state).toBe('awaiting_review');
+  // The reporter cannot confirm it alone.
+  const again = await api(other, 'POST', `/reviews/${application}/decision`, { verdict: 'malicious', note: '确认' });
+  expect(again.status).toBe(403);
+
+  await open(page, `#/reviewer/photos/${application}`, 'reviewer');
+  await expect(page.locator(`.queue-list a[data-id="${application}"]`)).toContainText('恶意举报待复核');
+  await expect(page.locator('.item .notice-warn').first()).toContainText('reviewer-0002');
+  await page.keyboard.press('m');
+  const dialog = page.locator('dialog.confirm');
+  await expect(dialog).toContainText('确认另一位审核员的举报');
+  await dialog.locator('textarea[name="malicious-note"]').fill('确认：内容违法');
+  await dialog.locator('input[name="malicious-confirm"]').check();
+  await dialog.locator('button[value="confirm"]').click();
+  await expect(page.locator('.flash .notice-ok')).toContainText('已确认恶意上传');
+});
+
 test('an ended session leads to sign-in and back to the same item with the chosen reasons kept', async ({ page }) => {
   const { application } = await applyWithNewPhoto();
   await page.clock.install();

@@ -42,6 +42,12 @@ pub enum ServiceError {
     OpenApplicationExists { existing: String },
     #[error(transparent)]
     IllegalTransition(#[from] IllegalTransition),
+    /// A reviewer asked to decide an application they hold or opened (R15: no one reviews their own).
+    #[error("You cannot decide the review of application {id}: it is your own (you hold it or opened it).")]
+    OwnApplication { id: String },
+    /// The reviewer who reported an upload malicious tried to decide it again (R15: four eyes).
+    #[error("You reported application {id} as malicious; a second, different reviewer must confirm or overrule it.")]
+    SecondReviewerRequired { id: String },
     #[error("the record changed while this request was processed")]
     Conflict,
     #[error("the real-person check did not pass")]

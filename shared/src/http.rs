@@ -300,6 +300,12 @@ pub fn problem_for(error: &ServiceError) -> Problem {
         ServiceError::IllegalTransition(t) => {
             Problem::new(409, "illegal-transition", "Not possible in this state", detail).with("state", t.from)
         }
+        ServiceError::OwnApplication { id } => {
+            Problem::new(403, "own-application", "Your own application", detail).with("application", id)
+        }
+        ServiceError::SecondReviewerRequired { id } => {
+            Problem::new(403, "second-reviewer-required", "A second reviewer decides", detail).with("application", id)
+        }
         ServiceError::Conflict => Problem::new(
             409,
             "conflict",

@@ -231,6 +231,7 @@ function photoQueue(items: QueueItem[], selected: string | undefined, base: stri
           dueBadge(item.dueAt, item.overdue),
           item.overdue ? h('span', { class: 'badge badge-red' }, tr('逾期', 'Overdue')) : null,
           item.resubmission ? h('span', { class: 'badge' }, tr('重新提交', 'Resubmitted')) : null,
+          item.awaitingConfirmation ? h('span', { class: 'badge badge-red' }, tr('恶意举报待复核', 'Malicious: awaiting a second reviewer')) : null,
           h(
             'span',
             { class: failed ? 'checks-failed' : 'checks-passed' },
@@ -322,7 +323,9 @@ function photoItem(box: HTMLElement, item: ReviewItem, moveOn: (message: HTMLEle
           ? tr('已通过', 'Approved')
           : verdict === 'reject'
             ? tr(`已拒绝（${reasons.length} 项理由）`, `Rejected (${reasons.length} reasons)`)
-            : tr('已标记为恶意上传', 'Marked malicious');
+            : item.awaitingConfirmation
+              ? tr('已确认恶意上传，电子驾驶证已停止', 'Malicious confirmed; the licence is stopped')
+              : tr('已举报为恶意上传，待第二位审核员复核', 'Reported malicious; a second reviewer must confirm');
       moveOn(notice('ok', `${what} · ${item.holder?.name ?? item.id}`));
     } catch (error) {
       busy = false;
@@ -360,7 +363,7 @@ function photoItem(box: HTMLElement, item: ReviewItem, moveOn: (message: HTMLEle
     }
   });
 
-  const dialog = maliciousDialog((text) => void decide('malicious', [], text));
+  const dialog = maliciousDialog(item.awaitingConfirmation, (text) => void decide('malicious', [], text));
   const photo = (url: string | undefined, label: string, kind: string) =>
     h(
       'figure',
@@ -393,6 +396,13 @@ function photoItem(box: HTMLElement, item: ReviewItem, moveOn: (message: HTMLEle
       photo(item.photoUrl, tr('新照片', 'New photo'), 'new'),
       photo(item.previousPhotoUrl, tr('上一张照片（在档）', 'Previous photo (on file)'), 'previous'),
     ),
+    item.maliciousReport &&
+      notice(
+        'warn',
+        h('strong', null, tr('已被标记为恶意上传，待第二位审核员复核：', 'Reported malicious, awaiting a second reviewer: ')),
+        `${item.maliciousReport.by.id} · ${dateTime(item.maliciousReport.at)} · ${item.maliciousReport.note}`,
+        h('p', null, tr('再次标记为恶意即确认并停止其电子驾驶证；通过或拒绝则不予确认。', 'Marking it malicious again confirms it and stops the licence; approving or rejecting overrules the report.')),
+      ),
     item.lastReview &&
       notice(
         'warn',
@@ -465,7 +475,8 @@ function label(code: string): string {
 }
 
 /** Marking an upload malicious stops the holder's electronic licence (R15): it needs a note and a confirmation. */
-function maliciousDialog(confirm: (note: string) => void): HTMLDialogElement {
+/** `confirming`: a first reviewer already reported the upload, so this verdict confirms it (R15, four eyes). */
+function maliciousDialog(confirming: boolean, confirm: (note: string) => void): HTMLDialogElement {
   const note = h('textarea', { required: true, rows: '3', maxlength: '1000', name: 'malicious-note' });
   const sure = h('input', { type: 'checkbox', required: true, name: 'malicious-confirm' });
   const dialog = h(
@@ -486,10 +497,15 @@ function maliciousDialog(confirm: (note: string) => void): HTMLDialogElement {
       h(
         'p',
         null,
-        tr(
-          '此操作将结束该申请，并停止持证人的电子驾驶证（R15）。请说明原因。',
-          'This ends the application and stops the holder’s electronic licence (R15). Say why.',
-        ),
+        confirming
+          ? tr(
+              '此操作确认另一位审核员的举报：结束该申请，并停止持证人的电子驾驶证（R15）。请说明原因。',
+              'This confirms another reviewer’s report: it ends the application and stops the holder’s electronic licence (R15). Say why.',
+            )
+          : tr(
+              '此操作举报该上传为恶意；经另一位审核员确认后，申请结束并停止持证人的电子驾驶证（R15）。请说明原因。',
+              'This reports the upload as malicious; once a second reviewer confirms it, the application ends and the holder’s electronic licence is stopped (R15). Say why.',
+            ),
       ),
       h('label', null, tr('原因（必填）', 'Reason (required)'), note),
       h('label', { class: 'inline' }, sure, tr('我确认这是恶意上传', 'I confirm this upload is malicious')),

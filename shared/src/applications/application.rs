@@ -166,6 +166,11 @@ pub struct Application {
     pub previous_photo: Option<PhotoSubmission>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_review: Option<ReviewDecision>,
+    /// A first reviewer's `malicious` verdict on the photo under review, waiting for a second, different
+    /// reviewer (R15, four eyes): one person alone never stops a holder's licence. Boxed: rarely present, and
+    /// the application travels by value through every handler's future.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub malicious_report: Option<Box<ReviewDecision>>,
     /// Why the automatic checks refused the last upload, for the app to show.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_refusal: Option<PhotoRefusal>,
@@ -301,6 +306,7 @@ impl Application {
             photo: None,
             previous_photo: None,
             last_review: None,
+            malicious_report: None,
             last_refusal: None,
             portrait_key: opening.portrait.as_ref().map(|p| p.key.clone()),
             portrait_sha256: opening.portrait.map(|p| p.sha256),
@@ -460,7 +466,10 @@ impl Application {
     }
 
     /// A reviewer's decision on the photo in the queue: approve, reject with
-    /// reasons (the applicant may submit again), or stop a malicious upload (R15).
+    /// reasons (the applicant may submit again), or report a malicious upload (R15).
+    /// A first `malicious` verdict only records the report: the application stays in the queue until a
+    /// second, different reviewer decides. Their `malicious` confirms it and stops the application; their
+    /// approval or rejection resolves it as that decision (the report stays in the history).
     /// An approval names where the photo is kept as the portrait, and its digest.
     pub fn decide_review(
         &mut self,
@@ -468,36 +477,70 @@ impl Application {
         portrait: Option<KeptPortrait>,
     ) -> Result<(), IllegalTransition> {
         self.require("decide the review of", &[ApplicationState::AwaitingReview])?;
+        if self.reported_by(&decision.by.id) {
+            return Err(IllegalTransition {
+                action: "decide again, as the reviewer who reported it malicious (a second reviewer decides),",
+                from: self.state,
+            });
+        }
+        let reported = self.malicious_report.is_some();
         if decision.verdict == Verdict::Approve {
             self.portrait_key = portrait.as_ref().map(|p| p.key.clone());
             self.portrait_sha256 = portrait.map(|p| p.sha256);
         }
-        let (action, to) = match decision.verdict {
-            Verdict::Approve => ("approved", ApplicationState::Approved),
-            Verdict::Reject => ("rejected", ApplicationState::Rejected),
-            Verdict::Malicious => ("stopped_malicious", ApplicationState::Stopped),
+        let (action, to) = match (decision.verdict, reported) {
+            (Verdict::Approve, _) => ("approved", ApplicationState::Approved),
+            (Verdict::Reject, _) => ("rejected", ApplicationState::Rejected),
+            (Verdict::Malicious, false) => ("malicious_reported", ApplicationState::AwaitingReview),
+            (Verdict::Malicious, true) => ("stopped_malicious", ApplicationState::Stopped),
         };
-        let mut detail: Vec<String> = decision
-            .reasons
-            .iter()
-            .filter_map(|r| {
-                serde_json::to_value(r)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_string))
-            })
-            .collect();
+        let mut detail: Vec<String> = Vec::new();
+        if reported && decision.verdict != Verdict::Malicious {
+            detail.push("malicious report not confirmed".into());
+        }
+        detail.extend(decision.reasons.iter().filter_map(|r| {
+            serde_json::to_value(r)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+        }));
         if !decision.note.trim().is_empty() {
             detail.push(decision.note.trim().to_string());
         }
         let (by, at) = (decision.by.clone(), decision.at);
-        self.last_review = Some(decision);
+        match (decision.verdict, reported) {
+            // The report is not yet a decision: the holder's last decision stays what it was.
+            (Verdict::Malicious, false) => self.malicious_report = Some(Box::new(decision)),
+            // Confirmed: the report stays beside the confirmation.
+            (Verdict::Malicious, true) => self.last_review = Some(decision),
+            _ => {
+                self.malicious_report = None;
+                self.last_review = Some(decision);
+            }
+        }
         self.step(action, &by, at, to, (!detail.is_empty()).then(|| detail.join("; ")));
         Ok(())
+    }
+
+    /// Whether `subject` reported the photo under review as malicious (and so may not be its second reviewer).
+    pub fn reported_by(&self, subject: &str) -> bool {
+        self.malicious_report.as_ref().is_some_and(|r| r.by.id == subject)
+    }
+
+    /// Whether `subject` is the holder of this application or opened it (as a clerk): they never review it.
+    pub fn concerns(&self, subject: &str) -> bool {
+        self.holder_id == subject || self.opened_by.id == subject
     }
 
     /// The holder withdraws. An approved application is already on its way to
     /// issuance and can no longer be withdrawn.
     pub fn withdraw(&mut self, by: &Actor, at: DateTime<Utc>) -> Result<(), IllegalTransition> {
+        // A reported upload waits for its second reviewer: withdrawing must not escape the verdict (R15).
+        if self.malicious_report.is_some() {
+            return Err(IllegalTransition {
+                action: "withdraw (a malicious report on its photo awaits a second reviewer)",
+                from: self.state,
+            });
+        }
         self.require(
             "withdraw",
             &[
@@ -770,9 +813,47 @@ mod tests {
         let photo = upload(&mut app, "b", t);
         app.submit_photo(photo, &holder()).expect("submit");
         app.decide_review(decision(Verdict::Malicious, t), None)
-            .expect("malicious");
+            .expect("reported");
+        assert_eq!(
+            app.state,
+            ApplicationState::AwaitingReview,
+            "one verdict alone stops nothing"
+        );
+        assert!(
+            app.withdraw(&holder(), t).is_err(),
+            "a reported upload cannot be withdrawn"
+        );
+        let before = app.clone();
+        assert!(app.decide_review(decision(Verdict::Malicious, t), None).is_err());
+        assert!(app.decide_review(decision(Verdict::Reject, t), None).is_err());
+        assert_eq!(app, before, "the reporter cannot decide again");
+        let mut second = decision(Verdict::Malicious, t);
+        second.by.id = "reviewer-2".into();
+        app.decide_review(second, None).expect("confirmed");
         assert_eq!(app.state, ApplicationState::Stopped);
+        let actions: Vec<_> = app.history.iter().rev().take(2).map(|h| h.action.as_str()).collect();
+        assert_eq!(actions, ["stopped_malicious", "malicious_reported"]);
         assert!(!app.state.is_open());
         assert_eq!(app.last_review.as_ref().map(|d| d.verdict), Some(Verdict::Malicious));
+    }
+
+    #[test]
+    fn a_second_reviewer_may_overrule_a_malicious_report() {
+        let t = at("2026-11-25T10:00:00Z");
+        let mut app = Application::open(opening(PhotoSource::Camera, Channel::App));
+        let photo = upload(&mut app, "a", t);
+        app.submit_photo(photo, &holder()).expect("submit");
+        app.decide_review(decision(Verdict::Malicious, t), None)
+            .expect("reported");
+        let mut second = decision(Verdict::Reject, t);
+        second.by.id = "reviewer-2".into();
+        app.decide_review(second, None).expect("rejected");
+        assert_eq!(app.state, ApplicationState::Rejected);
+        assert!(app.malicious_report.is_none(), "the report is resolved");
+        assert!(app
+            .history
+            .last()
+            .and_then(|h| h.detail.as_deref())
+            .is_some_and(|d| d.starts_with("malicious report not confirmed")));
     }
 }

@@ -44,6 +44,8 @@ pub struct QueueItem {
     pub overdue: bool,
     /// The holder submitted before and was refused.
     pub resubmission: bool,
+    /// A first reviewer reported the upload malicious: a second, different reviewer confirms or overrules it.
+    pub awaiting_confirmation: bool,
     pub checks: Vec<CheckResult>,
 }
 
@@ -69,6 +71,9 @@ pub struct ReviewItem {
     pub holder: Option<HolderSummary>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_review: Option<ReviewDecision>,
+    /// The first reviewer's malicious verdict awaiting confirmation, with its note.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub malicious_report: Option<ReviewDecision>,
     pub history: Vec<HistoryEntry>,
     pub version: u64,
 }
@@ -84,6 +89,8 @@ fn queue_item(application: &Application, now: DateTime<Utc>) -> Option<QueueItem
         due_at: photo.due_at,
         overdue: application.state == ApplicationState::AwaitingReview && photo.due_at <= now,
         resubmission: application.photo_submissions > 1,
+        awaiting_confirmation: application.state == ApplicationState::AwaitingReview
+            && application.malicious_report.is_some(),
         checks: photo.checks.clone(),
     })
 }
@@ -185,13 +192,16 @@ impl Services {
             links_expire_at: expires,
             holder,
             last_review: application.last_review.clone(),
+            malicious_report: application.malicious_report.as_deref().cloned(),
             history: application.history.clone(),
             version: application.version,
         })
     }
 
-    /// Approve, reject with reasons, or stop a malicious upload. Of two
+    /// Approve, reject with reasons, or report a malicious upload. Of two
     /// reviewers deciding at once, one decision stands and the other gets 409.
+    /// R15: no reviewer decides an application they hold or opened, and a malicious verdict stops the
+    /// holder's licence only when a second, different reviewer confirms it.
     pub async fn decide_review(
         &self,
         caller: &Caller,
@@ -219,6 +229,10 @@ impl Services {
             what: "review",
             id: id.into(),
         })?;
+        if application.concerns(&caller.id) {
+            tracing::warn!(application = %id, "review of a reviewer's own application refused");
+            return Err(ServiceError::OwnApplication { id: id.into() });
+        }
         if application.state != ApplicationState::AwaitingReview {
             return Err(crate::applications::application::IllegalTransition {
                 action: "decide the review of",
@@ -226,6 +240,10 @@ impl Services {
             }
             .into());
         }
+        if application.reported_by(&caller.id) {
+            return Err(ServiceError::SecondReviewerRequired { id: id.into() });
+        }
+        let confirms_report = application.malicious_report.is_some();
         let mut reasons = request.reasons.clone();
         reasons.dedup();
         let decision_reasons = reasons.clone();
@@ -261,6 +279,8 @@ impl Services {
                 })
                 .await
             }
+            // The first report waits for its second reviewer; nothing is stopped yet.
+            Verdict::Malicious if !confirms_report => {}
             Verdict::Malicious => {
                 self.stop_electronic_licence(
                     &application.holder_id,
