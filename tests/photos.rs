@@ -5,8 +5,8 @@
 use bytes::Bytes;
 use edl_tests::images;
 use edl_tests::{
-    admin, aws_harness, call, claims, dynamo_harness, embedded_harness, holder, json_request, request, Answer, Harness,
-    CHEN_JING, LI_NA, ZHANG_WEI,
+    admin, aws_harness, call, claims, dynamo_harness, embedded_harness, holder, issued_to_zhang_wei, json_request,
+    request, Answer, Harness, CHEN_JING, LI_NA, ZHANG_WEI,
 };
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
@@ -15,11 +15,8 @@ use serde_json::{json, Value};
 use shared::applications::photo::ImageType;
 use shared::applications::ports::{PhotoStore, PhotoStoreError, UploadGrant};
 use shared::applications::review::RejectionReason;
-use shared::crypto::LocalSigner;
 use shared::issuance::edl::ElectronicLicence;
 use shared::kernel::notice::Notice;
-use shared::service::issuance::IssueOutcome;
-use shared::service::keys::Authority;
 use shared::service::photos::PhotoOutcome;
 use std::sync::Arc;
 
@@ -736,51 +733,6 @@ async fn decide(h: &Harness, id: &str, who: Option<Value>, body: Value) -> Answe
     .await
 }
 
-/// 张伟's licence issued from his photo on file, with keys to sign it; its serial.
-async fn issued_to_zhang_wei(h: &mut Harness) -> String {
-    let signer = LocalSigner::new();
-    signer.generate("iaca");
-    signer.generate("ds");
-    h.services.signer = Some(Arc::new(signer));
-    h.services
-        .install_iaca(&Authority::default(), "iaca")
-        .await
-        .expect("IACA");
-    h.services
-        .add_document_signer(&Authority::default(), "ds")
-        .await
-        .expect("DS");
-    let opened = call(
-        &h.services,
-        json_request(
-            "POST /applications",
-            &[],
-            holder(ZHANG_WEI),
-            &json!({ "photoSource": "on_file" }),
-        ),
-    )
-    .await;
-    let id = opened.body["id"].as_str().expect("id").to_string();
-    let session = h
-        .keys
-        .mint_liveness_session(ZHANG_WEI, 99.0, h.services.now().timestamp());
-    let passed = call(
-        &h.services,
-        json_request(
-            "POST /applications/{id}/liveness",
-            &[("id", &id)],
-            holder(ZHANG_WEI),
-            &json!({ "livenessSessionId": session }),
-        ),
-    )
-    .await;
-    assert_eq!(passed.status, 200, "{passed:?}");
-    let IssueOutcome::Issued { serial } = h.services.issue(&id).await.expect("issued") else {
-        panic!("not issued")
-    };
-    serial
-}
-
 async fn licence(h: &Harness, serial: &str) -> ElectronicLicence {
     h.services
         .records
@@ -793,7 +745,7 @@ async fn licence(h: &Harness, serial: &str) -> ElectronicLicence {
 /// R15: a reviewer never decides their own application (nothing is written), one malicious verdict stops
 /// nothing, its reporter cannot confirm it, and a second reviewer's confirmation stops the licence.
 async fn four_eyes_on_a_malicious_verdict(mut h: Harness) {
-    let serial = issued_to_zhang_wei(&mut h).await;
+    let serial = issued_to_zhang_wei(&mut h, &json!({ "photoSource": "on_file" })).await;
     let id = queued(&h, ZHANG_WEI, 21).await;
     let before = application(&h, ZHANG_WEI, &id).await;
 

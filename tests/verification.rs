@@ -4,8 +4,8 @@
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use edl_tests::{
-    admin, call, claims, dynamo_harness, embedded_harness, holder, json_request, officer, request, Answer, Harness,
-    ZHANG_WEI,
+    admin, call, claims, dynamo_harness, embedded_harness, holder, issued_to_zhang_wei, json_request, officer, request,
+    Answer, Harness, ZHANG_WEI,
 };
 use p256::ecdsa::signature::Signer as _;
 use p256::ecdsa::{Signature, SigningKey};
@@ -15,7 +15,6 @@ use shared::adapters::embedded::metrics::EmbeddedMetrics;
 use shared::credential::mdoc;
 use shared::credential::showcode::{self, CodeKind, ShowClaims};
 use shared::crypto::LocalSigner;
-use shared::service::issuance::IssueOutcome;
 use shared::service::keys::Authority;
 use shared::service::verification::{IacaPin, TrustCache};
 use shared::verification::metrics;
@@ -40,40 +39,7 @@ async fn issued(h: &mut Harness) -> (String, String) {
 
 /// Keys, and 张伟's licence issued from an application opened with `body`; its serial and current code.
 async fn issued_with(h: &mut Harness, body: Value) -> (String, String) {
-    let signer = LocalSigner::new();
-    signer.generate("iaca");
-    signer.generate("ds");
-    h.services.signer = Some(Arc::new(signer));
-    h.services
-        .install_iaca(&Authority::default(), "iaca")
-        .await
-        .expect("IACA");
-    h.services
-        .add_document_signer(&Authority::default(), "ds")
-        .await
-        .expect("DS");
-    let opened = call(
-        &h.services,
-        json_request("POST /applications", &[], holder(ZHANG_WEI), &body),
-    )
-    .await;
-    let id = opened.body["id"].as_str().expect("id").to_string();
-    let session = h
-        .keys
-        .mint_liveness_session(ZHANG_WEI, 99.0, h.services.now().timestamp());
-    call(
-        &h.services,
-        json_request(
-            "POST /applications/{id}/liveness",
-            &[("id", &id)],
-            holder(ZHANG_WEI),
-            &json!({ "livenessSessionId": session }),
-        ),
-    )
-    .await;
-    let IssueOutcome::Issued { serial } = h.services.issue(&id).await.expect("issued") else {
-        panic!("not issued")
-    };
+    let serial = issued_to_zhang_wei(h, &body).await;
     let code = call(
         &h.services,
         request("GET /licence/code", &[], holder(ZHANG_WEI), None, None),

@@ -410,3 +410,46 @@ pub async fn call(services: &Services, request: Request) -> Answer {
     };
     answer(response)
 }
+
+/// Keys to sign with (a fresh IACA and document signer), and 张伟's licence issued from an application
+/// opened with `body` (his photo on file, liveness passed); its serial.
+pub async fn issued_to_zhang_wei(h: &mut Harness, body: &Value) -> String {
+    use shared::service::issuance::IssueOutcome;
+    use shared::service::keys::Authority;
+    let signer = shared::crypto::LocalSigner::new();
+    signer.generate("iaca");
+    signer.generate("ds");
+    h.services.signer = Some(Arc::new(signer));
+    h.services
+        .install_iaca(&Authority::default(), "iaca")
+        .await
+        .expect("IACA");
+    h.services
+        .add_document_signer(&Authority::default(), "ds")
+        .await
+        .expect("DS");
+    let opened = call(
+        &h.services,
+        json_request("POST /applications", &[], holder(ZHANG_WEI), body),
+    )
+    .await;
+    let id = opened.body["id"].as_str().expect("id").to_string();
+    let session = h
+        .keys
+        .mint_liveness_session(ZHANG_WEI, 99.0, h.services.now().timestamp());
+    let passed = call(
+        &h.services,
+        json_request(
+            "POST /applications/{id}/liveness",
+            &[("id", &id)],
+            holder(ZHANG_WEI),
+            &json!({ "livenessSessionId": session }),
+        ),
+    )
+    .await;
+    assert_eq!(passed.status, 200, "{passed:?}");
+    let IssueOutcome::Issued { serial } = h.services.issue(&id).await.expect("issued") else {
+        panic!("not issued")
+    };
+    serial
+}
