@@ -341,12 +341,13 @@ impl DynamoRecords {
     async fn put_all_if_absent(&self, items: Vec<Item>) -> Result<(), StoreError> {
         futures::stream::iter(items.into_iter().map(|i| self.put_if_absent(i)))
             .buffer_unordered(8)
-            .try_collect::<Vec<()>>()
+            .try_collect::<Vec<bool>>()
             .await?;
         Ok(())
     }
 
-    async fn put_if_absent(&self, item: Item) -> Result<(), StoreError> {
+    /// Writes `item` unless one with its key is stored already; whether it was written.
+    async fn put_if_absent(&self, item: Item) -> Result<bool, StoreError> {
         let result = self
             .client
             .put_item()
@@ -356,12 +357,12 @@ impl DynamoRecords {
             .send()
             .await;
         match result {
-            Ok(_) => Ok(()),
+            Ok(_) => Ok(true),
             Err(e)
                 if e.as_service_error()
                     .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
             {
-                Ok(())
+                Ok(false)
             }
             Err(e) => Err(unavailable("PutItem", e)),
         }

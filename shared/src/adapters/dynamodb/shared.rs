@@ -81,7 +81,9 @@ impl<C: LoggedCheck> CheckLog<C> for DynamoRecords {
             None => format!("{log}#unmatched#{}", check.at().format("%Y-%m-%d")),
         };
         let item = encode(check, pk, format!("{}#{}", sortable(check.at()), check.id()), C::KIND)?;
-        self.put_if_absent(item).await
+        // A retried check finds itself stored: recorded once, not an error.
+        self.put_if_absent(item).await?;
+        Ok(())
     }
 
     async fn checks_of(&self, subject: &str, limit: usize) -> Result<Vec<C>, StoreError> {

@@ -50,23 +50,10 @@ impl NonceStore for DynamoRecords {
         let mut item = encode(nonce, nonce_pk(&nonce.nonce), "NONCE".into(), "nonce")?;
         // Garbage collection only: `take_nonce` checks the expiry itself.
         item.insert("ttl".into(), n(u64::try_from(nonce.expires_at + 3600).unwrap_or(0)));
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Err(StoreError::AlreadyExists)
-            }
-            Err(e) => Err(unavailable("PutItem", e)),
+        if self.put_if_absent(item).await? {
+            Ok(())
+        } else {
+            Err(StoreError::AlreadyExists)
         }
     }
 
