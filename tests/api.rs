@@ -54,9 +54,7 @@ async fn photo_on_file_with_liveness_is_approved(h: Harness) {
     assert_eq!(opened.body["channel"], "app");
     let id = id_of(&opened);
     // A failed check is a clear 422 and the application stays open.
-    let weak = h
-        .keys
-        .mint_liveness_session(ZHANG_WEI, 42.0, h.services.now().timestamp());
+    let weak = edl_tests::liveness_session(&h, ZHANG_WEI, &id, 42.0).await;
     let failed = call(
         &h.services,
         json_request(
@@ -69,9 +67,19 @@ async fn photo_on_file_with_liveness_is_approved(h: Harness) {
     .await;
     assert_eq!((failed.status, failed.problem()), (422, "liveness-failed"));
     assert_eq!(get(&h, holder(ZHANG_WEI), &id).await.body["state"], "awaiting_liveness");
-    let session = h
-        .keys
-        .mint_liveness_session(ZHANG_WEI, 97.5, h.services.now().timestamp());
+    // A session counts once: the failed one cannot be presented again.
+    let again = call(
+        &h.services,
+        json_request(
+            "POST /applications/{id}/liveness",
+            &[("id", &id)],
+            holder(ZHANG_WEI),
+            &json!({ "livenessSessionId": weak }),
+        ),
+    )
+    .await;
+    assert_eq!((again.status, again.problem()), (400, "liveness-session-invalid"));
+    let session = edl_tests::liveness_session(&h, ZHANG_WEI, &id, 97.5).await;
     let passed = call(
         &h.services,
         json_request(
@@ -91,7 +99,16 @@ async fn photo_on_file_with_liveness_is_approved(h: Harness) {
         .iter()
         .map(|e| e["action"].as_str().unwrap_or("").to_string())
         .collect();
-    assert_eq!(actions, ["opened", "liveness_failed", "liveness_passed"]);
+    assert_eq!(
+        actions,
+        [
+            "opened",
+            "liveness_session_created",
+            "liveness_failed",
+            "liveness_session_created",
+            "liveness_passed"
+        ]
+    );
     // A reviewer reads any application; an approved one cannot be withdrawn.
     assert_eq!(
         get(&h, Some(claims("reviewer-0001", "reviewer", None)), &id)
@@ -147,8 +164,20 @@ async fn new_photo_waits_for_upload_and_can_be_withdrawn(h: Harness) {
     let opened = open(&h, holder(LI_NA), json!({ "photoSource": "album" })).await;
     assert_eq!(opened.body["state"], "awaiting_photo", "{opened:?}");
     let id = id_of(&opened);
-    // Liveness is for a photo on file only.
-    let session = h.keys.mint_liveness_session(LI_NA, 99.0, h.services.now().timestamp());
+    // Liveness is for a photo on file only: no session is started, none confirmed.
+    let start = call(
+        &h.services,
+        request(
+            "POST /applications/{id}/liveness-sessions",
+            &[("id", &id)],
+            holder(LI_NA),
+            None,
+            None,
+        ),
+    )
+    .await;
+    assert_eq!((start.status, start.problem()), (409, "illegal-transition"));
+    let session = uuid::Uuid::new_v4().to_string();
     let wrong = call(
         &h.services,
         json_request(
@@ -480,38 +509,146 @@ async fn missing_or_wrong_roles(h: Harness) {
     assert_slot_free(&h, ZHANG_WEI).await;
 }
 
-async fn forged_foreign_and_expired_liveness_sessions(h: Harness) {
+/// R3: only the session the backend created for this application confirms it; another application's, an
+/// unknown, an unfinished, an expired or a used one is refused with nothing written; and a live face that is
+/// not the photo on file is a 422 face-mismatch, recorded on the application.
+async fn liveness_bound_to_the_application_and_the_photo_on_file(h: Harness) {
     let id = id_of(&open(&h, holder(ZHANG_WEI), json!({ "photoSource": "on_file" })).await);
-    let now = h.services.now().timestamp();
-    let other_key = shared::dev::DevKeys::random().mint_liveness_session(ZHANG_WEI, 99.0, now);
-    let someone_else = h.keys.mint_liveness_session(LI_NA, 99.0, now);
-    let expired = h.keys.mint_liveness_session(ZHANG_WEI, 99.0, now - 3600);
+    let confirm = |session: String| {
+        let services = &h.services;
+        let id = id.clone();
+        async move {
+            call(
+                services,
+                json_request(
+                    "POST /applications/{id}/liveness",
+                    &[("id", &id)],
+                    holder(ZHANG_WEI),
+                    &json!({ "livenessSessionId": session }),
+                ),
+            )
+            .await
+        }
+    };
+    let version = |read: &edl_tests::Answer| read.body["version"].as_u64().unwrap_or(0);
+    // 陈静's application has a passed session of its own.
+    let other = id_of(&open(&h, holder(CHEN_JING), json!({ "photoSource": "on_file" })).await);
+    let foreign = edl_tests::liveness_session(&h, CHEN_JING, &other, 99.0).await;
+    // 张伟 starts a check, and does not finish it yet.
+    let started = call(
+        &h.services,
+        request(
+            "POST /applications/{id}/liveness-sessions",
+            &[("id", &id)],
+            holder(ZHANG_WEI),
+            None,
+            None,
+        ),
+    )
+    .await;
+    assert_eq!(started.status, 201, "{started:?}");
+    let own = started.body["sessionId"].as_str().expect("sessionId").to_string();
+    assert_eq!(started.body["applicationId"], id.as_str());
+    // Someone else cannot start a check on 张伟's application.
+    let stranger = call(
+        &h.services,
+        request(
+            "POST /applications/{id}/liveness-sessions",
+            &[("id", &id)],
+            holder(CHEN_JING),
+            None,
+            None,
+        ),
+    )
+    .await;
+    assert_eq!(stranger.status, 404, "{stranger:?}");
+    let before = version(&get(&h, holder(ZHANG_WEI), &id).await);
     for session in [
-        other_key.as_str(),
-        someone_else.as_str(),
-        expired.as_str(),
-        "not-a-session",
-        "",
+        foreign.clone(),
+        uuid::Uuid::new_v4().to_string(),
+        "not-a-session".into(),
+        String::new(),
     ] {
-        let answer = call(
-            &h.services,
-            json_request(
-                "POST /applications/{id}/liveness",
-                &[("id", &id)],
-                holder(ZHANG_WEI),
-                &json!({ "livenessSessionId": session }),
-            ),
-        )
-        .await;
+        let answer = confirm(session.clone()).await;
         assert_eq!(
             (answer.status, answer.problem()),
             (400, "liveness-session-invalid"),
-            "{session}"
+            "{session}: {answer:?}"
         );
     }
+    // Its own session, not finished yet: refused, nothing written.
+    let unfinished = confirm(own.clone()).await;
+    assert_eq!(
+        (unfinished.status, unfinished.problem()),
+        (400, "liveness-session-invalid")
+    );
     let read = get(&h, holder(ZHANG_WEI), &id).await;
     assert_eq!(read.body["state"], "awaiting_liveness");
-    assert_eq!(read.body["version"], 1, "nothing written");
+    assert_eq!(version(&read), before, "nothing written");
+    // Finished with someone else's face (any image but the photo on file): a face mismatch, recorded.
+    h.liveness
+        .finish(&own, 99.0, b"not the photo on file".to_vec())
+        .expect("finish");
+    let mismatch = confirm(own.clone()).await;
+    assert_eq!(
+        (mismatch.status, mismatch.problem()),
+        (422, "face-mismatch"),
+        "{mismatch:?}"
+    );
+    assert_eq!(mismatch.body["similarity"], 0.0);
+    assert_eq!(mismatch.body["threshold"], 90.0);
+    let read = get(&h, holder(ZHANG_WEI), &id).await;
+    assert_eq!(read.body["state"], "awaiting_liveness");
+    assert_eq!(read.body["failedLivenessChecks"], 1);
+    let last = read.body["history"]
+        .as_array()
+        .and_then(|h| h.last())
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(last["action"], "face_mismatch", "{last}");
+    // The session is spent, even finished again with the right face.
+    h.liveness
+        .finish_as_holder(&h.services, &own, 99.0)
+        .await
+        .expect("finish");
+    let reused = confirm(own.clone()).await;
+    assert_eq!((reused.status, reused.problem()), (400, "liveness-session-invalid"));
+    // 陈静's session still confirms her own application.
+    let hers = call(
+        &h.services,
+        json_request(
+            "POST /applications/{id}/liveness",
+            &[("id", &other)],
+            holder(CHEN_JING),
+            &json!({ "livenessSessionId": foreign }),
+        ),
+    )
+    .await;
+    assert_eq!(
+        (hers.status, hers.body["state"].as_str()),
+        (200, Some("approved")),
+        "{hers:?}"
+    );
+    // An expired session: refused (its result is no longer read), nothing written.
+    let late = edl_tests::liveness_session(&h, ZHANG_WEI, &id, 99.0).await;
+    let written = version(&get(&h, holder(ZHANG_WEI), &id).await);
+    h.clock
+        .advance(chrono::Duration::seconds(shared::dev::LIVENESS_SESSION_SECONDS + 1));
+    let expired = confirm(late).await;
+    assert_eq!((expired.status, expired.problem()), (400, "liveness-session-invalid"));
+    assert_eq!(
+        version(&get(&h, holder(ZHANG_WEI), &id).await),
+        written,
+        "nothing written"
+    );
+    // The holder's own face in a session of this application: approved.
+    let session = edl_tests::liveness_session(&h, ZHANG_WEI, &id, 99.0).await;
+    let passed = confirm(session.clone()).await;
+    assert_eq!(
+        (passed.status, passed.body["state"].as_str()),
+        (200, Some("approved")),
+        "{passed:?}"
+    );
 }
 
 async fn import_change_and_their_bad_input(h: Harness) {
@@ -741,6 +878,6 @@ edl_tests::on_both_adapters!(
     city_not_live_says_when_and_switching_is_an_admin_call,
     second_open_application_and_missing_photo,
     missing_or_wrong_roles,
-    forged_foreign_and_expired_liveness_sessions,
+    liveness_bound_to_the_application_and_the_photo_on_file,
     import_change_and_their_bad_input,
 );

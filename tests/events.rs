@@ -31,6 +31,21 @@ async fn run_text(h: &Harness, text: &str) -> Answer {
 
 /// An application the events act on, as its holder opened it.
 async fn store_event_application(h: &Harness, id: &str, holder: &str, city: &str, source: PhotoSource) {
+    // The photo on file, bound at opening as the apply function does (the real-person check compares with it).
+    let portrait = match source {
+        PhotoSource::OnFile => h
+            .services
+            .records
+            .licence(holder)
+            .await
+            .expect("read the licence")
+            .and_then(|l| l.photo_sha256)
+            .map(|sha256| shared::applications::application::KeptPortrait {
+                key: shared::register::licence::register_photo_key(&sha256),
+                sha256,
+            }),
+        _ => None,
+    };
     let application = Application::open(Opening {
         id: id.into(),
         licence_number: holder.into(),
@@ -45,7 +60,7 @@ async fn store_event_application(h: &Harness, id: &str, holder: &str, city: &str
         office: None,
         at: h.services.now(),
         device_key: None,
-        portrait: None,
+        portrait,
     });
     h.services
         .records
@@ -321,12 +336,16 @@ async fn every_event(mut h: Harness) {
         (placeholder.status, placeholder.problem()),
         (400, "liveness-session-invalid")
     );
-    let session = h
-        .keys
-        .mint_liveness_session(ZHANG_WEI, 99.0, h.services.now().timestamp());
+    let started = run(&h, "apply-create-liveness-session.json").await;
+    assert_eq!(started.status, 201, "{started:?}");
+    let session = started.body["sessionId"].as_str().expect("sessionId").to_string();
+    h.liveness
+        .finish_as_holder(&h.services, &session, 99.0)
+        .await
+        .expect("the check finished with the holder's face");
     let confirmed = run_text(
         &h,
-        &event_text("apply-confirm-liveness.json").replace("dev-liveness.PLACEHOLDER", &session),
+        &event_text("apply-confirm-liveness.json").replace("SESSION-PLACEHOLDER-0000", &session),
     )
     .await;
     assert_eq!(

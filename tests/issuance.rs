@@ -74,9 +74,7 @@ async fn approved_on_file(h: &Harness) -> String {
     .await;
     assert_eq!(opened.status, 201, "{opened:?}");
     let id = opened.body["id"].as_str().expect("id").to_string();
-    let session = h
-        .keys
-        .mint_liveness_session(ZHANG_WEI, 99.0, h.services.now().timestamp());
+    let session = edl_tests::liveness_session(h, ZHANG_WEI, &id, 99.0).await;
     let passed = call(
         &h.services,
         json_request(
@@ -533,9 +531,7 @@ async fn the_apps_device_key_is_bound_into_the_document() {
     .await;
     assert_eq!(opened.status, 201, "{opened:?}");
     let id = opened.body["id"].as_str().expect("id").to_string();
-    let session = h
-        .keys
-        .mint_liveness_session(ZHANG_WEI, 99.0, h.services.now().timestamp());
+    let session = edl_tests::liveness_session(&h, ZHANG_WEI, &id, 99.0).await;
     call(
         &h.services,
         json_request(

@@ -151,9 +151,7 @@ async fn apply_and_issue(h: &Harness, holder_id: &str) -> Option<String> {
         return None;
     }
     let id = opened.body["id"].as_str().expect("id").to_string();
-    let session = h
-        .keys
-        .mint_liveness_session(holder_id, 99.0, h.services.now().timestamp());
+    let session = edl_tests::liveness_session(h, holder_id, &id, 99.0).await;
     let passed = call(
         &h.services,
         json_request(
@@ -639,9 +637,7 @@ async fn no_usable_signer_is_a_clear_503_until_the_next_is_added(fx: Fixture) {
             continue;
         }
         let id = opened.body["id"].as_str().expect("id").to_string();
-        let session =
-            fx.h.keys
-                .mint_liveness_session(&candidate.holder_id, 99.0, fx.h.services.now().timestamp());
+        let session = edl_tests::liveness_session(&fx.h, &candidate.holder_id, &id, 99.0).await;
         let passed = call(
             &fx.h.services,
             json_request(
@@ -800,7 +796,8 @@ async fn the_local_server_moves_its_clock_and_runs_the_scheduled_jobs() {
         local.notices,
         local.approvals,
     )
-    .with_development(local.clock, local.key_maker);
+    .with_development(local.clock, local.key_maker)
+    .with_liveness(local.liveness);
     let send = |method: &str, path: &str, token: Option<&str>, body: serde_json::Value| {
         let mut builder = http::Request::builder().method(method).uri(path);
         if let Some(token) = token {
@@ -830,12 +827,27 @@ async fn the_local_server_moves_its_clock_and_runs_the_scheduled_jobs() {
     let (status, opened) = send("POST", "/applications", Some(&t), json!({ "photoSource": "on_file" })).await;
     assert_eq!(status, 201, "{opened}");
     let id = opened["id"].as_str().expect("id").to_string();
-    let (_, session) = send("POST", "/_dev/liveness", None, json!({ "holderId": holder_id })).await;
+    let (status, started) = send(
+        "POST",
+        &format!("/applications/{id}/liveness-sessions"),
+        Some(&t),
+        serde_json::Value::Null,
+    )
+    .await;
+    assert_eq!(status, 201, "{started}");
+    let (status, finished) = send(
+        "POST",
+        "/_dev/liveness",
+        None,
+        json!({ "sessionId": started["sessionId"] }),
+    )
+    .await;
+    assert_eq!(status, 200, "{finished}");
     let (status, passed) = send(
         "POST",
         &format!("/applications/{id}/liveness"),
         Some(&t),
-        json!({ "livenessSessionId": session["livenessSessionId"] }),
+        json!({ "livenessSessionId": started["sessionId"] }),
     )
     .await;
     assert_eq!((status, passed["state"].as_str()), (200, Some("approved")), "{passed}");

@@ -103,9 +103,7 @@ async fn licence_code(h: &Harness) -> String {
     )
     .await;
     let id = id_of(&opened);
-    let session = h
-        .keys
-        .mint_liveness_session(ZHANG_WEI, 99.0, h.services.now().timestamp());
+    let session = edl_tests::liveness_session(h, ZHANG_WEI, &id, 99.0).await;
     call(
         &h.services,
         json_request(

@@ -56,7 +56,7 @@ fn no_scan_no_wildcards_and_each_function_only_what_it_uses() {
         assert!(!action.contains('*'), "{role} has a wildcard action {action}");
         // The actions without resource-level permissions (PutMetricData is held to the stack's
         // namespace by a condition, asserted below).
-        if action != "rekognition:GetFaceLivenessSessionResults" && action != "cloudwatch:PutMetricData" {
+        if !action.starts_with("rekognition:") && action != "cloudwatch:PutMetricData" {
             assert_ne!(
                 resource,
                 &Value::String("*".into()),
@@ -95,9 +95,32 @@ fn no_scan_no_wildcards_and_each_function_only_what_it_uses() {
     assert!(
         apply.iter().all(|a| a.starts_with("dynamodb:")
             || *a == "events:PutEvents"
-            || *a == "rekognition:GetFaceLivenessSessionResults"),
-        "apply touches only DynamoDB and its event bus: {apply:?}"
+            || *a == "s3:GetObject"
+            || *a == "rekognition:CreateFaceLivenessSession"
+            || *a == "rekognition:GetFaceLivenessSessionResults"
+            || *a == "rekognition:CompareFaces"),
+        "apply touches only DynamoDB, its event bus, the photos on file and the liveness service: {apply:?}"
     );
+    // R3: the apply function alone runs real-person checks, and reads only the register's photos on file.
+    for (role, action, resource) in &statements {
+        if action.starts_with("rekognition:") {
+            assert_eq!(role, "ApplyFunctionRole", "{role} has {action}");
+        }
+        if role == "ApplyFunctionRole" && action.starts_with("s3:") {
+            let arn = resource["Fn::Sub"].as_str().unwrap_or("");
+            assert!(
+                arn.ends_with("/register/*"),
+                "apply reads only photos on file: {resource}"
+            );
+        }
+    }
+    for action in [
+        "rekognition:CreateFaceLivenessSession",
+        "rekognition:GetFaceLivenessSessionResults",
+        "rekognition:CompareFaces",
+    ] {
+        assert!(apply.contains(&action), "apply needs {action}");
+    }
     assert!(!apply.contains(&"dynamodb:UpdateItem") && !apply.contains(&"dynamodb:Query"));
     // The admin function keeps the register's photos on file (R3) and nothing else in S3; no KMS.
     assert!(

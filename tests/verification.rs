@@ -250,9 +250,7 @@ async fn every_step_of_the_code_pipeline(mut h: Harness) {
         )
         .await;
         let id = opened.body["id"].as_str().expect("id").to_string();
-        let session = other
-            .keys
-            .mint_liveness_session(ZHANG_WEI, 99.0, other.services.now().timestamp());
+        let session = edl_tests::liveness_session(&other, ZHANG_WEI, &id, 99.0).await;
         call(
             &other.services,
             json_request(

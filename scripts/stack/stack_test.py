@@ -15,7 +15,6 @@ import base64
 import copy
 import datetime
 import hashlib
-import hmac
 import json
 import os
 import platform
@@ -42,6 +41,7 @@ from client import Api, Diagnostics, StackFailure, eventually, now_ms, problem
 from emulator import Emulator
 from idp import IdentityProvider, Issuer, SigningKey
 from pki import make_tls
+from rekognition import RekognitionStandIn
 
 REGION = "us-east-1"
 AUDIENCE = "edl-app"
@@ -79,27 +79,18 @@ def emulator_architecture() -> str:
     return {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "arm64", "arm64": "arm64"}[platform.machine().lower()]
 
 
-def with_development_liveness(template: dict[str, Any], secret: str) -> dict[str, Any]:
-    """The apply function as a test stage runs it: ministack has no Rekognition Face Liveness.
+def with_liveness_stand_in(template: dict[str, Any], endpoint: str) -> dict[str, Any]:
+    """The apply function as deployed (LIVENESS=rekognition), its Rekognition calls sent to the loopback stand-in.
 
-    LIVENESS=rekognition is replaced by the documented test-stage setting
-    EDL_DEV_LIVENESS_SECRET, whose sessions the test signs as the app's liveness step would
-    hand them over. Everything else about the function (its role, its other variables,
-    its routes) is the template's.
+    ministack has no Rekognition: AWS_ENDPOINT_URL_REKOGNITION (the SDK's endpoint for that service alone)
+    points the deployed function at `rekognition.RekognitionStandIn`. Everything else about the function
+    (its role, its other variables, its routes) is the template's.
     """
     staged = copy.deepcopy(template)
     variables = staged["Resources"]["ApplyFunction"]["Properties"]["Environment"]["Variables"]
-    variables.pop("LIVENESS", None)
-    variables["EDL_DEV_LIVENESS_SECRET"] = secret
+    check(variables.get("LIVENESS") == "rekognition", f"the template's apply function should use Rekognition: {variables}")
+    variables["AWS_ENDPOINT_URL_REKOGNITION"] = endpoint
     return staged
-
-
-def liveness_session(secret: str, holder: str, confidence: float = 99.0) -> str:
-    """A development liveness session (shared/src/dev.rs): `dev-liveness.<payload>.<HMAC-SHA256 tag>`."""
-    encode = lambda data: base64.urlsafe_b64encode(data).rstrip(b"=").decode()  # noqa: E731
-    payload = encode(json.dumps({"sub": holder, "confidence": confidence, "iat": int(time.time())}).encode())
-    tag = hmac.new(secret.encode(), f"liveness.{payload}".encode(), hashlib.sha256).digest()
-    return f"dev-liveness.{payload}.{encode(tag)}"
 
 
 @dataclass
@@ -112,7 +103,7 @@ class Context:
     issuer: Issuer
     session: boto3.Session
     emulator: Emulator
-    liveness_secret: str
+    rekognition: RekognitionStandIn
     edl_local: Path
     id_photo: Path
     deployer: deploy.Deployer
@@ -325,14 +316,37 @@ def photo_on_file_to_issued_licence(ctx: Context) -> None:
     check(
         opened["state"] == "awaiting_liveness", f"a photo-on-file application should await the liveness check: {opened}"
     )
+    application = f"/applications/{opened['id']}"
+    start = "POST /applications/{id}/liveness-sessions"
+    confirm = "POST /applications/{id}/liveness"
+    # The photo on file as the register keeps it (admin import, `register/<sha256>.jpg`): the holder's own face.
+    admin = ctx.token("admin-1", "admin")
+    record = ctx.api.call("GET /admin/licences/{number}", f"/admin/licences/{ZHANG_WEI}", admin).json()
+    sha256 = record.get("licence", record).get("photoSha256")
+    check(isinstance(sha256, str), f"{ZHANG_WEI} should have a photo on file: {str(record)[:300]}")
+    photo_on_file = (
+        ctx.client("s3").get_object(Bucket=ctx.stack.resources["PhotoBucket"], Key=f"register/{sha256}.jpg")["Body"].read()
+    )
+    # A session of no application of this holder's (another application's, or unknown): refused.
+    foreign = ctx.api.request(
+        "POST", f"{application}/liveness", holder, {"livenessSessionId": str(uuid.uuid4())}
+    )
+    problem(foreign, 400, "liveness-session-invalid")
+    # The backend creates the session; someone else's face in front of the camera: 422 face-mismatch.
+    first = ctx.api.call(start, f"{application}/liveness-sessions", holder, expect=201).json()["sessionId"]
+    ctx.rekognition.finish(first, 99.0, b"someone else's face")
+    problem(
+        ctx.api.request("POST", f"{application}/liveness", holder, {"livenessSessionId": first}), 422, "face-mismatch"
+    )
+    # The holder's own face, in a new session: approved.
     since = now_ms()
-    session = liveness_session(ctx.liveness_secret, ZHANG_WEI)
-    approved = ctx.api.call(
-        "POST /applications/{id}/liveness",
-        f"/applications/{opened['id']}/liveness",
-        holder,
-        {"livenessSessionId": session},
-    ).json()
+    session = ctx.api.call(start, f"{application}/liveness-sessions", holder, expect=201).json()["sessionId"]
+    ctx.rekognition.finish(session, 99.0, photo_on_file)
+    approved = ctx.api.call(confirm, f"{application}/liveness", holder, {"livenessSessionId": session}).json()
+    check(
+        ctx.rekognition.operations().count("CompareFaces") == 2,
+        f"the deployed function should compare faces with Rekognition: {ctx.rekognition.operations()}",
+    )
     check(approved["state"] == "approved", f"a passed liveness check should approve the application: {approved}")
     ctx.wait_for_state(holder, opened["id"], "issued", ISSUE_TIMEOUT, lambda: issue_wiring(ctx, since))
     licence = ctx.api.call("GET /licence", "/licence", holder).json()
@@ -666,14 +680,19 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="edl-stack.") as scratch:
         work = Path(scratch)
         tls = make_tls(work / "tls")
-        with Emulator(work, tls) as emulator, IdentityProvider(tls, AUDIENCE) as provider:
+        with (
+            Emulator(work, tls) as emulator,
+            IdentityProvider(tls, AUDIENCE) as provider,
+            RekognitionStandIn() as rekognition,
+        ):
             print(f"== ministack on {emulator.endpoint}, the authority's login at {provider.issuer.url}", flush=True)
             session = boto3.Session(aws_access_key_id="test", aws_secret_access_key="test", region_name=REGION)
             deployer = deploy.Deployer(session, emulator.endpoint, tls.ca_file, f"edl-stack-{uuid.uuid4().hex[:6]}")
             template = deploy.read_template(args.template)
             zips = {binary: args.artefacts / f"{binary}.zip" for binary in deploy.functions(template).values()}
-            secret = secrets.token_urlsafe(32)
-            packaged = with_development_liveness(deployer.package(template, emulator_architecture(), zips), secret)
+            packaged = with_liveness_stand_in(
+                deployer.package(template, emulator_architecture(), zips), rekognition.endpoint
+            )
             native = deploy.import_http_apis(deploy.sam_transform(packaged))
             started = time.monotonic()
             try:
@@ -705,7 +724,7 @@ def main() -> int:
                 provider.issuer,
                 session,
                 emulator,
-                secret,
+                rekognition,
                 args.edl_local,
                 args.id_photo,
                 deployer,

@@ -1,20 +1,20 @@
-//! Development identity for the local server: HS256 bearer tokens per role, and liveness sessions.
+//! Development identity for the local server: HS256 bearer tokens per role, and the liveness service.
 //!
 //! In AWS, API Gateway's JWT authorizer verifies the authority's tokens and a
 //! liveness service (Amazon Rekognition Face Liveness) runs the real-person
 //! check. Locally, this module plays both parts with a secret that never
 //! leaves the local server's process.
 
-use crate::applications::ports::{LivenessCheck, LivenessError, LivenessOutcome};
+use crate::applications::ports::{LivenessError, LivenessResult, LivenessService};
 use crate::kernel::time::Clock;
 use async_trait::async_trait;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
-use sha2::Sha256;
+use sha2::{Digest, Sha256};
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -71,7 +71,7 @@ pub enum DevTokenError {
     Audience,
 }
 
-/// The local server's secret, for tokens and liveness sessions.
+/// The local server's secret, for tokens and photo upload forms.
 #[derive(Clone)]
 pub struct DevKeys {
     secret: Arc<Vec<u8>>,
@@ -158,62 +158,139 @@ impl DevKeys {
         }
         Ok(claims)
     }
-
-    /// A liveness session id as the app would get it after a real-person
-    /// check: who, pass or fail, confidence, when; signed.
-    pub fn mint_liveness_session(&self, holder_id: &str, confidence: f32, now: i64) -> String {
-        let body = serde_json::json!({ "sub": holder_id, "confidence": confidence, "iat": now });
-        let payload = URL_SAFE_NO_PAD.encode(body.to_string());
-        let tag = URL_SAFE_NO_PAD.encode(self.mac(format!("liveness.{payload}").as_bytes()));
-        format!("dev-liveness.{payload}.{tag}")
-    }
 }
 
-/// How long after the check a liveness session may be presented.
+/// How long after its creation a development liveness session's result may be presented (Rekognition's
+/// sessions expire after three minutes; the local server is more patient with a person typing curl commands).
 pub const LIVENESS_SESSION_SECONDS: i64 = 600;
 
 /// The confidence at or above which a check passes (Rekognition's scale, 0..100).
 pub const LIVENESS_THRESHOLD: f32 = 90.0;
 
-/// The development adapter of the liveness port: accepts sessions the local server minted.
+/// A development session: the application it was created for, and the result the local server minted for it.
+#[derive(Debug, Clone)]
+struct DevSession {
+    application_id: String,
+    created_at: i64,
+    finished: Option<(f32, Vec<u8>)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DevLivenessError {
+    #[error("no liveness session {0} was created by this server")]
+    UnknownSession(String),
+    #[error("the liveness session's application has no photo on file to show: {0}")]
+    NoPhotoOnFile(String),
+}
+
+/// The development adapter of the liveness service: sessions live in this process; the local server (or a
+/// test) mints a session's result, its confidence and reference image, as the app's detector and Rekognition
+/// would; faces are compared by their bytes (the same image, or not), not by looking at them.
 pub struct DevLiveness {
-    pub keys: DevKeys,
-    pub clock: Arc<dyn Clock>,
+    clock: Arc<dyn Clock>,
+    sessions: Mutex<HashMap<String, DevSession>>,
+}
+
+impl DevLiveness {
+    pub fn new(clock: Arc<dyn Clock>) -> DevLiveness {
+        DevLiveness {
+            clock,
+            sessions: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn sessions(&self) -> std::sync::MutexGuard<'_, HashMap<String, DevSession>> {
+        // A panic elsewhere while the map was held leaves it usable: every change to it is one insert.
+        self.sessions.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The application a session was created for.
+    pub fn application_of(&self, session_id: &str) -> Option<String> {
+        self.sessions().get(session_id).map(|s| s.application_id.clone())
+    }
+
+    /// Ends a session as the app's detector would: a live person with this confidence, this reference image.
+    pub fn finish(&self, session_id: &str, confidence: f32, reference_image: Vec<u8>) -> Result<(), DevLivenessError> {
+        let mut sessions = self.sessions();
+        let session = sessions
+            .get_mut(session_id)
+            .ok_or_else(|| DevLivenessError::UnknownSession(session_id.into()))?;
+        session.finished = Some((confidence, reference_image));
+        Ok(())
+    }
+
+    /// Ends a session with the application's photo on file as the reference image: the holder in front of
+    /// the camera is the person on file (the quick start's case).
+    pub async fn finish_as_holder(
+        &self,
+        services: &crate::service::Services,
+        session_id: &str,
+        confidence: f32,
+    ) -> Result<(), DevLivenessError> {
+        let application_id = self
+            .application_of(session_id)
+            .ok_or_else(|| DevLivenessError::UnknownSession(session_id.into()))?;
+        let no_photo = |why: String| DevLivenessError::NoPhotoOnFile(why);
+        let application = services
+            .records
+            .application(&application_id)
+            .await
+            .map_err(|e| no_photo(e.to_string()))?
+            .ok_or_else(|| no_photo(format!("application {application_id} is gone")))?;
+        let key = application
+            .portrait_key
+            .ok_or_else(|| no_photo(format!("application {application_id} has none")))?;
+        let photos = services
+            .photos
+            .as_ref()
+            .ok_or_else(|| no_photo("no photo store".into()))?;
+        let photo = photos
+            .read(&key, services.photo_rules.max_bytes)
+            .await
+            .map_err(|e| no_photo(e.to_string()))?;
+        self.finish(session_id, confidence, photo)
+    }
 }
 
 #[async_trait]
-impl LivenessCheck for DevLiveness {
-    async fn check(&self, session_id: &str, holder_id: &str) -> Result<LivenessOutcome, LivenessError> {
+impl LivenessService for DevLiveness {
+    async fn create_session(&self, application_id: &str) -> Result<String, LivenessError> {
+        let session_id = uuid::Uuid::new_v4().to_string();
+        let session = DevSession {
+            application_id: application_id.into(),
+            created_at: self.clock.now().timestamp(),
+            finished: None,
+        };
+        self.sessions().insert(session_id.clone(), session);
+        Ok(session_id)
+    }
+
+    async fn result(&self, session_id: &str) -> Result<LivenessResult, LivenessError> {
         let invalid = |m: &str| LivenessError::InvalidSession(m.to_string());
-        let rest = session_id
-            .strip_prefix("dev-liveness.")
-            .ok_or_else(|| invalid("not a liveness session issued by this server"))?;
-        let (payload, tag) = rest
-            .split_once('.')
-            .ok_or_else(|| invalid("malformed liveness session"))?;
-        let tag = URL_SAFE_NO_PAD
-            .decode(tag)
-            .map_err(|_| invalid("malformed liveness session"))?;
-        if !self.keys.verify_mac(format!("liveness.{payload}").as_bytes(), &tag) {
-            return Err(invalid("the liveness session's signature does not verify"));
-        }
-        let body: serde_json::Value = URL_SAFE_NO_PAD
-            .decode(payload)
-            .ok()
-            .and_then(|p| serde_json::from_slice(&p).ok())
-            .ok_or_else(|| invalid("malformed liveness session"))?;
-        if body.get("sub").and_then(|s| s.as_str()) != Some(holder_id) {
-            return Err(invalid("the liveness session belongs to someone else"));
-        }
-        let iat = body.get("iat").and_then(|i| i.as_i64()).unwrap_or(0);
-        if self.clock.now().timestamp() - iat > LIVENESS_SESSION_SECONDS {
+        let session = self
+            .sessions()
+            .get(session_id)
+            .cloned()
+            .ok_or_else(|| invalid("the liveness session is unknown"))?;
+        if self.clock.now().timestamp() - session.created_at > LIVENESS_SESSION_SECONDS {
             return Err(invalid("the liveness session has expired; run the check again"));
         }
-        let confidence = body.get("confidence").and_then(|c| c.as_f64()).unwrap_or(0.0) as f32;
-        Ok(LivenessOutcome {
-            passed: confidence >= LIVENESS_THRESHOLD,
+        let (confidence, reference) = session.finished.ok_or_else(|| invalid("the check has not finished"))?;
+        let passed = confidence >= LIVENESS_THRESHOLD;
+        Ok(LivenessResult {
+            passed,
             confidence,
-            reference: format!("dev-{iat}"),
+            reference_image: passed.then_some(reference),
+        })
+    }
+
+    /// The same image (by SHA-256) matches fully, any other not at all: the local server has no face
+    /// recognition, so a "different face" is simply different bytes.
+    async fn compare_faces(&self, reference: &[u8], photo: &[u8], _threshold: f32) -> Result<f32, LivenessError> {
+        Ok(if Sha256::digest(reference) == Sha256::digest(photo) {
+            100.0
+        } else {
+            0.0
         })
     }
 }

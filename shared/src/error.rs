@@ -52,6 +52,9 @@ pub enum ServiceError {
     Conflict,
     #[error("the real-person check did not pass")]
     LivenessFailed { confidence: f32 },
+    /// A live person passed the check, but not the face of the photo on file (R3).
+    #[error("The face in the real-person check does not match the photo on file (similarity {similarity:.1}, {threshold:.1} needed).")]
+    FaceMismatch { similarity: f32, threshold: f32 },
     #[error("The liveness session was refused: {0}.")]
     LivenessSessionInvalid(String),
     #[error("A service this request needs is unavailable: {0}")]

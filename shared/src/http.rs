@@ -319,6 +319,16 @@ pub fn problem_for(error: &ServiceError) -> Problem {
             "The real-person check did not pass; the application stays open and the check can be tried again.",
         )
         .with("confidence", confidence),
+        ServiceError::FaceMismatch { similarity, threshold } => Problem::new(
+            422,
+            "face-mismatch",
+            "Face does not match the photo on file",
+            format!(
+                "{detail} The application stays open: start a new check, or withdraw it and apply with a new photo."
+            ),
+        )
+        .with("similarity", similarity)
+        .with("threshold", threshold),
         ServiceError::LivenessSessionInvalid(_) => {
             Problem::new(400, "liveness-session-invalid", "Invalid liveness session", detail)
         }

@@ -1,6 +1,7 @@
 //! Shared test support: the AWS emulator connection, services with a fixed clock, and API Gateway events.
 
 pub mod images;
+pub mod rekognition;
 
 use chrono::{DateTime, Utc};
 use lambda_http::{Body, Request, Response};
@@ -124,6 +125,12 @@ impl TestClock {
             *now = at(rfc3339);
         }
     }
+
+    pub fn advance(&self, by: chrono::Duration) {
+        if let Ok(mut now) = self.0.lock() {
+            *now += by;
+        }
+    }
 }
 
 impl Clock for TestClock {
@@ -149,6 +156,8 @@ pub struct Harness {
     pub clock: Arc<TestClock>,
     /// The embedded photo store, when the harness uses it.
     pub embedded_photos: Option<Arc<EmbeddedPhotos>>,
+    /// The development liveness service the services use: the tests finish its sessions as the app would.
+    pub liveness: Arc<DevLiveness>,
     /// The notices the use cases pushed to holders and fleets.
     pub notices: Arc<shared::adapters::embedded::notices::EmbeddedNotices>,
 }
@@ -197,16 +206,14 @@ pub async fn harness_with(
             .await
             .unwrap_or_else(|e| panic!("seed the register's photos: {e}"));
     }
-    let liveness = Arc::new(DevLiveness {
-        keys: keys.clone(),
-        clock: clock.clone(),
-    });
+    let liveness = Arc::new(DevLiveness::new(clock.clone()));
     let notices = Arc::new(shared::adapters::embedded::notices::EmbeddedNotices::default());
-    let mut services = Services::new(records, clock.clone(), liveness).with_photos(photos);
+    let mut services = Services::new(records, clock.clone(), liveness.clone()).with_photos(photos);
     services.notifier = Some(notices.clone());
     Harness {
         services,
         keys,
+        liveness,
         clock,
         embedded_photos,
         notices,
@@ -434,9 +441,7 @@ pub async fn issued_to_zhang_wei(h: &mut Harness, body: &Value) -> String {
     )
     .await;
     let id = opened.body["id"].as_str().expect("id").to_string();
-    let session = h
-        .keys
-        .mint_liveness_session(ZHANG_WEI, 99.0, h.services.now().timestamp());
+    let session = liveness_session(h, ZHANG_WEI, &id, 99.0).await;
     let passed = call(
         &h.services,
         json_request(
@@ -452,4 +457,28 @@ pub async fn issued_to_zhang_wei(h: &mut Harness, body: &Value) -> String {
         panic!("not issued")
     };
     serial
+}
+
+/// A real-person check of `holder`'s application `application`: the session the backend creates
+/// (`POST /applications/{id}/liveness-sessions`), finished with `confidence` and the holder's own face (the
+/// photo on file) as the app's detector would; its id, for `POST /applications/{id}/liveness`.
+pub async fn liveness_session(h: &Harness, holder_id: &str, application: &str, confidence: f32) -> String {
+    let started = call(
+        &h.services,
+        request(
+            "POST /applications/{id}/liveness-sessions",
+            &[("id", application)],
+            holder(holder_id),
+            None,
+            None,
+        ),
+    )
+    .await;
+    assert_eq!(started.status, 201, "{started:?}");
+    let session = started.body["sessionId"].as_str().expect("sessionId").to_string();
+    h.liveness
+        .finish_as_holder(&h.services, &session, confidence)
+        .await
+        .unwrap_or_else(|e| panic!("finish the liveness session: {e}"));
+    session
 }

@@ -1,4 +1,4 @@
-//! The apply function: open, read and withdraw applications, and confirm a photo on file (R3, R4, R12).
+//! The apply function: open, read and withdraw applications, start a real-person check and confirm the photo on file with it (R3, R4, R12).
 
 use lambda_http::{Body, Request, Response};
 use shared::http::{self, MAX_JSON_BODY};
@@ -10,6 +10,7 @@ shared::routes! {
         Open = "POST /applications",
         Read = "GET /applications/{id}",
         Withdraw = "DELETE /applications/{id}",
+        StartLiveness = "POST /applications/{id}/liveness-sessions",
         ConfirmLiveness = "POST /applications/{id}/liveness",
     }
 }
@@ -33,6 +34,10 @@ async fn route(services: &Services, request: &Request) -> Result<Response<Body>,
         Some(Route::Withdraw) => {
             let id = http::path_parameter(request, "id")?;
             Ok(http::json(200, &services.withdraw(&caller, &id).await?))
+        }
+        Some(Route::StartLiveness) => {
+            let id = http::path_parameter(request, "id")?;
+            Ok(http::json(201, &services.start_liveness_session(&caller, &id).await?))
         }
         Some(Route::ConfirmLiveness) => {
             let id = http::path_parameter(request, "id")?;

@@ -61,6 +61,8 @@ pub struct Local {
     pub clock: Arc<DevClock>,
     /// Makes the next document signer's key, for `POST /_dev/keys/signers`.
     pub key_maker: KeyMaker,
+    /// The development liveness service, whose sessions `POST /_dev/liveness` finishes.
+    pub liveness: Arc<DevLiveness>,
 }
 
 /// Where a new document signer's key is made: in this process, or in KMS (the emulator or AWS).
@@ -148,13 +150,10 @@ pub async fn local_services(
     }
     let dev_clock = Arc::new(DevClock::default());
     let clock: Arc<dyn Clock> = dev_clock.clone();
-    let liveness = Arc::new(DevLiveness {
-        keys: keys.clone(),
-        clock: clock.clone(),
-    });
+    let liveness = Arc::new(DevLiveness::new(clock.clone()));
     let notices = Arc::new(EmbeddedNotices::default());
     let (sender, approvals) = tokio::sync::mpsc::unbounded_channel();
-    let mut services = Services::new(records, clock, liveness).with_photos(photos);
+    let mut services = Services::new(records, clock, liveness.clone()).with_photos(photos);
     services.signer = Some(signer);
     services.notifier = Some(notices.clone());
     services.issuer = Some(Arc::new(ChannelIssuer { sender }));
@@ -185,6 +184,7 @@ pub async fn local_services(
                     approvals,
                     clock: dev_clock,
                     key_maker,
+                    liveness,
                 });
             }
         };
@@ -204,6 +204,7 @@ pub async fn local_services(
         approvals,
         clock: dev_clock,
         key_maker,
+        liveness,
     })
 }
 

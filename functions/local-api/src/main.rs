@@ -259,7 +259,8 @@ async fn run(options: ServeArgs) -> Result<(), String> {
             local.approvals,
         )
         .with_consoles(consoles)
-        .with_development(local.clock, local.key_maker),
+        .with_development(local.clock, local.key_maker)
+        .with_liveness(local.liveness),
     );
     print_banner(&api, &storage, samples, address);
     tokio::select! {
@@ -309,7 +310,7 @@ fn print_banner(api: &LocalApi, storage: &Storage, samples: usize, address: Sock
     println!(
         "\nMint others:  curl -s -X POST {base}/_dev/tokens -d '{{\"role\":\"holder\",\"sub\":\"310104199208152623\"}}'"
     );
-    println!("Liveness:     curl -s -X POST {base}/_dev/liveness -d '{{\"holderId\":\"11010519900307451X\"}}'");
+    println!("Liveness:     after POST /applications/<id>/liveness-sessions, finish the session as the app would with\n              curl -s -X POST {base}/_dev/liveness -d '{{\"sessionId\":\"<session>\"}}'");
     println!("Time travel:  curl -s -X POST {base}/_dev/clock -d '{{\"advance\":\"400d\"}}'   (then POST /_dev/jobs/refresh, /_dev/jobs/expire)");
     if api.embedded_photos.is_none() {
         println!(

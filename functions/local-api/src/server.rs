@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde_json::json;
 use shared::adapters::embedded::notices::EmbeddedNotices;
 use shared::adapters::embedded::photos::EmbeddedPhotos;
-use shared::dev::{DevClaims, DevKeys, DEV_AUDIENCE, DEV_ISSUER};
+use shared::dev::{DevClaims, DevKeys, DevLiveness, DevLivenessError, DEV_AUDIENCE, DEV_ISSUER};
 use shared::kernel::caller::{parse_roles, Role};
 use shared::problem::Problem;
 use shared::service::Services;
@@ -43,6 +43,8 @@ pub struct LocalApi {
     requests: AtomicU64,
     /// The movable clock and the maker of signer keys, when the server was given them.
     development: Option<(Arc<DevClock>, KeyMaker)>,
+    /// The development liveness service the services use, whose sessions `POST /_dev/liveness` finishes.
+    liveness: Option<Arc<DevLiveness>>,
 }
 
 /// `POST /_dev/clock`: exactly one of `advance` (`"400d"`) and `set` (RFC 3339).
@@ -94,14 +96,27 @@ struct TokenRequest {
     org: Option<String>,
 }
 
-/// `POST /_dev/liveness`
+/// `POST /_dev/liveness`: finishes a session the backend created, as the app's liveness detector would.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct LivenessRequest {
-    holder_id: String,
+    #[serde(alias = "livenessSessionId")]
+    session_id: String,
     /// 0..=100; passes at 90 and above. Defaults to a clear pass.
     #[serde(default)]
     confidence: Option<f32>,
+    /// Whose face was in front of the camera: the holder's (the photo on file, the default) or someone
+    /// else's (then the face comparison refuses the check).
+    #[serde(default)]
+    face: LivenessFace,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+enum LivenessFace {
+    #[default]
+    Holder,
+    SomeoneElse,
 }
 
 /// The default subject for each role, matching the sample register and `events/`.
@@ -147,7 +162,14 @@ impl LocalApi {
             approvals: tokio::sync::Mutex::new(approvals),
             requests: AtomicU64::new(0),
             development: None,
+            liveness: None,
         }
+    }
+
+    /// Serves `POST /_dev/liveness` for this development liveness service (the one the services use).
+    pub fn with_liveness(mut self, liveness: Arc<DevLiveness>) -> LocalApi {
+        self.liveness = Some(liveness);
+        self
     }
 
     /// Serves `/_dev/clock`, `/_dev/jobs/...` and `/_dev/keys/signers` with this clock (the one
@@ -468,8 +490,40 @@ impl LocalApi {
                 if !(0.0..=100.0).contains(&confidence) {
                     return bad("confidence must be between 0 and 100.".into());
                 }
-                let session = self.keys.mint_liveness_session(&request.holder_id, confidence, self.services.now().timestamp());
-                json_response(201, &json!({ "livenessSessionId": session, "confidence": confidence }))
+                let Some(liveness) = &self.liveness else {
+                    return problem_response(&Problem::new(
+                        404,
+                        "not-found",
+                        "Not found",
+                        "This server has no development liveness service.",
+                    ));
+                };
+                let finished = match request.face {
+                    LivenessFace::Holder => {
+                        liveness
+                            .finish_as_holder(&self.services, &request.session_id, confidence)
+                            .await
+                    }
+                    // Bytes that are not the photo on file: the development comparison matches images by their bytes.
+                    LivenessFace::SomeoneElse => liveness.finish(
+                        &request.session_id,
+                        confidence,
+                        format!("someone else, {}", uuid::Uuid::new_v4()).into_bytes(),
+                    ),
+                };
+                match finished {
+                    Ok(()) => json_response(
+                        200,
+                        &json!({ "livenessSessionId": request.session_id, "confidence": confidence }),
+                    ),
+                    Err(DevLivenessError::UnknownSession(_)) => problem_response(&Problem::new(
+                        404,
+                        "liveness-session-unknown",
+                        "Unknown liveness session",
+                        "Start one with POST /applications/{id}/liveness-sessions first.",
+                    )),
+                    Err(e) => problem_response(&Problem::new(409, "no-photo-on-file", "No photo on file", e.to_string())),
+                }
             }
             _ => problem_response(&Problem::new(
                 404,

@@ -2,8 +2,7 @@
 
 use super::dynamodb::DynamoRecords;
 use super::NoLivenessService;
-use crate::applications::ports::LivenessCheck;
-use crate::dev::{DevKeys, DevLiveness};
+use crate::applications::ports::LivenessService;
 use crate::kernel::calendar::WorkingCalendar;
 use crate::kernel::time::{Clock, SystemClock};
 use crate::service::verification::IacaPin;
@@ -29,48 +28,38 @@ pub enum WiringError {
     Invalid(&'static str, String),
 }
 
-/// The liveness check is Amazon Rekognition Face Liveness when `LIVENESS=rekognition`
-/// (functions built with the `rekognition` feature), the development one when
-/// `EDL_DEV_LIVENESS_SECRET` is set (a test stage), and otherwise none.
-///
 /// The services of a deployed function: records in the table named by
 /// `TABLE_NAME`; photos in `PHOTO_BUCKET` for the functions built with the
 /// `s3` feature; the KMS signer for those built with `kms`; issuance requests
 /// and notices on `EVENT_BUS_NAME` for those built with `eventbridge`; the
 /// working-day calendar from `EDL_CALENDAR` when set; the one IACA trusted from
 /// `IACA_SHA256` (none without it); the verification quotas from `EDL_QUOTAS` when set;
-/// the verification metrics as EMF lines on standard output. The liveness check is the development one only when
-/// `EDL_DEV_LIVENESS_SECRET` is set (a test stage); otherwise none is wired
-/// yet and liveness confirmations are refused as unavailable.
+/// the verification metrics as EMF lines on standard output. The liveness service is Amazon Rekognition
+/// (Face Liveness and CompareFaces) when `LIVENESS=rekognition` in a function built with the `rekognition`
+/// feature, judged at `LIVENESS_THRESHOLD` and matched at `FACE_MATCH_THRESHOLD`; otherwise there is none and
+/// real-person checks are refused as unavailable. No deployed function has any other (development) one.
 pub async fn services_from_environment() -> Result<Services, WiringError> {
     let table = std::env::var("TABLE_NAME").map_err(|_| WiringError::Missing("TABLE_NAME"))?;
     let config = sdk_config().await;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let liveness: Arc<dyn LivenessCheck> = match (
-        std::env::var("LIVENESS").as_deref(),
-        std::env::var("EDL_DEV_LIVENESS_SECRET"),
-    ) {
+    let liveness: Arc<dyn LivenessService> = match std::env::var("LIVENESS").as_deref() {
         #[cfg(feature = "rekognition")]
-        (Ok("rekognition"), _) => {
-            let threshold = match std::env::var("LIVENESS_THRESHOLD") {
-                Ok(text) => text
-                    .parse::<f32>()
-                    .map_err(|e| WiringError::Invalid("LIVENESS_THRESHOLD", e.to_string()))?,
-                Err(_) => super::rekognition::DEFAULT_THRESHOLD,
-            };
+        Ok("rekognition") => {
+            let threshold = threshold("LIVENESS_THRESHOLD", super::rekognition::DEFAULT_THRESHOLD)?;
             Arc::new(super::rekognition::RekognitionLiveness::new(&config, threshold))
         }
-        (_, Ok(secret)) if !secret.is_empty() => Arc::new(DevLiveness {
-            keys: DevKeys::from_secret(secret.as_bytes()),
-            clock: clock.clone(),
-        }),
         _ => Arc::new(NoLivenessService),
     };
+    let face_match_threshold = threshold(
+        "FACE_MATCH_THRESHOLD",
+        crate::service::applications::DEFAULT_FACE_MATCH_THRESHOLD,
+    )?;
     let mut services = Services::new(
         Arc::new(DynamoRecords::new(dynamodb_client(&config), table)),
         clock,
         liveness,
     );
+    services.face_match_threshold = face_match_threshold;
     if let Ok(disclosure) = std::env::var("EDL_DISCLOSURE") {
         services.disclosure = crate::verification::disclosure::Disclosure::from_json(&disclosure)
             .map_err(|e| WiringError::Invalid("EDL_DISCLOSURE", e.to_string()))?;
@@ -104,4 +93,16 @@ pub async fn services_from_environment() -> Result<Services, WiringError> {
         services.notifier = Some(bus);
     }
     Ok(services)
+}
+
+/// A 0..=100 score threshold from the environment, `default` when unset.
+fn threshold(name: &'static str, default: f32) -> Result<f32, WiringError> {
+    match std::env::var(name) {
+        Ok(text) => match text.parse::<f32>() {
+            Ok(value) if (0.0..=100.0).contains(&value) => Ok(value),
+            Ok(value) => Err(WiringError::Invalid(name, format!("{value} is outside 0..=100"))),
+            Err(e) => Err(WiringError::Invalid(name, e.to_string())),
+        },
+        Err(_) => Ok(default),
+    }
 }

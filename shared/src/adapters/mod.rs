@@ -18,7 +18,7 @@ pub mod rekognition;
 pub mod s3;
 
 use crate::applications::application::Application;
-use crate::applications::ports::{ApplicationStore, LivenessCheck, LivenessError, LivenessOutcome, PhotoClaims};
+use crate::applications::ports::{ApplicationStore, LivenessError, LivenessResult, LivenessService, PhotoClaims};
 use crate::expiry::ExpiryIndex;
 use crate::issuance::document::RefreshIndex;
 use crate::issuance::ports::LicenceStore;
@@ -82,11 +82,23 @@ impl<T> Records for T where
 /// is refused as unavailable, so nothing is approved without a real check.
 pub struct NoLivenessService;
 
+impl NoLivenessService {
+    fn refusal() -> LivenessError {
+        LivenessError::Unavailable("no liveness service is configured for this deployment".into())
+    }
+}
+
 #[async_trait]
-impl LivenessCheck for NoLivenessService {
-    async fn check(&self, _session_id: &str, _holder_id: &str) -> Result<LivenessOutcome, LivenessError> {
-        Err(LivenessError::Unavailable(
-            "no liveness service is configured for this deployment".into(),
-        ))
+impl LivenessService for NoLivenessService {
+    async fn create_session(&self, _application_id: &str) -> Result<String, LivenessError> {
+        Err(Self::refusal())
+    }
+
+    async fn result(&self, _session_id: &str) -> Result<LivenessResult, LivenessError> {
+        Err(Self::refusal())
+    }
+
+    async fn compare_faces(&self, _reference: &[u8], _photo: &[u8], _threshold: f32) -> Result<f32, LivenessError> {
+        Err(Self::refusal())
     }
 }

@@ -1,28 +1,26 @@
-//! The Amazon Rekognition Face Liveness adapter of the liveness port: it reads a session's result with GetFaceLivenessSessionResults and passes the check when the confidence reaches a threshold.
+//! The Amazon Rekognition adapter of the liveness service (R3): it creates a Face Liveness session for an
+//! application (CreateFaceLivenessSession), judges its result against a confidence threshold
+//! (GetFaceLivenessSessionResults), and compares the session's reference image with the photo on file
+//! (CompareFaces).
 //!
-//! What it does NOT do yet, and why that matters: it does not bind a session to the holder, so
-//! any finished session of this AWS account is accepted from whoever presents its id, and one
-//! person's passed check (or the same check twice) can confirm another application; the backend
-//! should create the session itself with CreateFaceLivenessSession, record the session id on the
-//! application, and accept only that id. Nor does it compare the session's reference image with
-//! the photo on file (CompareFaces, or a search in a face collection), so a pass proves that a
-//! live person was in front of the camera, not that the person was the holder. Until both exist,
-//! `holder_id` is only used for logging (as a fingerprint, never the identity number itself).
-//! There is no Rekognition emulator here, so nothing in this module is tested against the
-//! service: the unit tests cover the judgement of an answer (`outcome`), the session-id check
-//! and the mapping of service errors.
+//! The backend records the session it created on the application and accepts no other (see
+//! `service::applications`), so a session id presented by someone else, or for another application, never
+//! reaches this adapter. There is no Rekognition in the AWS emulator: the tests speak Rekognition's JSON
+//! protocol from a loopback stand-in with recorded answers (tests/liveness.rs), so what is exercised is this
+//! adapter's requests and its reading of the answers, not the service's judgement of faces.
 
-use crate::applications::ports::{LivenessCheck, LivenessError, LivenessOutcome};
+use crate::applications::ports::{LivenessError, LivenessResult, LivenessService};
 use async_trait::async_trait;
 use aws_sdk_rekognition::error::DisplayErrorContext;
 use aws_sdk_rekognition::operation::get_face_liveness_session_results::GetFaceLivenessSessionResultsError;
-use sha2::{Digest, Sha256};
+use aws_sdk_rekognition::primitives::Blob;
+use aws_sdk_rekognition::types::Image;
 
 /// The confidence (Rekognition's scale, 0..=100) at or above which a check passes; the same
 /// as the development adapter's `LIVENESS_THRESHOLD`, so local and AWS runs judge alike.
 pub const DEFAULT_THRESHOLD: f32 = 90.0;
 
-/// Judges finished Face Liveness sessions against a confidence threshold.
+/// Creates, judges and compares Face Liveness sessions.
 pub struct RekognitionLiveness {
     client: aws_sdk_rekognition::Client,
     threshold: f32,
@@ -45,8 +43,8 @@ impl RekognitionLiveness {
 }
 
 /// Whether `session_id` has the shape of a Rekognition session id (a UUID in its 36-character
-/// hyphenated form). Checked before any call so that junk from a client never reaches
-/// Rekognition, costs a request, or ends up in its error messages and our logs.
+/// hyphenated form). Checked before any call so that junk never reaches Rekognition, costs a
+/// request, or ends up in its error messages and our logs.
 pub fn is_session_id(session_id: &str) -> bool {
     session_id.len() == 36
         && session_id.bytes().enumerate().all(|(i, b)| match i {
@@ -55,7 +53,7 @@ pub fn is_session_id(session_id: &str) -> bool {
         })
 }
 
-/// What a GetFaceLivenessSessionResults answer means for the application.
+/// What a GetFaceLivenessSessionResults answer means for the application (without its reference image).
 ///
 /// `status` is Rekognition's `LivenessSessionStatus` as a string (`SUCCEEDED`, `FAILED`,
 /// `CREATED`, `IN_PROGRESS`, `EXPIRED`); `confidence` is its 0..=100 score.
@@ -64,15 +62,15 @@ pub fn outcome(
     status: Option<&str>,
     confidence: Option<f32>,
     threshold: f32,
-) -> Result<LivenessOutcome, LivenessError> {
+) -> Result<LivenessResult, LivenessError> {
     // A score outside the documented range is a malformed answer, not a low score.
     let usable = confidence.filter(|c| (0.0..=100.0).contains(c));
     match status {
         Some("SUCCEEDED") => match usable {
-            Some(confidence) => Ok(LivenessOutcome {
+            Some(confidence) => Ok(LivenessResult {
                 passed: confidence >= threshold,
                 confidence,
-                reference: session_id.to_string(),
+                reference_image: None,
             }),
             // Neither pass (nothing to judge) nor fail (the holder would lose an attempt to a
             // fault of the service): the request fails as unavailable and can be retried.
@@ -82,10 +80,10 @@ pub fn outcome(
         },
         // Recorded as a failed attempt, so the per-application limit on failed checks applies
         // to sessions that could not be completed as well as to low scores.
-        Some("FAILED") => Ok(LivenessOutcome {
+        Some("FAILED") => Ok(LivenessResult {
             passed: false,
             confidence: usable.unwrap_or(0.0),
-            reference: session_id.to_string(),
+            reference_image: None,
         }),
         Some("CREATED") | Some("IN_PROGRESS") => {
             Err(LivenessError::InvalidSession("the check has not finished".into()))
@@ -134,16 +132,27 @@ fn classify(session_id: &str, service: Option<&GetFaceLivenessSessionResultsErro
     }
 }
 
-/// A short, stable stand-in for the holder's identity number, so logs can be correlated
-/// without holding the number itself.
-fn holder_fingerprint(holder_id: &str) -> String {
-    let digest = Sha256::digest(holder_id.as_bytes());
-    hex::encode(&digest[..8])
-}
-
 #[async_trait]
-impl LivenessCheck for RekognitionLiveness {
-    async fn check(&self, session_id: &str, holder_id: &str) -> Result<LivenessOutcome, LivenessError> {
+impl LivenessService for RekognitionLiveness {
+    async fn create_session(&self, application_id: &str) -> Result<String, LivenessError> {
+        // No OutputConfig: the reference image comes back in the result's bytes, and nothing is kept in S3.
+        // No ClientRequestToken: a retried start is a new session, and the application records the last one.
+        let output = self.client.create_face_liveness_session().send().await.map_err(|e| {
+            LivenessError::Unavailable(format!(
+                "Rekognition CreateFaceLivenessSession for application {application_id}: {}",
+                DisplayErrorContext(&e)
+            ))
+        })?;
+        let session_id = output.session_id().to_string();
+        if !is_session_id(&session_id) {
+            return Err(LivenessError::Unavailable(
+                "Rekognition CreateFaceLivenessSession answered without a session id".into(),
+            ));
+        }
+        Ok(session_id)
+    }
+
+    async fn result(&self, session_id: &str) -> Result<LivenessResult, LivenessError> {
         if !is_session_id(session_id) {
             return Err(LivenessError::InvalidSession(
                 "not a liveness session id (expected a UUID)".into(),
@@ -156,23 +165,59 @@ impl LivenessCheck for RekognitionLiveness {
             .send()
             .await
             .map_err(|e| classify(session_id, e.as_service_error(), DisplayErrorContext(&e).to_string()))?;
-        let result = outcome(
+        let mut result = outcome(
             session_id,
             Some(output.status().as_str()),
             output.confidence(),
             self.threshold,
-        );
-        if let Ok(judged) = &result {
-            // The holder is logged with the session because nothing else ties them yet (see the module doc).
-            tracing::info!(
-                session = %session_id,
-                holder = %holder_fingerprint(holder_id),
-                passed = judged.passed,
-                confidence = judged.confidence,
-                "liveness session judged"
-            );
+        )?;
+        if result.passed {
+            // Without OutputConfig the reference image is returned as bytes; a pass without one cannot be
+            // compared with the photo on file, and is not approved.
+            let bytes = output
+                .reference_image()
+                .and_then(|image| image.bytes())
+                .map(|bytes| bytes.as_ref().to_vec())
+                .filter(|bytes| !bytes.is_empty())
+                .ok_or_else(|| {
+                    LivenessError::Unavailable(format!(
+                        "Rekognition reported liveness session {session_id} SUCCEEDED without a reference image"
+                    ))
+                })?;
+            result.reference_image = Some(bytes);
         }
-        result
+        tracing::info!(session = %session_id, passed = result.passed, confidence = result.confidence, "liveness session judged");
+        Ok(result)
+    }
+
+    async fn compare_faces(&self, reference: &[u8], photo: &[u8], threshold: f32) -> Result<f32, LivenessError> {
+        let image = |bytes: &[u8]| Image::builder().bytes(Blob::new(bytes.to_vec())).build();
+        let answer = self
+            .client
+            .compare_faces()
+            .source_image(image(reference))
+            .target_image(image(photo))
+            .similarity_threshold(threshold)
+            .send()
+            .await;
+        match answer {
+            // Only faces at or above the threshold are listed; the best of them (the reference image holds one
+            // face, the largest is Rekognition's source face).
+            Ok(output) => Ok(output
+                .face_matches()
+                .iter()
+                .filter_map(|m| m.similarity())
+                .fold(0.0, f32::max)),
+            // Rekognition's answer when either image holds no face: nothing matches.
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_invalid_parameter_exception()) => {
+                tracing::warn!(error = %DisplayErrorContext(&e), "CompareFaces found no face to compare");
+                Ok(0.0)
+            }
+            Err(e) => Err(LivenessError::Unavailable(format!(
+                "Rekognition CompareFaces: {}",
+                DisplayErrorContext(&e)
+            ))),
+        }
     }
 }
 
@@ -187,18 +232,18 @@ mod tests {
 
     const SESSION: &str = "0f8e3c9a-1b2d-4e5f-8a7b-6c5d4e3f2a1b";
 
-    fn judged(status: &str, confidence: Option<f32>) -> Result<LivenessOutcome, LivenessError> {
+    fn judged(status: &str, confidence: Option<f32>) -> Result<LivenessResult, LivenessError> {
         outcome(SESSION, Some(status), confidence, DEFAULT_THRESHOLD)
     }
 
-    fn invalid(result: Result<LivenessOutcome, LivenessError>) -> String {
+    fn invalid(result: Result<LivenessResult, LivenessError>) -> String {
         match result {
             Err(LivenessError::InvalidSession(m)) => m,
             other => panic!("expected InvalidSession, got {other:?}"),
         }
     }
 
-    fn unavailable(result: Result<LivenessOutcome, LivenessError>) -> String {
+    fn unavailable(result: Result<LivenessResult, LivenessError>) -> String {
         match result {
             Err(LivenessError::Unavailable(m)) => m,
             other => panic!("expected Unavailable, got {other:?}"),
@@ -210,10 +255,10 @@ mod tests {
         let at = judged("SUCCEEDED", Some(90.0)).expect("outcome");
         assert_eq!(
             at,
-            LivenessOutcome {
+            LivenessResult {
                 passed: true,
                 confidence: 90.0,
-                reference: SESSION.into()
+                reference_image: None
             }
         );
         assert!(judged("SUCCEEDED", Some(100.0)).expect("outcome").passed);
@@ -246,10 +291,10 @@ mod tests {
     fn failed_is_a_failed_attempt() {
         assert_eq!(
             judged("FAILED", None).expect("outcome"),
-            LivenessOutcome {
+            LivenessResult {
                 passed: false,
                 confidence: 0.0,
-                reference: SESSION.into()
+                reference_image: None
             }
         );
         // Even a high score does not turn a failed session into a pass.
@@ -325,11 +370,11 @@ mod tests {
         let liveness =
             RekognitionLiveness::from_client(aws_sdk_rekognition::Client::from_conf(config), DEFAULT_THRESHOLD);
         assert_eq!(liveness.threshold(), DEFAULT_THRESHOLD);
-        let refused = liveness.check("dev-liveness.abc.def", "11010519900307451X").await;
+        let refused = liveness.result("dev-liveness.abc.def").await;
         assert!(matches!(refused, Err(LivenessError::InvalidSession(_))), "{refused:?}");
         // The contrast: a well-formed id does reach the client, which fails for want of
         // credentials before sending anything.
-        let attempted = liveness.check(SESSION, "11010519900307451X").await;
+        let attempted = liveness.result(SESSION).await;
         assert!(matches!(attempted, Err(LivenessError::Unavailable(_))), "{attempted:?}");
     }
 
@@ -371,14 +416,5 @@ mod tests {
             LivenessError::Unavailable(m) => assert!(m.contains("timed out") && m.contains(SESSION), "{m}"),
             other => panic!("expected Unavailable, got {other:?}"),
         }
-    }
-
-    #[test]
-    fn holders_are_logged_by_fingerprint() {
-        let fingerprint = holder_fingerprint("11010519900307451X");
-        assert_eq!(fingerprint.len(), 16);
-        assert_eq!(fingerprint, holder_fingerprint("11010519900307451X"));
-        assert_ne!(fingerprint, holder_fingerprint("11010519900307452X"));
-        assert!(!fingerprint.contains("110105"));
     }
 }

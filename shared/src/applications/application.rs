@@ -154,6 +154,10 @@ pub struct Application {
     pub photo_submissions: u32,
     #[serde(default)]
     pub failed_liveness_checks: u32,
+    /// The Face Liveness session the backend created for this application (R3): the only one whose result
+    /// confirms it. Cleared when its result is recorded, so a session counts once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub liveness_session: Option<String>,
     #[serde(default)]
     pub upload_requests: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -301,6 +305,7 @@ impl Application {
             updated_at: opening.at,
             photo_submissions: 0,
             failed_liveness_checks: 0,
+            liveness_session: None,
             upload_requests: 0,
             pending_upload: None,
             photo: None,
@@ -341,6 +346,64 @@ impl Application {
         }
     }
 
+    /// A real-person check starts (R3): the session the backend created is recorded, replacing an unused
+    /// earlier one, and only its result may confirm the photo on file.
+    pub fn start_liveness_session(
+        &mut self,
+        session_id: String,
+        by: &Actor,
+        at: DateTime<Utc>,
+    ) -> Result<(), IllegalTransition> {
+        self.may_start_liveness()?;
+        self.liveness_session = Some(session_id);
+        self.step(
+            "liveness_session_created",
+            by,
+            at,
+            ApplicationState::AwaitingLiveness,
+            None,
+        );
+        Ok(())
+    }
+
+    /// Whether a real-person check may start now: asked before a session is created (and paid for).
+    pub fn may_start_liveness(&self) -> Result<(), IllegalTransition> {
+        self.require("start a real-person check of", &[ApplicationState::AwaitingLiveness])?;
+        self.require_attempts_left()
+    }
+
+    fn require_attempts_left(&self) -> Result<(), IllegalTransition> {
+        if self.failed_liveness_checks >= MAX_FAILED_LIVENESS_CHECKS {
+            return Err(IllegalTransition {
+                action: "retry the real-person check of (too many failed checks; withdraw and apply again)",
+                from: self.state,
+            });
+        }
+        Ok(())
+    }
+
+    /// A live person passed the check but their face is not the one on file (R3): a failed attempt, recorded
+    /// as such, and the session is spent.
+    pub fn record_face_mismatch(
+        &mut self,
+        by: &Actor,
+        at: DateTime<Utc>,
+        detail: String,
+    ) -> Result<(), IllegalTransition> {
+        self.require("confirm the photo on file of", &[ApplicationState::AwaitingLiveness])?;
+        self.require_attempts_left()?;
+        self.failed_liveness_checks += 1;
+        self.liveness_session = None;
+        self.step(
+            "face_mismatch",
+            by,
+            at,
+            ApplicationState::AwaitingLiveness,
+            Some(detail),
+        );
+        Ok(())
+    }
+
     /// The outcome of a real-person check on a photo-on-file application (R3).
     /// A pass approves at once; a failure is recorded and the application
     /// stays open for another attempt.
@@ -352,15 +415,12 @@ impl Application {
         detail: String,
     ) -> Result<(), IllegalTransition> {
         self.require("confirm the photo on file of", &[ApplicationState::AwaitingLiveness])?;
+        // A session's result counts once, pass or fail.
+        self.liveness_session = None;
         if passed {
             self.step("liveness_passed", by, at, ApplicationState::Approved, Some(detail));
         } else {
-            if self.failed_liveness_checks >= MAX_FAILED_LIVENESS_CHECKS {
-                return Err(IllegalTransition {
-                    action: "retry the real-person check of (too many failed checks; withdraw and apply again)",
-                    from: self.state,
-                });
-            }
+            self.require_attempts_left()?;
             self.failed_liveness_checks += 1;
             self.step(
                 "liveness_failed",

@@ -1,4 +1,4 @@
-//! The applications context's ports: applications, photo ownership, the photo store, the liveness check, issuance requests.
+//! The applications context's ports: applications, photo ownership, the photo store, the liveness service, issuance requests.
 
 use super::application::Application;
 use super::photo::ImageType;
@@ -86,29 +86,38 @@ pub trait PhotoStore: Send + Sync {
     async fn put_portrait(&self, key: &str, jpeg: &[u8]) -> Result<(), PhotoStoreError>;
 }
 
-/// The result of a real-person (liveness) check the app ran with the holder.
+/// The result of a finished real-person (liveness) session the backend created for an application.
 #[derive(Debug, Clone, PartialEq)]
-pub struct LivenessOutcome {
+pub struct LivenessResult {
     pub passed: bool,
     /// 0..=100, as the checking service reports it.
     pub confidence: f32,
-    /// The check's own identifier, for the record.
-    pub reference: String,
+    /// The session's reference image (a frame of the live face), to compare with the photo on file; present
+    /// when the session succeeded.
+    pub reference_image: Option<Vec<u8>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LivenessError {
-    /// The session is unknown, forged, expired or belongs to someone else.
+    /// The session is unknown, unfinished, expired or not readable.
     #[error("the liveness session is not valid: {0}")]
     InvalidSession(String),
     #[error("the liveness service is unavailable: {0}")]
     Unavailable(String),
 }
 
-/// Checks the outcome of a liveness session the holder's app ran (R3).
+/// The real-person check of R3, bound to an application: the backend creates the session the app runs, reads
+/// its result, and compares the live face with the photo on file.
 #[async_trait]
-pub trait LivenessCheck: Send + Sync {
-    async fn check(&self, session_id: &str, holder_id: &str) -> Result<LivenessOutcome, LivenessError>;
+pub trait LivenessService: Send + Sync {
+    /// A new session for this application; its id goes to the app's liveness detector and is recorded on the
+    /// application.
+    async fn create_session(&self, application_id: &str) -> Result<String, LivenessError>;
+    /// The judged result of a session this service created.
+    async fn result(&self, session_id: &str) -> Result<LivenessResult, LivenessError>;
+    /// How alike (0..=100) the face in `reference` is to the face in `photo`; 0 when no face matches at or above
+    /// `threshold` (or either image holds no face).
+    async fn compare_faces(&self, reference: &[u8], photo: &[u8], threshold: f32) -> Result<f32, LivenessError>;
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

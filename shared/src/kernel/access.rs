@@ -13,6 +13,7 @@ pub enum Action {
     OpenApplication,
     ReadApplication,
     WithdrawApplication,
+    StartLivenessCheck,
     ConfirmLiveness,
     UploadPhoto,
     ReviewQueue,
@@ -85,6 +86,13 @@ pub const POLICY: &[Rule] = &[
         roles: &[Holder],
         scope: OWN,
         routes: &["DELETE /applications/{id}"],
+    },
+    Rule {
+        action: Action::StartLivenessCheck,
+        what: "Starting a real-person check",
+        roles: &[Holder],
+        scope: OWN,
+        routes: &["POST /applications/{id}/liveness-sessions"],
     },
     Rule {
         action: Action::ConfirmLiveness,
@@ -321,6 +329,7 @@ mod tests {
             OpenApplication,
             ReadApplication,
             WithdrawApplication,
+            StartLivenessCheck,
             ConfirmLiveness,
             UploadPhoto,
             ReviewQueue,
@@ -355,12 +364,12 @@ mod tests {
         ];
         for action in &all {
             match action {
-                OpenApplication | ReadApplication | WithdrawApplication | ConfirmLiveness | UploadPhoto
-                | ReviewQueue | OpenReview | DecideReview | ShowLicence | LicenceChecks | VerifyLicence | DrawNonce
-                | ImportLicences | ReadRegister | ChangeLicence | ReadRollout | SwitchCity | SwitchWave
-                | ListSigningKeys | ApplyForPass | ReadPass | ListPasses | WithdrawPass | ShowPass | PassChecks
-                | PassReviewQueue | DecidePass | RevokePass | ImportVehicles | ReadTruckRules | ChangeTruckRules
-                | SwitchTruckCity | SwitchTruckBatch | VerifyPass => {}
+                OpenApplication | ReadApplication | WithdrawApplication | StartLivenessCheck | ConfirmLiveness
+                | UploadPhoto | ReviewQueue | OpenReview | DecideReview | ShowLicence | LicenceChecks
+                | VerifyLicence | DrawNonce | ImportLicences | ReadRegister | ChangeLicence | ReadRollout
+                | SwitchCity | SwitchWave | ListSigningKeys | ApplyForPass | ReadPass | ListPasses | WithdrawPass
+                | ShowPass | PassChecks | PassReviewQueue | DecidePass | RevokePass | ImportVehicles
+                | ReadTruckRules | ChangeTruckRules | SwitchTruckCity | SwitchTruckBatch | VerifyPass => {}
             }
         }
         all

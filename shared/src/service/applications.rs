@@ -9,7 +9,7 @@ use crate::kernel::caller::{Caller, Role};
 use crate::kernel::golive::Availability;
 use crate::register::eligibility;
 use crate::register::licence::{register_photo_key, Licence};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// `POST /applications`
 #[derive(Debug, Clone, Deserialize)]
@@ -29,8 +29,22 @@ pub struct OpenApplication {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ConfirmLiveness {
+    #[serde(alias = "sessionId")]
     pub liveness_session_id: String,
 }
+
+/// The answer to `POST /applications/{id}/liveness-sessions`: the session the app's liveness detector runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LivenessSession {
+    pub application_id: String,
+    pub session_id: String,
+}
+
+/// The similarity (Rekognition CompareFaces' 0..=100 scale) at or above which the live face matches the photo
+/// on file, unless the deployment sets `FACE_MATCH_THRESHOLD`. Rekognition's own default for CompareFaces is 80;
+/// an identity document asks for more.
+pub const DEFAULT_FACE_MATCH_THRESHOLD: f32 = 90.0;
 
 impl Services {
     pub async fn open_application(
@@ -224,7 +238,29 @@ impl Services {
         Ok(application)
     }
 
-    /// R3: the holder confirms the photo on file with a passed real-person check.
+    /// R3: the holder starts a real-person check; the backend creates the session and records it on the
+    /// application, so that only this session's result can confirm this application.
+    pub async fn start_liveness_session(&self, caller: &Caller, id: &str) -> Result<LivenessSession, ServiceError> {
+        let mut application = self.own_application(caller, id, Action::StartLivenessCheck).await?;
+        // Refused before a session is created (and paid for) for an application that cannot use it.
+        application.may_start_liveness()?;
+        let session_id = self
+            .liveness
+            .create_session(&application.id)
+            .await
+            .map_err(liveness_error)?;
+        application.start_liveness_session(session_id.clone(), &caller.actor(Role::Holder), self.now())?;
+        // Conditional on the version read: a concurrent start or confirmation makes this one a 409.
+        let application = self.store_transition(application).await?;
+        tracing::info!(application = %application.id, "liveness session created");
+        Ok(LivenessSession {
+            application_id: application.id,
+            session_id,
+        })
+    }
+
+    /// R3: the holder confirms the photo on file with the passed real-person check of the session recorded on
+    /// the application, whose live face must match the photo on file.
     pub async fn confirm_liveness(
         &self,
         caller: &Caller,
@@ -240,23 +276,62 @@ impl Services {
             }
             .into());
         }
-        let outcome = self
+        // Another application's session, an unknown one, or one already used: refused, nothing written.
+        if application.liveness_session.as_deref() != Some(request.liveness_session_id.as_str()) {
+            return Err(ServiceError::LivenessSessionInvalid(format!(
+                "it is not the session created for application {id} (or it was used already); start one with \
+                 POST /applications/{id}/liveness-sessions"
+            )));
+        }
+        let result = self
             .liveness
-            .check(&request.liveness_session_id, &application.holder_id)
+            .result(&request.liveness_session_id)
             .await
-            .map_err(|e| match e {
-                LivenessError::InvalidSession(m) => ServiceError::LivenessSessionInvalid(m),
-                LivenessError::Unavailable(m) => ServiceError::Unavailable(m),
-            })?;
-        let detail = format!("liveness {} confidence {:.1}", outcome.reference, outcome.confidence);
-        application.record_liveness(outcome.passed, &caller.actor(Role::Holder), self.now(), detail)?;
-        let application = self.store_transition(application).await?;
-        tracing::info!(application = %application.id, passed = outcome.passed, "liveness recorded");
-        if !outcome.passed {
+            .map_err(liveness_error)?;
+        let holder = caller.actor(Role::Holder);
+        if !result.passed {
+            let detail = format!("liveness confidence {:.1}", result.confidence);
+            application.record_liveness(false, &holder, self.now(), detail)?;
+            let application = self.store_transition(application).await?;
+            tracing::info!(application = %application.id, passed = false, "liveness recorded");
             return Err(ServiceError::LivenessFailed {
-                confidence: outcome.confidence,
+                confidence: result.confidence,
             });
         }
+        let reference = result.reference_image.as_deref().ok_or_else(|| {
+            ServiceError::Unavailable("the liveness service returned no reference image to compare".into())
+        })?;
+        let photo_key = application.portrait_key.clone().ok_or(ServiceError::NoPhotoOnFile)?;
+        let photo = self
+            .photo_store()?
+            .read(&photo_key, self.photo_rules.max_bytes)
+            .await
+            .map_err(super::photos::photo_store_error)?;
+        let threshold = self.face_match_threshold;
+        let similarity = self
+            .liveness
+            .compare_faces(reference, &photo, threshold)
+            .await
+            .map_err(liveness_error)?;
+        // NaN never matches.
+        let matches = similarity >= threshold;
+        if !matches {
+            let detail = format!(
+                "liveness confidence {:.1}; face similarity {similarity:.1} below {threshold:.1}",
+                result.confidence
+            );
+            application.record_face_mismatch(&holder, self.now(), detail)?;
+            let application = self.store_transition(application).await?;
+            tracing::warn!(application = %application.id, similarity, threshold, "face does not match the photo on file");
+            return Err(ServiceError::FaceMismatch { similarity, threshold });
+        }
+        let detail = format!(
+            "liveness confidence {:.1}; face similarity {similarity:.1}",
+            result.confidence
+        );
+        application.record_liveness(true, &holder, self.now(), detail)?;
+        let application = self.store_transition(application).await?;
+        tracing::info!(application = %application.id, passed = true, "liveness recorded");
         self.hand_to_issuer(&application).await;
         Ok(application)
     }
@@ -275,5 +350,12 @@ impl Services {
             }
             None => tracing::info!(application = %application.id, "application approved; awaiting issuance"),
         }
+    }
+}
+
+fn liveness_error(e: LivenessError) -> ServiceError {
+    match e {
+        LivenessError::InvalidSession(m) => ServiceError::LivenessSessionInvalid(m),
+        LivenessError::Unavailable(m) => ServiceError::Unavailable(m),
     }
 }

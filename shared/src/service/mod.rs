@@ -17,7 +17,7 @@ pub mod verification;
 
 use crate::adapters::Records;
 use crate::applications::photo::PhotoRules;
-use crate::applications::ports::{Issuer, LivenessCheck, PhotoStore};
+use crate::applications::ports::{Issuer, LivenessService, PhotoStore};
 pub(crate) use crate::error::authorise;
 pub use crate::error::ServiceError;
 use crate::kernel::calendar::WorkingCalendar;
@@ -27,7 +27,7 @@ pub use crate::kernel::input::{ImportReport, InputError};
 use crate::kernel::notice::{Notice, Notifier};
 use crate::kernel::signing::Signer;
 use crate::kernel::time::{local_date, Clock};
-pub use applications::{ConfirmLiveness, OpenApplication};
+pub use applications::{ConfirmLiveness, LivenessSession, OpenApplication};
 use chrono::{DateTime, NaiveDate, Utc};
 pub use register::{CityView, LicenceView, RolloutView};
 use std::sync::Arc;
@@ -51,7 +51,9 @@ impl Default for Limits {
 pub struct Services {
     pub records: Arc<dyn Records>,
     pub clock: Arc<dyn Clock>,
-    pub liveness: Arc<dyn LivenessCheck>,
+    pub liveness: Arc<dyn LivenessService>,
+    /// The similarity (0..=100) at or above which the live face matches the photo on file (R3).
+    pub face_match_threshold: f32,
     /// Photos; only the functions that handle photos have one.
     pub photos: Option<Arc<dyn PhotoStore>>,
     /// Where approvals go to become signed licences (an event to the issue function).
@@ -82,11 +84,12 @@ pub struct Services {
 
 impl Services {
     /// Services over these ports, with the shipped calendar and photo rules.
-    pub fn new(records: Arc<dyn Records>, clock: Arc<dyn Clock>, liveness: Arc<dyn LivenessCheck>) -> Services {
+    pub fn new(records: Arc<dyn Records>, clock: Arc<dyn Clock>, liveness: Arc<dyn LivenessService>) -> Services {
         Services {
             records,
             clock,
             liveness,
+            face_match_threshold: applications::DEFAULT_FACE_MATCH_THRESHOLD,
             photos: None,
             issuer: None,
             signer: None,

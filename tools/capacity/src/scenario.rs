@@ -252,6 +252,8 @@ pub struct Bench {
     pub proxy: Proxy,
     pub api: LocalApi,
     pub clock: Arc<OffsetClock>,
+    /// Plays the app's liveness detector: finishes the sessions the apply function creates.
+    liveness: Arc<DevLiveness>,
     bucket: String,
     /// Licence numbers of the sample register with whether a photo is on file, not yet used.
     register: Vec<(String, bool)>,
@@ -324,12 +326,9 @@ impl Bench {
             .collect();
         let keys = DevKeys::random();
         let clock = Arc::new(OffsetClock::default());
-        let liveness = Arc::new(DevLiveness {
-            keys: keys.clone(),
-            clock: clock.clone(),
-        });
+        let liveness = Arc::new(DevLiveness::new(clock.clone()));
         let events = Arc::new(EventBus::new(&sdk, bus));
-        let mut services = Services::new(records, clock.clone(), liveness).with_photos(Arc::new(photos));
+        let mut services = Services::new(records, clock.clone(), liveness.clone()).with_photos(Arc::new(photos));
         services.signer = Some(Arc::new(KmsSigner::new(&sdk)));
         services.issuer = Some(events.clone());
         services.notifier = Some(events);
@@ -358,7 +357,8 @@ impl Bench {
         );
         let bench = Bench {
             proxy,
-            api,
+            api: api.with_liveness(liveness.clone()),
+            liveness,
             clock,
             bucket,
             register,
@@ -436,20 +436,38 @@ impl Bench {
         ))
     }
 
-    /// The holder passes the real-person check (the development liveness service) and confirms it.
-    pub async fn confirm_liveness(&self, holder: &str, application: &str) -> Answer {
+    /// The holder starts a real-person check, passes it (the development liveness service plays the app's
+    /// detector) and confirms it; the answer, and the AWS calls of the two API requests (not those of playing
+    /// the detector, which the app and Rekognition make in production).
+    pub async fn confirm_liveness(&self, holder: &str, application: &str) -> (Answer, Vec<Call>) {
         let token = self.token(Role::Holder, Some(holder));
-        let session = self
-            .api
-            .keys
-            .mint_liveness_session(holder, 99.0, self.api.services.now().timestamp());
-        self.request(
-            "POST",
-            &format!("/applications/{application}/liveness"),
-            Some(&token),
-            Some(json!({ "livenessSessionId": session })),
-        )
-        .await
+        let started = self
+            .request(
+                "POST",
+                &format!("/applications/{application}/liveness-sessions"),
+                Some(&token),
+                None,
+            )
+            .await;
+        let mut calls = self.calls();
+        if started.status != 201 {
+            return (started, calls);
+        }
+        let session = started.body["sessionId"].as_str().unwrap_or_default().to_string();
+        if let Err(e) = self.liveness.finish_as_holder(&self.api.services, &session, 99.0).await {
+            tracing::warn!(error = %e, "the development liveness session could not be finished");
+        }
+        let _detector = self.calls();
+        let answer = self
+            .request(
+                "POST",
+                &format!("/applications/{application}/liveness"),
+                Some(&token),
+                Some(json!({ "livenessSessionId": session })),
+            )
+            .await;
+        calls.extend(self.calls());
+        (answer, calls)
     }
 
     /// Runs the issue function's handler for an approved application.
@@ -468,9 +486,9 @@ impl Bench {
         let (number, id, calls) = self.open(true).await?;
         into.push("open-on-file", calls);
         let token = self.token(Role::Holder, Some(&number));
-        let answer = self.confirm_liveness(&number, &id).await;
+        let (answer, calls) = self.confirm_liveness(&number, &id).await;
         expect(&answer, 200, "liveness")?;
-        into.push("liveness", self.calls());
+        into.push("liveness", calls);
         self.issue(&id).await.map_err(|e| step("issuance", e))?;
         into.push("issue-on-file", self.calls());
         let licence = self.request("GET", "/licence", Some(&token), None).await;

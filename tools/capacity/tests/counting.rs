@@ -138,7 +138,7 @@ async fn a_throttled_signer_is_counted_and_leaves_the_application_to_be_issued_o
         .await
         .expect("the bench on the emulator");
     let (holder, application, _) = bench.open(true).await.expect("an application");
-    assert_eq!(bench.confirm_liveness(&holder, &application).await.status, 200);
+    assert_eq!(bench.confirm_liveness(&holder, &application).await.0.status, 200);
     bench.calls();
     bench.proxy.inject(FaultRule {
         service: "kms".into(),
