@@ -21,15 +21,23 @@ esac
 # its own, leaving real release builds alone: same code, features, panic=abort and stripping, less optimisation.
 target=${CARGO_TARGET_DIR:-$root/target}
 binaries=$(awk '$1 == "Binary:" { printf "--bin %s ", $2 }' template.yaml)
-echo "== cargo lambda build --release $arch_flag $binaries (profile lightened, see scripts/stack-test.sh)"
+# Each function's package named too (functions/<binary> is the package edl-<binary>): without -p, cargo selects
+# every workspace member and unifies their features, so the local server's `dev` feature of edl-shared would be
+# compiled into the functions. With them, only the functions' own features count, as in `sam build` of one.
+packages=$(awk '$1 == "Binary:" && !seen[$2]++ { printf "-p edl-%s ", $2 }' template.yaml)
+echo "== cargo lambda build --release $arch_flag $packages $binaries (profile lightened, see scripts/stack-test.sh)"
 start=$SECONDS
 # shellcheck disable=SC2086 # one --bin flag per function
 CARGO_TARGET_DIR="$target/stack" CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
-  CARGO_PROFILE_RELEASE_OPT_LEVEL=1 cargo lambda build --release "$arch_flag" --locked --output-format zip $binaries
+  CARGO_PROFILE_RELEASE_OPT_LEVEL=1 cargo lambda build --release "$arch_flag" --locked --output-format zip $packages $binaries
 echo "== functions built in $((SECONDS - start)) s"
 
 # The operator's tools, in the ordinary development profile: the key bootstrap (edl-local) and the camera photo.
 cargo build --locked -q -p edl-local-api --bin edl-local -p edl-tests --example id_photo
+
+# No development code in what is deployed: searched in every function built, and found in edl-local.
+echo "== no development code in the functions"
+"$venv/bin/python" scripts/stack/no_dev_code.py "$target/debug/edl-local" "$target"/stack/lambda/*/bootstrap.zip
 
 artefacts=$(mktemp -d "${TMPDIR:-/tmp}/edl-artefacts.XXXXXX")
 trap 'rm -rf "$artefacts"' EXIT

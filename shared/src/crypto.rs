@@ -1,11 +1,22 @@
-//! ES256 building blocks: strict DER↔raw signature conversion, verification, and the in-memory signer.
+//! ES256 building blocks: strict DER↔raw signature conversion, verification, and (development code) the in-memory signer.
 
-use crate::kernel::signing::{Signer, SignerError};
+use crate::kernel::signing::SignerError;
+use p256::ecdsa::signature::hazmat::PrehashVerifier;
+use p256::ecdsa::{Signature, VerifyingKey};
+// What the in-process signer (development code, below) needs.
+#[cfg(any(test, feature = "dev"))]
+use crate::kernel::signing::Signer;
+#[cfg(any(test, feature = "dev"))]
 use async_trait::async_trait;
-use p256::ecdsa::signature::hazmat::{PrehashSigner, PrehashVerifier};
-use p256::ecdsa::{Signature, SigningKey, VerifyingKey};
+#[cfg(any(test, feature = "dev"))]
+use p256::ecdsa::signature::hazmat::PrehashSigner;
+#[cfg(any(test, feature = "dev"))]
+use p256::ecdsa::SigningKey;
+#[cfg(any(test, feature = "dev"))]
 use rand_core::OsRng;
+#[cfg(any(test, feature = "dev"))]
 use std::collections::HashMap;
+#[cfg(any(test, feature = "dev"))]
 use std::sync::{Mutex, PoisonError};
 
 /// Converts a DER `ECDSA-Sig-Value ::= SEQUENCE { r INTEGER, s INTEGER }` (what KMS returns)
@@ -87,77 +98,87 @@ pub fn verify_es256_digest(public_sec1: &[u8], digest: &[u8; 32], raw_signature:
     }
 }
 
-struct LocalKey {
-    key: SigningKey,
-    enabled: bool,
-}
+/// The in-process signer is development code: the local server and the tests sign with it, no deployed function
+/// (they sign with KMS).
+#[cfg(any(test, feature = "dev"))]
+pub use local::LocalSigner;
 
-/// The software adapter of the signer port, for the local server and fast tests: P-256 keys
-/// held in memory by key id, behaving like KMS where callers can tell (disabled keys refuse
-/// to sign, unknown keys are reported as such).
-#[derive(Default)]
-pub struct LocalSigner {
-    keys: Mutex<HashMap<String, LocalKey>>,
-}
+#[cfg(any(test, feature = "dev"))]
+mod local {
+    use super::*;
 
-impl LocalSigner {
-    pub fn new() -> Self {
-        Self::default()
+    struct LocalKey {
+        key: SigningKey,
+        enabled: bool,
     }
 
-    /// Creates (or replaces) the key `key_id` with a fresh random P-256 key.
-    pub fn generate(&self, key_id: &str) {
-        self.insert(key_id, SigningKey::random(&mut OsRng));
+    /// The software adapter of the signer port, for the local server and fast tests: P-256 keys
+    /// held in memory by key id, behaving like KMS where callers can tell (disabled keys refuse
+    /// to sign, unknown keys are reported as such).
+    #[derive(Default)]
+    pub struct LocalSigner {
+        keys: Mutex<HashMap<String, LocalKey>>,
     }
 
-    /// Stores a given key under `key_id`, enabled; for deployments that derive stable keys.
-    pub fn insert(&self, key_id: &str, key: SigningKey) {
-        // A map insert cannot be left half done by a panic elsewhere, so a poisoned lock
-        // still guards a consistent map.
-        let mut keys = self.keys.lock().unwrap_or_else(PoisonError::into_inner);
-        keys.insert(key_id.to_string(), LocalKey { key, enabled: true });
-    }
+    impl LocalSigner {
+        pub fn new() -> Self {
+            Self::default()
+        }
 
-    /// Disables the key: it keeps its public key but refuses to sign, as a disabled KMS key does.
-    pub fn disable(&self, key_id: &str) {
-        let mut keys = self.keys.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(entry) = keys.get_mut(key_id) {
-            entry.enabled = false;
+        /// Creates (or replaces) the key `key_id` with a fresh random P-256 key.
+        pub fn generate(&self, key_id: &str) {
+            self.insert(key_id, SigningKey::random(&mut OsRng));
+        }
+
+        /// Stores a given key under `key_id`, enabled; for deployments that derive stable keys.
+        pub fn insert(&self, key_id: &str, key: SigningKey) {
+            // A map insert cannot be left half done by a panic elsewhere, so a poisoned lock
+            // still guards a consistent map.
+            let mut keys = self.keys.lock().unwrap_or_else(PoisonError::into_inner);
+            keys.insert(key_id.to_string(), LocalKey { key, enabled: true });
+        }
+
+        /// Disables the key: it keeps its public key but refuses to sign, as a disabled KMS key does.
+        pub fn disable(&self, key_id: &str) {
+            let mut keys = self.keys.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some(entry) = keys.get_mut(key_id) {
+                entry.enabled = false;
+            }
         }
     }
-}
 
-#[async_trait]
-impl Signer for LocalSigner {
-    async fn sign_digest(&self, key_id: &str, digest: &[u8; 32]) -> Result<[u8; 64], SignerError> {
-        let keys = self
-            .keys
-            .lock()
-            .map_err(|_| SignerError::Unavailable("the local key store lock is poisoned".into()))?;
-        let entry = keys
-            .get(key_id)
-            .ok_or_else(|| SignerError::UnknownKey(key_id.to_string()))?;
-        if !entry.enabled {
-            return Err(SignerError::Disabled(key_id.to_string()));
+    #[async_trait]
+    impl Signer for LocalSigner {
+        async fn sign_digest(&self, key_id: &str, digest: &[u8; 32]) -> Result<[u8; 64], SignerError> {
+            let keys = self
+                .keys
+                .lock()
+                .map_err(|_| SignerError::Unavailable("the local key store lock is poisoned".into()))?;
+            let entry = keys
+                .get(key_id)
+                .ok_or_else(|| SignerError::UnknownKey(key_id.to_string()))?;
+            if !entry.enabled {
+                return Err(SignerError::Disabled(key_id.to_string()));
+            }
+            let signature: Signature = entry
+                .key
+                .sign_prehash(digest)
+                .map_err(|e| SignerError::Unavailable(format!("local signing failed: {e}")))?;
+            Ok(low_s_bytes(&signature))
         }
-        let signature: Signature = entry
-            .key
-            .sign_prehash(digest)
-            .map_err(|e| SignerError::Unavailable(format!("local signing failed: {e}")))?;
-        Ok(low_s_bytes(&signature))
-    }
 
-    /// Answers for disabled keys too: a public key stays public, and the KMS adapter
-    /// answers from its cache after a key is disabled as well.
-    async fn public_key(&self, key_id: &str) -> Result<Vec<u8>, SignerError> {
-        let keys = self
-            .keys
-            .lock()
-            .map_err(|_| SignerError::Unavailable("the local key store lock is poisoned".into()))?;
-        let entry = keys
-            .get(key_id)
-            .ok_or_else(|| SignerError::UnknownKey(key_id.to_string()))?;
-        Ok(entry.key.verifying_key().to_encoded_point(false).as_bytes().to_vec())
+        /// Answers for disabled keys too: a public key stays public, and the KMS adapter
+        /// answers from its cache after a key is disabled as well.
+        async fn public_key(&self, key_id: &str) -> Result<Vec<u8>, SignerError> {
+            let keys = self
+                .keys
+                .lock()
+                .map_err(|_| SignerError::Unavailable("the local key store lock is poisoned".into()))?;
+            let entry = keys
+                .get(key_id)
+                .ok_or_else(|| SignerError::UnknownKey(key_id.to_string()))?;
+            Ok(entry.key.verifying_key().to_encoded_point(false).as_bytes().to_vec())
+        }
     }
 }
 

@@ -18,6 +18,10 @@ use std::sync::{Arc, Mutex};
 
 type HmacSha256 = Hmac<Sha256>;
 
+/// A sentence certain to be in any binary built with this module and used by it (the local server prints it):
+/// scripts/stack-test.sh looks for it in every Lambda function it builds, and finds it in `edl-local` only.
+pub const DEVELOPMENT_CODE: &str = "EDL development code: never in a deployed function";
+
 pub const DEV_ISSUER: &str = "edl-local";
 pub const DEV_AUDIENCE: &str = "edl-app";
 

@@ -5,6 +5,7 @@ pub mod adapters;
 pub mod applications;
 pub mod credential;
 pub mod crypto;
+#[cfg(any(test, feature = "dev"))]
 pub mod dev;
 pub mod error;
 pub mod expiry;
@@ -14,6 +15,7 @@ pub mod issuance;
 pub mod kernel;
 pub mod problem;
 pub mod register;
+#[cfg(any(test, feature = "dev"))]
 pub mod sample;
 pub mod service;
 pub mod telemetry;

@@ -208,6 +208,25 @@ pub async fn local_services(
     })
 }
 
+/// Whether the local server may serve development tokens and routes: with its own storage, or against an AWS
+/// emulator on this machine (`AWS_ENDPOINT_URL` on loopback); never against real AWS (`--aws` without an
+/// endpoint, or an endpoint elsewhere), whose table and keys are a deployment's.
+pub fn development_allowed(aws: bool, endpoint: Option<&str>) -> bool {
+    match endpoint {
+        Some(url) => url
+            .parse::<http::Uri>()
+            .ok()
+            .and_then(|uri| uri.host().map(str::to_string))
+            .is_some_and(|host| {
+                matches!(
+                    host.to_ascii_lowercase().as_str(),
+                    "127.0.0.1" | "localhost" | "[::1]" | "::1"
+                )
+            }),
+        None => !aws,
+    }
+}
+
 /// The in-memory key names of the embedded signer.
 pub const LOCAL_IACA_KEY: &str = "local-iaca";
 pub const LOCAL_DOCUMENT_SIGNER_KEY: &str = "local-document-signer-1";

@@ -249,19 +249,19 @@ async fn run(options: ServeArgs) -> Result<(), String> {
     let listener = tokio::net::TcpListener::bind(address)
         .await
         .map_err(|e| format!("cannot listen on {address}: {e}"))?;
-    let api = Arc::new(
-        LocalApi::new(
-            local.services,
-            routes,
-            keys,
-            local.embedded_photos,
-            local.notices,
-            local.approvals,
-        )
-        .with_consoles(consoles)
-        .with_development(local.clock, local.key_maker)
-        .with_liveness(local.liveness),
-    );
+    let development = edl_local_api::development_allowed(options.aws, endpoint.as_deref());
+    let api = LocalApi::new(
+        local.services,
+        routes,
+        keys,
+        local.embedded_photos,
+        local.notices,
+        local.approvals,
+    )
+    .with_consoles(consoles)
+    .with_development(local.clock, local.key_maker)
+    .with_liveness(local.liveness);
+    let api = Arc::new(if development { api } else { api.against_real_aws() });
     print_banner(&api, &storage, samples, address);
     tokio::select! {
         served = serve(api, listener) => served.map_err(|e| e.to_string()),
@@ -279,8 +279,9 @@ fn print_banner(api: &LocalApi, storage: &Storage, samples: usize, address: Sock
         ),
     };
     println!(
-        "edl-local: serving {} routes from template.yaml on {base}",
-        api.routes.len()
+        "edl-local: serving {} routes from template.yaml on {base} ({})",
+        api.routes.len(),
+        shared::dev::DEVELOPMENT_CODE
     );
     println!("  records: {storage}; {samples} sample licences loaded");
     match api.services.trust_cache.iaca_pin() {
@@ -295,6 +296,13 @@ fn print_banner(api: &LocalApi, storage: &Storage, samples: usize, address: Sock
         SignIn::Oidc => "OpenID Connect sign-in",
     };
     println!("\nConsoles (reviewer, counter, administrator, verifier, fleet): {base}{PREFIX} ({sign_in})");
+    if !api.development_allowed() {
+        println!(
+            "\nAgainst real AWS: no development token is accepted and no /_dev/ route is served; \
+             only requests addressed to loopback are answered. Stop with Ctrl-C."
+        );
+        return;
+    }
     println!("\nDevelopment tokens (valid 12 hours, for this server process only):");
     for role in [
         Role::Holder,

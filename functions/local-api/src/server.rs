@@ -45,6 +45,8 @@ pub struct LocalApi {
     development: Option<(Arc<DevClock>, KeyMaker)>,
     /// The development liveness service the services use, whose sessions `POST /_dev/liveness` finishes.
     liveness: Option<Arc<DevLiveness>>,
+    /// Whether development tokens and `/_dev/` are served: not when the server runs against real AWS.
+    development_allowed: bool,
 }
 
 /// `POST /_dev/clock`: exactly one of `advance` (`"400d"`) and `set` (RFC 3339).
@@ -163,7 +165,19 @@ impl LocalApi {
             requests: AtomicU64::new(0),
             development: None,
             liveness: None,
+            development_allowed: true,
         }
+    }
+
+    /// Against real AWS (a deployment's table and keys), the server accepts no development token and serves no
+    /// `/_dev/` route: anyone on this machine could otherwise mint an administrator's token for that deployment.
+    pub fn against_real_aws(mut self) -> LocalApi {
+        self.development_allowed = false;
+        self
+    }
+
+    pub fn development_allowed(&self) -> bool {
+        self.development_allowed
     }
 
     /// Serves `POST /_dev/liveness` for this development liveness service (the one the services use).
@@ -296,6 +310,11 @@ impl LocalApi {
     }
 
     pub async fn handle(&self, request: hyper::Request<Incoming>) -> HttpResponse {
+        // Before anything else: a page of another site must not reach this server through a DNS name that
+        // resolves to 127.0.0.1 (DNS rebinding); such a request names that site in its Host header.
+        if let Some(refusal) = host_refusal(request.headers()) {
+            return refusal;
+        }
         let (parts, body) = request.into_parts();
         let body = match Limited::new(body, MAX_REQUEST_BODY).collect().await {
             Ok(collected) => collected.to_bytes(),
@@ -315,6 +334,14 @@ impl LocalApi {
         let path = parts.uri.path().to_string();
         let method = parts.method.as_str().to_string();
         if let Some(dev) = path.strip_prefix("/_dev/") {
+            if !self.development_allowed {
+                return problem_response(&Problem::new(
+                    403,
+                    "development-disabled",
+                    "No development routes here",
+                    "This server runs against real AWS: it serves no development routes and accepts no development token.",
+                ));
+            }
             return self.development(&method, dev, &parts, &body).await;
         }
         if let Some(page) = self.consoles.respond(&method, &path, &parts.headers) {
@@ -354,6 +381,14 @@ impl LocalApi {
                 .get("authorization")
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")));
+            if token.is_some() && !self.development_allowed {
+                return problem_response(&Problem::new(
+                    401,
+                    "unauthenticated",
+                    "Not signed in",
+                    "This server runs against real AWS and accepts no development token.",
+                ));
+            }
             match token.map(|t| self.keys.verify_token(t.trim(), self.services.now().timestamp())) {
                 Some(Ok(claims)) => Some(claims),
                 Some(Err(e)) => {
@@ -659,6 +694,30 @@ fn to_http(response: lambda_http::Response<Body>) -> HttpResponse {
 }
 
 /// Serves until the process is stopped; each connection on its own task.
+/// Whether `host` (a Host header: a name or address, with or without a port) names this machine's loopback:
+/// `127.0.0.1`, `localhost` or `[::1]`.
+pub fn is_loopback_host(host: &str) -> bool {
+    let Ok(authority) = host.parse::<http::uri::Authority>() else {
+        return false;
+    };
+    let name = authority.host();
+    name == "127.0.0.1" || name.eq_ignore_ascii_case("localhost") || name == "[::1]"
+}
+
+/// The answer to a request whose Host is not loopback (or missing): 421, nothing else done.
+fn host_refusal(headers: &http::HeaderMap) -> Option<HttpResponse> {
+    let host = headers.get(http::header::HOST).and_then(|h| h.to_str().ok());
+    match host {
+        Some(host) if is_loopback_host(host) => None,
+        _ => Some(problem_response(&Problem::new(
+            421,
+            "misdirected-request",
+            "Not this server",
+            "The local server answers only requests addressed to 127.0.0.1, localhost or [::1] (Host header).",
+        ))),
+    }
+}
+
 pub async fn serve(api: Arc<LocalApi>, listener: tokio::net::TcpListener) -> std::io::Result<()> {
     loop {
         let (stream, _) = listener.accept().await?;

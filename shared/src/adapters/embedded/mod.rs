@@ -7,6 +7,8 @@ mod applications;
 mod issuance;
 pub mod metrics;
 pub mod notices;
+/// The embedded photo store serves its links from the local server's development routes.
+#[cfg(any(test, feature = "dev"))]
 pub mod photos;
 mod register;
 mod shared;
