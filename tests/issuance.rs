@@ -858,7 +858,14 @@ async fn a_photo_replaced_after_its_checks_or_its_approval_is_not_issued() {
     let approved = decide(&h, &id).await;
     assert_eq!(approved.status, 200, "{approved:?}");
     let expected = shared::applications::portrait::normalise(&clean.jpeg, &rules).expect("normalised");
-    let portrait_key = approved.body["portraitKey"].as_str().expect("portrait key").to_string();
+    let portrait_key = h
+        .services
+        .records
+        .application(&id)
+        .await
+        .expect("read")
+        .and_then(|a| a.portrait_key)
+        .expect("portrait key");
     assert_eq!(
         store.read(&portrait_key, rules.max_bytes).await.expect("kept"),
         expected.jpeg

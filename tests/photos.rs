@@ -65,6 +65,17 @@ async fn application(h: &Harness, holder_id: &str, id: &str) -> Value {
     .body
 }
 
+/// The stored application's version, which every write increments (the holder's view does not show it).
+async fn version(h: &Harness, id: &str) -> u64 {
+    h.services
+        .records
+        .application(id)
+        .await
+        .expect("read")
+        .expect("the application")
+        .version
+}
+
 /// Uploads through the embedded store's link as the app would, then runs the checks.
 async fn upload_embedded(h: &Harness, holder_id: &str, id: &str, declared: &str, bytes: &[u8]) -> PhotoOutcome {
     let offer = ask_upload(h, holder_id, id, declared).await;
@@ -195,10 +206,29 @@ async fn every_automatic_check_with_real_images() {
         "a passing upload clears the last refusal"
     );
     // The same object's event again changes nothing.
-    let key = app["photo"]["key"].as_str().expect("key").to_string();
-    let again = h.services.photo_arrived(&key).await.expect("again");
+    let upload = app["photo"]["uploadId"].as_str().expect("upload id");
+    let written = version(&h, &id).await;
+    let again = h
+        .services
+        .photo_arrived(&format!("photos/{id}/{upload}"))
+        .await
+        .expect("again");
     assert!(matches!(again, PhotoOutcome::Ignored { .. }), "{again:?}");
-    assert_eq!(application(&h, LI_NA, &id).await["version"], app["version"]);
+    assert_eq!(version(&h, &id).await, written);
+    // Issue 15 item 5: the holder's view shows none of the record's internals.
+    for internal in [
+        "version",
+        "holderId",
+        "deviceKey",
+        "portraitKey",
+        "portraitSha256",
+        "openedBy",
+    ] {
+        assert!(app.get(internal).is_none(), "{internal} in {app}");
+    }
+    for internal in ["key", "sha256", "uploadSha256"] {
+        assert!(app["photo"].get(internal).is_none(), "photo.{internal} in {app}");
+    }
 }
 
 #[tokio::test]
@@ -374,7 +404,14 @@ async fn presigned_upload_to_s3_checked_reviewed_and_kept() {
     .await;
     assert_eq!(approved.status, 200, "{approved:?}");
     assert_eq!(approved.body["state"], "approved");
-    let portrait = approved.body["portraitKey"].as_str().expect("portrait").to_string();
+    let stored = h
+        .services
+        .records
+        .application(&id)
+        .await
+        .expect("read")
+        .expect("stored");
+    let portrait = stored.portrait_key.clone().expect("portrait");
     assert!(portrait.starts_with(&format!("portraits/{LI_NA}/")));
     // Kept as the portrait the licence will carry: the clean copy's pixels, re-encoded, bound by digest.
     let expected = shared::applications::portrait::normalise(&clean.jpeg, &h.services.photo_rules).expect("normalised");
@@ -382,7 +419,8 @@ async fn presigned_upload_to_s3_checked_reviewed_and_kept() {
         store.read(&portrait, 10_000_000).await.expect("portrait kept"),
         expected.jpeg
     );
-    assert_eq!(approved.body["portraitSha256"], json!(expected.sha256));
+    assert_eq!(stored.portrait_sha256, Some(expected.sha256.clone()));
+    assert!(approved.body.get("portraitKey").is_none(), "{approved:?}");
     assert_eq!(
         store.read(&key, 10_000_000).await.expect("the upload stays as sent"),
         photo
@@ -797,7 +835,7 @@ async fn bad_photo_and_review_input(h: Harness) {
     )
     .await;
     assert_eq!((oversized.status, oversized.problem()), (413, "payload-too-large"));
-    let version = application(&h, LI_NA, &id).await["version"].clone();
+    let before = version(&h, &id).await;
     // A closed application takes no upload.
     call(
         &h.services,
@@ -806,17 +844,13 @@ async fn bad_photo_and_review_input(h: Harness) {
     .await;
     let closed = ask_upload(&h, LI_NA, &id, "image/jpeg").await;
     assert_eq!((closed.status, closed.problem()), (409, "illegal-transition"));
-    assert_eq!(
-        application(&h, LI_NA, &id).await["version"].as_u64(),
-        version.as_u64().map(|v| v + 1),
-        "only the withdrawal wrote"
-    );
+    assert_eq!(version(&h, &id).await, before + 1, "only the withdrawal wrote");
 
     let id = queued(&h, ZHANG_WEI, 4).await;
     let decide = |who: Option<Value>, body: Value| {
         json_request("POST /reviews/{id}/decision", &[("id", id.as_str())], who, &body)
     };
-    let before = application(&h, ZHANG_WEI, &id).await["version"].clone();
+    let before = version(&h, &id).await;
     for (who, body, status, slug) in [
         (holder(ZHANG_WEI), json!({ "verdict": "approve" }), 403, "forbidden"),
         (
@@ -844,11 +878,7 @@ async fn bad_photo_and_review_input(h: Harness) {
         let answer = call(&h.services, decide(who, body.clone())).await;
         assert_eq!((answer.status, answer.problem()), (status, slug), "{body}");
     }
-    assert_eq!(
-        application(&h, ZHANG_WEI, &id).await["version"],
-        before,
-        "nothing changed"
-    );
+    assert_eq!(version(&h, &id).await, before, "nothing changed");
     let unknown = call(
         &h.services,
         json_request(

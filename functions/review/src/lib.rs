@@ -2,6 +2,7 @@
 
 use lambda_http::{Body, Request, Response};
 use shared::http::{self, MAX_JSON_BODY};
+use shared::service::views::ApplicationView;
 use shared::service::{ServiceError, Services};
 
 shared::routes! {
@@ -31,7 +32,8 @@ async fn route(services: &Services, request: &Request) -> Result<Response<Body>,
         Some(Route::Decide) => {
             let id = http::path_parameter(request, "id")?;
             let decision = http::read_json(request, MAX_JSON_BODY)?;
-            Ok(http::json(200, &services.decide_review(&caller, &id, decision).await?))
+            let application = services.decide_review(&caller, &id, decision).await?;
+            Ok(http::json(200, &ApplicationView::for_caller(&application, &caller)))
         }
         None => Err(http::no_route(request)),
     }
