@@ -563,6 +563,27 @@ async fn a_second_upload_with_the_same_form_changes_nothing_on_embedded() {
     a_second_upload_with_the_same_form_changes_nothing(embedded_harness().await, ToEmbedded).await;
 }
 
+/// A clean copy is written once: its key names its digest, so a second write under it (a retried event) leaves
+/// the first bytes in place, on S3 (a conditional `If-None-Match` write) as in the embedded store.
+#[tokio::test]
+async fn a_clean_copy_is_written_once() {
+    let s3: Arc<dyn PhotoStore> = Arc::new(edl_tests::s3_photos().await);
+    let embedded = embedded_harness().await.services.photos.expect("photo store");
+    for store in [s3, embedded] {
+        let key = format!("checked/app-{}/copy.jpg", uuid::Uuid::new_v4().simple());
+        let (first, second) = (
+            images::id_photo_jpeg(360, 480),
+            images::id_photo_jpeg_variant(360, 480, 5),
+        );
+        store.put_checked(&key, &first).await.expect("written");
+        store
+            .put_checked(&key, &second)
+            .await
+            .expect("an existing copy is not an error");
+        assert_eq!(store.read(&key, 10_000_000).await.expect("kept"), first);
+    }
+}
+
 #[tokio::test]
 async fn an_expired_form_is_refused_by_s3() {
     let photos = edl_tests::s3_photos().await;
