@@ -2,6 +2,7 @@
 
 use lambda_http::{Body, Request, Response};
 use shared::http::{self, MAX_JSON_BODY};
+use shared::kernel::ident::Identifier;
 use shared::service::{ServiceError, Services};
 
 shared::routes! {
@@ -27,15 +28,15 @@ async fn route(services: &Services, request: &Request) -> Result<Response<Body>,
             Ok(http::json(201, &application))
         }
         Some(Route::Read) => {
-            let id = http::path_parameter(request, "id")?;
+            let id = http::path_parameter(request, "id", Identifier::Application)?;
             Ok(http::json(200, &services.application(&caller, &id).await?))
         }
         Some(Route::Withdraw) => {
-            let id = http::path_parameter(request, "id")?;
+            let id = http::path_parameter(request, "id", Identifier::Application)?;
             Ok(http::json(200, &services.withdraw(&caller, &id).await?))
         }
         Some(Route::ConfirmLiveness) => {
-            let id = http::path_parameter(request, "id")?;
+            let id = http::path_parameter(request, "id", Identifier::Application)?;
             let body = http::read_json(request, MAX_JSON_BODY)?;
             Ok(http::json(200, &services.confirm_liveness(&caller, &id, body).await?))
         }
