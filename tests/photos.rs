@@ -935,7 +935,13 @@ async fn bad_photo_and_review_input(h: Harness) {
     assert_eq!(backlog.status, 200, "{backlog:?}");
     let item = call(
         &h.services,
-        request("GET /reviews/{id}", &[("id", "x")], admin(), None, None),
+        request(
+            "GET /reviews/{id}",
+            &[("id", "01a210d5-0000-7000-8000-000000000000")],
+            admin(),
+            None,
+            None,
+        ),
     )
     .await;
     assert_eq!((item.status, item.problem()), (403, "forbidden"));

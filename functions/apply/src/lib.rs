@@ -2,6 +2,7 @@
 
 use lambda_http::{Body, Request, Response};
 use shared::http::{self, MAX_JSON_BODY};
+use shared::kernel::ident::Identifier;
 use shared::service::views::ApplicationView;
 use shared::service::{ServiceError, Services};
 
@@ -28,17 +29,17 @@ async fn route(services: &Services, request: &Request) -> Result<Response<Body>,
             Ok(http::json(201, &ApplicationView::for_caller(&application, &caller)))
         }
         Some(Route::Read) => {
-            let id = http::path_parameter(request, "id")?;
+            let id = http::path_parameter(request, "id", Identifier::Application)?;
             let application = services.application(&caller, &id).await?;
             Ok(http::json(200, &ApplicationView::for_caller(&application, &caller)))
         }
         Some(Route::Withdraw) => {
-            let id = http::path_parameter(request, "id")?;
+            let id = http::path_parameter(request, "id", Identifier::Application)?;
             let application = services.withdraw(&caller, &id).await?;
             Ok(http::json(200, &ApplicationView::for_caller(&application, &caller)))
         }
         Some(Route::ConfirmLiveness) => {
-            let id = http::path_parameter(request, "id")?;
+            let id = http::path_parameter(request, "id", Identifier::Application)?;
             let body = http::read_json(request, MAX_JSON_BODY)?;
             let application = services.confirm_liveness(&caller, &id, body).await?;
             Ok(http::json(200, &ApplicationView::for_caller(&application, &caller)))
