@@ -14,6 +14,7 @@ pub mod refresh;
 pub mod register;
 pub mod reviews;
 pub mod verification;
+pub mod views;
 
 use crate::adapters::Records;
 use crate::applications::photo::PhotoRules;
