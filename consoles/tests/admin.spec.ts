@@ -2,7 +2,7 @@
 // a licence's record and a change to it; a city's truck rules edited.
 
 import { expect, test } from '@playwright/test';
-import { api, newLicence, open, screenshot, token } from './support';
+import { api, newLicence, open, passLiveness, screenshot, token } from './support';
 
 test('switching wave 2c on lets an application from one of its cities go through', async ({ page }, info) => {
   const admin = await token('admin');
@@ -25,8 +25,7 @@ test('switching wave 2c on lets an application from one of its cities go through
 
   const opened = await api<{ id: string }>(holderToken, 'POST', '/applications', { photoSource: 'on_file' });
   expect(opened.status).toBe(201);
-  const session = await api<{ livenessSessionId: string }>(null, 'POST', '/_dev/liveness', { holderId: holder });
-  await api(holderToken, 'POST', `/applications/${opened.body.id}/liveness`, { livenessSessionId: session.body.livenessSessionId });
+  await passLiveness(holderToken, opened.body.id);
   const issued = await api<{ state: string }>(holderToken, 'GET', `/applications/${opened.body.id}`);
   expect(issued.body.state).toBe('issued');
 });

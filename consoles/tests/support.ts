@@ -112,12 +112,21 @@ export async function issuedLicence(holder: string): Promise<string> {
   const holderToken = await token('holder', { sub: holder });
   const opened = await api<{ id: string }>(holderToken, 'POST', '/applications', { photoSource: 'on_file' });
   expect(opened.status, JSON.stringify(opened.body)).toBe(201);
-  const session = await api<{ livenessSessionId: string }>(null, 'POST', '/_dev/liveness', { holderId: holder });
-  const confirmed = await api(holderToken, 'POST', `/applications/${opened.body.id}/liveness`, {
-    livenessSessionId: session.body.livenessSessionId,
-  });
+  const confirmed = await passLiveness(holderToken, opened.body.id);
   expect(confirmed.status, JSON.stringify(confirmed.body)).toBe(200);
   return holderToken;
+}
+
+/**
+ * The real-person check of an application with the photo on file (R3): the backend creates the session, the
+ * local server finishes it with the holder's own face (as the app's detector would), the holder confirms it.
+ */
+export async function passLiveness(holderToken: string, application: string) {
+  const started = await api<{ sessionId: string }>(holderToken, 'POST', `/applications/${application}/liveness-sessions`);
+  expect(started.status, JSON.stringify(started.body)).toBe(201);
+  const finished = await api(null, 'POST', '/_dev/liveness', { sessionId: started.body.sessionId });
+  expect(finished.status, JSON.stringify(finished.body)).toBe(200);
+  return api(holderToken, 'POST', `/applications/${application}/liveness`, { livenessSessionId: started.body.sessionId });
 }
 
 /**
