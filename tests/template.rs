@@ -444,9 +444,10 @@ enum On {
     QueueIndex,
     ExpiryIndex,
     RefreshIndex,
+    IssueIndex,
 }
 
-use On::{ExpiryIndex, QueueIndex, RefreshIndex, Table};
+use On::{ExpiryIndex, IssueIndex, QueueIndex, RefreshIndex, Table};
 
 /// Every function's DynamoDB permissions, in one place: role, action, table or index, and the partition keys
 /// (`dynamodb:LeadingKeys` patterns) it may touch with that action. Derived from the code (the keys of
@@ -598,6 +599,8 @@ const PARTITIONS: &[(&str, &str, On, &[&str])] = &[
         &["EDL#*", "APP#*", "PASS#*"],
     ),
     ("ExpireFunctionRole", "dynamodb:Query", QueueIndex, &["REVIEW"]),
+    // The issuance sweep reads the outbox's shards (the approvals it re-drives are read under `APP#*`).
+    ("ExpireFunctionRole", "dynamodb:Query", IssueIndex, &["ISSUE#*"]),
     // The scheduled document refresh: the licence, its paper licence and application read, the licence re-signed.
     (
         "RefreshFunctionRole",
@@ -680,6 +683,7 @@ fn dynamo_grants(template: &Value) -> Grants {
                             Some("${RecordsTable.Arn}/index/queue") => QueueIndex,
                             Some("${RecordsTable.Arn}/index/expiry") => ExpiryIndex,
                             Some("${RecordsTable.Arn}/index/refresh") => RefreshIndex,
+                            Some("${RecordsTable.Arn}/index/issue") => IssueIndex,
                             _ => panic!("{role}: {actions:?} on {resource}"),
                         }
                     };
@@ -896,5 +900,81 @@ fn the_iaca_is_pinned_by_deployment_configuration() {
             "RefreshFunction",
             "VerifyFunction"
         ]
+    );
+}
+
+/// Issue 13: an approval always ends as a licence. The issue function retries with backoff and sends what
+/// still fails to an encrypted queue that raises an alarm; the outbox index is keys only; the sweep runs every
+/// five minutes in the expire function, which may read the outbox and put the approval's event, nothing more.
+#[test]
+fn failed_issuance_lands_in_an_alarmed_queue_and_the_sweep_runs_every_five_minutes() {
+    let template = transformed();
+    let resources = &template["Resources"];
+    let config = resources
+        .as_object()
+        .expect("Resources")
+        .values()
+        .find(|r| {
+            r["Type"] == "AWS::Lambda::EventInvokeConfig"
+                && r["Properties"]["FunctionName"] == serde_json::json!({ "Ref": "IssueFunction" })
+        })
+        .expect("the issue function's asynchronous invocation config");
+    let properties = &config["Properties"];
+    assert_eq!(
+        properties["MaximumRetryAttempts"], 2,
+        "Lambda's retries, with its backoff"
+    );
+    assert_eq!(properties["MaximumEventAgeInSeconds"], 3600);
+    assert_eq!(
+        properties["DestinationConfig"]["OnFailure"]["Destination"],
+        serde_json::json!({ "Fn::GetAtt": ["IssueFailures", "Arn"] })
+    );
+    assert_eq!(resources["IssueFailures"]["Properties"]["SqsManagedSseEnabled"], true);
+    let alarm = &resources["IssueFailuresAlarm"]["Properties"];
+    assert_eq!(alarm["MetricName"], "ApproximateNumberOfMessagesVisible");
+    assert_eq!(
+        alarm["Dimensions"][0]["Value"],
+        serde_json::json!({ "Fn::GetAtt": ["IssueFailures", "QueueName"] })
+    );
+    assert_eq!(alarm["Threshold"], 0);
+    assert_eq!(alarm["ComparisonOperator"], "GreaterThanThreshold");
+    // The issue function may send to its queue.
+    let statements = statements(&template);
+    assert!(statements
+        .iter()
+        .any(|(role, action, resource)| role == "IssueFunctionRole"
+            && action == "sqs:SendMessage"
+            && resource == &serde_json::json!({ "Fn::GetAtt": ["IssueFailures", "Arn"] })));
+
+    // The outbox index, keys only.
+    let indexes = as_list(&resources["RecordsTable"]["Properties"]["GlobalSecondaryIndexes"]);
+    let issue = indexes.iter().find(|i| i["IndexName"] == "issue").expect("issue index");
+    assert_eq!(issue["Projection"]["ProjectionType"], "KEYS_ONLY");
+    assert_eq!(issue["KeySchema"][0]["AttributeName"], "issuePk");
+    assert_eq!(issue["KeySchema"][1]["AttributeName"], "issueSk");
+
+    // The sweep: a five-minute rule with the sweep's input, targeting the expire function.
+    let rule = resources
+        .as_object()
+        .expect("Resources")
+        .values()
+        .find(|r| r["Type"] == "AWS::Events::Rule" && r["Properties"]["ScheduleExpression"] == "rate(5 minutes)")
+        .expect("the sweep's schedule");
+    let target = &rule["Properties"]["Targets"][0];
+    assert_eq!(
+        target["Arn"],
+        serde_json::json!({ "Fn::GetAtt": ["ExpireFunction", "Arn"] })
+    );
+    assert_eq!(target["Input"], r#"{"job":"sweep"}"#);
+    let expire: Vec<&(String, String, Value)> = statements.iter().filter(|s| s.0 == "ExpireFunctionRole").collect();
+    let puts: Vec<&Value> = expire
+        .iter()
+        .filter(|s| s.1 == "events:PutEvents")
+        .map(|s| &s.2)
+        .collect();
+    assert_eq!(puts, vec![&serde_json::json!({ "Fn::GetAtt": ["EventBus", "Arn"] })]);
+    assert_eq!(
+        resources["ExpireFunction"]["Properties"]["Environment"]["Variables"]["EVENT_BUS_NAME"],
+        serde_json::json!({ "Ref": "EventBus" })
     );
 }

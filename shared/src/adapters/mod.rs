@@ -21,6 +21,7 @@ use crate::applications::application::Application;
 use crate::applications::ports::{ApplicationStore, LivenessCheck, LivenessError, LivenessOutcome, PhotoClaims};
 use crate::expiry::ExpiryIndex;
 use crate::issuance::document::RefreshIndex;
+use crate::issuance::outbox::IssuanceOutbox;
 use crate::issuance::ports::LicenceStore;
 use crate::kernel::check_log::CheckLog;
 use crate::kernel::queue::ReviewQueue;
@@ -48,6 +49,7 @@ pub trait Records:
     + CheckLog<CheckRecord>
     + ExpiryIndex
     + RefreshIndex
+    + IssuanceOutbox
     + TruckRulesStore
     + VehicleStore
     + PassStore
@@ -70,6 +72,7 @@ impl<T> Records for T where
         + CheckLog<CheckRecord>
         + ExpiryIndex
         + RefreshIndex
+        + IssuanceOutbox
         + TruckRulesStore
         + VehicleStore
         + PassStore

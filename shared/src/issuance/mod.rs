@@ -2,4 +2,5 @@
 
 pub mod document;
 pub mod edl;
+pub mod outbox;
 pub mod ports;

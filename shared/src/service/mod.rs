@@ -13,6 +13,7 @@ pub mod photos;
 pub mod refresh;
 pub mod register;
 pub mod reviews;
+pub mod sweep;
 pub mod verification;
 
 use crate::adapters::Records;

@@ -46,6 +46,10 @@
 //! licence by the local day its signed document comes due for re-signing, in one of a few shards:
 //! `REFRESH#<day>#<shard>` / `<serial>` (see `crate::issuance::document`).
 //!
+//! The sparse index `issue` (`issuePk`, `issueSk`, keys only) is the issuance outbox: an approved
+//! application, written there by the approval itself and taken out by the issuance transaction, as
+//! `ISSUE#<shard>` / `<approval time>#<id>` in one of eight shards (see `crate::issuance::outbox`).
+//!
 //! The contexts' ports are implemented one file each; this file holds the
 //! table, the item encoding and the conditional writes they share.
 
@@ -76,7 +80,7 @@ use std::collections::HashMap;
 type Item = HashMap<String, AttributeValue>;
 
 /// Attributes the adapter adds around a domain record; removed before decoding.
-const KEY_ATTRIBUTES: [&str; 10] = [
+const KEY_ATTRIBUTES: [&str; 12] = [
     "pk",
     "sk",
     "kind",
@@ -87,11 +91,14 @@ const KEY_ATTRIBUTES: [&str; 10] = [
     "expirySk",
     "refreshPk",
     "refreshSk",
+    "issuePk",
+    "issueSk",
 ];
 
 const QUEUE_INDEX: &str = "queue";
 const EXPIRY_INDEX: &str = "expiry";
 const REFRESH_INDEX: &str = "refresh";
+const ISSUE_INDEX: &str = "issue";
 
 #[derive(Clone)]
 pub struct DynamoRecords {
@@ -180,6 +187,8 @@ impl DynamoRecords {
             .attribute_definitions(attribute("expirySk")?)
             .attribute_definitions(attribute("refreshPk")?)
             .attribute_definitions(attribute("refreshSk")?)
+            .attribute_definitions(attribute("issuePk")?)
+            .attribute_definitions(attribute("issueSk")?)
             .key_schema(key("pk", KeyType::Hash)?)
             .key_schema(key("sk", KeyType::Range)?)
             .global_secondary_indexes(
@@ -205,6 +214,15 @@ impl DynamoRecords {
                     .index_name(REFRESH_INDEX)
                     .key_schema(key("refreshPk", KeyType::Hash)?)
                     .key_schema(key("refreshSk", KeyType::Range)?)
+                    .projection(Projection::builder().projection_type(ProjectionType::KeysOnly).build())
+                    .build()
+                    .map_err(|e| unavailable("CreateTable", e))?,
+            )
+            .global_secondary_indexes(
+                GlobalSecondaryIndex::builder()
+                    .index_name(ISSUE_INDEX)
+                    .key_schema(key("issuePk", KeyType::Hash)?)
+                    .key_schema(key("issueSk", KeyType::Range)?)
                     .projection(Projection::builder().projection_type(ProjectionType::KeysOnly).build())
                     .build()
                     .map_err(|e| unavailable("CreateTable", e))?,

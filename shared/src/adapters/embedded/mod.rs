@@ -16,6 +16,7 @@ mod verification;
 use crate::applications::application::Application;
 use crate::expiry::{self, ExpiryEntry};
 use crate::issuance::edl::ElectronicLicence;
+use crate::issuance::outbox;
 use crate::kernel::queue::QueueQuery;
 use crate::kernel::showcode::CachedShowCode;
 use crate::kernel::store::StoreError;
@@ -58,6 +59,8 @@ struct State {
     expiry: BTreeSet<ExpiryEntry>,
     /// The refresh index, as in DynamoDB: active licences by the day their document comes due.
     refresh: BTreeSet<ExpiryEntry>,
+    /// The issuance outbox, as in DynamoDB: approved applications by shard, then approval time.
+    outbox: BTreeSet<ExpiryEntry>,
     truck_rules: BTreeMap<String, CityTruckRules>,
     truck_rules_changes: Vec<TruckRulesChange>,
     vehicles: HashMap<String, Vehicle>,
@@ -85,13 +88,23 @@ impl State {
         }
     }
 
-    /// Stores an application and moves its expiry entry with it.
+    /// Stores an application and moves its expiry and outbox entries with it.
     fn put_application(&mut self, application: &Application) {
         let before = self
             .applications
             .get(&application.id)
             .and_then(expiry::application_entry);
         self.reindex(before, expiry::application_entry(application));
+        let before = self.applications.get(&application.id).and_then(outbox::issuance_entry);
+        let after = outbox::issuance_entry(application);
+        if before != after {
+            if let Some(entry) = before {
+                self.outbox.remove(&entry);
+            }
+            if let Some(entry) = after {
+                self.outbox.insert(entry);
+            }
+        }
         self.applications.insert(application.id.clone(), application.clone());
     }
 
