@@ -69,10 +69,12 @@ impl Services {
                 .await?;
             report.read += ids.len();
             report.complete &= ids.len() < SWEEP_PAGE;
-            let outcomes: Vec<Redrive> = futures::stream::iter(ids.iter().map(|id| self.redrive(id)))
-                .buffer_unordered(CONCURRENCY)
-                .collect()
-                .await;
+            // Owned ids, so that the sweep's future is Send wherever it is spawned.
+            let outcomes: Vec<Redrive> =
+                futures::stream::iter(ids.into_iter().map(|id| async move { self.redrive(&id).await }))
+                    .buffer_unordered(CONCURRENCY)
+                    .collect()
+                    .await;
             for outcome in outcomes {
                 match outcome {
                     Redrive::Redriven => report.redriven += 1,
