@@ -19,15 +19,17 @@ use std::sync::{Arc, Mutex, OnceLock};
 /// failed `PutEvents`); later ones issue at once through the services, as the issue function does on the event.
 struct FlakyIssuer {
     failures: usize,
+    yields: usize,
     calls: AtomicUsize,
     services: OnceLock<Services>,
     outcomes: Mutex<Vec<IssueOutcome>>,
 }
 
 impl FlakyIssuer {
-    fn install(h: &mut Harness, failures: usize) -> Arc<FlakyIssuer> {
+    fn install(h: &mut Harness, failures: usize, yields: usize) -> Arc<FlakyIssuer> {
         let issuer = Arc::new(FlakyIssuer {
             failures,
+            yields,
             calls: AtomicUsize::new(0),
             services: OnceLock::new(),
             outcomes: Mutex::new(Vec::new()),
@@ -47,6 +49,11 @@ impl Issuer for FlakyIssuer {
     async fn request_issuance(&self, application: &Application) -> Result<(), IssuerError> {
         if self.calls.fetch_add(1, Ordering::SeqCst) < self.failures {
             return Err(IssuerError::Failed("PutEvents: service unavailable (injected)".into()));
+        }
+        // Give way before issuing, as a real hand-off does: on the embedded store (which never waits) this is
+        // where a racing late event gets in between the sweep's read of the application and its issuance.
+        for _ in 0..self.yields {
+            tokio::task::yield_now().await;
         }
         let services = self.services.get().expect("services");
         let outcome = services
@@ -125,7 +132,7 @@ fn issued_entries(application: &Application) -> usize {
 
 async fn a_failed_hand_off_is_swept_into_exactly_one_licence(mut h: Harness) {
     with_signer(&mut h).await;
-    let issuer = FlakyIssuer::install(&mut h, 1);
+    let issuer = FlakyIssuer::install(&mut h, 1, 0);
     let id = approve(&h).await;
     // The event was never put: the application waits, approved, and no licence exists.
     assert_eq!(issuer.calls.load(Ordering::SeqCst), 1);
@@ -178,8 +185,9 @@ async fn a_sweep_racing_the_late_event_issues_once(mut h: Harness) {
     with_signer(&mut h).await;
     let mut previous: Option<String> = None;
     for round in 0..8i64 {
-        // Each round: the hand-off fails, then the sweep and the late event (Lambda's retry) arrive together.
-        let issuer = FlakyIssuer::install(&mut h, 1);
+        // Each round: the hand-off fails, then the sweep and the late event (Lambda's retry) arrive together,
+        // the sweep's issuance giving way a different number of times.
+        let issuer = FlakyIssuer::install(&mut h, 1, round as usize % 3);
         set_clock(&h, round * 10);
         let id = approve(&h).await;
         assert_eq!(stored(&h, &id).await.state, ApplicationState::Approved);
@@ -231,7 +239,7 @@ async fn a_sweep_with_nothing_pending_does_nothing(mut h: Harness) {
         Err(ServiceError::Unavailable(_))
     ));
     with_signer(&mut h).await;
-    let issuer = FlakyIssuer::install(&mut h, 0);
+    let issuer = FlakyIssuer::install(&mut h, 0, 0);
     let report = h.services.sweep_approvals().await.expect("sweep");
     assert_eq!(
         (
