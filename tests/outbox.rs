@@ -9,6 +9,7 @@ use serde_json::json;
 use shared::applications::application::{Application, ApplicationState};
 use shared::applications::ports::{Issuer, IssuerError};
 use shared::issuance::edl::EdlStatus;
+use shared::kernel::signing::{Signer, SignerError};
 use shared::service::issuance::IssueOutcome;
 use shared::service::keys::Authority;
 use shared::service::{ServiceError, Services};
@@ -65,12 +66,27 @@ impl Issuer for FlakyIssuer {
     }
 }
 
+/// A signer that gives way before each signature, as KMS over the network does: two issuances of one
+/// application both get to sign before either records, so the conditional write is what keeps it to one.
+struct YieldingSigner(shared::crypto::LocalSigner);
+
+#[async_trait]
+impl Signer for YieldingSigner {
+    async fn sign_digest(&self, key_id: &str, digest: &[u8; 32]) -> Result<[u8; 64], SignerError> {
+        tokio::task::yield_now().await;
+        self.0.sign_digest(key_id, digest).await
+    }
+    async fn public_key(&self, key_id: &str) -> Result<Vec<u8>, SignerError> {
+        self.0.public_key(key_id).await
+    }
+}
+
 /// A local IACA and document signer, as the issue function has through KMS.
 async fn with_signer(h: &mut Harness) {
     let signer = shared::crypto::LocalSigner::new();
     signer.generate("iaca");
     signer.generate("ds");
-    h.services.signer = Some(Arc::new(signer));
+    h.services.signer = Some(Arc::new(YieldingSigner(signer)));
     h.services
         .install_iaca(&Authority::default(), "iaca")
         .await
