@@ -22,6 +22,7 @@ use crate::applications::ports::{ApplicationStore, LivenessCheck, LivenessError,
 use crate::expiry::ExpiryIndex;
 use crate::issuance::document::RefreshIndex;
 use crate::issuance::ports::LicenceStore;
+use crate::issuance::status::StatusListStore;
 use crate::kernel::check_log::CheckLog;
 use crate::kernel::queue::ReviewQueue;
 use crate::kernel::showcode::ShowCodeCache;
@@ -48,6 +49,7 @@ pub trait Records:
     + CheckLog<CheckRecord>
     + ExpiryIndex
     + RefreshIndex
+    + StatusListStore
     + TruckRulesStore
     + VehicleStore
     + PassStore
@@ -70,6 +72,7 @@ impl<T> Records for T where
         + CheckLog<CheckRecord>
         + ExpiryIndex
         + RefreshIndex
+        + StatusListStore
         + TruckRulesStore
         + VehicleStore
         + PassStore

@@ -3,3 +3,4 @@
 pub mod document;
 pub mod edl;
 pub mod ports;
+pub mod status;

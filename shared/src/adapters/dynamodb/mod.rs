@@ -18,6 +18,9 @@
 //! - `NONCE#<nonce>` / `NONCE`: a verifier's drawn nonce until it is consumed (a conditional delete).
 //! - `QUOTA#<organisation>#<window start>#<shard>` / `QUOTA`: one shard of an organisation's
 //!   verification count in one window (conditional atomic adds).
+//! - `STATUSSLOT#<list>#<idx>` / `SLOT`: a status list entry taken by a document until it ends;
+//!   `STATUSLIST#<list>` / `SHARD#<shard>`: a list's statuses, 2^16 entries a shard, versioned;
+//!   `STATUSTOKEN#<list>` / `TOKEN`: its published, signed token (see `crate::issuance::status`).
 //! - `CHECKS#<holder>` / `<at>#<id>`: who verified the holder's licences (R15);
 //!   `CHECKS#unmatched#<day>` for codes that named no known licence.
 //!
@@ -53,6 +56,7 @@ mod applications;
 mod issuance;
 mod register;
 mod shared;
+mod status;
 mod truck;
 mod verification;
 
