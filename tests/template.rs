@@ -168,17 +168,19 @@ fn no_scan_no_wildcards_and_each_function_only_what_it_uses() {
             }
         }
     }
-    // The refresh writes only licences, and reads only its own index.
+    // The refresh writes only licences and status lists, and reads only its own index.
     for statement in
         as_list(&resources["RefreshFunctionRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"])
     {
         let actions = as_list(&statement["Action"]);
         if actions.iter().any(|a| a == "dynamodb:PutItem") {
-            assert_eq!(actions.len(), 1, "refresh: puts in a statement of their own");
-            assert_eq!(
-                statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"],
-                serde_json::json!(["EDL#*"]),
-                "refresh writes only electronic licences"
+            let keys = as_list(&statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]);
+            assert!(
+                keys.iter().all(|k| matches!(
+                    k.as_str(),
+                    Some("EDL#*" | "STATUSLIST#*" | "STATUSSLOT#*" | "STATUSTOKEN#*")
+                )),
+                "refresh writes only electronic licences and status lists: {keys:?}"
             );
         }
     }
@@ -187,7 +189,11 @@ fn no_scan_no_wildcards_and_each_function_only_what_it_uses() {
             assert!(
                 matches!(
                     action.as_str(),
-                    "dynamodb:GetItem" | "dynamodb:Query" | "dynamodb:PutItem" | "cloudwatch:PutMetricData"
+                    "dynamodb:GetItem"
+                        | "dynamodb:Query"
+                        | "dynamodb:PutItem"
+                        | "dynamodb:ConditionCheckItem"
+                        | "cloudwatch:PutMetricData"
                 ),
                 "refresh (no S3: it re-signs the portrait the current document carries): {action}"
             );
@@ -466,7 +472,7 @@ const PARTITIONS: &[(&str, &str, On, &[&str])] = &[
         "AdminFunctionRole",
         "dynamodb:GetItem",
         Table,
-        &["LICENCE#*", "HOLDER#*", "EDL#*", "ROLLOUT", "TRUCKRULES", "PASS#*"],
+        &["LICENCE#*", "HOLDER#*", "EDL#*", "ROLLOUT", "TRUCKRULES", "PASS#*", "STATUSLIST#*"],
     ),
     (
         "AdminFunctionRole",
@@ -478,8 +484,7 @@ const PARTITIONS: &[(&str, &str, On, &[&str])] = &[
         "AdminFunctionRole",
         "dynamodb:PutItem",
         Table,
-        &[
-            "LICENCE#*",
+        &["LICENCE#*",
             "HOLDER#*",
             "EDL#*",
             "ROLLOUT",
@@ -487,8 +492,7 @@ const PARTITIONS: &[(&str, &str, On, &[&str])] = &[
             "VEHICLE#*",
             "PASS#*",
             "OWNER#*",
-            "FLEET#*",
-        ],
+            "FLEET#*", "STATUSLIST#*"],
     ),
     ("AdminFunctionRole", "dynamodb:UpdateItem", Table, &["LICENCE#*"]),
     ("PhotoUploadFunctionRole", "dynamodb:GetItem", Table, &["APP#*"]),
@@ -504,30 +508,30 @@ const PARTITIONS: &[(&str, &str, On, &[&str])] = &[
         "ReviewFunctionRole",
         "dynamodb:GetItem",
         Table,
-        &["APP#*", "LICENCE#*", "HOLDER#*", "EDL#*"],
+        &["APP#*", "LICENCE#*", "HOLDER#*", "EDL#*", "STATUSLIST#*"],
     ),
-    ("ReviewFunctionRole", "dynamodb:PutItem", Table, &["APP#*", "EDL#*"]),
+    ("ReviewFunctionRole", "dynamodb:PutItem", Table, &["APP#*", "EDL#*", "STATUSLIST#*"]),
     ("ReviewFunctionRole", "dynamodb:DeleteItem", Table, &["OPENAPP#*"]),
     ("ReviewFunctionRole", "dynamodb:Query", QueueIndex, &["REVIEW"]),
     (
         "IssueFunctionRole",
         "dynamodb:GetItem",
         Table,
-        &["APP#*", "LICENCE#*", "HOLDER#*", "EDL#*"],
+        &["APP#*", "LICENCE#*", "HOLDER#*", "EDL#*", "STATUSLIST#*"],
     ),
     ("IssueFunctionRole", "dynamodb:Query", Table, &["TRUST"]),
     (
         "IssueFunctionRole",
         "dynamodb:PutItem",
         Table,
-        &["EDL#*", "APP#*", "HOLDER#*"],
+        &["EDL#*", "APP#*", "HOLDER#*", "STATUSLIST#*", "STATUSSLOT#*"],
     ),
     ("IssueFunctionRole", "dynamodb:DeleteItem", Table, &["OPENAPP#*"]),
     (
         "LicenceFunctionRole",
         "dynamodb:GetItem",
         Table,
-        &["HOLDER#*", "EDL#*", "LICENCE#*", "SHOWCODE#*", "APP#*"],
+        &["HOLDER#*", "EDL#*", "LICENCE#*", "SHOWCODE#*", "APP#*", "STATUSLIST#*"],
     ),
     (
         "LicenceFunctionRole",
@@ -540,13 +544,13 @@ const PARTITIONS: &[(&str, &str, On, &[&str])] = &[
         "LicenceFunctionRole",
         "dynamodb:PutItem",
         Table,
-        &["SHOWCODE#*", "EDL#*"],
+        &["SHOWCODE#*", "EDL#*", "STATUSLIST#*", "STATUSSLOT#*"],
     ),
     (
         "VerifyFunctionRole",
         "dynamodb:GetItem",
         Table,
-        &["EDL#*", "LICENCE#*", "PASS#*", "TRUCKRULES"],
+        &["EDL#*", "LICENCE#*", "PASS#*", "TRUCKRULES", "STATUSTOKEN#*"],
     ),
     ("VerifyFunctionRole", "dynamodb:Query", Table, &["TRUST", "LICENCE#*"]),
     // Audit items, and the verifiers' single-use nonces (kept when drawn, consumed by a conditional delete).
@@ -582,13 +586,13 @@ const PARTITIONS: &[(&str, &str, On, &[&str])] = &[
         "ExpireFunctionRole",
         "dynamodb:GetItem",
         Table,
-        &["APP#*", "EDL#*", "PASS#*"],
+        &["APP#*", "EDL#*", "PASS#*", "STATUSLIST#*"],
     ),
     (
         "ExpireFunctionRole",
         "dynamodb:PutItem",
         Table,
-        &["APP#*", "EDL#*", "PASS#*", "VEHICLE#*", "OWNER#*", "FLEET#*"],
+        &["APP#*", "EDL#*", "PASS#*", "VEHICLE#*", "OWNER#*", "FLEET#*", "STATUSLIST#*"],
     ),
     ("ExpireFunctionRole", "dynamodb:DeleteItem", Table, &["OPENAPP#*"]),
     (
@@ -603,11 +607,21 @@ const PARTITIONS: &[(&str, &str, On, &[&str])] = &[
         "RefreshFunctionRole",
         "dynamodb:GetItem",
         Table,
-        &["EDL#*", "LICENCE#*", "APP#*"],
+        &["EDL#*", "LICENCE#*", "APP#*", "STATUSLIST#*", "STATUSTOKEN#*"],
     ),
-    ("RefreshFunctionRole", "dynamodb:Query", Table, &["TRUST"]),
-    ("RefreshFunctionRole", "dynamodb:PutItem", Table, &["EDL#*"]),
+    ("RefreshFunctionRole", "dynamodb:Query", Table, &["TRUST", "STATUSLIST#*"]),
+    ("RefreshFunctionRole", "dynamodb:PutItem", Table, &["EDL#*", "STATUSLIST#*", "STATUSSLOT#*", "STATUSTOKEN#*"]),
     ("RefreshFunctionRole", "dynamodb:Query", RefreshIndex, &["REFRESH#*"]),
+    // Status lists (issue 12 item 3): every function that changes a licence's status flips its entries in the
+    // list's shards (a write guarded by a condition check of the licence's version); the functions that sign
+    // documents claim an entry for each; the refresh function's five-minute job reads the shards and keeps the
+    // signed tokens, which the verify function serves.
+    ("AdminFunctionRole", "dynamodb:ConditionCheckItem", Table, &["EDL#*"]),
+    ("ReviewFunctionRole", "dynamodb:ConditionCheckItem", Table, &["EDL#*"]),
+    ("IssueFunctionRole", "dynamodb:ConditionCheckItem", Table, &["EDL#*"]),
+    ("LicenceFunctionRole", "dynamodb:ConditionCheckItem", Table, &["EDL#*"]),
+    ("ExpireFunctionRole", "dynamodb:ConditionCheckItem", Table, &["EDL#*"]),
+    ("RefreshFunctionRole", "dynamodb:ConditionCheckItem", Table, &["EDL#*"]),
 ];
 
 const WRITES: [&str; 4] = [

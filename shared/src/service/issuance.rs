@@ -373,7 +373,7 @@ impl Services {
     }
 
     /// R15: stops the holder's electronic licence, if any, with the reason recorded.
-    pub(crate) async fn stop_electronic_licence(
+    pub async fn stop_electronic_licence(
         &self,
         holder_id: &str,
         reason: &str,
