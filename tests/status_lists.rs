@@ -370,6 +370,44 @@ async fn stopping_superseding_expiring_and_refreshing_flip_entries(fx: Fixture) 
     let stale = status_list::decode(&before_job).expect("token");
     assert_eq!(stale.token.list.get(entries[0].idx).expect("entry"), VALID);
     published_agrees(h, &expected_of(h, &serials).await).await;
+    // Offline (edl-verify --mdoc --status-list): the stopped document reads suspended, a live one valid, from the
+    // downloaded list and the trust document alone; a list other than the one it names, or one that ended, is refused.
+    let trust = call(&h.services, request("GET /.well-known/edl/trust", &[], None, None, None)).await.body;
+    let offline = |serial: &str, list: u32| {
+        let serial = serial.to_string();
+        let trust = trust.clone();
+        async move {
+            let edl = record(h, &serial).await;
+            let token = fetch(h, &list.to_string()).await.3;
+            let document = STANDARD.decode(&edl.issuer_signed).expect("base64");
+            edl_verify::offline::document_status(&trust, &document, &token, h.services.now())
+        }
+    };
+    let suspended = offline(stopped, entries[0].list).await.expect("read offline");
+    assert_eq!((suspended.status, suspended.word()), (SUSPENDED, "suspended"));
+    assert_eq!(suspended.serial.as_deref(), Some(stopped.as_str()));
+    assert_eq!(suspended.idx, entries[0].idx);
+    let live = offline(&serials[4], entries[4].list).await.expect("read offline");
+    assert_eq!(live.status, VALID);
+    let other_list = (entries[4].list + 1) % LISTS;
+    assert_eq!(
+        offline(&serials[4], other_list).await.map_err(|e| e.0),
+        Err("wrong-status-list".to_string())
+    );
+    let token = fetch(h, &entries[4].list.to_string()).await.3;
+    let document = STANDARD.decode(&record(h, &serials[4]).await.issuer_signed).expect("base64");
+    let a_day_on = h.services.now() + Duration::hours(25);
+    assert_eq!(
+        edl_verify::offline::document_status(&trust, &document, &token, a_day_on).map_err(|e| e.0),
+        Err("status-list-expired".to_string())
+    );
+    let mut forged = token.clone();
+    let last = forged.len() - 1;
+    forged[last] ^= 1;
+    assert_eq!(
+        edl_verify::offline::document_status(&trust, &document, &forged, h.services.now()).map_err(|e| e.0),
+        Err("bad-signature".to_string())
+    );
 
     // A refresh gives the document a new random entry; the replaced one reads invalid until that document ends.
     let refreshed = &serials[2];
