@@ -24,7 +24,7 @@ struct Cli {
     /// The moment to check at (RFC 3339); now by default.
     #[arg(long, value_name = "RFC3339")]
     at: Option<String>,
-    /// A signed licence document: a file holding its IssuerSigned CBOR, raw or base64 (GET /licence's `mdoc`).
+    /// A signed licence document: a file holding its IssuerSigned CBOR, raw or base64 (GET /licence's `document`).
     #[arg(long, value_name = "FILE", requires = "status_list", conflicts_with = "code")]
     mdoc: Option<String>,
     /// The status list token the document names, as downloaded (application/statuslist+cwt).
