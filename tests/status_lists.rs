@@ -562,9 +562,47 @@ async fn a_refresh_racing_a_stop_leaves_the_entry_suspended(fx: Fixture) {
     published_agrees(h, &BTreeMap::from([(entry, SUSPENDED)])).await;
 }
 
+/// The other policy: a replaced document's entry reads as its licence, valid while it lives, suspended with it.
+async fn replaced_documents_can_read_as_their_licence(mut fx: Fixture) {
+    fx.h.services.status_lists.replaced_documents_invalid = false;
+    let h = &fx.h;
+    let issued = issue_licences(h, 1).await;
+    let (holder_id, serial) = issued[0].clone();
+    let first = entry_of(h, &serial).await;
+    let before = record(h, &serial).await;
+    h.clock
+        .set(&(before.document_valid_until - Duration::days(5)).to_rfc3339());
+    h.services
+        .refresh_document(&serial, RefreshCause::Schedule)
+        .await
+        .expect("refresh");
+    let second = entry_of(h, &serial).await;
+    assert_ne!(first, second);
+    assert_eq!(h.services.stored_status(first).await.expect("status"), VALID);
+    h.services
+        .stop_electronic_licence(
+            &holder_id,
+            "malicious upload confirmed",
+            Actor {
+                id: "reviewer-0002".into(),
+                role: Role::Reviewer,
+            },
+        )
+        .await
+        .expect("stopped");
+    for entry in [first, second] {
+        assert_eq!(h.services.stored_status(entry).await.expect("status"), SUSPENDED);
+    }
+    published_agrees(h, &BTreeMap::from([(first, SUSPENDED), (second, SUSPENDED)])).await;
+}
+
 edl_tests::on_both_adapters!(|records| records;
-    flips, job, unknown_list, racing_stop
+    flips, job, unknown_list, racing_stop, replaced_as_licence
 );
+
+async fn replaced_as_licence(records: impl Records + 'static) {
+    replaced_documents_can_read_as_their_licence(fixture(Arc::new(records), false).await).await;
+}
 
 async fn flips(records: impl Records + 'static) {
     let kms = std::any::type_name_of_val(&records).contains("Dynamo");

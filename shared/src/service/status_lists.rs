@@ -116,7 +116,7 @@ impl Services {
 
     /// Publishes (in the shards; the job signs) the statuses of the licence's entries as its record says
     /// now: its document's entry as its state, the entries of documents a refresh replaced invalid until
-    /// those documents end. Each write holds only while the record is unchanged, so a later change (a
+    /// those documents end (or, by the policy's choice, as the licence). Each write holds only while the record is unchanged, so a later change (a
     /// stop after a refresh, say) is never overwritten by an earlier one's statuses.
     pub(crate) async fn publish_statuses(&self, serial: &str) -> Result<(), ServiceError> {
         let mut last = ServiceError::Conflict;
@@ -143,11 +143,16 @@ impl Services {
 
     fn statuses_of(&self, edl: &ElectronicLicence) -> Vec<(StatusEntry, u8)> {
         let now = self.now();
+        let replaced = if self.status_lists.replaced_documents_invalid {
+            status_list::INVALID
+        } else {
+            published_status(&edl.status)
+        };
         let mut statuses: Vec<(StatusEntry, u8)> = edl
             .retired_entries
             .iter()
             .filter(|retired| retired.until >= now)
-            .map(|retired| (retired.entry(), status_list::INVALID))
+            .map(|retired| (retired.entry(), replaced))
             .collect();
         if let Some(entry) = edl.status_entry {
             statuses.push((entry, published_status(&edl.status)));
