@@ -82,7 +82,12 @@ impl Fixture {
 async fn apply_and_issue(h: &Harness, holder_id: &str) -> Option<String> {
     let opened = call(
         &h.services,
-        json_request("POST /applications", &[], holder(holder_id), &json!({ "photoSource": "on_file" })),
+        json_request(
+            "POST /applications",
+            &[],
+            holder(holder_id),
+            &json!({ "photoSource": "on_file" }),
+        ),
     )
     .await;
     if opened.status != 201 {
@@ -144,7 +149,10 @@ async fn entry_of(h: &Harness, serial: &str) -> StatusEntry {
         .expect("the document verifies");
     let named = mso.status.expect("the MSO names its status");
     assert_eq!(named.idx, entry.idx);
-    assert_eq!(named.uri, format!("https://edl.example.gov.cn/status-lists/{}", entry.list));
+    assert_eq!(
+        named.uri,
+        format!("https://edl.example.gov.cn/status-lists/{}", entry.list)
+    );
     entry
 }
 
@@ -207,19 +215,30 @@ fn python() -> String {
 fn random_suffix() -> u64 {
     use std::hash::{BuildHasher, Hasher};
     let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0));
+    hasher.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0),
+    );
     hasher.finish()
 }
 
 fn read_with_python(token: &[u8], indices: &[u64]) -> Value {
-    let path = std::env::temp_dir().join(format!("edl-status-list-{}-{}.cwt", std::process::id(), random_suffix()));
+    let path = std::env::temp_dir().join(format!(
+        "edl-status-list-{}-{}.cwt",
+        std::process::id(),
+        random_suffix()
+    ));
     std::fs::write(&path, token).expect("token file");
     let mut command = std::process::Command::new(python());
     command.arg("-c").arg(READ_TOKEN).arg(&path);
     for idx in indices {
         command.arg(idx.to_string());
     }
-    let output = command.output().unwrap_or_else(|e| panic!("cannot run {}: {e}", python()));
+    let output = command
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", python()));
     let _ = std::fs::remove_file(&path);
     assert!(
         output.status.success(),
@@ -363,7 +382,10 @@ async fn stopping_superseding_expiring_and_refreshing_flip_entries(fx: Fixture) 
     )
     .await;
     assert_eq!(patched.status, 200, "{patched:?}");
-    assert!(matches!(record(h, superseded).await.status, EdlStatus::Superseded { .. }));
+    assert!(matches!(
+        record(h, superseded).await.status,
+        EdlStatus::Superseded { .. }
+    ));
     assert_eq!(h.services.stored_status(entries[1]).await.expect("status"), INVALID);
     // Not published until the job runs: the token still says valid.
     let (_, _, _, before_job) = fetch(h, &entries[0].list.to_string()).await;
@@ -372,7 +394,12 @@ async fn stopping_superseding_expiring_and_refreshing_flip_entries(fx: Fixture) 
     published_agrees(h, &expected_of(h, &serials).await).await;
     // Offline (edl-verify --mdoc --status-list): the stopped document reads suspended, a live one valid, from the
     // downloaded list and the trust document alone; a list other than the one it names, or one that ended, is refused.
-    let trust = call(&h.services, request("GET /.well-known/edl/trust", &[], None, None, None)).await.body;
+    let trust = call(
+        &h.services,
+        request("GET /.well-known/edl/trust", &[], None, None, None),
+    )
+    .await
+    .body;
     let offline = |serial: &str, list: u32| {
         let serial = serial.to_string();
         let trust = trust.clone();
@@ -395,7 +422,9 @@ async fn stopping_superseding_expiring_and_refreshing_flip_entries(fx: Fixture) 
         Err("wrong-status-list".to_string())
     );
     let token = fetch(h, &entries[4].list.to_string()).await.3;
-    let document = STANDARD.decode(&record(h, &serials[4]).await.issuer_signed).expect("base64");
+    let document = STANDARD
+        .decode(&record(h, &serials[4]).await.issuer_signed)
+        .expect("base64");
     let a_day_on = h.services.now() + Duration::hours(25);
     assert_eq!(
         edl_verify::offline::document_status(&trust, &document, &token, a_day_on).map_err(|e| e.0),
@@ -438,8 +467,7 @@ async fn stopping_superseding_expiring_and_refreshing_flip_entries(fx: Fixture) 
     // The expiry job ends the licences whose paper licence ended: invalid.
     let expired = &serials[3];
     let edl = record(h, expired).await;
-    h.clock
-        .set(&(edl.valid_until + Duration::hours(2)).to_rfc3339());
+    h.clock.set(&(edl.valid_until + Duration::hours(2)).to_rfc3339());
     h.services
         .run_expiry(None, &shared::service::expiry::ExpiryOptions::default())
         .await
@@ -453,7 +481,11 @@ async fn stopping_superseding_expiring_and_refreshing_flip_entries(fx: Fixture) 
 async fn the_job_signs_only_what_changed_or_nears_its_end(fx: Fixture) {
     let h = &fx.h;
     let first = h.services.run_status_lists().await.expect("job");
-    assert_eq!((first.lists, first.published), (LISTS, LISTS), "every list published once");
+    assert_eq!(
+        (first.lists, first.published),
+        (LISTS, LISTS),
+        "every list published once"
+    );
     let again = h.services.run_status_lists().await.expect("job");
     assert_eq!(again.published, 0, "nothing changed: no signature");
     let issued = issue_licences(h, 1).await;
@@ -488,12 +520,25 @@ async fn the_job_signs_only_what_changed_or_nears_its_end(fx: Fixture) {
 
 async fn an_unknown_list_is_a_404_problem(fx: Fixture) {
     let h = &fx.h;
-    for id in [LISTS.to_string(), "007".into(), "-1".into(), "list".into(), "99999999999".into()] {
+    for id in [
+        LISTS.to_string(),
+        "007".into(),
+        "-1".into(),
+        "list".into(),
+        "99999999999".into(),
+    ] {
         let (status, content_type, _, body) = fetch(h, &id).await;
-        assert_eq!((status, content_type.as_str()), (404, "application/problem+json"), "{id}");
+        assert_eq!(
+            (status, content_type.as_str()),
+            (404, "application/problem+json"),
+            "{id}"
+        );
         let problem: Value = serde_json::from_slice(&body).expect("problem");
         assert_eq!(problem["type"], "urn:edl:problem:not-found");
-        assert!(problem["detail"].as_str().is_some_and(|d| d.contains("status list")), "{problem}");
+        assert!(
+            problem["detail"].as_str().is_some_and(|d| d.contains("status list")),
+            "{problem}"
+        );
     }
     // A configured list before the job first published it: unavailable, retry.
     let (status, _, _, _) = fetch(h, "0").await;
@@ -556,7 +601,11 @@ async fn a_refresh_racing_a_stop_leaves_the_entry_suspended(fx: Fixture) {
         .expect("refresh");
     let after = record(h, &serial).await;
     assert!(matches!(after.status, EdlStatus::Stopped { .. }));
-    assert_eq!(after.status_entry, Some(entry), "the stop kept the document and its entry");
+    assert_eq!(
+        after.status_entry,
+        Some(entry),
+        "the stop kept the document and its entry"
+    );
     assert_eq!(after.issuer_signed, before.issuer_signed);
     assert_eq!(h.services.stored_status(entry).await.expect("status"), SUSPENDED);
     published_agrees(h, &BTreeMap::from([(entry, SUSPENDED)])).await;

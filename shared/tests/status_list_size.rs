@@ -70,7 +70,12 @@ async fn status_list_bytes_per_million_licences() {
     println!("| revoked | replaced documents' entries | entries a list | token bytes | bytes per million licences |");
     println!("| --- | --- | --- | --- | --- |");
     let mut sizes = Vec::new();
-    for (revoked, retired) in [(0.01, 0.0), (0.05, 0.0), (0.01, RETIRED_PER_LICENCE), (0.05, RETIRED_PER_LICENCE)] {
+    for (revoked, retired) in [
+        (0.01, 0.0),
+        (0.05, 0.0),
+        (0.01, RETIRED_PER_LICENCE),
+        (0.05, RETIRED_PER_LICENCE),
+    ] {
         let (list, entries) = filled(revoked, retired, 0x5EED);
         let token = StatusListToken {
             uri: "https://edl.example.gov.cn/status-lists/0".into(),
@@ -87,7 +92,11 @@ async fn status_list_bytes_per_million_licences() {
         println!(
             "| {:.0} % | {} | {entries} | {bytes} | {per_million:.0} |",
             revoked * 100.0,
-            if retired > 0.0 { "0.625 a licence, invalid (shipped)" } else { "read as their licence" }
+            if retired > 0.0 {
+                "0.625 a licence, invalid (shipped)"
+            } else {
+                "read as their licence"
+            }
         );
         sizes.push(bytes);
         // Never near the 256 KiB of the packed list: the compression does its work.

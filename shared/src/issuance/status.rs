@@ -112,7 +112,11 @@ impl StatusListPolicy {
 
     /// The list a path parameter names: decimal digits of a configured list, nothing else.
     pub fn list_named(&self, id: &str) -> Option<u32> {
-        if id.is_empty() || id.len() > 10 || !id.bytes().all(|b| b.is_ascii_digit()) || (id.len() > 1 && id.starts_with('0')) {
+        if id.is_empty()
+            || id.len() > 10
+            || !id.bytes().all(|b| b.is_ascii_digit())
+            || (id.len() > 1 && id.starts_with('0'))
+        {
             return None;
         }
         id.parse::<u32>().ok().filter(|list| *list < self.lists)
@@ -133,7 +137,10 @@ impl StatusListPolicy {
 
 /// The shard holding `idx`, and the entry's place inside it.
 pub fn shard_of(idx: u64) -> (u32, u64) {
-    (u32::try_from(idx / SHARD_ENTRIES).unwrap_or(u32::MAX), idx % SHARD_ENTRIES)
+    (
+        u32::try_from(idx / SHARD_ENTRIES).unwrap_or(u32::MAX),
+        idx % SHARD_ENTRIES,
+    )
 }
 
 /// One shard of a list: `SHARD_ENTRIES` statuses packed as the draft lays them out.

@@ -71,9 +71,7 @@ impl Services {
     ) -> Result<StatusEntry, ServiceError> {
         let now = self.now();
         for _ in 0..CLAIM_ATTEMPTS {
-            let entry = self
-                .status_lists
-                .draw((random_u64()? >> 32) as u32, random_u64()?);
+            let entry = self.status_lists.draw((random_u64()? >> 32) as u32, random_u64()?);
             if self.records.claim_status_slot(entry, serial, until, now).await? {
                 // A slot freed by a document that ended may still read invalid or suspended.
                 self.set_statuses(&[(entry, VALID)], None).await?;
@@ -169,7 +167,9 @@ impl Services {
         };
         let list = self.status_lists.list_named(id).ok_or_else(not_found)?;
         let published = self.records.published_list(list).await?.ok_or_else(|| {
-            ServiceError::Unavailable(format!("status list {list} is not published yet; retry in a few minutes"))
+            ServiceError::Unavailable(format!(
+                "status list {list} is not published yet; retry in a few minutes"
+            ))
         })?;
         Ok(ServedList {
             token: published.token,
@@ -226,7 +226,11 @@ impl Services {
         }
         match &report.signer_unavailable {
             Some(why) => tracing::error!(published = report.published, error = %why, "status list publication stopped"),
-            None => tracing::info!(published = report.published, lists = report.lists, "status lists published"),
+            None => tracing::info!(
+                published = report.published,
+                lists = report.lists,
+                "status lists published"
+            ),
         }
         Ok(report)
     }

@@ -119,10 +119,7 @@ impl StatusListStore for DynamoRecords {
         item.insert("serial".into(), s(serial));
         item.insert("until".into(), seconds(until));
         // Garbage collection only: the condition below frees a slot whose document ended.
-        item.insert(
-            "ttl".into(),
-            n(u64::try_from(until.timestamp() + 86_400).unwrap_or(0)),
-        );
+        item.insert("ttl".into(), n(u64::try_from(until.timestamp() + 86_400).unwrap_or(0)));
         self.put_when(
             item,
             "attribute_not_exists(pk) OR #until < :now",
