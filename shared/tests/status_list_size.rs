@@ -5,7 +5,7 @@
 //! million licences. `cargo test -p edl-shared --test status_list_size -- --nocapture`.
 
 // A test binary: its helpers fail the test by panicking, as the tests themselves do.
-#![allow(clippy::panic, clippy::print_stdout)]
+#![allow(clippy::panic, clippy::expect_used, clippy::print_stdout)]
 
 use shared::credential::status_list::{self, StatusList, StatusListToken, INVALID, SUSPENDED, VALID};
 use shared::crypto::LocalSigner;

@@ -144,10 +144,12 @@ impl Services {
             document_valid_until: edl.document_valid_until,
             advice,
             document: edl.issuer_signed.clone(),
-            status_list: edl.status_entry.map(|entry| crate::credential::iso18013_5::StatusListReference {
-                idx: entry.idx,
-                uri: self.status_lists.uri(entry.list),
-            }),
+            status_list: edl
+                .status_entry
+                .map(|entry| crate::credential::iso18013_5::StatusListReference {
+                    idx: entry.idx,
+                    uri: self.status_lists.uri(entry.list),
+                }),
             licence,
             at: self.now(),
         })
