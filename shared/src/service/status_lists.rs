@@ -8,6 +8,7 @@ use crate::issuance::status::{
     published_status, shard_bytes, shard_of, LicenceVersion, PublishedList, StatusEntry, StatusShard, CLAIM_ATTEMPTS,
     STATUS_BITS,
 };
+use crate::kernel::versioned::retry_on_conflict;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -73,8 +74,9 @@ impl Services {
         for _ in 0..CLAIM_ATTEMPTS {
             let entry = self.status_lists.draw((random_u64()? >> 32) as u32, random_u64()?);
             if self.records.claim_status_slot(entry, serial, until, now).await? {
-                // A slot freed by a document that ended may still read invalid or suspended.
-                self.set_statuses(&[(entry, VALID)], None).await?;
+                // A slot freed by a document that ended may still read invalid or suspended; another
+                // entry's write to the same shard meanwhile is read again.
+                retry_on_conflict(CLAIM_ATTEMPTS, || self.set_statuses(&[(entry, VALID)], None)).await?;
                 return Ok(entry);
             }
         }
