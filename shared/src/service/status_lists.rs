@@ -76,7 +76,8 @@ impl Services {
             if self.records.claim_status_slot(entry, serial, until, now).await? {
                 // A slot freed by a document that ended may still read invalid or suspended; another
                 // entry's write to the same shard meanwhile is read again.
-                retry_on_conflict(CLAIM_ATTEMPTS, || self.set_statuses(&[(entry, VALID)], None)).await?;
+                let valid = [(entry, VALID)];
+                retry_on_conflict(CLAIM_ATTEMPTS, || self.set_statuses(&valid, None)).await?;
                 return Ok(entry);
             }
         }
