@@ -77,6 +77,7 @@ fn no_scan_no_wildcards_and_each_function_only_what_it_uses() {
             let arn = resource["Fn::Sub"].as_str().unwrap_or("");
             assert!(
                 arn.contains(":s3:::edl-photos-${AWS::AccountId}-${AWS::Region}/photos/*")
+                    || arn.contains(":s3:::edl-photos-${AWS::AccountId}-${AWS::Region}/checked/*")
                     || arn.contains(":s3:::edl-photos-${AWS::AccountId}-${AWS::Region}/portraits/*")
                     || arn.contains(":s3:::edl-photos-${AWS::AccountId}-${AWS::Region}/register/*"),
                 "{role}: {action} only on the photo bucket's prefixes: {resource}"
@@ -129,19 +130,33 @@ fn no_scan_no_wildcards_and_each_function_only_what_it_uses() {
         )),
         "pass: {pass:?}"
     );
-    // Only the upload function may write uploads; only review keeps portraits; only the register import
-    // keeps the register's photos on file.
+    // Only the upload function may write uploads; only the checks write clean copies; only review keeps
+    // portraits; only the register import keeps the register's photos on file.
     for (role, action, resource) in &statements {
+        let arn = resource["Fn::Sub"].as_str().unwrap_or("");
         if action == "s3:PutObject" {
-            let arn = resource["Fn::Sub"].as_str().unwrap_or("");
             match role.as_str() {
                 "PhotoUploadFunctionRole" => assert!(arn.ends_with("/photos/*")),
+                "PhotoCheckFunctionRole" => assert!(arn.ends_with("/checked/*"), "{arn}"),
                 "ReviewFunctionRole" => assert!(arn.ends_with("/portraits/*")),
                 "AdminFunctionRole" => assert!(arn.ends_with("/register/*")),
                 other => panic!("{other} may not write to the photo bucket"),
             }
         }
+        // Issue 15 item 6: the upload is read by the checks alone; reviewers and the portrait see the clean
+        // copy, and issuance the portrait.
+        if action == "s3:GetObject" && arn.ends_with("/photos/*") {
+            assert_eq!(role, "PhotoCheckFunctionRole", "{role} reads uploads");
+        }
     }
+    let check_roles: Vec<&str> = statements
+        .iter()
+        .filter(|(_, action, resource)| {
+            action == "s3:GetObject" && resource["Fn::Sub"].as_str().unwrap_or("").ends_with("/checked/*")
+        })
+        .map(|(role, _, _)| role.as_str())
+        .collect();
+    assert_eq!(check_roles, ["ReviewFunctionRole"], "review opens the clean copies");
     // No role carries a KMS statement: the key policies name who may use each key.
     for (role, action, _) in &statements {
         assert!(

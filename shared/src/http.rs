@@ -1,6 +1,8 @@
 //! The API Gateway edge shared by every function: callers from JWT claims, bodies in, JSON and problems out.
 
 use crate::kernel::caller::{parse_roles, Caller};
+use crate::kernel::ident::Identifier;
+use crate::kernel::input::InputError;
 use crate::kernel::time::local_offset;
 use crate::problem::{self, Problem};
 use crate::service::ServiceError;
@@ -81,23 +83,30 @@ pub fn request_id(request: &Request) -> String {
     }
 }
 
-/// A path parameter the route declares; its absence means a routing defect,
-/// answered as a bad request rather than a panic.
-pub fn path_parameter(request: &Request, name: &str) -> Result<String, ServiceError> {
-    request
+/// A path parameter the route declares, of the identifier kind it names; its absence means a routing defect,
+/// and a value outside the identifier's pattern is refused (400, naming the parameter) before any lookup.
+pub fn path_parameter(request: &Request, name: &str, kind: Identifier) -> Result<String, ServiceError> {
+    let value = request
         .path_parameters_ref()
         .and_then(|p| p.first(name))
-        .filter(|v| !v.is_empty() && v.len() <= 128)
-        .map(str::to_string)
-        .ok_or_else(|| ServiceError::invalid(format!("The path parameter {name} is missing or too long.")))
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| ServiceError::invalid(format!("The path parameter {name} is missing.")))?;
+    Ok(kind.check(name, value)?.to_string())
 }
 
-fn content_type(request: &Request) -> Option<String> {
-    request
-        .headers()
-        .get(http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+/// The media type the request names (lowercase, without parameters), `None` when it names none; a header that is
+/// not text is refused rather than read as absent, so that a mangled type never passes as "no type given".
+fn content_type(request: &Request) -> Result<Option<String>, ServiceError> {
+    match request.headers().get(http::header::CONTENT_TYPE) {
+        None => Ok(None),
+        Some(value) => match value.to_str() {
+            Ok(text) => Ok(Some(text.split(';').next().unwrap_or("").trim().to_ascii_lowercase())),
+            Err(_) => Err(ServiceError::UnsupportedMediaType {
+                expected: "a Content-Type of visible ASCII",
+                got: "a Content-Type header with bytes that are not text".into(),
+            }),
+        },
+    }
 }
 
 fn body_bytes(request: &Request, limit: usize) -> Result<&[u8], ServiceError> {
@@ -110,7 +119,7 @@ fn body_bytes(request: &Request, limit: usize) -> Result<&[u8], ServiceError> {
 
 /// Parses a JSON body of at most `limit` bytes into `T`, refusing unknown fields.
 pub fn read_json<T: DeserializeOwned>(request: &Request, limit: usize) -> Result<T, ServiceError> {
-    if let Some(kind) = content_type(request) {
+    if let Some(kind) = content_type(request)? {
         if kind != "application/json" && !kind.ends_with("+json") {
             return Err(ServiceError::UnsupportedMediaType {
                 expected: "application/json",
@@ -122,7 +131,12 @@ pub fn read_json<T: DeserializeOwned>(request: &Request, limit: usize) -> Result
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(ServiceError::invalid("A JSON body is required."));
     }
-    serde_json::from_slice(bytes).map_err(|e| ServiceError::invalid(format!("The body is not valid: {e}.")))
+    serde_json::from_slice(bytes).map_err(|e| {
+        ServiceError::invalid(format!(
+            "The body is not valid: {}.",
+            problem::shorten(&e.to_string(), problem::QUOTED_CHARS * 2)
+        ))
+    })
 }
 
 /// A UTF-8 text body of at most `limit` bytes whose content type is one of `accepted`.
@@ -132,7 +146,7 @@ pub fn read_text<'r>(
     accepted: &[&str],
     expected: &'static str,
 ) -> Result<&'r str, ServiceError> {
-    match content_type(request) {
+    match content_type(request)? {
         Some(kind) if accepted.contains(&kind.as_str()) => {}
         other => {
             return Err(ServiceError::UnsupportedMediaType {
@@ -241,12 +255,23 @@ pub fn problem_for(error: &ServiceError) -> Problem {
             "This call needs a bearer token from the authority's login.",
         ),
         ServiceError::Forbidden(_) => Problem::new(403, "forbidden", "Not allowed", detail),
-        ServiceError::NotFound { what, id } => Problem::new(404, "not-found", "Not found", detail).with(what, id),
+        ServiceError::NotFound { what, id } => {
+            Problem::new(404, "not-found", "Not found", detail).with(what, problem::shorten(id, problem::QUOTED_CHARS))
+        }
         ServiceError::Invalid { errors, .. } => {
             let p = Problem::new(400, "invalid-request", "Invalid request", detail);
             if errors.is_empty() {
                 p
             } else {
+                // Each complaint quotes at most a short prefix of what it refuses, whoever wrote it.
+                let errors: Vec<InputError> = errors
+                    .iter()
+                    .map(|e| InputError {
+                        line: e.line,
+                        field: problem::shorten(&e.field, problem::QUOTED_CHARS),
+                        message: problem::shorten(&e.message, problem::QUOTED_CHARS * 3),
+                    })
+                    .collect();
                 p.with("errors", errors)
             }
         }

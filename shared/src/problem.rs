@@ -5,6 +5,29 @@ use serde_json::{Map, Value};
 
 pub const CONTENT_TYPE: &str = "application/problem+json";
 
+/// How much of a refused value a problem quotes: enough to recognise it, never the value itself when it is large
+/// (a 4 MB bad import must not come back as a 4 MB problem).
+pub const QUOTED_CHARS: usize = 64;
+
+/// The longest `detail` a problem carries, whatever went into it (a parser's message can embed what it read).
+pub const MAX_DETAIL: usize = 512;
+
+/// At most `max` characters of `text`, cut on a character boundary and marked with "…" when cut.
+pub fn shorten(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_string(),
+    }
+}
+
+/// A refused value as a problem quotes it: in quotes, escaped, and at most [`QUOTED_CHARS`] characters of it.
+pub fn quote(value: &str) -> String {
+    match value.char_indices().nth(QUOTED_CHARS) {
+        Some((cut, _)) => format!("{:?}…", &value[..cut]),
+        None => format!("{value:?}"),
+    }
+}
+
 /// A problem document. `type` is stable per failure (`urn:edl:problem:<slug>`);
 /// `detail` is for people; extension members carry what programs need.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -24,7 +47,7 @@ impl Problem {
             kind: format!("urn:edl:problem:{slug}"),
             title: title.into(),
             status,
-            detail: detail.into(),
+            detail: shorten(&detail.into(), MAX_DETAIL),
             extensions: Map::new(),
         }
     }
@@ -47,5 +70,22 @@ impl Problem {
                 self.kind, self.status
             )
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn problems_quote_a_short_prefix_cut_on_a_character_boundary() {
+        assert_eq!(quote("110000"), "\"110000\"");
+        let long = "张".repeat(1000);
+        let quoted = quote(&long);
+        assert_eq!(quoted, format!("{:?}…", "张".repeat(QUOTED_CHARS)));
+        assert_eq!(shorten("abc", 2), "ab…");
+        assert_eq!(shorten("ab", 2), "ab");
+        let problem = Problem::new(400, "invalid-request", "Invalid request", "x".repeat(5_000_000));
+        assert!(problem.to_json().len() < 2 * MAX_DETAIL);
     }
 }

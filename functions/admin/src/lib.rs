@@ -3,6 +3,7 @@
 
 use lambda_http::{Body, Request, Response};
 use shared::http::{self, MAX_JSON_BODY};
+use shared::kernel::ident::Identifier;
 use shared::service::{ServiceError, Services};
 
 shared::routes! {
@@ -45,11 +46,11 @@ async fn route(services: &Services, request: &Request) -> Result<Response<Body>,
             Ok(http::json(200, &services.import_licences(&caller, body).await?))
         }
         Some(Route::ReadLicence) => {
-            let number = http::path_parameter(request, "number")?;
+            let number = http::path_parameter(request, "number", Identifier::LicenceNumber)?;
             Ok(http::json(200, &services.licence_for_admin(&caller, &number).await?))
         }
         Some(Route::ChangeLicence) => {
-            let number = http::path_parameter(request, "number")?;
+            let number = http::path_parameter(request, "number", Identifier::LicenceNumber)?;
             let change = http::read_json(request, MAX_JSON_BODY)?;
             Ok(http::json(
                 200,
@@ -59,12 +60,12 @@ async fn route(services: &Services, request: &Request) -> Result<Response<Body>,
         Some(Route::Rollout) => Ok(http::json(200, &services.rollout(&caller).await?)),
         Some(Route::SigningKeys) => Ok(http::json(200, &services.signing_keys(&caller).await?)),
         Some(Route::SwitchCity) => {
-            let city = http::path_parameter(request, "city")?;
+            let city = http::path_parameter(request, "city", Identifier::City)?;
             let switch = http::read_json(request, MAX_JSON_BODY)?;
             Ok(http::json(200, &services.switch_city(&caller, &city, switch).await?))
         }
         Some(Route::SwitchWave) => {
-            let wave = http::path_parameter(request, "wave")?;
+            let wave = http::path_parameter(request, "wave", Identifier::Wave)?;
             let switch = http::read_json(request, MAX_JSON_BODY)?;
             Ok(http::json(200, &services.switch_wave(&caller, &wave, switch).await?))
         }
@@ -78,11 +79,11 @@ async fn route(services: &Services, request: &Request) -> Result<Response<Body>,
             Ok(http::json(200, &services.import_vehicles(&caller, body).await?))
         }
         Some(Route::TruckRules) => {
-            let city = http::path_parameter(request, "city")?;
+            let city = http::path_parameter(request, "city", Identifier::City)?;
             Ok(http::json(200, &services.truck_rules_for_admin(&caller, &city).await?))
         }
         Some(Route::ChangeTruckRules) => {
-            let city = http::path_parameter(request, "city")?;
+            let city = http::path_parameter(request, "city", Identifier::City)?;
             let change = http::read_json(request, MAX_JSON_BODY)?;
             Ok(http::json(
                 200,
@@ -90,7 +91,7 @@ async fn route(services: &Services, request: &Request) -> Result<Response<Body>,
             ))
         }
         Some(Route::SwitchTruckCity) => {
-            let city = http::path_parameter(request, "city")?;
+            let city = http::path_parameter(request, "city", Identifier::City)?;
             let switch = http::read_json(request, MAX_JSON_BODY)?;
             Ok(http::json(
                 200,
@@ -98,7 +99,7 @@ async fn route(services: &Services, request: &Request) -> Result<Response<Body>,
             ))
         }
         Some(Route::SwitchTruckBatch) => {
-            let batch = http::path_parameter(request, "batch")?;
+            let batch = http::path_parameter(request, "batch", Identifier::Batch)?;
             let switch = http::read_json(request, MAX_JSON_BODY)?;
             Ok(http::json(
                 200,
@@ -106,7 +107,7 @@ async fn route(services: &Services, request: &Request) -> Result<Response<Body>,
             ))
         }
         Some(Route::RevokePass) => {
-            let id = http::path_parameter(request, "id")?;
+            let id = http::path_parameter(request, "id", Identifier::PassSerial)?;
             let revocation = http::read_json(request, MAX_JSON_BODY)?;
             Ok(http::json(200, &services.revoke_pass(&caller, &id, revocation).await?))
         }

@@ -2,6 +2,7 @@
 
 use lambda_http::{Body, Request, Response};
 use shared::http;
+use shared::kernel::ident::Identifier;
 use shared::service::{ServiceError, Services};
 
 shared::routes! {
@@ -28,7 +29,7 @@ async fn route(services: &Services, request: &Request) -> Result<Response<Body>,
             &serde_json::json!({ "checks": services.licence_checks(&caller).await? }),
         )),
         Some(Route::Page) => {
-            let page = http::path_parameter(request, "page")?;
+            let page = http::path_parameter(request, "page", Identifier::Page)?;
             let rendered = services.licence_page(&caller, &page).await?;
             Ok(http::binary(200, rendered.content_type, rendered.body))
         }

@@ -1,5 +1,6 @@
 //! The HTTP routes, read from `template.yaml` so that the local server cannot drift from the deployment.
 
+use percent_encoding::percent_decode_str;
 use serde_norway::Value;
 
 /// The template the product deploys, compiled in.
@@ -21,8 +22,9 @@ impl Route {
         format!("{} {}", self.method, self.path)
     }
 
-    /// The path parameters when `path` matches this route's pattern.
-    pub fn matches(&self, method: &str, path: &str) -> Option<Vec<(String, String)>> {
+    /// The path parameters when `path` matches this route's pattern; a parameter that does not decode (a `%`
+    /// escape of bytes that are not UTF-8) is the error naming it, which the server answers with a 400 problem.
+    pub fn matches(&self, method: &str, path: &str) -> Option<Result<Vec<(String, String)>, BadParameter>> {
         if !self.method.eq_ignore_ascii_case(method) {
             return None;
         }
@@ -32,36 +34,34 @@ impl Route {
             return None;
         }
         let mut parameters = Vec::new();
+        let mut bad = None;
         for (p, a) in pattern.iter().zip(&actual) {
             if let Some(name) = p.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
                 if a.is_empty() {
                     return None;
                 }
-                parameters.push((name.to_string(), percent_decode(a)));
+                match percent_decode_str(a).decode_utf8() {
+                    Ok(value) => parameters.push((name.to_string(), value.into_owned())),
+                    Err(_) => {
+                        bad.get_or_insert_with(|| BadParameter { name: name.to_string() });
+                    }
+                }
             } else if p != a {
                 return None;
             }
         }
-        Some(parameters)
+        Some(match bad {
+            Some(bad) => Err(bad),
+            None => Ok(parameters),
+        })
     }
 }
 
-fn percent_decode(segment: &str) -> String {
-    let bytes = segment.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let Ok(b) = u8::from_str_radix(&segment[i + 1..i + 3], 16) {
-                out.push(b);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+/// A path parameter whose `%` escapes do not decode to UTF-8 text.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the path parameter {name} is not percent-encoded UTF-8 text")]
+pub struct BadParameter {
+    pub name: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -147,14 +147,27 @@ mod tests {
             function: "apply".into(),
             public: false,
         };
+        let params = |path: &str| route.matches("GET", path);
         assert_eq!(
-            route.matches("GET", "/applications/a%20b"),
-            Some(vec![("id".into(), "a b".into())])
+            params("/applications/a%20b"),
+            Some(Ok(vec![("id".into(), "a b".into())]))
         );
         assert_eq!(route.matches("POST", "/applications/x"), None);
-        assert_eq!(route.matches("GET", "/applications"), None);
-        assert_eq!(route.matches("GET", "/applications/x/liveness"), None);
-        assert_eq!(percent_decode("%E5%BC%A0"), "张");
-        assert_eq!(percent_decode("50%"), "50%");
+        assert_eq!(params("/applications"), None);
+        assert_eq!(params("/applications/x/liveness"), None);
+        assert_eq!(
+            params("/applications/%E5%BC%A0"),
+            Some(Ok(vec![("id".into(), "张".into())]))
+        );
+        assert_eq!(params("/applications/50%"), Some(Ok(vec![("id".into(), "50%".into())])));
+        // A `%` before a multibyte character once sliced inside it and panicked.
+        assert_eq!(params("/applications/%张"), Some(Ok(vec![("id".into(), "%张".into())])));
+        assert_eq!(
+            params("/applications/%9张"),
+            Some(Ok(vec![("id".into(), "%9张".into())]))
+        );
+        let not_text = Some(Err(BadParameter { name: "id".into() }));
+        assert_eq!(params("/applications/%FF"), not_text);
+        assert_eq!(params("/applications/%E5%BC"), not_text);
     }
 }

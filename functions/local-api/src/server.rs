@@ -6,7 +6,7 @@ use crate::routes::Route;
 use crate::KeyMaker;
 use base64::Engine;
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::body::Incoming;
 use lambda_http::Body;
 use serde::Deserialize;
@@ -15,13 +15,19 @@ use shared::adapters::embedded::notices::EmbeddedNotices;
 use shared::adapters::embedded::photos::EmbeddedPhotos;
 use shared::dev::{DevClaims, DevKeys, DEV_AUDIENCE, DEV_ISSUER};
 use shared::kernel::caller::{parse_roles, Role};
-use shared::problem::Problem;
+use shared::problem::{quote, Problem};
 use shared::service::Services;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 /// API Gateway HTTP APIs accept payloads up to 10 MB.
 pub const MAX_REQUEST_BODY: usize = 10 * 1024 * 1024;
+
+/// Lambda invokes a function synchronously with at most 6 MB: a larger body never reaches it.
+pub const MAX_FUNCTION_PAYLOAD: usize = 6 * 1024 * 1024;
+
+/// API Gateway's quota for a request line (method, path and query); longer requests never reach a function.
+pub const MAX_REQUEST_TARGET: usize = 10 * 1024;
 
 /// How long a development token lasts.
 pub const TOKEN_SECONDS: i64 = 12 * 3600;
@@ -281,12 +287,22 @@ impl LocalApi {
         let (parts, body) = request.into_parts();
         let body = match Limited::new(body, MAX_REQUEST_BODY).collect().await {
             Ok(collected) => collected.to_bytes(),
-            Err(_) => {
+            // Only a body over the limit is too large; a body the connection could not read (a malformed
+            // chunk, a length it did not keep to) is a bad request.
+            Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => {
                 return problem_response(&Problem::new(
                     413,
                     "payload-too-large",
                     "Request too large",
                     format!("The body is larger than {MAX_REQUEST_BODY} bytes."),
+                ))
+            }
+            Err(_) => {
+                return problem_response(&Problem::new(
+                    400,
+                    "malformed-body",
+                    "Malformed body",
+                    "The request body could not be read: its framing (chunks or Content-Length) is broken.",
                 ))
             }
         };
@@ -298,6 +314,20 @@ impl LocalApi {
         let method = parts.method.as_str().to_string();
         if let Some(dev) = path.strip_prefix("/_dev/") {
             return self.development(&method, dev, &parts, &body).await;
+        }
+        // API Gateway refuses a request line longer than its quota before any function sees it; lambda_http
+        // would panic building a URI over 64 KiB from such an event.
+        let target = parts.uri.path_and_query().map_or(0, |p| p.as_str().len());
+        if target > MAX_REQUEST_TARGET {
+            return problem_response(
+                &Problem::new(
+                    414,
+                    "uri-too-long",
+                    "URI too long",
+                    format!("The path and query are longer than {MAX_REQUEST_TARGET} bytes."),
+                )
+                .with("limitBytes", MAX_REQUEST_TARGET),
+            );
         }
         if let Some(page) = self.consoles.respond(&method, &path, &parts.headers) {
             return page;
@@ -316,17 +346,55 @@ impl LocalApi {
                     405,
                     "method-not-allowed",
                     "Method not allowed",
-                    format!("{method} is not allowed on {path}."),
+                    format!("{method} is not allowed on {}.", quote(&path)),
                 ))
             } else {
                 problem_response(&Problem::new(
                     404,
                     "not-found",
                     "Not found",
-                    format!("No route for {method} {path}."),
+                    format!("No route for {method} {}.", quote(&path)),
                 ))
             };
         };
+        let parameters = match parameters {
+            Ok(parameters) => parameters,
+            Err(bad) => {
+                return problem_response(
+                    &Problem::new(
+                        400,
+                        "invalid-request",
+                        "Invalid request",
+                        format!("The path parameter {} does not decode to UTF-8 text.", bad.name),
+                    )
+                    .with(
+                        "errors",
+                        json!([{ "field": bad.name, "message": "not percent-encoded UTF-8 text" }]),
+                    ),
+                )
+            }
+        };
+        // What API Gateway would carry to the function: headers as text, and an event Lambda takes (checked
+        // before the event is built, so that an oversized body is never copied or parsed).
+        let headers = match carried_headers(&parts.headers) {
+            Ok(headers) => headers,
+            Err(refusal) => return problem_response(&refusal),
+        };
+        let carried = match std::str::from_utf8(&body) {
+            Ok(_) => body.len(),
+            Err(_) => body.len().div_ceil(3) * 4,
+        };
+        if carried > MAX_FUNCTION_PAYLOAD {
+            return problem_response(
+                &Problem::new(
+                    413,
+                    "payload-too-large",
+                    "Request too large",
+                    format!("The body is larger than the {MAX_FUNCTION_PAYLOAD} bytes a function is invoked with."),
+                )
+                .with("limitBytes", MAX_FUNCTION_PAYLOAD),
+            );
+        }
         // API Gateway's JWT authorizer: no valid token, no call (except public routes).
         let claims = if route.public {
             None
@@ -357,7 +425,7 @@ impl LocalApi {
             }
         };
         let number = self.requests.fetch_add(1, Ordering::Relaxed) + 1;
-        let event = api_gateway_event(route, &parts, &body, &parameters, claims.as_ref(), number);
+        let event = api_gateway_event(route, &parts, headers, &body, &parameters, claims.as_ref(), number);
         let request = match lambda_http::request::from_str(&event.to_string()) {
             Ok(request) => request,
             Err(e) => {
@@ -542,21 +610,51 @@ impl LocalApi {
     }
 }
 
+/// The headers as the event carries them (text); a header whose value is not UTF-8 is refused rather than dropped,
+/// so that a mangled `Content-Type` never reaches a function as "no type given" (415 for it, 400 for others).
+pub fn carried_headers(headers: &http::HeaderMap) -> Result<serde_json::Map<String, serde_json::Value>, Problem> {
+    let mut carried = serde_json::Map::new();
+    for (name, value) in headers {
+        let Ok(text) = std::str::from_utf8(value.as_bytes()) else {
+            return Err(if name == http::header::CONTENT_TYPE {
+                Problem::new(
+                    415,
+                    "unsupported-media-type",
+                    "Unsupported media type",
+                    "The Content-Type header holds bytes that are not text.",
+                )
+            } else {
+                Problem::new(
+                    400,
+                    "invalid-header",
+                    "Invalid header",
+                    format!(
+                        "The header {} holds bytes that are not UTF-8 text.",
+                        quote(name.as_str())
+                    ),
+                )
+            });
+        };
+        // Repeated headers reach a function as one, comma-joined, as API Gateway joins them.
+        let joined = match carried.get(name.as_str()).and_then(serde_json::Value::as_str) {
+            Some(before) => format!("{before},{text}"),
+            None => text.to_string(),
+        };
+        carried.insert(name.as_str().to_string(), json!(joined));
+    }
+    Ok(carried)
+}
+
 /// The API Gateway HTTP API (payload 2.0) event for a request, as the JWT authorizer passes it on.
 pub fn api_gateway_event(
     route: &Route,
     parts: &http::request::Parts,
+    headers: serde_json::Map<String, serde_json::Value>,
     body: &[u8],
     parameters: &[(String, String)],
     claims: Option<&DevClaims>,
     number: u64,
 ) -> serde_json::Value {
-    let mut headers = serde_json::Map::new();
-    for (name, value) in &parts.headers {
-        if let Ok(value) = value.to_str() {
-            headers.insert(name.as_str().to_string(), json!(value));
-        }
-    }
     let now = chrono::Utc::now();
     let (body, encoded) = match std::str::from_utf8(body) {
         Ok("") => (serde_json::Value::Null, false),

@@ -2,6 +2,7 @@
 
 use lambda_http::{Body, Request, RequestExt, Response};
 use shared::http::{self, MAX_JSON_BODY};
+use shared::kernel::ident::Identifier;
 use shared::service::{ServiceError, Services};
 
 shared::routes! {
@@ -41,7 +42,7 @@ async fn route(services: &Services, request: &Request) -> Result<Response<Body>,
     match route {
         Some(Route::Cities) => return Ok(http::json(200, &services.truck_cities().await?)),
         Some(Route::CityRules) => {
-            let city = http::path_parameter(request, "city")?;
+            let city = http::path_parameter(request, "city", Identifier::City)?;
             return Ok(http::json(200, &services.truck_city_rules(&city).await?));
         }
         _ => {}
@@ -60,19 +61,19 @@ async fn route(services: &Services, request: &Request) -> Result<Response<Body>,
             ))
         }
         Some(Route::Read) => {
-            let id = http::path_parameter(request, "id")?;
+            let id = http::path_parameter(request, "id", Identifier::PassSerial)?;
             Ok(http::json(200, &services.truck_pass(&caller, &id).await?))
         }
         Some(Route::Withdraw) => {
-            let id = http::path_parameter(request, "id")?;
+            let id = http::path_parameter(request, "id", Identifier::PassSerial)?;
             Ok(http::json(200, &services.withdraw_pass(&caller, &id).await?))
         }
         Some(Route::Code) => {
-            let id = http::path_parameter(request, "id")?;
+            let id = http::path_parameter(request, "id", Identifier::PassSerial)?;
             Ok(http::json(200, &services.pass_code(&caller, &id).await?))
         }
         Some(Route::Checks) => {
-            let id = http::path_parameter(request, "id")?;
+            let id = http::path_parameter(request, "id", Identifier::PassSerial)?;
             Ok(http::json(
                 200,
                 &serde_json::json!({ "checks": services.pass_checks(&caller, &id).await? }),
@@ -83,7 +84,7 @@ async fn route(services: &Services, request: &Request) -> Result<Response<Body>,
             Ok(http::json(200, &services.pass_review_queue(&caller, query).await?))
         }
         Some(Route::Decide) => {
-            let id = http::path_parameter(request, "id")?;
+            let id = http::path_parameter(request, "id", Identifier::PassSerial)?;
             let decision = http::read_json(request, MAX_JSON_BODY)?;
             Ok(http::json(200, &services.decide_pass(&caller, &id, decision).await?))
         }

@@ -2,6 +2,7 @@
 
 use lambda_http::{Body, Request, Response};
 use shared::http::{self, MAX_JSON_BODY};
+use shared::kernel::ident::Identifier;
 use shared::service::{ServiceError, Services};
 
 shared::routes! {
@@ -19,7 +20,7 @@ async fn route(services: &Services, request: &Request) -> Result<Response<Body>,
     let caller = http::caller(request)?;
     match Route::of(&http::route_key(request)) {
         Some(Route::RequestUpload) => {
-            let id = http::path_parameter(request, "id")?;
+            let id = http::path_parameter(request, "id", Identifier::Application)?;
             let body = http::read_json(request, MAX_JSON_BODY)?;
             Ok(http::json(
                 201,

@@ -31,10 +31,18 @@ pub struct Switch {
 }
 
 /// `PUT /admin/rollout/...`, `PUT /admin/truck/rollout/...`: `"now"`, an RFC 3339 time, or null to switch off.
+/// `goLiveAt` is required: switching off is an explicit `null`, never an empty body (`{}` once switched a wave off).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SwitchRequest {
+    #[serde(deserialize_with = "present_or_null")]
     pub go_live_at: Option<String>,
+}
+
+/// A field that must be present, and may be `null`: with `deserialize_with`, serde no longer reads a missing
+/// `Option` as `None` but refuses it ("missing field").
+fn present_or_null<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
+    Option::<String>::deserialize(deserializer)
 }
 
 impl SwitchRequest {
@@ -47,12 +55,26 @@ impl SwitchRequest {
                 DateTime::parse_from_rfc3339(text)
                     .map_err(|_| {
                         InvalidInput::new(format!(
-                            "goLiveAt must be \"now\", an RFC 3339 time such as 2026-12-01T00:00:00+08:00, or null; got {text:?}."
+                            "goLiveAt must be \"now\", an RFC 3339 time such as 2026-12-01T00:00:00+08:00, or null; got {}.",
+                            crate::problem::quote(text)
                         ))
                     })?
                     .with_timezone(&Utc),
             ),
         };
         Ok(Switch { go_live_at })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn switching_off_is_an_explicit_null() {
+        let off: SwitchRequest = serde_json::from_str(r#"{"goLiveAt":null}"#).expect("null switches off");
+        assert_eq!(off.go_live_at, None);
+        let missing = serde_json::from_str::<SwitchRequest>("{}").expect_err("goLiveAt is required");
+        assert!(missing.to_string().contains("missing field `goLiveAt`"), "{missing}");
     }
 }

@@ -15,6 +15,7 @@ pub mod register;
 pub mod reviews;
 pub mod status_lists;
 pub mod verification;
+pub mod views;
 
 use crate::adapters::Records;
 use crate::applications::photo::PhotoRules;

@@ -1,4 +1,4 @@
-//! Times of day, written "HH:MM" (seconds optional), and the daily periods built of them: a city's
+//! Times of day, written "HH:MM" exactly (no seconds, no single-digit hours), and the daily periods built of them: a city's
 //! restricted hours and a pass's time windows. The end of a period may be written "24:00", the end of
 //! the day, which is held as 00:00: a period ends where it starts only when it is the whole day.
 
@@ -17,11 +17,22 @@ pub fn format(time: NaiveTime, is_end: bool) -> String {
 }
 
 fn parse(text: &str, is_end: bool) -> Result<NaiveTime, String> {
-    if is_end && (text == "24:00" || text == "24:00:00") {
+    if is_end && text == "24:00" {
         return Ok(NaiveTime::MIN);
     }
-    text.parse::<NaiveTime>()
-        .map_err(|e| format!("{text:?} is not a time of day (HH:MM): {e}"))
+    // Exactly five characters, so that chrono's lenient fields cannot take `9:00`, seconds or fractions.
+    let parsed = if text.len() == 5 {
+        NaiveTime::parse_from_str(text, "%H:%M").ok()
+    } else {
+        None
+    };
+    parsed.ok_or_else(|| {
+        format!(
+            "{} is not a time of day written HH:MM, 00:00 to 23:59{}",
+            crate::problem::quote(text),
+            if is_end { " (or 24:00, the end of the day)" } else { "" }
+        )
+    })
 }
 
 pub mod start {

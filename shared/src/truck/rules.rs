@@ -6,8 +6,10 @@ use super::vehicle::{EmissionStandard, VehicleType};
 use crate::kernel::calendar::WorkingCalendar;
 use crate::kernel::caller::Actor;
 use crate::kernel::golive::Availability;
+use crate::kernel::ident::Identifier;
 use crate::kernel::input::FieldError;
 use crate::kernel::time::local_offset;
+use crate::problem::{quote, shorten};
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
@@ -131,8 +133,11 @@ impl CityTruckRules {
     pub fn problems(&self) -> Vec<FieldError> {
         let mut problems = Vec::new();
         let mut problem = |field: &'static str, message: String| problems.push(FieldError { field, message });
-        if self.city.len() != 6 || !self.city.chars().all(|c| c.is_ascii_digit()) {
-            problem("city", format!("{:?} is not a six-digit division code", self.city));
+        if !Identifier::City.accepts(&self.city) {
+            problem(
+                "city",
+                format!("{} is not a six-digit division code", quote(&self.city)),
+            );
         }
         if self.name.trim().is_empty() {
             problem("name", "must not be empty".into());
@@ -145,11 +150,17 @@ impl CityTruckRules {
         }
         let mut zone_ids = BTreeSet::new();
         for zone in &self.zones {
-            if zone.id.trim().is_empty() || zone.name.trim().is_empty() {
+            if zone.name.trim().is_empty() {
                 problem("zones", "every zone has an id and a name".into());
             }
+            if !Identifier::Zone.accepts(&zone.id) {
+                problem(
+                    "zones",
+                    format!("zone id {} is not {}", quote(&zone.id), Identifier::Zone.pattern()),
+                );
+            }
             if !zone_ids.insert(zone.id.as_str()) {
-                problem("zones", format!("zone id {:?} is used twice", zone.id));
+                problem("zones", format!("zone id {} is used twice", quote(&zone.id)));
             }
         }
         for restriction in &self.restricted_hours {
@@ -172,14 +183,30 @@ impl CityTruckRules {
         }
         let mut type_ids = BTreeSet::new();
         for pass_type in &self.pass_types {
-            if pass_type.id.trim().is_empty() || pass_type.name.trim().is_empty() {
+            if pass_type.name.trim().is_empty() {
                 problem("passTypes", "every pass type has an id and a name".into());
             }
+            if !Identifier::Zone.accepts(&pass_type.id) {
+                problem(
+                    "passTypes",
+                    format!(
+                        "pass type id {} is not {}",
+                        quote(&pass_type.id),
+                        Identifier::Zone.pattern()
+                    ),
+                );
+            }
             if !type_ids.insert(pass_type.id.as_str()) {
-                problem("passTypes", format!("pass type id {:?} is used twice", pass_type.id));
+                problem(
+                    "passTypes",
+                    format!("pass type id {} is used twice", quote(&pass_type.id)),
+                );
             }
             if pass_type.max_days == 0 {
-                problem("passTypes", format!("pass type {:?} allows no days", pass_type.id));
+                problem(
+                    "passTypes",
+                    format!("pass type {} allows no days", quote(&pass_type.id)),
+                );
             }
         }
         problems
@@ -216,12 +243,12 @@ impl TruckRulebook {
             if !codes.insert(city.city.as_str()) {
                 problems.push(FieldError {
                     field: "cities",
-                    message: format!("city {} is listed twice", city.city),
+                    message: format!("city {} is listed twice", quote(&city.city)),
                 });
             }
             problems.extend(city.problems().into_iter().map(|p| FieldError {
                 field: p.field,
-                message: format!("{}: {}", city.city, p.message),
+                message: format!("{}: {}", shorten(&city.city, 16), p.message),
             }));
         }
         problems

@@ -572,12 +572,21 @@ fn times_read_and_write_as_clock_times() {
         serde_json::to_value(w).expect("json"),
         serde_json::json!({"from": "20:00", "to": "24:00"})
     );
-    let w: TimeWindow = serde_json::from_str(r#"{"from":"06:30:15","to":"07:00:00"}"#).expect("window");
-    assert_eq!(
-        serde_json::to_value(w).expect("json"),
-        serde_json::json!({"from": "06:30:15", "to": "07:00"})
-    );
-    assert!(serde_json::from_str::<TimeWindow>(r#"{"from":"24:00","to":"06:00"}"#).is_err());
+    // HH:MM exactly: no seconds, fractions, leap seconds or single-digit hours; 24:00 only as an end.
+    for (from, to) in [
+        ("06:30:15", "07:00"),
+        ("06:30", "07:00:00"),
+        ("23:59:60", "24:00"),
+        ("9:00", "10:00"),
+        ("09:00:00.999999999", "10:00"),
+        ("24:00", "06:00"),
+        ("06:00", "24:01"),
+        ("06:60", "07:00"),
+        ("０６:００", "07:00"),
+    ] {
+        let text = serde_json::json!({ "from": from, "to": to }).to_string();
+        assert!(serde_json::from_str::<TimeWindow>(&text).is_err(), "{text}");
+    }
     assert!(serde_json::from_str::<TimeWindow>(r#"{"from":"6 am","to":"07:00"}"#).is_err());
     let pass = active_pass();
     let json = serde_json::to_string(&pass).expect("json");
