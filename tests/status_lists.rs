@@ -520,13 +520,7 @@ async fn the_job_signs_only_what_changed_or_nears_its_end(fx: Fixture) {
 
 async fn an_unknown_list_is_a_404_problem(fx: Fixture) {
     let h = &fx.h;
-    for id in [
-        LISTS.to_string(),
-        "007".into(),
-        "-1".into(),
-        "list".into(),
-        "99999999999".into(),
-    ] {
+    for id in [LISTS.to_string(), "007".into(), "9999999999".into()] {
         let (status, content_type, _, body) = fetch(h, &id).await;
         assert_eq!(
             (status, content_type.as_str()),
@@ -539,6 +533,17 @@ async fn an_unknown_list_is_a_404_problem(fx: Fixture) {
             problem["detail"].as_str().is_some_and(|d| d.contains("status list")),
             "{problem}"
         );
+    }
+    // Not a list's name at all: the input rules refuse it before any lookup.
+    for id in ["-1", "list", "99999999999", "../trust"] {
+        let (status, content_type, _, body) = fetch(h, id).await;
+        assert_eq!(
+            (status, content_type.as_str()),
+            (400, "application/problem+json"),
+            "{id}"
+        );
+        let problem: Value = serde_json::from_slice(&body).expect("problem");
+        assert_eq!(problem["type"], "urn:edl:problem:invalid-request", "{problem}");
     }
     // A configured list before the job first published it: unavailable, retry.
     let (status, _, _, _) = fetch(h, "0").await;

@@ -40,7 +40,11 @@ async fn route(services: &Services, request: &Request) -> Result<Response<Body>,
         // Public and cacheable: the revocation status list an offline verifier reads, as the job stored it.
         Some(Route::StatusList) => {
             let served = services
-                .status_list_token(&http::path_parameter(request, "id")?)
+                .status_list_token(&http::path_parameter(
+                    request,
+                    "id",
+                    shared::kernel::ident::Identifier::StatusList,
+                )?)
                 .await?;
             let mut response = http::binary(200, shared::credential::status_list::TOKEN_TYPE, served.token);
             if let Ok(value) = format!("public, max-age={}", served.max_age).parse() {
