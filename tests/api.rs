@@ -511,7 +511,14 @@ async fn forged_foreign_and_expired_liveness_sessions(h: Harness) {
     }
     let read = get(&h, holder(ZHANG_WEI), &id).await;
     assert_eq!(read.body["state"], "awaiting_liveness");
-    assert_eq!(read.body["version"], 1, "nothing written");
+    let stored = h
+        .services
+        .records
+        .application(&id)
+        .await
+        .expect("read")
+        .expect("stored");
+    assert_eq!(stored.version, 1, "nothing written");
 }
 
 async fn import_change_and_their_bad_input(h: Harness) {

@@ -106,6 +106,8 @@ async fn record_licence(
         refreshes: 0,
         portrait_key: None,
         issuer_signed: String::new(),
+        status_entry: None,
+        retired_entries: Vec::new(),
         status: EdlStatus::Active,
         version: 1,
     };
@@ -134,7 +136,7 @@ fn awaiting_review(id: &str, licence: &str, submitted: DateTime<Utc>, due: DateT
         .request_upload(
             PendingUpload {
                 upload_id: upload.clone(),
-                key: format!("photos/{id}/{upload}"),
+                key: format!("checked/{id}/{upload}.jpg"),
                 content_type: ImageType::Jpeg,
                 source: PhotoSource::Camera,
                 requested_at: submitted,
@@ -156,6 +158,7 @@ fn awaiting_review(id: &str, licence: &str, submitted: DateTime<Utc>, due: DateT
                 width: 360,
                 height: 480,
                 checks: Vec::new(),
+                upload_sha256: None,
             },
             &holder_actor(licence),
         )

@@ -807,19 +807,38 @@ async fn the_largest_accepted_photo_is_issued_within_the_record_budget() {
     assert!(size < RECORD_BUDGET, "the EDL# item is {size} bytes");
 }
 
-/// Issue 15 item 6: the photo approved is the one checked and the portrait signed is the one approved; an
-/// object replaced in S3 in between is refused, and nothing is issued from it.
+/// Issue 15 item 6: the photo approved is the clean copy the checks made and the portrait signed is the one
+/// approved. The upload replaced after the checks changes nothing (it is not read again); a clean copy or a
+/// portrait replaced in S3 (by a role that may write there) is refused, and nothing is issued from it.
 #[tokio::test]
 async fn a_photo_replaced_after_its_checks_or_its_approval_is_not_issued() {
     let (h, _, _) = ministack_harness().await;
     let rules = h.services.photo_rules.clone();
     let checked = images::id_photo_jpeg_variant(360, 480, 31);
     let other = images::id_photo_jpeg_variant(360, 480, 32);
+    let clean_of = |bytes: &[u8]| {
+        shared::applications::photo::check_and_clean(
+            bytes,
+            shared::applications::photo::ImageType::Jpeg,
+            h.services.today(),
+            &rules,
+        )
+        .expect("passes")
+        .clean
+    };
+    let (clean, other_clean) = (clean_of(&checked), clean_of(&other));
     let store = h.services.photos.clone().expect("photo store");
     let (id, key) = uploaded(&h, &checked).await;
+    let clean_key = shared::service::photos::checked_photo_key(&id, &clean.sha256);
+    assert_eq!(store.read(&clean_key, 10_000_000).await.expect("kept"), clean.jpeg);
 
-    // Replaced after the checks: the reviewer cannot approve it.
+    // The upload replaced after the checks: not read again.
     store.put_portrait(&key, &other).await.expect("replaced");
+    // The clean copy replaced: the reviewer cannot approve it.
+    store
+        .put_portrait(&clean_key, &other_clean.jpeg)
+        .await
+        .expect("replaced");
     let refused = decide(&h, &id).await;
     assert_eq!(
         (refused.status, refused.problem()),
@@ -833,12 +852,20 @@ async fn a_photo_replaced_after_its_checks_or_its_approval_is_not_issued() {
     .await;
     assert_eq!(app.body["state"], "awaiting_review");
 
-    // Put back, it is approved, and the portrait is the checked photo normalised.
-    store.put_portrait(&key, &checked).await.expect("restored");
+    // Put back, it is approved, and the portrait is the clean copy normalised (the upload still is the other
+    // photo).
+    store.put_portrait(&clean_key, &clean.jpeg).await.expect("restored");
     let approved = decide(&h, &id).await;
     assert_eq!(approved.status, 200, "{approved:?}");
-    let expected = shared::applications::portrait::normalise(&checked, &rules).expect("normalised");
-    let portrait_key = approved.body["portraitKey"].as_str().expect("portrait key").to_string();
+    let expected = shared::applications::portrait::normalise(&clean.jpeg, &rules).expect("normalised");
+    let portrait_key = h
+        .services
+        .records
+        .application(&id)
+        .await
+        .expect("read")
+        .and_then(|a| a.portrait_key)
+        .expect("portrait key");
     assert_eq!(
         store.read(&portrait_key, rules.max_bytes).await.expect("kept"),
         expected.jpeg

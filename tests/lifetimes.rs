@@ -845,10 +845,13 @@ async fn the_local_server_moves_its_clock_and_runs_the_scheduled_jobs() {
 
     let (status, clock) = send("GET", "/_dev/clock", None, serde_json::Value::Null).await;
     assert_eq!((status, clock["offsetSeconds"].as_i64()), (200, Some(0)), "{clock}");
-    // Three weeks on, the scheduled refresh re-signs the document of the same licence.
-    let (status, clock) = send("POST", "/_dev/clock", None, json!({ "advance": "21d" })).await;
+    // Twenty days on, the scheduled refresh re-signs the document of the same licence. Not
+    // further: the document's end was drawn 23 to 30 days after issue, so it came due 13 to 20
+    // days after issue, and a run reads back only REFRESH_LOOKBACK_DAYS (7) local days; at 21
+    // days a document drawn near 23 days could lie one local day before the run's oldest bucket.
+    let (status, clock) = send("POST", "/_dev/clock", None, json!({ "advance": "20d" })).await;
     assert_eq!(status, 200, "{clock}");
-    assert!(clock["offsetSeconds"].as_i64().expect("offset") >= 21 * 86_400);
+    assert!(clock["offsetSeconds"].as_i64().expect("offset") >= 20 * 86_400);
     let (status, run) = send("POST", "/_dev/jobs/refresh", None, serde_json::Value::Null).await;
     assert_eq!((status, run["refresh"]["refreshed"].as_u64()), (200, Some(1)), "{run}");
     let t = token(&api);
@@ -856,6 +859,22 @@ async fn the_local_server_moves_its_clock_and_runs_the_scheduled_jobs() {
     assert_eq!(second["serial"], first["serial"]);
     let second_end: DateTime<Utc> = serde_json::from_value(second["documentValidUntil"].clone()).expect("end");
     assert!(second_end > first_end, "{second}");
+    // The status lists, published at start: three weeks on every token nears its end, and the job signs them
+    // all again; the document names one of them, served at the public route.
+    let (status, lists) = send("POST", "/_dev/jobs/status-lists", None, serde_json::Value::Null).await;
+    assert_eq!(
+        (status, lists["published"].as_u64()),
+        (200, Some(u64::from(edl_local_api::LOCAL_STATUS_LISTS))),
+        "{lists}"
+    );
+    let list = second["statusList"]["uri"]
+        .as_str()
+        .expect("the document's status list");
+    let path = list
+        .strip_prefix("http://127.0.0.1:9")
+        .expect("the local server's own list");
+    let (status, _) = send("GET", path, None, serde_json::Value::Null).await;
+    assert_eq!(status, 200, "{path}");
     // 400 days on the only signer has ended: the refresh leaves documents be, the key check says
     // so, and GET /licence is a 503 problem until the operator adds the next signer.
     let (status, _) = send("POST", "/_dev/clock", None, json!({ "advance": "400d" })).await;

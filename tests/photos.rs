@@ -65,6 +65,17 @@ async fn application(h: &Harness, holder_id: &str, id: &str) -> Value {
     .body
 }
 
+/// The stored application's version, which every write increments (the holder's view does not show it).
+async fn version(h: &Harness, id: &str) -> u64 {
+    h.services
+        .records
+        .application(id)
+        .await
+        .expect("read")
+        .expect("the application")
+        .version
+}
+
 /// Uploads through the embedded store's link as the app would, then runs the checks.
 async fn upload_embedded(h: &Harness, holder_id: &str, id: &str, declared: &str, bytes: &[u8]) -> PhotoOutcome {
     let offer = ask_upload(h, holder_id, id, declared).await;
@@ -131,6 +142,45 @@ async fn every_automatic_check_with_real_images() {
             ),
             "capture-date",
         ),
+        // Issue 15 item 6: hostile files the decoders alone would take.
+        (
+            "PNG with a wrong checksum",
+            "image/png",
+            images::png_with_bad_crc(&images::id_photo_png(360, 480)),
+            "structure",
+        ),
+        (
+            "JPEG carrying a web page",
+            "image/jpeg",
+            [
+                images::id_photo_jpeg(360, 480),
+                b"<html><script>alert(1)</script></html>".to_vec(),
+            ]
+            .concat(),
+            "structure",
+        ),
+        (
+            "PNG carrying a ZIP archive",
+            "image/png",
+            [
+                images::id_photo_png(360, 480),
+                b"PK\x03\x04\x14\x00payload.exePK\x05\x06".to_vec(),
+            ]
+            .concat(),
+            "structure",
+        ),
+        (
+            "dated 9999-12-31",
+            "image/jpeg",
+            images::with_exif_capture_text(&images::id_photo_jpeg(360, 480), "9999:12:31 23:59:59"),
+            "capture-date",
+        ),
+        (
+            "dated at second 60",
+            "image/jpeg",
+            images::with_exif_capture_text(&images::id_photo_jpeg(360, 480), "2026:06:30 23:59:60"),
+            "capture-date",
+        ),
     ];
     for (what, declared, bytes, code) in cases {
         let outcome = upload_embedded(&h, LI_NA, &id, declared, &bytes).await;
@@ -156,10 +206,29 @@ async fn every_automatic_check_with_real_images() {
         "a passing upload clears the last refusal"
     );
     // The same object's event again changes nothing.
-    let key = app["photo"]["key"].as_str().expect("key").to_string();
-    let again = h.services.photo_arrived(&key).await.expect("again");
+    let upload = app["photo"]["uploadId"].as_str().expect("upload id");
+    let written = version(&h, &id).await;
+    let again = h
+        .services
+        .photo_arrived(&format!("photos/{id}/{upload}"))
+        .await
+        .expect("again");
     assert!(matches!(again, PhotoOutcome::Ignored { .. }), "{again:?}");
-    assert_eq!(application(&h, LI_NA, &id).await["version"], app["version"]);
+    assert_eq!(version(&h, &id).await, written);
+    // Issue 15 item 5: the holder's view shows none of the record's internals.
+    for internal in [
+        "version",
+        "holderId",
+        "deviceKey",
+        "portraitKey",
+        "portraitSha256",
+        "openedBy",
+    ] {
+        assert!(app.get(internal).is_none(), "{internal} in {app}");
+    }
+    for internal in ["key", "sha256", "uploadSha256"] {
+        assert!(app["photo"].get(internal).is_none(), "photo.{internal} in {app}");
+    }
 }
 
 #[tokio::test]
@@ -319,8 +388,10 @@ async fn presigned_upload_to_s3_checked_reviewed_and_kept() {
     .await;
     assert_eq!(item.status, 200, "{item:?}");
     assert_eq!(item.body["holder"]["name"], "李娜");
+    // The link opens the clean copy the checks made, not the upload.
+    let clean = clean_copy_of(&h, &photo);
     let (status, shown) = get_bytes(item.body["photoUrl"].as_str().expect("link")).await;
-    assert_eq!((status, shown == photo), (200, true));
+    assert_eq!((status, shown == clean.jpeg), (200, true));
     let approved = call(
         &h.services,
         json_request(
@@ -333,21 +404,184 @@ async fn presigned_upload_to_s3_checked_reviewed_and_kept() {
     .await;
     assert_eq!(approved.status, 200, "{approved:?}");
     assert_eq!(approved.body["state"], "approved");
-    let portrait = approved.body["portraitKey"].as_str().expect("portrait").to_string();
+    let stored = h
+        .services
+        .records
+        .application(&id)
+        .await
+        .expect("read")
+        .expect("stored");
+    let portrait = stored.portrait_key.clone().expect("portrait");
     assert!(portrait.starts_with(&format!("portraits/{LI_NA}/")));
-    // Kept as the portrait the licence will carry: the checked photo's pixels, re-encoded, bound by digest.
-    let expected = shared::applications::portrait::normalise(&photo, &h.services.photo_rules).expect("normalised");
+    // Kept as the portrait the licence will carry: the clean copy's pixels, re-encoded, bound by digest.
+    let expected = shared::applications::portrait::normalise(&clean.jpeg, &h.services.photo_rules).expect("normalised");
     assert_eq!(
         store.read(&portrait, 10_000_000).await.expect("portrait kept"),
         expected.jpeg
     );
-    assert_eq!(approved.body["portraitSha256"], json!(expected.sha256));
+    assert_eq!(stored.portrait_sha256, Some(expected.sha256.clone()));
+    assert!(approved.body.get("portraitKey").is_none(), "{approved:?}");
     assert_eq!(
         store.read(&key, 10_000_000).await.expect("the upload stays as sent"),
         photo
     );
     let empty = call(&h.services, request("GET /reviews", &[], reviewer(), None, None)).await;
     assert_eq!(empty.body["items"], json!([]));
+}
+
+/// The clean copy the automatic checks make of `bytes` (issue 15 item 6).
+fn clean_copy_of(h: &Harness, bytes: &[u8]) -> shared::applications::portrait::CleanCopy {
+    shared::applications::photo::check_and_clean(bytes, ImageType::Jpeg, h.services.today(), &h.services.photo_rules)
+        .expect("passes the checks")
+        .clean
+}
+
+/// Issue 15 item 6, "the photo swap after the checks refused": the form stays usable for its five minutes,
+/// and S3 (ministack enforcing the real POST policy) takes a second file with it. The second event is
+/// ignored, since the application no longer waits for that upload, and the reviewer's link, the approval's
+/// portrait and the signed licence are all made of the clean copy of the first file.
+async fn a_second_upload_with_the_same_form_changes_nothing(mut h: Harness, send: impl AsyncSend) {
+    let signer = shared::crypto::LocalSigner::new();
+    signer.generate("iaca");
+    signer.generate("ds");
+    h.services.signer = Some(Arc::new(signer));
+    let authority = shared::service::keys::Authority::default();
+    h.services.install_iaca(&authority, "iaca").await.expect("IACA");
+    h.services.add_document_signer(&authority, "ds").await.expect("DS");
+    let h = &h;
+    let id = open_new_photo(h, LI_NA).await;
+    let offer = ask_upload(h, LI_NA, &id, "image/jpeg").await;
+    assert_eq!(offer.status, 201, "{offer:?}");
+    let key = offer.body["key"].as_str().expect("key").to_string();
+    let first = images::id_photo_jpeg_variant(360, 480, 41);
+    let second = images::id_photo_jpeg_variant(360, 480, 42);
+    send.send(h, &offer.body, &first)
+        .await
+        .expect("the first upload is stored");
+    let checked = h.services.photo_arrived(&key).await.expect("checked");
+    assert!(matches!(checked, PhotoOutcome::Queued { .. }), "{checked:?}");
+
+    // The same form again, within its five minutes: the store takes the file...
+    send.send(h, &offer.body, &second)
+        .await
+        .expect("the store accepts the form again");
+    let store = h.services.photos.as_ref().expect("photo store");
+    assert_eq!(store.read(&key, 10_000_000).await.expect("replaced"), second);
+    // ...but its event is refused, and nothing about the application changes.
+    let before = application(h, LI_NA, &id).await;
+    let again = h.services.photo_arrived(&key).await.expect("handled");
+    assert!(
+        matches!(&again, PhotoOutcome::Ignored { reason, .. } if reason.contains("not waiting")),
+        "{again:?}"
+    );
+    assert_eq!(application(h, LI_NA, &id).await, before);
+
+    // The reviewer sees the first photo's clean copy.
+    let clean = clean_copy_of(h, &first);
+    assert_ne!(clean.jpeg, clean_copy_of(h, &second).jpeg);
+    let item = call(
+        &h.services,
+        request("GET /reviews/{id}", &[("id", &id)], reviewer(), None, None),
+    )
+    .await;
+    assert_eq!(item.status, 200, "{item:?}");
+    let link = item.body["photoUrl"].as_str().expect("link");
+    assert_eq!(send.view(h, link).await, clean.jpeg);
+
+    // Approved: the portrait is made of the first photo's clean copy, and so is the signed licence.
+    let approved = decide(h, &id, reviewer(), json!({ "verdict": "approve" })).await;
+    assert_eq!(approved.status, 200, "{approved:?}");
+    let expected = shared::applications::portrait::normalise(&clean.jpeg, &h.services.photo_rules).expect("portrait");
+    let shared::service::issuance::IssueOutcome::Issued { serial } = h.services.issue(&id).await.expect("issued")
+    else {
+        panic!("issued once")
+    };
+    let signed = licence(h, &serial).await;
+    let document = base64::engine::Engine::decode(&base64::engine::general_purpose::STANDARD, &signed.issuer_signed)
+        .expect("base64");
+    assert_eq!(
+        shared::credential::mdoc::portrait_of(&document).expect("a portrait"),
+        expected.jpeg
+    );
+}
+
+/// How a test sends a file with an upload offer, and opens a view link, on one photo store.
+trait AsyncSend {
+    async fn send(&self, h: &Harness, offer: &Value, file: &[u8]) -> Result<(), String>;
+    async fn view(&self, h: &Harness, link: &str) -> Vec<u8>;
+}
+
+/// The presigned POST form to ministack's S3, with a plain HTTP client.
+struct ToS3;
+
+impl AsyncSend for ToS3 {
+    async fn send(&self, _: &Harness, offer: &Value, file: &[u8]) -> Result<(), String> {
+        let url = offer["upload"]["url"].as_str().expect("url");
+        let fields = offer["upload"]["fields"].as_object().expect("fields");
+        let (status, answer) = post_form(url, fields, file, "image/jpeg").await;
+        (200..300)
+            .contains(&status)
+            .then_some(())
+            .ok_or(format!("{status} {answer}"))
+    }
+
+    async fn view(&self, _: &Harness, link: &str) -> Vec<u8> {
+        let (status, bytes) = get_bytes(link).await;
+        assert_eq!(status, 200, "the view link works");
+        bytes
+    }
+}
+
+/// The embedded store's signed PUT link, as the local server takes it.
+struct ToEmbedded;
+
+impl AsyncSend for ToEmbedded {
+    async fn send(&self, h: &Harness, offer: &Value, file: &[u8]) -> Result<(), String> {
+        let url = offer["upload"]["url"].as_str().expect("url");
+        let token = url.rsplit('/').next().expect("token");
+        let photos = h.embedded_photos.as_ref().expect("embedded photo store");
+        photos
+            .accept_upload(token, Some("image/jpeg"), file, h.services.now())
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+
+    async fn view(&self, h: &Harness, link: &str) -> Vec<u8> {
+        let token = link.rsplit('/').next().expect("token");
+        let photos = h.embedded_photos.as_ref().expect("embedded photo store");
+        photos.view(token, h.services.now()).expect("the view link works").1
+    }
+}
+
+#[tokio::test]
+async fn a_second_upload_with_the_same_form_changes_nothing_on_s3() {
+    a_second_upload_with_the_same_form_changes_nothing(aws_harness().await, ToS3).await;
+}
+
+#[tokio::test]
+async fn a_second_upload_with_the_same_form_changes_nothing_on_embedded() {
+    a_second_upload_with_the_same_form_changes_nothing(embedded_harness().await, ToEmbedded).await;
+}
+
+/// A clean copy is written once: its key names its digest, so a second write under it (a retried event) leaves
+/// the first bytes in place, on S3 (a conditional `If-None-Match` write) as in the embedded store.
+#[tokio::test]
+async fn a_clean_copy_is_written_once() {
+    let s3: Arc<dyn PhotoStore> = Arc::new(edl_tests::s3_photos().await);
+    let embedded = embedded_harness().await.services.photos.expect("photo store");
+    for store in [s3, embedded] {
+        let key = format!("checked/app-{}/copy.jpg", uuid::Uuid::new_v4().simple());
+        let (first, second) = (
+            images::id_photo_jpeg(360, 480),
+            images::id_photo_jpeg_variant(360, 480, 5),
+        );
+        store.put_checked(&key, &first).await.expect("written");
+        store
+            .put_checked(&key, &second)
+            .await
+            .expect("an existing copy is not an error");
+        assert_eq!(store.read(&key, 10_000_000).await.expect("kept"), first);
+    }
 }
 
 #[tokio::test]
@@ -622,7 +856,7 @@ async fn bad_photo_and_review_input(h: Harness) {
     )
     .await;
     assert_eq!((oversized.status, oversized.problem()), (413, "payload-too-large"));
-    let version = application(&h, LI_NA, &id).await["version"].clone();
+    let before = version(&h, &id).await;
     // A closed application takes no upload.
     call(
         &h.services,
@@ -631,17 +865,13 @@ async fn bad_photo_and_review_input(h: Harness) {
     .await;
     let closed = ask_upload(&h, LI_NA, &id, "image/jpeg").await;
     assert_eq!((closed.status, closed.problem()), (409, "illegal-transition"));
-    assert_eq!(
-        application(&h, LI_NA, &id).await["version"].as_u64(),
-        version.as_u64().map(|v| v + 1),
-        "only the withdrawal wrote"
-    );
+    assert_eq!(version(&h, &id).await, before + 1, "only the withdrawal wrote");
 
     let id = queued(&h, ZHANG_WEI, 4).await;
     let decide = |who: Option<Value>, body: Value| {
         json_request("POST /reviews/{id}/decision", &[("id", id.as_str())], who, &body)
     };
-    let before = application(&h, ZHANG_WEI, &id).await["version"].clone();
+    let before = version(&h, &id).await;
     for (who, body, status, slug) in [
         (holder(ZHANG_WEI), json!({ "verdict": "approve" }), 403, "forbidden"),
         (
@@ -669,11 +899,7 @@ async fn bad_photo_and_review_input(h: Harness) {
         let answer = call(&h.services, decide(who, body.clone())).await;
         assert_eq!((answer.status, answer.problem()), (status, slug), "{body}");
     }
-    assert_eq!(
-        application(&h, ZHANG_WEI, &id).await["version"],
-        before,
-        "nothing changed"
-    );
+    assert_eq!(version(&h, &id).await, before, "nothing changed");
     let unknown = call(
         &h.services,
         json_request(

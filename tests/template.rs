@@ -77,6 +77,7 @@ fn no_scan_no_wildcards_and_each_function_only_what_it_uses() {
             let arn = resource["Fn::Sub"].as_str().unwrap_or("");
             assert!(
                 arn.contains(":s3:::edl-photos-${AWS::AccountId}-${AWS::Region}/photos/*")
+                    || arn.contains(":s3:::edl-photos-${AWS::AccountId}-${AWS::Region}/checked/*")
                     || arn.contains(":s3:::edl-photos-${AWS::AccountId}-${AWS::Region}/portraits/*")
                     || arn.contains(":s3:::edl-photos-${AWS::AccountId}-${AWS::Region}/register/*"),
                 "{role}: {action} only on the photo bucket's prefixes: {resource}"
@@ -129,19 +130,33 @@ fn no_scan_no_wildcards_and_each_function_only_what_it_uses() {
         )),
         "pass: {pass:?}"
     );
-    // Only the upload function may write uploads; only review keeps portraits; only the register import
-    // keeps the register's photos on file.
+    // Only the upload function may write uploads; only the checks write clean copies; only review keeps
+    // portraits; only the register import keeps the register's photos on file.
     for (role, action, resource) in &statements {
+        let arn = resource["Fn::Sub"].as_str().unwrap_or("");
         if action == "s3:PutObject" {
-            let arn = resource["Fn::Sub"].as_str().unwrap_or("");
             match role.as_str() {
                 "PhotoUploadFunctionRole" => assert!(arn.ends_with("/photos/*")),
+                "PhotoCheckFunctionRole" => assert!(arn.ends_with("/checked/*"), "{arn}"),
                 "ReviewFunctionRole" => assert!(arn.ends_with("/portraits/*")),
                 "AdminFunctionRole" => assert!(arn.ends_with("/register/*")),
                 other => panic!("{other} may not write to the photo bucket"),
             }
         }
+        // Issue 15 item 6: the upload is read by the checks alone; reviewers and the portrait see the clean
+        // copy, and issuance the portrait.
+        if action == "s3:GetObject" && arn.ends_with("/photos/*") {
+            assert_eq!(role, "PhotoCheckFunctionRole", "{role} reads uploads");
+        }
     }
+    let check_roles: Vec<&str> = statements
+        .iter()
+        .filter(|(_, action, resource)| {
+            action == "s3:GetObject" && resource["Fn::Sub"].as_str().unwrap_or("").ends_with("/checked/*")
+        })
+        .map(|(role, _, _)| role.as_str())
+        .collect();
+    assert_eq!(check_roles, ["ReviewFunctionRole"], "review opens the clean copies");
     // No role carries a KMS statement: the key policies name who may use each key.
     for (role, action, _) in &statements {
         assert!(
@@ -168,17 +183,19 @@ fn no_scan_no_wildcards_and_each_function_only_what_it_uses() {
             }
         }
     }
-    // The refresh writes only licences, and reads only its own index.
+    // The refresh writes only licences and status lists, and reads only its own index.
     for statement in
         as_list(&resources["RefreshFunctionRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"])
     {
         let actions = as_list(&statement["Action"]);
         if actions.iter().any(|a| a == "dynamodb:PutItem") {
-            assert_eq!(actions.len(), 1, "refresh: puts in a statement of their own");
-            assert_eq!(
-                statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"],
-                serde_json::json!(["EDL#*"]),
-                "refresh writes only electronic licences"
+            let keys = as_list(&statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]);
+            assert!(
+                keys.iter().all(|k| matches!(
+                    k.as_str(),
+                    Some("EDL#*" | "STATUSLIST#*" | "STATUSSLOT#*" | "STATUSTOKEN#*")
+                )),
+                "refresh writes only electronic licences and status lists: {keys:?}"
             );
         }
     }
@@ -187,7 +204,11 @@ fn no_scan_no_wildcards_and_each_function_only_what_it_uses() {
             assert!(
                 matches!(
                     action.as_str(),
-                    "dynamodb:GetItem" | "dynamodb:Query" | "dynamodb:PutItem" | "cloudwatch:PutMetricData"
+                    "dynamodb:GetItem"
+                        | "dynamodb:Query"
+                        | "dynamodb:PutItem"
+                        | "dynamodb:ConditionCheckItem"
+                        | "cloudwatch:PutMetricData"
                 ),
                 "refresh (no S3: it re-signs the portrait the current document carries): {action}"
             );
@@ -308,10 +329,10 @@ fn the_table_and_api_are_configured_for_production() {
     for (path, methods) in paths {
         for (method, operation) in methods.as_object().expect("methods") {
             operations += 1;
-            // Only the trust material and the cities' truck rules are public.
+            // Only the trust material, the status lists and the cities' truck rules are public.
             let expected = if matches!(
                 path.as_str(),
-                "/.well-known/edl/trust" | "/truck/cities" | "/truck/cities/{city}"
+                "/.well-known/edl/trust" | "/status-lists/{id}" | "/truck/cities" | "/truck/cities/{city}"
             ) {
                 serde_json::json!([{ "NONE": [] }])
             } else {
@@ -467,7 +488,15 @@ const PARTITIONS: &[(&str, &str, On, &[&str])] = &[
         "AdminFunctionRole",
         "dynamodb:GetItem",
         Table,
-        &["LICENCE#*", "HOLDER#*", "EDL#*", "ROLLOUT", "TRUCKRULES", "PASS#*"],
+        &[
+            "LICENCE#*",
+            "HOLDER#*",
+            "EDL#*",
+            "ROLLOUT",
+            "TRUCKRULES",
+            "PASS#*",
+            "STATUSLIST#*",
+        ],
     ),
     (
         "AdminFunctionRole",
@@ -489,6 +518,7 @@ const PARTITIONS: &[(&str, &str, On, &[&str])] = &[
             "PASS#*",
             "OWNER#*",
             "FLEET#*",
+            "STATUSLIST#*",
         ],
     ),
     ("AdminFunctionRole", "dynamodb:UpdateItem", Table, &["LICENCE#*"]),
@@ -505,30 +535,35 @@ const PARTITIONS: &[(&str, &str, On, &[&str])] = &[
         "ReviewFunctionRole",
         "dynamodb:GetItem",
         Table,
-        &["APP#*", "LICENCE#*", "HOLDER#*", "EDL#*"],
+        &["APP#*", "LICENCE#*", "HOLDER#*", "EDL#*", "STATUSLIST#*"],
     ),
-    ("ReviewFunctionRole", "dynamodb:PutItem", Table, &["APP#*", "EDL#*"]),
+    (
+        "ReviewFunctionRole",
+        "dynamodb:PutItem",
+        Table,
+        &["APP#*", "EDL#*", "STATUSLIST#*"],
+    ),
     ("ReviewFunctionRole", "dynamodb:DeleteItem", Table, &["OPENAPP#*"]),
     ("ReviewFunctionRole", "dynamodb:Query", QueueIndex, &["REVIEW"]),
     (
         "IssueFunctionRole",
         "dynamodb:GetItem",
         Table,
-        &["APP#*", "LICENCE#*", "HOLDER#*", "EDL#*"],
+        &["APP#*", "LICENCE#*", "HOLDER#*", "EDL#*", "STATUSLIST#*"],
     ),
     ("IssueFunctionRole", "dynamodb:Query", Table, &["TRUST"]),
     (
         "IssueFunctionRole",
         "dynamodb:PutItem",
         Table,
-        &["EDL#*", "APP#*", "HOLDER#*"],
+        &["EDL#*", "APP#*", "HOLDER#*", "STATUSLIST#*", "STATUSSLOT#*"],
     ),
     ("IssueFunctionRole", "dynamodb:DeleteItem", Table, &["OPENAPP#*"]),
     (
         "LicenceFunctionRole",
         "dynamodb:GetItem",
         Table,
-        &["HOLDER#*", "EDL#*", "LICENCE#*", "SHOWCODE#*", "APP#*"],
+        &["HOLDER#*", "EDL#*", "LICENCE#*", "SHOWCODE#*", "APP#*", "STATUSLIST#*"],
     ),
     (
         "LicenceFunctionRole",
@@ -541,13 +576,13 @@ const PARTITIONS: &[(&str, &str, On, &[&str])] = &[
         "LicenceFunctionRole",
         "dynamodb:PutItem",
         Table,
-        &["SHOWCODE#*", "EDL#*"],
+        &["SHOWCODE#*", "EDL#*", "STATUSLIST#*", "STATUSSLOT#*"],
     ),
     (
         "VerifyFunctionRole",
         "dynamodb:GetItem",
         Table,
-        &["EDL#*", "LICENCE#*", "PASS#*", "TRUCKRULES"],
+        &["EDL#*", "LICENCE#*", "PASS#*", "TRUCKRULES", "STATUSTOKEN#*"],
     ),
     ("VerifyFunctionRole", "dynamodb:Query", Table, &["TRUST", "LICENCE#*"]),
     // Audit items, and the verifiers' single-use nonces (kept when drawn, consumed by a conditional delete).
@@ -583,13 +618,21 @@ const PARTITIONS: &[(&str, &str, On, &[&str])] = &[
         "ExpireFunctionRole",
         "dynamodb:GetItem",
         Table,
-        &["APP#*", "EDL#*", "PASS#*"],
+        &["APP#*", "EDL#*", "PASS#*", "STATUSLIST#*"],
     ),
     (
         "ExpireFunctionRole",
         "dynamodb:PutItem",
         Table,
-        &["APP#*", "EDL#*", "PASS#*", "VEHICLE#*", "OWNER#*", "FLEET#*"],
+        &[
+            "APP#*",
+            "EDL#*",
+            "PASS#*",
+            "VEHICLE#*",
+            "OWNER#*",
+            "FLEET#*",
+            "STATUSLIST#*",
+        ],
     ),
     ("ExpireFunctionRole", "dynamodb:DeleteItem", Table, &["OPENAPP#*"]),
     (
@@ -606,11 +649,31 @@ const PARTITIONS: &[(&str, &str, On, &[&str])] = &[
         "RefreshFunctionRole",
         "dynamodb:GetItem",
         Table,
-        &["EDL#*", "LICENCE#*", "APP#*"],
+        &["EDL#*", "LICENCE#*", "APP#*", "STATUSLIST#*", "STATUSTOKEN#*"],
     ),
-    ("RefreshFunctionRole", "dynamodb:Query", Table, &["TRUST"]),
-    ("RefreshFunctionRole", "dynamodb:PutItem", Table, &["EDL#*"]),
+    (
+        "RefreshFunctionRole",
+        "dynamodb:Query",
+        Table,
+        &["TRUST", "STATUSLIST#*"],
+    ),
+    (
+        "RefreshFunctionRole",
+        "dynamodb:PutItem",
+        Table,
+        &["EDL#*", "STATUSLIST#*", "STATUSSLOT#*", "STATUSTOKEN#*"],
+    ),
     ("RefreshFunctionRole", "dynamodb:Query", RefreshIndex, &["REFRESH#*"]),
+    // Status lists (issue 12 item 3): every function that changes a licence's status flips its entries in the
+    // list's shards (a write guarded by a condition check of the licence's version); the functions that sign
+    // documents claim an entry for each; the refresh function's five-minute job reads the shards and keeps the
+    // signed tokens, which the verify function serves.
+    ("AdminFunctionRole", "dynamodb:ConditionCheckItem", Table, &["EDL#*"]),
+    ("ReviewFunctionRole", "dynamodb:ConditionCheckItem", Table, &["EDL#*"]),
+    ("IssueFunctionRole", "dynamodb:ConditionCheckItem", Table, &["EDL#*"]),
+    ("LicenceFunctionRole", "dynamodb:ConditionCheckItem", Table, &["EDL#*"]),
+    ("ExpireFunctionRole", "dynamodb:ConditionCheckItem", Table, &["EDL#*"]),
+    ("RefreshFunctionRole", "dynamodb:ConditionCheckItem", Table, &["EDL#*"]),
 ];
 
 const WRITES: [&str; 4] = [
@@ -958,8 +1021,9 @@ fn failed_issuance_lands_in_an_alarmed_queue_and_the_sweep_runs_every_five_minut
         .as_object()
         .expect("Resources")
         .values()
-        .find(|r| r["Type"] == "AWS::Events::Rule" && r["Properties"]["ScheduleExpression"] == "rate(5 minutes)")
+        .find(|r| r["Type"] == "AWS::Events::Rule" && r["Properties"]["Targets"][0]["Input"] == r#"{"job":"sweep"}"#)
         .expect("the sweep's schedule");
+    assert_eq!(rule["Properties"]["ScheduleExpression"], "rate(5 minutes)");
     let target = &rule["Properties"]["Targets"][0];
     assert_eq!(
         target["Arn"],

@@ -346,6 +346,8 @@ async fn every_step_of_the_code_pipeline(mut h: Harness) {
         .iter()
         .any(|c| c["role"] == "officer" && c["valid"] == false && c["reason"] == "expired"));
     assert!(list.iter().all(|c| c.get("holderId").is_none()));
+    // Issue 15 item 5: the organisation and role, never the officer's or employee's login id.
+    assert!(list.iter().all(|c| c.get("verifierId").is_none()), "{list:?}");
     let other = call(
         &h.services,
         request("GET /licence/checks", &[], holder(edl_tests::LI_NA), None, None),

@@ -513,9 +513,16 @@ def review_decided(ctx: Context) -> None:
         f"the review queue should hold {application_id}: {str(queue)[:400]}",
     )
     item = ctx.api.call("GET /reviews/{id}", f"/reviews/{application_id}", reviewer).json()
+    # The link opens the clean copy the checks made (re-encoded from the pixels), never the upload itself.
+    check(
+        f"/checked/{application_id}/" in item["photoUrl"],
+        f"the reviewer's presigned link should open the checked clean copy: {item['photoUrl'][:200]}",
+    )
     with urllib.request.urlopen(item["photoUrl"], context=ctx.emulator.ssl_context(), timeout=30) as response:
+        shown = response.read()
         check(
-            response.read() == ctx.made["li_na_photo"], "the reviewer's presigned link should show the uploaded photo"
+            shown.startswith(b"\xff\xd8\xff") and shown.endswith(b"\xff\xd9") and shown != ctx.made["li_na_photo"],
+            "the reviewer's presigned link should show a JPEG re-encoded from the uploaded photo",
         )
     since = now_ms()
     decided = ctx.api.call(

@@ -41,8 +41,13 @@ pub fn coloured_background_jpeg(width: u32, height: u32, rgb: [u8; 3]) -> Vec<u8
 
 /// `jpeg` with an APP1 Exif segment right after SOI whose Exif IFD records `at` as DateTimeOriginal.
 pub fn with_exif_capture_date(jpeg: &[u8], at: chrono::NaiveDateTime) -> Vec<u8> {
+    with_exif_capture_text(jpeg, &at.format("%Y:%m:%d %H:%M:%S").to_string())
+}
+
+/// Like [`with_exif_capture_date`] with the date written as given (`YYYY:MM:DD HH:MM:SS`), so that a
+/// test can write one no calendar has, such as second 60 or month 13.
+pub fn with_exif_capture_text(jpeg: &[u8], date: &str) -> Vec<u8> {
     assert!(jpeg.starts_with(&[0xFF, 0xD8]), "with_exif_capture_date needs a JPEG");
-    let date = at.format("%Y:%m:%d %H:%M:%S").to_string();
     assert_eq!(date.len(), 19, "EXIF dates have four-digit years");
 
     // A little-endian TIFF: header (8) | IFD0 with one entry (18) | Exif IFD with one entry (18) | date (20).
@@ -98,6 +103,22 @@ pub fn png_claiming_dimensions(width: u32, height: u32) -> Vec<u8> {
         &[0x78, 0x01, 0x01, 0x00, 0x00, 0xFF, 0xFF, 0x00, 0x00, 0x00, 0x01],
     );
     png_chunk(&mut out, b"IEND", &[]);
+    out
+}
+
+/// `png` with a text chunk inserted before its end whose CRC is wrong: the picture decodes, since decoders
+/// stop at the last image data, but the file is damaged (or was altered by hand).
+pub fn png_with_bad_crc(png: &[u8]) -> Vec<u8> {
+    assert!(
+        png.ends_with(b"IEND\xAE\x42\x60\x82"),
+        "png_with_bad_crc needs a PNG ending in IEND"
+    );
+    let (body, end) = png.split_at(png.len() - 12);
+    let mut out = body.to_vec();
+    png_chunk(&mut out, b"tEXt", b"Comment\0hello");
+    let last = out.len() - 1;
+    out[last] ^= 0xFF;
+    out.extend_from_slice(end);
     out
 }
 

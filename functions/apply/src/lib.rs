@@ -3,6 +3,7 @@
 use lambda_http::{Body, Request, Response};
 use shared::http::{self, MAX_JSON_BODY};
 use shared::kernel::ident::Identifier;
+use shared::service::views::ApplicationView;
 use shared::service::{ServiceError, Services};
 
 shared::routes! {
@@ -25,20 +26,23 @@ async fn route(services: &Services, request: &Request) -> Result<Response<Body>,
         Some(Route::Open) => {
             let body = http::read_json(request, MAX_JSON_BODY)?;
             let application = services.open_application(&caller, body).await?;
-            Ok(http::json(201, &application))
+            Ok(http::json(201, &ApplicationView::for_caller(&application, &caller)))
         }
         Some(Route::Read) => {
             let id = http::path_parameter(request, "id", Identifier::Application)?;
-            Ok(http::json(200, &services.application(&caller, &id).await?))
+            let application = services.application(&caller, &id).await?;
+            Ok(http::json(200, &ApplicationView::for_caller(&application, &caller)))
         }
         Some(Route::Withdraw) => {
             let id = http::path_parameter(request, "id", Identifier::Application)?;
-            Ok(http::json(200, &services.withdraw(&caller, &id).await?))
+            let application = services.withdraw(&caller, &id).await?;
+            Ok(http::json(200, &ApplicationView::for_caller(&application, &caller)))
         }
         Some(Route::ConfirmLiveness) => {
             let id = http::path_parameter(request, "id", Identifier::Application)?;
             let body = http::read_json(request, MAX_JSON_BODY)?;
-            Ok(http::json(200, &services.confirm_liveness(&caller, &id, body).await?))
+            let application = services.confirm_liveness(&caller, &id, body).await?;
+            Ok(http::json(200, &ApplicationView::for_caller(&application, &caller)))
         }
         None => Err(http::no_route(request)),
     }

@@ -310,7 +310,7 @@ fn print_banner(api: &LocalApi, storage: &Storage, samples: usize, address: Sock
         "\nMint others:  curl -s -X POST {base}/_dev/tokens -d '{{\"role\":\"holder\",\"sub\":\"310104199208152623\"}}'"
     );
     println!("Liveness:     curl -s -X POST {base}/_dev/liveness -d '{{\"holderId\":\"11010519900307451X\"}}'");
-    println!("Time travel:  curl -s -X POST {base}/_dev/clock -d '{{\"advance\":\"400d\"}}'   (then POST /_dev/jobs/refresh, /_dev/jobs/expire)");
+    println!("Time travel:  curl -s -X POST {base}/_dev/clock -d '{{\"advance\":\"400d\"}}'   (then POST /_dev/jobs/refresh, /_dev/jobs/expire, /_dev/jobs/status-lists)");
     if api.embedded_photos.is_none() {
         println!(
             "Photo events: after an upload to S3, run its checks with\n              curl -s -X POST {base}/_dev/photo-events -d '{{\"key\":\"photos/<application>/<upload>\"}}'"

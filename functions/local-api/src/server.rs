@@ -230,6 +230,10 @@ impl LocalApi {
                     Err(e) => problem_response(&shared::http::problem_for(&e)),
                 }
             }
+            ("POST", "jobs/status-lists") => match self.services.run_status_lists().await {
+                Ok(report) => json_response(200, &json!(report)),
+                Err(e) => problem_response(&shared::http::problem_for(&e)),
+            },
             ("POST", "keys/signers") => {
                 let key = match key_maker.new_key().await {
                     Ok(key) => key,
@@ -550,7 +554,8 @@ impl LocalApi {
                 "not-found",
                 "Not found",
                 "Development endpoints: POST /_dev/tokens, POST /_dev/liveness, POST /_dev/photo-events, GET /_dev/notices, \
-                 GET and POST /_dev/clock, POST /_dev/jobs/expire, POST /_dev/jobs/refresh, POST /_dev/jobs/sweep, \
+                 GET and POST /_dev/clock, POST /_dev/jobs/expire, POST /_dev/jobs/refresh, POST /_dev/jobs/status-lists, \
+                 POST /_dev/jobs/sweep, \
                  POST /_dev/keys/signers.",
             )),
         }

@@ -3,6 +3,7 @@
 use lambda_http::{Body, Request, Response};
 use shared::http::{self, MAX_JSON_BODY};
 use shared::kernel::ident::Identifier;
+use shared::service::views::ApplicationView;
 use shared::service::{ServiceError, Services};
 
 shared::routes! {
@@ -32,7 +33,8 @@ async fn route(services: &Services, request: &Request) -> Result<Response<Body>,
         Some(Route::Decide) => {
             let id = http::path_parameter(request, "id", Identifier::Application)?;
             let decision = http::read_json(request, MAX_JSON_BODY)?;
-            Ok(http::json(200, &services.decide_review(&caller, &id, decision).await?))
+            let application = services.decide_review(&caller, &id, decision).await?;
+            Ok(http::json(200, &ApplicationView::for_caller(&application, &caller)))
         }
         None => Err(http::no_route(request)),
     }

@@ -39,7 +39,7 @@ pub enum WiringError {
 /// and notices on `EVENT_BUS_NAME` for those built with `eventbridge`; the
 /// working-day calendar from `EDL_CALENDAR` when set; the one IACA trusted from
 /// `IACA_SHA256` (none without it); the verification quotas from `EDL_QUOTAS` when set;
-/// the verification metrics as EMF lines on standard output. The liveness check is the development one only when
+/// the verification metrics as EMF lines on standard output; the status lists' public base from `EDL_PUBLIC_BASE_URL`. The liveness check is the development one only when
 /// `EDL_DEV_LIVENESS_SECRET` is set (a test stage); otherwise none is wired
 /// yet and liveness confirmations are refused as unavailable.
 pub async fn services_from_environment() -> Result<Services, WiringError> {
@@ -85,6 +85,10 @@ pub async fn services_from_environment() -> Result<Services, WiringError> {
             .map_err(|e| WiringError::Invalid("EDL_QUOTAS", e.to_string()))?;
     }
     services.metrics = Arc::new(super::emf::EmfStdout);
+    // Where signed documents say their status list is published (the functions that sign have it).
+    if let Some(base) = std::env::var("EDL_PUBLIC_BASE_URL").ok().filter(|b| !b.is_empty()) {
+        services.status_lists.base_url = base;
+    }
     if let Ok(calendar) = std::env::var("EDL_CALENDAR") {
         services.calendar =
             WorkingCalendar::from_json(&calendar).map_err(|e| WiringError::Invalid("EDL_CALENDAR", e.to_string()))?;

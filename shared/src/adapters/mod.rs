@@ -23,6 +23,7 @@ use crate::expiry::ExpiryIndex;
 use crate::issuance::document::RefreshIndex;
 use crate::issuance::outbox::IssuanceOutbox;
 use crate::issuance::ports::LicenceStore;
+use crate::issuance::status::StatusListStore;
 use crate::kernel::check_log::CheckLog;
 use crate::kernel::queue::ReviewQueue;
 use crate::kernel::showcode::ShowCodeCache;
@@ -50,6 +51,7 @@ pub trait Records:
     + ExpiryIndex
     + RefreshIndex
     + IssuanceOutbox
+    + StatusListStore
     + TruckRulesStore
     + VehicleStore
     + PassStore
@@ -73,6 +75,7 @@ impl<T> Records for T where
         + ExpiryIndex
         + RefreshIndex
         + IssuanceOutbox
+        + StatusListStore
         + TruckRulesStore
         + VehicleStore
         + PassStore

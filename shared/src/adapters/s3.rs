@@ -1,4 +1,4 @@
-//! The S3 adapter of the photo store: presigned POST-policy uploads, presigned views, normalised portraits stored.
+//! The S3 adapter of the photo store: presigned POST-policy uploads, presigned views, clean copies and portraits stored.
 //!
 //! The AWS SDK presigns single requests but not browser-style POST uploads,
 //! and only a POST policy can bound an upload's size (`content-length-range`);
@@ -196,6 +196,25 @@ impl PhotoStore for S3Photos {
             .await
             .map_err(|e| unavailable("presign GetObject", e))?;
         Ok(request.uri().to_string())
+    }
+
+    async fn put_checked(&self, key: &str, jpeg: &[u8]) -> Result<(), PhotoStoreError> {
+        // A conditional write: S3 refuses to overwrite (412) rather than replacing a clean copy.
+        match self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type("image/jpeg")
+            .if_none_match("*")
+            .body(aws_sdk_s3::primitives::ByteStream::from(jpeg.to_vec()))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if matches!(e.code(), Some("PreconditionFailed")) => Ok(()),
+            Err(e) => Err(unavailable("PutObject", e)),
+        }
     }
 
     async fn put_portrait(&self, key: &str, jpeg: &[u8]) -> Result<(), PhotoStoreError> {

@@ -113,16 +113,23 @@ pub struct PendingUpload {
 #[serde(rename_all = "camelCase")]
 pub struct PhotoSubmission {
     pub upload_id: String,
+    /// The clean copy the checks made (`checked/<application>/<sha256>.jpg`): what reviewers open and the
+    /// portrait is made of. (Submissions recorded before clean copies name the upload itself.)
     pub key: String,
+    /// The type the holder uploaded.
     pub content_type: ImageType,
     pub source: PhotoSource,
     pub submitted_at: DateTime<Utc>,
     /// One working day after arrival (R4).
     pub due_at: DateTime<Utc>,
+    /// The SHA-256 of the bytes at `key`.
     pub sha256: String,
     pub width: u32,
     pub height: u32,
     pub checks: Vec<CheckResult>,
+    /// The SHA-256 of the file the holder uploaded, for the record: the upload itself is never read again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upload_sha256: Option<String>,
 }
 
 /// An upload the automatic checks refused, with every failed check.
@@ -640,7 +647,7 @@ mod tests {
         app.request_upload(pending, &holder()).expect("upload form");
         PhotoSubmission {
             upload_id: id.into(),
-            key: format!("photos/{}/{id}", app.id),
+            key: format!("checked/{}/{id}.jpg", app.id),
             content_type: ImageType::Jpeg,
             source: PhotoSource::Camera,
             submitted_at: t,
@@ -649,6 +656,7 @@ mod tests {
             width: 360,
             height: 480,
             checks: Vec::new(),
+            upload_sha256: None,
         }
     }
 

@@ -170,6 +170,49 @@ const BORDER_BAND: f32 = 0.06;
 
 /// Runs every automatic check on `bytes` declared as `declared`, as of `today`.
 pub fn inspect(bytes: &[u8], declared: ImageType, today: NaiveDate, rules: &PhotoRules) -> Inspection {
+    run_checks(bytes, declared, today, rules).0
+}
+
+/// A photo that passed every automatic check, re-encoded from its pixels: what reviewers open and what the
+/// licence's portrait is made of, never the uploaded file itself.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckedPhoto {
+    pub inspection: Inspection,
+    /// The clean copy (see [`super::portrait::clean_copy`]).
+    pub clean: super::portrait::CleanCopy,
+}
+
+/// Runs every automatic check, and when all pass makes the clean copy from the pixels already decoded;
+/// `Err` carries the inspection of a photo that failed (or, rarely, one whose pixels could not be encoded).
+pub fn check_and_clean(
+    bytes: &[u8],
+    declared: ImageType,
+    today: NaiveDate,
+    rules: &PhotoRules,
+) -> Result<CheckedPhoto, Inspection> {
+    let (mut inspection, image) = run_checks(bytes, declared, today, rules);
+    let Some(image) = image.filter(|_| inspection.passed()) else {
+        return Err(inspection);
+    };
+    match super::portrait::clean_copy(&image) {
+        Some(clean) => Ok(CheckedPhoto { inspection, clean }),
+        None => {
+            inspection.record(CheckResult::fail(
+                "re-encode",
+                "The photo's picture could not be saved again; export it as JPEG or PNG and upload it again."
+                    .to_string(),
+            ));
+            Err(inspection)
+        }
+    }
+}
+
+fn run_checks(
+    bytes: &[u8],
+    declared: ImageType,
+    today: NaiveDate,
+    rules: &PhotoRules,
+) -> (Inspection, Option<DynamicImage>) {
     let mut inspection = Inspection {
         sha256: hex::encode(Sha256::digest(bytes)),
         width: None,
@@ -181,10 +224,10 @@ pub fn inspect(bytes: &[u8], declared: ImageType, today: NaiveDate, rules: &Phot
     // The first four are gates: each later one would be unsafe or meaningless on a file that
     // failed an earlier one (above all, decoding a file whose header claims a huge size).
     if !inspection.record(check_file_size(bytes, rules)) {
-        return inspection;
+        return (inspection, None);
     }
     if !inspection.record(check_file_type(bytes, declared)) {
-        return inspection;
+        return (inspection, None);
     }
     let header = ImageReader::with_format(Cursor::new(bytes), declared.format()).into_dimensions();
     if let Ok((width, height)) = header {
@@ -192,7 +235,7 @@ pub fn inspect(bytes: &[u8], declared: ImageType, today: NaiveDate, rules: &Phot
         inspection.height = Some(height);
     }
     if !inspection.record(check_dimensions(header.ok(), rules)) {
-        return inspection;
+        return (inspection, None);
     }
     let image = match decode(bytes, declared, rules) {
         Some(image) => image,
@@ -201,19 +244,27 @@ pub fn inspect(bytes: &[u8], declared: ImageType, today: NaiveDate, rules: &Phot
                 "decodes",
                 "The photo file is incomplete or damaged; upload the original file again.".to_string(),
             ));
-            return inspection;
+            return (inspection, None);
         }
     };
     inspection.record(CheckResult::pass(
         "decodes",
         "The photo file is complete and readable.".to_string(),
     ));
+    // A gate too: a file carrying anything besides its picture (a web page or an archive after the image's
+    // end, a chunk altered by hand) is not a photo straight from a camera, whatever its pixels show.
+    if !inspection.record(check_structure(bytes, declared)) {
+        return (inspection, None);
+    }
 
     inspection.record(check_aspect_ratio(image.width(), image.height(), rules));
     inspection.record(check_background(&image, rules));
-    inspection.captured_at = capture_date(bytes);
-    inspection.record(check_capture_date(inspection.captured_at, today, rules));
-    inspection
+    let captured = capture_date(bytes);
+    if let CaptureDate::At(at) = captured {
+        inspection.captured_at = Some(at);
+    }
+    inspection.record(check_capture_date(&captured, today, rules));
+    (inspection, Some(image))
 }
 
 fn check_file_size(bytes: &[u8], rules: &PhotoRules) -> CheckResult {
@@ -360,6 +411,127 @@ fn jpeg_has_end(bytes: &[u8]) -> bool {
     }
 }
 
+/// Walks the file's own structure, which decoders do not: they stop at the picture's last data and never
+/// look at checksums of chunks they skip or at what follows the end of the image.
+fn check_structure(bytes: &[u8], declared: ImageType) -> CheckResult {
+    let found = match declared {
+        ImageType::Png => png_structure(bytes),
+        ImageType::Jpeg => jpeg_structure(bytes),
+    };
+    match found {
+        Ok(()) => CheckResult::pass(
+            "structure",
+            format!("The file is a plain {} image with nothing added.", declared.name()),
+        ),
+        Err(StructureFault::Trailing(extra)) => CheckResult::fail(
+            "structure",
+            format!(
+                "The file carries {} of other data after the end of the picture; save the photo again as a plain {} file and upload that.",
+                human_size(extra),
+                declared.name()
+            ),
+        ),
+        Err(StructureFault::Damaged(what)) => CheckResult::fail(
+            "structure",
+            format!(
+                "The file is damaged ({what}); save the photo again as a plain {} file and upload that.",
+                declared.name()
+            ),
+        ),
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StructureFault {
+    /// This many bytes follow the end-of-image marker (JPEG) or the `IEND` chunk (PNG).
+    Trailing(usize),
+    Damaged(&'static str),
+}
+
+/// Every chunk from `IHDR` to `IEND` with its CRC, and nothing after `IEND`.
+fn png_structure(bytes: &[u8]) -> Result<(), StructureFault> {
+    let mut at = ImageType::Png.magic().len();
+    let mut first = true;
+    loop {
+        let header = bytes
+            .get(at..at + 8)
+            .ok_or(StructureFault::Damaged("the file ends inside a chunk"))?;
+        let length = u32::from_be_bytes([header[0], header[1], header[2], header[3]]) as usize;
+        let kind = &header[4..8];
+        if first && kind != b"IHDR" {
+            return Err(StructureFault::Damaged("the header chunk is not first"));
+        }
+        first = false;
+        let end = at
+            .checked_add(8 + length)
+            .filter(|end| end + 4 <= bytes.len())
+            .ok_or(StructureFault::Damaged("the file ends inside a chunk"))?;
+        let stored = u32::from_be_bytes([bytes[end], bytes[end + 1], bytes[end + 2], bytes[end + 3]]);
+        if crc32fast::hash(&bytes[at + 4..end]) != stored {
+            return Err(StructureFault::Damaged("a chunk's checksum is wrong"));
+        }
+        at = end + 4;
+        if kind == b"IEND" {
+            return match bytes.len() - at {
+                0 => Ok(()),
+                extra => Err(StructureFault::Trailing(extra)),
+            };
+        }
+    }
+}
+
+/// Segments by their lengths, each scan's data up to the next marker, until the end-of-image marker, with
+/// nothing after it. An EXIF thumbnail's own markers sit inside a segment and are skipped with it.
+fn jpeg_structure(bytes: &[u8]) -> Result<(), StructureFault> {
+    const CUT: StructureFault = StructureFault::Damaged("the file ends before the end of the picture");
+    let mut at = 2;
+    loop {
+        if bytes.get(at) != Some(&0xFF) {
+            return Err(StructureFault::Damaged("a marker is missing between segments"));
+        }
+        while bytes.get(at) == Some(&0xFF) {
+            at += 1;
+        }
+        let &marker = bytes.get(at).ok_or(CUT)?;
+        at += 1;
+        match marker {
+            0xD9 => {
+                return match bytes.len() - at {
+                    0 => Ok(()),
+                    extra => Err(StructureFault::Trailing(extra)),
+                }
+            }
+            0xD8 => return Err(StructureFault::Damaged("a second start of image")),
+            0x00 => return Err(StructureFault::Damaged("a stray byte between segments")),
+            0x01 | 0xD0..=0xD7 => {}
+            _ => {
+                let length = bytes.get(at..at + 2).ok_or(CUT)?;
+                let length = usize::from(u16::from_be_bytes([length[0], length[1]]));
+                if length < 2 || at + length > bytes.len() {
+                    return Err(StructureFault::Damaged("a segment's length is wrong"));
+                }
+                at += length;
+                if marker == 0xDA {
+                    at = end_of_scan(bytes, at).ok_or(CUT)?;
+                }
+            }
+        }
+    }
+}
+
+/// Where the marker after a scan's entropy-coded data starts: inside it every 0xFF is followed by a stuffed
+/// zero, a restart marker or more fill bytes.
+fn end_of_scan(bytes: &[u8], mut at: usize) -> Option<usize> {
+    loop {
+        at += bytes.get(at..)?.iter().position(|&b| b == 0xFF)?;
+        match *bytes.get(at + 1)? {
+            0x00 | 0xD0..=0xD7 => at += 2,
+            0xFF => at += 1,
+            _ => return Some(at),
+        }
+    }
+}
+
 fn check_aspect_ratio(width: u32, height: u32, rules: &PhotoRules) -> CheckResult {
     let ratio = width as f32 / height.max(1) as f32;
     if ratio < rules.min_aspect || ratio > rules.max_aspect {
@@ -437,33 +609,69 @@ fn near_white([r, g, b, a]: [u8; 4]) -> bool {
     min >= 200 && max - min <= 30
 }
 
-/// The capture date the camera recorded, if any. Unreadable or odd EXIF counts as none: the
-/// date is evidence about the photo's age, not a requirement of the file.
-fn capture_date(bytes: &[u8]) -> Option<NaiveDateTime> {
-    let exif = exif::Reader::new().read_from_container(&mut Cursor::new(bytes)).ok()?;
-    [exif::Tag::DateTimeOriginal, exif::Tag::DateTime]
-        .into_iter()
-        .find_map(|tag| {
-            let field = exif.get_field(tag, exif::In::PRIMARY)?;
-            let exif::Value::Ascii(ref values) = field.value else {
-                return None;
-            };
-            let at = exif::DateTime::from_ascii(values.first()?).ok()?;
-            NaiveDate::from_ymd_opt(i32::from(at.year), u32::from(at.month), u32::from(at.day))?.and_hms_opt(
-                u32::from(at.hour),
-                u32::from(at.minute),
-                u32::from(at.second),
-            )
-        })
+/// What the photo's EXIF says about when it was taken.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum CaptureDate {
+    /// No EXIF, or no date in it: photos scanned or exported from an album often carry none.
+    Unrecorded,
+    At(NaiveDateTime),
+    /// A date field no calendar has (second 60, month 13, `9999:99:99`) or that is not a date at all: the
+    /// file was made or altered by hand, and reading it as "no date" would skip the age check.
+    Impossible(String),
 }
 
-fn check_capture_date(captured_at: Option<NaiveDateTime>, today: NaiveDate, rules: &PhotoRules) -> CheckResult {
-    let Some(captured_at) = captured_at else {
-        // Photos scanned or exported from an album often carry no date; the reviewer judges those.
-        return CheckResult::pass(
-            "capture-date",
-            "No capture date was recorded in the photo, so its age is left to the reviewer.".to_string(),
-        );
+/// The capture date the camera recorded: `DateTimeOriginal`, else `DateTime`.
+fn capture_date(bytes: &[u8]) -> CaptureDate {
+    let Ok(exif) = exif::Reader::new().read_from_container(&mut Cursor::new(bytes)) else {
+        return CaptureDate::Unrecorded;
+    };
+    let Some(field) = [exif::Tag::DateTimeOriginal, exif::Tag::DateTime]
+        .into_iter()
+        .find_map(|tag| exif.get_field(tag, exif::In::PRIMARY))
+    else {
+        return CaptureDate::Unrecorded;
+    };
+    // At most a short prefix of what the file says is quoted back.
+    let shown = |raw: &[u8]| {
+        let text: String = String::from_utf8_lossy(raw).chars().take(24).collect();
+        CaptureDate::Impossible(text.trim_end_matches('\0').to_string())
+    };
+    let exif::Value::Ascii(ref values) = field.value else {
+        return CaptureDate::Impossible("a value that is not text".into());
+    };
+    let Some(raw) = values.first() else {
+        return CaptureDate::Impossible("an empty value".into());
+    };
+    // EXIF writes an unknown date as blanks between the colons.
+    if raw.iter().all(|&b| matches!(b, b' ' | b':' | 0)) {
+        return CaptureDate::Unrecorded;
+    }
+    let Ok(at) = exif::DateTime::from_ascii(raw) else {
+        return shown(raw);
+    };
+    NaiveDate::from_ymd_opt(i32::from(at.year), u32::from(at.month), u32::from(at.day))
+        .and_then(|date| date.and_hms_opt(u32::from(at.hour), u32::from(at.minute), u32::from(at.second)))
+        .map_or_else(|| shown(raw), CaptureDate::At)
+}
+
+fn check_capture_date(captured: &CaptureDate, today: NaiveDate, rules: &PhotoRules) -> CheckResult {
+    let captured_at = match captured {
+        CaptureDate::Unrecorded => {
+            // The reviewer judges the age of photos that carry no date.
+            return CheckResult::pass(
+                "capture-date",
+                "No capture date was recorded in the photo, so its age is left to the reviewer.".to_string(),
+            );
+        }
+        CaptureDate::Impossible(raw) => {
+            return CheckResult::fail(
+                "capture-date",
+                format!(
+                    "The photo's recorded capture date ({raw:?}) is not a real date and time; upload the photo as the camera saved it."
+                ),
+            )
+        }
+        CaptureDate::At(at) => *at,
     };
     let taken = captured_at.date();
     let age_days = (today - taken).num_days();
@@ -521,11 +729,12 @@ mod tests {
         NaiveDateTime::parse_from_str(date, "%Y-%m-%d %H:%M:%S").unwrap()
     }
 
-    const ALL: [&str; 7] = [
+    const ALL: [&str; 8] = [
         "file-size",
         "file-type",
         "dimensions",
         "decodes",
+        "structure",
         "aspect-ratio",
         "background",
         "capture-date",
@@ -541,7 +750,7 @@ mod tests {
         assert_eq!(inspection.captured_at, None);
         assert!(inspection.checks.iter().all(|c| !c.message.is_empty()));
         assert!(
-            inspection.checks[6].message.contains("No capture date"),
+            inspection.checks[7].message.contains("No capture date"),
             "{inspection:#?}"
         );
     }
@@ -721,13 +930,135 @@ mod tests {
         let mut large = id_photo_jpeg(360, 480);
         large.resize(2 * 1024 * 1024 + 1, 0);
         assert_eq!(failed_codes(&run(&large, ImageType::Jpeg)), ["file-size"]);
-        let mut limit = id_photo_jpeg(360, 480);
-        limit.resize(2 * 1024 * 1024, 0);
-        assert!(
-            run(&limit, ImageType::Jpeg).passed(),
-            "trailing bytes after the end marker are harmless"
-        );
         assert_eq!(failed_codes(&run(&[], ImageType::Png)), ["file-size"]);
+    }
+
+    const BEFORE_STRUCTURE: [&str; 5] = ["file-size", "file-type", "dimensions", "decodes", "structure"];
+
+    #[test]
+    fn anything_after_the_end_of_the_picture_fails_structure() {
+        let html = b"<html><body><script>alert(document.cookie)</script></body></html>".repeat(4);
+        // A ZIP archive's local header and its end-of-directory record: a photo that is also an archive.
+        let mut zip = b"PK\x03\x04\x14\x00\x00\x00\x00\x00".to_vec();
+        zip.extend_from_slice(b"payload.exePK\x05\x06\x00\x00\x00\x00\x00\x00\x00\x00");
+        for (bytes, declared) in [
+            (id_photo_jpeg(360, 480), ImageType::Jpeg),
+            (id_photo_png(360, 480), ImageType::Png),
+        ] {
+            assert!(run(&bytes, declared).passed());
+            for trailer in [&html, &zip, &vec![0u8; 100_000]] {
+                let mut polyglot = bytes.clone();
+                polyglot.extend_from_slice(trailer);
+                let inspection = run(&polyglot, declared);
+                assert_eq!(codes(&inspection), BEFORE_STRUCTURE, "{inspection:#?}");
+                assert_eq!(failed_codes(&inspection), ["structure"]);
+                let message = &inspection.failures()[0].message;
+                assert!(message.contains("after the end of the picture"), "{message}");
+            }
+        }
+        let mut one_byte = id_photo_jpeg(360, 480);
+        one_byte.push(0);
+        assert!(run(&one_byte, ImageType::Jpeg).failures()[0]
+            .message
+            .contains("1 bytes of other data"));
+    }
+
+    #[test]
+    fn a_png_with_a_wrong_checksum_fails_structure() {
+        let bytes = png_with_bad_crc(&id_photo_png(360, 480));
+        // The decoder alone would take it: it stops at the last image data.
+        assert!(decode(&bytes, ImageType::Png, &PhotoRules::default()).is_some());
+        let inspection = run(&bytes, ImageType::Png);
+        assert_eq!(codes(&inspection), BEFORE_STRUCTURE, "{inspection:#?}");
+        assert!(inspection.failures()[0].message.contains("checksum is wrong"));
+        // A damaged IEND too.
+        let mut end = id_photo_png(360, 480);
+        let last = end.len() - 1;
+        end[last] ^= 1;
+        assert_eq!(failed_codes(&run(&end, ImageType::Png)), ["structure"]);
+    }
+
+    #[test]
+    fn jpeg_structure_follows_segments_scans_and_thumbnails() {
+        let photo = id_photo_jpeg(360, 480);
+        assert_eq!(jpeg_structure(&photo), Ok(()));
+        // An EXIF block (whose own bytes are skipped by its length) is structure, not trailer.
+        let dated = with_exif_capture_date(&photo, at("2026-10-01 10:00:00"));
+        assert_eq!(jpeg_structure(&dated), Ok(()));
+        let mut two = photo.clone();
+        two.extend_from_slice(&photo);
+        assert_eq!(jpeg_structure(&two), Err(StructureFault::Trailing(photo.len())));
+        assert!(matches!(
+            jpeg_structure(&photo[..photo.len() - 2]),
+            Err(StructureFault::Damaged(_))
+        ));
+        assert!(matches!(
+            jpeg_structure(&[0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x01]),
+            Err(StructureFault::Damaged(_))
+        ));
+        assert_eq!(png_structure(&id_photo_png(360, 480)), Ok(()));
+        assert!(matches!(
+            png_structure(&id_photo_png(360, 480)[..100]),
+            Err(StructureFault::Damaged(_))
+        ));
+    }
+
+    #[test]
+    fn impossible_capture_dates_fail_and_a_blank_one_is_no_date() {
+        let photo = id_photo_jpeg(360, 480);
+        for date in [
+            "2026:06:30 23:59:60",
+            "2026:13:01 10:00:00",
+            "2026:02:30 10:00:00",
+            "9999:99:99 99:99:99",
+        ] {
+            let inspection = run(&with_exif_capture_text(&photo, date), ImageType::Jpeg);
+            assert_eq!(codes(&inspection), ALL, "{date}");
+            assert_eq!(failed_codes(&inspection), ["capture-date"], "{date}: {inspection:#?}");
+            let message = &inspection.failures()[0].message;
+            assert!(message.contains("not a real date"), "{date}: {message}");
+            assert!(message.contains(&date[..10]), "{date}: {message}");
+            assert_eq!(inspection.captured_at, None);
+        }
+        let far = run(&with_exif_capture_text(&photo, "9999:12:31 23:59:59"), ImageType::Jpeg);
+        assert_eq!(failed_codes(&far), ["capture-date"], "{far:#?}");
+        assert!(far.failures()[0].message.contains("future"));
+        let blank = run(&with_exif_capture_text(&photo, "    :  :     :  :  "), ImageType::Jpeg);
+        assert!(blank.passed(), "{blank:#?}");
+        assert!(blank.checks[7].message.contains("No capture date"));
+    }
+
+    #[test]
+    fn a_checked_photo_comes_with_a_clean_copy_of_its_pixels() {
+        let dated = with_exif_capture_date(&id_photo_jpeg(360, 480), at("2026-10-01 10:00:00"));
+        let checked = check_and_clean(&dated, ImageType::Jpeg, today(), &PhotoRules::default()).unwrap();
+        assert!(checked.inspection.passed());
+        let clean = &checked.clean;
+        assert_eq!((clean.width, clean.height), (360, 480));
+        assert_eq!(clean.sha256, hex::encode(Sha256::digest(&clean.jpeg)));
+        assert!(exif::Reader::new()
+            .read_from_container(&mut Cursor::new(&clean.jpeg))
+            .is_err());
+        assert_eq!(jpeg_structure(&clean.jpeg), Ok(()));
+        // The same pixels give the same copy, whatever metadata the upload carried.
+        let plain = check_and_clean(
+            &id_photo_jpeg(360, 480),
+            ImageType::Jpeg,
+            today(),
+            &PhotoRules::default(),
+        );
+        assert_eq!(plain.unwrap().clean, checked.clean);
+        // The clean copy passes the checks itself, as a photo of its own.
+        assert!(run(&clean.jpeg, ImageType::Jpeg).passed());
+        let png = check_and_clean(&id_photo_png(360, 480), ImageType::Png, today(), &PhotoRules::default());
+        assert!(png.unwrap().clean.jpeg.starts_with(&[0xFF, 0xD8, 0xFF]));
+        let refused = check_and_clean(
+            &coloured_background_jpeg(360, 480, [60, 110, 200]),
+            ImageType::Jpeg,
+            today(),
+            &PhotoRules::default(),
+        );
+        assert_eq!(failed_codes(&refused.unwrap_err()), ["background"]);
     }
 
     #[test]
@@ -738,7 +1069,7 @@ mod tests {
             .unwrap();
         let field = exif.get_field(exif::Tag::DateTimeOriginal, exif::In::PRIMARY).unwrap();
         assert_eq!(field.display_value().to_string(), "2025-01-01 09:30:05");
-        assert_eq!(capture_date(&bytes), Some(at("2025-01-01 09:30:05")));
+        assert_eq!(capture_date(&bytes), CaptureDate::At(at("2025-01-01 09:30:05")));
     }
 
     #[test]

@@ -45,6 +45,39 @@ pub enum PortraitError {
     TooBusy,
 }
 
+/// A photo that passed the automatic checks, re-encoded from its pixels at full size: a baseline JPEG with
+/// nothing but the picture (no EXIF, no comments, nothing after its end), kept under its own digest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CleanCopy {
+    pub jpeg: Vec<u8>,
+    /// Lowercase hex SHA-256 of `jpeg`.
+    pub sha256: String,
+    pub width: u32,
+    pub height: u32,
+}
+
+/// The JPEG quality of clean copies: high, since reviewers judge the face in them and the portrait is
+/// made from them once more.
+const CLEAN_QUALITY: u8 = 92;
+
+/// The largest clean copy the service reads back. The checks bound a photo to 2000 x 2600 pixels, whose
+/// JPEG at [`CLEAN_QUALITY`] stays far below the 15.6 MB of its raw pixels even for pure noise.
+pub const MAX_CLEAN_BYTES: usize = 16 * 1024 * 1024;
+
+/// The clean copy of a decoded photo, transparency shown over white; `None` only if encoding fails.
+pub fn clean_copy(image: &DynamicImage) -> Option<CleanCopy> {
+    let rgb = flatten(image);
+    let mut jpeg = Vec::new();
+    rgb.write_with_encoder(JpegEncoder::new_with_quality(&mut jpeg, CLEAN_QUALITY))
+        .ok()?;
+    Some(CleanCopy {
+        sha256: sha256_hex(&jpeg),
+        width: rgb.width(),
+        height: rgb.height(),
+        jpeg,
+    })
+}
+
 /// Lowercase hex SHA-256, the digest every photo and portrait is bound by.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))

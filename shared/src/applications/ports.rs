@@ -70,9 +70,9 @@ pub enum PhotoStoreError {
     Unavailable(String),
 }
 
-/// Where photos live: uploaded by the holder's app directly, read by the
-/// checks, shown to reviewers through short-lived links; and the normalised
-/// portraits made of approved photos and of the register's photos on file.
+/// Where photos live: uploaded by the holder's app directly and read once by the checks; the clean copies
+/// the checks make, shown to reviewers through short-lived links; and the normalised portraits made of
+/// approved clean copies and of the register's photos on file.
 #[async_trait]
 pub trait PhotoStore: Send + Sync {
     /// A short-lived form that lets the app upload exactly `grant`'s object.
@@ -84,6 +84,9 @@ pub trait PhotoStore: Send + Sync {
     /// Stores a normalised portrait (a JPEG) where portraits are kept for good
     /// (uploads themselves expire by the bucket's lifecycle rule).
     async fn put_portrait(&self, key: &str, jpeg: &[u8]) -> Result<(), PhotoStoreError>;
+    /// Stores the clean copy of a checked photo (`checked/<application>/<sha256>.jpg`) once: the key names
+    /// the bytes' digest, so an object already there is this same copy and is left as it is.
+    async fn put_checked(&self, key: &str, jpeg: &[u8]) -> Result<(), PhotoStoreError>;
 }
 
 /// The result of a real-person (liveness) check the app ran with the holder.

@@ -4,3 +4,4 @@ pub mod document;
 pub mod edl;
 pub mod outbox;
 pub mod ports;
+pub mod status;

@@ -214,45 +214,61 @@ impl Services {
             }
             Err(e) => return Err(photo_store_error(e)),
         };
-        let inspection = photo::inspect(&bytes, pending.content_type, self.today(), rules);
-        let mut checks = inspection.checks.clone();
-        if inspection.passed() {
-            // R15: the same image bytes from another holder are refused.
-            let claim = self
-                .records
-                .claim_photo(&inspection.sha256, &application.holder_id, &application.id)
-                .await?;
-            checks.push(match claim {
-                PhotoClaim::Granted => CheckResult {
-                    code: "duplicate".into(),
-                    passed: true,
-                    message: "The photo has not been used by anyone else.".into(),
-                },
-                PhotoClaim::HeldByAnotherHolder => CheckResult {
-                    code: "duplicate".into(),
-                    passed: false,
-                    message: "This exact photo was already submitted by someone else; take your own photo.".into(),
-                },
-            });
+        // From here on only the clean copy counts: the upload is not read again, so an object replaced
+        // under the same key later (the form stays usable for its five minutes) changes nothing.
+        let checked = match photo::check_and_clean(&bytes, pending.content_type, self.today(), rules) {
+            Ok(checked) => checked,
+            Err(inspection) => {
+                return Ok(Checked::Failed(
+                    inspection.checks.into_iter().filter(|c| !c.passed).collect(),
+                ))
+            }
+        };
+        let photo::CheckedPhoto { inspection, clean } = checked;
+        let mut checks = inspection.checks;
+        // R15: the same picture from another holder is refused. The clean copy's digest is that of the
+        // pixels, so the same photo with other metadata or another container is recognised too.
+        let claim = self
+            .records
+            .claim_photo(&clean.sha256, &application.holder_id, &application.id)
+            .await?;
+        if claim == PhotoClaim::HeldByAnotherHolder {
+            return Ok(Checked::Failed(vec![CheckResult {
+                code: "duplicate".into(),
+                passed: false,
+                message: "This exact photo was already submitted by someone else; take your own photo.".into(),
+            }]));
         }
-        if checks.iter().all(|c| c.passed) {
-            let now = self.now();
-            Ok(Checked::Passed(PhotoSubmission {
-                upload_id: pending.upload_id.clone(),
-                key: pending.key.clone(),
-                content_type: pending.content_type,
-                source: pending.source,
-                submitted_at: now,
-                due_at: self.calendar.review_due(now, local_offset()),
-                sha256: inspection.sha256,
-                width: inspection.width.unwrap_or(0),
-                height: inspection.height.unwrap_or(0),
-                checks,
-            }))
-        } else {
-            Ok(Checked::Failed(checks.into_iter().filter(|c| !c.passed).collect()))
-        }
+        checks.push(CheckResult {
+            code: "duplicate".into(),
+            passed: true,
+            message: "The photo has not been used by anyone else.".into(),
+        });
+        let key = checked_photo_key(&application.id, &clean.sha256);
+        self.photo_store()?
+            .put_checked(&key, &clean.jpeg)
+            .await
+            .map_err(photo_store_error)?;
+        let now = self.now();
+        Ok(Checked::Passed(PhotoSubmission {
+            upload_id: pending.upload_id.clone(),
+            key,
+            content_type: pending.content_type,
+            source: pending.source,
+            submitted_at: now,
+            due_at: self.calendar.review_due(now, local_offset()),
+            sha256: clean.sha256,
+            width: clean.width,
+            height: clean.height,
+            checks,
+            upload_sha256: Some(inspection.sha256),
+        }))
     }
+}
+
+/// Where the clean copy of a checked photo is kept: named by its digest, written once by the checks.
+pub fn checked_photo_key(application_id: &str, sha256: &str) -> String {
+    format!("checked/{application_id}/{sha256}.jpg")
 }
 
 enum Checked {

@@ -187,7 +187,8 @@ impl Services {
             version: next.version,
         };
         self.records.change_licence(&next, licence.version, &record).await?;
-        tracing::info!(licence = %number, by = %caller.id, fields = ?record.changed, "licence changed");
+        // Not the licence number: it is the holder's identity number, and the change record keeps it.
+        tracing::info!(by = %caller.id, version = next.version, fields = ?record.changed, "licence changed");
         if supersedes {
             self.supersede_electronic_licence(&next.holder_id, &record.reason)
                 .await?;

@@ -96,7 +96,7 @@ fn queue_item(application: &Application, now: DateTime<Utc>) -> Option<QueueItem
 }
 
 impl Services {
-    /// R15: the approved photo is exactly the one the automatic checks passed (its bytes' SHA-256), made
+    /// R15: the approved photo is exactly the clean copy the automatic checks made (its bytes' SHA-256), made
     /// into the licence's portrait once, here; issuance signs the portrait bound by its own digest.
     async fn keep_portrait(
         &self,
@@ -112,7 +112,7 @@ impl Services {
                     .into(),
             )
         };
-        let bytes = match store.read(&photo.key, self.photo_rules.max_bytes).await {
+        let bytes = match store.read(&photo.key, portrait::MAX_CLEAN_BYTES).await {
             Ok(bytes) => bytes,
             Err(PhotoStoreError::NotFound(_) | PhotoStoreError::TooLarge { .. }) => return Err(changed()),
             Err(e) => return Err(photo_store_error(e)),

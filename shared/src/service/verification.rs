@@ -862,14 +862,11 @@ impl Services {
     }
 
     /// `GET /licence/checks`: who verified the holder's licences, when, why (R8, R15).
-    pub async fn licence_checks(&self, caller: &Caller) -> Result<Vec<CheckRecord>, ServiceError> {
+    pub async fn licence_checks(&self, caller: &Caller) -> Result<Vec<super::views::HolderCheckView>, ServiceError> {
         authorise(caller, Action::LicenceChecks)?;
-        let mut checks = CheckLog::<CheckRecord>::checks_of(&*self.records, &caller.id, 200).await?;
-        // The holder sees who and why, not the internal holder key again.
-        for check in &mut checks {
-            check.holder_id = None;
-        }
-        Ok(checks)
+        let checks = CheckLog::<CheckRecord>::checks_of(&*self.records, &caller.id, 200).await?;
+        // The holder sees which organisation checked in which role and why, not the verifier's login id.
+        Ok(checks.into_iter().map(Into::into).collect())
     }
 }
 

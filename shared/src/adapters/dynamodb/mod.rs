@@ -18,6 +18,9 @@
 //! - `NONCE#<nonce>` / `NONCE`: a verifier's drawn nonce until it is consumed (a conditional delete).
 //! - `QUOTA#<organisation>#<window start>#<shard>` / `QUOTA`: one shard of an organisation's
 //!   verification count in one window (conditional atomic adds).
+//! - `STATUSSLOT#<list>#<idx>` / `SLOT`: a status list entry taken by a document until it ends;
+//!   `STATUSLIST#<list>` / `SHARD#<shard>`: a list's statuses, 2^16 entries a shard, versioned;
+//!   `STATUSTOKEN#<list>` / `TOKEN`: its published, signed token (see `crate::issuance::status`).
 //! - `CHECKS#<holder>` / `<at>#<id>`: who verified the holder's licences (R15);
 //!   `CHECKS#unmatched#<day>` for codes that named no known licence.
 //!
@@ -57,6 +60,7 @@ mod applications;
 mod issuance;
 mod register;
 mod shared;
+mod status;
 mod truck;
 mod verification;
 
@@ -128,11 +132,42 @@ fn encode<T: Serialize>(record: &T, pk: String, sk: String, kind: &str) -> Resul
 }
 
 fn decode<T: DeserializeOwned>(mut item: Item) -> Result<T, StoreError> {
-    let key = item.get("pk").and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+    // The error names the item's kind, not its key: keys hold identity numbers (`HOLDER#<id>`), and the
+    // error reaches the logs.
+    let kind = item
+        .get("kind")
+        .and_then(|v| v.as_s().ok())
+        .cloned()
+        .unwrap_or_default();
     for attribute in KEY_ATTRIBUTES {
         item.remove(attribute);
     }
-    serde_dynamo::aws_sdk_dynamodb_1::from_item(item).map_err(|e| StoreError::Corrupt(format!("{key}: {e}")))
+    serde_dynamo::aws_sdk_dynamodb_1::from_item(item)
+        .map_err(|e| StoreError::Corrupt(format!("a stored {kind} item: {}", without_values(&e.to_string()))))
+}
+
+/// A decoding error without the values it quotes (`invalid type: string "…"`), which may be a name or an
+/// identity number.
+fn without_values(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut open: Option<char> = None;
+    for c in message.chars() {
+        match open {
+            Some(quote) if c == quote => {
+                out.push('…');
+                out.push(c);
+                open = None;
+            }
+            Some(_) => {}
+            None => {
+                out.push(c);
+                if c == '"' || c == '`' {
+                    open = Some(c);
+                }
+            }
+        }
+    }
+    out
 }
 
 /// A time that sorts as text in time order (fixed width, UTC).
@@ -442,4 +477,34 @@ fn decode_cursor(cursor: &str, expected: &[&str]) -> Result<Item, StoreError> {
         return Err(StoreError::BadCursor);
     }
     Ok(plain.into_iter().map(|(k, v)| (k, s(v))).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_record_that_does_not_decode_names_its_kind_not_its_key_or_values() {
+        let mut item = Item::new();
+        item.insert("pk".into(), s("HOLDER#11010519900307451X"));
+        item.insert("sk".into(), s("HOLDER"));
+        item.insert("kind".into(), s("holder"));
+        item.insert("count".into(), s("张伟"));
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Counted {
+            count: u64,
+        }
+        let error = decode::<Counted>(item).expect_err("a string is no count").to_string();
+        assert!(error.contains("holder"), "{error}");
+        assert!(
+            !error.contains("HOLDER#") && !error.contains("11010519900307451X"),
+            "{error}"
+        );
+        assert!(!error.contains("张伟"), "{error}");
+        assert_eq!(
+            without_values(r#"invalid type: string "x", expected `u64`"#),
+            r#"invalid type: string "…", expected `…`"#
+        );
+    }
 }

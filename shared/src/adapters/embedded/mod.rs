@@ -10,6 +10,7 @@ pub mod notices;
 pub mod photos;
 mod register;
 mod shared;
+mod status;
 mod truck;
 mod verification;
 
@@ -73,6 +74,12 @@ struct State {
     quota_counts: HashMap<(String, i64, u32), u64>,
     /// (organisation, window start, shard) -> misses counted.
     quota_misses: HashMap<(String, i64, u32), u64>,
+    /// Status list slots taken: entry -> (serial, until).
+    status_slots: HashMap<crate::issuance::status::StatusEntry, (String, DateTime<Utc>)>,
+    /// (list, shard) -> its packed statuses and version.
+    status_shards: HashMap<(u32, u32), crate::issuance::status::StatusShard>,
+    /// list -> its published token.
+    published_lists: HashMap<u32, crate::issuance::status::PublishedList>,
 }
 
 impl State {

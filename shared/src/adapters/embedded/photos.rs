@@ -146,6 +146,17 @@ impl PhotoStore for EmbeddedPhotos {
         Ok(format!("{}/_dev/photos/{token}", self.base_url))
     }
 
+    async fn put_checked(&self, key: &str, jpeg: &[u8]) -> Result<(), PhotoStoreError> {
+        let mut objects = self
+            .objects
+            .lock()
+            .map_err(|_| PhotoStoreError::Unavailable("embedded photo store poisoned".into()))?;
+        objects
+            .entry(key.to_string())
+            .or_insert_with(|| (ImageType::Jpeg, jpeg.to_vec()));
+        Ok(())
+    }
+
     async fn put_portrait(&self, key: &str, jpeg: &[u8]) -> Result<(), PhotoStoreError> {
         let mut objects = self
             .objects

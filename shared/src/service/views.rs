@@ -1,0 +1,223 @@
+//! What each reader is shown of an application: a view made for the holder, another for staff, never the record.
+//!
+//! The stored `Application` carries what the service needs to run (its version, storage keys and digests of
+//! photos and portraits, the device key, counters, the first reviewer of a malicious report): none of it is an
+//! answer. A holder sees their application's progress and the reasons given to them, with staff named only by
+//! their role; clerks and reviewers also see the licence and holder it is for and who acted.
+
+use crate::applications::application::{
+    Application, ApplicationState, Channel, HistoryEntry, PendingUpload, PhotoRefusal, PhotoSource, PhotoSubmission,
+};
+use crate::applications::photo::{CheckResult, ImageType};
+use crate::applications::review::{RejectionReason, ReviewDecision, Verdict};
+use crate::kernel::caller::{Actor, Caller, Role};
+use crate::verification::check::CheckRecord;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+/// Who reads an application.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reader {
+    /// The holder it is for (whatever other roles they have).
+    Holder,
+    /// A clerk of the office, a reviewer, an administrator.
+    Staff,
+}
+
+impl Reader {
+    /// The holder reading their own application gets the holder's view; anyone else the access policy let
+    /// through is staff.
+    pub fn of(caller: &Caller, application: &Application) -> Reader {
+        if caller.has(Role::Holder) && caller.id == application.holder_id {
+            Reader::Holder
+        } else {
+            Reader::Staff
+        }
+    }
+}
+
+/// Who acted, as a reader may see it: staff see the login id, a holder the role alone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ActorView {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    pub role: Role,
+}
+
+impl ActorView {
+    fn of(actor: &Actor, reader: Reader) -> ActorView {
+        ActorView {
+            id: (reader == Reader::Staff).then(|| actor.id.clone()),
+            role: actor.role,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HistoryView {
+    pub at: DateTime<Utc>,
+    pub action: String,
+    pub by: ActorView,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from: Option<ApplicationState>,
+    pub to: ApplicationState,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+/// The upload form the application waits for (its object's key stays internal).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PendingUploadView {
+    pub upload_id: String,
+    pub content_type: ImageType,
+    pub source: PhotoSource,
+    pub requested_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// The photo under review, or the last one reviewed, without where or under which digest it is kept.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PhotoView {
+    pub upload_id: String,
+    pub source: PhotoSource,
+    pub submitted_at: DateTime<Utc>,
+    pub due_at: DateTime<Utc>,
+    pub width: u32,
+    pub height: u32,
+    pub checks: Vec<CheckResult>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReviewView {
+    pub verdict: Verdict,
+    pub reasons: Vec<RejectionReason>,
+    pub note: String,
+    pub by: ActorView,
+    pub at: DateTime<Utc>,
+}
+
+/// An application as one reader is shown it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApplicationView {
+    pub id: String,
+    pub licence_number: String,
+    /// Staff only: the holder's identity number.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub holder_id: Option<String>,
+    pub city_code: String,
+    pub channel: Channel,
+    pub photo_source: PhotoSource,
+    pub state: ApplicationState,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub office: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pending_upload: Option<PendingUploadView>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub photo: Option<PhotoView>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_refusal: Option<PhotoRefusal>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_review: Option<ReviewView>,
+    pub history: Vec<HistoryView>,
+}
+
+impl ApplicationView {
+    pub fn of(application: &Application, reader: Reader) -> ApplicationView {
+        let pending = |u: &PendingUpload| PendingUploadView {
+            upload_id: u.upload_id.clone(),
+            content_type: u.content_type,
+            source: u.source,
+            requested_at: u.requested_at,
+            expires_at: u.expires_at,
+        };
+        let photo = |p: &PhotoSubmission| PhotoView {
+            upload_id: p.upload_id.clone(),
+            source: p.source,
+            submitted_at: p.submitted_at,
+            due_at: p.due_at,
+            width: p.width,
+            height: p.height,
+            checks: p.checks.clone(),
+        };
+        let review = |r: &ReviewDecision| ReviewView {
+            verdict: r.verdict,
+            reasons: r.reasons.clone(),
+            note: r.note.clone(),
+            by: ActorView::of(&r.by, reader),
+            at: r.at,
+        };
+        let step = |h: &HistoryEntry| HistoryView {
+            at: h.at,
+            action: h.action.clone(),
+            by: ActorView::of(&h.by, reader),
+            from: h.from,
+            to: h.to,
+            detail: h.detail.clone(),
+        };
+        ApplicationView {
+            id: application.id.clone(),
+            licence_number: application.licence_number.clone(),
+            holder_id: (reader == Reader::Staff).then(|| application.holder_id.clone()),
+            city_code: application.city_code.clone(),
+            channel: application.channel,
+            photo_source: application.photo_source,
+            state: application.state,
+            office: application.office.clone(),
+            created_at: application.created_at,
+            updated_at: application.updated_at,
+            pending_upload: application.pending_upload.as_ref().map(pending),
+            photo: application.photo.as_ref().map(photo),
+            last_refusal: application.last_refusal.clone(),
+            last_review: application.last_review.as_ref().map(review),
+            history: application.history.iter().map(step).collect(),
+        }
+    }
+
+    /// The view `caller` is given of `application`.
+    pub fn for_caller(application: &Application, caller: &Caller) -> ApplicationView {
+        ApplicationView::of(application, Reader::of(caller, application))
+    }
+}
+
+/// One verification of the holder's licence as the holder sees it (R8, R15): which organisation, in which
+/// role, why, when and with what result; not the officer's or employee's login id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HolderCheckView {
+    pub id: String,
+    pub at: DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub organisation: Option<String>,
+    pub role: Role,
+    pub purpose: String,
+    pub method: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub serial: Option<String>,
+    pub valid: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+impl From<CheckRecord> for HolderCheckView {
+    fn from(check: CheckRecord) -> Self {
+        HolderCheckView {
+            id: check.id,
+            at: check.at,
+            organisation: check.organisation,
+            role: check.role,
+            purpose: check.purpose,
+            method: check.method,
+            serial: check.serial,
+            valid: check.valid,
+            reason: check.reason,
+        }
+    }
+}
