@@ -884,6 +884,14 @@ async fn the_local_server_moves_its_clock_and_runs_the_scheduled_jobs() {
     assert_eq!(run["keys"]["usableSigners"], 0, "{run}");
     let (status, expiry) = send("POST", "/_dev/jobs/expire", None, serde_json::Value::Null).await;
     assert_eq!(status, 200, "{expiry}");
+    // The issuance sweep: the licence was issued at approval, so nothing waits in the outbox.
+    let (status, sweep) = send("POST", "/_dev/jobs/sweep", None, serde_json::Value::Null).await;
+    assert_eq!(status, 200, "{sweep}");
+    assert_eq!(
+        (sweep["read"].as_u64(), sweep["redriven"].as_u64()),
+        (Some(0), Some(0)),
+        "{sweep}"
+    );
     let t = token(&api);
     let (status, problem) = send("GET", "/licence", Some(&t), serde_json::Value::Null).await;
     assert_eq!(status, 503, "{problem}");
