@@ -9,10 +9,11 @@ use shared::kernel::access::POLICY;
 use shared::kernel::caller::Role;
 
 /// The routes anyone may call, without a token.
-const PUBLIC: [&str; 3] = [
+const PUBLIC: [&str; 4] = [
     "GET /truck/cities",
     "GET /truck/cities/{city}",
     "GET /.well-known/edl/trust",
+    "GET /status-lists/{id}",
 ];
 
 /// Every sample event of an HTTP route, with its file name.

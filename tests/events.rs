@@ -465,7 +465,7 @@ async fn every_event(mut h: Harness) {
     // The refresh's schedule event: one run (nothing is due yet) and the key check.
     let schedule: aws_lambda_events::event::cloudwatch_events::CloudWatchEvent =
         serde_json::from_str(&event_text("refresh-schedule.json")).expect("EventBridge scheduled event");
-    let run = edl_refresh::handle(
+    let refresh = edl_refresh::handle(
         &h.services,
         schedule,
         &edl_refresh::options_from(None).expect("options"),
@@ -473,8 +473,28 @@ async fn every_event(mut h: Harness) {
     )
     .await
     .expect("refresh run");
-    assert!(run.refresh.complete && run.refresh.signs == 0, "{run:?}");
-    assert_eq!(run.keys.usable_signers, 1, "{run:?}");
+    assert!(refresh.refresh.complete && refresh.refresh.signs == 0, "{refresh:?}");
+    assert_eq!(refresh.keys.usable_signers, 1, "{refresh:?}");
+
+    // Before the status lists' schedule first ran, a list is not published yet: 503. Its constant input
+    // names the job; one run publishes every list, which the public route then serves as stored.
+    let unpublished = run(&h, "verify-status-list.json").await;
+    assert_eq!(unpublished.status, 503, "{unpublished:?}");
+    let job = edl_refresh::job_of(serde_json::from_str(&event_text("refresh-status-lists.json")).expect("the input"))
+        .expect("a job");
+    assert!(matches!(job, edl_refresh::Job::StatusLists), "{job:?}");
+    let report = edl_refresh::publish_status_lists(&h.services)
+        .await
+        .expect("status lists published");
+    assert_eq!(report.published, h.services.status_lists.lists, "{report:?}");
+    let list = run(&h, "verify-status-list.json").await;
+    assert_eq!(
+        (list.status, list.content_type.as_str()),
+        (200, "application/statuslist+cwt"),
+        "{list:?}"
+    );
+    let token = shared::credential::status_list::decode(&list.bytes).expect("a status list token");
+    assert_eq!(token.token.uri, h.services.status_lists.uri(0));
 }
 
 /// Every file in events/ is exercised above; a new file without a case fails here.

@@ -106,6 +106,8 @@ async fn record_licence(
         refreshes: 0,
         portrait_key: None,
         issuer_signed: String::new(),
+        status_entry: None,
+        retired_entries: Vec::new(),
         status: EdlStatus::Active,
         version: 1,
     };

@@ -871,6 +871,22 @@ async fn the_local_server_moves_its_clock_and_runs_the_scheduled_jobs() {
     assert_eq!(second["serial"], first["serial"]);
     let second_end: DateTime<Utc> = serde_json::from_value(second["documentValidUntil"].clone()).expect("end");
     assert!(second_end > first_end, "{second}");
+    // The status lists, published at start: three weeks on every token nears its end, and the job signs them
+    // all again; the document names one of them, served at the public route.
+    let (status, lists) = send("POST", "/_dev/jobs/status-lists", None, serde_json::Value::Null).await;
+    assert_eq!(
+        (status, lists["published"].as_u64()),
+        (200, Some(u64::from(edl_local_api::LOCAL_STATUS_LISTS))),
+        "{lists}"
+    );
+    let list = second["statusList"]["uri"]
+        .as_str()
+        .expect("the document's status list");
+    let path = list
+        .strip_prefix("http://127.0.0.1:9")
+        .expect("the local server's own list");
+    let (status, _) = send("GET", path, None, serde_json::Value::Null).await;
+    assert_eq!(status, 200, "{path}");
     // 400 days on the only signer has ended: the refresh leaves documents be, the key check says
     // so, and GET /licence is a 503 problem until the operator adds the next signer.
     let (status, _) = send("POST", "/_dev/clock", None, json!({ "advance": "400d" })).await;
@@ -880,6 +896,14 @@ async fn the_local_server_moves_its_clock_and_runs_the_scheduled_jobs() {
     assert_eq!(run["keys"]["usableSigners"], 0, "{run}");
     let (status, expiry) = send("POST", "/_dev/jobs/expire", None, serde_json::Value::Null).await;
     assert_eq!(status, 200, "{expiry}");
+    // The issuance sweep: the licence was issued at approval, so nothing waits in the outbox.
+    let (status, sweep) = send("POST", "/_dev/jobs/sweep", None, serde_json::Value::Null).await;
+    assert_eq!(status, 200, "{sweep}");
+    assert_eq!(
+        (sweep["read"].as_u64(), sweep["redriven"].as_u64()),
+        (Some(0), Some(0)),
+        "{sweep}"
+    );
     let t = token(&api);
     let (status, problem) = send("GET", "/licence", Some(&t), serde_json::Value::Null).await;
     assert_eq!(status, 503, "{problem}");

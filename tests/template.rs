@@ -206,17 +206,19 @@ fn no_scan_no_wildcards_and_each_function_only_what_it_uses() {
             }
         }
     }
-    // The refresh writes only licences, and reads only its own index.
+    // The refresh writes only licences and status lists, and reads only its own index.
     for statement in
         as_list(&resources["RefreshFunctionRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"])
     {
         let actions = as_list(&statement["Action"]);
         if actions.iter().any(|a| a == "dynamodb:PutItem") {
-            assert_eq!(actions.len(), 1, "refresh: puts in a statement of their own");
-            assert_eq!(
-                statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"],
-                serde_json::json!(["EDL#*"]),
-                "refresh writes only electronic licences"
+            let keys = as_list(&statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]);
+            assert!(
+                keys.iter().all(|k| matches!(
+                    k.as_str(),
+                    Some("EDL#*" | "STATUSLIST#*" | "STATUSSLOT#*" | "STATUSTOKEN#*")
+                )),
+                "refresh writes only electronic licences and status lists: {keys:?}"
             );
         }
     }
@@ -225,7 +227,11 @@ fn no_scan_no_wildcards_and_each_function_only_what_it_uses() {
             assert!(
                 matches!(
                     action.as_str(),
-                    "dynamodb:GetItem" | "dynamodb:Query" | "dynamodb:PutItem" | "cloudwatch:PutMetricData"
+                    "dynamodb:GetItem"
+                        | "dynamodb:Query"
+                        | "dynamodb:PutItem"
+                        | "dynamodb:ConditionCheckItem"
+                        | "cloudwatch:PutMetricData"
                 ),
                 "refresh (no S3: it re-signs the portrait the current document carries): {action}"
             );
@@ -346,10 +352,10 @@ fn the_table_and_api_are_configured_for_production() {
     for (path, methods) in paths {
         for (method, operation) in methods.as_object().expect("methods") {
             operations += 1;
-            // Only the trust material and the cities' truck rules are public.
+            // Only the trust material, the status lists and the cities' truck rules are public.
             let expected = if matches!(
                 path.as_str(),
-                "/.well-known/edl/trust" | "/truck/cities" | "/truck/cities/{city}"
+                "/.well-known/edl/trust" | "/status-lists/{id}" | "/truck/cities" | "/truck/cities/{city}"
             ) {
                 serde_json::json!([{ "NONE": [] }])
             } else {
@@ -482,9 +488,10 @@ enum On {
     QueueIndex,
     ExpiryIndex,
     RefreshIndex,
+    IssueIndex,
 }
 
-use On::{ExpiryIndex, QueueIndex, RefreshIndex, Table};
+use On::{ExpiryIndex, IssueIndex, QueueIndex, RefreshIndex, Table};
 
 /// Every function's DynamoDB permissions, in one place: role, action, table or index, and the partition keys
 /// (`dynamodb:LeadingKeys` patterns) it may touch with that action. Derived from the code (the keys of
@@ -504,7 +511,15 @@ const PARTITIONS: &[(&str, &str, On, &[&str])] = &[
         "AdminFunctionRole",
         "dynamodb:GetItem",
         Table,
-        &["LICENCE#*", "HOLDER#*", "EDL#*", "ROLLOUT", "TRUCKRULES", "PASS#*"],
+        &[
+            "LICENCE#*",
+            "HOLDER#*",
+            "EDL#*",
+            "ROLLOUT",
+            "TRUCKRULES",
+            "PASS#*",
+            "STATUSLIST#*",
+        ],
     ),
     (
         "AdminFunctionRole",
@@ -526,6 +541,7 @@ const PARTITIONS: &[(&str, &str, On, &[&str])] = &[
             "PASS#*",
             "OWNER#*",
             "FLEET#*",
+            "STATUSLIST#*",
         ],
     ),
     ("AdminFunctionRole", "dynamodb:UpdateItem", Table, &["LICENCE#*"]),
@@ -542,30 +558,35 @@ const PARTITIONS: &[(&str, &str, On, &[&str])] = &[
         "ReviewFunctionRole",
         "dynamodb:GetItem",
         Table,
-        &["APP#*", "LICENCE#*", "HOLDER#*", "EDL#*"],
+        &["APP#*", "LICENCE#*", "HOLDER#*", "EDL#*", "STATUSLIST#*"],
     ),
-    ("ReviewFunctionRole", "dynamodb:PutItem", Table, &["APP#*", "EDL#*"]),
+    (
+        "ReviewFunctionRole",
+        "dynamodb:PutItem",
+        Table,
+        &["APP#*", "EDL#*", "STATUSLIST#*"],
+    ),
     ("ReviewFunctionRole", "dynamodb:DeleteItem", Table, &["OPENAPP#*"]),
     ("ReviewFunctionRole", "dynamodb:Query", QueueIndex, &["REVIEW"]),
     (
         "IssueFunctionRole",
         "dynamodb:GetItem",
         Table,
-        &["APP#*", "LICENCE#*", "HOLDER#*", "EDL#*"],
+        &["APP#*", "LICENCE#*", "HOLDER#*", "EDL#*", "STATUSLIST#*"],
     ),
     ("IssueFunctionRole", "dynamodb:Query", Table, &["TRUST"]),
     (
         "IssueFunctionRole",
         "dynamodb:PutItem",
         Table,
-        &["EDL#*", "APP#*", "HOLDER#*"],
+        &["EDL#*", "APP#*", "HOLDER#*", "STATUSLIST#*", "STATUSSLOT#*"],
     ),
     ("IssueFunctionRole", "dynamodb:DeleteItem", Table, &["OPENAPP#*"]),
     (
         "LicenceFunctionRole",
         "dynamodb:GetItem",
         Table,
-        &["HOLDER#*", "EDL#*", "LICENCE#*", "SHOWCODE#*", "APP#*"],
+        &["HOLDER#*", "EDL#*", "LICENCE#*", "SHOWCODE#*", "APP#*", "STATUSLIST#*"],
     ),
     (
         "LicenceFunctionRole",
@@ -578,13 +599,13 @@ const PARTITIONS: &[(&str, &str, On, &[&str])] = &[
         "LicenceFunctionRole",
         "dynamodb:PutItem",
         Table,
-        &["SHOWCODE#*", "EDL#*"],
+        &["SHOWCODE#*", "EDL#*", "STATUSLIST#*", "STATUSSLOT#*"],
     ),
     (
         "VerifyFunctionRole",
         "dynamodb:GetItem",
         Table,
-        &["EDL#*", "LICENCE#*", "PASS#*", "TRUCKRULES"],
+        &["EDL#*", "LICENCE#*", "PASS#*", "TRUCKRULES", "STATUSTOKEN#*"],
     ),
     ("VerifyFunctionRole", "dynamodb:Query", Table, &["TRUST", "LICENCE#*"]),
     // Audit items, and the verifiers' single-use nonces (kept when drawn, consumed by a conditional delete).
@@ -620,13 +641,21 @@ const PARTITIONS: &[(&str, &str, On, &[&str])] = &[
         "ExpireFunctionRole",
         "dynamodb:GetItem",
         Table,
-        &["APP#*", "EDL#*", "PASS#*"],
+        &["APP#*", "EDL#*", "PASS#*", "STATUSLIST#*"],
     ),
     (
         "ExpireFunctionRole",
         "dynamodb:PutItem",
         Table,
-        &["APP#*", "EDL#*", "PASS#*", "VEHICLE#*", "OWNER#*", "FLEET#*"],
+        &[
+            "APP#*",
+            "EDL#*",
+            "PASS#*",
+            "VEHICLE#*",
+            "OWNER#*",
+            "FLEET#*",
+            "STATUSLIST#*",
+        ],
     ),
     ("ExpireFunctionRole", "dynamodb:DeleteItem", Table, &["OPENAPP#*"]),
     (
@@ -636,16 +665,38 @@ const PARTITIONS: &[(&str, &str, On, &[&str])] = &[
         &["EDL#*", "APP#*", "PASS#*"],
     ),
     ("ExpireFunctionRole", "dynamodb:Query", QueueIndex, &["REVIEW"]),
+    // The issuance sweep reads the outbox's shards (the approvals it re-drives are read under `APP#*`).
+    ("ExpireFunctionRole", "dynamodb:Query", IssueIndex, &["ISSUE#*"]),
     // The scheduled document refresh: the licence, its paper licence and application read, the licence re-signed.
     (
         "RefreshFunctionRole",
         "dynamodb:GetItem",
         Table,
-        &["EDL#*", "LICENCE#*", "APP#*"],
+        &["EDL#*", "LICENCE#*", "APP#*", "STATUSLIST#*", "STATUSTOKEN#*"],
     ),
-    ("RefreshFunctionRole", "dynamodb:Query", Table, &["TRUST"]),
-    ("RefreshFunctionRole", "dynamodb:PutItem", Table, &["EDL#*"]),
+    (
+        "RefreshFunctionRole",
+        "dynamodb:Query",
+        Table,
+        &["TRUST", "STATUSLIST#*"],
+    ),
+    (
+        "RefreshFunctionRole",
+        "dynamodb:PutItem",
+        Table,
+        &["EDL#*", "STATUSLIST#*", "STATUSSLOT#*", "STATUSTOKEN#*"],
+    ),
     ("RefreshFunctionRole", "dynamodb:Query", RefreshIndex, &["REFRESH#*"]),
+    // Status lists (issue 12 item 3): every function that changes a licence's status flips its entries in the
+    // list's shards (a write guarded by a condition check of the licence's version); the functions that sign
+    // documents claim an entry for each; the refresh function's five-minute job reads the shards and keeps the
+    // signed tokens, which the verify function serves.
+    ("AdminFunctionRole", "dynamodb:ConditionCheckItem", Table, &["EDL#*"]),
+    ("ReviewFunctionRole", "dynamodb:ConditionCheckItem", Table, &["EDL#*"]),
+    ("IssueFunctionRole", "dynamodb:ConditionCheckItem", Table, &["EDL#*"]),
+    ("LicenceFunctionRole", "dynamodb:ConditionCheckItem", Table, &["EDL#*"]),
+    ("ExpireFunctionRole", "dynamodb:ConditionCheckItem", Table, &["EDL#*"]),
+    ("RefreshFunctionRole", "dynamodb:ConditionCheckItem", Table, &["EDL#*"]),
 ];
 
 const WRITES: [&str; 4] = [
@@ -718,6 +769,7 @@ fn dynamo_grants(template: &Value) -> Grants {
                             Some("${RecordsTable.Arn}/index/queue") => QueueIndex,
                             Some("${RecordsTable.Arn}/index/expiry") => ExpiryIndex,
                             Some("${RecordsTable.Arn}/index/refresh") => RefreshIndex,
+                            Some("${RecordsTable.Arn}/index/issue") => IssueIndex,
                             _ => panic!("{role}: {actions:?} on {resource}"),
                         }
                     };
@@ -934,5 +986,82 @@ fn the_iaca_is_pinned_by_deployment_configuration() {
             "RefreshFunction",
             "VerifyFunction"
         ]
+    );
+}
+
+/// Issue 13: an approval always ends as a licence. The issue function retries with backoff and sends what
+/// still fails to an encrypted queue that raises an alarm; the outbox index is keys only; the sweep runs every
+/// five minutes in the expire function, which may read the outbox and put the approval's event, nothing more.
+#[test]
+fn failed_issuance_lands_in_an_alarmed_queue_and_the_sweep_runs_every_five_minutes() {
+    let template = transformed();
+    let resources = &template["Resources"];
+    let config = resources
+        .as_object()
+        .expect("Resources")
+        .values()
+        .find(|r| {
+            r["Type"] == "AWS::Lambda::EventInvokeConfig"
+                && r["Properties"]["FunctionName"] == serde_json::json!({ "Ref": "IssueFunction" })
+        })
+        .expect("the issue function's asynchronous invocation config");
+    let properties = &config["Properties"];
+    assert_eq!(
+        properties["MaximumRetryAttempts"], 2,
+        "Lambda's retries, with its backoff"
+    );
+    assert_eq!(properties["MaximumEventAgeInSeconds"], 3600);
+    assert_eq!(
+        properties["DestinationConfig"]["OnFailure"]["Destination"],
+        serde_json::json!({ "Fn::GetAtt": ["IssueFailures", "Arn"] })
+    );
+    assert_eq!(resources["IssueFailures"]["Properties"]["SqsManagedSseEnabled"], true);
+    let alarm = &resources["IssueFailuresAlarm"]["Properties"];
+    assert_eq!(alarm["MetricName"], "ApproximateNumberOfMessagesVisible");
+    assert_eq!(
+        alarm["Dimensions"][0]["Value"],
+        serde_json::json!({ "Fn::GetAtt": ["IssueFailures", "QueueName"] })
+    );
+    assert_eq!(alarm["Threshold"], 0);
+    assert_eq!(alarm["ComparisonOperator"], "GreaterThanThreshold");
+    // The issue function may send to its queue.
+    let statements = statements(&template);
+    assert!(statements
+        .iter()
+        .any(|(role, action, resource)| role == "IssueFunctionRole"
+            && action == "sqs:SendMessage"
+            && resource == &serde_json::json!({ "Fn::GetAtt": ["IssueFailures", "Arn"] })));
+
+    // The outbox index, keys only.
+    let indexes = as_list(&resources["RecordsTable"]["Properties"]["GlobalSecondaryIndexes"]);
+    let issue = indexes.iter().find(|i| i["IndexName"] == "issue").expect("issue index");
+    assert_eq!(issue["Projection"]["ProjectionType"], "KEYS_ONLY");
+    assert_eq!(issue["KeySchema"][0]["AttributeName"], "issuePk");
+    assert_eq!(issue["KeySchema"][1]["AttributeName"], "issueSk");
+
+    // The sweep: a five-minute rule with the sweep's input, targeting the expire function.
+    let rule = resources
+        .as_object()
+        .expect("Resources")
+        .values()
+        .find(|r| r["Type"] == "AWS::Events::Rule" && r["Properties"]["Targets"][0]["Input"] == r#"{"job":"sweep"}"#)
+        .expect("the sweep's schedule");
+    assert_eq!(rule["Properties"]["ScheduleExpression"], "rate(5 minutes)");
+    let target = &rule["Properties"]["Targets"][0];
+    assert_eq!(
+        target["Arn"],
+        serde_json::json!({ "Fn::GetAtt": ["ExpireFunction", "Arn"] })
+    );
+    assert_eq!(target["Input"], r#"{"job":"sweep"}"#);
+    let expire: Vec<&(String, String, Value)> = statements.iter().filter(|s| s.0 == "ExpireFunctionRole").collect();
+    let puts: Vec<&Value> = expire
+        .iter()
+        .filter(|s| s.1 == "events:PutEvents")
+        .map(|s| &s.2)
+        .collect();
+    assert_eq!(puts, vec![&serde_json::json!({ "Fn::GetAtt": ["EventBus", "Arn"] })]);
+    assert_eq!(
+        resources["ExpireFunction"]["Properties"]["Environment"]["Variables"]["EVENT_BUS_NAME"],
+        serde_json::json!({ "Ref": "EventBus" })
     );
 }

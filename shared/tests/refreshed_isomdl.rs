@@ -157,4 +157,26 @@ async fn isomdl_authenticates_a_refreshed_document() {
         verified.elements[mdoc::DOMESTIC_NAMESPACE]["licence_serial"].as_str(),
         Some(serial.as_str())
     );
+    // Both documents isomdl authenticated carry a status list entry in their MSO (issue 12 item 3): the
+    // refreshed one a new, randomly drawn entry, the one its record names.
+    let first = mdoc::verify_document(
+        &bytes(&issued.issuer_signed),
+        mdoc::DOC_TYPE,
+        issued.document_signed_at,
+        0,
+    )
+    .unwrap()
+    .status
+    .expect("the issued document names its status list entry");
+    let second = verified
+        .status
+        .expect("the refreshed document names its status list entry");
+    assert_ne!(first, second, "a refresh draws a new entry");
+    let entry = refreshed.status_entry.expect("the record's entry");
+    assert_eq!(second.idx, entry.idx);
+    assert!(
+        second.uri.ends_with(&format!("/status-lists/{}", entry.list)),
+        "{}",
+        second.uri
+    );
 }

@@ -210,6 +210,8 @@ pub async fn harness_with(
     let notices = Arc::new(shared::adapters::embedded::notices::EmbeddedNotices::default());
     let mut services = Services::new(records, clock.clone(), liveness.clone()).with_photos(photos);
     services.notifier = Some(notices.clone());
+    // Four status lists of the deployed size, not 128: a publication run signs every list once.
+    services.status_lists.lists = 4;
     Harness {
         services,
         keys,

@@ -1,7 +1,10 @@
-//! The expire function: on each EventBridge schedule, one resumable run of the expiry job.
+//! The expire function: on each EventBridge schedule, one resumable run of the expiry job; on the five-minute
+//! schedule (input `{"job":"sweep"}`), the issuance sweep.
 
 use aws_lambda_events::event::cloudwatch_events::CloudWatchEvent;
+use serde::Deserialize;
 use shared::service::expiry::{ExpiryOptions, ExpiryReport};
+use shared::service::sweep::SweepReport;
 use shared::service::{ServiceError, Services};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -25,6 +28,26 @@ pub fn stop_at(deadline_ms: u64, now: SystemTime) -> Instant {
     Instant::now() + remaining.saturating_sub(STOP_MARGIN)
 }
 
+/// What a schedule asks for: the sweep's rule passes a constant input; the expiry rules pass their event.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum Trigger {
+    Job { job: Job },
+    Schedule(Box<CloudWatchEvent<serde_json::Value>>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Job {
+    Sweep,
+}
+
+/// Re-drives approvals still not issued (`shared::service::sweep`). A failure to read the outbox is
+/// an error (Lambda retries; the next sweep runs five minutes on in any case).
+pub async fn sweep(services: &Services) -> Result<SweepReport, ExpireError> {
+    Ok(services.sweep_approvals().await?)
+}
+
 /// Runs the job once. The event only says that the schedule fired: the
 /// job's own clock decides what is due, so a late or repeated event is harmless.
 pub async fn handle(
@@ -43,6 +66,20 @@ pub async fn handle(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_sweep_input_and_a_schedule_event_are_told_apart() {
+        let sweep: Trigger = serde_json::from_str(r#"{"job":"sweep"}"#).expect("sweep");
+        assert!(matches!(sweep, Trigger::Job { job: Job::Sweep }));
+        let schedule: Trigger = serde_json::from_value(serde_json::json!({
+            "version": "0", "id": "e1", "detail-type": "Scheduled Event", "source": "aws.events",
+            "account": "123456789012", "time": "2026-11-25T17:00:00Z", "region": "cn-north-1",
+            "resources": [], "detail": {}
+        }))
+        .expect("schedule");
+        assert!(matches!(schedule, Trigger::Schedule(_)));
+        assert!(serde_json::from_str::<Trigger>(r#"{"job":"other"}"#).is_err());
+    }
 
     #[test]
     fn stops_twenty_seconds_before_the_deadline() {

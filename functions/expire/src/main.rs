@@ -1,6 +1,5 @@
 //! The expire function's Lambda entry point: wire the records once per cold start, then run on each schedule event.
 
-use aws_lambda_events::event::cloudwatch_events::CloudWatchEvent;
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 use tracing::Instrument;
 
@@ -9,15 +8,25 @@ async fn main() -> Result<(), Error> {
     shared::telemetry::init_tracing();
     let services = shared::adapters::aws::services_from_environment().await?;
     let services = &services;
-    run(service_fn(
-        move |event: LambdaEvent<CloudWatchEvent<serde_json::Value>>| async move {
-            let span = tracing::info_span!("event", request_id = %event.context.request_id);
-            let stop = edl_expire::stop_at(event.context.deadline, std::time::SystemTime::now());
-            edl_expire::handle(services, event.payload, Some(stop))
+    run(service_fn(move |event: LambdaEvent<edl_expire::Trigger>| async move {
+        let span = tracing::info_span!("event", request_id = %event.context.request_id);
+        match event.payload {
+            edl_expire::Trigger::Job {
+                job: edl_expire::Job::Sweep,
+            } => edl_expire::sweep(services)
                 .instrument(span)
                 .await
-                .map_err(Error::from)
-        },
-    ))
+                .map(|report| serde_json::json!(report))
+                .map_err(Error::from),
+            edl_expire::Trigger::Schedule(schedule) => {
+                let stop = edl_expire::stop_at(event.context.deadline, std::time::SystemTime::now());
+                edl_expire::handle(services, *schedule, Some(stop))
+                    .instrument(span)
+                    .await
+                    .map(|report| serde_json::json!(report))
+                    .map_err(Error::from)
+            }
+        }
+    }))
     .await
 }

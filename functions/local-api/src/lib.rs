@@ -88,6 +88,9 @@ impl KeyMaker {
     }
 }
 
+/// Status lists the local server publishes (128 deployed; see `shared::issuance::status`).
+pub const LOCAL_STATUS_LISTS: u32 = 8;
+
 /// The records, photos, signer and key maker of one storage choice.
 type Adapters = (Arc<dyn Records>, Arc<dyn PhotoStore>, Arc<dyn Signer>, KeyMaker);
 
@@ -159,6 +162,10 @@ pub async fn local_services(
     services.issuer = Some(Arc::new(ChannelIssuer { sender }));
     // The key check's metrics stay in the process (`POST /_dev/jobs/refresh` answers with them).
     services.key_metrics = Some(Arc::new(RecordedMetrics::default()));
+    // Documents name the local server's own status lists; fewer lists than deployed (`LOCAL_STATUS_LISTS`),
+    // so that publishing them all (at start and on `POST /_dev/jobs/status-lists`) takes a moment.
+    services.status_lists.base_url = base_url.to_string();
+    services.status_lists.lists = LOCAL_STATUS_LISTS;
     // The embedded store starts empty: certify the in-memory keys. Against an
     // emulator, create KMS keys the first time; against AWS, the operator runs
     // `edl-local keys bootstrap` once.
@@ -196,6 +203,12 @@ pub async fn local_services(
             .add_document_signer(&authority, &ds_key)
             .await
             .map_err(|e| LocalError::Keys(e.to_string()))?;
+    }
+    // The lists exist from the start (the deployed job publishes every five minutes).
+    match services.run_status_lists().await {
+        Ok(report) if report.signer_unavailable.is_none() => {}
+        Ok(report) => tracing::warn!(why = ?report.signer_unavailable, "status lists not published"),
+        Err(e) => tracing::warn!(error = %e, "status lists not published"),
     }
     Ok(Local {
         services,

@@ -319,7 +319,7 @@ fn print_banner(api: &LocalApi, storage: &Storage, samples: usize, address: Sock
         "\nMint others:  curl -s -X POST {base}/_dev/tokens -d '{{\"role\":\"holder\",\"sub\":\"310104199208152623\"}}'"
     );
     println!("Liveness:     after POST /applications/<id>/liveness-sessions, finish the session as the app would with\n              curl -s -X POST {base}/_dev/liveness -d '{{\"sessionId\":\"<session>\"}}'");
-    println!("Time travel:  curl -s -X POST {base}/_dev/clock -d '{{\"advance\":\"400d\"}}'   (then POST /_dev/jobs/refresh, /_dev/jobs/expire)");
+    println!("Time travel:  curl -s -X POST {base}/_dev/clock -d '{{\"advance\":\"400d\"}}'   (then POST /_dev/jobs/refresh, /_dev/jobs/expire, /_dev/jobs/status-lists)");
     if api.embedded_photos.is_none() {
         println!(
             "Photo events: after an upload to S3, run its checks with\n              curl -s -X POST {base}/_dev/photo-events -d '{{\"key\":\"photos/<application>/<upload>\"}}'"

@@ -238,6 +238,12 @@ impl LocalApi {
                 Ok(report) => json_response(200, &json!(report)),
                 Err(e) => problem_response(&shared::http::problem_for(&e)),
             },
+            // The issuance sweep: approvals still not issued five minutes after approval, handed to the
+            // issuance task again (the deployed expire function runs it every five minutes).
+            ("POST", "jobs/sweep") => match self.services.sweep_approvals().await {
+                Ok(report) => json_response(200, &json!(report)),
+                Err(e) => problem_response(&shared::http::problem_for(&e)),
+            },
             ("POST", "jobs/refresh") => {
                 let request: RefreshRequest = if body.is_empty() {
                     RefreshRequest::default()
@@ -260,6 +266,10 @@ impl LocalApi {
                     Err(e) => problem_response(&shared::http::problem_for(&e)),
                 }
             }
+            ("POST", "jobs/status-lists") => match self.services.run_status_lists().await {
+                Ok(report) => json_response(200, &json!(report)),
+                Err(e) => problem_response(&shared::http::problem_for(&e)),
+            },
             ("POST", "keys/signers") => {
                 let key = match key_maker.new_key().await {
                     Ok(key) => key,
@@ -633,7 +643,9 @@ impl LocalApi {
                 "not-found",
                 "Not found",
                 "Development endpoints: POST /_dev/tokens, POST /_dev/liveness, POST /_dev/photo-events, GET /_dev/notices, \
-                 GET and POST /_dev/clock, POST /_dev/jobs/expire, POST /_dev/jobs/refresh, POST /_dev/keys/signers.",
+                 GET and POST /_dev/clock, POST /_dev/jobs/expire, POST /_dev/jobs/refresh, POST /_dev/jobs/status-lists, \
+                 POST /_dev/jobs/sweep, \
+                 POST /_dev/keys/signers.",
             )),
         }
     }

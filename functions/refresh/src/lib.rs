@@ -1,9 +1,11 @@
-//! The refresh function: on its schedule, one run of the document refresh within its signing budget, then the key check.
+//! The refresh function: on its hourly schedule, one run of the document refresh within its signing budget, then
+//! the key check; on its five-minute schedule, the status lists' publication.
 
 use aws_lambda_events::event::cloudwatch_events::CloudWatchEvent;
 use serde::Serialize;
 use shared::service::keys::KeyHealth;
 use shared::service::refresh::{RefreshOptions, RefreshReport};
+use shared::service::status_lists::StatusListReport;
 use shared::service::{ServiceError, Services};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -19,6 +21,33 @@ pub enum RefreshError {
     Failed(#[from] ServiceError),
     #[error("the environment variable {0} is not valid: {1}")]
     Configuration(&'static str, String),
+    /// An event neither schedule sends.
+    #[error("the event is neither the hourly schedule's nor {{\"job\":\"status-lists\"}}: {0}")]
+    Event(String),
+}
+
+/// What a schedule asked for.
+#[derive(Debug)]
+pub enum Job {
+    /// The hourly schedule's EventBridge event: the document refresh and the key check.
+    Refresh(Box<CloudWatchEvent<serde_json::Value>>),
+    /// The five-minute schedule's constant input `{"job":"status-lists"}`.
+    StatusLists,
+}
+
+/// Which job an invocation's event asks for.
+pub fn job_of(event: serde_json::Value) -> Result<Job, RefreshError> {
+    if event.get("job").and_then(|j| j.as_str()) == Some("status-lists") {
+        return Ok(Job::StatusLists);
+    }
+    serde_json::from_value(event)
+        .map(|event| Job::Refresh(Box::new(event)))
+        .map_err(|e| RefreshError::Event(e.to_string()))
+}
+
+/// One run of the status lists' publication: the lists that changed or near their end signed again and stored.
+pub async fn publish_status_lists(services: &Services) -> Result<StatusListReport, RefreshError> {
+    Ok(services.run_status_lists().await?)
 }
 
 /// What one invocation did.
@@ -77,6 +106,24 @@ mod tests {
         assert!(matches!(
             options_from(Some("lots")),
             Err(RefreshError::Configuration("EDL_REFRESH_SIGNS_PER_RUN", _))
+        ));
+    }
+
+    #[test]
+    fn the_event_names_the_job() {
+        assert!(matches!(
+            job_of(serde_json::json!({"job": "status-lists"})),
+            Ok(Job::StatusLists)
+        ));
+        let scheduled = serde_json::json!({
+            "version": "0", "id": "1", "detail-type": "Scheduled Event", "source": "aws.events",
+            "account": "123456789012", "time": "2026-11-25T01:45:00Z", "region": "cn-north-1",
+            "resources": [], "detail": {}
+        });
+        assert!(matches!(job_of(scheduled), Ok(Job::Refresh(_))));
+        assert!(matches!(
+            job_of(serde_json::json!({"job": "everything"})),
+            Err(RefreshError::Event(_))
         ));
     }
 

@@ -1,6 +1,5 @@
 //! The refresh function's Lambda entry point: wire the records, the signer and the metrics once per cold start, then run on each schedule event.
 
-use aws_lambda_events::event::cloudwatch_events::CloudWatchEvent;
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 use tracing::Instrument;
 
@@ -19,15 +18,23 @@ async fn main() -> Result<(), Error> {
     ));
     let options = edl_refresh::options_from(std::env::var("EDL_REFRESH_SIGNS_PER_RUN").ok().as_deref())?;
     let (services, options) = (&services, &options);
-    run(service_fn(
-        move |event: LambdaEvent<CloudWatchEvent<serde_json::Value>>| async move {
-            let span = tracing::info_span!("event", request_id = %event.context.request_id);
-            let stop = edl_refresh::stop_at(event.context.deadline, std::time::SystemTime::now());
-            edl_refresh::handle(services, event.payload, options, Some(stop))
-                .instrument(span)
-                .await
-                .map_err(Error::from)
-        },
-    ))
+    run(service_fn(move |event: LambdaEvent<serde_json::Value>| async move {
+        let span = tracing::info_span!("event", request_id = %event.context.request_id);
+        let stop = edl_refresh::stop_at(event.context.deadline, std::time::SystemTime::now());
+        async move {
+            match edl_refresh::job_of(event.payload)? {
+                edl_refresh::Job::Refresh(scheduled) => {
+                    let run = edl_refresh::handle(services, *scheduled, options, Some(stop)).await?;
+                    serde_json::to_value(run).map_err(Error::from)
+                }
+                edl_refresh::Job::StatusLists => {
+                    let report = edl_refresh::publish_status_lists(services).await?;
+                    serde_json::to_value(report).map_err(Error::from)
+                }
+            }
+        }
+        .instrument(span)
+        .await
+    }))
     .await
 }

@@ -124,6 +124,7 @@ async fn setup() -> Result<(Services, String, Presented), String> {
             valid_from: now,
             valid_until: now + chrono::Duration::days(30),
             device_key_sec1: Some(&device_sec1),
+            status: None,
         },
         signer.as_ref(),
         "ds",

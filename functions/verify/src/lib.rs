@@ -1,6 +1,6 @@
 //! The verify function: officers and relying parties verify what a holder shows (drawing a nonce for a
 //! device-bound presentation), officers verify truck passes in a zone at a time, and the public trust
-//! material (R7, R9, R13).
+//! material and revocation status lists (R7, R9, R13).
 
 pub mod offline;
 
@@ -15,6 +15,7 @@ shared::routes! {
         DrawNonce = "POST /verifications/nonces",
         VerifyPass = "POST /truck/verifications",
         Trust = "GET /.well-known/edl/trust",
+        StatusList = "GET /status-lists/{id}",
     }
 }
 
@@ -32,6 +33,21 @@ async fn route(services: &Services, request: &Request) -> Result<Response<Body>,
             let document = services.trust_document().await?;
             let mut response = http::json(200, &document);
             if let Ok(value) = "public, max-age=3600".parse() {
+                response.headers_mut().insert("cache-control", value);
+            }
+            Ok(response)
+        }
+        // Public and cacheable: the revocation status list an offline verifier reads, as the job stored it.
+        Some(Route::StatusList) => {
+            let served = services
+                .status_list_token(&http::path_parameter(
+                    request,
+                    "id",
+                    shared::kernel::ident::Identifier::StatusList,
+                )?)
+                .await?;
+            let mut response = http::binary(200, shared::credential::status_list::TOKEN_TYPE, served.token);
+            if let Ok(value) = format!("public, max-age={}", served.max_age).parse() {
                 response.headers_mut().insert("cache-control", value);
             }
             Ok(response)

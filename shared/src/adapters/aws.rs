@@ -34,7 +34,8 @@ pub enum WiringError {
 /// and notices on `EVENT_BUS_NAME` for those built with `eventbridge`; the
 /// working-day calendar from `EDL_CALENDAR` when set; the one IACA trusted from
 /// `IACA_SHA256` (none without it); the verification quotas from `EDL_QUOTAS` when set;
-/// the verification metrics as EMF lines on standard output. The liveness service is Amazon Rekognition
+/// the verification metrics as EMF lines on standard output; the status lists' public base from
+/// `EDL_PUBLIC_BASE_URL`. The liveness service is Amazon Rekognition
 /// (Face Liveness and CompareFaces) when `LIVENESS=rekognition` in a function built with the `rekognition`
 /// feature, judged at `LIVENESS_THRESHOLD` and matched at `FACE_MATCH_THRESHOLD`; otherwise there is none and
 /// real-person checks are refused as unavailable. No deployed function has any other (development) one.
@@ -74,6 +75,10 @@ pub async fn services_from_environment() -> Result<Services, WiringError> {
             .map_err(|e| WiringError::Invalid("EDL_QUOTAS", e.to_string()))?;
     }
     services.metrics = Arc::new(super::emf::EmfStdout);
+    // Where signed documents say their status list is published (the functions that sign have it).
+    if let Some(base) = std::env::var("EDL_PUBLIC_BASE_URL").ok().filter(|b| !b.is_empty()) {
+        services.status_lists.base_url = base;
+    }
     if let Ok(calendar) = std::env::var("EDL_CALENDAR") {
         services.calendar =
             WorkingCalendar::from_json(&calendar).map_err(|e| WiringError::Invalid("EDL_CALENDAR", e.to_string()))?;

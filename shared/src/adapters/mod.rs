@@ -21,7 +21,9 @@ use crate::applications::application::Application;
 use crate::applications::ports::{ApplicationStore, LivenessError, LivenessResult, LivenessService, PhotoClaims};
 use crate::expiry::ExpiryIndex;
 use crate::issuance::document::RefreshIndex;
+use crate::issuance::outbox::IssuanceOutbox;
 use crate::issuance::ports::LicenceStore;
+use crate::issuance::status::StatusListStore;
 use crate::kernel::check_log::CheckLog;
 use crate::kernel::queue::ReviewQueue;
 use crate::kernel::showcode::ShowCodeCache;
@@ -48,6 +50,8 @@ pub trait Records:
     + CheckLog<CheckRecord>
     + ExpiryIndex
     + RefreshIndex
+    + IssuanceOutbox
+    + StatusListStore
     + TruckRulesStore
     + VehicleStore
     + PassStore
@@ -70,6 +74,8 @@ impl<T> Records for T where
         + CheckLog<CheckRecord>
         + ExpiryIndex
         + RefreshIndex
+        + IssuanceOutbox
+        + StatusListStore
         + TruckRulesStore
         + VehicleStore
         + PassStore

@@ -139,6 +139,8 @@ pub struct MdocInput<'a> {
     pub valid_until: DateTime<Utc>,
     /// The app's device public key (P-256, SEC1), when it supplied one.
     pub device_key_sec1: Option<&'a [u8]>,
+    /// The document's entry in a published status list (the MSO's `status`), when it has one.
+    pub status: Option<StatusListReference>,
 }
 
 pub struct IssuedMdoc {
@@ -193,7 +195,7 @@ pub async fn issue(
             valid_from: input.valid_from,
             valid_until: input.valid_until,
             device_key_sec1: input.device_key_sec1,
-            status: None,
+            status: input.status.clone(),
         },
         signer,
         key_id,
@@ -882,6 +884,7 @@ pub(crate) mod tests {
             valid_from: generated_at(),
             valid_until: Utc.with_ymd_and_hms(2026, 5, 20, 15, 59, 59).unwrap(),
             device_key_sec1: device_key,
+            status: None,
         }
     }
 

@@ -76,6 +76,17 @@ impl StatusList {
         })
     }
 
+    /// A list from statuses already packed as the draft lays them out (a store's shards laid end to end).
+    pub fn from_packed(bits: u8, packed: Vec<u8>) -> Result<Self, StatusListError> {
+        check_bits(bits)?;
+        Ok(StatusList { bits, packed })
+    }
+
+    /// The packed statuses, as the draft lays them out.
+    pub fn packed(&self) -> &[u8] {
+        &self.packed
+    }
+
     pub fn bits(&self) -> u8 {
         self.bits
     }

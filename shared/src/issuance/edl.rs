@@ -62,6 +62,13 @@ pub struct ElectronicLicence {
     pub portrait_key: Option<String>,
     /// The current document: the ISO 18013-5 `IssuerSigned` CBOR, base64.
     pub issuer_signed: String,
+    /// The current document's entry in a published status list (the MSO's `status`); none for a
+    /// document signed before documents carried one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_entry: Option<super::status::StatusEntry>,
+    /// Entries of documents a refresh replaced, published invalid until each replaced document ends.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub retired_entries: Vec<super::status::RetiredEntry>,
     #[serde(flatten)]
     pub status: EdlStatus,
     pub version: u64,

@@ -2,4 +2,6 @@
 
 pub mod document;
 pub mod edl;
+pub mod outbox;
 pub mod ports;
+pub mod status;

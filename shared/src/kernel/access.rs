@@ -64,7 +64,8 @@ pub struct Rule {
 const ANY: &str = "any";
 const OWN: &str = "the holder's own only";
 
-/// The access policy. Routes without a row are public (the truck cities' rules, the trust material).
+/// The access policy. Routes without a row are public (the truck cities' rules, the trust material, the
+/// revocation status lists).
 pub const POLICY: &[Rule] = &[
     Rule {
         action: Action::OpenApplication,

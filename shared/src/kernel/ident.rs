@@ -22,6 +22,8 @@ pub enum Identifier {
     PassSerial,
     /// A page of the licence: `front` or `back`, a dot and a lowercase format (`front.png`).
     Page,
+    /// A published status list: 1–10 digits (`0`..`127`).
+    StatusList,
 }
 
 impl Identifier {
@@ -36,6 +38,7 @@ impl Identifier {
             Identifier::Application => "a UUID such as 0193a5b0-0000-7000-8000-000000000001",
             Identifier::PassSerial => "TP followed by 20 digits",
             Identifier::Page => "a page name and format such as front.png",
+            Identifier::StatusList => "1 to 10 digits, e.g. 7",
         }
     }
 
@@ -66,6 +69,7 @@ impl Identifier {
                     && (1..=8).contains(&format.len())
                     && format.bytes().all(lower)
             }),
+            Identifier::StatusList => digits(value, 1, 10),
         }
     }
 
@@ -98,6 +102,8 @@ mod tests {
         assert!(PassSerial.accepts("TP11000026112583920417") && !PassSerial.accepts("TP1100002611258392041"));
         assert!(Page.accepts("front.png") && Page.accepts("side.gif") && !Page.accepts("front"));
         assert!(Batch.accepts("2") && !Batch.accepts("2x"));
+        assert!(StatusList.accepts("7") && StatusList.accepts("127") && !StatusList.accepts("-1"));
+        assert!(!StatusList.accepts("x") && !StatusList.accepts("12345678901"));
         let refused = City.check("city", "张").expect_err("refused");
         assert_eq!(refused.errors[0].field, "city");
     }

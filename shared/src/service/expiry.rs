@@ -226,6 +226,7 @@ impl Services {
             licence.version = expected + 1;
             self.records.update_electronic_licence(&licence, expected).await?;
             tracing::info!(serial = %serial, "electronic licence expired");
+            self.publish_statuses_after_write(serial).await;
             Ok(Outcome::Ended)
         })
         .await;

@@ -49,6 +49,8 @@ pub(crate) struct SignedDocument {
     pub valid_until: DateTime<Utc>,
     /// The `IssuerSigned` CBOR, base64.
     pub issuer_signed: String,
+    /// The entry drawn for it in a status list, named in its MSO.
+    pub status_entry: crate::issuance::status::StatusEntry,
 }
 
 /// A uniform random number (the document's jitter).
@@ -178,8 +180,9 @@ impl Services {
     }
 
     /// Signs the licence's document for `serial`: the register's data as it is now, the approved
-    /// portrait and the device key of the application it came from, valid from now until `document_end`.
-    /// Nothing is written; a signer failure leaves whatever is stored as it was.
+    /// portrait and the device key of the application it came from, valid from now until `document_end`,
+    /// with a status list entry drawn for it. Nothing but the entry's claim is written; a signer failure
+    /// leaves whatever is stored as it was (the claimed entry frees itself at `document_end`).
     pub(crate) async fn sign_licence_document(
         &self,
         licence: &crate::register::licence::Licence,
@@ -191,6 +194,7 @@ impl Services {
         let signer = self.signer()?;
         let active = self.signer_for(document_end).await?;
         let now = self.now();
+        let status_entry = self.draw_status_entry(serial, document_end).await?;
         let device_key = device_key.and_then(|k| {
             base64::engine::general_purpose::URL_SAFE_NO_PAD
                 .decode(k.trim_end_matches('='))
@@ -205,6 +209,10 @@ impl Services {
                 valid_from: now,
                 valid_until: document_end,
                 device_key_sec1: device_key.as_deref(),
+                status: Some(crate::credential::iso18013_5::StatusListReference {
+                    idx: status_entry.idx,
+                    uri: self.status_lists.uri(status_entry.list),
+                }),
             },
             signer,
             &active.key_id,
@@ -217,6 +225,7 @@ impl Services {
             signed_at: now,
             valid_until: document_end,
             issuer_signed: STANDARD.encode(&issued.issuer_signed),
+            status_entry,
         })
     }
 
@@ -291,6 +300,8 @@ impl Services {
             refreshes: 0,
             portrait_key: Some(portrait.key.clone()),
             issuer_signed: document.issuer_signed,
+            status_entry: Some(document.status_entry),
+            retired_entries: Vec::new(),
             status: EdlStatus::Active,
             version: 1,
         };
@@ -327,6 +338,10 @@ impl Services {
             Err(e) => return Err(e.into()),
         }
         tracing::info!(application = %application_id, serial = %serial, "electronic licence issued");
+        // The new document's entry reads valid since its claim; the superseded one's turns invalid.
+        if let Some((old, _)) = &issuance.superseded {
+            self.publish_statuses_after_write(&old.serial).await;
+        }
         self.notify(&Notice::LicenceIssued {
             holder_id: licence.holder_id.clone(),
             serial: serial.clone(),
@@ -358,7 +373,7 @@ impl Services {
     }
 
     /// R15: stops the holder's electronic licence, if any, with the reason recorded.
-    pub(crate) async fn stop_electronic_licence(
+    pub async fn stop_electronic_licence(
         &self,
         holder_id: &str,
         reason: &str,
@@ -396,6 +411,7 @@ impl Services {
             return Ok(None);
         }
         tracing::info!(serial = %serial, "electronic licence ended");
+        self.publish_statuses_after_write(&serial).await;
         Ok(Some(serial))
     }
 }

@@ -45,6 +45,9 @@ pub struct LicenceView {
     pub licence: Licence,
     /// The signed ISO 18013-5 `IssuerSigned`, base64 CBOR.
     pub document: String,
+    /// Where the document's status is published (the MSO's `status`): an offline verifier downloads `uri`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status_list: Option<crate::credential::iso18013_5::StatusListReference>,
     /// When the live state was read.
     pub at: DateTime<Utc>,
 }
@@ -141,6 +144,12 @@ impl Services {
             document_valid_until: edl.document_valid_until,
             advice,
             document: edl.issuer_signed.clone(),
+            status_list: edl
+                .status_entry
+                .map(|entry| crate::credential::iso18013_5::StatusListReference {
+                    idx: entry.idx,
+                    uri: self.status_lists.uri(entry.list),
+                }),
             licence,
             at: self.now(),
         })

@@ -13,6 +13,8 @@ pub mod photos;
 pub mod refresh;
 pub mod register;
 pub mod reviews;
+pub mod status_lists;
+pub mod sweep;
 pub mod verification;
 pub mod views;
 
@@ -81,6 +83,8 @@ pub struct Services {
     pub limits: Limits,
     /// The signed document's life and which signer may sign it (issue 12).
     pub documents: crate::issuance::document::DocumentPolicy,
+    /// How the revocation status lists are laid out and published (issue 12 item 3).
+    pub status_lists: crate::issuance::status::StatusListPolicy,
 }
 
 impl Services {
@@ -105,6 +109,7 @@ impl Services {
             metrics: Arc::new(crate::adapters::embedded::metrics::EmbeddedMetrics::default()),
             limits: Limits::default(),
             documents: crate::issuance::document::DocumentPolicy::default(),
+            status_lists: crate::issuance::status::StatusListPolicy::default(),
         }
     }
 

@@ -151,11 +151,23 @@ impl Services {
             next.document_signed_at = document.signed_at;
             next.document_valid_until = document.valid_until;
             next.issuer_signed = document.issuer_signed.clone();
+            // The replaced document's entry stays taken and reads invalid until that document ends;
+            // entries of documents that ended are dropped (their slots free themselves).
+            next.retired_entries.retain(|retired| retired.until >= now);
+            if let Some(old) = current.status_entry {
+                next.retired_entries.push(crate::issuance::status::RetiredEntry {
+                    list: old.list,
+                    idx: old.idx,
+                    until: current.document_valid_until,
+                });
+            }
+            next.status_entry = Some(document.status_entry);
             next.refreshes += 1;
             next.version = expected + 1;
             match self.records.update_electronic_licence(&next, expected).await {
                 Ok(()) => {
                     tracing::info!(serial = %serial, kid = %next.kid, until = %next.document_valid_until, "document refreshed");
+                    self.publish_statuses_after_write(serial).await;
                     return Ok((RefreshOutcome::Refreshed(Box::new(next)), 1));
                 }
                 Err(StoreError::Conflict) => {

@@ -1,5 +1,5 @@
 //! `edl-verify`: checks a licence's or a truck pass's show code offline against the published trust document,
-//! and says why it fails.
+//! or a signed licence document's status against a downloaded status list, and says why it fails.
 
 // A command-line tool: its output is for the person at the terminal (Lambda code logs through tracing).
 #![allow(clippy::print_stdout)]
@@ -10,9 +10,11 @@ use std::process::ExitCode;
 
 /// edl-verify: check an electronic driving licence or truck pass show code offline.
 ///
-/// This checks format, key, certificate chain, signature and validity; the live state (a superseded
-/// licence, a revoked pass) and whether a pass covers a zone now need POST /verifications or
-/// POST /truck/verifications. Exit status 0 when the code verifies.
+/// With a code: checks format, key, certificate chain, signature and validity; the live state (a
+/// superseded licence, a revoked pass) and whether a pass covers a zone now need POST /verifications or
+/// POST /truck/verifications. With --mdoc and --status-list: checks the signed licence document and reads
+/// its status (valid, invalid, suspended) from the status list it names, downloaded from
+/// GET /status-lists/{id}. Exit status 0 when the code verifies, or the document is valid.
 #[derive(Debug, Parser)]
 #[command(name = "edl-verify")]
 struct Cli {
@@ -22,14 +24,72 @@ struct Cli {
     /// The moment to check at (RFC 3339); now by default.
     #[arg(long, value_name = "RFC3339")]
     at: Option<String>,
+    /// A signed licence document: a file holding its IssuerSigned CBOR, raw or base64 (GET /licence's `document`).
+    #[arg(long, value_name = "FILE", requires = "status_list", conflicts_with = "code")]
+    mdoc: Option<String>,
+    /// The status list token the document names, as downloaded (application/statuslist+cwt).
+    #[arg(long, value_name = "FILE", requires = "mdoc")]
+    status_list: Option<String>,
     /// The QR content (EDL2:... or TRK2:...); quote it, as it may hold two spaces in a row.
-    code: String,
+    #[arg(required_unless_present = "mdoc")]
+    code: Option<String>,
+}
+
+/// A file's bytes; base64 text is decoded (a document copied from JSON), anything else taken as it is.
+fn read_bytes(path: &str) -> Result<Vec<u8>, String> {
+    use base64::Engine;
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {path}: {e}"))?;
+    let text = std::str::from_utf8(&bytes).map(str::trim).unwrap_or("");
+    match base64::engine::general_purpose::STANDARD.decode(text) {
+        Ok(decoded) if !text.is_empty() => Ok(decoded),
+        _ => Ok(bytes),
+    }
+}
+
+/// `--mdoc` with `--status-list`: the document's status.
+fn check_status(trust: &serde_json::Value, mdoc: &str, list: &str, now: chrono::DateTime<chrono::Utc>) -> ExitCode {
+    let (document, token) = match (read_bytes(mdoc), std::fs::read(list)) {
+        (Ok(document), Ok(token)) => (document, token),
+        (Err(e), _) => {
+            eprintln!("edl-verify: {e}");
+            return ExitCode::from(2);
+        }
+        (_, Err(e)) => {
+            eprintln!("edl-verify: cannot read {list}: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match edl_verify::offline::document_status(trust, &document, &token, now) {
+        Ok(status) => {
+            println!(
+                "{}: licence {} is {} in {} at {} (list signed {}, ends {})",
+                status.word(),
+                status.serial.as_deref().unwrap_or("?"),
+                status.word(),
+                status.uri,
+                status.idx,
+                chrono::DateTime::from_timestamp(status.list_issued_at, 0).unwrap_or_default(),
+                chrono::DateTime::from_timestamp(status.list_expires_at, 0).unwrap_or_default()
+            );
+            if status.status == shared::credential::status_list::VALID {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Err((reason, detail)) => {
+            println!("invalid: {reason}: {detail}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 fn main() -> ExitCode {
     let Cli {
         trust: trust_path,
         at,
+        mdoc,
+        status_list,
         code,
     } = Cli::parse();
     let now = match at.as_deref().map(chrono::DateTime::parse_from_rfc3339) {
@@ -50,6 +110,13 @@ fn main() -> ExitCode {
             eprintln!("edl-verify: cannot read {trust_path}: {e}");
             return ExitCode::from(2);
         }
+    };
+    if let (Some(mdoc), Some(list)) = (&mdoc, &status_list) {
+        return check_status(&trust, mdoc, list, now);
+    }
+    let Some(code) = code else {
+        eprintln!("edl-verify: give a code, or --mdoc with --status-list");
+        return ExitCode::from(2);
     };
     match verify(&trust, &code, now) {
         Ok(claims) => {

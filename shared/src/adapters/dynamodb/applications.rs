@@ -5,6 +5,7 @@ use super::{decode, encode, s, sortable, unavailable, with_expiry, DynamoRecords
 use crate::applications::application::{Application, ApplicationState};
 use crate::applications::ports::{ApplicationStore, PhotoClaim, PhotoClaims};
 use crate::expiry;
+use crate::issuance::outbox;
 use crate::kernel::queue::{Page, QueueQuery, ReviewQueue};
 use crate::kernel::store::StoreError;
 use async_trait::async_trait;
@@ -23,7 +24,8 @@ fn app_pk(id: &str) -> String {
 }
 
 /// The application's item, with its place in the review queue while it
-/// waits for review, and in the expiry index while the applicant must act.
+/// waits for review, in the expiry index while the applicant must act, and
+/// in the issuance outbox while it is approved and not yet issued.
 pub(super) fn application_item(application: &Application) -> Result<Item, StoreError> {
     let mut item = encode(application, app_pk(&application.id), "APP".into(), "application")?;
     if let (ApplicationState::AwaitingReview, Some(photo)) = (application.state, application.photo.as_ref()) {
@@ -32,6 +34,11 @@ pub(super) fn application_item(application: &Application) -> Result<Item, StoreE
             "queueSk".into(),
             s(format!("{}#{}", sortable(photo.due_at), application.id)),
         );
+    }
+    // The outbox (`issue` index): the approval's own write says that a licence is owed.
+    if let Some(entry) = outbox::issuance_entry(application) {
+        item.insert("issuePk".into(), s(entry.bucket));
+        item.insert("issueSk".into(), s(entry.key));
     }
     Ok(with_expiry(item, expiry::application_entry(application)))
 }

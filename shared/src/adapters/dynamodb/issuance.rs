@@ -1,15 +1,17 @@
 //! The issuance context's port on DynamoDB: electronic licences (`EDL#<serial>`), each holder's current one
-//! (`HOLDER#<identity>` / `EDL`), and issuance as one transaction.
+//! (`HOLDER#<identity>` / `EDL`), issuance as one transaction, and the outbox of approvals still to issue.
 
 use super::applications::application_item;
-use super::{decode, encode, s, unavailable, with_expiry, DynamoRecords, Item};
+use super::{decode, encode, s, unavailable, with_expiry, DynamoRecords, Item, ISSUE_INDEX};
 use crate::expiry;
 use crate::issuance::document;
 use crate::issuance::edl::ElectronicLicence;
+use crate::issuance::outbox::{self, IssuanceOutbox};
 use crate::issuance::ports::{Issuance, LicenceStore};
 use crate::kernel::store::StoreError;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
+use chrono::{DateTime, Utc};
 
 /// The electronic licence's item, in the expiry and refresh indexes while it is active.
 fn edl_item(licence: &ElectronicLicence) -> Result<Item, StoreError> {
@@ -70,5 +72,34 @@ impl LicenceStore for DynamoRecords {
             None
         })
         .await
+    }
+}
+
+#[async_trait]
+impl IssuanceOutbox for DynamoRecords {
+    async fn awaiting_issuance(
+        &self,
+        shard: u32,
+        before: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<String>, StoreError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(ISSUE_INDEX)
+            .key_condition_expression("issuePk = :bucket AND issueSk < :before")
+            .expression_attribute_values(":bucket", s(outbox::issue_bucket(shard)))
+            .expression_attribute_values(":before", s(outbox::sortable(before)))
+            .limit(i32::try_from(limit.clamp(1, 1000)).unwrap_or(1000))
+            .send()
+            .await
+            .map_err(|e| unavailable("Query", e))?;
+        Ok(out
+            .items()
+            .iter()
+            .filter_map(|item| item.get("issueSk").and_then(|v| v.as_s().ok()))
+            .filter_map(|key| key.split_once('#').map(|(_, id)| id.to_string()))
+            .collect())
     }
 }

@@ -18,6 +18,9 @@
 //! - `NONCE#<nonce>` / `NONCE`: a verifier's drawn nonce until it is consumed (a conditional delete).
 //! - `QUOTA#<organisation>#<window start>#<shard>` / `QUOTA`: one shard of an organisation's
 //!   verification count in one window (conditional atomic adds).
+//! - `STATUSSLOT#<list>#<idx>` / `SLOT`: a status list entry taken by a document until it ends;
+//!   `STATUSLIST#<list>` / `SHARD#<shard>`: a list's statuses, 2^16 entries a shard, versioned;
+//!   `STATUSTOKEN#<list>` / `TOKEN`: its published, signed token (see `crate::issuance::status`).
 //! - `CHECKS#<holder>` / `<at>#<id>`: who verified the holder's licences (R15);
 //!   `CHECKS#unmatched#<day>` for codes that named no known licence.
 //!
@@ -46,6 +49,10 @@
 //! licence by the local day its signed document comes due for re-signing, in one of a few shards:
 //! `REFRESH#<day>#<shard>` / `<serial>` (see `crate::issuance::document`).
 //!
+//! The sparse index `issue` (`issuePk`, `issueSk`, keys only) is the issuance outbox: an approved
+//! application, written there by the approval itself and taken out by the issuance transaction, as
+//! `ISSUE#<shard>` / `<approval time>#<id>` in one of eight shards (see `crate::issuance::outbox`).
+//!
 //! The contexts' ports are implemented one file each; this file holds the
 //! table, the item encoding and the conditional writes they share.
 
@@ -53,6 +60,7 @@ mod applications;
 mod issuance;
 mod register;
 mod shared;
+mod status;
 mod truck;
 mod verification;
 
@@ -76,7 +84,7 @@ use std::collections::HashMap;
 type Item = HashMap<String, AttributeValue>;
 
 /// Attributes the adapter adds around a domain record; removed before decoding.
-const KEY_ATTRIBUTES: [&str; 10] = [
+const KEY_ATTRIBUTES: [&str; 12] = [
     "pk",
     "sk",
     "kind",
@@ -87,11 +95,14 @@ const KEY_ATTRIBUTES: [&str; 10] = [
     "expirySk",
     "refreshPk",
     "refreshSk",
+    "issuePk",
+    "issueSk",
 ];
 
 const QUEUE_INDEX: &str = "queue";
 const EXPIRY_INDEX: &str = "expiry";
 const REFRESH_INDEX: &str = "refresh";
+const ISSUE_INDEX: &str = "issue";
 
 #[derive(Clone)]
 pub struct DynamoRecords {
@@ -211,6 +222,8 @@ impl DynamoRecords {
             .attribute_definitions(attribute("expirySk")?)
             .attribute_definitions(attribute("refreshPk")?)
             .attribute_definitions(attribute("refreshSk")?)
+            .attribute_definitions(attribute("issuePk")?)
+            .attribute_definitions(attribute("issueSk")?)
             .key_schema(key("pk", KeyType::Hash)?)
             .key_schema(key("sk", KeyType::Range)?)
             .global_secondary_indexes(
@@ -236,6 +249,15 @@ impl DynamoRecords {
                     .index_name(REFRESH_INDEX)
                     .key_schema(key("refreshPk", KeyType::Hash)?)
                     .key_schema(key("refreshSk", KeyType::Range)?)
+                    .projection(Projection::builder().projection_type(ProjectionType::KeysOnly).build())
+                    .build()
+                    .map_err(|e| unavailable("CreateTable", e))?,
+            )
+            .global_secondary_indexes(
+                GlobalSecondaryIndex::builder()
+                    .index_name(ISSUE_INDEX)
+                    .key_schema(key("issuePk", KeyType::Hash)?)
+                    .key_schema(key("issueSk", KeyType::Range)?)
                     .projection(Projection::builder().projection_type(ProjectionType::KeysOnly).build())
                     .build()
                     .map_err(|e| unavailable("CreateTable", e))?,

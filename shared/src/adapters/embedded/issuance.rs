@@ -1,10 +1,12 @@
-//! The issuance context's port in process: electronic licences, and issuance as one locked write.
+//! The issuance context's ports in process: electronic licences, issuance as one locked write, the outbox.
 
 use super::EmbeddedRecords;
 use crate::issuance::edl::ElectronicLicence;
+use crate::issuance::outbox::{self, IssuanceOutbox};
 use crate::issuance::ports::{Issuance, LicenceStore};
 use crate::kernel::store::StoreError;
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 
 #[async_trait]
 impl LicenceStore for EmbeddedRecords {
@@ -59,5 +61,26 @@ impl LicenceStore for EmbeddedRecords {
         }
         state.put_electronic_licence(licence);
         Ok(())
+    }
+}
+
+#[async_trait]
+impl IssuanceOutbox for EmbeddedRecords {
+    async fn awaiting_issuance(
+        &self,
+        shard: u32,
+        before: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<String>, StoreError> {
+        let state = self.state()?;
+        let bucket = outbox::issue_bucket(shard);
+        let bound = outbox::sortable(before);
+        Ok(state
+            .outbox
+            .iter()
+            .filter(|e| e.bucket == bucket && e.key < bound)
+            .take(limit)
+            .filter_map(|e| e.key.split_once('#').map(|(_, id)| id.to_string()))
+            .collect())
     }
 }

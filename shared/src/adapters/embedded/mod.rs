@@ -12,12 +12,14 @@ pub mod notices;
 pub mod photos;
 mod register;
 mod shared;
+mod status;
 mod truck;
 mod verification;
 
 use crate::applications::application::Application;
 use crate::expiry::{self, ExpiryEntry};
 use crate::issuance::edl::ElectronicLicence;
+use crate::issuance::outbox;
 use crate::kernel::queue::QueueQuery;
 use crate::kernel::showcode::CachedShowCode;
 use crate::kernel::store::StoreError;
@@ -60,6 +62,8 @@ struct State {
     expiry: BTreeSet<ExpiryEntry>,
     /// The refresh index, as in DynamoDB: active licences by the day their document comes due.
     refresh: BTreeSet<ExpiryEntry>,
+    /// The issuance outbox, as in DynamoDB: approved applications by shard, then approval time.
+    outbox: BTreeSet<ExpiryEntry>,
     truck_rules: BTreeMap<String, CityTruckRules>,
     truck_rules_changes: Vec<TruckRulesChange>,
     vehicles: HashMap<String, Vehicle>,
@@ -72,6 +76,12 @@ struct State {
     quota_counts: HashMap<(String, i64, u32), u64>,
     /// (organisation, window start, shard) -> misses counted.
     quota_misses: HashMap<(String, i64, u32), u64>,
+    /// Status list slots taken: entry -> (serial, until).
+    status_slots: HashMap<crate::issuance::status::StatusEntry, (String, DateTime<Utc>)>,
+    /// (list, shard) -> its packed statuses and version.
+    status_shards: HashMap<(u32, u32), crate::issuance::status::StatusShard>,
+    /// list -> its published token.
+    published_lists: HashMap<u32, crate::issuance::status::PublishedList>,
 }
 
 impl State {
@@ -87,13 +97,23 @@ impl State {
         }
     }
 
-    /// Stores an application and moves its expiry entry with it.
+    /// Stores an application and moves its expiry and outbox entries with it.
     fn put_application(&mut self, application: &Application) {
         let before = self
             .applications
             .get(&application.id)
             .and_then(expiry::application_entry);
         self.reindex(before, expiry::application_entry(application));
+        let before = self.applications.get(&application.id).and_then(outbox::issuance_entry);
+        let after = outbox::issuance_entry(application);
+        if before != after {
+            if let Some(entry) = before {
+                self.outbox.remove(&entry);
+            }
+            if let Some(entry) = after {
+                self.outbox.insert(entry);
+            }
+        }
         self.applications.insert(application.id.clone(), application.clone());
     }
 
