@@ -116,9 +116,7 @@ async fn approve(h: &Harness) -> String {
     .await;
     assert_eq!(opened.status, 201, "{opened:?}");
     let id = opened.body["id"].as_str().expect("id").to_string();
-    let session = h
-        .keys
-        .mint_liveness_session(ZHANG_WEI, 99.0, h.services.now().timestamp());
+    let session = edl_tests::liveness_session(h, ZHANG_WEI, &id, 99.0).await;
     let passed = call(
         &h.services,
         json_request(

@@ -94,9 +94,7 @@ async fn apply_and_issue(h: &Harness, holder_id: &str) -> Option<String> {
         return None;
     }
     let id = opened.body["id"].as_str().expect("id").to_string();
-    let session = h
-        .keys
-        .mint_liveness_session(holder_id, 99.0, h.services.now().timestamp());
+    let session = edl_tests::liveness_session(h, holder_id, &id, 99.0).await;
     let passed = call(
         &h.services,
         json_request(
