@@ -341,9 +341,9 @@ async fn whole_flow(mut h: Harness) {
         7,
         "the two codes of the wrong kind named no pass: {checks:?}"
     );
-    assert!(checks
-        .iter()
-        .any(|c| c["zone"] == "ring-6" && c["allowed"] == false && c["verifierId"] == "officer-110000-0042"));
+    assert!(checks.iter().any(|c| c["zone"] == "ring-6" && c["allowed"] == false));
+    // The fleet sees which organisation checked, never the officer's login id.
+    assert!(checks.iter().all(|c| c.get("verifierId").is_none()), "{checks:?}");
 
     // A long pass needs staff review; it cannot be shown until approved.
     let p3 = apply(

@@ -42,7 +42,9 @@ test('a fleet manager applies, sees every refusal next to its field, corrects th
   await page.getByRole('link', { name: '车辆与通行证' }).click();
   await page.locator(`tr[data-pass="${id}"]`).getByRole('link', { name: '详情' }).click();
   await expect(page.locator('.checks-table tbody tr')).toHaveCount(1);
-  await expect(page.locator('.checks-table')).toContainText('officer-110000-0042');
+  // The fleet sees which organisation checked the pass, never the officer's login id.
+  await expect(page.locator('.checks-table')).toContainText('北京市公安局公安交通管理局');
+  await expect(page.locator('.checks-table')).not.toContainText('officer-110000-0042');
   await screenshot(page, info, 'fleet-pass');
 
   await page.getByRole('button', { name: '撤回通行证' }).click();

@@ -11,7 +11,6 @@ import { cityRulesView, history, passState, passTerms } from './parts';
 interface PassCheck {
   id: string;
   at: string;
-  verifierId: string;
   organisation?: string;
   method: string;
   zone: string;
@@ -132,7 +131,7 @@ async function passDetail(body: HTMLElement, id: string): Promise<void> {
                 'tr',
                 null,
                 h('td', null, dateTime(c.at)),
-                h('td', null, `${c.organisation ?? ''} ${c.verifierId}`),
+                h('td', null, c.organisation ?? '—'),
                 h('td', null, c.zone),
                 h('td', { class: c.allowed ? 'yes' : 'no' }, `${c.allowed ? tr('允许', 'allowed') : tr('不允许', 'not allowed')} · ${word(PASS_CHECK_REASONS, c.reason)}`),
               ),

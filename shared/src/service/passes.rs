@@ -3,6 +3,7 @@
 
 use super::issuance::signer_error;
 use super::verification::DocumentKind;
+use super::views::PassCheckView;
 use super::{authorise, InputError, ServiceError, Services};
 use crate::credential::{pass as pass_document, showcode};
 use crate::kernel::access::Action;
@@ -553,10 +554,12 @@ impl Services {
         Ok(cached)
     }
 
-    /// `GET /truck/passes/{id}/checks`: who checked the pass, where and when.
-    pub async fn pass_checks(&self, caller: &Caller, id: &str) -> Result<Vec<PassCheck>, ServiceError> {
+    /// `GET /truck/passes/{id}/checks`: which organisation checked the pass, where and when (never the
+    /// officer's login id).
+    pub async fn pass_checks(&self, caller: &Caller, id: &str) -> Result<Vec<PassCheckView>, ServiceError> {
         authorise(caller, Action::PassChecks)?;
         let (pass, _) = self.visible_pass(caller, id, &[Role::Admin]).await?;
-        Ok(CheckLog::<PassCheck>::checks_of(&*self.records, &pass.serial, 200).await?)
+        let checks = CheckLog::<PassCheck>::checks_of(&*self.records, &pass.serial, 200).await?;
+        Ok(checks.into_iter().map(PassCheckView::from).collect())
     }
 }

@@ -11,6 +11,7 @@ use crate::applications::application::{
 use crate::applications::photo::{CheckResult, ImageType};
 use crate::applications::review::{RejectionReason, ReviewDecision, Verdict};
 use crate::kernel::caller::{Actor, Caller, Role};
+use crate::truck::pass::PassCheck;
 use crate::verification::check::CheckRecord;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -217,6 +218,42 @@ impl From<CheckRecord> for HolderCheckView {
             method: check.method,
             serial: check.serial,
             valid: check.valid,
+            reason: check.reason,
+        }
+    }
+}
+
+/// One check of a truck pass as its owner or fleet sees it (R13, R15): which organisation, where, when and
+/// with what answer; not the officer's login id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PassCheckView {
+    pub id: String,
+    pub at: DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub organisation: Option<String>,
+    pub method: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub serial: Option<String>,
+    pub zone: String,
+    pub moment: DateTime<Utc>,
+    pub valid: bool,
+    pub allowed: bool,
+    pub reason: String,
+}
+
+impl From<PassCheck> for PassCheckView {
+    fn from(check: PassCheck) -> Self {
+        PassCheckView {
+            id: check.id,
+            at: check.at,
+            organisation: check.organisation,
+            method: check.method,
+            serial: check.serial,
+            zone: check.zone,
+            moment: check.moment,
+            valid: check.valid,
+            allowed: check.allowed,
             reason: check.reason,
         }
     }
