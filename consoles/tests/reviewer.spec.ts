@@ -33,7 +33,7 @@ test('a photo is rejected with reasons, resubmitted and approved from the keyboa
   const item = page.locator('.item');
   await expect(item.locator('.item-head h2')).toHaveText('周审核');
   await expect(item.locator('img[data-photo="new"]')).toBeVisible();
-  await expect(item.locator('.checks li.pass')).toHaveCount(8);
+  await expect(item.locator('.checks li.pass')).toHaveCount(9);
   await expect(item.locator('.photos figure').nth(1)).toContainText('无');
 
   // Reasons by number: 1 (background) and 14 (eyes closed), then Enter rejects.

@@ -80,12 +80,13 @@ export async function reviewerPage({ root, path, query }: PageContext): Promise<
     if (at < 0) return ids[0];
     return ids[Math.min(Math.max(at + step, 0), ids.length - 1)];
   };
-  /** After a decision: the next item still waiting, or the queue's start. */
+  /** After a decision: the item that took the decided one's place in the queue (the one before it when it was
+   * the last), or the queue's start when none waits. */
   const moveOn = (message: HTMLElement) => {
     flash = message;
     const at = selected ? ids.indexOf(selected) : -1;
-    const next = ids.filter((id) => id !== selected)[Math.max(at, 0)];
-    go(next);
+    const rest = ids.filter((id) => id !== selected);
+    go(rest[Math.min(Math.max(at, 0), rest.length - 1)]);
   };
 
   let actions: ItemActions | null = null;
