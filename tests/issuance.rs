@@ -62,31 +62,7 @@ async fn local_keys(h: &mut Harness) -> Arc<CountingSigner> {
 
 /// 张伟 applies with the photo on file and passes the liveness check: approved.
 async fn approved_on_file(h: &Harness) -> String {
-    let opened = call(
-        &h.services,
-        json_request(
-            "POST /applications",
-            &[],
-            holder(ZHANG_WEI),
-            &json!({ "photoSource": "on_file" }),
-        ),
-    )
-    .await;
-    assert_eq!(opened.status, 201, "{opened:?}");
-    let id = opened.body["id"].as_str().expect("id").to_string();
-    let session = edl_tests::liveness_session(h, ZHANG_WEI, &id, 99.0).await;
-    let passed = call(
-        &h.services,
-        json_request(
-            "POST /applications/{id}/liveness",
-            &[("id", &id)],
-            holder(ZHANG_WEI),
-            &json!({ "livenessSessionId": session }),
-        ),
-    )
-    .await;
-    assert_eq!(passed.body["state"], "approved", "{passed:?}");
-    id
+    edl_tests::approved_on_file(h, ZHANG_WEI).await.expect("approved")
 }
 
 async fn show(h: &Harness, who: &str) -> edl_tests::Answer {

@@ -134,43 +134,6 @@ fn set(h: &Harness, at: DateTime<Utc>) {
     h.clock.set(&at.to_rfc3339());
 }
 
-/// The holder applies with the photo on file and passes the liveness check; the licence is issued.
-/// None when the holder may not apply (not eligible, city not live, no photo on file).
-async fn apply_and_issue(h: &Harness, holder_id: &str) -> Option<String> {
-    let opened = call(
-        &h.services,
-        json_request(
-            "POST /applications",
-            &[],
-            holder(holder_id),
-            &json!({ "photoSource": "on_file" }),
-        ),
-    )
-    .await;
-    if opened.status != 201 {
-        return None;
-    }
-    let id = opened.body["id"].as_str().expect("id").to_string();
-    let session = edl_tests::liveness_session(h, holder_id, &id, 99.0).await;
-    let passed = call(
-        &h.services,
-        json_request(
-            "POST /applications/{id}/liveness",
-            &[("id", &id)],
-            holder(holder_id),
-            &json!({ "livenessSessionId": session }),
-        ),
-    )
-    .await;
-    if passed.body["state"] != "approved" {
-        return None;
-    }
-    match h.services.issue(&id).await.expect("issued") {
-        IssueOutcome::Issued { serial } => Some(serial),
-        other => panic!("{other:?}"),
-    }
-}
-
 /// An officer's answer for a presented credential: (valid, reason).
 async fn verify(h: &Harness, body: serde_json::Value) -> (bool, String) {
     let answer = call(&h.services, json_request("POST /verifications", &[], officer(), &body)).await;
@@ -214,7 +177,7 @@ async fn three_years_without_applying_again(fx: Fixture) {
         let mut made = 0;
         while made < today_target {
             let Some(candidate) = candidates.next() else { break };
-            if let Some(serial) = apply_and_issue(&fx.h, &candidate.holder_id).await {
+            if let Some(serial) = edl_tests::apply_and_issue(&fx.h, &candidate.holder_id).await {
                 issued.push(Issued {
                     holder: candidate.holder_id.clone(),
                     serial,
@@ -395,7 +358,7 @@ async fn still_the_same_licence(
 async fn one_licence(fx: &Fixture) -> (String, String) {
     let candidates = shared::sample::generate(fx.licences * 3, 2026);
     for candidate in &candidates {
-        if let Some(serial) = apply_and_issue(&fx.h, &candidate.holder_id).await {
+        if let Some(serial) = edl_tests::apply_and_issue(&fx.h, &candidate.holder_id).await {
             return (candidate.holder_id.clone(), serial);
         }
     }

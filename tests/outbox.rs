@@ -4,8 +4,7 @@
 
 use async_trait::async_trait;
 use chrono::Duration;
-use edl_tests::{call, holder, json_request, Harness, NOW, ZHANG_WEI};
-use serde_json::json;
+use edl_tests::{Harness, NOW, ZHANG_WEI};
 use shared::applications::application::{Application, ApplicationState};
 use shared::applications::ports::{Issuer, IssuerError};
 use shared::issuance::edl::EdlStatus;
@@ -104,31 +103,7 @@ fn set_clock(h: &Harness, minutes_after_now: i64) {
 
 /// 张伟 applies with the photo on file and passes the liveness check: approved, handed to the issuer.
 async fn approve(h: &Harness) -> String {
-    let opened = call(
-        &h.services,
-        json_request(
-            "POST /applications",
-            &[],
-            holder(ZHANG_WEI),
-            &json!({ "photoSource": "on_file" }),
-        ),
-    )
-    .await;
-    assert_eq!(opened.status, 201, "{opened:?}");
-    let id = opened.body["id"].as_str().expect("id").to_string();
-    let session = edl_tests::liveness_session(h, ZHANG_WEI, &id, 99.0).await;
-    let passed = call(
-        &h.services,
-        json_request(
-            "POST /applications/{id}/liveness",
-            &[("id", &id)],
-            holder(ZHANG_WEI),
-            &json!({ "livenessSessionId": session }),
-        ),
-    )
-    .await;
-    assert_eq!(passed.status, 200, "{passed:?}");
-    id
+    edl_tests::approved_on_file(h, ZHANG_WEI).await.expect("approved")
 }
 
 async fn stored(h: &Harness, id: &str) -> Application {

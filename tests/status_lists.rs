@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use chrono::{DateTime, Duration, Utc};
-use edl_tests::{admin, call, harness, holder, json_request, request, Harness};
+use edl_tests::{admin, call, harness, json_request, request, Harness};
 use serde_json::{json, Value};
 use shared::adapters::Records;
 use shared::credential::status_list::{self, INVALID, SUSPENDED, VALID};
@@ -19,7 +19,6 @@ use shared::issuance::edl::{EdlStatus, ElectronicLicence};
 use shared::issuance::status::{published_status, StatusEntry};
 use shared::kernel::caller::{Actor, Role};
 use shared::kernel::signing::{Signer, SignerError};
-use shared::service::issuance::IssueOutcome;
 use shared::service::keys::Authority;
 use shared::service::refresh::{RefreshCause, RefreshOptions};
 use std::collections::BTreeMap;
@@ -78,42 +77,6 @@ impl Fixture {
     }
 }
 
-/// The holder applies with the photo on file and passes the liveness check; the licence is issued.
-async fn apply_and_issue(h: &Harness, holder_id: &str) -> Option<String> {
-    let opened = call(
-        &h.services,
-        json_request(
-            "POST /applications",
-            &[],
-            holder(holder_id),
-            &json!({ "photoSource": "on_file" }),
-        ),
-    )
-    .await;
-    if opened.status != 201 {
-        return None;
-    }
-    let id = opened.body["id"].as_str().expect("id").to_string();
-    let session = edl_tests::liveness_session(h, holder_id, &id, 99.0).await;
-    let passed = call(
-        &h.services,
-        json_request(
-            "POST /applications/{id}/liveness",
-            &[("id", &id)],
-            holder(holder_id),
-            &json!({ "livenessSessionId": session }),
-        ),
-    )
-    .await;
-    if passed.body["state"] != "approved" {
-        return None;
-    }
-    match h.services.issue(&id).await.expect("issued") {
-        IssueOutcome::Issued { serial } => Some(serial),
-        other => panic!("{other:?}"),
-    }
-}
-
 /// Up to `count` licences issued one after another, in order: (holder, serial).
 async fn issue_licences(h: &Harness, count: usize) -> Vec<(String, String)> {
     let mut issued = Vec::new();
@@ -121,7 +84,7 @@ async fn issue_licences(h: &Harness, count: usize) -> Vec<(String, String)> {
         if issued.len() == count {
             break;
         }
-        if let Some(serial) = apply_and_issue(h, &candidate.holder_id).await {
+        if let Some(serial) = edl_tests::apply_and_issue(h, &candidate.holder_id).await {
             issued.push((candidate.holder_id.clone(), serial));
         }
     }

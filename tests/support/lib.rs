@@ -437,28 +437,53 @@ pub async fn issued_to_zhang_wei(h: &mut Harness, body: &Value) -> String {
         .add_document_signer(&Authority::default(), "ds")
         .await
         .expect("DS");
+    let id = approved(h, ZHANG_WEI, body).await.expect("approved");
+    let IssueOutcome::Issued { serial } = h.services.issue(&id).await.expect("issued") else {
+        panic!("not issued")
+    };
+    serial
+}
+
+/// `holder_id` opens an application with `body` and passes the real-person check: the application's id
+/// once approved; None when the holder may not apply (not eligible, city not live, no photo on file) or the
+/// check did not approve it.
+pub async fn approved(h: &Harness, holder_id: &str, body: &Value) -> Option<String> {
     let opened = call(
         &h.services,
-        json_request("POST /applications", &[], holder(ZHANG_WEI), body),
+        json_request("POST /applications", &[], holder(holder_id), body),
     )
     .await;
+    if opened.status != 201 {
+        return None;
+    }
     let id = opened.body["id"].as_str().expect("id").to_string();
-    let session = liveness_session(h, ZHANG_WEI, &id, 99.0).await;
+    let session = liveness_session(h, holder_id, &id, 99.0).await;
     let passed = call(
         &h.services,
         json_request(
             "POST /applications/{id}/liveness",
             &[("id", &id)],
-            holder(ZHANG_WEI),
+            holder(holder_id),
             &json!({ "livenessSessionId": session }),
         ),
     )
     .await;
-    assert_eq!(passed.status, 200, "{passed:?}");
-    let IssueOutcome::Issued { serial } = h.services.issue(&id).await.expect("issued") else {
-        panic!("not issued")
-    };
-    serial
+    (passed.status == 200 && passed.body["state"] == "approved").then_some(id)
+}
+
+/// [`approved`] with the photo on file.
+pub async fn approved_on_file(h: &Harness, holder_id: &str) -> Option<String> {
+    approved(h, holder_id, &json!({ "photoSource": "on_file" })).await
+}
+
+/// [`approved_on_file`], then the licence issued: its serial.
+pub async fn apply_and_issue(h: &Harness, holder_id: &str) -> Option<String> {
+    use shared::service::issuance::IssueOutcome;
+    let id = approved_on_file(h, holder_id).await?;
+    match h.services.issue(&id).await.expect("issued") {
+        IssueOutcome::Issued { serial } => Some(serial),
+        other => panic!("{other:?}"),
+    }
 }
 
 /// A real-person check of `holder`'s application `application`: the session the backend creates
