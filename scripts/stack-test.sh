@@ -21,15 +21,14 @@ esac
 # its own, leaving real release builds alone: same code, features, panic=abort and stripping, less optimisation.
 target=${CARGO_TARGET_DIR:-$root/target}
 binaries=$(awk '$1 == "Binary:" { printf "--bin %s ", $2 }' template.yaml)
-# Each function's package named too (functions/<binary> is the package edl-<binary>): without -p, cargo selects
-# every workspace member and unifies their features, so the local server's `dev` feature of edl-shared would be
-# compiled into the functions. With them, only the functions' own features count, as in `sam build` of one.
-packages=$(awk '$1 == "Binary:" && !seen[$2]++ { printf "-p edl-%s ", $2 }' template.yaml)
-echo "== cargo lambda build --release $arch_flag $packages $binaries (profile lightened, see scripts/stack-test.sh)"
+# No package named, exactly as `sam build` runs it: cargo then selects the workspace's default members (the domain
+# crate and the functions, see Cargo.toml) and unifies their features, so the local server's `dev` feature of
+# edl-shared stays out; scripts/stack/no_dev_code.py below checks the binaries for it.
+echo "== cargo lambda build --release $arch_flag $binaries (profile lightened, see scripts/stack-test.sh)"
 start=$SECONDS
 # shellcheck disable=SC2086 # one --bin flag per function
 CARGO_TARGET_DIR="$target/stack" CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
-  CARGO_PROFILE_RELEASE_OPT_LEVEL=1 cargo lambda build --release "$arch_flag" --locked --output-format zip $packages $binaries
+  CARGO_PROFILE_RELEASE_OPT_LEVEL=1 cargo lambda build --release "$arch_flag" --locked --output-format zip $binaries
 echo "== functions built in $((SECONDS - start)) s"
 
 # The operator's tools, in the ordinary development profile: the key bootstrap (edl-local) and the camera photo.
