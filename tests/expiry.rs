@@ -108,6 +108,7 @@ async fn record_licence(
         issuer_signed: String::new(),
         status_entry: None,
         retired_entries: Vec::new(),
+        register_hold: false,
         status: EdlStatus::Active,
         version: 1,
     };

@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 use shared::adapters::Records;
 use shared::credential::status_list::{self, INVALID, SUSPENDED, VALID};
 use shared::issuance::edl::{EdlStatus, ElectronicLicence};
-use shared::issuance::status::{published_status, StatusEntry};
+use shared::issuance::status::StatusEntry;
 use shared::kernel::caller::{Actor, Role};
 use shared::kernel::signing::{Signer, SignerError};
 use shared::service::keys::Authority;
@@ -274,7 +274,7 @@ async fn expected_of(h: &Harness, serials: &[String]) -> BTreeMap<StatusEntry, u
         for retired in &edl.retired_entries {
             expected.insert(retired.entry(), INVALID);
         }
-        expected.insert(edl.status_entry.expect("entry"), published_status(&edl.status));
+        expected.insert(edl.status_entry.expect("entry"), edl.published_status());
     }
     expected
 }
@@ -611,9 +611,60 @@ async fn replaced_documents_can_read_as_their_licence(mut fx: Fixture) {
     published_agrees(h, &BTreeMap::from([(first, SUSPENDED), (second, SUSPENDED)])).await;
 }
 
+/// The register's state flags through `PATCH /admin/licences/{number}`.
+async fn set_states(h: &Harness, number: &str, states: Value, reason: &str) {
+    let patched = call(
+        &h.services,
+        json_request(
+            "PATCH /admin/licences/{number}",
+            &[("number", number)],
+            admin(),
+            &json!({ "states": states, "reason": reason }),
+        ),
+    )
+    .await;
+    assert_eq!(patched.status, 200, "{patched:?}");
+    assert_eq!(patched.body["supersedesElectronicLicence"], false, "{patched:?}");
+}
+
+/// R1, R7: a paper licence detained (or seized, announced stopped, cancelled) leaves its electronic licence
+/// active but held, and offline verifiers read its entry suspended; lifting the flag reinstates it (valid
+/// again). A flag that only turns the code red (an overdue medical examination) is no hold.
+async fn a_hold_in_the_register_suspends_and_lifting_it_reinstates(fx: Fixture) {
+    let h = &fx.h;
+    let issued = issue_licences(h, 2).await;
+    let (holder, held) = (&issued[0].0, &issued[0].1);
+    let other = &issued[1].1;
+    let (held_entry, other_entry) = (entry_of(h, held).await, entry_of(h, other).await);
+    published_agrees(h, &BTreeMap::from([(held_entry, VALID), (other_entry, VALID)])).await;
+
+    set_states(h, holder, json!(["detained"]), "扣留").await;
+    let edl = record(h, held).await;
+    assert!(edl.is_active() && edl.register_hold, "{edl:?}");
+    assert_eq!(h.services.stored_status(held_entry).await.expect("status"), SUSPENDED);
+    assert_eq!(h.services.stored_status(other_entry).await.expect("status"), VALID);
+    published_agrees(h, &BTreeMap::from([(held_entry, SUSPENDED), (other_entry, VALID)])).await;
+    let serials = [held.clone(), other.clone()];
+    published_agrees(h, &expected_of(h, &serials).await).await;
+
+    // Detained and overdue for the medical examination, then only overdue: the hold is lifted.
+    set_states(h, holder, json!(["detained", "medical_overdue"]), "逾期未体检").await;
+    assert_eq!(h.services.stored_status(held_entry).await.expect("status"), SUSPENDED);
+    set_states(h, holder, json!(["medical_overdue"]), "发还").await;
+    let edl = record(h, held).await;
+    assert!(edl.is_active() && !edl.register_hold, "{edl:?}");
+    assert_eq!(h.services.stored_status(held_entry).await.expect("status"), VALID);
+    published_agrees(h, &BTreeMap::from([(held_entry, VALID), (other_entry, VALID)])).await;
+}
+
 edl_tests::on_both_adapters!(|records| records;
-    flips, job, unknown_list, racing_stop, replaced_as_licence
+    flips, job, unknown_list, racing_stop, replaced_as_licence, holds
 );
+
+async fn holds(records: impl Records + 'static) {
+    let kms = std::any::type_name_of_val(&records).contains("Dynamo");
+    a_hold_in_the_register_suspends_and_lifting_it_reinstates(fixture(Arc::new(records), kms).await).await;
+}
 
 async fn replaced_as_licence(records: impl Records + 'static) {
     replaced_documents_can_read_as_their_licence(fixture(Arc::new(records), false).await).await;

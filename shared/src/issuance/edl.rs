@@ -69,6 +69,11 @@ pub struct ElectronicLicence {
     /// Entries of documents a refresh replaced, published invalid until each replaced document ends.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub retired_entries: Vec<super::status::RetiredEntry>,
+    /// The paper licence is held by a state flag of the register ([`Licence::is_held`]: detained, seized,
+    /// announced stopped, cancelled, expired). The electronic licence stays active, so that lifting the hold
+    /// reinstates it, and its status list entry reads suspended meanwhile.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub register_hold: bool,
     #[serde(flatten)]
     pub status: EdlStatus,
     pub version: u64,
@@ -77,6 +82,16 @@ pub struct ElectronicLicence {
 impl ElectronicLicence {
     pub fn is_active(&self) -> bool {
         self.status == EdlStatus::Active
+    }
+
+    /// What its current document's status list entry reads: its status, and suspended while the register
+    /// holds an active licence.
+    pub fn published_status(&self) -> u8 {
+        if self.is_active() && self.register_hold {
+            crate::credential::status_list::SUSPENDED
+        } else {
+            super::status::published_status(&self.status)
+        }
     }
 
     /// Marks an active licence whose validity has ended as expired; false

@@ -214,6 +214,22 @@ pub fn register_photo_key(sha256: &str) -> String {
 }
 
 impl Licence {
+    /// Whether a state flag stops the electronic licence from standing (R1; `verification::standing`):
+    /// expired, cancelled, announced stopped, detained or seized. Overdue examinations and reviews only turn
+    /// the code red.
+    pub fn is_held(&self) -> bool {
+        self.states.iter().any(|state| {
+            matches!(
+                state,
+                LicenceState::Expired
+                    | LicenceState::Cancelled
+                    | LicenceState::AnnouncedStopped
+                    | LicenceState::Detained
+                    | LicenceState::Seized
+            )
+        })
+    }
+
     /// The city the licence belongs to for the staged rollout (R2).
     pub fn city_code(&self) -> &str {
         &self.issuing_authority.code

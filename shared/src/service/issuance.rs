@@ -302,6 +302,8 @@ impl Services {
             issuer_signed: document.issuer_signed,
             status_entry: Some(document.status_entry),
             retired_entries: Vec::new(),
+            // Eligibility refused a held licence; a hold placed since the check still counts.
+            register_hold: licence.is_held(),
             status: EdlStatus::Active,
             version: 1,
         };
@@ -385,6 +387,40 @@ impl Services {
             by,
         };
         self.end_electronic_licence(holder_id, status).await.map(|_| ())
+    }
+
+    /// Places or lifts the register's hold on the holder's active electronic licence, if any (R1, R7): while
+    /// held its status list entry reads suspended, and lifting the hold reinstates it (valid again). The
+    /// serial when one changed. A concurrent change is read again; the version guard on the entry's write keeps
+    /// an earlier change (a refresh, say) from publishing over this one.
+    pub(super) async fn hold_electronic_licence(
+        &self,
+        holder_id: &str,
+        held: bool,
+    ) -> Result<Option<String>, ServiceError> {
+        let Some(serial) = self.records.current_serial_of(holder_id).await? else {
+            return Ok(None);
+        };
+        let (records, serial_ref) = (&self.records, &serial);
+        let changed = retry_on_conflict(ATTEMPTS, move || async move {
+            let Some(mut edl) = records.electronic_licence(serial_ref).await? else {
+                return Ok(false);
+            };
+            if !edl.is_active() || edl.register_hold == held {
+                return Ok(false);
+            }
+            let expected = edl.version;
+            edl.register_hold = held;
+            edl.version += 1;
+            records.update_electronic_licence(&edl, expected).await.map(|()| true)
+        })
+        .await?;
+        if !changed {
+            return Ok(None);
+        }
+        tracing::info!(serial = %serial, held, "electronic licence hold changed");
+        self.publish_statuses_after_write(&serial).await;
+        Ok(Some(serial))
     }
 
     /// Moves the holder's active electronic licence, if any, to `status`;

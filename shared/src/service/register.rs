@@ -192,6 +192,10 @@ impl Services {
         if supersedes {
             self.supersede_electronic_licence(&next.holder_id, &record.reason)
                 .await?;
+        } else if next.is_held() != licence.is_held() {
+            // Detained, seized, announced stopped, cancelled or expired, or the flag lifted: offline verifiers see
+            // it through the status list (suspended, or valid again).
+            self.hold_electronic_licence(&next.holder_id, next.is_held()).await?;
         }
         let changes = self.records.licence_changes(number).await?;
         Ok(LicenceView {

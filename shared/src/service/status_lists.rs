@@ -5,8 +5,7 @@ use super::{ServiceError, Services};
 use crate::credential::status_list::{self, StatusList, StatusListToken, VALID};
 use crate::issuance::edl::ElectronicLicence;
 use crate::issuance::status::{
-    published_status, shard_bytes, shard_of, LicenceVersion, PublishedList, StatusEntry, StatusShard, CLAIM_ATTEMPTS,
-    STATUS_BITS,
+    shard_bytes, shard_of, LicenceVersion, PublishedList, StatusEntry, StatusShard, CLAIM_ATTEMPTS, STATUS_BITS,
 };
 use crate::kernel::versioned::retry_on_conflict;
 use chrono::{DateTime, Utc};
@@ -147,7 +146,7 @@ impl Services {
         let replaced = if self.status_lists.replaced_documents_invalid {
             status_list::INVALID
         } else {
-            published_status(&edl.status)
+            edl.published_status()
         };
         let mut statuses: Vec<(StatusEntry, u8)> = edl
             .retired_entries
@@ -156,7 +155,7 @@ impl Services {
             .map(|retired| (retired.entry(), replaced))
             .collect();
         if let Some(entry) = edl.status_entry {
-            statuses.push((entry, published_status(&edl.status)));
+            statuses.push((entry, edl.published_status()));
         }
         statuses
     }
