@@ -118,29 +118,24 @@ impl ApplicationStore for DynamoRecords {
 #[async_trait]
 impl PhotoClaims for DynamoRecords {
     async fn claim_photo(&self, sha256: &str, holder_id: &str, application_id: &str) -> Result<PhotoClaim, StoreError> {
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .item("pk", s(format!("PHOTO#{sha256}")))
-            .item("sk", s("PHOTO"))
-            .item("kind", s("photo-claim"))
-            .item("holderId", s(holder_id))
-            .item("applicationId", s(application_id))
-            .condition_expression("attribute_not_exists(pk) OR holderId = :holder")
-            .expression_attribute_values(":holder", s(holder_id))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(PhotoClaim::Granted),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+        let item = Item::from([
+            ("pk".to_string(), s(format!("PHOTO#{sha256}"))),
+            ("sk".to_string(), s("PHOTO")),
+            ("kind".to_string(), s("photo-claim")),
+            ("holderId".to_string(), s(holder_id)),
+            ("applicationId".to_string(), s(application_id)),
+        ]);
+        let condition = "attribute_not_exists(pk) OR holderId = :holder";
+        Ok(
+            if self
+                .put_when(item, condition, &[], vec![(":holder", s(holder_id))])
+                .await?
             {
-                Ok(PhotoClaim::HeldByAnotherHolder)
-            }
-            Err(e) => Err(unavailable("PutItem", e)),
-        }
+                PhotoClaim::Granted
+            } else {
+                PhotoClaim::HeldByAnotherHolder
+            },
+        )
     }
 }
 

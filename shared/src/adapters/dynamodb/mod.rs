@@ -401,15 +401,30 @@ impl DynamoRecords {
 
     /// Writes `item` unless one with its key is stored already; whether it was written.
     async fn put_if_absent(&self, item: Item) -> Result<bool, StoreError> {
-        let result = self
+        self.put_when(item, "attribute_not_exists(pk)", &[], Vec::new()).await
+    }
+
+    /// A single conditional put: `Ok(false)` when its condition failed.
+    async fn put_when(
+        &self,
+        item: Item,
+        condition: &str,
+        names: &[(&str, &str)],
+        values: Vec<(&str, AttributeValue)>,
+    ) -> Result<bool, StoreError> {
+        let mut put = self
             .client
             .put_item()
             .table_name(&self.table)
             .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await;
-        match result {
+            .condition_expression(condition);
+        for (placeholder, name) in names {
+            put = put.expression_attribute_names(*placeholder, *name);
+        }
+        for (placeholder, value) in values {
+            put = put.expression_attribute_values(placeholder, value);
+        }
+        match put.send().await {
             Ok(_) => Ok(true),
             Err(e)
                 if e.as_service_error()

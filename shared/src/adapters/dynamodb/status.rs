@@ -69,40 +69,6 @@ fn shard(item: &Item) -> Result<(u32, StatusShard), StoreError> {
     ))
 }
 
-impl DynamoRecords {
-    /// A single conditional put: `Ok(false)` when its condition failed.
-    async fn put_when(
-        &self,
-        item: Item,
-        condition: &str,
-        names: &[(&str, &str)],
-        values: Vec<(&str, AttributeValue)>,
-    ) -> Result<bool, StoreError> {
-        let mut put = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression(condition);
-        for (placeholder, name) in names {
-            put = put.expression_attribute_names(*placeholder, *name);
-        }
-        for (placeholder, value) in values {
-            put = put.expression_attribute_values(placeholder, value);
-        }
-        match put.send().await {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(unavailable("PutItem", e)),
-        }
-    }
-}
-
 #[async_trait]
 impl StatusListStore for DynamoRecords {
     async fn claim_status_slot(
