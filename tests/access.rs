@@ -3,7 +3,7 @@
 //! refused for its role (403) and a role inside it is not. Every route the functions serve has a row or
 //! is one of the public ones.
 
-use edl_tests::{call, embedded_harness};
+use edl_tests::embedded_harness;
 use serde_json::Value;
 use shared::kernel::access::POLICY;
 use shared::kernel::caller::Role;
@@ -63,7 +63,7 @@ async fn every_row_of_the_policy_for_every_role() {
                 let mut event = event.clone();
                 event["requestContext"]["authorizer"]["jwt"]["claims"]["roles"] = Value::String(role.as_str().into());
                 let request = lambda_http::request::from_str(&event.to_string()).expect("event parses");
-                let answer = call(&h.services, request).await;
+                let answer = h.call(request).await;
                 let refused_for_role = answer.status == 403
                     && answer.body["detail"]
                         .as_str()

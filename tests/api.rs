@@ -2,7 +2,7 @@
 //! with a 4xx problem and nothing written. Each test runs on both adapters.
 
 use edl_tests::{
-    admin, call, claims, clerk, holder, json_request, request, Answer, Harness, CHEN_JING, LIU_YANG, LI_NA, WANG_FANG,
+    admin, claims, clerk, holder, json_request, request, Answer, Harness, CHEN_JING, LIU_YANG, LI_NA, WANG_FANG,
     ZHANG_WEI,
 };
 use serde_json::{json, Value};
@@ -10,15 +10,12 @@ use shared::register::licence::LicenceState;
 use shared::sample::showcase_licences;
 
 async fn open(h: &Harness, who: Option<Value>, body: Value) -> Answer {
-    call(&h.services, json_request("POST /applications", &[], who, &body)).await
+    h.call(json_request("POST /applications", &[], who, &body)).await
 }
 
 async fn get(h: &Harness, who: Option<Value>, id: &str) -> Answer {
-    call(
-        &h.services,
-        request("GET /applications/{id}", &[("id", id)], who, None, None),
-    )
-    .await
+    h.call(request("GET /applications/{id}", &[("id", id)], who, None, None))
+        .await
 }
 
 fn id_of(answer: &Answer) -> String {
@@ -33,17 +30,15 @@ async fn assert_slot_free(h: &Harness, holder_id: &str) {
     let opened = open(h, holder(holder_id), json!({ "photoSource": "camera" })).await;
     assert_eq!(opened.status, 201, "{opened:?}");
     let id = id_of(&opened);
-    let withdrawn = call(
-        &h.services,
-        request(
+    let withdrawn = h
+        .call(request(
             "DELETE /applications/{id}",
             &[("id", &id)],
             holder(holder_id),
             None,
             None,
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert_eq!(withdrawn.status, 200, "{withdrawn:?}");
 }
 
@@ -55,41 +50,35 @@ async fn photo_on_file_with_liveness_is_approved(h: Harness) {
     let id = id_of(&opened);
     // A failed check is a clear 422 and the application stays open.
     let weak = edl_tests::liveness_session(&h, ZHANG_WEI, &id, 42.0).await;
-    let failed = call(
-        &h.services,
-        json_request(
+    let failed = h
+        .call(json_request(
             "POST /applications/{id}/liveness",
             &[("id", &id)],
             holder(ZHANG_WEI),
             &json!({ "livenessSessionId": weak }),
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert_eq!((failed.status, failed.problem()), (422, "liveness-failed"));
     assert_eq!(get(&h, holder(ZHANG_WEI), &id).await.body["state"], "awaiting_liveness");
     // A session counts once: the failed one cannot be presented again.
-    let again = call(
-        &h.services,
-        json_request(
+    let again = h
+        .call(json_request(
             "POST /applications/{id}/liveness",
             &[("id", &id)],
             holder(ZHANG_WEI),
             &json!({ "livenessSessionId": weak }),
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert_eq!((again.status, again.problem()), (400, "liveness-session-invalid"));
     let session = edl_tests::liveness_session(&h, ZHANG_WEI, &id, 97.5).await;
-    let passed = call(
-        &h.services,
-        json_request(
+    let passed = h
+        .call(json_request(
             "POST /applications/{id}/liveness",
             &[("id", &id)],
             holder(ZHANG_WEI),
             &json!({ "livenessSessionId": session }),
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert_eq!(passed.status, 200, "{passed:?}");
     assert_eq!(passed.body["state"], "approved");
     let read = get(&h, holder(ZHANG_WEI), &id).await;
@@ -116,17 +105,15 @@ async fn photo_on_file_with_liveness_is_approved(h: Harness) {
             .status,
         200
     );
-    let withdraw = call(
-        &h.services,
-        request(
+    let withdraw = h
+        .call(request(
             "DELETE /applications/{id}",
             &[("id", &id)],
             holder(ZHANG_WEI),
             None,
             None,
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert_eq!((withdraw.status, withdraw.problem()), (409, "illegal-transition"));
 }
 
@@ -165,42 +152,46 @@ async fn new_photo_waits_for_upload_and_can_be_withdrawn(h: Harness) {
     assert_eq!(opened.body["state"], "awaiting_photo", "{opened:?}");
     let id = id_of(&opened);
     // Liveness is for a photo on file only: no session is started, none confirmed.
-    let start = call(
-        &h.services,
-        request(
+    let start = h
+        .call(request(
             "POST /applications/{id}/liveness-sessions",
             &[("id", &id)],
             holder(LI_NA),
             None,
             None,
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert_eq!((start.status, start.problem()), (409, "illegal-transition"));
     let session = uuid::Uuid::new_v4().to_string();
-    let wrong = call(
-        &h.services,
-        json_request(
+    let wrong = h
+        .call(json_request(
             "POST /applications/{id}/liveness",
             &[("id", &id)],
             holder(LI_NA),
             &json!({ "livenessSessionId": session }),
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert_eq!((wrong.status, wrong.problem()), (409, "illegal-transition"));
     assert_eq!(wrong.body["state"], "awaiting_photo");
-    let withdrawn = call(
-        &h.services,
-        request("DELETE /applications/{id}", &[("id", &id)], holder(LI_NA), None, None),
-    )
-    .await;
+    let withdrawn = h
+        .call(request(
+            "DELETE /applications/{id}",
+            &[("id", &id)],
+            holder(LI_NA),
+            None,
+            None,
+        ))
+        .await;
     assert_eq!(withdrawn.body["state"], "withdrawn");
-    let again = call(
-        &h.services,
-        request("DELETE /applications/{id}", &[("id", &id)], holder(LI_NA), None, None),
-    )
-    .await;
+    let again = h
+        .call(request(
+            "DELETE /applications/{id}",
+            &[("id", &id)],
+            holder(LI_NA),
+            None,
+            None,
+        ))
+        .await;
     assert_eq!((again.status, again.problem()), (409, "illegal-transition"));
 }
 
@@ -243,11 +234,15 @@ async fn malformed_oversized_and_mistyped_bodies(h: Harness) {
         ),
     ];
     for (content_type, body, status, slug) in cases {
-        let answer = call(
-            &h.services,
-            request("POST /applications", &[], holder(ZHANG_WEI), content_type, Some(&body)),
-        )
-        .await;
+        let answer = h
+            .call(request(
+                "POST /applications",
+                &[],
+                holder(ZHANG_WEI),
+                content_type,
+                Some(&body),
+            ))
+            .await;
         assert_eq!(
             (answer.status, answer.problem()),
             (status, slug),
@@ -283,17 +278,15 @@ async fn unknown_licence_and_other_holders_records(h: Harness) {
     assert_eq!((other.status, other.problem()), (404, "not-found"));
     assert_eq!(missing.status, 404);
     assert_eq!(other.body["title"], missing.body["title"], "no leak of existence");
-    let withdraw = call(
-        &h.services,
-        request(
+    let withdraw = h
+        .call(request(
             "DELETE /applications/{id}",
             &[("id", &id)],
             holder(ZHANG_WEI),
             None,
             None,
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert_eq!((withdraw.status, withdraw.problem()), (404, "not-found"));
     assert_eq!(
         get(&h, holder(LI_NA), &id).await.body["state"],
@@ -316,16 +309,14 @@ async fn every_ineligibility_reason_is_reported_and_nothing_written(h: Harness) 
         vec![json!("licence-detained"), json!("medical-examination-overdue")]
     );
     // The refusal took no slot: once the register clears the licence, the holder applies.
-    let cleared = call(
-        &h.services,
-        json_request(
+    let cleared = h
+        .call(json_request(
             "PATCH /admin/licences/{number}",
             &[("number", WANG_FANG)],
             admin(),
             &json!({ "states": [], "reason": "returned" }),
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert_eq!(cleared.status, 200, "{cleared:?}");
     assert_slot_free(&h, WANG_FANG).await;
     // One licence per state flag, and the two validity reasons.
@@ -374,16 +365,14 @@ async fn city_not_live_says_when_and_switching_is_an_admin_call(h: Harness) {
         .as_str()
         .unwrap_or("")
         .contains("not been announced"));
-    let scheduled = call(
-        &h.services,
-        json_request(
+    let scheduled = h
+        .call(json_request(
             "PUT /admin/rollout/cities/{city}",
             &[("city", "440800")],
             admin(),
             &json!({ "goLiveAt": "2026-12-01T00:00:00+08:00" }),
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert_eq!(scheduled.status, 200, "{scheduled:?}");
     assert_eq!(scheduled.body["availability"]["status"], "scheduled");
     let later = open(&h, holder(LIU_YANG), json!({ "photoSource": "on_file" })).await;
@@ -398,52 +387,44 @@ async fn city_not_live_says_when_and_switching_is_an_admin_call(h: Harness) {
     assert_eq!(opened.status, 201, "{opened:?}");
     // A whole wave switched on now.
     h.clock.set(edl_tests::NOW);
-    let wave = call(
-        &h.services,
-        json_request(
+    let wave = h
+        .call(json_request(
             "PUT /admin/rollout/waves/{wave}",
             &[("wave", "2c")],
             admin(),
             &json!({ "goLiveAt": "now" }),
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert_eq!(wave.status, 200, "{wave:?}");
-    let rollout = call(&h.services, request("GET /admin/rollout", &[], admin(), None, None)).await;
+    let rollout = h.call(request("GET /admin/rollout", &[], admin(), None, None)).await;
     assert_eq!(rollout.body["changes"].as_array().map(Vec::len), Some(2));
     // Bad switches.
-    let bad_time = call(
-        &h.services,
-        json_request(
+    let bad_time = h
+        .call(json_request(
             "PUT /admin/rollout/cities/{city}",
             &[("city", "440800")],
             admin(),
             &json!({ "goLiveAt": "tomorrow" }),
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert_eq!((bad_time.status, bad_time.problem()), (400, "invalid-request"));
-    let unknown = call(
-        &h.services,
-        json_request(
+    let unknown = h
+        .call(json_request(
             "PUT /admin/rollout/cities/{city}",
             &[("city", "999999")],
             admin(),
             &json!({ "goLiveAt": "now" }),
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert_eq!((unknown.status, unknown.problem()), (404, "not-found"));
-    let not_admin = call(
-        &h.services,
-        json_request(
+    let not_admin = h
+        .call(json_request(
             "PUT /admin/rollout/waves/{wave}",
             &[("wave", "2c")],
             holder(ZHANG_WEI),
             &json!({ "goLiveAt": "now" }),
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert_eq!((not_admin.status, not_admin.problem()), (403, "forbidden"));
 }
 
@@ -476,35 +457,29 @@ async fn missing_or_wrong_roles(h: Harness) {
         .await;
         assert_eq!((answer.status, answer.problem()), (403, "forbidden"), "roles {roles:?}");
     }
-    let as_holder = call(
-        &h.services,
-        request(
+    let as_holder = h
+        .call(request(
             "GET /admin/licences/{number}",
             &[("number", ZHANG_WEI)],
             holder(ZHANG_WEI),
             None,
             None,
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert_eq!((as_holder.status, as_holder.problem()), (403, "forbidden"));
-    let import = call(
-        &h.services,
-        request(
+    let import = h
+        .call(request(
             "POST /admin/licences",
             &[],
             Some(claims("clerk-1", "clerk", Some("110000"))),
             Some("application/x-ndjson"),
             Some("{}"),
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert_eq!((import.status, import.problem()), (403, "forbidden"));
-    let unknown_route = call(
-        &h.services,
-        request("GET /applications", &[], holder(ZHANG_WEI), None, None),
-    )
-    .await;
+    let unknown_route = h
+        .call(request("GET /applications", &[], holder(ZHANG_WEI), None, None))
+        .await;
     assert_eq!((unknown_route.status, unknown_route.problem()), (404, "not-found"));
     assert_slot_free(&h, ZHANG_WEI).await;
 }
@@ -515,18 +490,15 @@ async fn missing_or_wrong_roles(h: Harness) {
 async fn liveness_bound_to_the_application_and_the_photo_on_file(h: Harness) {
     let id = id_of(&open(&h, holder(ZHANG_WEI), json!({ "photoSource": "on_file" })).await);
     let confirm = |session: String| {
-        let services = &h.services;
+        let h = &h;
         let id = id.clone();
         async move {
-            call(
-                services,
-                json_request(
-                    "POST /applications/{id}/liveness",
-                    &[("id", &id)],
-                    holder(ZHANG_WEI),
-                    &json!({ "livenessSessionId": session }),
-                ),
-            )
+            h.call(json_request(
+                "POST /applications/{id}/liveness",
+                &[("id", &id)],
+                holder(ZHANG_WEI),
+                &json!({ "livenessSessionId": session }),
+            ))
             .await
         }
     };
@@ -539,32 +511,28 @@ async fn liveness_bound_to_the_application_and_the_photo_on_file(h: Harness) {
     let other = id_of(&open(&h, holder(CHEN_JING), json!({ "photoSource": "on_file" })).await);
     let foreign = edl_tests::liveness_session(&h, CHEN_JING, &other, 99.0).await;
     // 张伟 starts a check, and does not finish it yet.
-    let started = call(
-        &h.services,
-        request(
+    let started = h
+        .call(request(
             "POST /applications/{id}/liveness-sessions",
             &[("id", &id)],
             holder(ZHANG_WEI),
             None,
             None,
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert_eq!(started.status, 201, "{started:?}");
     let own = started.body["sessionId"].as_str().expect("sessionId").to_string();
     assert_eq!(started.body["applicationId"], id.as_str());
     // Someone else cannot start a check on 张伟's application.
-    let stranger = call(
-        &h.services,
-        request(
+    let stranger = h
+        .call(request(
             "POST /applications/{id}/liveness-sessions",
             &[("id", &id)],
             holder(CHEN_JING),
             None,
             None,
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert_eq!(stranger.status, 404, "{stranger:?}");
     let before = version(id.clone()).await;
     for session in [
@@ -619,22 +587,20 @@ async fn liveness_bound_to_the_application_and_the_photo_on_file(h: Harness) {
     assert_eq!(last["action"], "face_mismatch", "{last}");
     // The session is spent, even finished again with the right face.
     h.liveness
-        .finish_as_holder(&h.services, &own, 99.0)
+        .finish_as_holder(&h.applying(), &own, 99.0)
         .await
         .expect("finish");
     let reused = confirm(own.clone()).await;
     assert_eq!((reused.status, reused.problem()), (400, "liveness-session-invalid"));
     // 陈静's session still confirms her own application.
-    let hers = call(
-        &h.services,
-        json_request(
+    let hers = h
+        .call(json_request(
             "POST /applications/{id}/liveness",
             &[("id", &other)],
             holder(CHEN_JING),
             &json!({ "livenessSessionId": foreign }),
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert_eq!(
         (hers.status, hers.body["state"].as_str()),
         (200, Some("approved")),
@@ -661,17 +627,15 @@ async fn liveness_bound_to_the_application_and_the_photo_on_file(h: Harness) {
 async fn import_change_and_their_bad_input(h: Harness) {
     let licences = shared::sample::generate(30, 7);
     let body = shared::sample::to_json_lines(&licences[5..]);
-    let imported = call(
-        &h.services,
-        request(
+    let imported = h
+        .call(request(
             "POST /admin/licences",
             &[],
             admin(),
             Some("application/x-ndjson"),
             Some(&body),
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert_eq!(imported.status, 200, "{imported:?}");
     assert_eq!(imported.body["imported"], 25);
     let number = licences[6].number.clone();
@@ -682,17 +646,15 @@ async fn import_change_and_their_bad_input(h: Harness) {
     let mut text = shared::sample::to_json_lines(&broken);
     text.push_str("{not json\n");
     text.push_str(&serde_json::to_string(&broken[0]).expect("json"));
-    let refused = call(
-        &h.services,
-        request(
+    let refused = h
+        .call(request(
             "POST /admin/licences",
             &[],
             admin(),
             Some("application/x-ndjson"),
             Some(&text),
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert_eq!(
         (refused.status, refused.problem()),
         (400, "invalid-request"),
@@ -713,84 +675,72 @@ async fn import_change_and_their_bad_input(h: Harness) {
         None,
         "nothing written"
     );
-    let wrong_type = call(
-        &h.services,
-        request(
+    let wrong_type = h
+        .call(request(
             "POST /admin/licences",
             &[],
             admin(),
             Some("application/json"),
             Some(&body),
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert_eq!(
         (wrong_type.status, wrong_type.problem()),
         (415, "unsupported-media-type")
     );
-    let empty = call(
-        &h.services,
-        request(
+    let empty = h
+        .call(request(
             "POST /admin/licences",
             &[],
             admin(),
             Some("application/x-ndjson"),
             Some("\n\n"),
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert_eq!((empty.status, empty.problem()), (400, "invalid-request"));
     let oversized = "x".repeat(edl_admin::MAX_IMPORT_BODY + 1);
-    let too_big = call(
-        &h.services,
-        request(
+    let too_big = h
+        .call(request(
             "POST /admin/licences",
             &[],
             admin(),
             Some("application/x-ndjson"),
             Some(&oversized),
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert_eq!((too_big.status, too_big.problem()), (413, "payload-too-large"));
 
     // Changes: points show at once; renewal supersedes; stale versions and bad values refused.
     let path = [("number", number.as_str())];
-    let changed = call(
-        &h.services,
-        json_request(
+    let changed = h
+        .call(json_request(
             "PATCH /admin/licences/{number}",
             &path,
             admin(),
             &json!({ "points": 12, "reason": "违法记分" }),
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert_eq!(changed.status, 200, "{changed:?}");
     assert_eq!(changed.body["licence"]["points"], 12);
     assert_eq!(changed.body["supersedesElectronicLicence"], false);
     let version = changed.body["licence"]["version"].as_u64().expect("version");
-    let stale = call(
-        &h.services,
-        json_request(
+    let stale = h
+        .call(json_request(
             "PATCH /admin/licences/{number}",
             &path,
             admin(),
             &json!({ "points": 0, "reason": "x", "expectedVersion": version - 1 }),
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert_eq!((stale.status, stale.problem()), (409, "conflict"));
-    let renewal = call(
-        &h.services,
-        json_request(
+    let renewal = h
+        .call(json_request(
             "PATCH /admin/licences/{number}",
             &path,
             admin(),
             &json!({ "renewal": { "validTo": "2036-11-25" }, "reason": "换证", "expectedVersion": version }),
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert_eq!(renewal.status, 200, "{renewal:?}");
     assert_eq!(renewal.body["supersedesElectronicLicence"], true);
     assert_eq!(renewal.body["changes"].as_array().map(Vec::len), Some(2));
@@ -803,38 +753,32 @@ async fn import_change_and_their_bad_input(h: Harness) {
         json!({ "renewal": { "validTo": "1999-01-01" }, "reason": "x" }),
         json!({ "reason": "nothing changes" }),
     ] {
-        let answer = call(
-            &h.services,
-            json_request("PATCH /admin/licences/{number}", &path, admin(), &bad),
-        )
-        .await;
+        let answer = h
+            .call(json_request("PATCH /admin/licences/{number}", &path, admin(), &bad))
+            .await;
         assert_eq!((answer.status, answer.problem()), (400, "invalid-request"), "{bad}");
     }
-    let after = call(
-        &h.services,
-        request("GET /admin/licences/{number}", &path, admin(), None, None),
-    )
-    .await;
+    let after = h
+        .call(request("GET /admin/licences/{number}", &path, admin(), None, None))
+        .await;
     assert_eq!(
         after.body["licence"]["version"].as_u64(),
         Some(version + 1),
         "refused changes wrote nothing"
     );
-    let unknown = call(
-        &h.services,
-        json_request(
+    let unknown = h
+        .call(json_request(
             "PATCH /admin/licences/{number}",
             &[("number", "000000")],
             admin(),
             &json!({ "points": 1, "reason": "x" }),
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert_eq!((unknown.status, unknown.problem()), (404, "not-found"));
 }
 
 async fn list_keys(h: &Harness, who: Option<Value>) -> Answer {
-    call(&h.services, request("GET /admin/keys", &[], who, None, None)).await
+    h.call(request("GET /admin/keys", &[], who, None, None)).await
 }
 
 /// `GET /admin/keys`: every signing key with its certificate's remaining life, moving with the clock; admins only.
@@ -842,10 +786,10 @@ async fn signing_keys_with_their_certificates_remaining_life(mut h: Harness) {
     let signer = shared::crypto::LocalSigner::new();
     signer.generate("iaca");
     signer.generate("ds");
-    h.services.signer = Some(std::sync::Arc::new(signer));
+    h.ports.signer = std::sync::Arc::new(signer);
     let authority = shared::service::keys::Authority::default();
-    h.services.install_iaca(&authority, "iaca").await.expect("IACA");
-    h.services
+    h.signing().install_iaca(&authority, "iaca").await.expect("IACA");
+    h.signing()
         .add_document_signer(&authority, "ds")
         .await
         .expect("document signer");

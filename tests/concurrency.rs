@@ -1,22 +1,19 @@
 //! Concurrent requests against the emulator: the store, not the handler, keeps one open application per holder.
 
-use edl_tests::{call, dynamo_harness, embedded_harness, holder, json_request, Harness, ZHANG_WEI};
+use edl_tests::{dynamo_harness, embedded_harness, holder, json_request, Harness, ZHANG_WEI};
 use serde_json::json;
 
 /// Twenty simultaneous `POST /applications` for one holder end with exactly one application.
 async fn twenty_simultaneous_applications_make_one(harness: Harness) {
-    let services = &harness.services;
+    let harness = &harness;
     let requests = (0..20).map(|i| {
         let source = if i % 2 == 0 { "on_file" } else { "camera" };
-        call(
-            services,
-            json_request(
-                "POST /applications",
-                &[],
-                holder(ZHANG_WEI),
-                &json!({ "photoSource": source }),
-            ),
-        )
+        harness.call(json_request(
+            "POST /applications",
+            &[],
+            holder(ZHANG_WEI),
+            &json!({ "photoSource": source }),
+        ))
     });
     let answers = futures::future::join_all(requests).await;
     let created: Vec<_> = answers.iter().filter(|a| a.status == 201).collect();

@@ -1,6 +1,6 @@
 //! Every file in `events/` run through its real handler, as `sam local invoke -e events/<file>` would.
 
-use edl_tests::{call, dynamo_harness, embedded_harness, images, Answer, Harness, LI_NA, ZHANG_WEI};
+use edl_tests::{dynamo_harness, embedded_harness, images, Answer, Harness, LI_NA, ZHANG_WEI};
 use shared::applications::application::{Application, Channel, Opening, PhotoSource};
 use shared::kernel::caller::Actor;
 use shared::kernel::caller::Role;
@@ -26,7 +26,7 @@ async fn run(h: &Harness, name: &str) -> Answer {
 
 async fn run_text(h: &Harness, text: &str) -> Answer {
     let request = lambda_http::request::from_str(text).unwrap_or_else(|e| panic!("event does not parse: {e}"));
-    call(&h.services, request).await
+    h.call(request).await
 }
 
 /// An application the events act on, as its holder opened it.
@@ -74,9 +74,12 @@ async fn photo_and_review_events(h: &Harness) {
     let offer = run(h, "photo-upload-request.json").await;
     assert_eq!(offer.status, 201, "{offer:?}");
     // The sample S3 event names an upload this application is not waiting for.
-    let stray = edl_photo_check::handle(&h.services, s3_event(&event_text("photo-check-object-created.json")))
-        .await
-        .expect("handled");
+    let stray = edl_photo_check::handle(
+        &h.photo_checking(),
+        s3_event(&event_text("photo-check-object-created.json")),
+    )
+    .await
+    .expect("handled");
     assert!(matches!(stray.as_slice(), [PhotoOutcome::Ignored { .. }]), "{stray:?}");
     // The real upload lands, and the same event for its key queues it.
     let token = offer.body["upload"]["url"]
@@ -96,7 +99,7 @@ async fn photo_and_review_events(h: &Harness) {
         .expect("uploaded");
     let sample_key = format!("photos/{PHOTO_APPLICATION}/5f2b8c0e6a9d4c1f8e7b3a2d1c0b9a87");
     let landed = event_text("photo-check-object-created.json").replace(&sample_key, &key);
-    let queued = edl_photo_check::handle(&h.services, s3_event(&landed))
+    let queued = edl_photo_check::handle(&h.photo_checking(), s3_event(&landed))
         .await
         .expect("handled");
     assert!(matches!(queued.as_slice(), [PhotoOutcome::Queued { .. }]), "{queued:?}");
@@ -291,10 +294,10 @@ async fn every_event(mut h: Harness) {
     let signer = shared::crypto::LocalSigner::new();
     signer.generate("iaca");
     signer.generate("ds");
-    h.services.signer = Some(std::sync::Arc::new(signer));
+    h.ports.signer = std::sync::Arc::new(signer);
     let authority = shared::service::keys::Authority::default();
-    h.services.install_iaca(&authority, "iaca").await.expect("IACA");
-    h.services
+    h.signing().install_iaca(&authority, "iaca").await.expect("IACA");
+    h.signing()
         .add_document_signer(&authority, "ds")
         .await
         .expect("document signer");
@@ -340,7 +343,7 @@ async fn every_event(mut h: Harness) {
     assert_eq!(started.status, 201, "{started:?}");
     let session = started.body["sessionId"].as_str().expect("sessionId").to_string();
     h.liveness
-        .finish_as_holder(&h.services, &session, 99.0)
+        .finish_as_holder(&h.applying(), &session, 99.0)
         .await
         .expect("the check finished with the holder's face");
     let confirmed = run_text(
@@ -359,7 +362,7 @@ async fn every_event(mut h: Harness) {
     // Issuance from the ApplicationApproved event, then the holder shows the licence.
     let approved: aws_lambda_events::event::cloudwatch_events::CloudWatchEvent<edl_issue::Approved> =
         serde_json::from_str(&event_text("issue-application-approved.json")).expect("EventBridge event");
-    let outcome = edl_issue::handle(&h.services, approved.detail.expect("detail"))
+    let outcome = edl_issue::handle(&h.issuing(), approved.detail.expect("detail"))
         .await
         .expect("issued");
     assert!(
@@ -466,7 +469,7 @@ async fn every_event(mut h: Harness) {
     let schedule: aws_lambda_events::event::cloudwatch_events::CloudWatchEvent =
         serde_json::from_str(&event_text("refresh-schedule.json")).expect("EventBridge scheduled event");
     let refresh = edl_refresh::handle(
-        &h.services,
+        &h.refreshing(),
         schedule,
         &edl_refresh::options_from(None).expect("options"),
         None,
@@ -483,7 +486,7 @@ async fn every_event(mut h: Harness) {
     let job = edl_refresh::job_of(serde_json::from_str(&event_text("refresh-status-lists.json")).expect("the input"))
         .expect("a job");
     assert!(matches!(job, edl_refresh::Job::StatusLists), "{job:?}");
-    let report = edl_refresh::publish_status_lists(&h.services)
+    let report = edl_refresh::publish_status_lists(&h.signing())
         .await
         .expect("status lists published");
     assert_eq!(report.published, h.services.status_lists.lists, "{report:?}");

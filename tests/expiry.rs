@@ -306,7 +306,10 @@ async fn expires_what_is_due_once(records: Arc<dyn Records>) {
 
     // Before the job, 张伟 cannot apply: his abandoned application holds the slot.
     h.clock.set(RUN_AT);
-    let blocked = h.services.open_application(&holder_caller(ZHANG_WEI), on_file()).await;
+    let blocked = h
+        .applying()
+        .open_application(&holder_caller(ZHANG_WEI), on_file())
+        .await;
     assert!(
         matches!(blocked, Err(ServiceError::OpenApplicationExists { .. })),
         "{blocked:?}"
@@ -352,7 +355,11 @@ async fn expires_what_is_due_once(records: Arc<dyn Records>) {
     ));
 
     // The holder is told what to do, and a verifier sees it as expired.
-    let shown = h.services.show_licence(&holder_caller(CHEN_JING)).await.expect("shown");
+    let shown = h
+        .showing()
+        .show_licence(&holder_caller(CHEN_JING))
+        .await
+        .expect("shown");
     assert_eq!(
         shown.advice.as_deref(),
         Some("This electronic licence has expired; renew the licence and apply again.")
@@ -391,7 +398,7 @@ async fn expires_what_is_due_once(records: Arc<dyn Records>) {
 
     // The lock is released: 张伟 applies again.
     let again = h
-        .services
+        .applying()
         .open_application(&holder_caller(ZHANG_WEI), on_file())
         .await
         .expect("a new application");

@@ -14,7 +14,7 @@ use std::sync::Arc;
 // ---------------------------------------------------------------- through the functions, on both adapters
 
 async fn get(h: &Harness, route: &str, parameters: &[(&str, &str)], who: Option<Value>) -> Answer {
-    call(&h.services, request(route, parameters, who, None, None)).await
+    h.call(request(route, parameters, who, None, None)).await
 }
 
 /// The field a 400 problem names.
@@ -33,16 +33,13 @@ async fn switching_needs_an_explicit_go_live(h: Harness) {
     let before = rollout().await;
     assert_eq!(before.status, 200, "{before:?}");
     let wave = |body: &'static str| {
-        call(
-            &h.services,
-            request(
-                "PUT /admin/rollout/waves/{wave}",
-                &[("wave", "1")],
-                admin(),
-                Some("application/json"),
-                Some(body),
-            ),
-        )
+        h.call(request(
+            "PUT /admin/rollout/waves/{wave}",
+            &[("wave", "1")],
+            admin(),
+            Some("application/json"),
+            Some(body),
+        ))
     };
     let empty = wave("{}").await;
     assert_eq!((empty.status, empty.problem()), (400, "invalid-request"), "{empty:?}");
@@ -55,17 +52,15 @@ async fn switching_needs_an_explicit_go_live(h: Harness) {
     let cities = || get(&h, "GET /truck/cities", &[], holder(ZHANG_WEI));
     let before = cities().await;
     assert_eq!(before.status, 200, "{before:?}");
-    let batch = call(
-        &h.services,
-        request(
+    let batch = h
+        .call(request(
             "PUT /admin/truck/rollout/batches/{batch}",
             &[("batch", "1")],
             admin(),
             Some("application/json"),
             Some("{}"),
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert_eq!((batch.status, batch.problem()), (400, "invalid-request"), "{batch:?}");
     assert_eq!(cities().await.body, before.body, "no truck city switched");
 
@@ -94,16 +89,14 @@ async fn identifiers_match_their_pattern(h: Harness) {
         let answer = get(&h, route, &[(name, value)], who).await;
         assert_eq!(field_of(&answer), name, "{route} {value}: {answer:?}");
     }
-    let wave = call(
-        &h.services,
-        json_request(
+    let wave = h
+        .call(json_request(
             "PUT /admin/rollout/waves/{wave}",
             &[("wave", "2C")],
             admin(),
             &json!({ "goLiveAt": "now" }),
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert_eq!(field_of(&wave), "wave", "{wave:?}");
 
     // A zone id that is a path was stored as given.
@@ -114,16 +107,14 @@ async fn identifiers_match_their_pattern(h: Harness) {
     assert_eq!(before.status, 200, "{before:?}");
     for id in ["../../x", "Ring-5", "ring 5", "", "张"] {
         change["zones"][0]["id"] = json!(id);
-        let answer = call(
-            &h.services,
-            json_request(
+        let answer = h
+            .call(json_request(
                 "PUT /admin/truck/cities/{city}",
                 &[("city", "110000")],
                 admin(),
                 &change,
-            ),
-        )
-        .await;
+            ))
+            .await;
         assert_eq!(field_of(&answer), "zones", "{id:?}: {answer:?}");
     }
     assert_eq!(rules().await.body, before.body, "the rules are unchanged");
@@ -156,7 +147,7 @@ async fn times_of_day_are_hh_mm(h: Harness) {
             "plate": "京B20001", "city": "110000", "passType": "short", "zones": ["ring-5"],
             "validFrom": "2026-12-05", "validTo": "2026-12-06", "windows": [{ "from": from, "to": to }],
         });
-        let answer = call(&h.services, json_request("POST /truck/passes", &[], who(), &body)).await;
+        let answer = h.call(json_request("POST /truck/passes", &[], who(), &body)).await;
         assert_eq!(
             (answer.status, answer.problem()),
             (400, "invalid-request"),
@@ -182,17 +173,15 @@ async fn problems_quote_a_short_prefix(h: Harness) {
         "{}",
         lines.len()
     );
-    let answer = call(
-        &h.services,
-        request(
+    let answer = h
+        .call(request(
             "POST /admin/licences",
             &[],
             admin(),
             Some("application/x-ndjson"),
             Some(&lines),
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert_eq!(
         (answer.status, answer.problem()),
         (400, "invalid-request"),
@@ -213,33 +202,29 @@ async fn problems_quote_a_short_prefix(h: Harness) {
 
 /// A `Content-Type` that is not text was dropped, and the body taken as JSON.
 async fn a_content_type_that_is_not_text_is_refused(h: Harness) {
-    let answer = call(
-        &h.services,
-        request(
+    let answer = h
+        .call(request(
             "POST /applications",
             &[],
             holder(ZHANG_WEI),
             Some("application/json\u{e9}"),
             Some(r#"{"photoSource":"on_file"}"#),
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert_eq!(
         (answer.status, answer.problem()),
         (415, "unsupported-media-type"),
         "{answer:?}"
     );
     // Nothing was opened: the same application, properly typed, is the first.
-    let opened = call(
-        &h.services,
-        json_request(
+    let opened = h
+        .call(json_request(
             "POST /applications",
             &[],
             holder(ZHANG_WEI),
             &json!({ "photoSource": "on_file" }),
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert_eq!(opened.status, 201, "{opened:?}");
 }
 
@@ -261,6 +246,7 @@ async fn local_api() -> LocalApi {
         .expect("local services");
     LocalApi::new(
         local.services,
+        local.ports,
         routes_from_template(TEMPLATE).expect("routes"),
         keys,
         local.embedded_photos,

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use edl_tests::{
-    admin, call, dynamo_harness, embedded_harness, holder, images, json_request, request, Harness, LI_NA, ZHANG_WEI,
+    admin, dynamo_harness, embedded_harness, holder, images, json_request, request, Harness, LI_NA, ZHANG_WEI,
 };
 use serde_json::json;
 use shared::credential::{cert, mdoc, showcode};
@@ -41,12 +41,12 @@ async fn with_keys(h: &mut Harness, inner: Arc<dyn Signer>, iaca: &str, ds: &str
         inner,
         signed: AtomicUsize::new(0),
     });
-    h.services.signer = Some(signer.clone());
-    h.services
+    h.ports.signer = signer.clone();
+    h.signing()
         .install_iaca(&Authority::default(), iaca)
         .await
         .expect("IACA");
-    h.services
+    h.signing()
         .add_document_signer(&Authority::default(), ds)
         .await
         .expect("document signer");
@@ -66,11 +66,11 @@ async fn approved_on_file(h: &Harness) -> String {
 }
 
 async fn show(h: &Harness, who: &str) -> edl_tests::Answer {
-    call(&h.services, request("GET /licence", &[], holder(who), None, None)).await
+    h.call(request("GET /licence", &[], holder(who), None, None)).await
 }
 
 async fn code(h: &Harness, who: &str) -> edl_tests::Answer {
-    call(&h.services, request("GET /licence/code", &[], holder(who), None, None)).await
+    h.call(request("GET /licence/code", &[], holder(who), None, None)).await
 }
 
 async fn trust_material(h: &Harness) -> (Vec<u8>, Vec<u8>) {
@@ -91,20 +91,25 @@ async fn issue_exactly_once_and_show(mut h: Harness) {
     // No licence before issuance.
     let none = show(&h, ZHANG_WEI).await;
     assert_eq!((none.status, none.problem()), (404, "not-found"));
-    let first = h.services.issue(&id).await.expect("issued");
+    let first = h.issuing().issue(&id).await.expect("issued");
     let IssueOutcome::Issued { serial } = first.clone() else {
         panic!("{first:?}")
     };
     // Retried or duplicated: nothing new.
-    let again = h.services.issue(&id).await.expect("again");
+    let again = h.issuing().issue(&id).await.expect("again");
     assert_eq!(again, IssueOutcome::AlreadyIssued { serial: serial.clone() });
-    let (a, b) = tokio::join!(h.services.issue(&id), h.services.issue(&id));
+    let issuing = h.issuing();
+    let (a, b) = tokio::join!(issuing.issue(&id), issuing.issue(&id));
     assert!(matches!(a, Ok(IssueOutcome::AlreadyIssued { .. })) && matches!(b, Ok(IssueOutcome::AlreadyIssued { .. })));
-    let application = call(
-        &h.services,
-        request("GET /applications/{id}", &[("id", &id)], holder(ZHANG_WEI), None, None),
-    )
-    .await;
+    let application = h
+        .call(request(
+            "GET /applications/{id}",
+            &[("id", &id)],
+            holder(ZHANG_WEI),
+            None,
+            None,
+        ))
+        .await;
     assert_eq!(application.body["state"], "issued");
 
     let shown = show(&h, ZHANG_WEI).await;
@@ -162,16 +167,14 @@ async fn issue_exactly_once_and_show(mut h: Harness) {
     assert_ne!(later.body["code"], json!(text));
 
     // R7: 12 points turn the next code red at once, without re-issuing.
-    let changed = call(
-        &h.services,
-        json_request(
+    let changed = h
+        .call(json_request(
             "PATCH /admin/licences/{number}",
             &[("number", ZHANG_WEI)],
             admin(),
             &json!({ "points": 12, "reason": "违法记分满分" }),
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert_eq!(changed.status, 200, "{changed:?}");
     let red = code(&h, ZHANG_WEI).await;
     assert_eq!(red.body["colour"], "red");
@@ -190,42 +193,36 @@ async fn issue_exactly_once_and_show(mut h: Harness) {
         .as_str()
         .expect("code")
         .to_string();
-    let png = call(
-        &h.services,
-        request(
+    let png = h
+        .call(request(
             "GET /licence/pages/{page}",
             &[("page", "front.png")],
             holder(ZHANG_WEI),
             None,
             None,
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert_eq!(png.status, 200);
     assert_eq!(png.content_type, "image/png");
-    let svg = call(
-        &h.services,
-        request(
+    let svg = h
+        .call(request(
             "GET /licence/pages/{page}",
             &[("page", "back.svg")],
             holder(ZHANG_WEI),
             None,
             None,
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert_eq!((svg.status, svg.content_type.as_str()), (200, "image/svg+xml"));
-    let missing = call(
-        &h.services,
-        request(
+    let missing = h
+        .call(request(
             "GET /licence/pages/{page}",
             &[("page", "side.gif")],
             holder(ZHANG_WEI),
             None,
             None,
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert_eq!((missing.status, missing.problem()), (404, "not-found"));
     let picture = image::load_from_memory(&png.bytes).expect("a PNG").to_luma8();
     let mut prepared = rqrr::PreparedImage::prepare(picture);
@@ -235,16 +232,14 @@ async fn issue_exactly_once_and_show(mut h: Harness) {
     assert_eq!(content, current, "the QR on the page is the show code");
 
     // R11: a renewal supersedes the electronic licence and tells the holder to apply again.
-    let renewed = call(
-        &h.services,
-        json_request(
+    let renewed = h
+        .call(json_request(
             "PATCH /admin/licences/{number}",
             &[("number", ZHANG_WEI)],
             admin(),
             &json!({ "renewal": { "validTo": "2038-06-18" }, "points": 0, "reason": "换证" }),
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert_eq!(renewed.body["supersedesElectronicLicence"], true, "{renewed:?}");
     let superseded = show(&h, ZHANG_WEI).await;
     assert_eq!(superseded.body["status"], "superseded");
@@ -255,7 +250,7 @@ async fn issue_exactly_once_and_show(mut h: Harness) {
     assert_eq!((refused.status, refused.problem()), (409, "licence-not-active"));
     // Applying again issues a new licence.
     let id = approved_on_file(&h).await;
-    let IssueOutcome::Issued { serial: renewed_serial } = h.services.issue(&id).await.expect("issued") else {
+    let IssueOutcome::Issued { serial: renewed_serial } = h.issuing().issue(&id).await.expect("issued") else {
         panic!("not issued")
     };
     assert_ne!(renewed_serial, serial);
@@ -275,30 +270,26 @@ async fn issue_exactly_once_and_show_on_dynamodb() {
 /// R10: a holder with a licence changes the photo; approval re-issues with it.
 async fn photo_change_reissues(mut h: Harness) {
     local_keys(&mut h).await;
-    let opened = call(
-        &h.services,
-        json_request(
+    let opened = h
+        .call(json_request(
             "POST /applications",
             &[],
             holder(LI_NA),
             &json!({ "photoSource": "camera" }),
-        ),
-    )
-    .await;
+        ))
+        .await;
     let id = opened.body["id"].as_str().expect("id").to_string();
     let upload = |id: String, seed: u32| {
         let h = &h;
         async move {
-            let offer = call(
-                &h.services,
-                json_request(
+            let offer = h
+                .call(json_request(
                     "POST /applications/{id}/photo-uploads",
                     &[("id", &id)],
                     holder(LI_NA),
                     &json!({ "source": "camera", "contentType": "image/jpeg" }),
-                ),
-            )
-            .await;
+                ))
+                .await;
             let token = offer.body["upload"]["url"]
                 .as_str()
                 .and_then(|u| u.rsplit('/').next())
@@ -313,43 +304,39 @@ async fn photo_change_reissues(mut h: Harness) {
                     h.services.now(),
                 )
                 .expect("uploaded");
-            h.services.photo_arrived(&key).await.expect("checked");
-            let approved = call(
-                &h.services,
-                json_request(
+            h.photo_checking().photo_arrived(&key).await.expect("checked");
+            let approved = h
+                .call(json_request(
                     "POST /reviews/{id}/decision",
                     &[("id", &id)],
                     Some(edl_tests::claims("reviewer-0001", "reviewer", None)),
                     &json!({ "verdict": "approve" }),
-                ),
-            )
-            .await;
+                ))
+                .await;
             assert_eq!(approved.body["state"], "approved", "{approved:?}");
         }
     };
     upload(id.clone(), 21).await;
-    let IssueOutcome::Issued { serial: first } = h.services.issue(&id).await.expect("issued") else {
+    let IssueOutcome::Issued { serial: first } = h.issuing().issue(&id).await.expect("issued") else {
         panic!()
     };
     let first_doc = show(&h, LI_NA).await.body["document"].clone();
     // The new photo goes through the same path.
-    let opened = call(
-        &h.services,
-        json_request(
+    let opened = h
+        .call(json_request(
             "POST /applications",
             &[],
             holder(LI_NA),
             &json!({ "photoSource": "album" }),
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert_eq!(
         opened.status, 201,
         "a holder with a licence may change the photo: {opened:?}"
     );
     let change = opened.body["id"].as_str().expect("id").to_string();
     upload(change.clone(), 22).await;
-    let IssueOutcome::Issued { serial: second } = h.services.issue(&change).await.expect("re-issued") else {
+    let IssueOutcome::Issued { serial: second } = h.issuing().issue(&change).await.expect("re-issued") else {
         panic!()
     };
     assert_ne!(first, second);
@@ -378,16 +365,14 @@ async fn photo_change_reissues(mut h: Harness) {
 
     // An officer checking the code sees the portrait the licence was signed with, to compare with the face.
     let shown = code(&h, LI_NA).await;
-    let checked = call(
-        &h.services,
-        json_request(
+    let checked = h
+        .call(json_request(
             "POST /verifications",
             &[],
             edl_tests::officer(),
             &json!({ "code": shown.body["code"] }),
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert_eq!(checked.status, 200, "{checked:?}");
     assert_eq!(
         checked.body["disclosed"]["portrait"]["mediaType"], "image/jpeg",
@@ -432,16 +417,20 @@ async fn kms_signs_licences_and_a_disabled_key_writes_nothing() {
     // A disabled document-signer key: issuance fails cleanly, nothing is written.
     let kms = aws_sdk_kms::Client::new(&config);
     kms.disable_key().key_id(&ds).send().await.expect("disable");
-    let failed = h.services.issue(&id).await;
+    let failed = h.issuing().issue(&id).await;
     assert!(
         matches!(failed, Err(shared::service::ServiceError::Unavailable(_))),
         "{failed:?}"
     );
-    let application = call(
-        &h.services,
-        request("GET /applications/{id}", &[("id", &id)], holder(ZHANG_WEI), None, None),
-    )
-    .await;
+    let application = h
+        .call(request(
+            "GET /applications/{id}",
+            &[("id", &id)],
+            holder(ZHANG_WEI),
+            None,
+            None,
+        ))
+        .await;
     assert_eq!(application.body["state"], "approved", "retryable");
     assert_eq!(
         h.services.records.current_serial_of(ZHANG_WEI).await.expect("read"),
@@ -450,7 +439,7 @@ async fn kms_signs_licences_and_a_disabled_key_writes_nothing() {
     );
     // Enabled again, the retry issues.
     kms.enable_key().key_id(&ds).send().await.expect("enable");
-    let IssueOutcome::Issued { serial } = h.services.issue(&id).await.expect("issued") else {
+    let IssueOutcome::Issued { serial } = h.issuing().issue(&id).await.expect("issued") else {
         panic!()
     };
     let shown = show(&h, ZHANG_WEI).await;
@@ -470,9 +459,9 @@ async fn showing_needs_a_holder_and_a_licence() {
     local_keys(&mut h).await;
     let nobody = show(&h, LI_NA).await;
     assert_eq!((nobody.status, nobody.problem()), (404, "not-found"));
-    let not_holder = call(&h.services, request("GET /licence", &[], admin(), None, None)).await;
+    let not_holder = h.call(request("GET /licence", &[], admin(), None, None)).await;
     assert_eq!((not_holder.status, not_holder.problem()), (403, "forbidden"));
-    let anonymous = call(&h.services, request("GET /licence/code", &[], None, None, None)).await;
+    let anonymous = h.call(request("GET /licence/code", &[], None, None, None)).await;
     assert_eq!((anonymous.status, anonymous.problem()), (401, "unauthenticated"));
 }
 
@@ -481,44 +470,37 @@ async fn showing_needs_a_holder_and_a_licence() {
 async fn the_apps_device_key_is_bound_into_the_document() {
     let mut h = embedded_harness().await;
     local_keys(&mut h).await;
-    let bad = call(
-        &h.services,
-        json_request(
+    let bad = h
+        .call(json_request(
             "POST /applications",
             &[],
             holder(ZHANG_WEI),
             &json!({ "photoSource": "on_file", "deviceKey": "bm90LWEta2V5" }),
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert_eq!((bad.status, bad.problem()), (400, "invalid-request"));
     let device = p256::SecretKey::random(&mut rand_core::OsRng);
     let point = p256::elliptic_curve::sec1::ToEncodedPoint::to_encoded_point(&device.public_key(), false);
     let key = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(point.as_bytes());
-    let opened = call(
-        &h.services,
-        json_request(
+    let opened = h
+        .call(json_request(
             "POST /applications",
             &[],
             holder(ZHANG_WEI),
             &json!({ "photoSource": "on_file", "deviceKey": key }),
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert_eq!(opened.status, 201, "{opened:?}");
     let id = opened.body["id"].as_str().expect("id").to_string();
     let session = edl_tests::liveness_session(&h, ZHANG_WEI, &id, 99.0).await;
-    call(
-        &h.services,
-        json_request(
-            "POST /applications/{id}/liveness",
-            &[("id", &id)],
-            holder(ZHANG_WEI),
-            &json!({ "livenessSessionId": session }),
-        ),
-    )
+    h.call(json_request(
+        "POST /applications/{id}/liveness",
+        &[("id", &id)],
+        holder(ZHANG_WEI),
+        &json!({ "livenessSessionId": session }),
+    ))
     .await;
-    h.services.issue(&id).await.expect("issued");
+    h.issuing().issue(&id).await.expect("issued");
     let document = STANDARD
         .decode(show(&h, ZHANG_WEI).await.body["document"].as_str().expect("doc"))
         .expect("base64");
@@ -547,16 +529,14 @@ async fn approvals_and_notices_go_on_the_event_bus() {
     let bus = EventBus::new(&config, &name);
     let h = embedded_harness().await;
     let id = {
-        let opened = call(
-            &h.services,
-            json_request(
+        let opened = h
+            .call(json_request(
                 "POST /applications",
                 &[],
                 holder(ZHANG_WEI),
                 &json!({ "photoSource": "on_file" }),
-            ),
-        )
-        .await;
+            ))
+            .await;
         opened.body["id"].as_str().expect("id").to_string()
     };
     let application = h
@@ -687,32 +667,28 @@ async fn ministack_harness() -> (Harness, aws_sdk_dynamodb::Client, String) {
 /// API; the presigned form itself is tested in `photos.rs`); the automatic checks run. The application and
 /// the upload's key.
 async fn uploaded(h: &Harness, bytes: &[u8]) -> (String, String) {
-    let opened = call(
-        &h.services,
-        json_request(
+    let opened = h
+        .call(json_request(
             "POST /applications",
             &[],
             holder(LI_NA),
             &json!({ "photoSource": "camera" }),
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert_eq!(opened.status, 201, "{opened:?}");
     let id = opened.body["id"].as_str().expect("id").to_string();
-    let offer = call(
-        &h.services,
-        json_request(
+    let offer = h
+        .call(json_request(
             "POST /applications/{id}/photo-uploads",
             &[("id", &id)],
             holder(LI_NA),
             &json!({ "source": "camera", "contentType": "image/jpeg" }),
-        ),
-    )
-    .await;
+        ))
+        .await;
     let key = offer.body["key"].as_str().expect("key").to_string();
-    let store = h.services.photos.as_ref().expect("photo store");
+    let store = &h.ports.photos;
     store.put_portrait(&key, bytes).await.expect("uploaded");
-    let outcome = h.services.photo_arrived(&key).await.expect("checked");
+    let outcome = h.photo_checking().photo_arrived(&key).await.expect("checked");
     assert!(
         matches!(outcome, shared::service::photos::PhotoOutcome::Queued { .. }),
         "{outcome:?}"
@@ -721,15 +697,12 @@ async fn uploaded(h: &Harness, bytes: &[u8]) -> (String, String) {
 }
 
 async fn decide(h: &Harness, id: &str) -> edl_tests::Answer {
-    call(
-        &h.services,
-        json_request(
-            "POST /reviews/{id}/decision",
-            &[("id", id)],
-            Some(edl_tests::claims("reviewer-0001", "reviewer", None)),
-            &json!({ "verdict": "approve" }),
-        ),
-    )
+    h.call(json_request(
+        "POST /reviews/{id}/decision",
+        &[("id", id)],
+        Some(edl_tests::claims("reviewer-0001", "reviewer", None)),
+        &json!({ "verdict": "approve" }),
+    ))
     .await
 }
 
@@ -747,7 +720,7 @@ async fn the_largest_accepted_photo_is_issued_within_the_record_budget() {
     let (id, _) = uploaded(&h, &photo).await;
     let approved = decide(&h, &id).await;
     assert_eq!(approved.status, 200, "{approved:?}");
-    let IssueOutcome::Issued { serial } = h.services.issue(&id).await.expect("issued") else {
+    let IssueOutcome::Issued { serial } = h.issuing().issue(&id).await.expect("issued") else {
         panic!("issued once")
     };
     let item = client
@@ -799,7 +772,7 @@ async fn a_photo_replaced_after_its_checks_or_its_approval_is_not_issued() {
         .clean
     };
     let (clean, other_clean) = (clean_of(&checked), clean_of(&other));
-    let store = h.services.photos.clone().expect("photo store");
+    let store = h.ports.photos.clone();
     let (id, key) = uploaded(&h, &checked).await;
     let clean_key = shared::service::photos::checked_photo_key(&id, &clean.sha256);
     assert_eq!(store.read(&clean_key, 10_000_000).await.expect("kept"), clean.jpeg);
@@ -817,11 +790,15 @@ async fn a_photo_replaced_after_its_checks_or_its_approval_is_not_issued() {
         (409, "photo-changed"),
         "{refused:?}"
     );
-    let app = call(
-        &h.services,
-        request("GET /applications/{id}", &[("id", &id)], holder(LI_NA), None, None),
-    )
-    .await;
+    let app = h
+        .call(request(
+            "GET /applications/{id}",
+            &[("id", &id)],
+            holder(LI_NA),
+            None,
+            None,
+        ))
+        .await;
     assert_eq!(app.body["state"], "awaiting_review");
 
     // Put back, it is approved, and the portrait is the clean copy normalised (the upload still is the other
@@ -846,17 +823,21 @@ async fn a_photo_replaced_after_its_checks_or_its_approval_is_not_issued() {
     // The portrait replaced after the approval: issuance refuses and writes nothing.
     let forged = shared::applications::portrait::normalise(&other, &rules).expect("normalised");
     store.put_portrait(&portrait_key, &forged.jpeg).await.expect("replaced");
-    let error = h.services.issue(&id).await.expect_err("not issued");
+    let error = h.issuing().issue(&id).await.expect_err("not issued");
     assert!(
         matches!(error, shared::service::ServiceError::PhotoChanged(_)),
         "{error:?}"
     );
     assert_eq!(h.services.records.current_serial_of(LI_NA).await.expect("read"), None);
-    let app = call(
-        &h.services,
-        request("GET /applications/{id}", &[("id", &id)], holder(LI_NA), None, None),
-    )
-    .await;
+    let app = h
+        .call(request(
+            "GET /applications/{id}",
+            &[("id", &id)],
+            holder(LI_NA),
+            None,
+            None,
+        ))
+        .await;
     assert_eq!(
         app.body["state"], "approved",
         "left approved, to be issued once the portrait is right"
@@ -867,7 +848,7 @@ async fn a_photo_replaced_after_its_checks_or_its_approval_is_not_issued() {
         .put_portrait(&portrait_key, &expected.jpeg)
         .await
         .expect("restored");
-    h.services.issue(&id).await.expect("issued");
+    h.issuing().issue(&id).await.expect("issued");
     assert_eq!(signed_portrait(&show(&h, LI_NA).await.body["document"]), expected.jpeg);
 
     // The same holds for the register's photo on file.
@@ -884,11 +865,11 @@ async fn a_photo_replaced_after_its_checks_or_its_approval_is_not_issued() {
     let genuine = store.read(&register_key, rules.max_bytes).await.expect("seeded");
     store.put_portrait(&register_key, &forged.jpeg).await.expect("replaced");
     assert!(matches!(
-        h.services.issue(&on_file).await,
+        h.issuing().issue(&on_file).await,
         Err(shared::service::ServiceError::PhotoChanged(_))
     ));
     store.put_portrait(&register_key, &genuine).await.expect("restored");
-    h.services.issue(&on_file).await.expect("issued");
+    h.issuing().issue(&on_file).await.expect("issued");
     assert_eq!(signed_portrait(&show(&h, ZHANG_WEI).await.body["document"]), genuine);
 }
 
@@ -900,16 +881,13 @@ async fn the_register_carries_the_photo_on_file(h: Harness) {
     let import = |lines: String| {
         let h = &h;
         async move {
-            call(
-                &h.services,
-                request(
-                    "POST /admin/licences",
-                    &[],
-                    admin(),
-                    Some("application/x-ndjson"),
-                    Some(&lines),
-                ),
-            )
+            h.call(request(
+                "POST /admin/licences",
+                &[],
+                admin(),
+                Some("application/x-ndjson"),
+                Some(&lines),
+            ))
             .await
         }
     };
@@ -934,15 +912,12 @@ async fn the_register_carries_the_photo_on_file(h: Harness) {
     let counter = |number: String| {
         let h = &h;
         async move {
-            call(
-                &h.services,
-                json_request(
-                    "POST /applications",
-                    &[],
-                    edl_tests::clerk("440300"),
-                    &json!({ "photoSource": "on_file", "licenceNumber": number }),
-                ),
-            )
+            h.call(json_request(
+                "POST /applications",
+                &[],
+                edl_tests::clerk("440300"),
+                &json!({ "photoSource": "on_file", "licenceNumber": number }),
+            ))
             .await
         }
     };
@@ -971,7 +946,7 @@ async fn the_register_carries_the_photo_on_file(h: Harness) {
     assert_eq!(opened.status, 201, "{opened:?}");
     assert_eq!(opened.body["state"], "approved");
     let id = opened.body["id"].as_str().expect("id").to_string();
-    h.services.issue(&id).await.expect("issued");
+    h.issuing().issue(&id).await.expect("issued");
     let chen = shared::sample::showcase_licences()[4].holder_id.clone();
     let shown = show(&h, &chen).await;
     assert_eq!(signed_portrait(&shown.body["document"]), expected.jpeg);

@@ -4,7 +4,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
-use edl_tests::{call, harness, holder, json_request, officer, request, Harness};
+use edl_tests::{harness, holder, json_request, officer, request, Harness};
 use serde_json::json;
 use shared::adapters::Records;
 use shared::crypto::LocalSigner;
@@ -108,14 +108,14 @@ async fn fixture(adapter: Adapter, licences: usize, budget: usize) -> Fixture {
         signed: AtomicUsize::new(0),
         failing: AtomicBool::new(false),
     });
-    h.services.signer = Some(signer.clone());
+    h.ports.signer = signer.clone();
     let iaca = keys.new_key("iaca").await;
     let ds = keys.new_key("ds-1").await;
-    h.services
+    h.signing()
         .install_iaca(&Authority::default(), &iaca)
         .await
         .expect("IACA");
-    h.services
+    h.signing()
         .add_document_signer(&Authority::default(), &ds)
         .await
         .expect("document signer");
@@ -136,7 +136,7 @@ fn set(h: &Harness, at: DateTime<Utc>) {
 
 /// An officer's answer for a presented credential: (valid, reason).
 async fn verify(h: &Harness, body: serde_json::Value) -> (bool, String) {
-    let answer = call(&h.services, json_request("POST /verifications", &[], officer(), &body)).await;
+    let answer = h.call(json_request("POST /verifications", &[], officer(), &body)).await;
     assert_eq!(answer.status, 200, "{answer:?}");
     (
         answer.body["valid"].as_bool().expect("valid"),
@@ -190,7 +190,11 @@ async fn three_years_without_applying_again(fx: Fixture) {
         let run_at = start + Duration::days(day + 1) - Duration::hours(9) - Duration::minutes(30);
         set(&fx.h, run_at);
         let before = fx.signer.signed.load(Ordering::SeqCst);
-        let report = fx.h.services.run_refresh(None, &options).await.expect("refresh run");
+        let report =
+            fx.h.refreshing()
+                .run_refresh(None, &options)
+                .await
+                .expect("refresh run");
         let signs = fx.signer.signed.load(Ordering::SeqCst) - before;
         assert_eq!(signs, report.signs, "day {day}: every signature is the job's own");
         assert!(
@@ -211,7 +215,7 @@ async fn three_years_without_applying_again(fx: Fixture) {
             .run_expiry(None, &Default::default())
             .await
             .expect("expiry run");
-        let health = fx.h.services.check_keys().await.expect("key check");
+        let health = fx.h.refreshing().check_keys().await.expect("key check");
         if health.days_until_no_usable_signer < 45 {
             rotations += 1;
             let previous: Vec<String> =
@@ -226,14 +230,14 @@ async fn three_years_without_applying_again(fx: Fixture) {
                     .map(|t| t.kid)
                     .collect();
             let key = fx.keys.new_key(&format!("ds-{}", rotations + 1)).await;
-            fx.h.services
+            fx.h.signing()
                 .add_document_signer(&Authority::default(), &key)
                 .await
                 .expect("next signer");
             for kid in previous {
                 fx.h.services.retire_document_signer(&kid).await.expect("retired");
             }
-            let health = fx.h.services.check_keys().await.expect("key check");
+            let health = fx.h.refreshing().check_keys().await.expect("key check");
             assert!(health.days_until_no_usable_signer > 300, "{health:?}");
         }
         // Every licence (or the week's sample): never applied for again, and a current document while the
@@ -252,11 +256,9 @@ async fn three_years_without_applying_again(fx: Fixture) {
                 continue;
             }
             let by_mdoc = verify(&fx.h, json!({ "mdoc": edl.issuer_signed })).await;
-            let code = call(
-                &fx.h.services,
-                request("GET /licence/code", &[], holder(&licence.holder), None, None),
-            )
-            .await;
+            let code =
+                fx.h.call(request("GET /licence/code", &[], holder(&licence.holder), None, None))
+                    .await;
             if paper_valid {
                 assert_eq!(code.status, 200, "{code:?}");
                 let by_code = verify(&fx.h, json!({ "code": code.body["code"] })).await;
@@ -421,13 +423,15 @@ async fn a_refresh_racing_a_stop_or_supersession_keeps_it(fx: Fixture) {
                 .await
                 .expect("read")
                 .expect("licence");
-        let mut services = fx.h.services.clone();
-        services.signer = Some(Arc::new(RacingSigner {
-            inner: fx.signer.clone(),
-            records: fx.h.services.records.clone(),
-            serial: serial.clone(),
-            stop,
-        }));
+        let services = shared::service::Signing::new(
+            fx.h.services.clone(),
+            Arc::new(RacingSigner {
+                inner: fx.signer.clone(),
+                records: fx.h.services.records.clone(),
+                serial: serial.clone(),
+                stop,
+            }),
+        );
         set(&fx.h, before.document_valid_until - Duration::days(5));
         let (outcome, signs) = services
             .refresh_document(&serial, RefreshCause::Schedule)
@@ -452,7 +456,7 @@ async fn a_refresh_racing_a_stop_or_supersession_keeps_it(fx: Fixture) {
         assert_eq!(after.version, before.version + 1);
         // An ended licence is out of the refresh index: the job finds nothing to sign for it.
         let report =
-            fx.h.services
+            fx.h.refreshing()
                 .run_refresh(None, &RefreshOptions::default())
                 .await
                 .expect("run");
@@ -484,7 +488,7 @@ async fn a_failing_signer_leaves_the_document_in_place(fx: Fixture) {
     set(&fx.h, before.document_valid_until - Duration::days(9));
     fx.signer.failing.store(true, Ordering::SeqCst);
     let report =
-        fx.h.services
+        fx.h.refreshing()
             .run_refresh(None, &RefreshOptions::default())
             .await
             .expect("run");
@@ -502,7 +506,7 @@ async fn a_failing_signer_leaves_the_document_in_place(fx: Fixture) {
     set(&fx.h, before.document_valid_until - Duration::days(8));
     fx.signer.failing.store(false, Ordering::SeqCst);
     let report =
-        fx.h.services
+        fx.h.refreshing()
             .run_refresh(None, &RefreshOptions::default())
             .await
             .expect("run");
@@ -533,31 +537,25 @@ async fn a_failing_signer_leaves_the_document_in_place(fx: Fixture) {
     // KMS fails again. Inside the show window, GET /licence hands out the current document while it is valid.
     fx.signer.failing.store(true, Ordering::SeqCst);
     set(&fx.h, refreshed.document_valid_until - Duration::days(1));
-    let shown = call(
-        &fx.h.services,
-        request("GET /licence", &[], holder(&holder_id), None, None),
-    )
-    .await;
+    let shown =
+        fx.h.call(request("GET /licence", &[], holder(&holder_id), None, None))
+            .await;
     assert_eq!(shown.status, 200, "{shown:?}");
     assert_eq!(shown.body["document"], refreshed.issuer_signed.as_str());
     // Past its end the document is refused with its own reason, and GET /licence is a 503 problem.
     set(&fx.h, refreshed.document_valid_until + Duration::hours(1));
     let by_mdoc = verify(&fx.h, json!({ "mdoc": refreshed.issuer_signed })).await;
     assert_eq!(by_mdoc, (false, "document-expired".to_string()));
-    let shown = call(
-        &fx.h.services,
-        request("GET /licence", &[], holder(&holder_id), None, None),
-    )
-    .await;
+    let shown =
+        fx.h.call(request("GET /licence", &[], holder(&holder_id), None, None))
+            .await;
     assert_eq!((shown.status, shown.problem()), (503, "unavailable"), "{shown:?}");
     assert_eq!(read().await, refreshed, "nothing written");
     // KMS is back: the holder's next GET /licence hands out a fresh document of the same licence.
     fx.signer.failing.store(false, Ordering::SeqCst);
-    let shown = call(
-        &fx.h.services,
-        request("GET /licence", &[], holder(&holder_id), None, None),
-    )
-    .await;
+    let shown =
+        fx.h.call(request("GET /licence", &[], holder(&holder_id), None, None))
+            .await;
     assert_eq!(shown.status, 200, "{shown:?}");
     let fresh = read().await;
     assert_eq!((fresh.serial.as_str(), fresh.refreshes), (serial.as_str(), 2));
@@ -576,7 +574,7 @@ async fn no_usable_signer_is_a_clear_503_until_the_next_is_added(fx: Fixture) {
             + Duration::days(365 - (DOCUMENT_DAYS - JITTER_DAYS) - SIGNER_MARGIN_DAYS + 1),
     );
     fx.h.services.trust_cache.clear();
-    let health = fx.h.services.check_keys().await.expect("key check");
+    let health = fx.h.refreshing().check_keys().await.expect("key check");
     assert_eq!(
         (health.usable_signers, health.days_until_no_usable_signer),
         (0, 0),
@@ -586,31 +584,27 @@ async fn no_usable_signer_is_a_clear_503_until_the_next_is_added(fx: Fixture) {
     let candidates = shared::sample::generate(fx.licences * 3, 2026);
     let mut refused = None;
     for candidate in &candidates {
-        let opened = call(
-            &fx.h.services,
-            json_request(
+        let opened =
+            fx.h.call(json_request(
                 "POST /applications",
                 &[],
                 holder(&candidate.holder_id),
                 &json!({ "photoSource": "on_file" }),
-            ),
-        )
-        .await;
+            ))
+            .await;
         if opened.status != 201 {
             continue;
         }
         let id = opened.body["id"].as_str().expect("id").to_string();
         let session = edl_tests::liveness_session(&fx.h, &candidate.holder_id, &id, 99.0).await;
-        let passed = call(
-            &fx.h.services,
-            json_request(
+        let passed =
+            fx.h.call(json_request(
                 "POST /applications/{id}/liveness",
                 &[("id", &id)],
                 holder(&candidate.holder_id),
                 &json!({ "livenessSessionId": session }),
-            ),
-        )
-        .await;
+            ))
+            .await;
         if passed.body["state"] == "approved" {
             refused = Some(id);
             break;
@@ -618,7 +612,7 @@ async fn no_usable_signer_is_a_clear_503_until_the_next_is_added(fx: Fixture) {
     }
     let id = refused.expect("an approved application");
     let signed_before = fx.signer.signed.load(Ordering::SeqCst);
-    match fx.h.services.issue(&id).await {
+    match fx.h.issuing().issue(&id).await {
         Err(shared::service::ServiceError::Unavailable(why)) => {
             assert!(why.contains("add the next signer"), "{why}");
             let problem = shared::http::problem_for(&shared::service::ServiceError::Unavailable(why));
@@ -632,15 +626,15 @@ async fn no_usable_signer_is_a_clear_503_until_the_next_is_added(fx: Fixture) {
         "no signature with a nearly expired signer"
     );
     let key = fx.keys.new_key("ds-next").await;
-    fx.h.services
+    fx.h.signing()
         .add_document_signer(&Authority::default(), &key)
         .await
         .expect("next signer");
     assert!(matches!(
-        fx.h.services.issue(&id).await,
+        fx.h.issuing().issue(&id).await,
         Ok(IssueOutcome::Issued { .. })
     ));
-    let health = fx.h.services.check_keys().await.expect("key check");
+    let health = fx.h.refreshing().check_keys().await.expect("key check");
     assert_eq!(health.usable_signers, 1);
     let full = 365 - DOCUMENT_DAYS - SIGNER_MARGIN_DAYS;
     assert!(
@@ -658,7 +652,7 @@ async fn retired_signers_stay_in_the_trust_document_until_their_certificate_ends
         .expect("signer");
     set(&fx.h, edl_tests::at("2026-11-25T10:00:00+08:00") + Duration::days(200));
     let key = fx.keys.new_key("ds-2").await;
-    fx.h.services
+    fx.h.signing()
         .add_document_signer(&Authority::default(), &key)
         .await
         .expect("next");
@@ -753,6 +747,7 @@ async fn the_local_server_moves_its_clock_and_runs_the_scheduled_jobs() {
         .expect("local services");
     let api = LocalApi::new(
         local.services,
+        local.ports,
         edl_local_api::routes::routes_from_template(edl_local_api::routes::TEMPLATE).expect("routes"),
         keys,
         local.embedded_photos,
@@ -911,11 +906,11 @@ async fn the_key_check_publishes_to_cloudwatch() {
     let mut fx = fixture(Adapter::Aws, 1, 1).await;
     let config = edl_tests::aws_config().await;
     let namespace = format!("EDL/test-{}", uuid::Uuid::new_v4().simple());
-    fx.h.services.key_metrics = Some(Arc::new(shared::adapters::cloudwatch::CloudWatchMetrics::new(
+    fx.h.ports.key_metrics = Arc::new(shared::adapters::cloudwatch::CloudWatchMetrics::new(
         &config,
         namespace.clone(),
-    )));
-    let health = fx.h.services.check_keys().await.expect("key check");
+    ));
+    let health = fx.h.refreshing().check_keys().await.expect("key check");
     assert_eq!(health.usable_signers, 1);
     let client = aws_sdk_cloudwatch::Client::new(&config);
     for (name, expected) in [

@@ -7,7 +7,7 @@
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use edl_tests::rekognition::RekognitionStandIn;
-use edl_tests::{call, embedded_harness, holder, json_request, request, Answer, Harness, CHEN_JING, ZHANG_WEI};
+use edl_tests::{embedded_harness, holder, json_request, request, Answer, Harness, CHEN_JING, ZHANG_WEI};
 use serde_json::json;
 use shared::adapters::rekognition::{RekognitionLiveness, DEFAULT_THRESHOLD};
 use shared::applications::ports::{LivenessError, LivenessService};
@@ -161,29 +161,23 @@ async fn the_adapter_reads_failures_and_refusals() {
 }
 
 async fn confirm(h: &Harness, holder_id: &str, id: &str, session: &str) -> Answer {
-    call(
-        &h.services,
-        json_request(
-            "POST /applications/{id}/liveness",
-            &[("id", id)],
-            holder(holder_id),
-            &json!({ "livenessSessionId": session }),
-        ),
-    )
+    h.call(json_request(
+        "POST /applications/{id}/liveness",
+        &[("id", id)],
+        holder(holder_id),
+        &json!({ "livenessSessionId": session }),
+    ))
     .await
 }
 
 async fn start(h: &Harness, holder_id: &str, id: &str) -> Answer {
-    call(
-        &h.services,
-        request(
-            "POST /applications/{id}/liveness-sessions",
-            &[("id", id)],
-            holder(holder_id),
-            None,
-            None,
-        ),
-    )
+    h.call(request(
+        "POST /applications/{id}/liveness-sessions",
+        &[("id", id)],
+        holder(holder_id),
+        None,
+        None,
+    ))
     .await
 }
 
@@ -196,17 +190,14 @@ async fn the_check_binds_the_session_to_its_application_and_the_face_to_the_phot
         DEFAULT_THRESHOLD,
     ));
     let open = |holder_id: &'static str| {
-        let services = &h.services;
+        let h = &h;
         async move {
-            call(
-                services,
-                json_request(
-                    "POST /applications",
-                    &[],
-                    holder(holder_id),
-                    &json!({ "photoSource": "on_file" }),
-                ),
-            )
+            h.call(json_request(
+                "POST /applications",
+                &[],
+                holder(holder_id),
+                &json!({ "photoSource": "on_file" }),
+            ))
             .await
         }
     };
@@ -214,10 +205,8 @@ async fn the_check_binds_the_session_to_its_application_and_the_face_to_the_phot
     let id = opened.body["id"].as_str().expect("id").to_string();
     let photo_key = stored(&h, &id).await.portrait_key.expect("the photo on file");
     let photo_on_file = h
-        .services
+        .ports
         .photos
-        .as_ref()
-        .expect("photos")
         .read(&photo_key, 10 << 20)
         .await
         .expect("the photo on file");
@@ -268,11 +257,15 @@ async fn the_check_binds_the_session_to_its_application_and_the_face_to_the_phot
     );
     assert_eq!(compared.body["TargetImage"]["Bytes"], STANDARD.encode(&photo_on_file));
     assert_eq!(compared.body["SimilarityThreshold"], 90.0);
-    let read = call(
-        &h.services,
-        request("GET /applications/{id}", &[("id", &id)], holder(ZHANG_WEI), None, None),
-    )
-    .await;
+    let read = h
+        .call(request(
+            "GET /applications/{id}",
+            &[("id", &id)],
+            holder(ZHANG_WEI),
+            None,
+            None,
+        ))
+        .await;
     assert_eq!(read.body["state"], "awaiting_liveness");
     assert_eq!(
         read.body["history"]

@@ -4,8 +4,8 @@
 //! log line, and none of them carries an identity number or a name used.
 
 use edl_tests::{
-    admin, call, claims, dynamodb_client, embedded_harness, harness_with, holder, issued_to_zhang_wei, json_request,
-    officer, request, s3_photos, Harness, TestClock, LI_NA, NOW, WANG_FANG, ZHANG_WEI,
+    admin, claims, dynamodb_client, embedded_harness, harness_with, holder, issued_to_zhang_wei, json_request, officer,
+    request, s3_photos, Harness, TestClock, LI_NA, NOW, WANG_FANG, ZHANG_WEI,
 };
 use serde_json::{json, Value};
 use shared::adapters::dynamodb::DynamoRecords;
@@ -54,54 +54,48 @@ fn lines() -> Vec<String> {
 }
 
 async fn approve(h: &Harness, id: &str) {
-    let approved = call(
-        &h.services,
-        json_request(
+    let approved = h
+        .call(json_request(
             "POST /reviews/{id}/decision",
             &[("id", id)],
             Some(claims("reviewer-0001", "reviewer", None)),
             &json!({ "verdict": "approve" }),
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert_eq!(approved.status, 200, "{approved:?}");
 }
 
 /// 李娜 applies with a new photo through the embedded store's or S3's form; the photo is checked and
 /// approved; her licence is issued. The application's id.
 async fn li_na_with_an_upload(h: &Harness) -> String {
-    let opened = call(
-        &h.services,
-        json_request(
+    let opened = h
+        .call(json_request(
             "POST /applications",
             &[],
             holder(LI_NA),
             &json!({ "photoSource": "camera" }),
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert_eq!(opened.status, 201, "{opened:?}");
     let id = opened.body["id"].as_str().expect("id").to_string();
-    let offer = call(
-        &h.services,
-        json_request(
+    let offer = h
+        .call(json_request(
             "POST /applications/{id}/photo-uploads",
             &[("id", &id)],
             holder(LI_NA),
             &json!({ "source": "camera", "contentType": "image/jpeg" }),
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert_eq!(offer.status, 201, "{offer:?}");
     let key = offer.body["key"].as_str().expect("key");
     let photo = edl_tests::images::id_photo_jpeg_variant(360, 480, 77);
     // The app's upload itself is S3's (or the local server's) business; the object lands under the key.
-    let store = h.services.photos.as_ref().expect("photo store");
+    let store = &h.ports.photos;
     store.put_portrait(key, &photo).await.expect("uploaded");
-    let outcome = h.services.photo_arrived(key).await.expect("checked");
+    let outcome = h.photo_checking().photo_arrived(key).await.expect("checked");
     assert!(matches!(outcome, PhotoOutcome::Queued { .. }), "{outcome:?}");
     approve(h, &id).await;
-    h.services.issue(&id).await.expect("issued");
+    h.issuing().issue(&id).await.expect("issued");
     id
 }
 
@@ -111,17 +105,15 @@ async fn whole_flow(mut h: Harness) -> Vec<String> {
     let li_na_application = li_na_with_an_upload(&h).await;
 
     // Each reader's view of an application: the holder's has none of the record's internals.
-    let view = call(
-        &h.services,
-        request(
+    let view = h
+        .call(request(
             "GET /applications/{id}",
             &[("id", &li_na_application)],
             holder(LI_NA),
             None,
             None,
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert_eq!(view.status, 200, "{view:?}");
     assert_eq!(view.body["state"], "issued");
     for internal in [
@@ -149,52 +141,49 @@ async fn whole_flow(mut h: Harness) -> Vec<String> {
     );
     assert!(view.body["lastReview"]["by"].get("id").is_none());
     // A reviewer (staff) sees who acted, and whose application it is.
-    let staff = call(
-        &h.services,
-        request(
+    let staff = h
+        .call(request(
             "GET /applications/{id}",
             &[("id", &li_na_application)],
             Some(claims("reviewer-0002", "reviewer", None)),
             None,
             None,
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert_eq!(staff.body["holderId"], LI_NA, "{staff:?}");
     assert_eq!(staff.body["lastReview"]["by"]["id"], "reviewer-0001");
     assert!(staff.body.get("version").is_none() && staff.body.get("portraitKey").is_none());
 
     // Show and verify; the holder's own record of the checks names organisations and roles.
-    let code = call(
-        &h.services,
-        request("GET /licence/code", &[], holder(ZHANG_WEI), None, None),
-    )
-    .await;
+    let code = h
+        .call(request("GET /licence/code", &[], holder(ZHANG_WEI), None, None))
+        .await;
     let code = code.body["code"].as_str().expect("code").to_string();
-    let shown = call(&h.services, request("GET /licence", &[], holder(ZHANG_WEI), None, None)).await;
+    let shown = h
+        .call(request("GET /licence", &[], holder(ZHANG_WEI), None, None))
+        .await;
     assert_eq!(shown.status, 200, "{shown:?}");
-    let verified = call(
-        &h.services,
-        json_request(
+    let verified = h
+        .call(json_request(
             "POST /verifications",
             &[],
             officer(),
             &json!({ "code": code, "class": "C1" }),
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert_eq!(verified.body["valid"], true, "{verified:?}");
-    let by_serial = call(
-        &h.services,
-        json_request("POST /verifications", &[], officer(), &json!({ "serial": serial })),
-    )
-    .await;
+    let by_serial = h
+        .call(json_request(
+            "POST /verifications",
+            &[],
+            officer(),
+            &json!({ "serial": serial }),
+        ))
+        .await;
     assert!(by_serial.status < 500, "{by_serial:?}");
-    let checks = call(
-        &h.services,
-        request("GET /licence/checks", &[], holder(ZHANG_WEI), None, None),
-    )
-    .await;
+    let checks = h
+        .call(request("GET /licence/checks", &[], holder(ZHANG_WEI), None, None))
+        .await;
     let checks = checks.body["checks"].as_array().expect("checks").clone();
     assert!(!checks.is_empty());
     assert!(checks.iter().all(|c| c.get("verifierId").is_none()), "{checks:?}");
@@ -203,51 +192,43 @@ async fn whole_flow(mut h: Harness) -> Vec<String> {
         .any(|c| c["organisation"] == "北京市公安局公安交通管理局" && c["role"] == "officer"));
 
     // An administrator's change to 李娜's licence, a read, and refusals that name licences in their request.
-    let changed = call(
-        &h.services,
-        json_request(
+    let changed = h
+        .call(json_request(
             "PATCH /admin/licences/{number}",
             &[("number", LI_NA)],
             admin(),
             &json!({ "points": 3, "reason": "违法记分" }),
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert_eq!(changed.status, 200, "{changed:?}");
-    let read = call(
-        &h.services,
-        request(
+    let read = h
+        .call(request(
             "GET /admin/licences/{number}",
             &[("number", LI_NA)],
             admin(),
             None,
             None,
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert_eq!(read.status, 200, "{read:?}");
-    let foreign = call(
-        &h.services,
-        request(
+    let foreign = h
+        .call(request(
             "GET /applications/{id}",
             &[("id", &li_na_application)],
             holder(ZHANG_WEI),
             None,
             None,
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert_eq!(foreign.status, 404);
-    let ineligible = call(
-        &h.services,
-        json_request(
+    let ineligible = h
+        .call(json_request(
             "POST /applications",
             &[],
             holder(WANG_FANG),
             &json!({ "photoSource": "camera" }),
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert_eq!(ineligible.status, 422, "{ineligible:?}");
 
     let mut used = vec![ZHANG_WEI.to_string(), LI_NA.to_string(), WANG_FANG.to_string()];
@@ -299,7 +280,7 @@ async fn the_whole_flow_logs_no_identity_number_or_name_on_ministack() {
     let clock = TestClock::at(NOW);
     let photos = Arc::new(s3_photos().await);
     let h = harness_with(records, photos, None, DevKeys::random(), clock, 5).await;
-    let services = h.services.clone();
+    let (services, ports) = (h.services.clone(), h.ports.clone());
     let used = whole_flow(h).await;
     let name = services
         .records
@@ -324,8 +305,9 @@ async fn the_whole_flow_logs_no_identity_number_or_name_on_ministack() {
         .send()
         .await
         .expect("corrupted");
-    let broken = call(
+    let broken = edl_tests::call_with(
         &services,
+        &ports,
         request(
             "GET /admin/licences/{number}",
             &[("number", WANG_FANG)],

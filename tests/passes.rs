@@ -5,8 +5,8 @@
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use edl_tests::{
-    admin, call, claims, dynamo_harness, embedded_harness, holder, json_request, officer, request, Answer, Harness,
-    LI_NA, ZHANG_WEI,
+    admin, claims, dynamo_harness, embedded_harness, holder, json_request, officer, request, Answer, Harness, LI_NA,
+    ZHANG_WEI,
 };
 use serde_json::{json, Value};
 use shared::adapters::embedded::notices::EmbeddedNotices;
@@ -44,19 +44,17 @@ fn application(plate: &str, pass_type: &str, from: &str, to: &str) -> Value {
 }
 
 async fn apply(h: &Harness, who: Option<Value>, body: &Value) -> Answer {
-    call(&h.services, json_request("POST /truck/passes", &[], who, body)).await
+    h.call(json_request("POST /truck/passes", &[], who, body)).await
 }
 
 async fn get(h: &Harness, route: &str, id: &str, who: Option<Value>) -> Answer {
-    call(&h.services, request(route, &[("id", id)], who, None, None)).await
+    h.call(request(route, &[("id", id)], who, None, None)).await
 }
 
 async fn check(h: &Harness, body: Value) -> Answer {
-    let answer = call(
-        &h.services,
-        json_request("POST /truck/verifications", &[], officer(), &body),
-    )
-    .await;
+    let answer = h
+        .call(json_request("POST /truck/verifications", &[], officer(), &body))
+        .await;
     assert_eq!(
         answer.status, 200,
         "a presented pass that fails is an answer, not an error: {answer:?}"
@@ -72,12 +70,12 @@ fn id_of(answer: &Answer) -> String {
 }
 
 async fn install_keys(h: &mut Harness, signer: Arc<dyn Signer>, iaca: &str, ds: &str) {
-    h.services.signer = Some(signer);
-    h.services
+    h.ports.signer = signer;
+    h.signing()
         .install_iaca(&Authority::default(), iaca)
         .await
         .expect("IACA");
-    h.services
+    h.signing()
         .add_document_signer(&Authority::default(), ds)
         .await
         .expect("document signer");
@@ -92,36 +90,29 @@ async fn local_keys(h: &mut Harness) {
 
 /// 张伟's electronic licence, issued; its current show code.
 async fn licence_code(h: &Harness) -> String {
-    let opened = call(
-        &h.services,
-        json_request(
+    let opened = h
+        .call(json_request(
             "POST /applications",
             &[],
             holder(ZHANG_WEI),
             &json!({ "photoSource": "on_file" }),
-        ),
-    )
-    .await;
+        ))
+        .await;
     let id = id_of(&opened);
     let session = edl_tests::liveness_session(h, ZHANG_WEI, &id, 99.0).await;
-    call(
-        &h.services,
-        json_request(
-            "POST /applications/{id}/liveness",
-            &[("id", &id)],
-            holder(ZHANG_WEI),
-            &json!({ "livenessSessionId": session }),
-        ),
-    )
+    h.call(json_request(
+        "POST /applications/{id}/liveness",
+        &[("id", &id)],
+        holder(ZHANG_WEI),
+        &json!({ "livenessSessionId": session }),
+    ))
     .await;
-    let IssueOutcome::Issued { .. } = h.services.issue(&id).await.expect("issued") else {
+    let IssueOutcome::Issued { .. } = h.issuing().issue(&id).await.expect("issued") else {
         panic!("not issued")
     };
-    let code = call(
-        &h.services,
-        request("GET /licence/code", &[], holder(ZHANG_WEI), None, None),
-    )
-    .await;
+    let code = h
+        .call(request("GET /licence/code", &[], holder(ZHANG_WEI), None, None))
+        .await;
     code.body["code"].as_str().expect("licence code").to_string()
 }
 
@@ -130,9 +121,9 @@ async fn licence_code(h: &Harness) -> String {
 /// The clock stands at Wednesday 2026-11-25 10:00 (UTC+08:00), a working day.
 async fn whole_flow(mut h: Harness) {
     let notices = Arc::new(EmbeddedNotices::default());
-    h.services.notifier = Some(notices.clone());
+    h.ports.notifier = notices.clone();
     // Anyone reads the rules, in a form an app renders.
-    let cities = call(&h.services, request("GET /truck/cities", &[], None, None, None)).await;
+    let cities = h.call(request("GET /truck/cities", &[], None, None, None)).await;
     assert_eq!(cities.status, 200, "{cities:?}");
     let listed: Vec<&str> = cities.body["cities"]
         .as_array()
@@ -148,11 +139,15 @@ async fn whole_flow(mut h: Harness) {
         .find(|c| c["city"] == "440800")
         .expect("湛江");
     assert_eq!(zhanjiang["availability"]["status"], "not_scheduled", "{zhanjiang}");
-    let beijing = call(
-        &h.services,
-        request("GET /truck/cities/{city}", &[("city", "110000")], None, None, None),
-    )
-    .await;
+    let beijing = h
+        .call(request(
+            "GET /truck/cities/{city}",
+            &[("city", "110000")],
+            None,
+            None,
+            None,
+        ))
+        .await;
     assert_eq!(beijing.status, 200, "{beijing:?}");
     assert_eq!(beijing.body["availability"]["status"], "live");
     assert_eq!(beijing.body["zones"][0]["id"], "ring-5");
@@ -173,11 +168,15 @@ async fn whole_flow(mut h: Harness) {
         (short["maxDays"].as_u64(), short["needsReview"].as_bool()),
         (Some(7), Some(false))
     );
-    let unknown = call(
-        &h.services,
-        request("GET /truck/cities/{city}", &[("city", "999999")], None, None, None),
-    )
-    .await;
+    let unknown = h
+        .call(request(
+            "GET /truck/cities/{city}",
+            &[("city", "999999")],
+            None,
+            None,
+            None,
+        ))
+        .await;
     assert_eq!((unknown.status, unknown.problem()), (404, "not-found"));
 
     // A short pass needs no review: signed and active at once.
@@ -224,11 +223,9 @@ async fn whole_flow(mut h: Harness) {
         "reused until shortly before it expires, as a licence's"
     );
     // Offline, from the published trust document alone.
-    let trust = call(
-        &h.services,
-        request("GET /.well-known/edl/trust", &[], None, None, None),
-    )
-    .await;
+    let trust = h
+        .call(request("GET /.well-known/edl/trust", &[], None, None, None))
+        .await;
     let offline = edl_verify::offline::verify(&trust.body, &code, h.services.now()).expect("verifies offline");
     assert_eq!(
         (offline.kind, offline.serial.as_str()),
@@ -311,22 +308,28 @@ async fn whole_flow(mut h: Harness) {
         relabelled.body["reason"], "bad-claims",
         "the signed kind claim says licence: {relabelled:?}"
     );
-    let as_licence = call(
-        &h.services,
-        json_request("POST /verifications", &[], officer(), &json!({ "code": code })),
-    )
-    .await;
+    let as_licence = h
+        .call(json_request(
+            "POST /verifications",
+            &[],
+            officer(),
+            &json!({ "code": code }),
+        ))
+        .await;
     assert_eq!(
         (as_licence.status, as_licence.body["valid"].as_bool()),
         (200, Some(false)),
         "{as_licence:?}"
     );
     assert_eq!(as_licence.body["reason"], "bad-prefix");
-    let licence_ok = call(
-        &h.services,
-        json_request("POST /verifications", &[], officer(), &json!({ "code": licence })),
-    )
-    .await;
+    let licence_ok = h
+        .call(json_request(
+            "POST /verifications",
+            &[],
+            officer(),
+            &json!({ "code": licence }),
+        ))
+        .await;
     assert_eq!(
         licence_ok.body["valid"], true,
         "the licence code itself is good: {licence_ok:?}"
@@ -370,7 +373,7 @@ async fn whole_flow(mut h: Harness) {
     .await;
     assert_eq!(p4.status, 201, "{p4:?}");
     let p4_id = id_of(&p4);
-    let queue = call(&h.services, request("GET /truck/reviews", &[], reviewer(), None, None)).await;
+    let queue = h.call(request("GET /truck/reviews", &[], reviewer(), None, None)).await;
     assert_eq!(queue.status, 200, "{queue:?}");
     let queued: Vec<&str> = queue.body["items"]
         .as_array()
@@ -379,54 +382,46 @@ async fn whole_flow(mut h: Harness) {
         .filter_map(|i| i["pass"]["id"].as_str())
         .collect();
     assert_eq!(queued, vec![p3_id.as_str(), p4_id.as_str()], "oldest first");
-    let not_reviewer = call(
-        &h.services,
-        request("GET /truck/reviews", &[], fleet_manager(FLEET), None, None),
-    )
-    .await;
+    let not_reviewer = h
+        .call(request("GET /truck/reviews", &[], fleet_manager(FLEET), None, None))
+        .await;
     assert_eq!((not_reviewer.status, not_reviewer.problem()), (403, "forbidden"));
-    let backlog = call(&h.services, request("GET /truck/reviews", &[], admin(), None, None)).await;
+    let backlog = h.call(request("GET /truck/reviews", &[], admin(), None, None)).await;
     assert_eq!(backlog.body["items"].as_array().map(Vec::len), Some(2), "{backlog:?}");
-    let approved = call(
-        &h.services,
-        json_request(
+    let approved = h
+        .call(json_request(
             "POST /truck/reviews/{id}/decision",
             &[("id", &p3_id)],
             reviewer(),
             &json!({ "verdict": "approve" }),
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert_eq!(
         (approved.status, approved.body["status"]["state"].as_str()),
         (200, Some("active")),
         "{approved:?}"
     );
     assert!(approved.body["document"].is_string(), "signed on approval");
-    let rejected = call(
-        &h.services,
-        json_request(
+    let rejected = h
+        .call(json_request(
             "POST /truck/reviews/{id}/decision",
             &[("id", &p4_id)],
             reviewer(),
             &json!({ "verdict": "reject", "reason": "货物类别与长期通行证不符" }),
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert_eq!(rejected.body["status"]["state"], "rejected", "{rejected:?}");
     assert_eq!(rejected.body["status"]["reason"], "货物类别与长期通行证不符");
-    let again = call(
-        &h.services,
-        json_request(
+    let again = h
+        .call(json_request(
             "POST /truck/reviews/{id}/decision",
             &[("id", &p4_id)],
             reviewer(),
             &json!({ "verdict": "approve" }),
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert_eq!((again.status, again.problem()), (409, "illegal-transition"));
-    let empty = call(&h.services, request("GET /truck/reviews", &[], reviewer(), None, None)).await;
+    let empty = h.call(request("GET /truck/reviews", &[], reviewer(), None, None)).await;
     assert_eq!(empty.body["items"], json!([]));
     // The owner's and the fleet's apps are told of both decisions.
     let decided: Vec<(String, Option<String>, String)> = notices
@@ -451,11 +446,9 @@ async fn whole_flow(mut h: Harness) {
     );
 
     // The fleet manager sees the fleet's passes and nobody else's.
-    let fleet = call(
-        &h.services,
-        request("GET /truck/passes", &[], fleet_manager(FLEET), None, None),
-    )
-    .await;
+    let fleet = h
+        .call(request("GET /truck/passes", &[], fleet_manager(FLEET), None, None))
+        .await;
     let plates: Vec<&str> = fleet.body["passes"]
         .as_array()
         .expect("passes")
@@ -467,11 +460,9 @@ async fn whole_flow(mut h: Harness) {
         vec!["京B20002", "京B20001"],
         "newest first, the fleet's only: {fleet:?}"
     );
-    let own = call(
-        &h.services,
-        request("GET /truck/passes", &[], holder(ZHANG_WEI), None, None),
-    )
-    .await;
+    let own = h
+        .call(request("GET /truck/passes", &[], holder(ZHANG_WEI), None, None))
+        .await;
     let plates: Vec<&str> = own.body["passes"]
         .as_array()
         .expect("passes")
@@ -493,17 +484,15 @@ async fn whole_flow(mut h: Harness) {
         let denied = get(&h, route, &p1_id, holder(ZHANG_WEI)).await;
         assert_eq!(denied.status, 404, "{route}: a driver who is not the owner");
     }
-    let denied = call(
-        &h.services,
-        request(
+    let denied = h
+        .call(request(
             "DELETE /truck/passes/{id}",
             &[("id", &p1_id)],
             fleet_manager(OTHER_FLEET),
             None,
             None,
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert_eq!(denied.status, 404);
     let other_vehicle = apply(
         &h,
@@ -517,9 +506,7 @@ async fn whole_flow(mut h: Harness) {
     );
 
     // A city changing its rules does not change the passes it issued.
-    let changed = call(
-        &h.services,
-        json_request(
+    let changed = h.call(json_request(
             "PUT /admin/truck/cities/{city}",
             &[("city", "110000")],
             admin(),
@@ -538,9 +525,7 @@ async fn whole_flow(mut h: Harness) {
     assert_eq!(changed.status, 200, "{changed:?}");
     assert_eq!(changed.body["rules"]["rulesVersion"], 2);
     assert_eq!(changed.body["changes"][0]["what"], "rules");
-    let stale = call(
-        &h.services,
-        json_request(
+    let stale = h.call(json_request(
             "PUT /admin/truck/cities/{city}",
             &[("city", "110000")],
             admin(),
@@ -555,11 +540,15 @@ async fn whole_flow(mut h: Harness) {
         .seed_truck_rules(&shared::truck::rules::TruckRulebook::shipped())
         .await
         .expect("seed");
-    let public = call(
-        &h.services,
-        request("GET /truck/cities/{city}", &[("city", "110000")], None, None, None),
-    )
-    .await;
+    let public = h
+        .call(request(
+            "GET /truck/cities/{city}",
+            &[("city", "110000")],
+            None,
+            None,
+            None,
+        ))
+        .await;
     assert_eq!(public.body["rulesVersion"], 2, "{public:?}");
     let kept = get(&h, "GET /truck/passes/{id}", &p1_id, admin()).await;
     assert_eq!(
@@ -603,16 +592,14 @@ async fn whole_flow(mut h: Harness) {
     .await;
     assert_eq!(refused.status, 422, "{refused:?}");
     assert_eq!(refused.body["reasons"][0]["code"], "city-not-live");
-    let switched = call(
-        &h.services,
-        json_request(
+    let switched = h
+        .call(json_request(
             "PUT /admin/truck/rollout/cities/{city}",
             &[("city", "440800")],
             admin(),
             &json!({ "goLiveAt": "now" }),
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert_eq!(
         (switched.status, switched.body["availability"]["status"].as_str()),
         (200, Some("live")),
@@ -649,17 +636,15 @@ async fn whole_flow(mut h: Harness) {
     let early = get(&h, "GET /truck/passes/{id}/code", &id_of(&p5), fleet_manager(FLEET)).await;
     assert_eq!((early.status, early.problem()), (409, "pass-not-started"), "{early:?}");
     assert_eq!(early.body["validFrom"], "2026-11-27", "{early:?}");
-    let withdrawn = call(
-        &h.services,
-        request(
+    let withdrawn = h
+        .call(request(
             "DELETE /truck/passes/{id}",
             &[("id", &id_of(&p5))],
             fleet_manager(FLEET),
             None,
             None,
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert_eq!(
         (withdrawn.status, withdrawn.body["status"]["state"].as_str()),
         (200, Some("withdrawn")),
@@ -667,38 +652,32 @@ async fn whole_flow(mut h: Harness) {
     );
 
     // An administrator revokes a pass with a reason; the officer sees it.
-    let no_reason = call(
-        &h.services,
-        json_request(
+    let no_reason = h
+        .call(json_request(
             "POST /admin/truck/passes/{id}/revocation",
             &[("id", &p1_id)],
             admin(),
             &json!({ "reason": " " }),
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert_eq!((no_reason.status, no_reason.problem()), (400, "invalid-request"));
-    let not_admin = call(
-        &h.services,
-        json_request(
+    let not_admin = h
+        .call(json_request(
             "POST /admin/truck/passes/{id}/revocation",
             &[("id", &p1_id)],
             fleet_manager(FLEET),
             &json!({ "reason": "x" }),
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert_eq!((not_admin.status, not_admin.problem()), (403, "forbidden"));
-    let revoked = call(
-        &h.services,
-        json_request(
+    let revoked = h
+        .call(json_request(
             "POST /admin/truck/passes/{id}/revocation",
             &[("id", &p1_id)],
             admin(),
             &json!({ "reason": "车辆违规进入限行区域" }),
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert_eq!(
         (revoked.status, revoked.body["status"]["state"].as_str()),
         (200, Some("revoked")),
@@ -894,17 +873,15 @@ async fn bad_input_writes_nothing(mut h: Harness) {
     let answer = refused(application("京Z99999", "short", "2026-12-05", "2026-12-06")).await;
     assert_eq!((answer.status, answer.problem()), (404, "not-found"));
     // Malformed, unknown fields, not a plate, no token, a role that may not apply.
-    let answer = call(
-        &h.services,
-        request(
+    let answer = h
+        .call(request(
             "POST /truck/passes",
             &[],
             fleet_manager(FLEET),
             Some("application/json"),
             Some("{\"plate\":"),
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert_eq!((answer.status, answer.problem()), (400, "invalid-request"));
     let mut body = application("京B20001", "short", "2026-12-05", "2026-12-06");
     body["price"] = json!(0);
@@ -928,38 +905,32 @@ async fn bad_input_writes_nothing(mut h: Harness) {
     assert_eq!((answer.status, answer.problem()), (413, "payload-too-large"));
 
     // Verification: bad requests are errors, bad credentials are answers.
-    let answer = call(
-        &h.services,
-        json_request(
+    let answer = h
+        .call(json_request(
             "POST /truck/verifications",
             &[],
             officer(),
             &json!({ "zone": "ring-5" }),
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert_eq!((answer.status, answer.problem()), (400, "invalid-request"));
-    let answer = call(
-        &h.services,
-        json_request(
+    let answer = h
+        .call(json_request(
             "POST /truck/verifications",
             &[],
             officer(),
             &json!({ "code": "TRK2:x", "zone": "ring-5", "at": "tomorrow" }),
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert_eq!((answer.status, answer.problem()), (400, "invalid-request"));
-    let answer = call(
-        &h.services,
-        json_request(
+    let answer = h
+        .call(json_request(
             "POST /truck/verifications",
             &[],
             holder(ZHANG_WEI),
             &json!({ "code": "TRK2:x", "zone": "ring-5" }),
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert_eq!((answer.status, answer.problem()), (403, "forbidden"));
     let answer = check(&h, json!({ "code": "TRK2:abc", "zone": "ring-5" })).await;
     assert_eq!(
@@ -969,9 +940,7 @@ async fn bad_input_writes_nothing(mut h: Harness) {
     let forged = check(&h, json!({ "mdoc": STANDARD.encode(b"not an mdoc"), "zone": "ring-5" })).await;
     assert_eq!(forged.body["valid"], false);
     // Vehicle imports: all checked first, nothing written on an error.
-    let answer = call(
-        &h.services,
-        request(
+    let answer = h.call(request(
             "POST /admin/vehicles",
             &[],
             admin(),

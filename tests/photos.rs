@@ -5,8 +5,8 @@
 use bytes::Bytes;
 use edl_tests::images;
 use edl_tests::{
-    admin, aws_harness, call, claims, dynamo_harness, embedded_harness, holder, issued_to_zhang_wei, json_request,
-    request, Answer, Harness, CHEN_JING, LI_NA, ZHANG_WEI,
+    admin, aws_harness, claims, dynamo_harness, embedded_harness, holder, issued_to_zhang_wei, json_request, request,
+    Answer, Harness, CHEN_JING, LI_NA, ZHANG_WEI,
 };
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
@@ -29,38 +29,36 @@ fn reviewer_two() -> Option<Value> {
 }
 
 async fn open_new_photo(h: &Harness, holder_id: &str) -> String {
-    let opened = call(
-        &h.services,
-        json_request(
+    let opened = h
+        .call(json_request(
             "POST /applications",
             &[],
             holder(holder_id),
             &json!({ "photoSource": "camera" }),
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert_eq!(opened.status, 201, "{opened:?}");
     opened.body["id"].as_str().expect("id").to_string()
 }
 
 async fn ask_upload(h: &Harness, holder_id: &str, id: &str, content_type: &str) -> Answer {
-    call(
-        &h.services,
-        json_request(
-            "POST /applications/{id}/photo-uploads",
-            &[("id", id)],
-            holder(holder_id),
-            &json!({ "source": "camera", "contentType": content_type }),
-        ),
-    )
+    h.call(json_request(
+        "POST /applications/{id}/photo-uploads",
+        &[("id", id)],
+        holder(holder_id),
+        &json!({ "source": "camera", "contentType": content_type }),
+    ))
     .await
 }
 
 async fn application(h: &Harness, holder_id: &str, id: &str) -> Value {
-    call(
-        &h.services,
-        request("GET /applications/{id}", &[("id", id)], holder(holder_id), None, None),
-    )
+    h.call(request(
+        "GET /applications/{id}",
+        &[("id", id)],
+        holder(holder_id),
+        None,
+        None,
+    ))
     .await
     .body
 }
@@ -86,7 +84,7 @@ async fn upload_embedded(h: &Harness, holder_id: &str, id: &str, declared: &str,
     let key = photos
         .accept_upload(token, Some(declared), bytes, h.services.now())
         .expect("the link accepts the upload");
-    h.services.photo_arrived(&key).await.expect("checked")
+    h.photo_checking().photo_arrived(&key).await.expect("checked")
 }
 
 fn failed_codes(outcome: &PhotoOutcome) -> Vec<String> {
@@ -209,7 +207,7 @@ async fn every_automatic_check_with_real_images() {
     let upload = app["photo"]["uploadId"].as_str().expect("upload id");
     let written = version(&h, &id).await;
     let again = h
-        .services
+        .photo_checking()
         .photo_arrived(&format!("photos/{id}/{upload}"))
         .await
         .expect("again");
@@ -318,7 +316,9 @@ async fn object_created(h: &Harness, bucket: &str, key: &str) -> Vec<PhotoOutcom
     event["Records"][0]["s3"]["object"]["key"] = json!(key);
     event["Records"][0]["s3"]["bucket"]["name"] = json!(bucket);
     let event = serde_json::from_value(event).expect("S3 event");
-    edl_photo_check::handle(&h.services, event).await.expect("handled")
+    edl_photo_check::handle(&h.photo_checking(), event)
+        .await
+        .expect("handled")
 }
 
 #[tokio::test]
@@ -354,7 +354,7 @@ async fn presigned_upload_to_s3_checked_reviewed_and_kept() {
     elsewhere.insert("key".into(), json!(format!("photos/{id}/other")));
     let (status, _) = post_form(&url, &elsewhere, &photo, "image/jpeg").await;
     assert!((400..500).contains(&status), "another key: {status}");
-    let store = h.services.photos.as_ref().expect("photo store");
+    let store = &h.ports.photos;
     assert!(matches!(
         store.read(&key, 10_000_000).await,
         Err(PhotoStoreError::NotFound(_))
@@ -378,30 +378,26 @@ async fn presigned_upload_to_s3_checked_reviewed_and_kept() {
     );
 
     // The reviewer finds it, sees the photo through a short-lived link, approves.
-    let queue = call(&h.services, request("GET /reviews", &[], reviewer(), None, None)).await;
+    let queue = h.call(request("GET /reviews", &[], reviewer(), None, None)).await;
     assert_eq!(queue.status, 200, "{queue:?}");
     assert_eq!(queue.body["items"][0]["id"], json!(id));
-    let item = call(
-        &h.services,
-        request("GET /reviews/{id}", &[("id", &id)], reviewer(), None, None),
-    )
-    .await;
+    let item = h
+        .call(request("GET /reviews/{id}", &[("id", &id)], reviewer(), None, None))
+        .await;
     assert_eq!(item.status, 200, "{item:?}");
     assert_eq!(item.body["holder"]["name"], "李娜");
     // The link opens the clean copy the checks made, not the upload.
     let clean = clean_copy_of(&h, &photo);
     let (status, shown) = get_bytes(item.body["photoUrl"].as_str().expect("link")).await;
     assert_eq!((status, shown == clean.jpeg), (200, true));
-    let approved = call(
-        &h.services,
-        json_request(
+    let approved = h
+        .call(json_request(
             "POST /reviews/{id}/decision",
             &[("id", &id)],
             reviewer(),
             &json!({ "verdict": "approve" }),
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert_eq!(approved.status, 200, "{approved:?}");
     assert_eq!(approved.body["state"], "approved");
     let stored = h
@@ -425,7 +421,7 @@ async fn presigned_upload_to_s3_checked_reviewed_and_kept() {
         store.read(&key, 10_000_000).await.expect("the upload stays as sent"),
         photo
     );
-    let empty = call(&h.services, request("GET /reviews", &[], reviewer(), None, None)).await;
+    let empty = h.call(request("GET /reviews", &[], reviewer(), None, None)).await;
     assert_eq!(empty.body["items"], json!([]));
 }
 
@@ -444,10 +440,10 @@ async fn a_second_upload_with_the_same_form_changes_nothing(mut h: Harness, send
     let signer = shared::crypto::LocalSigner::new();
     signer.generate("iaca");
     signer.generate("ds");
-    h.services.signer = Some(Arc::new(signer));
+    h.ports.signer = Arc::new(signer);
     let authority = shared::service::keys::Authority::default();
-    h.services.install_iaca(&authority, "iaca").await.expect("IACA");
-    h.services.add_document_signer(&authority, "ds").await.expect("DS");
+    h.signing().install_iaca(&authority, "iaca").await.expect("IACA");
+    h.signing().add_document_signer(&authority, "ds").await.expect("DS");
     let h = &h;
     let id = open_new_photo(h, LI_NA).await;
     let offer = ask_upload(h, LI_NA, &id, "image/jpeg").await;
@@ -458,18 +454,18 @@ async fn a_second_upload_with_the_same_form_changes_nothing(mut h: Harness, send
     send.send(h, &offer.body, &first)
         .await
         .expect("the first upload is stored");
-    let checked = h.services.photo_arrived(&key).await.expect("checked");
+    let checked = h.photo_checking().photo_arrived(&key).await.expect("checked");
     assert!(matches!(checked, PhotoOutcome::Queued { .. }), "{checked:?}");
 
     // The same form again, within its five minutes: the store takes the file...
     send.send(h, &offer.body, &second)
         .await
         .expect("the store accepts the form again");
-    let store = h.services.photos.as_ref().expect("photo store");
+    let store = &h.ports.photos;
     assert_eq!(store.read(&key, 10_000_000).await.expect("replaced"), second);
     // ...but its event is refused, and nothing about the application changes.
     let before = application(h, LI_NA, &id).await;
-    let again = h.services.photo_arrived(&key).await.expect("handled");
+    let again = h.photo_checking().photo_arrived(&key).await.expect("handled");
     assert!(
         matches!(&again, PhotoOutcome::Ignored { reason, .. } if reason.contains("not waiting")),
         "{again:?}"
@@ -479,11 +475,9 @@ async fn a_second_upload_with_the_same_form_changes_nothing(mut h: Harness, send
     // The reviewer sees the first photo's clean copy.
     let clean = clean_copy_of(h, &first);
     assert_ne!(clean.jpeg, clean_copy_of(h, &second).jpeg);
-    let item = call(
-        &h.services,
-        request("GET /reviews/{id}", &[("id", &id)], reviewer(), None, None),
-    )
-    .await;
+    let item = h
+        .call(request("GET /reviews/{id}", &[("id", &id)], reviewer(), None, None))
+        .await;
     assert_eq!(item.status, 200, "{item:?}");
     let link = item.body["photoUrl"].as_str().expect("link");
     assert_eq!(send.view(h, link).await, clean.jpeg);
@@ -492,7 +486,7 @@ async fn a_second_upload_with_the_same_form_changes_nothing(mut h: Harness, send
     let approved = decide(h, &id, reviewer(), json!({ "verdict": "approve" })).await;
     assert_eq!(approved.status, 200, "{approved:?}");
     let expected = shared::applications::portrait::normalise(&clean.jpeg, &h.services.photo_rules).expect("portrait");
-    let shared::service::issuance::IssueOutcome::Issued { serial } = h.services.issue(&id).await.expect("issued")
+    let shared::service::issuance::IssueOutcome::Issued { serial } = h.issuing().issue(&id).await.expect("issued")
     else {
         panic!("issued once")
     };
@@ -568,7 +562,7 @@ async fn a_second_upload_with_the_same_form_changes_nothing_on_embedded() {
 #[tokio::test]
 async fn a_clean_copy_is_written_once() {
     let s3: Arc<dyn PhotoStore> = Arc::new(edl_tests::s3_photos().await);
-    let embedded = embedded_harness().await.services.photos.expect("photo store");
+    let embedded = embedded_harness().await.ports.photos;
     for store in [s3, embedded] {
         let key = format!("checked/app-{}/copy.jpg", uuid::Uuid::new_v4().simple());
         let (first, second) = (
@@ -642,7 +636,7 @@ async fn two_reviewers_race(h: Harness) {
         reviewer_two(),
         &json!({ "verdict": "reject", "reasons": ["eyes-closed"], "note": "闭眼" }),
     );
-    let (a, b) = tokio::join!(call(&h.services, approve), call(&h.services, reject));
+    let (a, b) = tokio::join!(h.call(approve), h.call(reject));
     let mut statuses = [a.status, b.status];
     statuses.sort();
     assert_eq!(statuses, [200, 409], "{a:?} {b:?}");
@@ -678,7 +672,7 @@ async fn queue_pages_overdue_and_decisions(h: Harness) {
     let second = queued(&h, ZHANG_WEI, 2).await;
     h.clock.set("2026-11-27T09:00:00+08:00");
     let third = queued(&h, CHEN_JING, 3).await;
-    let page = call(&h.services, queue_request("limit=2")).await;
+    let page = h.call(queue_request("limit=2")).await;
     assert_eq!(page.status, 200, "{page:?}");
     let ids: Vec<_> = page.body["items"]
         .as_array()
@@ -690,7 +684,7 @@ async fn queue_pages_overdue_and_decisions(h: Harness) {
     assert_eq!(page.body["items"][0]["overdue"], true, "due Thursday 10:00, now Friday");
     assert_eq!(page.body["items"][0]["dueAt"], "2026-11-26T02:00:00Z");
     let cursor = page.body["next"].as_str().expect("a next page").to_string();
-    let rest = call(&h.services, queue_request(&format!("limit=2&cursor={cursor}"))).await;
+    let rest = h.call(queue_request(&format!("limit=2&cursor={cursor}"))).await;
     let ids: Vec<_> = rest.body["items"]
         .as_array()
         .expect("items")
@@ -701,26 +695,24 @@ async fn queue_pages_overdue_and_decisions(h: Harness) {
     // Friday 08:30: only the first (due Thursday 10:00) is past its due time;
     // at 10:30 the second (due Friday 09:00) is too.
     h.clock.set("2026-11-27T08:30:00+08:00");
-    let overdue = call(&h.services, queue_request("overdue=true")).await;
+    let overdue = h.call(queue_request("overdue=true")).await;
     assert_eq!(overdue.body["items"].as_array().map(Vec::len), Some(1), "{overdue:?}");
     h.clock.set("2026-11-27T10:30:00+08:00");
-    let overdue = call(&h.services, queue_request("overdue=true")).await;
+    let overdue = h.call(queue_request("overdue=true")).await;
     assert_eq!(overdue.body["items"].as_array().map(Vec::len), Some(2), "{overdue:?}");
     h.clock.set("2026-12-01T10:30:00+08:00");
-    let overdue = call(&h.services, queue_request("overdue=true")).await;
+    let overdue = h.call(queue_request("overdue=true")).await;
     assert_eq!(overdue.body["items"].as_array().map(Vec::len), Some(3), "{overdue:?}");
 
     // Reject with reasons: the holder sees why and may submit again.
-    let rejected = call(
-        &h.services,
-        json_request(
+    let rejected = h
+        .call(json_request(
             "POST /reviews/{id}/decision",
             &[("id", &first)],
             reviewer(),
             &json!({ "verdict": "reject", "reasons": ["background-not-white", "head-covered"], "note": "请摘帽" }),
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert_eq!(rejected.body["state"], "rejected", "{rejected:?}");
     assert_eq!(
         rejected.body["lastReview"]["reasons"],
@@ -755,11 +747,9 @@ async fn queue_pages_overdue_and_decisions(h: Harness) {
     )
     .await;
     assert!(matches!(resubmitted, PhotoOutcome::Queued { .. }));
-    let item = call(
-        &h.services,
-        request("GET /reviews/{id}", &[("id", &first)], reviewer(), None, None),
-    )
-    .await;
+    let item = h
+        .call(request("GET /reviews/{id}", &[("id", &first)], reviewer(), None, None))
+        .await;
     assert_eq!(item.body["resubmission"], true);
     assert!(
         item.body["previousPhotoUrl"].as_str().is_some(),
@@ -767,27 +757,23 @@ async fn queue_pages_overdue_and_decisions(h: Harness) {
     );
 
     // Malicious (R15): reported by one reviewer, confirmed by a second; the application ends, the reason is kept.
-    let reported = call(
-        &h.services,
-        json_request(
+    let reported = h
+        .call(json_request(
             "POST /reviews/{id}/decision",
             &[("id", &second)],
             reviewer(),
             &json!({ "verdict": "malicious", "note": "上传内容违法" }),
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert_eq!(reported.body["state"], "awaiting_review", "{reported:?}");
-    let stopped = call(
-        &h.services,
-        json_request(
+    let stopped = h
+        .call(json_request(
             "POST /reviews/{id}/decision",
             &[("id", &second)],
             reviewer_two(),
             &json!({ "verdict": "malicious", "note": "确认：上传内容违法" }),
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert_eq!(stopped.body["state"], "stopped", "{stopped:?}");
     let last = stopped.body["history"]
         .as_array()
@@ -829,39 +815,38 @@ async fn bad_photo_and_review_input(h: Harness) {
     // Not an image type, and not a new-photo source.
     let gif = ask_upload(&h, LI_NA, &id, "image/gif").await;
     assert_eq!((gif.status, gif.problem()), (400, "invalid-request"));
-    let on_file = call(
-        &h.services,
-        json_request(
+    let on_file = h
+        .call(json_request(
             "POST /applications/{id}/photo-uploads",
             &[("id", &id)],
             holder(LI_NA),
             &json!({ "source": "on_file", "contentType": "image/jpeg" }),
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert_eq!((on_file.status, on_file.problem()), (400, "invalid-request"));
     let big = format!(
         "{{\"source\":\"camera\",\"contentType\":\"image/jpeg\",\"x\":\"{}\"}}",
         "a".repeat(20_000)
     );
-    let oversized = call(
-        &h.services,
-        request(
+    let oversized = h
+        .call(request(
             "POST /applications/{id}/photo-uploads",
             &[("id", &id)],
             holder(LI_NA),
             Some("application/json"),
             Some(&big),
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert_eq!((oversized.status, oversized.problem()), (413, "payload-too-large"));
     let before = version(&h, &id).await;
     // A closed application takes no upload.
-    call(
-        &h.services,
-        request("DELETE /applications/{id}", &[("id", &id)], holder(LI_NA), None, None),
-    )
+    h.call(request(
+        "DELETE /applications/{id}",
+        &[("id", &id)],
+        holder(LI_NA),
+        None,
+        None,
+    ))
     .await;
     let closed = ask_upload(&h, LI_NA, &id, "image/jpeg").await;
     assert_eq!((closed.status, closed.problem()), (409, "illegal-transition"));
@@ -896,54 +881,53 @@ async fn bad_photo_and_review_input(h: Harness) {
         (reviewer(), json!({ "verdict": "malicious" }), 400, "invalid-request"),
         (reviewer(), json!({ "verdict": "maybe" }), 400, "invalid-request"),
     ] {
-        let answer = call(&h.services, decide(who, body.clone())).await;
+        let answer = h.call(decide(who, body.clone())).await;
         assert_eq!((answer.status, answer.problem()), (status, slug), "{body}");
     }
     assert_eq!(version(&h, &id).await, before, "nothing changed");
-    let unknown = call(
-        &h.services,
-        json_request(
+    let unknown = h
+        .call(json_request(
             "POST /reviews/{id}/decision",
             &[("id", "01a210d5-0000-7000-8000-000000000000")],
             reviewer(),
             &json!({ "verdict": "approve" }),
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert_eq!((unknown.status, unknown.problem()), (404, "not-found"));
-    let first = call(&h.services, decide(reviewer(), json!({ "verdict": "approve" }))).await;
+    let first = h.call(decide(reviewer(), json!({ "verdict": "approve" }))).await;
     assert_eq!(first.status, 200, "{first:?}");
-    let again = call(
-        &h.services,
-        decide(reviewer(), json!({ "verdict": "reject", "reasons": ["uniform"] })),
-    )
-    .await;
+    let again = h
+        .call(decide(
+            reviewer(),
+            json!({ "verdict": "reject", "reasons": ["uniform"] }),
+        ))
+        .await;
     assert_eq!((again.status, again.problem()), (409, "illegal-transition"));
-    let listing = call(&h.services, queue_request("limit=0")).await;
+    let listing = h.call(queue_request("limit=0")).await;
     assert_eq!((listing.status, listing.problem()), (400, "invalid-request"));
-    let cursor = call(&h.services, queue_request("cursor=bm90LWEtY3Vyc29y")).await;
+    let cursor = h.call(queue_request("cursor=bm90LWEtY3Vyc29y")).await;
     assert_eq!((cursor.status, cursor.problem()), (400, "invalid-request"));
-    let unknown_parameter = call(&h.services, queue_request("sort=newest")).await;
+    let unknown_parameter = h.call(queue_request("sort=newest")).await;
     assert_eq!(
         (unknown_parameter.status, unknown_parameter.problem()),
         (400, "invalid-request")
     );
-    let not_reviewer = call(&h.services, request("GET /reviews", &[], holder(ZHANG_WEI), None, None)).await;
+    let not_reviewer = h
+        .call(request("GET /reviews", &[], holder(ZHANG_WEI), None, None))
+        .await;
     assert_eq!((not_reviewer.status, not_reviewer.problem()), (403, "forbidden"));
     // The administrator reads the backlog, but opens and decides nothing.
-    let backlog = call(&h.services, request("GET /reviews", &[], admin(), None, None)).await;
+    let backlog = h.call(request("GET /reviews", &[], admin(), None, None)).await;
     assert_eq!(backlog.status, 200, "{backlog:?}");
-    let item = call(
-        &h.services,
-        request(
+    let item = h
+        .call(request(
             "GET /reviews/{id}",
             &[("id", "01a210d5-0000-7000-8000-000000000000")],
             admin(),
             None,
             None,
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert_eq!((item.status, item.problem()), (403, "forbidden"));
 }
 
@@ -958,11 +942,8 @@ async fn bad_photo_and_review_input_on_dynamodb() {
 }
 
 async fn decide(h: &Harness, id: &str, who: Option<Value>, body: Value) -> Answer {
-    call(
-        &h.services,
-        json_request("POST /reviews/{id}/decision", &[("id", id)], who, &body),
-    )
-    .await
+    h.call(json_request("POST /reviews/{id}/decision", &[("id", id)], who, &body))
+        .await
 }
 
 async fn licence(h: &Harness, serial: &str) -> ElectronicLicence {
@@ -1006,14 +987,12 @@ async fn four_eyes_on_a_malicious_verdict(mut h: Harness) {
         licence(&h, &serial).await.is_active(),
         "one verdict alone stops no licence"
     );
-    let item = call(
-        &h.services,
-        request("GET /reviews/{id}", &[("id", &id)], reviewer_two(), None, None),
-    )
-    .await;
+    let item = h
+        .call(request("GET /reviews/{id}", &[("id", &id)], reviewer_two(), None, None))
+        .await;
     assert_eq!(item.body["awaitingConfirmation"], true, "{item:?}");
     assert_eq!(item.body["maliciousReport"]["by"]["id"], "reviewer-0001");
-    let queue = call(&h.services, request("GET /reviews", &[], reviewer(), None, None)).await;
+    let queue = h.call(request("GET /reviews", &[], reviewer(), None, None)).await;
     let listed = queue.body["items"]
         .as_array()
         .expect("items")
@@ -1036,17 +1015,15 @@ async fn four_eyes_on_a_malicious_verdict(mut h: Harness) {
             "{again:?}"
         );
     }
-    let withdrawn = call(
-        &h.services,
-        request(
+    let withdrawn = h
+        .call(request(
             "DELETE /applications/{id}",
             &[("id", &id)],
             holder(ZHANG_WEI),
             None,
             None,
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert_eq!(withdrawn.status, 409, "{withdrawn:?}");
     assert_eq!(application(&h, ZHANG_WEI, &id).await, after_report, "nothing written");
     assert!(licence(&h, &serial).await.is_active());

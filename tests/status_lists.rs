@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use chrono::{DateTime, Duration, Utc};
-use edl_tests::{admin, call, harness, json_request, request, Harness};
+use edl_tests::{admin, harness, json_request, request, Harness};
 use serde_json::{json, Value};
 use shared::adapters::Records;
 use shared::credential::status_list::{self, INVALID, SUSPENDED, VALID};
@@ -51,15 +51,15 @@ async fn fixture(records: Arc<dyn Records>, kms: bool) -> Fixture {
         local.generate("ds-1");
         (local, None)
     };
-    h.services.signer = Some(signer);
+    h.ports.signer = signer;
     let fx = Fixture { h, kms: config };
     let iaca = fx.new_key("iaca").await;
     let ds = fx.new_key("ds-1").await;
-    fx.h.services
+    fx.h.signing()
         .install_iaca(&Authority::default(), &iaca)
         .await
         .expect("IACA");
-    fx.h.services
+    fx.h.signing()
         .add_document_signer(&Authority::default(), &ds)
         .await
         .expect("document signer");
@@ -213,7 +213,7 @@ fn read_with_python(token: &[u8], indices: &[u64]) -> Value {
 /// decoder, that each entry has the status expected; also that our own decoder reads the same and the
 /// signature verifies against the trust document's key.
 async fn published_agrees(h: &Harness, expected: &BTreeMap<StatusEntry, u8>) {
-    let report = h.services.run_status_lists().await.expect("the job");
+    let report = h.signing().run_status_lists().await.expect("the job");
     assert!(report.signer_unavailable.is_none(), "{report:?}");
     let mut by_list: BTreeMap<u32, Vec<(u64, u8)>> = BTreeMap::new();
     for (entry, status) in expected {
@@ -332,16 +332,14 @@ async fn stopping_superseding_expiring_and_refreshing_flip_entries(fx: Fixture) 
     // A change of classes, validity or authority (the administrator's PATCH) supersedes: invalid.
     let (superseded_holder, superseded) = &issued[1];
     let valid_to = (h.services.today() + Duration::days(3000)).to_string();
-    let patched = call(
-        &h.services,
-        json_request(
+    let patched = h
+        .call(json_request(
             "PATCH /admin/licences/{number}",
             &[("number", superseded_holder)],
             admin(),
             &json!({ "renewal": { "validTo": valid_to }, "reason": "换证" }),
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert_eq!(patched.status, 200, "{patched:?}");
     assert!(matches!(
         record(h, superseded).await.status,
@@ -355,12 +353,10 @@ async fn stopping_superseding_expiring_and_refreshing_flip_entries(fx: Fixture) 
     published_agrees(h, &expected_of(h, &serials).await).await;
     // Offline (edl-verify --mdoc --status-list): the stopped document reads suspended, a live one valid, from the
     // downloaded list and the trust document alone; a list other than the one it names, or one that ended, is refused.
-    let trust = call(
-        &h.services,
-        request("GET /.well-known/edl/trust", &[], None, None, None),
-    )
-    .await
-    .body;
+    let trust = h
+        .call(request("GET /.well-known/edl/trust", &[], None, None, None))
+        .await
+        .body;
     let offline = |serial: &str, list: u32| {
         let serial = serial.to_string();
         let trust = trust.clone();
@@ -405,7 +401,7 @@ async fn stopping_superseding_expiring_and_refreshing_flip_entries(fx: Fixture) 
     h.clock
         .set(&(before.document_valid_until - Duration::days(5)).to_rfc3339());
     let (_, signs) = h
-        .services
+        .signing()
         .refresh_document(refreshed, RefreshCause::Schedule)
         .await
         .expect("refresh");
@@ -419,7 +415,7 @@ async fn stopping_superseding_expiring_and_refreshing_flip_entries(fx: Fixture) 
     assert_eq!(h.services.stored_status(entries[2]).await.expect("status"), INVALID);
     assert_eq!(h.services.stored_status(new_entry).await.expect("status"), VALID);
     // Every other due document too (the scheduled refresh), then the lists again.
-    h.services
+    h.refreshing()
         .run_refresh(None, &RefreshOptions::default())
         .await
         .expect("refresh run");
@@ -441,13 +437,13 @@ async fn stopping_superseding_expiring_and_refreshing_flip_entries(fx: Fixture) 
 
 async fn the_job_signs_only_what_changed_or_nears_its_end(fx: Fixture) {
     let h = &fx.h;
-    let first = h.services.run_status_lists().await.expect("job");
+    let first = h.signing().run_status_lists().await.expect("job");
     assert_eq!(
         (first.lists, first.published),
         (LISTS, LISTS),
         "every list published once"
     );
-    let again = h.services.run_status_lists().await.expect("job");
+    let again = h.signing().run_status_lists().await.expect("job");
     assert_eq!(again.published, 0, "nothing changed: no signature");
     let issued = issue_licences(h, 1).await;
     let entry = entry_of(h, &issued[0].1).await;
@@ -462,7 +458,7 @@ async fn the_job_signs_only_what_changed_or_nears_its_end(fx: Fixture) {
         )
         .await
         .expect("stopped");
-    let changed = h.services.run_status_lists().await.expect("job");
+    let changed = h.signing().run_status_lists().await.expect("job");
     assert_eq!(changed.published, 1, "only the list whose entry changed: {changed:?}");
     let token = fetch(h, &entry.list.to_string()).await.3;
     assert_eq!(
@@ -472,7 +468,7 @@ async fn the_job_signs_only_what_changed_or_nears_its_end(fx: Fixture) {
     // Thirteen hours on, every token ends within twelve: all signed again though nothing changed.
     let later: DateTime<Utc> = h.services.now() + Duration::hours(13);
     h.clock.set(&later.to_rfc3339());
-    let renewed = h.services.run_status_lists().await.expect("job");
+    let renewed = h.signing().run_status_lists().await.expect("job");
     assert_eq!(renewed.published, LISTS);
     let token = status_list::decode(&fetch(h, "0").await.3).expect("token");
     assert_eq!(token.token.issued_at, later.timestamp());
@@ -509,7 +505,7 @@ async fn an_unknown_list_is_a_404_problem(fx: Fixture) {
     // A configured list before the job first published it: unavailable, retry.
     let (status, _, _, _) = fetch(h, "0").await;
     assert_eq!(status, 503);
-    h.services.run_status_lists().await.expect("job");
+    h.signing().run_status_lists().await.expect("job");
     assert_eq!(fetch(h, "0").await.0, 200);
 }
 
@@ -552,13 +548,15 @@ async fn a_refresh_racing_a_stop_leaves_the_entry_suspended(fx: Fixture) {
     let (holder_id, serial) = issued[0].clone();
     let entry = entry_of(h, &serial).await;
     let before = record(h, &serial).await;
-    let mut services = h.services.clone();
-    services.signer = Some(Arc::new(StoppingSigner {
-        inner: h.services.signer.clone().expect("signer"),
-        services: h.services.clone(),
-        holder: holder_id,
-        serial: serial.clone(),
-    }));
+    let services = shared::service::Signing::new(
+        h.services.clone(),
+        Arc::new(StoppingSigner {
+            inner: h.ports.signer.clone(),
+            services: h.services.clone(),
+            holder: holder_id,
+            serial: serial.clone(),
+        }),
+    );
     h.clock
         .set(&(before.document_valid_until - Duration::days(5)).to_rfc3339());
     services
@@ -587,7 +585,7 @@ async fn replaced_documents_can_read_as_their_licence(mut fx: Fixture) {
     let before = record(h, &serial).await;
     h.clock
         .set(&(before.document_valid_until - Duration::days(5)).to_rfc3339());
-    h.services
+    h.signing()
         .refresh_document(&serial, RefreshCause::Schedule)
         .await
         .expect("refresh");
@@ -613,16 +611,14 @@ async fn replaced_documents_can_read_as_their_licence(mut fx: Fixture) {
 
 /// The register's state flags through `PATCH /admin/licences/{number}`.
 async fn set_states(h: &Harness, number: &str, states: Value, reason: &str) {
-    let patched = call(
-        &h.services,
-        json_request(
+    let patched = h
+        .call(json_request(
             "PATCH /admin/licences/{number}",
             &[("number", number)],
             admin(),
             &json!({ "states": states, "reason": reason }),
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert_eq!(patched.status, 200, "{patched:?}");
     assert_eq!(patched.body["supersedesElectronicLicence"], false, "{patched:?}");
 }

@@ -4,8 +4,8 @@
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use edl_tests::{
-    admin, call, claims, dynamo_harness, embedded_harness, holder, issued_to_zhang_wei, json_request, officer, request,
-    Answer, Harness, ZHANG_WEI,
+    admin, call_with, claims, dynamo_harness, embedded_harness, holder, issued_to_zhang_wei, json_request, officer,
+    request, Answer, Harness, ZHANG_WEI,
 };
 use p256::ecdsa::signature::Signer as _;
 use p256::ecdsa::{Signature, SigningKey};
@@ -29,7 +29,7 @@ fn rental() -> Option<Value> {
 }
 
 async fn verify(h: &Harness, who: Option<Value>, body: Value) -> Answer {
-    call(&h.services, json_request("POST /verifications", &[], who, &body)).await
+    h.call(json_request("POST /verifications", &[], who, &body)).await
 }
 
 /// Keys, and 张伟's licence issued; returns its serial and the holder's current code.
@@ -40,11 +40,9 @@ async fn issued(h: &mut Harness) -> (String, String) {
 /// Keys, and 张伟's licence issued from an application opened with `body`; its serial and current code.
 async fn issued_with(h: &mut Harness, body: Value) -> (String, String) {
     let serial = issued_to_zhang_wei(h, &body).await;
-    let code = call(
-        &h.services,
-        request("GET /licence/code", &[], holder(ZHANG_WEI), None, None),
-    )
-    .await;
+    let code = h
+        .call(request("GET /licence/code", &[], holder(ZHANG_WEI), None, None))
+        .await;
     (serial, code.body["code"].as_str().expect("code").to_string())
 }
 
@@ -187,7 +185,9 @@ async fn every_step_of_the_code_pipeline(mut h: Harness) {
     assert_eq!(wrong.body["reason"], "bad-check-character");
 
     // The mdoc: valid; one element altered; signed outside our chain.
-    let shown = call(&h.services, request("GET /licence", &[], holder(ZHANG_WEI), None, None)).await;
+    let shown = h
+        .call(request("GET /licence", &[], holder(ZHANG_WEI), None, None))
+        .await;
     let document = shown.body["document"].as_str().expect("document").to_string();
     let valid_mdoc = verify(&h, officer(), json!({ "mdoc": document })).await;
     assert_eq!(valid_mdoc.body["valid"], true, "{valid_mdoc:?}");
@@ -228,46 +228,40 @@ async fn every_step_of_the_code_pipeline(mut h: Harness) {
         signer.generate("iaca2");
         signer.generate("ds2");
         let mut other = embedded_harness().await;
-        other.services.signer = Some(Arc::new(signer));
+        other.ports.signer = Arc::new(signer);
         other
-            .services
+            .signing()
             .install_iaca(&Authority::default(), "iaca2")
             .await
             .expect("IACA");
         other
-            .services
+            .signing()
             .add_document_signer(&Authority::default(), "ds2")
             .await
             .expect("DS");
-        let opened = call(
-            &other.services,
-            json_request(
+        let opened = other
+            .call(json_request(
                 "POST /applications",
                 &[],
                 holder(ZHANG_WEI),
                 &json!({ "photoSource": "on_file" }),
-            ),
-        )
-        .await;
+            ))
+            .await;
         let id = opened.body["id"].as_str().expect("id").to_string();
         let session = edl_tests::liveness_session(&other, ZHANG_WEI, &id, 99.0).await;
-        call(
-            &other.services,
-            json_request(
+        other
+            .call(json_request(
                 "POST /applications/{id}/liveness",
                 &[("id", &id)],
                 holder(ZHANG_WEI),
                 &json!({ "livenessSessionId": session }),
-            ),
-        )
-        .await;
-        other.services.issue(&id).await.expect("issued elsewhere");
-        call(
-            &other.services,
-            request("GET /licence", &[], holder(ZHANG_WEI), None, None),
-        )
-        .await
-        .body["document"]
+            ))
+            .await;
+        other.issuing().issue(&id).await.expect("issued elsewhere");
+        other
+            .call(request("GET /licence", &[], holder(ZHANG_WEI), None, None))
+            .await
+            .body["document"]
             .clone()
     };
     let outside = verify(&h, officer(), json!({ "mdoc": outsider })).await;
@@ -330,11 +324,9 @@ async fn every_step_of_the_code_pipeline(mut h: Harness) {
     }
 
     // The audit trail: the holder sees who checked, when and why; nobody else can.
-    let checks = call(
-        &h.services,
-        request("GET /licence/checks", &[], holder(ZHANG_WEI), None, None),
-    )
-    .await;
+    let checks = h
+        .call(request("GET /licence/checks", &[], holder(ZHANG_WEI), None, None))
+        .await;
     assert_eq!(checks.status, 200, "{checks:?}");
     let list = checks.body["checks"].as_array().expect("checks");
     assert!(list
@@ -346,25 +338,26 @@ async fn every_step_of_the_code_pipeline(mut h: Harness) {
     assert!(list.iter().all(|c| c.get("holderId").is_none()));
     // Issue 15 item 5: the organisation and role, never the officer's or employee's login id.
     assert!(list.iter().all(|c| c.get("verifierId").is_none()), "{list:?}");
-    let other = call(
-        &h.services,
-        request("GET /licence/checks", &[], holder(edl_tests::LI_NA), None, None),
-    )
-    .await;
+    let other = h
+        .call(request(
+            "GET /licence/checks",
+            &[],
+            holder(edl_tests::LI_NA),
+            None,
+            None,
+        ))
+        .await;
     assert_eq!(other.body["checks"], json!([]));
-    let not_holder = call(&h.services, request("GET /licence/checks", &[], officer(), None, None)).await;
+    let not_holder = h.call(request("GET /licence/checks", &[], officer(), None, None)).await;
     assert_eq!((not_holder.status, not_holder.problem()), (403, "forbidden"));
 
     // Live state: a renewal supersedes; a malicious upload stops (covered in photos); the code fails.
-    call(
-        &h.services,
-        json_request(
-            "PATCH /admin/licences/{number}",
-            &[("number", ZHANG_WEI)],
-            admin(),
-            &json!({ "renewal": { "validTo": "2038-06-18" }, "reason": "换证" }),
-        ),
-    )
+    h.call(json_request(
+        "PATCH /admin/licences/{number}",
+        &[("number", ZHANG_WEI)],
+        admin(),
+        &json!({ "renewal": { "validTo": "2038-06-18" }, "reason": "换证" }),
+    ))
     .await;
     let superseded = verify(&h, officer(), json!({ "code": code })).await;
     assert_eq!(
@@ -387,11 +380,9 @@ async fn every_step_of_the_code_pipeline_on_dynamodb() {
 async fn trust_material_is_public_and_verifies_a_code_offline() {
     let mut h = embedded_harness().await;
     let (_, code) = issued(&mut h).await;
-    let trust = call(
-        &h.services,
-        request("GET /.well-known/edl/trust", &[], None, None, None),
-    )
-    .await;
+    let trust = h
+        .call(request("GET /.well-known/edl/trust", &[], None, None, None))
+        .await;
     assert_eq!(trust.status, 200, "{trust:?}");
     let signers = trust.body["documentSigners"].as_array().expect("signers");
     assert_eq!(signers.len(), 1);
@@ -454,7 +445,7 @@ async fn a_forged_iaca_row_is_ignored(mut h: Harness) {
     let forger_keys = Arc::new(forger_keys);
     let mut forger = h.services.clone();
     forger.trust_cache = Arc::new(TrustCache::default());
-    forger.signer = Some(forger_keys.clone());
+    let forger = shared::service::Signing::new(forger, forger_keys.clone());
     // Later than the real root, so that "the newest active IACA" would be the forged one.
     h.clock.set("2026-11-25T10:00:30+08:00");
     let forged_root = forger
@@ -484,8 +475,9 @@ async fn a_forged_iaca_row_is_ignored(mut h: Harness) {
     );
 
     let pinned = deployed(&h, Some(&pin));
-    let forged_answer = call(
+    let forged_answer = call_with(
         &pinned,
+        &h.ports,
         json_request("POST /verifications", &[], officer(), &json!({ "code": forged })),
     )
     .await;
@@ -497,13 +489,19 @@ async fn a_forged_iaca_row_is_ignored(mut h: Harness) {
         (Some(false), Some("unknown-kid")),
         "{forged_answer:?}"
     );
-    let genuine = call(
+    let genuine = call_with(
         &pinned,
+        &h.ports,
         json_request("POST /verifications", &[], officer(), &json!({ "code": code })),
     )
     .await;
     assert_eq!(genuine.body["valid"], true, "{genuine:?}");
-    let trust = call(&pinned, request("GET /.well-known/edl/trust", &[], None, None, None)).await;
+    let trust = call_with(
+        &pinned,
+        &h.ports,
+        request("GET /.well-known/edl/trust", &[], None, None, None),
+    )
+    .await;
     let kids = |list: &str| -> Vec<String> {
         trust.body[list]
             .as_array()
@@ -533,8 +531,9 @@ async fn a_forged_iaca_row_is_ignored(mut h: Harness) {
         .expect("the forger's process pins its root");
     assert_ne!(forger_pin.to_string(), pin);
     let misconfigured = deployed(&h, Some(&forger_pin.to_string()));
-    let answer = call(
+    let answer = call_with(
         &misconfigured,
+        &h.ports,
         json_request("POST /verifications", &[], officer(), &json!({ "code": code })),
     )
     .await;
@@ -542,8 +541,9 @@ async fn a_forged_iaca_row_is_ignored(mut h: Harness) {
 
     // No pin at all (IacaSha256 left empty): no row is a trust root, so nothing verifies and nothing is signed.
     let unpinned = deployed(&h, None);
-    let answer = call(
+    let answer = call_with(
         &unpinned,
+        &h.ports,
         json_request("POST /verifications", &[], officer(), &json!({ "code": code })),
     )
     .await;
@@ -667,7 +667,9 @@ fn device_response(document: &str, device: &SigningKey, nonce: &str, doc_type: &
 }
 
 async fn draw(h: &Harness, who: Option<Value>) -> String {
-    let drawn = call(&h.services, request("POST /verifications/nonces", &[], who, None, None)).await;
+    let drawn = h
+        .call(request("POST /verifications/nonces", &[], who, None, None))
+        .await;
     assert_eq!(drawn.status, 201, "{drawn:?}");
     assert!(drawn.body["expiresAt"].is_string(), "{drawn:?}");
     drawn.body["nonce"].as_str().expect("nonce").to_string()
@@ -677,7 +679,9 @@ async fn draw(h: &Harness, who: Option<Value>) -> String {
 async fn issued_to(h: &mut Harness, device: &SigningKey) -> (String, String) {
     let key = URL_SAFE_NO_PAD.encode(device.verifying_key().to_encoded_point(false).as_bytes());
     let (serial, _) = issued_with(h, json!({ "photoSource": "on_file", "deviceKey": key })).await;
-    let shown = call(&h.services, request("GET /licence", &[], holder(ZHANG_WEI), None, None)).await;
+    let shown = h
+        .call(request("GET /licence", &[], holder(ZHANG_WEI), None, None))
+        .await;
     (serial, shown.body["document"].as_str().expect("document").to_string())
 }
 
@@ -777,18 +781,20 @@ async fn device_bound_presentations(mut h: Harness) {
         let answer = verify(&h, officer(), json!({ "deviceResponse": fresh, "nonce": nonce })).await;
         assert_eq!(refused(&answer), (Some(false), Some(reason)), "{nonce}: {answer:?}");
     }
-    let holder_nonce = call(
-        &h.services,
-        request("POST /verifications/nonces", &[], holder(ZHANG_WEI), None, None),
-    )
-    .await;
+    let holder_nonce = h
+        .call(request(
+            "POST /verifications/nonces",
+            &[],
+            holder(ZHANG_WEI),
+            None,
+            None,
+        ))
+        .await;
     assert_eq!((holder_nonce.status, holder_nonce.problem()), (403, "forbidden"));
     // The holder sees the device-bound checks that named their licence in their log.
-    let checks = call(
-        &h.services,
-        request("GET /licence/checks", &[], holder(ZHANG_WEI), None, None),
-    )
-    .await;
+    let checks = h
+        .call(request("GET /licence/checks", &[], holder(ZHANG_WEI), None, None))
+        .await;
     let list = checks.body["checks"].as_array().expect("checks");
     assert!(list.iter().any(|c| c["method"] == "device" && c["valid"] == true));
 }
@@ -885,7 +891,7 @@ async fn quotas_per_organisation(mut h: Harness) {
         organisations: [(police.to_string(), 10)].into_iter().collect(),
         shards: 4,
     };
-    let nonce = |who: Option<Value>| call(&h.services, request("POST /verifications/nonces", &[], who, None, None));
+    let nonce = |who: Option<Value>| h.call(request("POST /verifications/nonces", &[], who, None, None));
     for _ in 0..6 {
         assert_eq!(nonce(rental()).await.status, 201);
     }
@@ -905,16 +911,14 @@ async fn quotas_per_organisation(mut h: Harness) {
     }
     assert_eq!(nonce(officer()).await.status, 429);
     // A truck pass check is a lookup by a verifier too: it counts against the same quota.
-    let pass_check = call(
-        &h.services,
-        json_request(
+    let pass_check = h
+        .call(json_request(
             "POST /truck/verifications",
             &[],
             officer(),
             &json!({ "code": "TRK2:X", "zone": "五环内" }),
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert_eq!(
         (pass_check.status, pass_check.problem()),
         (429, "quota-exceeded"),

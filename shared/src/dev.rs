@@ -227,7 +227,7 @@ impl DevLiveness {
     /// the camera is the person on file (the quick start's case).
     pub async fn finish_as_holder(
         &self,
-        services: &crate::service::Services,
+        applying: &crate::service::Applying,
         session_id: &str,
         confidence: f32,
     ) -> Result<(), DevLivenessError> {
@@ -235,7 +235,7 @@ impl DevLiveness {
             .application_of(session_id)
             .ok_or_else(|| DevLivenessError::UnknownSession(session_id.into()))?;
         let no_photo = |why: String| DevLivenessError::NoPhotoOnFile(why);
-        let application = services
+        let application = applying
             .records
             .application(&application_id)
             .await
@@ -244,12 +244,9 @@ impl DevLiveness {
         let key = application
             .portrait_key
             .ok_or_else(|| no_photo(format!("application {application_id} has none")))?;
-        let photos = services
+        let photo = applying
             .photos
-            .as_ref()
-            .ok_or_else(|| no_photo("no photo store".into()))?;
-        let photo = photos
-            .read(&key, services.photo_rules.max_bytes)
+            .read(&key, applying.photo_rules.max_bytes)
             .await
             .map_err(|e| no_photo(e.to_string()))?;
         self.finish(session_id, confidence, photo)

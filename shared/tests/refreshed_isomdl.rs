@@ -7,6 +7,7 @@
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use chrono::{DateTime, Duration, SubsecRound, Utc};
+use shared::adapters::embedded::notices::EmbeddedNotices;
 use shared::adapters::embedded::photos::EmbeddedPhotos;
 use shared::adapters::embedded::EmbeddedRecords;
 use shared::adapters::NoLivenessService;
@@ -22,7 +23,7 @@ use shared::register::ports::RegisterStore;
 use shared::service::issuance::IssueOutcome;
 use shared::service::keys::Authority;
 use shared::service::refresh::{RefreshCause, RefreshOutcome};
-use shared::service::Services;
+use shared::service::{Issuing, Notices, Services, Signing};
 use std::sync::{Arc, Mutex};
 
 /// isomdl checks certificates against the wall clock, so this clock starts in the past and comes to now.
@@ -61,11 +62,18 @@ async fn isomdl_authenticates_a_refreshed_document() {
     // The register's photos on file, as the sample register ships them: the licence signs 张伟's.
     let photos = Arc::new(EmbeddedPhotos::new(DevKeys::random(), "http://127.0.0.1:9"));
     shared::sample::seed_photos(photos.as_ref()).await.unwrap();
-    let mut services = Services::new(records.clone(), clock.clone(), Arc::new(NoLivenessService)).with_photos(photos);
     let signer = LocalSigner::new();
     signer.generate("iaca");
     signer.generate("ds");
-    services.signer = Some(Arc::new(signer));
+    // The issue function's context: the signer, the photo store, the notices (kept in memory here).
+    let services = Issuing {
+        signing: Signing::new(
+            Services::new(records.clone(), clock.clone(), Arc::new(NoLivenessService)),
+            Arc::new(signer),
+        ),
+        photos,
+        notices: Notices(Arc::new(EmbeddedNotices::default())),
+    };
     services.install_iaca(&Authority::default(), "iaca").await.unwrap();
     services.add_document_signer(&Authority::default(), "ds").await.unwrap();
 

@@ -15,7 +15,10 @@ use shared::applications::ports::PhotoStore;
 use shared::dev::{DevKeys, DevLiveness};
 use shared::kernel::time::Clock;
 use shared::register::rollout::Plan;
-use shared::service::Services;
+use shared::service::{
+    Administering, Applying, Expiring, Issuing, PassDesk, PhotoChecking, Ports, Refreshing, Reviewing, Services,
+    Showing, Signing, Uploading,
+};
 use std::sync::{Arc, Mutex};
 
 /// The AWS emulator the test command started. Tests that need it fail, never
@@ -152,6 +155,13 @@ pub const NOW: &str = "2026-11-25T10:00:00+08:00";
 /// first `samples` licences of the sample register (the showcase ones first).
 pub struct Harness {
     pub services: Services,
+    /// Every function's ports: the photo store, a signer with no key until a test installs one, the
+    /// approvals held (`approvals`), the notices (`notices`) and the key check's metrics in memory. A test
+    /// swaps one (a failing signer, an issuer that issues at once) by assigning it.
+    pub ports: Ports,
+    /// The approvals handed to issuance: they wait here, as for the issue function's event, until a test
+    /// issues them.
+    pub approvals: Arc<HeldApprovals>,
     pub keys: DevKeys,
     pub clock: Arc<TestClock>,
     /// The embedded photo store, when the harness uses it.
@@ -208,17 +218,93 @@ pub async fn harness_with(
     }
     let liveness = Arc::new(DevLiveness::new(clock.clone()));
     let notices = Arc::new(shared::adapters::embedded::notices::EmbeddedNotices::default());
-    let mut services = Services::new(records, clock.clone(), liveness.clone()).with_photos(photos);
-    services.notifier = Some(notices.clone());
+    let mut services = Services::new(records, clock.clone(), liveness.clone());
     // Four status lists of the deployed size, not 128: a publication run signs every list once.
     services.status_lists.lists = 4;
+    let approvals = Arc::new(HeldApprovals::default());
+    let ports = Ports {
+        photos,
+        signer: Arc::new(shared::crypto::LocalSigner::new()),
+        issuer: approvals.clone(),
+        notifier: notices.clone(),
+        key_metrics: Arc::new(shared::kernel::metrics::RecordedMetrics::default()),
+    };
     Harness {
         services,
+        ports,
+        approvals,
         keys,
         liveness,
         clock,
         embedded_photos,
         notices,
+    }
+}
+
+/// Approvals handed to issuance, kept in order.
+#[derive(Default)]
+pub struct HeldApprovals(Mutex<Vec<String>>);
+
+impl HeldApprovals {
+    /// The applications handed to issuance so far, oldest first.
+    pub fn held(&self) -> Vec<String> {
+        self.0.lock().map(|held| held.clone()).unwrap_or_default()
+    }
+}
+
+#[async_trait::async_trait]
+impl shared::applications::ports::Issuer for HeldApprovals {
+    async fn request_issuance(
+        &self,
+        application: &shared::applications::application::Application,
+    ) -> Result<(), shared::applications::ports::IssuerError> {
+        self.0
+            .lock()
+            .map_err(|_| shared::applications::ports::IssuerError::Failed("poisoned".into()))?
+            .push(application.id.clone());
+        Ok(())
+    }
+}
+
+/// Each function's context over the harness's services and ports, as its cold start builds it.
+impl Harness {
+    pub fn signing(&self) -> Signing {
+        self.ports.signing(&self.services)
+    }
+    pub fn applying(&self) -> Applying {
+        self.ports.applying(&self.services)
+    }
+    pub fn uploading(&self) -> Uploading {
+        self.ports.uploading(&self.services)
+    }
+    pub fn photo_checking(&self) -> PhotoChecking {
+        self.ports.photo_checking(&self.services)
+    }
+    pub fn reviewing(&self) -> Reviewing {
+        self.ports.reviewing(&self.services)
+    }
+    pub fn issuing(&self) -> Issuing {
+        self.ports.issuing(&self.services)
+    }
+    pub fn showing(&self) -> Showing {
+        self.ports.showing(&self.services)
+    }
+    pub fn pass_desk(&self) -> PassDesk {
+        self.ports.pass_desk(&self.services)
+    }
+    pub fn administering(&self) -> Administering {
+        self.ports.administering(&self.services)
+    }
+    pub fn expiring(&self) -> Expiring {
+        self.ports.expiring(&self.services)
+    }
+    pub fn refreshing(&self) -> Refreshing {
+        self.ports.refreshing(&self.services)
+    }
+
+    /// Runs the request through the real handler of the function that serves it, in that function's context.
+    pub async fn call(&self, request: Request) -> Answer {
+        call_with(&self.services, &self.ports, request).await
     }
 }
 
@@ -405,17 +491,18 @@ pub fn answer(response: Response<Body>) -> Answer {
     }
 }
 
-/// Runs the request through the real handler of the function that serves it.
-pub async fn call(services: &Services, request: Request) -> Answer {
+/// Runs the request through the real handler of the function that serves it, in that function's context
+/// over `services` and `ports`.
+pub async fn call_with(services: &Services, ports: &Ports, request: Request) -> Answer {
     let route = shared::http::route_key(&request);
     let response = match function_for(&route) {
-        "admin" => edl_admin::handle(services, request).await,
-        "photo-upload" => edl_photo_upload::handle(services, request).await,
-        "review" => edl_review::handle(services, request).await,
-        "licence" => edl_licence::handle(services, request).await,
+        "admin" => edl_admin::handle(&ports.administering(services), request).await,
+        "photo-upload" => edl_photo_upload::handle(&ports.uploading(services), request).await,
+        "review" => edl_review::handle(&ports.reviewing(services), request).await,
+        "licence" => edl_licence::handle(&ports.showing(services), request).await,
         "verify" => edl_verify::handle(services, request).await,
-        "pass" => edl_pass::handle(services, request).await,
-        _ => edl_apply::handle(services, request).await,
+        "pass" => edl_pass::handle(&ports.pass_desk(services), request).await,
+        _ => edl_apply::handle(&ports.applying(services), request).await,
     };
     answer(response)
 }
@@ -428,17 +515,17 @@ pub async fn issued_to_zhang_wei(h: &mut Harness, body: &Value) -> String {
     let signer = shared::crypto::LocalSigner::new();
     signer.generate("iaca");
     signer.generate("ds");
-    h.services.signer = Some(Arc::new(signer));
-    h.services
+    h.ports.signer = Arc::new(signer);
+    h.signing()
         .install_iaca(&Authority::default(), "iaca")
         .await
         .expect("IACA");
-    h.services
+    h.signing()
         .add_document_signer(&Authority::default(), "ds")
         .await
         .expect("DS");
     let id = approved(h, ZHANG_WEI, body).await.expect("approved");
-    let IssueOutcome::Issued { serial } = h.services.issue(&id).await.expect("issued") else {
+    let IssueOutcome::Issued { serial } = h.issuing().issue(&id).await.expect("issued") else {
         panic!("not issued")
     };
     serial
@@ -448,26 +535,22 @@ pub async fn issued_to_zhang_wei(h: &mut Harness, body: &Value) -> String {
 /// once approved; None when the holder may not apply (not eligible, city not live, no photo on file) or the
 /// check did not approve it.
 pub async fn approved(h: &Harness, holder_id: &str, body: &Value) -> Option<String> {
-    let opened = call(
-        &h.services,
-        json_request("POST /applications", &[], holder(holder_id), body),
-    )
-    .await;
+    let opened = h
+        .call(json_request("POST /applications", &[], holder(holder_id), body))
+        .await;
     if opened.status != 201 {
         return None;
     }
     let id = opened.body["id"].as_str().expect("id").to_string();
     let session = liveness_session(h, holder_id, &id, 99.0).await;
-    let passed = call(
-        &h.services,
-        json_request(
+    let passed = h
+        .call(json_request(
             "POST /applications/{id}/liveness",
             &[("id", &id)],
             holder(holder_id),
             &json!({ "livenessSessionId": session }),
-        ),
-    )
-    .await;
+        ))
+        .await;
     (passed.status == 200 && passed.body["state"] == "approved").then_some(id)
 }
 
@@ -480,7 +563,7 @@ pub async fn approved_on_file(h: &Harness, holder_id: &str) -> Option<String> {
 pub async fn apply_and_issue(h: &Harness, holder_id: &str) -> Option<String> {
     use shared::service::issuance::IssueOutcome;
     let id = approved_on_file(h, holder_id).await?;
-    match h.services.issue(&id).await.expect("issued") {
+    match h.issuing().issue(&id).await.expect("issued") {
         IssueOutcome::Issued { serial } => Some(serial),
         other => panic!("{other:?}"),
     }
@@ -490,21 +573,19 @@ pub async fn apply_and_issue(h: &Harness, holder_id: &str) -> Option<String> {
 /// (`POST /applications/{id}/liveness-sessions`), finished with `confidence` and the holder's own face (the
 /// photo on file) as the app's detector would; its id, for `POST /applications/{id}/liveness`.
 pub async fn liveness_session(h: &Harness, holder_id: &str, application: &str, confidence: f32) -> String {
-    let started = call(
-        &h.services,
-        request(
+    let started = h
+        .call(request(
             "POST /applications/{id}/liveness-sessions",
             &[("id", application)],
             holder(holder_id),
             None,
             None,
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert_eq!(started.status, 201, "{started:?}");
     let session = started.body["sessionId"].as_str().expect("sessionId").to_string();
     h.liveness
-        .finish_as_holder(&h.services, &session, confidence)
+        .finish_as_holder(&h.applying(), &session, confidence)
         .await
         .unwrap_or_else(|e| panic!("finish the liveness session: {e}"));
     session

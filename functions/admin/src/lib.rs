@@ -4,7 +4,7 @@
 use lambda_http::{Body, Request, Response};
 use shared::http::{self, MAX_JSON_BODY};
 use shared::kernel::ident::Identifier;
-use shared::service::{ServiceError, Services};
+use shared::service::{Administering, ServiceError};
 
 shared::routes! {
     /// The routes this function serves.
@@ -29,11 +29,11 @@ shared::routes! {
 /// once API Gateway's envelope is added, and about 10,000 licences.
 pub const MAX_IMPORT_BODY: usize = 5 * 1024 * 1024;
 
-pub async fn handle(services: &Services, request: Request) -> Response<Body> {
-    http::answer(&request, route(services, &request)).await
+pub async fn handle(administering: &Administering, request: Request) -> Response<Body> {
+    http::answer(&request, route(administering, &request)).await
 }
 
-async fn route(services: &Services, request: &Request) -> Result<Response<Body>, ServiceError> {
+async fn route(administering: &Administering, request: &Request) -> Result<Response<Body>, ServiceError> {
     let caller = http::caller(request)?;
     match Route::of(&http::route_key(request)) {
         Some(Route::ImportLicences) => {
@@ -43,31 +43,40 @@ async fn route(services: &Services, request: &Request) -> Result<Response<Body>,
                 &["application/x-ndjson", "application/jsonl", "application/json-lines"],
                 "application/x-ndjson (one licence JSON object per line)",
             )?;
-            Ok(http::json(200, &services.import_licences(&caller, body).await?))
+            Ok(http::json(200, &administering.import_licences(&caller, body).await?))
         }
         Some(Route::ReadLicence) => {
             let number = http::path_parameter(request, "number", Identifier::LicenceNumber)?;
-            Ok(http::json(200, &services.licence_for_admin(&caller, &number).await?))
+            Ok(http::json(
+                200,
+                &administering.licence_for_admin(&caller, &number).await?,
+            ))
         }
         Some(Route::ChangeLicence) => {
             let number = http::path_parameter(request, "number", Identifier::LicenceNumber)?;
             let change = http::read_json(request, MAX_JSON_BODY)?;
             Ok(http::json(
                 200,
-                &services.change_licence(&caller, &number, change).await?,
+                &administering.change_licence(&caller, &number, change).await?,
             ))
         }
-        Some(Route::Rollout) => Ok(http::json(200, &services.rollout(&caller).await?)),
-        Some(Route::SigningKeys) => Ok(http::json(200, &services.signing_keys(&caller).await?)),
+        Some(Route::Rollout) => Ok(http::json(200, &administering.rollout(&caller).await?)),
+        Some(Route::SigningKeys) => Ok(http::json(200, &administering.signing_keys(&caller).await?)),
         Some(Route::SwitchCity) => {
             let city = http::path_parameter(request, "city", Identifier::City)?;
             let switch = http::read_json(request, MAX_JSON_BODY)?;
-            Ok(http::json(200, &services.switch_city(&caller, &city, switch).await?))
+            Ok(http::json(
+                200,
+                &administering.switch_city(&caller, &city, switch).await?,
+            ))
         }
         Some(Route::SwitchWave) => {
             let wave = http::path_parameter(request, "wave", Identifier::Wave)?;
             let switch = http::read_json(request, MAX_JSON_BODY)?;
-            Ok(http::json(200, &services.switch_wave(&caller, &wave, switch).await?))
+            Ok(http::json(
+                200,
+                &administering.switch_wave(&caller, &wave, switch).await?,
+            ))
         }
         Some(Route::ImportVehicles) => {
             let body = http::read_text(
@@ -76,18 +85,21 @@ async fn route(services: &Services, request: &Request) -> Result<Response<Body>,
                 &["application/x-ndjson", "application/jsonl", "application/json-lines"],
                 "application/x-ndjson (one vehicle JSON object per line)",
             )?;
-            Ok(http::json(200, &services.import_vehicles(&caller, body).await?))
+            Ok(http::json(200, &administering.import_vehicles(&caller, body).await?))
         }
         Some(Route::TruckRules) => {
             let city = http::path_parameter(request, "city", Identifier::City)?;
-            Ok(http::json(200, &services.truck_rules_for_admin(&caller, &city).await?))
+            Ok(http::json(
+                200,
+                &administering.truck_rules_for_admin(&caller, &city).await?,
+            ))
         }
         Some(Route::ChangeTruckRules) => {
             let city = http::path_parameter(request, "city", Identifier::City)?;
             let change = http::read_json(request, MAX_JSON_BODY)?;
             Ok(http::json(
                 200,
-                &services.change_truck_rules(&caller, &city, change).await?,
+                &administering.change_truck_rules(&caller, &city, change).await?,
             ))
         }
         Some(Route::SwitchTruckCity) => {
@@ -95,7 +107,7 @@ async fn route(services: &Services, request: &Request) -> Result<Response<Body>,
             let switch = http::read_json(request, MAX_JSON_BODY)?;
             Ok(http::json(
                 200,
-                &services.switch_truck_city(&caller, &city, switch).await?,
+                &administering.switch_truck_city(&caller, &city, switch).await?,
             ))
         }
         Some(Route::SwitchTruckBatch) => {
@@ -103,13 +115,16 @@ async fn route(services: &Services, request: &Request) -> Result<Response<Body>,
             let switch = http::read_json(request, MAX_JSON_BODY)?;
             Ok(http::json(
                 200,
-                &services.switch_truck_batch(&caller, &batch, switch).await?,
+                &administering.switch_truck_batch(&caller, &batch, switch).await?,
             ))
         }
         Some(Route::RevokePass) => {
             let id = http::path_parameter(request, "id", Identifier::PassSerial)?;
             let revocation = http::read_json(request, MAX_JSON_BODY)?;
-            Ok(http::json(200, &services.revoke_pass(&caller, &id, revocation).await?))
+            Ok(http::json(
+                200,
+                &administering.revoke_pass(&caller, &id, revocation).await?,
+            ))
         }
         None => Err(http::no_route(request)),
     }

@@ -1,11 +1,15 @@
 //! The administration function's Lambda entry point: wire the AWS adapters once per cold start, then serve.
 
 use lambda_http::{run, service_fn, Error, Request};
+use shared::adapters::aws;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     shared::telemetry::init_tracing();
-    let services = shared::adapters::aws::services_from_environment().await?;
+    let config = aws::sdk_config().await;
+    let services = aws::services_from_environment(&config)?;
+    let photos = aws::photos_from_environment(&config)?;
+    let notices = shared::service::Notices(aws::event_bus(&config)?);
     // The shipped rollout plan and truck rules fill in what is not stored
     // yet; changes and switches an administrator made are never overwritten.
     services
@@ -16,9 +20,13 @@ async fn main() -> Result<(), Error> {
         .records
         .seed_truck_rules(&shared::truck::rules::TruckRulebook::shipped())
         .await?;
-    let services = &services;
+    let context = &shared::service::Administering {
+        services,
+        photos,
+        notices,
+    };
     run(service_fn(move |request: Request| async move {
-        Ok::<_, std::convert::Infallible>(edl_admin::handle(services, request).await)
+        Ok::<_, std::convert::Infallible>(edl_admin::handle(context, request).await)
     }))
     .await
 }

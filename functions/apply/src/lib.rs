@@ -4,7 +4,7 @@ use lambda_http::{Body, Request, Response};
 use shared::http::{self, MAX_JSON_BODY};
 use shared::kernel::ident::Identifier;
 use shared::service::views::ApplicationView;
-use shared::service::{ServiceError, Services};
+use shared::service::{Applying, ServiceError};
 
 shared::routes! {
     /// The routes this function serves.
@@ -17,36 +17,36 @@ shared::routes! {
     }
 }
 
-pub async fn handle(services: &Services, request: Request) -> Response<Body> {
-    http::answer(&request, route(services, &request)).await
+pub async fn handle(applying: &Applying, request: Request) -> Response<Body> {
+    http::answer(&request, route(applying, &request)).await
 }
 
-async fn route(services: &Services, request: &Request) -> Result<Response<Body>, ServiceError> {
+async fn route(applying: &Applying, request: &Request) -> Result<Response<Body>, ServiceError> {
     let caller = http::caller(request)?;
     match Route::of(&http::route_key(request)) {
         Some(Route::Open) => {
             let body = http::read_json(request, MAX_JSON_BODY)?;
-            let application = services.open_application(&caller, body).await?;
+            let application = applying.open_application(&caller, body).await?;
             Ok(http::json(201, &ApplicationView::for_caller(&application, &caller)))
         }
         Some(Route::Read) => {
             let id = http::path_parameter(request, "id", Identifier::Application)?;
-            let application = services.application(&caller, &id).await?;
+            let application = applying.application(&caller, &id).await?;
             Ok(http::json(200, &ApplicationView::for_caller(&application, &caller)))
         }
         Some(Route::Withdraw) => {
             let id = http::path_parameter(request, "id", Identifier::Application)?;
-            let application = services.withdraw(&caller, &id).await?;
+            let application = applying.withdraw(&caller, &id).await?;
             Ok(http::json(200, &ApplicationView::for_caller(&application, &caller)))
         }
         Some(Route::StartLiveness) => {
             let id = http::path_parameter(request, "id", Identifier::Application)?;
-            Ok(http::json(201, &services.start_liveness_session(&caller, &id).await?))
+            Ok(http::json(201, &applying.start_liveness_session(&caller, &id).await?))
         }
         Some(Route::ConfirmLiveness) => {
             let id = http::path_parameter(request, "id", Identifier::Application)?;
             let body = http::read_json(request, MAX_JSON_BODY)?;
-            let application = services.confirm_liveness(&caller, &id, body).await?;
+            let application = applying.confirm_liveness(&caller, &id, body).await?;
             Ok(http::json(200, &ApplicationView::for_caller(&application, &caller)))
         }
         None => Err(http::no_route(request)),

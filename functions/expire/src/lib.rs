@@ -5,7 +5,7 @@ use aws_lambda_events::event::cloudwatch_events::CloudWatchEvent;
 use serde::Deserialize;
 use shared::service::expiry::{ExpiryOptions, ExpiryReport};
 use shared::service::sweep::SweepReport;
-use shared::service::{ServiceError, Services};
+use shared::service::{Expiring, ServiceError, Services};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// How long before the Lambda deadline the run stops asking for work: a page
@@ -44,8 +44,8 @@ pub enum Job {
 
 /// Re-drives approvals still not issued (`shared::service::sweep`). A failure to read the outbox is
 /// an error (Lambda retries; the next sweep runs five minutes on in any case).
-pub async fn sweep(services: &Services) -> Result<SweepReport, ExpireError> {
-    Ok(services.sweep_approvals().await?)
+pub async fn sweep(expiring: &Expiring) -> Result<SweepReport, ExpireError> {
+    Ok(expiring.sweep_approvals().await?)
 }
 
 /// Runs the job once. The event only says that the schedule fired: the

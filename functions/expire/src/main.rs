@@ -1,26 +1,31 @@
-//! The expire function's Lambda entry point: wire the records once per cold start, then run on each schedule event.
+//! The expire function's Lambda entry point: wire the records and the event bus once per cold start, then run on each schedule event.
 
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
+use shared::adapters::aws;
 use tracing::Instrument;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     shared::telemetry::init_tracing();
-    let services = shared::adapters::aws::services_from_environment().await?;
-    let services = &services;
+    let config = aws::sdk_config().await;
+    let services = aws::services_from_environment(&config)?;
+    let context = &shared::service::Expiring {
+        services,
+        issuer: aws::event_bus(&config)?,
+    };
     run(service_fn(move |event: LambdaEvent<edl_expire::Trigger>| async move {
         let span = tracing::info_span!("event", request_id = %event.context.request_id);
         match event.payload {
             edl_expire::Trigger::Job {
                 job: edl_expire::Job::Sweep,
-            } => edl_expire::sweep(services)
+            } => edl_expire::sweep(context)
                 .instrument(span)
                 .await
                 .map(|report| serde_json::json!(report))
                 .map_err(Error::from),
             edl_expire::Trigger::Schedule(schedule) => {
                 let stop = edl_expire::stop_at(event.context.deadline, std::time::SystemTime::now());
-                edl_expire::handle(services, *schedule, Some(stop))
+                edl_expire::handle(context, *schedule, Some(stop))
                     .instrument(span)
                     .await
                     .map(|report| serde_json::json!(report))

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 use shared::service::issuance::IssueOutcome;
-use shared::service::{ServiceError, Services};
+use shared::service::{Issuing, ServiceError};
 
 /// The `detail` of an `ApplicationApproved` event.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -21,8 +21,8 @@ pub enum IssueError {
 
 /// Issues the application's licence. Outcomes that retrying cannot change
 /// (unknown application, not approved) are logged and answered, not retried.
-pub async fn handle(services: &Services, approved: Approved) -> Result<Option<IssueOutcome>, IssueError> {
-    match services.issue(&approved.application_id).await {
+pub async fn handle(issuing: &Issuing, approved: Approved) -> Result<Option<IssueOutcome>, IssueError> {
+    match issuing.issue(&approved.application_id).await {
         Ok(outcome) => Ok(Some(outcome)),
         Err(source @ (ServiceError::Unavailable(_) | ServiceError::Conflict)) => Err(IssueError::Retry {
             application: approved.application_id,

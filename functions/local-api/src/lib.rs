@@ -20,7 +20,7 @@ use shared::kernel::signing::Signer;
 use shared::kernel::time::Clock;
 use shared::register::rollout::Plan;
 use shared::service::keys::Authority;
-use shared::service::Services;
+use shared::service::{Ports, Services};
 use std::sync::Arc;
 
 use clock::DevClock;
@@ -53,6 +53,8 @@ pub enum LocalError {
 /// local server plays S3 for it).
 pub struct Local {
     pub services: Services,
+    /// Every function's ports: each request is served by its function's context over them.
+    pub ports: Ports,
     pub embedded_photos: Option<Arc<EmbeddedPhotos>>,
     pub notices: Arc<EmbeddedNotices>,
     /// Approved applications waiting for the issuance task.
@@ -156,12 +158,15 @@ pub async fn local_services(
     let liveness = Arc::new(DevLiveness::new(clock.clone()));
     let notices = Arc::new(EmbeddedNotices::default());
     let (sender, approvals) = tokio::sync::mpsc::unbounded_channel();
-    let mut services = Services::new(records, clock, liveness.clone()).with_photos(photos);
-    services.signer = Some(signer);
-    services.notifier = Some(notices.clone());
-    services.issuer = Some(Arc::new(ChannelIssuer { sender }));
-    // The key check's metrics stay in the process (`POST /_dev/jobs/refresh` answers with them).
-    services.key_metrics = Some(Arc::new(RecordedMetrics::default()));
+    let mut services = Services::new(records, clock, liveness.clone());
+    let ports = Ports {
+        photos,
+        signer,
+        issuer: Arc::new(ChannelIssuer { sender }),
+        notifier: notices.clone(),
+        // The key check's metrics stay in the process (`POST /_dev/jobs/refresh` answers with them).
+        key_metrics: Arc::new(RecordedMetrics::default()),
+    };
     // Documents name the local server's own status lists; fewer lists than deployed (`LOCAL_STATUS_LISTS`),
     // so that publishing them all (at start and on `POST /_dev/jobs/status-lists`) takes a moment.
     services.status_lists.base_url = base_url.to_string();
@@ -169,6 +174,7 @@ pub async fn local_services(
     // The embedded store starts empty: certify the in-memory keys. Against an
     // emulator, create KMS keys the first time; against AWS, the operator runs
     // `edl-local keys bootstrap` once.
+    let signing = ports.signing(&services);
     if services.records.trust().await?.is_empty() {
         let authority = Authority::default();
         let (iaca_key, ds_key) = match (storage, &config) {
@@ -186,6 +192,7 @@ pub async fn local_services(
                 tracing::warn!("no certificates installed: run `edl-local keys bootstrap` before issuing");
                 return Ok(Local {
                     services,
+                    ports,
                     embedded_photos,
                     notices,
                     approvals,
@@ -195,23 +202,24 @@ pub async fn local_services(
                 });
             }
         };
-        services
+        signing
             .install_iaca(&authority, &iaca_key)
             .await
             .map_err(|e| LocalError::Keys(e.to_string()))?;
-        services
+        signing
             .add_document_signer(&authority, &ds_key)
             .await
             .map_err(|e| LocalError::Keys(e.to_string()))?;
     }
     // The lists exist from the start (the deployed job publishes every five minutes).
-    match services.run_status_lists().await {
+    match signing.run_status_lists().await {
         Ok(report) if report.signer_unavailable.is_none() => {}
         Ok(report) => tracing::warn!(why = ?report.signer_unavailable, "status lists not published"),
         Err(e) => tracing::warn!(error = %e, "status lists not published"),
     }
     Ok(Local {
         services,
+        ports,
         embedded_photos,
         notices,
         approvals,

@@ -146,20 +146,20 @@ async fn keys(command: KeysCommand) -> Result<String, String> {
     use shared::adapters::dynamodb::DynamoRecords;
     use shared::adapters::kms::KmsSigner;
     use shared::service::keys::Authority;
-    use shared::service::Services;
+    use shared::service::{Services, Signing};
     let table = std::env::var("TABLE_NAME").map_err(|_| "TABLE_NAME names the deployment's table")?;
     let config = shared::adapters::aws::sdk_config().await;
     let records = Arc::new(DynamoRecords::new(
         shared::adapters::aws::dynamodb_client(&config),
         table,
     ));
-    let mut services = Services::new(
+    let services = Services::new(
         records,
         Arc::new(shared::kernel::time::SystemClock),
         Arc::new(shared::adapters::NoLivenessService),
     );
-    services.signer = Some(Arc::new(KmsSigner::new(&config)));
     pin_from_environment(&services)?;
+    let services = Signing::new(services, Arc::new(KmsSigner::new(&config)));
     let authority = Authority::default();
     let bootstrap = matches!(command, KeysCommand::Bootstrap { .. });
     let entries = match command {
@@ -252,6 +252,7 @@ async fn run(options: ServeArgs) -> Result<(), String> {
     let development = edl_local_api::development_allowed(options.aws, endpoint.as_deref());
     let api = LocalApi::new(
         local.services,
+        local.ports,
         routes,
         keys,
         local.embedded_photos,

@@ -16,7 +16,7 @@ use shared::adapters::embedded::photos::EmbeddedPhotos;
 use shared::dev::{DevClaims, DevKeys, DevLiveness, DevLivenessError, DEV_AUDIENCE, DEV_ISSUER};
 use shared::kernel::caller::{parse_roles, Role};
 use shared::problem::{quote, Problem};
-use shared::service::Services;
+use shared::service::{Ports, Services};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -34,6 +34,8 @@ pub const TOKEN_SECONDS: i64 = 12 * 3600;
 
 pub struct LocalApi {
     pub services: Services,
+    /// Every function's ports; each request is served by its function's context built over them.
+    pub ports: Ports,
     pub routes: Vec<Route>,
     pub keys: DevKeys,
     /// The in-process photo store, for which this server plays S3.
@@ -154,6 +156,7 @@ fn default_verifier_id(role: Role, org: Option<&str>) -> Option<String> {
 impl LocalApi {
     pub fn new(
         services: Services,
+        ports: Ports,
         routes: Vec<Route>,
         keys: DevKeys,
         embedded_photos: Option<Arc<EmbeddedPhotos>>,
@@ -162,6 +165,7 @@ impl LocalApi {
     ) -> LocalApi {
         LocalApi {
             services,
+            ports,
             routes,
             keys,
             embedded_photos,
@@ -240,7 +244,7 @@ impl LocalApi {
             },
             // The issuance sweep: approvals still not issued five minutes after approval, handed to the
             // issuance task again (the deployed expire function runs it every five minutes).
-            ("POST", "jobs/sweep") => match self.services.sweep_approvals().await {
+            ("POST", "jobs/sweep") => match self.ports.expiring(&self.services).sweep_approvals().await {
                 Ok(report) => json_response(200, &json!(report)),
                 Err(e) => problem_response(&shared::http::problem_for(&e)),
             },
@@ -257,16 +261,17 @@ impl LocalApi {
                 if let Some(budget) = request.signs_per_run {
                     options.signs_per_run = budget;
                 }
-                let refresh = match self.services.run_refresh(None, &options).await {
+                let refreshing = self.ports.refreshing(&self.services);
+                let refresh = match refreshing.run_refresh(None, &options).await {
                     Ok(report) => report,
                     Err(e) => return Some(problem_response(&shared::http::problem_for(&e))),
                 };
-                match self.services.check_keys().await {
+                match refreshing.check_keys().await {
                     Ok(keys) => json_response(200, &json!({ "refresh": refresh, "keys": keys })),
                     Err(e) => problem_response(&shared::http::problem_for(&e)),
                 }
             }
-            ("POST", "jobs/status-lists") => match self.services.run_status_lists().await {
+            ("POST", "jobs/status-lists") => match self.ports.signing(&self.services).run_status_lists().await {
                 Ok(report) => json_response(200, &json!(report)),
                 Err(e) => problem_response(&shared::http::problem_for(&e)),
             },
@@ -283,7 +288,8 @@ impl LocalApi {
                     }
                 };
                 match self
-                    .services
+                    .ports
+                    .signing(&self.services)
                     .add_document_signer(&shared::service::keys::Authority::default(), &key)
                     .await
                 {
@@ -501,13 +507,13 @@ impl LocalApi {
             }
         };
         let response = match route.function.as_str() {
-            "apply" => edl_apply::handle(&self.services, request).await,
-            "admin" => edl_admin::handle(&self.services, request).await,
-            "photo-upload" => edl_photo_upload::handle(&self.services, request).await,
-            "review" => edl_review::handle(&self.services, request).await,
-            "licence" => edl_licence::handle(&self.services, request).await,
+            "apply" => edl_apply::handle(&self.ports.applying(&self.services), request).await,
+            "admin" => edl_admin::handle(&self.ports.administering(&self.services), request).await,
+            "photo-upload" => edl_photo_upload::handle(&self.ports.uploading(&self.services), request).await,
+            "review" => edl_review::handle(&self.ports.reviewing(&self.services), request).await,
+            "licence" => edl_licence::handle(&self.ports.showing(&self.services), request).await,
             "verify" => edl_verify::handle(&self.services, request).await,
-            "pass" => edl_pass::handle(&self.services, request).await,
+            "pass" => edl_pass::handle(&self.ports.pass_desk(&self.services), request).await,
             other => {
                 return problem_response(&Problem::new(
                     501,
@@ -527,8 +533,9 @@ impl LocalApi {
     /// Plays the issue function for every application approved meanwhile.
     async fn issue_approved(&self) {
         let mut approvals = self.approvals.lock().await;
+        let issuing = self.ports.issuing(&self.services);
         while let Ok(application) = approvals.try_recv() {
-            match self.services.issue(&application).await {
+            match issuing.issue(&application).await {
                 Ok(outcome) => tracing::info!(application = %application, ?outcome, "issued"),
                 Err(e) => {
                     tracing::warn!(application = %application, error = %e, "issuance failed; the application stays approved")
@@ -576,7 +583,7 @@ impl LocalApi {
                     Ok(e) => e,
                     Err(e) => return bad(format!("The body is not valid: {e}.")),
                 };
-                match self.services.photo_arrived(&event.key).await {
+                match self.ports.photo_checking(&self.services).photo_arrived(&event.key).await {
                     Ok(outcome) => json_response(200, &json!(outcome)),
                     Err(e) => problem_response(&shared::http::problem_for(&e)),
                 }
@@ -614,7 +621,7 @@ impl LocalApi {
                 let finished = match request.face {
                     LivenessFace::Holder => {
                         liveness
-                            .finish_as_holder(&self.services, &request.session_id, confidence)
+                            .finish_as_holder(&self.ports.applying(&self.services), &request.session_id, confidence)
                             .await
                     }
                     // Bytes that are not the photo on file: the development comparison matches images by their bytes.
@@ -678,7 +685,7 @@ impl LocalApi {
                 ));
             }
         };
-        match self.services.photo_arrived(&key).await {
+        match self.ports.photo_checking(&self.services).photo_arrived(&key).await {
             Ok(outcome) => json_response(201, &json!(outcome)),
             Err(e) => problem_response(&shared::http::problem_for(&e)),
         }

@@ -17,6 +17,7 @@ async fn api() -> LocalApi {
         .expect("local services");
     LocalApi::new(
         local.services,
+        local.ports,
         edl_local_api::routes::routes_from_template(edl_local_api::routes::TEMPLATE).expect("routes"),
         keys,
         local.embedded_photos,

@@ -3,7 +3,7 @@
 use lambda_http::{Body, Request, RequestExt, Response};
 use shared::http::{self, MAX_JSON_BODY};
 use shared::kernel::ident::Identifier;
-use shared::service::{ServiceError, Services};
+use shared::service::{PassDesk, ServiceError};
 
 shared::routes! {
     /// The routes this function serves.
@@ -21,8 +21,8 @@ shared::routes! {
     }
 }
 
-pub async fn handle(services: &Services, request: Request) -> Response<Body> {
-    http::answer(&request, route(services, &request)).await
+pub async fn handle(pass_desk: &PassDesk, request: Request) -> Response<Body> {
+    http::answer(&request, route(pass_desk, &request)).await
 }
 
 /// `GET /truck/passes?plate=`
@@ -36,14 +36,14 @@ fn plate_filter(request: &Request) -> Result<Option<String>, ServiceError> {
     Ok(query.first("plate").map(str::to_string))
 }
 
-async fn route(services: &Services, request: &Request) -> Result<Response<Body>, ServiceError> {
+async fn route(pass_desk: &PassDesk, request: &Request) -> Result<Response<Body>, ServiceError> {
     let route = Route::of(&http::route_key(request));
     // The rules are public: an app shows them before anyone signs in.
     match route {
-        Some(Route::Cities) => return Ok(http::json(200, &services.truck_cities().await?)),
+        Some(Route::Cities) => return Ok(http::json(200, &pass_desk.truck_cities().await?)),
         Some(Route::CityRules) => {
             let city = http::path_parameter(request, "city", Identifier::City)?;
-            return Ok(http::json(200, &services.truck_city_rules(&city).await?));
+            return Ok(http::json(200, &pass_desk.truck_city_rules(&city).await?));
         }
         _ => {}
     }
@@ -51,42 +51,42 @@ async fn route(services: &Services, request: &Request) -> Result<Response<Body>,
     match route {
         Some(Route::Apply) => {
             let application = http::read_json(request, MAX_JSON_BODY)?;
-            Ok(http::json(201, &services.apply_for_pass(&caller, application).await?))
+            Ok(http::json(201, &pass_desk.apply_for_pass(&caller, application).await?))
         }
         Some(Route::List) => {
             let plate = plate_filter(request)?;
             Ok(http::json(
                 200,
-                &services.truck_passes(&caller, plate.as_deref()).await?,
+                &pass_desk.truck_passes(&caller, plate.as_deref()).await?,
             ))
         }
         Some(Route::Read) => {
             let id = http::path_parameter(request, "id", Identifier::PassSerial)?;
-            Ok(http::json(200, &services.truck_pass(&caller, &id).await?))
+            Ok(http::json(200, &pass_desk.truck_pass(&caller, &id).await?))
         }
         Some(Route::Withdraw) => {
             let id = http::path_parameter(request, "id", Identifier::PassSerial)?;
-            Ok(http::json(200, &services.withdraw_pass(&caller, &id).await?))
+            Ok(http::json(200, &pass_desk.withdraw_pass(&caller, &id).await?))
         }
         Some(Route::Code) => {
             let id = http::path_parameter(request, "id", Identifier::PassSerial)?;
-            Ok(http::json(200, &services.pass_code(&caller, &id).await?))
+            Ok(http::json(200, &pass_desk.pass_code(&caller, &id).await?))
         }
         Some(Route::Checks) => {
             let id = http::path_parameter(request, "id", Identifier::PassSerial)?;
             Ok(http::json(
                 200,
-                &serde_json::json!({ "checks": services.pass_checks(&caller, &id).await? }),
+                &serde_json::json!({ "checks": pass_desk.pass_checks(&caller, &id).await? }),
             ))
         }
         Some(Route::ReviewQueue) => {
             let query = http::queue_request(request)?;
-            Ok(http::json(200, &services.pass_review_queue(&caller, query).await?))
+            Ok(http::json(200, &pass_desk.pass_review_queue(&caller, query).await?))
         }
         Some(Route::Decide) => {
             let id = http::path_parameter(request, "id", Identifier::PassSerial)?;
             let decision = http::read_json(request, MAX_JSON_BODY)?;
-            Ok(http::json(200, &services.decide_pass(&caller, &id, decision).await?))
+            Ok(http::json(200, &pass_desk.decide_pass(&caller, &id, decision).await?))
         }
         // The public routes were answered above.
         Some(Route::Cities | Route::CityRules) | None => Err(http::no_route(request)),

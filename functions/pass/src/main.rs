@@ -1,23 +1,26 @@
 //! The truck pass function's Lambda entry point: wire the AWS adapters once per cold start, then serve.
 
 use lambda_http::{run, service_fn, Error, Request};
+use shared::adapters::aws;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     shared::telemetry::init_tracing();
-    let services = shared::adapters::aws::services_from_environment().await?;
-    if services.signer.is_none() {
-        return Err("the pass function needs its signer".into());
-    }
+    let config = aws::sdk_config().await;
+    let services = aws::services_from_environment(&config)?;
+    let notices = shared::service::Notices(aws::event_bus(&config)?);
     // The shipped truck rules fill in cities not stored yet; an
     // administrator's changes and switches are never overwritten.
     services
         .records
         .seed_truck_rules(&shared::truck::rules::TruckRulebook::shipped())
         .await?;
-    let services = &services;
+    let context = &shared::service::PassDesk {
+        signing: shared::service::Signing::new(services, aws::signer(&config)),
+        notices,
+    };
     run(service_fn(move |request: Request| async move {
-        Ok::<_, std::convert::Infallible>(edl_pass::handle(services, request).await)
+        Ok::<_, std::convert::Infallible>(edl_pass::handle(context, request).await)
     }))
     .await
 }

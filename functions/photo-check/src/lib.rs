@@ -2,7 +2,7 @@
 
 use aws_lambda_events::event::s3::S3Event;
 use shared::service::photos::PhotoOutcome;
-use shared::service::{ServiceError, Services};
+use shared::service::{PhotoChecking, ServiceError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CheckError {
@@ -36,7 +36,7 @@ pub fn decode_key(raw: &str) -> String {
 /// Checks every created object in the event. Outcomes that are the
 /// applicant's (refused, ignored) are answers; only failures of the service
 /// itself make the invocation fail, so that Lambda retries it.
-pub async fn handle(services: &Services, event: S3Event) -> Result<Vec<PhotoOutcome>, CheckError> {
+pub async fn handle(photo_checking: &PhotoChecking, event: S3Event) -> Result<Vec<PhotoOutcome>, CheckError> {
     let mut outcomes = Vec::with_capacity(event.records.len());
     for record in event.records {
         let created = record
@@ -51,7 +51,7 @@ pub async fn handle(services: &Services, event: S3Event) -> Result<Vec<PhotoOutc
             tracing::info!(key = %key, event = ?record.event_name, "not an ObjectCreated event; ignored");
             continue;
         }
-        match services.photo_arrived(&key).await {
+        match photo_checking.photo_arrived(&key).await {
             Ok(outcome) => outcomes.push(outcome),
             Err(source @ (ServiceError::Unavailable(_) | ServiceError::Conflict)) => {
                 return Err(CheckError::Retry { key, source })

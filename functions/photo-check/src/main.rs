@@ -2,19 +2,19 @@
 
 use aws_lambda_events::event::s3::S3Event;
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
+use shared::adapters::aws;
 use tracing::Instrument;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     shared::telemetry::init_tracing();
-    let services = shared::adapters::aws::services_from_environment().await?;
-    if services.photos.is_none() {
-        return Err("PHOTO_BUCKET is not set".into());
-    }
-    let services = &services;
+    let config = aws::sdk_config().await;
+    let services = aws::services_from_environment(&config)?;
+    let photos = aws::photos_from_environment(&config)?;
+    let context = &shared::service::PhotoChecking { services, photos };
     run(service_fn(move |event: LambdaEvent<S3Event>| async move {
         let span = tracing::info_span!("event", request_id = %event.context.request_id);
-        edl_photo_check::handle(services, event.payload)
+        edl_photo_check::handle(context, event.payload)
             .instrument(span)
             .await
             .map_err(Error::from)

@@ -3,7 +3,7 @@
 use lambda_http::{Body, Request, Response};
 use shared::http::{self, MAX_JSON_BODY};
 use shared::kernel::ident::Identifier;
-use shared::service::{ServiceError, Services};
+use shared::service::{ServiceError, Uploading};
 
 shared::routes! {
     /// The routes this function serves.
@@ -12,11 +12,11 @@ shared::routes! {
     }
 }
 
-pub async fn handle(services: &Services, request: Request) -> Response<Body> {
-    http::answer(&request, route(services, &request)).await
+pub async fn handle(uploading: &Uploading, request: Request) -> Response<Body> {
+    http::answer(&request, route(uploading, &request)).await
 }
 
-async fn route(services: &Services, request: &Request) -> Result<Response<Body>, ServiceError> {
+async fn route(uploading: &Uploading, request: &Request) -> Result<Response<Body>, ServiceError> {
     let caller = http::caller(request)?;
     match Route::of(&http::route_key(request)) {
         Some(Route::RequestUpload) => {
@@ -24,7 +24,7 @@ async fn route(services: &Services, request: &Request) -> Result<Response<Body>,
             let body = http::read_json(request, MAX_JSON_BODY)?;
             Ok(http::json(
                 201,
-                &services.request_photo_upload(&caller, &id, body).await?,
+                &uploading.request_photo_upload(&caller, &id, body).await?,
             ))
         }
         None => Err(http::no_route(request)),

@@ -1,17 +1,17 @@
 //! The photo-upload function's Lambda entry point: wire the AWS adapters once per cold start, then serve.
 
 use lambda_http::{run, service_fn, Error, Request};
+use shared::adapters::aws;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     shared::telemetry::init_tracing();
-    let services = shared::adapters::aws::services_from_environment().await?;
-    if services.photos.is_none() {
-        return Err("PHOTO_BUCKET is not set".into());
-    }
-    let services = &services;
+    let config = aws::sdk_config().await;
+    let services = aws::services_from_environment(&config)?;
+    let photos = aws::photos_from_environment(&config)?;
+    let context = &shared::service::Uploading { services, photos };
     run(service_fn(move |request: Request| async move {
-        Ok::<_, std::convert::Infallible>(edl_photo_upload::handle(services, request).await)
+        Ok::<_, std::convert::Infallible>(edl_photo_upload::handle(context, request).await)
     }))
     .await
 }

@@ -6,7 +6,7 @@ use serde::Serialize;
 use shared::service::keys::KeyHealth;
 use shared::service::refresh::{RefreshOptions, RefreshReport};
 use shared::service::status_lists::StatusListReport;
-use shared::service::{ServiceError, Services};
+use shared::service::{Refreshing, ServiceError, Signing};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// How long before the Lambda deadline the run stops asking for work: a page under way (at
@@ -46,8 +46,8 @@ pub fn job_of(event: serde_json::Value) -> Result<Job, RefreshError> {
 }
 
 /// One run of the status lists' publication: the lists that changed or near their end signed again and stored.
-pub async fn publish_status_lists(services: &Services) -> Result<StatusListReport, RefreshError> {
-    Ok(services.run_status_lists().await?)
+pub async fn publish_status_lists(signing: &Signing) -> Result<StatusListReport, RefreshError> {
+    Ok(signing.run_status_lists().await?)
 }
 
 /// What one invocation did.
@@ -80,7 +80,7 @@ pub fn stop_at(deadline_ms: u64, now: SystemTime) -> Instant {
 /// Runs the refresh once, then the key check. The event only says that the schedule fired: the
 /// job's own clock decides what is due, so a late or repeated event is harmless.
 pub async fn handle(
-    services: &Services,
+    refreshing: &Refreshing,
     event: CloudWatchEvent<serde_json::Value>,
     options: &RefreshOptions,
     stop: Option<Instant>,
@@ -90,8 +90,8 @@ pub async fn handle(
         scheduled_for = %event.time.to_rfc3339(),
         "refresh run started"
     );
-    let refresh = services.run_refresh(stop, options).await?;
-    let keys = services.check_keys().await?;
+    let refresh = refreshing.run_refresh(stop, options).await?;
+    let keys = refreshing.check_keys().await?;
     Ok(RefreshRun { refresh, keys })
 }
 

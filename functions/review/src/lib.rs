@@ -4,7 +4,7 @@ use lambda_http::{Body, Request, Response};
 use shared::http::{self, MAX_JSON_BODY};
 use shared::kernel::ident::Identifier;
 use shared::service::views::ApplicationView;
-use shared::service::{ServiceError, Services};
+use shared::service::{Reviewing, ServiceError};
 
 shared::routes! {
     /// The routes this function serves.
@@ -15,25 +15,25 @@ shared::routes! {
     }
 }
 
-pub async fn handle(services: &Services, request: Request) -> Response<Body> {
-    http::answer(&request, route(services, &request)).await
+pub async fn handle(reviewing: &Reviewing, request: Request) -> Response<Body> {
+    http::answer(&request, route(reviewing, &request)).await
 }
 
-async fn route(services: &Services, request: &Request) -> Result<Response<Body>, ServiceError> {
+async fn route(reviewing: &Reviewing, request: &Request) -> Result<Response<Body>, ServiceError> {
     let caller = http::caller(request)?;
     match Route::of(&http::route_key(request)) {
         Some(Route::Queue) => {
             let query = http::queue_request(request)?;
-            Ok(http::json(200, &services.review_queue(&caller, query).await?))
+            Ok(http::json(200, &reviewing.review_queue(&caller, query).await?))
         }
         Some(Route::Open) => {
             let id = http::path_parameter(request, "id", Identifier::Application)?;
-            Ok(http::json(200, &services.review_item(&caller, &id).await?))
+            Ok(http::json(200, &reviewing.review_item(&caller, &id).await?))
         }
         Some(Route::Decide) => {
             let id = http::path_parameter(request, "id", Identifier::Application)?;
             let decision = http::read_json(request, MAX_JSON_BODY)?;
-            let application = services.decide_review(&caller, &id, decision).await?;
+            let application = reviewing.decide_review(&caller, &id, decision).await?;
             Ok(http::json(200, &ApplicationView::for_caller(&application, &caller)))
         }
         None => Err(http::no_route(request)),

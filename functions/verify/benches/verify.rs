@@ -22,7 +22,7 @@ use shared::kernel::time::SystemClock;
 use shared::register::ports::{RegisterStore, RolloutStore};
 use shared::service::keys::Authority;
 use shared::service::verification::VerificationRequest;
-use shared::service::Services;
+use shared::service::{Issuing, Notices, Services, Showing, Signing};
 use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -65,12 +65,24 @@ async fn setup() -> Result<(Services, String, Presented), String> {
     let mut services = Services::new(records.clone(), Arc::new(SystemClock), Arc::new(NoLivenessService));
     // The benchmark verifies as often as it can: its organisation's quota is not what it measures.
     services.quotas.default_requests = u64::MAX / 2;
-    services.signer = Some(signer.clone());
-    let iaca = services
+    // The register's photos on file, which issuance signs as the portrait.
+    let photos = Arc::new(shared::adapters::embedded::photos::EmbeddedPhotos::new(
+        shared::dev::DevKeys::random(),
+        "http://127.0.0.1:9",
+    ));
+    shared::sample::seed_photos(photos.as_ref())
+        .await
+        .map_err(|e| e.to_string())?;
+    let issuing = Issuing {
+        signing: Signing::new(services.clone(), signer.clone()),
+        photos,
+        notices: Notices(Arc::new(shared::adapters::embedded::notices::EmbeddedNotices::default())),
+    };
+    let iaca = issuing
         .install_iaca(&Authority::default(), "iaca")
         .await
         .map_err(|e| e.to_string())?;
-    let ds = services
+    let ds = issuing
         .add_document_signer(&Authority::default(), "ds")
         .await
         .map_err(|e| e.to_string())?;
@@ -97,14 +109,17 @@ async fn setup() -> Result<(Services, String, Presented), String> {
         .create_application(&application)
         .await
         .map_err(|e| e.to_string())?;
-    services.issue("bench-application").await.map_err(|e| e.to_string())?;
+    issuing.issue("bench-application").await.map_err(|e| e.to_string())?;
     let caller = Caller {
         id: holder.into(),
         roles: vec![Role::Holder],
         office: None,
         organisation: None,
     };
-    let code = services.show_code(&caller).await.map_err(|e| e.to_string())?.code;
+    let showing = Showing {
+        signing: issuing.signing.clone(),
+    };
+    let code = showing.show_code(&caller).await.map_err(|e| e.to_string())?.code;
 
     // The same holder's licence as an mdoc bound to a device key, presented in a DeviceResponse.
     let der = |entry: &shared::verification::ports::TrustEntry| {

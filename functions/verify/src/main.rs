@@ -1,14 +1,16 @@
 //! The verify function's Lambda entry point: wire the AWS adapters once per cold start, then serve.
 
 use lambda_http::{run, service_fn, Error, Request};
+use shared::adapters::aws;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     shared::telemetry::init_tracing();
-    let services = shared::adapters::aws::services_from_environment().await?;
-    let services = &services;
+    let config = aws::sdk_config().await;
+    let services = aws::services_from_environment(&config)?;
+    let context = &services;
     run(service_fn(move |request: Request| async move {
-        Ok::<_, std::convert::Infallible>(edl_verify::handle(services, request).await)
+        Ok::<_, std::convert::Infallible>(edl_verify::handle(context, request).await)
     }))
     .await
 }

@@ -28,10 +28,7 @@ pub enum WiringError {
     Invalid(&'static str, String),
 }
 
-/// The services of a deployed function: records in the table named by
-/// `TABLE_NAME`; photos in `PHOTO_BUCKET` for the functions built with the
-/// `s3` feature; the KMS signer for those built with `kms`; issuance requests
-/// and notices on `EVENT_BUS_NAME` for those built with `eventbridge`; the
+/// What every deployed function has: records in the table named by `TABLE_NAME`; the
 /// working-day calendar from `EDL_CALENDAR` when set; the one IACA trusted from
 /// `IACA_SHA256` (none without it); the verification quotas from `EDL_QUOTAS` when set;
 /// the verification metrics as EMF lines on standard output; the status lists' public base from
@@ -39,15 +36,16 @@ pub enum WiringError {
 /// (Face Liveness and CompareFaces) when `LIVENESS=rekognition` in a function built with the `rekognition`
 /// feature, judged at `LIVENESS_THRESHOLD` and matched at `FACE_MATCH_THRESHOLD`; otherwise there is none and
 /// real-person checks are refused as unavailable. No deployed function has any other (development) one.
-pub async fn services_from_environment() -> Result<Services, WiringError> {
+/// The ports only some functions have come from the functions below, each compiled only with the cargo
+/// feature that links its SDK, so that a function links only the SDKs it uses.
+pub fn services_from_environment(config: &aws_config::SdkConfig) -> Result<Services, WiringError> {
     let table = std::env::var("TABLE_NAME").map_err(|_| WiringError::Missing("TABLE_NAME"))?;
-    let config = sdk_config().await;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let liveness: Arc<dyn LivenessService> = match std::env::var("LIVENESS").as_deref() {
         #[cfg(feature = "rekognition")]
         Ok("rekognition") => {
             let threshold = threshold("LIVENESS_THRESHOLD", super::rekognition::DEFAULT_THRESHOLD)?;
-            Arc::new(super::rekognition::RekognitionLiveness::new(&config, threshold))
+            Arc::new(super::rekognition::RekognitionLiveness::new(config, threshold))
         }
         _ => Arc::new(NoLivenessService),
     };
@@ -56,7 +54,7 @@ pub async fn services_from_environment() -> Result<Services, WiringError> {
         crate::service::applications::DEFAULT_FACE_MATCH_THRESHOLD,
     )?;
     let mut services = Services::new(
-        Arc::new(DynamoRecords::new(dynamodb_client(&config), table)),
+        Arc::new(DynamoRecords::new(dynamodb_client(config), table)),
         clock,
         liveness,
     );
@@ -83,21 +81,46 @@ pub async fn services_from_environment() -> Result<Services, WiringError> {
         services.calendar =
             WorkingCalendar::from_json(&calendar).map_err(|e| WiringError::Invalid("EDL_CALENDAR", e.to_string()))?;
     }
-    #[cfg(feature = "s3")]
-    if let Ok(bucket) = std::env::var("PHOTO_BUCKET") {
-        services.photos = Some(Arc::new(super::s3::S3Photos::new(&config, bucket)));
-    }
-    #[cfg(feature = "kms")]
-    {
-        services.signer = Some(Arc::new(super::kms::KmsSigner::new(&config)));
-    }
-    #[cfg(feature = "eventbridge")]
-    if let Ok(bus) = std::env::var("EVENT_BUS_NAME") {
-        let bus = Arc::new(super::eventbridge::EventBus::new(&config, bus));
-        services.issuer = Some(bus.clone());
-        services.notifier = Some(bus);
-    }
     Ok(services)
+}
+
+/// An environment variable a port needs, or a `WiringError` that names it: a function deployed without it
+/// fails at its cold start rather than at its first request.
+fn required(name: &'static str) -> Result<String, WiringError> {
+    std::env::var(name)
+        .ok()
+        .filter(|value| !value.is_empty())
+        .ok_or(WiringError::Missing(name))
+}
+
+/// The photo store: the private S3 bucket named by `PHOTO_BUCKET`.
+#[cfg(feature = "s3")]
+pub fn photos_from_environment(
+    config: &aws_config::SdkConfig,
+) -> Result<Arc<dyn crate::applications::ports::PhotoStore>, WiringError> {
+    let bucket = required("PHOTO_BUCKET")?;
+    Ok(Arc::new(super::s3::S3Photos::new(config, bucket)))
+}
+
+/// The signer: KMS, with the keys the trust entries name.
+#[cfg(feature = "kms")]
+pub fn signer(config: &aws_config::SdkConfig) -> Arc<dyn crate::kernel::signing::Signer> {
+    Arc::new(super::kms::KmsSigner::new(config))
+}
+
+/// The EventBridge bus named by `EVENT_BUS_NAME`: issuance requests to the issue function and notices to the
+/// holders' and fleets' apps.
+#[cfg(feature = "eventbridge")]
+pub fn event_bus(config: &aws_config::SdkConfig) -> Result<Arc<super::eventbridge::EventBus>, WiringError> {
+    let bus = required("EVENT_BUS_NAME")?;
+    Ok(Arc::new(super::eventbridge::EventBus::new(config, bus)))
+}
+
+/// Where the scheduled key check publishes: CloudWatch, in the namespace named by `EDL_METRICS_NAMESPACE`.
+#[cfg(feature = "cloudwatch")]
+pub fn key_metrics(config: &aws_config::SdkConfig) -> Result<Arc<dyn crate::kernel::metrics::Metrics>, WiringError> {
+    let namespace = required("EDL_METRICS_NAMESPACE")?;
+    Ok(Arc::new(super::cloudwatch::CloudWatchMetrics::new(config, namespace)))
 }
 
 /// A 0..=100 score threshold from the environment, `default` when unset.

@@ -1,9 +1,9 @@
 //! Applications (R1, R2, R3, R12): a holder or a clerk opens one, the holder withdraws it or confirms the photo
 //! on file with a real-person check, and an approved one goes to issuance.
 
-use super::{authorise, InputError, ServiceError, Services};
+use super::{authorise, Applying, InputError, ServiceError, Services};
 use crate::applications::application::{Application, Channel, IllegalTransition, KeptPortrait, Opening, PhotoSource};
-use crate::applications::ports::LivenessError;
+use crate::applications::ports::{Issuer, LivenessError};
 use crate::kernel::access::Action;
 use crate::kernel::caller::{Caller, Role};
 use crate::kernel::golive::Availability;
@@ -46,7 +46,7 @@ pub struct LivenessSession {
 /// an identity document asks for more.
 pub const DEFAULT_FACE_MATCH_THRESHOLD: f32 = 90.0;
 
-impl Services {
+impl Applying {
     pub async fn open_application(
         &self,
         caller: &Caller,
@@ -130,7 +130,7 @@ impl Services {
         });
         self.records.create_application(&application).await?;
         tracing::info!(application = %application.id, state = %application.state, channel = ?channel, "application opened");
-        self.hand_to_issuer(&application).await;
+        hand_to_issuer(&*self.issuer, &application).await;
         Ok(application)
     }
 
@@ -182,7 +182,9 @@ impl Services {
             }),
         }
     }
+}
 
+impl Services {
     /// Reads an application the caller may see; others answer as not found.
     pub async fn application(&self, caller: &Caller, id: &str) -> Result<Application, ServiceError> {
         let role = authorise(caller, Action::ReadApplication)?;
@@ -258,7 +260,9 @@ impl Services {
             session_id,
         })
     }
+}
 
+impl Applying {
     /// R3: the holder confirms the photo on file with the passed real-person check of the session recorded on
     /// the application, whose live face must match the photo on file.
     pub async fn confirm_liveness(
@@ -303,7 +307,7 @@ impl Services {
         })?;
         let photo_key = application.portrait_key.clone().ok_or(ServiceError::NoPhotoOnFile)?;
         let photo = self
-            .photo_store()?
+            .photos
             .read(&photo_key, self.photo_rules.max_bytes)
             .await
             .map_err(super::photos::photo_store_error)?;
@@ -332,24 +336,19 @@ impl Services {
         application.record_liveness(true, &holder, self.now(), detail)?;
         let application = self.store_transition(application).await?;
         tracing::info!(application = %application.id, passed = true, "liveness recorded");
-        self.hand_to_issuer(&application).await;
+        hand_to_issuer(&*self.issuer, &application).await;
         Ok(application)
     }
+}
 
-    /// Approved applications go to the issuer when one is deployed; a failure
-    /// leaves the application approved, to be retried by issuance.
-    pub(super) async fn hand_to_issuer(&self, application: &Application) {
-        if application.state != crate::applications::application::ApplicationState::Approved {
-            return;
-        }
-        match &self.issuer {
-            Some(issuer) => {
-                if let Err(e) = issuer.request_issuance(application).await {
-                    tracing::warn!(application = %application.id, error = %e, "issuance failed; application stays approved");
-                }
-            }
-            None => tracing::info!(application = %application.id, "application approved; awaiting issuance"),
-        }
+/// Approved applications go to the issuer; a failure leaves the application approved, in the outbox that the
+/// sweep re-drives.
+pub(super) async fn hand_to_issuer(issuer: &dyn Issuer, application: &Application) {
+    if application.state != crate::applications::application::ApplicationState::Approved {
+        return;
+    }
+    if let Err(e) = issuer.request_issuance(application).await {
+        tracing::warn!(application = %application.id, error = %e, "issuance failed; application stays approved");
     }
 }
 

@@ -1,6 +1,6 @@
 //! Issuance (R3, R4, R7, R10, R11): an approved application becomes a signed ISO 18013-5 licence, exactly once.
 
-use super::{ServiceError, Services};
+use super::{Administering, Issuing, ServiceError, Services, Signing};
 use crate::applications::application::{ApplicationState, PhotoSource};
 use crate::applications::portrait;
 use crate::credential::mdoc;
@@ -78,7 +78,7 @@ struct SignedPortrait {
     jpeg: Vec<u8>,
 }
 
-impl Services {
+impl Issuing {
     /// R3, R15: the portrait bound to the application at its approval, read back and signed only if its bytes
     /// still have the digest recorded then. An application approved before portraits were bound (no digest
     /// recorded) has its photo normalised now; one with no portrait at all cannot be issued, since ISO 18013-5
@@ -106,7 +106,7 @@ impl Services {
         };
         let (key, sha256) = bound;
         let bytes = self
-            .photo_store()?
+            .photos
             .read(&key, self.photo_rules.max_bytes)
             .await
             .map_err(super::photos::photo_store_error)?;
@@ -126,13 +126,9 @@ impl Services {
         };
         Ok(SignedPortrait { key, jpeg })
     }
+}
 
-    fn signer(&self) -> Result<&dyn crate::kernel::signing::Signer, ServiceError> {
-        self.signer
-            .as_deref()
-            .ok_or_else(|| ServiceError::Unavailable("no signer is configured for this function".into()))
-    }
-
+impl Services {
     /// The document signer that signs a document ending at `document_end`: the newest active one
     /// whose certificate verifies against the newest active IACA now and outlives the document by
     /// the policy's margin, from the trust material held in memory. Never an expired or nearly
@@ -178,7 +174,9 @@ impl Services {
     pub async fn active_signer(&self) -> Result<ActiveSigner, ServiceError> {
         self.signer_for(self.now()).await
     }
+}
 
+impl Signing {
     /// Signs the licence's document for `serial`: the register's data as it is now, the approved
     /// portrait and the device key of the application it came from, valid from now until `document_end`,
     /// with a status list entry drawn for it. Nothing but the entry's claim is written; a signer failure
@@ -191,7 +189,6 @@ impl Services {
         device_key: Option<&str>,
         document_end: DateTime<Utc>,
     ) -> Result<SignedDocument, ServiceError> {
-        let signer = self.signer()?;
         let active = self.signer_for(document_end).await?;
         let now = self.now();
         let status_entry = self.draw_status_entry(serial, document_end).await?;
@@ -214,7 +211,7 @@ impl Services {
                     uri: self.status_lists.uri(status_entry.list),
                 }),
             },
-            signer,
+            &*self.signer,
             &active.key_id,
             &active.certificate,
         )
@@ -228,7 +225,9 @@ impl Services {
             status_entry,
         })
     }
+}
 
+impl Issuing {
     /// Issues the electronic licence of an approved application. Safe to
     /// retry: a second call finds the application issued and makes nothing.
     /// A signer failure writes nothing and leaves the application approved.
@@ -344,17 +343,18 @@ impl Services {
         if let Some((old, _)) = &issuance.superseded {
             self.publish_statuses_after_write(&old.serial).await;
         }
-        self.notify(&Notice::LicenceIssued {
-            holder_id: licence.holder_id.clone(),
-            serial: serial.clone(),
-            application_id: application_id.into(),
-        })
-        .await;
+        self.notices
+            .notify(&Notice::LicenceIssued {
+                holder_id: licence.holder_id.clone(),
+                serial: serial.clone(),
+                application_id: application_id.into(),
+            })
+            .await;
         Ok(IssueOutcome::Issued { serial })
     }
 }
 
-impl Services {
+impl Administering {
     /// R11: a change of classes, validity or issuing authority ends the
     /// holder's electronic licence; the holder is told to apply again.
     pub(super) async fn supersede_electronic_licence(&self, holder_id: &str, reason: &str) -> Result<(), ServiceError> {
@@ -364,16 +364,19 @@ impl Services {
             by_serial: None,
         };
         if let Some(serial) = self.end_electronic_licence(holder_id, status).await? {
-            self.notify(&Notice::LicenceSuperseded {
-                holder_id: holder_id.into(),
-                serial,
-                reason: reason.into(),
-            })
-            .await;
+            self.notices
+                .notify(&Notice::LicenceSuperseded {
+                    holder_id: holder_id.into(),
+                    serial,
+                    reason: reason.into(),
+                })
+                .await;
         }
         Ok(())
     }
+}
 
+impl Services {
     /// R15: stops the holder's electronic licence, if any, with the reason recorded.
     pub async fn stop_electronic_licence(
         &self,

@@ -1,7 +1,7 @@
 //! Keys and certificates (R7): the IACA root and document signers, issued through the signer and kept as trust entries.
 
 use super::verification::IacaPin;
-use super::{authorise, ServiceError, Services};
+use super::{authorise, Refreshing, ServiceError, Services, Signing};
 use crate::credential::cert::{self, Subject};
 use crate::kernel::access::Action;
 use crate::kernel::caller::Caller;
@@ -104,9 +104,11 @@ impl Services {
         keys.sort_by_key(|k| k.not_after);
         Ok(SigningKeys { at, keys })
     }
+}
 
+impl Refreshing {
     /// The scheduled key check: how long signing can go on with the signers installed, and how
-    /// long the IACA lasts, published as metrics when a metrics sink is configured.
+    /// long the IACA lasts, published as metrics.
     pub async fn check_keys(&self) -> Result<KeyHealth, ServiceError> {
         let at = self.now();
         // What verification and signing trust: the pinned IACA and the signers chaining to it (a row
@@ -132,23 +134,21 @@ impl Services {
             days_until_no_usable_signer: last_usable.map_or(0, |last| (last - at).num_days().max(0)),
             days_until_iaca_expiry: iaca_end.map_or(0, |end| (end - at).num_days().max(0)),
         };
-        if let Some(metrics) = &self.key_metrics {
-            metrics
-                .publish(&[
-                    Metric {
-                        name: DAYS_UNTIL_NO_USABLE_SIGNER,
-                        value: health.days_until_no_usable_signer as f64,
-                        unit: "None",
-                    },
-                    Metric {
-                        name: DAYS_UNTIL_IACA_EXPIRY,
-                        value: health.days_until_iaca_expiry as f64,
-                        unit: "None",
-                    },
-                ])
-                .await
-                .map_err(unavailable)?;
-        }
+        self.key_metrics
+            .publish(&[
+                Metric {
+                    name: DAYS_UNTIL_NO_USABLE_SIGNER,
+                    value: health.days_until_no_usable_signer as f64,
+                    unit: "None",
+                },
+                Metric {
+                    name: DAYS_UNTIL_IACA_EXPIRY,
+                    value: health.days_until_iaca_expiry as f64,
+                    unit: "None",
+                },
+            ])
+            .await
+            .map_err(unavailable)?;
         tracing::info!(
             usable_signers = health.usable_signers,
             days_until_no_usable_signer = health.days_until_no_usable_signer,
@@ -157,7 +157,9 @@ impl Services {
         );
         Ok(health)
     }
+}
 
+impl Services {
     /// Stores a trust entry and forgets the keys held in memory, so that
     /// signing and verification in this process see the change at once.
     async fn remember_trust(&self, entry: &TrustEntry) -> Result<(), ServiceError> {
@@ -165,13 +167,12 @@ impl Services {
         self.trust_cache.clear();
         Ok(())
     }
+}
 
+impl Signing {
     /// Creates the IACA root certificate from `iaca_key_id` (self-signed through the signer).
     pub async fn install_iaca(&self, authority: &Authority, iaca_key_id: &str) -> Result<TrustEntry, ServiceError> {
-        let signer = self
-            .signer
-            .as_deref()
-            .ok_or_else(|| ServiceError::Unavailable("no signer is configured".into()))?;
+        let signer = &*self.signer;
         let now = self.now();
         let subject = Subject {
             country: authority.country.clone(),
@@ -209,10 +210,7 @@ impl Services {
     /// Adds a document signer for `key_id`, certified by the pinned IACA (never by a root that is only a
     /// row). Earlier document signers stay active until retired, so rotation breaks nothing.
     pub async fn add_document_signer(&self, authority: &Authority, key_id: &str) -> Result<TrustEntry, ServiceError> {
-        let signer = self
-            .signer
-            .as_deref()
-            .ok_or_else(|| ServiceError::Unavailable("no signer is configured".into()))?;
+        let signer = &*self.signer;
         let pin = self.trust_cache.iaca_pin().ok_or_else(|| {
             ServiceError::Unavailable(
                 "no IACA is pinned: set IACA_SHA256 to the fingerprint keys bootstrap printed".into(),
@@ -259,7 +257,9 @@ impl Services {
         tracing::info!(kid = %entry.kid, "document signer added");
         Ok(entry)
     }
+}
 
+impl Services {
     /// Stops a document signer from signing; what it signed still verifies.
     pub async fn retire_document_signer(&self, kid: &str) -> Result<TrustEntry, ServiceError> {
         let trust = self.records.trust().await?;

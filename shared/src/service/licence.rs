@@ -2,7 +2,7 @@
 
 use super::issuance::signer_error;
 use super::refresh::{RefreshCause, RefreshOutcome};
-use super::{authorise, ServiceError, Services};
+use super::{authorise, ServiceError, Showing, Signing};
 use crate::credential::showcode::CodeKind;
 use crate::credential::{barcode, pages, showcode};
 use crate::issuance::edl::{self, EdlStatus, ElectronicLicence};
@@ -78,7 +78,7 @@ fn at(seconds: i64) -> DateTime<Utc> {
     DateTime::from_timestamp(seconds, 0).unwrap_or_default()
 }
 
-impl Services {
+impl Showing {
     /// The holder's latest electronic licence and the licence it was made from.
     async fn own_electronic_licence(&self, caller: &Caller) -> Result<(ElectronicLicence, Licence), ServiceError> {
         authorise(caller, Action::ShowLicence)?;
@@ -202,22 +202,22 @@ impl Services {
         self.records.keep_code(CodeKind::Licence, &edl.serial, &cached).await?;
         Ok(cached)
     }
+}
 
+impl Signing {
     /// Signs a show code (a licence's or a truck pass's) with the active document signer.
     pub(crate) async fn sign_show_code(&self, claims: &showcode::ShowClaims) -> Result<String, ServiceError> {
         let active = self.active_signer().await?;
-        let signer = self
-            .signer
-            .as_deref()
-            .ok_or_else(|| ServiceError::Unavailable("no signer is configured for this function".into()))?;
-        showcode::encode(claims, signer, &active.key_id, active.kid.as_bytes())
+        showcode::encode(claims, &*self.signer, &active.key_id, active.kid.as_bytes())
             .await
             .map_err(|e| match e {
                 showcode::ShowCodeError::Signer(e) => signer_error(e),
                 other => ServiceError::Unavailable(format!("the show code could not be made: {other}")),
             })
     }
+}
 
+impl Showing {
     /// `GET /licence/pages/{page}`: `front.svg`, `front.png`, `back.svg` or `back.png` (R6).
     pub async fn licence_page(&self, caller: &Caller, page: &str) -> Result<RenderedPage, ServiceError> {
         let (side, format) = page.split_once('.').unwrap_or((page, ""));

@@ -1,7 +1,9 @@
 //! The use cases: authorise the caller, apply the domain rules, persist through the ports. One file per
-//! group of use cases; this one holds what every group reaches through (`Services` and its ports).
+//! group of use cases; this one holds what every group reaches through (`Services`), `contexts.rs` what each
+//! function adds to it (its ports, as plain values).
 
 pub mod applications;
+pub mod contexts;
 pub mod expiry;
 pub mod issuance;
 pub mod keys;
@@ -20,18 +22,20 @@ pub mod views;
 
 use crate::adapters::Records;
 use crate::applications::photo::PhotoRules;
-use crate::applications::ports::{Issuer, LivenessService, PhotoStore};
+use crate::applications::ports::LivenessService;
 pub(crate) use crate::error::authorise;
 pub use crate::error::ServiceError;
 use crate::kernel::calendar::WorkingCalendar;
 pub use crate::kernel::golive::SwitchRequest;
 pub(crate) use crate::kernel::input::JsonLinesImport;
 pub use crate::kernel::input::{ImportReport, InputError};
-use crate::kernel::notice::{Notice, Notifier};
-use crate::kernel::signing::Signer;
 use crate::kernel::time::{local_date, Clock};
 pub use applications::{ConfirmLiveness, LivenessSession, OpenApplication};
 use chrono::{DateTime, NaiveDate, Utc};
+pub use contexts::{
+    Administering, Applying, Expiring, Issuing, Notices, PassDesk, PhotoChecking, Ports, Refreshing, Reviewing,
+    Showing, Signing, Uploading,
+};
 pub use register::{CityView, LicenceView, RolloutView};
 use std::sync::Arc;
 
@@ -49,7 +53,8 @@ impl Default for Limits {
     }
 }
 
-/// Everything a handler needs, built once per cold start.
+/// What every function has, built once per cold start: the records, the clock, the liveness service and the
+/// configuration. The ports only some functions have are in their contexts (`contexts.rs`).
 #[derive(Clone)]
 pub struct Services {
     pub records: Arc<dyn Records>,
@@ -57,16 +62,6 @@ pub struct Services {
     pub liveness: Arc<dyn LivenessService>,
     /// The similarity (0..=100) at or above which the live face matches the photo on file (R3).
     pub face_match_threshold: f32,
-    /// Photos; only the functions that handle photos have one.
-    pub photos: Option<Arc<dyn PhotoStore>>,
-    /// Where approvals go to become signed licences (an event to the issue function).
-    pub issuer: Option<Arc<dyn Issuer>>,
-    /// Signs licence documents and show codes; only the functions that sign have one.
-    pub signer: Option<Arc<dyn Signer>>,
-    /// Pushes notices to holders.
-    pub notifier: Option<Arc<dyn Notifier>>,
-    /// Where the scheduled key check publishes (CloudWatch in AWS); only the refresh function has one.
-    pub key_metrics: Option<Arc<dyn crate::kernel::metrics::Metrics>>,
     /// Working days for the review service level (R4).
     pub calendar: WorkingCalendar,
     pub photo_rules: PhotoRules,
@@ -95,11 +90,6 @@ impl Services {
             clock,
             liveness,
             face_match_threshold: applications::DEFAULT_FACE_MATCH_THRESHOLD,
-            photos: None,
-            issuer: None,
-            signer: None,
-            notifier: None,
-            key_metrics: None,
             calendar: WorkingCalendar::shipped(),
             photo_rules: PhotoRules::default(),
             disclosure: crate::verification::disclosure::Disclosure::shipped(),
@@ -113,11 +103,6 @@ impl Services {
         }
     }
 
-    pub fn with_photos(mut self, photos: Arc<dyn PhotoStore>) -> Services {
-        self.photos = Some(photos);
-        self
-    }
-
     pub fn now(&self) -> DateTime<Utc> {
         self.clock.now()
     }
@@ -125,14 +110,5 @@ impl Services {
     /// Today's date where the licences are (UTC+08:00).
     pub fn today(&self) -> NaiveDate {
         local_date(self.now())
-    }
-
-    /// Notices are best effort: the record is the truth, the push a courtesy.
-    pub(crate) async fn notify(&self, notice: &Notice) {
-        if let Some(notifier) = &self.notifier {
-            if let Err(e) = notifier.notify(notice).await {
-                tracing::warn!(error = %e, "notice not delivered");
-            }
-        }
     }
 }

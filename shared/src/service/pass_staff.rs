@@ -3,7 +3,8 @@
 
 use super::passes::*;
 use super::reviews::{QueueRequest, ReviewPage};
-use super::{authorise, ImportReport, InputError, JsonLinesImport, ServiceError, Services, SwitchRequest};
+use super::{authorise, ImportReport, InputError, JsonLinesImport, ServiceError, SwitchRequest};
+use super::{Administering, PassDesk};
 use crate::kernel::access::Action;
 use crate::kernel::caller::{Caller, Role};
 use crate::kernel::queue::ReviewQueue;
@@ -11,7 +12,7 @@ use crate::truck::pass::TruckPass;
 use crate::truck::rules::{CityTruckRules, TruckRulesChange};
 use crate::truck::vehicle::Vehicle;
 
-impl Services {
+impl PassDesk {
     /// `GET /truck/reviews`: passes waiting for staff, earliest due first.
     pub async fn pass_review_queue(
         &self,
@@ -80,10 +81,12 @@ impl Services {
             }
         };
         tracing::info!(pass = %id, status = %pass.status, "truck pass decided");
-        self.notify(&pass_decided(&pass)).await;
+        self.notices.notify(&pass_decided(&pass)).await;
         Ok(pass)
     }
+}
 
+impl Administering {
     /// `POST /admin/truck/passes/{id}/revocation`
     pub async fn revoke_pass(&self, caller: &Caller, id: &str, request: Revocation) -> Result<TruckPass, ServiceError> {
         authorise(caller, Action::RevokePass)?;
@@ -98,7 +101,7 @@ impl Services {
             })
             .await?;
         tracing::info!(pass = %id, by = %caller.id, "truck pass revoked");
-        self.notify(&pass_decided(&pass)).await;
+        self.notices.notify(&pass_decided(&pass)).await;
         Ok(pass)
     }
 

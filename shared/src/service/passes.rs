@@ -4,7 +4,7 @@
 use super::issuance::signer_error;
 use super::verification::DocumentKind;
 use super::views::PassCheckView;
-use super::{authorise, InputError, ServiceError, Services};
+use super::{authorise, InputError, PassDesk, ServiceError, Services};
 use crate::credential::{pass as pass_document, showcode};
 use crate::kernel::access::Action;
 use crate::kernel::caller::{Caller, Role};
@@ -266,7 +266,9 @@ impl Services {
         }
         (caller.has(Role::Holder) && caller.id == owner_id).then_some(Role::Holder)
     }
+}
 
+impl PassDesk {
     /// `POST /truck/passes` (R13): checked against the city's rules with every
     /// reason for a refusal; an automatic pass type is signed and issued at
     /// once, one that needs review waits in the pass review queue.
@@ -299,7 +301,7 @@ impl Services {
                 what: "vehicle",
                 id: request.plate.clone(),
             })?;
-        let role = Self::acting_for(caller, &vehicle.owner_id, vehicle.fleet_id.as_deref()).ok_or_else(|| {
+        let role = Services::acting_for(caller, &vehicle.owner_id, vehicle.fleet_id.as_deref()).ok_or_else(|| {
             ServiceError::NotYourVehicle {
                 plate: vehicle.plate.clone(),
             }
@@ -376,19 +378,24 @@ impl Services {
     /// Signs the pass's mdoc with the active document signer.
     pub(super) async fn sign_pass(&self, pass: &TruckPass, city_name: &str) -> Result<String, ServiceError> {
         let active = self.active_signer().await?;
-        let signer = self
-            .signer
-            .as_deref()
-            .ok_or_else(|| ServiceError::Unavailable("no signer is configured for this function".into()))?;
-        let issued = pass_document::issue(pass, city_name, self.now(), signer, &active.key_id, &active.certificate)
-            .await
-            .map_err(|e| match e {
-                crate::credential::mdoc::MdocError::Signer(e) => signer_error(e),
-                other => ServiceError::Unavailable(format!("the pass could not be signed: {other}")),
-            })?;
+        let issued = pass_document::issue(
+            pass,
+            city_name,
+            self.now(),
+            &*self.signer,
+            &active.key_id,
+            &active.certificate,
+        )
+        .await
+        .map_err(|e| match e {
+            crate::credential::mdoc::MdocError::Signer(e) => signer_error(e),
+            other => ServiceError::Unavailable(format!("the pass could not be signed: {other}")),
+        })?;
         Ok(STANDARD.encode(issued.issuer_signed))
     }
+}
 
+impl Services {
     /// A pass the caller may see: its owner, its fleet's manager, staff.
     /// Anyone else is told it does not exist.
     pub(super) async fn visible_pass(
@@ -402,7 +409,7 @@ impl Services {
             id: id.into(),
         };
         let pass = self.records.pass(id).await?.ok_or_else(not_found)?;
-        if let Some(role) = Self::acting_for(caller, &pass.owner_id, pass.fleet_id.as_deref()) {
+        if let Some(role) = Services::acting_for(caller, &pass.owner_id, pass.fleet_id.as_deref()) {
             return Ok((pass, role));
         }
         match caller.acting_as(staff) {
@@ -476,7 +483,9 @@ impl Services {
         tracing::info!(pass = %id, by_role = %role, "truck pass withdrawn");
         Ok(pass)
     }
+}
 
+impl PassDesk {
     /// `GET /truck/passes/{id}/code`: a short-lived `TRK2:` code, signed as a
     /// licence's is but of its own kind, so neither can pass for the other.
     pub async fn pass_code(&self, caller: &Caller, id: &str) -> Result<PassCode, ServiceError> {
@@ -553,7 +562,9 @@ impl Services {
             .await?;
         Ok(cached)
     }
+}
 
+impl Services {
     /// `GET /truck/passes/{id}/checks`: which organisation checked the pass, where and when (never the
     /// officer's login id).
     pub async fn pass_checks(&self, caller: &Caller, id: &str) -> Result<Vec<PassCheckView>, ServiceError> {

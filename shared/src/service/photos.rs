@@ -1,6 +1,6 @@
 //! New photos (R4, R5, R15): upload forms for the holder, and the automatic checks when an object lands.
 
-use super::{ServiceError, Services};
+use super::{PhotoChecking, ServiceError, Uploading};
 use crate::applications::application::{Application, PendingUpload, PhotoSource, PhotoSubmission};
 use crate::applications::photo::{self, CheckResult, ImageType};
 use crate::applications::ports::{PhotoClaim, PhotoStoreError, UploadForm, UploadGrant};
@@ -70,13 +70,7 @@ pub fn parse_photo_key(key: &str) -> Option<(&str, &str)> {
     (plain(application) && plain(upload)).then_some((application, upload))
 }
 
-impl Services {
-    pub(crate) fn photo_store(&self) -> Result<&dyn crate::applications::ports::PhotoStore, ServiceError> {
-        self.photos
-            .as_deref()
-            .ok_or_else(|| ServiceError::Unavailable("no photo store is configured for this function".into()))
-    }
-
+impl Uploading {
     /// R4: a short-lived form to upload one photo for the holder's own application.
     pub async fn request_photo_upload(
         &self,
@@ -97,7 +91,7 @@ impl Services {
                 "source says where a new photo comes from: camera or album.",
             ));
         }
-        let store = self.photo_store()?;
+        let store = &self.photos;
         let now = self.now();
         let upload_id = uuid::Uuid::new_v4().simple().to_string();
         let key = format!("photos/{}/{upload_id}", application.id);
@@ -135,7 +129,9 @@ impl Services {
             upload: form,
         })
     }
+}
 
+impl PhotoChecking {
     /// R5: an object landed in the photo store (the S3 `ObjectCreated` event,
     /// or the local server's upload). Safe to call twice for the same object.
     pub async fn photo_arrived(&self, key: &str) -> Result<PhotoOutcome, ServiceError> {
@@ -194,7 +190,7 @@ impl Services {
 
     async fn check_photo(&self, application: &Application, pending: &PendingUpload) -> Result<Checked, ServiceError> {
         let rules = &self.photo_rules;
-        let bytes = match self.photo_store()?.read(&pending.key, rules.max_bytes).await {
+        let bytes = match self.photos.read(&pending.key, rules.max_bytes).await {
             Ok(bytes) => bytes,
             Err(PhotoStoreError::TooLarge { .. }) => {
                 return Ok(Checked::Failed(vec![CheckResult {
@@ -245,7 +241,7 @@ impl Services {
             message: "The photo has not been used by anyone else.".into(),
         });
         let key = checked_photo_key(&application.id, &clean.sha256);
-        self.photo_store()?
+        self.photos
             .put_checked(&key, &clean.jpeg)
             .await
             .map_err(photo_store_error)?;

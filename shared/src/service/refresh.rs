@@ -1,7 +1,7 @@
 //! Re-signing a licence's short-lived document without the holder (issue 12): on `GET /licence`
 //! near its end, and by the scheduled refresh through the day-bucketed index within a signing budget.
 
-use super::{ServiceError, Services};
+use super::{Refreshing, ServiceError, Signing};
 use crate::issuance::document::{refresh_bucket, refresh_days, REFRESH_SHARDS};
 use crate::issuance::edl::ElectronicLicence;
 use crate::kernel::store::StoreError;
@@ -80,7 +80,7 @@ pub enum RefreshOutcome {
     Unchanged(Option<Box<ElectronicLicence>>),
 }
 
-impl Services {
+impl Signing {
     /// Signs the licence's document again and stores it with a write conditional on the version
     /// read: same serial, holder, audit trail and status; new signature, validity and salts. A
     /// licence stopped or superseded meanwhile keeps that state (the new document is dropped); a
@@ -181,7 +181,9 @@ impl Services {
         }
         Err(ServiceError::Conflict)
     }
+}
 
+impl Refreshing {
     /// The scheduled refresh: reads the refresh index's buckets from `REFRESH_LOOKBACK_DAYS` ago
     /// to today (every shard), re-signs each due document, and stops at `signs_per_run`, at the
     /// deadline, or at the first signer failure, leaving the rest where it is for the next run.

@@ -1,7 +1,7 @@
 //! The register and the rollout (R2, R7, R11): licences imported, read and changed by an administrator, and
 //! cities and waves switched on.
 
-use super::{authorise, ImportReport, InputError, JsonLinesImport, ServiceError, Services, SwitchRequest};
+use super::{authorise, Administering, ImportReport, InputError, JsonLinesImport, ServiceError, SwitchRequest};
 use crate::applications::portrait;
 use crate::kernel::access::Action;
 use crate::kernel::caller::{Caller, Role};
@@ -43,7 +43,7 @@ pub struct RolloutView {
     pub changes: Vec<RolloutChange>,
 }
 
-impl Services {
+impl Administering {
     /// `POST /admin/licences`: JSON Lines, all validated before anything is written.
     pub async fn import_licences(&self, caller: &Caller, body: &str) -> Result<ImportReport, ServiceError> {
         authorise(caller, Action::ImportLicences)?;
@@ -115,7 +115,7 @@ impl Services {
             });
         }
         if !portraits.is_empty() {
-            let store = self.photo_store()?;
+            let store = &self.photos;
             for (sha256, jpeg) in &portraits {
                 store
                     .put_portrait(&register_photo_key(sha256), jpeg)

@@ -1,6 +1,7 @@
 //! The staff review queue (R4, R15): list oldest first, open one with its photo, decide.
 
-use super::{authorise, photos::photo_store_error, InputError, ServiceError, Services};
+use super::applications::hand_to_issuer;
+use super::{authorise, photos::photo_store_error, InputError, Reviewing, ServiceError};
 use crate::applications::application::{
     Application, ApplicationState, Channel, HistoryEntry, KeptPortrait, PhotoSource, PhotoSubmission,
 };
@@ -95,7 +96,7 @@ fn queue_item(application: &Application, now: DateTime<Utc>) -> Option<QueueItem
     })
 }
 
-impl Services {
+impl Reviewing {
     /// R15: the approved photo is exactly the clean copy the automatic checks made (its bytes' SHA-256), made
     /// into the licence's portrait once, here; issuance signs the portrait bound by its own digest.
     async fn keep_portrait(
@@ -104,7 +105,7 @@ impl Services {
         application_id: &str,
         photo: &PhotoSubmission,
     ) -> Result<KeptPortrait, ServiceError> {
-        let store = self.photo_store()?;
+        let store = &self.photos;
         let changed = || {
             ServiceError::PhotoChanged(
                 "The photo in storage is not the one the automatic checks passed (it was replaced after the \
@@ -160,10 +161,7 @@ impl Services {
         let application = self.records.application(id).await?.ok_or_else(not_found)?;
         let now = self.now();
         let item = queue_item(&application, now).ok_or_else(not_found)?;
-        let store = self
-            .photos
-            .as_deref()
-            .ok_or_else(|| ServiceError::Unavailable("no photo store is configured for this function".into()))?;
+        let store = &self.photos;
         let expires = now + Duration::minutes(VIEW_LINK_MINUTES);
         let photo_key = application.photo.as_ref().map(|p| p.key.clone()).unwrap_or_default();
         let photo_url = store.view_link(&photo_key, expires).await.map_err(photo_store_error)?;
@@ -270,14 +268,15 @@ impl Services {
         let application = self.store_transition(application).await?;
         tracing::info!(application = %id, verdict = ?request.verdict, by = %caller.id, "review decided");
         match request.verdict {
-            Verdict::Approve => self.hand_to_issuer(&application).await,
+            Verdict::Approve => hand_to_issuer(&*self.issuer, &application).await,
             Verdict::Reject => {
-                self.notify(&crate::kernel::notice::Notice::PhotoRejected {
-                    holder_id: application.holder_id.clone(),
-                    application_id: application.id.clone(),
-                    reasons: decision_reasons,
-                })
-                .await
+                self.notices
+                    .notify(&crate::kernel::notice::Notice::PhotoRejected {
+                        holder_id: application.holder_id.clone(),
+                        application_id: application.id.clone(),
+                        reasons: decision_reasons,
+                    })
+                    .await
             }
             // The first report waits for its second reviewer; nothing is stopped yet.
             Verdict::Malicious if !confirms_report => {}

@@ -1,7 +1,7 @@
 //! The published status lists (issue 12 item 3): a random entry for every signed document, the entries'
 //! statuses kept in step with the licences, the signed tokens rebuilt by a scheduled job and served as stored.
 
-use super::{ServiceError, Services};
+use super::{ServiceError, Services, Signing};
 use crate::credential::status_list::{self, StatusList, StatusListToken, VALID};
 use crate::issuance::edl::ElectronicLicence;
 use crate::issuance::status::{
@@ -178,7 +178,9 @@ impl Services {
             max_age: self.status_lists.ttl_seconds,
         })
     }
+}
 
+impl Signing {
     /// The publication job: every list whose shards changed since its token was built, or whose token ends
     /// within the policy's margin, is built from its shards and signed again by a document signer; the
     /// others keep their token. A signer failure stops the run and leaves every token as it was.
@@ -246,10 +248,6 @@ impl Services {
     ) -> Result<PublishedList, ServiceError> {
         let policy = &self.status_lists;
         let expires_at = now + policy.token_life;
-        let signer = self
-            .signer
-            .as_deref()
-            .ok_or_else(|| ServiceError::Unavailable("no signer is configured for this function".into()))?;
         let active = self.signer_for(expires_at).await?;
         let token = StatusListToken {
             uri: policy.uri(list),
@@ -259,7 +257,7 @@ impl Services {
             list: StatusList::from_packed(STATUS_BITS, packed)
                 .map_err(|e| ServiceError::Unavailable(format!("status list {list}: {e}")))?,
         };
-        let bytes = status_list::encode(&token, signer, &active.key_id, active.kid.as_bytes())
+        let bytes = status_list::encode(&token, &*self.signer, &active.key_id, active.kid.as_bytes())
             .await
             .map_err(|e| ServiceError::Unavailable(format!("status list {list} could not be signed: {e}")))?;
         Ok(PublishedList {
@@ -270,7 +268,9 @@ impl Services {
             shard_versions: versions,
         })
     }
+}
 
+impl Services {
     /// The status an entry holds in the shards now (what the next token will say).
     pub async fn stored_status(&self, entry: StatusEntry) -> Result<u8, ServiceError> {
         let (shard, offset) = shard_of(entry.idx);

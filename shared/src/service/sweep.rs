@@ -1,7 +1,7 @@
 //! The issuance sweep: every five minutes, approvals that the event has not turned into a licence within
 //! `SWEEP_AFTER_MINUTES` are re-driven, read from the outbox index (never a scan of the table).
 
-use super::{ServiceError, Services};
+use super::{Expiring, ServiceError};
 use crate::applications::application::ApplicationState;
 use crate::issuance::outbox::{self, ISSUE_SHARDS, SWEEP_PAGE};
 use chrono::{DateTime, Utc};
@@ -23,8 +23,6 @@ pub struct SweepReport {
     pub read: usize,
     /// Handed to the issuer again (an event to the issue function).
     pub redriven: usize,
-    /// Issued by the sweep itself (where it runs with the signer and no issuer).
-    pub issued: usize,
     /// Found issued already (the index lags the table for a moment): nothing done.
     pub already_done: usize,
     /// Re-driving failed; they stay in the outbox for the next sweep.
@@ -35,21 +33,14 @@ pub struct SweepReport {
 
 enum Redrive {
     Redriven,
-    Issued,
     AlreadyDone,
     Failed,
 }
 
-impl Services {
-    /// Re-drives every approval older than `SWEEP_AFTER_MINUTES`: through the issuer when one is
-    /// configured (the same path as the approval's own event, with its retries and on-failure queue),
-    /// otherwise by issuing here. Fails only when the outbox cannot be read.
+impl Expiring {
+    /// Re-drives every approval older than `SWEEP_AFTER_MINUTES` through the issuer (the same path as the
+    /// approval's own event, with its retries and on-failure queue). Fails only when the outbox cannot be read.
     pub async fn sweep_approvals(&self) -> Result<SweepReport, ServiceError> {
-        if self.issuer.is_none() && self.signer.is_none() {
-            return Err(ServiceError::Unavailable(
-                "the sweep needs an issuer (EVENT_BUS_NAME) or a signer to re-drive approvals".into(),
-            ));
-        }
         let at = self.now();
         let approved_before = outbox::approved_before(at);
         let mut report = SweepReport {
@@ -57,7 +48,6 @@ impl Services {
             approved_before,
             read: 0,
             redriven: 0,
-            issued: 0,
             already_done: 0,
             failed: 0,
             complete: true,
@@ -78,7 +68,6 @@ impl Services {
             for outcome in outcomes {
                 match outcome {
                     Redrive::Redriven => report.redriven += 1,
-                    Redrive::Issued => report.issued += 1,
                     Redrive::AlreadyDone => report.already_done += 1,
                     Redrive::Failed => report.failed += 1,
                 }
@@ -88,7 +77,6 @@ impl Services {
             tracing::warn!(
                 read = report.read,
                 redriven = report.redriven,
-                issued = report.issued,
                 failed = report.failed,
                 "approvals re-driven by the sweep"
             );
@@ -106,20 +94,10 @@ impl Services {
                 return Redrive::Failed;
             }
         };
-        if let Some(issuer) = &self.issuer {
-            return match issuer.request_issuance(&application).await {
-                Ok(()) => Redrive::Redriven,
-                Err(e) => {
-                    tracing::warn!(application = %id, error = %e, "sweep: issuance request failed");
-                    Redrive::Failed
-                }
-            };
-        }
-        match self.issue(id).await {
-            Ok(super::issuance::IssueOutcome::Issued { .. }) => Redrive::Issued,
-            Ok(super::issuance::IssueOutcome::AlreadyIssued { .. }) => Redrive::AlreadyDone,
+        match self.issuer.request_issuance(&application).await {
+            Ok(()) => Redrive::Redriven,
             Err(e) => {
-                tracing::warn!(application = %id, error = %e, "sweep: issuance failed");
+                tracing::warn!(application = %id, error = %e, "sweep: issuance request failed");
                 Redrive::Failed
             }
         }

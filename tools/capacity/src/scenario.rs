@@ -20,7 +20,7 @@ use shared::kernel::caller::Role;
 use shared::kernel::time::Clock;
 use shared::register::rollout::Plan;
 use shared::service::keys::Authority;
-use shared::service::Services;
+use shared::service::{Ports, Services};
 use std::sync::{Arc, Mutex};
 
 /// The emulator's table for a measurement is named by this prefix and a fresh id.
@@ -328,10 +328,15 @@ impl Bench {
         let clock = Arc::new(OffsetClock::default());
         let liveness = Arc::new(DevLiveness::new(clock.clone()));
         let events = Arc::new(EventBus::new(&sdk, bus));
-        let mut services = Services::new(records, clock.clone(), liveness.clone()).with_photos(Arc::new(photos));
-        services.signer = Some(Arc::new(KmsSigner::new(&sdk)));
-        services.issuer = Some(events.clone());
-        services.notifier = Some(events);
+        let services = Services::new(records, clock.clone(), liveness.clone());
+        let ports = Ports {
+            photos: Arc::new(photos),
+            signer: Arc::new(KmsSigner::new(&sdk)),
+            issuer: events.clone(),
+            notifier: events,
+            key_metrics: Arc::new(shared::kernel::metrics::RecordedMetrics::default()),
+        };
+        let signing = ports.signing(&services);
         let iaca = shared::adapters::kms::create_signing_key(&sdk, "edl-capacity IACA root")
             .await
             .map_err(|e| setup(&e))?;
@@ -339,8 +344,8 @@ impl Bench {
             .await
             .map_err(|e| setup(&e))?;
         let authority = Authority::default();
-        services.install_iaca(&authority, &iaca).await.map_err(|e| setup(&e))?;
-        services
+        signing.install_iaca(&authority, &iaca).await.map_err(|e| setup(&e))?;
+        signing
             .add_document_signer(&authority, &signer)
             .await
             .map_err(|e| setup(&e))?;
@@ -349,6 +354,7 @@ impl Bench {
         let (_unused, approvals) = tokio::sync::mpsc::unbounded_channel();
         let api = LocalApi::new(
             services,
+            ports,
             routes,
             keys,
             None,
@@ -454,7 +460,11 @@ impl Bench {
             return (started, calls);
         }
         let session = started.body["sessionId"].as_str().unwrap_or_default().to_string();
-        if let Err(e) = self.liveness.finish_as_holder(&self.api.services, &session, 99.0).await {
+        if let Err(e) = self
+            .liveness
+            .finish_as_holder(&self.api.ports.applying(&self.api.services), &session, 99.0)
+            .await
+        {
             tracing::warn!(error = %e, "the development liveness session could not be finished");
         }
         let _detector = self.calls();
@@ -475,7 +485,7 @@ impl Bench {
         let approved = edl_issue::Approved {
             application_id: application.to_string(),
         };
-        edl_issue::handle(&self.api.services, approved)
+        edl_issue::handle(&self.api.ports.issuing(&self.api.services), approved)
             .await
             .map(|outcome| outcome.map(|o| format!("{o:?}")))
             .map_err(|e| e.to_string())
@@ -550,7 +560,7 @@ impl Bench {
         event["Records"][0]["s3"]["object"]["key"] = json!(key);
         event["Records"][0]["s3"]["bucket"]["name"] = json!(self.bucket);
         let event = serde_json::from_value(event).map_err(|e| step("photo check", e))?;
-        let outcomes = edl_photo_check::handle(&self.api.services, event)
+        let outcomes = edl_photo_check::handle(&self.api.ports.photo_checking(&self.api.services), event)
             .await
             .map_err(|e| step("photo check", e))?;
         if !format!("{outcomes:?}").contains("Queued") {
