@@ -4,7 +4,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
-use edl_tests::{harness, holder, json_request, officer, request, Harness};
+use edl_tests::{harness, holder, json_request, officer, request, Adapter, Harness};
 use serde_json::json;
 use shared::adapters::Records;
 use shared::crypto::LocalSigner;
@@ -76,18 +76,11 @@ struct Fixture {
     read_all_weekly: bool,
 }
 
-/// Which adapters: the embedded records and in-process keys, or DynamoDB and KMS on the emulator.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Adapter {
-    Embedded,
-    Aws,
-}
+/// The records of one adapter, and which it is: the embedded records with in-process keys, or DynamoDB with
+/// KMS on the emulator.
+type OnAdapter = (Arc<dyn Records>, Adapter);
 
-async fn fixture(adapter: Adapter, licences: usize, budget: usize) -> Fixture {
-    let records: Arc<dyn Records> = match adapter {
-        Adapter::Embedded => Arc::new(edl_tests::embedded_records()),
-        Adapter::Aws => Arc::new(edl_tests::dynamo_records().await),
-    };
+async fn fixture((records, adapter): OnAdapter, licences: usize, budget: usize) -> Fixture {
     // Three sample licences per wanted licence: some are not eligible, not live, or without a photo on file.
     let mut h = harness(records, licences * 3).await;
     let (keys, inner): (Keys, Arc<dyn Signer>) = match adapter {
@@ -678,29 +671,9 @@ async fn retired_signers_stay_in_the_trust_document_until_their_certificate_ends
     assert_eq!(kids(&doc).len(), 1);
 }
 
-/// Each test once on the embedded adapters and once on DynamoDB and KMS in the emulator.
-macro_rules! on_both {
-    ($($name:ident),* $(,)?) => {
-        mod embedded {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    super::$name(super::Adapter::Embedded).await
-                }
-            )*
-        }
-        mod dynamodb {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    super::$name(super::Adapter::Aws).await
-                }
-            )*
-        }
-    };
-}
-
-on_both!(
+// Each test once on the embedded adapters and once on DynamoDB and KMS in the emulator.
+edl_tests::on_both_adapters!(
+    |records, adapter| (Arc::new(records) as Arc<dyn Records>, adapter);
     three_years,
     a_refresh_racing_a_stop_or_supersession,
     a_failing_signer,
@@ -708,30 +681,30 @@ on_both!(
     retired_signers
 );
 
-async fn three_years(adapter: Adapter) {
+async fn three_years(on: OnAdapter) {
     // Fewer licences on the emulator (every call is a request), with the budget in the same proportion (about
     // 7.5 % of the licences a day: the steady need is one in sixteen, the launch peak one in twelve).
-    let (licences, budget) = match adapter {
+    let (licences, budget) = match on.1 {
         Adapter::Embedded => (200, 15),
         Adapter::Aws => (40, 3),
     };
-    three_years_without_applying_again(fixture(adapter, licences, budget).await).await;
+    three_years_without_applying_again(fixture(on, licences, budget).await).await;
 }
 
-async fn a_refresh_racing_a_stop_or_supersession(adapter: Adapter) {
-    a_refresh_racing_a_stop_or_supersession_keeps_it(fixture(adapter, 5, 10).await).await;
+async fn a_refresh_racing_a_stop_or_supersession(on: OnAdapter) {
+    a_refresh_racing_a_stop_or_supersession_keeps_it(fixture(on, 5, 10).await).await;
 }
 
-async fn a_failing_signer(adapter: Adapter) {
-    a_failing_signer_leaves_the_document_in_place(fixture(adapter, 5, 10).await).await;
+async fn a_failing_signer(on: OnAdapter) {
+    a_failing_signer_leaves_the_document_in_place(fixture(on, 5, 10).await).await;
 }
 
-async fn no_usable_signer(adapter: Adapter) {
-    no_usable_signer_is_a_clear_503_until_the_next_is_added(fixture(adapter, 5, 10).await).await;
+async fn no_usable_signer(on: OnAdapter) {
+    no_usable_signer_is_a_clear_503_until_the_next_is_added(fixture(on, 5, 10).await).await;
 }
 
-async fn retired_signers(adapter: Adapter) {
-    retired_signers_stay_in_the_trust_document_until_their_certificate_ends(fixture(adapter, 5, 10).await).await;
+async fn retired_signers(on: OnAdapter) {
+    retired_signers_stay_in_the_trust_document_until_their_certificate_ends(fixture(on, 5, 10).await).await;
 }
 
 /// The local server's movable clock (development only): a person watches a licence live through a
@@ -903,7 +876,7 @@ async fn the_local_server_moves_its_clock_and_runs_the_scheduled_jobs() {
 #[tokio::test]
 async fn the_key_check_publishes_to_cloudwatch() {
     use shared::service::keys::{DAYS_UNTIL_IACA_EXPIRY, DAYS_UNTIL_NO_USABLE_SIGNER};
-    let mut fx = fixture(Adapter::Aws, 1, 1).await;
+    let mut fx = fixture((Arc::new(edl_tests::dynamo_records().await), Adapter::Aws), 1, 1).await;
     let config = edl_tests::aws_config().await;
     let namespace = format!("EDL/test-{}", uuid::Uuid::new_v4().simple());
     fx.h.ports.key_metrics = Arc::new(shared::adapters::cloudwatch::CloudWatchMetrics::new(

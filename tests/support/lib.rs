@@ -86,10 +86,15 @@ pub fn embedded_records() -> EmbeddedRecords {
 
 /// The both-adapters suite: each named test (an `async fn` taking one fixture) runs once on the embedded
 /// records and once on DynamoDB in the emulator, the fixture built from each adapter's records by the
-/// closure-like head, e.g. `on_both_adapters!(|records| Arc::new(records); test_a, test_b)`.
+/// closure-like head, e.g. `on_both_adapters!(|records| Arc::new(records); test_a, test_b)`. A second name in
+/// the head is bound to the `Adapter`, for a fixture that needs more than the records (KMS beside DynamoDB):
+/// `on_both_adapters!(|records, adapter| (Arc::new(records) as Arc<dyn Records>, adapter); test_a)`.
 #[macro_export]
 macro_rules! on_both_adapters {
     (|$records:ident| $fixture:expr; $($name:ident),* $(,)?) => {
+        $crate::on_both_adapters!(|$records, _adapter| $fixture; $($name),*);
+    };
+    (|$records:ident, $adapter:ident| $fixture:expr; $($name:ident),* $(,)?) => {
         mod embedded {
             #[allow(unused_imports)]
             use super::*;
@@ -97,6 +102,7 @@ macro_rules! on_both_adapters {
                 #[tokio::test]
                 async fn $name() {
                     let $records = $crate::embedded_records();
+                    let $adapter = $crate::Adapter::Embedded;
                     super::$name($fixture).await
                 }
             )*
@@ -108,11 +114,20 @@ macro_rules! on_both_adapters {
                 #[tokio::test]
                 async fn $name() {
                     let $records = $crate::dynamo_records().await;
+                    let $adapter = $crate::Adapter::Aws;
                     super::$name($fixture).await
                 }
             )*
         }
     };
+}
+
+/// Which adapters a test runs on: the embedded records (and in-process keys), or DynamoDB (and KMS) on the
+/// emulator; what `on_both_adapters!(|records, adapter| ...)` names for a fixture that needs more than the records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Adapter {
+    Embedded,
+    Aws,
 }
 
 /// A clock the test sets.
