@@ -533,8 +533,10 @@ impl LocalApi {
     /// Plays the issue function for every application approved meanwhile.
     async fn issue_approved(&self) {
         let mut approvals = self.approvals.lock().await;
-        let issuing = self.ports.issuing(&self.services);
+        let mut issuing = None;
         while let Ok(application) = approvals.try_recv() {
+            // The issue function's context, built once the first approval is waiting.
+            let issuing = issuing.get_or_insert_with(|| self.ports.issuing(&self.services));
             match issuing.issue(&application).await {
                 Ok(outcome) => tracing::info!(application = %application, ?outcome, "issued"),
                 Err(e) => {
