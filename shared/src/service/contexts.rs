@@ -5,6 +5,42 @@
 //! `Services` itself, reached through every context (each dereferences to what it holds). The ones that need a
 //! port are methods of the smallest context holding it: `Signing` (the signer) is a part the contexts that sign
 //! hold, so that signing, refreshing a document and publishing the status lists are written once.
+//!
+//! What this guarantees is checked at compile time. With its context, a use case compiles:
+//!
+//! ```no_run
+//! async fn issue(issuing: &shared::service::Issuing, sweep: &shared::service::Expiring) {
+//!     let _ = issuing.issue("an application").await;
+//!     let _ = sweep.sweep_approvals().await;
+//! }
+//! ```
+//!
+//! Without the port it needs, it does not (the services alone hold no signer, photo store or issuer):
+//!
+//! ```compile_fail,E0599
+//! async fn issue(services: &shared::service::Services) {
+//!     let _ = services.issue("an application").await;
+//! }
+//! ```
+//!
+//! ```compile_fail,E0599
+//! async fn photo(services: &shared::service::Services) {
+//!     let _ = services.photo_arrived("photos/an-application/an-upload").await;
+//! }
+//! ```
+//!
+//! ```compile_fail,E0599
+//! async fn sweep(services: &shared::service::Services) {
+//!     let _ = services.sweep_approvals().await;
+//! }
+//! ```
+//!
+//! ```compile_fail,E0599
+//! // Showing signs show codes but hands nothing to the issuer.
+//! async fn sweep(showing: &shared::service::Showing) {
+//!     let _ = showing.sweep_approvals().await;
+//! }
+//! ```
 
 use super::Services;
 use crate::applications::ports::{Issuer, PhotoStore};
