@@ -1089,4 +1089,17 @@ fn failed_issuance_lands_in_an_alarmed_queue_and_the_sweep_runs_every_five_minut
         resources["ExpireFunction"]["Properties"]["Environment"]["Variables"]["EVENT_BUS_NAME"],
         serde_json::json!({ "Ref": "EventBus" })
     );
+
+    // A sweep that fails to re-drive is a metric (the expire function's EMF line), and two such sweeps in a
+    // row raise the alarm.
+    let alarm = &resources["SweepFailuresAlarm"]["Properties"];
+    assert_eq!(alarm["Namespace"], shared::adapters::emf::SWEEP_NAMESPACE);
+    assert_eq!(alarm["MetricName"], shared::adapters::emf::SWEEP_FAILURES);
+    assert_eq!(alarm["Statistic"], "Sum");
+    assert_eq!(alarm["Period"], 300);
+    assert_eq!(alarm["EvaluationPeriods"], 2);
+    assert_eq!(alarm["DatapointsToAlarm"], 2);
+    assert_eq!(alarm["Threshold"], 0);
+    assert_eq!(alarm["ComparisonOperator"], "GreaterThanThreshold");
+    assert_eq!(alarm["TreatMissingData"], "notBreaching");
 }
