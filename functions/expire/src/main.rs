@@ -16,7 +16,11 @@ async fn main() -> Result<(), Error> {
             } => edl_expire::sweep(services)
                 .instrument(span)
                 .await
-                .map(|report| serde_json::json!(report))
+                .map(|report| {
+                    // What failed to re-drive is a metric, and its alarm says when the sweep keeps failing.
+                    shared::adapters::emf::EmfStdout.sweep(&report);
+                    serde_json::json!(report)
+                })
                 .map_err(Error::from),
             edl_expire::Trigger::Schedule(schedule) => {
                 let stop = edl_expire::stop_at(event.context.deadline, std::time::SystemTime::now());
