@@ -9,9 +9,11 @@ async fn main() -> Result<(), Error> {
     shared::telemetry::init_tracing();
     let config = aws::sdk_config().await;
     let services = aws::services_from_environment(&config)?;
+    let bus = aws::event_bus(&config)?;
     let context = &shared::service::Expiring {
         services,
-        issuer: aws::event_bus(&config)?,
+        issuer: bus.clone(),
+        notices: shared::service::Notices(bus),
     };
     run(service_fn(move |event: LambdaEvent<edl_expire::Trigger>| async move {
         let span = tracing::info_span!("event", request_id = %event.context.request_id);
@@ -21,7 +23,11 @@ async fn main() -> Result<(), Error> {
             } => edl_expire::sweep(context)
                 .instrument(span)
                 .await
-                .map(|report| serde_json::json!(report))
+                .map(|report| {
+                    // What failed to re-drive is a metric, and its alarm says when the sweep keeps failing.
+                    shared::adapters::emf::EmfStdout.sweep(&report);
+                    serde_json::json!(report)
+                })
                 .map_err(Error::from),
             edl_expire::Trigger::Schedule(schedule) => {
                 let stop = edl_expire::stop_at(event.context.deadline, std::time::SystemTime::now());

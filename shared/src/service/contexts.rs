@@ -45,7 +45,7 @@
 use super::Services;
 use crate::applications::ports::{Issuer, PhotoStore};
 use crate::kernel::metrics::Metrics;
-use crate::kernel::notice::{Notice, Notifier};
+use crate::kernel::notice::{NoticeOutbox, Notifier, PendingNotice};
 use crate::kernel::signing::Signer;
 use std::sync::Arc;
 
@@ -54,11 +54,23 @@ use std::sync::Arc;
 pub struct Notices(pub Arc<dyn Notifier>);
 
 impl Notices {
-    /// Notices are best effort: the record is the truth, the push a courtesy.
-    pub(crate) async fn notify(&self, notice: &Notice) {
-        if let Err(e) = self.0.notify(notice).await {
-            tracing::warn!(error = %e, "notice not delivered");
+    /// Delivers notices recorded with a change, and takes each delivered one out of `outbox`. One that fails
+    /// stays pending: the sweep delivers it a few minutes on (under the same id, so a repeat is recognised).
+    /// Whether every one was delivered.
+    pub(crate) async fn deliver(&self, outbox: &dyn NoticeOutbox, notices: &[PendingNotice]) -> bool {
+        let mut all = true;
+        for notice in notices {
+            if let Err(e) = self.0.notify(notice).await {
+                tracing::warn!(notice = %notice.id, error = %e, "notice not delivered; the sweep delivers it");
+                all = false;
+                continue;
+            }
+            if let Err(e) = outbox.notice_delivered(notice).await {
+                // Delivered but still pending: the sweep delivers it again, and the consumer drops the repeat.
+                tracing::warn!(notice = %notice.id, error = %e, "delivered notice not cleared");
+            }
         }
+        all
     }
 }
 
@@ -161,11 +173,13 @@ pub struct Administering {
 }
 builds_on!(Administering, services: Services);
 
-/// The expire function's sweep: approvals left without a licence handed to the issuer again.
+/// The expire function's sweep: approvals left without a licence handed to the issuer again, and notices left
+/// pending delivered again.
 #[derive(Clone)]
 pub struct Expiring {
     pub services: Services,
     pub issuer: Arc<dyn Issuer>,
+    pub notices: Notices,
 }
 builds_on!(Expiring, services: Services);
 
@@ -262,6 +276,7 @@ impl Ports {
         Expiring {
             services: services.clone(),
             issuer: self.issuer.clone(),
+            notices: self.notices(),
         }
     }
 

@@ -8,7 +8,7 @@ use crate::issuance::edl::{new_serial, EdlStatus, ElectronicLicence};
 use crate::issuance::ports::Issuance;
 use crate::kernel::caller::Actor;
 use crate::kernel::caller::Role;
-use crate::kernel::notice::Notice;
+use crate::kernel::notice::{Notice, PendingNotice};
 use crate::kernel::signing::SignerError;
 use crate::kernel::store::StoreError;
 use crate::kernel::time::{local_date, local_instant};
@@ -326,11 +326,18 @@ impl Issuing {
         let expected = application.version;
         application.mark_issued(&issuer_actor(), now, &serial)?;
         application.version = expected + 1;
+        // The holder's success notice is owed from the moment the licence is: recorded in the same transaction.
+        let notices = vec![self.notice(Notice::LicenceIssued {
+            holder_id: licence.holder_id.clone(),
+            serial: serial.clone(),
+            application_id: application_id.into(),
+        })];
         let issuance = Issuance {
             licence: edl,
             application,
             application_expected_version: expected,
             superseded,
+            notices,
         };
         match self.records.record_issuance(&issuance).await {
             Ok(()) => {}
@@ -343,13 +350,7 @@ impl Issuing {
         if let Some((old, _)) = &issuance.superseded {
             self.publish_statuses_after_write(&old.serial).await;
         }
-        self.notices
-            .notify(&Notice::LicenceIssued {
-                holder_id: licence.holder_id.clone(),
-                serial: serial.clone(),
-                application_id: application_id.into(),
-            })
-            .await;
+        self.notices.deliver(&*self.records, &issuance.notices).await;
         Ok(IssueOutcome::Issued { serial })
     }
 }
@@ -363,15 +364,9 @@ impl Administering {
             reason: format!("licence changed: {reason}"),
             by_serial: None,
         };
-        if let Some(serial) = self.end_electronic_licence(holder_id, status).await? {
-            self.notices
-                .notify(&Notice::LicenceSuperseded {
-                    holder_id: holder_id.into(),
-                    serial,
-                    reason: reason.into(),
-                })
-                .await;
-        }
+        // The notice is recorded with the change (by the services); delivering it needs this function's bus.
+        let notices = self.end_electronic_licence(holder_id, status, Some(reason)).await?;
+        self.notices.deliver(&*self.records, &notices).await;
         Ok(())
     }
 }
@@ -389,7 +384,7 @@ impl Services {
             reason: reason.into(),
             by,
         };
-        self.end_electronic_licence(holder_id, status).await.map(|_| ())
+        self.end_electronic_licence(holder_id, status, None).await.map(|_| ())
     }
 
     /// Places or lifts the register's hold on the holder's active electronic licence, if any (R1, R7): while
@@ -427,12 +422,29 @@ impl Services {
     }
 
     /// Moves the holder's active electronic licence, if any, to `status`;
-    /// the serial when one was ended. A concurrent change is read again.
-    async fn end_electronic_licence(&self, holder_id: &str, status: EdlStatus) -> Result<Option<String>, ServiceError> {
+    /// the notices recorded with the change, for the caller to deliver (none when nothing was ended). A
+    /// concurrent change is read again. With a `superseded_reason`, the holder's `LicenceSuperseded` notice is
+    /// recorded in the same write.
+    async fn end_electronic_licence(
+        &self,
+        holder_id: &str,
+        status: EdlStatus,
+        superseded_reason: Option<&str>,
+    ) -> Result<Vec<PendingNotice>, ServiceError> {
         let Some(serial) = self.records.current_serial_of(holder_id).await? else {
-            return Ok(None);
+            return Ok(Vec::new());
         };
-        let (records, serial_ref, status) = (&self.records, &serial, &status);
+        let notices: Vec<PendingNotice> = superseded_reason
+            .map(|reason| {
+                self.notice(Notice::LicenceSuperseded {
+                    holder_id: holder_id.into(),
+                    serial: serial.clone(),
+                    reason: reason.into(),
+                })
+            })
+            .into_iter()
+            .collect();
+        let (records, serial_ref, status, notices_ref) = (&self.records, &serial, &status, &notices);
         let ended = retry_on_conflict(ATTEMPTS, move || async move {
             let Some(mut edl) = records.electronic_licence(serial_ref).await? else {
                 return Ok(false);
@@ -443,14 +455,17 @@ impl Services {
             let expected = edl.version;
             edl.status = status.clone();
             edl.version += 1;
-            records.update_electronic_licence(&edl, expected).await.map(|()| true)
+            records
+                .update_electronic_licence_noting(&edl, expected, notices_ref)
+                .await
+                .map(|()| true)
         })
         .await?;
         if !ended {
-            return Ok(None);
+            return Ok(Vec::new());
         }
         tracing::info!(serial = %serial, "electronic licence ended");
         self.publish_statuses_after_write(&serial).await;
-        Ok(Some(serial))
+        Ok(notices)
     }
 }

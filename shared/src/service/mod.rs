@@ -29,6 +29,7 @@ use crate::kernel::calendar::WorkingCalendar;
 pub use crate::kernel::golive::SwitchRequest;
 pub(crate) use crate::kernel::input::JsonLinesImport;
 pub use crate::kernel::input::{ImportReport, InputError};
+use crate::kernel::notice::{Notice, PendingNotice};
 use crate::kernel::time::{local_date, Clock};
 pub use applications::{ConfirmLiveness, LivenessSession, OpenApplication};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -110,5 +111,10 @@ impl Services {
     /// Today's date where the licences are (UTC+08:00).
     pub fn today(&self) -> NaiveDate {
         local_date(self.now())
+    }
+
+    /// A notice to record in the write of the change that warrants it (the notice outbox).
+    pub(crate) fn notice(&self, notice: Notice) -> PendingNotice {
+        PendingNotice::new(notice, self.now())
     }
 }
