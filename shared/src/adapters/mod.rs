@@ -27,7 +27,7 @@ use crate::issuance::status::StatusListStore;
 use crate::kernel::check_log::CheckLog;
 use crate::kernel::queue::ReviewQueue;
 use crate::kernel::showcode::ShowCodeCache;
-use crate::register::ports::{RegisterStore, RolloutStore};
+use crate::register::ports::{ImportJobStore, RegisterStore, RolloutStore};
 use crate::truck::pass::{PassCheck, TruckPass};
 use crate::truck::ports::{PassStore, TruckRulesStore, VehicleStore};
 use crate::verification::check::CheckRecord;
@@ -39,6 +39,7 @@ use async_trait::async_trait;
 pub trait Records:
     RegisterStore
     + RolloutStore
+    + ImportJobStore
     + ApplicationStore
     + PhotoClaims
     + ReviewQueue<Application>
@@ -63,6 +64,7 @@ pub trait Records:
 impl<T> Records for T where
     T: RegisterStore
         + RolloutStore
+        + ImportJobStore
         + ApplicationStore
         + PhotoClaims
         + ReviewQueue<Application>

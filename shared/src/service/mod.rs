@@ -3,6 +3,7 @@
 
 pub mod applications;
 pub mod expiry;
+pub mod imports;
 pub mod issuance;
 pub mod keys;
 pub mod licence;
@@ -59,6 +60,8 @@ pub struct Services {
     pub face_match_threshold: f32,
     /// Photos; only the functions that handle photos have one.
     pub photos: Option<Arc<dyn PhotoStore>>,
+    /// Register files of large imports; only the functions that start or run import jobs have one.
+    pub register_files: Option<Arc<dyn crate::register::ports::RegisterFiles>>,
     /// Where approvals go to become signed licences (an event to the issue function).
     pub issuer: Option<Arc<dyn Issuer>>,
     /// Signs licence documents and show codes; only the functions that sign have one.
@@ -96,6 +99,7 @@ impl Services {
             liveness,
             face_match_threshold: applications::DEFAULT_FACE_MATCH_THRESHOLD,
             photos: None,
+            register_files: None,
             issuer: None,
             signer: None,
             notifier: None,
