@@ -6,8 +6,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-/// The most bytes one chunk reads (one ranged GET): also the longest line a file may hold.
-pub const CHUNK_BYTES: u64 = 1024 * 1024;
+/// The most bytes one chunk reads (one ranged GET): also the longest line a file may hold. A register line is
+/// about 550 bytes, so `CHUNK_LINES` of them fit; a line carrying its photo (`photoImage`) may be a few hundred KiB.
+pub const CHUNK_BYTES: u64 = 4 * 1024 * 1024;
 /// The most lines one chunk imports: a few hundred batched writes, seconds of work, so that a crash replays little.
 pub const CHUNK_LINES: usize = 2_000;
 /// The largest file an upload form allows: 1 million register lines of about 600 bytes, with room to spare.
