@@ -59,7 +59,9 @@ impl RegisterFiles for FaultyFiles {
 
     async fn put_report(&self, key: &str, json: &[u8]) -> Result<(), FileStoreError> {
         if self.fail_next_report.swap(false, Ordering::SeqCst) {
-            return Err(FileStoreError::Unavailable("injected: crash before the chunk's commit".into()));
+            return Err(FileStoreError::Unavailable(
+                "injected: crash before the chunk's commit".into(),
+            ));
         }
         self.inner.put_report(key, json).await
     }
@@ -99,11 +101,21 @@ impl Fixture {
                     .send()
                     .await
                     .expect("list reports");
-                let mut keys: Vec<String> = listed.contents().iter().filter_map(|o| o.key().map(str::to_string)).collect();
+                let mut keys: Vec<String> = listed
+                    .contents()
+                    .iter()
+                    .filter_map(|o| o.key().map(str::to_string))
+                    .collect();
                 keys.sort();
                 let mut out = Vec::new();
                 for key in keys {
-                    let object = client.get_object().bucket(s3.bucket()).key(&key).send().await.expect("get report");
+                    let object = client
+                        .get_object()
+                        .bucket(s3.bucket())
+                        .key(&key)
+                        .send()
+                        .await
+                        .expect("get report");
                     let bytes = object.body.collect().await.expect("report body").into_bytes();
                     out.push(serde_json::from_slice(&bytes).expect("report JSON"));
                 }
@@ -137,11 +149,7 @@ fn fixture(mut h: Harness, store: Store, files: Arc<dyn RegisterFiles>) -> Fixtu
         fail_next_report: AtomicBool::new(false),
     });
     h.services.register_files = Some(faults.clone());
-    Fixture {
-        h,
-        store,
-        faults,
-    }
+    Fixture { h, store, faults }
 }
 
 /// `n` register lines of distinct licences from the sample register generator.
@@ -166,7 +174,11 @@ async fn start(f: &Fixture, key: &str) -> Answer {
 }
 
 async fn status(f: &Fixture, id: &str) -> Answer {
-    call(&f.h.services, request("GET /admin/imports/{id}", &[("id", id)], admin(), None, None)).await
+    call(
+        &f.h.services,
+        request("GET /admin/imports/{id}", &[("id", id)], admin(), None, None),
+    )
+    .await
 }
 
 /// Uploads `bytes` with the form the start answered, as the administrator's client would; whether the store
@@ -224,12 +236,16 @@ async fn file_arrived(f: &Fixture, id: &str) -> Result<shared::service::imports:
         }]
     }))
     .expect("S3 event");
-    edl_expire::upload(&f.h.services, event, None).await.map_err(|e| e.to_string())
+    edl_expire::upload(&f.h.services, event, None)
+        .await
+        .map_err(|e| e.to_string())
 }
 
 /// The five-minute sweep's import part, through the expire function.
 async fn sweep(f: &Fixture) -> Result<shared::service::imports::ImportRunReport, String> {
-    edl_expire::imports(&f.h.services, None).await.map_err(|e| e.to_string())
+    edl_expire::imports(&f.h.services, None)
+        .await
+        .map_err(|e| e.to_string())
 }
 
 async fn stored(f: &Fixture, numbers: &[String]) -> Vec<Licence> {
@@ -326,7 +342,11 @@ async fn an_interrupted_job_resumes_and_imports_each_licence_once(f: Fixture) {
         .iter()
         .map(|&i| good[i].number.clone())
         .collect();
-    let expected: Vec<Licence> = good.iter().filter(|l| !refused_numbers.contains(&l.number)).cloned().collect();
+    let expected: Vec<Licence> = good
+        .iter()
+        .filter(|l| !refused_numbers.contains(&l.number))
+        .cloned()
+        .collect();
     let file = lines.join("\n") + "\n";
     let started = start(&f, "interrupted").await;
     let id = started.body["job"]["id"].as_str().expect("id").to_string();
@@ -336,7 +356,11 @@ async fn an_interrupted_job_resumes_and_imports_each_licence_once(f: Fixture) {
     assert!(file_arrived(&f, &id).await.is_err(), "the run fails");
     let job = status(&f, &id).await;
     assert_eq!(
-        (job.body["state"].clone(), job.body["chunks"].clone(), job.body["linesRead"].clone()),
+        (
+            job.body["state"].clone(),
+            job.body["chunks"].clone(),
+            job.body["linesRead"].clone()
+        ),
         (json!("running"), json!(1), json!(CHUNK_LINES)),
         "{job:?}"
     );
@@ -345,7 +369,11 @@ async fn an_interrupted_job_resumes_and_imports_each_licence_once(f: Fixture) {
     f.no_faults();
     f.faults.fail_next_report.store(true, Ordering::SeqCst);
     assert!(sweep(&f).await.is_err(), "the run fails mid-chunk");
-    assert_eq!(status(&f, &id).await.body["chunks"], 1, "the second chunk was not committed");
+    assert_eq!(
+        status(&f, &id).await.body["chunks"],
+        1,
+        "the second chunk was not committed"
+    );
     // The next sweep replays the second chunk and finishes.
     f.no_faults();
     let run = sweep(&f).await.expect("the job resumes");
@@ -362,10 +390,7 @@ async fn an_interrupted_job_resumes_and_imports_each_licence_once(f: Fixture) {
         .iter()
         .filter_map(|r| r["line"].as_u64())
         .collect();
-    assert_eq!(
-        refused,
-        vec![11, CHUNK_LINES as u64 + 11, 2 * CHUNK_LINES as u64 + 11]
-    );
+    assert_eq!(refused, vec![11, CHUNK_LINES as u64 + 11, 2 * CHUNK_LINES as u64 + 11]);
     assert_eq!(f.report_objects(&id).await.len(), 3);
     each_once_at_version_one(&f, &expected).await;
     assert!(stored(&f, &refused_numbers).await.is_empty());
@@ -377,7 +402,10 @@ async fn starting_twice_is_one_job_and_a_second_upload_is_refused(f: Fixture) {
     assert_eq!((first.status, second.status), (201, 200), "{second:?}");
     assert_eq!(first.body["job"]["id"], second.body["job"]["id"]);
     assert_eq!(second.body["created"], false);
-    assert!(second.body["upload"].is_object(), "the file is still awaited: a form again");
+    assert!(
+        second.body["upload"].is_object(),
+        "the file is still awaited: a form again"
+    );
     let id = first.body["job"]["id"].as_str().expect("id").to_string();
     let register = licences(5, 13);
     let file = register.iter().map(line).collect::<Vec<_>>().join("\n");
@@ -386,7 +414,10 @@ async fn starting_twice_is_one_job_and_a_second_upload_is_refused(f: Fixture) {
     // A second event for the same file (S3 delivers at least once) changes nothing.
     file_arrived(&f, &id).await.expect("runs");
     let done = status(&f, &id).await;
-    assert_eq!((done.body["state"].clone(), done.body["imported"].clone()), (json!("finished"), json!(5)));
+    assert_eq!(
+        (done.body["state"].clone(), done.body["imported"].clone()),
+        (json!("finished"), json!(5))
+    );
     // No form for a job that has its file.
     let third = start(&f, "sha256:0f3a").await;
     assert_eq!((third.status, third.problem()), (409, "import-has-file"), "{third:?}");
@@ -406,23 +437,41 @@ async fn starting_twice_is_one_job_and_a_second_upload_is_refused(f: Fixture) {
 async fn bad_requests_are_problems(f: Fixture) {
     for key in ["", "a b", "k".repeat(129).as_str()] {
         let answer = start(&f, key).await;
-        assert_eq!((answer.status, answer.problem()), (400, "invalid-request"), "{answer:?}");
+        assert_eq!(
+            (answer.status, answer.problem()),
+            (400, "invalid-request"),
+            "{answer:?}"
+        );
         assert_eq!(answer.body["errors"][0]["field"], "idempotencyKey");
     }
     let answer = call(
         &f.h.services,
-        json_request("POST /admin/imports", &[], admin(), &json!({ "idempotencyKey": "k", "extra": 1 })),
+        json_request(
+            "POST /admin/imports",
+            &[],
+            admin(),
+            &json!({ "idempotencyKey": "k", "extra": 1 }),
+        ),
     )
     .await;
     assert_eq!(answer.status, 400, "{answer:?}");
     let answer = call(
         &f.h.services,
-        json_request("POST /admin/imports", &[], holder(edl_tests::ZHANG_WEI), &json!({ "idempotencyKey": "k" })),
+        json_request(
+            "POST /admin/imports",
+            &[],
+            holder(edl_tests::ZHANG_WEI),
+            &json!({ "idempotencyKey": "k" }),
+        ),
     )
     .await;
     assert_eq!(answer.status, 403, "{answer:?}");
     let answer = status(&f, "not-a-job").await;
-    assert_eq!((answer.status, answer.problem()), (400, "invalid-request"), "{answer:?}");
+    assert_eq!(
+        (answer.status, answer.problem()),
+        (400, "invalid-request"),
+        "{answer:?}"
+    );
     let answer = status(&f, &"0".repeat(32)).await;
     assert_eq!((answer.status, answer.problem()), (404, "not-found"), "{answer:?}");
 }
@@ -501,7 +550,11 @@ async fn a_hundred_thousand_lines_on_the_emulator_interrupted_and_resumed_each_l
     let job = status(&f, &id).await;
     assert_eq!(job.body["state"], "finished", "{job:?}");
     assert_eq!(
-        (job.body["imported"].clone(), job.body["rejected"].clone(), job.body["linesRead"].clone()),
+        (
+            job.body["imported"].clone(),
+            job.body["rejected"].clone(),
+            job.body["linesRead"].clone()
+        ),
         (json!(100_000), json!(0), json!(100_000))
     );
     println!(
