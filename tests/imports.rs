@@ -407,6 +407,9 @@ async fn starting_twice_is_one_job_and_a_second_upload_is_refused(f: Fixture) {
         "the file is still awaited: a form again"
     );
     let id = first.body["job"]["id"].as_str().expect("id").to_string();
+    // A sweep before the file arrived leaves the job waiting for it.
+    sweep(&f).await.expect("the sweep runs");
+    assert_eq!(status(&f, &id).await.body["state"], "awaiting_upload");
     let register = licences(5, 13);
     let file = register.iter().map(line).collect::<Vec<_>>().join("\n");
     assert!(upload(&f, &first.body["upload"], file.as_bytes()).await);
