@@ -568,3 +568,70 @@ async fn a_hundred_thousand_lines_on_the_emulator_interrupted_and_resumed_each_l
     );
     each_once_at_version_one(&f, &register).await;
 }
+
+/// The local server's part: the upload link stores the file (`PUT /_dev/files/...`) and `POST /_dev/jobs/imports`
+/// runs the job, as the S3 event and the sweep do in AWS.
+#[tokio::test]
+async fn the_local_server_takes_the_file_and_runs_the_job() {
+    use edl_local_api::routes::{routes_from_template, TEMPLATE};
+    let keys = shared::dev::DevKeys::random();
+    let local = edl_local_api::local_services(&edl_local_api::Storage::Embedded, &keys, 0, 2026, "http://127.0.0.1:9")
+        .await
+        .expect("local services");
+    let api = edl_local_api::server::LocalApi::new(
+        local.services,
+        routes_from_template(TEMPLATE).expect("routes"),
+        keys,
+        local.embedded_photos,
+        local.notices,
+        local.approvals,
+    )
+    .with_development(local.clock, local.key_maker);
+    let send = |method: &str, uri: &str, token: Option<&str>, body: Vec<u8>| {
+        let mut request = http::Request::builder().method(method).uri(uri);
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        let request = request
+            .header("content-type", "application/json")
+            .body(body)
+            .expect("request");
+        let (parts, body) = request.into_parts();
+        let api = &api;
+        async move {
+            let response = api.dispatch(parts, Bytes::from(body)).await;
+            let status = response.status().as_u16();
+            let bytes = response.into_body().collect().await.expect("body").to_bytes();
+            (status, serde_json::from_slice::<Value>(&bytes).unwrap_or(Value::Null))
+        }
+    };
+    let (_, minted) = send("POST", "/_dev/tokens", None, br#"{"role":"admin"}"#.to_vec()).await;
+    let token = minted["token"].as_str().expect("token").to_string();
+    let (status, started) = send(
+        "POST",
+        "/admin/imports",
+        Some(&token),
+        br#"{"idempotencyKey":"local-register"}"#.to_vec(),
+    )
+    .await;
+    assert_eq!(status, 201, "{started}");
+    let id = started["job"]["id"].as_str().expect("id").to_string();
+    let url = started["upload"]["url"].as_str().expect("url");
+    let path = url
+        .strip_prefix("http://127.0.0.1:9")
+        .expect("a link to the local server");
+    let register = licences(30, 15);
+    let file = register.iter().map(line).collect::<Vec<_>>().join("\n");
+    let (status, stored) = send("PUT", path, None, file.clone().into_bytes()).await;
+    assert_eq!(status, 201, "{stored}");
+    let (status, forged) = send("PUT", &format!("{path}x"), None, file.into_bytes()).await;
+    assert_eq!(status, 403, "{forged}");
+    let (status, run) = send("POST", "/_dev/jobs/imports", None, Vec::new()).await;
+    assert_eq!((status, run["finished"].clone()), (200, json!([id])), "{run}");
+    let (status, job) = send("GET", &format!("/admin/imports/{id}"), Some(&token), Vec::new()).await;
+    assert_eq!(
+        (status, job["state"].clone(), job["imported"].clone()),
+        (200, json!("finished"), json!(30)),
+        "{job}"
+    );
+}
