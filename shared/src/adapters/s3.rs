@@ -193,7 +193,14 @@ impl RegisterFiles for S3Photos {
                 tag: head.e_tag().unwrap_or_default().to_string(),
             })),
             Err(e) if e.as_service_error().is_some_and(|e| e.is_not_found()) => Ok(None),
-            Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 404) => Ok(None),
+            // S3 answers a missing key with 403 to a role without s3:ListBucket, which the functions
+            // deliberately lack (they may not list the bucket's photos): not uploaded yet, as with 404.
+            Err(e)
+                if e.raw_response()
+                    .is_some_and(|r| matches!(r.status().as_u16(), 403 | 404)) =>
+            {
+                Ok(None)
+            }
             Err(e) => Err(file_unavailable("HeadObject", e)),
         }
     }

@@ -188,18 +188,31 @@ impl Services {
     /// crash, a timeout) and starts one whose S3 event was lost. The local server's `POST /_dev/jobs/imports`.
     pub async fn run_imports(&self, stop: Option<Instant>) -> Result<ImportRunReport, ServiceError> {
         let mut report = ImportRunReport::default();
+        let mut first_failure = None;
         for id in self.records.pending_import_jobs().await? {
             if stop.is_some_and(|s| Instant::now() >= s) {
                 report.more = true;
                 break;
             }
-            let Some(job) = self.records.import_job(&id).await? else {
-                continue;
+            // One job's failure does not hold the others back; the run still fails at the end, so that the
+            // invocation is retried and counted.
+            let driven = match self.records.import_job(&id).await {
+                Ok(Some(job)) => {
+                    report.jobs += 1;
+                    self.drive_import(job, stop, &mut report).await
+                }
+                Ok(None) => Ok(()),
+                Err(e) => Err(e.into()),
             };
-            report.jobs += 1;
-            self.drive_import(job, stop, &mut report).await?;
+            if let Err(e) = driven {
+                tracing::warn!(job = %id, error = %e, "import job run failed; the next sweep resumes it");
+                first_failure.get_or_insert(e);
+            }
         }
-        Ok(report)
+        match first_failure {
+            Some(e) => Err(e),
+            None => Ok(report),
+        }
     }
 
     /// Starts the job on its file if it arrived, then imports chunks until the file is done or `stop`.
