@@ -163,7 +163,7 @@ fn no_scan_no_wildcards_and_each_function_only_what_it_uses() {
     assert!(
         pass.iter().all(|a| matches!(
             *a,
-            "dynamodb:GetItem" | "dynamodb:Query" | "dynamodb:PutItem" | "events:PutEvents"
+            "dynamodb:GetItem" | "dynamodb:Query" | "dynamodb:PutItem" | "dynamodb:DeleteItem" | "events:PutEvents"
         )),
         "pass: {pass:?}"
     );
@@ -559,9 +559,12 @@ const PARTITIONS: &[(&str, &str, On, &[&str])] = &[
             "OWNER#*",
             "FLEET#*",
             "STATUSLIST#*",
+            "NOTICE#*",
             "IMPORT#*",
         ],
     ),
+    // The notice outbox: a notice recorded with the change that warrants it, deleted once delivered.
+    ("AdminFunctionRole", "dynamodb:DeleteItem", Table, &["NOTICE#*"]),
     // The synchronous import and large imports' chunks: licences read and written in batches.
     ("AdminFunctionRole", "dynamodb:BatchGetItem", Table, &["LICENCE#*"]),
     (
@@ -598,9 +601,14 @@ const PARTITIONS: &[(&str, &str, On, &[&str])] = &[
         "ReviewFunctionRole",
         "dynamodb:PutItem",
         Table,
-        &["APP#*", "EDL#*", "STATUSLIST#*"],
+        &["APP#*", "EDL#*", "STATUSLIST#*", "NOTICE#*"],
     ),
-    ("ReviewFunctionRole", "dynamodb:DeleteItem", Table, &["OPENAPP#*"]),
+    (
+        "ReviewFunctionRole",
+        "dynamodb:DeleteItem",
+        Table,
+        &["OPENAPP#*", "NOTICE#*"],
+    ),
     ("ReviewFunctionRole", "dynamodb:Query", QueueIndex, &["REVIEW"]),
     (
         "IssueFunctionRole",
@@ -613,9 +621,14 @@ const PARTITIONS: &[(&str, &str, On, &[&str])] = &[
         "IssueFunctionRole",
         "dynamodb:PutItem",
         Table,
-        &["EDL#*", "APP#*", "HOLDER#*", "STATUSLIST#*", "STATUSSLOT#*"],
+        &["EDL#*", "APP#*", "HOLDER#*", "STATUSLIST#*", "STATUSSLOT#*", "NOTICE#*"],
     ),
-    ("IssueFunctionRole", "dynamodb:DeleteItem", Table, &["OPENAPP#*"]),
+    (
+        "IssueFunctionRole",
+        "dynamodb:DeleteItem",
+        Table,
+        &["OPENAPP#*", "NOTICE#*"],
+    ),
     (
         "LicenceFunctionRole",
         "dynamodb:GetItem",
@@ -668,14 +681,15 @@ const PARTITIONS: &[(&str, &str, On, &[&str])] = &[
         "PassFunctionRole",
         "dynamodb:PutItem",
         Table,
-        &["TRUCKRULES", "PASS#*", "VEHICLE#*", "OWNER#*", "FLEET#*"],
+        &["TRUCKRULES", "PASS#*", "VEHICLE#*", "OWNER#*", "FLEET#*", "NOTICE#*"],
     ),
+    ("PassFunctionRole", "dynamodb:DeleteItem", Table, &["NOTICE#*"]),
     ("PassFunctionRole", "dynamodb:Query", QueueIndex, &["PASSREVIEW"]),
     (
         "ExpireFunctionRole",
         "dynamodb:GetItem",
         Table,
-        &["APP#*", "EDL#*", "PASS#*", "STATUSLIST#*", "IMPORT#*"],
+        &["APP#*", "EDL#*", "PASS#*", "STATUSLIST#*", "NOTICE#*", "IMPORT#*"],
     ),
     (
         "ExpireFunctionRole",
@@ -696,7 +710,7 @@ const PARTITIONS: &[(&str, &str, On, &[&str])] = &[
         "ExpireFunctionRole",
         "dynamodb:DeleteItem",
         Table,
-        &["OPENAPP#*", "IMPORT#*"],
+        &["OPENAPP#*", "NOTICE#*", "IMPORT#*"],
     ),
     (
         "ExpireFunctionRole",
@@ -705,8 +719,14 @@ const PARTITIONS: &[(&str, &str, On, &[&str])] = &[
         &["EDL#*", "APP#*", "PASS#*"],
     ),
     ("ExpireFunctionRole", "dynamodb:Query", QueueIndex, &["REVIEW"]),
-    // The issuance sweep reads the outbox's shards (the approvals it re-drives are read under `APP#*`).
-    ("ExpireFunctionRole", "dynamodb:Query", IssueIndex, &["ISSUE#*"]),
+    // The sweep reads the outboxes' shards (the approvals it re-drives are read under `APP#*`, the notices it
+    // delivers again under `NOTICE#*`).
+    (
+        "ExpireFunctionRole",
+        "dynamodb:Query",
+        IssueIndex,
+        &["ISSUE#*", "NOTICE#*"],
+    ),
     // The scheduled document refresh: the licence, its paper licence and application read, the licence re-signed.
     (
         "RefreshFunctionRole",
@@ -1105,4 +1125,17 @@ fn failed_issuance_lands_in_an_alarmed_queue_and_the_sweep_runs_every_five_minut
         resources["ExpireFunction"]["Properties"]["Environment"]["Variables"]["EVENT_BUS_NAME"],
         serde_json::json!({ "Ref": "EventBus" })
     );
+
+    // A sweep that fails to re-drive is a metric (the expire function's EMF line), and two such sweeps in a
+    // row raise the alarm.
+    let alarm = &resources["SweepFailuresAlarm"]["Properties"];
+    assert_eq!(alarm["Namespace"], shared::adapters::emf::SWEEP_NAMESPACE);
+    assert_eq!(alarm["MetricName"], shared::adapters::emf::SWEEP_FAILURES);
+    assert_eq!(alarm["Statistic"], "Sum");
+    assert_eq!(alarm["Period"], 300);
+    assert_eq!(alarm["EvaluationPeriods"], 2);
+    assert_eq!(alarm["DatapointsToAlarm"], 2);
+    assert_eq!(alarm["Threshold"], 0);
+    assert_eq!(alarm["ComparisonOperator"], "GreaterThanThreshold");
+    assert_eq!(alarm["TreatMissingData"], "notBreaching");
 }

@@ -17,6 +17,8 @@ async fn main() -> Result<(), Error> {
                 let stop = edl_expire::import_stop(event.context.deadline, std::time::SystemTime::now());
                 async {
                     let sweep = edl_expire::sweep(services).await?;
+                    // What failed to re-drive is a metric, and its alarm says when the sweep keeps failing.
+                    shared::adapters::emf::EmfStdout.sweep(&sweep);
                     let imports = edl_expire::imports(services, Some(stop)).await?;
                     Ok::<_, edl_expire::ExpireError>(serde_json::json!({ "sweep": sweep, "imports": imports }))
                 }

@@ -577,9 +577,9 @@ impl LocalApi {
             ("GET", "notices") => {
                 let notices: Vec<_> = self
                     .notices
-                    .list()
+                    .delivered()
                     .into_iter()
-                    .map(|(at, notice)| json!({ "at": at, "notice": notice }))
+                    .map(|(at, pending)| json!({ "at": at, "noticeId": pending.id, "notice": pending.notice }))
                     .collect();
                 json_response(200, &json!({ "notices": notices }))
             }

@@ -25,6 +25,7 @@ use crate::issuance::outbox::IssuanceOutbox;
 use crate::issuance::ports::LicenceStore;
 use crate::issuance::status::StatusListStore;
 use crate::kernel::check_log::CheckLog;
+use crate::kernel::notice::NoticeOutbox;
 use crate::kernel::queue::ReviewQueue;
 use crate::kernel::showcode::ShowCodeCache;
 use crate::register::ports::{ImportJobStore, RegisterStore, RolloutStore};
@@ -52,6 +53,7 @@ pub trait Records:
     + ExpiryIndex
     + RefreshIndex
     + IssuanceOutbox
+    + NoticeOutbox
     + StatusListStore
     + TruckRulesStore
     + VehicleStore
@@ -77,6 +79,7 @@ impl<T> Records for T where
         + ExpiryIndex
         + RefreshIndex
         + IssuanceOutbox
+        + NoticeOutbox
         + StatusListStore
         + TruckRulesStore
         + VehicleStore

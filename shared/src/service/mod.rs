@@ -28,7 +28,7 @@ use crate::kernel::calendar::WorkingCalendar;
 pub use crate::kernel::golive::SwitchRequest;
 pub(crate) use crate::kernel::input::JsonLinesImport;
 pub use crate::kernel::input::{ImportReport, InputError};
-use crate::kernel::notice::{Notice, Notifier};
+use crate::kernel::notice::{Notice, Notifier, PendingNotice};
 use crate::kernel::signing::Signer;
 use crate::kernel::time::{local_date, Clock};
 pub use applications::{ConfirmLiveness, LivenessSession, OpenApplication};
@@ -131,12 +131,30 @@ impl Services {
         local_date(self.now())
     }
 
-    /// Notices are best effort: the record is the truth, the push a courtesy.
-    pub(crate) async fn notify(&self, notice: &Notice) {
-        if let Some(notifier) = &self.notifier {
+    /// A notice to record in the write of the change that warrants it (the notice outbox).
+    pub(crate) fn notice(&self, notice: Notice) -> PendingNotice {
+        PendingNotice::new(notice, self.now())
+    }
+
+    /// Delivers notices recorded with a change, and takes each delivered one out of the outbox. One that fails
+    /// stays pending: the sweep delivers it a few minutes on (under the same id, so a repeat is recognised).
+    /// Whether every one was delivered.
+    pub(crate) async fn deliver(&self, notices: &[PendingNotice]) -> bool {
+        let Some(notifier) = &self.notifier else {
+            return notices.is_empty();
+        };
+        let mut all = true;
+        for notice in notices {
             if let Err(e) = notifier.notify(notice).await {
-                tracing::warn!(error = %e, "notice not delivered");
+                tracing::warn!(notice = %notice.id, error = %e, "notice not delivered; the sweep delivers it");
+                all = false;
+                continue;
+            }
+            if let Err(e) = self.records.notice_delivered(notice).await {
+                // Delivered but still pending: the sweep delivers it again, and the consumer drops the repeat.
+                tracing::warn!(notice = %notice.id, error = %e, "delivered notice not cleared");
             }
         }
+        all
     }
 }

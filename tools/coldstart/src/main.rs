@@ -6,7 +6,6 @@
 #![allow(clippy::print_stdout)]
 
 use clap::{Parser, ValueEnum};
-use edl_coldstart::emulator::Emulator;
 use edl_coldstart::functions::{self, Function, BARE, FUNCTIONS};
 use edl_coldstart::measure;
 use edl_coldstart::report::{self, Runs};
@@ -22,8 +21,6 @@ enum Build {
     Sam,
     /// Each function's package on its own (`-p <package> --bin <Binary>`): only that function's features.
     Package,
-    /// Use the binaries a previous run copied into `target/coldstart/<profile>/<build>/`.
-    None,
 }
 
 #[derive(Debug, Parser)]
@@ -38,6 +35,9 @@ struct Arguments {
     /// How the functions are built.
     #[arg(long, value_enum, default_value_t = Build::Sam)]
     build: Build,
+    /// Measure the binaries an earlier run of the same profile and build left in `target/coldstart/`.
+    #[arg(long)]
+    no_build: bool,
     /// Only these functions (by binary name, comma separated); all of them by default.
     #[arg(long, value_delimiter = ',')]
     functions: Vec<String>,
@@ -58,8 +58,6 @@ enum BenchError {
     File(PathBuf, std::io::Error),
     #[error(transparent)]
     Template(#[from] functions::TemplateError),
-    #[error("the emulator could not start: {0}")]
-    Emulator(std::io::Error),
 }
 
 fn main() -> ExitCode {
@@ -91,7 +89,7 @@ async fn run(arguments: Arguments) -> Result<String, BenchError> {
         .unwrap_or_else(|| root.join("target"));
     let build_name = format!("{:?}", arguments.build).to_lowercase();
     let built = target.join("coldstart").join(&arguments.profile).join(&build_name);
-    if !matches!(arguments.build, Build::None) {
+    if !arguments.no_build {
         build(&root, &target, &built, &arguments.profile, arguments.build, &chosen)?;
     }
     let template = root.join("template.yaml");
@@ -114,7 +112,6 @@ async fn run(arguments: Arguments) -> Result<String, BenchError> {
             runs_of(function.binary, &binary)?,
         ));
     }
-    let emulator = Emulator::start().await.map_err(BenchError::Emulator)?;
     let timeout = Duration::from_secs(arguments.timeout_seconds);
     let count = candidates.len();
     for run in 0..arguments.runs as usize {
@@ -122,7 +119,7 @@ async fn run(arguments: Arguments) -> Result<String, BenchError> {
         // Interleaved, each run in a rotated order, so that a noisy moment of the machine spreads over every binary.
         for offset in 0..count {
             let (binary, environment, event, runs) = &mut candidates[(run + offset) % count];
-            match measure::cold_start(&emulator, binary, environment, event.clone(), timeout).await {
+            match measure::cold_start(binary, environment, event.clone(), timeout).await {
                 Ok(sample) => runs.samples.push(sample),
                 Err(e) => runs.failures.push(e.to_string()),
             }
@@ -201,7 +198,6 @@ fn build(
                 copy(&output.join(function.binary), &into.join(function.binary))?;
             }
         }
-        Build::None => {}
     }
     Ok(())
 }

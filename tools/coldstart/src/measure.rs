@@ -24,6 +24,8 @@ pub struct Sample {
 
 #[derive(Debug, thiserror::Error)]
 pub enum MeasureError {
+    #[error("the Runtime API emulator could not start: {0}")]
+    Emulator(std::io::Error),
     #[error("{binary} could not be started: {source}")]
     Spawn { binary: String, source: std::io::Error },
     #[error("{binary} exited ({status}) before answering its first event")]
@@ -35,10 +37,12 @@ pub enum MeasureError {
 }
 
 /// Spawns `binary` as Lambda would (its environment from the template plus what the Lambda service sets, every
-/// AWS endpoint at the emulator, no retries), feeds it `event`, and measures. The process is always stopped by
-/// its id before this returns.
+/// AWS endpoint at an emulator of its own, no retries), feeds it `event`, and measures. The process is always
+/// stopped by its id before this returns.
+///
+/// Each start gets a fresh emulator on a new port: a process stopped just after its answer may already have asked
+/// for its next event, and that request, still in flight, must not take the next start's event.
 pub async fn cold_start(
-    emulator: &Emulator,
     binary: &Path,
     environment: &BTreeMap<String, String>,
     event: Bytes,
@@ -48,6 +52,7 @@ pub async fn cold_start(
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
+    let emulator = &Emulator::start().await.map_err(MeasureError::Emulator)?;
     emulator.begin(event, "00000000-0000-4000-8000-000000000001");
     let mut command = std::process::Command::new(binary);
     command

@@ -105,5 +105,12 @@ pub fn table(bare: &Runs, functions: &[Runs]) -> String {
             },
         );
     }
+    let failures: Vec<String> = std::iter::once(bare)
+        .chain(functions)
+        .flat_map(|runs| runs.failures.iter().map(move |f| format!("- {}: {f}", runs.binary)))
+        .collect();
+    if !failures.is_empty() {
+        let _ = writeln!(out, "\nFailed runs (left out of the medians):\n{}", failures.join("\n"));
+    }
     out
 }

@@ -64,6 +64,8 @@ struct State {
     refresh: BTreeSet<ExpiryEntry>,
     /// The issuance outbox, as in DynamoDB: approved applications by shard, then approval time.
     outbox: BTreeSet<ExpiryEntry>,
+    /// The notice outbox: notices recorded with their changes and not yet delivered, by id.
+    notices: BTreeMap<String, crate::kernel::notice::PendingNotice>,
     truck_rules: BTreeMap<String, CityTruckRules>,
     truck_rules_changes: Vec<TruckRulesChange>,
     vehicles: HashMap<String, Vehicle>,
@@ -88,6 +90,13 @@ struct State {
 }
 
 impl State {
+    /// Records notices as pending, inside the write that warrants them.
+    fn note(&mut self, notices: &[crate::kernel::notice::PendingNotice]) {
+        for notice in notices {
+            self.notices.insert(notice.id.clone(), notice.clone());
+        }
+    }
+
     fn reindex(&mut self, before: Option<ExpiryEntry>, after: Option<ExpiryEntry>) {
         if before == after {
             return;
