@@ -79,7 +79,8 @@ fn no_scan_no_wildcards_and_each_function_only_what_it_uses() {
                 arn.contains(":s3:::edl-photos-${AWS::AccountId}-${AWS::Region}/photos/*")
                     || arn.contains(":s3:::edl-photos-${AWS::AccountId}-${AWS::Region}/checked/*")
                     || arn.contains(":s3:::edl-photos-${AWS::AccountId}-${AWS::Region}/portraits/*")
-                    || arn.contains(":s3:::edl-photos-${AWS::AccountId}-${AWS::Region}/register/*"),
+                    || arn.contains(":s3:::edl-photos-${AWS::AccountId}-${AWS::Region}/register/*")
+                    || arn.contains(":s3:::edl-photos-${AWS::AccountId}-${AWS::Region}/imports/*"),
                 "{role}: {action} only on the photo bucket's prefixes: {resource}"
             );
         }
@@ -123,13 +124,26 @@ fn no_scan_no_wildcards_and_each_function_only_what_it_uses() {
         assert!(apply.contains(&action), "apply needs {action}");
     }
     assert!(!apply.contains(&"dynamodb:UpdateItem") && !apply.contains(&"dynamodb:Query"));
-    // The admin function keeps the register's photos on file (R3) and nothing else in S3; no KMS.
+    // The admin function keeps the register's photos on file (R3) and signs import uploads, and nothing else in
+    // S3; no KMS.
     assert!(
         of("AdminFunctionRole")
             .iter()
             .all(|a| a.starts_with("dynamodb:") || *a == "events:PutEvents" || *a == "s3:PutObject"),
-        "admin has no KMS and writes S3 only to keep the register's photos"
+        "admin has no KMS and writes S3 only to keep the register's photos and sign import uploads"
     );
+    for (role, action, resource) in &statements {
+        let arn = resource["Fn::Sub"].as_str().unwrap_or("");
+        if arn.contains("/imports/") {
+            assert!(
+                (role == "AdminFunctionRole" && action == "s3:PutObject" && arn.ends_with("/imports/*.jsonl"))
+                    || (role == "ExpireFunctionRole"
+                        && ((action == "s3:GetObject" && arn.ends_with("/imports/*"))
+                            || (action == "s3:PutObject" && arn.ends_with("/imports/*/rejected/*")))),
+                "{role}: {action} on {arn}"
+            );
+        }
+    }
     // The licence function reads no photo: its pages take the portrait signed into the mdoc.
     assert!(
         of("LicenceFunctionRole").iter().all(|a| !a.starts_with("s3:")),
@@ -154,7 +168,8 @@ fn no_scan_no_wildcards_and_each_function_only_what_it_uses() {
         "pass: {pass:?}"
     );
     // Only the upload function may write uploads; only the checks write clean copies; only review keeps
-    // portraits; only the register import keeps the register's photos on file.
+    // portraits; only the register imports (the synchronous one, and large imports' chunks) keep the register's
+    // photos on file; the admin function signs import uploads, and large imports write their reports.
     for (role, action, resource) in &statements {
         let arn = resource["Fn::Sub"].as_str().unwrap_or("");
         if action == "s3:PutObject" {
@@ -162,7 +177,8 @@ fn no_scan_no_wildcards_and_each_function_only_what_it_uses() {
                 "PhotoUploadFunctionRole" => assert!(arn.ends_with("/photos/*")),
                 "PhotoCheckFunctionRole" => assert!(arn.ends_with("/checked/*"), "{arn}"),
                 "ReviewFunctionRole" => assert!(arn.ends_with("/portraits/*")),
-                "AdminFunctionRole" => assert!(arn.ends_with("/register/*")),
+                "AdminFunctionRole" => assert!(arn.ends_with("/register/*") || arn.ends_with("/imports/*.jsonl")),
+                "ExpireFunctionRole" => assert!(arn.ends_with("/register/*") || arn.ends_with("/imports/*/rejected/*")),
                 other => panic!("{other} may not write to the photo bucket"),
             }
         }
@@ -519,6 +535,7 @@ const PARTITIONS: &[(&str, &str, On, &[&str])] = &[
             "TRUCKRULES",
             "PASS#*",
             "STATUSLIST#*",
+            "IMPORT#*",
         ],
     ),
     (
@@ -543,11 +560,28 @@ const PARTITIONS: &[(&str, &str, On, &[&str])] = &[
             "FLEET#*",
             "STATUSLIST#*",
             "NOTICE#*",
+            "IMPORT#*",
         ],
     ),
-    ("AdminFunctionRole", "dynamodb:UpdateItem", Table, &["LICENCE#*"]),
     // The notice outbox: a notice recorded with the change that warrants it, deleted once delivered.
     ("AdminFunctionRole", "dynamodb:DeleteItem", Table, &["NOTICE#*"]),
+    // The synchronous import and large imports' chunks: licences read and written in batches.
+    ("AdminFunctionRole", "dynamodb:BatchGetItem", Table, &["LICENCE#*"]),
+    (
+        "AdminFunctionRole",
+        "dynamodb:BatchWriteItem",
+        Table,
+        &["LICENCE#*", "HOLDER#*"],
+    ),
+    ("ExpireFunctionRole", "dynamodb:BatchGetItem", Table, &["LICENCE#*"]),
+    (
+        "ExpireFunctionRole",
+        "dynamodb:BatchWriteItem",
+        Table,
+        &["LICENCE#*", "HOLDER#*"],
+    ),
+    // Large imports' jobs and their pending list (IMPORT#pending).
+    ("ExpireFunctionRole", "dynamodb:Query", Table, &["IMPORT#*"]),
     ("PhotoUploadFunctionRole", "dynamodb:GetItem", Table, &["APP#*"]),
     ("PhotoUploadFunctionRole", "dynamodb:PutItem", Table, &["APP#*"]),
     ("PhotoCheckFunctionRole", "dynamodb:GetItem", Table, &["APP#*"]),
@@ -655,7 +689,7 @@ const PARTITIONS: &[(&str, &str, On, &[&str])] = &[
         "ExpireFunctionRole",
         "dynamodb:GetItem",
         Table,
-        &["APP#*", "EDL#*", "PASS#*", "STATUSLIST#*", "NOTICE#*"],
+        &["APP#*", "EDL#*", "PASS#*", "STATUSLIST#*", "NOTICE#*", "IMPORT#*"],
     ),
     (
         "ExpireFunctionRole",
@@ -669,13 +703,14 @@ const PARTITIONS: &[(&str, &str, On, &[&str])] = &[
             "OWNER#*",
             "FLEET#*",
             "STATUSLIST#*",
+            "IMPORT#*",
         ],
     ),
     (
         "ExpireFunctionRole",
         "dynamodb:DeleteItem",
         Table,
-        &["OPENAPP#*", "NOTICE#*"],
+        &["OPENAPP#*", "NOTICE#*", "IMPORT#*"],
     ),
     (
         "ExpireFunctionRole",
@@ -852,7 +887,8 @@ fn every_function_touches_only_its_own_partitions_and_none_but_the_key_administr
                 "{role}: {action} TRUST"
             );
         }
-        if *role != "AdminFunctionRole" {
+        // The administrator's changes and imports, and large imports' chunks (in the expire function).
+        if *role != "AdminFunctionRole" && *role != "ExpireFunctionRole" {
             for action in WRITES {
                 assert!(
                     !allowed(&grants, role, action, Table, "LICENCE#11010519900307451X"),

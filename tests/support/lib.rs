@@ -203,9 +203,9 @@ pub async fn aws_harness() -> Harness {
     harness_with(records, photos, None, DevKeys::random(), clock, 5).await
 }
 
-pub async fn harness_with(
+pub async fn harness_with<P: PhotoStore + shared::register::ports::RegisterFiles + 'static>(
     records: Arc<dyn Records>,
-    photos: Arc<dyn PhotoStore>,
+    photos: Arc<P>,
     embedded_photos: Option<Arc<EmbeddedPhotos>>,
     keys: DevKeys,
     clock: Arc<TestClock>,
@@ -239,6 +239,8 @@ pub async fn harness_with(
     services.status_lists.lists = 4;
     let approvals = Arc::new(HeldApprovals::default());
     let ports = Ports {
+        // One store: photos, and the large imports' register files, as one bucket holds both.
+        register_files: photos.clone(),
         photos,
         signer: Arc::new(shared::crypto::LocalSigner::new()),
         issuer: approvals.clone(),

@@ -8,7 +8,8 @@ async fn main() -> Result<(), Error> {
     shared::telemetry::init_tracing();
     let config = aws::sdk_config().await;
     let services = aws::services_from_environment(&config)?;
-    let photos = aws::photos_from_environment(&config)?;
+    // One bucket: photos, and the register files of large imports under imports/.
+    let bucket = aws::photos_from_environment(&config)?;
     let notices = shared::service::Notices(aws::event_bus(&config)?);
     // The shipped rollout plan and truck rules fill in what is not stored
     // yet; changes and switches an administrator made are never overwritten.
@@ -22,7 +23,8 @@ async fn main() -> Result<(), Error> {
         .await?;
     let context = &shared::service::Administering {
         services,
-        photos,
+        photos: bucket.clone(),
+        register_files: bucket,
         notices,
     };
     run(service_fn(move |request: Request| async move {

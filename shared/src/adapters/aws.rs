@@ -93,11 +93,10 @@ fn required(name: &'static str) -> Result<String, WiringError> {
         .ok_or(WiringError::Missing(name))
 }
 
-/// The photo store: the private S3 bucket named by `PHOTO_BUCKET`.
+/// The photo store: the private S3 bucket named by `PHOTO_BUCKET`. The same bucket holds the register files of
+/// large imports under `imports/` (the functions that start or run import jobs hold it as their `RegisterFiles`).
 #[cfg(feature = "s3")]
-pub fn photos_from_environment(
-    config: &aws_config::SdkConfig,
-) -> Result<Arc<dyn crate::applications::ports::PhotoStore>, WiringError> {
+pub fn photos_from_environment(config: &aws_config::SdkConfig) -> Result<Arc<super::s3::S3Photos>, WiringError> {
     let bucket = required("PHOTO_BUCKET")?;
     Ok(Arc::new(super::s3::S3Photos::new(config, bucket)))
 }

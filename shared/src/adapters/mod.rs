@@ -28,7 +28,7 @@ use crate::kernel::check_log::CheckLog;
 use crate::kernel::notice::NoticeOutbox;
 use crate::kernel::queue::ReviewQueue;
 use crate::kernel::showcode::ShowCodeCache;
-use crate::register::ports::{RegisterStore, RolloutStore};
+use crate::register::ports::{ImportJobStore, RegisterStore, RolloutStore};
 use crate::truck::pass::{PassCheck, TruckPass};
 use crate::truck::ports::{PassStore, TruckRulesStore, VehicleStore};
 use crate::verification::check::CheckRecord;
@@ -40,6 +40,7 @@ use async_trait::async_trait;
 pub trait Records:
     RegisterStore
     + RolloutStore
+    + ImportJobStore
     + ApplicationStore
     + PhotoClaims
     + ReviewQueue<Application>
@@ -65,6 +66,7 @@ pub trait Records:
 impl<T> Records for T where
     T: RegisterStore
         + RolloutStore
+        + ImportJobStore
         + ApplicationStore
         + PhotoClaims
         + ReviewQueue<Application>

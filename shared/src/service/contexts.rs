@@ -47,6 +47,7 @@ use crate::applications::ports::{Issuer, PhotoStore};
 use crate::kernel::metrics::Metrics;
 use crate::kernel::notice::{NoticeOutbox, Notifier, PendingNotice};
 use crate::kernel::signing::Signer;
+use crate::register::ports::RegisterFiles;
 use std::sync::Arc;
 
 /// Where notices to holders and fleets go (EventBridge in AWS, a list in memory locally).
@@ -163,23 +164,27 @@ pub struct PassDesk {
 }
 builds_on!(PassDesk, signing: Signing);
 
-/// The admin function: the register imported and changed (its photos kept), the rollout switched, passes
-/// revoked; a change that ends an electronic licence or a pass is a notice.
+/// The admin function: the register imported and changed (its photos kept), large imports started (their files'
+/// upload forms), the rollout switched, passes revoked; a change that ends an electronic licence or a pass is a
+/// notice.
 #[derive(Clone)]
 pub struct Administering {
     pub services: Services,
     pub photos: Arc<dyn PhotoStore>,
+    pub register_files: Arc<dyn RegisterFiles>,
     pub notices: Notices,
 }
 builds_on!(Administering, services: Services);
 
-/// The expire function's sweep: approvals left without a licence handed to the issuer again, and notices left
-/// pending delivered again.
+/// The expire function's sweep: approvals left without a licence handed to the issuer again, notices left
+/// pending delivered again, and the large imports' jobs run on their register files (their photos kept).
 #[derive(Clone)]
 pub struct Expiring {
     pub services: Services,
     pub issuer: Arc<dyn Issuer>,
     pub notices: Notices,
+    pub register_files: Arc<dyn RegisterFiles>,
+    pub photos: Arc<dyn PhotoStore>,
 }
 builds_on!(Expiring, services: Services);
 
@@ -197,6 +202,7 @@ builds_on!(Refreshing, signing: Signing);
 #[derive(Clone)]
 pub struct Ports {
     pub photos: Arc<dyn PhotoStore>,
+    pub register_files: Arc<dyn RegisterFiles>,
     pub signer: Arc<dyn Signer>,
     pub issuer: Arc<dyn Issuer>,
     pub notifier: Arc<dyn Notifier>,
@@ -268,6 +274,7 @@ impl Ports {
         Administering {
             services: services.clone(),
             photos: self.photos.clone(),
+            register_files: self.register_files.clone(),
             notices: self.notices(),
         }
     }
@@ -277,6 +284,8 @@ impl Ports {
             services: services.clone(),
             issuer: self.issuer.clone(),
             notices: self.notices(),
+            register_files: self.register_files.clone(),
+            photos: self.photos.clone(),
         }
     }
 

@@ -5,6 +5,7 @@
 pub mod applications;
 pub mod contexts;
 pub mod expiry;
+pub mod imports;
 pub mod issuance;
 pub mod keys;
 pub mod licence;

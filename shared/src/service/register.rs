@@ -1,11 +1,15 @@
 //! The register and the rollout (R2, R7, R11): licences imported, read and changed by an administrator, and
 //! cities and waves switched on.
 
-use super::{authorise, Administering, ImportReport, InputError, JsonLinesImport, ServiceError, SwitchRequest};
+use super::{
+    authorise, Administering, ImportReport, InputError, JsonLinesImport, ServiceError, Services, SwitchRequest,
+};
 use crate::applications::portrait;
+use crate::applications::ports::PhotoStore;
 use crate::kernel::access::Action;
 use crate::kernel::caller::{Caller, Role};
 use crate::kernel::golive::Availability;
+use crate::kernel::input::ParsedLines;
 use crate::register::change::{self, ChangeRecord, LicenceChange};
 use crate::register::eligibility::{self, Refusal};
 use crate::register::licence::{register_photo_key, Licence};
@@ -14,6 +18,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use std::collections::{BTreeMap, HashMap};
 
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -47,85 +52,89 @@ impl Administering {
     /// `POST /admin/licences`: JSON Lines, all validated before anything is written.
     pub async fn import_licences(&self, caller: &Caller, body: &str) -> Result<ImportReport, ServiceError> {
         authorise(caller, Action::ImportLicences)?;
-        let import = JsonLinesImport {
-            what: "licence",
-            max_lines: self.limits.max_import_lines,
-            key_field: "number",
-        };
-        let licences = import.parse(
-            body,
-            |l: &Licence| l.number.clone(),
-            |licence: &mut Licence| {
-                licence.states.sort();
-                licence.validate()
-            },
-        )?;
-        let licences = self.store_register_photos(body, licences).await?;
-        self.records.import_licences(&licences).await?;
-        tracing::info!(by = %caller.id, count = licences.len(), "licences imported");
-        Ok(ImportReport {
-            imported: licences.len(),
-        })
-    }
-
-    /// R3: every photo an import line carries (`photoImage`) is normalised as a portrait and kept in the photo
-    /// store, and the line then names it by its SHA-256. All are normalised before any is stored, so a photo
-    /// that cannot be used refuses the whole import, as any other invalid line does.
-    async fn store_register_photos(
-        &self,
-        body: &str,
-        mut licences: Vec<Licence>,
-    ) -> Result<Vec<Licence>, ServiceError> {
-        // A parsed import has one licence per non-blank line, in order.
-        let line_numbers: Vec<usize> = body
-            .lines()
-            .enumerate()
-            .filter(|(_, line)| !line.trim().is_empty())
-            .map(|(index, _)| index + 1)
-            .collect();
-        // By digest: lines carrying the same image keep one object.
-        let mut portraits = std::collections::BTreeMap::new();
-        let mut errors = Vec::new();
-        for (index, licence) in licences.iter_mut().enumerate() {
-            let Some(image) = licence.photo_image.take() else {
-                continue;
-            };
-            let normalised = STANDARD
-                .decode(image.trim())
-                .map_err(|_| "is not base64".to_string())
-                .and_then(|bytes| {
-                    portrait::normalise(&bytes, &self.photo_rules).map_err(|e| format!("cannot be used: {e}"))
-                });
-            match normalised {
-                Ok(portrait) => {
-                    licence.photo_sha256 = Some(portrait.sha256.clone());
-                    portraits.insert(portrait.sha256.clone(), portrait.jpeg);
-                }
-                Err(message) => errors.push(InputError {
-                    line: line_numbers.get(index).copied(),
-                    field: "photoImage".into(),
-                    message,
-                }),
-            }
+        let lines = body.lines().filter(|line| !line.trim().is_empty()).count();
+        if lines > self.limits.max_import_lines {
+            return Err(ServiceError::invalid(format!(
+                "An import holds at most {} licences; split the file, or import it as a job (POST /admin/imports).",
+                self.limits.max_import_lines
+            )));
         }
+        let parsed = parse_register_lines(body, 1);
+        if !parsed.errors.is_empty() {
+            let refused = parsed.refused_lines();
+            let mut errors = parsed.errors;
+            errors.truncate(100);
+            return Err(ServiceError::Invalid {
+                detail: format!("{refused} line(s) are not valid licence records; nothing was imported."),
+                errors,
+            });
+        }
+        if parsed.records.is_empty() {
+            return Err(ServiceError::invalid("The import holds no licence records."));
+        }
+        let (licences, errors, portraits) = prepare_register_photos(parsed.records, &self.photo_rules);
         if !errors.is_empty() {
             return Err(ServiceError::Invalid {
                 detail: "A photo in the import cannot be used; nothing was imported.".into(),
                 errors,
             });
         }
+        let count = licences.len();
+        self.write_register_lines(&*self.photos, licences, &portraits).await?;
+        tracing::info!(by = %caller.id, count, "licences imported");
+        Ok(ImportReport { imported: count })
+    }
+}
+
+impl Services {
+    /// The register's lines, each a whole licence as the authority states it (photos already normalised into
+    /// `portraits`), into the records: the portraits first, then every licence that differs from the stored one
+    /// with its version one up. A line identical to the stored licence writes nothing, so a replayed import
+    /// changes no version. Both the synchronous import and the import job's chunks go through here, each with
+    /// its function's photo store.
+    pub(crate) async fn write_register_lines(
+        &self,
+        photos: &dyn PhotoStore,
+        licences: Vec<(usize, Licence)>,
+        portraits: &BTreeMap<String, Vec<u8>>,
+    ) -> Result<RegisterWrite, ServiceError> {
         if !portraits.is_empty() {
-            let store = &self.photos;
-            for (sha256, jpeg) in &portraits {
-                store
+            for (sha256, jpeg) in portraits {
+                photos
                     .put_portrait(&register_photo_key(sha256), jpeg)
                     .await
                     .map_err(super::photos::photo_store_error)?;
             }
         }
-        Ok(licences)
+        let numbers: Vec<String> = licences.iter().map(|(_, l)| l.number.clone()).collect();
+        let stored: HashMap<String, Licence> = self
+            .records
+            .licences(&numbers)
+            .await?
+            .into_iter()
+            .map(|l| (l.number.clone(), l))
+            .collect();
+        let mut changed = Vec::new();
+        let mut unchanged = 0;
+        for (_, mut licence) in licences {
+            licence.photo_image = None;
+            match stored.get(&licence.number) {
+                Some(current) if same_record(current, &licence) => unchanged += 1,
+                current => {
+                    licence.version = current.map_or(0, |c| c.version) + 1;
+                    changed.push(licence);
+                }
+            }
+        }
+        self.records.put_licences(&changed).await?;
+        Ok(RegisterWrite {
+            written: changed.len(),
+            unchanged,
+        })
     }
+}
 
+impl Administering {
     pub async fn licence_for_admin(&self, caller: &Caller, number: &str) -> Result<LicenceView, ServiceError> {
         authorise(caller, Action::ReadRegister)?;
         let licence = self
@@ -285,4 +294,78 @@ impl Administering {
         tracing::info!(wave = %id, by = %caller.id, "wave switched");
         Ok(wave)
     }
+}
+
+/// What writing register lines did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RegisterWrite {
+    pub written: usize,
+    pub unchanged: usize,
+}
+
+/// Whether two licences state the same (the version is the store's, not the register's).
+fn same_record(stored: &Licence, line: &Licence) -> bool {
+    Licence {
+        version: 0,
+        photo_image: None,
+        ..stored.clone()
+    } == Licence {
+        version: 0,
+        photo_image: None,
+        ..line.clone()
+    }
+}
+
+/// Licence lines of a register file, numbered from `first_line`, each checked as the register requires.
+pub(crate) fn parse_register_lines(body: &str, first_line: usize) -> ParsedLines<Licence> {
+    JsonLinesImport {
+        what: "licence",
+        max_lines: usize::MAX,
+        key_field: "number",
+    }
+    .parse_lines(
+        body,
+        first_line,
+        |l: &Licence| l.number.clone(),
+        |licence: &mut Licence| {
+            licence.states.sort();
+            licence.validate()
+        },
+    )
+}
+
+/// R3: every photo a line carries (`photoImage`) is normalised as a portrait, and the line then names it by its
+/// SHA-256. A line whose photo cannot be used is refused (listed by number) and left out; the portraits to keep
+/// are returned by digest, so lines carrying the same image keep one object.
+#[allow(clippy::type_complexity)]
+pub(crate) fn prepare_register_photos(
+    lines: Vec<(usize, Licence)>,
+    rules: &crate::applications::photo::PhotoRules,
+) -> (Vec<(usize, Licence)>, Vec<InputError>, BTreeMap<String, Vec<u8>>) {
+    let mut portraits = BTreeMap::new();
+    let mut errors = Vec::new();
+    let mut kept = Vec::with_capacity(lines.len());
+    for (line, mut licence) in lines {
+        let Some(image) = licence.photo_image.take() else {
+            kept.push((line, licence));
+            continue;
+        };
+        let normalised = STANDARD
+            .decode(image.trim())
+            .map_err(|_| "is not base64".to_string())
+            .and_then(|bytes| portrait::normalise(&bytes, rules).map_err(|e| format!("cannot be used: {e}")));
+        match normalised {
+            Ok(portrait) => {
+                licence.photo_sha256 = Some(portrait.sha256.clone());
+                portraits.insert(portrait.sha256.clone(), portrait.jpeg);
+                kept.push((line, licence));
+            }
+            Err(message) => errors.push(InputError {
+                line: Some(line),
+                field: "photoImage".into(),
+                message,
+            }),
+        }
+    }
+    (kept, errors, portraits)
 }

@@ -329,8 +329,11 @@ impl Bench {
         let liveness = Arc::new(DevLiveness::new(clock.clone()));
         let events = Arc::new(EventBus::new(&sdk, bus));
         let services = Services::new(records, clock.clone(), liveness.clone());
+        // One bucket: photos, and the register files of large imports.
+        let store = Arc::new(photos);
         let ports = Ports {
-            photos: Arc::new(photos),
+            photos: store.clone(),
+            register_files: store,
             signer: Arc::new(KmsSigner::new(&sdk)),
             issuer: events.clone(),
             notifier: events,

@@ -84,6 +84,9 @@ struct State {
     status_shards: HashMap<(u32, u32), crate::issuance::status::StatusShard>,
     /// list -> its published token.
     published_lists: HashMap<u32, crate::issuance::status::PublishedList>,
+    import_jobs: HashMap<String, crate::register::import_job::ImportJob>,
+    /// Jobs with work left: (started at, id).
+    pending_imports: BTreeSet<(DateTime<Utc>, String)>,
 }
 
 impl State {
