@@ -1,5 +1,6 @@
 //! Shared test support: the AWS emulator connection, services with a fixed clock, and API Gateway events.
 
+pub mod faulty;
 pub mod images;
 pub mod rekognition;
 

@@ -304,6 +304,8 @@ impl Services {
             retired_entries: Vec::new(),
             // Eligibility refused a held licence; a hold placed since the check still counts.
             register_hold: licence.is_held(),
+            // Its entry was claimed valid: a held licence publishes suspended, after its write.
+            status_to_publish: licence.is_held().then_some(now),
             status: EdlStatus::Active,
             version: 1,
         };
@@ -317,6 +319,7 @@ impl Services {
                         reason: "re-issued".into(),
                         by_serial: Some(serial.clone()),
                     };
+                    old.mark_status_to_publish(now);
                     old.version += 1;
                     Some((old, expected))
                 }
@@ -343,6 +346,9 @@ impl Services {
         // The new document's entry reads valid since its claim; the superseded one's turns invalid.
         if let Some((old, _)) = &issuance.superseded {
             self.publish_statuses_after_write(&old.serial).await;
+        }
+        if issuance.licence.status_to_publish.is_some() {
+            self.publish_statuses_after_write(&serial).await;
         }
         self.notify(&Notice::LicenceIssued {
             holder_id: licence.holder_id.clone(),
@@ -401,7 +407,7 @@ impl Services {
         let Some(serial) = self.records.current_serial_of(holder_id).await? else {
             return Ok(None);
         };
-        let (records, serial_ref) = (&self.records, &serial);
+        let (records, serial_ref, now) = (&self.records, &serial, self.now());
         let changed = retry_on_conflict(ATTEMPTS, move || async move {
             let Some(mut edl) = records.electronic_licence(serial_ref).await? else {
                 return Ok(false);
@@ -411,6 +417,7 @@ impl Services {
             }
             let expected = edl.version;
             edl.register_hold = held;
+            edl.mark_status_to_publish(now);
             edl.version += 1;
             records.update_electronic_licence(&edl, expected).await.map(|()| true)
         })
@@ -429,7 +436,7 @@ impl Services {
         let Some(serial) = self.records.current_serial_of(holder_id).await? else {
             return Ok(None);
         };
-        let (records, serial_ref, status) = (&self.records, &serial, &status);
+        let (records, serial_ref, status, now) = (&self.records, &serial, &status, self.now());
         let ended = retry_on_conflict(ATTEMPTS, move || async move {
             let Some(mut edl) = records.electronic_licence(serial_ref).await? else {
                 return Ok(false);
@@ -439,6 +446,7 @@ impl Services {
             }
             let expected = edl.version;
             edl.status = status.clone();
+            edl.mark_status_to_publish(now);
             edl.version += 1;
             records.update_electronic_licence(&edl, expected).await.map(|()| true)
         })

@@ -162,6 +162,7 @@ impl Services {
                 });
             }
             next.status_entry = Some(document.status_entry);
+            next.mark_status_to_publish(now);
             next.refreshes += 1;
             next.version = expected + 1;
             match self.records.update_electronic_licence(&next, expected).await {

@@ -5,7 +5,8 @@ use super::{ServiceError, Services};
 use crate::credential::status_list::{self, StatusList, StatusListToken, VALID};
 use crate::issuance::edl::ElectronicLicence;
 use crate::issuance::status::{
-    shard_bytes, shard_of, LicenceVersion, PublishedList, StatusEntry, StatusShard, CLAIM_ATTEMPTS, STATUS_BITS,
+    shard_bytes, shard_of, LicenceVersion, PublishedList, StatusEntry, StatusShard, CLAIM_ATTEMPTS, MARKS_PER_RUN,
+    MARK_GRACE_SECONDS, STATUS_BITS, STATUS_MARK_SHARDS,
 };
 use crate::kernel::versioned::retry_on_conflict;
 use chrono::{DateTime, Utc};
@@ -17,6 +18,10 @@ use std::collections::BTreeMap;
 #[serde(rename_all = "camelCase")]
 pub struct StatusListReport {
     pub at: DateTime<Utc>,
+    /// Marked licences whose statuses were published again before the lists were signed.
+    pub reconciled: u32,
+    /// Marked licences whose publication failed again (they stay marked for the next run).
+    pub reconcile_failed: u32,
     /// Lists looked at.
     pub lists: u32,
     /// Lists whose token was signed again (a shard changed, or the token neared its end).
@@ -125,7 +130,16 @@ impl Services {
                 return Ok(());
             };
             match self.set_statuses(&self.statuses_of(&edl), Some(&guard_of(&edl))).await {
-                Ok(()) => return Ok(()),
+                Ok(()) => {
+                    if edl.status_to_publish.is_some() {
+                        // A change since the read keeps (or puts back) its mark: the job publishes it.
+                        match self.records.clear_status_mark(serial, edl.version).await {
+                            Ok(()) | Err(crate::kernel::store::StoreError::Conflict) => {}
+                            Err(e) => return Err(e.into()),
+                        }
+                    }
+                    return Ok(());
+                }
                 Err(ServiceError::Conflict) => last = ServiceError::Conflict,
                 Err(e) => return Err(e),
             }
@@ -133,12 +147,40 @@ impl Services {
         Err(last)
     }
 
-    /// After a licence's record was written: its statuses published, or the failure logged. The record is
-    /// the truth and was written; a status left behind shows at the latest until the document ends.
+    /// After a licence's record was written (marked as having statuses to publish): its statuses published and
+    /// the mark cleared, or the failure logged. The record is the truth and was written; its mark keeps it in
+    /// the `STATUS#` partitions, and the status list job publishes it within its next runs.
     pub(crate) async fn publish_statuses_after_write(&self, serial: &str) {
         if let Err(e) = self.publish_statuses(serial).await {
-            tracing::error!(serial = %serial, error = %e, "status list entry not updated");
+            tracing::warn!(serial = %serial, error = %e, "status list entry not updated yet; the job will publish it");
         }
+    }
+
+    /// The job's first step: every licence marked more than a grace period ago (its writer's own publication
+    /// failed, or has not finished) is published again from its record as it is now, at most `MARKS_PER_RUN`
+    /// a run, oldest first in each shard. Answers how many were published and how many failed again.
+    async fn publish_marked(&self, now: DateTime<Utc>) -> Result<(u32, u32), ServiceError> {
+        let before = now - chrono::Duration::seconds(MARK_GRACE_SECONDS);
+        let (mut published, mut failed) = (0u32, 0u32);
+        let mut left = MARKS_PER_RUN;
+        for shard in 0..STATUS_MARK_SHARDS {
+            if left == 0 {
+                break;
+            }
+            let serials = self.records.marked_for_publication(shard, before, left).await?;
+            left = left.saturating_sub(serials.len());
+            for serial in serials {
+                match self.publish_statuses(&serial).await {
+                    Ok(()) => published += 1,
+                    // Left marked for the next run; the others are still published.
+                    Err(e) => {
+                        failed += 1;
+                        tracing::error!(serial = %serial, error = %e, "a marked licence's statuses could not be published");
+                    }
+                }
+            }
+        }
+        Ok((published, failed))
     }
 
     fn statuses_of(&self, edl: &ElectronicLicence) -> Vec<(StatusEntry, u8)> {
@@ -179,14 +221,17 @@ impl Services {
         })
     }
 
-    /// The publication job: every list whose shards changed since its token was built, or whose token ends
+    /// The publication job: first the marked licences' statuses (see `publish_marked`), then every list whose shards changed since its token was built, or whose token ends
     /// within the policy's margin, is built from its shards and signed again by a document signer; the
     /// others keep their token. A signer failure stops the run and leaves every token as it was.
     pub async fn run_status_lists(&self) -> Result<StatusListReport, ServiceError> {
         let now = self.now();
+        let (reconciled, reconcile_failed) = self.publish_marked(now).await?;
         let policy = &self.status_lists;
         let mut report = StatusListReport {
             at: now,
+            reconciled,
+            reconcile_failed,
             lists: policy.lists,
             published: 0,
             signs: 0,

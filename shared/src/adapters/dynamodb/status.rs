@@ -5,9 +5,14 @@
 //! shards share its partition, which takes a shard write per status change of a document of that list
 //! (a few a minute per list for thirty million licences), far from a partition's 1,000 writes a
 //! second. The token is apart from the shards so that the function serving it may read tokens only.
+//! A licence whose statuses wait to be published is in the sparse `issue` index as `STATUS#<shard>` /
+//! `<marked at>#<serial>` (its own item's `issuePk`/`issueSk`, which its publication removes).
 
-use super::{n, s, unavailable, DynamoRecords, Item};
-use crate::issuance::status::{LicenceVersion, PublishedList, StatusEntry, StatusListStore, StatusShard};
+use super::{n, s, unavailable, DynamoRecords, Item, ISSUE_INDEX};
+use crate::issuance::outbox::sortable;
+use crate::issuance::status::{
+    status_mark_bucket, LicenceVersion, PublishedList, StatusEntry, StatusListStore, StatusShard,
+};
 use crate::kernel::store::StoreError;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::primitives::Blob;
@@ -204,5 +209,56 @@ impl StatusListStore for DynamoRecords {
             .await
             .map_err(|e| unavailable("PutItem", e))?;
         Ok(())
+    }
+
+    async fn marked_for_publication(
+        &self,
+        shard: u32,
+        before: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<String>, StoreError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(ISSUE_INDEX)
+            .key_condition_expression("issuePk = :bucket AND issueSk < :before")
+            .expression_attribute_values(":bucket", s(status_mark_bucket(shard)))
+            .expression_attribute_values(":before", s(sortable(before)))
+            .limit(i32::try_from(limit.clamp(1, 1000)).unwrap_or(1000))
+            .send()
+            .await
+            .map_err(|e| unavailable("Query", e))?;
+        Ok(out
+            .items()
+            .iter()
+            .filter_map(|item| item.get("issueSk").and_then(|v| v.as_s().ok()))
+            .filter_map(|key| key.rsplit_once('#').map(|(_, serial)| serial.to_string()))
+            .collect())
+    }
+
+    async fn clear_status_mark(&self, serial: &str, version: u64) -> Result<(), StoreError> {
+        let cleared = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(format!("EDL#{serial}")))
+            .key("sk", s("EDL"))
+            .update_expression("REMOVE statusToPublish, issuePk, issueSk")
+            .condition_expression("#version = :version")
+            .expression_attribute_names("#version", "version")
+            .expression_attribute_values(":version", n(version))
+            .send()
+            .await;
+        match cleared {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Err(StoreError::Conflict)
+            }
+            Err(e) => Err(unavailable("UpdateItem", e)),
+        }
     }
 }

@@ -82,6 +82,8 @@ struct State {
     status_shards: HashMap<(u32, u32), crate::issuance::status::StatusShard>,
     /// list -> its published token.
     published_lists: HashMap<u32, crate::issuance::status::PublishedList>,
+    /// The licences with statuses to publish, as the `issue` index holds them in DynamoDB (`STATUS#<shard>`).
+    status_marks: BTreeSet<ExpiryEntry>,
 }
 
 impl State {
@@ -131,7 +133,7 @@ impl State {
         passes
     }
 
-    /// Stores an electronic licence and moves its expiry and refresh entries with it.
+    /// Stores an electronic licence and moves its expiry, refresh and status mark entries with it.
     fn put_electronic_licence(&mut self, licence: &ElectronicLicence) {
         let before = self
             .electronic_licences
@@ -150,6 +152,16 @@ impl State {
             if let Some(entry) = after {
                 self.refresh.insert(entry);
             }
+        }
+        let before = self
+            .electronic_licences
+            .get(&licence.serial)
+            .and_then(crate::issuance::status::status_mark_entry);
+        if let Some(entry) = before {
+            self.status_marks.remove(&entry);
+        }
+        if let Some(entry) = crate::issuance::status::status_mark_entry(licence) {
+            self.status_marks.insert(entry);
         }
         self.electronic_licences.insert(licence.serial.clone(), licence.clone());
     }

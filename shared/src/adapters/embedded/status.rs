@@ -1,7 +1,10 @@
 //! The status lists' port in process: slots, shards and published tokens, each write under the one lock.
 
 use super::EmbeddedRecords;
-use crate::issuance::status::{LicenceVersion, PublishedList, StatusEntry, StatusListStore, StatusShard};
+use crate::issuance::outbox::sortable;
+use crate::issuance::status::{
+    status_mark_bucket, LicenceVersion, PublishedList, StatusEntry, StatusListStore, StatusShard,
+};
 use crate::kernel::store::StoreError;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -76,6 +79,37 @@ impl StatusListStore for EmbeddedRecords {
 
     async fn publish_list(&self, published: &PublishedList) -> Result<(), StoreError> {
         self.state()?.published_lists.insert(published.list, published.clone());
+        Ok(())
+    }
+
+    async fn marked_for_publication(
+        &self,
+        shard: u32,
+        before: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<String>, StoreError> {
+        let state = self.state()?;
+        let (bucket, bound) = (status_mark_bucket(shard), sortable(before));
+        Ok(state
+            .status_marks
+            .iter()
+            .filter(|e| e.bucket == bucket && e.key < bound)
+            .take(limit)
+            .filter_map(|e| e.key.rsplit_once('#').map(|(_, serial)| serial.to_string()))
+            .collect())
+    }
+
+    async fn clear_status_mark(&self, serial: &str, version: u64) -> Result<(), StoreError> {
+        let mut state = self.state()?;
+        let Some(current) = state.electronic_licences.get(serial) else {
+            return Ok(());
+        };
+        if current.version != version {
+            return Err(StoreError::Conflict);
+        }
+        let mut cleared = current.clone();
+        cleared.status_to_publish = None;
+        state.put_electronic_licence(&cleared);
         Ok(())
     }
 }
