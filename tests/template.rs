@@ -290,8 +290,8 @@ fn signer_and_iaca_expiry_raise_alarms_a_configurable_number_of_days_ahead() {
         serde_json::json!({ "Fn::Sub": "EDL/${AWS::StackName}" })
     );
     assert_eq!(
-        variables["EDL_REFRESH_SIGNS_PER_RUN"],
-        serde_json::json!({ "Ref": "RefreshSignsPerRun" })
+        variables["EDL_REFRESH_SIGNS_PER_DAY"],
+        serde_json::json!({ "Ref": "RefreshSignsPerDay" })
     );
     // The refresh index the job reads, keys only.
     let indexes = as_list(&resources["RecordsTable"]["Properties"]["GlobalSecondaryIndexes"]);
@@ -682,7 +682,8 @@ const PARTITIONS: &[(&str, &str, On, &[&str])] = &[
         "RefreshFunctionRole",
         "dynamodb:GetItem",
         Table,
-        &["EDL#*", "LICENCE#*", "APP#*", "STATUSLIST#*", "STATUSTOKEN#*"],
+        // `SIGNS#`: the scheduled jobs' daily signing counter (issue 12), read, then raised by conditional adds.
+        &["EDL#*", "LICENCE#*", "APP#*", "STATUSLIST#*", "STATUSTOKEN#*", "SIGNS#*"],
     ),
     (
         "RefreshFunctionRole",
@@ -713,7 +714,7 @@ const PARTITIONS: &[(&str, &str, On, &[&str])] = &[
     ("IssueFunctionRole", "dynamodb:UpdateItem", Table, &["EDL#*"]),
     ("LicenceFunctionRole", "dynamodb:UpdateItem", Table, &["EDL#*"]),
     ("ExpireFunctionRole", "dynamodb:UpdateItem", Table, &["EDL#*"]),
-    ("RefreshFunctionRole", "dynamodb:UpdateItem", Table, &["EDL#*"]),
+    ("RefreshFunctionRole", "dynamodb:UpdateItem", Table, &["EDL#*", "SIGNS#*"]),
     ("RefreshFunctionRole", "dynamodb:Query", IssueIndex, &["STATUS#*"]),
 ];
 

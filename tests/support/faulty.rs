@@ -8,6 +8,7 @@ use shared::applications::application::Application;
 use shared::applications::ports::{ApplicationStore, PhotoClaim, PhotoClaims};
 use shared::credential::showcode::CodeKind;
 use shared::expiry::{ExpiryIndex, ExpiryKind, ExpiryPage};
+use shared::issuance::budget::{SignCounter, SigningBudgetStore};
 use shared::issuance::document::RefreshIndex;
 use shared::issuance::edl::ElectronicLicence;
 use shared::issuance::outbox::IssuanceOutbox;
@@ -365,5 +366,18 @@ impl StatusListStore for FaultyRecords {
     }
     async fn clear_status_mark(&self, serial: &str, version: u64) -> Result<(), StoreError> {
         <dyn Records as StatusListStore>::clear_status_mark(&*self.inner, serial, version).await
+    }
+}
+
+#[async_trait]
+impl SigningBudgetStore for FaultyRecords {
+    async fn take_signs(&self, day: NaiveDate, counter: SignCounter, count: u64, cap: u64) -> Result<bool, StoreError> {
+        <dyn Records as SigningBudgetStore>::take_signs(&*self.inner, day, counter, count, cap).await
+    }
+    async fn give_back_signs(&self, day: NaiveDate, counter: SignCounter, count: u64) -> Result<(), StoreError> {
+        <dyn Records as SigningBudgetStore>::give_back_signs(&*self.inner, day, counter, count).await
+    }
+    async fn signs_taken(&self, day: NaiveDate, counter: SignCounter) -> Result<u64, StoreError> {
+        <dyn Records as SigningBudgetStore>::signs_taken(&*self.inner, day, counter).await
     }
 }

@@ -16,7 +16,9 @@ async fn main() -> Result<(), Error> {
     services.key_metrics = Some(std::sync::Arc::new(
         shared::adapters::cloudwatch::CloudWatchMetrics::new(&config, namespace),
     ));
-    let options = edl_refresh::options_from(std::env::var("EDL_REFRESH_SIGNS_PER_RUN").ok().as_deref())?;
+    services.signing_budget =
+        edl_refresh::signing_budget_from(std::env::var("EDL_REFRESH_SIGNS_PER_DAY").ok().as_deref())?;
+    let options = shared::service::refresh::RefreshOptions::default();
     let (services, options) = (&services, &options);
     run(service_fn(move |event: LambdaEvent<serde_json::Value>| async move {
         let span = tracing::info_span!("event", request_id = %event.context.request_id);

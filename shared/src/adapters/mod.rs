@@ -20,6 +20,7 @@ pub mod s3;
 use crate::applications::application::Application;
 use crate::applications::ports::{ApplicationStore, LivenessError, LivenessResult, LivenessService, PhotoClaims};
 use crate::expiry::ExpiryIndex;
+use crate::issuance::budget::SigningBudgetStore;
 use crate::issuance::document::RefreshIndex;
 use crate::issuance::outbox::IssuanceOutbox;
 use crate::issuance::ports::LicenceStore;
@@ -52,6 +53,7 @@ pub trait Records:
     + RefreshIndex
     + IssuanceOutbox
     + StatusListStore
+    + SigningBudgetStore
     + TruckRulesStore
     + VehicleStore
     + PassStore
@@ -76,6 +78,7 @@ impl<T> Records for T where
         + RefreshIndex
         + IssuanceOutbox
         + StatusListStore
+        + SigningBudgetStore
         + TruckRulesStore
         + VehicleStore
         + PassStore

@@ -3,6 +3,7 @@
 
 use super::{ServiceError, Services};
 use crate::credential::status_list::{self, StatusList, StatusListToken, VALID};
+use crate::issuance::budget::{budget_day, SignCounter};
 use crate::issuance::edl::ElectronicLicence;
 use crate::issuance::status::{
     shard_bytes, shard_of, LicenceVersion, PublishedList, StatusEntry, StatusShard, CLAIM_ATTEMPTS, MARKS_PER_RUN,
@@ -28,6 +29,9 @@ pub struct StatusListReport {
     pub published: u32,
     /// Signatures asked of the signer.
     pub signs: u32,
+    /// Whether the status lists' part of the day's signing budget was spent: the lists not signed keep their
+    /// token (a day long, signed again twelve hours before its end) until the next day's part.
+    pub budget_reached: bool,
     /// Why publication stopped, when no signer could sign: the tokens stay as they were.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub signer_unavailable: Option<String>,
@@ -235,8 +239,11 @@ impl Services {
             lists: policy.lists,
             published: 0,
             signs: 0,
+            budget_reached: false,
             signer_unavailable: None,
         };
+        let day = budget_day(now);
+        let part = self.signing_budget.status_list_part(policy.lists);
         for list in 0..policy.lists {
             let shards = self.records.status_shards(list).await?;
             let mut versions = vec![0u64; policy.shards() as usize];
@@ -256,6 +263,11 @@ impl Services {
                 .is_some_and(|p| p.shard_versions == versions && p.expires_at - policy.resign_before > now);
             if fresh {
                 continue;
+            }
+            // Taken before signing: the day's part is the most every list can need, every run.
+            if !self.records.take_signs(day, SignCounter::StatusLists, 1, part).await? {
+                report.budget_reached = true;
+                break;
             }
             match self.sign_list(list, packed, versions, now).await {
                 Ok(published) => {

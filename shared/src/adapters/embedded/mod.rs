@@ -32,7 +32,7 @@ use crate::truck::vehicle::Vehicle;
 use crate::verification::ports::TrustEntry;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Mutex, MutexGuard};
 
@@ -84,6 +84,8 @@ struct State {
     published_lists: HashMap<u32, crate::issuance::status::PublishedList>,
     /// The licences with statuses to publish, as the `issue` index holds them in DynamoDB (`STATUS#<shard>`).
     status_marks: BTreeSet<ExpiryEntry>,
+    /// (local day, counter) -> signatures taken by the scheduled jobs.
+    signs: HashMap<(NaiveDate, crate::issuance::budget::SignCounter), u64>,
 }
 
 impl State {

@@ -1,4 +1,5 @@
-//! The status lists' port in process: slots, shards and published tokens, each write under the one lock.
+//! The status lists' port in process: slots, shards and published tokens, each write under the one lock; and the
+//! scheduled jobs' daily signing counters.
 
 use super::EmbeddedRecords;
 use crate::issuance::outbox::sortable;
@@ -7,7 +8,8 @@ use crate::issuance::status::{
 };
 use crate::kernel::store::StoreError;
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use crate::issuance::budget::{SignCounter, SigningBudgetStore};
+use chrono::{DateTime, NaiveDate, Utc};
 
 #[async_trait]
 impl StatusListStore for EmbeddedRecords {
@@ -111,5 +113,29 @@ impl StatusListStore for EmbeddedRecords {
         cleared.status_to_publish = None;
         state.put_electronic_licence(&cleared);
         Ok(())
+    }
+}
+
+#[async_trait]
+impl SigningBudgetStore for EmbeddedRecords {
+    async fn take_signs(&self, day: NaiveDate, counter: SignCounter, count: u64, cap: u64) -> Result<bool, StoreError> {
+        let mut state = self.state()?;
+        let taken = state.signs.entry((day, counter)).or_insert(0);
+        if taken.saturating_add(count) > cap {
+            return Ok(false);
+        }
+        *taken += count;
+        Ok(true)
+    }
+
+    async fn give_back_signs(&self, day: NaiveDate, counter: SignCounter, count: u64) -> Result<(), StoreError> {
+        let mut state = self.state()?;
+        let taken = state.signs.entry((day, counter)).or_insert(0);
+        *taken = taken.saturating_sub(count);
+        Ok(())
+    }
+
+    async fn signs_taken(&self, day: NaiveDate, counter: SignCounter) -> Result<u64, StoreError> {
+        Ok(self.state()?.signs.get(&(day, counter)).copied().unwrap_or(0))
     }
 }
