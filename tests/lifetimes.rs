@@ -231,7 +231,10 @@ async fn three_years_without_applying_again(fx: Fixture) {
                 let lists = fx.h.services.run_status_lists().await.expect("status list run");
                 let signs = fx.signer.signed.load(Ordering::SeqCst) - before;
                 assert_eq!(signs as u32, lists.signs, "day {day}: {lists:?}");
-                assert!(lists.signer_unavailable.is_none() && !lists.budget_reached, "day {day}: {lists:?}");
+                assert!(
+                    lists.signer_unavailable.is_none() && !lists.budget_reached,
+                    "day {day}: {lists:?}"
+                );
                 assert_eq!(lists.reconcile_failed, 0, "day {day}: {lists:?}");
                 day_signs += signs;
             }
@@ -241,7 +244,10 @@ async fn three_years_without_applying_again(fx: Fixture) {
             "day {day}: {day_signs} scheduled signs over the day's budget of {}",
             budget.signs_per_day
         );
-        assert!(day_refresh_signs <= refresh_part, "day {day}: {day_refresh_signs} refresh signs");
+        assert!(
+            day_refresh_signs <= refresh_part,
+            "day {day}: {day_refresh_signs} refresh signs"
+        );
         max_signs = max_signs.max(day_signs);
         budget_days += usize::from(day_refresh_signs == refresh_part);
         // A day that spent its refresh part spread it over several runs, not the first one.

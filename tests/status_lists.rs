@@ -780,9 +780,78 @@ async fn a_flip_that_failed_is_published_by_the_job(records: Arc<dyn Records>, k
     );
 }
 
+/// `POST /admin/licences` with these register lines (JSON Lines).
+async fn import(h: &Harness, licences: &[shared::register::licence::Licence]) {
+    let body = shared::sample::to_json_lines(licences);
+    let imported = call(
+        &h.services,
+        request(
+            "POST /admin/licences",
+            &[],
+            admin(),
+            Some("application/x-ndjson"),
+            Some(&body),
+        ),
+    )
+    .await;
+    assert_eq!(imported.status, 200, "{imported:?}");
+    assert_eq!(imported.body["imported"], licences.len());
+}
+
+/// R1, R7: an import that changes a paper licence's state flags places or lifts the hold exactly as the
+/// administrator's change does; an import that changes nothing of the hold writes nothing to the licence.
+async fn an_import_places_and_lifts_holds_as_the_change_does(fx: Fixture) {
+    let h = &fx.h;
+    let issued = issue_licences(h, 2).await;
+    let (holder, held) = (&issued[0].0, &issued[0].1);
+    let other = &issued[1].1;
+    let (held_entry, other_entry) = (entry_of(h, held).await, entry_of(h, other).await);
+    published_agrees(h, &BTreeMap::from([(held_entry, VALID), (other_entry, VALID)])).await;
+    let register = |number: &str| {
+        let number = number.to_string();
+        async move {
+            h.services
+                .records
+                .licence(&number)
+                .await
+                .expect("read")
+                .expect("in the register")
+        }
+    };
+    let mut line = register(holder).await;
+    let untouched = register(&issued[1].0).await;
+
+    // The register's next file says the licence was seized (the other line is as it was).
+    line.states = vec![shared::register::licence::LicenceState::Seized];
+    import(h, &[line.clone(), untouched.clone()]).await;
+    let edl = record(h, held).await;
+    assert!(edl.is_active() && edl.register_hold, "{edl:?}");
+    assert_eq!(edl.status_to_publish, None, "published at once");
+    let other_before = record(h, other).await;
+    assert!(!other_before.register_hold);
+    published_agrees(h, &BTreeMap::from([(held_entry, SUSPENDED), (other_entry, VALID)])).await;
+
+    // The same file again (a replayed chunk): nothing more changes.
+    import(h, &[line.clone(), untouched.clone()]).await;
+    assert_eq!(record(h, held).await.version, edl.version);
+    assert_eq!(record(h, other).await.version, other_before.version);
+
+    // Returned: the next file lifts the flag, and the licence is valid again.
+    line.states = Vec::new();
+    import(h, &[line]).await;
+    let edl = record(h, held).await;
+    assert!(edl.is_active() && !edl.register_hold, "{edl:?}");
+    published_agrees(h, &BTreeMap::from([(held_entry, VALID), (other_entry, VALID)])).await;
+}
+
 edl_tests::on_both_adapters!(|records| records;
-    flips, job, unknown_list, racing_stop, replaced_as_licence, holds, failed_flip
+    flips, job, unknown_list, racing_stop, replaced_as_licence, holds, failed_flip, import_holds
 );
+
+async fn import_holds(records: impl Records + 'static) {
+    let kms = std::any::type_name_of_val(&records).contains("Dynamo");
+    an_import_places_and_lifts_holds_as_the_change_does(fixture(Arc::new(records), kms).await).await;
+}
 
 async fn failed_flip(records: impl Records + 'static) {
     let kms = std::any::type_name_of_val(&records).contains("Dynamo");

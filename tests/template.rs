@@ -683,7 +683,14 @@ const PARTITIONS: &[(&str, &str, On, &[&str])] = &[
         "dynamodb:GetItem",
         Table,
         // `SIGNS#`: the scheduled jobs' daily signing counter (issue 12), read, then raised by conditional adds.
-        &["EDL#*", "LICENCE#*", "APP#*", "STATUSLIST#*", "STATUSTOKEN#*", "SIGNS#*"],
+        &[
+            "EDL#*",
+            "LICENCE#*",
+            "APP#*",
+            "STATUSLIST#*",
+            "STATUSTOKEN#*",
+            "SIGNS#*",
+        ],
     ),
     (
         "RefreshFunctionRole",
@@ -714,7 +721,12 @@ const PARTITIONS: &[(&str, &str, On, &[&str])] = &[
     ("IssueFunctionRole", "dynamodb:UpdateItem", Table, &["EDL#*"]),
     ("LicenceFunctionRole", "dynamodb:UpdateItem", Table, &["EDL#*"]),
     ("ExpireFunctionRole", "dynamodb:UpdateItem", Table, &["EDL#*"]),
-    ("RefreshFunctionRole", "dynamodb:UpdateItem", Table, &["EDL#*", "SIGNS#*"]),
+    (
+        "RefreshFunctionRole",
+        "dynamodb:UpdateItem",
+        Table,
+        &["EDL#*", "SIGNS#*"],
+    ),
     ("RefreshFunctionRole", "dynamodb:Query", IssueIndex, &["STATUS#*"]),
 ];
 

@@ -138,6 +138,9 @@ mod tests {
             taken += budget.refresh_allowance(2, taken, now);
         }
         assert_eq!(taken, 2_400);
-        assert_eq!(budget_day(at("2026-12-05T23:59:00+08:00")), budget_day(at("2026-12-05T00:00:00+08:00")));
+        assert_eq!(
+            budget_day(at("2026-12-05T23:59:00+08:00")),
+            budget_day(at("2026-12-05T00:00:00+08:00"))
+        );
     }
 }

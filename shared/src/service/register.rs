@@ -13,7 +13,11 @@ use crate::register::rollout::{City, RolloutChange, Wave};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use chrono::{DateTime, Utc};
+use futures::{StreamExt, TryStreamExt};
 use serde::Serialize;
+
+/// Holds settled at once by an import (each a read or two, and a write when it changes).
+const HOLD_CONCURRENCY: usize = 16;
 
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -61,11 +65,42 @@ impl Services {
             },
         )?;
         let licences = self.store_register_photos(body, licences).await?;
-        self.records.import_licences(&licences).await?;
+        self.register_licences(&licences).await?;
         tracing::info!(by = %caller.id, count = licences.len(), "licences imported");
         Ok(ImportReport {
             imported: licences.len(),
         })
+    }
+
+    /// The per-line use case of every register import (this route's JSON Lines, and any import job that writes a
+    /// register in chunks): the validated licences written as the register says, then each holder's electronic
+    /// licence held or released to match its licence's state flags, as the administrator's change does
+    /// (`settle_register_hold`). Writing a line again writes the same content and settles nothing new, so a
+    /// chunk replayed after a failure changes nothing more.
+    pub async fn register_licences(&self, licences: &[Licence]) -> Result<(), ServiceError> {
+        self.records.import_licences(licences).await?;
+        // Owned lines: a future that borrows the slice is not `Send` for every lifetime the server's task needs.
+        futures::stream::iter(
+            licences
+                .iter()
+                .cloned()
+                .map(|licence| async move { self.settle_register_hold(&licence).await }),
+        )
+        .buffer_unordered(HOLD_CONCURRENCY)
+        .try_collect::<Vec<()>>()
+        .await?;
+        Ok(())
+    }
+
+    /// R1, R7: the one place a register write decides its electronic licence's hold. A paper licence whose state
+    /// flags hold it (detained, seized, announced stopped, cancelled, expired: [`Licence::is_held`]) holds the
+    /// holder's active electronic licence (its status list entry suspended), and one whose flags no longer do
+    /// releases it (valid again). Compared with the electronic licence's own `registerHold`, not with the
+    /// register's previous line, so that it is right whatever wrote the register before and idempotent.
+    pub(crate) async fn settle_register_hold(&self, licence: &Licence) -> Result<(), ServiceError> {
+        self.hold_electronic_licence(&licence.holder_id, licence.is_held())
+            .await
+            .map(|_| ())
     }
 
     /// R3: every photo an import line carries (`photoImage`) is normalised as a portrait and kept in the photo
@@ -192,10 +227,10 @@ impl Services {
         if supersedes {
             self.supersede_electronic_licence(&next.holder_id, &record.reason)
                 .await?;
-        } else if next.is_held() != licence.is_held() {
+        } else {
             // Detained, seized, announced stopped, cancelled or expired, or the flag lifted: offline verifiers see
             // it through the status list (suspended, or valid again).
-            self.hold_electronic_licence(&next.holder_id, next.is_held()).await?;
+            self.settle_register_hold(&next).await?;
         }
         let changes = self.records.licence_changes(number).await?;
         Ok(LicenceView {

@@ -21,6 +21,8 @@
 //! - `STATUSSLOT#<list>#<idx>` / `SLOT`: a status list entry taken by a document until it ends;
 //!   `STATUSLIST#<list>` / `SHARD#<shard>`: a list's statuses, 2^16 entries a shard, versioned;
 //!   `STATUSTOKEN#<list>` / `TOKEN`: its published, signed token (see `crate::issuance::status`).
+//! - `SIGNS#<local day>` / `SIGNS`: the scheduled jobs' signatures that day, a counter each for the refresh
+//!   and the status lists (see `crate::issuance::budget`).
 //! - `CHECKS#<holder>` / `<at>#<id>`: who verified the holder's licences (R15);
 //!   `CHECKS#unmatched#<day>` for codes that named no known licence.
 //!
@@ -51,7 +53,9 @@
 //!
 //! The sparse index `issue` (`issuePk`, `issueSk`, keys only) is the issuance outbox: an approved
 //! application, written there by the approval itself and taken out by the issuance transaction, as
-//! `ISSUE#<shard>` / `<approval time>#<id>` in one of eight shards (see `crate::issuance::outbox`).
+//! `ISSUE#<shard>` / `<approval time>#<id>` in one of eight shards (see `crate::issuance::outbox`); and an
+//! electronic licence whose status list flip is not done yet, as `STATUS#<shard>` / `<marked at>#<serial>`
+//! (see `crate::issuance::status::status_mark_entry`).
 //!
 //! The contexts' ports are implemented one file each; this file holds the
 //! table, the item encoding and the conditional writes they share.

@@ -11,6 +11,7 @@
 //! per counter raised by conditional adds: at most a few hundred writes a day.
 
 use super::{n, s, unavailable, DynamoRecords, Item, ISSUE_INDEX};
+use crate::issuance::budget::{SignCounter, SigningBudgetStore};
 use crate::issuance::outbox::sortable;
 use crate::issuance::status::{
     status_mark_bucket, LicenceVersion, PublishedList, StatusEntry, StatusListStore, StatusShard,
@@ -19,7 +20,6 @@ use crate::kernel::store::StoreError;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Put, TransactWriteItem};
-use crate::issuance::budget::{SignCounter, SigningBudgetStore};
 use chrono::{DateTime, NaiveDate, Utc};
 
 fn slot_pk(entry: StatusEntry) -> String {

@@ -2,13 +2,13 @@
 //! scheduled jobs' daily signing counters.
 
 use super::EmbeddedRecords;
+use crate::issuance::budget::{SignCounter, SigningBudgetStore};
 use crate::issuance::outbox::sortable;
 use crate::issuance::status::{
     status_mark_bucket, LicenceVersion, PublishedList, StatusEntry, StatusListStore, StatusShard,
 };
 use crate::kernel::store::StoreError;
 use async_trait::async_trait;
-use crate::issuance::budget::{SignCounter, SigningBudgetStore};
 use chrono::{DateTime, NaiveDate, Utc};
 
 #[async_trait]
