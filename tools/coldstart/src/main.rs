@@ -1,0 +1,224 @@
+//! `edl-coldstart`: builds the Lambda functions and a bare `lambda_runtime` binary with one profile, starts each
+//! many times under the Runtime API emulator, interleaved, and prints init, first invocation, peak memory and
+//! size with their ratio to the bare binary measured in the same run.
+
+// A command-line tool: its table is its output.
+#![allow(clippy::print_stdout)]
+
+use clap::{Parser, ValueEnum};
+use edl_coldstart::functions::{self, Function, BARE, FUNCTIONS};
+use edl_coldstart::measure;
+use edl_coldstart::report::{self, Runs};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Build {
+    /// As `sam build` does: `cargo build --bin <Binary>` at the workspace root, naming no package, so cargo
+    /// unifies the features of every default member (what is deployed today).
+    Sam,
+    /// Each function's package on its own (`-p <package> --bin <Binary>`): only that function's features.
+    Package,
+}
+
+#[derive(Debug, Parser)]
+#[command(about = "Cold starts of the Lambda functions against a bare lambda_runtime binary")]
+struct Arguments {
+    /// Measured starts of each binary (interleaved); the table shows medians.
+    #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u32).range(3..))]
+    runs: u32,
+    /// The cargo profile every binary is built with (release is what SAM deploys).
+    #[arg(long, default_value = "release")]
+    profile: String,
+    /// How the functions are built.
+    #[arg(long, value_enum, default_value_t = Build::Sam)]
+    build: Build,
+    /// Measure the binaries an earlier run of the same profile and build left in `target/coldstart/`.
+    #[arg(long)]
+    no_build: bool,
+    /// Only these functions (by binary name, comma separated); all of them by default.
+    #[arg(long, value_delimiter = ',')]
+    functions: Vec<String>,
+    /// How long one start may take to answer its first event.
+    #[arg(long, default_value_t = 30)]
+    timeout_seconds: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+enum BenchError {
+    #[error("unknown function {0}; the functions are {1}")]
+    UnknownFunction(String, String),
+    #[error("cargo could not be run: {0}")]
+    Cargo(std::io::Error),
+    #[error("cargo build failed ({0})")]
+    Build(String),
+    #[error("{0}: {1}")]
+    File(PathBuf, std::io::Error),
+    #[error(transparent)]
+    Template(#[from] functions::TemplateError),
+}
+
+fn main() -> ExitCode {
+    let arguments = Arguments::parse();
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("edl-coldstart: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(arguments)) {
+        Ok(table) => {
+            print!("{table}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("edl-coldstart: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(arguments: Arguments) -> Result<String, BenchError> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let chosen = chosen(&arguments.functions)?;
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target"));
+    let build_name = format!("{:?}", arguments.build).to_lowercase();
+    let built = target.join("coldstart").join(&arguments.profile).join(&build_name);
+    if !arguments.no_build {
+        build(&root, &target, &built, &arguments.profile, arguments.build, &chosen)?;
+    }
+    let template = root.join("template.yaml");
+    let mut candidates: Vec<(PathBuf, BTreeMap<String, String>, bytes::Bytes, Runs)> = Vec::new();
+    let bare = built.join(BARE);
+    candidates.push((
+        bare.clone(),
+        BTreeMap::new(),
+        bytes::Bytes::from_static(br#"{"ping":1}"#),
+        runs_of(BARE, &bare)?,
+    ));
+    for function in &chosen {
+        let binary = built.join(function.binary);
+        let event = std::fs::read(root.join("events").join(function.event))
+            .map_err(|e| BenchError::File(root.join("events").join(function.event), e))?;
+        candidates.push((
+            binary.clone(),
+            functions::environment(&template, function.binary)?,
+            event.into(),
+            runs_of(function.binary, &binary)?,
+        ));
+    }
+    let timeout = Duration::from_secs(arguments.timeout_seconds);
+    let count = candidates.len();
+    for run in 0..arguments.runs as usize {
+        eprintln!("run {}/{}", run + 1, arguments.runs);
+        // Interleaved, each run in a rotated order, so that a noisy moment of the machine spreads over every binary.
+        for offset in 0..count {
+            let (binary, environment, event, runs) = &mut candidates[(run + offset) % count];
+            match measure::cold_start(binary, environment, event.clone(), timeout).await {
+                Ok(sample) => runs.samples.push(sample),
+                Err(e) => runs.failures.push(e.to_string()),
+            }
+        }
+    }
+    let mut all = candidates.into_iter().map(|(_, _, _, runs)| runs);
+    let bare = all.next().unwrap_or_default();
+    let functions: Vec<Runs> = all.collect();
+    Ok(format!(
+        "Cold starts, profile `{}`, built `{}`, {} interleaved runs, medians:\n\n{}",
+        arguments.profile,
+        build_name,
+        arguments.runs,
+        report::table(&bare, &functions)
+    ))
+}
+
+fn chosen(names: &[String]) -> Result<Vec<Function>, BenchError> {
+    if names.is_empty() {
+        return Ok(FUNCTIONS.to_vec());
+    }
+    names
+        .iter()
+        .map(|name| {
+            FUNCTIONS.iter().copied().find(|f| f.binary == name).ok_or_else(|| {
+                let all: Vec<&str> = FUNCTIONS.iter().map(|f| f.binary).collect();
+                BenchError::UnknownFunction(name.clone(), all.join(", "))
+            })
+        })
+        .collect()
+}
+
+fn runs_of(name: &str, binary: &Path) -> Result<Runs, BenchError> {
+    let size_bytes = std::fs::metadata(binary)
+        .map_err(|e| BenchError::File(binary.to_path_buf(), e))?
+        .len();
+    Ok(Runs {
+        binary: name.to_string(),
+        size_bytes,
+        ..Runs::default()
+    })
+}
+
+/// Builds the bare binary and the functions with `profile`, then copies them into `into`, so that the binaries
+/// of one way of building are not replaced by another's.
+fn build(
+    root: &Path,
+    target: &Path,
+    into: &Path,
+    profile: &str,
+    how: Build,
+    chosen: &[Function],
+) -> Result<(), BenchError> {
+    std::fs::create_dir_all(into).map_err(|e| BenchError::File(into.to_path_buf(), e))?;
+    let output = target.join(match profile {
+        "dev" | "test" => "debug",
+        "bench" => "release",
+        other => other,
+    });
+    cargo(root, profile, &["-p", "edl-coldstart", "--bin", BARE])?;
+    copy(&output.join(BARE), &into.join(BARE))?;
+    match how {
+        Build::Sam => {
+            let mut arguments = Vec::new();
+            for function in chosen {
+                arguments.extend(["--bin", function.binary]);
+            }
+            cargo(root, profile, &arguments)?;
+            for function in chosen {
+                copy(&output.join(function.binary), &into.join(function.binary))?;
+            }
+        }
+        Build::Package => {
+            for function in chosen {
+                cargo(root, profile, &["-p", function.package, "--bin", function.binary])?;
+                copy(&output.join(function.binary), &into.join(function.binary))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn cargo(root: &Path, profile: &str, arguments: &[&str]) -> Result<(), BenchError> {
+    eprintln!("cargo build --profile {profile} {}", arguments.join(" "));
+    let status = std::process::Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+        .current_dir(root)
+        .args(["build", "--locked", "--profile", profile])
+        .args(arguments)
+        .status()
+        .map_err(BenchError::Cargo)?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(BenchError::Build(status.to_string()))
+    }
+}
+
+fn copy(from: &Path, to: &Path) -> Result<(), BenchError> {
+    std::fs::copy(from, to)
+        .map(|_| ())
+        .map_err(|e| BenchError::File(from.to_path_buf(), e))
+}

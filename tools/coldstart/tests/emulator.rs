@@ -1,0 +1,91 @@
+//! The cold-start benchmark's parts on real processes: the bare binary measured through the emulator (twice: each
+//! start has an emulator of its own, so the first one's late request cannot take the second's event), a binary
+//! that dies at once reported (not waited on), an AWS call refused at once, and a function's environment read
+//! from the template.
+
+use bytes::Bytes;
+use edl_coldstart::emulator::{Emulator, Outcome};
+use edl_coldstart::functions::{environment, FUNCTIONS};
+use edl_coldstart::measure::{cold_start, MeasureError};
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::path::Path;
+use std::time::Duration;
+
+#[tokio::test]
+async fn the_bare_binary_starts_and_echoes_its_event() {
+    let binary = Path::new(env!("CARGO_BIN_EXE_coldstart-bare"));
+    for _ in 0..2 {
+        let event = Bytes::from_static(br#"{"ping":1}"#);
+        let sample = cold_start(binary, &BTreeMap::new(), event.clone(), Duration::from_secs(30))
+            .await
+            .unwrap();
+        assert_eq!(sample.outcome, Outcome::Response(event));
+        assert!(sample.init > Duration::ZERO);
+        assert!(
+            sample.peak_rss_kib > 0,
+            "the peak RSS is read before the process is stopped"
+        );
+        assert_eq!(sample.aws_calls, 0);
+    }
+}
+
+#[tokio::test]
+async fn a_binary_that_exits_at_once_is_reported_not_waited_on() {
+    let failed = cold_start(
+        Path::new("/bin/false"),
+        &BTreeMap::new(),
+        Bytes::from_static(b"{}"),
+        Duration::from_secs(30),
+    )
+    .await;
+    assert!(matches!(failed, Err(MeasureError::Exited { .. })), "{failed:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_aws_call_is_refused_at_once_and_counted() {
+    let emulator = Emulator::start().await.unwrap();
+    emulator.begin(Bytes::from_static(b"{}"), "r");
+    let address = emulator.runtime_api();
+    let answer = tokio::task::spawn_blocking(move || {
+        let mut stream = std::net::TcpStream::connect(address).unwrap();
+        stream
+            .write_all(b"POST / HTTP/1.1\r\nhost: x\r\nx-amz-target: DynamoDB_20120810.GetItem\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}")
+            .unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        answer
+    })
+    .await
+    .unwrap();
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(answer.contains("ResourceNotFoundException"), "{answer}");
+    assert_eq!(emulator.observed().aws_calls, 1);
+}
+
+#[test]
+fn every_function_has_its_template_environment_and_sample_event() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    for function in FUNCTIONS {
+        let variables = environment(&root.join("template.yaml"), function.binary).unwrap();
+        assert!(
+            variables.contains_key("TABLE_NAME"),
+            "{}: {variables:?}",
+            function.binary
+        );
+        assert!(
+            variables
+                .values()
+                .all(|value| !value.contains("${") && !value.starts_with('!')),
+            "{}: {variables:?}",
+            function.binary
+        );
+        assert!(root.join("events").join(function.event).is_file(), "{}", function.event);
+    }
+    let issue = environment(&root.join("template.yaml"), "issue").unwrap();
+    assert!(
+        issue["PHOTO_BUCKET"].starts_with("edl-photos-000000000000-us-east-1"),
+        "{issue:?}"
+    );
+    assert!(environment(&root.join("template.yaml"), "no-such-function").is_err());
+}
