@@ -424,6 +424,19 @@ async fn every_event(mut h: Harness) {
         (200, Some(2)),
         "{imported:?}"
     );
+    let started = run(&h, "admin-start-import.json").await;
+    assert_eq!(
+        (started.status, started.body["job"]["state"].as_str()),
+        (201, Some("awaiting_upload")),
+        "{started:?}"
+    );
+    assert!(started.body["upload"]["url"].is_string(), "{started:?}");
+    let job = run(&h, "admin-import-status.json").await;
+    assert_eq!(
+        (job.status, job.body["id"].clone()),
+        (200, started.body["job"]["id"].clone()),
+        "{job:?}"
+    );
     let licence = run(&h, "admin-get-licence.json").await;
     assert_eq!(
         (licence.status, licence.body["licence"]["number"].as_str()),

@@ -119,6 +119,7 @@ async fn record_licence(
             application: issued,
             application_expected_version: application.version,
             superseded: None,
+            notices: Vec::new(),
         })
         .await
         .expect("issuance recorded");

@@ -535,7 +535,7 @@ async fn the_apps_device_key_is_bound_into_the_document() {
 async fn approvals_and_notices_go_on_the_event_bus() {
     use shared::adapters::eventbridge::EventBus;
     use shared::applications::ports::Issuer;
-    use shared::kernel::notice::{Notice, Notifier};
+    use shared::kernel::notice::{Notice, Notifier, PendingNotice};
     let config = edl_tests::aws_config().await;
     let name = format!("edl-test-{}", uuid::Uuid::new_v4().simple());
     aws_sdk_eventbridge::Client::new(&config)
@@ -569,11 +569,14 @@ async fn approvals_and_notices_go_on_the_event_bus() {
     bus.request_issuance(&application)
         .await
         .expect("ApplicationApproved put on the bus");
-    bus.notify(&Notice::LicenceIssued {
-        holder_id: ZHANG_WEI.into(),
-        serial: "11000026112500000001".into(),
-        application_id: id,
-    })
+    bus.notify(&PendingNotice::new(
+        Notice::LicenceIssued {
+            holder_id: ZHANG_WEI.into(),
+            serial: "11000026112500000001".into(),
+            application_id: id,
+        },
+        chrono::Utc::now(),
+    ))
     .await
     .expect("notice put on the bus");
     // Delivered: a rule on the bus routes ApplicationApproved to a queue, as it routes it to the

@@ -1,6 +1,8 @@
 //! Issue 13 item 1: an approval always ends as exactly one licence. A failed hand-off to issuance leaves the
 //! application approved in the outbox; the sweep re-drives it once the clock is past five minutes; a sweep
 //! racing the late event still makes one licence with one `issued` entry; a sweep with nothing pending does nothing.
+//! The same for the holder's notices: one whose push fails stays pending (recorded in the write that warranted
+//! it) and the sweep delivers it under its first id, once delivered never again.
 
 use async_trait::async_trait;
 use chrono::Duration;
@@ -8,6 +10,7 @@ use edl_tests::{Harness, NOW, ZHANG_WEI};
 use shared::applications::application::{Application, ApplicationState};
 use shared::applications::ports::{Issuer, IssuerError};
 use shared::issuance::edl::EdlStatus;
+use shared::kernel::notice::{Notice, Notifier, NotifierError, PendingNotice};
 use shared::kernel::signing::{Signer, SignerError};
 use shared::service::issuance::IssueOutcome;
 use shared::service::keys::Authority;
@@ -249,6 +252,89 @@ async fn a_sweep_with_nothing_pending_does_nothing(mut h: Harness) {
     let report = h.services.sweep_approvals().await.expect("sweep");
     assert_eq!((report.read, report.redriven), (0, 0), "{report:?}");
     assert_eq!(issuer.calls.load(Ordering::SeqCst), 1);
+    // Its notice was delivered at once and cleared: nothing for the sweep to deliver again.
+    assert_eq!(report.notices_read, 0, "{report:?}");
+    assert_eq!(h.notices.delivered().len(), 1);
+}
+
+/// The push with its failures injected: the first `failures` notices are refused (as a failed `PutEvents`),
+/// later ones reach the harness's list. Every attempt is kept, with the notice's id.
+struct FlakyNotifier {
+    failures: usize,
+    attempts: Mutex<Vec<String>>,
+    delivered: Arc<shared::adapters::embedded::notices::EmbeddedNotices>,
+}
+
+#[async_trait]
+impl Notifier for FlakyNotifier {
+    async fn notify(&self, notice: &PendingNotice) -> Result<(), NotifierError> {
+        let attempt = {
+            let mut attempts = self.attempts.lock().expect("attempts");
+            attempts.push(notice.id.clone());
+            attempts.len()
+        };
+        if attempt <= self.failures {
+            return Err(NotifierError::Unavailable(
+                "PutEvents: FailedEntryCount 1 (injected)".into(),
+            ));
+        }
+        self.delivered.notify(notice).await
+    }
+}
+
+async fn a_failed_notice_is_delivered_by_the_sweep_once(mut h: Harness) {
+    with_signer(&mut h).await;
+    let notifier = Arc::new(FlakyNotifier {
+        failures: 2,
+        attempts: Mutex::new(Vec::new()),
+        delivered: h.notices.clone(),
+    });
+    h.services.notifier = Some(notifier.clone());
+    FlakyIssuer::install(&mut h, 0, 0);
+    let id = approve(&h).await;
+    // Issued, but the success notice's push failed: it is pending, not lost.
+    assert_eq!(stored(&h, &id).await.state, ApplicationState::Issued);
+    assert!(h.notices.delivered().is_empty());
+    assert_eq!(notifier.attempts.lock().expect("attempts").len(), 1);
+
+    // Within five minutes the sweep leaves it alone.
+    set_clock(&h, 4);
+    let early = h.services.sweep_approvals().await.expect("sweep");
+    assert_eq!(early.notices_read, 0, "{early:?}");
+    // Past five minutes it delivers again; the push fails once more: still pending, counted as a failure.
+    set_clock(&h, 6);
+    let failed = h.services.sweep_approvals().await.expect("sweep");
+    assert_eq!(
+        (failed.notices_read, failed.notices_delivered, failed.notices_failed),
+        (1, 0, 1),
+        "{failed:?}"
+    );
+    assert_eq!(failed.failures(), 1);
+    // The next sweep delivers it, under the id it was recorded with.
+    set_clock(&h, 11);
+    let swept = h.services.sweep_approvals().await.expect("sweep");
+    assert_eq!(
+        (swept.notices_read, swept.notices_delivered, swept.notices_failed),
+        (1, 1, 0),
+        "{swept:?}"
+    );
+    assert_eq!(swept.failures(), 0);
+    let delivered = h.notices.delivered();
+    assert_eq!(delivered.len(), 1, "{delivered:?}");
+    let notice = &delivered[0].1;
+    assert!(
+        matches!(&notice.notice, Notice::LicenceIssued { application_id, holder_id, .. }
+            if *application_id == id && holder_id == ZHANG_WEI),
+        "{notice:?}"
+    );
+    let attempts = notifier.attempts.lock().expect("attempts").clone();
+    assert_eq!(attempts, vec![notice.id.clone(); 3], "one id over every attempt");
+    assert_eq!(notice.detail().expect("detail")["noticeId"], notice.id.as_str());
+    // Delivered, it has left the outbox.
+    set_clock(&h, 20);
+    let after = h.services.sweep_approvals().await.expect("sweep");
+    assert_eq!(after.notices_read, 0, "{after:?}");
+    assert_eq!(h.notices.delivered().len(), 1);
 }
 
 edl_tests::on_both_adapters!(
@@ -256,4 +342,5 @@ edl_tests::on_both_adapters!(
     a_failed_hand_off_is_swept_into_exactly_one_licence,
     a_sweep_racing_the_late_event_issues_once,
     a_sweep_with_nothing_pending_does_nothing,
+    a_failed_notice_is_delivered_by_the_sweep_once,
 );

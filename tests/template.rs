@@ -79,7 +79,8 @@ fn no_scan_no_wildcards_and_each_function_only_what_it_uses() {
                 arn.contains(":s3:::edl-photos-${AWS::AccountId}-${AWS::Region}/photos/*")
                     || arn.contains(":s3:::edl-photos-${AWS::AccountId}-${AWS::Region}/checked/*")
                     || arn.contains(":s3:::edl-photos-${AWS::AccountId}-${AWS::Region}/portraits/*")
-                    || arn.contains(":s3:::edl-photos-${AWS::AccountId}-${AWS::Region}/register/*"),
+                    || arn.contains(":s3:::edl-photos-${AWS::AccountId}-${AWS::Region}/register/*")
+                    || arn.contains(":s3:::edl-photos-${AWS::AccountId}-${AWS::Region}/imports/*"),
                 "{role}: {action} only on the photo bucket's prefixes: {resource}"
             );
         }
@@ -123,13 +124,26 @@ fn no_scan_no_wildcards_and_each_function_only_what_it_uses() {
         assert!(apply.contains(&action), "apply needs {action}");
     }
     assert!(!apply.contains(&"dynamodb:UpdateItem") && !apply.contains(&"dynamodb:Query"));
-    // The admin function keeps the register's photos on file (R3) and nothing else in S3; no KMS.
+    // The admin function keeps the register's photos on file (R3) and signs import uploads, and nothing else in
+    // S3; no KMS.
     assert!(
         of("AdminFunctionRole")
             .iter()
             .all(|a| a.starts_with("dynamodb:") || *a == "events:PutEvents" || *a == "s3:PutObject"),
-        "admin has no KMS and writes S3 only to keep the register's photos"
+        "admin has no KMS and writes S3 only to keep the register's photos and sign import uploads"
     );
+    for (role, action, resource) in &statements {
+        let arn = resource["Fn::Sub"].as_str().unwrap_or("");
+        if arn.contains("/imports/") {
+            assert!(
+                (role == "AdminFunctionRole" && action == "s3:PutObject" && arn.ends_with("/imports/*.jsonl"))
+                    || (role == "ExpireFunctionRole"
+                        && ((action == "s3:GetObject" && arn.ends_with("/imports/*"))
+                            || (action == "s3:PutObject" && arn.ends_with("/imports/*/rejected/*")))),
+                "{role}: {action} on {arn}"
+            );
+        }
+    }
     // The licence function reads no photo: its pages take the portrait signed into the mdoc.
     assert!(
         of("LicenceFunctionRole").iter().all(|a| !a.starts_with("s3:")),
@@ -149,12 +163,13 @@ fn no_scan_no_wildcards_and_each_function_only_what_it_uses() {
     assert!(
         pass.iter().all(|a| matches!(
             *a,
-            "dynamodb:GetItem" | "dynamodb:Query" | "dynamodb:PutItem" | "events:PutEvents"
+            "dynamodb:GetItem" | "dynamodb:Query" | "dynamodb:PutItem" | "dynamodb:DeleteItem" | "events:PutEvents"
         )),
         "pass: {pass:?}"
     );
     // Only the upload function may write uploads; only the checks write clean copies; only review keeps
-    // portraits; only the register import keeps the register's photos on file.
+    // portraits; only the register imports (the synchronous one, and large imports' chunks) keep the register's
+    // photos on file; the admin function signs import uploads, and large imports write their reports.
     for (role, action, resource) in &statements {
         let arn = resource["Fn::Sub"].as_str().unwrap_or("");
         if action == "s3:PutObject" {
@@ -162,7 +177,8 @@ fn no_scan_no_wildcards_and_each_function_only_what_it_uses() {
                 "PhotoUploadFunctionRole" => assert!(arn.ends_with("/photos/*")),
                 "PhotoCheckFunctionRole" => assert!(arn.ends_with("/checked/*"), "{arn}"),
                 "ReviewFunctionRole" => assert!(arn.ends_with("/portraits/*")),
-                "AdminFunctionRole" => assert!(arn.ends_with("/register/*")),
+                "AdminFunctionRole" => assert!(arn.ends_with("/register/*") || arn.ends_with("/imports/*.jsonl")),
+                "ExpireFunctionRole" => assert!(arn.ends_with("/register/*") || arn.ends_with("/imports/*/rejected/*")),
                 other => panic!("{other} may not write to the photo bucket"),
             }
         }
@@ -524,6 +540,7 @@ const PARTITIONS: &[(&str, &str, On, &[&str])] = &[
             "TRUCKRULES",
             "PASS#*",
             "STATUSLIST#*",
+            "IMPORT#*",
         ],
     ),
     (
@@ -547,14 +564,31 @@ const PARTITIONS: &[(&str, &str, On, &[&str])] = &[
             "OWNER#*",
             "FLEET#*",
             "STATUSLIST#*",
+            "NOTICE#*",
+            "IMPORT#*",
         ],
     ),
+    // The notice outbox: a notice recorded with the change that warrants it, deleted once delivered.
+    ("AdminFunctionRole", "dynamodb:DeleteItem", Table, &["NOTICE#*"]),
+    // The synchronous import and large imports' chunks: licences read and written in batches.
+    ("AdminFunctionRole", "dynamodb:BatchGetItem", Table, &["LICENCE#*"]),
     (
         "AdminFunctionRole",
-        "dynamodb:UpdateItem",
+        "dynamodb:BatchWriteItem",
         Table,
-        &["LICENCE#*", "EDL#*"],
+        &["LICENCE#*", "HOLDER#*"],
     ),
+    ("ExpireFunctionRole", "dynamodb:BatchGetItem", Table, &["LICENCE#*"]),
+    (
+        "ExpireFunctionRole",
+        "dynamodb:BatchWriteItem",
+        Table,
+        &["LICENCE#*", "HOLDER#*"],
+    ),
+    // Large imports' jobs and their pending list (IMPORT#pending).
+    ("ExpireFunctionRole", "dynamodb:Query", Table, &["IMPORT#*"]),
+    // The flip done, the licence's mark ("status to publish") is removed by an update conditional on its version.
+    ("AdminFunctionRole", "dynamodb:UpdateItem", Table, &["EDL#*"]),
     ("PhotoUploadFunctionRole", "dynamodb:GetItem", Table, &["APP#*"]),
     ("PhotoUploadFunctionRole", "dynamodb:PutItem", Table, &["APP#*"]),
     ("PhotoCheckFunctionRole", "dynamodb:GetItem", Table, &["APP#*"]),
@@ -574,9 +608,14 @@ const PARTITIONS: &[(&str, &str, On, &[&str])] = &[
         "ReviewFunctionRole",
         "dynamodb:PutItem",
         Table,
-        &["APP#*", "EDL#*", "STATUSLIST#*"],
+        &["APP#*", "EDL#*", "STATUSLIST#*", "NOTICE#*"],
     ),
-    ("ReviewFunctionRole", "dynamodb:DeleteItem", Table, &["OPENAPP#*"]),
+    (
+        "ReviewFunctionRole",
+        "dynamodb:DeleteItem",
+        Table,
+        &["OPENAPP#*", "NOTICE#*"],
+    ),
     ("ReviewFunctionRole", "dynamodb:Query", QueueIndex, &["REVIEW"]),
     (
         "IssueFunctionRole",
@@ -589,9 +628,14 @@ const PARTITIONS: &[(&str, &str, On, &[&str])] = &[
         "IssueFunctionRole",
         "dynamodb:PutItem",
         Table,
-        &["EDL#*", "APP#*", "HOLDER#*", "STATUSLIST#*", "STATUSSLOT#*"],
+        &["EDL#*", "APP#*", "HOLDER#*", "STATUSLIST#*", "STATUSSLOT#*", "NOTICE#*"],
     ),
-    ("IssueFunctionRole", "dynamodb:DeleteItem", Table, &["OPENAPP#*"]),
+    (
+        "IssueFunctionRole",
+        "dynamodb:DeleteItem",
+        Table,
+        &["OPENAPP#*", "NOTICE#*"],
+    ),
     (
         "LicenceFunctionRole",
         "dynamodb:GetItem",
@@ -644,14 +688,15 @@ const PARTITIONS: &[(&str, &str, On, &[&str])] = &[
         "PassFunctionRole",
         "dynamodb:PutItem",
         Table,
-        &["TRUCKRULES", "PASS#*", "VEHICLE#*", "OWNER#*", "FLEET#*"],
+        &["TRUCKRULES", "PASS#*", "VEHICLE#*", "OWNER#*", "FLEET#*", "NOTICE#*"],
     ),
+    ("PassFunctionRole", "dynamodb:DeleteItem", Table, &["NOTICE#*"]),
     ("PassFunctionRole", "dynamodb:Query", QueueIndex, &["PASSREVIEW"]),
     (
         "ExpireFunctionRole",
         "dynamodb:GetItem",
         Table,
-        &["APP#*", "EDL#*", "PASS#*", "STATUSLIST#*"],
+        &["APP#*", "EDL#*", "PASS#*", "STATUSLIST#*", "NOTICE#*", "IMPORT#*"],
     ),
     (
         "ExpireFunctionRole",
@@ -665,9 +710,15 @@ const PARTITIONS: &[(&str, &str, On, &[&str])] = &[
             "OWNER#*",
             "FLEET#*",
             "STATUSLIST#*",
+            "IMPORT#*",
         ],
     ),
-    ("ExpireFunctionRole", "dynamodb:DeleteItem", Table, &["OPENAPP#*"]),
+    (
+        "ExpireFunctionRole",
+        "dynamodb:DeleteItem",
+        Table,
+        &["OPENAPP#*", "NOTICE#*", "IMPORT#*"],
+    ),
     (
         "ExpireFunctionRole",
         "dynamodb:Query",
@@ -675,8 +726,14 @@ const PARTITIONS: &[(&str, &str, On, &[&str])] = &[
         &["EDL#*", "APP#*", "PASS#*"],
     ),
     ("ExpireFunctionRole", "dynamodb:Query", QueueIndex, &["REVIEW"]),
-    // The issuance sweep reads the outbox's shards (the approvals it re-drives are read under `APP#*`).
-    ("ExpireFunctionRole", "dynamodb:Query", IssueIndex, &["ISSUE#*"]),
+    // The sweep reads the outboxes' shards (the approvals it re-drives are read under `APP#*`, the notices it
+    // delivers again under `NOTICE#*`).
+    (
+        "ExpireFunctionRole",
+        "dynamodb:Query",
+        IssueIndex,
+        &["ISSUE#*", "NOTICE#*"],
+    ),
     // The scheduled document refresh: the licence, its paper licence and application read, the licence re-signed.
     (
         "RefreshFunctionRole",
@@ -858,7 +915,8 @@ fn every_function_touches_only_its_own_partitions_and_none_but_the_key_administr
                 "{role}: {action} TRUST"
             );
         }
-        if *role != "AdminFunctionRole" {
+        // The administrator's changes and imports, and large imports' chunks (in the expire function).
+        if *role != "AdminFunctionRole" && *role != "ExpireFunctionRole" {
             for action in WRITES {
                 assert!(
                     !allowed(&grants, role, action, Table, "LICENCE#11010519900307451X"),
@@ -1095,4 +1153,17 @@ fn failed_issuance_lands_in_an_alarmed_queue_and_the_sweep_runs_every_five_minut
         resources["ExpireFunction"]["Properties"]["Environment"]["Variables"]["EVENT_BUS_NAME"],
         serde_json::json!({ "Ref": "EventBus" })
     );
+
+    // A sweep that fails to re-drive is a metric (the expire function's EMF line), and two such sweeps in a
+    // row raise the alarm.
+    let alarm = &resources["SweepFailuresAlarm"]["Properties"];
+    assert_eq!(alarm["Namespace"], shared::adapters::emf::SWEEP_NAMESPACE);
+    assert_eq!(alarm["MetricName"], shared::adapters::emf::SWEEP_FAILURES);
+    assert_eq!(alarm["Statistic"], "Sum");
+    assert_eq!(alarm["Period"], 300);
+    assert_eq!(alarm["EvaluationPeriods"], 2);
+    assert_eq!(alarm["DatapointsToAlarm"], 2);
+    assert_eq!(alarm["Threshold"], 0);
+    assert_eq!(alarm["ComparisonOperator"], "GreaterThanThreshold");
+    assert_eq!(alarm["TreatMissingData"], "notBreaching");
 }

@@ -50,6 +50,12 @@ pub enum ServiceError {
     SecondReviewerRequired { id: String },
     #[error("the record changed while this request was processed")]
     Conflict,
+    /// An import job's file already arrived (it is running or done): no second upload.
+    #[error("Import job {id} already has its file ({state:?}); start a new job with a new key for another file.")]
+    ImportHasFile {
+        id: String,
+        state: crate::register::import_job::ImportState,
+    },
     #[error("the real-person check did not pass")]
     LivenessFailed { confidence: f32 },
     /// A live person passed the check, but not the face of the photo on file (R3).

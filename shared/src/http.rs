@@ -331,6 +331,11 @@ pub fn problem_for(error: &ServiceError) -> Problem {
         ServiceError::SecondReviewerRequired { id } => {
             Problem::new(403, "second-reviewer-required", "A second reviewer decides", detail).with("application", id)
         }
+        ServiceError::ImportHasFile { id, state } => {
+            Problem::new(409, "import-has-file", "The import already has its file", detail)
+                .with("job", id)
+                .with("state", state)
+        }
         ServiceError::Conflict => Problem::new(
             409,
             "conflict",

@@ -15,12 +15,14 @@ use shared::issuance::outbox::IssuanceOutbox;
 use shared::issuance::ports::{Issuance, LicenceStore};
 use shared::issuance::status::{LicenceVersion, PublishedList, StatusEntry, StatusListStore, StatusShard};
 use shared::kernel::check_log::CheckLog;
+use shared::kernel::notice::{NoticeOutbox, PendingNotice};
 use shared::kernel::queue::{Page, QueueQuery, ReviewQueue};
 use shared::kernel::showcode::{CachedShowCode, ShowCodeCache};
 use shared::kernel::store::StoreError;
 use shared::register::change::ChangeRecord;
+use shared::register::import_job::ImportJob;
 use shared::register::licence::Licence;
-use shared::register::ports::{RegisterStore, RolloutStore};
+use shared::register::ports::{ImportJobStore, RegisterStore, RolloutStore};
 use shared::register::rollout::{City, Plan, RolloutChange, Wave};
 use shared::truck::pass::{PassCheck, TruckPass};
 use shared::truck::ports::{PassStore, TruckRulesStore, VehicleStore};
@@ -71,6 +73,12 @@ impl RegisterStore for FaultyRecords {
     async fn licence_number_of_holder(&self, holder_id: &str) -> Result<Option<String>, StoreError> {
         <dyn Records as RegisterStore>::licence_number_of_holder(&*self.inner, holder_id).await
     }
+    async fn licences(&self, numbers: &[String]) -> Result<Vec<Licence>, StoreError> {
+        <dyn Records as RegisterStore>::licences(&*self.inner, numbers).await
+    }
+    async fn put_licences(&self, licences: &[Licence]) -> Result<(), StoreError> {
+        <dyn Records as RegisterStore>::put_licences(&*self.inner, licences).await
+    }
     async fn import_licences(&self, licences: &[Licence]) -> Result<(), StoreError> {
         <dyn Records as RegisterStore>::import_licences(&*self.inner, licences).await
     }
@@ -116,6 +124,22 @@ impl RolloutStore for FaultyRecords {
 }
 
 #[async_trait]
+impl ImportJobStore for FaultyRecords {
+    async fn create_import_job(&self, job: &ImportJob) -> Result<(), StoreError> {
+        <dyn Records as ImportJobStore>::create_import_job(&*self.inner, job).await
+    }
+    async fn import_job(&self, id: &str) -> Result<Option<ImportJob>, StoreError> {
+        <dyn Records as ImportJobStore>::import_job(&*self.inner, id).await
+    }
+    async fn save_import_job(&self, job: &ImportJob, expected_version: u64) -> Result<(), StoreError> {
+        <dyn Records as ImportJobStore>::save_import_job(&*self.inner, job, expected_version).await
+    }
+    async fn pending_import_jobs(&self) -> Result<Vec<String>, StoreError> {
+        <dyn Records as ImportJobStore>::pending_import_jobs(&*self.inner).await
+    }
+}
+
+#[async_trait]
 impl ApplicationStore for FaultyRecords {
     async fn create_application(&self, application: &Application) -> Result<(), StoreError> {
         <dyn Records as ApplicationStore>::create_application(&*self.inner, application).await
@@ -125,6 +149,20 @@ impl ApplicationStore for FaultyRecords {
     }
     async fn update_application(&self, application: &Application, expected_version: u64) -> Result<(), StoreError> {
         <dyn Records as ApplicationStore>::update_application(&*self.inner, application, expected_version).await
+    }
+    async fn update_application_noting(
+        &self,
+        application: &Application,
+        expected_version: u64,
+        notices: &[PendingNotice],
+    ) -> Result<(), StoreError> {
+        <dyn Records as ApplicationStore>::update_application_noting(
+            &*self.inner,
+            application,
+            expected_version,
+            notices,
+        )
+        .await
     }
 }
 
@@ -166,6 +204,20 @@ impl LicenceStore for FaultyRecords {
         expected_version: u64,
     ) -> Result<(), StoreError> {
         <dyn Records as LicenceStore>::update_electronic_licence(&*self.inner, licence, expected_version).await
+    }
+    async fn update_electronic_licence_noting(
+        &self,
+        licence: &ElectronicLicence,
+        expected_version: u64,
+        notices: &[PendingNotice],
+    ) -> Result<(), StoreError> {
+        <dyn Records as LicenceStore>::update_electronic_licence_noting(
+            &*self.inner,
+            licence,
+            expected_version,
+            notices,
+        )
+        .await
     }
 }
 
@@ -314,6 +366,14 @@ impl PassStore for FaultyRecords {
     async fn update_pass(&self, pass: &TruckPass, expected_version: u64) -> Result<(), StoreError> {
         <dyn Records as PassStore>::update_pass(&*self.inner, pass, expected_version).await
     }
+    async fn update_pass_noting(
+        &self,
+        pass: &TruckPass,
+        expected_version: u64,
+        notices: &[PendingNotice],
+    ) -> Result<(), StoreError> {
+        <dyn Records as PassStore>::update_pass_noting(&*self.inner, pass, expected_version, notices).await
+    }
     async fn passes_of_owner(&self, owner_id: &str) -> Result<Vec<TruckPass>, StoreError> {
         <dyn Records as PassStore>::passes_of_owner(&*self.inner, owner_id).await
     }
@@ -366,6 +426,21 @@ impl StatusListStore for FaultyRecords {
     }
     async fn clear_status_mark(&self, serial: &str, version: u64) -> Result<(), StoreError> {
         <dyn Records as StatusListStore>::clear_status_mark(&*self.inner, serial, version).await
+    }
+}
+
+#[async_trait]
+impl NoticeOutbox for FaultyRecords {
+    async fn pending_notices(
+        &self,
+        shard: u32,
+        before: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<PendingNotice>, StoreError> {
+        <dyn Records as NoticeOutbox>::pending_notices(&*self.inner, shard, before, limit).await
+    }
+    async fn notice_delivered(&self, notice: &PendingNotice) -> Result<(), StoreError> {
+        <dyn Records as NoticeOutbox>::notice_delivered(&*self.inner, notice).await
     }
 }
 

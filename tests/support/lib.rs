@@ -1,5 +1,6 @@
 //! Shared test support: the AWS emulator connection, services with a fixed clock, and API Gateway events.
 
+pub mod faults;
 pub mod faulty;
 pub mod images;
 pub mod rekognition;
@@ -211,6 +212,10 @@ pub async fn harness_with(
     let notices = Arc::new(shared::adapters::embedded::notices::EmbeddedNotices::default());
     let mut services = Services::new(records, clock.clone(), liveness.clone()).with_photos(photos);
     services.notifier = Some(notices.clone());
+    // Large imports' register files, in the embedded store when the harness uses it.
+    services.register_files = embedded_photos
+        .clone()
+        .map(|p| p as Arc<dyn shared::register::ports::RegisterFiles>);
     // Four status lists of the deployed size, not 128: a publication run signs every list once.
     services.status_lists.lists = 4;
     Harness {

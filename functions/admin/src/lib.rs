@@ -1,5 +1,6 @@
 //! The administration function: import and change licences, switch cities and waves on (R1, R2, R7, R11);
-//! the vehicle register, truck rules, their go-live and pass revocation (R13).
+//! large register imports as jobs (issue 13); the vehicle register, truck rules, their go-live and pass revocation
+//! (R13).
 
 use lambda_http::{Body, Request, Response};
 use shared::http::{self, MAX_JSON_BODY};
@@ -22,6 +23,8 @@ shared::routes! {
         SwitchTruckBatch = "PUT /admin/truck/rollout/batches/{batch}",
         RevokePass = "POST /admin/truck/passes/{id}/revocation",
         SigningKeys = "GET /admin/keys",
+        StartImport = "POST /admin/imports",
+        ImportStatus = "GET /admin/imports/{id}",
     }
 }
 
@@ -110,6 +113,15 @@ async fn route(services: &Services, request: &Request) -> Result<Response<Body>,
             let id = http::path_parameter(request, "id", Identifier::PassSerial)?;
             let revocation = http::read_json(request, MAX_JSON_BODY)?;
             Ok(http::json(200, &services.revoke_pass(&caller, &id, revocation).await?))
+        }
+        Some(Route::StartImport) => {
+            let start = http::read_json(request, MAX_JSON_BODY)?;
+            let started = services.start_import(&caller, start).await?;
+            Ok(http::json(if started.created { 201 } else { 200 }, &started))
+        }
+        Some(Route::ImportStatus) => {
+            let id = http::path_parameter(request, "id", Identifier::ImportJob)?;
+            Ok(http::json(200, &services.import_status(&caller, &id).await?))
         }
         None => Err(http::no_route(request)),
     }

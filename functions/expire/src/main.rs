@@ -13,11 +13,27 @@ async fn main() -> Result<(), Error> {
         match event.payload {
             edl_expire::Trigger::Job {
                 job: edl_expire::Job::Sweep,
-            } => edl_expire::sweep(services)
+            } => {
+                let stop = edl_expire::import_stop(event.context.deadline, std::time::SystemTime::now());
+                async {
+                    let sweep = edl_expire::sweep(services).await?;
+                    // What failed to re-drive is a metric, and its alarm says when the sweep keeps failing.
+                    shared::adapters::emf::EmfStdout.sweep(&sweep);
+                    let imports = edl_expire::imports(services, Some(stop)).await?;
+                    Ok::<_, edl_expire::ExpireError>(serde_json::json!({ "sweep": sweep, "imports": imports }))
+                }
                 .instrument(span)
                 .await
-                .map(|report| serde_json::json!(report))
-                .map_err(Error::from),
+                .map_err(Error::from)
+            }
+            edl_expire::Trigger::Upload(upload) => {
+                let stop = edl_expire::import_stop(event.context.deadline, std::time::SystemTime::now());
+                edl_expire::upload(services, *upload, Some(stop))
+                    .instrument(span)
+                    .await
+                    .map(|report| serde_json::json!(report))
+                    .map_err(Error::from)
+            }
             edl_expire::Trigger::Schedule(schedule) => {
                 let stop = edl_expire::stop_at(event.context.deadline, std::time::SystemTime::now());
                 edl_expire::handle(services, *schedule, Some(stop))

@@ -18,6 +18,7 @@ use shared::dev::{DevKeys, DevLiveness};
 use shared::kernel::metrics::RecordedMetrics;
 use shared::kernel::signing::Signer;
 use shared::kernel::time::Clock;
+use shared::register::ports::RegisterFiles;
 use shared::register::rollout::Plan;
 use shared::service::keys::Authority;
 use shared::service::Services;
@@ -92,7 +93,13 @@ impl KeyMaker {
 pub const LOCAL_STATUS_LISTS: u32 = 8;
 
 /// The records, photos, signer and key maker of one storage choice.
-type Adapters = (Arc<dyn Records>, Arc<dyn PhotoStore>, Arc<dyn Signer>, KeyMaker);
+type Adapters = (
+    Arc<dyn Records>,
+    Arc<dyn PhotoStore>,
+    Arc<dyn RegisterFiles>,
+    Arc<dyn Signer>,
+    KeyMaker,
+);
 
 /// Builds the services the functions run with locally, seeds the rollout plan
 /// and loads `samples` licences from the sample register. `base_url` is where
@@ -106,7 +113,7 @@ pub async fn local_services(
 ) -> Result<Local, LocalError> {
     let mut embedded_photos = None;
     let mut config = None;
-    let (records, photos, signer, key_maker): Adapters = match storage {
+    let (records, photos, files, signer, key_maker): Adapters = match storage {
         Storage::Embedded => {
             let photos = Arc::new(EmbeddedPhotos::new(keys.clone(), base_url));
             embedded_photos = Some(photos.clone());
@@ -115,6 +122,7 @@ pub async fn local_services(
             signer.generate(LOCAL_DOCUMENT_SIGNER_KEY);
             (
                 Arc::new(EmbeddedRecords::new()),
+                photos.clone(),
                 photos,
                 signer.clone(),
                 KeyMaker::Embedded(signer),
@@ -123,7 +131,7 @@ pub async fn local_services(
         Storage::Aws { table, bucket, create } => {
             let sdk = shared::adapters::aws::sdk_config().await;
             let client = shared::adapters::aws::dynamodb_client(&sdk);
-            let photos = S3Photos::new(&sdk, bucket.clone());
+            let photos = Arc::new(S3Photos::new(&sdk, bucket.clone()));
             if *create {
                 DynamoRecords::create_table(&client, table).await?;
                 photos.create_bucket().await?;
@@ -132,7 +140,8 @@ pub async fn local_services(
             config = Some(sdk.clone());
             (
                 Arc::new(DynamoRecords::new(client, table.clone())),
-                Arc::new(photos),
+                photos.clone(),
+                photos,
                 Arc::new(signer),
                 KeyMaker::Kms(Box::new(sdk)),
             )
@@ -157,6 +166,7 @@ pub async fn local_services(
     let notices = Arc::new(EmbeddedNotices::default());
     let (sender, approvals) = tokio::sync::mpsc::unbounded_channel();
     let mut services = Services::new(records, clock, liveness.clone()).with_photos(photos);
+    services.register_files = Some(files);
     services.signer = Some(signer);
     services.notifier = Some(notices.clone());
     services.issuer = Some(Arc::new(ChannelIssuer { sender }));

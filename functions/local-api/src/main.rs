@@ -325,5 +325,8 @@ fn print_banner(api: &LocalApi, storage: &Storage, samples: usize, address: Sock
             "Photo events: after an upload to S3, run its checks with\n              curl -s -X POST {base}/_dev/photo-events -d '{{\"key\":\"photos/<application>/<upload>\"}}'"
         );
     }
+    println!(
+        "Imports:      after uploading a register file with the form POST /admin/imports answered, run the job with\n              curl -s -X POST {base}/_dev/jobs/imports"
+    );
     println!("Stop with Ctrl-C.");
 }

@@ -244,6 +244,12 @@ impl LocalApi {
                 Ok(report) => json_response(200, &json!(report)),
                 Err(e) => problem_response(&shared::http::problem_for(&e)),
             },
+            // The large imports: every job with work left, chunk by chunk to its end (the deployed expire
+            // function runs them on each upload and every five minutes, for a few minutes at a time).
+            ("POST", "jobs/imports") => match self.services.run_imports(None).await {
+                Ok(report) => json_response(200, &json!(report)),
+                Err(e) => problem_response(&shared::http::problem_for(&e)),
+            },
             ("POST", "jobs/refresh") => {
                 let request: RefreshRequest = if body.is_empty() {
                     RefreshRequest::default()
@@ -554,6 +560,17 @@ impl LocalApi {
         if let Some(token) = what.strip_prefix("photos/") {
             return self.view(token);
         }
+        if let Some(token) = what.strip_prefix("files/") {
+            if method != "PUT" {
+                return problem_response(&Problem::new(
+                    405,
+                    "method-not-allowed",
+                    "Method not allowed",
+                    "Upload links take PUT.",
+                ));
+            }
+            return self.file_upload(token, body);
+        }
         if let Some(answer) = self.time_and_keys(method, what, body).await {
             return answer;
         }
@@ -561,9 +578,9 @@ impl LocalApi {
             ("GET", "notices") => {
                 let notices: Vec<_> = self
                     .notices
-                    .list()
+                    .delivered()
                     .into_iter()
-                    .map(|(at, notice)| json!({ "at": at, "notice": notice }))
+                    .map(|(at, pending)| json!({ "at": at, "noticeId": pending.id, "notice": pending.notice }))
                     .collect();
                 json_response(200, &json!({ "notices": notices }))
             }
@@ -645,7 +662,7 @@ impl LocalApi {
                 "Not found",
                 "Development endpoints: POST /_dev/tokens, POST /_dev/liveness, POST /_dev/photo-events, GET /_dev/notices, \
                  GET and POST /_dev/clock, POST /_dev/jobs/expire, POST /_dev/jobs/refresh, POST /_dev/jobs/status-lists, \
-                 POST /_dev/jobs/sweep, \
+                 POST /_dev/jobs/sweep, POST /_dev/jobs/imports, \
                  POST /_dev/keys/signers.",
             )),
         }
@@ -682,6 +699,35 @@ impl LocalApi {
         match self.services.photo_arrived(&key).await {
             Ok(outcome) => json_response(201, &json!(outcome)),
             Err(e) => problem_response(&shared::http::problem_for(&e)),
+        }
+    }
+
+    /// S3's part for a register file of a large import: take the upload the link allows. The job starts on the
+    /// next `POST /_dev/jobs/imports` (in AWS, the upload's event starts it).
+    fn file_upload(&self, token: &str, body: &[u8]) -> HttpResponse {
+        let Some(photos) = &self.embedded_photos else {
+            return problem_response(&Problem::new(
+                404,
+                "not-found",
+                "Not found",
+                "This server stores files in S3.",
+            ));
+        };
+        match photos.accept_file_upload(token, body, self.services.now()) {
+            Ok(key) => json_response(201, &json!({ "key": key })),
+            Err(refusal) => {
+                let status = match refusal {
+                    shared::adapters::embedded::photos::UploadRefusal::Forged
+                    | shared::adapters::embedded::photos::UploadRefusal::Expired => 403,
+                    _ => 400,
+                };
+                problem_response(&Problem::new(
+                    status,
+                    "upload-refused",
+                    "Upload refused",
+                    format!("The upload was refused: {refusal}."),
+                ))
+            }
         }
     }
 

@@ -85,7 +85,10 @@ pub async fn services_from_environment() -> Result<Services, WiringError> {
     }
     #[cfg(feature = "s3")]
     if let Ok(bucket) = std::env::var("PHOTO_BUCKET") {
-        services.photos = Some(Arc::new(super::s3::S3Photos::new(&config, bucket)));
+        // One bucket: photos, and the register files of large imports under imports/.
+        let store = Arc::new(super::s3::S3Photos::new(&config, bucket));
+        services.photos = Some(store.clone());
+        services.register_files = Some(store);
     }
     #[cfg(feature = "kms")]
     {

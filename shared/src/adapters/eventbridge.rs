@@ -1,11 +1,12 @@
 //! The EventBridge adapter of the notifier and issuer ports: events on the service's bus.
 //!
 //! `ApplicationApproved` events are routed by a rule to the issue function;
-//! notices (`LicenceIssued`, ...) are for the push service that subscribes.
+//! notices (`LicenceIssued`, ...) are for the push service that subscribes. A notice may arrive more than once
+//! (a re-delivery by the sweep, EventBridge's own at-least-once delivery): its `noticeId` tells a repeat apart.
 
 use crate::applications::application::Application;
 use crate::applications::ports::{Issuer, IssuerError};
-use crate::kernel::notice::{Notice, Notifier, NotifierError};
+use crate::kernel::notice::{Notifier, NotifierError, PendingNotice};
 use async_trait::async_trait;
 use aws_sdk_eventbridge::error::DisplayErrorContext;
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
@@ -59,8 +60,8 @@ impl EventBus {
 
 #[async_trait]
 impl Notifier for EventBus {
-    async fn notify(&self, notice: &Notice) -> Result<(), NotifierError> {
-        let detail = serde_json::to_value(notice).map_err(|e| NotifierError::Unavailable(e.to_string()))?;
+    async fn notify(&self, notice: &PendingNotice) -> Result<(), NotifierError> {
+        let detail = notice.detail()?;
         let kind = detail
             .get("type")
             .and_then(|t| t.as_str())

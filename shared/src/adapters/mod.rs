@@ -26,9 +26,10 @@ use crate::issuance::outbox::IssuanceOutbox;
 use crate::issuance::ports::LicenceStore;
 use crate::issuance::status::StatusListStore;
 use crate::kernel::check_log::CheckLog;
+use crate::kernel::notice::NoticeOutbox;
 use crate::kernel::queue::ReviewQueue;
 use crate::kernel::showcode::ShowCodeCache;
-use crate::register::ports::{RegisterStore, RolloutStore};
+use crate::register::ports::{ImportJobStore, RegisterStore, RolloutStore};
 use crate::truck::pass::{PassCheck, TruckPass};
 use crate::truck::ports::{PassStore, TruckRulesStore, VehicleStore};
 use crate::verification::check::CheckRecord;
@@ -40,6 +41,7 @@ use async_trait::async_trait;
 pub trait Records:
     RegisterStore
     + RolloutStore
+    + ImportJobStore
     + ApplicationStore
     + PhotoClaims
     + ReviewQueue<Application>
@@ -52,6 +54,7 @@ pub trait Records:
     + ExpiryIndex
     + RefreshIndex
     + IssuanceOutbox
+    + NoticeOutbox
     + StatusListStore
     + SigningBudgetStore
     + TruckRulesStore
@@ -65,6 +68,7 @@ pub trait Records:
 impl<T> Records for T where
     T: RegisterStore
         + RolloutStore
+        + ImportJobStore
         + ApplicationStore
         + PhotoClaims
         + ReviewQueue<Application>
@@ -77,6 +81,7 @@ impl<T> Records for T where
         + ExpiryIndex
         + RefreshIndex
         + IssuanceOutbox
+        + NoticeOutbox
         + StatusListStore
         + SigningBudgetStore
         + TruckRulesStore

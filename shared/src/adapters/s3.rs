@@ -1,10 +1,12 @@
-//! The S3 adapter of the photo store: presigned POST-policy uploads, presigned views, clean copies and portraits stored.
+//! The S3 adapter of the photo store (presigned POST-policy uploads, presigned views, clean copies and portraits
+//! stored) and of the register files of large imports (uploads, ranged reads, reports).
 //!
 //! The AWS SDK presigns single requests but not browser-style POST uploads,
 //! and only a POST policy can bound an upload's size (`content-length-range`);
 //! so the policy is signed here with SigV4, from the function's own credentials.
 
 use crate::applications::ports::{PhotoStore, PhotoStoreError, UploadForm, UploadGrant};
+use crate::register::ports::{FileStoreError, RegisterFiles, StoredFile};
 use async_trait::async_trait;
 use aws_sdk_s3::config::ProvideCredentials;
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata};
@@ -98,30 +100,49 @@ impl S3Photos {
         grant: &UploadGrant,
         signed_at: DateTime<Utc>,
     ) -> Result<UploadForm, PhotoStoreError> {
+        self.post_form(
+            &grant.key,
+            grant.content_type.mime(),
+            (grant.min_bytes as u64, grant.max_bytes as u64),
+            grant.expires_at,
+            signed_at,
+        )
+        .await
+        .map_err(PhotoStoreError::Unavailable)
+    }
+
+    /// A POST form for exactly `key`, of `content_type`, between the two sizes (bytes), valid until `expires_at`.
+    async fn post_form(
+        &self,
+        key: &str,
+        content_type: &str,
+        (min_bytes, max_bytes): (u64, u64),
+        expires_at: DateTime<Utc>,
+        signed_at: DateTime<Utc>,
+    ) -> Result<UploadForm, String> {
         let provider = self
             .config
             .credentials_provider()
-            .ok_or_else(|| PhotoStoreError::Unavailable("no AWS credentials to sign uploads with".into()))?;
+            .ok_or_else(|| "no AWS credentials to sign uploads with".to_string())?;
         let credentials = provider
             .provide_credentials()
             .await
-            .map_err(|e| unavailable("credentials", e))?;
+            .map_err(|e| format!("credentials: {}", DisplayErrorContext(e)))?;
         let region = self.region();
         let date = signed_at.format("%Y%m%d").to_string();
         let amz_date = signed_at.format("%Y%m%dT%H%M%SZ").to_string();
         let credential = format!("{}/{date}/{region}/s3/aws4_request", credentials.access_key_id());
-        let content_type = grant.content_type.mime();
         let mut fields = BTreeMap::new();
-        fields.insert("key".to_string(), grant.key.clone());
+        fields.insert("key".to_string(), key.to_string());
         fields.insert("Content-Type".to_string(), content_type.to_string());
         fields.insert("x-amz-algorithm".to_string(), "AWS4-HMAC-SHA256".to_string());
         fields.insert("x-amz-credential".to_string(), credential.clone());
         fields.insert("x-amz-date".to_string(), amz_date.clone());
         let mut conditions = vec![
             json!({ "bucket": self.bucket }),
-            json!({ "key": grant.key }),
+            json!({ "key": key }),
             json!({ "Content-Type": content_type }),
-            json!(["content-length-range", grant.min_bytes, grant.max_bytes]),
+            json!(["content-length-range", min_bytes, max_bytes]),
             json!({ "x-amz-algorithm": "AWS4-HMAC-SHA256" }),
             json!({ "x-amz-credential": credential }),
             json!({ "x-amz-date": amz_date }),
@@ -131,7 +152,7 @@ impl S3Photos {
             fields.insert("x-amz-security-token".to_string(), token.to_string());
         }
         let policy = json!({
-            "expiration": grant.expires_at.to_rfc3339_opts(SecondsFormat::Millis, true),
+            "expiration": expires_at.to_rfc3339_opts(SecondsFormat::Millis, true),
             "conditions": conditions,
         });
         let policy_base64 = STANDARD.encode(policy.to_string());
@@ -144,6 +165,90 @@ impl S3Photos {
             fields,
             headers: BTreeMap::new(),
         })
+    }
+}
+
+fn file_unavailable<E: std::error::Error + 'static>(operation: &str, e: E) -> FileStoreError {
+    FileStoreError::Unavailable(format!("{operation}: {}", DisplayErrorContext(e)))
+}
+
+/// Register files for large imports share the private photo bucket, under `imports/`.
+#[async_trait]
+impl RegisterFiles for S3Photos {
+    async fn file_upload_form(
+        &self,
+        key: &str,
+        max_bytes: u64,
+        expires_at: DateTime<Utc>,
+    ) -> Result<UploadForm, FileStoreError> {
+        self.post_form(key, "application/x-ndjson", (1, max_bytes), expires_at, Utc::now())
+            .await
+            .map_err(FileStoreError::Unavailable)
+    }
+
+    async fn stored_file(&self, key: &str) -> Result<Option<StoredFile>, FileStoreError> {
+        match self.client.head_object().bucket(&self.bucket).key(key).send().await {
+            Ok(head) => Ok(Some(StoredFile {
+                size: u64::try_from(head.content_length().unwrap_or(0)).unwrap_or(0),
+                tag: head.e_tag().unwrap_or_default().to_string(),
+            })),
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_not_found()) => Ok(None),
+            // S3 answers a missing key with 403 to a role without s3:ListBucket, which the functions
+            // deliberately lack (they may not list the bucket's photos): not uploaded yet, as with 404.
+            Err(e)
+                if e.raw_response()
+                    .is_some_and(|r| matches!(r.status().as_u16(), 403 | 404)) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(file_unavailable("HeadObject", e)),
+        }
+    }
+
+    async fn read_file_range(&self, key: &str, tag: &str, offset: u64, length: u64) -> Result<Vec<u8>, FileStoreError> {
+        if length == 0 {
+            return Ok(Vec::new());
+        }
+        // If-Match: a file replaced since the job started is refused by S3 (412), never read half old, half new.
+        let object = match self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .if_match(tag)
+            .range(format!("bytes={offset}-{}", offset + length - 1))
+            .send()
+            .await
+        {
+            Ok(object) => object,
+            Err(e) if matches!(e.code(), Some("PreconditionFailed")) => {
+                return Err(FileStoreError::Replaced(key.into()))
+            }
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_no_such_key()) => {
+                return Err(FileStoreError::NotFound(key.into()))
+            }
+            Err(e) => return Err(file_unavailable("GetObject", e)),
+        };
+        let bytes = object
+            .body
+            .collect()
+            .await
+            .map_err(|e| FileStoreError::Unavailable(format!("GetObject body: {e}")))?
+            .into_bytes();
+        Ok(bytes.to_vec())
+    }
+
+    async fn put_report(&self, key: &str, json: &[u8]) -> Result<(), FileStoreError> {
+        self.client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type("application/json")
+            .body(aws_sdk_s3::primitives::ByteStream::from(json.to_vec()))
+            .send()
+            .await
+            .map_err(|e| file_unavailable("PutObject", e))?;
+        Ok(())
     }
 }
 

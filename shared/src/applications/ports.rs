@@ -2,6 +2,7 @@
 
 use super::application::Application;
 use super::photo::ImageType;
+use crate::kernel::notice::PendingNotice;
 use crate::kernel::store::StoreError;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -18,7 +19,16 @@ pub trait ApplicationStore: Send + Sync {
     async fn application(&self, id: &str) -> Result<Option<Application>, StoreError>;
     /// Stores `application` (whose version is `expected_version + 1`); when it
     /// is no longer open, releases the slot in the same transaction.
-    async fn update_application(&self, application: &Application, expected_version: u64) -> Result<(), StoreError>;
+    async fn update_application(&self, application: &Application, expected_version: u64) -> Result<(), StoreError> {
+        self.update_application_noting(application, expected_version, &[]).await
+    }
+    /// As [`ApplicationStore::update_application`], recording `notices` as pending in the same write.
+    async fn update_application_noting(
+        &self,
+        application: &Application,
+        expected_version: u64,
+        notices: &[PendingNotice],
+    ) -> Result<(), StoreError>;
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -2,6 +2,7 @@
 
 use super::edl::ElectronicLicence;
 use crate::applications::application::Application;
+use crate::kernel::notice::PendingNotice;
 use crate::kernel::store::StoreError;
 use async_trait::async_trait;
 
@@ -14,6 +15,8 @@ pub struct Issuance {
     pub application_expected_version: u64,
     /// The holder's previous licence, already marked superseded, with its version raised.
     pub superseded: Option<(ElectronicLicence, u64)>,
+    /// The holder's notices, pending until delivered (the notice outbox).
+    pub notices: Vec<PendingNotice>,
 }
 
 /// Issued electronic licences. Writes are conditional on the version read.
@@ -30,5 +33,15 @@ pub trait LicenceStore: Send + Sync {
         &self,
         licence: &ElectronicLicence,
         expected_version: u64,
+    ) -> Result<(), StoreError> {
+        self.update_electronic_licence_noting(licence, expected_version, &[])
+            .await
+    }
+    /// As [`LicenceStore::update_electronic_licence`], recording `notices` as pending in the same write.
+    async fn update_electronic_licence_noting(
+        &self,
+        licence: &ElectronicLicence,
+        expected_version: u64,
+        notices: &[PendingNotice],
     ) -> Result<(), StoreError>;
 }

@@ -163,14 +163,14 @@ pub const POLICY: &[Rule] = &[
         what: "Importing licences",
         roles: &[Admin],
         scope: ANY,
-        routes: &["POST /admin/licences"],
+        routes: &["POST /admin/licences", "POST /admin/imports"],
     },
     Rule {
         action: Action::ReadRegister,
         what: "Reading the register",
         roles: &[Admin],
         scope: ANY,
-        routes: &["GET /admin/licences/{number}"],
+        routes: &["GET /admin/licences/{number}", "GET /admin/imports/{id}"],
     },
     Rule {
         action: Action::ChangeLicence,

@@ -24,6 +24,8 @@ pub enum Identifier {
     Page,
     /// A published status list: 1–10 digits (`0`..`127`).
     StatusList,
+    /// A large import's job: 32 lowercase hex digits.
+    ImportJob,
 }
 
 impl Identifier {
@@ -39,6 +41,7 @@ impl Identifier {
             Identifier::PassSerial => "TP followed by 20 digits",
             Identifier::Page => "a page name and format such as front.png",
             Identifier::StatusList => "1 to 10 digits, e.g. 7",
+            Identifier::ImportJob => "32 lowercase hexadecimal digits",
         }
     }
 
@@ -70,6 +73,9 @@ impl Identifier {
                     && format.bytes().all(lower)
             }),
             Identifier::StatusList => digits(value, 1, 10),
+            Identifier::ImportJob => {
+                value.len() == 32 && value.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+            }
         }
     }
 

@@ -13,9 +13,9 @@ pub struct FieldError {
 }
 
 /// A field-level complaint about input, with where it was found.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct InputError {
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub line: Option<usize>,
     pub field: String,
     pub message: String,
@@ -77,7 +77,75 @@ pub struct JsonLinesImport {
     pub key_field: &'static str,
 }
 
+/// Each line of a piece of JSON Lines: the records that parsed and passed their checks, with their line
+/// numbers, and every complaint about the others.
+#[derive(Debug)]
+pub struct ParsedLines<T> {
+    pub records: Vec<(usize, T)>,
+    pub errors: Vec<InputError>,
+}
+
+impl<T> ParsedLines<T> {
+    /// How many distinct lines were refused.
+    pub fn refused_lines(&self) -> usize {
+        self.errors.iter().filter_map(|e| e.line).collect::<HashSet<_>>().len()
+    }
+}
+
 impl JsonLinesImport {
+    /// Every non-blank line of `body`, numbered from `first_line`: parsed, checked by `problems`, and its key
+    /// checked unique within `body`. A refused line never reaches `records`, so an importer writes only whole
+    /// lines that passed.
+    pub fn parse_lines<T: DeserializeOwned>(
+        &self,
+        body: &str,
+        first_line: usize,
+        key: impl Fn(&T) -> String,
+        problems: impl Fn(&mut T) -> Vec<FieldError>,
+    ) -> ParsedLines<T> {
+        let what = self.what;
+        let mut parsed = ParsedLines {
+            records: Vec::new(),
+            errors: Vec::new(),
+        };
+        let mut seen = HashSet::new();
+        for (index, line) in body.lines().enumerate() {
+            let line_no = first_line + index;
+            if line.trim().is_empty() {
+                continue;
+            }
+            match serde_json::from_str::<T>(line) {
+                Ok(mut record) => {
+                    let found = problems(&mut record);
+                    let key = key(&record);
+                    let repeated = !seen.insert(key.clone());
+                    if repeated {
+                        parsed.errors.push(InputError {
+                            line: Some(line_no),
+                            field: self.key_field.into(),
+                            message: format!("{what} {key} appears twice in this import"),
+                        });
+                    }
+                    if !found.is_empty() {
+                        parsed.errors.extend(found.into_iter().map(|p| InputError {
+                            line: Some(line_no),
+                            ..p.into()
+                        }));
+                    } else if !repeated {
+                        parsed.records.push((line_no, record));
+                    }
+                }
+                Err(e) => parsed.errors.push(InputError {
+                    line: Some(line_no),
+                    field: "(line)".into(),
+                    message: format!("not a {what} record: {e}"),
+                }),
+            }
+        }
+        parsed
+    }
+
+    /// The synchronous import: all lines or none, at most `max_lines` of them.
     pub fn parse<T: DeserializeOwned>(
         &self,
         body: &str,
@@ -85,61 +153,25 @@ impl JsonLinesImport {
         problems: impl Fn(&mut T) -> Vec<FieldError>,
     ) -> Result<Vec<T>, InvalidInput> {
         let what = self.what;
-        let mut records = Vec::new();
-        let mut errors = Vec::new();
-        let mut seen = HashSet::new();
-        for (index, line) in body.lines().enumerate() {
-            let line_no = index + 1;
-            if line.trim().is_empty() {
-                continue;
-            }
-            if records.len() + errors.len() >= self.max_lines {
-                return Err(InvalidInput::new(format!(
-                    "An import holds at most {} {what}s; split the file.",
-                    self.max_lines
-                )));
-            }
-            match serde_json::from_str::<T>(line) {
-                Ok(mut record) => {
-                    let found = problems(&mut record);
-                    let key = key(&record);
-                    if !seen.insert(key.clone()) {
-                        errors.push(InputError {
-                            line: Some(line_no),
-                            field: self.key_field.into(),
-                            message: format!("{what} {key} appears twice in this import"),
-                        });
-                    }
-                    if found.is_empty() {
-                        records.push(record);
-                    } else {
-                        errors.extend(found.into_iter().map(|p| InputError {
-                            line: Some(line_no),
-                            ..p.into()
-                        }));
-                    }
-                }
-                Err(e) => errors.push(InputError {
-                    line: Some(line_no),
-                    field: "(line)".into(),
-                    message: format!("not a {what} record: {e}"),
-                }),
-            }
+        let lines = body.lines().filter(|line| !line.trim().is_empty()).count();
+        if lines > self.max_lines {
+            return Err(InvalidInput::new(format!(
+                "An import holds at most {} {what}s; split the file.",
+                self.max_lines
+            )));
         }
-        if !errors.is_empty() {
-            let lines: HashSet<_> = errors.iter().filter_map(|e| e.line).collect();
-            errors.truncate(100);
+        let mut parsed = self.parse_lines(body, 1, key, problems);
+        if !parsed.errors.is_empty() {
+            let refused = parsed.refused_lines();
+            parsed.errors.truncate(100);
             return Err(InvalidInput {
-                detail: format!(
-                    "{} line(s) are not valid {what} records; nothing was imported.",
-                    lines.len()
-                ),
-                errors,
+                detail: format!("{refused} line(s) are not valid {what} records; nothing was imported."),
+                errors: parsed.errors,
             });
         }
-        if records.is_empty() {
+        if parsed.records.is_empty() {
             return Err(InvalidInput::new(format!("The import holds no {what} records.")));
         }
-        Ok(records)
+        Ok(parsed.records.into_iter().map(|(_, record)| record).collect())
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod change;
 pub mod eligibility;
+pub mod import_job;
 pub mod licence;
 pub mod ports;
 pub mod rollout;

@@ -223,10 +223,21 @@ impl Services {
         }
     }
 
-    pub(super) async fn store_transition(&self, mut application: Application) -> Result<Application, ServiceError> {
+    pub(super) async fn store_transition(&self, application: Application) -> Result<Application, ServiceError> {
+        self.store_transition_noting(application, &[]).await
+    }
+
+    /// Stores a transition with the notices it warrants recorded in the same write (delivered by the caller).
+    pub(super) async fn store_transition_noting(
+        &self,
+        mut application: Application,
+        notices: &[crate::kernel::notice::PendingNotice],
+    ) -> Result<Application, ServiceError> {
         let expected = application.version;
         application.version = expected + 1;
-        self.records.update_application(&application, expected).await?;
+        self.records
+            .update_application_noting(&application, expected, notices)
+            .await?;
         Ok(application)
     }
 

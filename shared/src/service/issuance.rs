@@ -8,7 +8,7 @@ use crate::issuance::edl::{new_serial, EdlStatus, ElectronicLicence};
 use crate::issuance::ports::Issuance;
 use crate::kernel::caller::Actor;
 use crate::kernel::caller::Role;
-use crate::kernel::notice::Notice;
+use crate::kernel::notice::{Notice, PendingNotice};
 use crate::kernel::signing::SignerError;
 use crate::kernel::store::StoreError;
 use crate::kernel::time::{local_date, local_instant};
@@ -330,11 +330,18 @@ impl Services {
         let expected = application.version;
         application.mark_issued(&issuer_actor(), now, &serial)?;
         application.version = expected + 1;
+        // The holder's success notice is owed from the moment the licence is: recorded in the same transaction.
+        let notices = vec![self.notice(Notice::LicenceIssued {
+            holder_id: licence.holder_id.clone(),
+            serial: serial.clone(),
+            application_id: application_id.into(),
+        })];
         let issuance = Issuance {
             licence: edl,
             application,
             application_expected_version: expected,
             superseded,
+            notices,
         };
         match self.records.record_issuance(&issuance).await {
             Ok(()) => {}
@@ -350,12 +357,7 @@ impl Services {
         if issuance.licence.status_to_publish.is_some() {
             self.publish_statuses_after_write(&serial).await;
         }
-        self.notify(&Notice::LicenceIssued {
-            holder_id: licence.holder_id.clone(),
-            serial: serial.clone(),
-            application_id: application_id.into(),
-        })
-        .await;
+        self.deliver(&issuance.notices).await;
         Ok(IssueOutcome::Issued { serial })
     }
 }
@@ -369,14 +371,7 @@ impl Services {
             reason: format!("licence changed: {reason}"),
             by_serial: None,
         };
-        if let Some(serial) = self.end_electronic_licence(holder_id, status).await? {
-            self.notify(&Notice::LicenceSuperseded {
-                holder_id: holder_id.into(),
-                serial,
-                reason: reason.into(),
-            })
-            .await;
-        }
+        self.end_electronic_licence(holder_id, status, Some(reason)).await?;
         Ok(())
     }
 
@@ -392,7 +387,7 @@ impl Services {
             reason: reason.into(),
             by,
         };
-        self.end_electronic_licence(holder_id, status).await.map(|_| ())
+        self.end_electronic_licence(holder_id, status, None).await.map(|_| ())
     }
 
     /// Places or lifts the register's hold on the holder's active electronic licence, if any (R1, R7): while
@@ -431,12 +426,28 @@ impl Services {
     }
 
     /// Moves the holder's active electronic licence, if any, to `status`;
-    /// the serial when one was ended. A concurrent change is read again.
-    async fn end_electronic_licence(&self, holder_id: &str, status: EdlStatus) -> Result<Option<String>, ServiceError> {
+    /// the serial when one was ended. A concurrent change is read again. With a `superseded_reason`, the
+    /// holder's `LicenceSuperseded` notice is recorded in the same write and delivered.
+    async fn end_electronic_licence(
+        &self,
+        holder_id: &str,
+        status: EdlStatus,
+        superseded_reason: Option<&str>,
+    ) -> Result<Option<String>, ServiceError> {
         let Some(serial) = self.records.current_serial_of(holder_id).await? else {
             return Ok(None);
         };
-        let (records, serial_ref, status, now) = (&self.records, &serial, &status, self.now());
+        let notices: Vec<PendingNotice> = superseded_reason
+            .map(|reason| {
+                self.notice(Notice::LicenceSuperseded {
+                    holder_id: holder_id.into(),
+                    serial: serial.clone(),
+                    reason: reason.into(),
+                })
+            })
+            .into_iter()
+            .collect();
+        let (records, serial_ref, status, notices_ref, now) = (&self.records, &serial, &status, &notices, self.now());
         let ended = retry_on_conflict(ATTEMPTS, move || async move {
             let Some(mut edl) = records.electronic_licence(serial_ref).await? else {
                 return Ok(false);
@@ -448,7 +459,10 @@ impl Services {
             edl.status = status.clone();
             edl.mark_status_to_publish(now);
             edl.version += 1;
-            records.update_electronic_licence(&edl, expected).await.map(|()| true)
+            records
+                .update_electronic_licence_noting(&edl, expected, notices_ref)
+                .await
+                .map(|()| true)
         })
         .await?;
         if !ended {
@@ -456,6 +470,7 @@ impl Services {
         }
         tracing::info!(serial = %serial, "electronic licence ended");
         self.publish_statuses_after_write(&serial).await;
+        self.deliver(&notices).await;
         Ok(Some(serial))
     }
 }

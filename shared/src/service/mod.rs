@@ -3,6 +3,7 @@
 
 pub mod applications;
 pub mod expiry;
+pub mod imports;
 pub mod issuance;
 pub mod keys;
 pub mod licence;
@@ -27,7 +28,7 @@ use crate::kernel::calendar::WorkingCalendar;
 pub use crate::kernel::golive::SwitchRequest;
 pub(crate) use crate::kernel::input::JsonLinesImport;
 pub use crate::kernel::input::{ImportReport, InputError};
-use crate::kernel::notice::{Notice, Notifier};
+use crate::kernel::notice::{Notice, Notifier, PendingNotice};
 use crate::kernel::signing::Signer;
 use crate::kernel::time::{local_date, Clock};
 pub use applications::{ConfirmLiveness, LivenessSession, OpenApplication};
@@ -59,6 +60,8 @@ pub struct Services {
     pub face_match_threshold: f32,
     /// Photos; only the functions that handle photos have one.
     pub photos: Option<Arc<dyn PhotoStore>>,
+    /// Register files of large imports; only the functions that start or run import jobs have one.
+    pub register_files: Option<Arc<dyn crate::register::ports::RegisterFiles>>,
     /// Where approvals go to become signed licences (an event to the issue function).
     pub issuer: Option<Arc<dyn Issuer>>,
     /// Signs licence documents and show codes; only the functions that sign have one.
@@ -98,6 +101,7 @@ impl Services {
             liveness,
             face_match_threshold: applications::DEFAULT_FACE_MATCH_THRESHOLD,
             photos: None,
+            register_files: None,
             issuer: None,
             signer: None,
             notifier: None,
@@ -130,12 +134,30 @@ impl Services {
         local_date(self.now())
     }
 
-    /// Notices are best effort: the record is the truth, the push a courtesy.
-    pub(crate) async fn notify(&self, notice: &Notice) {
-        if let Some(notifier) = &self.notifier {
+    /// A notice to record in the write of the change that warrants it (the notice outbox).
+    pub(crate) fn notice(&self, notice: Notice) -> PendingNotice {
+        PendingNotice::new(notice, self.now())
+    }
+
+    /// Delivers notices recorded with a change, and takes each delivered one out of the outbox. One that fails
+    /// stays pending: the sweep delivers it a few minutes on (under the same id, so a repeat is recognised).
+    /// Whether every one was delivered.
+    pub(crate) async fn deliver(&self, notices: &[PendingNotice]) -> bool {
+        let Some(notifier) = &self.notifier else {
+            return notices.is_empty();
+        };
+        let mut all = true;
+        for notice in notices {
             if let Err(e) = notifier.notify(notice).await {
-                tracing::warn!(error = %e, "notice not delivered");
+                tracing::warn!(notice = %notice.id, error = %e, "notice not delivered; the sweep delivers it");
+                all = false;
+                continue;
+            }
+            if let Err(e) = self.records.notice_delivered(notice).await {
+                // Delivered but still pending: the sweep delivers it again, and the consumer drops the repeat.
+                tracing::warn!(notice = %notice.id, error = %e, "delivered notice not cleared");
             }
         }
+        all
     }
 }

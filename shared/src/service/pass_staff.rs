@@ -47,13 +47,13 @@ impl Services {
     ) -> Result<TruckPass, ServiceError> {
         authorise(caller, Action::DecidePass)?;
         let by = caller.actor(Role::Reviewer);
-        let pass = match decision.verdict {
+        let (pass, notices) = match decision.verdict {
             PassVerdict::Reject => {
                 if decision.reason.trim().is_empty() {
                     return Err(ServiceError::invalid("A rejection says why: reason is required."));
                 }
                 let now = self.now();
-                self.change_pass(id, |pass| {
+                self.change_pass_noting(id, true, |pass| {
                     pass.reject(&decision.reason, &by, now).map_err(ServiceError::from)
                 })
                 .await?
@@ -75,12 +75,13 @@ impl Services {
                     .unwrap_or_else(|| pass.city.clone());
                 pass.document = Some(self.sign_pass(&pass, &city_name).await?);
                 pass.version = expected + 1;
-                self.records.update_pass(&pass, expected).await?;
-                pass
+                let notices = vec![self.notice(pass_decided(&pass))];
+                self.records.update_pass_noting(&pass, expected, &notices).await?;
+                (pass, notices)
             }
         };
         tracing::info!(pass = %id, status = %pass.status, "truck pass decided");
-        self.notify(&pass_decided(&pass)).await;
+        self.deliver(&notices).await;
         Ok(pass)
     }
 
@@ -92,13 +93,13 @@ impl Services {
         }
         let by = caller.actor(Role::Admin);
         let now = self.now();
-        let pass = self
-            .change_pass(id, |pass| {
+        let (pass, notices) = self
+            .change_pass_noting(id, true, |pass| {
                 pass.revoke(&request.reason, &by, now).map_err(ServiceError::from)
             })
             .await?;
         tracing::info!(pass = %id, by = %caller.id, "truck pass revoked");
-        self.notify(&pass_decided(&pass)).await;
+        self.deliver(&notices).await;
         Ok(pass)
     }
 

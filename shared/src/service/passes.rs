@@ -10,7 +10,7 @@ use crate::kernel::access::Action;
 use crate::kernel::caller::{Caller, Role};
 use crate::kernel::check_log::CheckLog;
 use crate::kernel::golive::Availability;
-use crate::kernel::notice::Notice;
+use crate::kernel::notice::{Notice, PendingNotice};
 use crate::kernel::showcode::CachedShowCode;
 use crate::kernel::time::{local_date, local_offset};
 use crate::kernel::versioned::{retry_on_conflict, ATTEMPTS};
@@ -449,6 +449,17 @@ impl Services {
         id: &str,
         change: impl Fn(&mut TruckPass) -> Result<(), ServiceError>,
     ) -> Result<TruckPass, ServiceError> {
+        self.change_pass_noting(id, false, change).await.map(|(pass, _)| pass)
+    }
+
+    /// As [`Services::change_pass`]; when `noted`, the owner's and fleet's `PassDecided` notice is recorded
+    /// in the same write and returned for delivery.
+    pub(super) async fn change_pass_noting(
+        &self,
+        id: &str,
+        noted: bool,
+        change: impl Fn(&mut TruckPass) -> Result<(), ServiceError>,
+    ) -> Result<(TruckPass, Vec<PendingNotice>), ServiceError> {
         let change = &change;
         retry_on_conflict(ATTEMPTS, move || async move {
             let mut pass = self.records.pass(id).await?.ok_or_else(|| ServiceError::NotFound {
@@ -458,8 +469,9 @@ impl Services {
             let expected = pass.version;
             change(&mut pass)?;
             pass.version = expected + 1;
-            self.records.update_pass(&pass, expected).await?;
-            Ok(pass)
+            let notices: Vec<PendingNotice> = noted.then(|| self.notice(pass_decided(&pass))).into_iter().collect();
+            self.records.update_pass_noting(&pass, expected, &notices).await?;
+            Ok((pass, notices))
         })
         .await
     }

@@ -6,6 +6,7 @@ use crate::applications::portrait;
 use crate::kernel::access::Action;
 use crate::kernel::caller::{Caller, Role};
 use crate::kernel::golive::Availability;
+use crate::kernel::input::ParsedLines;
 use crate::register::change::{self, ChangeRecord, LicenceChange};
 use crate::register::eligibility::{self, Refusal};
 use crate::register::licence::{register_photo_key, Licence};
@@ -15,6 +16,7 @@ use base64::Engine;
 use chrono::{DateTime, Utc};
 use futures::{StreamExt, TryStreamExt};
 use serde::Serialize;
+use std::collections::{BTreeMap, HashMap};
 
 /// Holds settled at once by an import (each a read or two, and a write when it changes).
 const HOLD_CONCURRENCY: usize = 16;
@@ -51,114 +53,108 @@ impl Services {
     /// `POST /admin/licences`: JSON Lines, all validated before anything is written.
     pub async fn import_licences(&self, caller: &Caller, body: &str) -> Result<ImportReport, ServiceError> {
         authorise(caller, Action::ImportLicences)?;
-        let import = JsonLinesImport {
-            what: "licence",
-            max_lines: self.limits.max_import_lines,
-            key_field: "number",
-        };
-        let licences = import.parse(
-            body,
-            |l: &Licence| l.number.clone(),
-            |licence: &mut Licence| {
-                licence.states.sort();
-                licence.validate()
-            },
-        )?;
-        let licences = self.store_register_photos(body, licences).await?;
-        self.register_licences(&licences).await?;
-        tracing::info!(by = %caller.id, count = licences.len(), "licences imported");
-        Ok(ImportReport {
-            imported: licences.len(),
-        })
-    }
-
-    /// The per-line use case of every register import (this route's JSON Lines, and any import job that writes a
-    /// register in chunks): the validated licences written as the register says, then each holder's electronic
-    /// licence held or released to match its licence's state flags, as the administrator's change does
-    /// (`settle_register_hold`). Writing a line again writes the same content and settles nothing new, so a
-    /// chunk replayed after a failure changes nothing more.
-    pub async fn register_licences(&self, licences: &[Licence]) -> Result<(), ServiceError> {
-        self.records.import_licences(licences).await?;
-        // Owned lines: a future that borrows the slice is not `Send` for every lifetime the server's task needs.
-        futures::stream::iter(
-            licences
-                .iter()
-                .cloned()
-                .map(|licence| async move { self.settle_register_hold(&licence).await }),
-        )
-        .buffer_unordered(HOLD_CONCURRENCY)
-        .try_collect::<Vec<()>>()
-        .await?;
-        Ok(())
-    }
-
-    /// R1, R7: the one place a register write decides its electronic licence's hold. A paper licence whose state
-    /// flags hold it (detained, seized, announced stopped, cancelled, expired: [`Licence::is_held`]) holds the
-    /// holder's active electronic licence (its status list entry suspended), and one whose flags no longer do
-    /// releases it (valid again). Compared with the electronic licence's own `registerHold`, not with the
-    /// register's previous line, so that it is right whatever wrote the register before and idempotent.
-    pub(crate) async fn settle_register_hold(&self, licence: &Licence) -> Result<(), ServiceError> {
-        self.hold_electronic_licence(&licence.holder_id, licence.is_held())
-            .await
-            .map(|_| ())
-    }
-
-    /// R3: every photo an import line carries (`photoImage`) is normalised as a portrait and kept in the photo
-    /// store, and the line then names it by its SHA-256. All are normalised before any is stored, so a photo
-    /// that cannot be used refuses the whole import, as any other invalid line does.
-    async fn store_register_photos(
-        &self,
-        body: &str,
-        mut licences: Vec<Licence>,
-    ) -> Result<Vec<Licence>, ServiceError> {
-        // A parsed import has one licence per non-blank line, in order.
-        let line_numbers: Vec<usize> = body
-            .lines()
-            .enumerate()
-            .filter(|(_, line)| !line.trim().is_empty())
-            .map(|(index, _)| index + 1)
-            .collect();
-        // By digest: lines carrying the same image keep one object.
-        let mut portraits = std::collections::BTreeMap::new();
-        let mut errors = Vec::new();
-        for (index, licence) in licences.iter_mut().enumerate() {
-            let Some(image) = licence.photo_image.take() else {
-                continue;
-            };
-            let normalised = STANDARD
-                .decode(image.trim())
-                .map_err(|_| "is not base64".to_string())
-                .and_then(|bytes| {
-                    portrait::normalise(&bytes, &self.photo_rules).map_err(|e| format!("cannot be used: {e}"))
-                });
-            match normalised {
-                Ok(portrait) => {
-                    licence.photo_sha256 = Some(portrait.sha256.clone());
-                    portraits.insert(portrait.sha256.clone(), portrait.jpeg);
-                }
-                Err(message) => errors.push(InputError {
-                    line: line_numbers.get(index).copied(),
-                    field: "photoImage".into(),
-                    message,
-                }),
-            }
+        let lines = body.lines().filter(|line| !line.trim().is_empty()).count();
+        if lines > self.limits.max_import_lines {
+            return Err(ServiceError::invalid(format!(
+                "An import holds at most {} licences; split the file, or import it as a job (POST /admin/imports).",
+                self.limits.max_import_lines
+            )));
         }
+        let parsed = parse_register_lines(body, 1);
+        if !parsed.errors.is_empty() {
+            let refused = parsed.refused_lines();
+            let mut errors = parsed.errors;
+            errors.truncate(100);
+            return Err(ServiceError::Invalid {
+                detail: format!("{refused} line(s) are not valid licence records; nothing was imported."),
+                errors,
+            });
+        }
+        if parsed.records.is_empty() {
+            return Err(ServiceError::invalid("The import holds no licence records."));
+        }
+        let (licences, errors, portraits) = prepare_register_photos(parsed.records, &self.photo_rules);
         if !errors.is_empty() {
             return Err(ServiceError::Invalid {
                 detail: "A photo in the import cannot be used; nothing was imported.".into(),
                 errors,
             });
         }
+        let count = licences.len();
+        self.write_register_lines(licences, &portraits).await?;
+        tracing::info!(by = %caller.id, count, "licences imported");
+        Ok(ImportReport { imported: count })
+    }
+
+    /// The register's lines, each a whole licence as the authority states it (photos already normalised into
+    /// `portraits`), into the records: the portraits first, then every licence that differs from the stored one
+    /// with its version one up. A line identical to the stored licence writes nothing, so a replayed import
+    /// changes no version. Both the synchronous import and the import job's chunks go through here.
+    pub(crate) async fn write_register_lines(
+        &self,
+        licences: Vec<(usize, Licence)>,
+        portraits: &BTreeMap<String, Vec<u8>>,
+    ) -> Result<RegisterWrite, ServiceError> {
         if !portraits.is_empty() {
             let store = self.photo_store()?;
-            for (sha256, jpeg) in &portraits {
+            for (sha256, jpeg) in portraits {
                 store
                     .put_portrait(&register_photo_key(sha256), jpeg)
                     .await
                     .map_err(super::photos::photo_store_error)?;
             }
         }
-        Ok(licences)
+        let numbers: Vec<String> = licences.iter().map(|(_, l)| l.number.clone()).collect();
+        let stored: HashMap<String, Licence> = self
+            .records
+            .licences(&numbers)
+            .await?
+            .into_iter()
+            .map(|l| (l.number.clone(), l))
+            .collect();
+        let mut changed = Vec::new();
+        let (mut unchanged, mut unchanged_lines) = (0, Vec::new());
+        for (_, mut licence) in licences {
+            licence.photo_image = None;
+            match stored.get(&licence.number) {
+                Some(current) if same_record(current, &licence) => {
+                    unchanged += 1;
+                    unchanged_lines.push(licence);
+                }
+                current => {
+                    licence.version = current.map_or(0, |c| c.version) + 1;
+                    changed.push(licence);
+                }
+            }
+        }
+        self.records.put_licences(&changed).await?;
+        // Every line, changed or not: a replayed chunk whose licences were written before a failure still settles
+        // their holds. Owned lines: a future that borrows them is not `Send` for every lifetime a server task needs.
+        let holds: Vec<Licence> = changed.iter().cloned().chain(unchanged_lines).collect();
+        futures::stream::iter(
+            holds
+                .into_iter()
+                .map(|licence| async move { self.settle_register_hold(&licence).await }),
+        )
+        .buffer_unordered(HOLD_CONCURRENCY)
+        .try_collect::<Vec<()>>()
+        .await?;
+        Ok(RegisterWrite {
+            written: changed.len(),
+            unchanged,
+        })
+    }
+
+    /// R1, R7: the one place a register write decides its electronic licence's hold (the import's lines, the
+    /// import job's chunks and the administrator's change all call it). A paper licence whose state flags hold it
+    /// (detained, seized, announced stopped, cancelled, expired: [`Licence::is_held`]) holds the holder's active
+    /// electronic licence (its status list entry suspended), and one whose flags no longer do releases it (valid
+    /// again). Compared with the electronic licence's own `registerHold`, not with the register's previous line,
+    /// so that it is right whatever wrote the register before, and idempotent.
+    pub(crate) async fn settle_register_hold(&self, licence: &Licence) -> Result<(), ServiceError> {
+        self.hold_electronic_licence(&licence.holder_id, licence.is_held())
+            .await
+            .map(|_| ())
     }
 
     pub async fn licence_for_admin(&self, caller: &Caller, number: &str) -> Result<LicenceView, ServiceError> {
@@ -320,4 +316,78 @@ impl Services {
         tracing::info!(wave = %id, by = %caller.id, "wave switched");
         Ok(wave)
     }
+}
+
+/// What writing register lines did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RegisterWrite {
+    pub written: usize,
+    pub unchanged: usize,
+}
+
+/// Whether two licences state the same (the version is the store's, not the register's).
+fn same_record(stored: &Licence, line: &Licence) -> bool {
+    Licence {
+        version: 0,
+        photo_image: None,
+        ..stored.clone()
+    } == Licence {
+        version: 0,
+        photo_image: None,
+        ..line.clone()
+    }
+}
+
+/// Licence lines of a register file, numbered from `first_line`, each checked as the register requires.
+pub(crate) fn parse_register_lines(body: &str, first_line: usize) -> ParsedLines<Licence> {
+    JsonLinesImport {
+        what: "licence",
+        max_lines: usize::MAX,
+        key_field: "number",
+    }
+    .parse_lines(
+        body,
+        first_line,
+        |l: &Licence| l.number.clone(),
+        |licence: &mut Licence| {
+            licence.states.sort();
+            licence.validate()
+        },
+    )
+}
+
+/// R3: every photo a line carries (`photoImage`) is normalised as a portrait, and the line then names it by its
+/// SHA-256. A line whose photo cannot be used is refused (listed by number) and left out; the portraits to keep
+/// are returned by digest, so lines carrying the same image keep one object.
+#[allow(clippy::type_complexity)]
+pub(crate) fn prepare_register_photos(
+    lines: Vec<(usize, Licence)>,
+    rules: &crate::applications::photo::PhotoRules,
+) -> (Vec<(usize, Licence)>, Vec<InputError>, BTreeMap<String, Vec<u8>>) {
+    let mut portraits = BTreeMap::new();
+    let mut errors = Vec::new();
+    let mut kept = Vec::with_capacity(lines.len());
+    for (line, mut licence) in lines {
+        let Some(image) = licence.photo_image.take() else {
+            kept.push((line, licence));
+            continue;
+        };
+        let normalised = STANDARD
+            .decode(image.trim())
+            .map_err(|_| "is not base64".to_string())
+            .and_then(|bytes| portrait::normalise(&bytes, rules).map_err(|e| format!("cannot be used: {e}")));
+        match normalised {
+            Ok(portrait) => {
+                licence.photo_sha256 = Some(portrait.sha256.clone());
+                portraits.insert(portrait.sha256.clone(), portrait.jpeg);
+                kept.push((line, licence));
+            }
+            Err(message) => errors.push(InputError {
+                line: Some(line),
+                field: "photoImage".into(),
+                message,
+            }),
+        }
+    }
+    (kept, errors, portraits)
 }

@@ -267,17 +267,23 @@ impl Services {
             None
         };
         application.decide_review(decision, portrait)?;
-        let application = self.store_transition(application).await?;
-        tracing::info!(application = %id, verdict = ?request.verdict, by = %caller.id, "review decided");
-        match request.verdict {
-            Verdict::Approve => self.hand_to_issuer(&application).await,
-            Verdict::Reject => {
-                self.notify(&crate::kernel::notice::Notice::PhotoRejected {
+        // A rejection owes the holder its reasons: the notice is recorded with the decision.
+        let notices: Vec<crate::kernel::notice::PendingNotice> = (request.verdict == Verdict::Reject)
+            .then(|| {
+                self.notice(crate::kernel::notice::Notice::PhotoRejected {
                     holder_id: application.holder_id.clone(),
                     application_id: application.id.clone(),
                     reasons: decision_reasons,
                 })
-                .await
+            })
+            .into_iter()
+            .collect();
+        let application = self.store_transition_noting(application, &notices).await?;
+        tracing::info!(application = %id, verdict = ?request.verdict, by = %caller.id, "review decided");
+        match request.verdict {
+            Verdict::Approve => self.hand_to_issuer(&application).await,
+            Verdict::Reject => {
+                self.deliver(&notices).await;
             }
             // The first report waits for its second reviewer; nothing is stopped yet.
             Verdict::Malicious if !confirms_report => {}

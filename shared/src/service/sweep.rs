@@ -1,9 +1,11 @@
-//! The issuance sweep: every five minutes, approvals that the event has not turned into a licence within
-//! `SWEEP_AFTER_MINUTES` are re-driven, read from the outbox index (never a scan of the table).
+//! The outbox sweep: every five minutes, approvals that the event has not turned into a licence within
+//! `SWEEP_AFTER_MINUTES` are re-driven, and notices still pending after as long are delivered again, both read
+//! from the outbox index (never a scan of the table).
 
 use super::{ServiceError, Services};
 use crate::applications::application::ApplicationState;
 use crate::issuance::outbox::{self, ISSUE_SHARDS, SWEEP_PAGE};
+use crate::kernel::notice::NOTICE_SHARDS;
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use serde::Serialize;
@@ -29,8 +31,21 @@ pub struct SweepReport {
     pub already_done: usize,
     /// Re-driving failed; they stay in the outbox for the next sweep.
     pub failed: usize,
+    /// Pending notices read from the notice outbox (recorded before `approved_before`).
+    pub notices_read: usize,
+    /// Delivered by the sweep (under their first id: a consumer that had them already drops the repeat).
+    pub notices_delivered: usize,
+    /// Delivery failed again; they stay pending for the next sweep.
+    pub notices_failed: usize,
     /// False when a shard had more than a page waiting: the next sweep continues.
     pub complete: bool,
+}
+
+impl SweepReport {
+    /// Re-drives and re-deliveries that failed: what the `SweepFailures` metric counts and its alarm watches.
+    pub fn failures(&self) -> usize {
+        self.failed + self.notices_failed
+    }
 }
 
 enum Redrive {
@@ -60,6 +75,9 @@ impl Services {
             issued: 0,
             already_done: 0,
             failed: 0,
+            notices_read: 0,
+            notices_delivered: 0,
+            notices_failed: 0,
             complete: true,
         };
         for shard in 0..ISSUE_SHARDS {
@@ -93,7 +111,48 @@ impl Services {
                 "approvals re-driven by the sweep"
             );
         }
+        self.sweep_notices(&mut report).await?;
         Ok(report)
+    }
+
+    /// Delivers again the notices still pending since before the sweep's bound; each delivered one leaves the
+    /// outbox. Without a notifier (no event bus) they wait for a sweep that has one.
+    async fn sweep_notices(&self, report: &mut SweepReport) -> Result<(), ServiceError> {
+        if self.notifier.is_none() {
+            return Ok(());
+        }
+        for shard in 0..NOTICE_SHARDS {
+            let pending = self
+                .records
+                .pending_notices(shard, report.approved_before, SWEEP_PAGE)
+                .await?;
+            report.notices_read += pending.len();
+            report.complete &= pending.len() < SWEEP_PAGE;
+            let outcomes: Vec<bool> = futures::stream::iter(
+                pending
+                    .into_iter()
+                    .map(|notice| async move { self.deliver(std::slice::from_ref(&notice)).await }),
+            )
+            .buffer_unordered(CONCURRENCY)
+            .collect()
+            .await;
+            for delivered in outcomes {
+                if delivered {
+                    report.notices_delivered += 1;
+                } else {
+                    report.notices_failed += 1;
+                }
+            }
+        }
+        if report.notices_read > 0 {
+            tracing::warn!(
+                read = report.notices_read,
+                delivered = report.notices_delivered,
+                failed = report.notices_failed,
+                "notices delivered again by the sweep"
+            );
+        }
+        Ok(())
     }
 
     async fn redrive(&self, id: &str) -> Redrive {

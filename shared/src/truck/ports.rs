@@ -3,6 +3,7 @@
 use super::pass::TruckPass;
 use super::rules::{CityTruckRules, TruckRulebook, TruckRulesChange};
 use super::vehicle::Vehicle;
+use crate::kernel::notice::PendingNotice;
 use crate::kernel::store::StoreError;
 use async_trait::async_trait;
 
@@ -45,7 +46,16 @@ pub trait PassStore: Send + Sync {
     async fn create_pass(&self, pass: &TruckPass, list_version: u64) -> Result<(), StoreError>;
     async fn pass(&self, id: &str) -> Result<Option<TruckPass>, StoreError>;
     /// Stores `pass` (whose version is `expected_version + 1`).
-    async fn update_pass(&self, pass: &TruckPass, expected_version: u64) -> Result<(), StoreError>;
+    async fn update_pass(&self, pass: &TruckPass, expected_version: u64) -> Result<(), StoreError> {
+        self.update_pass_noting(pass, expected_version, &[]).await
+    }
+    /// As [`PassStore::update_pass`], recording `notices` as pending in the same write.
+    async fn update_pass_noting(
+        &self,
+        pass: &TruckPass,
+        expected_version: u64,
+        notices: &[PendingNotice],
+    ) -> Result<(), StoreError>;
     /// Passes of vehicles the owner owned when each was applied for, newest first.
     async fn passes_of_owner(&self, owner_id: &str) -> Result<Vec<TruckPass>, StoreError>;
     /// Passes of the fleet's vehicles, newest first.

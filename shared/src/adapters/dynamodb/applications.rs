@@ -6,6 +6,7 @@ use crate::applications::application::{Application, ApplicationState};
 use crate::applications::ports::{ApplicationStore, PhotoClaim, PhotoClaims};
 use crate::expiry;
 use crate::issuance::outbox;
+use crate::kernel::notice::PendingNotice;
 use crate::kernel::queue::{Page, QueueQuery, ReviewQueue};
 use crate::kernel::store::StoreError;
 use async_trait::async_trait;
@@ -105,12 +106,18 @@ impl ApplicationStore for DynamoRecords {
         self.get(app_pk(id), "APP").await?.map(decode).transpose()
     }
 
-    async fn update_application(&self, application: &Application, expected_version: u64) -> Result<(), StoreError> {
+    async fn update_application_noting(
+        &self,
+        application: &Application,
+        expected_version: u64,
+        notices: &[PendingNotice],
+    ) -> Result<(), StoreError> {
         let item = application_item(application)?;
         let mut items = vec![self.versioned_put(item, expected_version)?];
         if !application.state.is_open() {
             items.push(self.release_slot(application)?);
         }
+        items.extend(self.notice_puts(notices)?);
         self.transact(items, |_| None).await
     }
 }

@@ -8,6 +8,7 @@ use crate::issuance::document;
 use crate::issuance::edl::ElectronicLicence;
 use crate::issuance::outbox::{self, IssuanceOutbox};
 use crate::issuance::ports::{Issuance, LicenceStore};
+use crate::kernel::notice::PendingNotice;
 use crate::kernel::store::StoreError;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
@@ -65,19 +66,20 @@ impl LicenceStore for DynamoRecords {
         if let Some((old, expected)) = &issuance.superseded {
             items.push(self.versioned_put(edl_item(old)?, *expected)?);
         }
+        items.extend(self.notice_puts(&issuance.notices)?);
         self.transact(items, |index| (index == 0).then_some(StoreError::AlreadyExists))
             .await
     }
 
-    async fn update_electronic_licence(
+    async fn update_electronic_licence_noting(
         &self,
         licence: &ElectronicLicence,
         expected_version: u64,
+        notices: &[PendingNotice],
     ) -> Result<(), StoreError> {
-        self.transact(vec![self.versioned_put(edl_item(licence)?, expected_version)?], |_| {
-            None
-        })
-        .await
+        let mut items = vec![self.versioned_put(edl_item(licence)?, expected_version)?];
+        items.extend(self.notice_puts(notices)?);
+        self.transact(items, |_| None).await
     }
 }
 

@@ -31,6 +31,7 @@
 //!   vehicle's pass list (every new pass is conditional on it); `PASS#<created>#<id>`: a copy
 //!   of each of its passes.
 //! - `PASS#<id>` / `PASS`: a truck pass; `SHOWCODE`: its current show code.
+//! - `NOTICE#<id>` / `NOTICE`: a notice to a holder or fleet not yet delivered (the notice outbox).
 //! - `PASSCHECKS#<id>` / `<at>#<check id>`: a pass's verifications, in a partition of their
 //!   own so that the verify function may write checks and never a pass;
 //!   `PASSCHECKS#unmatched#<day>` for credentials that did not verify.
@@ -53,15 +54,18 @@
 //!
 //! The sparse index `issue` (`issuePk`, `issueSk`, keys only) is the issuance outbox: an approved
 //! application, written there by the approval itself and taken out by the issuance transaction, as
-//! `ISSUE#<shard>` / `<approval time>#<id>` in one of eight shards (see `crate::issuance::outbox`); and an
-//! electronic licence whose status list flip is not done yet, as `STATUS#<shard>` / `<marked at>#<serial>`
-//! (see `crate::issuance::status::status_mark_entry`).
+//! `ISSUE#<shard>` / `<approval time>#<id>` in one of eight shards (see `crate::issuance::outbox`).
+//! It is the notice outbox too: a notice item `NOTICE#<id>` / `NOTICE`, written in the transaction of the
+//! change that warrants it and deleted on delivery, is there as `NOTICE#<shard>` / `<time>#<id>`
+//! (see `crate::kernel::notice`); and an electronic licence whose status list flip is not done yet, as
+//! `STATUS#<shard>` / `<marked at>#<serial>` (see `crate::issuance::status::status_mark_entry`).
 //!
 //! The contexts' ports are implemented one file each; this file holds the
 //! table, the item encoding and the conditional writes they share.
 
 mod applications;
 mod issuance;
+mod notices;
 mod register;
 mod shared;
 mod status;

@@ -1,66 +1,79 @@
 //! The register's ports on DynamoDB: licences (`LICENCE#<number>`), their changes, holders, the rollout (`ROLLOUT`).
 
-use super::{decode, encode, n, s, sortable, unavailable, DynamoRecords, Item};
+use super::{decode, encode, s, sortable, unavailable, DynamoRecords, Item};
 use crate::kernel::store::StoreError;
 use crate::register::change::ChangeRecord;
+use crate::register::import_job::ImportJob;
 use crate::register::licence::Licence;
+use crate::register::ports::ImportJobStore;
 use crate::register::ports::{RegisterStore, RolloutStore};
 use crate::register::rollout::{City, Plan, RolloutChange, Wave};
 use async_trait::async_trait;
+use aws_sdk_dynamodb::types::{Delete, KeysAndAttributes, PutRequest, TransactWriteItem, WriteRequest};
+use futures::{StreamExt, TryStreamExt};
 use std::collections::HashMap;
 
 const ROLLOUT: &str = "ROLLOUT";
+/// The partition listing import jobs with work left (one item a job, written and deleted with the job).
+const PENDING_IMPORTS: &str = "IMPORT#pending";
+
+fn import_pk(id: &str) -> String {
+    format!("IMPORT#{id}")
+}
+
+fn pending_sk(job: &ImportJob) -> String {
+    format!("{}#{}", sortable(job.started_at), job.id)
+}
 
 pub(super) fn licence_pk(number: &str) -> String {
     format!("LICENCE#{number}")
 }
 
 impl DynamoRecords {
-    /// Creates or replaces a licence, raising its version, without a read first.
-    async fn upsert_licence(&self, licence: &Licence) -> Result<(), StoreError> {
-        let item = encode(licence, licence_pk(&licence.number), "LICENCE".into(), "licence")?;
-        let mut names = HashMap::new();
-        let mut values = HashMap::new();
-        let mut sets = Vec::new();
-        for (index, (name, value)) in item.into_iter().enumerate() {
-            if name == "pk" || name == "sk" || name == "version" {
-                continue;
-            }
-            names.insert(format!("#a{index}"), name);
-            values.insert(format!(":v{index}"), value);
-            sets.push(format!("#a{index} = :v{index}"));
-        }
-        names.insert("#version".into(), "version".into());
-        values.insert(":one".into(), n(1));
-        // An import states the whole record: a line without a photo on file leaves none, as a put would.
-        let remove = if licence.photo_sha256.is_none() {
-            names.insert("#photo".into(), "photoSha256".into());
-            " REMOVE #photo"
-        } else {
-            ""
-        };
-        self.client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(licence_pk(&licence.number)))
-            .key("sk", s("LICENCE"))
-            .update_expression(format!("SET {}{remove} ADD #version :one", sets.join(", ")))
-            .set_expression_attribute_names(Some(names))
-            .set_expression_attribute_values(Some(values))
-            .send()
-            .await
-            .map_err(|e| unavailable("UpdateItem", e))?;
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .item("pk", s(format!("HOLDER#{}", licence.holder_id)))
-            .item("sk", s("LICENCE"))
-            .item("kind", s("holder"))
-            .item("licenceNumber", s(&licence.number))
-            .send()
-            .await
-            .map_err(|e| unavailable("PutItem", e))?;
+    /// Writes items with BatchWriteItem, 25 a request and eight requests at a time, until none is left unprocessed.
+    async fn write_batches(&self, items: Vec<Item>) -> Result<(), StoreError> {
+        let requests: Vec<Vec<WriteRequest>> = items
+            .into_iter()
+            .map(|item| {
+                PutRequest::builder()
+                    .set_item(Some(item))
+                    .build()
+                    .map(|put| WriteRequest::builder().put_request(put).build())
+                    .map_err(|e| unavailable("PutRequest", e))
+            })
+            .collect::<Result<Vec<_>, _>>()?
+            .chunks(25)
+            .map(<[WriteRequest]>::to_vec)
+            .collect();
+        futures::stream::iter(requests.into_iter().map(|batch| self.write_batch(batch)))
+            .buffer_unordered(8)
+            .try_collect::<Vec<()>>()
+            .await?;
         Ok(())
+    }
+
+    async fn write_batch(&self, mut batch: Vec<WriteRequest>) -> Result<(), StoreError> {
+        // DynamoDB may leave part of a batch unprocessed under load: send that part again, backing off.
+        for attempt in 0..8u32 {
+            let out = self
+                .client
+                .batch_write_item()
+                .request_items(self.table.clone(), batch)
+                .send()
+                .await
+                .map_err(|e| unavailable("BatchWriteItem", e))?;
+            batch = out
+                .unprocessed_items
+                .and_then(|mut left| left.remove(&self.table))
+                .unwrap_or_default();
+            if batch.is_empty() {
+                return Ok(());
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50 << attempt)).await;
+        }
+        Err(StoreError::Unavailable(
+            "BatchWriteItem: items left unprocessed after retries".into(),
+        ))
     }
 
     async fn switch(&self, item: Item, expected_version: u64, change: &RolloutChange) -> Result<(), StoreError> {
@@ -94,14 +107,67 @@ impl RegisterStore for DynamoRecords {
             .and_then(|v| v.as_s().ok().cloned()))
     }
 
-    async fn import_licences(&self, licences: &[Licence]) -> Result<(), StoreError> {
-        // One conditional-free upsert per licence, sixteen at a time: a large
-        // import finishes well inside a Lambda's time and within DynamoDB's
-        // per-partition limits (each licence is its own partition).
-        for chunk in licences.chunks(16) {
-            futures::future::try_join_all(chunk.iter().map(|l| self.upsert_licence(l))).await?;
+    async fn licences(&self, numbers: &[String]) -> Result<Vec<Licence>, StoreError> {
+        let mut found = Vec::new();
+        for keys in numbers.chunks(100) {
+            let mut wanted = KeysAndAttributes::builder()
+                .set_keys(Some(
+                    keys.iter()
+                        .map(|number| {
+                            HashMap::from([("pk".into(), s(licence_pk(number))), ("sk".into(), s("LICENCE"))])
+                        })
+                        .collect(),
+                ))
+                .consistent_read(true)
+                .build()
+                .map_err(|e| unavailable("KeysAndAttributes", e))?;
+            for attempt in 0..8u32 {
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(self.table.clone(), wanted)
+                    .send()
+                    .await
+                    .map_err(|e| unavailable("BatchGetItem", e))?;
+                if let Some(items) = out.responses.and_then(|mut r| r.remove(&self.table)) {
+                    for item in items {
+                        found.push(decode(item)?);
+                    }
+                }
+                match out.unprocessed_keys.and_then(|mut left| left.remove(&self.table)) {
+                    Some(left) if !left.keys().is_empty() => wanted = left,
+                    _ => break,
+                }
+                if attempt == 7 {
+                    return Err(StoreError::Unavailable(
+                        "BatchGetItem: keys left unprocessed after retries".into(),
+                    ));
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(50 << attempt)).await;
+            }
         }
-        Ok(())
+        Ok(found)
+    }
+
+    async fn put_licences(&self, licences: &[Licence]) -> Result<(), StoreError> {
+        // Plain batched puts: the caller read each licence and set its version, and a replayed chunk puts the
+        // same items again. Each licence and each holder is its own partition.
+        let mut items = Vec::with_capacity(licences.len() * 2);
+        for licence in licences {
+            items.push(encode(
+                licence,
+                licence_pk(&licence.number),
+                "LICENCE".into(),
+                "licence",
+            )?);
+            items.push(HashMap::from([
+                ("pk".to_string(), s(format!("HOLDER#{}", licence.holder_id))),
+                ("sk".to_string(), s("LICENCE")),
+                ("kind".to_string(), s("holder")),
+                ("licenceNumber".to_string(), s(&licence.number)),
+            ]));
+        }
+        self.write_batches(items).await
     }
 
     async fn change_licence(
@@ -203,5 +269,54 @@ impl RolloutStore for DynamoRecords {
             .into_iter()
             .map(decode)
             .collect()
+    }
+}
+
+#[async_trait]
+impl ImportJobStore for DynamoRecords {
+    async fn create_import_job(&self, job: &ImportJob) -> Result<(), StoreError> {
+        let item = encode(job, import_pk(&job.id), "JOB".into(), "import-job")?;
+        let pending = HashMap::from([
+            ("pk".to_string(), s(PENDING_IMPORTS)),
+            ("sk".to_string(), s(pending_sk(job))),
+            ("kind".to_string(), s("pending-import")),
+            ("jobId".to_string(), s(&job.id)),
+        ]);
+        self.transact(
+            vec![
+                self.put(item, "attribute_not_exists(pk)")?,
+                self.put(pending, "attribute_not_exists(pk)")?,
+            ],
+            |index| (index == 0).then_some(StoreError::AlreadyExists),
+        )
+        .await
+    }
+
+    async fn import_job(&self, id: &str) -> Result<Option<ImportJob>, StoreError> {
+        self.get(import_pk(id), "JOB").await?.map(decode).transpose()
+    }
+
+    async fn save_import_job(&self, job: &ImportJob, expected_version: u64) -> Result<(), StoreError> {
+        let item = encode(job, import_pk(&job.id), "JOB".into(), "import-job")?;
+        let mut writes = vec![self.versioned_put(item, expected_version)?];
+        if !job.is_pending() {
+            let delete = Delete::builder()
+                .table_name(&self.table)
+                .key("pk", s(PENDING_IMPORTS))
+                .key("sk", s(pending_sk(job)))
+                .build()
+                .map_err(|e| unavailable("Delete", e))?;
+            writes.push(TransactWriteItem::builder().delete(delete).build());
+        }
+        self.transact(writes, |_| None).await
+    }
+
+    async fn pending_import_jobs(&self) -> Result<Vec<String>, StoreError> {
+        Ok(self
+            .query_prefix(PENDING_IMPORTS, "")
+            .await?
+            .into_iter()
+            .filter_map(|item| item.get("jobId").and_then(|v| v.as_s().ok()).cloned())
+            .collect())
     }
 }

@@ -3,6 +3,7 @@
 
 use super::{decode, encode, n, s, sortable, unavailable, with_expiry, DynamoRecords, Item};
 use crate::expiry;
+use crate::kernel::notice::PendingNotice;
 use crate::kernel::queue::{Page, QueueQuery, ReviewQueue};
 use crate::kernel::store::StoreError;
 use crate::truck::pass::{PassStatus, TruckPass};
@@ -202,8 +203,14 @@ impl PassStore for DynamoRecords {
         self.get(pass_pk(id), "PASS").await?.map(decode).transpose()
     }
 
-    async fn update_pass(&self, pass: &TruckPass, expected_version: u64) -> Result<(), StoreError> {
+    async fn update_pass_noting(
+        &self,
+        pass: &TruckPass,
+        expected_version: u64,
+        notices: &[PendingNotice],
+    ) -> Result<(), StoreError> {
         let mut items = vec![self.versioned_put(pass_item(pass)?, expected_version)?];
+        items.extend(self.notice_puts(notices)?);
         for copy in pass_copies(pass)? {
             let put = Put::builder()
                 .table_name(&self.table)

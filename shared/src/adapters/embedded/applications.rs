@@ -4,6 +4,7 @@
 use super::{queue_page, EmbeddedRecords};
 use crate::applications::application::{Application, ApplicationState};
 use crate::applications::ports::{ApplicationStore, PhotoClaim, PhotoClaims};
+use crate::kernel::notice::PendingNotice;
 use crate::kernel::queue::{Page, QueueQuery, ReviewQueue};
 use crate::kernel::store::StoreError;
 use async_trait::async_trait;
@@ -33,7 +34,12 @@ impl ApplicationStore for EmbeddedRecords {
         Ok(self.state()?.applications.get(id).cloned())
     }
 
-    async fn update_application(&self, application: &Application, expected_version: u64) -> Result<(), StoreError> {
+    async fn update_application_noting(
+        &self,
+        application: &Application,
+        expected_version: u64,
+        notices: &[PendingNotice],
+    ) -> Result<(), StoreError> {
         let mut state = self.state()?;
         match state.applications.get(&application.id) {
             Some(current) if current.version == expected_version => {}
@@ -43,6 +49,7 @@ impl ApplicationStore for EmbeddedRecords {
             state.open_slots.remove(&application.licence_number);
         }
         state.put_application(application);
+        state.note(notices);
         Ok(())
     }
 }

@@ -4,6 +4,7 @@ use super::EmbeddedRecords;
 use crate::issuance::edl::ElectronicLicence;
 use crate::issuance::outbox::{self, IssuanceOutbox};
 use crate::issuance::ports::{Issuance, LicenceStore};
+use crate::kernel::notice::PendingNotice;
 use crate::kernel::store::StoreError;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -46,13 +47,15 @@ impl LicenceStore for EmbeddedRecords {
             state.open_slots.remove(&application.licence_number);
         }
         state.put_application(application);
+        state.note(&issuance.notices);
         Ok(())
     }
 
-    async fn update_electronic_licence(
+    async fn update_electronic_licence_noting(
         &self,
         licence: &ElectronicLicence,
         expected_version: u64,
+        notices: &[PendingNotice],
     ) -> Result<(), StoreError> {
         let mut state = self.state()?;
         match state.electronic_licences.get(&licence.serial) {
@@ -60,6 +63,7 @@ impl LicenceStore for EmbeddedRecords {
             _ => return Err(StoreError::Conflict),
         }
         state.put_electronic_licence(licence);
+        state.note(notices);
         Ok(())
     }
 }

@@ -64,6 +64,8 @@ struct State {
     refresh: BTreeSet<ExpiryEntry>,
     /// The issuance outbox, as in DynamoDB: approved applications by shard, then approval time.
     outbox: BTreeSet<ExpiryEntry>,
+    /// The notice outbox: notices recorded with their changes and not yet delivered, by id.
+    notices: BTreeMap<String, crate::kernel::notice::PendingNotice>,
     truck_rules: BTreeMap<String, CityTruckRules>,
     truck_rules_changes: Vec<TruckRulesChange>,
     vehicles: HashMap<String, Vehicle>,
@@ -82,6 +84,9 @@ struct State {
     status_shards: HashMap<(u32, u32), crate::issuance::status::StatusShard>,
     /// list -> its published token.
     published_lists: HashMap<u32, crate::issuance::status::PublishedList>,
+    import_jobs: HashMap<String, crate::register::import_job::ImportJob>,
+    /// Jobs with work left: (started at, id).
+    pending_imports: BTreeSet<(DateTime<Utc>, String)>,
     /// The licences with statuses to publish, as the `issue` index holds them in DynamoDB (`STATUS#<shard>`).
     status_marks: BTreeSet<ExpiryEntry>,
     /// (local day, counter) -> signatures taken by the scheduled jobs.
@@ -89,6 +94,13 @@ struct State {
 }
 
 impl State {
+    /// Records notices as pending, inside the write that warrants them.
+    fn note(&mut self, notices: &[crate::kernel::notice::PendingNotice]) {
+        for notice in notices {
+            self.notices.insert(notice.id.clone(), notice.clone());
+        }
+    }
+
     fn reindex(&mut self, before: Option<ExpiryEntry>, after: Option<ExpiryEntry>) {
         if before == after {
             return;

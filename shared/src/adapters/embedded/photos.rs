@@ -1,8 +1,10 @@
-//! The in-process photo store: the local server's stand-in for S3, with signed upload and view links.
+//! The in-process photo store: the local server's stand-in for S3, with signed upload and view links, and the
+//! register files of large imports.
 
 use crate::applications::photo::ImageType;
 use crate::applications::ports::{PhotoStore, PhotoStoreError, UploadForm, UploadGrant};
 use crate::dev::DevKeys;
+use crate::register::ports::{FileStoreError, RegisterFiles, StoredFile};
 use async_trait::async_trait;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -33,11 +35,24 @@ pub enum UploadRefusal {
     Size { min: usize, max: usize, size: usize },
 }
 
-/// Photos kept in memory; links point at the local server (`base_url`).
+/// key -> (tag, bytes): the tag is the bytes' SHA-256, so a replaced file has another.
+type Files = HashMap<String, (String, Vec<u8>)>;
+
+/// What a register file's upload link allows.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct FilePolicy {
+    key: String,
+    max: u64,
+    exp: i64,
+}
+
+/// Photos (and large imports' register files and reports) kept in memory; links point at the local server
+/// (`base_url`).
 pub struct EmbeddedPhotos {
     keys: DevKeys,
     base_url: String,
     objects: Mutex<HashMap<String, (ImageType, Vec<u8>)>>,
+    files: Mutex<Files>,
 }
 
 impl EmbeddedPhotos {
@@ -46,6 +61,7 @@ impl EmbeddedPhotos {
             keys,
             base_url: base_url.into(),
             objects: Mutex::new(HashMap::new()),
+            files: Mutex::new(HashMap::new()),
         }
     }
 
@@ -91,6 +107,54 @@ impl EmbeddedPhotos {
             objects.insert(policy.key.clone(), (policy.content_type, body.to_vec()));
         }
         Ok(policy.key)
+    }
+
+    /// Accepts a `PUT` to a register file's upload link (`/_dev/files/<token>`); returns the stored file's key.
+    pub fn accept_file_upload(&self, token: &str, body: &[u8], now: DateTime<Utc>) -> Result<String, UploadRefusal> {
+        let policy: FilePolicy = self.open("file", token).ok_or(UploadRefusal::Forged)?;
+        if now.timestamp() > policy.exp {
+            return Err(UploadRefusal::Expired);
+        }
+        if body.is_empty() || body.len() as u64 > policy.max {
+            return Err(UploadRefusal::Size {
+                min: 1,
+                max: usize::try_from(policy.max).unwrap_or(usize::MAX),
+                size: body.len(),
+            });
+        }
+        self.store_file(&policy.key, body.to_vec());
+        Ok(policy.key)
+    }
+
+    /// Stores (or replaces) a file as an upload would.
+    pub fn store_file(&self, key: &str, bytes: Vec<u8>) {
+        use sha2::Digest;
+        let tag = hex::encode(sha2::Sha256::digest(&bytes));
+        if let Ok(mut files) = self.files.lock() {
+            files.insert(key.to_string(), (tag, bytes));
+        }
+    }
+
+    /// A stored file or report, as the administrator would download it.
+    pub fn file(&self, key: &str) -> Option<Vec<u8>> {
+        self.files.lock().ok()?.get(key).map(|(_, bytes)| bytes.clone())
+    }
+
+    /// The keys of stored files under `prefix`, in order.
+    pub fn file_keys(&self, prefix: &str) -> Vec<String> {
+        let mut keys: Vec<String> = self
+            .files
+            .lock()
+            .map(|files| files.keys().filter(|k| k.starts_with(prefix)).cloned().collect())
+            .unwrap_or_default();
+        keys.sort();
+        keys
+    }
+
+    fn files(&self) -> Result<std::sync::MutexGuard<'_, Files>, FileStoreError> {
+        self.files
+            .lock()
+            .map_err(|_| FileStoreError::Unavailable("embedded file store poisoned".into()))
     }
 
     /// The object behind a view link, if the link is genuine and current.
@@ -163,6 +227,56 @@ impl PhotoStore for EmbeddedPhotos {
             .lock()
             .map_err(|_| PhotoStoreError::Unavailable("embedded photo store poisoned".into()))?;
         objects.insert(key.to_string(), (ImageType::Jpeg, jpeg.to_vec()));
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl RegisterFiles for EmbeddedPhotos {
+    async fn file_upload_form(
+        &self,
+        key: &str,
+        max_bytes: u64,
+        expires_at: DateTime<Utc>,
+    ) -> Result<UploadForm, FileStoreError> {
+        let token = self.sign(
+            "file",
+            &FilePolicy {
+                key: key.into(),
+                max: max_bytes,
+                exp: expires_at.timestamp(),
+            },
+        );
+        Ok(UploadForm {
+            method: "PUT".into(),
+            url: format!("{}/_dev/files/{token}", self.base_url),
+            fields: BTreeMap::new(),
+            headers: BTreeMap::from([("Content-Type".to_string(), "application/x-ndjson".to_string())]),
+        })
+    }
+
+    async fn stored_file(&self, key: &str) -> Result<Option<StoredFile>, FileStoreError> {
+        Ok(self.files()?.get(key).map(|(tag, bytes)| StoredFile {
+            size: bytes.len() as u64,
+            tag: tag.clone(),
+        }))
+    }
+
+    async fn read_file_range(&self, key: &str, tag: &str, offset: u64, length: u64) -> Result<Vec<u8>, FileStoreError> {
+        let files = self.files()?;
+        let (stored_tag, bytes) = files.get(key).ok_or_else(|| FileStoreError::NotFound(key.into()))?;
+        if stored_tag != tag {
+            return Err(FileStoreError::Replaced(key.into()));
+        }
+        let start = usize::try_from(offset).unwrap_or(usize::MAX).min(bytes.len());
+        let end = usize::try_from(offset.saturating_add(length))
+            .unwrap_or(usize::MAX)
+            .min(bytes.len());
+        Ok(bytes[start..end].to_vec())
+    }
+
+    async fn put_report(&self, key: &str, json: &[u8]) -> Result<(), FileStoreError> {
+        self.store_file(key, json.to_vec());
         Ok(())
     }
 }

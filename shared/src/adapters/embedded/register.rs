@@ -3,8 +3,9 @@
 use super::EmbeddedRecords;
 use crate::kernel::store::StoreError;
 use crate::register::change::ChangeRecord;
+use crate::register::import_job::ImportJob;
 use crate::register::licence::Licence;
-use crate::register::ports::{RegisterStore, RolloutStore};
+use crate::register::ports::{ImportJobStore, RegisterStore, RolloutStore};
 use crate::register::rollout::{City, Plan, RolloutChange, Wave};
 use async_trait::async_trait;
 
@@ -18,14 +19,16 @@ impl RegisterStore for EmbeddedRecords {
         Ok(self.state()?.holders.get(holder_id).cloned())
     }
 
-    async fn import_licences(&self, licences: &[Licence]) -> Result<(), StoreError> {
+    async fn licences(&self, numbers: &[String]) -> Result<Vec<Licence>, StoreError> {
+        let state = self.state()?;
+        Ok(numbers.iter().filter_map(|n| state.licences.get(n).cloned()).collect())
+    }
+
+    async fn put_licences(&self, licences: &[Licence]) -> Result<(), StoreError> {
         let mut state = self.state()?;
         for licence in licences {
-            let version = state.licences.get(&licence.number).map_or(0, |l| l.version) + 1;
-            let mut stored = licence.clone();
-            stored.version = version;
-            state.holders.insert(stored.holder_id.clone(), stored.number.clone());
-            state.licences.insert(stored.number.clone(), stored);
+            state.holders.insert(licence.holder_id.clone(), licence.number.clone());
+            state.licences.insert(licence.number.clone(), licence.clone());
         }
         Ok(())
     }
@@ -115,5 +118,39 @@ impl RolloutStore for EmbeddedRecords {
 
     async fn rollout_changes(&self) -> Result<Vec<RolloutChange>, StoreError> {
         Ok(self.state()?.rollout_changes.clone())
+    }
+}
+
+#[async_trait]
+impl ImportJobStore for EmbeddedRecords {
+    async fn create_import_job(&self, job: &ImportJob) -> Result<(), StoreError> {
+        let mut state = self.state()?;
+        if state.import_jobs.contains_key(&job.id) {
+            return Err(StoreError::AlreadyExists);
+        }
+        state.import_jobs.insert(job.id.clone(), job.clone());
+        state.pending_imports.insert((job.started_at, job.id.clone()));
+        Ok(())
+    }
+
+    async fn import_job(&self, id: &str) -> Result<Option<ImportJob>, StoreError> {
+        Ok(self.state()?.import_jobs.get(id).cloned())
+    }
+
+    async fn save_import_job(&self, job: &ImportJob, expected_version: u64) -> Result<(), StoreError> {
+        let mut state = self.state()?;
+        match state.import_jobs.get(&job.id) {
+            Some(current) if current.version == expected_version => {}
+            _ => return Err(StoreError::Conflict),
+        }
+        if !job.is_pending() {
+            state.pending_imports.remove(&(job.started_at, job.id.clone()));
+        }
+        state.import_jobs.insert(job.id.clone(), job.clone());
+        Ok(())
+    }
+
+    async fn pending_import_jobs(&self) -> Result<Vec<String>, StoreError> {
+        Ok(self.state()?.pending_imports.iter().map(|(_, id)| id.clone()).collect())
     }
 }

@@ -1,6 +1,7 @@
 //! The truck pass's ports in process: city rules, vehicles, passes and their review queue.
 
 use super::{queue_page, EmbeddedRecords};
+use crate::kernel::notice::PendingNotice;
 use crate::kernel::queue::{Page, QueueQuery, ReviewQueue};
 use crate::kernel::store::StoreError;
 use crate::truck::pass::{PassStatus, TruckPass};
@@ -100,13 +101,19 @@ impl PassStore for EmbeddedRecords {
         Ok(self.state()?.passes.get(id).cloned())
     }
 
-    async fn update_pass(&self, pass: &TruckPass, expected_version: u64) -> Result<(), StoreError> {
+    async fn update_pass_noting(
+        &self,
+        pass: &TruckPass,
+        expected_version: u64,
+        notices: &[PendingNotice],
+    ) -> Result<(), StoreError> {
         let mut state = self.state()?;
         match state.passes.get(&pass.id) {
             Some(stored) if stored.version == expected_version => {}
             _ => return Err(StoreError::Conflict),
         }
         state.put_pass(pass);
+        state.note(notices);
         Ok(())
     }
 
