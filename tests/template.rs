@@ -696,7 +696,15 @@ const PARTITIONS: &[(&str, &str, On, &[&str])] = &[
         "ExpireFunctionRole",
         "dynamodb:GetItem",
         Table,
-        &["APP#*", "EDL#*", "PASS#*", "STATUSLIST#*", "NOTICE#*", "IMPORT#*"],
+        &[
+            "APP#*",
+            "EDL#*",
+            "PASS#*",
+            "STATUSLIST#*",
+            "NOTICE#*",
+            "IMPORT#*",
+            "HOLDER#*",
+        ],
     ),
     (
         "ExpireFunctionRole",
