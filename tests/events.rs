@@ -481,10 +481,12 @@ async fn every_event(mut h: Harness) {
     // The refresh's schedule event: one run (nothing is due yet) and the key check.
     let schedule: aws_lambda_events::event::cloudwatch_events::CloudWatchEvent =
         serde_json::from_str(&event_text("refresh-schedule.json")).expect("EventBridge scheduled event");
+    let mut services = h.services.clone();
+    services.signing_budget = edl_refresh::signing_budget_from(None).expect("the default budget");
     let refresh = edl_refresh::handle(
-        &h.refreshing(),
+        &h.ports.refreshing(&services),
         schedule,
-        &edl_refresh::options_from(None).expect("options"),
+        &shared::service::refresh::RefreshOptions::default(),
         None,
     )
     .await

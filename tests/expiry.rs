@@ -109,6 +109,7 @@ async fn record_licence(
         status_entry: None,
         retired_entries: Vec::new(),
         register_hold: false,
+        status_to_publish: None,
         status: EdlStatus::Active,
         version: 1,
     };

@@ -8,6 +8,7 @@ use edl_tests::{harness, holder, json_request, officer, request, Adapter, Harnes
 use serde_json::json;
 use shared::adapters::Records;
 use shared::crypto::LocalSigner;
+use shared::issuance::budget::SigningBudget;
 use shared::issuance::document::{DOCUMENT_DAYS, JITTER_DAYS, SIGNER_MARGIN_DAYS};
 use shared::issuance::edl::EdlStatus;
 use shared::kernel::caller::{Actor, Role};
@@ -62,13 +63,13 @@ impl Keys {
 }
 
 /// One adapter's set-up: its harness, signer and key maker, how many licences it issues and the
-/// refresh job's signing budget per (simulated) day.
+/// scheduled jobs' signing budget per (simulated) day.
 struct Fixture {
     h: Harness,
     keys: Keys,
     signer: Arc<CountingSigner>,
     licences: usize,
-    budget: usize,
+    budget: SigningBudget,
     /// Licences verified end to end each week (a different few each week).
     sample_per_week: usize,
     /// Whether every licence's record is read every week (in process), or only the sample's (on the emulator, where
@@ -80,9 +81,14 @@ struct Fixture {
 /// KMS on the emulator.
 type OnAdapter = (Arc<dyn Records>, Adapter);
 
-async fn fixture((records, adapter): OnAdapter, licences: usize, budget: usize) -> Fixture {
+/// Status lists in these tests: few (the job reads every list each run), each of the deployed size.
+const LISTS: u32 = 2;
+
+async fn fixture((records, adapter): OnAdapter, licences: usize, budget: SigningBudget) -> Fixture {
     // Three sample licences per wanted licence: some are not eligible, not live, or without a photo on file.
     let mut h = harness(records, licences * 3).await;
+    h.services.status_lists.lists = LISTS;
+    h.services.signing_budget = budget.clone();
     let (keys, inner): (Keys, Arc<dyn Signer>) = match adapter {
         Adapter::Aws => {
             let config = edl_tests::aws_config().await;
@@ -151,13 +157,19 @@ async fn three_years_without_applying_again(fx: Fixture) {
     let mut issued: Vec<Issued> = Vec::new();
     // Simulated days: unpaced (the pace is for KMS's real seconds).
     let options = RefreshOptions {
-        signs_per_run: fx.budget,
         signs_per_second: None,
         ..RefreshOptions::default()
     };
+    let budget = fx.budget.clone();
+    let refresh_part = budget.refresh_part(LISTS) as usize;
+    // The scheduled jobs' runs, evenly spaced from local midnight as the deployed schedules are (the refresh at a
+    // quarter to each slot), the status list job every `status_every`-th refresh slot.
+    let runs = i64::from(budget.refresh_runs_per_day);
+    let status_every = (budget.refresh_runs_per_day / budget.status_list_runs_per_day.max(1)).max(1);
     let (mut budget_days, mut rotations, mut max_signs, mut refreshed) = (0, 0, 0, 0);
-    let (mut checked_valid, mut checked_expired) = (0, 0);
+    let (mut checked_valid, mut checked_expired, mut spread_days) = (0, 0, 0);
     let last_day: i64 = 3 * 365 + 30;
+    let first_day = local_date(start);
     for day in 0..=last_day {
         let nth = usize::try_from(day).expect("day");
         // Issuance over the first month: half on launch day, the rest spread over the month.
@@ -166,39 +178,81 @@ async fn three_years_without_applying_again(fx: Fixture) {
             1..=29 => fx.licences / 2 / 29 + usize::from(nth <= (fx.licences / 2) % 29),
             _ => 0,
         };
-        set(&fx.h, start + Duration::days(day));
-        let mut made = 0;
-        while made < today_target {
-            let Some(candidate) = candidates.next() else { break };
-            if let Some(serial) = edl_tests::apply_and_issue(&fx.h, &candidate.holder_id).await {
-                issued.push(Issued {
-                    holder: candidate.holder_id.clone(),
-                    serial,
-                    valid_to: candidate.valid_to,
-                });
-                made += 1;
+        let midnight = shared::kernel::time::local_instant(first_day + Duration::days(day), chrono::NaiveTime::MIN);
+        let issue_at = start + Duration::days(day);
+        let mut issued_today = false;
+        // Every signature of the day's scheduled runs, counted at the signer port.
+        let (mut day_signs, mut day_refresh_signs, mut runs_that_signed) = (0usize, 0usize, 0usize);
+        for slot in 0..runs {
+            let run_at = midnight + Duration::minutes(slot * 24 * 60 / runs + 45);
+            if run_at < start {
+                continue; // Before the keys were made, on the first day.
+            }
+            if !issued_today && run_at >= issue_at {
+                issued_today = true;
+                set(&fx.h, issue_at);
+                let mut made = 0;
+                while made < today_target {
+                    let Some(candidate) = candidates.next() else { break };
+                    if let Some(serial) = edl_tests::apply_and_issue(&fx.h, &candidate.holder_id).await {
+                        issued.push(Issued {
+                            holder: candidate.holder_id.clone(),
+                            serial,
+                            valid_to: candidate.valid_to,
+                        });
+                        made += 1;
+                    }
+                }
+            }
+            set(&fx.h, run_at);
+            let before = fx.signer.signed.load(Ordering::SeqCst);
+            let report =
+                fx.h.refreshing()
+                    .run_refresh(None, &options)
+                    .await
+                    .expect("refresh run");
+            let signs = fx.signer.signed.load(Ordering::SeqCst) - before;
+            assert_eq!(signs, report.signs, "day {day}: every signature is the job's own");
+            assert!(
+                signs as u64 <= report.allowance,
+                "day {day} slot {slot}: {signs} signs over the run's allowance: {report:?}"
+            );
+            assert!(report.signer_unavailable.is_none(), "day {day}: {report:?}");
+            day_refresh_signs += signs;
+            day_signs += signs;
+            runs_that_signed += usize::from(signs > 0);
+            refreshed += report.refreshed;
+            if u32::try_from(slot).expect("slot") % status_every == 0 {
+                set(&fx.h, run_at + Duration::minutes(5));
+                let before = fx.signer.signed.load(Ordering::SeqCst);
+                let lists = fx.h.signing().run_status_lists().await.expect("status list run");
+                let signs = fx.signer.signed.load(Ordering::SeqCst) - before;
+                assert_eq!(signs as u32, lists.signs, "day {day}: {lists:?}");
+                assert!(
+                    lists.signer_unavailable.is_none() && !lists.budget_reached,
+                    "day {day}: {lists:?}"
+                );
+                assert_eq!(lists.reconcile_failed, 0, "day {day}: {lists:?}");
+                day_signs += signs;
             }
         }
-        // The scheduled refresh, once a day at 01:30 the next morning, within its budget.
-        let run_at = start + Duration::days(day + 1) - Duration::hours(9) - Duration::minutes(30);
-        set(&fx.h, run_at);
-        let before = fx.signer.signed.load(Ordering::SeqCst);
-        let report =
-            fx.h.refreshing()
-                .run_refresh(None, &options)
-                .await
-                .expect("refresh run");
-        let signs = fx.signer.signed.load(Ordering::SeqCst) - before;
-        assert_eq!(signs, report.signs, "day {day}: every signature is the job's own");
         assert!(
-            signs <= fx.budget,
-            "day {day}: {signs} signs over the budget of {}",
-            fx.budget
+            day_signs as u64 <= budget.signs_per_day,
+            "day {day}: {day_signs} scheduled signs over the day's budget of {}",
+            budget.signs_per_day
         );
-        assert!(report.signer_unavailable.is_none(), "day {day}: {report:?}");
-        max_signs = max_signs.max(signs);
-        budget_days += usize::from(report.budget_reached);
-        refreshed += report.refreshed;
+        assert!(
+            day_refresh_signs <= refresh_part,
+            "day {day}: {day_refresh_signs} refresh signs"
+        );
+        max_signs = max_signs.max(day_signs);
+        budget_days += usize::from(day_refresh_signs == refresh_part);
+        // A day that spent its refresh part spread it over several runs, not the first one.
+        if day_refresh_signs == refresh_part && refresh_part > 1 {
+            assert!(runs_that_signed > 1, "day {day}: the budget went in one run");
+            spread_days += 1;
+        }
+        set(&fx.h, midnight + Duration::days(1) - Duration::minutes(5));
         if day % 7 != 0 {
             continue;
         }
@@ -294,17 +348,16 @@ async fn three_years_without_applying_again(fx: Fixture) {
         "{checked_valid} valid, {checked_expired} ended checked"
     );
     assert!(
-        budget_days > 0,
-        "the launch peak meets the budget ({} per day)",
-        fx.budget
+        budget_days > 0 && spread_days == budget_days,
+        "the launch peak meets the budget ({budget:?}), spread over the day's runs"
     );
-    assert!(max_signs <= fx.budget);
+    assert!(max_signs as u64 <= budget.signs_per_day);
     // Documents of a month: a licence's document is signed about every 16 days.
     let per_licence_year = refreshed as f64 / issued.len() as f64 / 3.0;
     assert!(per_licence_year > 10.0 && per_licence_year < 30.0, "{per_licence_year}");
     println!(
         "{} licences, {refreshed} refreshes ({per_licence_year:.1} per licence-year), {rotations} rotations, \
-         budget reached on {budget_days} days, at most {max_signs} signs a day",
+         the refresh budget spent on {budget_days} days, at most {max_signs} scheduled signs a day",
         issued.len()
     );
 }
@@ -682,29 +735,44 @@ edl_tests::on_both_adapters!(
 );
 
 async fn three_years(on: OnAdapter) {
-    // Fewer licences on the emulator (every call is a request), with the budget in the same proportion (about
-    // 7.5 % of the licences a day: the steady need is one in sixteen, the launch peak one in twelve).
-    let (licences, budget) = match on.1 {
-        Adapter::Embedded => (200, 15),
-        Adapter::Aws => (40, 3),
+    // Fewer licences on the emulator (every call is a request), with the refresh's part of the budget in the same
+    // proportion (about 7.5 % of the licences a day: the steady need is one in sixteen, the launch peak one in
+    // twelve), and the status lists' part (every list, every run) on top. The refresh runs several times a day
+    // (hourly as deployed would take 26,000 runs over three years): six in process, two on the emulator.
+    let (licences, refresh_part, refresh_runs, status_runs) = match on.1 {
+        Adapter::Embedded => (200, 15, 6, 3),
+        Adapter::Aws => (40, 3, 2, 1),
+    };
+    let budget = SigningBudget {
+        signs_per_day: refresh_part + u64::from(LISTS) * u64::from(status_runs),
+        refresh_runs_per_day: refresh_runs,
+        status_list_runs_per_day: status_runs,
     };
     three_years_without_applying_again(fixture(on, licences, budget).await).await;
 }
 
+/// A roomy budget for the tests that are not about it.
+fn roomy() -> SigningBudget {
+    SigningBudget {
+        signs_per_day: 10_000,
+        ..SigningBudget::default()
+    }
+}
+
 async fn a_refresh_racing_a_stop_or_supersession(on: OnAdapter) {
-    a_refresh_racing_a_stop_or_supersession_keeps_it(fixture(on, 5, 10).await).await;
+    a_refresh_racing_a_stop_or_supersession_keeps_it(fixture(on, 5, roomy()).await).await;
 }
 
 async fn a_failing_signer(on: OnAdapter) {
-    a_failing_signer_leaves_the_document_in_place(fixture(on, 5, 10).await).await;
+    a_failing_signer_leaves_the_document_in_place(fixture(on, 5, roomy()).await).await;
 }
 
 async fn no_usable_signer(on: OnAdapter) {
-    no_usable_signer_is_a_clear_503_until_the_next_is_added(fixture(on, 5, 10).await).await;
+    no_usable_signer_is_a_clear_503_until_the_next_is_added(fixture(on, 5, roomy()).await).await;
 }
 
 async fn retired_signers(on: OnAdapter) {
-    retired_signers_stay_in_the_trust_document_until_their_certificate_ends(fixture(on, 5, 10).await).await;
+    retired_signers_stay_in_the_trust_document_until_their_certificate_ends(fixture(on, 5, roomy()).await).await;
 }
 
 /// The local server's movable clock (development only): a person watches a licence live through a
@@ -876,7 +944,7 @@ async fn the_local_server_moves_its_clock_and_runs_the_scheduled_jobs() {
 #[tokio::test]
 async fn the_key_check_publishes_to_cloudwatch() {
     use shared::service::keys::{DAYS_UNTIL_IACA_EXPIRY, DAYS_UNTIL_NO_USABLE_SIGNER};
-    let mut fx = fixture((Arc::new(edl_tests::dynamo_records().await), Adapter::Aws), 1, 1).await;
+    let mut fx = fixture((Arc::new(edl_tests::dynamo_records().await), Adapter::Aws), 1, roomy()).await;
     let config = edl_tests::aws_config().await;
     let namespace = format!("EDL/test-{}", uuid::Uuid::new_v4().simple());
     fx.h.ports.key_metrics = Arc::new(shared::adapters::cloudwatch::CloudWatchMetrics::new(

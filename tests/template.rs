@@ -246,15 +246,20 @@ fn no_scan_no_wildcards_and_each_function_only_what_it_uses() {
                     "dynamodb:GetItem"
                         | "dynamodb:Query"
                         | "dynamodb:PutItem"
+                        | "dynamodb:UpdateItem"
                         | "dynamodb:ConditionCheckItem"
                         | "cloudwatch:PutMetricData"
                 ),
                 "refresh (no S3: it re-signs the portrait the current document carries): {action}"
             );
             if resource["Fn::Sub"].as_str().is_some_and(|s| s.contains("/index/")) {
-                assert_eq!(
-                    resource,
-                    &serde_json::json!({ "Fn::Sub": "${RecordsTable.Arn}/index/refresh" })
+                assert!(
+                    [
+                        serde_json::json!({ "Fn::Sub": "${RecordsTable.Arn}/index/refresh" }),
+                        serde_json::json!({ "Fn::Sub": "${RecordsTable.Arn}/index/issue" })
+                    ]
+                    .contains(resource),
+                    "{resource}"
                 );
             }
         }
@@ -301,8 +306,8 @@ fn signer_and_iaca_expiry_raise_alarms_a_configurable_number_of_days_ahead() {
         serde_json::json!({ "Fn::Sub": "EDL/${AWS::StackName}" })
     );
     assert_eq!(
-        variables["EDL_REFRESH_SIGNS_PER_RUN"],
-        serde_json::json!({ "Ref": "RefreshSignsPerRun" })
+        variables["EDL_REFRESH_SIGNS_PER_DAY"],
+        serde_json::json!({ "Ref": "RefreshSignsPerDay" })
     );
     // The refresh index the job reads, keys only.
     let indexes = as_list(&resources["RecordsTable"]["Properties"]["GlobalSecondaryIndexes"]);
@@ -582,6 +587,8 @@ const PARTITIONS: &[(&str, &str, On, &[&str])] = &[
     ),
     // Large imports' jobs and their pending list (IMPORT#pending).
     ("ExpireFunctionRole", "dynamodb:Query", Table, &["IMPORT#*"]),
+    // The flip done, the licence's mark ("status to publish") is removed by an update conditional on its version.
+    ("AdminFunctionRole", "dynamodb:UpdateItem", Table, &["EDL#*"]),
     ("PhotoUploadFunctionRole", "dynamodb:GetItem", Table, &["APP#*"]),
     ("PhotoUploadFunctionRole", "dynamodb:PutItem", Table, &["APP#*"]),
     ("PhotoCheckFunctionRole", "dynamodb:GetItem", Table, &["APP#*"]),
@@ -689,7 +696,15 @@ const PARTITIONS: &[(&str, &str, On, &[&str])] = &[
         "ExpireFunctionRole",
         "dynamodb:GetItem",
         Table,
-        &["APP#*", "EDL#*", "PASS#*", "STATUSLIST#*", "NOTICE#*", "IMPORT#*"],
+        &[
+            "APP#*",
+            "EDL#*",
+            "PASS#*",
+            "STATUSLIST#*",
+            "NOTICE#*",
+            "IMPORT#*",
+            "HOLDER#*",
+        ],
     ),
     (
         "ExpireFunctionRole",
@@ -732,7 +747,15 @@ const PARTITIONS: &[(&str, &str, On, &[&str])] = &[
         "RefreshFunctionRole",
         "dynamodb:GetItem",
         Table,
-        &["EDL#*", "LICENCE#*", "APP#*", "STATUSLIST#*", "STATUSTOKEN#*"],
+        // `SIGNS#`: the scheduled jobs' daily signing counter (issue 12), read, then raised by conditional adds.
+        &[
+            "EDL#*",
+            "LICENCE#*",
+            "APP#*",
+            "STATUSLIST#*",
+            "STATUSTOKEN#*",
+            "SIGNS#*",
+        ],
     ),
     (
         "RefreshFunctionRole",
@@ -757,6 +780,19 @@ const PARTITIONS: &[(&str, &str, On, &[&str])] = &[
     ("LicenceFunctionRole", "dynamodb:ConditionCheckItem", Table, &["EDL#*"]),
     ("ExpireFunctionRole", "dynamodb:ConditionCheckItem", Table, &["EDL#*"]),
     ("RefreshFunctionRole", "dynamodb:ConditionCheckItem", Table, &["EDL#*"]),
+    // The flip done, the licence's mark ("status to publish") is removed by an update conditional on its version;
+    // the status list job first reads the marks left (the sparse `issue` index's `STATUS#<shard>` partitions).
+    ("ReviewFunctionRole", "dynamodb:UpdateItem", Table, &["EDL#*"]),
+    ("IssueFunctionRole", "dynamodb:UpdateItem", Table, &["EDL#*"]),
+    ("LicenceFunctionRole", "dynamodb:UpdateItem", Table, &["EDL#*"]),
+    ("ExpireFunctionRole", "dynamodb:UpdateItem", Table, &["EDL#*"]),
+    (
+        "RefreshFunctionRole",
+        "dynamodb:UpdateItem",
+        Table,
+        &["EDL#*", "SIGNS#*"],
+    ),
+    ("RefreshFunctionRole", "dynamodb:Query", IssueIndex, &["STATUS#*"]),
 ];
 
 const WRITES: [&str; 4] = [

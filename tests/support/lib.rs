@@ -1,6 +1,7 @@
 //! Shared test support: the AWS emulator connection, services with a fixed clock, and API Gateway events.
 
 pub mod faults;
+pub mod faulty;
 pub mod images;
 pub mod rekognition;
 

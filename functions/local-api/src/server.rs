@@ -67,12 +67,12 @@ struct ClockRequest {
     set: Option<String>,
 }
 
-/// `POST /_dev/jobs/refresh`: the run's signing budget, when not the default.
+/// `POST /_dev/jobs/refresh`: the day's signing budget for this run, when not the configured one.
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct RefreshRequest {
     #[serde(default)]
-    signs_per_run: Option<usize>,
+    signs_per_day: Option<u64>,
 }
 
 type HttpResponse = hyper::Response<Full<Bytes>>;
@@ -263,11 +263,12 @@ impl LocalApi {
                         Err(e) => return Some(bad(format!("The body is not valid: {e}."))),
                     }
                 };
-                let mut options = shared::service::refresh::RefreshOptions::default();
-                if let Some(budget) = request.signs_per_run {
-                    options.signs_per_run = budget;
+                let options = shared::service::refresh::RefreshOptions::default();
+                let mut services = self.services.clone();
+                if let Some(budget) = request.signs_per_day {
+                    services.signing_budget.signs_per_day = budget;
                 }
-                let refreshing = self.ports.refreshing(&self.services);
+                let refreshing = self.ports.refreshing(&services);
                 let refresh = match refreshing.run_refresh(None, &options).await {
                     Ok(report) => report,
                     Err(e) => return Some(problem_response(&shared::http::problem_for(&e))),

@@ -1,8 +1,9 @@
-//! The refresh function: on its hourly schedule, one run of the document refresh within its signing budget, then
-//! the key check; on its five-minute schedule, the status lists' publication.
+//! The refresh function: on its hourly schedule, one run of the document refresh within its share of the day's
+//! signing budget, then the key check; on its five-minute schedule, the status lists' publication.
 
 use aws_lambda_events::event::cloudwatch_events::CloudWatchEvent;
 use serde::Serialize;
+use shared::issuance::budget::SigningBudget;
 use shared::service::keys::KeyHealth;
 use shared::service::refresh::{RefreshOptions, RefreshReport};
 use shared::service::status_lists::StatusListReport;
@@ -58,16 +59,16 @@ pub struct RefreshRun {
     pub keys: KeyHealth,
 }
 
-/// The run's options from the environment: `EDL_REFRESH_SIGNS_PER_RUN` (the signing budget of
-/// one run; the schedule's runs per day times it is the daily budget).
-pub fn options_from(signs_per_run: Option<&str>) -> Result<RefreshOptions, RefreshError> {
-    let mut options = RefreshOptions::default();
-    if let Some(text) = signs_per_run {
-        options.signs_per_run = text.trim().parse().map_err(|e: std::num::ParseIntError| {
-            RefreshError::Configuration("EDL_REFRESH_SIGNS_PER_RUN", e.to_string())
+/// The scheduled jobs' signing budget from the environment: `EDL_REFRESH_SIGNS_PER_DAY` (the signatures the
+/// refresh runs and the status list tokens may take together in one local day; the default when unset).
+pub fn signing_budget_from(signs_per_day: Option<&str>) -> Result<SigningBudget, RefreshError> {
+    let mut budget = SigningBudget::default();
+    if let Some(text) = signs_per_day {
+        budget.signs_per_day = text.trim().parse().map_err(|e: std::num::ParseIntError| {
+            RefreshError::Configuration("EDL_REFRESH_SIGNS_PER_DAY", e.to_string())
         })?;
     }
-    Ok(options)
+    Ok(budget)
 }
 
 /// When to stop, from the invocation's deadline (milliseconds since the epoch), leaving `STOP_MARGIN`.
@@ -101,11 +102,11 @@ mod tests {
 
     #[test]
     fn the_budget_comes_from_the_environment() {
-        assert_eq!(options_from(None).expect("default").signs_per_run, 90_000);
-        assert_eq!(options_from(Some("250")).expect("set").signs_per_run, 250);
+        assert_eq!(signing_budget_from(None).expect("default").signs_per_day, 2_160_000);
+        assert_eq!(signing_budget_from(Some("6000")).expect("set").signs_per_day, 6_000);
         assert!(matches!(
-            options_from(Some("lots")),
-            Err(RefreshError::Configuration("EDL_REFRESH_SIGNS_PER_RUN", _))
+            signing_budget_from(Some("lots")),
+            Err(RefreshError::Configuration("EDL_REFRESH_SIGNS_PER_DAY", _))
         ));
     }
 

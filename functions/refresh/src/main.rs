@@ -10,12 +10,14 @@ async fn main() -> Result<(), Error> {
     let config = aws::sdk_config().await;
     let services = aws::services_from_environment(&config)?;
     // A refresh re-signs the portrait the current document carries: no photo store.
+    let mut services = services;
+    services.signing_budget =
+        edl_refresh::signing_budget_from(std::env::var("EDL_REFRESH_SIGNS_PER_DAY").ok().as_deref())?;
     let context = &shared::service::Refreshing {
         signing: shared::service::Signing::new(services, aws::signer(&config)),
         key_metrics: aws::key_metrics(&config)?,
     };
-    let options = edl_refresh::options_from(std::env::var("EDL_REFRESH_SIGNS_PER_RUN").ok().as_deref())?;
-    let options = &options;
+    let options = &shared::service::refresh::RefreshOptions::default();
     run(service_fn(move |event: LambdaEvent<serde_json::Value>| async move {
         let span = tracing::info_span!("event", request_id = %event.context.request_id);
         let stop = edl_refresh::stop_at(event.context.deadline, std::time::SystemTime::now());

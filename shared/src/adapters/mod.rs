@@ -20,6 +20,7 @@ pub mod s3;
 use crate::applications::application::Application;
 use crate::applications::ports::{ApplicationStore, LivenessError, LivenessResult, LivenessService, PhotoClaims};
 use crate::expiry::ExpiryIndex;
+use crate::issuance::budget::SigningBudgetStore;
 use crate::issuance::document::RefreshIndex;
 use crate::issuance::outbox::IssuanceOutbox;
 use crate::issuance::ports::LicenceStore;
@@ -55,6 +56,7 @@ pub trait Records:
     + IssuanceOutbox
     + NoticeOutbox
     + StatusListStore
+    + SigningBudgetStore
     + TruckRulesStore
     + VehicleStore
     + PassStore
@@ -81,6 +83,7 @@ impl<T> Records for T where
         + IssuanceOutbox
         + NoticeOutbox
         + StatusListStore
+        + SigningBudgetStore
         + TruckRulesStore
         + VehicleStore
         + PassStore

@@ -74,6 +74,12 @@ pub struct ElectronicLicence {
     /// reinstates it, and its status list entry reads suspended meanwhile.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub register_hold: bool,
+    /// Set by the write that changes what the licence publishes (its status, its hold, its entries), cleared
+    /// once the status list shards say so: while set, the licence waits in the sparse `issue` index under
+    /// `STATUS#<shard>` and the status list job publishes it again (a flip that failed after the write is
+    /// never lost). The time of the first change not yet published.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_to_publish: Option<DateTime<Utc>>,
     #[serde(flatten)]
     pub status: EdlStatus,
     pub version: u64,
@@ -92,6 +98,12 @@ impl ElectronicLicence {
         } else {
             super::status::published_status(&self.status)
         }
+    }
+
+    /// Marks the licence as having statuses to publish, in the same write that changes them. An earlier mark
+    /// not yet cleared keeps its time, so that a licence that keeps changing is still published in turn.
+    pub fn mark_status_to_publish(&mut self, at: DateTime<Utc>) {
+        self.status_to_publish.get_or_insert(at);
     }
 
     /// Marks an active licence whose validity has ended as expired; false

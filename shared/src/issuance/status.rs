@@ -8,8 +8,9 @@
 //! of a list, each a versioned item, and published as a signed Status List Token that a scheduled job
 //! rebuilds when a shard changed or the token nears its end.
 
-use super::edl::EdlStatus;
+use super::edl::{EdlStatus, ElectronicLicence};
 use crate::credential::status_list::{INVALID, SUSPENDED, VALID};
+use crate::expiry::ExpiryEntry;
 use crate::kernel::store::StoreError;
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
@@ -37,6 +38,28 @@ pub const TOKEN_HOURS: i64 = 24;
 pub const TOKEN_RESIGN_HOURS: i64 = 12;
 /// The publication job's period in the deployed stack (`template.yaml`'s schedule).
 pub const JOB_MINUTES: i64 = 5;
+
+/// The partitions of the licences whose statuses wait to be published (`STATUS#<shard>` in the sparse `issue`
+/// index): a mass change (an expiry night) spreads over this many.
+pub const STATUS_MARK_SHARDS: u32 = 8;
+/// A mark is left to the writer's own publication for this long before the job publishes it again.
+pub const MARK_GRACE_SECONDS: i64 = 60;
+/// The most marked licences one run of the job publishes again; the rest waits five minutes.
+pub const MARKS_PER_RUN: usize = 2_000;
+
+/// A licence's place among those with statuses to publish: `STATUS#<shard>` / `<marked at>#<serial>`, while its
+/// record is marked (see [`ElectronicLicence::status_to_publish`]).
+pub fn status_mark_entry(licence: &ElectronicLicence) -> Option<ExpiryEntry> {
+    licence.status_to_publish.map(|at| ExpiryEntry {
+        bucket: status_mark_bucket(super::outbox::shard_of(&licence.serial) % STATUS_MARK_SHARDS),
+        key: format!("{}#{}", super::outbox::sortable(at), licence.serial),
+    })
+}
+
+/// The partition of one shard of the marks: `STATUS#3`.
+pub fn status_mark_bucket(shard: u32) -> String {
+    format!("STATUS#{shard}")
+}
 
 /// Where a document's status is published: list `list`, entry `idx`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -214,6 +237,18 @@ pub trait StatusListStore: Send + Sync {
     ) -> Result<(), StoreError>;
     async fn published_list(&self, list: u32) -> Result<Option<PublishedList>, StoreError>;
     async fn publish_list(&self, published: &PublishedList) -> Result<(), StoreError>;
+    /// The serials of up to `limit` licences of one mark shard marked before `before`, oldest first.
+    async fn marked_for_publication(
+        &self,
+        shard: u32,
+        before: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<String>, StoreError>;
+    /// Clears the licence's mark while its record is still at `version` (whose statuses were published);
+    /// `Conflict` when it changed since (its mark then stays, for the job). The version is not raised: the
+    /// mark is bookkeeping, and a writer that read the marked record and writes after this puts the mark
+    /// back, which costs one more publication and loses none.
+    async fn clear_status_mark(&self, serial: &str, version: u64) -> Result<(), StoreError>;
 }
 
 #[cfg(test)]

@@ -223,6 +223,7 @@ impl Services {
             if !licence.expire(now) {
                 return Ok(Outcome::Unchanged);
             }
+            licence.mark_status_to_publish(now);
             licence.version = expected + 1;
             self.records.update_electronic_licence(&licence, expected).await?;
             tracing::info!(serial = %serial, "electronic licence expired");

@@ -303,6 +303,8 @@ impl Issuing {
             retired_entries: Vec::new(),
             // Eligibility refused a held licence; a hold placed since the check still counts.
             register_hold: licence.is_held(),
+            // Its entry was claimed valid: a held licence publishes suspended, after its write.
+            status_to_publish: licence.is_held().then_some(now),
             status: EdlStatus::Active,
             version: 1,
         };
@@ -316,6 +318,7 @@ impl Issuing {
                         reason: "re-issued".into(),
                         by_serial: Some(serial.clone()),
                     };
+                    old.mark_status_to_publish(now);
                     old.version += 1;
                     Some((old, expected))
                 }
@@ -349,6 +352,9 @@ impl Issuing {
         // The new document's entry reads valid since its claim; the superseded one's turns invalid.
         if let Some((old, _)) = &issuance.superseded {
             self.publish_statuses_after_write(&old.serial).await;
+        }
+        if issuance.licence.status_to_publish.is_some() {
+            self.publish_statuses_after_write(&serial).await;
         }
         self.notices.deliver(&*self.records, &issuance.notices).await;
         Ok(IssueOutcome::Issued { serial })
@@ -399,7 +405,7 @@ impl Services {
         let Some(serial) = self.records.current_serial_of(holder_id).await? else {
             return Ok(None);
         };
-        let (records, serial_ref) = (&self.records, &serial);
+        let (records, serial_ref, now) = (&self.records, &serial, self.now());
         let changed = retry_on_conflict(ATTEMPTS, move || async move {
             let Some(mut edl) = records.electronic_licence(serial_ref).await? else {
                 return Ok(false);
@@ -409,6 +415,7 @@ impl Services {
             }
             let expected = edl.version;
             edl.register_hold = held;
+            edl.mark_status_to_publish(now);
             edl.version += 1;
             records.update_electronic_licence(&edl, expected).await.map(|()| true)
         })
@@ -444,7 +451,7 @@ impl Services {
             })
             .into_iter()
             .collect();
-        let (records, serial_ref, status, notices_ref) = (&self.records, &serial, &status, &notices);
+        let (records, serial_ref, status, notices_ref, now) = (&self.records, &serial, &status, &notices, self.now());
         let ended = retry_on_conflict(ATTEMPTS, move || async move {
             let Some(mut edl) = records.electronic_licence(serial_ref).await? else {
                 return Ok(false);
@@ -454,6 +461,7 @@ impl Services {
             }
             let expected = edl.version;
             edl.status = status.clone();
+            edl.mark_status_to_publish(now);
             edl.version += 1;
             records
                 .update_electronic_licence_noting(&edl, expected, notices_ref)

@@ -82,6 +82,8 @@ pub struct Services {
     pub documents: crate::issuance::document::DocumentPolicy,
     /// How the revocation status lists are laid out and published (issue 12 item 3).
     pub status_lists: crate::issuance::status::StatusListPolicy,
+    /// The scheduled jobs' daily signing budget (issue 12): the refresh runs and the status list tokens.
+    pub signing_budget: crate::issuance::budget::SigningBudget,
 }
 
 impl Services {
@@ -102,6 +104,7 @@ impl Services {
             limits: Limits::default(),
             documents: crate::issuance::document::DocumentPolicy::default(),
             status_lists: crate::issuance::status::StatusListPolicy::default(),
+            signing_budget: crate::issuance::budget::SigningBudget::default(),
         }
     }
 

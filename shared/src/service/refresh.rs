@@ -1,7 +1,8 @@
 //! Re-signing a licence's short-lived document without the holder (issue 12): on `GET /licence`
-//! near its end, and by the scheduled refresh through the day-bucketed index within a signing budget.
+//! near its end, and by the scheduled refresh through the day-bucketed index within the day's signing budget.
 
 use super::{Refreshing, ServiceError, Signing};
+use crate::issuance::budget::{budget_day, SignCounter};
 use crate::issuance::document::{refresh_bucket, refresh_days, REFRESH_SHARDS};
 use crate::issuance::edl::ElectronicLicence;
 use crate::kernel::store::StoreError;
@@ -14,19 +15,15 @@ use futures::StreamExt;
 use serde::Serialize;
 use std::time::Instant;
 
-/// Signs per run of the scheduled refresh when none is configured: with the hourly schedule of
-/// `template.yaml`, 2.16 million a day (see the README's measures).
-pub const DEFAULT_SIGNS_PER_RUN: usize = 90_000;
 /// Documents signed at once.
 const CONCURRENCY: usize = 8;
 /// The job's signing rate when none is configured: 40 % of KMS's default quota for ECC signing
 /// (300 requests/s, shared by the whole account and region with issuance and show codes).
 pub const DEFAULT_SIGNS_PER_SECOND: u32 = 120;
 
+/// How one run pages and paces; what it may sign comes from the day's budget (`Services::signing_budget`).
 #[derive(Debug, Clone)]
 pub struct RefreshOptions {
-    /// The most documents one run signs; the rest waits for the next run.
-    pub signs_per_run: usize,
     pub page_size: usize,
     /// The most signatures a second, on average since the run started; none: as fast as the signer answers.
     pub signs_per_second: Option<u32>,
@@ -35,7 +32,6 @@ pub struct RefreshOptions {
 impl Default for RefreshOptions {
     fn default() -> Self {
         RefreshOptions {
-            signs_per_run: DEFAULT_SIGNS_PER_RUN,
             page_size: 100,
             signs_per_second: Some(DEFAULT_SIGNS_PER_SECOND),
         }
@@ -54,7 +50,9 @@ pub struct RefreshReport {
     pub refreshed: usize,
     /// Signatures asked of the signer (refreshed, plus any lost to a concurrent stop).
     pub signs: usize,
-    /// Whether the run stopped at its signing budget, leaving the rest for the next run.
+    /// What this run could sign: what is left of the day's refresh budget divided by the runs left today.
+    pub allowance: u64,
+    /// Whether the run stopped at its allowance (or the day's budget), leaving the rest for the next run.
     pub budget_reached: bool,
     /// Why signing stopped, when the signer failed or no signer may sign: every document stays as it was.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -162,6 +160,7 @@ impl Signing {
                 });
             }
             next.status_entry = Some(document.status_entry);
+            next.mark_status_to_publish(now);
             next.refreshes += 1;
             next.version = expected + 1;
             match self.records.update_electronic_licence(&next, expected).await {
@@ -185,8 +184,11 @@ impl Signing {
 
 impl Refreshing {
     /// The scheduled refresh: reads the refresh index's buckets from `REFRESH_LOOKBACK_DAYS` ago
-    /// to today (every shard), re-signs each due document, and stops at `signs_per_run`, at the
-    /// deadline, or at the first signer failure, leaving the rest where it is for the next run.
+    /// to today (every shard), re-signs each due document, and stops at its allowance (what is left
+    /// of the day's refresh budget over the runs left today), at the deadline, or at the first signer
+    /// failure, leaving the rest where it is for the next run. Each page's signatures are taken from
+    /// the day's counter before signing (a conditional add, so overlapping runs cannot exceed it) and
+    /// those not made are given back.
     pub async fn run_refresh(
         &self,
         deadline: Option<Instant>,
@@ -195,12 +197,18 @@ impl Refreshing {
         let now = self.now();
         let today = local_date(now);
         let days = refresh_days(today);
+        let (budget, lists) = (&self.signing_budget, self.status_lists.lists);
+        let budget_day = budget_day(now);
+        let part = budget.refresh_part(lists);
+        let taken = self.records.signs_taken(budget_day, SignCounter::Refresh).await?;
+        let allowance = budget.refresh_allowance(lists, taken, now);
         let mut report = RefreshReport {
             at: now,
             days: days.clone(),
             items_read: 0,
             refreshed: 0,
             signs: 0,
+            allowance,
             budget_reached: false,
             signer_unavailable: None,
             complete: false,
@@ -222,17 +230,27 @@ impl Refreshing {
                     if deadline.is_some_and(|d| Instant::now() >= d) {
                         break 'buckets;
                     }
-                    let left = options.signs_per_run.saturating_sub(report.signs);
+                    let left = usize::try_from(allowance)
+                        .unwrap_or(usize::MAX)
+                        .saturating_sub(report.signs);
                     if left == 0 {
                         report.budget_reached = true;
                         break 'buckets;
                     }
-                    // Never more serials than the budget has signatures left.
-                    let page = self
+                    // Never more serials than the allowance has signatures left.
+                    let mut page = self
                         .records
                         .due_for_refresh(&bucket, page_size.min(left), after.take())
                         .await?;
                     report.items_read += page.read;
+                    // The page's signatures taken from the day's count first; an overlapping run may have left
+                    // fewer than the page, which then signs what is left.
+                    let granted = self.take_refresh_signs(budget_day, page.keys.len(), part).await?;
+                    if granted < page.keys.len() {
+                        page.keys.truncate(granted);
+                        page.next = None;
+                        report.budget_reached = true;
+                    }
                     let outcomes: Vec<Result<(RefreshOutcome, usize), ServiceError>> = futures::stream::iter(
                         page.keys
                             .into_iter()
@@ -241,6 +259,21 @@ impl Refreshing {
                     .buffer_unordered(CONCURRENCY)
                     .collect()
                     .await;
+                    let outcomes_signed: usize = outcomes
+                        .iter()
+                        .map(|o| match o {
+                            Ok((_, signs)) => *signs,
+                            Err(ServiceError::Unavailable(_)) => 1,
+                            Err(_) => 0,
+                        })
+                        .sum();
+                    // Documents not due after all, or gone: their signatures go back to the day's count.
+                    let unused = granted.saturating_sub(outcomes_signed);
+                    if unused > 0 {
+                        self.records
+                            .give_back_signs(budget_day, SignCounter::Refresh, unused as u64)
+                            .await?;
+                    }
                     for outcome in outcomes {
                         match outcome {
                             Ok((outcome, signs)) => {
@@ -258,7 +291,7 @@ impl Refreshing {
                             Err(e) => return Err(e),
                         }
                     }
-                    if report.signer_unavailable.is_some() {
+                    if report.signer_unavailable.is_some() || report.budget_reached {
                         break 'buckets;
                     }
                     match page.next {
@@ -288,5 +321,25 @@ impl Refreshing {
             ),
         }
         Ok(report)
+    }
+
+    /// Takes up to `wanted` signatures from the day's refresh count, which may reach `part`: all of them, or,
+    /// when an overlapping run took some meanwhile, what is left. How many were taken.
+    async fn take_refresh_signs(&self, day: NaiveDate, wanted: usize, part: u64) -> Result<usize, ServiceError> {
+        if wanted == 0 {
+            return Ok(0);
+        }
+        let mut want = wanted as u64;
+        for _ in 0..ATTEMPTS {
+            if self.records.take_signs(day, SignCounter::Refresh, want, part).await? {
+                return Ok(usize::try_from(want).unwrap_or(0));
+            }
+            let left = part.saturating_sub(self.records.signs_taken(day, SignCounter::Refresh).await?);
+            if left == 0 {
+                return Ok(0);
+            }
+            want = want.min(left);
+        }
+        Ok(0)
     }
 }

@@ -17,8 +17,12 @@ use crate::register::rollout::{City, RolloutChange, Wave};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use chrono::{DateTime, Utc};
+use futures::{StreamExt, TryStreamExt};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
+
+/// Holds settled at once by an import (each a read or two, and a write when it changes).
+const HOLD_CONCURRENCY: usize = 16;
 
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -115,11 +119,14 @@ impl Services {
             .map(|l| (l.number.clone(), l))
             .collect();
         let mut changed = Vec::new();
-        let mut unchanged = 0;
+        let (mut unchanged, mut unchanged_lines) = (0, Vec::new());
         for (_, mut licence) in licences {
             licence.photo_image = None;
             match stored.get(&licence.number) {
-                Some(current) if same_record(current, &licence) => unchanged += 1,
+                Some(current) if same_record(current, &licence) => {
+                    unchanged += 1;
+                    unchanged_lines.push(licence);
+                }
                 current => {
                     licence.version = current.map_or(0, |c| c.version) + 1;
                     changed.push(licence);
@@ -127,10 +134,35 @@ impl Services {
             }
         }
         self.records.put_licences(&changed).await?;
+        // Every line, changed or not: a replayed chunk whose licences were written before a failure still settles
+        // their holds. Owned lines: a future that borrows them is not `Send` for every lifetime a server task needs.
+        let holds: Vec<Licence> = changed.iter().cloned().chain(unchanged_lines).collect();
+        futures::stream::iter(
+            holds
+                .into_iter()
+                .map(|licence| async move { self.settle_register_hold(&licence).await }),
+        )
+        .buffer_unordered(HOLD_CONCURRENCY)
+        .try_collect::<Vec<()>>()
+        .await?;
         Ok(RegisterWrite {
             written: changed.len(),
             unchanged,
         })
+    }
+}
+
+impl Services {
+    /// R1, R7: the one place a register write decides its electronic licence's hold (the import's lines, the
+    /// import job's chunks and the administrator's change all call it). A paper licence whose state flags hold it
+    /// (detained, seized, announced stopped, cancelled, expired: [`Licence::is_held`]) holds the holder's active
+    /// electronic licence (its status list entry suspended), and one whose flags no longer do releases it (valid
+    /// again). Compared with the electronic licence's own `registerHold`, not with the register's previous line,
+    /// so that it is right whatever wrote the register before, and idempotent.
+    pub(crate) async fn settle_register_hold(&self, licence: &Licence) -> Result<(), ServiceError> {
+        self.hold_electronic_licence(&licence.holder_id, licence.is_held())
+            .await
+            .map(|_| ())
     }
 }
 
@@ -201,10 +233,10 @@ impl Administering {
         if supersedes {
             self.supersede_electronic_licence(&next.holder_id, &record.reason)
                 .await?;
-        } else if next.is_held() != licence.is_held() {
+        } else {
             // Detained, seized, announced stopped, cancelled or expired, or the flag lifted: offline verifiers see
             // it through the status list (suspended, or valid again).
-            self.hold_electronic_licence(&next.holder_id, next.is_held()).await?;
+            self.settle_register_hold(&next).await?;
         }
         let changes = self.records.licence_changes(number).await?;
         Ok(LicenceView {

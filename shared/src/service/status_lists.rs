@@ -3,9 +3,11 @@
 
 use super::{ServiceError, Services, Signing};
 use crate::credential::status_list::{self, StatusList, StatusListToken, VALID};
+use crate::issuance::budget::{budget_day, SignCounter};
 use crate::issuance::edl::ElectronicLicence;
 use crate::issuance::status::{
-    shard_bytes, shard_of, LicenceVersion, PublishedList, StatusEntry, StatusShard, CLAIM_ATTEMPTS, STATUS_BITS,
+    shard_bytes, shard_of, LicenceVersion, PublishedList, StatusEntry, StatusShard, CLAIM_ATTEMPTS, MARKS_PER_RUN,
+    MARK_GRACE_SECONDS, STATUS_BITS, STATUS_MARK_SHARDS,
 };
 use crate::kernel::versioned::retry_on_conflict;
 use chrono::{DateTime, Utc};
@@ -17,12 +19,19 @@ use std::collections::BTreeMap;
 #[serde(rename_all = "camelCase")]
 pub struct StatusListReport {
     pub at: DateTime<Utc>,
+    /// Marked licences whose statuses were published again before the lists were signed.
+    pub reconciled: u32,
+    /// Marked licences whose publication failed again (they stay marked for the next run).
+    pub reconcile_failed: u32,
     /// Lists looked at.
     pub lists: u32,
     /// Lists whose token was signed again (a shard changed, or the token neared its end).
     pub published: u32,
     /// Signatures asked of the signer.
     pub signs: u32,
+    /// Whether the status lists' part of the day's signing budget was spent: the lists not signed keep their
+    /// token (a day long, signed again twelve hours before its end) until the next day's part.
+    pub budget_reached: bool,
     /// Why publication stopped, when no signer could sign: the tokens stay as they were.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub signer_unavailable: Option<String>,
@@ -125,7 +134,16 @@ impl Services {
                 return Ok(());
             };
             match self.set_statuses(&self.statuses_of(&edl), Some(&guard_of(&edl))).await {
-                Ok(()) => return Ok(()),
+                Ok(()) => {
+                    if edl.status_to_publish.is_some() {
+                        // A change since the read keeps (or puts back) its mark: the job publishes it.
+                        match self.records.clear_status_mark(serial, edl.version).await {
+                            Ok(()) | Err(crate::kernel::store::StoreError::Conflict) => {}
+                            Err(e) => return Err(e.into()),
+                        }
+                    }
+                    return Ok(());
+                }
                 Err(ServiceError::Conflict) => last = ServiceError::Conflict,
                 Err(e) => return Err(e),
             }
@@ -133,12 +151,40 @@ impl Services {
         Err(last)
     }
 
-    /// After a licence's record was written: its statuses published, or the failure logged. The record is
-    /// the truth and was written; a status left behind shows at the latest until the document ends.
+    /// After a licence's record was written (marked as having statuses to publish): its statuses published and
+    /// the mark cleared, or the failure logged. The record is the truth and was written; its mark keeps it in
+    /// the `STATUS#` partitions, and the status list job publishes it within its next runs.
     pub(crate) async fn publish_statuses_after_write(&self, serial: &str) {
         if let Err(e) = self.publish_statuses(serial).await {
-            tracing::error!(serial = %serial, error = %e, "status list entry not updated");
+            tracing::warn!(serial = %serial, error = %e, "status list entry not updated yet; the job will publish it");
         }
+    }
+
+    /// The job's first step: every licence marked more than a grace period ago (its writer's own publication
+    /// failed, or has not finished) is published again from its record as it is now, at most `MARKS_PER_RUN`
+    /// a run, oldest first in each shard. Answers how many were published and how many failed again.
+    async fn publish_marked(&self, now: DateTime<Utc>) -> Result<(u32, u32), ServiceError> {
+        let before = now - chrono::Duration::seconds(MARK_GRACE_SECONDS);
+        let (mut published, mut failed) = (0u32, 0u32);
+        let mut left = MARKS_PER_RUN;
+        for shard in 0..STATUS_MARK_SHARDS {
+            if left == 0 {
+                break;
+            }
+            let serials = self.records.marked_for_publication(shard, before, left).await?;
+            left = left.saturating_sub(serials.len());
+            for serial in serials {
+                match self.publish_statuses(&serial).await {
+                    Ok(()) => published += 1,
+                    // Left marked for the next run; the others are still published.
+                    Err(e) => {
+                        failed += 1;
+                        tracing::error!(serial = %serial, error = %e, "a marked licence's statuses could not be published");
+                    }
+                }
+            }
+        }
+        Ok((published, failed))
     }
 
     fn statuses_of(&self, edl: &ElectronicLicence) -> Vec<(StatusEntry, u8)> {
@@ -181,19 +227,25 @@ impl Services {
 }
 
 impl Signing {
-    /// The publication job: every list whose shards changed since its token was built, or whose token ends
+    /// The publication job: first the marked licences' statuses (see `publish_marked`), then every list whose shards changed since its token was built, or whose token ends
     /// within the policy's margin, is built from its shards and signed again by a document signer; the
     /// others keep their token. A signer failure stops the run and leaves every token as it was.
     pub async fn run_status_lists(&self) -> Result<StatusListReport, ServiceError> {
         let now = self.now();
+        let (reconciled, reconcile_failed) = self.publish_marked(now).await?;
         let policy = &self.status_lists;
         let mut report = StatusListReport {
             at: now,
+            reconciled,
+            reconcile_failed,
             lists: policy.lists,
             published: 0,
             signs: 0,
+            budget_reached: false,
             signer_unavailable: None,
         };
+        let day = budget_day(now);
+        let part = self.signing_budget.status_list_part(policy.lists);
         for list in 0..policy.lists {
             let shards = self.records.status_shards(list).await?;
             let mut versions = vec![0u64; policy.shards() as usize];
@@ -213,6 +265,11 @@ impl Signing {
                 .is_some_and(|p| p.shard_versions == versions && p.expires_at - policy.resign_before > now);
             if fresh {
                 continue;
+            }
+            // Taken before signing: the day's part is the most every list can need, every run.
+            if !self.records.take_signs(day, SignCounter::StatusLists, 1, part).await? {
+                report.budget_reached = true;
+                break;
             }
             match self.sign_list(list, packed, versions, now).await {
                 Ok(published) => {

@@ -14,13 +14,19 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
 use chrono::{DateTime, Utc};
 
-/// The electronic licence's item, in the expiry and refresh indexes while it is active.
+/// The electronic licence's item, in the expiry and refresh indexes while it is active, and in the `issue`
+/// index under `STATUS#<shard>` while it has statuses to publish (an application is there under `ISSUE#`;
+/// the two never share an item).
 fn edl_item(licence: &ElectronicLicence) -> Result<Item, StoreError> {
     let item = encode(licence, format!("EDL#{}", licence.serial), "EDL".into(), "edl")?;
     let mut item = with_expiry(item, expiry::licence_entry(licence));
     if let Some(entry) = document::refresh_entry(licence) {
         item.insert("refreshPk".into(), s(entry.bucket));
         item.insert("refreshSk".into(), s(entry.key));
+    }
+    if let Some(entry) = crate::issuance::status::status_mark_entry(licence) {
+        item.insert("issuePk".into(), s(entry.bucket));
+        item.insert("issueSk".into(), s(entry.key));
     }
     Ok(item)
 }

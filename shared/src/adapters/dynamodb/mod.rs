@@ -21,6 +21,8 @@
 //! - `STATUSSLOT#<list>#<idx>` / `SLOT`: a status list entry taken by a document until it ends;
 //!   `STATUSLIST#<list>` / `SHARD#<shard>`: a list's statuses, 2^16 entries a shard, versioned;
 //!   `STATUSTOKEN#<list>` / `TOKEN`: its published, signed token (see `crate::issuance::status`).
+//! - `SIGNS#<local day>` / `SIGNS`: the scheduled jobs' signatures that day, a counter each for the refresh
+//!   and the status lists (see `crate::issuance::budget`).
 //! - `CHECKS#<holder>` / `<at>#<id>`: who verified the holder's licences (R15);
 //!   `CHECKS#unmatched#<day>` for codes that named no known licence.
 //!
@@ -55,7 +57,8 @@
 //! `ISSUE#<shard>` / `<approval time>#<id>` in one of eight shards (see `crate::issuance::outbox`).
 //! It is the notice outbox too: a notice item `NOTICE#<id>` / `NOTICE`, written in the transaction of the
 //! change that warrants it and deleted on delivery, is there as `NOTICE#<shard>` / `<time>#<id>`
-//! (see `crate::kernel::notice`).
+//! (see `crate::kernel::notice`); and an electronic licence whose status list flip is not done yet, as
+//! `STATUS#<shard>` / `<marked at>#<serial>` (see `crate::issuance::status::status_mark_entry`).
 //!
 //! The contexts' ports are implemented one file each; this file holds the
 //! table, the item encoding and the conditional writes they share.

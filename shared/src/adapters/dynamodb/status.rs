@@ -5,14 +5,22 @@
 //! shards share its partition, which takes a shard write per status change of a document of that list
 //! (a few a minute per list for thirty million licences), far from a partition's 1,000 writes a
 //! second. The token is apart from the shards so that the function serving it may read tokens only.
+//! A licence whose statuses wait to be published is in the sparse `issue` index as `STATUS#<shard>` /
+//! `<marked at>#<serial>` (its own item's `issuePk`/`issueSk`, which its publication removes).
+//! The scheduled jobs' daily signing counters are one item a local day (`SIGNS#<day>` / `SIGNS`), an attribute
+//! per counter raised by conditional adds: at most a few hundred writes a day.
 
-use super::{n, s, unavailable, DynamoRecords, Item};
-use crate::issuance::status::{LicenceVersion, PublishedList, StatusEntry, StatusListStore, StatusShard};
+use super::{n, s, unavailable, DynamoRecords, Item, ISSUE_INDEX};
+use crate::issuance::budget::{SignCounter, SigningBudgetStore};
+use crate::issuance::outbox::sortable;
+use crate::issuance::status::{
+    status_mark_bucket, LicenceVersion, PublishedList, StatusEntry, StatusListStore, StatusShard,
+};
 use crate::kernel::store::StoreError;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Put, TransactWriteItem};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 
 fn slot_pk(entry: StatusEntry) -> String {
     format!("STATUSSLOT#{}#{}", entry.list, entry.idx)
@@ -204,5 +212,138 @@ impl StatusListStore for DynamoRecords {
             .await
             .map_err(|e| unavailable("PutItem", e))?;
         Ok(())
+    }
+
+    async fn marked_for_publication(
+        &self,
+        shard: u32,
+        before: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<String>, StoreError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(ISSUE_INDEX)
+            .key_condition_expression("issuePk = :bucket AND issueSk < :before")
+            .expression_attribute_values(":bucket", s(status_mark_bucket(shard)))
+            .expression_attribute_values(":before", s(sortable(before)))
+            .limit(i32::try_from(limit.clamp(1, 1000)).unwrap_or(1000))
+            .send()
+            .await
+            .map_err(|e| unavailable("Query", e))?;
+        Ok(out
+            .items()
+            .iter()
+            .filter_map(|item| item.get("issueSk").and_then(|v| v.as_s().ok()))
+            .filter_map(|key| key.rsplit_once('#').map(|(_, serial)| serial.to_string()))
+            .collect())
+    }
+
+    async fn clear_status_mark(&self, serial: &str, version: u64) -> Result<(), StoreError> {
+        let cleared = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(format!("EDL#{serial}")))
+            .key("sk", s("EDL"))
+            .update_expression("REMOVE statusToPublish, issuePk, issueSk")
+            .condition_expression("#version = :version")
+            .expression_attribute_names("#version", "version")
+            .expression_attribute_values(":version", n(version))
+            .send()
+            .await;
+        match cleared {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Err(StoreError::Conflict)
+            }
+            Err(e) => Err(unavailable("UpdateItem", e)),
+        }
+    }
+}
+
+fn signs_pk(day: NaiveDate) -> String {
+    format!("SIGNS#{day}")
+}
+
+fn counter_attribute(counter: SignCounter) -> &'static str {
+    match counter {
+        SignCounter::Refresh => "refreshSigns",
+        SignCounter::StatusLists => "statusListSigns",
+    }
+}
+
+/// The counters are kept a week after their day (for the operator's questions), then expire.
+fn signs_ttl(day: NaiveDate) -> AttributeValue {
+    let end = crate::kernel::time::local_instant(day, chrono::NaiveTime::MIN) + chrono::Duration::days(8);
+    n(u64::try_from(end.timestamp()).unwrap_or(0))
+}
+
+#[async_trait]
+impl SigningBudgetStore for DynamoRecords {
+    async fn take_signs(&self, day: NaiveDate, counter: SignCounter, count: u64, cap: u64) -> Result<bool, StoreError> {
+        let Some(room) = cap.checked_sub(count) else {
+            return Ok(false);
+        };
+        let taken = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(signs_pk(day)))
+            .key("sk", s("SIGNS"))
+            .update_expression("ADD #counter :count SET #kind = :kind, #ttl = :ttl")
+            .condition_expression("attribute_not_exists(#counter) OR #counter <= :room")
+            .expression_attribute_names("#counter", counter_attribute(counter))
+            .expression_attribute_names("#kind", "kind")
+            .expression_attribute_names("#ttl", "ttl")
+            .expression_attribute_values(":count", n(count))
+            .expression_attribute_values(":room", n(room))
+            .expression_attribute_values(":kind", s("sign-budget"))
+            .expression_attribute_values(":ttl", signs_ttl(day))
+            .send()
+            .await;
+        match taken {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(unavailable("UpdateItem", e)),
+        }
+    }
+
+    async fn give_back_signs(&self, day: NaiveDate, counter: SignCounter, count: u64) -> Result<(), StoreError> {
+        let back = i64::try_from(count).map_err(|_| StoreError::Corrupt("too many signatures to give back".into()))?;
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(signs_pk(day)))
+            .key("sk", s("SIGNS"))
+            .update_expression("ADD #counter :back")
+            .expression_attribute_names("#counter", counter_attribute(counter))
+            .expression_attribute_values(":back", AttributeValue::N((-back).to_string()))
+            .send()
+            .await
+            .map_err(|e| unavailable("UpdateItem", e))?;
+        Ok(())
+    }
+
+    async fn signs_taken(&self, day: NaiveDate, counter: SignCounter) -> Result<u64, StoreError> {
+        let Some(item) = self.get(signs_pk(day), "SIGNS").await? else {
+            return Ok(0);
+        };
+        match item.get(counter_attribute(counter)) {
+            None => Ok(0),
+            Some(_) => {
+                let taken: i64 = number(&item, counter_attribute(counter))?;
+                Ok(u64::try_from(taken).unwrap_or(0))
+            }
+        }
     }
 }

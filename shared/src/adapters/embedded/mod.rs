@@ -32,7 +32,7 @@ use crate::truck::vehicle::Vehicle;
 use crate::verification::ports::TrustEntry;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Mutex, MutexGuard};
 
@@ -87,6 +87,10 @@ struct State {
     import_jobs: HashMap<String, crate::register::import_job::ImportJob>,
     /// Jobs with work left: (started at, id).
     pending_imports: BTreeSet<(DateTime<Utc>, String)>,
+    /// The licences with statuses to publish, as the `issue` index holds them in DynamoDB (`STATUS#<shard>`).
+    status_marks: BTreeSet<ExpiryEntry>,
+    /// (local day, counter) -> signatures taken by the scheduled jobs.
+    signs: HashMap<(NaiveDate, crate::issuance::budget::SignCounter), u64>,
 }
 
 impl State {
@@ -143,7 +147,7 @@ impl State {
         passes
     }
 
-    /// Stores an electronic licence and moves its expiry and refresh entries with it.
+    /// Stores an electronic licence and moves its expiry, refresh and status mark entries with it.
     fn put_electronic_licence(&mut self, licence: &ElectronicLicence) {
         let before = self
             .electronic_licences
@@ -162,6 +166,16 @@ impl State {
             if let Some(entry) = after {
                 self.refresh.insert(entry);
             }
+        }
+        let before = self
+            .electronic_licences
+            .get(&licence.serial)
+            .and_then(crate::issuance::status::status_mark_entry);
+        if let Some(entry) = before {
+            self.status_marks.remove(&entry);
+        }
+        if let Some(entry) = crate::issuance::status::status_mark_entry(licence) {
+            self.status_marks.insert(entry);
         }
         self.electronic_licences.insert(licence.serial.clone(), licence.clone());
     }

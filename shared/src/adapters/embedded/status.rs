@@ -1,10 +1,15 @@
-//! The status lists' port in process: slots, shards and published tokens, each write under the one lock.
+//! The status lists' port in process: slots, shards and published tokens, each write under the one lock; and the
+//! scheduled jobs' daily signing counters.
 
 use super::EmbeddedRecords;
-use crate::issuance::status::{LicenceVersion, PublishedList, StatusEntry, StatusListStore, StatusShard};
+use crate::issuance::budget::{SignCounter, SigningBudgetStore};
+use crate::issuance::outbox::sortable;
+use crate::issuance::status::{
+    status_mark_bucket, LicenceVersion, PublishedList, StatusEntry, StatusListStore, StatusShard,
+};
 use crate::kernel::store::StoreError;
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 
 #[async_trait]
 impl StatusListStore for EmbeddedRecords {
@@ -77,5 +82,60 @@ impl StatusListStore for EmbeddedRecords {
     async fn publish_list(&self, published: &PublishedList) -> Result<(), StoreError> {
         self.state()?.published_lists.insert(published.list, published.clone());
         Ok(())
+    }
+
+    async fn marked_for_publication(
+        &self,
+        shard: u32,
+        before: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<String>, StoreError> {
+        let state = self.state()?;
+        let (bucket, bound) = (status_mark_bucket(shard), sortable(before));
+        Ok(state
+            .status_marks
+            .iter()
+            .filter(|e| e.bucket == bucket && e.key < bound)
+            .take(limit)
+            .filter_map(|e| e.key.rsplit_once('#').map(|(_, serial)| serial.to_string()))
+            .collect())
+    }
+
+    async fn clear_status_mark(&self, serial: &str, version: u64) -> Result<(), StoreError> {
+        let mut state = self.state()?;
+        let Some(current) = state.electronic_licences.get(serial) else {
+            return Ok(());
+        };
+        if current.version != version {
+            return Err(StoreError::Conflict);
+        }
+        let mut cleared = current.clone();
+        cleared.status_to_publish = None;
+        state.put_electronic_licence(&cleared);
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl SigningBudgetStore for EmbeddedRecords {
+    async fn take_signs(&self, day: NaiveDate, counter: SignCounter, count: u64, cap: u64) -> Result<bool, StoreError> {
+        let mut state = self.state()?;
+        let taken = state.signs.entry((day, counter)).or_insert(0);
+        if taken.saturating_add(count) > cap {
+            return Ok(false);
+        }
+        *taken += count;
+        Ok(true)
+    }
+
+    async fn give_back_signs(&self, day: NaiveDate, counter: SignCounter, count: u64) -> Result<(), StoreError> {
+        let mut state = self.state()?;
+        let taken = state.signs.entry((day, counter)).or_insert(0);
+        *taken = taken.saturating_sub(count);
+        Ok(())
+    }
+
+    async fn signs_taken(&self, day: NaiveDate, counter: SignCounter) -> Result<u64, StoreError> {
+        Ok(self.state()?.signs.get(&(day, counter)).copied().unwrap_or(0))
     }
 }
