@@ -1,4 +1,7 @@
 //! The application for an electronic licence and its state machine (R3, R4, R12).
+//!
+//! Longer than 600 lines on purpose: every transition of the state machine, with the guard it checks and the
+//! history entry it writes, sits beside the others, so that no state can be reached by a path not read here.
 
 use super::photo::{CheckResult, ImageType};
 use super::review::{ReviewDecision, Verdict};

@@ -1,4 +1,7 @@
 //! Automatic checks of an uploaded ID photo before any person sees it (R5, R15).
+//!
+//! Longer than 600 lines on purpose: the checks run in one order over one decoded image and one report, and a
+//! reviewer's question ("why was this refused?") is answered by reading them top to bottom in one file.
 
 use chrono::{NaiveDate, NaiveDateTime};
 use image::{DynamicImage, GenericImageView, ImageFormat, ImageReader, Limits};

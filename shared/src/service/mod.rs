@@ -13,11 +13,13 @@ pub mod pass_check;
 pub mod pass_staff;
 pub mod passes;
 pub mod photos;
+pub mod quotas;
 pub mod refresh;
 pub mod register;
 pub mod reviews;
 pub mod status_lists;
 pub mod sweep;
+pub mod trust;
 pub mod verification;
 pub mod views;
 

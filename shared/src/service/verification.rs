@@ -12,17 +12,17 @@ use crate::kernel::Colour;
 use crate::register::licence::{Licence, VehicleClass};
 use crate::verification::check::CheckRecord;
 use crate::verification::disclosure::disclose;
-use crate::verification::metrics;
-use crate::verification::ports::{DrawnNonce, QuotaShard, TrustEntry, TrustRole, TrustStatus};
+use crate::verification::ports::DrawnNonce;
 use crate::verification::standing::standing;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Map, Value};
-use sha2::{Digest, Sha256};
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use serde_json::{Map, Value};
+
+// The trust types moved to `service::trust`; their old paths stay.
+pub use super::quotas::SpentQuotas;
+pub use super::trust::{IacaPin, InvalidPin, TrustCache, TrustDocument, TrustSet, TrustedSigner};
 
 /// Clock skew allowed between the holder's phone, the terminal and us.
 pub const SKEW_SECONDS: i64 = 30;
@@ -38,8 +38,6 @@ pub const ENFORCEMENT: &str = "traffic_enforcement";
 pub const NONCE_SECONDS: i64 = 120;
 /// A drawn nonce's bytes (256 bits: never drawn twice, never guessed).
 pub const NONCE_BYTES: usize = 32;
-/// How long a quota counter is kept after its window ends (garbage collection only).
-const QUOTA_KEPT_SECONDS: i64 = 3600;
 
 /// `POST /verifications`: exactly one of `code`, `barcode`, `mdoc`, `deviceResponse` (with its `nonce`).
 #[derive(Debug, Clone, Deserialize)]
@@ -105,124 +103,6 @@ pub struct NonceAnswer {
     pub session_transcript: String,
 }
 
-/// A document signer whose certificate chains to an active IACA.
-#[derive(Debug, Clone)]
-pub struct TrustedSigner {
-    pub public_sec1: Vec<u8>,
-    pub certificate: Vec<u8>,
-    pub not_before: DateTime<Utc>,
-    pub not_after: DateTime<Utc>,
-    pub status: TrustStatus,
-}
-
-/// The keys verification trusts, held in memory.
-#[derive(Debug, Clone, Default)]
-pub struct TrustSet {
-    /// The active IACA certificates, by kid.
-    pub iacas: Vec<(String, Vec<u8>)>,
-    pub signers: HashMap<String, TrustedSigner>,
-    pub entries: Vec<TrustEntry>,
-}
-
-/// The IACA root a deployment trusts: the SHA-256 of its certificate, from the deployment's configuration
-/// (`IACA_SHA256`), never from the records. Anyone who can write a row can add an IACA row; only the
-/// certificate whose fingerprint was configured becomes a trust root.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct IacaPin([u8; 32]);
-
-/// A fingerprint that is not 64 hexadecimal digits.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("an IACA fingerprint is the SHA-256 of its certificate: 64 hexadecimal digits (colons allowed)")]
-pub struct InvalidPin;
-
-impl IacaPin {
-    /// The fingerprint of a DER certificate.
-    pub fn of(certificate_der: &[u8]) -> IacaPin {
-        IacaPin(Sha256::digest(certificate_der).into())
-    }
-
-    /// `3fa4...` as `edl-local keys bootstrap` prints it; upper case and `AB:CD:...` (as openssl prints it) too.
-    pub fn parse(text: &str) -> Result<IacaPin, InvalidPin> {
-        let digits: String = text.trim().chars().filter(|c| *c != ':').collect();
-        let bytes = hex::decode(digits).map_err(|_| InvalidPin)?;
-        bytes.try_into().map(IacaPin).map_err(|_| InvalidPin)
-    }
-
-    pub fn matches(&self, certificate_der: &[u8]) -> bool {
-        IacaPin::of(certificate_der) == *self
-    }
-}
-
-impl std::fmt::Display for IacaPin {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&hex::encode(self.0))
-    }
-}
-
-/// Shared across requests of one process (one Lambda container), with the pinned IACA.
-#[derive(Default)]
-pub struct TrustCache {
-    inner: Mutex<Option<(DateTime<Utc>, Arc<TrustSet>)>>,
-    /// None: no IACA is trusted, so no document signer, and nothing verifies or signs.
-    pin: Mutex<Option<IacaPin>>,
-}
-
-impl TrustCache {
-    pub fn clear(&self) {
-        if let Ok(mut inner) = self.inner.lock() {
-            *inner = None;
-        }
-    }
-
-    /// Trusts the IACA whose certificate has this fingerprint (and no other).
-    pub fn pin_iaca(&self, pin: IacaPin) {
-        if let Ok(mut current) = self.pin.lock() {
-            *current = Some(pin);
-        }
-        self.clear();
-    }
-
-    pub fn iaca_pin(&self) -> Option<IacaPin> {
-        self.pin.lock().ok().and_then(|pin| *pin)
-    }
-}
-
-/// The organisations this process found over their quota, with the end of that window: refused again without
-/// a write until it ends (otherwise every refused request would cost one conditional write per shard).
-#[derive(Default)]
-pub struct SpentQuotas {
-    inner: Mutex<HashMap<String, i64>>,
-}
-
-impl SpentQuotas {
-    fn until(&self, organisation: &str, now: i64) -> Option<i64> {
-        let inner = self.inner.lock().ok()?;
-        inner.get(organisation).copied().filter(|end| *end > now)
-    }
-
-    fn remember(&self, organisation: String, window_end: i64, now: i64) {
-        if let Ok(mut inner) = self.inner.lock() {
-            inner.retain(|_, end| *end > now);
-            inner.insert(organisation, window_end);
-        }
-    }
-}
-
-/// Where a request was counted against its organisation's quota.
-pub(super) struct CountedRequest {
-    shard: QuotaShard,
-    expires_at: i64,
-}
-
-/// The public trust document (`GET /.well-known/edl/trust`).
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct TrustDocument {
-    pub iaca: Vec<Value>,
-    pub document_signers: Vec<Value>,
-    pub updated_at: DateTime<Utc>,
-}
-
 /// What a step found wrong: a reason code and its explanation.
 pub(super) struct Failure {
     pub(super) reason: String,
@@ -251,135 +131,7 @@ pub(super) fn fail(reason: &str, detail: impl Into<String>) -> Failure {
     }
 }
 
-fn jwk(kid: &str, public_sec1: &[u8]) -> Value {
-    if public_sec1.len() != 65 {
-        return Value::Null;
-    }
-    json!({
-        "kty": "EC",
-        "crv": "P-256",
-        "x": URL_SAFE_NO_PAD.encode(&public_sec1[1..33]),
-        "y": URL_SAFE_NO_PAD.encode(&public_sec1[33..65]),
-        "kid": kid,
-        "alg": "ES256",
-        "use": "sig",
-    })
-}
-
 impl Services {
-    /// The keys to verify with, from memory; read again every few minutes
-    /// so that a rotation or retirement reaches every container.
-    pub async fn trust_set(&self) -> Result<Arc<TrustSet>, ServiceError> {
-        let now = self.now();
-        if let Ok(inner) = self.trust_cache.inner.lock() {
-            if let Some((loaded, set)) = inner.as_ref() {
-                if now - *loaded < Duration::seconds(TRUST_CACHE_SECONDS) && now >= *loaded {
-                    return Ok(set.clone());
-                }
-            }
-        }
-        let stored = self.records.trust().await?;
-        let decode = |e: &TrustEntry| STANDARD.decode(&e.certificate).ok();
-        // A row makes an IACA trusted only if its certificate is the pinned one: a row written by anyone
-        // else who can write the table (a forged root, with signers under it) is ignored.
-        let pin = self.trust_cache.iaca_pin();
-        let pinned = |e: &TrustEntry| decode(e).is_some_and(|der| pin.is_some_and(|pin| pin.matches(&der)));
-        for ignored in stored.iter().filter(|e| e.role == TrustRole::Iaca && !pinned(e)) {
-            tracing::warn!(kid = %ignored.kid, pinned = pin.is_some(), "IACA row ignored: not the pinned certificate");
-        }
-        let iacas: Vec<(String, Vec<u8>)> = stored
-            .iter()
-            .filter(|e| e.role == TrustRole::Iaca && e.status == TrustStatus::Active && pinned(e))
-            .filter_map(|e| decode(e).map(|der| (e.kid.clone(), der)))
-            .collect();
-        let mut signers = HashMap::new();
-        for entry in stored.iter().filter(|e| e.role == TrustRole::DocumentSigner) {
-            let Some(der) = decode(entry) else { continue };
-            // A document signer is trusted only if it chains to one of our IACAs;
-            // checked once here, at a time inside its own validity.
-            for (_, iaca) in &iacas {
-                let Ok(public) = cert::public_key_of(&der) else {
-                    continue;
-                };
-                let probe = probe_time(&der).unwrap_or(now);
-                if let Ok(info) = cert::verify_document_signer(iaca, &der, probe) {
-                    signers.insert(
-                        entry.kid.clone(),
-                        TrustedSigner {
-                            public_sec1: public,
-                            certificate: der.clone(),
-                            not_before: info.not_before,
-                            not_after: info.not_after,
-                            status: entry.status,
-                        },
-                    );
-                    break;
-                }
-            }
-        }
-        // What signing picks from and the trust document publishes: the pinned IACA and the signers under it.
-        let entries = stored
-            .into_iter()
-            .filter(|e| match e.role {
-                TrustRole::Iaca => iacas.iter().any(|(kid, _)| *kid == e.kid),
-                TrustRole::DocumentSigner => signers.contains_key(&e.kid),
-            })
-            .collect();
-        let set = Arc::new(TrustSet {
-            iacas,
-            signers,
-            entries,
-        });
-        if let Ok(mut inner) = self.trust_cache.inner.lock() {
-            *inner = Some((now, set.clone()));
-        }
-        Ok(set)
-    }
-
-    /// `GET /.well-known/edl/trust`: everything needed to verify offline.
-    pub async fn trust_document(&self) -> Result<TrustDocument, ServiceError> {
-        let set = self.trust_set().await?;
-        let iaca = set
-            .entries
-            .iter()
-            .filter(|e| e.role == TrustRole::Iaca)
-            .map(|e| json!({ "kid": e.kid, "status": e.status, "certificate": e.certificate }))
-            .collect();
-        let now = self.now();
-        // A retired signer stays until its certificate ends: it signed no document that outlives
-        // its certificate (less the margin), so by then everything it signed has ended.
-        let document_signers = set
-            .entries
-            .iter()
-            .filter(|e| e.role == TrustRole::DocumentSigner)
-            .filter(|e| {
-                set.signers
-                    .get(&e.kid)
-                    .is_none_or(|s| s.not_after + Duration::seconds(SKEW_SECONDS) >= now)
-            })
-            .map(|e| {
-                let public = set
-                    .signers
-                    .get(&e.kid)
-                    .map(|s| s.public_sec1.clone())
-                    .unwrap_or_default();
-                json!({
-                    "kid": e.kid,
-                    "status": e.status,
-                    "certificate": e.certificate,
-                    "jwk": jwk(&e.kid, &public),
-                    "notBefore": set.signers.get(&e.kid).map(|s| s.not_before),
-                    "notAfter": set.signers.get(&e.kid).map(|s| s.not_after),
-                })
-            })
-            .collect();
-        Ok(TrustDocument {
-            iaca,
-            document_signers,
-            updated_at: now,
-        })
-    }
-
     /// `POST /verifications` (R9). A presented credential that fails a check
     /// is an answer (`valid: false` with the reason), not an error; errors
     /// are for requests that are themselves wrong.
@@ -627,71 +379,6 @@ impl Services {
         })
     }
 
-    /// The verification metric of one attempt; a miss is also counted on the shard the request was counted
-    /// on, and the organisation's misses in this window estimated from it (its count times the shards: the
-    /// shards are picked at random).
-    pub(super) async fn measure(
-        &self,
-        caller: &Caller,
-        counted: &CountedRequest,
-        reason: Option<&str>,
-        now: DateTime<Utc>,
-    ) -> Result<(), ServiceError> {
-        let miss = metrics::is_miss(reason);
-        let window_misses = if miss {
-            let shard_misses = self.records.count_miss(&counted.shard, counted.expires_at).await?;
-            Some(shard_misses.saturating_mul(u64::from(self.quotas.shards.max(1))))
-        } else {
-            None
-        };
-        self.metrics
-            .verification(&metric_organisation(caller), miss, window_misses, now);
-        Ok(())
-    }
-
-    /// Counts one request against the caller's organisation's quota for the current window; refused (429)
-    /// when every shard of its counter is full. See `verification::quota` for the sharding.
-    pub(super) async fn spend_quota(&self, caller: &Caller) -> Result<CountedRequest, ServiceError> {
-        let organisation = match &caller.organisation {
-            Some(organisation) => organisation.clone(),
-            // A verifier without an organisation is an organisation of its own.
-            None => format!("subject:{}", caller.id),
-        };
-        let requests = self.quotas.requests_of(&organisation);
-        let now = self.now().timestamp();
-        if let Some(window_end) = self.spent_quotas.until(&organisation, now) {
-            return Err(ServiceError::QuotaExceeded {
-                requests,
-                retry_after_seconds: window_end - now,
-            });
-        }
-        let (window_start, window_end) = self.quotas.window(now);
-        let shards = self.quotas.shards.max(1);
-        // A random first shard spreads one organisation's writes over its shards' partitions.
-        let first = u32::from(uuid::Uuid::new_v4().as_bytes()[0]) % shards;
-        for step in 0..shards {
-            let shard = (first + step) % shards;
-            let limit = self.quotas.shard_limit(requests, shard);
-            if limit == 0 {
-                continue;
-            }
-            let key = QuotaShard {
-                organisation: organisation.clone(),
-                window_start,
-                shard,
-            };
-            let expires_at = window_end + QUOTA_KEPT_SECONDS;
-            if self.records.count_request(&key, limit, expires_at).await? {
-                return Ok(CountedRequest { shard: key, expires_at });
-            }
-        }
-        self.spent_quotas.remember(organisation, window_end, now);
-        Err(ServiceError::QuotaExceeded {
-            requests,
-            retry_after_seconds: window_end - now,
-        })
-    }
-
     /// A device-bound presentation: the nonce consumed (once, whatever follows), then the DeviceResponse
     /// verified over the online transcript of that nonce, its certificate chained to our IACA.
     async fn check_device_response(
@@ -870,15 +557,6 @@ impl Services {
     }
 }
 
-/// A time inside the certificate's validity, to check the chain once when loading.
-fn probe_time(der: &[u8]) -> Option<DateTime<Utc>> {
-    use der::Decode;
-    let certificate = x509_cert::Certificate::from_der(der).ok()?;
-    let validity = &certificate.tbs_certificate.validity;
-    let from = DateTime::<Utc>::from(validity.not_before.to_system_time());
-    Some(from + Duration::seconds(1))
-}
-
 /// Whether `bytes` is a CBOR map with a `documents` or `status` entry: a DeviceResponse, not an IssuerSigned.
 fn is_device_response(bytes: &[u8]) -> bool {
     let Ok(value) = ciborium::de::from_reader::<ciborium::Value, _>(bytes) else {
@@ -888,14 +566,6 @@ fn is_device_response(bytes: &[u8]) -> bool {
         map.iter()
             .any(|(k, _)| matches!(k.as_text(), Some("documents") | Some("status")))
     })
-}
-
-/// The organisation a verification metric is counted under (never the verifier's subject: no names in metrics).
-fn metric_organisation(caller: &Caller) -> String {
-    caller
-        .organisation
-        .clone()
-        .unwrap_or_else(|| metrics::NO_ORGANISATION.to_string())
 }
 
 fn check_barcode(value: &str) -> Result<String, Failure> {

@@ -1,0 +1,245 @@
+//! Trust for verification (R7): the document signers that chain to the pinned IACA, held in memory per process and
+//! read again every few minutes, and the public trust document (`GET /.well-known/edl/trust`).
+
+use super::verification::{SKEW_SECONDS, TRUST_CACHE_SECONDS};
+use super::{ServiceError, Services};
+use crate::credential::cert;
+use crate::verification::ports::{TrustEntry, TrustRole, TrustStatus};
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::Engine;
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// A document signer whose certificate chains to an active IACA.
+#[derive(Debug, Clone)]
+pub struct TrustedSigner {
+    pub public_sec1: Vec<u8>,
+    pub certificate: Vec<u8>,
+    pub not_before: DateTime<Utc>,
+    pub not_after: DateTime<Utc>,
+    pub status: TrustStatus,
+}
+
+/// The keys verification trusts, held in memory.
+#[derive(Debug, Clone, Default)]
+pub struct TrustSet {
+    /// The active IACA certificates, by kid.
+    pub iacas: Vec<(String, Vec<u8>)>,
+    pub signers: HashMap<String, TrustedSigner>,
+    pub entries: Vec<TrustEntry>,
+}
+
+/// The IACA root a deployment trusts: the SHA-256 of its certificate, from the deployment's configuration
+/// (`IACA_SHA256`), never from the records. Anyone who can write a row can add an IACA row; only the
+/// certificate whose fingerprint was configured becomes a trust root.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IacaPin([u8; 32]);
+
+/// A fingerprint that is not 64 hexadecimal digits.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("an IACA fingerprint is the SHA-256 of its certificate: 64 hexadecimal digits (colons allowed)")]
+pub struct InvalidPin;
+
+impl IacaPin {
+    /// The fingerprint of a DER certificate.
+    pub fn of(certificate_der: &[u8]) -> IacaPin {
+        IacaPin(Sha256::digest(certificate_der).into())
+    }
+
+    /// `3fa4...` as `edl-local keys bootstrap` prints it; upper case and `AB:CD:...` (as openssl prints it) too.
+    pub fn parse(text: &str) -> Result<IacaPin, InvalidPin> {
+        let digits: String = text.trim().chars().filter(|c| *c != ':').collect();
+        let bytes = hex::decode(digits).map_err(|_| InvalidPin)?;
+        bytes.try_into().map(IacaPin).map_err(|_| InvalidPin)
+    }
+
+    pub fn matches(&self, certificate_der: &[u8]) -> bool {
+        IacaPin::of(certificate_der) == *self
+    }
+}
+
+impl std::fmt::Display for IacaPin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&hex::encode(self.0))
+    }
+}
+
+/// Shared across requests of one process (one Lambda container), with the pinned IACA.
+#[derive(Default)]
+pub struct TrustCache {
+    inner: Mutex<Option<(DateTime<Utc>, Arc<TrustSet>)>>,
+    /// None: no IACA is trusted, so no document signer, and nothing verifies or signs.
+    pin: Mutex<Option<IacaPin>>,
+}
+
+impl TrustCache {
+    pub fn clear(&self) {
+        if let Ok(mut inner) = self.inner.lock() {
+            *inner = None;
+        }
+    }
+
+    /// Trusts the IACA whose certificate has this fingerprint (and no other).
+    pub fn pin_iaca(&self, pin: IacaPin) {
+        if let Ok(mut current) = self.pin.lock() {
+            *current = Some(pin);
+        }
+        self.clear();
+    }
+
+    pub fn iaca_pin(&self) -> Option<IacaPin> {
+        self.pin.lock().ok().and_then(|pin| *pin)
+    }
+}
+
+/// The public trust document (`GET /.well-known/edl/trust`).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TrustDocument {
+    pub iaca: Vec<Value>,
+    pub document_signers: Vec<Value>,
+    pub updated_at: DateTime<Utc>,
+}
+
+fn jwk(kid: &str, public_sec1: &[u8]) -> Value {
+    if public_sec1.len() != 65 {
+        return Value::Null;
+    }
+    json!({
+        "kty": "EC",
+        "crv": "P-256",
+        "x": URL_SAFE_NO_PAD.encode(&public_sec1[1..33]),
+        "y": URL_SAFE_NO_PAD.encode(&public_sec1[33..65]),
+        "kid": kid,
+        "alg": "ES256",
+        "use": "sig",
+    })
+}
+
+impl Services {
+    /// The keys to verify with, from memory; read again every few minutes
+    /// so that a rotation or retirement reaches every container.
+    pub async fn trust_set(&self) -> Result<Arc<TrustSet>, ServiceError> {
+        let now = self.now();
+        if let Ok(inner) = self.trust_cache.inner.lock() {
+            if let Some((loaded, set)) = inner.as_ref() {
+                if now - *loaded < Duration::seconds(TRUST_CACHE_SECONDS) && now >= *loaded {
+                    return Ok(set.clone());
+                }
+            }
+        }
+        let stored = self.records.trust().await?;
+        let decode = |e: &TrustEntry| STANDARD.decode(&e.certificate).ok();
+        // A row makes an IACA trusted only if its certificate is the pinned one: a row written by anyone
+        // else who can write the table (a forged root, with signers under it) is ignored.
+        let pin = self.trust_cache.iaca_pin();
+        let pinned = |e: &TrustEntry| decode(e).is_some_and(|der| pin.is_some_and(|pin| pin.matches(&der)));
+        for ignored in stored.iter().filter(|e| e.role == TrustRole::Iaca && !pinned(e)) {
+            tracing::warn!(kid = %ignored.kid, pinned = pin.is_some(), "IACA row ignored: not the pinned certificate");
+        }
+        let iacas: Vec<(String, Vec<u8>)> = stored
+            .iter()
+            .filter(|e| e.role == TrustRole::Iaca && e.status == TrustStatus::Active && pinned(e))
+            .filter_map(|e| decode(e).map(|der| (e.kid.clone(), der)))
+            .collect();
+        let mut signers = HashMap::new();
+        for entry in stored.iter().filter(|e| e.role == TrustRole::DocumentSigner) {
+            let Some(der) = decode(entry) else { continue };
+            // A document signer is trusted only if it chains to one of our IACAs;
+            // checked once here, at a time inside its own validity.
+            for (_, iaca) in &iacas {
+                let Ok(public) = cert::public_key_of(&der) else {
+                    continue;
+                };
+                let probe = probe_time(&der).unwrap_or(now);
+                if let Ok(info) = cert::verify_document_signer(iaca, &der, probe) {
+                    signers.insert(
+                        entry.kid.clone(),
+                        TrustedSigner {
+                            public_sec1: public,
+                            certificate: der.clone(),
+                            not_before: info.not_before,
+                            not_after: info.not_after,
+                            status: entry.status,
+                        },
+                    );
+                    break;
+                }
+            }
+        }
+        // What signing picks from and the trust document publishes: the pinned IACA and the signers under it.
+        let entries = stored
+            .into_iter()
+            .filter(|e| match e.role {
+                TrustRole::Iaca => iacas.iter().any(|(kid, _)| *kid == e.kid),
+                TrustRole::DocumentSigner => signers.contains_key(&e.kid),
+            })
+            .collect();
+        let set = Arc::new(TrustSet {
+            iacas,
+            signers,
+            entries,
+        });
+        if let Ok(mut inner) = self.trust_cache.inner.lock() {
+            *inner = Some((now, set.clone()));
+        }
+        Ok(set)
+    }
+
+    /// `GET /.well-known/edl/trust`: everything needed to verify offline.
+    pub async fn trust_document(&self) -> Result<TrustDocument, ServiceError> {
+        let set = self.trust_set().await?;
+        let iaca = set
+            .entries
+            .iter()
+            .filter(|e| e.role == TrustRole::Iaca)
+            .map(|e| json!({ "kid": e.kid, "status": e.status, "certificate": e.certificate }))
+            .collect();
+        let now = self.now();
+        // A retired signer stays until its certificate ends: it signed no document that outlives
+        // its certificate (less the margin), so by then everything it signed has ended.
+        let document_signers = set
+            .entries
+            .iter()
+            .filter(|e| e.role == TrustRole::DocumentSigner)
+            .filter(|e| {
+                set.signers
+                    .get(&e.kid)
+                    .is_none_or(|s| s.not_after + Duration::seconds(SKEW_SECONDS) >= now)
+            })
+            .map(|e| {
+                let public = set
+                    .signers
+                    .get(&e.kid)
+                    .map(|s| s.public_sec1.clone())
+                    .unwrap_or_default();
+                json!({
+                    "kid": e.kid,
+                    "status": e.status,
+                    "certificate": e.certificate,
+                    "jwk": jwk(&e.kid, &public),
+                    "notBefore": set.signers.get(&e.kid).map(|s| s.not_before),
+                    "notAfter": set.signers.get(&e.kid).map(|s| s.not_after),
+                })
+            })
+            .collect();
+        Ok(TrustDocument {
+            iaca,
+            document_signers,
+            updated_at: now,
+        })
+    }
+}
+
+/// A time inside the certificate's validity, to check the chain once when loading.
+fn probe_time(der: &[u8]) -> Option<DateTime<Utc>> {
+    use der::Decode;
+    let certificate = x509_cert::Certificate::from_der(der).ok()?;
+    let validity = &certificate.tbs_certificate.validity;
+    let from = DateTime::<Utc>::from(validity.not_before.to_system_time());
+    Some(from + Duration::seconds(1))
+}
