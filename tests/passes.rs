@@ -421,6 +421,32 @@ async fn whole_flow(mut h: Harness) {
         ))
         .await;
     assert_eq!((again.status, again.problem()), (409, "illegal-transition"));
+    // Answers are views, not the stored pass: no storage version for anyone; the fleet is told who decided by
+    // role alone, staff also by login id.
+    let fleet_view = get(&h, "GET /truck/passes/{id}", &p4_id, fleet_manager(FLEET)).await;
+    assert_eq!(fleet_view.status, 200, "{fleet_view:?}");
+    let staff_view = get(&h, "GET /truck/passes/{id}", &p4_id, admin()).await;
+    assert_eq!(staff_view.status, 200, "{staff_view:?}");
+    for view in [&fleet_view, &rejected, &staff_view] {
+        assert!(view.body.get("version").is_none(), "{view:?}");
+    }
+    let rejected_by = |view: &Answer| {
+        let step = view.body["history"]
+            .as_array()
+            .and_then(|h| h.iter().find(|e| e["action"] == "rejected"))
+            .cloned()
+            .unwrap_or_else(|| panic!("no rejection in the history: {view:?}"));
+        (view.body["status"]["by"].clone(), step["by"].clone())
+    };
+    let by_role = json!({ "role": "reviewer" });
+    assert_eq!(rejected_by(&fleet_view), (by_role.clone(), by_role));
+    let by_login = json!({ "id": "reviewer-0001", "role": "reviewer" });
+    assert_eq!(rejected_by(&staff_view), (by_login.clone(), by_login.clone()));
+    assert_eq!(
+        rejected_by(&rejected),
+        (by_login.clone(), by_login),
+        "the deciding reviewer is staff"
+    );
     let empty = h.call(request("GET /truck/reviews", &[], reviewer(), None, None)).await;
     assert_eq!(empty.body["items"], json!([]));
     // The owner's and the fleet's apps are told of both decisions.

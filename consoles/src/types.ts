@@ -99,7 +99,6 @@ export interface TruckPass {
   reviewDueAt?: string | null;
   createdAt: string;
   history: HistoryEntry[];
-  version: number;
 }
 
 export interface PassQueueItem {

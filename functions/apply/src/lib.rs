@@ -3,7 +3,6 @@
 use lambda_http::{Body, Request, Response};
 use shared::http::{self, MAX_JSON_BODY};
 use shared::kernel::ident::Identifier;
-use shared::service::views::ApplicationView;
 use shared::service::{Applying, ServiceError};
 
 shared::routes! {
@@ -26,18 +25,15 @@ async fn route(applying: &Applying, request: &Request) -> Result<Response<Body>,
     match Route::of(&http::route_key(request)) {
         Some(Route::Open) => {
             let body = http::read_json(request, MAX_JSON_BODY)?;
-            let application = applying.open_application(&caller, body).await?;
-            Ok(http::json(201, &ApplicationView::for_caller(&application, &caller)))
+            Ok(http::json(201, &applying.open_application(&caller, body).await?))
         }
         Some(Route::Read) => {
             let id = http::path_parameter(request, "id", Identifier::Application)?;
-            let application = applying.application(&caller, &id).await?;
-            Ok(http::json(200, &ApplicationView::for_caller(&application, &caller)))
+            Ok(http::json(200, &applying.application(&caller, &id).await?))
         }
         Some(Route::Withdraw) => {
             let id = http::path_parameter(request, "id", Identifier::Application)?;
-            let application = applying.withdraw(&caller, &id).await?;
-            Ok(http::json(200, &ApplicationView::for_caller(&application, &caller)))
+            Ok(http::json(200, &applying.withdraw(&caller, &id).await?))
         }
         Some(Route::StartLiveness) => {
             let id = http::path_parameter(request, "id", Identifier::Application)?;
@@ -46,8 +42,7 @@ async fn route(applying: &Applying, request: &Request) -> Result<Response<Body>,
         Some(Route::ConfirmLiveness) => {
             let id = http::path_parameter(request, "id", Identifier::Application)?;
             let body = http::read_json(request, MAX_JSON_BODY)?;
-            let application = applying.confirm_liveness(&caller, &id, body).await?;
-            Ok(http::json(200, &ApplicationView::for_caller(&application, &caller)))
+            Ok(http::json(200, &applying.confirm_liveness(&caller, &id, body).await?))
         }
         None => Err(http::no_route(request)),
     }

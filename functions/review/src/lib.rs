@@ -3,7 +3,6 @@
 use lambda_http::{Body, Request, Response};
 use shared::http::{self, MAX_JSON_BODY};
 use shared::kernel::ident::Identifier;
-use shared::service::views::ApplicationView;
 use shared::service::{Reviewing, ServiceError};
 
 shared::routes! {
@@ -33,8 +32,7 @@ async fn route(reviewing: &Reviewing, request: &Request) -> Result<Response<Body
         Some(Route::Decide) => {
             let id = http::path_parameter(request, "id", Identifier::Application)?;
             let decision = http::read_json(request, MAX_JSON_BODY)?;
-            let application = reviewing.decide_review(&caller, &id, decision).await?;
-            Ok(http::json(200, &ApplicationView::for_caller(&application, &caller)))
+            Ok(http::json(200, &reviewing.decide_review(&caller, &id, decision).await?))
         }
         None => Err(http::no_route(request)),
     }

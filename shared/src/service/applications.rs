@@ -1,6 +1,7 @@
 //! Applications (R1, R2, R3, R12): a holder or a clerk opens one, the holder withdraws it or confirms the photo
 //! on file with a real-person check, and an approved one goes to issuance.
 
+use super::views::ApplicationView;
 use super::{authorise, Applying, InputError, ServiceError, Services};
 use crate::applications::application::{Application, Channel, IllegalTransition, KeptPortrait, Opening, PhotoSource};
 use crate::applications::ports::{Issuer, LivenessError};
@@ -51,7 +52,7 @@ impl Applying {
         &self,
         caller: &Caller,
         request: OpenApplication,
-    ) -> Result<Application, ServiceError> {
+    ) -> Result<ApplicationView, ServiceError> {
         let role = authorise(caller, Action::OpenApplication)?;
         // A clerk who is also a holder applying for themselves uses the app channel.
         let counter = role == Role::Clerk && !(caller.has(Role::Holder) && request.licence_number.is_none());
@@ -131,7 +132,7 @@ impl Applying {
         self.records.create_application(&application).await?;
         tracing::info!(application = %application.id, state = %application.state, channel = ?channel, "application opened");
         hand_to_issuer(&*self.issuer, &application).await;
-        Ok(application)
+        Ok(ApplicationView::for_caller(&application, caller))
     }
 
     /// The licence of a holder: the one named (if it is theirs) or the one the register links to them.
@@ -185,8 +186,8 @@ impl Applying {
 }
 
 impl Services {
-    /// Reads an application the caller may see; others answer as not found.
-    pub async fn application(&self, caller: &Caller, id: &str) -> Result<Application, ServiceError> {
+    /// Reads an application the caller may see, as that caller is shown it; others answer as not found.
+    pub async fn application(&self, caller: &Caller, id: &str) -> Result<ApplicationView, ServiceError> {
         let role = authorise(caller, Action::ReadApplication)?;
         let not_found = || ServiceError::NotFound {
             what: "application",
@@ -202,7 +203,7 @@ impl Services {
             _ => application.holder_id == caller.id,
         };
         if visible {
-            Ok(application)
+            Ok(ApplicationView::for_caller(&application, caller))
         } else {
             Err(not_found())
         }
@@ -243,12 +244,12 @@ impl Services {
         Ok(application)
     }
 
-    pub async fn withdraw(&self, caller: &Caller, id: &str) -> Result<Application, ServiceError> {
+    pub async fn withdraw(&self, caller: &Caller, id: &str) -> Result<ApplicationView, ServiceError> {
         let mut application = self.own_application(caller, id, Action::WithdrawApplication).await?;
         application.withdraw(&caller.actor(Role::Holder), self.now())?;
         let application = self.store_transition(application).await?;
         tracing::info!(application = %application.id, "application withdrawn");
-        Ok(application)
+        Ok(ApplicationView::for_caller(&application, caller))
     }
 
     /// R3: the holder starts a real-person check; the backend creates the session and records it on the
@@ -281,7 +282,7 @@ impl Applying {
         caller: &Caller,
         id: &str,
         request: ConfirmLiveness,
-    ) -> Result<Application, ServiceError> {
+    ) -> Result<ApplicationView, ServiceError> {
         let mut application = self.own_application(caller, id, Action::ConfirmLiveness).await?;
         // Refuse a check on an application in the wrong state before asking the liveness service.
         if application.state != crate::applications::application::ApplicationState::AwaitingLiveness {
@@ -348,7 +349,7 @@ impl Applying {
         let application = self.store_transition(application).await?;
         tracing::info!(application = %application.id, passed = true, "liveness recorded");
         hand_to_issuer(&*self.issuer, &application).await;
-        Ok(application)
+        Ok(ApplicationView::for_caller(&application, caller))
     }
 }
 

@@ -3,6 +3,7 @@
 
 use super::passes::*;
 use super::verification::{fail, Failure, ENFORCEMENT, MAX_CODE_LENGTH, MAX_MDOC_BASE64};
+use super::views::{PassView, Reader};
 use super::{authorise, ServiceError, Services};
 use crate::credential::showcode;
 use crate::kernel::access::Action;
@@ -96,7 +97,7 @@ impl Services {
                 decision.reason.to_string(),
                 decision.message,
                 Some(pass.serial.clone()),
-                Some(without_document(pass)),
+                Some(PassView::of(&pass, Reader::Staff).listed()),
             ),
             Err(f) => (false, false, f.reason, f.detail, f.serial, None),
         };

@@ -3,6 +3,7 @@
 
 use super::passes::*;
 use super::reviews::{QueueRequest, ReviewPage};
+use super::views::{PassView, Reader};
 use super::{authorise, ImportReport, InputError, JsonLinesImport, ServiceError, SwitchRequest};
 use super::{Administering, PassDesk};
 use crate::kernel::access::Action;
@@ -31,7 +32,7 @@ impl PassDesk {
                 .map(|pass| PassQueueItem {
                     due_at: pass.review_due_at,
                     overdue: pass.review_due_at.is_some_and(|due| due < now),
-                    pass,
+                    pass: PassView::of(&pass, Reader::Staff),
                 })
                 .collect(),
             next: page.next,
@@ -45,7 +46,7 @@ impl PassDesk {
         caller: &Caller,
         id: &str,
         decision: PassDecision,
-    ) -> Result<TruckPass, ServiceError> {
+    ) -> Result<PassView, ServiceError> {
         authorise(caller, Action::DecidePass)?;
         let by = caller.actor(Role::Reviewer);
         let (pass, notices) = match decision.verdict {
@@ -83,13 +84,13 @@ impl PassDesk {
         };
         tracing::info!(pass = %id, status = %pass.status, "truck pass decided");
         self.notices.deliver(&*self.records, &notices).await;
-        Ok(pass)
+        Ok(PassView::of(&pass, Reader::Staff))
     }
 }
 
 impl Administering {
     /// `POST /admin/truck/passes/{id}/revocation`
-    pub async fn revoke_pass(&self, caller: &Caller, id: &str, request: Revocation) -> Result<TruckPass, ServiceError> {
+    pub async fn revoke_pass(&self, caller: &Caller, id: &str, request: Revocation) -> Result<PassView, ServiceError> {
         authorise(caller, Action::RevokePass)?;
         if request.reason.trim().is_empty() {
             return Err(ServiceError::invalid("A revocation says why: reason is required."));
@@ -103,7 +104,7 @@ impl Administering {
             .await?;
         tracing::info!(pass = %id, by = %caller.id, "truck pass revoked");
         self.notices.deliver(&*self.records, &notices).await;
-        Ok(pass)
+        Ok(PassView::of(&pass, Reader::Staff))
     }
 
     /// `POST /admin/vehicles`: the vehicle register, JSON Lines, all checked before anything is written.

@@ -3,7 +3,7 @@
 
 use super::issuance::signer_error;
 use super::verification::DocumentKind;
-use super::views::PassCheckView;
+use super::views::{PassCheckView, PassView, Reader};
 use super::{authorise, InputError, PassDesk, ServiceError, Services};
 use crate::credential::{pass as pass_document, showcode};
 use crate::kernel::access::Action;
@@ -144,7 +144,7 @@ pub struct CityRulesAdminView {
 pub struct PassList {
     pub at: DateTime<Utc>,
     /// Newest first, without their signed documents (read one pass for that).
-    pub passes: Vec<TruckPass>,
+    pub passes: Vec<PassView>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -161,7 +161,7 @@ pub struct PassCode {
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PassQueueItem {
-    pub pass: TruckPass,
+    pub pass: PassView,
     pub due_at: Option<DateTime<Utc>>,
     pub overdue: bool,
 }
@@ -182,7 +182,7 @@ pub struct PassVerification {
     pub serial: Option<String>,
     /// The pass's terms and status, once its credential verified.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub pass: Option<TruckPass>,
+    pub pass: Option<PassView>,
     pub zone: String,
     pub moment: DateTime<Utc>,
     pub checked_at: DateTime<Utc>,
@@ -214,9 +214,12 @@ pub(super) fn pass_decided(pass: &TruckPass) -> Notice {
     }
 }
 
-pub(super) fn without_document(mut pass: TruckPass) -> TruckPass {
-    pass.document = None;
-    pass
+/// How a pass is shown to the caller acting in `role`: its owner and fleet manager as the holder, staff as staff.
+pub(super) fn pass_reader(role: Role) -> Reader {
+    match role {
+        Role::Holder | Role::FleetManager => Reader::Holder,
+        _ => Reader::Staff,
+    }
 }
 
 pub(super) fn at(seconds: i64) -> DateTime<Utc> {
@@ -272,7 +275,7 @@ impl PassDesk {
     /// `POST /truck/passes` (R13): checked against the city's rules with every
     /// reason for a refusal; an automatic pass type is signed and issued at
     /// once, one that needs review waits in the pass review queue.
-    pub async fn apply_for_pass(&self, caller: &Caller, request: PassApplication) -> Result<TruckPass, ServiceError> {
+    pub async fn apply_for_pass(&self, caller: &Caller, request: PassApplication) -> Result<PassView, ServiceError> {
         authorise(caller, Action::ApplyForPass)?;
         if !plate_is_valid(&request.plate) {
             return Err(ServiceError::Invalid {
@@ -370,7 +373,7 @@ impl PassDesk {
             // A serial taken meanwhile (AlreadyExists) is a conflict too: read again with a new serial.
             self.records.create_pass(&pass, list_version).await?;
             tracing::info!(pass = %pass.id, status = %pass.status, by_role = %role, "truck pass opened");
-            Ok(pass)
+            Ok(PassView::of(&pass, Reader::Holder))
         })
         .await
     }
@@ -419,9 +422,10 @@ impl Services {
     }
 
     /// `GET /truck/passes/{id}`
-    pub async fn truck_pass(&self, caller: &Caller, id: &str) -> Result<TruckPass, ServiceError> {
+    pub async fn truck_pass(&self, caller: &Caller, id: &str) -> Result<PassView, ServiceError> {
         authorise(caller, Action::ReadPass)?;
-        Ok(self.visible_pass(caller, id, &[Role::Reviewer, Role::Admin]).await?.0)
+        let (pass, role) = self.visible_pass(caller, id, &[Role::Reviewer, Role::Admin]).await?;
+        Ok(PassView::of(&pass, pass_reader(role)))
     }
 
     /// `GET /truck/passes`: a holder's own vehicles' passes and a fleet
@@ -445,7 +449,10 @@ impl Services {
         passes.sort_by(|a, b| (b.created_at, &b.id).cmp(&(a.created_at, &a.id)));
         Ok(PassList {
             at: self.now(),
-            passes: passes.into_iter().map(without_document).collect(),
+            passes: passes
+                .iter()
+                .map(|pass| PassView::of(pass, Reader::Holder).listed())
+                .collect(),
         })
     }
 
@@ -484,7 +491,7 @@ impl Services {
     }
 
     /// `DELETE /truck/passes/{id}`: the owner or fleet manager gives a pass up.
-    pub async fn withdraw_pass(&self, caller: &Caller, id: &str) -> Result<TruckPass, ServiceError> {
+    pub async fn withdraw_pass(&self, caller: &Caller, id: &str) -> Result<PassView, ServiceError> {
         authorise(caller, Action::WithdrawPass)?;
         let (_, role) = self.visible_pass(caller, id, &[]).await?;
         let by = caller.actor(role);
@@ -493,7 +500,7 @@ impl Services {
             .change_pass(id, |pass| pass.withdraw(&by, now).map_err(ServiceError::from))
             .await?;
         tracing::info!(pass = %id, by_role = %role, "truck pass withdrawn");
-        Ok(pass)
+        Ok(PassView::of(&pass, Reader::Holder))
     }
 }
 

@@ -1,6 +1,7 @@
 //! The staff review queue (R4, R15): list oldest first, open one with its photo, decide.
 
 use super::applications::hand_to_issuer;
+use super::views::ApplicationView;
 use super::{authorise, photos::photo_store_error, InputError, Reviewing, ServiceError};
 use crate::applications::application::{
     Application, ApplicationState, Channel, HistoryEntry, KeptPortrait, PhotoSource, PhotoSubmission,
@@ -205,7 +206,7 @@ impl Reviewing {
         caller: &Caller,
         id: &str,
         request: DecisionRequest,
-    ) -> Result<Application, ServiceError> {
+    ) -> Result<ApplicationView, ServiceError> {
         authorise(caller, Action::DecideReview)?;
         review::validate(request.verdict, &request.reasons, &request.note).map_err(|e| ServiceError::Invalid {
             detail: e.to_string(),
@@ -298,6 +299,6 @@ impl Reviewing {
                 .await?
             }
         }
-        Ok(application)
+        Ok(ApplicationView::for_caller(&application, caller))
     }
 }

@@ -1,4 +1,4 @@
-//! What each reader is shown of an application: a view made for the holder, another for staff, never the record.
+//! What each reader is shown of an application or a truck pass: a view made for the holder, another for staff, never the record.
 //!
 //! The stored `Application` carries what the service needs to run (its version, storage keys and digests of
 //! photos and portraits, the device key, counters, the first reviewer of a malicious report): none of it is an
@@ -11,15 +11,18 @@ use crate::applications::application::{
 use crate::applications::photo::{CheckResult, ImageType};
 use crate::applications::review::{RejectionReason, ReviewDecision, Verdict};
 use crate::kernel::caller::{Actor, Caller, Role};
-use crate::truck::pass::PassCheck;
+use crate::truck::clock::TimeWindow;
+use crate::truck::pass::{PassCheck, PassEvent, PassStatus, TruckPass};
+use crate::truck::vehicle::{EmissionStandard, VehicleType};
 use crate::verification::check::CheckRecord;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
-/// Who reads an application.
+/// Who reads an application or a pass.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reader {
-    /// The holder it is for (whatever other roles they have).
+    /// The holder it is for (whatever other roles they have); for a pass, its owner or the fleet manager
+    /// acting for its fleet.
     Holder,
     /// A clerk of the office, a reviewer, an administrator.
     Staff,
@@ -256,5 +259,137 @@ impl From<PassCheck> for PassCheckView {
             allowed: check.allowed,
             reason: check.reason,
         }
+    }
+}
+
+/// Where a pass is in its life, as a reader sees it: who rejected, revoked or withdrew it by role alone for its
+/// owner and fleet, with the login id for staff.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", rename_all = "snake_case", rename_all_fields = "camelCase")]
+pub enum PassStatusView {
+    PendingReview,
+    Active,
+    Rejected {
+        at: DateTime<Utc>,
+        reason: String,
+        by: ActorView,
+    },
+    Revoked {
+        at: DateTime<Utc>,
+        reason: String,
+        by: ActorView,
+    },
+    Withdrawn {
+        at: DateTime<Utc>,
+        by: ActorView,
+    },
+    Expired {
+        at: DateTime<Utc>,
+    },
+}
+
+impl PassStatusView {
+    pub fn of(status: &PassStatus, reader: Reader) -> PassStatusView {
+        match status {
+            PassStatus::PendingReview => PassStatusView::PendingReview,
+            PassStatus::Active => PassStatusView::Active,
+            PassStatus::Rejected { at, reason, by } => PassStatusView::Rejected {
+                at: *at,
+                reason: reason.clone(),
+                by: ActorView::of(by, reader),
+            },
+            PassStatus::Revoked { at, reason, by } => PassStatusView::Revoked {
+                at: *at,
+                reason: reason.clone(),
+                by: ActorView::of(by, reader),
+            },
+            PassStatus::Withdrawn { at, by } => PassStatusView::Withdrawn {
+                at: *at,
+                by: ActorView::of(by, reader),
+            },
+            PassStatus::Expired { at } => PassStatusView::Expired { at: *at },
+        }
+    }
+}
+
+/// One step of a pass's life as a reader sees it; `by` is absent for the scheduled job.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PassEventView {
+    pub at: DateTime<Utc>,
+    pub action: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub by: Option<ActorView>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+/// A truck pass as one reader is shown it (R13): its terms, status, signed document and history, without the
+/// version the store keeps it under; its owner and fleet see who acted by role only, staff also by login id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PassView {
+    pub id: String,
+    pub serial: String,
+    pub plate: String,
+    pub vehicle_type: VehicleType,
+    pub emission: EmissionStandard,
+    pub city: String,
+    pub pass_type: String,
+    pub zones: Vec<String>,
+    pub valid_from: NaiveDate,
+    /// Inclusive.
+    pub valid_to: NaiveDate,
+    pub windows: Vec<TimeWindow>,
+    pub owner_id: String,
+    pub fleet_id: Option<String>,
+    pub rules_version: u64,
+    pub status: PassStatusView,
+    pub issued_at: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub review_due_at: Option<DateTime<Utc>>,
+    /// The signed credential (an mdoc `IssuerSigned`, base64) once the pass is active; lists leave it out.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub document: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub history: Vec<PassEventView>,
+}
+
+impl PassView {
+    pub fn of(pass: &TruckPass, reader: Reader) -> PassView {
+        let step = |e: &PassEvent| PassEventView {
+            at: e.at,
+            action: e.action.clone(),
+            by: e.by.as_ref().map(|by| ActorView::of(by, reader)),
+            detail: e.detail.clone(),
+        };
+        PassView {
+            id: pass.id.clone(),
+            serial: pass.serial.clone(),
+            plate: pass.plate.clone(),
+            vehicle_type: pass.vehicle_type,
+            emission: pass.emission,
+            city: pass.city.clone(),
+            pass_type: pass.pass_type.clone(),
+            zones: pass.zones.clone(),
+            valid_from: pass.valid_from,
+            valid_to: pass.valid_to,
+            windows: pass.windows.clone(),
+            owner_id: pass.owner_id.clone(),
+            fleet_id: pass.fleet_id.clone(),
+            rules_version: pass.rules_version,
+            status: PassStatusView::of(&pass.status, reader),
+            issued_at: pass.issued_at,
+            review_due_at: pass.review_due_at,
+            document: pass.document.clone(),
+            created_at: pass.created_at,
+            history: pass.history.iter().map(step).collect(),
+        }
+    }
+
+    /// The same view without the signed document: what a list shows (read one pass for its document).
+    pub fn listed(mut self) -> PassView {
+        self.document = None;
+        self
     }
 }
