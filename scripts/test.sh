@@ -11,9 +11,9 @@ root=$PWD
 
 # 1. Tools, installed once per change of the pinned versions.
 . scripts/venv.sh
+. scripts/ministack.sh
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/edl-test.XXXXXX")
-ministack_pid=""
 consoles_pid=""
 stop_consoles() {
   if [ -n "$consoles_pid" ] && kill -0 "$consoles_pid" 2>/dev/null; then
@@ -21,16 +21,6 @@ stop_consoles() {
     wait "$consoles_pid" 2>/dev/null || true
   fi
   consoles_pid=""
-}
-stop_ministack() {
-  if [ -n "$ministack_pid" ] && kill -0 "$ministack_pid" 2>/dev/null; then
-    # ministack was started in its own process group: stop the group, then reap it.
-    kill -TERM -- "-$ministack_pid" 2>/dev/null || kill -TERM "$ministack_pid" 2>/dev/null || true
-    for _ in $(seq 50); do kill -0 "$ministack_pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL -- "-$ministack_pid" 2>/dev/null || true
-    wait "$ministack_pid" 2>/dev/null || true
-  fi
-  ministack_pid=""
 }
 cleanup() {
   stop_consoles
@@ -53,27 +43,11 @@ AWS_DEFAULT_REGION=us-east-1 "$venv/bin/python" scripts/sam_transform.py templat
 "$venv/bin/cfn-lint" "$work/transformed.json"
 export EDL_TRANSFORMED_TEMPLATE="$work/transformed.json"
 
-# 4. ministack on a free loopback port (it listens on every interface unless told otherwise).
-port=$("$venv/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-echo "== starting ministack on 127.0.0.1:$port"
-AUTH=true BIND_HOST=127.0.0.1 GATEWAY_PORT=$port IOT_MTLS_ENABLED=0 SFTP_ENABLED=0 \
-  S3_DATA_DIR="$work/s3" LOG_LEVEL=WARNING \
-  setsid "$venv/bin/ministack" > "$work/ministack.log" 2>&1 &
-ministack_pid=$!
-for _ in $(seq 300); do
-  if ! kill -0 "$ministack_pid" 2>/dev/null; then
-    echo "ministack exited before answering:"; cat "$work/ministack.log"; exit 1
-  fi
-  if "$venv/bin/python" -c "import urllib.request,sys; urllib.request.urlopen('http://127.0.0.1:$port/_ministack/health', timeout=1)" 2>/dev/null; then
-    break
-  fi
-  sleep 0.2
-done
-"$venv/bin/python" -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$port/_ministack/health', timeout=2)" \
-  || { echo "ministack did not answer on port $port:"; cat "$work/ministack.log"; exit 1; }
+# 4. ministack on a free loopback port, in a process group of its own.
+start_ministack "$work"
 
 # 5. Every test of the workspace, against it.
-export AWS_ENDPOINT_URL="http://127.0.0.1:$port"
+export AWS_ENDPOINT_URL="http://127.0.0.1:$ministack_port"
 # The Python of the pinned tools, for tests that check our formats with independent decoders.
 export EDL_PYTHON="$venv/bin/python"
 export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1
