@@ -160,10 +160,16 @@ fn no_scan_no_wildcards_and_each_function_only_what_it_uses() {
     );
     let pass = of("PassFunctionRole");
     assert!(!pass.is_empty(), "PassFunctionRole exists");
+    // BatchGetItem: a review queue page's passes, read whole from the keys-only queue index.
     assert!(
         pass.iter().all(|a| matches!(
             *a,
-            "dynamodb:GetItem" | "dynamodb:Query" | "dynamodb:PutItem" | "dynamodb:DeleteItem" | "events:PutEvents"
+            "dynamodb:GetItem"
+                | "dynamodb:Query"
+                | "dynamodb:BatchGetItem"
+                | "dynamodb:PutItem"
+                | "dynamodb:DeleteItem"
+                | "events:PutEvents"
         )),
         "pass: {pass:?}"
     );
@@ -317,6 +323,9 @@ fn signer_and_iaca_expiry_raise_alarms_a_configurable_number_of_days_ahead() {
         .expect("refresh index");
     assert_eq!(refresh_index["Projection"]["ProjectionType"], "KEYS_ONLY");
     assert_eq!(refresh_index["KeySchema"][0]["AttributeName"], "refreshPk");
+    // The review queues' index holds keys only (issue 13): a page reads its items whole, so an entry costs one write unit.
+    let queue_index = indexes.iter().find(|i| i["IndexName"] == "queue").expect("queue index");
+    assert_eq!(queue_index["Projection"]["ProjectionType"], "KEYS_ONLY");
 }
 
 /// The enumeration alarm watches the verify function's EMF metric of one organisation's misses, and the function is
@@ -578,7 +587,13 @@ const PARTITIONS: &[(&str, &str, On, &[&str])] = &[
         Table,
         &["LICENCE#*", "HOLDER#*"],
     ),
-    ("ExpireFunctionRole", "dynamodb:BatchGetItem", Table, &["LICENCE#*"]),
+    // Large imports' licences, and the overdue reviews' applications from the keys-only queue index.
+    (
+        "ExpireFunctionRole",
+        "dynamodb:BatchGetItem",
+        Table,
+        &["LICENCE#*", "APP#*"],
+    ),
     (
         "ExpireFunctionRole",
         "dynamodb:BatchWriteItem",
@@ -616,7 +631,14 @@ const PARTITIONS: &[(&str, &str, On, &[&str])] = &[
         Table,
         &["OPENAPP#*", "NOTICE#*"],
     ),
-    ("ReviewFunctionRole", "dynamodb:Query", QueueIndex, &["REVIEW"]),
+    // The queue's shards and the unsharded partition; the index holds keys only, so a page's items are read whole.
+    (
+        "ReviewFunctionRole",
+        "dynamodb:Query",
+        QueueIndex,
+        &["REVIEW", "REVIEW#*"],
+    ),
+    ("ReviewFunctionRole", "dynamodb:BatchGetItem", Table, &["APP#*"]),
     (
         "IssueFunctionRole",
         "dynamodb:GetItem",
@@ -691,7 +713,13 @@ const PARTITIONS: &[(&str, &str, On, &[&str])] = &[
         &["TRUCKRULES", "PASS#*", "VEHICLE#*", "OWNER#*", "FLEET#*", "NOTICE#*"],
     ),
     ("PassFunctionRole", "dynamodb:DeleteItem", Table, &["NOTICE#*"]),
-    ("PassFunctionRole", "dynamodb:Query", QueueIndex, &["PASSREVIEW"]),
+    (
+        "PassFunctionRole",
+        "dynamodb:Query",
+        QueueIndex,
+        &["PASSREVIEW", "PASSREVIEW#*"],
+    ),
+    ("PassFunctionRole", "dynamodb:BatchGetItem", Table, &["PASS#*"]),
     (
         "ExpireFunctionRole",
         "dynamodb:GetItem",
@@ -733,7 +761,12 @@ const PARTITIONS: &[(&str, &str, On, &[&str])] = &[
         ExpiryIndex,
         &["EDL#*", "APP#*", "PASS#*"],
     ),
-    ("ExpireFunctionRole", "dynamodb:Query", QueueIndex, &["REVIEW"]),
+    (
+        "ExpireFunctionRole",
+        "dynamodb:Query",
+        QueueIndex,
+        &["REVIEW", "REVIEW#*"],
+    ),
     // The sweep reads the outboxes' shards (the approvals it re-drives are read under `APP#*`, the notices it
     // delivers again under `NOTICE#*`).
     (

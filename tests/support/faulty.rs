@@ -7,7 +7,7 @@ use shared::adapters::Records;
 use shared::applications::application::Application;
 use shared::applications::ports::{ApplicationStore, PhotoClaim, PhotoClaims};
 use shared::credential::showcode::CodeKind;
-use shared::expiry::{ExpiryIndex, ExpiryKind, ExpiryPage};
+use shared::expiry::{ExpiryIndex, ExpiryPage};
 use shared::issuance::budget::{SignCounter, SigningBudgetStore};
 use shared::issuance::document::RefreshIndex;
 use shared::issuance::edl::ElectronicLicence;
@@ -37,6 +37,8 @@ use std::sync::{Arc, Mutex};
 pub struct FaultyRecords {
     inner: Arc<dyn Records>,
     failing: Mutex<BTreeSet<&'static str>>,
+    /// Operations that fail for one record only (by its key: an application's id), as a throttled item would.
+    failing_for: Mutex<BTreeSet<(&'static str, String)>>,
 }
 
 impl FaultyRecords {
@@ -44,7 +46,31 @@ impl FaultyRecords {
         FaultyRecords {
             inner,
             failing: Mutex::new(BTreeSet::new()),
+            failing_for: Mutex::new(BTreeSet::new()),
         }
+    }
+
+    /// From now on `operation` fails for the record keyed `key` only (so far: `"update_application"`).
+    pub fn fail_for(&self, operation: &'static str, key: &str) {
+        self.failing_for
+            .lock()
+            .expect("lock")
+            .insert((operation, key.to_string()));
+    }
+
+    fn fail_if_for(&self, operation: &'static str, key: &str) -> Result<(), StoreError> {
+        self.fail_if(operation)?;
+        if self
+            .failing_for
+            .lock()
+            .expect("lock")
+            .contains(&(operation, key.to_string()))
+        {
+            return Err(StoreError::Unavailable(format!(
+                "{operation}: injected throttling of one item"
+            )));
+        }
+        Ok(())
     }
 
     /// From now on `operation` (e.g. `"put_status_shard"`) fails as the store being unavailable would.
@@ -55,6 +81,7 @@ impl FaultyRecords {
     /// The store is whole again.
     pub fn heal(&self) {
         self.failing.lock().expect("lock").clear();
+        self.failing_for.lock().expect("lock").clear();
     }
 
     fn fail_if(&self, operation: &'static str) -> Result<(), StoreError> {
@@ -148,6 +175,7 @@ impl ApplicationStore for FaultyRecords {
         <dyn Records as ApplicationStore>::application(&*self.inner, id).await
     }
     async fn update_application(&self, application: &Application, expected_version: u64) -> Result<(), StoreError> {
+        self.fail_if_for("update_application", &application.id)?;
         <dyn Records as ApplicationStore>::update_application(&*self.inner, application, expected_version).await
     }
     async fn update_application_noting(
@@ -285,12 +313,11 @@ impl CheckLog<PassCheck> for FaultyRecords {
 impl ExpiryIndex for FaultyRecords {
     async fn due_for_expiry(
         &self,
-        kind: ExpiryKind,
-        day: NaiveDate,
+        bucket: &str,
         limit: usize,
         after: Option<String>,
     ) -> Result<ExpiryPage, StoreError> {
-        <dyn Records as ExpiryIndex>::due_for_expiry(&*self.inner, kind, day, limit, after).await
+        <dyn Records as ExpiryIndex>::due_for_expiry(&*self.inner, bucket, limit, after).await
     }
 }
 

@@ -98,12 +98,9 @@ pub fn refresh_bucket(day: NaiveDate, shard: u32) -> String {
     format!("REFRESH#{}#{shard}", day.format("%Y-%m-%d"))
 }
 
-/// A serial's shard: FNV-1a of its digits, so that it never moves between writes.
+/// A serial's shard: a stable hash of its digits (`kernel::shard`), so that it never moves between writes.
 pub fn shard_of(serial: &str) -> u32 {
-    let hash = serial
-        .bytes()
-        .fold(0x811c_9dc5_u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193));
-    hash % REFRESH_SHARDS
+    crate::kernel::shard::shard_of(serial, REFRESH_SHARDS)
 }
 
 /// The days a refresh run reads, oldest first: today's bucket and the ones before it that an

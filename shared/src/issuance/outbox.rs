@@ -33,12 +33,9 @@ pub fn issue_bucket(shard: u32) -> String {
     format!("ISSUE#{shard}")
 }
 
-/// An application id's shard: FNV-1a of its text, so that it never moves between writes.
+/// An application id's shard: a stable hash of its text (`kernel::shard`), so that it never moves between writes.
 pub fn shard_of(id: &str) -> u32 {
-    let hash = id
-        .bytes()
-        .fold(0x811c_9dc5_u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193));
-    hash % ISSUE_SHARDS
+    crate::kernel::shard::shard_of(id, ISSUE_SHARDS)
 }
 
 /// A time that sorts as text in time order (fixed width, UTC), as the index's sort key holds it.

@@ -1,6 +1,6 @@
 //! The mechanisms every context shares, each defined once: local time, the working calendar, the caller, metrics,
-//! go-live switches, identifiers' shapes, input errors, the colour, the records store's errors, the review queue, the show-code
-//! cache, the check log, the signer, notices, and versioned update with retry.
+//! go-live switches, identifiers' shapes, input errors, the colour, the records store's errors, the review queue,
+//! sharding, the show-code cache, the check log, the signer, notices, and versioned update with retry.
 
 pub mod access;
 pub mod calendar;
@@ -12,6 +12,7 @@ pub mod input;
 pub mod metrics;
 pub mod notice;
 pub mod queue;
+pub mod shard;
 pub mod showcode;
 pub mod signing;
 pub mod store;

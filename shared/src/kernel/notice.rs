@@ -75,13 +75,9 @@ impl PendingNotice {
         }
     }
 
-    /// The outbox partition of this notice: `NOTICE#<shard>`, FNV-1a of its id, so that it never moves.
+    /// The outbox partition of this notice: `NOTICE#<shard>`, a stable hash of its id, so that it never moves.
     pub fn bucket(&self) -> String {
-        let hash = self
-            .id
-            .bytes()
-            .fold(0x811c_9dc5_u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193));
-        notice_bucket(hash % NOTICE_SHARDS)
+        notice_bucket(super::shard::shard_of(&self.id, NOTICE_SHARDS))
     }
 
     /// Its place in the partition: `<time>#<id>`, oldest first.

@@ -57,11 +57,12 @@ pub struct ExpiryReport {
     /// Entries read from the expiry index: the work, proportional to what is
     /// due, never to the size of the table.
     pub items_read: usize,
-    /// Overdue entries read from the review queue. Reported ones stay there
-    /// (it is the reviewers' work list) until decided, so a rerun reads them
-    /// again, and skips them.
+    /// Overdue entries read from the review queue. A reported one stays in the
+    /// reviewers' work list but leaves the partitions this pass reads, so a
+    /// rerun reads only what became overdue since, and what it left.
     pub reviews_read: usize,
-    /// Records that kept changing under the job, left for the next run.
+    /// Records that kept changing under the job, or whose write the store
+    /// refused (throttled), left for the next run.
     pub left_for_next_run: usize,
     pub complete: bool,
 }
@@ -174,13 +175,15 @@ impl Services {
         budget: &mut Budget,
         report: &mut ExpiryReport,
     ) -> Result<bool, ServiceError> {
-        for day in days {
+        // Each day in every shard of its bucket, then its unsharded bucket; each is read from its start, as
+        // what an earlier run finished has left the index.
+        for bucket in days.iter().flat_map(|day| kind.day_buckets(*day)) {
             let mut after = None;
             loop {
                 if !budget.may_fetch() {
                     return Ok(false);
                 }
-                let page = self.records.due_for_expiry(kind, *day, page_size, after.take()).await?;
+                let page = self.records.due_for_expiry(&bucket, page_size, after.take()).await?;
                 report.items_read += page.read;
                 budget.record(page.keys.len());
                 // Owned keys, so that the run's future is Send wherever it is spawned.
@@ -282,7 +285,9 @@ impl Services {
         }
     }
 
-    /// Reports each review past its due time once; false when the deadline stopped it.
+    /// Reports each review past its due time once; false when the deadline stopped it. Reads only the overdue
+    /// reviews not reported yet (a reported one leaves that range), so a run continues where the last one stopped;
+    /// a review whose write fails is left for the next run, and the others are reported.
     async fn flag_overdue_reviews(
         &self,
         now: DateTime<Utc>,
@@ -301,6 +306,7 @@ impl Services {
                     limit: page_size.min(super::reviews::MAX_PAGE),
                     after: after.take(),
                     due_before: Some(now),
+                    unreported_only: true,
                 },
             )
             .await?;
@@ -354,10 +360,17 @@ impl Services {
             Ok(Outcome::Ended)
         })
         .await;
-        busy_when_kept_changing(
-            outcome,
-            || tracing::warn!(application = %id, "review kept changing; left for the next run"),
-        )
+        match outcome {
+            // One throttled write does not stop the pass: the review stays unreported, where the next run reads it.
+            Err(StoreError::Unavailable(reason)) => {
+                tracing::warn!(application = %id, reason = %reason, "review not reported; left for the next run");
+                Ok(Outcome::Busy)
+            }
+            other => busy_when_kept_changing(
+                other,
+                || tracing::warn!(application = %id, "review kept changing; left for the next run"),
+            ),
+        }
     }
 }
 

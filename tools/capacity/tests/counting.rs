@@ -110,18 +110,24 @@ async fn each_operation_of_the_photo_on_file_flow_is_counted_and_issuance_signs_
         "{:?}",
         open.shared_partitions
     );
-    // Approval takes the application out of its day's expiry bucket, which every application of the day shares;
-    // the request only names the application: the entry's partition comes from the item as it was.
-    let liveness = edl_capacity::model::summarise(
-        measurement.get("liveness").expect("measured"),
-        &Default::default(),
-        &facts,
-    );
+    // Approval takes the application out of its day's expiry bucket; the request only names the application: the
+    // entry's partition comes from the item as it was. The bucket is sharded by the application's id
+    // (`APP#<day>#<shard>`), so it is no partition every application of the day shares.
+    let liveness_measured = measurement.get("liveness").expect("measured");
+    let left_bucket = liveness_measured
+        .runs
+        .last()
+        .expect("a run")
+        .iter()
+        .filter_map(|c| c.dynamo.as_ref())
+        .flat_map(|d| &d.touches)
+        .any(|t| {
+            t.target == "expiry" && t.key.starts_with("APP#") && t.key.split('#').count() == 3 && t.write_units > 0.0
+        });
+    assert!(left_bucket, "liveness moves the entry out of its day's shard");
+    let liveness = edl_capacity::model::summarise(liveness_measured, &Default::default(), &facts);
     assert!(
-        liveness
-            .shared_partitions
-            .iter()
-            .any(|p| p.target == "expiry" && p.key.starts_with("APP#") && p.write_units > 0.0),
+        !liveness.shared_partitions.iter().any(|p| p.target == "expiry"),
         "{:?}",
         liveness.shared_partitions
     );

@@ -1,13 +1,13 @@
 //! The applications context's ports on DynamoDB: applications (`APP#<id>`) with their open-application lock,
-//! photo claims (`PHOTO#<sha256>`), and the photo review queue (`REVIEW` in the `queue` index).
+//! photo claims (`PHOTO#<sha256>`), and the photo review queue (`REVIEW#<shard>` in the `queue` index).
 
-use super::{decode, encode, s, sortable, unavailable, with_expiry, DynamoRecords, Item};
+use super::{decode, encode, s, unavailable, with_expiry, DynamoRecords, Item};
 use crate::applications::application::{Application, ApplicationState};
 use crate::applications::ports::{ApplicationStore, PhotoClaim, PhotoClaims};
 use crate::expiry;
 use crate::issuance::outbox;
 use crate::kernel::notice::PendingNotice;
-use crate::kernel::queue::{Page, QueueQuery, ReviewQueue};
+use crate::kernel::queue::{queue_partition, queue_position, Page, QueueQuery, ReviewQueue};
 use crate::kernel::store::StoreError;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{Delete, TransactWriteItem};
@@ -30,11 +30,13 @@ fn app_pk(id: &str) -> String {
 pub(super) fn application_item(application: &Application) -> Result<Item, StoreError> {
     let mut item = encode(application, app_pk(&application.id), "APP".into(), "application")?;
     if let (ApplicationState::AwaitingReview, Some(photo)) = (application.state, application.photo.as_ref()) {
-        item.insert("queuePk".into(), s(REVIEW_QUEUE));
+        // Reported overdue, it leaves the partitions the expiry job's next pass reads.
+        let reported = application.overdue_flagged_at.is_some();
         item.insert(
-            "queueSk".into(),
-            s(format!("{}#{}", sortable(photo.due_at), application.id)),
+            "queuePk".into(),
+            s(queue_partition(REVIEW_QUEUE, &application.id, reported)),
         );
+        item.insert("queueSk".into(), s(queue_position(photo.due_at, &application.id)));
     }
     // The outbox (`issue` index): the approval's own write says that a licence is owed.
     if let Some(entry) = outbox::issuance_entry(application) {

@@ -24,7 +24,7 @@
 //! - `SIGNS#<local day>` / `SIGNS`: the scheduled jobs' signatures that day, a counter each for the refresh
 //!   and the status lists (see `crate::issuance::budget`).
 //! - `CHECKS#<holder>` / `<at>#<id>`: who verified the holder's licences (R15);
-//!   `CHECKS#unmatched#<day>` for codes that named no known licence.
+//!   `CHECKS#unmatched#<day>#<shard>` for codes that named no known licence (eight shards by check id).
 //!
 //! - `TRUCKRULES` / `CITY#<code>`: a city's truck rules; `CHANGE#<code>#<at>#<id>`: their changes.
 //! - `VEHICLE#<plate>` / `VEHICLE`: the vehicle register; `PASSES`: the version of the
@@ -34,19 +34,23 @@
 //! - `NOTICE#<id>` / `NOTICE`: a notice to a holder or fleet not yet delivered (the notice outbox).
 //! - `PASSCHECKS#<id>` / `<at>#<check id>`: a pass's verifications, in a partition of their
 //!   own so that the verify function may write checks and never a pass;
-//!   `PASSCHECKS#unmatched#<day>` for credentials that did not verify.
+//!   `PASSCHECKS#unmatched#<day>#<shard>` for credentials that did not verify.
 //! - `OWNER#<identity>` and `FLEET#<fleet>` / `PASS#<created>#<id>`: copies of the passes
 //!   of an owner's and a fleet's vehicles, written in the same transaction as the pass.
 //!
-//! The sparse index `queue` (`queuePk`, `queueSk`) holds an application only
-//! while it waits for review: `REVIEW` / `<due time>#<id>`; a truck pass
-//! likewise as `PASSREVIEW` / `<due time>#<id>`.
+//! The sparse index `queue` (`queuePk`, `queueSk`, keys only) holds an application only while it waits for
+//! review, in one of four shards: `REVIEW#<shard>` / `<due time>#<id>`, or `REVIEW#reported#<shard>` once the
+//! expiry job reported it overdue; a truck pass likewise as `PASSREVIEW#<shard>` / `<due time>#<id>`. A page
+//! merges the shards (and the unsharded `REVIEW`, `PASSREVIEW` of entries written before), then reads the listed
+//! items whole (see `crate::kernel::queue`).
 //!
 //! The sparse index `expiry` (`expiryPk`, `expirySk`, keys only) holds what the
 //! scheduled job will end, by local day: an active electronic licence as
 //! `EDL#<last valid day>` / `<serial>`, an application the applicant must act
 //! on as `APP#<day it counts as abandoned>` / `<id>`, a pending or active
-//! truck pass as `PASS#<last valid day>` / `<id>` (see `crate::expiry`).
+//! truck pass as `PASS#<last valid day>` / `<id>`, each day in one of eight
+//! shards by key (`APP#<day>#<shard>`; the unsharded `APP#<day>` of entries
+//! written before is still read, see `crate::expiry`).
 //!
 //! The sparse index `refresh` (`refreshPk`, `refreshSk`, keys only) holds an active electronic
 //! licence by the local day its signed document comes due for re-signing, in one of a few shards:
@@ -73,13 +77,13 @@ mod truck;
 mod verification;
 
 use crate::expiry::ExpiryEntry;
-use crate::kernel::queue::QueueQuery;
+use crate::kernel::queue::{self as kernel_queue, QueueQuery, ShardPage};
 use crate::kernel::store::StoreError;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, Put, ScalarAttributeType, TransactWriteItem,
+    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
+    KeysAndAttributes, Projection, ProjectionType, Put, ScalarAttributeType, TransactWriteItem,
 };
 use aws_sdk_dynamodb::Client;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -239,7 +243,7 @@ impl DynamoRecords {
                     .index_name(QUEUE_INDEX)
                     .key_schema(key("queuePk", KeyType::Hash)?)
                     .key_schema(key("queueSk", KeyType::Range)?)
-                    .projection(Projection::builder().projection_type(ProjectionType::All).build())
+                    .projection(Projection::builder().projection_type(ProjectionType::KeysOnly).build())
                     .build()
                     .map_err(|e| unavailable("CreateTable", e))?,
             )
@@ -444,42 +448,154 @@ impl DynamoRecords {
         }
     }
 
-    /// One page of a review queue of the sparse `queue` index, earliest due first.
+    /// One page of a review queue of the sparse `queue` index, earliest due first: every partition of the queue
+    /// (`kernel::queue::queue_partitions`) queried from the cursor's position, merged by position, then the listed
+    /// items read whole from the table, as the index holds keys only. A listed item no longer at that place (decided,
+    /// or moved while the index caught up) is left out; the cursor still moves past its position.
     async fn queue_page<T: DeserializeOwned>(
         &self,
         queue: &str,
         query: &QueueQuery,
     ) -> Result<(Vec<T>, Option<String>), StoreError> {
-        let mut request = self
+        let after = query.after.as_deref().map(kernel_queue::decode_cursor).transpose()?;
+        let bound = query.due_before.map(sortable);
+        let limit = query.limit.clamp(1, 100);
+        let partitions = kernel_queue::queue_partitions(queue, query.unreported_only);
+        // The partitions at once (nine at most); the futures are made before any is awaited.
+        let shards: Vec<ShardPage<Item>> = futures::future::try_join_all(
+            partitions
+                .iter()
+                .map(|partition| self.queue_shard(partition, after.as_deref(), bound.as_deref(), limit))
+                .collect::<Vec<_>>(),
+        )
+        .await?;
+        let (listed, next) = kernel_queue::merge_shards(shards, limit);
+        let keys: Vec<Item> = listed
+            .iter()
+            .filter_map(|(_, entry)| {
+                Some(Item::from([
+                    ("pk".to_string(), entry.get("pk")?.clone()),
+                    ("sk".to_string(), entry.get("sk")?.clone()),
+                ]))
+            })
+            .collect();
+        let mut whole: HashMap<(String, String), Item> = self
+            .batch_get(keys)
+            .await?
+            .into_iter()
+            .filter_map(|item| Some(((text(&item, "pk")?, text(&item, "sk")?), item)))
+            .collect();
+        let mut items = Vec::with_capacity(listed.len());
+        for (position, entry) in listed {
+            let (Some(pk), Some(sk)) = (text(&entry, "pk"), text(&entry, "sk")) else {
+                continue;
+            };
+            let Some(item) = whole.remove(&(pk, sk)) else {
+                continue;
+            };
+            let still_waiting = text(&item, "queueSk").as_deref() == Some(position.as_str())
+                && text(&item, "queuePk").is_some_and(|p| partitions.contains(&p));
+            if still_waiting {
+                items.push(decode(item)?);
+            }
+        }
+        Ok((items, next))
+    }
+
+    /// One partition's entries after the cursor's position (and before the bound), up to a page and one.
+    async fn queue_shard(
+        &self,
+        partition: &str,
+        after: Option<&str>,
+        bound: Option<&str>,
+        limit: usize,
+    ) -> Result<ShardPage<Item>, StoreError> {
+        let request = self
             .client
             .query()
             .table_name(&self.table)
             .index_name(QUEUE_INDEX)
-            .expression_attribute_values(":queue", s(queue))
-            .limit(i32::try_from(query.limit.clamp(1, 100)).unwrap_or(100));
-        request = match query.due_before {
-            Some(bound) => request
+            .expression_attribute_values(":queue", s(partition))
+            // One more than a page: the cursor's own entry may be the first.
+            .limit(i32::try_from(limit + 1).unwrap_or(101));
+        let request = match (after, bound) {
+            // Nothing lies after the cursor and before the bound.
+            (Some(after), Some(bound)) if after >= bound => {
+                return Ok(ShardPage {
+                    entries: Vec::new(),
+                    more: false,
+                })
+            }
+            (Some(after), Some(bound)) => request
+                .key_condition_expression("queuePk = :queue AND queueSk BETWEEN :after AND :bound")
+                .expression_attribute_values(":after", s(after))
+                .expression_attribute_values(":bound", s(bound)),
+            (Some(after), None) => request
+                .key_condition_expression("queuePk = :queue AND queueSk > :after")
+                .expression_attribute_values(":after", s(after)),
+            (None, Some(bound)) => request
                 .key_condition_expression("queuePk = :queue AND queueSk < :bound")
-                .expression_attribute_values(":bound", s(sortable(bound))),
-            None => request.key_condition_expression("queuePk = :queue"),
+                .expression_attribute_values(":bound", s(bound)),
+            (None, None) => request.key_condition_expression("queuePk = :queue"),
         };
-        if let Some(cursor) = &query.after {
-            request =
-                request.set_exclusive_start_key(Some(decode_cursor(cursor, &["pk", "queuePk", "queueSk", "sk"])?));
-        }
         let out = request.send().await.map_err(|e| unavailable("Query", e))?;
-        let items = out
+        let more = out.last_evaluated_key.is_some_and(|key| !key.is_empty());
+        let entries = out
             .items
             .unwrap_or_default()
             .into_iter()
-            .map(decode)
-            .collect::<Result<_, _>>()?;
-        let next = match out.last_evaluated_key {
-            Some(key) if !key.is_empty() => Some(encode_cursor(&key)),
-            _ => None,
-        };
-        Ok((items, next))
+            .filter_map(|entry| Some((text(&entry, "queueSk")?, entry)))
+            .filter(|(position, _)| {
+                after.is_none_or(|after| position.as_str() > after)
+                    && bound.is_none_or(|bound| position.as_str() < bound)
+            })
+            .collect();
+        Ok(ShardPage { entries, more })
     }
+
+    /// The items of `keys` (`pk`, `sk`), read consistently with BatchGetItem, 100 a request, in no order; missing
+    /// ones are left out.
+    async fn batch_get(&self, keys: Vec<Item>) -> Result<Vec<Item>, StoreError> {
+        let mut found = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(100) {
+            let mut wanted = KeysAndAttributes::builder()
+                .set_keys(Some(chunk.to_vec()))
+                .consistent_read(true)
+                .build()
+                .map_err(|e| unavailable("KeysAndAttributes", e))?;
+            // DynamoDB may leave part of a batch unprocessed under load: ask for that part again, backing off.
+            for attempt in 0..8u32 {
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(self.table.clone(), wanted)
+                    .send()
+                    .await
+                    .map_err(|e| unavailable("BatchGetItem", e))?;
+                found.extend(
+                    out.responses
+                        .and_then(|mut r| r.remove(&self.table))
+                        .unwrap_or_default(),
+                );
+                match out.unprocessed_keys.and_then(|mut left| left.remove(&self.table)) {
+                    Some(left) if !left.keys().is_empty() => wanted = left,
+                    _ => break,
+                }
+                if attempt == 7 {
+                    return Err(StoreError::Unavailable(
+                        "BatchGetItem: keys left unprocessed after retries".into(),
+                    ));
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(50 << attempt)).await;
+            }
+        }
+        Ok(found)
+    }
+}
+
+/// A string attribute of an item.
+fn text(item: &Item, name: &str) -> Option<String> {
+    item.get(name).and_then(|v| v.as_s().ok()).cloned()
 }
 
 /// A page's last key as an opaque cursor (its string attributes, as JSON, base64url).

@@ -7,13 +7,12 @@ use super::{
     REFRESH_INDEX,
 };
 use crate::credential::showcode::CodeKind;
-use crate::expiry::{ExpiryIndex, ExpiryKind, ExpiryPage};
+use crate::expiry::{ExpiryIndex, ExpiryPage};
 use crate::issuance::document::RefreshIndex;
-use crate::kernel::check_log::{CheckLog, LoggedCheck};
+use crate::kernel::check_log::{unmatched_partition, CheckLog, LoggedCheck};
 use crate::kernel::showcode::{CachedShowCode, ShowCodeCache};
 use crate::kernel::store::StoreError;
 use async_trait::async_trait;
-use chrono::NaiveDate;
 use serde::de::DeserializeOwned;
 
 /// The partition a show code is kept in: a licence's in its own (`SHOWCODE#`), so that the licence function
@@ -78,7 +77,8 @@ impl<C: LoggedCheck> CheckLog<C> for DynamoRecords {
         let log = C::LOG;
         let pk = match check.filed_under() {
             Some(subject) => format!("{log}#{subject}"),
-            None => format!("{log}#unmatched#{}", check.at().format("%Y-%m-%d")),
+            // The day of the check in UTC, as before sharding: the log is an operator's, read by day and shard.
+            None => unmatched_partition(log, check.at().date_naive(), check.id()),
         };
         let item = encode(check, pk, format!("{}#{}", sortable(check.at()), check.id()), C::KIND)?;
         // A retried check finds itself stored: recorded once, not an error.
@@ -95,13 +95,11 @@ impl<C: LoggedCheck> CheckLog<C> for DynamoRecords {
 impl ExpiryIndex for DynamoRecords {
     async fn due_for_expiry(
         &self,
-        kind: ExpiryKind,
-        day: NaiveDate,
+        bucket: &str,
         limit: usize,
         after: Option<String>,
     ) -> Result<ExpiryPage, StoreError> {
-        self.index_page(EXPIRY_INDEX, "expiry", &kind.bucket(day), limit, after)
-            .await
+        self.index_page(EXPIRY_INDEX, "expiry", bucket, limit, after).await
     }
 }
 

@@ -1,10 +1,10 @@
 //! The truck pass's ports on DynamoDB: city rules (`TRUCKRULES`), vehicles (`VEHICLE#<plate>`), passes
-//! (`PASS#<id>`) with their copies under vehicle, owner and fleet, and the pass review queue (`PASSREVIEW`).
+//! (`PASS#<id>`) with their copies under vehicle, owner and fleet, and the pass review queue (`PASSREVIEW#<shard>`).
 
 use super::{decode, encode, n, s, sortable, unavailable, with_expiry, DynamoRecords, Item};
 use crate::expiry;
 use crate::kernel::notice::PendingNotice;
-use crate::kernel::queue::{Page, QueueQuery, ReviewQueue};
+use crate::kernel::queue::{queue_partition, queue_position, Page, QueueQuery, ReviewQueue};
 use crate::kernel::store::StoreError;
 use crate::truck::pass::{PassStatus, TruckPass};
 use crate::truck::ports::{PassStore, TruckRulesStore, VehicleStore};
@@ -34,8 +34,8 @@ fn pass_copy_sk(pass: &TruckPass) -> String {
 fn pass_item(pass: &TruckPass) -> Result<Item, StoreError> {
     let mut item = encode(pass, pass_pk(&pass.id), "PASS".into(), "pass")?;
     if let (PassStatus::PendingReview, Some(due)) = (&pass.status, pass.review_due_at) {
-        item.insert("queuePk".into(), s(PASS_REVIEW_QUEUE));
-        item.insert("queueSk".into(), s(format!("{}#{}", sortable(due), pass.id)));
+        item.insert("queuePk".into(), s(queue_partition(PASS_REVIEW_QUEUE, &pass.id, false)));
+        item.insert("queueSk".into(), s(queue_position(due, &pass.id)));
     }
     Ok(with_expiry(item, expiry::pass_entry(pass)))
 }

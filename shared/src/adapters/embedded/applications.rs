@@ -82,7 +82,11 @@ impl ReviewQueue<Application> for EmbeddedRecords {
             .applications
             .values()
             .filter(|a| a.state == ApplicationState::AwaitingReview)
-            .filter_map(|a| a.photo.as_ref().map(|p| (p.due_at, a.id.as_str(), a)));
+            .filter_map(|a| {
+                a.photo
+                    .as_ref()
+                    .map(|p| (p.due_at, a.id.as_str(), a.overdue_flagged_at.is_some(), a))
+            });
         let (items, next) = queue_page(waiting, query)?;
         Ok(Page { items, next })
     }

@@ -20,7 +20,7 @@ use crate::applications::application::Application;
 use crate::expiry::{self, ExpiryEntry};
 use crate::issuance::edl::ElectronicLicence;
 use crate::issuance::outbox;
-use crate::kernel::queue::QueueQuery;
+use crate::kernel::queue::{self, QueueQuery};
 use crate::kernel::showcode::CachedShowCode;
 use crate::kernel::store::StoreError;
 use crate::register::change::ChangeRecord;
@@ -30,8 +30,6 @@ use crate::truck::pass::TruckPass;
 use crate::truck::rules::{CityTruckRules, TruckRulesChange};
 use crate::truck::vehicle::Vehicle;
 use crate::verification::ports::TrustEntry;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
 use chrono::{DateTime, NaiveDate, Utc};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Mutex, MutexGuard};
@@ -199,43 +197,28 @@ impl EmbeddedRecords {
     }
 }
 
-/// One page of a review queue, earliest due first, as the `queue` index
-/// pages it: items due before `query.due_before` only, after the cursor.
+/// One page of a review queue, earliest due first, as the sharded `queue` index
+/// pages it: items due before `query.due_before` only (and not yet reported
+/// overdue, when asked), after the cursor's position.
 fn queue_page<'a, T: Clone + 'a>(
-    waiting: impl Iterator<Item = (DateTime<Utc>, &'a str, &'a T)>,
+    waiting: impl Iterator<Item = (DateTime<Utc>, &'a str, bool, &'a T)>,
     query: &QueueQuery,
 ) -> Result<(Vec<T>, Option<String>), StoreError> {
-    let after = match &query.after {
-        Some(cursor) => Some(
-            URL_SAFE_NO_PAD
-                .decode(cursor)
-                .ok()
-                .and_then(|b| String::from_utf8(b).ok())
-                .filter(|p| {
-                    p.split_once('#')
-                        .is_some_and(|(due, _)| DateTime::parse_from_rfc3339(due).is_ok())
-                })
-                .ok_or(StoreError::BadCursor)?,
-        ),
-        None => None,
-    };
+    let after = query.after.as_deref().map(queue::decode_cursor).transpose()?;
     let mut page: Vec<(String, &T)> = waiting
-        .filter(|(due, _, _)| query.due_before.is_none_or(|bound| *due < bound))
-        .map(|(due, id, item)| (queue_position(due, id), item))
+        .filter(|(due, _, reported, _)| {
+            query.due_before.is_none_or(|bound| *due < bound) && !(query.unreported_only && *reported)
+        })
+        .map(|(due, id, _, item)| (queue::queue_position(due, id), item))
         .filter(|(position, _)| after.as_ref().is_none_or(|after| position > after))
         .collect();
     page.sort_by(|a, b| a.0.cmp(&b.0));
     let more = page.len() > query.limit;
     page.truncate(query.limit);
     let next = if more {
-        page.last().map(|(p, _)| URL_SAFE_NO_PAD.encode(p))
+        page.last().map(|(p, _)| queue::encode_cursor(p))
     } else {
         None
     };
     Ok((page.into_iter().map(|(_, item)| item.clone()).collect(), next))
-}
-
-/// A queue item's place: due time, then id, as sortable text.
-fn queue_position(due: DateTime<Utc>, id: &str) -> String {
-    format!("{}#{id}", due.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
 }

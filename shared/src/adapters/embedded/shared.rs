@@ -2,7 +2,7 @@
 
 use super::EmbeddedRecords;
 use crate::credential::showcode::CodeKind;
-use crate::expiry::{ExpiryEntry, ExpiryIndex, ExpiryKind, ExpiryPage};
+use crate::expiry::{ExpiryEntry, ExpiryIndex, ExpiryPage};
 use crate::issuance::document::RefreshIndex;
 use crate::kernel::check_log::{CheckLog, LoggedCheck};
 use crate::kernel::showcode::{CachedShowCode, ShowCodeCache};
@@ -10,7 +10,6 @@ use crate::kernel::store::StoreError;
 use async_trait::async_trait;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use chrono::NaiveDate;
 use std::collections::BTreeSet;
 use std::ops::Bound;
 
@@ -103,12 +102,11 @@ fn bucket_page(
 impl ExpiryIndex for EmbeddedRecords {
     async fn due_for_expiry(
         &self,
-        kind: ExpiryKind,
-        day: NaiveDate,
+        bucket: &str,
         limit: usize,
         after: Option<String>,
     ) -> Result<ExpiryPage, StoreError> {
-        bucket_page(&self.state()?.expiry, &kind.bucket(day), limit, after)
+        bucket_page(&self.state()?.expiry, bucket, limit, after)
     }
 }
 

@@ -134,7 +134,8 @@ impl ReviewQueue<TruckPass> for EmbeddedRecords {
             .passes
             .values()
             .filter(|p| p.status == PassStatus::PendingReview)
-            .filter_map(|p| p.review_due_at.map(|due| (due, p.id.as_str(), p)));
+            // No job reports a pass overdue.
+            .filter_map(|p| p.review_due_at.map(|due| (due, p.id.as_str(), false, p)));
         let (items, next) = queue_page(waiting, query)?;
         Ok(Page { items, next })
     }
