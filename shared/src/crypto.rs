@@ -75,19 +75,57 @@ pub fn sha256(bytes: &[u8]) -> [u8; 32] {
     sha2::Sha256::digest(bytes).into()
 }
 
-/// Verifies an ES256 signature (raw `r || s`) over `message` with a SEC1 public key: every
-/// verification on the hot path (show codes, mdoc issuer and device signatures, certificate
-/// chains) comes here. It runs on aws-lc-rs, which the SDK's TLS already links and which
-/// verifies P-256 several times faster than RustCrypto's p256 on the same machine (the verify
-/// benchmark measures both). Like p256 it takes either S: low S is a rule for what we sign.
+/// A P-256 public key parsed once for ES256 verification: what the trust set holds for each document signer, so
+/// that the key the show codes verify with is not parsed again for every code.
+///
+/// It runs on aws-lc-rs, which the SDK's TLS already links and which verifies P-256 several times faster than
+/// RustCrypto's p256 on the same machine (the verify benchmark measures both). It accepts exactly the keys p256's
+/// `VerifyingKey::from_sec1_bytes` accepts (a SEC1 point, uncompressed or compressed, on the curve, not the
+/// identity): aws-lc-rs alone would also take a DER SubjectPublicKeyInfo where a point is expected.
+#[derive(Clone, Debug)]
+pub struct Es256Key(aws_lc_rs::signature::ParsedPublicKey);
+
+impl Es256Key {
+    /// The key of a SEC1 point (`04 || x || y`, or `02`/`03 || x`); `None` for anything else.
+    pub fn from_sec1(public_sec1: &[u8]) -> Option<Es256Key> {
+        use aws_lc_rs::signature::{ParsedPublicKey, ECDSA_P256_SHA256_FIXED};
+        let point = matches!(
+            (public_sec1.len(), public_sec1.first()),
+            (65, Some(0x04)) | (33, Some(0x02 | 0x03))
+        );
+        if !point {
+            return None;
+        }
+        ParsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, public_sec1)
+            .ok()
+            .map(Es256Key)
+    }
+
+    /// Whether `raw_signature` (64 bytes of `r || s`, each in 1..n) is this key's ES256 signature over
+    /// `message`, the bytes exactly as received. Either S verifies, as in p256: low S is a rule for what
+    /// we sign ([`der_signature_to_raw`], the signers), and no verification requires it.
+    pub fn verify(&self, message: &[u8], raw_signature: &[u8]) -> bool {
+        self.0.verify_sig(message, raw_signature).is_ok()
+    }
+
+    /// The SEC1 bytes the key was read from.
+    pub fn sec1(&self) -> &[u8] {
+        self.0.as_ref()
+    }
+}
+
+/// Verifies an ES256 signature (raw `r || s`) over `message` with a SEC1 public key: every verification on the
+/// hot path (show codes, mdoc issuer and device signatures, certificate chains) comes here or to a parsed
+/// [`Es256Key`]; a malformed key verifies nothing.
 pub fn verify_es256(public_sec1: &[u8], message: &[u8], raw_signature: &[u8]) -> bool {
-    use aws_lc_rs::signature::{UnparsedPublicKey, ECDSA_P256_SHA256_FIXED};
-    UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, public_sec1)
-        .verify(message, raw_signature)
-        .is_ok()
+    Es256Key::from_sec1(public_sec1).is_some_and(|key| key.verify(message, raw_signature))
 }
 
 /// Verifies an ES256 signature (raw `r || s`) over a SHA-256 digest computed by the caller.
+///
+/// Still RustCrypto's p256, on purpose: nothing on a request path verifies a digest (every verifier holds the
+/// signed bytes and goes through [`verify_es256`]); its callers are the signer tests, where an implementation
+/// independent of the one verifying the messages is a cross-check rather than a cost.
 pub fn verify_es256_digest(public_sec1: &[u8], digest: &[u8; 32], raw_signature: &[u8]) -> bool {
     match (
         VerifyingKey::from_sec1_bytes(public_sec1),
@@ -414,15 +452,58 @@ mod tests {
                 (public(&key)[..64].to_vec(), message.clone(), low.to_bytes().to_vec()),
             ];
             for (n, (public, message, raw)) in cases.iter().enumerate() {
-                assert_eq!(
-                    verify_es256(public, message, raw),
-                    p256_verifies(public, message, raw),
-                    "case {n} of message {i}"
-                );
+                let expected = p256_verifies(public, message, raw);
+                assert_eq!(verify_es256(public, message, raw), expected, "case {n} of message {i}");
+                // The parsed key the trust set holds decides the same.
+                let parsed = Es256Key::from_sec1(public).is_some_and(|key| key.verify(message, raw));
+                assert_eq!(parsed, expected, "case {n} of message {i}, parsed key");
             }
             assert!(verify_es256(&cases[0].0, &cases[0].1, &cases[0].2));
             assert!(verify_es256(&cases[1].0, &cases[1].1, &cases[1].2), "high S verifies");
         }
+    }
+
+    /// The keys aws-lc-rs is given are the ones p256 reads: a SEC1 point, uncompressed or compressed. A DER
+    /// SubjectPublicKeyInfo (which aws-lc-rs alone would read), the identity, a hybrid or compact encoding, a
+    /// bare coordinate, a point off the curve and wrong lengths are refused, as p256 refuses them.
+    #[test]
+    fn key_encodings_agree_with_p256() {
+        use p256::ecdsa::signature::Verifier as _;
+        use p256::pkcs8::EncodePublicKey;
+        let key = key();
+        let message = b"which keys verify";
+        let signature: Signature = key.sign(message);
+        let raw = signature.to_bytes().to_vec();
+        let uncompressed = public(&key);
+        let compressed = key.verifying_key().to_encoded_point(true).as_bytes().to_vec();
+        let spki = key.verifying_key().to_public_key_der().unwrap().as_bytes().to_vec();
+        let hybrid = [&[0x06 | (uncompressed[64] & 1)][..], &uncompressed[1..]].concat();
+        let compact = [&[0x05][..], &uncompressed[1..33]].concat();
+        let mut off_curve = uncompressed.clone();
+        off_curve[64] ^= 1;
+        let mut bad_tag = uncompressed.clone();
+        bad_tag[0] = 0x02;
+        let cases: Vec<(&str, Vec<u8>, bool)> = vec![
+            ("uncompressed point", uncompressed.clone(), true),
+            ("compressed point", compressed, true),
+            ("DER SubjectPublicKeyInfo", spki, false),
+            ("identity", vec![0x00], false),
+            ("hybrid point", hybrid, false),
+            ("compact point", compact, false),
+            ("x and y without a tag", uncompressed[1..].to_vec(), false),
+            ("x alone", uncompressed[1..33].to_vec(), false),
+            ("point off the curve", off_curve, false),
+            ("uncompressed length, compressed tag", bad_tag, false),
+            ("a trailing byte", [&uncompressed[..], &[0]].concat(), false),
+            ("empty", vec![], false),
+        ];
+        for (name, public, verifies) in cases {
+            let p256 = VerifyingKey::from_sec1_bytes(&public).is_ok_and(|key| key.verify(message, &signature).is_ok());
+            assert_eq!(p256, verifies, "{name}: p256");
+            assert_eq!(verify_es256(&public, message, &raw), verifies, "{name}");
+            assert_eq!(Es256Key::from_sec1(&public).is_some(), verifies, "{name}: parsed");
+        }
+        assert_eq!(Es256Key::from_sec1(&uncompressed).unwrap().sec1(), &uncompressed[..]);
     }
 
     #[test]

@@ -15,6 +15,7 @@
 //! keys 4, 5 and 6, which CWT readers take for `exp`, `nbf` and `iat`; its codes are refused
 //! as `bad-prefix`.
 
+use crate::crypto::Es256Key;
 use crate::kernel::signing::{Signer, SignerError};
 use ciborium::value::Value;
 use coset::cwt::{ClaimName, ClaimsSet, ClaimsSetBuilder, Timestamp};
@@ -171,7 +172,15 @@ impl SignedCode {
     /// Checks the ES256 signature with the issuer's key (SEC1); a malformed
     /// key or signature is a bad signature too.
     pub fn verify(&self, public_sec1: &[u8]) -> Result<(), ShowCodeError> {
-        if crate::crypto::verify_es256(public_sec1, &self.tbs, &self.signature) {
+        match Es256Key::from_sec1(public_sec1) {
+            Some(key) => self.verify_with(&key),
+            None => Err(ShowCodeError::Signature),
+        }
+    }
+
+    /// [`Self::verify`] with a key parsed once beforehand (the trust set's), over the same bytes.
+    pub fn verify_with(&self, key: &Es256Key) -> Result<(), ShowCodeError> {
+        if key.verify(&self.tbs, &self.signature) {
             Ok(())
         } else {
             Err(ShowCodeError::Signature)
@@ -418,17 +427,29 @@ pub fn base45_encode(data: &[u8]) -> String {
     out
 }
 
+/// Marks a byte that is not one of the 45 characters in [`BASE45_DIGIT`].
+const NOT_BASE45: u8 = u8::MAX;
+
+/// The value of each byte as a Base45 digit: one lookup per character of a code on the verification path,
+/// rather than a search of the alphabet.
+const BASE45_DIGIT: [u8; 256] = {
+    let mut table = [NOT_BASE45; 256];
+    let mut digit = 0;
+    while digit < BASE45.len() {
+        table[BASE45[digit] as usize] = digit as u8;
+        digit += 1;
+    }
+    table
+};
+
 /// RFC 9285 Base45, strict: only the 45 characters (upper case), no length
 /// of the form 3n+1, no group above 65535 (or 255 for a final pair).
 pub fn base45_decode(text: &str) -> Result<Vec<u8>, ShowCodeError> {
     let digits = text
         .bytes()
-        .map(|c| {
-            BASE45
-                .iter()
-                .position(|&a| a == c)
-                .map(|p| p as u32)
-                .ok_or_else(|| ShowCodeError::Base45(format!("invalid character {:?}", c as char)))
+        .map(|c| match BASE45_DIGIT[usize::from(c)] {
+            NOT_BASE45 => Err(ShowCodeError::Base45(format!("invalid character {:?}", c as char))),
+            digit => Ok(u32::from(digit)),
         })
         .collect::<Result<Vec<u32>, _>>()?;
     if digits.len() % 3 == 1 {

@@ -4,6 +4,7 @@
 use super::verification::{SKEW_SECONDS, TRUST_CACHE_SECONDS};
 use super::{ServiceError, Services};
 use crate::credential::cert;
+use crate::crypto::Es256Key;
 use crate::verification::ports::{TrustEntry, TrustRole, TrustStatus};
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
@@ -18,6 +19,8 @@ use std::sync::{Arc, Mutex};
 #[derive(Debug, Clone)]
 pub struct TrustedSigner {
     pub public_sec1: Vec<u8>,
+    /// The same key parsed once, at load: every show code it signed verifies with it.
+    pub key: Es256Key,
     pub certificate: Vec<u8>,
     pub not_before: DateTime<Utc>,
     pub not_after: DateTime<Utc>,
@@ -152,7 +155,11 @@ impl Services {
             // A document signer is trusted only if it chains to one of our IACAs;
             // checked once here, at a time inside its own validity.
             for (_, iaca) in &iacas {
-                let Ok(public) = cert::public_key_of(&der) else {
+                // A certificate's key is a P-256 point (public_key_of refuses anything else), so it parses.
+                let Some((public, key)) = cert::public_key_of(&der)
+                    .ok()
+                    .and_then(|public| Es256Key::from_sec1(&public).map(|key| (public, key)))
+                else {
                     continue;
                 };
                 let probe = probe_time(&der).unwrap_or(now);
@@ -161,6 +168,7 @@ impl Services {
                         entry.kid.clone(),
                         TrustedSigner {
                             public_sec1: public,
+                            key,
                             certificate: der.clone(),
                             not_before: info.not_before,
                             not_after: info.not_after,

@@ -444,7 +444,7 @@ impl Services {
                 format!("The code was signed with key {kid:?}, which is not one of ours."),
             )));
         };
-        if let Err(e) = signed.verify(&signer.public_sec1) {
+        if let Err(e) = signed.verify_with(&signer.key) {
             return Ok(Err(fail(e.code(), e.to_string())));
         }
         let at = now.timestamp();
