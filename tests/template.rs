@@ -524,24 +524,17 @@ const PARTITIONS: &[(&str, &str, On, &[&str])] = &[
         "ApplyFunctionRole",
         "dynamodb:GetItem",
         Table,
-        &["HOLDER#*", "LICENCE#*", "ROLLOUT", "APP#*", "OPENAPP#*"],
+        &["HOLDER#*", "LICENCE#*", "APP#*", "OPENAPP#*"],
     ),
+    // The rollout plan, read whole once per staleness period per instance.
+    ("ApplyFunctionRole", "dynamodb:Query", Table, &["ROLLOUT"]),
     ("ApplyFunctionRole", "dynamodb:PutItem", Table, &["APP#*", "OPENAPP#*"]),
     ("ApplyFunctionRole", "dynamodb:DeleteItem", Table, &["OPENAPP#*"]),
     (
         "AdminFunctionRole",
         "dynamodb:GetItem",
         Table,
-        &[
-            "LICENCE#*",
-            "HOLDER#*",
-            "EDL#*",
-            "ROLLOUT",
-            "TRUCKRULES",
-            "PASS#*",
-            "STATUSLIST#*",
-            "IMPORT#*",
-        ],
+        &["LICENCE#*", "HOLDER#*", "EDL#*", "PASS#*", "STATUSLIST#*", "IMPORT#*"],
     ),
     (
         "AdminFunctionRole",
@@ -659,9 +652,14 @@ const PARTITIONS: &[(&str, &str, On, &[&str])] = &[
         "VerifyFunctionRole",
         "dynamodb:GetItem",
         Table,
-        &["EDL#*", "LICENCE#*", "PASS#*", "TRUCKRULES", "STATUSTOKEN#*"],
+        &["EDL#*", "LICENCE#*", "PASS#*", "STATUSTOKEN#*"],
     ),
-    ("VerifyFunctionRole", "dynamodb:Query", Table, &["TRUST", "LICENCE#*"]),
+    (
+        "VerifyFunctionRole",
+        "dynamodb:Query",
+        Table,
+        &["TRUST", "TRUCKRULES", "LICENCE#*"],
+    ),
     // Audit items, and the verifiers' single-use nonces (kept when drawn, consumed by a conditional delete).
     (
         "VerifyFunctionRole",
@@ -672,12 +670,7 @@ const PARTITIONS: &[(&str, &str, On, &[&str])] = &[
     ("VerifyFunctionRole", "dynamodb:DeleteItem", Table, &["NONCE#*"]),
     // The organisations' quota counters (conditional atomic adds).
     ("VerifyFunctionRole", "dynamodb:UpdateItem", Table, &["QUOTA#*"]),
-    (
-        "PassFunctionRole",
-        "dynamodb:GetItem",
-        Table,
-        &["TRUCKRULES", "VEHICLE#*", "PASS#*"],
-    ),
+    ("PassFunctionRole", "dynamodb:GetItem", Table, &["VEHICLE#*", "PASS#*"]),
     (
         "PassFunctionRole",
         "dynamodb:Query",
@@ -688,7 +681,7 @@ const PARTITIONS: &[(&str, &str, On, &[&str])] = &[
         "PassFunctionRole",
         "dynamodb:PutItem",
         Table,
-        &["TRUCKRULES", "PASS#*", "VEHICLE#*", "OWNER#*", "FLEET#*", "NOTICE#*"],
+        &["PASS#*", "VEHICLE#*", "OWNER#*", "FLEET#*", "NOTICE#*"],
     ),
     ("PassFunctionRole", "dynamodb:DeleteItem", Table, &["NOTICE#*"]),
     ("PassFunctionRole", "dynamodb:Query", QueueIndex, &["PASSREVIEW"]),
