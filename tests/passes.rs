@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 use shared::adapters::embedded::notices::EmbeddedNotices;
 use shared::credential::{mdoc, pass as pass_document, showcode};
 use shared::crypto::LocalSigner;
+use shared::kernel::listing::ListQuery;
 use shared::kernel::notice::Notice;
 use shared::kernel::signing::Signer;
 use shared::sample::{FLEET, OTHER_FLEET};
@@ -821,8 +822,12 @@ async fn bad_input_writes_nothing(mut h: Harness) {
     .await;
     assert_eq!(first.status, 201, "{first:?}");
     let records = h.services.records.clone();
+    let every_pass = ListQuery {
+        limit: 100,
+        after: None,
+    };
     let before = records.passes_of_vehicle("京B20001").await.expect("read");
-    let fleet_before = records.passes_of_fleet(FLEET).await.expect("read").len();
+    let fleet_before = records.passes_of_fleet(FLEET, &every_pass).await.expect("read").len();
 
     let harness = &h;
     let refused = |body: Value| async move { apply(harness, fleet_manager(FLEET), &body).await };
@@ -991,7 +996,10 @@ async fn bad_input_writes_nothing(mut h: Harness) {
         after, before,
         "no refusal wrote a pass or moved the vehicle's pass list"
     );
-    assert_eq!(records.passes_of_fleet(FLEET).await.expect("read").len(), fleet_before);
+    assert_eq!(
+        records.passes_of_fleet(FLEET, &every_pass).await.expect("read").len(),
+        fleet_before
+    );
 }
 
 #[test]
@@ -1023,4 +1031,90 @@ async fn simultaneous_overlapping_applications_store_one_pass() {
     }
     let (passes, _) = h.services.records.passes_of_vehicle("京B20001").await.expect("read");
     assert_eq!(passes.len(), 1);
+}
+
+/// `GET /truck/passes` a page at a time: `limit` passes, newest first, and `next` to resume from; three pages of a
+/// fleet's list and of one vehicle's without loss or repeat. A bad limit, a forged cursor or an unknown parameter
+/// is a 400 problem.
+async fn pass_lists_are_paged(mut h: Harness) {
+    local_keys(&mut h).await;
+    let mut opened = Vec::new();
+    for day in 25..=29 {
+        let date = format!("2026-11-{day}");
+        let answer = apply(
+            &h,
+            fleet_manager(FLEET),
+            &application("京B20001", "short", &date, &date),
+        )
+        .await;
+        assert_eq!(answer.status, 201, "{answer:?}");
+        opened.push(id_of(&answer));
+        h.clock.advance(chrono::Duration::seconds(1));
+    }
+    opened.reverse();
+    let list = |query: String| {
+        let h = &h;
+        async move {
+            h.call(edl_tests::get_request(
+                "GET /truck/passes",
+                &[],
+                fleet_manager(FLEET),
+                &query,
+                &[],
+            ))
+            .await
+        }
+    };
+    // 京B20001, as a query string carries it.
+    for filter in ["", "plate=%E4%BA%ACB20001&"] {
+        let mut seen = Vec::new();
+        let mut sizes = Vec::new();
+        let mut cursor: Option<String> = None;
+        for _ in 0..3 {
+            let query = match &cursor {
+                Some(cursor) => format!("{filter}limit=2&cursor={cursor}"),
+                None => format!("{filter}limit=2"),
+            };
+            let page = list(query).await;
+            assert_eq!(page.status, 200, "{page:?}");
+            let ids: Vec<String> = page.body["passes"]
+                .as_array()
+                .expect("passes")
+                .iter()
+                .filter_map(|p| p["id"].as_str().map(str::to_string))
+                .collect();
+            sizes.push(ids.len());
+            seen.extend(ids);
+            cursor = page.body["next"].as_str().map(str::to_string);
+        }
+        assert_eq!(sizes, [2, 2, 1], "{filter}");
+        assert_eq!(cursor, None, "the last page has no next ({filter})");
+        assert_eq!(seen, opened, "every pass once, newest first ({filter})");
+    }
+    let whole = list(String::new()).await;
+    assert_eq!(whole.body["passes"].as_array().map(Vec::len), Some(5), "{whole:?}");
+    assert!(whole.body.get("next").is_none(), "{whole:?}");
+    let forged = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode("2026-11-25T02:00:00Z|x y");
+    for query in [
+        "limit=0".to_string(),
+        "limit=101".into(),
+        "limit=many".into(),
+        "cursor=not-a-cursor!".into(),
+        format!("cursor={forged}"),
+        "page=2".into(),
+    ] {
+        let refused = list(query.clone()).await;
+        assert_eq!(refused.status, 400, "{query}: {refused:?}");
+        assert!(!refused.problem().is_empty(), "{query}");
+    }
+}
+
+#[test]
+fn pass_lists_are_paged_on_embedded() {
+    on_large_stack(|| async { pass_lists_are_paged(embedded_harness().await).await });
+}
+
+#[test]
+fn pass_lists_are_paged_on_dynamodb() {
+    on_large_stack(|| async { pass_lists_are_paged(dynamo_harness().await).await });
 }

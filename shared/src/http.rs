@@ -68,6 +68,34 @@ pub fn queue_request(request: &Request) -> Result<crate::service::reviews::Queue
     })
 }
 
+/// The page a list endpoint is asked for: `limit` (a whole number, its range checked by the use case) and
+/// `cursor` (the previous page's `next`). Any parameter but these and `others` is refused.
+pub fn list_request(request: &Request, others: &[&str]) -> Result<crate::kernel::listing::ListRequest, ServiceError> {
+    let query = request.query_string_parameters();
+    if let Some(name) = query
+        .iter()
+        .map(|(k, _)| k)
+        .find(|k| !["limit", "cursor"].contains(k) && !others.contains(k))
+    {
+        let mut known: Vec<&str> = others.to_vec();
+        known.extend(["limit", "cursor"]);
+        return Err(ServiceError::invalid(format!(
+            "Unknown query parameter {name}; use {}.",
+            known.join(", ")
+        )));
+    }
+    let limit = match query.first("limit") {
+        Some(text) => Some(text.parse::<usize>().map_err(|_| {
+            ServiceError::invalid(format!("limit must be 1 to {}.", crate::kernel::listing::MAX_LIST_PAGE))
+        })?),
+        None => None,
+    };
+    Ok(crate::kernel::listing::ListRequest {
+        limit,
+        cursor: query.first("cursor").map(str::to_string),
+    })
+}
+
 /// The route API Gateway matched, e.g. `POST /applications/{id}/liveness`.
 pub fn route_key(request: &Request) -> String {
     match request.request_context_ref() {
@@ -174,6 +202,52 @@ pub fn json<T: Serialize>(status: u16, value: &T) -> Response<Body> {
             format!("{e}"),
         )),
     }
+}
+
+/// A public answer, the same for everyone (no caller, nothing personal): browsers, apps and shared caches may keep
+/// it for the instances' staleness (`Cache-Control: public, max-age`), since the function itself answers from a
+/// copy up to that old. Its weak ETag is a digest of the answer without its `moments` (top-level fields that say
+/// when it was computed, such as `at`), so a client that sends it back in `If-None-Match` gets `304 Not Modified`
+/// without a body while nothing else changed.
+pub fn public_json<T: Serialize>(
+    request: &Request,
+    value: &T,
+    staleness: crate::kernel::cache::Staleness,
+    moments: &[&str],
+) -> Response<Body> {
+    let Ok(mut content) = serde_json::to_value(value) else {
+        return json(200, value);
+    };
+    let text = content.to_string();
+    if let Some(fields) = content.as_object_mut() {
+        for moment in moments {
+            fields.remove(*moment);
+        }
+    }
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(content.to_string().as_bytes());
+    let etag = format!("W/\"{}\"", hex::encode(&digest[..16]));
+    let cache = format!("public, max-age={}", staleness.as_seconds());
+    let seen = request
+        .headers()
+        .get_all(http::header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .map(str::trim)
+        // Weak comparison (RFC 9110 13.1.2): W/"x" and "x" name the same answer.
+        .any(|tag| tag == "*" || tag.trim_start_matches("W/") == etag.trim_start_matches("W/"));
+    let builder = Response::builder()
+        .header(http::header::ETAG, etag)
+        .header(http::header::CACHE_CONTROL, cache);
+    if seen {
+        return builder.status(304).body(Body::Empty).unwrap_or_default();
+    }
+    builder
+        .status(200)
+        .header(http::header::CONTENT_TYPE, "application/json")
+        .body(Body::Text(text))
+        .unwrap_or_default()
 }
 
 /// A binary (or text) body of the given type, private to the caller.

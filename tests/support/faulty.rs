@@ -1,5 +1,6 @@
 //! A records store that forwards every port to a real one (embedded, or DynamoDB on the emulator) and fails the
-//! operations a test switches off, so that a failure between two writes is injected, not imagined.
+//! operations a test switches off, so that a failure between two writes is injected, not imagined. It also counts
+//! the reads of what the instances cache (rollout plan, truck rules, trust), so a test sees when the store is read.
 
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -15,6 +16,7 @@ use shared::issuance::outbox::IssuanceOutbox;
 use shared::issuance::ports::{Issuance, LicenceStore};
 use shared::issuance::status::{LicenceVersion, PublishedList, StatusEntry, StatusListStore, StatusShard};
 use shared::kernel::check_log::CheckLog;
+use shared::kernel::listing::ListQuery;
 use shared::kernel::notice::{NoticeOutbox, PendingNotice};
 use shared::kernel::queue::{Page, QueueQuery, ReviewQueue};
 use shared::kernel::showcode::{CachedShowCode, ShowCodeCache};
@@ -30,7 +32,7 @@ use shared::truck::rules::{CityTruckRules, TruckRulebook, TruckRulesChange};
 use shared::truck::vehicle::Vehicle;
 use shared::verification::check::CheckRecord;
 use shared::verification::ports::{DrawnNonce, NonceStore, QuotaCounter, QuotaShard, TrustEntry, TrustStore};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
 /// The real store, and the operations (by port method name) that fail while switched off.
@@ -39,6 +41,7 @@ pub struct FaultyRecords {
     failing: Mutex<BTreeSet<&'static str>>,
     /// Operations that fail for one record only (by its key: an application's id), as a throttled item would.
     failing_for: Mutex<BTreeSet<(&'static str, String)>>,
+    calls: Mutex<BTreeMap<&'static str, usize>>,
 }
 
 impl FaultyRecords {
@@ -47,6 +50,7 @@ impl FaultyRecords {
             inner,
             failing: Mutex::new(BTreeSet::new()),
             failing_for: Mutex::new(BTreeSet::new()),
+            calls: Mutex::new(BTreeMap::new()),
         }
     }
 
@@ -71,6 +75,20 @@ impl FaultyRecords {
             )));
         }
         Ok(())
+    }
+
+    /// How many times `operation` (e.g. `"truck_rules"`) was called, of those counted.
+    pub fn calls(&self, operation: &'static str) -> usize {
+        self.calls.lock().expect("lock").get(operation).copied().unwrap_or(0)
+    }
+
+    /// Every counted call so far, all operations together.
+    pub fn counted_calls(&self) -> usize {
+        self.calls.lock().expect("lock").values().sum()
+    }
+
+    fn count(&self, operation: &'static str) {
+        *self.calls.lock().expect("lock").entry(operation).or_insert(0) += 1;
     }
 
     /// From now on `operation` (e.g. `"put_status_shard"`) fails as the store being unavailable would.
@@ -125,18 +143,23 @@ impl RegisterStore for FaultyRecords {
 #[async_trait]
 impl RolloutStore for FaultyRecords {
     async fn seed_rollout(&self, plan: &Plan) -> Result<(), StoreError> {
+        self.count("seed_rollout");
         <dyn Records as RolloutStore>::seed_rollout(&*self.inner, plan).await
     }
     async fn cities(&self) -> Result<Vec<City>, StoreError> {
+        self.count("cities");
         <dyn Records as RolloutStore>::cities(&*self.inner).await
     }
     async fn waves(&self) -> Result<Vec<Wave>, StoreError> {
+        self.count("waves");
         <dyn Records as RolloutStore>::waves(&*self.inner).await
     }
     async fn city(&self, code: &str) -> Result<Option<City>, StoreError> {
+        self.count("city");
         <dyn Records as RolloutStore>::city(&*self.inner, code).await
     }
     async fn wave(&self, id: &str) -> Result<Option<Wave>, StoreError> {
+        self.count("wave");
         <dyn Records as RolloutStore>::wave(&*self.inner, id).await
     }
     async fn switch_city(&self, city: &City, expected_version: u64, change: &RolloutChange) -> Result<(), StoreError> {
@@ -265,6 +288,7 @@ impl TrustStore for FaultyRecords {
         <dyn Records as TrustStore>::save_trust(&*self.inner, entry).await
     }
     async fn trust(&self) -> Result<Vec<TrustEntry>, StoreError> {
+        self.count("trust");
         <dyn Records as TrustStore>::trust(&*self.inner).await
     }
 }
@@ -348,12 +372,15 @@ impl IssuanceOutbox for FaultyRecords {
 #[async_trait]
 impl TruckRulesStore for FaultyRecords {
     async fn seed_truck_rules(&self, rulebook: &TruckRulebook) -> Result<(), StoreError> {
+        self.count("seed_truck_rules");
         <dyn Records as TruckRulesStore>::seed_truck_rules(&*self.inner, rulebook).await
     }
     async fn truck_rules(&self) -> Result<Vec<CityTruckRules>, StoreError> {
+        self.count("truck_rules");
         <dyn Records as TruckRulesStore>::truck_rules(&*self.inner).await
     }
     async fn truck_rules_of(&self, city: &str) -> Result<Option<CityTruckRules>, StoreError> {
+        self.count("truck_rules_of");
         <dyn Records as TruckRulesStore>::truck_rules_of(&*self.inner, city).await
     }
     async fn change_truck_rules(
@@ -401,11 +428,14 @@ impl PassStore for FaultyRecords {
     ) -> Result<(), StoreError> {
         <dyn Records as PassStore>::update_pass_noting(&*self.inner, pass, expected_version, notices).await
     }
-    async fn passes_of_owner(&self, owner_id: &str) -> Result<Vec<TruckPass>, StoreError> {
-        <dyn Records as PassStore>::passes_of_owner(&*self.inner, owner_id).await
+    async fn passes_of_owner(&self, owner_id: &str, page: &ListQuery) -> Result<Vec<TruckPass>, StoreError> {
+        <dyn Records as PassStore>::passes_of_owner(&*self.inner, owner_id, page).await
     }
-    async fn passes_of_fleet(&self, fleet_id: &str) -> Result<Vec<TruckPass>, StoreError> {
-        <dyn Records as PassStore>::passes_of_fleet(&*self.inner, fleet_id).await
+    async fn passes_of_fleet(&self, fleet_id: &str, page: &ListQuery) -> Result<Vec<TruckPass>, StoreError> {
+        <dyn Records as PassStore>::passes_of_fleet(&*self.inner, fleet_id, page).await
+    }
+    async fn passes_of_plate(&self, plate: &str, page: &ListQuery) -> Result<Vec<TruckPass>, StoreError> {
+        <dyn Records as PassStore>::passes_of_plate(&*self.inner, plate, page).await
     }
 }
 

@@ -16,7 +16,6 @@ use shared::adapters::Records;
 use shared::applications::ports::PhotoStore;
 use shared::dev::{DevKeys, DevLiveness};
 use shared::kernel::time::Clock;
-use shared::register::rollout::Plan;
 use shared::service::{
     Administering, Applying, Expiring, Issuing, PassDesk, PhotoChecking, Ports, Refreshing, Reviewing, Services,
     Showing, Signing, Uploading,
@@ -212,14 +211,8 @@ pub async fn harness_with<P: PhotoStore + shared::register::ports::RegisterFiles
     clock: Arc<TestClock>,
     samples: usize,
 ) -> Harness {
-    records
-        .seed_rollout(&Plan::default_plan())
-        .await
-        .unwrap_or_else(|e| panic!("seed rollout: {e}"));
-    records
-        .seed_truck_rules(&shared::truck::rules::TruckRulebook::shipped())
-        .await
-        .unwrap_or_else(|e| panic!("seed truck rules: {e}"));
+    // Nothing seeds the rollout plan or the truck rules, as in a deployment: the shipped ones stand for what is
+    // not stored.
     if samples > 0 {
         records
             .import_licences(&shared::sample::generate(samples, 2026))
@@ -386,6 +379,35 @@ pub fn request(
     content_type: Option<&str>,
     body: Option<&str>,
 ) -> Request {
+    let event = event(route_key, parameters, claims, content_type, body);
+    lambda_http::request::from_str(&event.to_string()).unwrap_or_else(|e| panic!("event for {route_key}: {e}"))
+}
+
+/// A `GET` with a query string (`limit=2&cursor=...`) and request headers (`If-None-Match`), as API Gateway
+/// passes it.
+pub fn get_request(
+    route_key: &str,
+    parameters: &[(&str, &str)],
+    claims: Option<Value>,
+    query: &str,
+    headers: &[(&str, &str)],
+) -> Request {
+    let mut event = event(route_key, parameters, claims, None, None);
+    event["rawQueryString"] = json!(query);
+    for (name, value) in headers {
+        event["headers"][*name] = json!(value);
+    }
+    lambda_http::request::from_str(&event.to_string()).unwrap_or_else(|e| panic!("event for {route_key}: {e}"))
+}
+
+/// The API Gateway (HTTP API, payload 2.0) event of a request.
+fn event(
+    route_key: &str,
+    parameters: &[(&str, &str)],
+    claims: Option<Value>,
+    content_type: Option<&str>,
+    body: Option<&str>,
+) -> Value {
     let (method, pattern) = route_key.split_once(' ').unwrap_or(("GET", route_key));
     let mut path = pattern.to_string();
     for (name, value) in parameters {
@@ -414,7 +436,7 @@ pub fn request(
             json!({ "jwt": { "claims": claims, "scopes": null } }),
         );
     }
-    let event = json!({
+    json!({
         "version": "2.0",
         "routeKey": route_key,
         "rawPath": path,
@@ -424,8 +446,7 @@ pub fn request(
         "requestContext": context,
         "body": body,
         "isBase64Encoded": false,
-    });
-    lambda_http::request::from_str(&event.to_string()).unwrap_or_else(|e| panic!("event for {route_key}: {e}"))
+    })
 }
 
 pub fn json_request(route_key: &str, parameters: &[(&str, &str)], claims: Option<Value>, body: &Value) -> Request {
@@ -468,6 +489,10 @@ pub struct Answer {
     pub bytes: Vec<u8>,
     /// The `Retry-After` header, when the answer carries one.
     pub retry_after: Option<String>,
+    /// The `Cache-Control` header ("" when absent).
+    pub cache_control: String,
+    /// The `ETag` header, when the answer carries one.
+    pub etag: Option<String>,
 }
 
 impl Answer {
@@ -499,6 +524,14 @@ pub fn answer(response: Response<Body>) -> Answer {
         .get("retry-after")
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let (cache_control, etag) = (header("cache-control").unwrap_or_default(), header("etag"));
     let bytes: &[u8] = response.body().as_ref();
     let body = serde_json::from_slice(bytes).unwrap_or(Value::Null);
     Answer {
@@ -507,6 +540,8 @@ pub fn answer(response: Response<Body>) -> Answer {
         body,
         bytes: bytes.to_vec(),
         retry_after,
+        cache_control,
+        etag,
     }
 }
 

@@ -47,43 +47,65 @@ export async function fleetPage({ root, path }: PageContext): Promise<Cleanup | 
   body.querySelector('.loading')?.remove();
 }
 
+/** One page of the caller's passes, newest first (the API pages them: `limit` up to 100, then `next`). */
+async function passPage(cursor?: string): Promise<{ passes: TruckPass[]; next?: string }> {
+  return call<{ passes: TruckPass[]; next?: string }>('GET', `/truck/passes?limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+}
+
 async function passes(body: HTMLElement): Promise<void> {
-  const list = await call<{ passes: TruckPass[] }>('GET', '/truck/passes');
-  const plates = [...new Set(list.passes.map((p) => p.plate))].sort();
-  add(body, 
-    plates.length === 0
-      ? h('p', { class: 'empty' }, tr('还没有通行证。', 'No passes yet.'), ' ', h('a', { href: '#/fleet/apply' }, tr('申请通行证', 'Apply for one')))
-      : plates.map((plate) =>
-          h(
-            'section',
-            { class: 'vehicle', 'data-plate': plate },
-            h('h2', null, plate, ' ', h('a', { class: 'small', href: `#/fleet/apply/${encodeURIComponent(plate)}` }, tr('为此车申请', 'Apply for this vehicle'))),
+  const first = await passPage();
+  const shown: TruckPass[] = [...first.passes];
+  let next = first.next;
+  const view = h('div', null);
+  const more = async () => {
+    const page = await passPage(next);
+    shown.push(...page.passes);
+    next = page.next;
+    render();
+  };
+  const render = () => {
+    const plates = [...new Set(shown.map((p) => p.plate))].sort();
+    replace(
+      view,
+      plates.length === 0
+        ? h('p', { class: 'empty' }, tr('还没有通行证。', 'No passes yet.'), ' ', h('a', { href: '#/fleet/apply' }, tr('申请通行证', 'Apply for one')))
+        : plates.map((plate) =>
             h(
-              'table',
-              { class: 'table' },
-              h('thead', null, h('tr', null, [tr('城市', 'City'), tr('类型', 'Type'), tr('日期', 'Dates'), tr('区域', 'Zones'), tr('状态', 'Status'), ''].map((c) => h('th', null, c)))),
+              'section',
+              { class: 'vehicle', 'data-plate': plate },
+              h('h2', null, plate, ' ', h('a', { class: 'small', href: `#/fleet/apply/${encodeURIComponent(plate)}` }, tr('为此车申请', 'Apply for this vehicle'))),
               h(
-                'tbody',
-                null,
-                list.passes
-                  .filter((p) => p.plate === plate)
-                  .map((p) =>
-                    h(
-                      'tr',
-                      { 'data-pass': p.id },
-                      h('td', null, p.city),
-                      h('td', null, p.passType),
-                      h('td', null, `${p.validFrom} — ${p.validTo}`),
-                      h('td', null, p.zones.join('、')),
-                      h('td', null, passState(p)),
-                      h('td', null, h('a', { href: `#/fleet/passes/${encodeURIComponent(p.id)}` }, tr('详情', 'Details'))),
+                'table',
+                { class: 'table' },
+                h('thead', null, h('tr', null, [tr('城市', 'City'), tr('类型', 'Type'), tr('日期', 'Dates'), tr('区域', 'Zones'), tr('状态', 'Status'), ''].map((c) => h('th', null, c)))),
+                h(
+                  'tbody',
+                  null,
+                  shown
+                    .filter((p) => p.plate === plate)
+                    .map((p) =>
+                      h(
+                        'tr',
+                        { 'data-pass': p.id },
+                        h('td', null, p.city),
+                        h('td', null, p.passType),
+                        h('td', null, `${p.validFrom} — ${p.validTo}`),
+                        h('td', null, p.zones.join('、')),
+                        h('td', null, passState(p)),
+                        h('td', null, h('a', { href: `#/fleet/passes/${encodeURIComponent(p.id)}` }, tr('详情', 'Details'))),
+                      ),
                     ),
-                  ),
+                ),
               ),
             ),
           ),
-        ),
-  );
+      next
+        ? h('button', { type: 'button', class: 'quiet', 'data-action': 'more-passes', onclick: () => void more().catch((error) => showProblem(view, error)) }, tr('更早的通行证', 'Older passes'))
+        : null,
+    );
+  };
+  render();
+  add(body, view);
 }
 
 async function passDetail(body: HTMLElement, id: string): Promise<void> {
@@ -182,7 +204,8 @@ const FIELD_OF: Record<string, string> = {
 };
 
 async function applyForm(body: HTMLElement, plate: string | undefined): Promise<void> {
-  const known = await call<{ passes: TruckPass[] }>('GET', '/truck/passes');
+  // The plates of the newest passes, as suggestions.
+  const known = await passPage();
   const result = h('div', { class: 'result', 'aria-live': 'polite' });
   const errors: Record<string, HTMLElement> = {};
   const slot = (field: string) => (errors[field] = h('ul', { class: 'field-error', id: `error-${field}`, 'data-field': field }));

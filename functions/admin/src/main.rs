@@ -11,16 +11,8 @@ async fn main() -> Result<(), Error> {
     // One bucket: photos, and the register files of large imports under imports/.
     let bucket = aws::photos_from_environment(&config)?;
     let notices = shared::service::Notices(aws::event_bus(&config)?);
-    // The shipped rollout plan and truck rules fill in what is not stored
-    // yet; changes and switches an administrator made are never overwritten.
-    services
-        .records
-        .seed_rollout(&shared::register::rollout::Plan::default_plan())
-        .await?;
-    services
-        .records
-        .seed_truck_rules(&shared::truck::rules::TruckRulebook::shipped())
-        .await?;
+    // Nothing is written or read before the first request: the shipped rollout plan and truck rules stand for
+    // what is not stored (an administrator's first switch or change stores it).
     let context = &shared::service::Administering {
         services,
         photos: bucket.clone(),

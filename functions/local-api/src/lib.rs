@@ -19,7 +19,6 @@ use shared::kernel::metrics::RecordedMetrics;
 use shared::kernel::signing::Signer;
 use shared::kernel::time::Clock;
 use shared::register::ports::RegisterFiles;
-use shared::register::rollout::Plan;
 use shared::service::keys::Authority;
 use shared::service::{Ports, Services};
 use std::sync::Arc;
@@ -149,10 +148,7 @@ pub async fn local_services(
             )
         }
     };
-    records.seed_rollout(&Plan::default_plan()).await?;
-    records
-        .seed_truck_rules(&shared::truck::rules::TruckRulebook::shipped())
-        .await?;
+    // The rollout plan and truck rules are not seeded: the shipped ones stand for what is not stored.
     if samples > 0 {
         records.import_vehicles(&shared::sample::showcase_vehicles()).await?;
         let licences = shared::sample::generate(samples, seed);

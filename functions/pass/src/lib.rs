@@ -25,25 +25,23 @@ pub async fn handle(pass_desk: &PassDesk, request: Request) -> Response<Body> {
     http::answer(&request, route(pass_desk, &request)).await
 }
 
-/// `GET /truck/passes?plate=`
+/// `GET /truck/passes?plate=&limit=&cursor=`
 fn plate_filter(request: &Request) -> Result<Option<String>, ServiceError> {
-    let query = request.query_string_parameters();
-    if let Some(name) = query.iter().map(|(k, _)| k).find(|k| *k != "plate") {
-        return Err(ServiceError::invalid(format!(
-            "Unknown query parameter {name}; use plate."
-        )));
-    }
-    Ok(query.first("plate").map(str::to_string))
+    Ok(request.query_string_parameters().first("plate").map(str::to_string))
 }
 
 async fn route(pass_desk: &PassDesk, request: &Request) -> Result<Response<Body>, ServiceError> {
     let route = Route::of(&http::route_key(request));
-    // The rules are public: an app shows them before anyone signs in.
+    // The rules are public: an app shows them before anyone signs in, and caches them as long as this instance does.
     match route {
-        Some(Route::Cities) => return Ok(http::json(200, &pass_desk.truck_cities().await?)),
+        Some(Route::Cities) => {
+            let cities = pass_desk.truck_cities().await?;
+            return Ok(http::public_json(request, &cities, pass_desk.staleness, &["at"]));
+        }
         Some(Route::CityRules) => {
             let city = http::path_parameter(request, "city", Identifier::City)?;
-            return Ok(http::json(200, &pass_desk.truck_city_rules(&city).await?));
+            let rules = pass_desk.truck_city_rules(&city).await?;
+            return Ok(http::public_json(request, &rules, pass_desk.staleness, &[]));
         }
         _ => {}
     }
@@ -54,10 +52,11 @@ async fn route(pass_desk: &PassDesk, request: &Request) -> Result<Response<Body>
             Ok(http::json(201, &pass_desk.apply_for_pass(&caller, application).await?))
         }
         Some(Route::List) => {
+            let page = http::list_request(request, &["plate"])?;
             let plate = plate_filter(request)?;
             Ok(http::json(
                 200,
-                &pass_desk.truck_passes(&caller, plate.as_deref()).await?,
+                &pass_desk.truck_passes(&caller, plate.as_deref(), &page).await?,
             ))
         }
         Some(Route::Read) => {

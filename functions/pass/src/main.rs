@@ -9,12 +9,8 @@ async fn main() -> Result<(), Error> {
     let config = aws::sdk_config().await;
     let services = aws::services_from_environment(&config)?;
     let notices = shared::service::Notices(aws::event_bus(&config)?);
-    // The shipped truck rules fill in cities not stored yet; an
-    // administrator's changes and switches are never overwritten.
-    services
-        .records
-        .seed_truck_rules(&shared::truck::rules::TruckRulebook::shipped())
-        .await?;
+    // Nothing is written or read before the first request: the shipped truck rules stand for the cities not
+    // stored, read with the stored ones on the first request that needs them (Services::truck_rulebook).
     let context = &shared::service::PassDesk {
         signing: shared::service::Signing::new(services, aws::signer(&config)),
         notices,

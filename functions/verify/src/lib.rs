@@ -28,15 +28,14 @@ pub async fn handle(services: &Services, request: Request) -> Response<Body> {
 
 async fn route(services: &Services, request: &Request) -> Result<Response<Body>, ServiceError> {
     match Route::of(&http::route_key(request)) {
-        // Public and cacheable: anyone may verify offline.
-        Some(Route::Trust) => {
-            let document = services.trust_document().await?;
-            let mut response = http::json(200, &document);
-            if let Ok(value) = "public, max-age=3600".parse() {
-                response.headers_mut().insert("cache-control", value);
-            }
-            Ok(response)
-        }
+        // Public and cacheable for as long as this instance keeps the trust material: anyone may verify offline,
+        // and a retired signer reaches every verifier within twice the staleness.
+        Some(Route::Trust) => Ok(http::public_json(
+            request,
+            &services.trust_document().await?,
+            services.staleness,
+            &["updatedAt"],
+        )),
         // Public and cacheable: the revocation status list an offline verifier reads, as the job stored it.
         Some(Route::StatusList) => {
             let served = services

@@ -77,6 +77,11 @@ pub fn services_from_environment(config: &aws_config::SdkConfig) -> Result<Servi
     if let Some(base) = std::env::var("EDL_PUBLIC_BASE_URL").ok().filter(|b| !b.is_empty()) {
         services.status_lists.base_url = base;
     }
+    // How long the rollout plan, truck rules and trust material are kept per instance (and public reads cached).
+    if let Some(seconds) = std::env::var("EDL_CACHE_SECONDS").ok().filter(|s| !s.is_empty()) {
+        services.staleness = crate::kernel::cache::Staleness::parse(&seconds)
+            .map_err(|e| WiringError::Invalid("EDL_CACHE_SECONDS", e.to_string()))?;
+    }
     if let Ok(calendar) = std::env::var("EDL_CALENDAR") {
         services.calendar =
             WorkingCalendar::from_json(&calendar).map_err(|e| WiringError::Invalid("EDL_CALENDAR", e.to_string()))?;

@@ -4,6 +4,11 @@
 use super::store::StoreError;
 use std::future::Future;
 
+/// The version of a record the product ships (the rollout plan's waves and cities, the truck rules) while it is
+/// not stored: what seeding used to write. An administrator's first change of it is written on condition that it
+/// is still not stored or still at this version, so stored and shipped records answer alike.
+pub const SHIPPED_VERSION: u64 = 1;
+
 /// How many times a use case reads, changes and writes a record before it gives up.
 pub const ATTEMPTS: usize = 3;
 

@@ -57,14 +57,15 @@ pub trait RegisterStore: Send + Sync {
 /// The rollout's cities and waves (R2), and their switches.
 #[async_trait]
 pub trait RolloutStore: Send + Sync {
-    /// Writes the plan's cities and waves that are not stored yet; never
-    /// overwrites an administrator's switch.
+    /// Writes the plan's cities and waves that are not stored yet; never overwrites an administrator's switch. No
+    /// function needs it (the shipped plan stands for what is not stored): tests and local tools.
     async fn seed_rollout(&self, plan: &Plan) -> Result<(), StoreError>;
     async fn cities(&self) -> Result<Vec<City>, StoreError>;
     async fn waves(&self) -> Result<Vec<Wave>, StoreError>;
     async fn city(&self, code: &str) -> Result<Option<City>, StoreError>;
     async fn wave(&self, id: &str) -> Result<Option<Wave>, StoreError>;
-    /// Stores the city (version `expected_version + 1`) and the change record together.
+    /// Stores the city (version `expected_version + 1`) and the change record together. A city or wave of the
+    /// shipped plan need not be stored: at `SHIPPED_VERSION` the write also succeeds when it is not.
     async fn switch_city(&self, city: &City, expected_version: u64, change: &RolloutChange) -> Result<(), StoreError>;
     async fn switch_wave(&self, wave: &Wave, expected_version: u64, change: &RolloutChange) -> Result<(), StoreError>;
     /// The rollout's change history, oldest first.

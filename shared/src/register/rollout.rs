@@ -2,8 +2,10 @@
 
 use crate::kernel::caller::Actor;
 use crate::kernel::golive::Availability;
+use crate::kernel::versioned::SHIPPED_VERSION;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// A wave of cities switched on together (the first batch is one wave; the
 /// second batch was switched on in three waves to spread the launch peak).
@@ -75,6 +77,51 @@ impl Plan {
             waves: Vec::new(),
             cities: Vec::new(),
         })
+    }
+
+    /// The plan in force: the stored waves and cities (an administrator's switches), and this plan's for those
+    /// not stored, at [`SHIPPED_VERSION`]; by id and code, as the records list them. Nothing needs seeding.
+    pub fn overlaid_with(&self, stored_waves: Vec<Wave>, stored_cities: Vec<City>) -> Plan {
+        let mut waves: BTreeMap<String, Wave> = self
+            .waves
+            .iter()
+            .map(|w| {
+                (
+                    w.id.clone(),
+                    Wave {
+                        version: SHIPPED_VERSION,
+                        ..w.clone()
+                    },
+                )
+            })
+            .collect();
+        waves.extend(stored_waves.into_iter().map(|w| (w.id.clone(), w)));
+        let mut cities: BTreeMap<String, City> = self
+            .cities
+            .iter()
+            .map(|c| {
+                (
+                    c.code.clone(),
+                    City {
+                        version: SHIPPED_VERSION,
+                        ..c.clone()
+                    },
+                )
+            })
+            .collect();
+        cities.extend(stored_cities.into_iter().map(|c| (c.code.clone(), c)));
+        Plan {
+            waves: waves.into_values().collect(),
+            cities: cities.into_values().collect(),
+        }
+    }
+
+    pub fn city(&self, code: &str) -> Option<&City> {
+        self.cities.iter().find(|c| c.code == code)
+    }
+
+    pub fn wave(&self, id: &str) -> Option<&Wave> {
+        self.waves.iter().find(|w| w.id == id)
     }
 }
 

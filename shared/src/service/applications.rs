@@ -160,16 +160,16 @@ impl Applying {
 
     async fn require_city_live(&self, code: &str) -> Result<(), ServiceError> {
         let now = self.now();
-        let city = self.records.city(code).await?;
-        let Some(city) = city else {
+        // From memory: every application reads the plan, which changes only when an administrator switches.
+        let plan = self.rollout_plan().await?;
+        let Some(city) = plan.city(code).cloned() else {
             return Err(ServiceError::CityNotLive {
                 city: code.into(),
                 name: "this city".into(),
                 opens_at: None,
             });
         };
-        let wave = self.records.wave(&city.wave).await?;
-        match city.availability(wave.as_ref(), now) {
+        match city.availability(plan.wave(&city.wave), now) {
             Availability::Live { .. } => Ok(()),
             Availability::Scheduled { opens_at } => Err(ServiceError::CityNotLive {
                 city: city.code,

@@ -28,12 +28,15 @@ use crate::applications::photo::PhotoRules;
 use crate::applications::ports::LivenessService;
 pub(crate) use crate::error::authorise;
 pub use crate::error::ServiceError;
+use crate::kernel::cache::{Cached, Staleness};
 use crate::kernel::calendar::WorkingCalendar;
 pub use crate::kernel::golive::SwitchRequest;
 pub(crate) use crate::kernel::input::JsonLinesImport;
 pub use crate::kernel::input::{ImportReport, InputError};
 use crate::kernel::notice::{Notice, PendingNotice};
 use crate::kernel::time::{local_date, Clock};
+use crate::register::rollout::Plan;
+use crate::truck::rules::TruckRulebook;
 pub use applications::{ConfirmLiveness, LivenessSession, OpenApplication};
 use chrono::{DateTime, NaiveDate, Utc};
 pub use contexts::{
@@ -86,6 +89,22 @@ pub struct Services {
     pub status_lists: crate::issuance::status::StatusListPolicy,
     /// The scheduled jobs' daily signing budget (issue 12): the refresh runs and the status list tokens.
     pub signing_budget: crate::issuance::budget::SigningBudget,
+    /// How long what changes rarely (rollout plan, truck rules, trust material) is kept in memory before it is
+    /// read again (`EDL_CACHE_SECONDS`); the public reads' `Cache-Control: max-age` follows it.
+    pub staleness: Staleness,
+    /// The rollout plan and truck rules held in memory, shared by every clone.
+    pub caches: Arc<InstanceCaches>,
+}
+
+/// What one function instance keeps in memory between requests (the trust material is in `trust_cache`, with the
+/// pinned IACA). Each is read whole at most once per [`Services::staleness`] and forgotten after a write through
+/// this instance.
+#[derive(Default)]
+pub struct InstanceCaches {
+    /// The shipped plan overlaid with the stored switches (`ROLLOUT`).
+    pub rollout: Cached<Plan>,
+    /// The shipped truck rules overlaid with the stored changes (`TRUCKRULES`).
+    pub truck_rules: Cached<TruckRulebook>,
 }
 
 impl Services {
@@ -107,6 +126,8 @@ impl Services {
             documents: crate::issuance::document::DocumentPolicy::default(),
             status_lists: crate::issuance::status::StatusListPolicy::default(),
             signing_budget: crate::issuance::budget::SigningBudget::default(),
+            staleness: Staleness::default(),
+            caches: Arc::new(InstanceCaches::default()),
         }
     }
 
@@ -119,8 +140,56 @@ impl Services {
         local_date(self.now())
     }
 
+    /// The rollout plan in force (R2): from memory, read again at most once per staleness period.
+    pub async fn rollout_plan(&self) -> Result<Arc<Plan>, ServiceError> {
+        let records = &self.records;
+        self.caches
+            .rollout
+            .get_or_read(self.now(), self.staleness, || read_rollout_plan(&**records))
+            .await
+    }
+
+    /// The rollout plan as stored now (what an administrator's switch decides on), kept for the next reads.
+    pub(crate) async fn current_rollout_plan(&self) -> Result<Arc<Plan>, ServiceError> {
+        let records = &self.records;
+        self.caches
+            .rollout
+            .read_again(self.now(), || read_rollout_plan(&**records))
+            .await
+    }
+
+    /// Every city's truck rules in force: from memory, read again at most once per staleness period.
+    pub async fn truck_rulebook(&self) -> Result<Arc<TruckRulebook>, ServiceError> {
+        let records = &self.records;
+        self.caches
+            .truck_rules
+            .get_or_read(self.now(), self.staleness, || read_truck_rulebook(&**records))
+            .await
+    }
+
+    /// The truck rules as stored now (what an administrator's change decides on), kept for the next reads.
+    pub(crate) async fn current_truck_rulebook(&self) -> Result<Arc<TruckRulebook>, ServiceError> {
+        let records = &self.records;
+        self.caches
+            .truck_rules
+            .read_again(self.now(), || read_truck_rulebook(&**records))
+            .await
+    }
+
     /// A notice to record in the write of the change that warrants it (the notice outbox).
     pub(crate) fn notice(&self, notice: Notice) -> PendingNotice {
         PendingNotice::new(notice, self.now())
     }
+}
+
+/// The shipped plan overlaid with the stored waves and cities: two queries of `ROLLOUT` (its change history is not
+/// read).
+async fn read_rollout_plan(records: &dyn Records) -> Result<Plan, ServiceError> {
+    let (waves, cities) = futures::try_join!(records.waves(), records.cities())?;
+    Ok(Plan::default_plan().overlaid_with(waves, cities))
+}
+
+/// The shipped truck rules overlaid with the stored cities: one query of `TRUCKRULES`.
+async fn read_truck_rulebook(records: &dyn Records) -> Result<TruckRulebook, ServiceError> {
+    Ok(TruckRulebook::shipped().overlaid_with(records.truck_rules().await?))
 }

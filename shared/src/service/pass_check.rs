@@ -76,7 +76,7 @@ impl Services {
                 }),
                 Some(pass) => {
                     let city = request.city.clone().unwrap_or_else(|| pass.city.clone());
-                    match self.records.truck_rules_of(&city).await? {
+                    match self.truck_rulebook().await?.city(&city).cloned() {
                         None => Err(Failure {
                             serial: Some(serial),
                             ..fail("unknown-city", format!("City {city} has no truck rules."))

@@ -70,10 +70,10 @@ impl PassDesk {
                 pass.approve(&by, now)?;
                 // Signed before it is stored: a signer failure leaves the pass pending.
                 let city_name = self
-                    .records
-                    .truck_rules_of(&pass.city)
+                    .truck_rulebook()
                     .await?
-                    .map(|r| r.name)
+                    .city(&pass.city)
+                    .map(|r| r.name.clone())
                     .unwrap_or_else(|| pass.city.clone());
                 pass.document = Some(self.sign_pass(&pass, &city_name).await?);
                 pass.version = expected + 1;
@@ -126,7 +126,7 @@ impl Administering {
     /// `GET /admin/truck/cities/{city}`: the stored rules with their history.
     pub async fn truck_rules_for_admin(&self, caller: &Caller, city: &str) -> Result<CityRulesAdminView, ServiceError> {
         authorise(caller, Action::ReadTruckRules)?;
-        let rules = self.rules_of(city).await?;
+        let rules = self.current_rules_of(city).await?;
         Ok(CityRulesAdminView {
             availability: rules.availability(self.now()),
             changes: self.records.truck_rules_changes(city).await?,
@@ -155,7 +155,10 @@ impl Administering {
             go_live_after: after.go_live_at,
             reason: reason.trim().to_string(),
         };
-        self.records.change_truck_rules(&after, before.version, &change).await?;
+        let stored = self.records.change_truck_rules(&after, before.version, &change).await;
+        // Written or not, this instance reads the rules again: its next request sees the change at once.
+        self.caches.truck_rules.forget();
+        stored?;
         tracing::info!(city = %after.city, by = %caller.id, what, "truck rules changed");
         Ok(CityRulesAdminView {
             availability: after.availability(self.now()),
@@ -176,7 +179,7 @@ impl Administering {
         if request.reason.trim().is_empty() {
             return Err(ServiceError::invalid("A change of rules says why: reason is required."));
         }
-        let before = self.rules_of(city).await?;
+        let before = self.current_rules_of(city).await?;
         if request.expected_rules_version != before.rules_version {
             return Err(ServiceError::Conflict);
         }
@@ -208,7 +211,7 @@ impl Administering {
     ) -> Result<CityRulesAdminView, ServiceError> {
         authorise(caller, Action::SwitchTruckCity)?;
         let switch = request.switch(self.now())?;
-        let before = self.rules_of(city).await?;
+        let before = self.current_rules_of(city).await?;
         let after = CityTruckRules {
             go_live_at: switch.go_live_at,
             ..before.clone()
@@ -230,11 +233,12 @@ impl Administering {
             id: batch.into(),
         })?;
         let cities: Vec<CityTruckRules> = self
-            .records
-            .truck_rules()
+            .current_truck_rulebook()
             .await?
-            .into_iter()
+            .cities
+            .iter()
             .filter(|c| c.batch == number)
+            .cloned()
             .collect();
         if cities.is_empty() {
             return Err(ServiceError::NotFound {

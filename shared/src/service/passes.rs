@@ -10,6 +10,7 @@ use crate::kernel::access::Action;
 use crate::kernel::caller::{Caller, Role};
 use crate::kernel::check_log::CheckLog;
 use crate::kernel::golive::Availability;
+use crate::kernel::listing::{ListPosition, ListRequest};
 use crate::kernel::notice::{Notice, PendingNotice};
 use crate::kernel::showcode::CachedShowCode;
 use crate::kernel::time::{local_date, local_offset};
@@ -145,6 +146,9 @@ pub struct PassList {
     pub at: DateTime<Utc>,
     /// Newest first, without their signed documents (read one pass for that).
     pub passes: Vec<PassView>,
+    /// The cursor of the next page (`?cursor=`); absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -231,10 +235,11 @@ impl Services {
     pub async fn truck_cities(&self) -> Result<CityList, ServiceError> {
         let now = self.now();
         let cities = self
-            .records
-            .truck_rules()
+            .truck_rulebook()
             .await?
-            .into_iter()
+            .cities
+            .iter()
+            .cloned()
             .map(|rules| CitySummary {
                 availability: rules.availability(now),
                 city: rules.city,
@@ -246,10 +251,24 @@ impl Services {
         Ok(CityList { at: now, cities })
     }
 
+    /// The city's rules in force, from memory (every apply and public read).
     pub(super) async fn rules_of(&self, city: &str) -> Result<CityTruckRules, ServiceError> {
-        self.records
-            .truck_rules_of(city)
+        self.truck_rulebook()
             .await?
+            .city(city)
+            .cloned()
+            .ok_or_else(|| ServiceError::NotFound {
+                what: "city",
+                id: city.into(),
+            })
+    }
+
+    /// The city's rules as stored now (an administrator's read and what a change decides on).
+    pub(super) async fn current_rules_of(&self, city: &str) -> Result<CityTruckRules, ServiceError> {
+        self.current_truck_rulebook()
+            .await?
+            .city(city)
+            .cloned()
             .ok_or_else(|| ServiceError::NotFound {
                 what: "city",
                 id: city.into(),
@@ -428,31 +447,64 @@ impl Services {
         Ok(PassView::of(&pass, pass_reader(role)))
     }
 
-    /// `GET /truck/passes`: a holder's own vehicles' passes and a fleet
-    /// manager's fleet's, optionally of one plate.
-    pub async fn truck_passes(&self, caller: &Caller, plate: Option<&str>) -> Result<PassList, ServiceError> {
+    /// `GET /truck/passes?plate=&limit=&cursor=`: a holder's own vehicles' passes and a fleet manager's fleet's,
+    /// optionally of one plate, newest first, a page at a time. Each source is read for one page and one more
+    /// pass (which says whether another page follows), never whole.
+    pub async fn truck_passes(
+        &self,
+        caller: &Caller,
+        plate: Option<&str>,
+        request: &ListRequest,
+    ) -> Result<PassList, ServiceError> {
         authorise(caller, Action::ListPasses)?;
-        let mut passes = Vec::new();
-        if caller.has(Role::FleetManager) {
-            let fleet = caller.organisation.as_deref().ok_or_else(|| {
+        let page = request.query()?;
+        let fleet = if caller.has(Role::FleetManager) {
+            Some(caller.organisation.as_deref().ok_or_else(|| {
                 ServiceError::Forbidden(
                     "The token names no fleet (org claim); a fleet manager acts for one fleet.".into(),
                 )
-            })?;
-            passes.extend(self.records.passes_of_fleet(fleet).await?);
-        }
-        if caller.has(Role::Holder) {
-            passes.extend(self.records.passes_of_owner(&caller.id).await?);
+            })?)
+        } else {
+            None
+        };
+        let read = page.with_one_more();
+        let mut passes = Vec::new();
+        match plate {
+            // One vehicle: its own list, of which the caller sees the passes of its own time as owner or the
+            // fleet's (what the owner's and fleet's lists hold).
+            Some(plate) => passes.extend(self.records.passes_of_plate(plate, &read).await?),
+            None => {
+                if let Some(fleet) = fleet {
+                    passes.extend(self.records.passes_of_fleet(fleet, &read).await?);
+                }
+                if caller.has(Role::Holder) {
+                    passes.extend(self.records.passes_of_owner(&caller.id, &read).await?);
+                }
+            }
         }
         let mut seen = HashSet::new();
-        passes.retain(|p| seen.insert(p.id.clone()) && plate.is_none_or(|plate| p.plate == plate));
+        passes.retain(|p| seen.insert(p.id.clone()));
         passes.sort_by(|a, b| (b.created_at, &b.id).cmp(&(a.created_at, &a.id)));
+        // More than a page read from the sources: the next page starts after this page's last pass, in each.
+        let next = (passes.len() > page.limit).then(|| {
+            let last = &passes[page.limit - 1];
+            ListPosition {
+                at: last.created_at,
+                id: last.id.clone(),
+            }
+            .cursor()
+        });
+        passes.truncate(page.limit);
+        // A plate's list holds its earlier owners' passes too: the caller sees those it acts for (a page may
+        // then hold fewer than the limit; `next` still says whether more follow).
+        passes.retain(|p| Services::acting_for(caller, &p.owner_id, p.fleet_id.as_deref()).is_some());
         Ok(PassList {
             at: self.now(),
             passes: passes
                 .iter()
                 .map(|pass| PassView::of(pass, Reader::Holder).listed())
                 .collect(),
+            next,
         })
     }
 

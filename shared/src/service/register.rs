@@ -250,12 +250,13 @@ impl Administering {
     pub async fn rollout(&self, caller: &Caller) -> Result<RolloutView, ServiceError> {
         authorise(caller, Action::ReadRollout)?;
         let now = self.now();
-        let waves = self.records.waves().await?;
-        let cities = self
-            .records
-            .cities()
-            .await?
-            .into_iter()
+        // The administrator sees the plan as stored now, not as this instance last read it.
+        let plan = self.current_rollout_plan().await?;
+        let waves = plan.waves.clone();
+        let cities = plan
+            .cities
+            .iter()
+            .cloned()
             .map(|city| {
                 let wave = waves.iter().find(|w| w.id == city.wave);
                 CityView {
@@ -281,7 +282,8 @@ impl Administering {
     ) -> Result<CityView, ServiceError> {
         authorise(caller, Action::SwitchCity)?;
         let switch = request.switch(self.now())?;
-        let mut city = self.records.city(code).await?.ok_or_else(|| ServiceError::NotFound {
+        let plan = self.current_rollout_plan().await?;
+        let mut city = plan.city(code).cloned().ok_or_else(|| ServiceError::NotFound {
             what: "city",
             id: code.into(),
         })?;
@@ -295,11 +297,13 @@ impl Administering {
         let expected = city.version;
         city.go_live_at = switch.go_live_at;
         city.version = expected + 1;
-        self.records.switch_city(&city, expected, &change).await?;
+        let stored = self.records.switch_city(&city, expected, &change).await;
+        // Written or not, this instance reads the plan again: its next request sees the switch at once.
+        self.caches.rollout.forget();
+        stored?;
         tracing::info!(city = %code, by = %caller.id, "city switched");
-        let wave = self.records.wave(&city.wave).await?;
         Ok(CityView {
-            availability: city.availability(wave.as_ref(), self.now()),
+            availability: city.availability(plan.wave(&city.wave), self.now()),
             city,
         })
     }
@@ -308,7 +312,8 @@ impl Administering {
     pub async fn switch_wave(&self, caller: &Caller, id: &str, request: SwitchRequest) -> Result<Wave, ServiceError> {
         authorise(caller, Action::SwitchWave)?;
         let switch = request.switch(self.now())?;
-        let mut wave = self.records.wave(id).await?.ok_or_else(|| ServiceError::NotFound {
+        let plan = self.current_rollout_plan().await?;
+        let mut wave = plan.wave(id).cloned().ok_or_else(|| ServiceError::NotFound {
             what: "wave",
             id: id.into(),
         })?;
@@ -322,7 +327,9 @@ impl Administering {
         let expected = wave.version;
         wave.go_live_at = switch.go_live_at;
         wave.version = expected + 1;
-        self.records.switch_wave(&wave, expected, &change).await?;
+        let stored = self.records.switch_wave(&wave, expected, &change).await;
+        self.caches.rollout.forget();
+        stored?;
         tracing::info!(wave = %id, by = %caller.id, "wave switched");
         Ok(wave)
     }

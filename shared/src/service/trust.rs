@@ -1,10 +1,12 @@
-//! Trust for verification (R7): the document signers that chain to the pinned IACA, held in memory per process and
-//! read again every few minutes, and the public trust document (`GET /.well-known/edl/trust`).
+//! Trust for verification (R7): the document signers that chain to the pinned IACA, held in memory per instance
+//! (the kernel's cache, read again once per staleness period), and the public trust document
+//! (`GET /.well-known/edl/trust`).
 
-use super::verification::{SKEW_SECONDS, TRUST_CACHE_SECONDS};
+use super::verification::SKEW_SECONDS;
 use super::{ServiceError, Services};
 use crate::credential::cert;
 use crate::crypto::Es256Key;
+use crate::kernel::cache::Cached;
 use crate::verification::ports::{TrustEntry, TrustRole, TrustStatus};
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
@@ -74,16 +76,15 @@ impl std::fmt::Display for IacaPin {
 /// Shared across requests of one process (one Lambda container), with the pinned IACA.
 #[derive(Default)]
 pub struct TrustCache {
-    inner: Mutex<Option<(DateTime<Utc>, Arc<TrustSet>)>>,
+    set: Cached<TrustSet>,
     /// None: no IACA is trusted, so no document signer, and nothing verifies or signs.
     pin: Mutex<Option<IacaPin>>,
 }
 
 impl TrustCache {
+    /// Forgets the keys (after a rotation or retirement through this instance): the next read sees the change.
     pub fn clear(&self) {
-        if let Ok(mut inner) = self.inner.lock() {
-            *inner = None;
-        }
+        self.set.forget();
     }
 
     /// Trusts the IACA whose certificate has this fingerprint (and no other).
@@ -124,17 +125,18 @@ fn jwk(kid: &str, public_sec1: &[u8]) -> Value {
 }
 
 impl Services {
-    /// The keys to verify with, from memory; read again every few minutes
-    /// so that a rotation or retirement reaches every container.
+    /// The keys to verify with, from memory; read again once per staleness period (`EDL_CACHE_SECONDS`) so that
+    /// a rotation or retirement reaches every instance.
     pub async fn trust_set(&self) -> Result<Arc<TrustSet>, ServiceError> {
         let now = self.now();
-        if let Ok(inner) = self.trust_cache.inner.lock() {
-            if let Some((loaded, set)) = inner.as_ref() {
-                if now - *loaded < Duration::seconds(TRUST_CACHE_SECONDS) && now >= *loaded {
-                    return Ok(set.clone());
-                }
-            }
-        }
+        self.trust_cache
+            .set
+            .get_or_read(now, self.staleness, || self.read_trust_set(now))
+            .await
+    }
+
+    /// The stored trust rows, checked against the pinned IACA.
+    async fn read_trust_set(&self, now: DateTime<Utc>) -> Result<TrustSet, ServiceError> {
         let stored = self.records.trust().await?;
         let decode = |e: &TrustEntry| STANDARD.decode(&e.certificate).ok();
         // A row makes an IACA trusted only if its certificate is the pinned one: a row written by anyone
@@ -187,15 +189,11 @@ impl Services {
                 TrustRole::DocumentSigner => signers.contains_key(&e.kid),
             })
             .collect();
-        let set = Arc::new(TrustSet {
+        Ok(TrustSet {
             iacas,
             signers,
             entries,
-        });
-        if let Ok(mut inner) = self.trust_cache.inner.lock() {
-            *inner = Some((now, set.clone()));
-        }
-        Ok(set)
+        })
     }
 
     /// `GET /.well-known/edl/trust`: everything needed to verify offline.

@@ -26,8 +26,6 @@ pub use super::trust::{IacaPin, InvalidPin, TrustCache, TrustDocument, TrustSet,
 
 /// Clock skew allowed between the holder's phone, the terminal and us.
 pub const SKEW_SECONDS: i64 = 30;
-/// How long the keys read from the records are trusted before being read again.
-pub const TRUST_CACHE_SECONDS: i64 = 300;
 pub const MAX_CODE_LENGTH: usize = 4096;
 pub const MAX_MDOC_BASE64: usize = 700_000;
 /// The reason a signed document past its `validUntil` is refused with (its licence may live on).

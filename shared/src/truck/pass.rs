@@ -13,6 +13,10 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 use std::fmt;
 
+/// How long a pass's copies listed under its vehicle, owner and fleet are kept after its last day: what bounds
+/// those lists (and the vehicle's overlap check) per key.
+pub const PASS_COPY_RETENTION_DAYS: i64 = 366;
+
 /// Where a pass is in its life.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "snake_case", rename_all_fields = "camelCase")]
@@ -197,6 +201,13 @@ impl TruckPass {
             history,
             version: 1,
         })
+    }
+
+    /// When the pass's copies under its vehicle, owner and fleet may be removed (by the store's TTL): a year after
+    /// its last day, when it no longer overlaps an application nor interests its owner's list. The pass itself
+    /// stays, readable by its serial.
+    pub fn copies_expire_at(&self) -> DateTime<Utc> {
+        self.ends_at() + chrono::Duration::days(PASS_COPY_RETENTION_DAYS)
     }
 
     /// The moment the pass's last day ends (local midnight after `valid_to`).

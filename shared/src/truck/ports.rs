@@ -3,6 +3,7 @@
 use super::pass::TruckPass;
 use super::rules::{CityTruckRules, TruckRulebook, TruckRulesChange};
 use super::vehicle::Vehicle;
+use crate::kernel::listing::ListQuery;
 use crate::kernel::notice::PendingNotice;
 use crate::kernel::store::StoreError;
 use async_trait::async_trait;
@@ -10,12 +11,13 @@ use async_trait::async_trait;
 /// Each city's truck rules and their changes.
 #[async_trait]
 pub trait TruckRulesStore: Send + Sync {
-    /// Writes the rulebook's cities that are not stored yet; never overwrites
-    /// an administrator's change.
+    /// Writes the rulebook's cities that are not stored yet; never overwrites an administrator's change. No
+    /// function needs it (the shipped rules stand for the cities not stored): tests and local tools.
     async fn seed_truck_rules(&self, rulebook: &TruckRulebook) -> Result<(), StoreError>;
     async fn truck_rules(&self) -> Result<Vec<CityTruckRules>, StoreError>;
     async fn truck_rules_of(&self, city: &str) -> Result<Option<CityTruckRules>, StoreError>;
-    /// Stores the city's rules (version `expected_version + 1`) and the change record together.
+    /// Stores the city's rules (version `expected_version + 1`) and the change record together. A shipped city
+    /// need not be stored: at `SHIPPED_VERSION` the write also succeeds when it is not.
     async fn change_truck_rules(
         &self,
         rules: &CityTruckRules,
@@ -37,8 +39,9 @@ pub trait VehicleStore: Send + Sync {
 /// Truck passes, listed by vehicle, owner and fleet.
 #[async_trait]
 pub trait PassStore: Send + Sync {
-    /// The vehicle's passes and the version of its pass list, which
-    /// [`PassStore::create_pass`] is conditional on.
+    /// The vehicle's passes and the version of its pass list, which [`PassStore::create_pass`] is conditional on:
+    /// what a new application is checked against for overlap. Bounded: a pass's copies expire (TTL) a year after
+    /// its last day (`PASS_COPY_RETENTION_DAYS`), long after it could overlap anything.
     async fn passes_of_vehicle(&self, plate: &str) -> Result<(Vec<TruckPass>, u64), StoreError>;
     /// Stores a new pass if the vehicle's pass list is still at
     /// `list_version` (so two applications checked against the same passes
@@ -56,8 +59,11 @@ pub trait PassStore: Send + Sync {
         expected_version: u64,
         notices: &[PendingNotice],
     ) -> Result<(), StoreError>;
-    /// Passes of vehicles the owner owned when each was applied for, newest first.
-    async fn passes_of_owner(&self, owner_id: &str) -> Result<Vec<TruckPass>, StoreError>;
-    /// Passes of the fleet's vehicles, newest first.
-    async fn passes_of_fleet(&self, fleet_id: &str) -> Result<Vec<TruckPass>, StoreError>;
+    /// At most `page.limit` passes of vehicles the owner owned when each was applied for, newest first, after
+    /// `page.after` (by creation time, then id).
+    async fn passes_of_owner(&self, owner_id: &str, page: &ListQuery) -> Result<Vec<TruckPass>, StoreError>;
+    /// At most `page.limit` passes of the fleet's vehicles, newest first, after `page.after`.
+    async fn passes_of_fleet(&self, fleet_id: &str, page: &ListQuery) -> Result<Vec<TruckPass>, StoreError>;
+    /// At most `page.limit` passes of the vehicle, newest first, after `page.after` (a list, not the apply check).
+    async fn passes_of_plate(&self, plate: &str, page: &ListQuery) -> Result<Vec<TruckPass>, StoreError>;
 }

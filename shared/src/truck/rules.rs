@@ -9,10 +9,11 @@ use crate::kernel::golive::Availability;
 use crate::kernel::ident::Identifier;
 use crate::kernel::input::FieldError;
 use crate::kernel::time::local_offset;
+use crate::kernel::versioned::SHIPPED_VERSION;
 use crate::problem::{quote, shorten};
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// A named restricted area of a city.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -233,6 +234,26 @@ impl TruckRulebook {
 
     pub fn city(&self, code: &str) -> Option<&CityTruckRules> {
         self.cities.iter().find(|c| c.city == code)
+    }
+
+    /// The rules in force: the stored cities (an administrator's changes and switches), and this rulebook's for
+    /// those not stored, at [`SHIPPED_VERSION`]; by city code, as the records list them. Nothing needs seeding.
+    pub fn overlaid_with(&self, stored: Vec<CityTruckRules>) -> TruckRulebook {
+        let mut cities: BTreeMap<String, CityTruckRules> = self
+            .cities
+            .iter()
+            .map(|c| {
+                let shipped = CityTruckRules {
+                    version: SHIPPED_VERSION,
+                    ..c.clone()
+                };
+                (c.city.clone(), shipped)
+            })
+            .collect();
+        cities.extend(stored.into_iter().map(|c| (c.city.clone(), c)));
+        TruckRulebook {
+            cities: cities.into_values().collect(),
+        }
     }
 
     /// Every city's problems, and cities listed twice.

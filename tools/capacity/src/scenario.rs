@@ -18,7 +18,6 @@ use shared::adapters::Records;
 use shared::dev::{DevKeys, DevLiveness};
 use shared::kernel::caller::Role;
 use shared::kernel::time::Clock;
-use shared::register::rollout::Plan;
 use shared::service::keys::Authority;
 use shared::service::{Ports, Services};
 use std::sync::{Arc, Mutex};
@@ -297,14 +296,7 @@ impl Bench {
             .await
             .map_err(|e| setup(&aws_sdk_eventbridge::error::DisplayErrorContext(e)))?;
         let records: Arc<dyn Records> = Arc::new(DynamoRecords::new(client, table));
-        records
-            .seed_rollout(&Plan::default_plan())
-            .await
-            .map_err(|e| setup(&e))?;
-        records
-            .seed_truck_rules(&shared::truck::rules::TruckRulebook::shipped())
-            .await
-            .map_err(|e| setup(&e))?;
+        // Nothing seeds the rollout plan or truck rules, as in a deployment (the shipped ones stand for them).
         records
             .import_vehicles(&shared::sample::showcase_vehicles())
             .await

@@ -95,7 +95,8 @@ async fn each_operation_of_the_photo_on_file_flow_is_counted_and_issuance_signs_
             );
         }
     }
-    // Every application reads the rollout plan: the same partition for every holder.
+    // Every application needs the rollout plan, but an instance reads it once per staleness period
+    // (EDL_CACHE_SECONDS), not once per application: the warm run reads no ROLLOUT.
     let template = edl_local_api::routes::TEMPLATE;
     let facts = edl_capacity::model::TemplateFacts::read(template).expect("template");
     let open = edl_capacity::model::summarise(
@@ -104,9 +105,7 @@ async fn each_operation_of_the_photo_on_file_flow_is_counted_and_issuance_signs_
         &facts,
     );
     assert!(
-        open.shared_partitions
-            .iter()
-            .any(|p| p.key == "ROLLOUT" && p.read_units > 0.0),
+        !open.shared_partitions.iter().any(|p| p.key == "ROLLOUT"),
         "{:?}",
         open.shared_partitions
     );

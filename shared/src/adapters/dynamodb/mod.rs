@@ -36,7 +36,8 @@
 //!   own so that the verify function may write checks and never a pass;
 //!   `PASSCHECKS#unmatched#<day>#<shard>` for credentials that did not verify.
 //! - `OWNER#<identity>` and `FLEET#<fleet>` / `PASS#<created>#<id>`: copies of the passes
-//!   of an owner's and a fleet's vehicles, written in the same transaction as the pass.
+//!   of an owner's and a fleet's vehicles, written in the same transaction as the pass, read a page at a time;
+//!   they (and the vehicle's copies) expire by TTL a year after the pass's last day.
 //!
 //! The sparse index `queue` (`queuePk`, `queueSk`, keys only) holds an application only while it waits for
 //! review, in one of four shards: `REVIEW#<shard>` / `<due time>#<id>`, or `REVIEW#reported#<shard>` once the
@@ -79,6 +80,7 @@ mod verification;
 use crate::expiry::ExpiryEntry;
 use crate::kernel::queue::{self as kernel_queue, QueueQuery, ShardPage};
 use crate::kernel::store::StoreError;
+use crate::kernel::versioned::SHIPPED_VERSION;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
@@ -353,6 +355,23 @@ impl DynamoRecords {
             .table_name(&self.table)
             .set_item(Some(item))
             .condition_expression("#version = :expected")
+            .expression_attribute_names("#version", "version")
+            .expression_attribute_values(":expected", n(expected_version))
+            .build()
+            .map_err(|e| unavailable("Put", e))?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    /// As [`DynamoRecords::versioned_put`], for a record the product ships: at [`SHIPPED_VERSION`] it may also be
+    /// not stored yet (the shipped one, which nothing seeds).
+    fn versioned_put_over_shipped(&self, item: Item, expected_version: u64) -> Result<TransactWriteItem, StoreError> {
+        if expected_version != SHIPPED_VERSION {
+            return self.versioned_put(item, expected_version);
+        }
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk) OR #version = :expected")
             .expression_attribute_names("#version", "version")
             .expression_attribute_values(":expected", n(expected_version))
             .build()

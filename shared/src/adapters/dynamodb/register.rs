@@ -85,7 +85,7 @@ impl DynamoRecords {
         )?;
         self.transact(
             vec![
-                self.versioned_put(item, expected_version)?,
+                self.versioned_put_over_shipped(item, expected_version)?,
                 self.put(change_item, "attribute_not_exists(pk)")?,
             ],
             |_| None,

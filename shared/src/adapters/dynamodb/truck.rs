@@ -3,6 +3,7 @@
 
 use super::{decode, encode, n, s, sortable, unavailable, with_expiry, DynamoRecords, Item};
 use crate::expiry;
+use crate::kernel::listing::ListQuery;
 use crate::kernel::notice::PendingNotice;
 use crate::kernel::queue::{queue_partition, queue_position, Page, QueueQuery, ReviewQueue};
 use crate::kernel::store::StoreError;
@@ -40,17 +41,69 @@ fn pass_item(pass: &TruckPass) -> Result<Item, StoreError> {
     Ok(with_expiry(item, expiry::pass_entry(pass)))
 }
 
-/// The copies of a pass under its vehicle, its owner and its fleet.
+/// The copies of a pass under its vehicle, its owner and its fleet, removed by the table's TTL a year after the
+/// pass's last day (so those partitions stay bounded).
 fn pass_copies(pass: &TruckPass) -> Result<Vec<Item>, StoreError> {
     let sk = pass_copy_sk(pass);
     let mut copies = vec![
         encode(pass, vehicle_pk(&pass.plate), sk.clone(), "pass-copy")?,
-        encode(pass, format!("OWNER#{}", pass.owner_id), sk.clone(), "pass-copy")?,
+        encode(pass, owner_pk(&pass.owner_id), sk.clone(), "pass-copy")?,
     ];
     if let Some(fleet) = &pass.fleet_id {
-        copies.push(encode(pass, format!("FLEET#{fleet}"), sk, "pass-copy")?);
+        copies.push(encode(pass, fleet_pk(fleet), sk, "pass-copy")?);
+    }
+    let ttl = u64::try_from(pass.copies_expire_at().timestamp()).unwrap_or(0);
+    for copy in &mut copies {
+        copy.insert("ttl".into(), n(ttl));
     }
     Ok(copies)
+}
+
+fn owner_pk(owner_id: &str) -> String {
+    format!("OWNER#{owner_id}")
+}
+
+fn fleet_pk(fleet_id: &str) -> String {
+    format!("FLEET#{fleet_id}")
+}
+
+impl DynamoRecords {
+    /// One page of the pass copies under `pk`, newest first: a backwards query of at most `page.limit` items from
+    /// after the page's position (`ExclusiveStartKey`), never the partition whole.
+    async fn pass_copies_page(&self, pk: String, page: &ListQuery) -> Result<Vec<TruckPass>, StoreError> {
+        let mut start = page.after.as_ref().map(|after| {
+            Item::from([
+                ("pk".to_string(), s(&pk)),
+                ("sk".to_string(), s(format!("PASS#{}#{}", sortable(after.at), after.id))),
+            ])
+        });
+        let mut passes = Vec::new();
+        // A page ends early only at DynamoDB's 1 MB per response; then it is continued, up to the limit.
+        while passes.len() < page.limit {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND begins_with(sk, :copy)")
+                .expression_attribute_values(":pk", s(&pk))
+                .expression_attribute_values(":copy", s("PASS#"))
+                .scan_index_forward(false)
+                .limit(i32::try_from(page.limit - passes.len()).unwrap_or(i32::MAX))
+                .set_exclusive_start_key(start.take())
+                .consistent_read(true)
+                .send()
+                .await
+                .map_err(|e| unavailable("Query", e))?;
+            for item in out.items().iter().cloned() {
+                passes.push(decode(item)?);
+            }
+            match out.last_evaluated_key() {
+                Some(key) if passes.len() < page.limit => start = Some(key.clone()),
+                _ => break,
+            }
+        }
+        Ok(passes)
+    }
 }
 
 #[async_trait]
@@ -107,7 +160,7 @@ impl TruckRulesStore for DynamoRecords {
         )?;
         self.transact(
             vec![
-                self.versioned_put(item, expected_version)?,
+                self.versioned_put_over_shipped(item, expected_version)?,
                 self.put(change_item, "attribute_not_exists(pk)")?,
             ],
             |_| None,
@@ -222,26 +275,16 @@ impl PassStore for DynamoRecords {
         self.transact(items, |_| None).await
     }
 
-    async fn passes_of_owner(&self, owner_id: &str) -> Result<Vec<TruckPass>, StoreError> {
-        let mut passes: Vec<TruckPass> = self
-            .query_prefix(&format!("OWNER#{owner_id}"), "PASS#")
-            .await?
-            .into_iter()
-            .map(decode)
-            .collect::<Result<_, _>>()?;
-        passes.reverse();
-        Ok(passes)
+    async fn passes_of_owner(&self, owner_id: &str, page: &ListQuery) -> Result<Vec<TruckPass>, StoreError> {
+        self.pass_copies_page(owner_pk(owner_id), page).await
     }
 
-    async fn passes_of_fleet(&self, fleet_id: &str) -> Result<Vec<TruckPass>, StoreError> {
-        let mut passes: Vec<TruckPass> = self
-            .query_prefix(&format!("FLEET#{fleet_id}"), "PASS#")
-            .await?
-            .into_iter()
-            .map(decode)
-            .collect::<Result<_, _>>()?;
-        passes.reverse();
-        Ok(passes)
+    async fn passes_of_fleet(&self, fleet_id: &str, page: &ListQuery) -> Result<Vec<TruckPass>, StoreError> {
+        self.pass_copies_page(fleet_pk(fleet_id), page).await
+    }
+
+    async fn passes_of_plate(&self, plate: &str, page: &ListQuery) -> Result<Vec<TruckPass>, StoreError> {
+        self.pass_copies_page(vehicle_pk(plate), page).await
     }
 }
 

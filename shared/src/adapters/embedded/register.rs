@@ -2,6 +2,7 @@
 
 use super::EmbeddedRecords;
 use crate::kernel::store::StoreError;
+use crate::kernel::versioned::SHIPPED_VERSION;
 use crate::register::change::ChangeRecord;
 use crate::register::import_job::ImportJob;
 use crate::register::licence::Licence;
@@ -98,6 +99,7 @@ impl RolloutStore for EmbeddedRecords {
         let mut state = self.state()?;
         match state.cities.get(&city.code) {
             Some(current) if current.version == expected_version => {}
+            None if expected_version == SHIPPED_VERSION => {}
             _ => return Err(StoreError::Conflict),
         }
         state.cities.insert(city.code.clone(), city.clone());
@@ -109,6 +111,7 @@ impl RolloutStore for EmbeddedRecords {
         let mut state = self.state()?;
         match state.waves.get(&wave.id) {
             Some(current) if current.version == expected_version => {}
+            None if expected_version == SHIPPED_VERSION => {}
             _ => return Err(StoreError::Conflict),
         }
         state.waves.insert(wave.id.clone(), wave.clone());

@@ -1,9 +1,11 @@
 //! The truck pass's ports in process: city rules, vehicles, passes and their review queue.
 
 use super::{queue_page, EmbeddedRecords};
+use crate::kernel::listing::ListQuery;
 use crate::kernel::notice::PendingNotice;
 use crate::kernel::queue::{Page, QueueQuery, ReviewQueue};
 use crate::kernel::store::StoreError;
+use crate::kernel::versioned::SHIPPED_VERSION;
 use crate::truck::pass::{PassStatus, TruckPass};
 use crate::truck::ports::{PassStore, TruckRulesStore, VehicleStore};
 use crate::truck::rules::{CityTruckRules, TruckRulebook, TruckRulesChange};
@@ -43,6 +45,7 @@ impl TruckRulesStore for EmbeddedRecords {
         let mut state = self.state()?;
         match state.truck_rules.get(&rules.city) {
             Some(stored) if stored.version == expected_version => {}
+            None if expected_version == SHIPPED_VERSION => {}
             _ => return Err(StoreError::Conflict),
         }
         state.truck_rules.insert(rules.city.clone(), rules.clone());
@@ -117,12 +120,19 @@ impl PassStore for EmbeddedRecords {
         Ok(())
     }
 
-    async fn passes_of_owner(&self, owner_id: &str) -> Result<Vec<TruckPass>, StoreError> {
-        Ok(self.state()?.passes_where(|p| p.owner_id == owner_id))
+    async fn passes_of_owner(&self, owner_id: &str, page: &ListQuery) -> Result<Vec<TruckPass>, StoreError> {
+        Ok(paged(self.state()?.passes_where(|p| p.owner_id == owner_id), page))
     }
 
-    async fn passes_of_fleet(&self, fleet_id: &str) -> Result<Vec<TruckPass>, StoreError> {
-        Ok(self.state()?.passes_where(|p| p.fleet_id.as_deref() == Some(fleet_id)))
+    async fn passes_of_fleet(&self, fleet_id: &str, page: &ListQuery) -> Result<Vec<TruckPass>, StoreError> {
+        Ok(paged(
+            self.state()?.passes_where(|p| p.fleet_id.as_deref() == Some(fleet_id)),
+            page,
+        ))
+    }
+
+    async fn passes_of_plate(&self, plate: &str, page: &ListQuery) -> Result<Vec<TruckPass>, StoreError> {
+        Ok(paged(self.state()?.passes_where(|p| p.plate == plate), page))
     }
 }
 
@@ -139,4 +149,17 @@ impl ReviewQueue<TruckPass> for EmbeddedRecords {
         let (items, next) = queue_page(waiting, query)?;
         Ok(Page { items, next })
     }
+}
+
+/// One page of passes listed newest first: those after the page's position, at most its limit.
+fn paged(newest_first: Vec<TruckPass>, page: &ListQuery) -> Vec<TruckPass> {
+    newest_first
+        .into_iter()
+        .filter(|p| {
+            page.after
+                .as_ref()
+                .is_none_or(|after| after.precedes(p.created_at, &p.id))
+        })
+        .take(page.limit)
+        .collect()
 }
