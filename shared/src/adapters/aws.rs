@@ -91,6 +91,7 @@ pub fn services_from_environment(config: &aws_config::SdkConfig) -> Result<Servi
 
 /// An environment variable a port needs, or a `WiringError` that names it: a function deployed without it
 /// fails at its cold start rather than at its first request.
+#[cfg(any(feature = "s3", feature = "eventbridge", feature = "cloudwatch"))]
 fn required(name: &'static str) -> Result<String, WiringError> {
     std::env::var(name)
         .ok()

@@ -574,7 +574,7 @@ impl DynamoRecords {
 
     /// The items of `keys` (`pk`, `sk`), read consistently with BatchGetItem, 100 a request, in no order; missing
     /// ones are left out.
-    async fn batch_get(&self, keys: Vec<Item>) -> Result<Vec<Item>, StoreError> {
+    pub(super) async fn batch_get(&self, keys: Vec<Item>) -> Result<Vec<Item>, StoreError> {
         let mut found = Vec::with_capacity(keys.len());
         for chunk in keys.chunks(100) {
             let mut wanted = KeysAndAttributes::builder()

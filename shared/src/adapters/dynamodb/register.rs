@@ -9,7 +9,7 @@ use crate::register::ports::ImportJobStore;
 use crate::register::ports::{RegisterStore, RolloutStore};
 use crate::register::rollout::{City, Plan, RolloutChange, Wave};
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{Delete, KeysAndAttributes, PutRequest, TransactWriteItem, WriteRequest};
+use aws_sdk_dynamodb::types::{Delete, PutRequest, TransactWriteItem, WriteRequest};
 use futures::{StreamExt, TryStreamExt};
 use std::collections::HashMap;
 
@@ -108,45 +108,11 @@ impl RegisterStore for DynamoRecords {
     }
 
     async fn licences(&self, numbers: &[String]) -> Result<Vec<Licence>, StoreError> {
-        let mut found = Vec::new();
-        for keys in numbers.chunks(100) {
-            let mut wanted = KeysAndAttributes::builder()
-                .set_keys(Some(
-                    keys.iter()
-                        .map(|number| {
-                            HashMap::from([("pk".into(), s(licence_pk(number))), ("sk".into(), s("LICENCE"))])
-                        })
-                        .collect(),
-                ))
-                .consistent_read(true)
-                .build()
-                .map_err(|e| unavailable("KeysAndAttributes", e))?;
-            for attempt in 0..8u32 {
-                let out = self
-                    .client
-                    .batch_get_item()
-                    .request_items(self.table.clone(), wanted)
-                    .send()
-                    .await
-                    .map_err(|e| unavailable("BatchGetItem", e))?;
-                if let Some(items) = out.responses.and_then(|mut r| r.remove(&self.table)) {
-                    for item in items {
-                        found.push(decode(item)?);
-                    }
-                }
-                match out.unprocessed_keys.and_then(|mut left| left.remove(&self.table)) {
-                    Some(left) if !left.keys().is_empty() => wanted = left,
-                    _ => break,
-                }
-                if attempt == 7 {
-                    return Err(StoreError::Unavailable(
-                        "BatchGetItem: keys left unprocessed after retries".into(),
-                    ));
-                }
-                tokio::time::sleep(std::time::Duration::from_millis(50 << attempt)).await;
-            }
-        }
-        Ok(found)
+        let keys = numbers
+            .iter()
+            .map(|number| HashMap::from([("pk".into(), s(licence_pk(number))), ("sk".into(), s("LICENCE"))]))
+            .collect();
+        self.batch_get(keys).await?.into_iter().map(decode).collect()
     }
 
     async fn put_licences(&self, licences: &[Licence]) -> Result<(), StoreError> {
