@@ -464,8 +464,9 @@ mod tests {
     }
 
     /// The keys aws-lc-rs is given are the ones p256 reads: a SEC1 point, uncompressed or compressed. A DER
-    /// SubjectPublicKeyInfo (which aws-lc-rs alone would read), the identity, a hybrid or compact encoding, a
-    /// bare coordinate, a point off the curve and wrong lengths are refused, as p256 refuses them.
+    /// SubjectPublicKeyInfo (which aws-lc-rs alone would read), the identity, a hybrid encoding, a bare
+    /// coordinate, a point off the curve and wrong lengths are refused, as p256 refuses them; a compact point,
+    /// which p256 reads for about half of all keys, is refused always.
     #[test]
     fn key_encodings_agree_with_p256() {
         use p256::ecdsa::signature::Verifier as _;
@@ -499,7 +500,12 @@ mod tests {
         ];
         for (name, public, verifies) in cases {
             let p256 = VerifyingKey::from_sec1_bytes(&public).is_ok_and(|key| key.verify(message, &signature).is_ok());
-            assert_eq!(p256, verifies, "{name}: p256");
+            // p256 reads a compact point (tag 0x05, x alone) as the point of that x whose y is the smaller root:
+            // the key's own point for about half of all keys. No certificate or COSE key carries that form, and
+            // ours refuses it always: stricter than p256, never laxer.
+            if name != "compact point" {
+                assert_eq!(p256, verifies, "{name}: p256");
+            }
             assert_eq!(verify_es256(&public, message, &raw), verifies, "{name}");
             assert_eq!(Es256Key::from_sec1(&public).is_some(), verifies, "{name}: parsed");
         }
