@@ -15,20 +15,23 @@ case "$(uname -m)" in
   *) echo "stack test: no Lambda architecture for $(uname -m)"; exit 1 ;;
 esac
 
-# `sam build` runs `cargo lambda build --release [--arm64] --bin <Binary>` for each function (one cargo run here
-# builds them all). The release profile (fat LTO, one codegen unit) would take most of CI's time for ten binaries
-# on two cores, so the stack test lightens it through cargo's own variables and builds in a target directory of
-# its own, leaving real release builds alone: same code, features, panic=abort and stripping, less optimisation.
+# `sam build` runs `cargo lambda build --release [--arm64] --bin <Binary>` in each function's CodeUri, its own
+# package's directory: cargo then selects that package alone, so a function links only the features (SDKs, adapters)
+# it asks for, and the local server's `dev` feature of edl-shared stays out (scripts/stack/no_dev_code.py below
+# checks the binaries for it). The release profile (fat LTO, one codegen unit) would take most of CI's time for
+# eleven binaries on two cores, so the stack test lightens it through cargo's own variables and builds in a target
+# directory of its own, leaving real release builds alone: same code, features, panic=abort and stripping, less
+# optimisation.
 target=${CARGO_TARGET_DIR:-$root/target}
-binaries=$(awk '$1 == "Binary:" { printf "--bin %s ", $2 }' template.yaml)
-# No package named, exactly as `sam build` runs it: cargo then selects the workspace's default members (the domain
-# crate and the functions, see Cargo.toml) and unifies their features, so the local server's `dev` feature of
-# edl-shared stays out; scripts/stack/no_dev_code.py below checks the binaries for it.
-echo "== cargo lambda build --release $arch_flag $binaries (profile lightened, see scripts/stack-test.sh)"
+functions=$(awk '$1 == "Binary:" { binary = $2 } $1 == "CodeUri:" && binary != "" { print binary ":" $2; binary = "" }' template.yaml)
 start=$SECONDS
-# shellcheck disable=SC2086 # one --bin flag per function
-CARGO_TARGET_DIR="$target/stack" CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
-  CARGO_PROFILE_RELEASE_OPT_LEVEL=1 cargo lambda build --release "$arch_flag" --locked --output-format zip $binaries
+for function in $functions; do
+  binary=${function%%:*}
+  directory=${function#*:}
+  echo "== ($directory) cargo lambda build --release $arch_flag --bin $binary (profile lightened, see scripts/stack-test.sh)"
+  (cd "$directory" && CARGO_TARGET_DIR="$target/stack" CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
+    CARGO_PROFILE_RELEASE_OPT_LEVEL=1 cargo lambda build --release "$arch_flag" --locked --output-format zip --bin "$binary")
+done
 echo "== functions built in $((SECONDS - start)) s"
 
 # The operator's tools, in the ordinary development profile: the key bootstrap (edl-local) and the camera photo.

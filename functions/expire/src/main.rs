@@ -7,7 +7,7 @@ use tracing::Instrument;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     shared::telemetry::init_tracing();
-    let config = aws::sdk_config().await;
+    let config = aws::sdk_config().await?;
     let services = aws::services_from_environment(&config)?;
     let bus = aws::event_bus(&config)?;
     // One bucket: the register's portraits, and the import jobs' register files under imports/.

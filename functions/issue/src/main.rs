@@ -8,7 +8,7 @@ use tracing::Instrument;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     shared::telemetry::init_tracing();
-    let config = aws::sdk_config().await;
+    let config = aws::sdk_config().await?;
     let services = aws::services_from_environment(&config)?;
     let context = &shared::service::Issuing {
         signing: shared::service::Signing::new(services, aws::signer(&config)),

@@ -6,7 +6,7 @@ use shared::adapters::aws;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     shared::telemetry::init_tracing();
-    let config = aws::sdk_config().await;
+    let config = aws::sdk_config().await?;
     let services = aws::services_from_environment(&config)?;
     // The pages' portrait is the one signed into the licence's mdoc: no photo store.
     let context = &shared::service::Showing {

@@ -307,7 +307,7 @@ pub async fn publish_command(publish_args: Publish) -> Result<String, String> {
             redirect_uri: None,
         }),
     };
-    let sdk = shared::adapters::aws::sdk_config().await;
+    let sdk = shared::adapters::aws::sdk_config().await.map_err(|e| e.to_string())?;
     let s3 = aws_sdk_s3::config::Builder::from(&sdk)
         .force_path_style(sdk.endpoint_url().is_some())
         .build();

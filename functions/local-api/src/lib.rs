@@ -47,6 +47,8 @@ pub enum LocalError {
     Photos(#[from] shared::applications::ports::PhotoStoreError),
     #[error("cannot prepare the signing keys: {0}")]
     Keys(String),
+    #[error("cannot prepare the AWS clients: {0}")]
+    Aws(#[from] shared::adapters::aws::WiringError),
 }
 
 /// The local services, and the embedded photo store when there is one (the
@@ -130,7 +132,7 @@ pub async fn local_services(
             )
         }
         Storage::Aws { table, bucket, create } => {
-            let sdk = shared::adapters::aws::sdk_config().await;
+            let sdk = shared::adapters::aws::sdk_config().await?;
             let client = shared::adapters::aws::dynamodb_client(&sdk);
             let photos = Arc::new(S3Photos::new(&sdk, bucket.clone()));
             if *create {

@@ -148,7 +148,7 @@ async fn keys(command: KeysCommand) -> Result<String, String> {
     use shared::service::keys::Authority;
     use shared::service::{Services, Signing};
     let table = std::env::var("TABLE_NAME").map_err(|_| "TABLE_NAME names the deployment's table")?;
-    let config = shared::adapters::aws::sdk_config().await;
+    let config = shared::adapters::aws::sdk_config().await.map_err(|e| e.to_string())?;
     let records = Arc::new(DynamoRecords::new(
         shared::adapters::aws::dynamodb_client(&config),
         table,

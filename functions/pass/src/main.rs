@@ -6,7 +6,7 @@ use shared::adapters::aws;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     shared::telemetry::init_tracing();
-    let config = aws::sdk_config().await;
+    let config = aws::sdk_config().await?;
     let services = aws::services_from_environment(&config)?;
     let notices = shared::service::Notices(aws::event_bus(&config)?);
     // Nothing is written or read before the first request: the shipped truck rules stand for the cities not

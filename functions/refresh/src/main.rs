@@ -7,7 +7,7 @@ use tracing::Instrument;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     shared::telemetry::init_tracing();
-    let config = aws::sdk_config().await;
+    let config = aws::sdk_config().await?;
     let services = aws::services_from_environment(&config)?;
     // A refresh re-signs the portrait the current document carries: no photo store.
     let mut services = services;

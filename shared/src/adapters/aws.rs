@@ -9,10 +9,40 @@ use crate::service::verification::IacaPin;
 use crate::service::Services;
 use std::sync::Arc;
 
+/// The roots AWS's service endpoints chain to (Amazon Root CA 1 to 4 and the Starfield Services root that
+/// cross-signs them), compiled in: a cold start reads no trust store, and nothing else is trusted by default.
+pub const AWS_TRUST_ROOTS: &str = include_str!("aws-trust-roots.pem");
+
 /// The SDK configuration from the environment (`AWS_REGION`, credentials,
-/// and `AWS_ENDPOINT_URL` when pointed at an emulator).
-pub async fn sdk_config() -> aws_config::SdkConfig {
-    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+/// and `AWS_ENDPOINT_URL` when pointed at an emulator), every client's HTTPS trusting [`tls_context`].
+pub async fn sdk_config() -> Result<aws_config::SdkConfig, WiringError> {
+    use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
+    let https = aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::AwsLc))
+        .tls_context(tls_context()?)
+        .build_https();
+    Ok(aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(https)
+        .load()
+        .await)
+}
+
+/// What the SDK's HTTPS connections trust: [`AWS_TRUST_ROOTS`]. The SDK's default client reads the system's whole
+/// trust store while a function initialises (about 7 ms of a cold start, for some 150 roots of which AWS uses
+/// five). Where `SSL_CERT_FILE` or `SSL_CERT_DIR` names a bundle (an endpoint behind a TLS-inspecting proxy, or
+/// the emulator of the stack test), that bundle is trusted as well, read when the first connection is made.
+pub fn tls_context() -> Result<aws_smithy_http_client::tls::TlsContext, WiringError> {
+    use aws_smithy_http_client::tls::{TlsContext, TrustStore};
+    let bundle_named = ["SSL_CERT_FILE", "SSL_CERT_DIR"]
+        .iter()
+        .any(|name| std::env::var_os(name).is_some_and(|value| !value.is_empty()));
+    let trust = TrustStore::empty()
+        .with_native_roots(bundle_named)
+        .with_pem_certificate(AWS_TRUST_ROOTS.as_bytes());
+    TlsContext::builder()
+        .with_trust_store(trust)
+        .build()
+        .map_err(|e| WiringError::Tls(e.to_string()))
 }
 
 /// A DynamoDB client from the SDK configuration.
@@ -26,6 +56,8 @@ pub enum WiringError {
     Missing(&'static str),
     #[error("the environment variable {0} is not valid: {1}")]
     Invalid(&'static str, String),
+    #[error("the HTTPS client could not be built: {0}")]
+    Tls(String),
 }
 
 /// What every deployed function has: records in the table named by `TABLE_NAME`; the
@@ -137,5 +169,95 @@ fn threshold(name: &'static str, default: f32) -> Result<f32, WiringError> {
             Err(e) => Err(WiringError::Invalid(name, e.to_string())),
         },
         Err(_) => Ok(default),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rustls::client::danger::ServerCertVerifier;
+    use rustls::client::WebPkiServerVerifier;
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
+    use std::time::Duration;
+
+    /// The roots as the SDK's HTTPS client reads them (aws-smithy-http-client parses each PEM certificate and
+    /// panics on one it cannot add, so every one must parse here).
+    fn roots() -> rustls::RootCertStore {
+        let mut roots = rustls::RootCertStore::empty();
+        for certificate in CertificateDer::pem_slice_iter(AWS_TRUST_ROOTS.as_bytes()) {
+            roots.add(certificate.expect("a PEM certificate")).expect("a root");
+        }
+        roots
+    }
+
+    fn stored_chain() -> Vec<CertificateDer<'static>> {
+        CertificateDer::pem_slice_iter(include_bytes!("../../testdata/aws-endpoint-chain.pem"))
+            .collect::<Result<Vec<_>, _>>()
+            .expect("the stored chain")
+    }
+
+    fn verify(roots: rustls::RootCertStore, host: &str, at_unix: u64) -> Result<(), rustls::Error> {
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let verifier = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider)
+            .build()
+            .expect("a verifier");
+        let chain = stored_chain();
+        let (leaf, intermediates) = chain.split_first().expect("a leaf");
+        let host = ServerName::try_from(host.to_string()).expect("a host name");
+        verifier
+            .verify_server_cert(
+                leaf,
+                intermediates,
+                &host,
+                &[],
+                UnixTime::since_unix_epoch(Duration::from_secs(at_unix)),
+            )
+            .map(|_| ())
+    }
+
+    /// 2023-05-15T00:00:00Z, inside the stored leaf's validity.
+    const WHILE_SERVED: u64 = 1_684_108_800;
+    const ENDPOINT: &str = "search-managed-os-7drxn7jm4edbwzqaga.eu-west-3.es.amazonaws.com";
+
+    #[test]
+    fn the_compiled_in_roots_are_the_five_aws_chains_to() {
+        assert_eq!(roots().len(), 5);
+    }
+
+    #[test]
+    fn the_compiled_in_roots_verify_a_real_aws_endpoint_chain_offline() {
+        verify(roots(), ENDPOINT, WHILE_SERVED).expect("the endpoint's chain verifies under Amazon Root CA 1");
+    }
+
+    #[test]
+    fn the_same_chain_fails_for_another_host_after_its_expiry_and_without_the_roots() {
+        let wrong_host = verify(roots(), "dynamodb.eu-west-3.amazonaws.com", WHILE_SERVED);
+        assert!(
+            matches!(wrong_host, Err(rustls::Error::InvalidCertificate(_))),
+            "{wrong_host:?}"
+        );
+        let expired = verify(roots(), ENDPOINT, 1_700_000_000);
+        assert!(
+            matches!(
+                expired,
+                Err(rustls::Error::InvalidCertificate(rustls::CertificateError::ExpiredContext { .. }))
+                    | Err(rustls::Error::InvalidCertificate(rustls::CertificateError::Expired))
+            ),
+            "{expired:?}"
+        );
+        // Amazon Root CA 2 to 4 and the Starfield root alone: the chain needs Root CA 1, so the set is what decides.
+        let mut without_root_1 = rustls::RootCertStore::empty();
+        for certificate in CertificateDer::pem_slice_iter(AWS_TRUST_ROOTS.as_bytes()).skip(1) {
+            without_root_1.add(certificate.expect("a PEM certificate")).expect("a root");
+        }
+        let untrusted = verify(without_root_1, ENDPOINT, WHILE_SERVED);
+        assert!(
+            matches!(
+                untrusted,
+                Err(rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer))
+            ),
+            "{untrusted:?}"
+        );
     }
 }

@@ -90,6 +90,23 @@ pub enum TemplateError {
     NoFunction(String),
 }
 
+/// The directory `sam build` builds the function from (its `CodeUri`, relative to the template).
+pub fn code_uri(template: &Path, binary: &str) -> Result<String, TemplateError> {
+    let template: Value = serde_norway::from_str(&std::fs::read_to_string(template)?)?;
+    let function = function(&template, binary)?;
+    Ok(function["Properties"]["CodeUri"].as_str().unwrap_or(".").to_string())
+}
+
+fn function<'a>(template: &'a Value, binary: &str) -> Result<&'a Value, TemplateError> {
+    template["Resources"]
+        .as_mapping()
+        .into_iter()
+        .flatten()
+        .map(|(_, resource)| resource)
+        .find(|resource| resource["Metadata"]["BuildProperties"]["Binary"].as_str() == Some(binary))
+        .ok_or_else(|| TemplateError::NoFunction(binary.to_string()))
+}
+
 /// The environment the template gives the function built from `binary`: `Globals.Function.Environment` and the
 /// function's own, with `!Ref` to a parameter replaced by its default, `!Sub` filled with this benchmark's
 /// region, account and parameter defaults, and a reference to a resource (a table, a bus) by its logical id,
@@ -108,14 +125,7 @@ pub fn environment(template: &Path, binary: &str) -> Result<BTreeMap<String, Str
         }
     };
     add(&template["Globals"]["Function"]["Environment"]["Variables"]);
-    let function = template["Resources"]
-        .as_mapping()
-        .into_iter()
-        .flatten()
-        .map(|(_, resource)| resource)
-        .find(|resource| resource["Metadata"]["BuildProperties"]["Binary"].as_str() == Some(binary))
-        .ok_or_else(|| TemplateError::NoFunction(binary.to_string()))?;
-    add(&function["Properties"]["Environment"]["Variables"]);
+    add(&function(&template, binary)?["Properties"]["Environment"]["Variables"]);
     Ok(environment)
 }
 

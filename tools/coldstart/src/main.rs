@@ -16,8 +16,8 @@ use std::time::Duration;
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum Build {
-    /// As `sam build` does: `cargo build --bin <Binary>` at the workspace root, naming no package, so cargo
-    /// unifies the features of every default member (what is deployed today).
+    /// As `sam build` does: `cargo build --bin <Binary>` in the function's `CodeUri` (its package's directory),
+    /// naming no package, so cargo selects that package alone with its own features (what is deployed).
     Sam,
     /// Each function's package on its own (`-p <package> --bin <Binary>`): only that function's features.
     Package,
@@ -183,12 +183,10 @@ fn build(
     copy(&output.join(BARE), &into.join(BARE))?;
     match how {
         Build::Sam => {
-            let mut arguments = Vec::new();
+            let template = root.join("template.yaml");
             for function in chosen {
-                arguments.extend(["--bin", function.binary]);
-            }
-            cargo(root, profile, &arguments)?;
-            for function in chosen {
+                let directory = root.join(functions::code_uri(&template, function.binary)?);
+                cargo(&directory, profile, &["--bin", function.binary])?;
                 copy(&output.join(function.binary), &into.join(function.binary))?;
             }
         }
@@ -202,10 +200,15 @@ fn build(
     Ok(())
 }
 
-fn cargo(root: &Path, profile: &str, arguments: &[&str]) -> Result<(), BenchError> {
-    eprintln!("cargo build --profile {profile} {}", arguments.join(" "));
+/// `cargo build` in `directory` (the workspace root, or a function's package directory).
+fn cargo(directory: &Path, profile: &str, arguments: &[&str]) -> Result<(), BenchError> {
+    eprintln!(
+        "({}) cargo build --profile {profile} {}",
+        directory.display(),
+        arguments.join(" ")
+    );
     let status = std::process::Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
-        .current_dir(root)
+        .current_dir(directory)
         .args(["build", "--locked", "--profile", profile])
         .args(arguments)
         .status()

@@ -5,7 +5,7 @@
 
 use bytes::Bytes;
 use edl_coldstart::emulator::{Emulator, Outcome};
-use edl_coldstart::functions::{environment, FUNCTIONS};
+use edl_coldstart::functions::{code_uri, environment, FUNCTIONS};
 use edl_coldstart::measure::{cold_start, MeasureError};
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -88,4 +88,28 @@ fn every_function_has_its_template_environment_and_sample_event() {
         "{issue:?}"
     );
     assert!(environment(&root.join("template.yaml"), "no-such-function").is_err());
+}
+
+/// `sam build` runs cargo in each function's `CodeUri`: that must be the directory of the function's own package,
+/// so that cargo selects it alone (the workspace root would unify every function's features into each binary).
+#[test]
+fn every_function_is_built_from_its_own_package_directory() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    for function in FUNCTIONS {
+        let directory = code_uri(&root.join("template.yaml"), function.binary).unwrap();
+        assert_ne!(directory, ".", "{}", function.binary);
+        let manifest = std::fs::read_to_string(root.join(&directory).join("Cargo.toml")).unwrap();
+        assert!(
+            manifest.contains(&format!("name = \"{}\"", function.package)),
+            "{}: {directory} is not the directory of {}",
+            function.binary,
+            function.package
+        );
+        assert!(
+            manifest.contains(&format!("name = \"{}\"", function.binary)),
+            "{}: {directory}/Cargo.toml has no binary {}",
+            function.binary,
+            function.binary
+        );
+    }
 }
