@@ -41,7 +41,9 @@ pub fn aws_endpoint() -> String {
 /// A DynamoDB client for the emulator.
 pub async fn dynamodb_client() -> aws_sdk_dynamodb::Client {
     let endpoint = aws_endpoint();
-    let config = shared::adapters::aws::sdk_config().await.expect("the SDK configuration");
+    let config = shared::adapters::aws::sdk_config()
+        .await
+        .expect("the SDK configuration");
     let config = aws_sdk_dynamodb::config::Builder::from(&config)
         .endpoint_url(endpoint)
         .build();
@@ -51,7 +53,9 @@ pub async fn dynamodb_client() -> aws_sdk_dynamodb::Client {
 /// The SDK configuration for the emulator.
 pub async fn aws_config() -> aws_config::SdkConfig {
     let endpoint = aws_endpoint();
-    let config = shared::adapters::aws::sdk_config().await.expect("the SDK configuration");
+    let config = shared::adapters::aws::sdk_config()
+        .await
+        .expect("the SDK configuration");
     config.into_builder().endpoint_url(endpoint).build()
 }
 
