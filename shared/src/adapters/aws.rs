@@ -21,10 +21,14 @@ pub async fn sdk_config() -> Result<aws_config::SdkConfig, WiringError> {
         .tls_provider(Provider::Rustls(CryptoMode::AwsLc))
         .tls_context(tls_context()?)
         .build_https();
-    Ok(aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .http_client(https)
-        .load()
-        .await)
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest()).http_client(https);
+    // In Lambda the function's role credentials are in its environment (and refreshed with it): read them there
+    // instead of building the default chain at every cold start (an STS client, which parses the endpoint
+    // partition table and compiles its patterns, and an IMDS client, neither of which a function ever uses).
+    if std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some() && std::env::var_os("AWS_ACCESS_KEY_ID").is_some() {
+        loader = loader.credentials_provider(aws_config::environment::EnvironmentVariableCredentialsProvider::new());
+    }
+    Ok(loader.load().await)
 }
 
 /// What the SDK's HTTPS connections trust: [`AWS_TRUST_ROOTS`]. The SDK's default client reads the system's whole
