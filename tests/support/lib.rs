@@ -41,7 +41,9 @@ pub fn aws_endpoint() -> String {
 /// A DynamoDB client for the emulator.
 pub async fn dynamodb_client() -> aws_sdk_dynamodb::Client {
     let endpoint = aws_endpoint();
-    let config = shared::adapters::aws::sdk_config().await.expect("the SDK configuration");
+    let config = shared::adapters::aws::sdk_config()
+        .await
+        .expect("the SDK configuration");
     let config = aws_sdk_dynamodb::config::Builder::from(&config)
         .endpoint_url(endpoint)
         .build();
@@ -51,7 +53,9 @@ pub async fn dynamodb_client() -> aws_sdk_dynamodb::Client {
 /// The SDK configuration for the emulator.
 pub async fn aws_config() -> aws_config::SdkConfig {
     let endpoint = aws_endpoint();
-    let config = shared::adapters::aws::sdk_config().await.expect("the SDK configuration");
+    let config = shared::adapters::aws::sdk_config()
+        .await
+        .expect("the SDK configuration");
     config.into_builder().endpoint_url(endpoint).build()
 }
 
@@ -155,6 +159,31 @@ impl TestClock {
 impl Clock for TestClock {
     fn now(&self) -> DateTime<Utc> {
         self.0.lock().map(|t| *t).unwrap_or_else(|_| Utc::now())
+    }
+}
+
+/// Whether the licence's record tells where its document's portrait lies, exactly: at an offset that is a
+/// multiple of 3, over the very bytes of the portrait signed into it. A document without portrait tells nothing.
+/// Whether it has a portrait.
+pub fn assert_portrait_span_fits(edl: &shared::issuance::edl::ElectronicLicence) -> bool {
+    use base64::Engine as _;
+    let document = base64::engine::general_purpose::STANDARD
+        .decode(&edl.issuer_signed)
+        .expect("the stored document is base64");
+    match shared::credential::mdoc::portrait_of(&document) {
+        Some(portrait) => {
+            let span = edl.portrait_span.expect("the record tells where the portrait lies");
+            assert_eq!(span.offset % 3, 0, "{span:?}");
+            assert_eq!(
+                document.get(span.offset..span.offset + span.length),
+                Some(&portrait[..])
+            );
+            true
+        }
+        None => {
+            assert_eq!(edl.portrait_span, None);
+            false
+        }
     }
 }
 
