@@ -354,7 +354,7 @@ pub async fn sign_document(
     let issuer_signed = iso::to_vec(&document.issuer_signed)?;
     // The span is told only where the encoding holds exactly the element's bytes there, at an aligned offset.
     let aligned_span = aligned.filter(|(span, value)| {
-        span.offset % 3 == 0 && issuer_signed.get(span.offset..span.offset + span.length) == Some(&value[..])
+        span.offset.is_multiple_of(3) && issuer_signed.get(span.offset..span.offset + span.length) == Some(&value[..])
     });
     Ok(IssuedMdoc {
         issuer_signed,
@@ -397,7 +397,7 @@ fn align_element(
             name_spaces[index].1[position] = salted;
         }
         let offset = value_offset(name_spaces, index, position, value.len())?;
-        if offset.is_some_and(|offset| offset % 3 == 0) {
+        if offset.is_some_and(|offset| offset.is_multiple_of(3)) {
             return Ok(offset.map(|offset| {
                 (
                     ByteSpan {

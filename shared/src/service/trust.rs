@@ -17,6 +17,9 @@ use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+/// When a verified chain holds: from the later of its certificates' starts to the earlier of their ends.
+pub type ChainSpan = (DateTime<Utc>, DateTime<Utc>);
+
 /// A document signer whose certificate chains to an active IACA.
 #[derive(Debug, Clone)]
 pub struct TrustedSigner {
@@ -39,7 +42,7 @@ pub struct TrustSet {
     /// The chains verified when the set was read, by the SHA-256 of the document signer's certificate: when
     /// its chain to an active IACA holds (the span in which both certificates are valid). A presented mdoc
     /// whose certificate is one of them needs no signature checked again, only the time.
-    pub chains: HashMap<[u8; 32], Vec<(DateTime<Utc>, DateTime<Utc>)>>,
+    pub chains: HashMap<[u8; 32], Vec<ChainSpan>>,
 }
 
 impl TrustSet {
@@ -173,7 +176,7 @@ impl Services {
             .filter_map(|e| decode(e).map(|der| (e.kid.clone(), der)))
             .collect();
         let mut signers = HashMap::new();
-        let mut chains: HashMap<[u8; 32], Vec<(DateTime<Utc>, DateTime<Utc>)>> = HashMap::new();
+        let mut chains: HashMap<[u8; 32], Vec<ChainSpan>> = HashMap::new();
         for entry in stored.iter().filter(|e| e.role == TrustRole::DocumentSigner) {
             let Some(der) = decode(entry) else { continue };
             // A document signer is trusted only if it chains to one of our IACAs;

@@ -109,7 +109,7 @@ fn media_type_of(image: &[u8]) -> Option<&'static str> {
 /// only its last 1 or 2 bytes are encoded again (with padding). The bytes before it must be the CBOR head of a
 /// byte string of exactly its length; anything that does not fit says None and the document is decoded instead.
 fn portrait_cut(issuer_signed: &str, span: ByteSpan) -> Option<(&'static str, String)> {
-    if span.offset % 3 != 0 || span.length == 0 {
+    if !span.offset.is_multiple_of(3) || span.length == 0 {
         return None;
     }
     let start = span.offset / 3 * 4;
