@@ -54,7 +54,8 @@ export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1
 unset AWS_PROFILE AWS_SESSION_TOKEN
 echo "== cargo test --workspace"
 status=0
-cargo test --workspace --locked || status=$?
+# Every test binary runs even after one fails, so that one run shows every failure.
+cargo test --workspace --locked --no-fail-fast || status=$?
 if [ "$status" -ne 0 ]; then
   echo "== tests failed (exit $status); last lines of the ministack log:"
   tail -n 30 "$work/ministack.log" || true

@@ -241,21 +241,26 @@ mod tests {
         assert!(
             matches!(
                 expired,
-                Err(rustls::Error::InvalidCertificate(rustls::CertificateError::ExpiredContext { .. }))
-                    | Err(rustls::Error::InvalidCertificate(rustls::CertificateError::Expired))
+                Err(rustls::Error::InvalidCertificate(
+                    rustls::CertificateError::ExpiredContext { .. }
+                )) | Err(rustls::Error::InvalidCertificate(rustls::CertificateError::Expired))
             ),
             "{expired:?}"
         );
         // Amazon Root CA 2 to 4 and the Starfield root alone: the chain needs Root CA 1, so the set is what decides.
         let mut without_root_1 = rustls::RootCertStore::empty();
         for certificate in CertificateDer::pem_slice_iter(AWS_TRUST_ROOTS.as_bytes()).skip(1) {
-            without_root_1.add(certificate.expect("a PEM certificate")).expect("a root");
+            without_root_1
+                .add(certificate.expect("a PEM certificate"))
+                .expect("a root");
         }
         let untrusted = verify(without_root_1, ENDPOINT, WHILE_SERVED);
         assert!(
             matches!(
                 untrusted,
-                Err(rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer))
+                Err(rustls::Error::InvalidCertificate(
+                    rustls::CertificateError::UnknownIssuer
+                ))
             ),
             "{untrusted:?}"
         );

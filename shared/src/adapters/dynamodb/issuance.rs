@@ -2,7 +2,7 @@
 //! (`HOLDER#<identity>` / `EDL`), issuance as one transaction, and the outbox of approvals still to issue.
 
 use super::applications::application_item;
-use super::{decode, encode, s, unavailable, with_expiry, DynamoRecords, Item, ISSUE_INDEX};
+use super::{decode, encode, s, unavailable, with_expiry, DynamoRecords, Item};
 use crate::expiry;
 use crate::issuance::document;
 use crate::issuance::edl::ElectronicLicence;
@@ -91,20 +91,10 @@ impl IssuanceOutbox for DynamoRecords {
         before: DateTime<Utc>,
         limit: usize,
     ) -> Result<Vec<String>, StoreError> {
-        let out = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(ISSUE_INDEX)
-            .key_condition_expression("issuePk = :bucket AND issueSk < :before")
-            .expression_attribute_values(":bucket", s(outbox::issue_bucket(shard)))
-            .expression_attribute_values(":before", s(outbox::sortable(before)))
-            .limit(i32::try_from(limit.clamp(1, 1000)).unwrap_or(1000))
-            .send()
-            .await
-            .map_err(|e| unavailable("Query", e))?;
-        Ok(out
-            .items()
+        let due = self
+            .due_in_issue_index(outbox::issue_bucket(shard), outbox::sortable(before), limit)
+            .await?;
+        Ok(due
             .iter()
             .filter_map(|item| item.get("issueSk").and_then(|v| v.as_s().ok()))
             .filter_map(|key| key.split_once('#').map(|(_, id)| id.to_string()))

@@ -572,6 +572,29 @@ impl DynamoRecords {
         Ok(ShardPage { entries, more })
     }
 
+    /// The keys the sparse `issue` index holds under `bucket` with a sort key before `before` (what is due there:
+    /// approvals awaiting issuance, status marks, notices), at most `limit` (1 to 1,000), oldest first.
+    pub(super) async fn due_in_issue_index(
+        &self,
+        bucket: String,
+        before: String,
+        limit: usize,
+    ) -> Result<Vec<Item>, StoreError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(ISSUE_INDEX)
+            .key_condition_expression("issuePk = :bucket AND issueSk < :before")
+            .expression_attribute_values(":bucket", s(bucket))
+            .expression_attribute_values(":before", s(before))
+            .limit(i32::try_from(limit.clamp(1, 1000)).unwrap_or(1000))
+            .send()
+            .await
+            .map_err(|e| unavailable("Query", e))?;
+        Ok(out.items.unwrap_or_default())
+    }
+
     /// The items of `keys` (`pk`, `sk`), read consistently with BatchGetItem, 100 a request, in no order; missing
     /// ones are left out.
     pub(super) async fn batch_get(&self, keys: Vec<Item>) -> Result<Vec<Item>, StoreError> {

@@ -1,7 +1,7 @@
 //! The notice outbox on DynamoDB: `NOTICE#<id>` / `NOTICE` items written in the transaction of the change that
 //! warrants them, listed by the sparse `issue` index under `NOTICE#<shard>`, deleted when delivered.
 
-use super::{decode, encode, s, unavailable, DynamoRecords, Item, ISSUE_INDEX};
+use super::{decode, encode, s, unavailable, DynamoRecords, Item};
 use crate::kernel::notice::{notice_bucket, sortable, NoticeOutbox, PendingNotice};
 use crate::kernel::store::StoreError;
 use async_trait::async_trait;
@@ -37,21 +37,12 @@ impl NoticeOutbox for DynamoRecords {
         before: DateTime<Utc>,
         limit: usize,
     ) -> Result<Vec<PendingNotice>, StoreError> {
-        let out = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(ISSUE_INDEX)
-            .key_condition_expression("issuePk = :bucket AND issueSk < :before")
-            .expression_attribute_values(":bucket", s(notice_bucket(shard)))
-            .expression_attribute_values(":before", s(sortable(before)))
-            .limit(i32::try_from(limit.clamp(1, 1000)).unwrap_or(1000))
-            .send()
-            .await
-            .map_err(|e| unavailable("Query", e))?;
+        let due = self
+            .due_in_issue_index(notice_bucket(shard), sortable(before), limit)
+            .await?;
         // The index holds keys only: each notice is read from the table (gone if delivered meanwhile).
-        let mut pending = Vec::with_capacity(out.items().len());
-        for key in out.items() {
+        let mut pending = Vec::with_capacity(due.len());
+        for key in &due {
             let Some(pk) = key.get("pk").and_then(|v| v.as_s().ok()) else {
                 continue;
             };

@@ -10,7 +10,7 @@
 //! The scheduled jobs' daily signing counters are one item a local day (`SIGNS#<day>` / `SIGNS`), an attribute
 //! per counter raised by conditional adds: at most a few hundred writes a day.
 
-use super::{n, s, unavailable, DynamoRecords, Item, ISSUE_INDEX};
+use super::{n, s, unavailable, DynamoRecords, Item};
 use crate::issuance::budget::{SignCounter, SigningBudgetStore};
 use crate::issuance::outbox::sortable;
 use crate::issuance::status::{
@@ -220,20 +220,10 @@ impl StatusListStore for DynamoRecords {
         before: DateTime<Utc>,
         limit: usize,
     ) -> Result<Vec<String>, StoreError> {
-        let out = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(ISSUE_INDEX)
-            .key_condition_expression("issuePk = :bucket AND issueSk < :before")
-            .expression_attribute_values(":bucket", s(status_mark_bucket(shard)))
-            .expression_attribute_values(":before", s(sortable(before)))
-            .limit(i32::try_from(limit.clamp(1, 1000)).unwrap_or(1000))
-            .send()
-            .await
-            .map_err(|e| unavailable("Query", e))?;
-        Ok(out
-            .items()
+        let due = self
+            .due_in_issue_index(status_mark_bucket(shard), sortable(before), limit)
+            .await?;
+        Ok(due
             .iter()
             .filter_map(|item| item.get("issueSk").and_then(|v| v.as_s().ok()))
             .filter_map(|key| key.rsplit_once('#').map(|(_, serial)| serial.to_string()))
