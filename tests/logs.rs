@@ -41,7 +41,7 @@ fn captured() -> &'static Captured {
             .json()
             .with_current_span(true)
             .with_span_list(true)
-            .with_env_filter(tracing_subscriber::EnvFilter::new("info"))
+            .with_max_level(tracing_subscriber::filter::LevelFilter::INFO)
             .with_writer(move || writer.clone())
             .init();
         captured
