@@ -106,6 +106,7 @@ async fn record_licence(
         refreshes: 0,
         portrait_key: None,
         issuer_signed: String::new(),
+        portrait_span: None,
         status_entry: None,
         retired_entries: Vec::new(),
         register_hold: false,

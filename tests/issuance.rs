@@ -362,6 +362,15 @@ async fn photo_change_reissues(mut h: Harness) {
         .expect("base64");
     let verified = mdoc::verify_issuer_signed(&document, h.services.now(), 60).expect("verifies");
     assert!(verified.elements[mdoc::ISO_NAMESPACE].contains_key("portrait"));
+    // The record tells where the new portrait lies, as the store keeps it (the disclosure cuts it out there).
+    let stored = h
+        .services
+        .records
+        .electronic_licence(&second)
+        .await
+        .expect("read")
+        .expect("new");
+    assert!(edl_tests::assert_portrait_span_fits(&stored));
 
     // An officer checking the code sees the portrait the licence was signed with, to compare with the face.
     let shown = code(&h, LI_NA).await;

@@ -390,6 +390,8 @@ async fn still_the_same_licence(
         .await
         .expect("read")
         .expect("licence");
+    // Every refresh re-signed the portrait: the record tells where it lies in the document it holds now.
+    edl_tests::assert_portrait_span_fits(&edl);
     if paper_valid {
         assert_eq!(edl.status, EdlStatus::Active, "day {day}: {}", licence.serial);
         assert!(

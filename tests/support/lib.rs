@@ -162,6 +162,31 @@ impl Clock for TestClock {
     }
 }
 
+/// Whether the licence's record tells where its document's portrait lies, exactly: at an offset that is a
+/// multiple of 3, over the very bytes of the portrait signed into it. A document without portrait tells nothing.
+/// Whether it has a portrait.
+pub fn assert_portrait_span_fits(edl: &shared::issuance::edl::ElectronicLicence) -> bool {
+    use base64::Engine as _;
+    let document = base64::engine::general_purpose::STANDARD
+        .decode(&edl.issuer_signed)
+        .expect("the stored document is base64");
+    match shared::credential::mdoc::portrait_of(&document) {
+        Some(portrait) => {
+            let span = edl.portrait_span.expect("the record tells where the portrait lies");
+            assert_eq!(span.offset % 3, 0, "{span:?}");
+            assert_eq!(
+                document.get(span.offset..span.offset + span.length),
+                Some(&portrait[..])
+            );
+            true
+        }
+        None => {
+            assert_eq!(edl.portrait_span, None);
+            false
+        }
+    }
+}
+
 pub fn at(rfc3339: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(rfc3339)
         .unwrap_or_else(|e| panic!("bad time {rfc3339}: {e}"))

@@ -3,7 +3,7 @@
 //! the verification metrics, and the outbox sweep's.
 
 use crate::service::sweep::SweepReport;
-use crate::verification::metrics::emf;
+use crate::verification::metrics::emf_line;
 use crate::verification::ports::MetricSink;
 use chrono::{DateTime, Utc};
 use std::io::Write;
@@ -12,7 +12,7 @@ pub struct EmfStdout;
 
 impl MetricSink for EmfStdout {
     fn verification(&self, organisation: &str, miss: bool, window_misses: Option<u64>, at: DateTime<Utc>) {
-        let line = emf(organisation, miss, window_misses, at).to_string();
+        let line = emf_line(organisation, miss, window_misses, at);
         // A metric lost to a closed stdout is not worth failing the verification for.
         let _ = writeln!(std::io::stdout().lock(), "{line}");
     }

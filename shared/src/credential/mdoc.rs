@@ -32,6 +32,9 @@ const TAG_FULL_DATE: u64 = 1004;
 /// 18013-5 asks for at least 16 bytes; 32 leaves no doubt about guessing an element from its digest.
 const SALT_BYTES: usize = 32;
 const MIN_SALT_BYTES: usize = 16;
+/// How many salt lengths from [`SALT_BYTES`] up the aligned element may use: three turn its offset through
+/// every residue mod 3; the rest covers an item whose length head grows by two bytes on the way.
+const ALIGNING_SALT_LENGTHS: usize = 6;
 
 /// Surnames of two characters; every other Han surname is taken to be one character.
 const COMPOUND_SURNAMES: [&str; 13] = [
@@ -148,6 +151,18 @@ pub struct IssuedMdoc {
     pub issuer_signed: Vec<u8>,
     /// CBOR Document `{docType, issuerSigned}`, for a transfer without a DeviceResponse.
     pub document: Vec<u8>,
+    /// Where the aligned element's byte string lies in `issuer_signed`, when one was asked for and it could be
+    /// laid out at an offset that is a multiple of 3.
+    pub aligned_span: Option<ByteSpan>,
+}
+
+/// Where a byte string element's value lies in an encoded IssuerSigned: its first byte's offset and its length.
+/// With an offset that is a multiple of 3 the value's bytes are a run of whole base64 quanta of the
+/// document's base64, so a reader can cut the value's base64 out of it without decoding the document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ByteSpan {
+    pub offset: usize,
+    pub length: usize,
 }
 
 /// What [`verify_issuer_signed`] vouches for.
@@ -196,6 +211,8 @@ pub async fn issue(
             valid_until: input.valid_until,
             device_key_sec1: input.device_key_sec1,
             status: input.status.clone(),
+            // The officer's disclosure cuts the portrait's base64 out of the stored document's.
+            aligned_element: Some((ISO_NAMESPACE, "portrait")),
         },
         signer,
         key_id,
@@ -214,6 +231,10 @@ pub struct DocumentInput<'a> {
     pub device_key_sec1: Option<&'a [u8]>,
     /// The document's entry in a status list, if it has one.
     pub status: Option<StatusListReference>,
+    /// A byte string element (namespace, identifier) to lay out at an offset that is a multiple of 3 in the
+    /// IssuerSigned, by choosing its salt's length (never under [`SALT_BYTES`]); [`IssuedMdoc::aligned_span`]
+    /// says where it landed.
+    pub aligned_element: Option<(&'a str, &'static str)>,
 }
 
 /// Builds and signs an mdoc of any docType (the licence, the truck pass) the
@@ -246,23 +267,36 @@ pub async fn sign_document(
     };
 
     let mut name_spaces = Vec::new();
-    let mut value_digests = Vec::new();
     for (namespace, elements) in input.namespaces.iter().cloned() {
         let ids = shuffled_ids(elements.len())?;
         let mut items = Vec::with_capacity(elements.len());
-        let mut digests = Vec::with_capacity(elements.len());
         for ((identifier, value), id) in elements.into_iter().zip(ids) {
-            let item = Tag24::new(IssuerSignedItem {
+            items.push(Tag24::new(IssuerSignedItem {
                 digest_id: id.into(),
                 random: ByteBuf::from(random_bytes(SALT_BYTES)?),
                 element_identifier: identifier.to_string(),
                 element_value: value,
-            })?;
-            digests.push((u64::from(id), ByteBuf::from(sha256(&item.tagged_bytes()).to_vec())));
-            items.push(item);
+            })?);
         }
         name_spaces.push((namespace.to_string(), items));
-        value_digests.push((namespace.to_string(), unique(digests)?));
+    }
+    let aligned = match input.aligned_element {
+        Some((namespace, identifier)) => align_element(&mut name_spaces, namespace, identifier)?,
+        None => None,
+    };
+    // Digested once every item is final: aligning may have salted one again.
+    let mut value_digests = Vec::with_capacity(name_spaces.len());
+    for (namespace, items) in &name_spaces {
+        let digests = items
+            .iter()
+            .map(|item| {
+                (
+                    item.value().digest_id,
+                    ByteBuf::from(sha256(&item.tagged_bytes()).to_vec()),
+                )
+            })
+            .collect();
+        value_digests.push((namespace.clone(), unique(digests)?));
     }
 
     let point = device_key.to_encoded_point(false);
@@ -317,10 +351,87 @@ pub async fn sign_document(
         device_signed: None,
         errors: None,
     };
+    let issuer_signed = iso::to_vec(&document.issuer_signed)?;
+    // The span is told only where the encoding holds exactly the element's bytes there, at an aligned offset.
+    let aligned_span = aligned.filter(|(span, value)| {
+        span.offset.is_multiple_of(3) && issuer_signed.get(span.offset..span.offset + span.length) == Some(&value[..])
+    });
     Ok(IssuedMdoc {
-        issuer_signed: iso::to_vec(&document.issuer_signed)?,
+        issuer_signed,
         document: iso::to_vec(&document)?,
+        aligned_span: aligned_span.map(|(span, _)| span),
     })
+}
+
+/// Salts the byte string element `identifier` of `namespace` again, with salts from [`SALT_BYTES`] bytes up,
+/// until its value starts at an offset in the IssuerSigned that is a multiple of 3 (its salt precedes its value,
+/// so each extra byte moves the value by one). The span found and the value; None when there is no such byte
+/// string element, or no salt length aligned it (the element then keeps a salt of the same strength).
+fn align_element(
+    name_spaces: &mut [(String, Vec<Tag24<IssuerSignedItem>>)],
+    namespace: &str,
+    identifier: &str,
+) -> Result<Option<(ByteSpan, Vec<u8>)>, MdocError> {
+    let Some(index) = name_spaces.iter().position(|(name, _)| name == namespace) else {
+        return Ok(None);
+    };
+    let Some(position) = name_spaces[index]
+        .1
+        .iter()
+        .position(|item| item.value().element_identifier == identifier)
+    else {
+        return Ok(None);
+    };
+    let Value::Bytes(value) = name_spaces[index].1[position].value().element_value.clone() else {
+        return Ok(None);
+    };
+    for salt in SALT_BYTES..SALT_BYTES + ALIGNING_SALT_LENGTHS {
+        let current = name_spaces[index].1[position].value();
+        if current.random.len() != salt {
+            let salted = Tag24::new(IssuerSignedItem {
+                digest_id: current.digest_id,
+                random: ByteBuf::from(random_bytes(salt)?),
+                element_identifier: current.element_identifier.clone(),
+                element_value: current.element_value.clone(),
+            })?;
+            name_spaces[index].1[position] = salted;
+        }
+        let offset = value_offset(name_spaces, index, position, value.len())?;
+        if offset.is_some_and(|offset| offset.is_multiple_of(3)) {
+            return Ok(offset.map(|offset| {
+                (
+                    ByteSpan {
+                        offset,
+                        length: value.len(),
+                    },
+                    value,
+                )
+            }));
+        }
+    }
+    Ok(None)
+}
+
+/// Where the value (of `length` bytes, the item's last field) of item `position` of namespace `index` starts in
+/// the IssuerSigned these namespaces encode into: the issuer's signature follows the namespaces, so a placeholder
+/// stands in for it. Found by the item's first bytes, its salt among them.
+fn value_offset(
+    name_spaces: &[(String, Vec<Tag24<IssuerSignedItem>>)],
+    index: usize,
+    position: usize,
+    length: usize,
+) -> Result<Option<usize>, MdocError> {
+    let placeholder = IssuerSigned {
+        name_spaces: Some(unique(name_spaces.to_vec())?),
+        issuer_auth: Sign1(CoseSign1::default()),
+    };
+    let encoded = iso::to_vec(&placeholder)?;
+    let item = name_spaces[index].1[position].tagged_bytes();
+    let head = &item[..item.len().min(96)];
+    Ok(encoded
+        .windows(head.len())
+        .position(|window| window == head)
+        .and_then(|start| (start + item.len()).checked_sub(length)))
 }
 
 /// A map of unique keys; a key twice is a bug of the caller's input.
@@ -896,6 +1007,25 @@ pub(crate) mod tests {
         (mdoc, signer, ds)
     }
 
+    /// Issues with a fresh test signer, `portrait` as the portrait and `authority` as the issuing authority's
+    /// name (an element before the portrait: its length moves where the portrait starts).
+    pub(crate) async fn issued_with_portrait(portrait: &[u8], authority: &str) -> IssuedMdoc {
+        let mut licence = licence();
+        licence.issuing_authority.name = authority.into();
+        let signer = TestSigner::with_key(KEY);
+        let ds = bare_certificate(&signer.key(KEY).verifying_key().into());
+        let mut mdoc_input = input(&licence, None);
+        mdoc_input.portrait_jpeg = Some(portrait);
+        issue(&mdoc_input, &signer, KEY, &ds).await.unwrap()
+    }
+
+    /// A JPEG-looking portrait of `length` bytes (at least 3), its bytes varying.
+    pub(crate) fn portrait_of_length(length: usize) -> Vec<u8> {
+        let mut image = vec![0xFF, 0xD8, 0xFF];
+        image.extend((0..length.saturating_sub(3)).map(|i| (i * 7 + length) as u8));
+        image
+    }
+
     fn decode_map(bytes: &[u8]) -> Vec<(Value, Value)> {
         into_map(decode(bytes).unwrap(), "test").unwrap()
     }
@@ -1065,7 +1195,16 @@ pub(crate) mod tests {
                 let item = decode_map(&untag24(wrapped.clone(), "item").unwrap());
                 let keys: Vec<_> = item.iter().map(|(k, _)| k.as_text().unwrap()).collect();
                 assert_eq!(keys, ["digestID", "random", "elementIdentifier", "elementValue"]);
-                assert_eq!(get(&item, "random").as_bytes().unwrap().len(), SALT_BYTES);
+                // The portrait's salt may be a few bytes longer: it is what aligns the portrait.
+                let salt = get(&item, "random").as_bytes().unwrap().len();
+                if get(&item, "elementIdentifier") == &text("portrait") {
+                    assert!(
+                        (SALT_BYTES..SALT_BYTES + ALIGNING_SALT_LENGTHS).contains(&salt),
+                        "{salt}"
+                    );
+                } else {
+                    assert_eq!(salt, SALT_BYTES);
+                }
                 ids.push(u64::try_from(get(&item, "digestID").as_integer().unwrap()).unwrap());
             }
             let in_order: Vec<u64> = (0..ids.len() as u64).collect();
@@ -1320,6 +1459,58 @@ pub(crate) mod tests {
         assert_eq!(portrait_of(b"not cbor"), None);
     }
 
+    /// Whatever the elements before it and its own length, the portrait lands at an offset that is a multiple of
+    /// 3, the span says exactly where its bytes are, and the document verifies as any other.
+    #[tokio::test]
+    async fn the_portrait_is_aligned_and_its_span_told() {
+        let mut before = BTreeSet::new();
+        for extra in 0..3 {
+            let authority = format!("北京市公安局公安交通管理局{}", "x".repeat(extra));
+            for length in [
+                3, 4, 5, 12, 23, 24, 25, 255, 256, 257, 1000, 1001, 1002, 65_533, 65_534, 65_535, 65_536,
+            ] {
+                let portrait = portrait_of_length(length);
+                let mdoc = issued_with_portrait(&portrait, &authority).await;
+                let span = mdoc.aligned_span.expect("aligned");
+                assert_eq!(span.offset % 3, 0);
+                assert_eq!(span.length, length);
+                assert_eq!(&mdoc.issuer_signed[span.offset..span.offset + length], &portrait[..]);
+                let verified = verify_issuer_signed(&mdoc.issuer_signed, at(2025, 7, 1), 0).unwrap();
+                assert_eq!(
+                    verified.elements[ISO_NAMESPACE]["portrait"],
+                    serde_json::json!(base64::engine::general_purpose::STANDARD.encode(&portrait))
+                );
+                assert_eq!(portrait_of(&mdoc.issuer_signed).as_deref(), Some(&portrait[..]));
+                // Where the portrait would have started with the shortest salt: every residue is met.
+                let salt = mso_salt_of_portrait(&mdoc.issuer_signed);
+                before.insert((span.offset - (salt - SALT_BYTES)) % 3);
+            }
+        }
+        assert_eq!(before.len(), 3, "the test never needed to align from every residue");
+        // A document without portrait, or a pass, has no span to tell.
+        let licence = licence();
+        let signer = TestSigner::with_key(KEY);
+        let ds = bare_certificate(&signer.key(KEY).verifying_key().into());
+        let mut no_photo = input(&licence, None);
+        no_photo.portrait_jpeg = None;
+        assert_eq!(issue(&no_photo, &signer, KEY, &ds).await.unwrap().aligned_span, None);
+    }
+
+    /// The length of the portrait item's salt.
+    fn mso_salt_of_portrait(issuer_signed: &[u8]) -> usize {
+        let top = decode_map(issuer_signed);
+        let Value::Map(namespaces) = get(&top, "nameSpaces") else {
+            panic!("nameSpaces")
+        };
+        let items = namespaces[0].1.as_array().unwrap();
+        items
+            .iter()
+            .map(|w| decode_map(&untag24(w.clone(), "item").unwrap()))
+            .find(|item| get(item, "elementIdentifier") == &text("portrait"))
+            .map(|item| get(&item, "random").as_bytes().unwrap().len())
+            .unwrap()
+    }
+
     /// The MSO's `status` (ISO 18013-5 second edition) travels as `{"status_list": {"idx", "uri"}}`,
     /// comes back from verification, and isomdl still reads and authenticates such a document.
     #[tokio::test]
@@ -1341,6 +1532,7 @@ pub(crate) mod tests {
                 valid_until: mdoc_input.valid_until,
                 device_key_sec1: None,
                 status: Some(status.clone()),
+                aligned_element: None,
             },
             &signer,
             KEY,

@@ -68,6 +68,7 @@ pub async fn issue(
             valid_until: pass.ends_at(),
             device_key_sec1: None,
             status: None,
+            aligned_element: None,
         },
         signer,
         key_id,

@@ -62,6 +62,11 @@ pub struct ElectronicLicence {
     pub portrait_key: Option<String>,
     /// The current document: the ISO 18013-5 `IssuerSigned` CBOR, base64.
     pub issuer_signed: String,
+    /// Where the current document's portrait lies in its `IssuerSigned` CBOR, at an offset that is a multiple
+    /// of 3, so that the officer's disclosure cuts its base64 out of `issuer_signed` instead of decoding the
+    /// document; none for a document signed before documents told it (those are decoded as before).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub portrait_span: Option<crate::credential::mdoc::ByteSpan>,
     /// The current document's entry in a published status list (the MSO's `status`); none for a
     /// document signed before documents carried one.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -49,6 +49,8 @@ pub(crate) struct SignedDocument {
     pub valid_until: DateTime<Utc>,
     /// The `IssuerSigned` CBOR, base64.
     pub issuer_signed: String,
+    /// Where its portrait lies in the CBOR, aligned for cutting its base64 out.
+    pub portrait_span: Option<mdoc::ByteSpan>,
     /// The entry drawn for it in a status list, named in its MSO.
     pub status_entry: crate::issuance::status::StatusEntry,
 }
@@ -222,6 +224,7 @@ impl Signing {
             signed_at: now,
             valid_until: document_end,
             issuer_signed: STANDARD.encode(&issued.issuer_signed),
+            portrait_span: issued.aligned_span,
             status_entry,
         })
     }
@@ -299,6 +302,7 @@ impl Issuing {
             refreshes: 0,
             portrait_key: Some(portrait.key.clone()),
             issuer_signed: document.issuer_signed,
+            portrait_span: document.portrait_span,
             status_entry: Some(document.status_entry),
             retired_entries: Vec::new(),
             // Eligibility refused a held licence; a hold placed since the check still counts.

@@ -149,6 +149,7 @@ impl Signing {
             next.document_signed_at = document.signed_at;
             next.document_valid_until = document.valid_until;
             next.issuer_signed = document.issuer_signed.clone();
+            next.portrait_span = document.portrait_span;
             // The replaced document's entry stays taken and reads invalid until that document ends;
             // entries of documents that ended are dropped (their slots free themselves).
             next.retired_entries.retain(|retired| retired.until >= now);

@@ -17,6 +17,9 @@ use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+/// When a verified chain holds: from the later of its certificates' starts to the earlier of their ends.
+pub type ChainSpan = (DateTime<Utc>, DateTime<Utc>);
+
 /// A document signer whose certificate chains to an active IACA.
 #[derive(Debug, Clone)]
 pub struct TrustedSigner {
@@ -36,6 +39,27 @@ pub struct TrustSet {
     pub iacas: Vec<(String, Vec<u8>)>,
     pub signers: HashMap<String, TrustedSigner>,
     pub entries: Vec<TrustEntry>,
+    /// The chains verified when the set was read, by the SHA-256 of the document signer's certificate: when
+    /// its chain to an active IACA holds (the span in which both certificates are valid). A presented mdoc
+    /// whose certificate is one of them needs no signature checked again, only the time.
+    pub chains: HashMap<[u8; 32], Vec<ChainSpan>>,
+}
+
+impl TrustSet {
+    /// Whether the document-signer certificate `ds_der` chains to one of the active IACAs and both are valid at
+    /// `at`: from the chains verified at load when it is one of them and `at` falls in their span, else checked
+    /// in full ([`cert::verify_document_signer`]), as for a certificate the set does not hold.
+    pub fn chains_to_iaca(&self, ds_der: &[u8], at: DateTime<Utc>) -> bool {
+        let known = self
+            .chains
+            .get(&<[u8; 32]>::from(Sha256::digest(ds_der)))
+            .is_some_and(|spans| spans.iter().any(|(from, until)| *from <= at && at <= *until));
+        known
+            || self
+                .iacas
+                .iter()
+                .any(|(_, iaca)| cert::verify_document_signer(iaca, ds_der, at).is_ok())
+    }
 }
 
 /// The IACA root a deployment trusts: the SHA-256 of its certificate, from the deployment's configuration
@@ -152,6 +176,7 @@ impl Services {
             .filter_map(|e| decode(e).map(|der| (e.kid.clone(), der)))
             .collect();
         let mut signers = HashMap::new();
+        let mut chains: HashMap<[u8; 32], Vec<ChainSpan>> = HashMap::new();
         for entry in stored.iter().filter(|e| e.role == TrustRole::DocumentSigner) {
             let Some(der) = decode(entry) else { continue };
             // A document signer is trusted only if it chains to one of our IACAs;
@@ -166,6 +191,14 @@ impl Services {
                 };
                 let probe = probe_time(&der).unwrap_or(now);
                 if let Ok(info) = cert::verify_document_signer(iaca, &der, probe) {
+                    // The chain holds whenever both certificates are valid (verify_document_signer checks the
+                    // time last, after every signature and extension).
+                    if let Ok((iaca_from, iaca_until)) = cert::validity(iaca) {
+                        chains
+                            .entry(Sha256::digest(&der).into())
+                            .or_default()
+                            .push((iaca_from.max(info.not_before), iaca_until.min(info.not_after)));
+                    }
                     signers.insert(
                         entry.kid.clone(),
                         TrustedSigner {
@@ -193,6 +226,7 @@ impl Services {
             iacas,
             signers,
             entries,
+            chains,
         })
     }
 
@@ -248,4 +282,83 @@ fn probe_time(der: &[u8]) -> Option<DateTime<Utc>> {
     let validity = &certificate.tbs_certificate.validity;
     let from = DateTime::<Utc>::from(validity.not_before.to_system_time());
     Some(from + Duration::seconds(1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::LocalSigner;
+    use crate::kernel::signing::Signer as _;
+    use chrono::TimeZone;
+
+    fn at(y: i32, m: u32, d: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(y, m, d, 0, 0, 0).unwrap()
+    }
+
+    /// An IACA valid 2020..2040 and a document signer under it valid 2025..2027; another signer's certificate.
+    async fn chain() -> (Vec<u8>, Vec<u8>, Vec<u8>) {
+        let signer = LocalSigner::new();
+        for key in ["iaca", "ds", "other"] {
+            signer.generate(key);
+        }
+        let subject = |cn: &str| cert::Subject {
+            country: "CN".into(),
+            organisation: "公安部交通管理局".into(),
+            common_name: cn.into(),
+        };
+        let uri = "https://edl.example.cn/iaca";
+        let iaca = cert::issue_iaca(&signer, "iaca", &subject("IACA"), uri, at(2020, 1, 1), at(2040, 1, 1))
+            .await
+            .unwrap();
+        let mut signers = Vec::new();
+        for key in ["ds", "other"] {
+            let public = signer.public_key(key).await.unwrap();
+            signers.push(
+                cert::issue_document_signer(
+                    &signer,
+                    "iaca",
+                    &iaca,
+                    &public,
+                    &subject(key),
+                    uri,
+                    at(2025, 1, 1),
+                    at(2027, 1, 1),
+                )
+                .await
+                .unwrap(),
+            );
+        }
+        let other = signers.pop().unwrap();
+        (iaca, signers.pop().unwrap(), other)
+    }
+
+    /// A certificate whose chain was verified at load needs only the time; one the set does not hold, or a time
+    /// outside the span, is checked in full, with the answer the full check gives.
+    #[tokio::test]
+    async fn chains_verified_at_load_are_taken_and_anything_else_checked_in_full() {
+        let (iaca, ds, other) = chain().await;
+        let digest: [u8; 32] = Sha256::digest(&ds).into();
+        // The cached chain alone (no IACA to check against): inside its span only.
+        let cached = TrustSet {
+            chains: HashMap::from([(digest, vec![(at(2025, 1, 1), at(2027, 1, 1))])]),
+            ..TrustSet::default()
+        };
+        assert!(cached.chains_to_iaca(&ds, at(2026, 1, 1)));
+        assert!(cached.chains_to_iaca(&ds, at(2027, 1, 1)));
+        assert!(!cached.chains_to_iaca(&ds, at(2027, 1, 2)));
+        assert!(!cached.chains_to_iaca(&ds, at(2024, 12, 31)));
+        assert!(
+            !cached.chains_to_iaca(&other, at(2026, 1, 1)),
+            "another certificate is not taken on trust"
+        );
+        // With the IACA, whatever the cache does not hold is checked in full.
+        let full = TrustSet {
+            iacas: vec![("iaca".into(), iaca.clone())],
+            ..cached
+        };
+        assert!(full.chains_to_iaca(&other, at(2026, 1, 1)));
+        assert!(!full.chains_to_iaca(&other, at(2028, 1, 1)));
+        assert!(!full.chains_to_iaca(&ds, at(2028, 1, 1)));
+        assert!(!full.chains_to_iaca(b"not a certificate", at(2026, 1, 1)));
+    }
 }

@@ -3,7 +3,7 @@
 
 use super::{authorise, ServiceError, Services};
 use crate::credential::presentation::{self, SessionTranscript};
-use crate::credential::{barcode, cert, mdoc, showcode};
+use crate::credential::{barcode, mdoc, showcode};
 use crate::issuance::edl::{self, ElectronicLicence};
 use crate::kernel::access::Action;
 use crate::kernel::caller::{Caller, Role};
@@ -139,8 +139,8 @@ impl Services {
         request: VerificationRequest,
     ) -> Result<VerificationResult, ServiceError> {
         let role = authorise(caller, Action::VerifyLicence)?;
-        let allowed: Vec<String> = match role {
-            Role::Officer => self.disclosure.officer.clone(),
+        let allowed: &[String] = match role {
+            Role::Officer => &self.disclosure.officer,
             _ => {
                 let purpose = request.purpose.as_deref().ok_or_else(|| {
                     ServiceError::invalid(format!(
@@ -151,7 +151,7 @@ impl Services {
                 self.disclosure
                     .purposes
                     .get(purpose)
-                    .map(|p| p.fields.clone())
+                    .map(|p| p.fields.as_slice())
                     .ok_or_else(|| {
                         ServiceError::invalid(format!(
                             "Unknown purpose {purpose:?}; the configured purposes are {}.",
@@ -304,7 +304,7 @@ impl Services {
                     Vec::new()
                 };
                 (
-                    disclose(&allowed, edl, licence, &changes, request.class, today, now),
+                    disclose(allowed, edl, licence, &changes, request.class, today, now),
                     Some(edl::colour(licence, today)),
                 )
             }
@@ -505,9 +505,7 @@ impl Services {
         document_ended: Option<mdoc::MdocError>,
     ) -> Result<Result<String, Failure>, ServiceError> {
         let trust = self.trust_set().await?;
-        let chained = trust.iacas.iter().any(|(_, iaca)| {
-            cert::verify_document_signer(iaca, &verified.document_signer_der, verified.signed).is_ok()
-        });
+        let chained = trust.chains_to_iaca(&verified.document_signer_der, verified.signed);
         if !chained {
             return Ok(Err(fail(
                 "untrusted-certificate",

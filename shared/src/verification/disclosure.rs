@@ -1,9 +1,11 @@
 //! What each verifier may see (R9): the officer's fields and each relying party's purpose, as configuration.
 
 use super::standing::may_drive;
+use crate::credential::mdoc::ByteSpan;
 use crate::issuance::edl::{self, ElectronicLicence};
 use crate::register::change::ChangeRecord;
 use crate::register::licence::{Licence, VehicleClass};
+use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Deserialize;
@@ -79,21 +81,77 @@ impl Disclosure {
     }
 }
 
-/// The portrait signed into a licence's mdoc, with its media type told from its first bytes (an approved upload
-/// may be a PNG), when it has one.
-fn portrait_image(edl: &ElectronicLicence) -> Option<(&'static str, Vec<u8>)> {
-    let issuer_signed = base64::engine::general_purpose::STANDARD
-        .decode(&edl.issuer_signed)
-        .ok()?;
+/// The portrait signed into a licence's mdoc, as its media type and its base64 (standard, padded), when it has
+/// one: cut out of the stored document's base64 where the record says where the portrait lies, else decoded out
+/// of the document as a record written before documents told it is.
+fn portrait_image(issuer_signed: &str, span: Option<ByteSpan>) -> Option<(&'static str, String)> {
+    if let Some(cut) = span.and_then(|span| portrait_cut(issuer_signed, span)) {
+        return Some(cut);
+    }
+    let issuer_signed = STANDARD.decode(issuer_signed).ok()?;
     let image = crate::credential::mdoc::portrait_of(&issuer_signed)?;
-    let media_type = if image.starts_with(&[0xFF, 0xD8, 0xFF]) {
-        "image/jpeg"
+    Some((media_type_of(&image)?, STANDARD.encode(image)))
+}
+
+/// The portrait's media type, told from its first bytes (an approved upload may be a PNG).
+fn media_type_of(image: &[u8]) -> Option<&'static str> {
+    if image.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        Some("image/jpeg")
     } else if image.starts_with(b"\x89PNG\r\n\x1a\n") {
-        "image/png"
+        Some("image/png")
     } else {
+        None
+    }
+}
+
+/// The portrait's base64 cut out of the document's `issuer_signed` base64, without decoding the document: its
+/// bytes start at a multiple of 3, so its whole 3-byte groups are the document's base64 quanta as they are, and
+/// only its last 1 or 2 bytes are encoded again (with padding). The bytes before it must be the CBOR head of a
+/// byte string of exactly its length; anything that does not fit says None and the document is decoded instead.
+fn portrait_cut(issuer_signed: &str, span: ByteSpan) -> Option<(&'static str, String)> {
+    if !span.offset.is_multiple_of(3) || span.length == 0 {
         return None;
+    }
+    let start = span.offset / 3 * 4;
+    let whole = span.length / 3 * 4;
+    let body = issuer_signed.get(start..start + whole)?;
+    let tail = match span.length % 3 {
+        0 => Vec::new(),
+        rest => {
+            let mut last = STANDARD
+                .decode(issuer_signed.get(start + whole..start + whole + 4)?)
+                .ok()?;
+            last.truncate(rest);
+            (last.len() == rest).then_some(last)?
+        }
     };
-    Some((media_type, image))
+    // The byte string's head: 0x40 + length below 24, then 0x58..0x5b with a 1, 2, 4 or 8 byte length.
+    let head = byte_string_head(span.length);
+    let before = start.checked_sub(head.len().div_ceil(3) * 4)?;
+    let preceding = STANDARD.decode(issuer_signed.get(before..start)?).ok()?;
+    if !preceding.ends_with(&head) {
+        return None;
+    }
+    // The first bytes tell the media type: a PNG signature is 8 bytes, 3 quanta.
+    let mut first = STANDARD.decode(body.get(..12).unwrap_or(body)).ok()?;
+    first.extend_from_slice(&tail);
+    let media_type = media_type_of(&first)?;
+    let mut data = String::with_capacity(whole + 4);
+    data.push_str(body);
+    STANDARD.encode_string(&tail, &mut data);
+    Some((media_type, data))
+}
+
+/// The CBOR head of a byte string of `length` bytes, in its shortest form.
+fn byte_string_head(length: usize) -> Vec<u8> {
+    let length = length as u64;
+    match length {
+        0..=23 => vec![0x40 | length as u8],
+        24..=0xFF => vec![0x58, length as u8],
+        0x100..=0xFFFF => [&[0x59][..], &(length as u16).to_be_bytes()].concat(),
+        0x1_0000..=0xFFFF_FFFF => [&[0x5a][..], &(length as u32).to_be_bytes()].concat(),
+        _ => [&[0x5b][..], &length.to_be_bytes()].concat(),
+    }
 }
 
 /// The fields `allowed` of this licence, and nothing else.
@@ -136,10 +194,10 @@ pub fn disclose(
                 .collect::<Vec<_>>()),
             // The officer compares the face in front of them with the one the licence was issued with: the
             // portrait signed into the licence's mdoc, as issued (R9).
-            "portrait" => match portrait_image(edl) {
-                Some((media_type, image)) => json!({
+            "portrait" => match portrait_image(&edl.issuer_signed, edl.portrait_span) {
+                Some((media_type, data)) => json!({
                     "mediaType": media_type,
-                    "data": base64::engine::general_purpose::STANDARD.encode(image),
+                    "data": data,
                 }),
                 None => continue,
             },
@@ -153,6 +211,58 @@ pub fn disclose(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::credential::mdoc::tests::{issued_with_portrait, portrait_of_length};
+
+    /// The portrait cut out of the stored base64 is the portrait decoded out of the document, byte for byte, for
+    /// every length mod 3 and whatever came before it; a span that does not fit falls back to decoding.
+    #[tokio::test]
+    async fn the_cut_portrait_is_the_decoded_one() {
+        for extra in 0..3 {
+            let authority = format!("北京市公安局公安交通管理局{}", "x".repeat(extra));
+            for length in [
+                3, 4, 5, 6, 7, 8, 9, 10, 11, 22, 23, 24, 25, 26, 254, 255, 256, 257, 4095, 4096, 4097,
+            ] {
+                let mut portrait = portrait_of_length(length);
+                if length >= 8 && length % 2 == 0 {
+                    portrait[..8].copy_from_slice(b"\x89PNG\r\n\x1a\n");
+                }
+                let mdoc = issued_with_portrait(&portrait, &authority).await;
+                let stored = STANDARD.encode(&mdoc.issuer_signed);
+                let span = mdoc.aligned_span.expect("aligned");
+                let decoded = portrait_image(&stored, None).expect("a portrait");
+                assert_eq!(decoded.1, STANDARD.encode(&portrait));
+                assert_eq!(portrait_cut(&stored, span), Some(decoded.clone()), "length {length}");
+                assert_eq!(portrait_image(&stored, Some(span)), Some(decoded.clone()));
+                // Spans that do not fit the document are not trusted: the portrait is decoded instead.
+                for wrong in [
+                    ByteSpan {
+                        offset: span.offset + 1,
+                        ..span
+                    },
+                    ByteSpan {
+                        offset: span.offset + 3,
+                        ..span
+                    },
+                    ByteSpan {
+                        length: span.length + 1,
+                        ..span
+                    },
+                    ByteSpan {
+                        offset: stored.len(),
+                        ..span
+                    },
+                ] {
+                    assert_eq!(portrait_cut(&stored, wrong), None, "{wrong:?}");
+                    assert_eq!(portrait_image(&stored, Some(wrong)), Some(decoded.clone()));
+                }
+            }
+        }
+        // Not an image: no portrait either way.
+        let mdoc = issued_with_portrait(b"GIF89a", "x").await;
+        let stored = STANDARD.encode(&mdoc.issuer_signed);
+        assert_eq!(portrait_image(&stored, mdoc.aligned_span), None);
+        assert_eq!(portrait_image(&stored, None), None);
+    }
 
     #[test]
     fn shipped_disclosure_is_valid_and_unknown_fields_are_refused() {

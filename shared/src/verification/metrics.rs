@@ -8,7 +8,8 @@
 //! serial, holder or verifier subject goes into it: only the organisation.
 
 use chrono::{DateTime, Utc};
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::Value;
 
 pub const NAMESPACE: &str = "EDL/Verification";
 pub const DIMENSION: &str = "Organisation";
@@ -44,32 +45,105 @@ pub fn is_miss(reason: Option<&str>) -> bool {
 
 /// One attempt as an EMF object (one log line).
 pub fn emf(organisation: &str, miss: bool, window_misses: Option<u64>, at: DateTime<Utc>) -> Value {
-    let mut directives = vec![json!({
-        "Namespace": NAMESPACE,
-        "Dimensions": [[DIMENSION]],
-        "Metrics": [
-            { "Name": VERIFICATIONS, "Unit": "Count" },
-            { "Name": MISSES, "Unit": "Count" },
+    serde_json::to_value(Attempt::new(organisation, miss, window_misses, at)).unwrap_or(Value::Null)
+}
+
+/// One attempt as its EMF log line: written straight from borrowed fields (every verification writes one, so it
+/// builds no JSON tree first).
+pub fn emf_line(organisation: &str, miss: bool, window_misses: Option<u64>, at: DateTime<Utc>) -> String {
+    serde_json::to_string(&Attempt::new(organisation, miss, window_misses, at)).unwrap_or_default()
+}
+
+/// An EMF metric declaration.
+#[derive(Serialize)]
+struct MetricDeclaration {
+    #[serde(rename = "Name")]
+    name: &'static str,
+    #[serde(rename = "Unit")]
+    unit: &'static str,
+}
+
+/// An EMF directive: which of the object's members are metrics, under which dimensions.
+#[derive(Serialize)]
+struct Directive {
+    #[serde(rename = "Namespace")]
+    namespace: &'static str,
+    #[serde(rename = "Dimensions")]
+    dimensions: &'static [&'static [&'static str]],
+    #[serde(rename = "Metrics")]
+    metrics: &'static [MetricDeclaration],
+}
+
+const COUNT: &str = "Count";
+/// The attempt's metrics under its organisation, then the window's misses without dimensions (a miss only).
+static DIRECTIVES: [Directive; 2] = [
+    Directive {
+        namespace: NAMESPACE,
+        dimensions: &[&[DIMENSION]],
+        metrics: &[
+            MetricDeclaration {
+                name: VERIFICATIONS,
+                unit: COUNT,
+            },
+            MetricDeclaration {
+                name: MISSES,
+                unit: COUNT,
+            },
         ],
-    })];
-    let mut object = json!({
-        DIMENSION: organisation,
-        VERIFICATIONS: 1,
-        MISSES: u8::from(miss),
-    });
-    if let Some(misses) = window_misses {
-        directives.push(json!({
-            "Namespace": NAMESPACE,
-            "Dimensions": [[]],
-            "Metrics": [{ "Name": WINDOW_MISSES, "Unit": "Count" }],
-        }));
-        object[WINDOW_MISSES] = json!(misses);
+    },
+    Directive {
+        namespace: NAMESPACE,
+        dimensions: &[&[]],
+        metrics: &[MetricDeclaration {
+            name: WINDOW_MISSES,
+            unit: COUNT,
+        }],
+    },
+];
+
+/// The `_aws` member.
+#[derive(Serialize)]
+struct Metadata {
+    #[serde(rename = "Timestamp")]
+    timestamp: i64,
+    #[serde(rename = "CloudWatchMetrics")]
+    cloud_watch_metrics: &'static [Directive],
+}
+
+/// One attempt's EMF object; the member names are [`DIMENSION`], [`VERIFICATIONS`], [`MISSES`] and
+/// [`WINDOW_MISSES`] (the test compares it with an object built from those constants).
+#[derive(Serialize)]
+struct Attempt<'a> {
+    #[serde(rename = "Organisation")]
+    organisation: &'a str,
+    #[serde(rename = "Verifications")]
+    verifications: u8,
+    #[serde(rename = "Misses")]
+    misses: u8,
+    #[serde(rename = "OrganisationWindowMisses", skip_serializing_if = "Option::is_none")]
+    window_misses: Option<u64>,
+    #[serde(rename = "_aws")]
+    aws: Metadata,
+}
+
+impl<'a> Attempt<'a> {
+    fn new(organisation: &'a str, miss: bool, window_misses: Option<u64>, at: DateTime<Utc>) -> Self {
+        let directives = if window_misses.is_some() {
+            &DIRECTIVES[..]
+        } else {
+            &DIRECTIVES[..1]
+        };
+        Attempt {
+            organisation,
+            verifications: 1,
+            misses: u8::from(miss),
+            window_misses,
+            aws: Metadata {
+                timestamp: at.timestamp_millis(),
+                cloud_watch_metrics: directives,
+            },
+        }
     }
-    object["_aws"] = json!({
-        "Timestamp": at.timestamp_millis(),
-        "CloudWatchMetrics": directives,
-    });
-    object
 }
 
 /// The largest [`WINDOW_MISSES`] over EMF lines, as the alarm's `Maximum` statistic reads it.
@@ -94,6 +168,47 @@ pub fn sum(lines: &[String], metric: &str, organisation: &str) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
+
+    /// The object as it was first written, from the constants: the typed one must be the same JSON.
+    fn oracle(organisation: &str, miss: bool, window_misses: Option<u64>, at: DateTime<Utc>) -> Value {
+        let mut directives = vec![json!({
+            "Namespace": NAMESPACE,
+            "Dimensions": [[DIMENSION]],
+            "Metrics": [
+                { "Name": VERIFICATIONS, "Unit": "Count" },
+                { "Name": MISSES, "Unit": "Count" },
+            ],
+        })];
+        let mut object = json!({
+            DIMENSION: organisation,
+            VERIFICATIONS: 1,
+            MISSES: u8::from(miss),
+        });
+        if let Some(misses) = window_misses {
+            directives.push(json!({
+                "Namespace": NAMESPACE,
+                "Dimensions": [[]],
+                "Metrics": [{ "Name": WINDOW_MISSES, "Unit": "Count" }],
+            }));
+            object[WINDOW_MISSES] = json!(misses);
+        }
+        object["_aws"] = json!({
+            "Timestamp": at.timestamp_millis(),
+            "CloudWatchMetrics": directives,
+        });
+        object
+    }
+
+    #[test]
+    fn the_line_is_the_object_built_from_the_constants() {
+        let at = DateTime::from_timestamp(1_795_572_985, 123_000_000).unwrap_or_default();
+        for (miss, window) in [(false, None), (true, None), (true, Some(7)), (false, Some(0))] {
+            let line: Value = serde_json::from_str(&emf_line("神州\"租车", miss, window, at)).unwrap();
+            assert_eq!(line, oracle("神州\"租车", miss, window, at));
+            assert_eq!(emf("神州\"租车", miss, window, at), line);
+        }
+    }
 
     #[test]
     fn an_attempt_is_one_emf_object_with_the_organisation_only() {

@@ -1,7 +1,7 @@
 //! The metrics port in process: the same EMF lines CloudWatch would receive, kept (the latest
 //! [`KEPT`]) so that the local server and the tests can read what a deployment would measure.
 
-use crate::verification::metrics::emf;
+use crate::verification::metrics::emf_line;
 use crate::verification::ports::MetricSink;
 use chrono::{DateTime, Utc};
 use std::collections::VecDeque;
@@ -30,7 +30,7 @@ impl MetricSink for EmbeddedMetrics {
             if lines.len() == KEPT {
                 lines.pop_front();
             }
-            lines.push_back(emf(organisation, miss, window_misses, at).to_string());
+            lines.push_back(emf_line(organisation, miss, window_misses, at));
         }
     }
 }

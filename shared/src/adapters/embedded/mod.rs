@@ -53,8 +53,8 @@ struct State {
     holder_licences: HashMap<String, String>,
     /// (credential kind, serial) -> its current show code.
     show_codes: HashMap<(&'static str, String), CachedShowCode>,
-    /// (log, holder or pass serial, "" for unmatched) -> checks as stored, oldest first.
-    checks: HashMap<(&'static str, String), Vec<serde_json::Value>>,
+    /// (log, holder or pass serial, "" for unmatched) -> checks as stored (their JSON text), oldest first.
+    checks: HashMap<(&'static str, String), Vec<String>>,
     /// The expiry index, as in DynamoDB: only records still to end, by day
     /// bucket then key, kept in step by every write of a licence, application or pass.
     expiry: BTreeSet<ExpiryEntry>,

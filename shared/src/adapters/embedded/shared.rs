@@ -36,7 +36,7 @@ impl<C: LoggedCheck> CheckLog<C> for EmbeddedRecords {
     async fn record(&self, check: &C) -> Result<(), StoreError> {
         // Kept as stored records are, so that both stores read back what they were given.
         let stored =
-            serde_json::to_value(check).map_err(|e| StoreError::Corrupt(format!("cannot encode a check: {e}")))?;
+            serde_json::to_string(check).map_err(|e| StoreError::Corrupt(format!("cannot encode a check: {e}")))?;
         let subject = check.filed_under().unwrap_or_default().to_string();
         self.state()?.checks.entry((C::LOG, subject)).or_default().push(stored);
         Ok(())
@@ -51,7 +51,7 @@ impl<C: LoggedCheck> CheckLog<C> for EmbeddedRecords {
             .iter()
             .rev()
             .take(limit)
-            .map(|c| serde_json::from_value(c.clone()).map_err(|e| StoreError::Corrupt(format!("a check: {e}"))))
+            .map(|c| serde_json::from_str(c).map_err(|e| StoreError::Corrupt(format!("a check: {e}"))))
             .collect()
     }
 }
