@@ -21,7 +21,9 @@ pub fn init_tracing() {
             )
             .try_init()
     } else {
-        registry.with(tracing_subscriber::fmt::layer().with_target(false)).try_init()
+        registry
+            .with(tracing_subscriber::fmt::layer().with_target(false))
+            .try_init()
     };
 }
 
