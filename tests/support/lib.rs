@@ -162,9 +162,9 @@ impl Clock for TestClock {
     }
 }
 
-/// Whether the licence's record tells where its document's portrait lies, exactly: at an offset that is a
-/// multiple of 3, over the very bytes of the portrait signed into it. A document without portrait tells nothing.
-/// Whether it has a portrait.
+/// Asserts that the licence's record tells exactly where its document's portrait lies: at an offset that is a
+/// multiple of 3, over the very bytes of the portrait signed into it (a document without portrait tells nothing).
+/// Answers whether the document has a portrait.
 pub fn assert_portrait_span_fits(edl: &shared::issuance::edl::ElectronicLicence) -> bool {
     use base64::Engine as _;
     let document = base64::engine::general_purpose::STANDARD

@@ -35,7 +35,7 @@ pub async fn sdk_config() -> Result<aws_config::SdkConfig, WiringError> {
 /// trust store while a function initialises (about 7 ms of a cold start, for some 150 roots of which AWS uses
 /// five). Where `SSL_CERT_FILE` or `SSL_CERT_DIR` names a bundle (an endpoint behind a TLS-inspecting proxy, or
 /// the emulator of the stack test), that bundle is trusted as well, read when the first connection is made.
-pub fn tls_context() -> Result<aws_smithy_http_client::tls::TlsContext, WiringError> {
+fn tls_context() -> Result<aws_smithy_http_client::tls::TlsContext, WiringError> {
     use aws_smithy_http_client::tls::{TlsContext, TrustStore};
     let bundle_named = ["SSL_CERT_FILE", "SSL_CERT_DIR"]
         .iter()
