@@ -7,7 +7,7 @@ use crate::register::change::ChangeRecord;
 use crate::register::licence::{Licence, VehicleClass};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Datelike as _, NaiveDate, Utc};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
@@ -154,6 +154,17 @@ fn byte_string_head(length: usize) -> Vec<u8> {
     }
 }
 
+/// A date as `YYYY-MM-DD`, written directly: chrono's `format` reads its pattern again on every call, and an
+/// officer's answer carries four dates (about a microsecond of a verification). Years outside 0..=9999, which
+/// chrono writes with a sign, are left to chrono.
+fn iso_date(d: NaiveDate) -> String {
+    if (0..=9999).contains(&d.year()) {
+        format!("{:04}-{:02}-{:02}", d.year(), d.month(), d.day())
+    } else {
+        d.format("%Y-%m-%d").to_string()
+    }
+}
+
 /// The fields `allowed` of this licence, and nothing else.
 #[allow(clippy::too_many_arguments)]
 pub fn disclose(
@@ -165,7 +176,7 @@ pub fn disclose(
     today: NaiveDate,
     now: DateTime<Utc>,
 ) -> Map<String, Value> {
-    let date = |d: NaiveDate| json!(d.format("%Y-%m-%d").to_string());
+    let date = |d: NaiveDate| json!(iso_date(d));
     let mut out = Map::new();
     for field in allowed {
         let value = match field.as_str() {
@@ -262,6 +273,31 @@ mod tests {
         let stored = STANDARD.encode(&mdoc.issuer_signed);
         assert_eq!(portrait_image(&stored, mdoc.aligned_span), None);
         assert_eq!(portrait_image(&stored, None), None);
+    }
+
+    /// The dates written directly read as chrono writes them, at the edges of the years chrono pads and past them.
+    #[test]
+    fn dates_read_as_chrono_writes_them() {
+        let mut dates: Vec<NaiveDate> = [
+            (0, 1, 1),
+            (9, 12, 31),
+            (999, 2, 28),
+            (1970, 1, 1),
+            (2024, 2, 29),
+            (9999, 12, 31),
+        ]
+        .iter()
+        .filter_map(|&(y, m, d)| NaiveDate::from_ymd_opt(y, m, d))
+        .collect();
+        dates.extend(
+            [-1, 10_000, 262_000]
+                .iter()
+                .filter_map(|&y| NaiveDate::from_ymd_opt(y, 6, 15)),
+        );
+        assert_eq!(dates.len(), 9);
+        for d in dates {
+            assert_eq!(iso_date(d), d.format("%Y-%m-%d").to_string(), "{d:?}");
+        }
     }
 
     #[test]
