@@ -41,6 +41,10 @@ cargo build --locked -q -p edl-local-api --bin edl-local -p edl-tests --example 
 echo "== no development code in the functions"
 "$venv/bin/python" scripts/stack/no_dev_code.py "$target/debug/edl-local" "$target"/stack/lambda/*/bootstrap.zip
 
+# Every function linked at a fixed address (docs/adr/0002-fixed-address-functions.md), as SAM's build links it.
+echo "== every function linked at a fixed address"
+"$venv/bin/python" scripts/stack/fixed_address.py "$target/debug/edl-local" "$target"/stack/lambda/*/bootstrap.zip
+
 artefacts=$(mktemp -d "${TMPDIR:-/tmp}/edl-artefacts.XXXXXX")
 trap 'rm -rf "$artefacts"' EXIT
 for zip in "$target"/stack/lambda/*/bootstrap.zip; do

@@ -1,5 +1,6 @@
 //! The CloudWatch adapter of the metrics port: `PutMetricData` into the stack's namespace, which its alarms watch.
 
+use super::on_first_use::OnFirstUse;
 use crate::kernel::metrics::{Metric, Metrics, MetricsError};
 use async_trait::async_trait;
 use aws_sdk_cloudwatch::error::DisplayErrorContext;
@@ -8,14 +9,22 @@ use aws_sdk_cloudwatch::Client;
 
 #[derive(Clone)]
 pub struct CloudWatchMetrics {
-    client: Client,
+    client: OnFirstUse<Client>,
     namespace: String,
 }
 
 impl CloudWatchMetrics {
+    /// The SDK client, built by the first request that needs it.
+    fn client(&self) -> &Client {
+        self.client.get()
+    }
+
     pub fn new(config: &aws_config::SdkConfig, namespace: impl Into<String>) -> Self {
         CloudWatchMetrics {
-            client: Client::new(config),
+            client: {
+                let config = config.clone();
+                OnFirstUse::new(move || Client::new(&config))
+            },
             namespace: namespace.into(),
         }
     }
@@ -38,7 +47,7 @@ impl Metrics for CloudWatchMetrics {
                     .build()
             })
             .collect::<Vec<_>>();
-        self.client
+        self.client()
             .put_metric_data()
             .namespace(&self.namespace)
             .set_metric_data(Some(data))

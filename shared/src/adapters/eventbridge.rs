@@ -4,6 +4,7 @@
 //! notices (`LicenceIssued`, ...) are for the push service that subscribes. A notice may arrive more than once
 //! (a re-delivery by the sweep, EventBridge's own at-least-once delivery): its `noticeId` tells a repeat apart.
 
+use super::on_first_use::OnFirstUse;
 use crate::applications::application::Application;
 use crate::applications::ports::{Issuer, IssuerError};
 use crate::kernel::notice::{Notifier, NotifierError, PendingNotice};
@@ -19,14 +20,22 @@ pub const APPLICATION_APPROVED: &str = "ApplicationApproved";
 
 #[derive(Clone)]
 pub struct EventBus {
-    client: Client,
+    client: OnFirstUse<Client>,
     bus: String,
 }
 
 impl EventBus {
+    /// The SDK client, built by the first request that needs it.
+    fn client(&self) -> &Client {
+        self.client.get()
+    }
+
     pub fn new(config: &aws_config::SdkConfig, bus: impl Into<String>) -> Self {
         EventBus {
-            client: Client::new(config),
+            client: {
+                let config = config.clone();
+                OnFirstUse::new(move || Client::new(&config))
+            },
             bus: bus.into(),
         }
     }
@@ -39,7 +48,7 @@ impl EventBus {
             .detail(detail)
             .build();
         let out = self
-            .client
+            .client()
             .put_events()
             .entries(entry)
             .send()

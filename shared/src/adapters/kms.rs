@@ -1,5 +1,6 @@
 //! The AWS KMS adapter of the signer port: ES256 signatures with keys that never leave KMS.
 
+use super::on_first_use::OnFirstUse;
 use crate::crypto::{der_signature_to_raw, p256_sec1_from_spki};
 use crate::kernel::signing::{Signer, SignerError};
 use async_trait::async_trait;
@@ -11,18 +12,28 @@ use std::sync::{Mutex, PoisonError};
 
 /// Signs SHA-256 digests with asymmetric `ECC_NIST_P256` KMS keys.
 pub struct KmsSigner {
-    client: aws_sdk_kms::Client,
+    client: OnFirstUse<aws_sdk_kms::Client>,
     /// Public keys by key id: a KMS key's public key never changes, and GetPublicKey
     /// has its own (low) request quota.
     public_keys: Mutex<HashMap<String, Vec<u8>>>,
 }
 
 impl KmsSigner {
+    /// The SDK client, built by the first request that needs it.
+    fn client(&self) -> &aws_sdk_kms::Client {
+        self.client.get()
+    }
+
     pub fn new(config: &aws_config::SdkConfig) -> Self {
-        Self::from_client(aws_sdk_kms::Client::new(config))
+        let config = config.clone();
+        Self::on(OnFirstUse::new(move || aws_sdk_kms::Client::new(&config)))
     }
 
     pub fn from_client(client: aws_sdk_kms::Client) -> Self {
+        Self::on(OnFirstUse::built(client))
+    }
+
+    fn on(client: OnFirstUse<aws_sdk_kms::Client>) -> Self {
         Self {
             client,
             public_keys: Mutex::new(HashMap::new()),
@@ -59,7 +70,7 @@ impl Signer for KmsSigner {
         // DIGEST: we hash locally, so messages of any size can be signed (RAW stops at 4096 bytes)
         // and only 32 bytes travel to KMS.
         let output = self
-            .client
+            .client()
             .sign()
             .key_id(key_id)
             .message(Blob::new(digest.to_vec()))
@@ -88,18 +99,24 @@ impl Signer for KmsSigner {
         if let Some(public) = self.cached(key_id) {
             return Ok(public);
         }
-        let output = self.client.get_public_key().key_id(key_id).send().await.map_err(|e| {
-            let detail = DisplayErrorContext(&e).to_string();
-            let service = e.as_service_error();
-            classify(
-                key_id,
-                service.is_some_and(|s| s.is_disabled_exception() || s.is_kms_invalid_state_exception()),
-                // An ARN that cannot name a key names no key.
-                service.is_some_and(|s| s.is_not_found_exception() || s.is_invalid_arn_exception()),
-                "GetPublicKey",
-                detail,
-            )
-        })?;
+        let output = self
+            .client()
+            .get_public_key()
+            .key_id(key_id)
+            .send()
+            .await
+            .map_err(|e| {
+                let detail = DisplayErrorContext(&e).to_string();
+                let service = e.as_service_error();
+                classify(
+                    key_id,
+                    service.is_some_and(|s| s.is_disabled_exception() || s.is_kms_invalid_state_exception()),
+                    // An ARN that cannot name a key names no key.
+                    service.is_some_and(|s| s.is_not_found_exception() || s.is_invalid_arn_exception()),
+                    "GetPublicKey",
+                    detail,
+                )
+            })?;
         // A key of another kind would sign something no verifier of ours accepts.
         if let Some(spec) = output.key_spec() {
             if *spec != KeySpec::EccNistP256 {

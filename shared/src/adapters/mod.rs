@@ -12,6 +12,14 @@ pub mod emf;
 pub mod eventbridge;
 #[cfg(feature = "kms")]
 pub mod kms;
+#[cfg(any(
+    feature = "s3",
+    feature = "kms",
+    feature = "eventbridge",
+    feature = "rekognition",
+    feature = "cloudwatch"
+))]
+pub mod on_first_use;
 #[cfg(feature = "rekognition")]
 pub mod rekognition;
 #[cfg(feature = "s3")]

@@ -9,6 +9,7 @@
 //! protocol from a loopback stand-in with recorded answers (tests/liveness.rs), so what is exercised is this
 //! adapter's requests and its reading of the answers, not the service's judgement of faces.
 
+use super::on_first_use::OnFirstUse;
 use crate::applications::ports::{LivenessError, LivenessResult, LivenessService};
 use async_trait::async_trait;
 use aws_sdk_rekognition::error::DisplayErrorContext;
@@ -22,19 +23,31 @@ pub const DEFAULT_THRESHOLD: f32 = 90.0;
 
 /// Creates, judges and compares Face Liveness sessions.
 pub struct RekognitionLiveness {
-    client: aws_sdk_rekognition::Client,
+    client: OnFirstUse<aws_sdk_rekognition::Client>,
     threshold: f32,
 }
 
 impl RekognitionLiveness {
+    /// The SDK client, built by the first request that needs it.
+    fn client(&self) -> &aws_sdk_rekognition::Client {
+        self.client.get()
+    }
+
     /// `threshold` is used as given (see [`DEFAULT_THRESHOLD`]): NaN or anything above 100
     /// passes nothing, 0 or below passes every finished session.
     pub fn new(config: &aws_config::SdkConfig, threshold: f32) -> Self {
-        Self::from_client(aws_sdk_rekognition::Client::new(config), threshold)
+        let config = config.clone();
+        Self {
+            client: OnFirstUse::new(move || aws_sdk_rekognition::Client::new(&config)),
+            threshold,
+        }
     }
 
     pub fn from_client(client: aws_sdk_rekognition::Client, threshold: f32) -> Self {
-        Self { client, threshold }
+        Self {
+            client: OnFirstUse::built(client),
+            threshold,
+        }
     }
 
     pub fn threshold(&self) -> f32 {
@@ -137,7 +150,7 @@ impl LivenessService for RekognitionLiveness {
     async fn create_session(&self, application_id: &str) -> Result<String, LivenessError> {
         // No OutputConfig: the reference image comes back in the result's bytes, and nothing is kept in S3.
         // No ClientRequestToken: a retried start is a new session, and the application records the last one.
-        let output = self.client.create_face_liveness_session().send().await.map_err(|e| {
+        let output = self.client().create_face_liveness_session().send().await.map_err(|e| {
             LivenessError::Unavailable(format!(
                 "Rekognition CreateFaceLivenessSession for application {application_id}: {}",
                 DisplayErrorContext(&e)
@@ -159,7 +172,7 @@ impl LivenessService for RekognitionLiveness {
             ));
         }
         let output = self
-            .client
+            .client()
             .get_face_liveness_session_results()
             .session_id(session_id)
             .send()
@@ -193,7 +206,7 @@ impl LivenessService for RekognitionLiveness {
     async fn compare_faces(&self, reference: &[u8], photo: &[u8], threshold: f32) -> Result<f32, LivenessError> {
         let image = |bytes: &[u8]| Image::builder().bytes(Blob::new(bytes.to_vec())).build();
         let answer = self
-            .client
+            .client()
             .compare_faces()
             .source_image(image(reference))
             .target_image(image(photo))

@@ -5,6 +5,7 @@
 //! and only a POST policy can bound an upload's size (`content-length-range`);
 //! so the policy is signed here with SigV4, from the function's own credentials.
 
+use super::on_first_use::OnFirstUse;
 use crate::applications::ports::{PhotoStore, PhotoStoreError, UploadForm, UploadGrant};
 use crate::register::ports::{FileStoreError, RegisterFiles, StoredFile};
 use async_trait::async_trait;
@@ -24,7 +25,7 @@ type HmacSha256 = Hmac<Sha256>;
 
 #[derive(Clone)]
 pub struct S3Photos {
-    client: Client,
+    client: OnFirstUse<Client>,
     config: aws_config::SdkConfig,
     bucket: String,
 }
@@ -53,14 +54,22 @@ pub fn sign_policy(secret: &str, date: &str, region: &str, policy_base64: &str) 
 }
 
 impl S3Photos {
+    /// The SDK client, built by the first request that needs it.
+    fn client(&self) -> &Client {
+        self.client.get()
+    }
+
     /// A photo store on `bucket`. With a custom endpoint (an emulator) the
     /// bucket is addressed by path, as emulators expect.
     pub fn new(config: &aws_config::SdkConfig, bucket: impl Into<String>) -> Self {
-        let s3_config = aws_sdk_s3::config::Builder::from(config)
-            .force_path_style(config.endpoint_url().is_some())
-            .build();
+        let sdk = config.clone();
         S3Photos {
-            client: Client::from_conf(s3_config),
+            client: OnFirstUse::new(move || {
+                let s3_config = aws_sdk_s3::config::Builder::from(&sdk)
+                    .force_path_style(sdk.endpoint_url().is_some())
+                    .build();
+                Client::from_conf(s3_config)
+            }),
             config: config.clone(),
             bucket: bucket.into(),
         }
@@ -87,7 +96,7 @@ impl S3Photos {
 
     /// Creates the bucket (tests and the local server against an emulator).
     pub async fn create_bucket(&self) -> Result<(), PhotoStoreError> {
-        match self.client.create_bucket().bucket(&self.bucket).send().await {
+        match self.client().create_bucket().bucket(&self.bucket).send().await {
             Ok(_) => Ok(()),
             Err(e) if matches!(e.code(), Some("BucketAlreadyOwnedByYou") | Some("BucketAlreadyExists")) => Ok(()),
             Err(e) => Err(unavailable("CreateBucket", e)),
@@ -187,7 +196,7 @@ impl RegisterFiles for S3Photos {
     }
 
     async fn stored_file(&self, key: &str) -> Result<Option<StoredFile>, FileStoreError> {
-        match self.client.head_object().bucket(&self.bucket).key(key).send().await {
+        match self.client().head_object().bucket(&self.bucket).key(key).send().await {
             Ok(head) => Ok(Some(StoredFile {
                 size: u64::try_from(head.content_length().unwrap_or(0)).unwrap_or(0),
                 tag: head.e_tag().unwrap_or_default().to_string(),
@@ -211,7 +220,7 @@ impl RegisterFiles for S3Photos {
         }
         // If-Match: a file replaced since the job started is refused by S3 (412), never read half old, half new.
         let object = match self
-            .client
+            .client()
             .get_object()
             .bucket(&self.bucket)
             .key(key)
@@ -239,7 +248,7 @@ impl RegisterFiles for S3Photos {
     }
 
     async fn put_report(&self, key: &str, json: &[u8]) -> Result<(), FileStoreError> {
-        self.client
+        self.client()
             .put_object()
             .bucket(&self.bucket)
             .key(key)
@@ -259,7 +268,7 @@ impl PhotoStore for S3Photos {
     }
 
     async fn read(&self, key: &str, max_bytes: usize) -> Result<Vec<u8>, PhotoStoreError> {
-        let object = match self.client.get_object().bucket(&self.bucket).key(key).send().await {
+        let object = match self.client().get_object().bucket(&self.bucket).key(key).send().await {
             Ok(object) => object,
             Err(e) if e.as_service_error().is_some_and(|e| e.is_no_such_key()) => {
                 return Err(PhotoStoreError::NotFound(key.into()))
@@ -293,7 +302,7 @@ impl PhotoStore for S3Photos {
         let presigning = PresigningConfig::expires_in(std::time::Duration::from_secs(seconds))
             .map_err(|e| PhotoStoreError::Unavailable(format!("presigning: {e}")))?;
         let request = self
-            .client
+            .client()
             .get_object()
             .bucket(&self.bucket)
             .key(key)
@@ -306,7 +315,7 @@ impl PhotoStore for S3Photos {
     async fn put_checked(&self, key: &str, jpeg: &[u8]) -> Result<(), PhotoStoreError> {
         // A conditional write: S3 refuses to overwrite (412) rather than replacing a clean copy.
         match self
-            .client
+            .client()
             .put_object()
             .bucket(&self.bucket)
             .key(key)
@@ -323,7 +332,7 @@ impl PhotoStore for S3Photos {
     }
 
     async fn put_portrait(&self, key: &str, jpeg: &[u8]) -> Result<(), PhotoStoreError> {
-        self.client
+        self.client()
             .put_object()
             .bucket(&self.bucket)
             .key(key)

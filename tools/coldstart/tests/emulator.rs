@@ -113,3 +113,29 @@ fn every_function_is_built_from_its_own_package_directory() {
         );
     }
 }
+
+/// Every function, and the baseline it is measured against, is linked at a fixed address by the same build script
+/// (docs/adr/0002-fixed-address-functions.md); the stack test reads the ELF type of what SAM's build produced.
+#[test]
+fn every_function_and_the_baseline_are_linked_by_the_fixed_address_build_script() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let script = root.join("functions/no-pie.rs");
+    assert!(std::fs::read_to_string(&script).unwrap().contains("-no-pie"));
+    for function in FUNCTIONS {
+        let directory = root.join(code_uri(&root.join("template.yaml"), function.binary).unwrap());
+        let manifest = std::fs::read_to_string(directory.join("Cargo.toml")).unwrap();
+        let build = manifest
+            .lines()
+            .find_map(|line| line.strip_prefix("build = \""))
+            .and_then(|rest| rest.strip_suffix('"'))
+            .unwrap_or_else(|| panic!("{}: no build script", function.binary));
+        assert_eq!(
+            directory.join(build).canonicalize().unwrap(),
+            script.canonicalize().unwrap(),
+            "{}",
+            function.binary
+        );
+    }
+    let baseline = std::fs::read_to_string(root.join("tools/coldstart/Cargo.toml")).unwrap();
+    assert!(baseline.contains("build = \"../../functions/no-pie.rs\""));
+}
