@@ -85,28 +85,33 @@ impl<T> Tag24<T> {
     /// and signs it (MobileSecurityObjectBytes, DeviceAuthenticationBytes): the tag and the byte
     /// string's head in their shortest form around the embedded bytes as they are.
     pub fn tagged_bytes(&self) -> Vec<u8> {
-        let len = self.bytes.len() as u64;
         let mut out = Vec::with_capacity(self.bytes.len() + 11);
         out.extend_from_slice(&[0xd8, TAG_ENCODED_CBOR as u8]);
-        // Major type 2 (byte string) with the length's shortest argument.
-        match len {
-            0..=23 => out.push(0x40 | len as u8),
-            24..=0xff => out.extend_from_slice(&[0x58, len as u8]),
-            0x100..=0xffff => {
-                out.push(0x59);
-                out.extend_from_slice(&(len as u16).to_be_bytes());
-            }
-            0x1_0000..=0xffff_ffff => {
-                out.push(0x5a);
-                out.extend_from_slice(&(len as u32).to_be_bytes());
-            }
-            _ => {
-                out.push(0x5b);
-                out.extend_from_slice(&len.to_be_bytes());
-            }
-        }
+        push_byte_string_head(&mut out, self.bytes.len());
         out.extend_from_slice(&self.bytes);
         out
+    }
+}
+
+/// Appends the CBOR head of a byte string of `len` bytes: major type 2 with the length's shortest argument
+/// (`0x40 | len` below 24, then `0x58` to `0x5b` with a 1, 2, 4 or 8 byte length).
+pub(crate) fn push_byte_string_head(out: &mut Vec<u8>, len: usize) {
+    let len = len as u64;
+    match len {
+        0..=23 => out.push(0x40 | len as u8),
+        24..=0xff => out.extend_from_slice(&[0x58, len as u8]),
+        0x100..=0xffff => {
+            out.push(0x59);
+            out.extend_from_slice(&(len as u16).to_be_bytes());
+        }
+        0x1_0000..=0xffff_ffff => {
+            out.push(0x5a);
+            out.extend_from_slice(&(len as u32).to_be_bytes());
+        }
+        _ => {
+            out.push(0x5b);
+            out.extend_from_slice(&len.to_be_bytes());
+        }
     }
 }
 

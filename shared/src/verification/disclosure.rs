@@ -1,6 +1,7 @@
 //! What each verifier may see (R9): the officer's fields and each relying party's purpose, as configuration.
 
 use super::standing::may_drive;
+use crate::credential::iso18013_5::push_byte_string_head;
 use crate::credential::mdoc::ByteSpan;
 use crate::issuance::edl::{self, ElectronicLicence};
 use crate::register::change::ChangeRecord;
@@ -125,8 +126,8 @@ fn portrait_cut(issuer_signed: &str, span: ByteSpan) -> Option<(&'static str, St
             (last.len() == rest).then_some(last)?
         }
     };
-    // The byte string's head: 0x40 + length below 24, then 0x58..0x5b with a 1, 2, 4 or 8 byte length.
-    let head = byte_string_head(span.length);
+    let mut head = Vec::with_capacity(9);
+    push_byte_string_head(&mut head, span.length);
     let before = start.checked_sub(head.len().div_ceil(3) * 4)?;
     let preceding = STANDARD.decode(issuer_signed.get(before..start)?).ok()?;
     if !preceding.ends_with(&head) {
@@ -140,18 +141,6 @@ fn portrait_cut(issuer_signed: &str, span: ByteSpan) -> Option<(&'static str, St
     data.push_str(body);
     STANDARD.encode_string(&tail, &mut data);
     Some((media_type, data))
-}
-
-/// The CBOR head of a byte string of `length` bytes, in its shortest form.
-fn byte_string_head(length: usize) -> Vec<u8> {
-    let length = length as u64;
-    match length {
-        0..=23 => vec![0x40 | length as u8],
-        24..=0xFF => vec![0x58, length as u8],
-        0x100..=0xFFFF => [&[0x59][..], &(length as u16).to_be_bytes()].concat(),
-        0x1_0000..=0xFFFF_FFFF => [&[0x5a][..], &(length as u32).to_be_bytes()].concat(),
-        _ => [&[0x5b][..], &length.to_be_bytes()].concat(),
-    }
 }
 
 /// A date as `YYYY-MM-DD`, written directly: chrono's `format` reads its pattern again on every call, and an
