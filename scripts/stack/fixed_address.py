@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import struct
 import sys
-import zipfile
-from pathlib import Path
+
+from no_dev_code import bootstrap_of
 
 ELF_TYPES = {1: "REL", 2: "EXEC (fixed address)", 3: "DYN (position-independent)", 4: "CORE"}
 
@@ -23,24 +23,17 @@ def elf_type(data: bytes) -> int:
     return struct.unpack_from(order + "H", data, 16)[0]
 
 
-def read(path: str) -> bytes:
-    if zipfile.is_zipfile(path):
-        with zipfile.ZipFile(path) as archive:
-            return archive.read("bootstrap")
-    return Path(path).read_bytes()
-
-
 def main() -> int:
     if len(sys.argv) < 3:
         print(__doc__)
         return 2
     failures = 0
-    local = elf_type(read(sys.argv[1]))
+    local = elf_type(bootstrap_of(sys.argv[1]))
     if local != 3:
         print(f"FAIL {sys.argv[1]} reads as {ELF_TYPES.get(local, local)}, not DYN: the check is blind")
         failures += 1
     for path in sys.argv[2:]:
-        kind = elf_type(read(path))
+        kind = elf_type(bootstrap_of(path))
         if kind == 2:
             print(f"ok   {path}: {ELF_TYPES[kind]}")
         else:

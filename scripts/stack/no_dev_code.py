@@ -23,6 +23,14 @@ SENTINELS = {
 IN_THE_LOCAL_SERVER = ["the development module's marker", "a development route", "the sample register"]
 
 
+def bootstrap_of(path: str) -> bytes:
+    """The function's binary: the `bootstrap` of a Lambda zip, or the file itself."""
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as archive:
+            return archive.read("bootstrap")
+    return Path(path).read_bytes()
+
+
 def found(data: bytes) -> list[str]:
     return [name for name, sentinel in SENTINELS.items() if sentinel in data]
 
@@ -38,11 +46,7 @@ def main() -> int:
         print(f"FAIL the search finds no {', '.join(missing)} in {sys.argv[1]}, which has it: the check is blind")
         failures += 1
     for path in sys.argv[2:]:
-        if zipfile.is_zipfile(path):
-            with zipfile.ZipFile(path) as archive:
-                bootstrap = archive.read("bootstrap")
-        else:  # a function's binary itself
-            bootstrap = Path(path).read_bytes()
+        bootstrap = bootstrap_of(path)
         hits = found(bootstrap)
         if hits:
             print(f"FAIL {path} holds development code: {', '.join(hits)}")
