@@ -43,8 +43,9 @@ impl<C> OnFirstUse<C> {
         self.inner.client.get_or_init(|| (self.inner.build)())
     }
 
-    /// Whether a request has needed the client yet.
-    pub fn is_built(&self) -> bool {
+    /// Whether a request has needed the client yet (what the tests observe; nothing in production asks).
+    #[cfg(test)]
+    fn is_built(&self) -> bool {
         self.inner.client.get().is_some()
     }
 }
