@@ -23,4 +23,4 @@ start_ministack "$work"
 
 export AWS_ENDPOINT_URL="http://127.0.0.1:$ministack_port" AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1
 unset AWS_PROFILE AWS_SESSION_TOKEN
-"$root/target/debug/edl-load" --local-bin "$root/target/debug/edl-local" "$@"
+"${CARGO_TARGET_DIR:-$root/target}/debug/edl-load" --local-bin "${CARGO_TARGET_DIR:-$root/target}/debug/edl-local" "$@"

@@ -81,9 +81,11 @@ echo "== consoles: type check, and the committed build is what the sources build
 diff -r "$consoles/dist" "$work/consoles-dist" \
   || { echo "consoles/dist differs from its sources: run 'npm run build' in consoles/ and commit dist/"; exit 1; }
 cargo build -p edl-local-api --locked --quiet
+# Where cargo put it: the target directory the caller chose, if any.
+target=${CARGO_TARGET_DIR:-$root/target}
 console_port=$("$venv/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 echo "== browser tests against edl-local on 127.0.0.1:$console_port"
-env -u AWS_ENDPOINT_URL RUST_LOG=warn "$root/target/debug/edl-local" --port "$console_port" --samples 100 \
+env -u AWS_ENDPOINT_URL RUST_LOG=warn "$target/debug/edl-local" --port "$console_port" --samples 100 \
   > "$work/edl-local.log" 2>&1 &
 consoles_pid=$!
 for _ in $(seq 100); do
@@ -93,7 +95,7 @@ for _ in $(seq 100); do
   sleep 0.2
 done
 browser=0
-(cd "$consoles" && EDL_BASE_URL="http://127.0.0.1:$console_port" EDL_LOCAL_BIN="$root/target/debug/edl-local" \
+(cd "$consoles" && EDL_BASE_URL="http://127.0.0.1:$console_port" EDL_LOCAL_BIN="$target/debug/edl-local" \
   npx --no-install playwright test) || browser=$?
 if [ "$browser" -ne 0 ]; then
   echo "== browser tests failed (exit $browser); screenshots and traces in consoles/test-results; edl-local log:"
