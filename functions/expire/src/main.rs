@@ -4,7 +4,8 @@ use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 use shared::adapters::aws;
 use tracing::Instrument;
 
-#[tokio::main]
+// One thread: an execution environment serves one event at a time (README, Cold starts).
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     shared::telemetry::init_tracing();
     let config = aws::sdk_config().await?;

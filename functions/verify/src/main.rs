@@ -3,7 +3,8 @@
 use lambda_http::{run, service_fn, Error, Request};
 use shared::adapters::aws;
 
-#[tokio::main]
+// One thread: an execution environment serves one event at a time (README, Cold starts).
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     shared::telemetry::init_tracing();
     let config = aws::sdk_config().await?;

@@ -17,6 +17,8 @@ pub struct Sample {
     pub first_invocation: Duration,
     /// The process's peak resident set (`VmHWM`) after its first invocation, in KiB.
     pub peak_rss_kib: u64,
+    /// The process's threads after its first invocation (a multi-threaded runtime starts one per CPU at init).
+    pub threads: u32,
     /// AWS calls the first invocation made (each answered at once by the emulator).
     pub aws_calls: u32,
     pub outcome: Outcome,
@@ -80,7 +82,8 @@ pub async fn cold_start(
         (Some(first_next), Some((answered, outcome))) => Ok(Sample {
             init: first_next.saturating_duration_since(spawned),
             first_invocation: answered.saturating_duration_since(first_next),
-            peak_rss_kib: observed.peak_rss_kib,
+            peak_rss_kib: observed.status.peak_rss_kib,
+            threads: observed.status.threads,
             aws_calls: observed.aws_calls,
             outcome,
         }),
@@ -95,7 +98,7 @@ struct Watched {
     first_next: Option<Instant>,
     finished: Option<(Instant, Outcome)>,
     aws_calls: u32,
-    peak_rss_kib: u64,
+    status: ProcessStatus,
 }
 
 /// Waits for the first invocation to end, noticing a process that exits first; the times are the emulator's
@@ -114,7 +117,7 @@ async fn watch(
                 first_next: observed.first_next,
                 finished: observed.finished,
                 aws_calls: observed.aws_calls,
-                peak_rss_kib: peak_rss_kib(child.id()),
+                status: process_status(child.id()),
             });
         }
         if let Ok(Some(status)) = child.try_wait() {
@@ -157,15 +160,28 @@ fn lambda_environment(name: &str, emulator: &Emulator) -> Vec<(&'static str, Str
     ]
 }
 
-/// `VmHWM` from `/proc/<pid>/status`, in KiB (0 where there is no such file).
-fn peak_rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|status| {
-            status.lines().find_map(|line| {
-                line.strip_prefix("VmHWM:")
-                    .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
-            })
+/// What `/proc/<pid>/status` says of a process.
+#[derive(Debug, Default)]
+struct ProcessStatus {
+    /// `VmHWM`, in KiB.
+    peak_rss_kib: u64,
+    /// `Threads`.
+    threads: u32,
+}
+
+/// `VmHWM` and `Threads` from `/proc/<pid>/status` (zero where there is no such file).
+fn process_status(pid: u32) -> ProcessStatus {
+    let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
+        return ProcessStatus::default();
+    };
+    let field = |name: &str| {
+        status.lines().find_map(|line| {
+            line.strip_prefix(name)
+                .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
         })
-        .unwrap_or(0)
+    };
+    ProcessStatus {
+        peak_rss_kib: field("VmHWM:").unwrap_or(0),
+        threads: field("Threads:").and_then(|n| u32::try_from(n).ok()).unwrap_or(0),
+    }
 }

@@ -30,6 +30,10 @@ impl Runs {
         median(self.samples.iter().map(|s| s.peak_rss_kib).collect())
     }
 
+    pub fn median_threads(&self) -> Option<u32> {
+        median(self.samples.iter().map(|s| s.threads).collect())
+    }
+
     /// How the first invocation ended, as the last sample saw it.
     fn outcome(&self) -> String {
         match self.samples.last().map(|s| &s.outcome) {
@@ -71,14 +75,14 @@ pub fn table(bare: &Runs, functions: &[Runs]) -> String {
     let base_init = bare.median_init().unwrap_or_default();
     let base_total = base_init + bare.median_first_invocation().unwrap_or_default();
     let mut out = String::from(
-        "| binary | init | init ÷ bare | first invocation | init + first ÷ bare | AWS calls | answer | peak RSS | size | runs |\n\
-         | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n",
+        "| binary | init | init ÷ bare | first invocation | init + first ÷ bare | AWS calls | answer | threads | peak RSS | size | runs |\n\
+         | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n",
     );
     for runs in std::iter::once(bare).chain(functions) {
         let (Some(init), Some(first)) = (runs.median_init(), runs.median_first_invocation()) else {
             let _ = writeln!(
                 out,
-                "| {} | failed: {} | | | | | | | {:.1} MB | 0 |",
+                "| {} | failed: {} | | | | | | | | {:.1} MB | 0 |",
                 runs.binary,
                 runs.failures.first().map(String::as_str).unwrap_or("no run"),
                 runs.size_bytes as f64 / 1e6
@@ -87,7 +91,7 @@ pub fn table(bare: &Runs, functions: &[Runs]) -> String {
         };
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} | {} | {} | {:.1} MiB | {:.1} MB | {}{} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {:.1} MiB | {:.1} MB | {}{} |",
             runs.binary,
             ms(init),
             ratio(init, base_init),
@@ -95,6 +99,7 @@ pub fn table(bare: &Runs, functions: &[Runs]) -> String {
             ratio(init + first, base_total),
             runs.samples.last().map(|s| s.aws_calls).unwrap_or_default(),
             runs.outcome(),
+            runs.median_threads().unwrap_or_default(),
             runs.median_peak_rss_kib().unwrap_or_default() as f64 / 1024.0,
             runs.size_bytes as f64 / 1e6,
             runs.samples.len(),

@@ -1,7 +1,7 @@
 //! The cold-start benchmark's parts on real processes: the bare binary measured through the emulator (twice: each
 //! start has an emulator of its own, so the first one's late request cannot take the second's event), a binary
 //! that dies at once reported (not waited on), an AWS call refused at once, and a function's environment read
-//! from the template.
+//! from the template; and what every function is built with.
 
 use bytes::Bytes;
 use edl_coldstart::emulator::{Emulator, Outcome};
@@ -26,6 +26,7 @@ async fn the_bare_binary_starts_and_echoes_its_event() {
             sample.peak_rss_kib > 0,
             "the peak RSS is read before the process is stopped"
         );
+        assert!(sample.threads > 0, "and its threads with it");
         assert_eq!(sample.aws_calls, 0);
     }
 }
@@ -138,4 +139,23 @@ fn every_function_and_the_baseline_are_linked_by_the_fixed_address_build_script(
     }
     let baseline = std::fs::read_to_string(root.join("tools/coldstart/Cargo.toml")).unwrap();
     assert!(baseline.contains("build = \"../../functions/no-pie.rs\""));
+}
+
+/// Every function serves its events on one thread (`current_thread`): an execution environment hands it one event at
+/// a time, and a multi-threaded runtime would start a worker per CPU at every cold start, none of which would ever
+/// have work. `edl-coldstart` shows each binary's threads after its first invocation.
+#[test]
+fn every_function_serves_on_one_thread() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    for function in FUNCTIONS {
+        let directory = root.join(code_uri(&root.join("template.yaml"), function.binary).unwrap());
+        let main = std::fs::read_to_string(directory.join("src/main.rs")).unwrap();
+        let runtimes: Vec<&str> = main.lines().filter(|line| line.starts_with("#[tokio::main")).collect();
+        assert_eq!(
+            runtimes,
+            ["#[tokio::main(flavor = \"current_thread\")]"],
+            "{}",
+            function.binary
+        );
+    }
 }
