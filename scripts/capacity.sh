@@ -22,4 +22,5 @@ export AWS_ENDPOINT_URL="http://127.0.0.1:$ministack_port" AWS_ACCESS_KEY_ID=tes
 unset AWS_PROFILE AWS_SESSION_TOKEN
 EDL_MINISTACK_VERSION=$("$venv/bin/pip" show ministack 2>/dev/null | sed -n 's/^Version: //p')
 export EDL_MINISTACK_VERSION
-RUST_LOG=warn "${CARGO_TARGET_DIR:-$root/target}/debug/edl-capacity" "$@"
+target=${CARGO_TARGET_DIR:-$root/target} # where cargo put it: the target directory the caller chose, if any
+RUST_LOG=warn "$target/debug/edl-capacity" "$@"

@@ -23,4 +23,5 @@ start_ministack "$work"
 
 export AWS_ENDPOINT_URL="http://127.0.0.1:$ministack_port" AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1
 unset AWS_PROFILE AWS_SESSION_TOKEN
-"${CARGO_TARGET_DIR:-$root/target}/debug/edl-load" --local-bin "${CARGO_TARGET_DIR:-$root/target}/debug/edl-local" "$@"
+target=${CARGO_TARGET_DIR:-$root/target} # where cargo put them: the target directory the caller chose, if any
+"$target/debug/edl-load" --local-bin "$target/debug/edl-local" "$@"
