@@ -159,3 +159,49 @@ fn every_function_serves_on_one_thread() {
         );
     }
 }
+
+/// aws-lc's C is compiled for size in every function (1.5 MB each) but verify, which checks P-256 signatures on every
+/// request (2.7 times slower at "z"): verify, and what the verification benchmark builds from the workspace root, keep
+/// opt-level 3.
+#[test]
+fn aws_lc_is_compiled_for_speed_only_where_signatures_are_verified_per_request() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap();
+    let read = |path: &Path| -> toml::Table { toml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap() };
+    let level = |document: &toml::Table| {
+        document
+            .get("profile")
+            .and_then(|profile| profile.get("release"))
+            .and_then(|release| release.get("package"))
+            .and_then(|package| package.get("aws-lc-sys"))
+            .and_then(|aws_lc| aws_lc.get("opt-level"))
+            .cloned()
+    };
+    // What cargo gives aws-lc's C when it builds in `directory`, as `sam build` does: the `.cargo/config.toml` in that
+    // directory or the nearest above it that sets it (configuration outranks the manifest), else the manifest's.
+    let opt_level = |directory: &Path| {
+        let mut here = directory.canonicalize().unwrap();
+        loop {
+            let config = here.join(".cargo/config.toml");
+            if let Some(level) = config.exists().then(|| level(&read(&config))).flatten() {
+                return level;
+            }
+            if here == root || !here.pop() {
+                break;
+            }
+        }
+        level(&read(&root.join("Cargo.toml"))).unwrap()
+    };
+    for function in FUNCTIONS {
+        let directory = root.join(code_uri(&root.join("template.yaml"), function.binary).unwrap());
+        let expected = if function.binary == "verify" {
+            toml::Value::Integer(3)
+        } else {
+            toml::Value::String("z".into())
+        };
+        assert_eq!(opt_level(&directory), expected, "{}", function.binary);
+    }
+    assert_eq!(opt_level(&root), toml::Value::Integer(3));
+}
