@@ -1,6 +1,7 @@
 //! `edl-coldstart`: builds the Lambda functions and a bare `lambda_runtime` binary with one profile, starts each
 //! many times under the Runtime API emulator, interleaved, and prints init, first invocation, peak memory and
-//! size with their ratio to the bare binary measured in the same run.
+//! size with their ratio to the bare binary measured in the same run; or, for a Lambda architecture this machine
+//! cannot run, builds them as `sam build` does for it and prints their sizes.
 
 // A command-line tool: its table is its output.
 #![allow(clippy::print_stdout)]
@@ -21,6 +22,30 @@ enum Build {
     Sam,
     /// Each function's package on its own (`-p <package> --bin <Binary>`): only that function's features.
     Package,
+}
+
+/// A Lambda architecture, as `cargo lambda build` names it.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Architecture {
+    Arm64,
+    #[value(name = "x86-64")]
+    X86_64,
+}
+
+impl Architecture {
+    fn flag(self) -> &'static str {
+        match self {
+            Architecture::Arm64 => "--arm64",
+            Architecture::X86_64 => "--x86-64",
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Architecture::Arm64 => "arm64",
+            Architecture::X86_64 => "x86_64",
+        }
+    }
 }
 
 #[derive(Debug, Parser)]
@@ -44,6 +69,11 @@ struct Arguments {
     /// How long one start may take to answer its first event.
     #[arg(long, default_value_t = 30)]
     timeout_seconds: u64,
+    /// Start nothing: build every function for this Lambda architecture as `sam build` does (`cargo lambda build`
+    /// in its `CodeUri`, cross-compiled through zig) and print its size and its size deflated (the zip Lambda
+    /// downloads). template.yaml deploys arm64.
+    #[arg(long, value_enum)]
+    sizes_for: Option<Architecture>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -54,6 +84,8 @@ enum BenchError {
     Cargo(std::io::Error),
     #[error("cargo build failed ({0})")]
     Build(String),
+    #[error("cargo lambda build failed ({0}); scripts/venv.sh (which every test script runs) installs cargo-lambda and zig into .venv")]
+    LambdaBuild(String),
     #[error("{0}: {1}")]
     File(PathBuf, std::io::Error),
     #[error(transparent)]
@@ -87,6 +119,9 @@ async fn run(arguments: Arguments) -> Result<String, BenchError> {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| root.join("target"));
+    if let Some(architecture) = arguments.sizes_for {
+        return sizes(&root, &target, &arguments.profile, architecture, &chosen);
+    }
     let build_name = format!("{:?}", arguments.build).to_lowercase();
     let built = target.join("coldstart").join(&arguments.profile).join(&build_name);
     if !arguments.no_build {
@@ -217,6 +252,70 @@ fn cargo(directory: &Path, profile: &str, arguments: &[&str]) -> Result<(), Benc
         Ok(())
     } else {
         Err(BenchError::Build(status.to_string()))
+    }
+}
+
+/// Every chosen function built for `architecture` as `sam build` builds it, and the table of their sizes.
+fn sizes(
+    root: &Path,
+    target: &Path,
+    profile: &str,
+    architecture: Architecture,
+    chosen: &[Function],
+) -> Result<String, BenchError> {
+    let template = root.join("template.yaml");
+    let mut rows = Vec::new();
+    for function in chosen {
+        let directory = root.join(functions::code_uri(&template, function.binary)?);
+        cargo_lambda(root, &directory, profile, architecture, function.binary)?;
+        let bootstrap = target.join("lambda").join(function.binary).join("bootstrap");
+        let binary = std::fs::read(&bootstrap).map_err(|e| BenchError::File(bootstrap.clone(), e))?;
+        rows.push(report::Size {
+            binary: function.binary.to_string(),
+            bytes: binary.len() as u64,
+            deflated_bytes: report::deflated_len(&binary),
+        });
+    }
+    Ok(format!(
+        "Sizes, profile `{profile}`, built for {} as `sam build` builds them:\n\n{}",
+        architecture.name(),
+        report::sizes(&rows)
+    ))
+}
+
+/// `cargo lambda build` in a function's directory, with the tools of `.venv` (scripts/venv.sh) first on the path.
+fn cargo_lambda(
+    root: &Path,
+    directory: &Path,
+    profile: &str,
+    architecture: Architecture,
+    binary: &str,
+) -> Result<(), BenchError> {
+    let profile_arguments: Vec<&str> = if profile == "release" {
+        vec!["--release"]
+    } else {
+        vec!["--profile", profile]
+    };
+    eprintln!(
+        "({}) cargo lambda build {} {} --bin {binary}",
+        directory.display(),
+        profile_arguments.join(" "),
+        architecture.flag()
+    );
+    let mut path = vec![root.join(".venv/bin")];
+    path.extend(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()));
+    let path = std::env::join_paths(path).map_err(|e| BenchError::LambdaBuild(e.to_string()))?;
+    let status = std::process::Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+        .current_dir(directory)
+        .env("PATH", path)
+        .args(["lambda", "build", "--locked", architecture.flag(), "--bin", binary])
+        .args(&profile_arguments)
+        .status()
+        .map_err(BenchError::Cargo)?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(BenchError::LambdaBuild(status.to_string()))
     }
 }
 

@@ -1,5 +1,5 @@
 //! The benchmark's table: per binary, the medians of its runs and their ratio to the bare binary's medians
-//! measured in the same run.
+//! measured in the same run; and the sizes of binaries built for another architecture.
 
 use crate::emulator::Outcome;
 use crate::measure::Sample;
@@ -118,4 +118,76 @@ pub fn table(bare: &Runs, functions: &[Runs]) -> String {
         let _ = writeln!(out, "\nFailed runs (left out of the medians):\n{}", failures.join("\n"));
     }
     out
+}
+
+/// A binary built for a Lambda architecture: its size, and deflated as Lambda's zip holds it.
+#[derive(Debug, Clone)]
+pub struct Size {
+    pub binary: String,
+    pub bytes: u64,
+    pub deflated_bytes: u64,
+}
+
+/// The length of `bytes` deflated at the default level, as a zip (cargo lambda's, SAM's) stores a file.
+pub fn deflated_len(bytes: &[u8]) -> u64 {
+    use std::io::Write as _;
+    let mut encoder = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+    // Writing to a Vec cannot fail.
+    match encoder.write_all(bytes).and_then(|()| encoder.finish()) {
+        Ok(deflated) => deflated.len() as u64,
+        Err(_) => 0,
+    }
+}
+
+/// The Markdown table of sizes, with issue 18's 8 MB.
+pub fn sizes(rows: &[Size]) -> String {
+    let mut out = String::from("| binary | size | deflated (zip) | under 8 MB |\n| --- | --- | --- | --- |\n");
+    for row in rows {
+        let _ = writeln!(
+            out,
+            "| {} | {:.2} MB | {:.2} MB | {} |",
+            row.binary,
+            // Truncated, not rounded: 7,999,999 bytes is under 8 MB and shows so.
+            (row.bytes / 10_000) as f64 / 100.0,
+            row.deflated_bytes as f64 / 1e6,
+            if row.bytes < 8_000_000 { "yes" } else { "no" }
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sizes_table_holds_each_binary_to_8_mb_and_deflates_as_a_zip_would() {
+        let repetitive = vec![7u8; 1_000_000];
+        assert!(deflated_len(&repetitive) < 10_000);
+        // A byte sequence without repetition deflates to about its own length.
+        let mut state = 0x2545_f491_u32;
+        let noise: Vec<u8> = (0..100_000)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 17;
+                state ^= state << 5;
+                state as u8
+            })
+            .collect();
+        assert!(deflated_len(&noise) > 99_000);
+        let table = sizes(&[
+            Size {
+                binary: "small".into(),
+                bytes: 7_999_999,
+                deflated_bytes: 3_000_000,
+            },
+            Size {
+                binary: "large".into(),
+                bytes: 8_000_000,
+                deflated_bytes: 3_100_000,
+            },
+        ]);
+        assert!(table.contains("| small | 7.99 MB | 3.00 MB | yes |"), "{table}");
+        assert!(table.contains("| large | 8.00 MB | 3.10 MB | no |"), "{table}");
+    }
 }
