@@ -242,16 +242,27 @@ fn cargo(directory: &Path, profile: &str, arguments: &[&str]) -> Result<(), Benc
         directory.display(),
         arguments.join(" ")
     );
-    let status = std::process::Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
-        .current_dir(directory)
+    let mut command = cargo_in(directory);
+    command
         .args(["build", "--locked", "--profile", profile])
-        .args(arguments)
-        .status()
-        .map_err(BenchError::Cargo)?;
+        .args(arguments);
+    build_to_end(command, BenchError::Build)
+}
+
+/// Cargo (the one running this tool, when it does) in `directory`.
+fn cargo_in(directory: &Path) -> std::process::Command {
+    let mut command = std::process::Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    command.current_dir(directory);
+    command
+}
+
+/// Runs a build to its end; `failed` says how one that did not succeed failed.
+fn build_to_end(mut command: std::process::Command, failed: fn(String) -> BenchError) -> Result<(), BenchError> {
+    let status = command.status().map_err(BenchError::Cargo)?;
     if status.success() {
         Ok(())
     } else {
-        Err(BenchError::Build(status.to_string()))
+        Err(failed(status.to_string()))
     }
 }
 
@@ -264,10 +275,14 @@ fn sizes(
     chosen: &[Function],
 ) -> Result<String, BenchError> {
     let template = root.join("template.yaml");
+    // cargo-lambda and zig as scripts/venv.sh installs them, before whatever else the path holds.
+    let mut path = vec![root.join(".venv/bin")];
+    path.extend(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()));
+    let path = std::env::join_paths(path).map_err(|e| BenchError::LambdaBuild(e.to_string()))?;
     let mut rows = Vec::new();
     for function in chosen {
         let directory = root.join(functions::code_uri(&template, function.binary)?);
-        cargo_lambda(root, &directory, profile, architecture, function.binary)?;
+        cargo_lambda(&directory, &path, profile, architecture, function.binary)?;
         let bootstrap = target.join("lambda").join(function.binary).join("bootstrap");
         let binary = std::fs::read(&bootstrap).map_err(|e| BenchError::File(bootstrap.clone(), e))?;
         rows.push(report::Size {
@@ -283,10 +298,10 @@ fn sizes(
     ))
 }
 
-/// `cargo lambda build` in a function's directory, with the tools of `.venv` (scripts/venv.sh) first on the path.
+/// `cargo lambda build` in a function's directory, with `path` as the tools' search path.
 fn cargo_lambda(
-    root: &Path,
     directory: &Path,
+    path: &std::ffi::OsStr,
     profile: &str,
     architecture: Architecture,
     binary: &str,
@@ -302,21 +317,12 @@ fn cargo_lambda(
         profile_arguments.join(" "),
         architecture.flag()
     );
-    let mut path = vec![root.join(".venv/bin")];
-    path.extend(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()));
-    let path = std::env::join_paths(path).map_err(|e| BenchError::LambdaBuild(e.to_string()))?;
-    let status = std::process::Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
-        .current_dir(directory)
+    let mut command = cargo_in(directory);
+    command
         .env("PATH", path)
         .args(["lambda", "build", "--locked", architecture.flag(), "--bin", binary])
-        .args(&profile_arguments)
-        .status()
-        .map_err(BenchError::Cargo)?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(BenchError::LambdaBuild(status.to_string()))
-    }
+        .args(&profile_arguments);
+    build_to_end(command, BenchError::LambdaBuild)
 }
 
 fn copy(from: &Path, to: &Path) -> Result<(), BenchError> {
