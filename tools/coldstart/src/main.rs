@@ -71,8 +71,8 @@ struct Arguments {
     timeout_seconds: u64,
     /// Start nothing: build every function for this Lambda architecture as `sam build` does (`cargo lambda build`
     /// in its `CodeUri`, cross-compiled through zig) and print its size and its size deflated (the zip Lambda
-    /// downloads). template.yaml deploys arm64.
-    #[arg(long, value_enum)]
+    /// downloads). template.yaml deploys arm64. It measures no start, so the options of a measured run are refused.
+    #[arg(long, value_enum, conflicts_with_all = ["runs", "build", "no_build", "timeout_seconds"])]
     sizes_for: Option<Architecture>,
 }
 
