@@ -382,6 +382,11 @@ async fn every_event(mut h: Harness) {
     );
     let page = run(&h, "licence-page-front-png.json").await;
     assert_eq!((page.status, page.content_type.as_str()), (200, "image/png"));
+    // The pages function's own event: the front page the licence function asks it for, drawn.
+    let drawn = edl_pages::handle(serde_json::from_str(&event_text("pages-front-png.json")).expect("JSON"))
+        .into_png()
+        .expect("a PNG");
+    assert!(drawn.starts_with(b"\x89PNG\r\n\x1a\n"));
 
     // Verification: the sample events carry placeholders (answered as invalid
     // codes), and the real code and barcode verify.

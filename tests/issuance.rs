@@ -230,6 +230,38 @@ async fn issue_exactly_once_and_show(mut h: Harness) {
     assert_eq!(grids.len(), 1, "one QR code on the front page");
     let (_, content) = grids[0].decode().expect("the QR decodes");
     assert_eq!(content, current, "the QR on the page is the show code");
+    // In AWS the PNG is drawn by the pages function: when it cannot be reached the holder gets a 503 problem, not a
+    // page made up or a 500, and the SVG, which the licence function writes itself, is still there.
+    let unreachable = shared::service::Showing {
+        signing: h.signing(),
+        pages: Arc::new(shared::adapters::lambda::PageFunction::new(
+            &edl_tests::aws_config().await,
+            "edl-test-no-such-pages".into(),
+        )),
+    };
+    for (page, expected) in [("front.png", 503), ("back.png", 503), ("front.svg", 200)] {
+        let answer = edl_tests::answer(
+            edl_licence::handle(
+                &unreachable,
+                request(
+                    "GET /licence/pages/{page}",
+                    &[("page", page)],
+                    holder(ZHANG_WEI),
+                    None,
+                    None,
+                ),
+            )
+            .await,
+        );
+        assert_eq!(answer.status, expected, "{page}: {answer:?}");
+        if expected == 503 {
+            assert_eq!(
+                (answer.problem(), answer.content_type.as_str()),
+                ("unavailable", "application/problem+json"),
+                "{page}"
+            );
+        }
+    }
 
     // R11: a renewal supersedes the electronic licence and tells the holder to apply again.
     let renewed = h

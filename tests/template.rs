@@ -274,6 +274,65 @@ fn no_scan_no_wildcards_and_each_function_only_what_it_uses() {
     }
 }
 
+/// The pages function draws the licence's PNG pages from what the licence function sends it, and reaches nothing:
+/// it decodes a portrait, so it holds no grant a crafted image could use. The licence function alone may invoke it,
+/// and nothing else may be invoked by any function.
+#[test]
+fn the_pages_function_reaches_nothing_and_only_the_licence_function_invokes_it() {
+    let template = transformed();
+    let resources = &template["Resources"];
+    let pages = &resources["PagesFunction"];
+    assert_eq!(pages["Type"], "AWS::Lambda::Function");
+    assert!(
+        pages["Properties"]["Environment"]["Variables"]
+            .as_object()
+            .is_none_or(|variables| !variables.contains_key("PAGES_FUNCTION")),
+        "{pages}"
+    );
+    let role = &resources["PagesFunctionRole"]["Properties"];
+    assert!(
+        as_list(&role["Policies"]).is_empty(),
+        "the pages function's role has no inline policy: {role}"
+    );
+    let managed = as_list(&role["ManagedPolicyArns"]);
+    assert!(
+        managed.len() == 1
+            && managed[0]
+                .as_str()
+                .is_some_and(|arn| arn.ends_with(":iam::aws:policy/service-role/AWSLambdaBasicExecutionRole")),
+        "its log, nothing more: {managed:?}"
+    );
+    // A route, a schedule or a bus rule would each grant its service a permission on the function.
+    assert!(
+        resources
+            .as_object()
+            .expect("Resources")
+            .values()
+            .filter(|r| r["Type"] == "AWS::Lambda::Permission")
+            .all(|r| r["Properties"]["FunctionName"] != serde_json::json!({ "Ref": "PagesFunction" })),
+        "no route or other service invokes the pages function"
+    );
+    let invokes: Vec<(String, Value)> = statements(&template)
+        .into_iter()
+        .filter(|(_, action, _)| action.starts_with("lambda:"))
+        .map(|(role, action, resource)| {
+            assert_eq!(action, "lambda:InvokeFunction", "{role}");
+            (role, resource)
+        })
+        .collect();
+    assert_eq!(
+        invokes,
+        vec![(
+            "LicenceFunctionRole".to_string(),
+            serde_json::json!({ "Fn::GetAtt": ["PagesFunction", "Arn"] })
+        )]
+    );
+    assert_eq!(
+        resources["LicenceFunction"]["Properties"]["Environment"]["Variables"]["PAGES_FUNCTION"],
+        serde_json::json!({ "Ref": "PagesFunction" })
+    );
+}
+
 #[test]
 fn signer_and_iaca_expiry_raise_alarms_a_configurable_number_of_days_ahead() {
     use shared::service::keys::{DAYS_UNTIL_IACA_EXPIRY, DAYS_UNTIL_NO_USABLE_SIGNER};

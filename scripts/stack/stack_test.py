@@ -457,11 +457,14 @@ def codes_verified(ctx: Context) -> None:
         len(json.dumps(limited["disclosed"])) < len(json.dumps(seen["disclosed"])),
         "a relying party should see less than an officer",
     )
-    page = ctx.api.call("GET /licence/pages/{page}", "/licence/pages/front.png", holder)
-    check(
-        page.body.startswith(b"\x89PNG"),
-        f"the front page should be a PNG through API Gateway's binary payload, got {page.body[:16]!r}",
-    )
+    # The PNG pages are drawn by the pages function, which the licence function invokes (lambda:InvokeFunction).
+    for side in ("front", "back"):
+        page = ctx.api.call("GET /licence/pages/{page}", f"/licence/pages/{side}.png", holder)
+        check(
+            page.body.startswith(b"\x89PNG") and int.from_bytes(page.body[16:20], "big") == 1712,
+            f"the {side} page should be a 1712 px wide PNG through API Gateway's binary payload, drawn by "
+            f"PagesFunction, got {page.body[:24]!r}",
+        )
     checks = ctx.api.call("GET /licence/checks", "/licence/checks", holder).json()
     check(
         len(json.dumps(checks)) > 0 and "car_rental" in json.dumps(checks),

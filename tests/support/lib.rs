@@ -269,6 +269,7 @@ pub async fn harness_with<P: PhotoStore + shared::register::ports::RegisterFiles
         issuer: approvals.clone(),
         notifier: notices.clone(),
         key_metrics: Arc::new(shared::kernel::metrics::RecordedMetrics::default()),
+        pages: Arc::new(shared::credential::pages::InProcess),
     };
     Harness {
         services,

@@ -9,9 +9,11 @@ async fn main() -> Result<(), Error> {
     shared::telemetry::init_tracing();
     let config = aws::sdk_config().await?;
     let services = aws::services_from_environment(&config)?;
-    // The pages' portrait is the one signed into the licence's mdoc: no photo store.
+    // The pages' portrait is the one signed into the licence's mdoc: no photo store. The PNG pages are drawn by
+    // the pages function, so this one links no renderer.
     let context = &shared::service::Showing {
         signing: shared::service::Signing::new(services, aws::signer(&config)),
+        pages: aws::page_function(&config)?,
     };
     run(service_fn(move |request: Request| async move {
         Ok::<_, std::convert::Infallible>(edl_licence::handle(context, request).await)

@@ -174,6 +174,7 @@ pub async fn local_services(
         notifier: notices.clone(),
         // The key check's metrics stay in the process (`POST /_dev/jobs/refresh` answers with them).
         key_metrics: Arc::new(RecordedMetrics::default()),
+        pages: Arc::new(shared::credential::pages::InProcess),
     };
     // Documents name the local server's own status lists; fewer lists than deployed (`LOCAL_STATUS_LISTS`),
     // so that publishing them all (at start and on `POST /_dev/jobs/status-lists`) takes a moment.

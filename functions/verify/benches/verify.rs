@@ -133,6 +133,7 @@ async fn setup() -> Result<(Services, String, Presented), String> {
     };
     let showing = Showing {
         signing: issuing.signing.clone(),
+        pages: std::sync::Arc::new(shared::credential::pages::InProcess),
     };
     let code = showing.show_code(&caller).await.map_err(|e| e.to_string())?.code;
 

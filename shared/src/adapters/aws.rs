@@ -127,7 +127,7 @@ pub fn services_from_environment(config: &aws_config::SdkConfig) -> Result<Servi
 
 /// An environment variable a port needs, or a `WiringError` that names it: a function deployed without it
 /// fails at its cold start rather than at its first request.
-#[cfg(any(feature = "s3", feature = "eventbridge", feature = "cloudwatch"))]
+#[cfg(any(feature = "s3", feature = "eventbridge", feature = "cloudwatch", feature = "lambda"))]
 fn required(name: &'static str) -> Result<String, WiringError> {
     std::env::var(name)
         .ok()
@@ -147,6 +147,15 @@ pub fn photos_from_environment(config: &aws_config::SdkConfig) -> Result<Arc<sup
 #[cfg(feature = "kms")]
 pub fn signer(config: &aws_config::SdkConfig) -> Arc<dyn crate::kernel::signing::Signer> {
     Arc::new(super::kms::KmsSigner::new(config))
+}
+
+/// The pages function named by `PAGES_FUNCTION`, which draws the licence's PNG pages.
+#[cfg(feature = "lambda")]
+pub fn page_function(
+    config: &aws_config::SdkConfig,
+) -> Result<Arc<dyn crate::credential::pages::PageRenderer>, WiringError> {
+    let name = required("PAGES_FUNCTION")?;
+    Ok(Arc::new(super::lambda::PageFunction::new(config, name)))
 }
 
 /// The EventBridge bus named by `EVENT_BUS_NAME`: issuance requests to the issue function and notices to the

@@ -12,8 +12,11 @@ pub mod emf;
 pub mod eventbridge;
 #[cfg(feature = "kms")]
 pub mod kms;
+#[cfg(feature = "lambda")]
+pub mod lambda;
 #[cfg(any(
     feature = "s3",
+    feature = "lambda",
     feature = "kms",
     feature = "eventbridge",
     feature = "rekognition",

@@ -2,8 +2,8 @@
 //!
 //! Building a client resolves its service's endpoint rules: each SDK crate parses its own copy of the partition
 //! table and compiles its patterns, about 0.2 ms of a cold start per client (`edl-coldstart`, `perf`). DynamoDB,
-//! which every request reads, is built at init; S3, EventBridge, KMS, Rekognition and CloudWatch, which only some
-//! requests use, wait for the first request that does.
+//! which every request reads, is built at init; S3, EventBridge, KMS, Lambda, Rekognition and CloudWatch, which only
+//! some requests use, wait for the first request that does.
 
 use std::sync::{Arc, OnceLock};
 

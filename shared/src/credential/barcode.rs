@@ -12,7 +12,8 @@ pub const MAX_DATA_LEN: usize = 80;
 /// Light modules either side of the symbol (the standard's minimum of ten X).
 pub const QUIET_ZONE: usize = 10;
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub enum BarcodeError {
     #[error("there is nothing to encode")]
     Empty,

@@ -9,16 +9,27 @@
 //! data use; see `shared/fonts/`), so the two formats read alike, Chinese included. No system
 //! font is consulted: Lambda has none, and a page must look the same wherever it is drawn. The
 //! QR code's and the barcode's modules lie on whole PNG pixels so that both scan.
+//!
+//! The SVG is written wherever the pages are shown. The PNG is drawn behind the [`PageRenderer`] port: in this
+//! process with the `render` feature (the pages function, the local server, the tests), or by the pages function
+//! when the licence function asks it (`adapters::lambda`), so that the licence function links neither the
+//! renderer nor the font.
 
 use crate::credential::barcode::{self, BarcodeError};
+use async_trait::async_trait;
 use base64::Engine as _;
+#[cfg(feature = "render")]
 use image::imageops::FilterType;
 use qrcode::{EcLevel, QrCode};
+#[cfg(feature = "render")]
 use resvg::{tiny_skia, usvg};
+use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
+#[cfg(feature = "render")]
 use std::sync::{Arc, OnceLock};
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "detail", rename_all = "camelCase")]
 pub enum PageError {
     #[error("the portrait is not an image that can be read: {0}")]
     Portrait(String),
@@ -30,10 +41,101 @@ pub enum PageError {
     Encode(String),
     #[error("the page could not be rendered: {0}")]
     Render(String),
+    #[error("the page request cannot be read: {0}")]
+    Request(String),
+    #[error("the page renderer cannot be reached: {0}")]
+    Unreachable(String),
+}
+
+/// A page to draw as PNG: what the licence function sends the pages function.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "page", rename_all = "camelCase")]
+pub enum PngRequest {
+    Front(Box<FrontPage>),
+    Back(BackPage),
+}
+
+/// The pages function's answer: the PNG (base64), or why the page could not be drawn.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum PngAnswer {
+    Png(String),
+    Refused(PageError),
+}
+
+impl PngAnswer {
+    pub fn into_png(self) -> Result<Vec<u8>, PageError> {
+        match self {
+            PngAnswer::Png(png) => base64::engine::general_purpose::STANDARD
+                .decode(png)
+                .map_err(|e| PageError::Unreachable(format!("the answer's PNG is not base64: {e}"))),
+            PngAnswer::Refused(error) => Err(error),
+        }
+    }
+}
+
+/// Draws a page as PNG: in this process ([`InProcess`]), or in the pages function (`adapters::lambda`).
+#[async_trait]
+pub trait PageRenderer: Send + Sync {
+    async fn png(&self, page: &PngRequest) -> Result<Vec<u8>, PageError>;
+}
+
+/// The page renderer of this process.
+#[cfg(feature = "render")]
+pub struct InProcess;
+
+#[cfg(feature = "render")]
+#[async_trait]
+impl PageRenderer for InProcess {
+    async fn png(&self, page: &PngRequest) -> Result<Vec<u8>, PageError> {
+        png_of(page)
+    }
+}
+
+/// The page as PNG, drawn here.
+#[cfg(feature = "render")]
+pub fn png_of(page: &PngRequest) -> Result<Vec<u8>, PageError> {
+    match page {
+        PngRequest::Front(page) => front_png(page),
+        PngRequest::Back(page) => back_png(page),
+    }
+}
+
+/// What the pages function answers to `request`, a [`PngRequest`] as JSON.
+#[cfg(feature = "render")]
+pub fn answer(request: serde_json::Value) -> PngAnswer {
+    let drawn = serde_json::from_value::<PngRequest>(request)
+        .map_err(|e| PageError::Request(e.to_string()))
+        .and_then(|page| png_of(&page));
+    match drawn {
+        Ok(png) => PngAnswer::Png(base64::engine::general_purpose::STANDARD.encode(png)),
+        Err(error) => PngAnswer::Refused(error),
+    }
+}
+
+/// The portrait's bytes as base64 in JSON.
+mod portrait_base64 {
+    use base64::engine::general_purpose::STANDARD;
+    use base64::Engine as _;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(bytes: &Option<Vec<u8>>, serializer: S) -> Result<S::Ok, S::Error> {
+        match bytes {
+            Some(bytes) => serializer.serialize_some(&STANDARD.encode(bytes)),
+            None => serializer.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Vec<u8>>, D::Error> {
+        Option::<String>::deserialize(deserializer)?
+            .map(|text| STANDARD.decode(text).map_err(serde::de::Error::custom))
+            .transpose()
+    }
 }
 
 /// What the front page shows; all text as it should read.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct FrontPage {
     pub name: String,
     pub sex: String,
@@ -54,10 +156,12 @@ pub struct FrontPage {
     /// Empty for no barcode.
     pub barcode_data: String,
     /// JPEG (PNG is accepted too).
+    #[serde(default, with = "portrait_base64")]
     pub portrait_jpeg: Option<Vec<u8>>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct BackPage {
     pub address: String,
     pub issuing_authority: String,
@@ -76,14 +180,19 @@ const CARD_H: f32 = 540.0;
 const PNG_SCALE: f32 = 2.0;
 /// QR quiet zone in modules (ISO/IEC 18004 asks for four).
 const QR_QUIET: usize = 4;
+#[cfg(feature = "render")]
 const MIN_PX_PER_MODULE: usize = 4;
 /// Decoding limits for the portrait: an ID photo is far below these.
+#[cfg(feature = "render")]
 const PORTRAIT_MAX_SIDE: u32 = 6000;
+#[cfg(feature = "render")]
 const PORTRAIT_MAX_ALLOC: u64 = 256 << 20;
 const FONT_STACK: &str = "'Noto Sans CJK SC','Source Han Sans SC','PingFang SC','Microsoft YaHei',sans-serif";
 /// The font the PNG is drawn with (SIL OFL 1.1, see `shared/fonts/OFL.txt`), regenerated by
 /// `scripts/make_page_font.sh`; its family is the first of [`FONT_STACK`].
+#[cfg(feature = "render")]
 static PAGE_FONT: &[u8] = include_bytes!("../../fonts/NotoSansCJKsc-Regular-subset.otf");
+#[cfg(feature = "render")]
 const PAGE_FONT_FAMILY: &str = "Noto Sans CJK SC";
 const TITLE: &str = "中华人民共和国机动车驾驶证 电子驾驶证";
 
@@ -543,6 +652,7 @@ fn qr_of(show_code: &str) -> Option<QrCode> {
 /// Renders the front page as PNG (1712x1080): the SVG of [`front_svg`], with the portrait
 /// decoded under limits and scaled to its box first (so that the renderer only ever sees an
 /// image we made), the QR code at least four pixels a module with a four-module quiet zone.
+#[cfg(feature = "render")]
 pub fn front_png(page: &FrontPage) -> Result<Vec<u8>, PageError> {
     let layout = front_layout(page);
     if !page.show_code.is_empty() {
@@ -575,10 +685,12 @@ pub fn front_png(page: &FrontPage) -> Result<Vec<u8>, PageError> {
 }
 
 /// Renders the back page as PNG (1712 wide, taller when the lists are long).
+#[cfg(feature = "render")]
 pub fn back_png(page: &BackPage) -> Result<Vec<u8>, PageError> {
     render_png(&back_svg(page))
 }
 
+#[cfg(feature = "render")]
 fn decode_portrait(bytes: &[u8]) -> Result<image::DynamicImage, PageError> {
     let mut reader = image::ImageReader::new(std::io::Cursor::new(bytes))
         .with_guessed_format()
@@ -592,6 +704,7 @@ fn decode_portrait(bytes: &[u8]) -> Result<image::DynamicImage, PageError> {
 }
 
 /// The renderer's options, with the embedded font as the only one: built once per process.
+#[cfg(feature = "render")]
 fn render_options() -> &'static usvg::Options<'static> {
     static OPTIONS: OnceLock<usvg::Options<'static>> = OnceLock::new();
     OPTIONS.get_or_init(|| {
@@ -608,6 +721,7 @@ fn render_options() -> &'static usvg::Options<'static> {
 }
 
 /// Renders an SVG of ours at [`PNG_SCALE`] onto white, as an RGB PNG.
+#[cfg(feature = "render")]
 fn render_png(svg: &str) -> Result<Vec<u8>, PageError> {
     let tree = usvg::Tree::from_str(svg, render_options()).map_err(|e| PageError::Render(e.to_string()))?;
     let size = tree.size();

@@ -44,6 +44,7 @@
 
 use super::Services;
 use crate::applications::ports::{Issuer, PhotoStore};
+use crate::credential::pages::PageRenderer;
 use crate::kernel::metrics::Metrics;
 use crate::kernel::notice::{NoticeOutbox, Notifier, PendingNotice};
 use crate::kernel::signing::Signer;
@@ -153,6 +154,8 @@ builds_on!(Issuing, signing: Signing);
 #[derive(Clone)]
 pub struct Showing {
     pub signing: Signing,
+    /// Draws the PNG pages: the pages function in AWS, this process elsewhere.
+    pub pages: Arc<dyn PageRenderer>,
 }
 builds_on!(Showing, signing: Signing);
 
@@ -207,6 +210,7 @@ pub struct Ports {
     pub issuer: Arc<dyn Issuer>,
     pub notifier: Arc<dyn Notifier>,
     pub key_metrics: Arc<dyn Metrics>,
+    pub pages: Arc<dyn PageRenderer>,
 }
 
 impl Ports {
@@ -260,6 +264,7 @@ impl Ports {
     pub fn showing(&self, services: &Services) -> Showing {
         Showing {
             signing: self.signing(services),
+            pages: self.pages.clone(),
         }
     }
 

@@ -263,7 +263,11 @@ impl Showing {
                 },
                 _ => RenderedPage {
                     content_type: "image/png",
-                    body: pages::back_png(&page).map_err(render_error)?,
+                    body: self
+                        .pages
+                        .png(&pages::PngRequest::Back(page))
+                        .await
+                        .map_err(render_error)?,
                 },
             });
         }
@@ -310,7 +314,11 @@ impl Showing {
             },
             _ => RenderedPage {
                 content_type: "image/png",
-                body: pages::front_png(&page).map_err(render_error)?,
+                body: self
+                    .pages
+                    .png(&pages::PngRequest::Front(Box::new(page)))
+                    .await
+                    .map_err(render_error)?,
             },
         })
     }

@@ -330,6 +330,7 @@ impl Bench {
             issuer: events.clone(),
             notifier: events,
             key_metrics: Arc::new(shared::kernel::metrics::RecordedMetrics::default()),
+            pages: Arc::new(shared::credential::pages::InProcess),
         };
         let signing = ports.signing(&services);
         let iaca = shared::adapters::kms::create_signing_key(&sdk, "edl-capacity IACA root")

@@ -71,6 +71,11 @@ pub const FUNCTIONS: &[Function] = &[
         package: "edl-refresh",
         event: "refresh-schedule.json",
     },
+    Function {
+        binary: "pages",
+        package: "edl-pages",
+        event: "pages-front-png.json",
+    },
 ];
 
 /// The baseline's binary (in this package): a `lambda_runtime` echo.
