@@ -11,21 +11,17 @@ pub fn handle(request: serde_json::Value) -> PngAnswer {
     let answer = pages::answer(request);
     if let PngAnswer::Refused(error) = &answer {
         // The kind of refusal only: its detail may quote the holder's data.
-        tracing::warn!(refused = refusal_kind(error), "the page was not drawn");
+        tracing::warn!(refused = %refusal_kind(error), "the page was not drawn");
     }
     answer
 }
 
-fn refusal_kind(error: &pages::PageError) -> &'static str {
-    match error {
-        pages::PageError::Portrait(_) => "portrait",
-        pages::PageError::ShowCode(_) => "showCode",
-        pages::PageError::Barcode(_) => "barcode",
-        pages::PageError::Encode(_) => "encode",
-        pages::PageError::Render(_) => "render",
-        pages::PageError::Request(_) => "request",
-        pages::PageError::Unreachable(_) => "unreachable",
-    }
+/// The refusal's kind as its JSON names it (`PageError`'s serde tag), so that the log and the answer agree.
+fn refusal_kind(error: &pages::PageError) -> String {
+    serde_json::to_value(error)
+        .ok()
+        .and_then(|refusal| Some(refusal.get("kind")?.as_str()?.to_owned()))
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -84,6 +80,12 @@ mod tests {
                 shared::credential::barcode::BarcodeError::UnsupportedCharacter('证')
             ))
         ));
+    }
+
+    #[test]
+    fn the_logged_kind_is_the_one_the_answer_carries() {
+        assert_eq!(refusal_kind(&PageError::ShowCode("too long".into())), "showCode");
+        assert_eq!(refusal_kind(&PageError::Portrait("not a JPEG".into())), "portrait");
     }
 
     #[test]
